@@ -1,0 +1,188 @@
+"""Typed, frozen check results. A result carries its metrics AND the thresholds it was judged by,
+so a stored result can be re-judged and rendered without recomputing anything."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["pass", "fail", "error"]
+
+STAGES = ("load", "build", "export", "check", "parity", "eval")
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a model could not be converted or checked: one record of the failure log."""
+
+    source: str
+    model: str
+    stage: str  # one of STAGES
+    exception_type: str
+    message: str
+    traceback_tail: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    time: str = field(default_factory=utc_now)
+
+    @classmethod
+    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None) -> "Failure":
+        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+        return cls(source, model, stage, type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "", tail[-4000:], dict(versions or {}))
+
+    def one_line(self) -> str:
+        return f"{self.source}/{self.model}: {self.stage} failed: {self.exception_type}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "failure", **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """When two outputs of the same model count as the same. Defaults are for fp32 vs fp32.
+
+    max_rel_err: max |ref - test| divided by the reference's logit range (max - min) per input:
+      scale-free, so random-weight logits of any magnitude are judged alike.
+    max_abs_err: optional absolute bound (None = not judged).
+    min_cosine: cosine similarity of the two logit vectors.
+    require_top1: the arg-max must agree.
+    min_top5_overlap: how many of the reference's top-5 classes the test must share.
+    NaN or Inf in either output always fails.
+    """
+
+    max_rel_err: float = 1e-3
+    max_abs_err: float | None = None
+    min_cosine: float = 0.9999
+    require_top1: bool = True
+    min_top5_overlap: int = 4
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    """Metrics of one input's reference output against the test output."""
+
+    input: str  # 'random-0', 'chelsea.png', ...
+    max_abs_err: float
+    max_rel_err: float
+    cosine: float
+    top1_reference: int
+    top1_test: int
+    top5_overlap: int
+    nonfinite: bool
+
+    @property
+    def top1_agree(self) -> bool:
+        return self.top1_reference == self.top1_test
+
+    def violations(self, tol: Tolerance) -> list[str]:
+        """Why this comparison fails ``tol`` (empty when it passes)."""
+        if self.nonfinite:
+            return ["NaN or Inf in an output"]
+        out = []
+        if not self.max_rel_err <= tol.max_rel_err:
+            out.append(f"rel err {self.max_rel_err:.3g} > {tol.max_rel_err:g}")
+        if tol.max_abs_err is not None and not self.max_abs_err <= tol.max_abs_err:
+            out.append(f"abs err {self.max_abs_err:.3g} > {tol.max_abs_err:g}")
+        if not self.cosine >= tol.min_cosine:
+            out.append(f"cosine {self.cosine:.6f} < {tol.min_cosine:g}")
+        if tol.require_top1 and not self.top1_agree:
+            out.append(f"top-1 {self.top1_test} != {self.top1_reference}")
+        if self.top5_overlap < tol.min_top5_overlap:
+            out.append(f"top-5 overlap {self.top5_overlap} < {tol.min_top5_overlap}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["top1_agree"] = self.top1_agree
+        for key in ("max_abs_err", "max_rel_err", "cosine"):
+            if not math.isfinite(d[key]):
+                d[key] = str(d[key])  # JSON has no NaN
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "OutputComparison":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: (float(v) if k in ("max_abs_err", "max_rel_err", "cosine") else v) for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    """Output parity of one model between a reference runtime and a test runtime."""
+
+    source: str
+    model: str
+    reference: str  # 'torch', 'paddle', 'mxnet', 'onnxruntime:<other source>'
+    test: str  # 'onnxruntime'
+    tolerance: Tolerance
+    comparisons: tuple[OutputComparison, ...]
+    random_weights: bool
+    onnx_path: str | None = None
+    weights: str | None = None
+    failure: Failure | None = None  # set when the check could not run (status 'error')
+    time: str = field(default_factory=utc_now)
+
+    @property
+    def status(self) -> Status:
+        if self.failure is not None or not self.comparisons:
+            return "error"
+        return "pass" if all(not c.violations(self.tolerance) for c in self.comparisons) else "fail"
+
+    def rejudge(self, tolerance: Tolerance) -> "ParityResult":
+        return dataclasses.replace(self, tolerance=tolerance)
+
+    def summary(self) -> str:
+        """One greppable line."""
+        weights = "RANDOM WEIGHTS" if self.random_weights else (self.weights or "?")
+        if self.status == "error":
+            return f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
+        worst = max(c.max_rel_err for c in self.comparisons)
+        agree = sum(c.top1_agree for c in self.comparisons)
+        return (
+            f"PARITY {self.status.upper()} {self.source}/{self.model} {self.reference} vs {self.test} "
+            f"[{weights}]: max rel err {worst:.3g} (tol {self.tolerance.max_rel_err:g}), "
+            f"top-1 agree {agree}/{len(self.comparisons)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "parity",
+            "status": self.status,
+            "source": self.source,
+            "model": self.model,
+            "reference": self.reference,
+            "test": self.test,
+            "random_weights": self.random_weights,
+            "weights": self.weights,
+            "onnx_path": self.onnx_path,
+            "tolerance": self.tolerance.to_dict(),
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "failure": self.failure.to_dict() if self.failure else None,
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ParityResult":
+        failure = d.get("failure")
+        return cls(
+            source=d["source"],
+            model=d["model"],
+            reference=d["reference"],
+            test=d["test"],
+            tolerance=Tolerance(**d["tolerance"]),
+            comparisons=tuple(OutputComparison.from_dict(c) for c in d["comparisons"]),
+            random_weights=d["random_weights"],
+            onnx_path=d.get("onnx_path"),
+            weights=d.get("weights"),
+            failure=Failure(**{k: v for k, v in failure.items() if k != "kind"}) if failure else None,
+            time=d.get("time", ""),
+        )

@@ -1,0 +1,133 @@
+"""Bring a raw exported ONNX file to zoocheck's conventions, whatever exporter wrote it.
+
+Conventions (README "ONNX conventions"):
+- one graph input ``input``: float32 [N, 3, H, W], N dynamic (dim_param "N");
+- first graph output ``logits``: [N, num_classes] raw scores, N dynamic;
+- ``metadata_props["zoocheck"]``: JSON description (source, model, weights, preprocessing, ...);
+- ``onnx.checker`` passes; models over protobuf's 2 GB limit keep their weights in ONE external
+  data file ``<name>.onnx.data`` beside the model;
+- written atomically: nothing appears under the final name until every file is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"
+BATCH_DIM = "N"
+METADATA_KEY = "zoocheck"
+# Above this many bytes of initializers a ModelProto cannot be serialised in one piece.
+PROTOBUF_LIMIT = 2**31 - 1 - 64 * 2**20
+
+
+def _rename_value(graph, old: str, new: str) -> None:
+    if old == new:
+        return
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+    for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if vi.name == old:
+            vi.name = new
+
+
+def _set_batch_dynamic(value_info) -> None:
+    dims = value_info.type.tensor_type.shape.dim
+    if dims:
+        dims[0].ClearField("dim_value")
+        dims[0].dim_param = BATCH_DIM
+
+
+def initializer_bytes(model) -> int:
+    total = 0
+    for t in model.graph.initializer:
+        if t.HasField("raw_data"):
+            total += len(t.raw_data)
+        else:
+            # external or typed-field tensors: count by shape
+            n = 1
+            for d in t.dims:
+                n *= d
+            total += n * 4
+    return total
+
+
+def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
+    """Rename the input/first output, make the batch dynamic, attach metadata. In place; returned."""
+    import onnx
+
+    graph = model.graph
+    initializer_names = {t.name for t in graph.initializer}
+    real_inputs = [i for i in graph.input if i.name not in initializer_names]
+    if len(real_inputs) != 1:
+        raise ValueError(f"expected one image input, found {[i.name for i in real_inputs]}")
+    # Old exporters (opset < 9, ONNX zoo) list initializers as graph inputs too; drop those.
+    if len(real_inputs) != len(graph.input):
+        keep = [i for i in graph.input if i.name not in initializer_names]
+        del graph.input[:]
+        graph.input.extend(keep)
+    image_input = graph.input[0]
+    if image_input.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+        raise ValueError(f"input {image_input.name!r} is not float32")
+    _rename_value(graph, image_input.name, INPUT_NAME)
+    _rename_value(graph, graph.output[0].name, OUTPUT_NAME)
+    _set_batch_dynamic(graph.input[0])
+    for out in graph.output:
+        _set_batch_dynamic(out)
+    # Intermediate shapes recorded with a fixed batch would contradict the dynamic batch.
+    del graph.value_info[:]
+    for prop in [p for p in model.metadata_props if p.key == METADATA_KEY]:
+        model.metadata_props.remove(prop)
+    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    model.producer_name = model.producer_name or "zoocheck"
+    return model
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The zoocheck JSON description stored in an ONNX file (weights are not loaded)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            return json.loads(prop.value)
+    raise ValueError(f"{path}: no zoocheck metadata; was it written by `zoocheck convert`?")
+
+
+def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
+    """Check and write ``model`` to ``output`` (+ ``output.data`` if over 2 GB) and ``output.json``.
+
+    Everything is first written inside a temporary folder next to ``output`` and checked there,
+    then renamed into place, data file first, so a crash leaves no half-written file under a
+    final name. Returns the paths written.
+    """
+    import onnx
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    external = initializer_bytes(model) > PROTOBUF_LIMIT
+    data_name = output.name + ".data"
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        staged_model = staging / output.name
+        if external:
+            onnx.save_model(model, str(staged_model), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+        else:
+            onnx.save_model(model, str(staged_model))
+        # The path-based checker handles external data and models over 2 GB.
+        onnx.checker.check_model(str(staged_model), full_check=False)
+        (staging / (output.name + ".json")).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        written = []
+        for name in ([data_name] if external else []) + [output.name + ".json", output.name]:
+            os.replace(staging / name, output.parent / name)
+            written.append(output.parent / name)
+        if not external and (output.parent / data_name).exists():
+            (output.parent / data_name).unlink()  # stale data of an earlier, larger conversion
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,2 @@
+"""Entries of source ppcls (filled in by the registry work)."""
+ENTRIES: tuple = ()

@@ -1,0 +1,187 @@
+"""Typed, frozen data that describes one published model: a registry entry is data, declared once."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+ImageLibrary = Literal["pil", "cv2"]
+Interpolation = Literal["bilinear", "bicubic", "nearest"]
+ResizeMode = Literal["short", "squash"]
+WeightsFormat = Literal[
+    "torch-state-dict",  # torchvision / timm .pth or .safetensors (optionally wrapped in state_dict/model)
+    "mmpretrain-checkpoint",  # {"meta": ..., "state_dict": {"backbone.*", "head.fc.*"}}
+    "paddle-pdparams",  # PaddleClas *_pretrained.pdparams, keyed by PaddleClas parameter names
+    "paddle-inference",  # inference.pdmodel|inference.json + inference.pdiparams (dir or .tar)
+    "gluon-params",  # mxnet save_parameters .params (or export's symbol.json + .params)
+    "gluoncv-params",  # GluonCV v1b/v1c/v1d/resnext .params, converted by name mapping
+    "onnx",  # a published ONNX file (ONNX model zoo)
+]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The structure of a ResNet-family network, independent of which zoo published it.
+
+    Two entries with equal Architecture compute the same function given the same weights, so the
+    derived ``id`` is shared across sources (PaddleClas ResNet50_vd == timm resnet50d ==
+    mmpretrain resnetv1d50 == GluonCV resnet50_v1d -> ``resnet50_d``).
+    """
+
+    depth: int
+    # 'v1': stride on the first 1x1 of the bottleneck (MXNet Gluon v1, original paper).
+    # 'b': stride on the 3x3 (torchvision, timm resnetNN, mmpretrain ResNet, PaddleClas ResNetNN).
+    # 'c': 'b' with a deep 3x3 stem.  'd': 'c' with an avg-pool on the downsampling shortcut.
+    # 'v2': pre-activation (MXNet Gluon v2).
+    variant: Literal["v1", "b", "c", "d", "v2"] = "b"
+    groups: int = 1
+    width_per_group: int = 64
+    num_classes: int = 1000
+    family: Literal["resnet", "resnext", "wide_resnet", "other"] = "resnet"
+    # For architectures outside the ResNet family (any timm/torchvision classifier by name).
+    other_id: str | None = None
+
+    @property
+    def block(self) -> str:
+        return "basic" if self.depth in (18, 34) else "bottleneck"
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return RESNET_LAYERS[self.depth]
+
+    @property
+    def id(self) -> str:
+        if self.family == "other":
+            return self.other_id or "unknown"
+        if self.family == "resnext":
+            base = f"resnext{self.depth}_{self.groups}x{self.width_per_group}d"
+        elif self.family == "wide_resnet":
+            base = f"wide_resnet{self.depth}_{self.width_per_group // 64}"
+        else:
+            base = f"resnet{self.depth}"
+        return base if self.variant == "b" else f"{base}_{self.variant}"
+
+
+RESNET_LAYERS: dict[int, tuple[int, ...]] = {
+    18: (2, 2, 2, 2),
+    26: (2, 2, 2, 2),
+    34: (3, 4, 6, 3),
+    50: (3, 4, 6, 3),
+    101: (3, 4, 23, 3),
+    152: (3, 8, 36, 3),
+    200: (3, 12, 48, 3),
+}
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Evaluation preprocessing, as the source's own pipeline does it.
+
+    The transform in ``zoocheck.checks.preprocess`` is derived from these fields alone, and the
+    spec is written into the ONNX metadata so a deployed file says what it must be fed.
+    """
+
+    resize: int  # short side (resize_mode='short') or both sides ('squash')
+    crop: int
+    interpolation: Interpolation = "bilinear"
+    image_library: ImageLibrary = "pil"
+    # PIL's resize filters antialias when downscaling; OpenCV's INTER_LINEAR/CUBIC do not.
+    antialias: bool = True
+    resize_mode: ResizeMode = "short"
+    # How the long side is computed from the scale factor: torchvision truncates, PaddleClas and
+    # mmcv round.
+    size_rounding: Literal["floor", "round"] = "floor"
+    # How the crop offset is computed: torchvision/mmpretrain round((h - c) / 2), PaddleClas and
+    # MXNet floor((h - c) / 2).
+    crop_rounding: Literal["floor", "round"] = "round"
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # Pixel values are multiplied by ``scale`` before mean/std: 1/255 when mean/std are on a 0-1
+    # scale, 1.0 when they are on 0-255 (mmpretrain).
+    scale: float = 1.0 / 255.0
+    channel_order: Literal["RGB", "BGR"] = "RGB"
+
+    def __post_init__(self) -> None:
+        if self.crop > self.resize and self.resize_mode == "short":
+            raise ValueError(f"crop {self.crop} larger than resize {self.resize}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+@dataclass(frozen=True)
+class Checksum:
+    """A checksum as the zoo publishes it."""
+
+    algorithm: Literal["sha256", "sha1", "md5"]
+    value: str  # lower-case hex
+    # 'full': the whole digest; 'prefix': the first hex digits (torch hub / OpenMMLab file names).
+    kind: Literal["full", "prefix"] = "full"
+
+    _FULL_LENGTH = {"sha256": 64, "sha1": 40, "md5": 32}
+
+    def __post_init__(self) -> None:
+        full = self._FULL_LENGTH[self.algorithm]
+        if not _HEX.match(self.value):
+            raise ValueError(f"checksum {self.value!r} is not lower-case hex")
+        if self.kind == "full" and len(self.value) != full:
+            raise ValueError(f"{self.algorithm} digest must have {full} hex digits: {self.value!r}")
+        if self.kind == "prefix" and not 6 <= len(self.value) < full:
+            raise ValueError(f"{self.algorithm} prefix must have 6..{full - 1} hex digits")
+
+    def matches(self, hexdigest: str) -> bool:
+        return hexdigest.startswith(self.value) if self.kind == "prefix" else hexdigest == self.value
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}{'[:%d]' % len(self.value) if self.kind == 'prefix' else ''}={self.value}"
+
+
+@dataclass(frozen=True)
+class Weights:
+    url: str
+    file_name: str
+    format: WeightsFormat
+    checksum: Checksum | None = None  # PaddleClas publishes none
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published evaluation of one set of weights, with the page or table it came from."""
+
+    top1: float | None  # percent
+    top5: float | None  # percent
+    reference: str
+    params_m: float | None = None
+    flops_g: float | None = None
+    # 'MACs' (multiply-adds, ResNet-50 ~4.1) or 'FLOPs' (2 x MACs, PaddleClas per-family docs).
+    flops_unit: Literal["MACs", "FLOPs"] | None = None
+    input_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One (source, model) pair: what to build, which weights, how to feed it, what was published."""
+
+    source: str  # 'torchvision', 'timm', 'mmpretrain', 'ppcls', 'gluon', 'onnx-zoo'
+    name: str  # the source's own name
+    arch: Architecture
+    builder: str  # the source framework's constructor / config name
+    preprocess: Preprocess
+    weights: Weights | None = None
+    aliases: tuple[str, ...] = ()
+    published: tuple[Published, ...] = ()
+    label_space: str = "imagenet-1k"
+    input_size: int = 224
+    # The published inference graph ends in softmax (some PaddleClas inference models do).
+    softmax_output: bool = False
+    notes: str = ""
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.name}"
