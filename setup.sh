@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Creates .venv/ with zoocheck and every framework it converts from, in versions verified to work
+# together (constraints.txt). Safe to run again: it reinstalls only when pyproject.toml,
+# constraints.txt or this script changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+stamp=.venv/.zoocheck-setup
+want=$(cat pyproject.toml constraints.txt setup.sh | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/zoocheck ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,test]"
+# mmpretrain, used only by the tests to prove zoocheck's mmpretrain-style forward against the real
+# thing: its 'mmcv' requirement would trigger a source build, so it goes in with --no-deps beside
+# mmengine and mmcv-lite (STACK.md).
+.venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite
+.venv/bin/python -m pip install -q -c constraints.txt --no-deps mmpretrain
+echo "$want" > "$stamp"

@@ -1,0 +1,68 @@
+"""The ``zoocheck`` command: a thin layer over the library.
+
+``main(argv) -> int``: 0 all passed, 1 a check failed, 2 bad usage or input. Each subcommand lives
+in its own module exposing ``register(subparsers)``; a subcommand whose module cannot be imported
+is replaced by a stub that explains why, so one broken part never breaks the whole CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from zoocheck import __version__
+from zoocheck.cli.common import EXIT_USAGE, UsageError, fail
+
+# subcommand module names, in the order `zoocheck --help` lists them
+SUBCOMMAND_MODULES = (
+    "zoocheck.cli.convert",
+    "zoocheck.cli.parity",
+    "zoocheck.cli.registry",
+    "zoocheck.cli.eval",
+    "zoocheck.cli.table",
+)
+
+
+def _stub(subparsers, module_name: str, error: Exception) -> None:
+    name = module_name.rsplit(".", 1)[1]
+    parser = subparsers.add_parser(name, help=f"(unavailable: {error})", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def run(_args) -> int:
+        return fail(f"`zoocheck {name}` is unavailable: {type(error).__name__}: {error}")
+
+    parser.set_defaults(run=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoocheck", description="Convert model-zoo ImageNet classifiers to ONNX and check them.")
+    parser.add_argument("--version", action="version", version=f"zoocheck {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        try:
+            importlib.import_module(module_name).register(subparsers)
+        except ImportError as exc:
+            _stub(subparsers, module_name, exc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except UsageError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return fail("interrupted", code=130)
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""What every subcommand shares: exit codes, one-line errors, JSON output, common options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad usage or input: printed as one line, exit code 2."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"zoocheck: error: {message}", file=sys.stderr)
+    return code
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
+    sys.stdout.write("\n")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def add_model_args(parser, *, weights: bool = True) -> None:
+    """--src/--model (and --weights/--random-weights/--seed): how every per-model command names one."""
+    parser.add_argument("--src", required=True, help="source zoo: torchvision, timm, mmpretrain, ppcls, gluon, gluoncv, onnx-zoo")
+    parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
+    if weights:
+        parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
+        parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
+        parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+
+
+def add_results_arg(parser) -> None:
+    parser.add_argument("--results", help="results folder (default $ZOOCHECK_RESULTS or ./zoocheck-results)")
+
+
+def resolve_entry(source: str, name: str):
+    """The registry entry, or for timm/torchvision any model the library itself knows; UsageError otherwise."""
+    from zoocheck.zoo_registry import UnknownModelError, UnknownSourceError, canonical_source, get_entry
+
+    try:
+        return get_entry(source, name)
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    except UnknownModelError as exc:
+        from zoocheck.converters import FrameworkUnavailable, converter_for
+
+        try:
+            entry = converter_for(canonical_source(source)).resolve(name)
+        except FrameworkUnavailable:
+            entry = None
+        if entry is None:
+            raise UsageError(str(exc)) from None
+        return entry

@@ -1,0 +1,227 @@
+"""Convert one registry entry: load -> native forward -> export -> normalise -> check -> write.
+
+Every framework call runs in a child process: an abort or segfault inside Paddle or MXNet, or the
+kernel's OOM killer, becomes a ``Failure`` for that model instead of ending the whole run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import platform
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoocheck import __version__
+from zoocheck.checks.results import Failure
+from zoocheck.zoo_registry.download import cached_weights_path
+from zoocheck.zoo_registry.types import Entry
+
+DEFAULT_OPSET = 17
+
+
+class MissingWeightsError(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What converting one entry produced: the ONNX file and the native outputs, or a failure."""
+
+    entry: Entry
+    onnx_path: Path | None
+    metadata: dict | None
+    native_outputs: np.ndarray | None  # the framework's forward on the inputs given, if any
+    outputs_probabilities: bool
+    failure: Failure | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None) -> Path | None:
+    """The weights file to load: the one given, else the fetched one in the cache, else None for a
+    random-weights run. Raises MissingWeightsError naming where weights are expected."""
+    if weights is not None:
+        weights = Path(weights)
+        if not weights.exists():
+            raise MissingWeightsError(f"{weights}: no such weights file or directory; check the --weights path")
+        return weights
+    if random_seed is not None:
+        return None
+    cached = cached_weights_path(entry)
+    if cached is not None and cached.exists():
+        return cached
+    where = (
+        f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached}), "
+        if cached is not None
+        else ""
+    )
+    raise MissingWeightsError(
+        f"no weights for {entry.key}: {where}pass --weights PATH, or --random-weights to convert with seeded random weights"
+    )
+
+
+def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset: int, versions: dict, outputs_probabilities: bool) -> dict:
+    """The JSON description written into the ONNX metadata and beside the file."""
+    weights_info = None
+    if weights is not None:
+        weights_info = {"file": str(weights), "sha256": sha256_of(weights) if weights.is_file() else None}
+    return {
+        "zoocheck_version": __version__,
+        "source": entry.source,
+        "model": entry.name,
+        "arch": entry.arch.id,
+        "random_weights": weights is None,
+        "random_seed": random_seed if weights is None else None,
+        "weights": weights_info,
+        "published_weights_url": entry.weights.url if entry.weights else None,
+        "preprocess": entry.preprocess.to_dict(),
+        "input_size": entry.input_size,
+        "label_space": entry.label_space,
+        "output": "probabilities" if outputs_probabilities else "logits",
+        "opset": opset,
+        "versions": {"python": platform.python_version(), **versions},
+    }
+
+
+def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path, opset: int, inputs: np.ndarray | None, conn) -> None:
+    """Runs in the child process; reports stages and the outcome through ``conn``."""
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.normalize import normalize_model, save_atomic
+
+    stage, versions = "load", {}
+    try:
+        conn.send(("stage", stage))
+        converter = converter_for(entry.source)
+        converter.check_available()
+        stage = "build"
+        conn.send(("stage", stage))
+        native = converter.load(entry, weights, random_seed=random_seed)
+        versions = dict(native.versions)
+        native_outputs = None
+        if inputs is not None:
+            stage = "parity"
+            conn.send(("stage", stage))
+            native_outputs = np.asarray(native.forward(inputs), dtype=np.float32)
+        stage = "export"
+        conn.send(("stage", stage))
+        import onnx
+
+        with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
+            raw = Path(tmp) / "raw.onnx"
+            native.export_onnx(raw, opset)
+            stage = "check"
+            conn.send(("stage", stage))
+            model = onnx.load(str(raw))
+            versions["onnx"] = onnx.__version__
+            metadata = describe(entry, weights, random_seed, opset, versions, native.outputs_probabilities)
+            normalize_model(model, metadata)
+            save_atomic(model, output, metadata)
+        conn.send(("ok", (str(output), metadata, native_outputs, native.outputs_probabilities)))
+    except BaseException as exc:  # everything becomes a failure record for this one model
+        conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions)))
+    finally:
+        conn.close()
+
+
+def _death_message(exitcode: int, stage: str) -> tuple[str, str]:
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        if name == "SIGKILL":
+            return "ProcessKilled", (
+                f"the converter process was killed by SIGKILL during {stage}: most likely out of memory "
+                "(the kernel's OOM killer); see `dmesg` and free memory before retrying"
+            )
+        return "ProcessCrash", f"the converter process died with {name} during {stage} (a crash inside the framework)"
+    return "ProcessExit", f"the converter process exited with code {exitcode} during {stage} without a result"
+
+
+def convert(
+    entry: Entry,
+    *,
+    output: Path,
+    weights: Path | None = None,
+    random_seed: int | None = None,
+    opset: int = DEFAULT_OPSET,
+    inputs: np.ndarray | None = None,
+    isolate: bool = True,
+) -> Conversion:
+    """Convert ``entry`` to ``output``; with ``inputs``, also return the native forward on them.
+
+    ``weights`` must already be resolved (``resolve_weights``); None means seeded random weights.
+    Never raises for a model's failure: the Conversion carries a Failure instead.
+    """
+    output = Path(output)
+    if not isolate:
+        return _run_inline(entry, weights, random_seed, output, opset, inputs)
+    ctx = multiprocessing.get_context("spawn")
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, child_conn), daemon=True)
+    proc.start()
+    child_conn.close()
+    stage, outcome = "load", None
+    while True:
+        try:
+            kind, payload = parent_conn.recv()
+        except EOFError:
+            break
+        if kind == "stage":
+            stage = payload
+        else:
+            outcome = (kind, payload)
+    proc.join()
+    return _outcome(entry, outcome, proc.exitcode, stage)
+
+
+class _InlineConn:
+    def __init__(self):
+        self.messages = []
+
+    def send(self, message):
+        self.messages.append(message)
+
+    def close(self):
+        pass
+
+
+def _run_inline(entry, weights, random_seed, output, opset, inputs) -> Conversion:
+    """The same work in this process (for callers that already isolate, and for debugging)."""
+    conn = _InlineConn()
+    _worker(entry, weights, random_seed, output, opset, inputs, conn)
+    final = next((m for m in reversed(conn.messages) if m[0] != "stage"), None)
+    return _outcome(entry, final, 0, "load")
+
+
+def _outcome(entry: Entry, outcome, exitcode: int | None, stage: str) -> Conversion:
+    if outcome is None:
+        exc_type, message = _death_message(exitcode or 0, stage)
+        failure = Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": sys.version.split()[0]})
+        return Conversion(entry, None, None, None, False, failure)
+    kind, payload = outcome
+    if kind == "failure":
+        return Conversion(entry, None, None, None, False, payload)
+    path, metadata, native_outputs, probabilities = payload
+    return Conversion(entry, Path(path), metadata, native_outputs, probabilities, None)
+
+
+def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
+    """A Failure for an error raised outside the child (e.g. weights that cannot be resolved)."""
+    return Failure.from_exception(entry.source, entry.name, stage, exc)
+
+
+__all__ = ["Conversion", "DEFAULT_OPSET", "MissingWeightsError", "convert", "describe", "failure_for", "resolve_weights", "sha256_of"]
