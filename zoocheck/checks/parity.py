@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -16,6 +17,8 @@ def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> Outpu
     if ref.shape != out.shape:
         raise ValueError(f"{name}: output shapes differ: {reference.shape} vs {test.shape}")
     nonfinite = not (np.isfinite(ref).all() and np.isfinite(out).all())
+    if nonfinite:
+        return OutputComparison(name, float("nan"), float("nan"), float("nan"), int(np.argmax(np.nan_to_num(ref))), int(np.argmax(np.nan_to_num(out))), 0, True)
     diff = np.abs(ref - out)
     max_abs = float(diff.max()) if diff.size else 0.0
     span = float(ref.max() - ref.min()) if ref.size else 0.0
@@ -24,8 +27,6 @@ def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> Outpu
     cosine = float(ref @ out / norm) if norm > 0 else (1.0 if max_abs == 0 else 0.0)
     top5_ref = set(np.argsort(-ref, kind="stable")[:5].tolist())
     top5_out = set(np.argsort(-out, kind="stable")[:5].tolist())
-    if nonfinite:
-        max_abs, max_rel, cosine = float("nan"), float("nan"), float("nan")
     return OutputComparison(
         input=name,
         max_abs_err=max_abs,
@@ -34,7 +35,7 @@ def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> Outpu
         top1_reference=int(np.argmax(ref)),
         top1_test=int(np.argmax(out)),
         top5_overlap=len(top5_ref & top5_out),
-        nonfinite=nonfinite,
+        nonfinite=False,
     )
 
 
@@ -79,3 +80,72 @@ def parity_result(
         weights=weights,
         failure=failure,
     )
+
+
+def model_inputs(entry, images: Sequence[Path] | None, random_count: int = 2, seed: int = 0) -> tuple[list[str], np.ndarray, list[Failure]]:
+    """Parity inputs for ``entry``: seeded random tensors plus real photographs preprocessed per the
+    entry's own spec. Undecodable images are reported as failures, not raised."""
+    from zoocheck.checks.images import bundled_photos, random_inputs
+    from zoocheck.checks.preprocess import ImageDecodeError, preprocess_image
+
+    names = [f"random-{i}" for i in range(random_count)]
+    tensors = list(random_inputs(random_count, entry.input_size, seed))
+    skipped = []
+    for path in images if images is not None else bundled_photos():
+        try:
+            tensors.append(preprocess_image(path, entry.preprocess))
+            names.append(Path(path).name)
+        except ImageDecodeError as exc:
+            skipped.append(Failure.from_exception(entry.source, entry.name, "parity", exc))
+    return names, np.stack(tensors).astype(np.float32), skipped
+
+
+def check_parity(
+    entry,
+    *,
+    weights: Path | None,
+    random_seed: int | None,
+    output: Path | None,
+    onnx_path: Path | None = None,
+    images: Sequence[Path] | None = None,
+    tolerance: Tolerance = Tolerance(),
+    opset: int | None = None,
+) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
+    """Source framework vs onnxruntime on the same inputs.
+
+    Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``), runs the native forward
+    in an isolated child and the ONNX file in onnxruntime, and compares per input. Never raises for
+    the model's failure: the result's status is 'error' and its failure says why.
+    """
+    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
+
+    names, batch, _ = model_inputs(entry, images)
+    conversion = convert(
+        entry,
+        output=None if onnx_path else output,
+        weights=weights,
+        random_seed=random_seed,
+        opset=opset or DEFAULT_OPSET,
+        inputs=batch,
+    )
+    test_path = onnx_path or conversion.onnx_path
+    framework = "+".join(k for k in conversion.versions if k not in ("python", "onnx")) or entry.source
+    common = dict(
+        source=entry.source,
+        model=entry.name,
+        reference_runtime=framework,
+        test_runtime="onnxruntime",
+        names=names,
+        random_weights=weights is None,
+        tolerance=tolerance,
+        onnx_path=str(test_path) if test_path else None,
+        weights=str(weights) if weights else None,
+    )
+    if not conversion.ok:
+        return parity_result(reference=None, test=None, failure=conversion.failure, **common), conversion
+    try:
+        test = run_first_output(session(test_path), batch)
+    except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
+        return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
+    return parity_result(reference=conversion.native_outputs, test=test, **common), conversion

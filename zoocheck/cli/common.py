@@ -61,3 +61,34 @@ def resolve_entry(source: str, name: str):
         if entry is None:
             raise UsageError(str(exc)) from None
         return entry
+
+
+def model_and_weights(args):
+    """(entry, weights path or None, random seed or None) for --src/--model/--weights/--random-weights.
+
+    Raises UsageError (exit 2) for an unknown model, both or neither of --weights and a cached
+    file/--random-weights, or a weights path that does not exist.
+    """
+    from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+
+    entry = resolve_entry(args.src, args.model)
+    if args.weights and args.random_weights:
+        raise UsageError("give either --weights or --random-weights, not both")
+    seed = args.seed if args.random_weights else None
+    try:
+        weights = resolve_weights(entry, args.weights, seed)
+    except MissingWeightsError as exc:
+        raise UsageError(str(exc)) from None
+    return entry, weights, seed
+
+
+def default_onnx_path(results_directory, entry):
+    """Where a conversion goes when --output is not given: <results>/onnx/<source>/<model>.onnx."""
+    return results_directory / "onnx" / entry.source / f"{entry.name}.onnx"
+
+
+def log_failure(store, failure) -> int:
+    """Append ``failure`` to the failure log and print its one-line reason; exit code 1."""
+    path = store.add_failure(failure.to_dict())
+    print(f"zoocheck: error: {failure.one_line()} (failure log: {path})", file=sys.stderr)
+    return EXIT_FAILED

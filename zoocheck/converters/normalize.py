@@ -23,6 +23,8 @@ BATCH_DIM = "N"
 METADATA_KEY = "zoocheck"
 # Above this many bytes of initializers a ModelProto cannot be serialised in one piece.
 PROTOBUF_LIMIT = 2**31 - 1 - 64 * 2**20
+# Tensors smaller than this stay inside the .onnx file even when the rest goes to external data.
+EXTERNAL_SIZE_THRESHOLD = 1024
 
 
 def _rename_value(graph, old: str, new: str) -> None:
@@ -116,17 +118,19 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     try:
         staged_model = staging / output.name
         if external:
-            onnx.save_model(model, str(staged_model), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+            onnx.save_model(model, str(staged_model), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=EXTERNAL_SIZE_THRESHOLD)
         else:
             onnx.save_model(model, str(staged_model))
         # The path-based checker handles external data and models over 2 GB.
         onnx.checker.check_model(str(staged_model), full_check=False)
         (staging / (output.name + ".json")).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
         written = []
-        for name in ([data_name] if external else []) + [output.name + ".json", output.name]:
+        # Tensors under size_threshold stay inline, so a data file exists only if some were large.
+        has_data = (staging / data_name).exists()
+        for name in ([data_name] if has_data else []) + [output.name + ".json", output.name]:
             os.replace(staging / name, output.parent / name)
             written.append(output.parent / name)
-        if not external and (output.parent / data_name).exists():
+        if not has_data and (output.parent / data_name).exists():
             (output.parent / data_name).unlink()  # stale data of an earlier, larger conversion
         return written
     finally:

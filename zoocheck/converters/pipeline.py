@@ -39,6 +39,7 @@ class Conversion:
     native_outputs: np.ndarray | None  # the framework's forward on the inputs given, if any
     outputs_probabilities: bool
     failure: Failure | None
+    versions: dict  # the source framework's packages, e.g. {"torch": "2.14.1", "timm": "1.0.31"}
 
     @property
     def ok(self) -> bool:
@@ -99,7 +100,7 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset:
     }
 
 
-def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path, opset: int, inputs: np.ndarray | None, conn) -> None:
+def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, conn) -> None:
     """Runs in the child process; reports stages and the outcome through ``conn``."""
     from zoocheck.converters import converter_for
     from zoocheck.converters.normalize import normalize_model, save_atomic
@@ -118,6 +119,9 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
             stage = "parity"
             conn.send(("stage", stage))
             native_outputs = np.asarray(native.forward(inputs), dtype=np.float32)
+        if output is None:  # native forward only (parity against an existing ONNX file)
+            conn.send(("ok", (None, None, native_outputs, native.outputs_probabilities, versions)))
+            return
         stage = "export"
         conn.send(("stage", stage))
         import onnx
@@ -132,7 +136,7 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
             metadata = describe(entry, weights, random_seed, opset, versions, native.outputs_probabilities)
             normalize_model(model, metadata)
             save_atomic(model, output, metadata)
-        conn.send(("ok", (str(output), metadata, native_outputs, native.outputs_probabilities)))
+        conn.send(("ok", (str(output), metadata, native_outputs, native.outputs_probabilities, versions)))
     except BaseException as exc:  # everything becomes a failure record for this one model
         conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions)))
     finally:
@@ -154,7 +158,7 @@ def _death_message(exitcode: int, stage: str) -> tuple[str, str]:
 def convert(
     entry: Entry,
     *,
-    output: Path,
+    output: Path | None,
     weights: Path | None = None,
     random_seed: int | None = None,
     opset: int = DEFAULT_OPSET,
@@ -162,11 +166,12 @@ def convert(
     isolate: bool = True,
 ) -> Conversion:
     """Convert ``entry`` to ``output``; with ``inputs``, also return the native forward on them.
+    With ``output=None`` nothing is exported: only the native forward runs.
 
     ``weights`` must already be resolved (``resolve_weights``); None means seeded random weights.
     Never raises for a model's failure: the Conversion carries a Failure instead.
     """
-    output = Path(output)
+    output = Path(output) if output is not None else None
     if not isolate:
         return _run_inline(entry, weights, random_seed, output, opset, inputs)
     ctx = multiprocessing.get_context("spawn")
@@ -211,12 +216,12 @@ def _outcome(entry: Entry, outcome, exitcode: int | None, stage: str) -> Convers
     if outcome is None:
         exc_type, message = _death_message(exitcode or 0, stage)
         failure = Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": sys.version.split()[0]})
-        return Conversion(entry, None, None, None, False, failure)
+        return Conversion(entry, None, None, None, False, failure, failure.versions)
     kind, payload = outcome
     if kind == "failure":
-        return Conversion(entry, None, None, None, False, payload)
-    path, metadata, native_outputs, probabilities = payload
-    return Conversion(entry, Path(path), metadata, native_outputs, probabilities, None)
+        return Conversion(entry, None, None, None, False, payload, payload.versions)
+    path, metadata, native_outputs, probabilities, versions = payload
+    return Conversion(entry, Path(path) if path else None, metadata, native_outputs, probabilities, None, versions)
 
 
 def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:

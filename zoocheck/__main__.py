@@ -1,0 +1,3 @@
+from zoocheck.cli import entry_point
+
+entry_point()

@@ -1,0 +1,24 @@
+"""Running a zoocheck ONNX file in onnxruntime (CPU)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def session(path: str | Path, threads: int | None = None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or os.cpu_count() or 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def run_first_output(sess, batch: np.ndarray, chunk: int = 8) -> np.ndarray:
+    """The first output for ``batch``, fed in chunks of ``chunk`` (bounded memory for big models)."""
+    input_name = sess.get_inputs()[0].name
+    parts = [sess.run(None, {input_name: batch[i : i + chunk]})[0] for i in range(0, len(batch), chunk)]
+    return np.concatenate(parts, axis=0)

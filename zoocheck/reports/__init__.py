@@ -1,0 +1,1 @@
+"""Reports render stored results (parity tables, comparison tables, failure logs); they never compute."""

@@ -1,0 +1,55 @@
+"""Terminal rendering of conversion and parity results (rich). Renders only; computes nothing."""
+
+from __future__ import annotations
+
+from zoocheck.checks.results import Failure, ParityResult
+
+RANDOM_WEIGHTS_BANNER = (
+    "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, "
+    "not the published model"
+)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if x == x else "nan"
+
+
+def parity_table(result: ParityResult):
+    from rich.table import Table
+
+    title = f"{result.source}/{result.model}: {result.reference} vs {result.test}"
+    table = Table(title=title, title_justify="left")
+    for column in ("input", "max abs err", "max rel err", "cosine", f"top-1 {result.reference}", f"top-1 {result.test}", "top-5 overlap", "verdict"):
+        table.add_column(column, justify="left" if column in ("input", "verdict") else "right")
+    for c in result.comparisons:
+        problems = c.violations(result.tolerance)
+        table.add_row(
+            c.input,
+            _fmt(c.max_abs_err),
+            _fmt(c.max_rel_err),
+            f"{c.cosine:.6f}",
+            str(c.top1_reference),
+            str(c.top1_test),
+            f"{c.top5_overlap}/5",
+            "[red]" + "; ".join(problems) + "[/red]" if problems else "[green]ok[/green]",
+        )
+    return table
+
+
+def print_parity(console, result: ParityResult) -> None:
+    if result.random_weights:
+        console.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER}[/bold yellow]")
+    if result.comparisons:
+        console.print(parity_table(result))
+        t = result.tolerance
+        console.print(
+            f"tolerance: rel err <= {t.max_rel_err:g} (of the logit range)"
+            + (f", abs err <= {t.max_abs_err:g}" if t.max_abs_err is not None else "")
+            + f", cosine >= {t.min_cosine:g}, top-1 {'must agree' if t.require_top1 else 'not judged'}, "
+            f"top-5 overlap >= {t.min_top5_overlap}; NaN/Inf always fail"
+        )
+    console.print(result.summary(), markup=False)
+
+
+def print_failure(console, failure: Failure, log_path) -> None:
+    console.print(f"zoocheck: error: {failure.one_line()} (failure log: {log_path})", markup=False, style="red")
