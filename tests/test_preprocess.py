@@ -1,0 +1,85 @@
+"""The transform derived from a Preprocess spec: rounding rules, and each library's semantics."""
+
+import numpy as np
+import pytest
+
+from zoocheck.checks.images import bundled_photos
+from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, preprocess_image, resized_size
+from zoocheck.zoo_registry.types import Preprocess
+
+PHOTOS = bundled_photos()
+MXNET_STYLE = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, size_rounding="floor", crop_rounding="floor")
+
+
+def test_short_side_resize_floors_or_rounds_the_long_side():
+    # 300x451: 451 * 256 / 300 = 384.85 -> torchvision/mmpretrain/mxnet 384, PaddleClas 385
+    assert resized_size(300, 451, Preprocess(resize=256, crop=224)) == (256, 384)
+    assert resized_size(300, 451, Preprocess(resize=256, crop=224, size_rounding="round")) == (256, 385)
+    assert resized_size(451, 300, Preprocess(resize=256, crop=224)) == (384, 256)
+    assert resized_size(300, 451, Preprocess(resize=256, crop=224, resize_mode="squash")) == (256, 256)
+
+
+def test_center_crop_rounds_half_to_even_like_python_round():
+    img = np.arange(7 * 7).reshape(7, 7, 1)
+    # (7 - 4) / 2 = 1.5: round -> 2 (half to even), floor -> 1
+    assert center_crop(img, 4, "round")[0, 0, 0] == 2 * 7 + 2
+    assert center_crop(img, 4, "floor")[0, 0, 0] == 1 * 7 + 1
+
+
+def test_crop_larger_than_resize_is_rejected():
+    with pytest.raises(ValueError, match="crop 256 larger than resize 224"):
+        Preprocess(resize=224, crop=256)
+
+
+def test_undecodable_file_raises_a_decode_error_naming_it(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    for library in ("pil", "cv2"):
+        with pytest.raises(ImageDecodeError, match="broken.jpg"):
+            decode_image(bad, library)
+
+
+def test_cmyk_and_greyscale_jpegs_decode_to_rgb(tmp_path):
+    from PIL import Image
+
+    rgb = Image.open(PHOTOS[0]).convert("RGB")
+    rgb.convert("CMYK").save(tmp_path / "cmyk.jpg")
+    rgb.convert("L").save(tmp_path / "grey.jpg")
+    for library in ("pil", "cv2"):
+        for name in ("cmyk.jpg", "grey.jpg"):
+            arr = decode_image(tmp_path / name, library)
+            assert arr.shape == (rgb.height, rgb.width, 3) and arr.dtype == np.uint8
+        grey = decode_image(tmp_path / "grey.jpg", library)
+        assert (grey[..., 0] == grey[..., 1]).all()
+
+
+@pytest.mark.parametrize("photo", PHOTOS, ids=lambda p: p.name)
+def test_mxnet_style_spec_matches_mxnet_gluon_transforms(photo):
+    """MXNet Gluon / GluonCV evaluation: Resize(256, keep_ratio=True), CenterCrop(224), ToTensor, Normalize."""
+    from zoocheck.converters.mxnet_compat import import_mxnet
+
+    mx = import_mxnet()
+    from mxnet.gluon.data.vision import transforms
+
+    pipeline = transforms.Compose([
+        transforms.Resize(256, keep_ratio=True),
+        transforms.CenterCrop(224),
+        transforms.ToTensor(),
+        transforms.Normalize(mean=list(MXNET_STYLE.mean), std=list(MXNET_STYLE.std)),
+    ])
+    reference = pipeline(mx.image.imread(str(photo))).asnumpy()
+    np.testing.assert_allclose(preprocess_image(photo, MXNET_STYLE), reference, atol=2e-6)
+
+
+def test_squash_spec_matches_mxnet_resize_without_keep_ratio():
+    """The ONNX model zoo's validation notebook: mxnet Resize(256) squashes to 256x256."""
+    from zoocheck.converters.mxnet_compat import import_mxnet
+
+    mx = import_mxnet()
+    from mxnet.gluon.data.vision import transforms
+
+    spec = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, resize_mode="squash", crop_rounding="floor")
+    pipeline = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                                   transforms.Normalize(mean=list(spec.mean), std=list(spec.std))])
+    for photo in PHOTOS:
+        np.testing.assert_allclose(preprocess_image(photo, spec), pipeline(mx.image.imread(str(photo))).asnumpy(), atol=2e-6)
