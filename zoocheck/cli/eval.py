@@ -1,0 +1,273 @@
+"""``zoocheck eval``: top-1/top-5 of a model on ImageNet-1k val, in onnxruntime or its own framework."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from zoocheck.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_results_arg,
+    console,
+    default_onnx_path,
+    log_failure,
+    model_and_weights,
+    print_json,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="top-1/top-5 on ImageNet-1k val (ImageFolder, val_list.txt, LOC_val_solution.csv or devkit ground truth)",
+    )
+    parser.add_argument("--src", help="source zoo (taken from the ONNX metadata with --onnx)")
+    parser.add_argument("--model", help="the source's own model name (taken from the ONNX metadata with --onnx)")
+    parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
+    parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    parser.add_argument("--onnx", help="evaluate this zoocheck ONNX file (its metadata gives model and preprocessing)")
+    parser.add_argument("--data", required=True, help="ImageNet val folder, or its val_list.txt / LOC_val_solution.csv / ground-truth file")
+    parser.add_argument("--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
+    parser.add_argument("--workers", type=int, help="decoding threads (default: one per CPU core)")
+    parser.add_argument("--cache-dir", help="preprocessed-image cache (default <zoocheck cache>/preprocessed)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the preprocessed-image cache")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_results_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the result (top1, top5, images, ...) as JSON")
+    parser.set_defaults(run=run)
+
+
+def _sha256(path: Path) -> str:
+    from zoocheck.converters.pipeline import sha256_of
+
+    return sha256_of(path) if path.is_file() else f"dir:{path.resolve()}"
+
+
+def _onnx_runner(path: Path):
+    from zoocheck.checks.onnx_runtime import session
+
+    sess = session(path)
+    name = sess.get_inputs()[0].name
+    return lambda batch: sess.run(None, {name: batch})[0]
+
+
+def _reusable(path: Path, entry, weights, seed) -> bool:
+    """An earlier conversion at ``path`` made by this zoocheck from the same weights and spec."""
+    from zoocheck import __version__
+    from zoocheck.converters.normalize import read_metadata
+
+    if not path.is_file() or (weights is not None and not Path(weights).is_file()):
+        return False
+    try:
+        meta = read_metadata(path)
+    except Exception:  # unreadable or foreign file: convert again
+        return False
+    same_weights = meta.get("random_seed") == seed if weights is None else (meta.get("weights") or {}).get("sha256") == _sha256(Path(weights))
+    return (
+        same_weights
+        and meta.get("random_weights") == (weights is None)
+        and meta.get("zoocheck_version") == __version__
+        and (meta.get("source"), meta.get("model")) == (entry.source, entry.name)
+        and meta.get("preprocess") == json.loads(json.dumps(entry.preprocess.to_dict()))
+    )
+
+
+def _model_from_onnx(args):
+    """(description, spec, predict) for --onnx FILE."""
+    from zoocheck.converters.normalize import read_metadata
+    from zoocheck.zoo_registry.types import Preprocess
+
+    if args.backend != "onnx":
+        raise UsageError("--onnx evaluates an ONNX file: it cannot be combined with --backend native")
+    path = Path(args.onnx)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such ONNX file; check the --onnx path")
+    try:
+        meta = read_metadata(path)
+        spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["preprocess"].items()})
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: no usable zoocheck metadata ({exc}); convert it with `zoocheck convert`") from None
+    weights = (meta.get("weights") or {}).get("file")
+    info = dict(
+        source=args.src or meta.get("source", "?"),
+        model=args.model or meta.get("model", path.stem),
+        arch=meta.get("arch"),
+        random_weights=bool(meta.get("random_weights")),
+        onnx_path=str(path),
+        weights=weights,
+        run_key=f"onnx:{_sha256(path)}",
+    )
+    return info, spec, _onnx_runner(path)
+
+
+def _model_from_registry(args, store):
+    """(description, spec, predict) for --src/--model: converted (or reused) for onnx, loaded for native.
+    Returns an exit code instead when the conversion or load fails (logged as a failure)."""
+    from zoocheck.checks.results import Failure
+
+    if not (args.src and args.model):
+        raise UsageError("name the model with --src and --model, or give --onnx FILE")
+    entry, weights, seed = model_and_weights(args)
+    info = dict(
+        source=entry.source,
+        model=entry.name,
+        arch=entry.arch.id,
+        random_weights=weights is None,
+        onnx_path=None,
+        weights=str(weights) if weights else None,
+        run_key=f"random:{seed}" if weights is None else f"weights:{_sha256(Path(weights))}",
+    )
+    if args.backend == "native":
+        from zoocheck.converters import FrameworkUnavailable, converter_for
+
+        try:
+            converter = converter_for(entry.source)
+            converter.check_available()
+            native = converter.load(entry, weights, random_seed=seed)
+        except FrameworkUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        except Exception as exc:  # a model that cannot be loaded is a failure record, exit 1
+            return log_failure(store, Failure.from_exception(entry.source, entry.name, "load", exc))
+        info["backend"] = "native"
+        return info, entry.preprocess, native.forward
+
+    from zoocheck.cli.convert import conversion_record
+    from zoocheck.converters.pipeline import convert
+
+    output = default_onnx_path(store.directory, entry)
+    if not _reusable(output, entry, weights, seed):
+        conversion = convert(entry, output=output, weights=weights, random_seed=seed)
+        store.add_result(conversion_record(conversion, weights))
+        if not conversion.ok:
+            return log_failure(store, conversion.failure)
+    info["onnx_path"] = str(output)
+    info["run_key"] = f"onnx:{_sha256(output)}"
+    return info, entry.preprocess, _onnx_runner(output)
+
+
+def _progress_bar():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{task.speed:.1f} img/s" if task.speed else "- img/s")
+
+    return Progress(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+
+
+def run(args) -> int:
+    from zoocheck.checks.evaluate import evaluate
+    from zoocheck.checks.imagenet import DatasetError, read_dataset
+    from zoocheck.checks.results import Failure
+    from zoocheck.store import ResultsStore
+    from zoocheck.zoo_registry.download import cache_dir
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    store = ResultsStore(args.results)
+    try:
+        dataset = read_dataset(args.data)
+    except DatasetError as exc:
+        raise UsageError(str(exc)) from None
+    model = _model_from_onnx(args) if args.onnx else _model_from_registry(args, store)
+    if isinstance(model, int):
+        return model
+    info, spec, predict = model
+    backend = info.pop("backend", "onnxruntime")
+    run_key = info.pop("run_key")
+    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache_dir() / "preprocessed"
+    checkpoint_name = hashlib.sha256(json.dumps([info["source"], info["model"], backend, run_key, str(Path(args.data).resolve()), args.limit]).encode()).hexdigest()[:20]
+    checkpoint = store.directory / "eval-checkpoints" / f"{checkpoint_name}.npz"
+
+    bar = None if args.no_progress else _progress_bar()
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            task = bar.add_task("eval", total=total, completed=done)
+        else:
+            bar.update(task, completed=done)
+
+    try:
+        if bar:
+            bar.start()
+        result = evaluate(
+            dataset,
+            spec,
+            predict,
+            backend=backend,
+            run_key=run_key,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            workers=args.workers,
+            cache_dir=cache,
+            checkpoint=checkpoint,
+            progress=progress if bar else None,
+            **info,
+        )
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the model failed on this data (e.g. wrong output shape): a failure record
+        return log_failure(store, Failure.from_exception(info["source"], info["model"], "eval", exc))
+    finally:
+        if bar:
+            bar.stop()
+    store.add_result(result.to_dict())
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        _print_result(result, store)
+    if result.images == 0:
+        print("zoocheck: error: no image could be evaluated", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _print_result(result, store) -> None:
+    from rich.table import Table
+
+    from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER
+
+    out = console()
+    if result.random_weights:
+        out.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER}[/bold yellow]")
+    table = Table(title=f"{result.source}/{result.model} ({result.backend}) on {result.dataset['layout']} {result.dataset['root']}", title_justify="left")
+    for column in ("top-1 %", "top-5 %", "images", "skipped", "time", "img/s"):
+        table.add_column(column, justify="right")
+    fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
+    table.add_row(fmt(result.top1), fmt(result.top5), str(result.images), str(len(result.skipped)), f"{result.time_s:.1f} s", f"{result.throughput:.1f}")
+    out.print(table)
+    for skipped in result.skipped[:10]:
+        out.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
+    if len(result.skipped) > 10:
+        out.print(f"... and {len(result.skipped) - 10} more skipped images (listed in {store.results_path})", markup=False)
+    notes = []
+    if result.resumed_images:
+        notes.append(f"{result.resumed_images} images resumed from an interrupted run")
+    if result.cached_images:
+        notes.append(f"{result.cached_images} crops from the preprocessed cache")
+    if notes:
+        out.print("; ".join(notes), markup=False)
+    out.print(result.summary(), markup=False)
