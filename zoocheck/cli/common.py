@@ -29,10 +29,14 @@ def console():
     return Console(highlight=False)
 
 
-def add_model_args(parser, *, weights: bool = True) -> None:
-    """--src/--model (and --weights/--random-weights/--seed): how every per-model command names one."""
+def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
+    """--src/--model (and --weights/--random-weights/--seed): how every per-model command names one.
+    With ``many``, --model takes several names or fnmatch patterns."""
     parser.add_argument("--src", required=True, help="source zoo: torchvision, timm, mmpretrain, ppcls, gluon, gluoncv, onnx-zoo")
-    parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
+    if many:
+        parser.add_argument("--model", required=True, nargs="+", help="model names or fnmatch patterns such as 'ResNet*_vd' (case-insensitive)")
+    else:
+        parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
     if weights:
         parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
         parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
@@ -63,23 +67,45 @@ def resolve_entry(source: str, name: str):
         return entry
 
 
-def model_and_weights(args):
-    """(entry, weights path or None, random seed or None) for --src/--model/--weights/--random-weights.
+def resolve_entries(source: str, names: list[str]):
+    """Entries for names and fnmatch patterns (``'ResNet*_vd'``) of one source, in the order given."""
+    import fnmatch
 
-    Raises UsageError (exit 2) for an unknown model, both or neither of --weights and a cached
-    file/--random-weights, or a weights path that does not exist.
+    from zoocheck.zoo_registry import canonical_source, list_entries
+
+    entries = []
+    for name in names:
+        if any(ch in name for ch in "*?["):
+            matched = [e for e in list_entries(canonical_source(source)) if fnmatch.fnmatch(e.name.lower(), name.lower())]
+            if not matched:
+                raise UsageError(f"no {source} model matches {name!r} (see `zoocheck list --src {source}`)")
+            entries.extend(matched)
+        else:
+            entries.append(resolve_entry(source, name))
+    return list(dict.fromkeys(entries))
+
+
+def weights_for(entry, args):
+    """(weights path or None, random seed or None) for --weights/--random-weights/--seed.
+
+    Raises UsageError (exit 2) for both --weights and --random-weights, for neither of them without
+    a fetched file in the cache, or for a weights path that does not exist.
     """
     from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
 
-    entry = resolve_entry(args.src, args.model)
     if args.weights and args.random_weights:
         raise UsageError("give either --weights or --random-weights, not both")
     seed = args.seed if args.random_weights else None
     try:
-        weights = resolve_weights(entry, args.weights, seed)
+        return resolve_weights(entry, args.weights, seed), seed
     except MissingWeightsError as exc:
         raise UsageError(str(exc)) from None
-    return entry, weights, seed
+
+
+def model_and_weights(args):
+    """(entry, weights, seed) for a command that takes exactly one --model."""
+    entry = resolve_entry(args.src, args.model)
+    return (entry, *weights_for(entry, args))
 
 
 def default_onnx_path(results_directory, entry):
