@@ -91,6 +91,18 @@ def test_batches_are_the_source_transform_bit_for_bit(world):
             np.testing.assert_array_equal(ours, preprocess_image(s.path, spec))
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [SPEC, Preprocess(resize=8, crop=8, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), scale=1.0, channel_order="BGR"), Preprocess(resize=8, crop=8, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))],
+)
+def test_batched_normalisation_is_bit_identical_for_every_pixel_value(spec):
+    from zoocheck.checks.preprocess import normalize
+
+    crops = np.random.default_rng(0).integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    crops[0].reshape(-1)[:768] = np.arange(768) % 256  # every value in every channel
+    np.testing.assert_array_equal(normalize_batch(crops, spec), np.stack([normalize(c, spec) for c in crops]))
+
+
 def test_cmyk_and_greyscale_are_evaluated_with_opencv_too(world):
     cv2_spec = Preprocess(resize=64, crop=56, image_library="cv2", antialias=False)
     result = _eval(world, spec=cv2_spec, predict=lambda b: np.zeros((len(b), 1000), np.float32))

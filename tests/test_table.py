@@ -1,0 +1,134 @@
+"""``zoocheck table``: registry published numbers joined with stored results, in md, csv and html."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from zoocheck.checks.evaluate import EvalResult, SkippedImage
+from zoocheck.cli import main
+from zoocheck.reports.table import build_rows, render
+from zoocheck.store import ResultsStore
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published
+
+SPEC = Preprocess(resize=256, crop=224)
+
+
+def entry(source, name, arch, top1, top5, params=25.56, ref=None):
+    return Entry(source=source, name=name, arch=arch, builder=name, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),))
+
+
+R50 = Architecture(50)
+R50D = Architecture(50, variant="d")
+X101 = Architecture(101, groups=32, width_per_group=4, family="resnext")
+ENTRIES = [
+    entry("timm", "resnet50d.gluon_in1k", R50D, 79.078, 94.466, 25.58),
+    entry("torchvision", "resnet50.IMAGENET1K_V1", R50, 76.13, 92.862),
+    entry("ppcls", "ResNet50_vd", R50D, 79.12, 94.44, 25.58),
+    entry("mmpretrain", "resnext101-32x4d_8xb32_in1k", X101, 78.61, 94.17, 44.18),
+    entry("timm", "resnet50.tv_in1k", R50, 76.13, 92.86),
+]
+
+
+def eval_record(source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000):
+    result = EvalResult(
+        source=source, model=model, backend="onnxruntime", top1=top1, top5=top5, images=images, skipped=(SkippedImage("/x.JPEG", "cannot decode"),),
+        time_s=1.0, throughput=25.0, dataset={"layout": "imagefolder"}, dataset_fingerprint="f" * 64, preprocess=SPEC.to_dict(),
+        random_weights=random_weights, arch=arch, time=time,
+    )  # fmt: skip
+    return result.to_dict()
+
+
+RECORDS = [
+    eval_record("timm", "resnet50d.gluon_in1k", 79.07, 94.47, time="2026-01-01T00:00:00+00:00"),
+    eval_record("timm", "resnet50d.gluon_in1k", 79.074, 94.468, time="2026-01-02T00:00:00+00:00"),  # latest wins
+    eval_record("timm", "resnet50d.gluon_in1k", 0.1, 0.5, random_weights=True, time="2026-01-03T00:00:00+00:00"),  # real weights preferred
+    eval_record("torchvision", "resnet50.IMAGENET1K_V1", 0.098, 0.502, random_weights=True),
+    {"kind": "conversion", "status": "ok", "source": "timm", "model": "resnet50d.gluon_in1k", "params": 25576264},
+    {"kind": "conversion", "status": "failed", "source": "ppcls", "model": "ResNet50_vd"},
+    {"kind": "parity", "status": "pass", "source": "timm", "model": "resnet50d.gluon_in1k", "random_weights": False},
+    {"kind": "audit", "source": "mmpretrain", "name": "resnext101-32x4d_8xb32_in1k", "quantity": "params_m", "measured": 44.177, "published": 44.18},
+    eval_record("gluon", "resnet50_v1", 77.3, 93.5, arch="resnet50_v1"),  # a result with no registry entry
+]
+FAILURES = [{"kind": "failure", "source": "mmpretrain", "model": "resnext101-32x4d_8xb32_in1k", "stage": "export"}]
+
+
+def test_rows_join_published_and_measured_grouped_by_architecture():
+    rows = build_rows(ENTRIES, RECORDS, FAILURES)
+    assert [(r.arch, r.source) for r in rows] == [
+        ("resnet50", "torchvision"), ("resnet50", "timm"), ("resnet50_d", "timm"), ("resnet50_d", "ppcls"),
+        ("resnet50_v1", "gluon"), ("resnext101_32x4d", "mmpretrain"),
+    ]  # fmt: skip
+    r50d = next(r for r in rows if r.model == "resnet50d.gluon_in1k")
+    assert (r50d.measured_top1, r50d.measured_top5, r50d.random_weights) == (79.074, 94.468, False)
+    assert r50d.delta_top1 == pytest.approx(-0.004) and r50d.delta_top5 == pytest.approx(0.002)
+    assert (r50d.conversion, r50d.parity, r50d.params_m_measured, r50d.params_m_published) == ("ok", "pass", pytest.approx(25.576264), 25.58)
+    tv = next(r for r in rows if r.source == "torchvision")
+    assert tv.random_weights and tv.delta_top1 is None  # no difference against random weights
+    assert next(r for r in rows if r.source == "ppcls").conversion == "failed"
+    x101 = next(r for r in rows if r.source == "mmpretrain")
+    assert (x101.conversion, x101.params_m_measured, x101.measured_top1) == ("failed", 44.177, None)
+    gluon = next(r for r in rows if r.source == "gluon")
+    assert (gluon.published_top1, gluon.measured_top1) == (None, 77.3)
+
+
+def test_filters():
+    assert {r.arch for r in build_rows(ENTRIES, RECORDS, arch="resnet50_d")} == {"resnet50_d"}
+    assert {r.source for r in build_rows(ENTRIES, RECORDS, source="timm")} == {"timm"}
+    assert {r.arch for r in build_rows(ENTRIES, RECORDS, arch="resnet50*")} == {"resnet50", "resnet50_d", "resnet50_v1"}
+
+
+def test_markdown():
+    text = render(build_rows(ENTRIES, RECORDS, FAILURES), "md")
+    lines = text.splitlines()
+    assert lines[0].startswith("| architecture | source | model | published top-1 | published top-5 | measured top-1")
+    row = next(line for line in lines if "resnet50d.gluon_in1k" in line)
+    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | pass | 25.58 / 25.58 |" in row
+    assert "0.098 (random weights)" in text and "check the pipeline only" in text
+    assert all(line.count("|") == lines[0].count("|") for line in lines if line.startswith("|"))
+
+
+def test_csv_round_trip():
+    rows = list(csv.DictReader(io.StringIO(render(build_rows(ENTRIES, RECORDS, FAILURES), "csv"))))
+    r = next(r for r in rows if r["model"] == "resnet50d.gluon_in1k")
+    assert (r["arch"], float(r["published_top1"]), float(r["measured_top1"]), r["conversion"], r["parity"]) == ("resnet50_d", 79.078, 79.074, "ok", "pass")
+    assert next(r for r in rows if r["source"] == "torchvision")["random_weights"] == "True"
+    assert len(rows) == 6
+
+
+def test_html_has_the_scatter_plot_of_real_weight_results():
+    text = render(build_rows(ENTRIES, RECORDS, FAILURES), "html")
+    assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "</html>" in text
+    # one point per model with a published and a real-weights measured top-1 (the random one is left out)
+    assert len(re.findall(r"<circle [^>]*><title>", text)) == 1
+    assert "timm/resnet50d.gluon_in1k (resnet50_d): published 79.078, measured 79.074" in text
+    assert text.count('<tr class="group">') == 4
+
+
+def test_html_escapes_and_handles_no_points():
+    rows = build_rows([entry("timm", "a<b>", R50, 70.0, 90.0, ref="x & y")], [])
+    text = render(rows, "html")
+    assert "a&lt;b&gt;" in text and "x &amp; y" in text and "no model has both" in text
+
+
+def test_table_command(tmp_path, monkeypatch, capsys):
+    import zoocheck.zoo_registry as registry
+
+    monkeypatch.setattr(registry, "list_entries", lambda source=None, arch=None: [e for e in ENTRIES if source in (None, e.source)])
+    store = ResultsStore(tmp_path)
+    for r in RECORDS:
+        store.add_result(r)
+    for f in FAILURES:
+        store.add_failure(f)
+    assert main(["table", "--results", str(tmp_path), "--format", "csv"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 7
+    assert main(["table", "--results", str(tmp_path), "--src", "paddleclas", "--json"]) == 0
+    assert [r["model"] for r in json.loads(capsys.readouterr().out)] == ["ResNet50_vd"]
+    out = tmp_path / "t.html"
+    assert main(["table", "--results", str(tmp_path), "--format", "html", "--output", str(out)]) == 0
+    assert "<svg" in out.read_text()
+    assert main(["table", "--results", str(tmp_path), "--src", "nope"]) == 2

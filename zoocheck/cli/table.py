@@ -1,0 +1,44 @@
+"""``zoocheck table``: published vs measured numbers from the results store, grouped by architecture."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, print_json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("table", help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture")
+    parser.add_argument("--src", help="only this source")
+    parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch, e.g. 'resnet50*')")
+    parser.add_argument("--format", choices=("md", "csv", "html"), default="md", help="output format (default md)")
+    parser.add_argument("--output", help="write to this file instead of standard output")
+    add_results_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from zoocheck.reports.table import build_rows, render
+    from zoocheck.store import ResultsStore
+    from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
+
+    try:
+        source = canonical_source(args.src) if args.src else None
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    store = ResultsStore(args.results)
+    rows = build_rows(list_entries(source), store.results(), store.failures(), arch=args.arch, source=source)
+    if args.json:
+        print_json([r.to_dict() for r in rows])
+        return EXIT_OK
+    text = render(rows, args.format)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output} ({len(rows)} rows)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    if not rows:
+        print("zoocheck: no registry entry or stored result matches", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,312 @@
+"""Published vs measured: the seed tables rebuilt from the results store, grouped by architecture.
+
+Renders only. Every number comes from a registry entry (published top-1/top-5, parameters and the
+page they were published on) or from a stored record (``eval``: measured top-1/top-5;
+``conversion``/``parity``: status; ``audit`` findings or conversion records: measured parameters),
+joined on (source, model). One architecture's rows from every zoo sit together.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import html
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from zoocheck.zoo_registry.types import Entry
+
+SOURCE_ORDER = ("torchvision", "timm", "mmpretrain", "ppcls", "gluon", "gluoncv", "onnx-zoo")
+FORMATS = ("md", "csv", "html")
+_CONVERSION_STAGES = {"load", "build", "export", "check"}
+
+
+@dataclass(frozen=True)
+class Row:
+    arch: str
+    source: str
+    model: str
+    published_top1: float | None = None
+    published_top5: float | None = None
+    reference: str = ""
+    measured_top1: float | None = None
+    measured_top5: float | None = None
+    images: int | None = None  # images the measured numbers are over
+    random_weights: bool = False  # the measured numbers come from random weights
+    conversion: str = ""  # 'ok', 'failed' or '' (not converted)
+    parity: str = ""  # 'pass', 'fail', 'error' or ''
+    params_m_published: float | None = None
+    params_m_measured: float | None = None
+
+    @property
+    def delta_top1(self) -> float | None:
+        return _delta(self.measured_top1, self.published_top1, self.random_weights)
+
+    @property
+    def delta_top5(self) -> float | None:
+        return _delta(self.measured_top5, self.published_top5, self.random_weights)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5}
+
+
+def _delta(measured, published, random_weights) -> float | None:
+    if measured is None or published is None or random_weights:
+        return None
+    return measured - published
+
+
+def _latest(records: Iterable[dict], prefer=lambda r: 0) -> dict[tuple[str, str], dict]:
+    """(source, model) -> the preferred record, the latest among equals (ISO times sort as text;
+    records without a time keep their file order)."""
+    best: dict[tuple[str, str], tuple] = {}
+    for order, r in enumerate(records):
+        key = (r.get("source"), r.get("model") or r.get("name"))
+        rank = (prefer(r), r.get("time") or "", order)
+        if key not in best or rank >= best[key][0]:
+            best[key] = (rank, r)
+    return {k: v[1] for k, v in best.items()}
+
+
+def _published(entry: Entry):
+    """The published evaluation at the entry's own input size, else the first one."""
+    for pub in entry.published:
+        if pub.input_size in (None, entry.input_size):
+            return pub
+    return entry.published[0] if entry.published else None
+
+
+def _natural(text: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
+
+
+def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iterable[dict] = (), arch: str | None = None, source: str | None = None) -> list[Row]:
+    """One row per registry entry, plus one per (source, model) that has records but no entry;
+    ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
+    records = list(records)
+    by_kind = lambda kind: [r for r in records if r.get("kind") == kind]  # noqa: E731
+    evals = _latest(by_kind("eval"), prefer=lambda r: 0 if r.get("random_weights") else 1)
+    conversions = _latest(by_kind("conversion"))
+    parities = _latest(by_kind("parity"), prefer=lambda r: 0 if r.get("random_weights") else 1)
+    params = _latest([r for r in by_kind("audit") if r.get("quantity") == "params_m" and r.get("measured") is not None])
+    failed = {(f.get("source"), f.get("model")) for f in failures if f.get("stage") in _CONVERSION_STAGES}
+
+    def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
+        key = (src, model)
+        ev, conv, par = evals.get(key), conversions.get(key), parities.get(key)
+        pub = _published(entry) if entry else None
+        measured_params = (params.get(key) or {}).get("measured")
+        if measured_params is None and conv:
+            measured_params = conv.get("params_m") or (conv["params"] / 1e6 if conv.get("params") else None)
+        return Row(
+            arch=arch_id,
+            source=src,
+            model=model,
+            published_top1=pub.top1 if pub else None,
+            published_top5=pub.top5 if pub else None,
+            reference=pub.reference if pub else "",
+            measured_top1=ev.get("top1") if ev else None,
+            measured_top5=ev.get("top5") if ev else None,
+            images=ev.get("images") if ev else None,
+            random_weights=bool(ev.get("random_weights")) if ev else False,
+            conversion=conv.get("status", "") if conv else ("failed" if key in failed else ""),
+            parity=par.get("status", "") if par else "",
+            params_m_published=pub.params_m if pub else None,
+            params_m_measured=measured_params,
+        )
+
+    rows, seen = [], set()
+    for entry in entries:
+        seen.add((entry.source, entry.name))
+        rows.append(row(entry.source, entry.name, entry.arch.id, entry))
+    arch_of = {k: r.get("arch") for k, r in {**conversions, **parities, **evals}.items() if r.get("arch")}
+    for key in sorted({*evals, *conversions, *parities} - seen, key=str):
+        if None not in key:
+            rows.append(row(key[0], key[1], arch_of.get(key) or "?", None))
+    if arch:
+        rows = [r for r in rows if fnmatch.fnmatch(r.arch, arch.lower())]
+    if source:
+        rows = [r for r in rows if r.source == source]
+    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    return sorted(rows, key=lambda r: (_natural(r.arch), order.get(r.source, len(order)), r.model.lower()))
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def _pct(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.2f}"
+
+
+def _params(row: Row) -> str:
+    measured = "-" if row.params_m_measured is None else f"{row.params_m_measured:.2f}"
+    published = "-" if row.params_m_published is None else f"{row.params_m_published:g}"
+    return f"{measured} / {published}"
+
+
+def _measured(x: float | None, row: Row) -> str:
+    text = "-" if x is None else f"{x:.3f}"
+    return f"{text} (random weights)" if row.random_weights and x is not None else text
+
+
+COLUMNS = (
+    ("arch", "architecture"),
+    ("source", "source"),
+    ("model", "model"),
+    ("published_top1", "published top-1"),
+    ("published_top5", "published top-5"),
+    ("measured_top1", "measured top-1"),
+    ("measured_top5", "measured top-5"),
+    ("delta_top1", "Δ top-1"),
+    ("delta_top5", "Δ top-5"),
+    ("images", "images"),
+    ("conversion", "conversion"),
+    ("parity", "parity"),
+    ("params", "params M (measured / published)"),
+    ("reference", "reference"),
+)
+
+
+def _cells(row: Row) -> list[str]:
+    return [
+        row.arch,
+        row.source,
+        row.model,
+        _pct(row.published_top1),
+        _pct(row.published_top5),
+        _measured(row.measured_top1, row),
+        _measured(row.measured_top5, row),
+        _signed(row.delta_top1),
+        _signed(row.delta_top5),
+        "-" if row.images is None else str(row.images),
+        row.conversion or "-",
+        row.parity or "-",
+        _params(row),
+        row.reference or "-",
+    ]
+
+
+def render_markdown(rows: list[Row]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in _cells(r)) + " |" for r in rows]
+    if any(r.random_weights for r in rows):
+        lines += ["", "Measured numbers marked (random weights) check the pipeline only, not the published model."]
+    return "\n".join(lines) + "\n"
+
+
+CSV_FIELDS = (
+    "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
+    "delta_top5", "images", "random_weights", "conversion", "parity", "params_m_measured", "params_m_published", "reference",
+)  # fmt: skip
+
+
+def render_csv(rows: list[Row]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        d = r.to_dict()
+        writer.writerow({k: "" if d[k] is None else d[k] for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+_COLOURS = {"torchvision": "#e15759", "timm": "#4e79a7", "mmpretrain": "#59a14f", "ppcls": "#f28e2b", "gluon": "#76b7b2", "gluoncv": "#b07aa1", "onnx-zoo": "#9c755f"}
+
+
+def scatter_svg(rows: list[Row], width: int = 520, height: int = 440) -> str:
+    """Inline SVG: published top-1 (x) against measured top-1 (y), one point per model measured
+    with real weights, the diagonal where they agree; hover a point for its model."""
+    points = [r for r in rows if r.published_top1 is not None and r.measured_top1 is not None and not r.random_weights]
+    margin = 56
+    if not points:
+        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="80"><text x="10" y="40">no model has both a published and a measured top-1 (real weights) yet</text></svg>'
+    values = [v for r in points for v in (r.published_top1, r.measured_top1)]
+    lo, hi = min(values), max(values)
+    pad = max(0.5, (hi - lo) * 0.08)
+    lo, hi = lo - pad, hi + pad
+
+    def sx(v: float) -> float:
+        return margin + (v - lo) / (hi - lo) * (width - 1.5 * margin)
+
+    def sy(v: float) -> float:
+        return height - margin - (v - lo) / (hi - lo) * (height - 1.5 * margin)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
+        f'<rect x="{margin}" y="{margin / 2}" width="{width - 1.5 * margin}" height="{height - 1.5 * margin}" fill="none" stroke="#888"/>',
+        f'<line x1="{sx(lo):.1f}" y1="{sy(lo):.1f}" x2="{sx(hi):.1f}" y2="{sy(hi):.1f}" stroke="#bbb" stroke-dasharray="4 3"/>',
+    ]
+    step = max(0.5, round((hi - lo) / 6 * 2) / 2)
+    tick = (int(lo / step) + 1) * step
+    while tick < hi:
+        parts.append(f'<text x="{sx(tick):.1f}" y="{height - margin + 14}" text-anchor="middle">{tick:g}</text>')
+        parts.append(f'<text x="{margin - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>')
+        tick += step
+    parts.append(f'<text x="{margin + (width - 1.5 * margin) / 2:.1f}" y="{height - 12}" text-anchor="middle">published top-1 (%)</text>')
+    parts.append(f'<text transform="translate(14 {(height - margin) / 2 + margin / 4:.1f}) rotate(-90)" text-anchor="middle">measured top-1 (%)</text>')
+    for r in points:
+        colour = _COLOURS.get(r.source, "#444")
+        label = html.escape(f"{r.source}/{r.model} ({r.arch}): published {_pct(r.published_top1)}, measured {r.measured_top1:.3f}")
+        parts.append(f'<circle cx="{sx(r.published_top1):.1f}" cy="{sy(r.measured_top1):.1f}" r="4" fill="{colour}" fill-opacity="0.8"><title>{label}</title></circle>')
+    for i, src in enumerate(s for s in SOURCE_ORDER if any(r.source == s for r in points)):
+        y = margin / 2 + 14 + 14 * i
+        parts.append(f'<circle cx="{margin + 10}" cy="{y - 4}" r="4" fill="{_COLOURS[src]}"/><text x="{margin + 18}" y="{y}">{src}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def render_html(rows: list[Row], title: str = "zoocheck: published vs measured ImageNet-1k accuracy") -> str:
+    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in COLUMNS)
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.arch, []).append(r)
+    bodies = []
+    for arch, members in groups.items():
+        lines = [f'<tr class="group"><th colspan="{len(COLUMNS)}">{html.escape(arch)}</th></tr>']
+        for r in members:
+            cls = ' class="random"' if r.random_weights else ""
+            lines.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>")
+        bodies.append("<tbody>" + "\n".join(lines) + "</tbody>")
+    note = "<p>Rows marked (random weights) check the pipeline only, not the published model; they are left out of the plot.</p>" if any(r.random_weights for r in rows) else ""
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; font-size: 13px; }}
+th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; }}
+tr.group th {{ background: #eef; }}
+tr.random td {{ color: #999; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+{scatter_svg(rows)}
+{note}
+<table><thead><tr>{head}</tr></thead>
+{chr(10).join(bodies)}
+</table>
+</body></html>
+"""
+
+
+def render(rows: list[Row], fmt: str) -> str:
+    if fmt == "md":
+        return render_markdown(rows)
+    if fmt == "csv":
+        return render_csv(rows)
+    if fmt == "html":
+        return render_html(rows)
+    raise ValueError(f"unknown table format {fmt!r}; one of {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "Row", "build_rows", "render", "render_csv", "render_html", "render_markdown", "scatter_svg"]
