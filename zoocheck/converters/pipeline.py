@@ -143,13 +143,47 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
         conn.close()
 
 
-def _death_message(exitcode: int, stage: str) -> tuple[str, str]:
+def approx_parameters(arch) -> int | None:
+    """Weights of a ResNet-family ``arch`` counted from its structure (convolutions + classifier;
+    batch-norm adds <1%). None outside the ResNet family."""
+    if arch.family == "other" or arch.depth not in (18, 26, 34, 50, 101, 152, 200):
+        return None
+    total = 3 * 64 * 49 if arch.variant not in ("c", "d") else 3 * 32 * 9 + 32 * 32 * 9 + 32 * 64 * 9
+    inplanes = 64
+    for stage, blocks in enumerate(arch.layers):
+        planes = 64 * 2**stage
+        for i in range(blocks):
+            if arch.block == "basic":
+                out = planes
+                total += inplanes * planes * 9 + planes * planes * 9
+            else:
+                width = int(planes * arch.width_per_group / 64) * arch.groups
+                out = planes * 4
+                total += inplanes * width + width * width * 9 // arch.groups + width * out
+            if i == 0 and (stage > 0 or inplanes != out):
+                total += inplanes * out
+            inplanes = out
+    return total + inplanes * arch.num_classes + arch.num_classes
+
+
+# Peak memory of load + export + check, per parameter: a ResNeXt-101 32x48d (828 M parameters)
+# peaks at 8.5 GB (STACK.md): the framework's copy, the exporter's copy and onnx's serialisation.
+_PEAK_BYTES_PER_PARAMETER = 10.5
+
+
+def _death_message(exitcode: int, stage: str, entry: Entry | None = None) -> tuple[str, str]:
     if exitcode < 0:
         name = signal.Signals(-exitcode).name
         if name == "SIGKILL":
+            params = approx_parameters(entry.arch) if entry is not None else None
+            need = (
+                f" ({params / 1e6:.0f} M parameters: converting needs about {params * _PEAK_BYTES_PER_PARAMETER / 2**30:.1f} GiB)"
+                if params
+                else ""
+            )
             return "ProcessKilled", (
                 f"the converter process was killed by SIGKILL during {stage}: most likely out of memory "
-                "(the kernel's OOM killer); see `dmesg` and free memory before retrying"
+                f"(the kernel's OOM killer){need}; see `dmesg` and free memory before retrying"
             )
         return "ProcessCrash", f"the converter process died with {name} during {stage} (a crash inside the framework)"
     return "ProcessExit", f"the converter process exited with code {exitcode} during {stage} without a result"
@@ -214,7 +248,7 @@ def _run_inline(entry, weights, random_seed, output, opset, inputs) -> Conversio
 
 def _outcome(entry: Entry, outcome, exitcode: int | None, stage: str) -> Conversion:
     if outcome is None:
-        exc_type, message = _death_message(exitcode or 0, stage)
+        exc_type, message = _death_message(exitcode or 0, stage, entry)
         failure = Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": sys.version.split()[0]})
         return Conversion(entry, None, None, None, False, failure, failure.versions)
     kind, payload = outcome

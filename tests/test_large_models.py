@@ -1,0 +1,82 @@
+"""Models over protobuf's 2 GB limit: the seed card's resnext101_32x48d_wsl (829 M parameters)
+failed ONNX conversion. zoocheck writes such a model as one .onnx + one .onnx.data file.
+
+The slow test builds the real architecture (torchvision's ResNet class with groups=32,
+width_per_group=48: torchvision has no builder for it, timm stops at 32x32d) with seeded random
+weights, exports it with torch.onnx (111 loose tensor files), and sends it through zoocheck's
+normaliser and atomic writer, checker and onnxruntime. About 1 minute and 8.5 GB of memory.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import numpy as np
+import pytest
+
+from zoocheck.converters.pipeline import _death_message, approx_parameters
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+
+RESNEXT_32X48D = Architecture(101, "b", groups=32, width_per_group=48, family="resnext")
+
+
+def test_parameter_estimate_of_the_largest_resnext():
+    assert 826e6 < approx_parameters(RESNEXT_32X48D) < 830e6  # published: 829 M
+    assert approx_parameters(Architecture(50)) == 25_503_912  # torchvision resnet50 without BN
+    assert approx_parameters(Architecture(50, other_id="x", family="other")) is None
+
+
+def test_oom_kill_message_says_how_much_memory_is_needed():
+    entry = Entry("ppcls", "ResNeXt101_32x48d_wsl", RESNEXT_32X48D, "ResNeXt101_32x48d_wsl", Preprocess(256, 224))
+    kind, message = _death_message(-signal.SIGKILL, "export", entry)
+    assert kind == "ProcessKilled"
+    assert "out of memory" in message and "828 M parameters" in message and "8.1 GiB" in message
+    kind, message = _death_message(-signal.SIGSEGV, "export", entry)
+    assert kind == "ProcessCrash" and "SIGSEGV" in message
+
+
+@pytest.mark.slow
+def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
+    import onnx
+    import torch
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.normalize import PROTOBUF_LIMIT, initializer_bytes, normalize_model, save_atomic
+    from zoocheck.converters.torch_common import randomize
+
+    torch.manual_seed(0)
+    model = ResNet(Bottleneck, [3, 4, 23, 3], groups=32, width_per_group=48).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    assert n_params > 800e6
+    randomize(model, 0, 64)  # calibration at 64x64 keeps the seeded BN statistics cheap
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224), dtype=np.float32)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(x)).numpy()
+
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    with torch.no_grad():
+        torch.onnx.export(model, (torch.from_numpy(x),), str(raw_dir / "raw.onnx"), input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)  # fmt: skip
+    del model
+    assert len(list(raw_dir.iterdir())) > 2  # torch wrote loose external tensor files
+    raw = onnx.load(str(raw_dir / "raw.onnx"))  # pulls the external data in
+    assert initializer_bytes(raw) > PROTOBUF_LIMIT
+
+    out = tmp_path / "out" / "resnext101_32x48d.onnx"
+    written = save_atomic(normalize_model(raw, {"model": "resnext101_32x48d"}), out, {"model": "resnext101_32x48d"})
+    del raw
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        ["resnext101_32x48d.onnx", "resnext101_32x48d.onnx.data", "resnext101_32x48d.onnx.json"]
+    )
+    assert set(written) == set(out.parent.iterdir())
+    assert out.stat().st_size < 2**20 and (out.parent / "resnext101_32x48d.onnx.data").stat().st_size > 3e9
+    onnx.checker.check_model(str(out), full_check=False)
+    header = onnx.load(str(out), load_external_data=False)
+    assert {e.value for t in header.graph.initializer for e in t.external_data if e.key == "location"} <= {"resnext101_32x48d.onnx.data"}
+    assert header.graph.input[0].name == "input" and header.graph.output[0].name == "logits"
+
+    test = run_first_output(session(out), x)
+    rel = float(np.abs(test - reference).max() / (reference.max() - reference.min()))
+    assert rel < 1e-4, rel

@@ -1,0 +1,309 @@
+"""MXNet Gluon model zoo ResNets (``mxnet.gluon.model_zoo.vision`` resnet{18..152}_v{1,2}).
+
+Weights come in the two on-disk formats MXNet writes:
+
+- ``save_parameters``: one ``.params`` file keyed by structural names (``features.0.weight``), or
+  the legacy ``save_params`` prefixed names (``resnetv10_conv0_weight``), loaded with
+  ``net.load_parameters`` into the model-zoo network named by ``entry.builder``;
+- ``export``: ``<prefix>-symbol.json`` + ``<prefix>-0000.params`` (``arg:``/``aux:`` keys), loaded
+  with ``SymbolBlock.imports``; a path to either file or to a directory holding the pair is accepted.
+
+The native forward runs in MXNet; ONNX is written by MXNet's own exporter (``mxnet.onnx``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zoocheck.converters.base import Converter, NativeModel, WeightsError
+from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.zoo_registry.types import Entry
+
+BUILDERS = tuple(f"resnet{depth}_v{version}" for version in (1, 2) for depth in (18, 34, 50, 101, 152))
+# mxnet.onnx ships operator translations for opsets 12 and 13 only (mx2onnx/_op_translations).
+MIN_MXNET_OPSET = 12
+_EXPORT_PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
+_SYMBOL_SUFFIX = "-symbol.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding the weights files
+
+
+def find_export_pair(path: Path) -> tuple[Path, Path] | None:
+    """(symbol.json, params) when ``path`` is, or holds, an ``export`` pair; None for a single
+    ``save_parameters`` file. Raises WeightsError when a pair is half there or ambiguous."""
+    path = Path(path)
+    if path.is_dir():
+        symbols = sorted(path.glob(f"*{_SYMBOL_SUFFIX}"))
+        if len(symbols) > 1:
+            raise WeightsError(f"{path}: several *{_SYMBOL_SUFFIX} files ({', '.join(s.name for s in symbols)}); pass one of them")
+        if symbols:
+            return symbols[0], _params_for_symbol(symbols[0])
+        params = sorted(path.glob("*.params"))
+        if len(params) != 1:
+            found = ", ".join(p.name for p in params) or "none"
+            raise WeightsError(f"{path}: expected one .params file or a *{_SYMBOL_SUFFIX} + *-0000.params pair (found .params: {found})")
+        return find_export_pair(params[0])
+    if path.name.endswith(_SYMBOL_SUFFIX):
+        return path, _params_for_symbol(path)
+    match = _EXPORT_PARAMS.match(path.name)
+    if match:
+        symbol = path.with_name(match["prefix"] + _SYMBOL_SUFFIX)
+        if symbol.exists():
+            return symbol, path
+    return None
+
+
+def _params_for_symbol(symbol: Path) -> Path:
+    prefix = symbol.name[: -len(_SYMBOL_SUFFIX)]
+    candidates = sorted(p for p in symbol.parent.glob(f"{prefix}-*.params") if _EXPORT_PARAMS.match(p.name))
+    if not candidates:
+        raise WeightsError(f"{symbol}: no {prefix}-NNNN.params beside it (mxnet export writes the pair together)")
+    return candidates[-1]  # the highest epoch
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeded random weights
+
+
+def randomize(net, seed: int, input_size: int) -> None:
+    """Seeded random weights with batch norms that are not the identity (mirrors torch_common).
+
+    Convolutions He-normal, BN gamma ~ U(0.5, 1.5) and beta ~ N(0, 0.1); running statistics are
+    measured on a seeded random batch (activations neither blow up nor vanish with depth) and then
+    perturbed (mean by N(0, 0.1) std, variance by a factor U(0.5, 1.5)); the classifier is scaled
+    so logits spread by about 2. Deterministic for a seed and architecture.
+    """
+    mx = import_mxnet()
+    rng = np.random.default_rng(seed)
+    calibration = mx.nd.array(np.random.default_rng(seed).standard_normal((2, 3, input_size, input_size), dtype=np.float32))
+    net.initialize(mx.init.Zero(), force_reinit=True)
+    net(calibration)  # completes deferred shapes
+    params = net.collect_params()
+    for name, p in params.items():
+        shape = p.shape
+        if name.endswith("weight"):
+            fan_in = int(np.prod(shape[1:]))
+            p.set_data(mx.nd.array(rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)))
+        elif name.endswith("gamma"):
+            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, shape)))
+        elif name.endswith(("beta", "bias")):
+            p.set_data(mx.nd.array(rng.normal(0.0, 0.1, shape)))
+    norms = [b for b in _blocks(net) if type(b).__name__ == "BatchNorm"]
+    saved = [b._kwargs["momentum"] for b in norms]
+    for b in norms:
+        b._kwargs["momentum"] = 0.0  # running = batch statistics of the calibration batch
+    try:
+        with mx.autograd.record(train_mode=True):
+            net(calibration)
+    finally:
+        for b, momentum in zip(norms, saved):
+            b._kwargs["momentum"] = momentum
+    for b in norms:
+        mean, var = b.running_mean, b.running_var
+        std = np.sqrt(np.maximum(var.data().asnumpy(), 1e-5))
+        mean.set_data(mean.data() + mx.nd.array(rng.standard_normal(mean.shape) * 0.1 * std))
+        var.set_data(var.data() * mx.nd.array(rng.uniform(0.5, 1.5, var.shape)))
+    dense = [b for b in _blocks(net) if type(b).__name__ == "Dense"][-1]
+    logits = net(mx.nd.array(np.random.default_rng(seed + 1).standard_normal((2, 3, input_size, input_size), dtype=np.float32))).asnumpy()
+    spread = float((logits - logits.mean(axis=1, keepdims=True)).std())
+    if np.isfinite(spread) and spread > 0:
+        for p in (dense.weight, dense.bias):
+            p.set_data(p.data() * (2.0 / spread))
+
+
+def _blocks(block):
+    yield block
+    for child in block._children.values():
+        yield from _blocks(child)
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+@contextlib.contextmanager
+def _onnx_opset(opset: int):
+    """Make ``onnx.defs.onnx_opset_version()`` answer ``opset`` while mxnet.onnx exports.
+
+    ``mxnet.onnx.export_model`` has no opset argument: it exports at whatever onnx says is the
+    newest opset (and ``onnx.helper.make_model`` labels the model with it). Both read the function
+    at call time, so answering the requested opset makes mxnet translate (with its opset-13 rules
+    for 13 and newer) and label the model with that opset; ``onnx.checker`` verifies every node
+    against that opset's schemas afterwards.
+    """
+    import onnx.defs
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_MXNET_OPSET <= opset <= newest:
+        raise ValueError(f"mxnet.onnx exports opsets {MIN_MXNET_OPSET}..{newest}; asked for {opset}")
+    original = onnx.defs.onnx_opset_version
+    onnx.defs.onnx_opset_version = lambda: opset
+    try:
+        yield
+    finally:
+        onnx.defs.onnx_opset_version = original
+
+
+def export_symbol(net, directory: Path, input_size: int, name: str = "model") -> tuple[Path, Path]:
+    """Hybridize ``net`` and write its ``export`` pair into ``directory``."""
+    mx = import_mxnet()
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, input_size, input_size)))
+    prefix = Path(directory) / name
+    net.export(str(prefix), epoch=0)
+    return Path(f"{prefix}{_SYMBOL_SUFFIX}"), Path(f"{prefix}-0000.params")
+
+
+def mxnet_to_onnx(net, path: Path, opset: int, input_size: int, *, dynamic: bool = True) -> None:
+    """MXNet's own exporter: hybridize + export to a temporary pair, then ``mxnet.onnx.export_model``."""
+    import_mxnet()
+    import mxnet.onnx as mx_onnx
+
+    shape = (1, 3, input_size, input_size)
+    with tempfile.TemporaryDirectory(prefix="zoocheck-mxnet-") as tmp:
+        symbol, params = export_symbol(net, Path(tmp), input_size)
+        with _onnx_opset(opset):
+            mx_onnx.export_model(
+                str(symbol),
+                str(params),
+                in_shapes=[shape],
+                in_types=np.float32,
+                onnx_file_path=str(path),
+                dynamic=dynamic,
+                dynamic_input_shapes=[(None, *shape[1:])] if dynamic else None,
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class GluonNative(NativeModel):
+    def __init__(self, net, input_size: int):
+        mx = import_mxnet()
+        self.net = net
+        self.input_size = input_size
+        self.versions = {"mxnet": mx.__version__}
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        mx = import_mxnet()
+        return self.net(mx.nd.array(np.asarray(batch, dtype=np.float32))).asnumpy()
+
+    def export_onnx(self, path: Path, opset: int) -> None:
+        mxnet_to_onnx(self.net, path, opset, self.input_size)
+
+
+def build(builder: str):
+    """The model-zoo network ``builder`` (uninitialised)."""
+    import_mxnet()
+    from mxnet.gluon.model_zoo import vision
+
+    if builder not in BUILDERS:
+        raise ValueError(f"gluon builder {builder!r} is not one of {', '.join(BUILDERS)}")
+    return vision.get_model(builder)
+
+
+def _param_shapes(params) -> list[tuple[int, ...]]:
+    return sorted(tuple(int(d) for d in p.shape) for p in params.values())
+
+
+def load_export_pair(symbol: Path, params: Path, builder: str, input_size: int):
+    """A SymbolBlock from an export pair, checked to hold ``builder``'s parameters (by shape)."""
+    mx = import_mxnet()
+    try:
+        saved = mx.nd.load(str(params))
+        sym = mx.sym.load(str(symbol))
+    except Exception as exc:  # MXNetError: not an mxnet file, truncated, bad JSON
+        raise WeightsError(f"{Path(params).name}: cannot read the mxnet export pair: {_first_line(exc)}") from exc
+    stored = {k.split(":", 1)[-1] for k in saved}
+    inputs = [n for n in sym.list_inputs() if n not in stored]
+    if len(inputs) != 1:
+        raise WeightsError(f"{symbol.name}: expected one image input besides the parameters, found {inputs}")
+    try:
+        net = mx.gluon.SymbolBlock.imports(str(symbol), inputs, str(params), ctx=mx.cpu())
+    except Exception as exc:  # missing/extra parameters
+        raise WeightsError(f"{symbol.name}: cannot load with SymbolBlock.imports: {_first_line(exc)}") from exc
+    reference = build(builder)
+    reference.initialize(mx.init.Zero())
+    reference(mx.nd.zeros((1, 3, input_size, input_size)))
+    try:
+        net(mx.nd.zeros((1, 3, input_size, input_size)))
+    except Exception as exc:
+        raise WeightsError(f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {_first_line(exc)}") from exc
+    stored_shapes = sorted(tuple(int(d) for d in v.shape) for v in saved.values())
+    if stored_shapes != _param_shapes(reference.collect_params()):
+        raise WeightsError(f"{symbol.name}: the exported graph's parameters are not those of {builder}")
+    return net
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class GluonConverter(Converter):
+    sources = ("gluon",)
+    extra = "mxnet"
+
+    def check_available(self) -> None:
+        import_mxnet()
+
+    def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        mx = import_mxnet()
+        size = entry.input_size
+        if weights is None:
+            if random_seed is None:
+                raise ValueError("weights=None needs a random_seed")
+            net = build(entry.builder)
+            randomize(net, random_seed, size)
+            return GluonNative(net, size)
+        weights = Path(weights)
+        pair = find_export_pair(weights)
+        if pair is not None:
+            return GluonNative(load_export_pair(*pair, entry.builder, size), size)
+        net = build(entry.builder)
+        try:
+            keys = list(mx.nd.load(str(weights)))
+        except Exception as exc:
+            raise WeightsError(f"{weights.name}: not an mxnet .params file: {_first_line(exc)}") from exc
+        if keys and all(k.startswith(("arg:", "aux:")) for k in keys):
+            raise WeightsError(f"{weights.name}: an mxnet export .params (arg:/aux: keys) needs its *{_SYMBOL_SUFFIX} beside it")
+        try:
+            net.load_parameters(str(weights), ctx=mx.cpu())
+        except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
+            raise WeightsError(f"{weights.name}: weights do not fit gluon {entry.builder}: {_first_line(exc)}") from exc
+        return GluonNative(net, size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing checkpoints in the real formats (tests, demos)
+
+
+def write_random_checkpoint(builder: str, path: Path, seed: int, *, fmt: str = "save_parameters", input_size: int = 224) -> Path:
+    """Write seeded random weights of ``builder`` the way MXNet does.
+
+    ``fmt='save_parameters'``: ``path`` is the ``.params`` file (``net.save_parameters``).
+    ``fmt='export'``: ``path`` is a directory; ``<builder>-symbol.json`` + ``<builder>-0000.params``
+    are written into it (``net.export``). Returns the file or directory written.
+    """
+    net = build(builder)
+    randomize(net, seed, input_size)
+    path = Path(path)
+    if fmt == "save_parameters":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        net.save_parameters(str(path))
+        return path
+    if fmt == "export":
+        path.mkdir(parents=True, exist_ok=True)
+        export_symbol(net, path, input_size, name=builder)
+        return path
+    raise ValueError(f"unknown mxnet checkpoint format {fmt!r}: 'save_parameters' or 'export'")
+
+
+__all__ = ["BUILDERS", "GluonConverter", "GluonNative", "build", "find_export_pair", "load_export_pair", "mxnet_to_onnx", "randomize", "write_random_checkpoint"]

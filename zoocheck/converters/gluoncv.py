@@ -1,0 +1,345 @@
+"""GluonCV ResNet v1b/v1c/v1d and ResNeXt weights, converted by parameter-name mapping.
+
+GluonCV 0.10.5 refuses to import next to torch>=2 (STACK.md), so its networks are rebuilt in
+timm, whose ResNet class with the matching stem/shortcut options IS GluonCV's architecture (timm's
+``gluon_resnet50_v1d`` weights are GluonCV's, loaded into timm ``resnet50d``):
+
+- ``resnetNN_v1b`` -> timm ResNet, 7x7 stem, stride on the 3x3 (timm ``resnetNN``);
+- ``resnetNN_v1c`` -> deep 3x3 stem of width 32 (timm ``resnetNNc``);
+- ``resnetNN_v1d`` -> v1c + avg-pool on the downsampling shortcut (timm ``resnetNNd``);
+- ``resnextNN_GxWd`` -> ResNeXt with G groups of width W (timm ``resnextNN_GxWd``).
+
+GluonCV ``.params`` files are MXNet ``save_parameters`` files; they are read here without MXNet
+(``read_mxnet_params``: the NDArray list format is small), so this source needs only PyTorch.
+The names come from GluonCV's own model code (gluoncv/model_zoo/resnetv1b.py, resnext.py):
+ResNetV1b uses torchvision-like attribute names (``conv1``, ``bn1``, ``layer1.0.conv1``,
+``layer1.0.downsample.{0,1}`` or, with avg_down, ``.{1,2}``; deep stem ``conv1.{0,1,3,4,6}``;
+``fc``); ResNext nests everything in ``features`` (``features.0`` conv, ``features.1`` BN,
+``features.{4..7}.{block}.body.{0,1,3,4,6,7}``, ``.downsample.{0,1}``) with classifier ``output``.
+MXNet BatchNorm calls its affine parameters ``gamma``/``beta``.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.zoo_registry.types import RESNET_LAYERS, Entry
+
+# ---------------------------------------------------------------------------------------------
+# The MXNet NDArray list file format (src/ndarray/ndarray.cc: NDArray::Save, MXNDArraySave)
+
+_LIST_MAGIC = 0x112
+_NDARRAY_V2_MAGIC = 0xF993FAC9
+_NDARRAY_V3_MAGIC = 0xF993FACA  # numpy-shape semantics (mxnet.npx.set_np); same layout
+_DTYPES = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np.int32, 5: np.int8, 6: np.int64}
+_DTYPE_FLAGS = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+class _Reader:
+    def __init__(self, data: bytes, name: str):
+        self.data, self.pos, self.name = data, 0, name
+
+    def take(self, fmt: str):
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.data):
+            raise WeightsError(f"{self.name}: truncated mxnet .params file")
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += size
+        return values
+
+    def raw(self, size: int) -> bytes:
+        if self.pos + size > len(self.data):
+            raise WeightsError(f"{self.name}: truncated mxnet .params file")
+        out = self.data[self.pos : self.pos + size]
+        self.pos += size
+        return out
+
+
+def read_mxnet_params(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``mx.nd.save`` / ``save_parameters`` file, as numpy, without MXNet."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise WeightsError(f"{path}: is a directory; expected a GluonCV .params file") from None
+    r = _Reader(data, path.name)
+    if len(data) < 16 or r.take("<QQ")[0] != _LIST_MAGIC:
+        raise WeightsError(f"{path.name}: not an mxnet .params file (no NDArray-list header)")
+    (count,) = r.take("<Q")
+    arrays = []
+    for _ in range(count):
+        (magic,) = r.take("<I")
+        if magic not in (_NDARRAY_V2_MAGIC, _NDARRAY_V3_MAGIC):
+            raise WeightsError(f"{path.name}: NDArray record format 0x{magic:x} is older than mxnet 1.0; re-save it with mxnet")
+        (stype,) = r.take("<i")
+        if stype != 0:
+            raise WeightsError(f"{path.name}: sparse arrays are not model weights")
+        (ndim,) = r.take("<i")
+        shape = r.take(f"<{ndim}q") if ndim > 0 else ()
+        if ndim <= 0:
+            arrays.append(np.zeros((0,), np.float32))
+            continue
+        r.take("<ii")  # context: dev_type, dev_id
+        (flag,) = r.take("<i")
+        if flag not in _DTYPES:
+            raise WeightsError(f"{path.name}: unknown mxnet dtype flag {flag}")
+        dtype = np.dtype(_DTYPES[flag])
+        count_elems = int(np.prod(shape))
+        arrays.append(np.frombuffer(r.raw(count_elems * dtype.itemsize), dtype=dtype).reshape(shape).copy())
+    (nkeys,) = r.take("<Q")
+    keys = []
+    for _ in range(nkeys):
+        (length,) = r.take("<Q")
+        keys.append(r.raw(length).decode("utf-8"))
+    if len(keys) != len(arrays):
+        raise WeightsError(f"{path.name}: {len(arrays)} arrays but {len(keys)} names (an unnamed list, not saved parameters)")
+    return dict(zip(keys, arrays))
+
+
+def write_mxnet_params(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` byte for byte as ``mx.nd.save`` does (V2 records, CPU context)."""
+    out = [struct.pack("<QQQ", _LIST_MAGIC, 0, len(arrays))]
+    for value in arrays.values():
+        value = np.ascontiguousarray(value)
+        if value.dtype not in _DTYPE_FLAGS:
+            raise ValueError(f"dtype {value.dtype} has no mxnet type flag")
+        out.append(struct.pack("<Iii", _NDARRAY_V2_MAGIC, 0, value.ndim))
+        out.append(struct.pack(f"<{value.ndim}q", *value.shape))
+        out.append(struct.pack("<iii", 1, 0, _DTYPE_FLAGS[value.dtype]))
+        out.append(value.astype(value.dtype.newbyteorder("<"), copy=False).tobytes())
+    out.append(struct.pack("<Q", len(arrays)))
+    for key in arrays:
+        encoded = key.encode("utf-8")
+        out.append(struct.pack("<Q", len(encoded)) + encoded)
+    Path(path).write_bytes(b"".join(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Architecture and name mapping
+
+
+@dataclass(frozen=True)
+class GluonCVSpec:
+    """What a GluonCV name builds."""
+
+    depth: int
+    family: str  # 'resnetv1b' | 'resnext'
+    deep_stem: bool = False
+    avg_down: bool = False
+    groups: int = 1
+    width_per_group: int = 64
+
+    @property
+    def bottleneck(self) -> bool:
+        return self.depth >= 50
+
+
+_V1B = re.compile(r"^resnet(?P<depth>\d+)_v1(?P<variant>[bcd])$")
+_RESNEXT = re.compile(r"^resnext(?P<depth>\d+)_(?P<groups>\d+)x(?P<width>\d+)d$")
+
+
+def spec_for(builder: str) -> GluonCVSpec:
+    """GluonCV's constructor arguments for ``builder`` (resnet18_v1b ... resnext101_64x4d)."""
+    m = _V1B.match(builder)
+    if m and int(m["depth"]) in (18, 34, 50, 101, 152):
+        variant = m["variant"]
+        return GluonCVSpec(int(m["depth"]), "resnetv1b", deep_stem=variant in "cd", avg_down=variant == "d")
+    m = _RESNEXT.match(builder)
+    if m and int(m["depth"]) in (50, 101):
+        return GluonCVSpec(int(m["depth"]), "resnext", groups=int(m["groups"]), width_per_group=int(m["width"]))
+    raise ValueError(f"gluoncv builder {builder!r} is not resnetNN_v1b/c/d or resnextNN_GxWd")
+
+
+def build_timm(spec: GluonCVSpec, num_classes: int = 1000):
+    """timm's ResNet with GluonCV's structure for ``spec``."""
+    from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+
+    return ResNet(
+        block=Bottleneck if spec.bottleneck else BasicBlock,
+        layers=list(RESNET_LAYERS[spec.depth]),
+        cardinality=spec.groups,
+        base_width=spec.width_per_group,
+        stem_width=32 if spec.deep_stem else 64,
+        stem_type="deep" if spec.deep_stem else "",
+        avg_down=spec.avg_down,
+        num_classes=num_classes,
+    ).eval()
+
+
+_BN_SUFFIX = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean", "running_var": "running_var"}
+# ResNext block body index -> timm bottleneck attribute
+_RESNEXT_BODY = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2", "6": "conv3", "7": "bn3"}
+
+
+def gluoncv_to_timm_name(name: str, spec: GluonCVSpec) -> str | None:
+    """The timm state_dict key of GluonCV parameter ``name``; None if it has no counterpart."""
+    *path, leaf = name.split(".")
+    leaf = _BN_SUFFIX.get(leaf, leaf)
+    if spec.family == "resnetv1b":
+        # ResNetV1b's attribute names are torchvision's, which timm keeps.
+        return ".".join([*path, leaf])
+    if path == ["output"]:
+        return f"fc.{leaf}"
+    if path[:1] != ["features"] or len(path) < 2:
+        return None
+    if path == ["features", "0"]:
+        return f"conv1.{leaf}"
+    if path == ["features", "1"]:
+        return f"bn1.{leaf}"
+    if len(path) == 5 and path[3] == "body" and path[4] in _RESNEXT_BODY and 4 <= int(path[1]) <= 7:
+        return f"layer{int(path[1]) - 3}.{path[2]}.{_RESNEXT_BODY[path[4]]}.{leaf}"
+    if len(path) == 5 and path[3] == "downsample" and 4 <= int(path[1]) <= 7:
+        return f"layer{int(path[1]) - 3}.{path[2]}.downsample.{path[4]}.{leaf}"
+    return None
+
+
+def timm_to_gluoncv_name(key: str, spec: GluonCVSpec, norms: frozenset[str]) -> str | None:
+    """The inverse of ``gluoncv_to_timm_name`` (for writing GluonCV-format files); ``norms`` are
+    the timm module paths that are BatchNorms."""
+    *path, leaf = key.split(".")
+    if leaf == "num_batches_tracked":
+        return None
+    if ".".join(path) in norms:
+        leaf = {v: k for k, v in _BN_SUFFIX.items()}[leaf]
+    if spec.family == "resnetv1b":
+        return ".".join([*path, leaf])
+    if path == ["fc"]:
+        return f"output.{leaf}"
+    if path == ["conv1"]:
+        return f"features.0.{leaf}"
+    if path == ["bn1"]:
+        return f"features.1.{leaf}"
+    stage, block, part = int(path[0][len("layer") :]), path[1], path[2]
+    if part == "downsample":
+        return f"features.{stage + 3}.{block}.downsample.{path[3]}.{leaf}"
+    body = {v: k for k, v in _RESNEXT_BODY.items()}[part]
+    return f"features.{stage + 3}.{block}.body.{body}.{leaf}"
+
+
+def timm_to_gluoncv(module, spec: GluonCVSpec) -> dict[str, np.ndarray]:
+    """A timm model's weights under GluonCV's parameter names."""
+    from torch import nn
+
+    norms = frozenset(name for name, m in module.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+    arrays = {}
+    for key, value in module.state_dict().items():
+        name = timm_to_gluoncv_name(key, spec, norms)
+        if name is not None:
+            arrays[name] = value.detach().numpy().astype(np.float32)
+    return arrays
+
+
+def map_state(params: dict[str, np.ndarray], spec: GluonCVSpec, file_name: str):
+    """GluonCV arrays -> timm state_dict tensors; unknown names raise WeightsError."""
+    import torch
+
+    state, unknown = {}, []
+    for name, value in params.items():
+        key = gluoncv_to_timm_name(name, spec)
+        if key is None:
+            unknown.append(name)
+            continue
+        state[key] = torch.from_numpy(np.asarray(value, dtype=np.float32))
+    if unknown:
+        raise WeightsError(f"{file_name}: {len(unknown)} parameters have no place in GluonCV {spec.family}: {', '.join(unknown[:4])}")
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class TorchNative(NativeModel):
+    def __init__(self, module, versions: dict[str, str], input_size: int = 224):
+        self.module = module.eval()
+        self.versions = versions
+        self.input_size = input_size
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.module(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
+
+    def export_onnx(self, path: Path, opset: int) -> None:
+        import torch
+
+        dummy = torch.zeros(1, 3, self.input_size, self.input_size)
+        with torch.no_grad():
+            torch.onnx.export(
+                self.module,
+                (dummy,),
+                str(path),
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+
+
+class GluonCVConverter(Converter):
+    sources = ("gluoncv",)
+    extra = "torch"
+
+    def check_available(self) -> None:
+        try:
+            import timm  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise FrameworkUnavailable(f"gluoncv weights are converted through PyTorch + timm, which cannot be imported ({exc}): pip install 'zoocheck[torch]'") from exc
+
+    def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        import timm
+        import torch
+
+        from zoocheck.converters.torch_common import load_strict, randomize, set_threads
+
+        set_threads()
+        spec = spec_for(entry.builder)
+        module = build_timm(spec, entry.arch.num_classes)
+        if weights is None:
+            if random_seed is None:
+                raise ValueError("weights=None needs a random_seed")
+            torch.manual_seed(random_seed)
+            randomize(module, random_seed, entry.input_size)
+        else:
+            weights = Path(weights)
+            state = map_state(read_mxnet_params(weights), spec, weights.name)
+            load_strict(module, state, weights, f"GluonCV {entry.builder} (timm ResNet)")
+        return TorchNative(module, {"torch": torch.__version__.split("+")[0], "timm": timm.__version__}, entry.input_size)
+
+
+def write_random_checkpoint(builder: str, path: Path, seed: int, *, input_size: int = 224) -> Path:
+    """Write seeded random weights of GluonCV ``builder`` as a GluonCV ``.params`` file (GluonCV's
+    parameter names, MXNet's file format), through a timm model and the inverse name mapping."""
+    from zoocheck.converters.torch_common import randomize
+
+    spec = spec_for(builder)
+    module = build_timm(spec)
+    randomize(module, seed, input_size)
+    arrays = timm_to_gluoncv(module, spec)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_mxnet_params(Path(path), arrays)
+    return Path(path)
+
+
+__all__ = [
+    "GluonCVConverter",
+    "GluonCVSpec",
+    "build_timm",
+    "gluoncv_to_timm_name",
+    "map_state",
+    "read_mxnet_params",
+    "spec_for",
+    "timm_to_gluoncv",
+    "timm_to_gluoncv_name",
+    "write_mxnet_params",
+    "write_random_checkpoint",
+]

@@ -1,0 +1,207 @@
+"""ONNX model zoo ResNet v1/v2 files (``resnet50-v1-7.onnx``...) as a source.
+
+The weights file IS an ONNX file: opset 7, IR version 3 (initializers also listed as graph
+inputs), input ``data`` with a fixed batch of 1, raw scores out. The zoo exported them from the
+MXNet Gluon model zoo (``entry.builder`` names that Gluon model). "Converting" normalises the file
+to zoocheck's conventions: upgraded to the requested opset with ``onnx.version_converter``, then
+the shared normaliser renames ``data``->``input`` and the output ->``logits``, makes the batch
+dynamic and adds metadata. The native forward is onnxruntime on the ORIGINAL, unmodified file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.zoo_registry.types import Entry
+
+ZOO_OPSET = 7
+ZOO_IR_VERSION = 3
+
+
+def find_onnx(path: Path, scratch: Path) -> Path:
+    """The ONNX file in ``path``: the file itself, the one .onnx in a directory, or the .onnx member
+    of the zoo's ``.tar.gz`` (extracted into ``scratch``)."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.rglob("*.onnx"))
+        if len(found) != 1:
+            raise WeightsError(f"{path}: expected one .onnx file inside, found {len(found)}")
+        return found[0]
+    if path.name.endswith((".tar.gz", ".tgz", ".tar")):
+        try:
+            with tarfile.open(path) as tar:
+                members = [m for m in tar.getmembers() if m.isfile() and m.name.endswith(".onnx")]
+                if len(members) != 1:
+                    raise WeightsError(f"{path.name}: expected one .onnx member, found {len(members)}")
+                target = Path(scratch) / Path(members[0].name).name
+                with tar.extractfile(members[0]) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                return target
+        except tarfile.TarError as exc:
+            raise WeightsError(f"{path.name}: not a readable tar archive: {exc}") from exc
+    return path
+
+
+def read_model(path: Path, num_classes: int | None = None):
+    """Load and sanity-check a zoo file: one float image input, a [N, classes] first output."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # DecodeError, not protobuf at all
+        raise WeightsError(f"{Path(path).name}: not an ONNX file: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
+        raise WeightsError(f"{Path(path).name}: expected one NCHW image input, found {[i.name for i in inputs]}")
+    if not model.graph.output:
+        raise WeightsError(f"{Path(path).name}: the graph has no output")
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    if num_classes is not None and len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value != num_classes:
+        raise WeightsError(f"{Path(path).name}: outputs {dims[1].dim_value} classes, the entry expects {num_classes}")
+    return model
+
+
+def model_opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def upgrade(model, opset: int):
+    """``model`` at ``opset`` via onnx.version_converter, IR version raised to what that opset needs.
+
+    Older exporters list initializers as graph inputs (IR < 4, which requires it); after the
+    upgrade they are dropped from the inputs, leaving the one image input."""
+    import onnx
+    from onnx import version_converter
+
+    current = model_opset(model)
+    if opset < current:
+        raise ValueError(f"the file is opset {current}; zoocheck upgrades, it does not downgrade (asked for {opset})")
+    if opset != current:
+        model = version_converter.convert_version(model, opset)
+    initializers = {t.name for t in model.graph.initializer}
+    keep = [i for i in model.graph.input if i.name not in initializers]
+    del model.graph.input[:]
+    model.graph.input.extend(keep)
+    model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
+    return model
+
+
+class OnnxZooNative(NativeModel):
+    def __init__(self, path: Path, scratch: tempfile.TemporaryDirectory | None = None):
+        import onnx
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        self._scratch = scratch  # keeps an extracted or generated file alive as long as the model
+        self.versions = {"onnxruntime": ort.__version__, "onnx": onnx.__version__}
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        from zoocheck.checks.onnx_runtime import session
+
+        sess = session(self.path)
+        first = sess.get_inputs()[0]
+        fixed = first.shape[0] if isinstance(first.shape[0], int) and first.shape[0] > 0 else len(batch)
+        batch = np.asarray(batch, dtype=np.float32)
+        parts = [sess.run(None, {first.name: batch[i : i + fixed]})[0] for i in range(0, len(batch), fixed)]
+        return np.concatenate(parts, axis=0).reshape(len(batch), -1)
+
+    def export_onnx(self, path: Path, opset: int) -> None:
+        import onnx
+
+        onnx.save(upgrade(read_model(self.path), opset), str(path))
+
+
+class OnnxZooConverter(Converter):
+    sources = ("onnx-zoo",)
+    extra = "onnx"  # onnx + onnxruntime are core dependencies; random weights need 'mxnet'
+
+    def check_available(self) -> None:
+        try:
+            import onnx  # noqa: F401
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            raise FrameworkUnavailable(f"onnx/onnxruntime cannot be imported ({exc}): pip install zoocheck") from exc
+
+    def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
+        if weights is None:
+            if random_seed is None:
+                raise ValueError("weights=None needs a random_seed")
+            # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
+            path = write_random_zoo_file(entry.builder, Path(scratch.name) / f"{entry.name}.onnx", random_seed, entry.input_size)
+        else:
+            path = find_onnx(Path(weights), Path(scratch.name))
+        read_model(path, entry.arch.num_classes)
+        return OnnxZooNative(path, scratch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing zoo-like files (tests, random weights)
+
+
+def _relabel_opset(model, opset: int, ir_version: int) -> None:
+    """Declare ``model`` at an older opset whose schemas its ops already satisfy.
+
+    ``onnx.version_converter`` cannot go down past BatchNormalization-9. The ops of an MXNet
+    ResNet (Conv, BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm) mean
+    the same at opset 7; attributes the old schema lacks must hold their defaults and are dropped.
+    BatchNormalization gets ``spatial=1`` as MXNet's old exporter wrote it. The checker verifies.
+    """
+    from onnx import defs, helper
+
+    defaults = {("MaxPool", "ceil_mode"): 0, ("MaxPool", "dilations"): None, ("Conv", "dilations"): None}
+    for node in model.graph.node:
+        schema = defs.get_schema(node.op_type, opset)
+        keep = []
+        for attr in node.attribute:
+            if attr.name in schema.attributes:
+                keep.append(attr)
+                continue
+            value = helper.get_attribute_value(attr)
+            default = defaults.get((node.op_type, attr.name), "missing")
+            if default == "missing" or (default is None and any(v != 1 for v in value)) or (default is not None and value != default):
+                raise ValueError(f"{node.op_type}.{attr.name}={value} cannot be expressed at opset {opset}")
+        del node.attribute[:]
+        node.attribute.extend(keep)
+        if node.op_type == "BatchNormalization" and opset < 9:
+            node.attribute.append(helper.make_attribute("spatial", 1))
+    del model.opset_import[:]
+    model.opset_import.append(helper.make_opsetid("", opset))
+    model.ir_version = ir_version
+
+
+def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
+    """Export an MXNet Gluon network the way the ONNX model zoo's ResNet files are: MXNet's exporter,
+    input ``data`` with batch 1, opset 7, IR version 3 with initializers listed as inputs."""
+    import onnx
+
+    from zoocheck.converters.gluon import MIN_MXNET_OPSET, mxnet_to_onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mxnet_to_onnx(net, path, MIN_MXNET_OPSET, input_size, dynamic=False)
+    model = onnx.load(str(path))
+    _relabel_opset(model, ZOO_OPSET, ZOO_IR_VERSION)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def write_random_zoo_file(builder: str, path: Path, seed: int, input_size: int = 224) -> Path:
+    """A zoo-like ONNX file of Gluon ``builder`` with the seeded random weights that the gluon
+    source gives for the same seed (so the two sources can be cross-checked)."""
+    from zoocheck.converters.gluon import build, randomize
+
+    net = build(builder)
+    randomize(net, seed, input_size)
+    return write_zoo_like(net, path, input_size)
+
+
+__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "read_model", "upgrade", "write_random_zoo_file", "write_zoo_like"]
