@@ -159,7 +159,8 @@ def _progress_bar():
 
     class Rate(ProgressColumn):
         def render(self, task):
-            return Text(f"{task.speed:.1f} img/s" if task.speed else "- img/s")
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} img/s" if speed else "- img/s")
 
     return Progress(
         TextColumn("eval"),
