@@ -275,6 +275,8 @@ def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
 
 def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
+    if builder != "resnet18_v1":
+        pytest.skip("one architecture is enough for the random-weights path (4 isolated children)")
     same = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=None, gluon_weights=None, random_seed=5, images=[])
     assert same.status == "pass" and same.random_weights, same.summary()
     other = gluon.write_random_checkpoint(builder, tmp_path / "other.params", SEED + 1)
