@@ -14,7 +14,7 @@ def import_mxnet():
 
     if int(numpy.__version__.split(".")[0]) >= 2:
         raise FrameworkUnavailable(f"mxnet 1.9.1 needs numpy<2 (found {numpy.__version__}): pip install 'zoocheck[mxnet]'")
-    if not hasattr(numpy, "bool"):
+    if "bool" not in vars(numpy):  # hasattr would trigger numpy's FutureWarning for the old alias
         numpy.bool = bool  # mxnet 1.9.1 still spells numpy's bool dtype numpy.bool
     try:
         import mxnet
