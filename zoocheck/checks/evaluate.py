@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
+from zoocheck.checks.onnx_runtime import available_cpus
 from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, resize
 from zoocheck.checks.results import utc_now
 from zoocheck.zoo_registry.types import Preprocess
@@ -100,11 +101,6 @@ class EvalResult:
         values = {k: v for k, v in d.items() if k in names}
         values["skipped"] = tuple(SkippedImage(**s) for s in d.get("skipped", ()))
         return cls(**values)
-
-
-def available_cpus() -> int:
-    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------------------------------------
