@@ -1,2 +1,106 @@
-"""Entries of source mmpretrain (filled in by the registry work)."""
-ENTRIES: tuple = ()
+"""mmpretrain (formerly mmcls): the ImageNet-1k ResNet / ResNeXt configs (data/mmpretrain.csv).
+
+Entry name = the config name (``resnetv1d50_8xb32_in1k``); builder = the config name too; the
+converter builds from ``entry.arch``. Aliases: the short model name (``resnet50``, ``resnetv1d50``,
+``resnext101_32x4d`` as the vendor card spells mmcls models) for the plain 8xb32 configs, and the
+mmcls 0.x checkpoint stem (``resnext101_32x4d_b32x8_imagenet``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from zoocheck.zoo_registry.sources._common import (
+    arch_from_name,
+    extras_for,
+    file_name_of,
+    parse_checksum,
+    published,
+    read_rows,
+)
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+
+SOURCE = "mmpretrain"
+REFERENCE = "mmpretrain @ee7f2e88 configs/{family}/metafile.yml (= configs/{family}/README.md ImageNet-1k table)"
+
+MEAN_255 = (123.675, 116.28, 103.53)
+STD_255 = (58.395, 57.12, 57.375)
+
+#: configs/_base_/datasets/imagenet_bs32.py: ResizeEdge(256, edge='short') backend cv2 bilinear (long side
+#: int()), CenterCrop(224) (offset round), mean/std on 0-255, to_rgb
+MMPRETRAIN_CV2 = Preprocess(
+    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
+    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
+)  # fmt: skip
+#: imagenet_bs32_pil_resize.py: the same with backend='pillow' (PIL's resize filters when downscaling)
+MMPRETRAIN_PIL = Preprocess(
+    resize=256, crop=224, interpolation="bilinear", image_library="pil", antialias=True,
+    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
+)  # fmt: skip
+#: imagenet_bs256_rsb_a12.py / _a3.py: ResizeEdge(236, backend='pillow', interpolation='bicubic'), crop 224
+MMPRETRAIN_RSB = Preprocess(
+    resize=236, crop=224, interpolation="bicubic", image_library="pil", antialias=True,
+    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
+)  # fmt: skip
+
+#: dataset config named in the CSV notes -> preset
+PRESETS = {
+    "imagenet_bs32.py": MMPRETRAIN_CV2,
+    "imagenet_bs32_pil_resize.py": MMPRETRAIN_PIL,
+    "imagenet_bs256_rsb_a12.py": MMPRETRAIN_RSB,
+    "imagenet_bs256_rsb_a3.py": MMPRETRAIN_RSB,
+}
+
+_CONFIG = re.compile(r"^(resnet|resnetv1c|resnetv1d|resnext)(\d+)(?:-(\d+x\d+d))?_8xb(\d+)(-[\w-]+)?_in1k$")
+_DATE_HASH = re.compile(r"_\d{8}-[0-9a-f]{8}\.pth$")
+
+
+def mm_arch(config: str) -> tuple[Architecture, str]:
+    """(architecture, short name) of a config name."""
+    m = _CONFIG.match(config)
+    assert m, config
+    kind, depth, gw, _, suffix = m.groups()
+    if kind == "resnext":
+        short = f"resnext{depth}_{gw}"
+    else:
+        short = f"{kind}{depth}"
+    variant = {"resnetv1c": "c", "resnetv1d": "d"}.get(kind, "b")
+    arch = arch_from_name(short if kind in ("resnet", "resnext") else f"resnet{depth}{variant}")
+    assert arch is not None, config
+    return arch, short if not suffix else ""
+
+
+def _entries() -> tuple[Entry, ...]:
+    entries = []
+    for row in read_rows("mmpretrain.csv"):
+        name = row["model"]
+        arch, short = mm_arch(name)
+        base = re.search(r"dataset_base=configs/_base_/datasets/([\w.]+)", row["notes"]).group(1)  # type: ignore[union-attr]
+        preprocess = PRESETS[base]
+        assert (preprocess.resize, preprocess.crop, preprocess.interpolation) == (
+            int(row["resize"]), int(row["crop"]), row["interpolation"]), name  # fmt: skip
+        url = row["weights_url"]
+        stem = _DATE_HASH.sub("", file_name_of(url))
+        aliases = tuple(a for a in dict.fromkeys((short, stem)) if a and a != name)
+        family = "resnext" if arch.family == "resnext" else "resnet"
+        entries.append(
+            Entry(
+                source=SOURCE,
+                name=name,
+                aliases=aliases,
+                arch=arch,
+                builder=name,
+                preprocess=preprocess,
+                weights=Weights(url=url, file_name=file_name_of(url), format="mmpretrain-checkpoint",
+                                checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
+                input_size=preprocess.crop,
+                notes=("SOURCE TYPO: metafile and README give resnet34 2.18 M parameters (~21.8 M); " if "TYPO" in row["notes"] else "")
+                + f"config configs/{family}/{name}.py, dataset {base}",
+                extra=(("config", f"configs/{family}/{name}.py"), ("dataset_config", base)),
+            )
+        )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = _entries()

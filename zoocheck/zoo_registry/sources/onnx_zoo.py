@@ -1,2 +1,76 @@
-"""Entries of source onnx_zoo (filled in by the registry work)."""
-ENTRIES: tuple = ()
+"""ONNX model zoo: validated/vision/classification/resnet (data/onnx_model_zoo.csv).
+
+Entry name = the zoo's file stem (``resnet50-v1-7``); the opset-7 v1/v2 files also answer to the
+names the README and its older S3 links use (``resnet50-v1``, ``ResNet50-v1``, ``ResNet-50-v1``,
+``resnet50v1``). Builder = the MXNet Gluon model the file was exported from (``resnet50_v1``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from zoocheck.zoo_registry.sources._common import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    file_name_of,
+    parse_checksum,
+    published,
+    read_rows,
+)
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+
+SOURCE = "onnx-zoo"
+REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/resnet/README.md (= seed onnx_model_zoo_resnet_README.md)"
+
+#: imagenet_validation.ipynb, which produced the published accuracies: mxnet transforms.Resize(256) with
+#: keep_ratio=False (a 256x256 squash), CenterCrop(224), ToTensor, Normalize (README note 3 of the
+#: reference data: the README's "short side 256" text does not reproduce the table)
+ONNX_ZOO = Preprocess(
+    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
+    resize_mode="squash", size_rounding="floor", crop_rounding="floor", mean=IMAGENET_MEAN,
+    std=IMAGENET_STD, scale=1.0 / 255.0,
+)  # fmt: skip
+
+_STEM = re.compile(r"^resnet(\d+)-(caffe2-)?v(\d)-(\d+)(-int8|-qdq)?$")
+
+
+def _entries() -> tuple[Entry, ...]:
+    entries = []
+    for row in read_rows("onnx_model_zoo.csv"):
+        name = row["model"]
+        m = _STEM.match(name)
+        assert m, name
+        depth, caffe2, version, opset, quant = m.groups()
+        arch = Architecture(depth=int(depth), variant="v2" if version == "2" else "v1")
+        aliases: tuple[str, ...] = ()
+        if opset == "7" and not caffe2:
+            v = f"v{version}"
+            aliases = (f"resnet{depth}-{v}", f"ResNet-{depth}-{v}", f"resnet{depth}{v}")
+        url = row["weights_url"]
+        notes = [f"opset {opset}"]
+        if caffe2:
+            notes.append("Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
+                         "preprocessing as the zoo's shared imagenet_preprocess")  # fmt: skip
+        if quant:
+            notes.append(f"{quant[1:]} quantized by Intel Neural Compressor from resnet50-v1-12")
+        entries.append(
+            Entry(
+                source=SOURCE,
+                name=name,
+                aliases=aliases,
+                arch=arch,
+                builder=f"resnet{depth}_v{version}",
+                preprocess=ONNX_ZOO,
+                weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
+                                checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                published=(published(row, REFERENCE),) if row["top1"] else (),
+                input_size=ONNX_ZOO.crop,
+                notes="; ".join(notes),
+                extra=(("legacy_url", f"https://s3.amazonaws.com/onnx-model-zoo/resnet/resnet{depth}v{version}/resnet{depth}v{version}.onnx"),)
+                if opset == "7" and not caffe2 else (),
+            )
+        )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = _entries()

@@ -1,2 +1,152 @@
-"""Entries of source timm (filled in by the registry work)."""
-ENTRIES: tuple = ()
+"""timm: one entry per pretrained tag of the resnet / resnext / wide_resnet families (data/timm.csv).
+
+Entry name ``<arch>.<tag>`` (``resnet50d.gluon_in1k``), builder the timm architecture name. The default
+tag (what ``timm.create_model(arch, pretrained=True)`` loads) also answers to the bare arch name; old
+names from timm's deprecation table (``gluon_resnet50_v1d``, ``tv_resnext50_32x4d``,
+``ig_resnext101_32x8d``, ...) are aliases. Every results row of a tag (timm evaluates many weights at
+two image sizes) is one Published with its input size; the entry's preprocessing is the tag's
+``pretrained_cfg`` (input size, crop_pct, interpolation).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from zoocheck.zoo_registry.sources._common import (
+    arch_from_name,
+    extras_for,
+    file_name_of,
+    note_field,
+    other_arch,
+    parse_checksum,
+    published,
+    read_rows,
+    triple,
+)
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+
+SOURCE = "timm"
+REFERENCE = "timm results/results-imagenet.csv @aa4b5850 (img_size {size}, crop_pct {crop_pct})"
+
+#: what timm.create_model(arch, pretrained=True) loads (timm 1.0.31 ``_model_default_cfgs[arch].tags[0]``;
+#: checked against the installed timm by tests/test_registry.py)
+DEFAULT_TAGS: dict[str, str] = {
+    "resnet10t": "c3_in1k", "resnet14t": "c3_in1k", "resnet18": "a1_in1k", "resnet18d": "ra2_in1k",
+    "resnet26": "bt_in1k", "resnet26d": "bt_in1k", "resnet26t": "ra2_in1k", "resnet32ts": "ra2_in1k",
+    "resnet33ts": "ra2_in1k", "resnet34": "a1_in1k", "resnet34d": "ra2_in1k", "resnet50": "a1_in1k",
+    "resnet50_gn": "a1h_in1k", "resnet50c": "gluon_in1k", "resnet50d": "ra2_in1k", "resnet50s": "gluon_in1k",
+    "resnet51q": "ra2_in1k", "resnet61q": "ra2_in1k", "resnet101": "a1h_in1k", "resnet101c": "gluon_in1k",
+    "resnet101d": "ra2_in1k", "resnet101s": "gluon_in1k", "resnet152": "a1h_in1k", "resnet152c": "gluon_in1k",
+    "resnet152d": "ra2_in1k", "resnet152s": "gluon_in1k", "resnet200d": "ra2_in1k",
+    "resnetaa50": "a1h_in1k", "resnetaa50d": "sw_in12k_ft_in1k", "resnetaa101d": "sw_in12k_ft_in1k",
+    "resnetblur50": "bt_in1k",
+    "resnetrs50": "tf_in1k", "resnetrs101": "tf_in1k", "resnetrs152": "tf_in1k", "resnetrs200": "tf_in1k",
+    "resnetrs270": "tf_in1k", "resnetrs350": "tf_in1k", "resnetrs420": "tf_in1k",
+    "resnetv2_18": "ra4_e3600_r224_in1k", "resnetv2_18d": "ra4_e3600_r224_in1k",
+    "resnetv2_34": "ra4_e3600_r224_in1k", "resnetv2_34d": "ra4_e3600_r224_in1k",
+    "resnetv2_50": "a1h_in1k", "resnetv2_50d_evos": "ah_in1k", "resnetv2_50d_gn": "ah_in1k",
+    "resnetv2_101": "a1h_in1k", "resnetv2_50x1_bit": "goog_distilled_in1k",
+    "resnetv2_50x3_bit": "goog_in21k_ft_in1k", "resnetv2_101x1_bit": "goog_in21k_ft_in1k",
+    "resnetv2_101x3_bit": "goog_in21k_ft_in1k", "resnetv2_152x2_bit": "goog_teacher_in21k_ft_in1k",
+    "resnetv2_152x4_bit": "goog_in21k_ft_in1k",
+    "resnext26ts": "ra2_in1k", "resnext50_32x4d": "a1h_in1k", "resnext50d_32x4d": "bt_in1k",
+    "resnext101_32x4d": "fb_ssl_yfcc100m_ft_in1k", "resnext101_32x8d": "tv_in1k",
+    "resnext101_32x16d": "fb_wsl_ig1b_ft_in1k", "resnext101_32x32d": "fb_wsl_ig1b_ft_in1k",
+    "resnext101_64x4d": "c1_in1k", "wide_resnet50_2": "racm_in1k", "wide_resnet101_2": "tv_in1k",
+}  # fmt: skip
+
+#: timm models whose stage depths differ from RESNET_LAYERS: timm's resnet200d has (3, 24, 36, 3)
+#: (He et al.'s ResNet-200), PaddleClas's ResNet200_vd (3, 12, 48, 3); same depth, different networks
+NOT_ARCHITECTURE_LAYOUT = frozenset({"resnet200d"})
+_S_STEM = re.compile(r"^resnet(\d+)s$")  # GluonCV v1s: deep 3x3 stem 64 wide, no avg-down
+_PRETRAINED_CFG = re.compile(r"pretrained_cfg input_size=\(3, (\d+), (\d+)\) crop_pct=([\d.]+) interpolation=(\w+)")
+_EVAL_CROP_PCT = re.compile(r"eval crop_pct=([\d.]+)")
+
+
+def timm_arch(arch: str) -> Architecture:
+    """The architecture id of a timm model name; anything beyond resnet b/c/d, resnext, wide is 'other'."""
+    m = _S_STEM.match(arch)
+    if m:
+        return other_arch(f"resnet{m.group(1)}_s")
+    if arch in NOT_ARCHITECTURE_LAYOUT:
+        return other_arch(arch)
+    return arch_from_name(arch) or other_arch(arch)
+
+
+def _preprocess(row: dict[str, str]) -> Preprocess:
+    """The tag's pretrained_cfg: resize = floor(size / crop_pct) as timm/data/transforms_factory.py."""
+    m = _PRETRAINED_CFG.search(row["notes"])
+    assert m, row["model"]
+    size, _, crop_pct, interpolation = int(m.group(1)), m.group(2), float(m.group(3)), m.group(4)
+    assert note_field(row["notes"], "crop_mode") == "center", row["model"]
+    return Preprocess(
+        resize=math.floor(size / crop_pct), crop=size, interpolation=interpolation,  # type: ignore[arg-type]
+        image_library="pil", antialias=True, size_rounding="floor", crop_rounding="round",
+        mean=triple(row["mean"], (0.485, 0.456, 0.406)), std=triple(row["std"], (0.229, 0.224, 0.225)),
+    )  # fmt: skip
+
+
+def _deprecated_aliases(by_name: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
+    """entry name -> old names from timm's deprecation table (as quoted in the CSV notes).
+
+    The reference CSV lists ``ig_resnext101_32x{16,32,48,8}d`` together on one row; each goes to the
+    ``fb_wsl_ig1b_ft_in1k`` tag of its own architecture (32x48d is no longer in timm: dropped).
+    """
+    out: dict[str, list[str]] = {}
+    for name, rows in by_name.items():
+        tag = name.split(".", 1)[1]
+        old = [d for d in (note_field(rows[0]["notes"], "deprecated aliases") or "").split("|") if d]
+        for d in old:
+            target = name if len(old) == 1 else f"{d.split('_', 1)[1]}.{tag}"
+            if target in by_name:
+                out.setdefault(target, []).append(d)
+    return out
+
+
+def _weights(name: str, row: dict[str, str]) -> Weights | None:
+    url = row["weights_url"]
+    if url:
+        return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
+                       checksum=parse_checksum(row["checksum_or_sha"]))  # fmt: skip
+    hub = note_field(row["notes"], "hf_hub_id")
+    if hub:  # newer tags live only on the Hugging Face hub, as safetensors, without a published hash
+        return Weights(url=f"https://huggingface.co/{hub}/resolve/main/model.safetensors",
+                       file_name=f"{name}.safetensors", format="torch-state-dict")  # fmt: skip
+    return None
+
+
+def _entries() -> tuple[Entry, ...]:
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for row in read_rows("timm.csv"):
+        by_name.setdefault(row["model"], []).append(row)
+    deprecated = _deprecated_aliases(by_name)
+    entries = []
+    for name, rows in by_name.items():
+        arch, tag = name.split(".", 1)
+        first = rows[0]
+        preprocess = _preprocess(first)
+        pubs = []
+        for row in rows:
+            crop_pct = (_EVAL_CROP_PCT.search(row["notes"]) or [None, "?"])[1]
+            pubs.append(published(row, REFERENCE.format(size=row["input_size"], crop_pct=crop_pct), flops_unit=None))
+        extra = [(k, v) for k in ("hf_hub_id", "license", "origin_url") if (v := note_field(first["notes"], k))]
+        entries.append(
+            Entry(
+                source=SOURCE,
+                name=name,
+                aliases=((arch,) if DEFAULT_TAGS.get(arch) == tag else ()) + tuple(deprecated.get(name, ())),
+                arch=timm_arch(arch),
+                builder=arch,
+                preprocess=preprocess,
+                weights=_weights(name, first),
+                published=(*pubs, *extras_for(SOURCE, name)),
+                input_size=preprocess.crop,
+                notes=f"pretrained tag {tag}" + (" (default tag)" if DEFAULT_TAGS.get(arch) == tag else ""),
+                extra=tuple(extra),
+            )
+        )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = _entries()

@@ -1,0 +1,305 @@
+"""The registry: a schema test over every entry, seed-table coverage, lookups, and the list/show CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from zoocheck.cli import main
+from zoocheck.zoo_registry import SOURCES, UnknownModelError, canonical_source, get_entry, list_entries
+from zoocheck.zoo_registry.types import Checksum
+
+ENTRIES = list_entries()
+IDS = [e.key for e in ENTRIES]
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+# --- schema ----------------------------------------------------------------------------------
+
+
+def test_counts_per_source():
+    counts = {s: len(list_entries(s)) for s in SOURCES}
+    assert counts == {"torchvision": 17, "timm": 137, "mmpretrain": 19, "ppcls": 33, "gluon": 20, "gluoncv": 32, "onnx-zoo": 18}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_names_and_aliases_unique_per_source(source):
+    seen: dict[str, str] = {}
+    for e in list_entries(source):
+        for n in {e.name.lower(), *(a.lower() for a in e.aliases)}:
+            assert n not in seen, f"{source}/{n} names both {seen[n]} and {e.name}"
+            seen[n] = e.name
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_entry_schema(entry):
+    assert entry.source in SOURCES and entry.name and entry.builder
+    assert entry.label_space == "imagenet-1k"
+    pre = entry.preprocess
+    assert pre.crop <= pre.resize
+    assert entry.input_size == pre.crop
+    assert pre.scale in (1.0, 1.0 / 255.0)
+    assert (pre.scale == 1.0) == (pre.mean[0] > 1.0), "mean/std scale must match `scale`"
+    if entry.weights is not None:
+        w = entry.weights
+        assert re.match(r"^https?://", w.url) and w.file_name and "/" not in w.file_name
+        if w.checksum is not None:
+            assert isinstance(w.checksum, Checksum)  # its __post_init__ checks the hex and the length
+            if w.checksum.kind == "prefix" and w.checksum.algorithm == "sha256":
+                assert w.checksum.value in w.file_name, "a sha256 prefix is the one in the file name"
+    for p in entry.published:
+        assert p.reference
+        if p.top1 is not None:
+            assert 0 < p.top1 <= 100
+        if p.top1 is not None and p.top5 is not None:
+            assert 0 < p.top1 <= p.top5 <= 100
+        if p.flops_g is not None:
+            assert p.flops_unit in ("MACs", "FLOPs")
+        if p.params_m is not None:
+            assert p.params_m > 0
+    if entry.arch.family != "other":
+        assert entry.arch.layers  # depth known
+
+
+def test_checksum_kinds():
+    kinds = {(e.source, e.weights.checksum.algorithm, e.weights.checksum.kind) for e in ENTRIES if e.weights and e.weights.checksum}
+    assert ("torchvision", "sha256", "prefix") in kinds and ("gluon", "sha1", "full") in kinds
+    assert ("onnx-zoo", "sha256", "full") in kinds and ("gluoncv", "sha1", "prefix") in kinds
+    assert all(e.weights.checksum is None for e in list_entries("ppcls") if e.weights)
+
+
+@pytest.mark.parametrize(
+    "source, name, arch_id",
+    [
+        ("ppcls", "ResNet50_vd", "resnet50_d"),
+        ("timm", "resnet50d.gluon_in1k", "resnet50_d"),
+        ("mmpretrain", "resnetv1d50_8xb32_in1k", "resnet50_d"),
+        ("gluoncv", "resnet50_v1d", "resnet50_d"),
+        ("timm", "gluon_resnet50_v1c", "resnet50_c"),
+        ("mmpretrain", "resnetv1c50", "resnet50_c"),
+        ("ppcls", "ResNet50_vc", "resnet50_c"),
+        ("gluon", "resnet50_v1", "resnet50_v1"),
+        ("onnx-zoo", "resnet50-v1", "resnet50_v1"),
+        ("onnx-zoo", "resnet50-v2-7", "resnet50_v2"),
+        ("torchvision", "resnet50", "resnet50"),
+        ("gluoncv", "resnet50_v1b", "resnet50"),
+        ("ppcls", "ResNeXt101_vd_32x4d", "resnext101_32x4d_d"),
+        ("timm", "resnext50d_32x4d", "resnext50_32x4d_d"),
+        ("mmpretrain", "resnext101_32x4d", "resnext101_32x4d"),
+        ("torchvision", "wide_resnet50_2", "wide_resnet50_2"),
+        ("timm", "resnet50s.gluon_in1k", "resnet50_s"),
+        ("gluoncv", "resnet50_v1s", "resnet50_s"),
+    ],
+)
+def test_architecture_ids_shared_across_sources(source, name, arch_id):
+    assert get_entry(source, name).arch.id == arch_id
+
+
+def test_lookups_and_aliases():
+    assert get_entry("torchvision", "resnet50").name == "resnet50.IMAGENET1K_V1"  # what pretrained=True loads
+    assert get_entry("torchvision", "ResNet50_Weights.DEFAULT").name == "resnet50.IMAGENET1K_V2"
+    assert get_entry("torchvision", "resnet50.default").name == "resnet50.IMAGENET1K_V2"
+    assert get_entry("timm", "resnet50").name == "resnet50.a1_in1k"
+    assert get_entry("timm", "tv_resnext50_32x4d").name == "resnext50_32x4d.tv_in1k"
+    assert get_entry("timm", "ig_resnext101_32x16d").name == "resnext101_32x16d.fb_wsl_ig1b_ft_in1k"
+    assert get_entry("timm", "swsl_resnet50").name == "resnet50.fb_swsl_ig1b_ft_in1k"
+    assert get_entry("mmcls", "resnext101_32x4d").name == "resnext101-32x4d_8xb32_in1k"
+    assert get_entry("paddleclas", "resnext101_vd_32x4d").name == "ResNeXt101_vd_32x4d"
+    assert get_entry("onnx", "ResNet50-v1").name == "resnet50-v1-7"
+    assert get_entry("gluon", "resnet50_v1.legacy").name == "resnet50_v1-c940b1a0"
+    assert get_entry("gluoncv", "resnet50_v1d-00319ddc").published[0].top1 == 78.48
+    with pytest.raises(UnknownModelError) as err:
+        get_entry("timm", "resnet5O")
+    assert "resnet50.a1_in1k" in str(err.value)
+
+
+def test_preprocessing_presets():
+    mm = get_entry("mmpretrain", "resnet50_8xb32_in1k").preprocess
+    assert (mm.image_library, mm.antialias, mm.scale, mm.mean[0], mm.size_rounding, mm.crop_rounding) == ("cv2", False, 1.0, 123.675, "floor", "round")
+    assert get_entry("mmpretrain", "resnetv1d50_8xb32_in1k").preprocess.image_library == "pil"
+    rsb = get_entry("mmpretrain", "resnet50_8xb256-rsb-a1-600e_in1k").preprocess
+    assert (rsb.resize, rsb.interpolation) == (236, "bicubic")
+    pp = get_entry("ppcls", "ResNet50").preprocess
+    assert (pp.image_library, pp.size_rounding, pp.crop_rounding) == ("cv2", "round", "floor")
+    fix = get_entry("ppcls", "Fix_ResNet50_vd_ssld")
+    assert (fix.preprocess.resize, fix.input_size) == (320, 320)
+    assert get_entry("torchvision", "resnet50.IMAGENET1K_V2").preprocess.resize == 232
+    t = get_entry("timm", "resnet50.a1_in1k")
+    assert (t.preprocess.resize, t.preprocess.crop, t.preprocess.interpolation) == (235, 224, "bicubic")
+    assert {p.input_size for p in t.published} == {224, 288}
+    assert get_entry("onnx-zoo", "resnet18-v1-7").preprocess.resize_mode == "squash"
+    g = get_entry("gluon", "resnet50_v1").preprocess
+    assert (g.image_library, g.size_rounding, g.crop_rounding) == ("cv2", "floor", "floor")
+
+
+def test_timm_default_tags_match_installed_timm():
+    timm = pytest.importorskip("timm")
+    from timm.models._registry import _model_default_cfgs
+
+    from zoocheck.zoo_registry.sources.timm import DEFAULT_TAGS
+
+    for arch, tag in DEFAULT_TAGS.items():
+        assert _model_default_cfgs[arch].tags[0] == tag, (arch, timm.__version__)
+
+
+def test_registry_builds_fast_and_without_frameworks():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time;"
+        "from zoocheck.zoo_registry import list_entries, SOURCES, _name_index;"
+        "t = time.perf_counter(); list_entries(); [_name_index(s) for s in SOURCES];"
+        "dt = time.perf_counter() - t;"
+        "bad = [m for m in ('torch', 'timm', 'paddle', 'mxnet', 'mmpretrain', 'onnxruntime') if m in sys.modules];"
+        "print(dt, bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+    assert float(out[0]) < 0.3 and out[1].strip() == "[]"
+
+
+# --- seed coverage ---------------------------------------------------------------------------
+
+
+def _table_rows(text: str, header_starts: str):
+    """Rows (lists of cells) of every markdown table whose header row starts with ``header_starts``."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(header_starts):
+            j = i + 2
+            while j < len(lines) and lines[j].strip().startswith("|"):
+                yield [c.strip() for c in lines[j].strip().strip("|").split("|")]
+                j += 1
+
+
+def seed_rows() -> list[tuple[str, str, float, float, str]]:
+    """(source, name as the seed writes it, top-1 %, top-5 %, seed file) of every ImageNet-1k row."""
+    rows = []
+    mm = (SEEDS / "mmpretrain_resnet_README.md").read_text(encoding="utf-8")
+    section = mm.split("### Image Classification on ImageNet-1k", 1)[1].split("###", 1)[0]
+    for c in _table_rows(section, "| Model"):
+        rows.append(("mmpretrain", c[0].strip("`"), float(c[4]), float(c[5]), "mmpretrain_resnet_README.md"))
+    pc = (SEEDS / "paddleclas_ResNet.md").read_text(encoding="utf-8")
+    for c in _table_rows(pc, "| Models           | Top1"):
+        rows.append(("ppcls", c[0], float(c[1]) * 100, float(c[2]) * 100, "paddleclas_ResNet.md"))
+    ox = (SEEDS / "onnx_model_zoo_resnet_README.md").read_text(encoding="utf-8")
+    for c in _table_rows(ox, "|Model"):
+        stem = re.search(r"/(resnet\d+v\d)\.onnx\)", c[1]).group(1)
+        rows.append(("onnx-zoo", stem, float(c[6]), float(c[7]), "onnx_model_zoo_resnet_README.md"))
+    card = (SEEDS / "modelzoo_resnext_card.md").read_text(encoding="utf-8")
+    for c in _table_rows(card, "| 模型"):
+        source = re.match(r"\[(\w+)\]", c[1]).group(1)
+        rows.append((source, c[0], float(c[2]), float(c[3]), "modelzoo_resnext_card.md"))
+    return rows
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds not present (not a workplace checkout)")
+def test_seed_tables_parsed_completely():
+    rows = seed_rows()
+    by_file: dict[str, int] = {}
+    for r in rows:
+        by_file[r[4]] = by_file.get(r[4], 0) + 1
+    assert by_file == {"mmpretrain_resnet_README.md": 15, "paddleclas_ResNet.md": 16,
+                       "onnx_model_zoo_resnet_README.md": 10, "modelzoo_resnext_card.md": 29}  # fmt: skip
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds not present (not a workplace checkout)")
+def test_every_seed_row_is_in_the_registry_with_its_numbers():
+    missing = []
+    for source, name, top1, top5, seed in seed_rows():
+        try:
+            entry = get_entry(source, name)
+        except Exception as exc:  # noqa: BLE001 - collect every miss
+            missing.append(f"{seed}: {source}/{name}: {exc}")
+            continue
+        if not any(p.top1 is not None and math.isclose(p.top1, top1, abs_tol=1e-6)
+                   and p.top5 is not None and math.isclose(p.top5, top5, abs_tol=1e-6) for p in entry.published):  # fmt: skip
+            missing.append(f"{seed}: {source}/{name} -> {entry.name} lacks {top1}/{top5}")
+    assert not missing, "\n".join(missing)
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds not present (not a workplace checkout)")
+def test_seed_rows_in_list_json(capsys):
+    assert main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    index = {(d["source"], n.lower()): d for d in listed for n in [d["name"], *d["aliases"]]}
+    for source, name, top1, top5, _ in seed_rows():
+        d = index[(canonical_source(source), name.lower())]
+        assert any(p["top1"] == pytest.approx(top1) and p["top5"] == pytest.approx(top5) for p in d["published"]), name
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def test_list_json_fields(capsys):
+    assert main(["list", "--src", "ppcls", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 33
+    for d in data:
+        assert {"source", "name", "aliases", "arch", "builder", "weights", "preprocess", "input_size", "label_space", "published"} <= set(d)
+        for p in d["published"]:
+            assert {"top1", "top5", "params_m", "flops_g", "flops_unit", "input_size", "reference"} <= set(p)
+
+
+def test_list_filters_and_table(capsys):
+    assert main(["list", "--arch", "resnet50_d", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {d["source"] for d in data} == {"timm", "mmpretrain", "ppcls", "gluoncv"}
+    assert main(["list", "--src", "onnx-zoo"]) == 0
+    assert "resnet50-v1-7" in capsys.readouterr().out
+    assert main(["list", "--src", "nope"]) == 2
+
+
+def test_show(capsys):
+    assert main(["show", "--src", "mmpretrain", "--model", "resnet34_8xb32_in1k", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["published"][0]["params_m"] == 2.18 and d["measured"]["params"] == 21797672
+    assert any(f["status"] == "disagrees" for f in d["audit"])
+    assert main(["show", "--src", "timm", "--model", "resnet50d"]) == 0
+    assert "resnet50d.ra2_in1k" in capsys.readouterr().out
+
+
+def test_show_unknown_suggests(capsys):
+    assert main(["show", "--src", "ppcls", "--model", "ResNet50_vdd"]) == 2
+    err = capsys.readouterr().err
+    assert "ResNet50_vd" in err and err.count("\n") == 1
+
+
+# --- every entry builds with random weights (needs the converters) ---------------------------
+
+
+def _representatives() -> set[str]:
+    """One small entry per (source, family, variant) for the default run; one 'other' per source."""
+    seen, reps = set(), set()
+    for e in sorted(ENTRIES, key=lambda e: (e.arch.depth, e.name)):
+        key = (e.source, e.arch.family, e.arch.variant)
+        if key not in seen and e.arch.depth <= 50 and "bit" not in e.name:
+            seen.add(key)
+            reps.add(e.key)
+    return reps
+
+
+REPRESENTATIVES = _representatives()
+BUILD_PARAMS = [pytest.param(e, id=e.key, marks=() if e.key in REPRESENTATIVES else pytest.mark.slow) for e in ENTRIES]
+
+
+@pytest.mark.parametrize("entry", BUILD_PARAMS)
+def test_entry_builds_with_random_weights(entry):
+    import numpy as np
+
+    from zoocheck.converters import FrameworkUnavailable, converter_for
+
+    converter = converter_for(entry.source)
+    try:
+        converter.check_available()
+    except FrameworkUnavailable as exc:
+        pytest.skip(str(exc))
+    model = converter.load(entry, None, random_seed=0)
+    size = entry.input_size if entry.source == "onnx-zoo" else 64  # exported ONNX files have a fixed size
+    x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+    out = model.forward(x)
+    assert out.shape == (1, entry.arch.num_classes) and np.isfinite(out).all()

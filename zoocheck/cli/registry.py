@@ -1,0 +1,224 @@
+"""``zoocheck list | show | fetch | audit``: the registry, its weights, and its published numbers.
+
+``list`` and ``show`` import no framework (instant). ``fetch`` downloads into the cache with a progress
+bar and verifies the published checksum. ``audit`` compares published parameter counts and FLOPs/MACs
+with the analytical counts of each entry's architecture; it exits 1 when any disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, console, fail, print_json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("list", help="list the registry's models (instant; no framework imports)")
+    p.add_argument("--src", help="only this source (torchvision, timm, mmpretrain, ppcls, gluon, gluoncv, onnx-zoo)")
+    p.add_argument("--arch", help="only architecture ids matching this pattern (fnmatch, e.g. 'resnet50*')")
+    p.add_argument("--json", action="store_true", help="print a JSON array of entries")
+    p.set_defaults(run=run_list)
+
+    p = subparsers.add_parser("show", help="everything the registry knows about one model")
+    p.add_argument("--src", required=True, help="source zoo")
+    p.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
+    p.add_argument("--json", action="store_true", help="print the entry as JSON")
+    p.set_defaults(run=run_show)
+
+    p = subparsers.add_parser("fetch", help="download a model's published weights into the cache and verify them")
+    p.add_argument("--src", required=True, help="source zoo")
+    p.add_argument("--model", required=True, help="the source's own model name")
+    p.add_argument("--url", help="download from this address instead of the published one (a mirror)")
+    p.add_argument("--force", action="store_true", help="download again even if a verified file is cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print {path, verified, checksum} as JSON")
+    p.set_defaults(run=run_fetch)
+
+    p = subparsers.add_parser("audit", help="published params / FLOPs vs the counts of the built architecture")
+    p.add_argument("--src", help="only this source")
+    p.add_argument("--all", action="store_true", help="also list the numbers that agree")
+    p.add_argument("--json", action="store_true", help="print every finding as JSON")
+    p.set_defaults(run=run_audit)
+
+
+# --- serialisation ---------------------------------------------------------------------------
+
+
+def entry_dict(entry) -> dict:
+    """The JSON form of an entry (what `list --json` and `show --json` print)."""
+    weights = None
+    if entry.weights is not None:
+        w = entry.weights
+        weights = {"url": w.url, "file_name": w.file_name, "format": w.format,
+                   "checksum": str(w.checksum) if w.checksum else None}  # fmt: skip
+    return {
+        "source": entry.source,
+        "name": entry.name,
+        "aliases": list(entry.aliases),
+        "arch": entry.arch.id,
+        "architecture": dataclasses.asdict(entry.arch),
+        "builder": entry.builder,
+        "weights": weights,
+        "preprocess": entry.preprocess.to_dict(),
+        "input_size": entry.input_size,
+        "label_space": entry.label_space,
+        "published": [dataclasses.asdict(p) for p in entry.published],
+        "notes": entry.notes,
+        "extra": dict(entry.extra),
+    }
+
+
+def _entry(source: str, name: str):
+    from zoocheck.zoo_registry import UnknownModelError, UnknownSourceError, get_entry
+
+    try:
+        return get_entry(source, name)
+    except (UnknownSourceError, UnknownModelError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def run_list(args) -> int:
+    from zoocheck.zoo_registry import UnknownSourceError, list_entries
+
+    try:
+        entries = list_entries(args.src, args.arch)
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print_json([entry_dict(e) for e in entries])
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(entries)} models", show_lines=False)
+    for col in ("source", "name", "arch", "top-1", "top-5", "input", "weights", "aliases"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("source", "name"))
+    for e in entries:
+        pub = e.published[0] if e.published else None
+        table.add_row(
+            e.source, e.name, e.arch.id,
+            _fmt(pub.top1 if pub else None), _fmt(pub.top5 if pub else None), str(e.input_size),
+            e.weights.format if e.weights else "-", ", ".join(e.aliases),
+        )  # fmt: skip
+    console().print(table)
+    return EXIT_OK
+
+
+def run_show(args) -> int:
+    entry = _entry(args.src, args.model)
+    data = entry_dict(entry)
+    from zoocheck.zoo_registry.audit import audit_entry, count
+
+    counts = count(entry.arch, entry.input_size)
+    data["measured"] = None if counts is None else {
+        "params": counts.params, "params_with_bn_stats": counts.params_with_bn_stats,
+        "macs": counts.macs, "input_size": counts.input_size,
+    }  # fmt: skip
+    data["audit"] = [f.to_dict() for f in audit_entry(entry)]
+    from zoocheck.zoo_registry.download import cached_weights_path
+
+    cached = cached_weights_path(entry)
+    data["cached_weights"] = str(cached) if cached is not None and cached.exists() else None
+    if args.json:
+        print_json(data)
+        return EXIT_OK
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]{entry.key}[/bold]  arch {entry.arch.id}  builder {entry.builder}  label space {entry.label_space}")
+    if entry.aliases:
+        out.print(f"aliases: {', '.join(entry.aliases)}")
+    if data["weights"]:
+        w = data["weights"]
+        out.print(f"weights: {w['url']}\n  file {w['file_name']}  format {w['format']}  checksum {w['checksum'] or '(none published)'}")
+        out.print(f"  cached: {data['cached_weights'] or 'no (zoocheck fetch --src %s --model %s)' % (entry.source, entry.name)}")
+    else:
+        out.print("weights: none published")
+    pre = entry.preprocess
+    out.print(
+        f"preprocess: {pre.image_library} resize {pre.resize} ({pre.resize_mode}, {pre.interpolation}, "
+        f"antialias {pre.antialias}, size {pre.size_rounding}) crop {pre.crop} (offset {pre.crop_rounding}) "
+        f"mean {pre.mean} std {pre.std} scale {pre.scale:g} {pre.channel_order}; input {entry.input_size}"
+    )
+    if counts is not None:
+        out.print(f"measured: {counts.params / 1e6:.6f} M params ({counts.params_with_bn_stats / 1e6:.6f} M with BN stats), "
+                  f"{counts.macs / 1e9:.4f} GMACs at {counts.input_size}")  # fmt: skip
+    table = Table(title="published")
+    for col in ("top-1", "top-5", "params (M)", "FLOPs (G)", "unit", "input", "reference"):
+        table.add_column(col, overflow="fold")
+    for p in entry.published:
+        table.add_row(_fmt(p.top1), _fmt(p.top5), _fmt(p.params_m), _fmt(p.flops_g), p.flops_unit or "",
+                      str(p.input_size or ""), p.reference)  # fmt: skip
+    out.print(table)
+    bad = [f for f in audit_entry(entry) if f.status == "disagrees"]
+    for f in bad:
+        out.print(f"[yellow]audit:[/yellow] {_finding_line(f)}")
+    if entry.notes:
+        out.print(f"notes: {entry.notes}")
+    for key, value in entry.extra:
+        out.print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def run_fetch(args) -> int:
+    from zoocheck.zoo_registry.download import FetchError, fetch
+
+    entry = _entry(args.src, args.model)
+    try:
+        path = fetch(entry, url=args.url, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
+    except FetchError as exc:
+        return fail(str(exc))
+    checksum = entry.weights.checksum if entry.weights else None
+    if checksum is None:
+        print(f"zoocheck: warning: {entry.source} publishes no checksum for {entry.name}: {path.name} could not be verified",
+              file=sys.stderr)  # fmt: skip
+    if args.json:
+        print_json({"path": str(path), "verified": checksum is not None, "checksum": str(checksum) if checksum else None})
+    else:
+        print(path)
+    return EXIT_OK
+
+
+def run_audit(args) -> int:
+    from zoocheck.zoo_registry import UnknownSourceError, list_entries
+    from zoocheck.zoo_registry.audit import audit
+
+    try:
+        findings = audit(list_entries(args.src))
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    bad = [f for f in findings if f.status == "disagrees"]
+    ok = sum(f.status == "ok" for f in findings)
+    skipped = sum(f.status == "not-measured" for f in findings)
+    if args.json:
+        print_json([f.to_dict() for f in findings])
+    else:
+        from rich.table import Table
+
+        shown = findings if args.all else bad
+        table = Table(title="published vs measured (analytical conv+fc count of the architecture)")
+        for col in ("status", "source", "model", "quantity", "published", "normalised", "measured", "diff", "input", "reference"):
+            table.add_column(col, overflow="fold", no_wrap=col in ("source", "model"))
+        for f in shown:
+            err = f.relative_error
+            table.add_row(f.status, f.source, f.name, f.quantity, f"{f.published:g} {f.published_unit}",
+                          f"{f.normalised:g}", "" if f.measured is None else f"{f.measured:.4f}",
+                          "" if err is None else f"{err:+.1%}", str(f.input_size), f.reference)  # fmt: skip
+        out = console()
+        if shown:
+            out.print(table)
+        out.print(f"audit: {len(bad)} disagree, {ok} agree, {skipped} not measured (architectures outside the ResNet family)")
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def _fmt(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _finding_line(f) -> str:
+    err = f.relative_error
+    return (f"{f.quantity} published {f.published:g} {f.published_unit} (= {f.normalised:g}) vs measured "
+            f"{f.measured:.4f} ({err:+.1%}) [{f.reference}]")  # fmt: skip

@@ -1,0 +1,229 @@
+"""Audit the registry against what can be measured without ImageNet: parameters and multiply-adds.
+
+The counts are computed analytically from ``Entry.arch`` (for the ResNet family every conv and fc
+shape follows from depth, variant, groups and width), so auditing hundreds of entries takes
+milliseconds and imports no framework. tests/test_audit.py checks the counter against torchvision,
+timm and MXNet Gluon models.
+
+Conventions the zoos use, and how the audit normalises them:
+- parameters: torchvision, timm, mmpretrain and PaddleClas's per-family pages count trainable
+  parameters; MXNet Gluon and the PaddleClas README (``paddle.flops``) also count the batch-norm running
+  mean/variance. A published count agrees when it matches either.
+- FLOPs: mmpretrain, torchvision (``_ops``), timm and the PaddleClas README count multiply-adds (MACs;
+  ResNet-50 ~4.1 G); PaddleClas's per-family pages count FLOPs = 2 x MACs (8.2 G). ``Published.flops_unit``
+  says which; FLOPs are halved before comparing. Only conv and fc multiply-adds are counted (batch norm,
+  activations, pooling and additions are ~1% and counted differently by every tool).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from zoocheck.zoo_registry.types import Architecture, Entry, Published
+
+#: relative tolerance for "agrees": published numbers are rounded to 2-4 digits
+PARAMS_RTOL = 0.01
+MACS_RTOL = 0.03
+
+
+@dataclass(frozen=True)
+class Counts:
+    params: int  # trainable parameters (weights, biases, batch-norm scale and shift)
+    bn_stats: int  # batch-norm running mean + variance values (counted by MXNet and paddle.flops)
+    macs: int  # conv + fc multiply-adds for one image at ``input_size``
+    input_size: int
+
+    @property
+    def params_with_bn_stats(self) -> int:
+        return self.params + self.bn_stats
+
+
+class _Counter:
+    def __init__(self, size: int):
+        self.h = self.w = size
+        self.params = self.bn_stats = self.macs = 0
+
+    def conv(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False,
+             at: tuple[int, int] | None = None) -> tuple[int, int]:  # fmt: skip
+        """A k x k conv (padding k // 2) applied at resolution ``at`` (default: the current one)."""
+        h, w = at or (self.h, self.w)
+        ho, wo = (h + 2 * (k // 2) - k) // stride + 1, (w + 2 * (k // 2) - k) // stride + 1
+        weights = cout * (cin // groups) * k * k
+        self.params += weights + (cout if bias else 0)
+        self.macs += weights * ho * wo
+        return ho, wo
+
+    def bn(self, c: int, affine: bool = True) -> None:
+        self.params += 2 * c if affine else 0
+        self.bn_stats += 2 * c + (0 if affine else 2 * c)  # MXNet keeps gamma/beta even when frozen
+
+    def pool(self, stride: int = 2) -> None:  # max-pool 3x3/s2/p1 or avg-pool 2x2/s2 (ceil)
+        self.h, self.w = -(-self.h // stride), -(-self.w // stride)
+
+    def fc(self, cin: int, cout: int) -> None:
+        self.params += cin * cout + cout
+        self.macs += cin * cout
+
+
+def count(arch: Architecture, input_size: int = 224) -> Counts | None:
+    """Parameters and MACs of a ResNet-family architecture; None for family 'other'."""
+    if arch.family == "other" or arch.depth not in _LAYERS:
+        return None
+    c = _Counter(input_size)
+    v = arch.variant
+    if v == "v2":
+        c.bn(3, affine=False)  # MXNet Gluon v2: BatchNorm(scale=False, center=False) on the input
+    if v in ("c", "d"):  # deep stem: 3x3 convs 3->32 (s2), 32->32, 32->64
+        c.h, c.w = c.conv(3, 32, 3, 2)
+        c.bn(32)
+        c.conv(32, 32, 3)
+        c.bn(32)
+        c.conv(32, 64, 3)
+        c.bn(64)
+    else:
+        c.h, c.w = c.conv(3, 64, 7, 2)
+        c.bn(64)
+    c.pool()
+    bottleneck = arch.block == "bottleneck"
+    expansion = 4 if bottleneck else 1
+    cin = 64
+    for stage, blocks in enumerate(arch.layers):
+        planes = 64 * 2**stage
+        for i in range(blocks):
+            stride = 2 if stage > 0 and i == 0 else 1
+            cout = planes * expansion
+            _block(c, arch, cin, planes, cout, stride, bottleneck, downsample=(i == 0 and (stride != 1 or cin != cout)))
+            cin = cout
+    if v == "v2":
+        c.bn(cin)
+    c.fc(cin, arch.num_classes)
+    return Counts(params=c.params, bn_stats=c.bn_stats, macs=c.macs, input_size=input_size)
+
+
+def _block(c: _Counter, arch: Architecture, cin: int, planes: int, cout: int, stride: int,
+           bottleneck: bool, downsample: bool) -> None:  # fmt: skip
+    v = arch.variant
+    h, w = c.h, c.w
+    if v == "v2":
+        c.bn(cin)
+    if bottleneck:
+        width = int(planes * arch.width_per_group / 64) * arch.groups
+        if v == "v1":  # MXNet Gluon BottleneckV1: stride on the first 1x1; the 1x1 convs carry a bias
+            ho, wo = c.conv(cin, width, 1, stride, bias=True)
+            c.bn(width)
+            c.conv(width, width, 3, 1, arch.groups, at=(ho, wo))
+            c.bn(width)
+            c.conv(width, cout, 1, 1, bias=True, at=(ho, wo))
+        else:
+            c.conv(cin, width, 1)
+            if v == "v2":
+                c.bn(width)
+                ho, wo = c.conv(width, width, 3, stride, arch.groups)
+                c.bn(width)
+            else:
+                c.bn(width)
+                ho, wo = c.conv(width, width, 3, stride, arch.groups)
+                c.bn(width)
+            c.conv(width, cout, 1, at=(ho, wo))
+        if v != "v2":
+            c.bn(cout)
+    else:
+        ho, wo = c.conv(cin, planes, 3, stride)
+        c.bn(planes)
+        c.conv(planes, planes, 3, at=(ho, wo))
+        if v != "v2":
+            c.bn(planes)
+    if downsample:
+        if v == "d" and stride != 1:  # avg-pool 2x2/s2, then a 1x1 conv at the reduced size
+            c.conv(cin, cout, 1, 1, at=(ho, wo))
+        else:
+            c.conv(cin, cout, 1, stride, at=(h, w))
+        if v != "v2":
+            c.bn(cout)
+    c.h, c.w = ho, wo
+
+
+_LAYERS = {18, 26, 34, 50, 101, 152, 200}
+
+
+# --- comparing with what each zoo published ---------------------------------------------------
+
+Status = Literal["ok", "disagrees", "not-measured"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One published number next to the measured one."""
+
+    source: str
+    name: str
+    quantity: Literal["params_m", "macs_g"]
+    published: float  # as the zoo published it
+    published_unit: str  # 'M params', 'GMACs' or 'GFLOPs (2 x MACs)'
+    measured: float | None  # same unit as the normalised published value (M params / GMACs)
+    normalised: float  # published converted to M params / GMACs
+    convention: str  # which counting convention matched ('trainable', 'with BN stats', ...)
+    status: Status
+    reference: str
+    input_size: int
+
+    @property
+    def relative_error(self) -> float | None:
+        if self.measured is None or not self.measured:
+            return None
+        return self.normalised / self.measured - 1.0
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "relative_error": self.relative_error}
+
+
+def audit_entry(entry: Entry) -> list[Finding]:
+    """A finding for every published parameter count and FLOPs/MACs figure of ``entry``."""
+    findings: list[Finding] = []
+    for pub in entry.published:
+        size = pub.input_size or entry.input_size
+        counts = count(entry.arch, size)
+        if pub.params_m is not None:
+            findings.append(_params_finding(entry, pub, counts, size))
+        if pub.flops_g is not None:
+            findings.append(_macs_finding(entry, pub, counts, size))
+    return findings
+
+
+def _close(a: float, b: float, rtol: float) -> bool:
+    return abs(a - b) <= rtol * abs(b)
+
+
+def _params_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> Finding:
+    assert pub.params_m is not None
+    base = dict(source=entry.source, name=entry.name, quantity="params_m", published=pub.params_m,
+                published_unit="M params", normalised=pub.params_m, reference=pub.reference, input_size=size)  # fmt: skip
+    if counts is None:
+        return Finding(**base, measured=None, convention="", status="not-measured")  # type: ignore[arg-type]
+    trainable, with_stats = counts.params / 1e6, counts.params_with_bn_stats / 1e6
+    # the convention whose count is nearest to the published number (they differ by ~0.2-0.4%)
+    convention, measured = min((("trainable", trainable), ("with BN stats", with_stats)),
+                               key=lambda cm: abs(cm[1] - pub.params_m))  # type: ignore[operator]  # fmt: skip
+    if _close(pub.params_m, measured, PARAMS_RTOL):
+        return Finding(**base, measured=round(measured, 6), convention=convention, status="ok")  # type: ignore[arg-type]
+    return Finding(**base, measured=round(measured, 6), convention="none", status="disagrees")  # type: ignore[arg-type]
+
+
+def _macs_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> Finding:
+    assert pub.flops_g is not None
+    flops_unit = pub.flops_unit or "MACs"
+    normalised = pub.flops_g / 2 if flops_unit == "FLOPs" else pub.flops_g
+    unit = "GFLOPs (2 x MACs)" if flops_unit == "FLOPs" else "GMACs"
+    base = dict(source=entry.source, name=entry.name, quantity="macs_g", published=pub.flops_g, published_unit=unit,
+                normalised=normalised, reference=pub.reference, input_size=size)  # fmt: skip
+    if counts is None:
+        return Finding(**base, measured=None, convention="", status="not-measured")  # type: ignore[arg-type]
+    measured = counts.macs / 1e9
+    status = "ok" if _close(normalised, measured, MACS_RTOL) else "disagrees"
+    return Finding(**base, measured=round(measured, 6), convention="conv+fc MACs", status=status)  # type: ignore[arg-type]
+
+
+def audit(entries: Iterable[Entry]) -> list[Finding]:
+    return [f for e in entries for f in audit_entry(e)]
