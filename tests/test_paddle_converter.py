@@ -1,0 +1,392 @@
+"""PaddleClas converter: real .pdparams / inference-model formats, real photos, PaddleClas's own code.
+
+Weights are random (no network here) but always go through the real files: ``.pdparams`` written by
+``paddle.save`` of a state dict, inference models written by ``paddle.jit.save`` (PIR ``.json`` and
+legacy ``.pdmodel``), folders and ``*_infer.tar``. PaddleClas's own architecture and preprocessing
+code comes from the paddleclas wheel setup.sh installs (``--no-deps``; see paddle_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("paddle")
+pytest.importorskip("paddle2onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from paddle_fixtures import ARCH_MODULES, PREPROCESS_MODULE, import_paddleclas, paddleclas_root  # noqa: E402
+
+from zoocheck.checks.images import bundled_photos  # noqa: E402
+from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
+from zoocheck.converters import WeightsError, converter_for  # noqa: E402
+from zoocheck.converters.paddle import (  # noqa: E402
+    PaddleClasConverter,
+    ends_in_softmax,
+    find_inference_files,
+    random_state,
+    build_model,
+    write_inference_model,
+    write_random_pdparams,
+)
+from zoocheck.converters.paddle_arch import UnsupportedBuilder, scheme_for  # noqa: E402
+from zoocheck.converters.pipeline import convert  # noqa: E402
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
+
+# PaddleClas's eval pipeline: DecodeImage (cv2, to RGB) -> ResizeImage(resize_short=256) ->
+# CropImage(224) -> NormalizeImage(scale 1/255, ImageNet mean/std) -> ToCHWImage.
+PPCLS_PREPROCESS = Preprocess(
+    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
+    size_rounding="round", crop_rounding="floor", scale=1.0 / 255.0, channel_order="RGB",
+)
+
+needs_paddleclas = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas not installed (./setup.sh installs it --no-deps)")
+
+
+def entry(builder: str, arch: Architecture, input_size: int = 224) -> Entry:
+    pre = PPCLS_PREPROCESS if input_size == 224 else Preprocess(
+        resize=input_size, crop=input_size, image_library="cv2", antialias=False, size_rounding="round", crop_rounding="floor"
+    )
+    return Entry(source="ppcls", name=builder, arch=arch, builder=builder, preprocess=pre, input_size=input_size)
+
+
+def resnext(depth, groups, width, variant="b", classes=1000):
+    return Architecture(depth, variant, groups, width, classes, family="resnext")
+
+
+@pytest.fixture(scope="module")
+def photos() -> np.ndarray:
+    paths = bundled_photos()
+    if len(paths) < 3:
+        pytest.skip("scikit-image's bundled photographs are not installed")
+    return np.stack([preprocess_image(p, PPCLS_PREPROCESS) for p in paths[:3]])
+
+
+def relative_error(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """max|diff| / (max - min) of the reference, per row."""
+    return np.abs(reference - test).max(axis=1) / (reference.max(axis=1) - reference.min(axis=1))
+
+
+def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
+    assert conversion.ok, conversion.failure
+    session = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
+    (image_input,) = session.get_inputs()
+    assert image_input.name == "input" and image_input.shape[0] == "N"
+    assert session.get_outputs()[0].name == "logits"
+    onnx_out = session.run(None, {"input": inputs})[0]
+    native = conversion.native_outputs
+    assert native.shape == onnx_out.shape == (len(inputs), 1000)
+    assert np.isfinite(native).all()
+    assert (relative_error(native, onnx_out) < 1e-3).all(), relative_error(native, onnx_out)
+    assert (native.argmax(1) == onnx_out.argmax(1)).all()
+    return onnx_out
+
+
+# -- training weights (.pdparams) through the whole pipeline ---------------------------------------
+
+PDPARAMS_CASES = [
+    pytest.param("ResNet18", Architecture(18), id="ResNet18"),
+    pytest.param("ResNet18_vd", Architecture(18, "d"), id="ResNet18_vd"),
+    pytest.param("ResNet18_vc", Architecture(18, "c"), id="ResNet18_vc"),
+    # the published wsl models are 32x8d..32x48d; 2x8d has the same names and code path, small.
+    pytest.param("ResNeXt101_32x8d_wsl", resnext(101, 2, 8), id="ResNeXt101_wsl_2x8d"),
+    pytest.param("ResNeXt50_vd_32x4d", resnext(50, 32, 4, "d"), id="ResNeXt50_vd_32x4d", marks=pytest.mark.slow),
+    pytest.param("ResNet34_vd", Architecture(34, "d"), id="ResNet34_vd", marks=pytest.mark.slow),
+    pytest.param("ResNet50_vc", Architecture(50, "c"), id="ResNet50_vc", marks=pytest.mark.slow),
+    pytest.param("ResNeXt50_32x4d", resnext(50, 32, 4), id="ResNeXt50_32x4d", marks=pytest.mark.slow),
+    pytest.param("ResNeXt101_32x8d_wsl", resnext(101, 32, 8), id="ResNeXt101_32x8d_wsl", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("builder, arch", PDPARAMS_CASES)
+def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder, arch):
+    e = entry(builder, arch)
+    weights = write_random_pdparams(e, tmp_path / f"{builder}_pretrained.pdparams", seed=7)
+    conversion = convert(e, output=tmp_path / "model.onnx", weights=weights, inputs=photos)
+    assert_onnx_matches(conversion, photos)
+    assert conversion.metadata["output"] == "logits" and not conversion.outputs_probabilities
+    assert conversion.metadata["weights"]["file"] == str(weights)
+    assert {"paddlepaddle", "paddle2onnx"} <= set(conversion.metadata["versions"])
+
+
+@pytest.mark.slow
+def test_fix_resnet50_vd_ssld_exports_320_input(tmp_path):
+    e = entry("Fix_ResNet50_vd_ssld", Architecture(50, "d"), input_size=320)
+    inputs = np.stack([preprocess_image(p, e.preprocess) for p in bundled_photos()[:2]])
+    weights = write_random_pdparams(e, tmp_path / "Fix_ResNet50_vd_ssld_pretrained.pdparams", seed=1)
+    conversion = convert(e, output=tmp_path / "fix.onnx", weights=weights, inputs=inputs)
+    assert_onnx_matches(conversion, inputs)
+    session = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[1:] == [3, 320, 320]
+
+
+def test_written_pdparams_is_paddle_save_format(tmp_path):
+    e = entry("ResNet18_vd", Architecture(18, "d"))
+    path = write_random_pdparams(e, tmp_path / "ResNet18_vd_pretrained.pdparams", seed=0)
+    with open(path, "rb") as fh:
+        raw = pickle.load(fh, encoding="latin1")
+    # paddle.save(state_dict) stores numpy arrays plus Paddle's structured-name table
+    assert "StructuredToParameterName@@" in raw
+    assert "stem.0.conv.weight" in raw and "stem.2.bn._variance" in raw and "fc.weight" in raw
+    assert raw["fc.weight"].shape == (512, 1000)  # Paddle's Linear stores [in, out]
+
+
+def test_random_weights_are_seeded_and_non_degenerate(photos):
+    e = entry("ResNet18", Architecture(18))
+    converter = PaddleClasConverter()
+    a = converter.load(e, None, random_seed=3).forward(photos)
+    b = converter.load(e, None, random_seed=3).forward(photos)
+    c = converter.load(e, None, random_seed=4).forward(photos)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert np.isfinite(a).all() and (a.std(axis=1) > 0.1).all()
+    assert len(set(a.argmax(1).tolist())) > 1  # different photos, different top-1
+    model = build_model(e)
+    state = random_state(model, e, 0)
+    means = np.concatenate([v for k, v in state.items() if k.endswith("._mean")])
+    variances = np.concatenate([v for k, v in state.items() if k.endswith("._variance")])
+    assert abs(means.std() - 0.1) < 0.02 and variances.min() >= 0.5 and variances.max() <= 1.5
+
+
+# -- PaddleClas's own architecture code: same names, same function ---------------------------------
+
+# (scheme module, how PaddleClas builds it, zoocheck builder name, architecture)
+PADDLECLAS_CASES = [
+    pytest.param("legendary", lambda m: m.ResNet18(), "ResNet18", Architecture(18), id="ResNet18"),
+    pytest.param("legendary", lambda m: m.ResNet18_vd(), "ResNet18_vd", Architecture(18, "d"), id="ResNet18_vd"),
+    pytest.param("legendary", lambda m: m.ResNet50_vd(), "ResNet50_vd_ssld", Architecture(50, "d"), id="ResNet50_vd"),
+    pytest.param("vc", lambda m: m.ResNet50_vc(), "ResNet50_vc", Architecture(50, "c"), id="ResNet50_vc"),
+    pytest.param("vc", lambda m: m.ResNet_vc(layers=18), "ResNet18_vc", Architecture(18, "c"), id="ResNet18_vc"),
+    pytest.param("resnext", lambda m: m.ResNeXt50_32x4d(), "ResNeXt50_32x4d", resnext(50, 32, 4), id="ResNeXt50_32x4d"),
+    pytest.param("resnext_vd", lambda m: m.ResNeXt50_vd_32x4d(), "ResNeXt50_vd_32x4d", resnext(50, 32, 4, "d"), id="ResNeXt50_vd_32x4d"),
+    pytest.param(
+        "resnext_vd", lambda m: m.ResNeXt50_vd_64x4d(), "ResNeXt50_vd_64x4d", resnext(50, 64, 4, "d"), id="ResNeXt50_vd_64x4d",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
+        "wsl", lambda m: m.ResNeXt101WSL(cardinality=2, width=8), "ResNeXt101_32x8d_wsl", resnext(101, 2, 8), id="ResNeXt101WSL_2x8d"
+    ),
+    pytest.param(
+        "wsl", lambda m: m.ResNeXt101_32x8d_wsl(), "ResNeXt101_32x8d_wsl", resnext(101, 32, 8), id="ResNeXt101_32x8d_wsl",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
+        "legendary", lambda m: m.ResNet200_vd(), "ResNet200_vd", Architecture(200, "d"), id="ResNet200_vd", marks=pytest.mark.slow
+    ),
+]
+
+
+def _perturbed_state(model, seed: int) -> dict:
+    """Random values for every entry of a PaddleClas model's state dict (batch-norm stats included,
+    so a mixed-up _mean/_variance would show)."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, tensor in model.state_dict().items():
+        shape = tuple(tensor.shape)
+        if key.endswith("_variance"):
+            state[key] = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) == 4:
+            state[key] = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+        elif len(shape) == 2:
+            state[key] = rng.normal(0, 1 / np.sqrt(shape[0]), shape)
+        elif key.endswith("weight"):
+            state[key] = rng.uniform(0.2, 1.0, shape) if key.count(".") > 1 and ("conv2" in key or "_conv2" in key) else rng.uniform(0.7, 1.3, shape)
+        else:
+            state[key] = rng.normal(0, 0.1, shape)
+    return {k: v.astype(np.float32) for k, v in state.items()}
+
+
+@needs_paddleclas
+@pytest.mark.parametrize("module, build, builder, arch", PADDLECLAS_CASES)
+def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module, build, builder, arch):
+    import paddle
+
+    paddleclas_module = import_paddleclas(ARCH_MODULES[module])
+    with paddle.utils.unique_name.guard():  # model_zoo files name their parameters: one model per guard
+        reference = build(paddleclas_module)
+    reference.eval()
+    reference.set_state_dict(_perturbed_state(reference, seed=11))
+    path = tmp_path / f"{builder}_pretrained.pdparams"
+    paddle.save(reference.state_dict(), str(path))  # exactly how PaddleClas writes its checkpoints
+
+    e = entry(builder, arch)
+    native = PaddleClasConverter().load(e, path)
+    inputs = photos[:2] if arch.depth < 50 else photos[:1]
+    with paddle.no_grad():
+        expected = reference(paddle.to_tensor(inputs)).numpy()
+    got = native.forward(inputs)
+    assert np.isfinite(expected).all()
+    assert (relative_error(expected, got) < 1e-5).all(), relative_error(expected, got)
+    # (the load is strict, so zoocheck's names are PaddleClas's names, no more and no fewer)
+
+
+# -- inference models ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layout, legacy, softmax",
+    [
+        pytest.param("dir", False, False, id="dir-json-logits"),
+        pytest.param("tar", True, True, id="tar-pdmodel-softmax"),
+        pytest.param("dir", True, False, id="dir-pdmodel-logits", marks=pytest.mark.slow),
+        pytest.param("tar", False, True, id="tar-json-softmax", marks=pytest.mark.slow),
+    ],
+)
+def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
+    e = entry("ResNet18", Architecture(18))
+    pdparams = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=5)
+    target = tmp_path / ("ResNet18_infer.tar" if layout == "tar" else "ResNet18_infer")
+    written = write_inference_model(e, target, weights=pdparams, softmax=softmax, legacy_format=legacy)
+    if layout == "tar":
+        with tarfile.open(written) as tar:
+            names = tar.getnames()
+        program = "inference.pdmodel" if legacy else "inference.json"
+        assert f"ResNet18_infer/{program}" in names and "ResNet18_infer/inference.pdiparams" in names
+    else:
+        program_file, _ = find_inference_files(written)
+        assert program_file.suffix == (".pdmodel" if legacy else ".json")
+        assert ends_in_softmax(program_file) is softmax
+
+    conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos)
+    onnx_out = assert_onnx_matches(conversion, photos)
+    assert conversion.outputs_probabilities is softmax
+    assert conversion.metadata["output"] == ("probabilities" if softmax else "logits")
+
+    # the inference model computes what the training weights compute (softmax of it, if exported so)
+    logits = PaddleClasConverter().load(e, pdparams).forward(photos)
+    expected = np.exp(logits - logits.max(1, keepdims=True)) if softmax else logits
+    if softmax:
+        expected /= expected.sum(1, keepdims=True)
+        np.testing.assert_allclose(onnx_out.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(conversion.native_outputs, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_inference_program_file_path_is_accepted(tmp_path, photos):
+    e = entry("ResNet18", Architecture(18))
+    folder = write_inference_model(e, tmp_path / "infer", seed=1)
+    native = PaddleClasConverter().load(e, folder / "inference.json")
+    assert native.forward(photos[:1]).shape == (1, 1000)
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+
+def _one_line_naming(exc_info, path: Path) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
+    import paddle
+
+    e = entry("ResNet18", Architecture(18))
+    path = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
+    state = paddle.load(str(path))
+    state["stem.0.conv.weights"] = state.pop("stem.0.conv.weight")
+    bad = tmp_path / "renamed.pdparams"
+    paddle.save(state, str(bad))
+    with pytest.raises(WeightsError) as info:
+        PaddleClasConverter().load(e, bad)
+    message = _one_line_naming(info, bad)
+    assert "missing (stem.0.conv.weight)" in message and "unexpected (stem.0.conv.weights)" in message
+
+
+def test_weights_of_another_model_are_a_weights_error(tmp_path):
+    resnet18 = entry("ResNet18", Architecture(18))
+    path = write_random_pdparams(resnet18, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
+    with pytest.raises(WeightsError) as info:  # vd: deep stem, so other names
+        PaddleClasConverter().load(entry("ResNet18_vd", Architecture(18, "d")), path)
+    assert "stem.1.conv.weight" in _one_line_naming(info, path)
+    with pytest.raises(WeightsError) as info:  # same names, other class count
+        PaddleClasConverter().load(entry("ResNet18", Architecture(18, num_classes=10)), path)
+    assert "fc.weight [512, 1000] vs [512, 10]" in _one_line_naming(info, path)
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint at all\n", b"", pickle.dumps([1, 2, 3])], ids=["text", "empty", "pickled-list"])
+def test_a_file_that_is_not_pdparams_is_a_clear_error(tmp_path, content):
+    bad = tmp_path / "ResNet18_pretrained.pdparams"
+    bad.write_bytes(content)
+    with pytest.raises(WeightsError) as info:
+        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), bad)
+    assert "pdparams" in _one_line_naming(info, bad)
+
+
+def test_folder_without_inference_model_is_a_weights_error(tmp_path):
+    (tmp_path / "README.txt").write_text("nothing here")
+    with pytest.raises(WeightsError) as info:
+        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), tmp_path)
+    assert "inference.pdiparams" in _one_line_naming(info, tmp_path)
+
+
+def test_tar_without_inference_model_is_a_weights_error_naming_the_tar(tmp_path):
+    (tmp_path / "ResNet18_infer").mkdir()
+    (tmp_path / "ResNet18_infer" / "inference.yml").write_text("PreProcess: {}\n")
+    tar_path = tmp_path / "ResNet18_infer.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(tmp_path / "ResNet18_infer", arcname="ResNet18_infer")
+    with pytest.raises(WeightsError) as info:
+        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), tar_path)
+    assert "no Paddle inference model" in _one_line_naming(info, tar_path)
+
+
+def test_pipeline_turns_bad_weights_into_a_failure(tmp_path):
+    bad = tmp_path / "ResNet18_pretrained.pdparams"
+    bad.write_bytes(b"garbage")
+    conversion = convert(entry("ResNet18", Architecture(18)), output=tmp_path / "x.onnx", weights=bad, isolate=False)
+    assert not conversion.ok and conversion.failure.exception_type == "WeightsError"
+    assert str(bad) in conversion.failure.message
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_builder_names_pick_paddleclas_naming_schemes():
+    assert scheme_for("ResNet50").name == "legendary"
+    assert scheme_for("ResNet50_vd_ssld").name == "legendary_vd"
+    assert scheme_for("Fix_ResNet50_vd_ssld").name == "legendary_vd"
+    assert scheme_for("ResNet200_vd").name == "legendary_vd"
+    assert scheme_for("ResNet50_vc").name == "vc"
+    assert scheme_for("ResNeXt152_64x4d").name == "resnext"
+    assert scheme_for("resnext101_vd_32x4d").name == "resnext_vd"
+    assert scheme_for("ResNeXt101_32x48d_wsl").name == "wsl"
+    assert scheme_for("Fix_ResNeXt101_32x48d_wsl").name == "wsl"
+    with pytest.raises(UnsupportedBuilder):
+        scheme_for("MobileNetV3_large_x1_0")
+    with pytest.raises(ValueError, match="variant"):
+        scheme_for("ResNet50_vd", Architecture(50, "b"))
+
+
+def test_converter_is_registered_for_ppcls():
+    converter = converter_for("ppcls")
+    assert isinstance(converter, PaddleClasConverter) and converter.extra == "paddle"
+    converter.check_available()
+
+
+# -- preprocessing: zoocheck's spec vs PaddleClas's own operators -----------------------------------
+
+
+@needs_paddleclas
+@pytest.mark.parametrize("resize, crop", [(256, 224), (352, 320)])
+def test_preprocessing_matches_paddleclas_operators(resize, crop):
+    ops = import_paddleclas(PREPROCESS_MODULE)
+    pipeline = [
+        ops.DecodeImage(to_rgb=True),
+        ops.ResizeImage(resize_short=resize),
+        ops.CropImage(size=crop),
+        ops.NormalizeImage(scale=1.0 / 255.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], order=""),
+        ops.ToCHWImage(),
+    ]
+    spec = Preprocess(resize, crop, image_library="cv2", antialias=False, size_rounding="round", crop_rounding="floor")
+    photos = bundled_photos()
+    if not photos:
+        pytest.skip("scikit-image's bundled photographs are not installed")
+    for path in photos:
+        expected = path.read_bytes()
+        for op in pipeline:
+            expected = op(expected)
+        got = preprocess_image(path, spec)
+        assert got.shape == expected.shape == (3, crop, crop)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=str(path))
