@@ -16,6 +16,11 @@ fi
 # mmpretrain, used only by the tests to prove zoocheck's mmpretrain-style forward against the real
 # thing: its 'mmcv' requirement would trigger a source build, so it goes in with --no-deps beside
 # mmengine and mmcv-lite (STACK.md).
-.venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite
+# importlib-metadata, modelindex and einops are what `import mmpretrain.models` needs beyond those.
+.venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite importlib-metadata modelindex einops
 .venv/bin/python -m pip install -q -c constraints.txt --no-deps mmpretrain
+# paddleclas, used only by the tests to load PaddleClas's own architecture and preprocessing files:
+# its requirements (numpy==1.24.4, opencv<=4.6, faiss, visualdl, sklearn) are not wanted, and the
+# tests import just those files, never the package (tests/paddle_fixtures.py).
+.venv/bin/python -m pip install -q -c constraints.txt --no-deps paddleclas
 echo "$want" > "$stamp"
