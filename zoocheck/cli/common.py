@@ -26,7 +26,8 @@ def print_json(data: Any) -> None:
 def console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output is read by people and grep alike: do not squeeze tables to 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
