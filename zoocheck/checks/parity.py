@@ -130,7 +130,7 @@ def check_parity(
         inputs=batch,
     )
     test_path = onnx_path or conversion.onnx_path
-    framework = "+".join(k for k in conversion.versions if k not in ("python", "onnx")) or entry.source
+    framework = "+".join(k for k in conversion.versions if k not in ("python", "onnx", "zoocheck")) or entry.source
     common = dict(
         source=entry.source,
         model=entry.name,

@@ -105,7 +105,7 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
     from zoocheck.converters import converter_for
     from zoocheck.converters.normalize import normalize_model, save_atomic
 
-    stage, versions = "load", {}
+    stage, versions = "load", {"zoocheck": __version__, "python": platform.python_version()}
     try:
         conn.send(("stage", stage))
         converter = converter_for(entry.source)
@@ -113,7 +113,7 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
         stage = "build"
         conn.send(("stage", stage))
         native = converter.load(entry, weights, random_seed=random_seed)
-        versions = dict(native.versions)
+        versions.update(native.versions)
         native_outputs = None
         if inputs is not None:
             stage = "parity"

@@ -1,0 +1,98 @@
+"""The convert and parity commands end to end through main([...]), on real-format checkpoints."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from zoocheck.checks.images import bundled_photos
+from zoocheck.checks.onnx_runtime import run_first_output, session
+from zoocheck.checks.preprocess import preprocess_image
+from zoocheck.cli import main
+from zoocheck.converters.normalize import read_metadata
+from zoocheck.zoo_registry import get_entry
+
+MODEL = ["--src", "torchvision", "--model", "resnet18"]
+
+
+@pytest.fixture(scope="module")
+def resnet18_checkpoint(tmp_path_factory):
+    from zoocheck.converters.torch_hub import write_random_checkpoint
+
+    return write_random_checkpoint(get_entry("torchvision", "resnet18"), tmp_path_factory.mktemp("w") / "resnet18.pth", seed=3)
+
+
+def store_records(results, name):
+    return [json.loads(line) for line in (results / name).read_text().splitlines()]
+
+
+def test_convert_with_real_format_weights_writes_a_described_file(tmp_path, resnet18_checkpoint, capsys):
+    out, results = tmp_path / "r18.onnx", tmp_path / "results"
+    assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--output", str(out), "--results", str(results)]) == 0
+    meta = read_metadata(out)
+    assert meta["random_weights"] is False
+    assert meta["weights"]["file"] == str(resnet18_checkpoint) and len(meta["weights"]["sha256"]) == 64
+    assert meta["preprocess"]["resize"] == 256 and meta["opset"] == 17 and "torch" in meta["versions"]
+    assert json.loads((tmp_path / "r18.onnx.json").read_text()) == meta
+    [record] = store_records(results, "results.jsonl")
+    assert record["kind"] == "conversion" and record["status"] == "ok" and record["random_weights"] is False
+    # The file computes what torchvision computes with those weights, batch 1 and 3 alike.
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18()
+    model.load_state_dict(torch.load(resnet18_checkpoint, weights_only=True))
+    model.eval()
+    batch = np.stack([preprocess_image(p, get_entry("torchvision", "resnet18").preprocess) for p in bundled_photos()[:3]])
+    with torch.no_grad():
+        expected = model(torch.from_numpy(batch)).numpy()
+    got = run_first_output(session(out), batch)
+    assert np.abs(got - expected).max() / np.ptp(expected, axis=1).min() < 1e-3
+    assert (got.argmax(1) == expected.argmax(1)).all()
+    assert "RANDOM" not in capsys.readouterr().out
+
+
+def test_random_weights_say_so_everywhere(tmp_path, capsys):
+    out, results = tmp_path / "rand.onnx", tmp_path / "results"
+    assert main(["convert", *MODEL, "--random-weights", "--seed", "7", "--output", str(out), "--results", str(results)]) == 0
+    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    assert read_metadata(out)["random_weights"] is True and read_metadata(out)["random_seed"] == 7
+    assert store_records(results, "results.jsonl")[0]["random_weights"] is True
+
+
+def test_unusable_weights_fail_with_a_failure_record_and_no_output(tmp_path, capsys):
+    bad = tmp_path / "not_a_checkpoint.pth"
+    bad.write_bytes(b"this is not a pickle")
+    out, results = tmp_path / "bad.onnx", tmp_path / "results"
+    assert main(["convert", *MODEL, "--weights", str(bad), "--output", str(out), "--results", str(results)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not_a_checkpoint.pth" in err and "failures.jsonl" in err
+    [failure] = store_records(results, "failures.jsonl")
+    assert failure["source"] == "torchvision" and failure["stage"] in ("load", "build")
+    assert failure["exception_type"] and failure["traceback_tail"] and failure["versions"]
+    assert not out.exists() and not (tmp_path / "bad.onnx.json").exists()
+
+
+def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint, capsys):
+    results = tmp_path / "results"
+    assert main(["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "pass" and report["random_weights"] is False
+    names = [c["input"] for c in report["comparisons"]]
+    assert names[:2] == ["random-0", "random-1"] and "chelsea.png" in names
+    assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
+    assert report["tolerance"]["max_rel_err"] == 1e-3
+    assert onnx.load(report["onnx_path"]).graph.input[0].name == "input"
+    kinds = [r["kind"] for r in store_records(results, "results.jsonl")]
+    assert kinds == ["conversion", "parity"]
+
+
+def test_parity_fails_with_exit_1_when_the_onnx_file_is_another_model(tmp_path, resnet18_checkpoint, capsys):
+    other = tmp_path / "other.onnx"
+    assert main(["convert", *MODEL, "--random-weights", "--seed", "1", "--output", str(other), "--results", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(other), "--results", str(tmp_path / "r"), "--json"]
+    assert main(argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "fail" and any(c["max_rel_err"] > 1e-3 for c in report["comparisons"])
