@@ -1,0 +1,129 @@
+"""mmpretrain (OpenMMLab) ResNet-family ImageNet classifiers, reimplemented in torch.
+
+mmpretrain itself is not imported: its ``ImageClassifier`` (backbone ``ResNet``/``ResNetV1c``/
+``ResNetV1d``/``ResNeXt`` + ``GlobalAveragePooling`` neck + ``LinearClsHead``) is rebuilt here module
+for module with mmpretrain's own parameter names, so its checkpoints
+(``{"meta": ..., "state_dict": {"backbone.*", "head.fc.*"}}``) load by name, strictly. The
+structure follows mmpretrain 1.2.0 ``models/backbones/resnet.py`` and ``resnext.py``:
+
+- stem: ``conv1`` 7x7/2 + ``bn1`` + ReLU, or (``deep_stem``, V1c/V1d) ``stem.0..2`` ConvModules
+  (``.conv``/``.bn``) 3x3/2 -> stem/2, 3x3 -> stem/2, 3x3 -> stem; then MaxPool 3x3/2 pad 1 (floor);
+- style 'pytorch': the stride sits on the 3x3 conv (``conv2``) of a Bottleneck, ``conv1`` of a
+  BasicBlock;
+- shortcut ``downsample``: [1x1 conv(stride), BN] (indices 0, 1), or with ``avg_down`` (V1d) and
+  stride 2: [AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False), 1x1 conv, BN] (0, 1, 2);
+- ResNeXt Bottleneck: mid = groups * width_per_group * (out / 4) // base_channels(64), grouped 3x3;
+- wide ResNet (configs/wrn): ResNet with base_channels 128, expansion 2;
+- ``neck`` GlobalAveragePooling (no parameters), ``head.fc`` Linear.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.zoo_registry.types import Architecture, Entry
+
+# mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings
+_DEPTHS = {"resnet": (18, 34, 50, 101, 152), "resnext": (50, 101, 152), "wide_resnet": (50, 101)}
+_STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+_BACKBONE_TYPE = {"b": "ResNet", "c": "ResNetV1c", "d": "ResNetV1d"}
+
+
+def backbone_config(arch: Architecture) -> dict:
+    """The mmpretrain backbone config (``type`` + arguments) that ``arch`` corresponds to.
+
+    Raises ValueError for architectures mmpretrain does not build this way."""
+    if arch.family not in _DEPTHS or arch.depth not in _DEPTHS[arch.family]:
+        raise ValueError(f"mmpretrain has no {arch.family} of depth {arch.depth} (supported: {_DEPTHS})")
+    if arch.variant not in _BACKBONE_TYPE:
+        raise ValueError(f"mmpretrain has no ResNet variant {arch.variant!r} (it builds b: ResNet, c: ResNetV1c, d: ResNetV1d)")
+    cfg: dict = {"type": _BACKBONE_TYPE[arch.variant], "depth": arch.depth}
+    if arch.family == "resnext":
+        if arch.variant != "b":
+            raise ValueError("mmpretrain's ResNeXt has no deep-stem (c/d) variant")
+        cfg.update(type="ResNeXt", groups=arch.groups, width_per_group=arch.width_per_group)
+    elif arch.family == "wide_resnet":
+        cfg.update(base_channels=arch.width_per_group, expansion=2)
+    return cfg
+
+
+def _import_torch():
+    try:
+        import torch  # noqa: F401
+    except Exception as exc:
+        raise FrameworkUnavailable(f"PyTorch cannot be imported ({exc}); install it with pip install 'zoocheck[torch]'") from exc
+
+
+def build_classifier(arch: Architecture):
+    """zoocheck's torch module computing mmpretrain's ImageClassifier for ``arch``, eval mode."""
+    from zoocheck.converters import _mmpretrain_modules as mm
+
+    cfg = backbone_config(arch)
+    deep_stem = cfg["type"] in ("ResNetV1c", "ResNetV1d")
+    avg_down = cfg["type"] == "ResNetV1d"
+    if arch.family == "resnext":
+        groups, base, expansion = arch.groups, 64, 4
+        width = lambda out: groups * arch.width_per_group * (out // expansion) // base  # noqa: E731
+    elif arch.family == "wide_resnet":
+        groups, expansion = 1, 2
+        width = lambda out: out // expansion  # noqa: E731
+    else:
+        groups, expansion = 1, (1 if arch.depth in (18, 34) else 4)
+        width = lambda out: out // expansion  # noqa: E731
+    base_channels = cfg.get("base_channels", 64)
+    backbone = mm.ResNet(
+        stage_blocks=_STAGES[arch.depth],
+        basic=arch.depth in (18, 34),
+        base_channels=base_channels,
+        expansion=expansion,
+        groups=groups,
+        mid_channels_of=width,
+        deep_stem=deep_stem,
+        avg_down=avg_down,
+    )
+    return mm.ImageClassifier(backbone, backbone.feat_dim, arch.num_classes).eval()
+
+
+class MMPretrainConverter(Converter):
+    sources = ("mmpretrain",)
+    extra = "torch"
+
+    def check_available(self) -> None:
+        _import_torch()
+
+    def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        from zoocheck.converters import torch_common as tc
+
+        tc.set_threads()
+        if weights is None and random_seed is None:
+            raise ValueError("weights=None needs random_seed (seeded random weights)")
+        try:
+            describe = f"mmpretrain {backbone_config(entry.arch)['type']} {entry.arch.id} ({entry.arch.num_classes} classes)"
+        except ValueError as exc:
+            raise WeightsError(f"{entry.key}: {exc}") from None
+        if weights is not None:
+            state = tc.read_state_dict(Path(weights))
+            module = build_classifier(entry.arch)
+            # mmpretrain keeps the data preprocessor's mean/std as non-persistent buffers, but a
+            # checkpoint written by other tooling may carry them; they are not part of the network.
+            tc.load_strict(module, state, Path(weights), describe, ignore_prefixes=("data_preprocessor.",))
+        else:
+            import torch
+
+            torch.manual_seed(random_seed)
+            module = tc.randomize(build_classifier(entry.arch), random_seed, entry.input_size, init_convs=True)
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
+
+
+def write_random_checkpoint(arch: Architecture, path: Path, seed: int, input_size: int = 224) -> Path:
+    """An mmpretrain-format checkpoint (``{"meta", "state_dict"}``) of seeded random weights with
+    perturbed batch norm: a stand-in for a published file, read back through the real load path."""
+    import torch
+
+    from zoocheck.converters import torch_common as tc
+
+    torch.manual_seed(seed)
+    module = tc.randomize(build_classifier(arch), seed, input_size, init_convs=True)
+    meta = {"mmpretrain_version": "1.2.0", "note": f"zoocheck random weights, seed {seed}", "dataset_meta": {"classes": [str(i) for i in range(arch.num_classes)]}}
+    return tc.save_checkpoint(module.state_dict(), path, wrapper="state_dict", meta=meta)

@@ -1,0 +1,289 @@
+"""What the PyTorch-family converters share: reading checkpoints in their on-disk formats, strict
+loading, seeded random weights with perturbed batch norm, and the NativeModel for an nn.Module.
+
+Imported only by the torch converters, so importing it may import torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoocheck.converters.base import NativeModel, WeightsError
+
+# Keys a checkpoint may carry or lack without changing the function computed: BatchNorm's step
+# counter (old torchvision files have none; eval mode never reads it).
+_OPTIONAL_SUFFIXES = ("num_batches_tracked",)
+# Wrappers training scripts put around a state_dict, tried in this order.
+_WRAPPER_KEYS = ("state_dict", "model", "module", "state_dict_ema", "model_ema")
+_SHOW = 4  # offending keys named in a WeightsError
+
+
+def set_threads() -> None:
+    """Use the CPUs this process may run on, unless the user chose with OMP_NUM_THREADS."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    torch.set_num_threads(max(1, cpus))
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint file, unwrapped and with DataParallel's ``module.`` removed.
+
+    Reads ``.safetensors`` and torch pickles (with ``weights_only=True``: a checkpoint never runs
+    code). Accepts a bare state_dict or one wrapped in ``{"state_dict": ...}``/``{"model": ...}``
+    (mmpretrain, training scripts). Raises WeightsError naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a directory; expected a .pth/.pt/.bin/.safetensors checkpoint file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path), device="cpu")
+        else:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such weights file") from None
+    except Exception as exc:  # unpickling refused, truncated file, not a checkpoint at all
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path.name}: cannot read as a PyTorch checkpoint: {first}") from exc
+    state = obj
+    while isinstance(state, Mapping) and not _is_tensor_dict(state):
+        inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping)), None)
+        if inner is None:
+            break
+        state = inner
+    if not isinstance(state, Mapping) or not _is_tensor_dict(state):
+        what = f"a dict with keys {sorted(map(str, obj))[:_SHOW]}" if isinstance(obj, Mapping) else type(obj).__name__
+        raise WeightsError(f"{path.name}: not a state_dict of tensors (found {what})")
+    state = dict(state)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def _is_tensor_dict(d: Mapping) -> bool:
+    return bool(d) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in d.items())
+
+
+def _shown(keys: Iterable[str]) -> str:
+    keys = list(keys)
+    more = f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
+    return ", ".join(keys[:_SHOW]) + more
+
+
+def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
+    """Load ``state`` into ``module``: every key present, none extra, every shape equal.
+
+    Raises a one-line WeightsError naming the file, the model and the first offending keys.
+    """
+    expected = module.state_dict()
+    given = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
+
+    def optional(key: str) -> bool:
+        return key.endswith(_OPTIONAL_SUFFIXES)
+
+    missing = [k for k in expected if k not in given and not optional(k)]
+    unexpected = [k for k in given if k not in expected and not optional(k)]
+    shapes = [
+        f"{k} {tuple(given[k].shape)} in file vs {tuple(v.shape)} in model"
+        for k, v in expected.items()
+        if k in given and tuple(given[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys: {_shown(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys: {_shown(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches: {_shown(shapes)}")
+    if problems:
+        raise WeightsError(f"{Path(path).name}: weights do not fit {what}: " + "; ".join(problems))
+    tensors = {k: v for k, v in given.items() if k in expected}
+    module.load_state_dict(tensors, strict=False)
+    module.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeded random weights
+
+
+def randomize(module: nn.Module, seed: int, input_size: int, *, init_convs: bool = False) -> nn.Module:
+    """Give ``module`` seeded random weights whose batch norms are not the identity.
+
+    Batch-norm gamma ~ U(0.5, 1.5) and beta ~ N(0, 0.1); running statistics are first measured on
+    a seeded random batch (so activations neither blow up nor vanish with depth) and then
+    perturbed, mean by N(0, 0.1) standard deviations and variance by a factor U(0.5, 1.5), so an
+    exporter that drops or mis-folds a BN, or uses batch statistics, gives visibly different
+    logits. The classifier is then adjusted so photos get different top-1 classes and logits of a
+    moderate spread (``_spread_logits``).
+    ``init_convs`` re-initialises convolutions (Kaiming, fan-out) for modules whose default torch
+    init is not a network's own. Deterministic for a given seed and architecture.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    with torch.no_grad():
+        if init_convs:
+            for m in module.modules():
+                if isinstance(m, nn.Conv2d):
+                    fan_out = m.out_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+                    m.weight.normal_(0.0, (2.0 / fan_out) ** 0.5, generator=gen)
+                    if m.bias is not None:
+                        m.bias.zero_()
+                elif isinstance(m, nn.Linear):
+                    m.weight.normal_(0.0, 0.01, generator=gen)
+                    m.bias.zero_()
+        for bn in norms:
+            if bn.affine:
+                bn.weight.uniform_(0.5, 1.5, generator=gen)
+                bn.bias.normal_(0.0, 0.1, generator=gen)
+        if norms:
+            _measure_statistics(module, norms, seed, input_size)
+            for bn in norms:
+                std = bn.running_var.clamp_min(1e-5).sqrt()
+                bn.running_mean.add_(torch.randn(bn.running_mean.shape, generator=gen) * 0.1 * std)
+                bn.running_var.mul_(torch.empty(bn.running_var.shape).uniform_(0.5, 1.5, generator=gen))
+        module.eval()
+        _spread_logits(module, seed, input_size)
+    return module
+
+
+def _calibration_batch(seed: int, input_size: int, count: int = 8) -> torch.Tensor:
+    """Photo-like random inputs: 1/f noise (equal power per octave, from 1x1 up to pixel level) with
+    strongly correlated channels, in the range normalised photographs have. White noise alone
+    calibrates BN to statistics no photo has, and random networks then give every photo the same
+    top-1 with logits far larger than on white noise."""
+    gen = torch.Generator().manual_seed(seed)
+    F = torch.nn.functional
+    out = torch.zeros(count, 3, input_size, input_size)
+    for cells in (1, 2, 4, 8, 16, 32, 64, 128, input_size):
+        lum = torch.randn(count, 1, cells, cells, generator=gen)
+        chroma = 0.3 * torch.randn(count, 3, cells, cells, generator=gen)
+        out += F.interpolate(lum + chroma, size=(input_size, input_size), mode="bilinear", align_corners=False) * 0.35
+    return out
+
+
+def _measure_statistics(module: nn.Module, norms: list, seed: int, input_size: int) -> None:
+    """Set each BN's running statistics to those of a train-mode forward on a random batch."""
+    saved = [(bn.momentum, bn.training) for bn in norms]
+    module.eval()
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average: one batch gives exactly its statistics
+        bn.train()
+    try:
+        module(_calibration_batch(seed, input_size))
+    finally:
+        for bn, (momentum, _training) in zip(norms, saved):
+            bn.momentum = momentum
+            bn.num_batches_tracked.zero_()
+        module.eval()
+
+
+def _classifier(module: nn.Module) -> nn.Linear | None:
+    """The last Linear layer: the classifier of every torchvision/timm/mmpretrain CNN."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    return linears[-1] if linears else None
+
+
+def _spread_logits(module: nn.Module, seed: int, input_size: int, target_std: float = 2.0) -> None:
+    """Make the top-1 follow the input and the logits spread by about ``target_std``.
+
+    Features after ReLU and pooling share a large common direction; a random classifier turns it
+    into one favourite class for every photo. The classifier's weights are projected off the mean
+    feature of photo-like inputs, its bias cleared, and the whole scaled.
+    """
+    fc = _classifier(module)
+    if fc is None:
+        return
+    seen = []
+    hook = fc.register_forward_hook(lambda _m, args, _out: seen.append(args[0].detach().reshape(-1, fc.in_features)))
+    try:
+        module(_calibration_batch(seed + 1, input_size))
+    finally:
+        hook.remove()
+    if not seen:
+        return
+    mean = seen[-1].mean(dim=0)
+    if float(mean.norm()) > 0:
+        u = mean / mean.norm()
+        fc.weight.sub_(torch.outer(fc.weight @ u, u))
+    if fc.bias is not None:
+        fc.bias.zero_()
+    logits = seen[-1] @ fc.weight.T
+    spread = float(logits.std(dim=1).mean())
+    if np.isfinite(spread) and spread > 0:
+        fc.weight.mul_(target_std / spread)
+
+
+def save_checkpoint(state: Mapping[str, torch.Tensor], path: Path, wrapper: str | None = None, meta: dict | None = None) -> Path:
+    """Write ``state`` the way a zoo ships it: ``.safetensors`` by suffix, else a torch pickle,
+    optionally wrapped (``{"state_dict": ...}``, ``{"model": ...}``) with a ``meta`` dict beside."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous().clone() for k, v in state.items()}
+    if path.suffix == ".safetensors":
+        if wrapper is not None:
+            raise ValueError("safetensors files hold a flat dict of tensors; no wrapper")
+        from safetensors.torch import save_file
+
+        save_file(tensors, str(path), metadata={"format": "pt"})
+        return path
+    obj: dict = tensors if wrapper is None else {wrapper: tensors}
+    if meta is not None:
+        if wrapper is None:
+            raise ValueError("meta needs a wrapper key")
+        obj = {"meta": meta, **obj}
+    torch.save(obj, str(path))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# The NativeModel
+
+
+class TorchModel(NativeModel):
+    """A torch nn.Module classifier: numpy forward in eval mode, TorchScript-based ONNX export."""
+
+    def __init__(self, module: nn.Module, input_size: int, versions: dict[str, str]):
+        self.module = module.eval()
+        self.input_size = input_size
+        self.versions = {"torch": torch.__version__.split("+")[0], **versions}
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        with torch.no_grad():
+            out = self.module(x)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return out.float().numpy()
+
+    def export_onnx(self, path: Path, opset: int) -> None:
+        """Export with the TorchScript exporter (dynamo=False: onnxscript is not a dependency).
+
+        Models over protobuf's 2 GB limit come out with their tensors as separate files beside
+        ``path``; ``onnx.load(path)`` reads them back and the pipeline rewrites them as one file.
+        """
+        dummy = torch.zeros(1, 3, self.input_size, self.input_size)
+        with torch.no_grad():
+            torch.onnx.export(
+                self.module,
+                (dummy,),
+                str(path),
+                input_names=["input"],
+                output_names=["logits"],
+                dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )

@@ -1,0 +1,287 @@
+"""torchvision and timm: build with the library itself, load its state_dict strictly, export with
+torch.onnx. Any classifier the library knows converts, by its own name, not only ResNets.
+
+No network: models are built with ``weights=None`` / ``pretrained=False`` and weights come from a
+local file in the library's own format.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from types import SimpleNamespace
+from pathlib import Path
+
+from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel
+from zoocheck.zoo_registry.types import Architecture, Checksum, Entry, Preprocess, Published, Weights
+
+_FIX = "pip install 'zoocheck[torch]'"
+
+# Library names of ResNet-family classifiers -> the shared Architecture (same function, same id).
+_RESNET = re.compile(r"^(?:tv_)?resnet(\d+)([cd]?)$")
+_RESNEXT = re.compile(r"^resnext(\d+)([cd]?)_(\d+)x(\d+)d$")
+_WIDE = re.compile(r"^wide_resnet(\d+)_(\d+)$")
+
+
+def architecture_for(name: str, num_classes: int) -> Architecture:
+    """The Architecture a torchvision/timm builder name stands for; family 'other' outside ResNets."""
+    from zoocheck.zoo_registry.types import RESNET_LAYERS
+
+    if m := _RESNET.match(name):
+        depth, variant = int(m[1]), m[2] or "b"
+        if depth in RESNET_LAYERS:
+            return Architecture(depth=depth, variant=variant, num_classes=num_classes)
+    if m := _RESNEXT.match(name):
+        depth, variant = int(m[1]), m[2] or "b"
+        if depth in RESNET_LAYERS:
+            return Architecture(depth, variant, int(m[3]), int(m[4]), num_classes, family="resnext")
+    if m := _WIDE.match(name):
+        if int(m[1]) in RESNET_LAYERS:
+            return Architecture(int(m[1]), "b", 1, 64 * int(m[2]), num_classes, family="wide_resnet")
+    return Architecture(depth=0, num_classes=num_classes, family="other", other_id=name)
+
+
+def _label_space(num_classes: int) -> str:
+    return {1000: "imagenet-1k", 11821: "imagenet-12k", 21841: "imagenet-21k", 21843: "imagenet-21k"}.get(num_classes, f"{num_classes}-classes")
+
+
+def _import_torch():
+    try:
+        import torch  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken install raising OSError
+        raise FrameworkUnavailable(f"PyTorch cannot be imported ({exc}); install it with {_FIX}") from exc
+
+
+class _TorchLibraryConverter(Converter):
+    extra = "torch"
+    library = ""
+
+    def check_available(self) -> None:
+        _import_torch()
+        try:
+            __import__(self.library)
+        except Exception as exc:
+            raise FrameworkUnavailable(f"{self.library} cannot be imported ({exc}); install it with {_FIX}") from exc
+
+    def build(self, entry: Entry):
+        raise NotImplementedError
+
+    def library_version(self) -> str:
+        return __import__(self.library).__version__.split("+")[0]
+
+    def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        from zoocheck.converters import torch_common as tc
+
+        tc.set_threads()
+        if weights is None and random_seed is None:
+            raise ValueError("weights=None needs random_seed (seeded random weights)")
+        state = tc.read_state_dict(Path(weights)) if weights is not None else None
+        if random_seed is not None:
+            import torch
+
+            torch.manual_seed(random_seed)  # the library's own init draws from the global RNG
+        module = self.build(entry)
+        if state is not None:
+            tc.load_strict(module, state, Path(weights), f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)")
+        else:
+            tc.randomize(module, random_seed, entry.input_size)
+        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()})
+
+
+class TorchvisionConverter(_TorchLibraryConverter):
+    sources = ("torchvision",)
+    library = "torchvision"
+
+    def build(self, entry: Entry):
+        import torchvision
+
+        return torchvision.models.get_model(entry.builder, weights=None, num_classes=entry.arch.num_classes).eval()
+
+    def resolve(self, name: str) -> Entry | None:
+        """``resnet50`` (default weights) or ``resnet50.IMAGENET1K_V2``, any case, for any
+        torchvision classification builder; preprocessing and accuracy from the weights enum."""
+        import torchvision.models as tvm
+
+        builder_name, _, tag = name.strip().partition(".")
+        builders = {b.lower(): b for b in tvm.list_models(module=tvm)}
+        builder = builders.get(builder_name.lower())
+        if builder is None:
+            return None
+        try:
+            enum = tvm.get_model_weights(builder)
+        except (ValueError, KeyError):
+            enum = None
+        if enum is None or not list(enum):
+            if tag:
+                return None
+            return Entry(
+                source="torchvision",
+                name=builder,
+                arch=architecture_for(builder, 1000),
+                builder=builder,
+                preprocess=Preprocess(resize=256, crop=224),
+                notes="torchvision publishes no weights for this builder",
+            )
+        members = {m.name.lower(): m for m in enum}
+        weights = getattr(enum, "DEFAULT") if not tag else members.get(tag.lower())
+        if weights is None:
+            return None
+        return torchvision_entry(builder, weights, is_default=weights is getattr(enum, "DEFAULT"))
+
+
+def torchvision_entry(builder: str, weights, is_default: bool) -> Entry:
+    """An Entry from a torchvision weights enum member (what ``resolve`` builds)."""
+    from torchvision.transforms import InterpolationMode
+
+    t = weights.transforms()
+    interpolation = {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic", InterpolationMode.NEAREST: "nearest"}[t.interpolation]
+    preprocess = Preprocess(
+        resize=int(t.resize_size[0]),
+        crop=int(t.crop_size[0]),
+        interpolation=interpolation,
+        image_library="pil",
+        antialias=True,
+        resize_mode="short",
+        size_rounding="floor",
+        crop_rounding="round",
+        mean=tuple(float(v) for v in t.mean),
+        std=tuple(float(v) for v in t.std),
+    )
+    meta = weights.meta
+    num_classes = len(meta.get("categories") or []) or 1000
+    file_name = weights.url.rsplit("/", 1)[-1]
+    m = re.search(r"-([0-9a-f]{8,})\.pth$", file_name)
+    checksum = Checksum("sha256", m[1], kind="prefix") if m else None
+    published = []
+    for dataset, metrics in (meta.get("_metrics") or {}).items():
+        if "acc@1" in metrics:
+            published.append(
+                Published(
+                    top1=float(metrics["acc@1"]),
+                    top5=float(metrics["acc@5"]) if "acc@5" in metrics else None,
+                    reference=f"torchvision {type(weights).__name__}.{weights.name} meta ({dataset}); recipe {meta.get('recipe', '')}".strip(),
+                    params_m=round(meta["num_params"] / 1e6, 3) if "num_params" in meta else None,
+                    flops_g=meta.get("_ops"),
+                    flops_unit="MACs" if "_ops" in meta else None,
+                    input_size=preprocess.crop,
+                )
+            )
+    return Entry(
+        source="torchvision",
+        name=f"{builder}.{weights.name}",
+        arch=architecture_for(builder, num_classes),
+        builder=builder,
+        preprocess=preprocess,
+        weights=Weights(url=weights.url, file_name=file_name, format="torch-state-dict", checksum=checksum),
+        aliases=(builder,) if is_default else (),
+        published=tuple(published),
+        label_space=_label_space(num_classes),
+        input_size=preprocess.crop,
+    )
+
+
+class TimmConverter(_TorchLibraryConverter):
+    sources = ("timm",)
+    library = "timm"
+
+    def build(self, entry: Entry):
+        import timm
+
+        return timm.create_model(entry.builder, pretrained=False, num_classes=entry.arch.num_classes).eval()
+
+    def resolve(self, name: str) -> Entry | None:
+        """``resnet50d`` (default tag), ``resnet50d.gluon_in1k`` or a deprecated name
+        (``gluon_resnet50_v1d``), any case; preprocessing from timm's pretrained_cfg."""
+        import timm
+        from timm.models import get_deprecated_models, get_pretrained_cfg, split_model_name_tag
+
+        key = name.strip().lower()
+        deprecated = {k.lower(): v for k, v in get_deprecated_models().items()}
+        alias = None
+        if key in deprecated:
+            alias, key = name.strip(), deprecated[key].lower()
+        arch_name, tag = split_model_name_tag(key)
+        archs = {a.lower(): a for a in timm.list_models()}
+        arch = archs.get(arch_name)
+        if arch is None:
+            return None
+        try:
+            cfg = get_pretrained_cfg(f"{arch}.{tag}" if tag else arch, allow_unregistered=False)
+        except RuntimeError:  # a tag the architecture does not have
+            return None
+        if cfg is None:
+            if tag:
+                return None
+            # an architecture without any pretrained tag: the defaults it is built with
+            cfg = SimpleNamespace(**timm.create_model(arch, pretrained=False).pretrained_cfg)
+        return timm_entry(arch, cfg, alias=alias)
+
+
+def timm_entry(arch: str, cfg, alias: str | None = None) -> Entry:
+    """An Entry from a timm PretrainedCfg (what ``resolve`` builds)."""
+    from timm.models import get_arch_pretrained_cfgs
+
+    tags = list(get_arch_pretrained_cfgs(arch))
+    tag = getattr(cfg, "tag", None) or ""
+    crop = int(cfg.input_size[-1])
+    crop_pct = float(getattr(cfg, "crop_pct", None) or 0.875)
+    crop_mode = getattr(cfg, "crop_mode", None) or "center"
+    interpolation = getattr(cfg, "interpolation", None) or "bilinear"
+    if interpolation not in ("bilinear", "bicubic", "nearest"):
+        interpolation = "bilinear"  # timm's eval transform maps anything else to bilinear
+    resize = math.floor(crop / crop_pct)
+    preprocess = Preprocess(
+        resize=resize,
+        crop=crop,
+        interpolation=interpolation,
+        image_library="pil",
+        antialias=True,
+        # 'squash' resizes both sides to floor(crop / crop_pct); 'border' (letterbox) is not
+        # expressible and is approximated by 'center' (said in notes).
+        resize_mode="squash" if crop_mode == "squash" else "short",
+        size_rounding="floor",
+        crop_rounding="round",
+        mean=tuple(float(v) for v in cfg.mean),
+        std=tuple(float(v) for v in cfg.std),
+    )
+    num_classes = int(getattr(cfg, "num_classes", None) or 1000)
+    weights = None
+    hf = getattr(cfg, "hf_hub_id", None)
+    if hf:
+        file_name = getattr(cfg, "hf_hub_filename", None) or "model.safetensors"
+        weights = Weights(url=f"https://huggingface.co/{hf}/resolve/main/{file_name}", file_name=f"{arch}.{tag}.{file_name.rsplit('.', 1)[-1]}", format="torch-state-dict")
+    elif getattr(cfg, "url", None):
+        weights = Weights(url=cfg.url, file_name=cfg.url.rsplit("/", 1)[-1], format="torch-state-dict")
+    name = f"{arch}.{tag}" if tag else arch
+    aliases = []
+    if tag and tags and tags[0] == name:
+        aliases.append(arch)
+    if alias and alias.lower() != name.lower():
+        aliases.append(alias)
+    return Entry(
+        source="timm",
+        name=name,
+        arch=architecture_for(arch, num_classes),
+        builder=arch,
+        preprocess=preprocess,
+        weights=weights,
+        aliases=tuple(aliases),
+        label_space=_label_space(num_classes),
+        input_size=crop,
+        notes=f"from timm pretrained_cfg (crop_pct {crop_pct}, crop_mode {crop_mode})",
+    )
+
+
+def write_random_checkpoint(entry: Entry, path: Path, seed: int, *, wrapper: str | None = None, data_parallel: bool = False) -> Path:
+    """A torchvision/timm checkpoint of seeded random weights with perturbed batch norm, in the
+    library's own format: ``.pth`` (bare, or wrapped in ``{"state_dict"|"model": ...}``,
+    optionally with DataParallel's ``module.`` prefix) or ``.safetensors`` by suffix. It holds the
+    weights ``load(entry, None, random_seed=seed)`` builds, and is read back through the real path."""
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.torch_common import save_checkpoint
+
+    native = converter_for(entry.source).load(entry, None, random_seed=seed)
+    state = native.module.state_dict()
+    if data_parallel:
+        state = {f"module.{k}": v for k, v in state.items()}
+    return save_checkpoint(state, path, wrapper=wrapper)
