@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, console, fail, print_json
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json
 
 
 def register(subparsers) -> None:
@@ -39,6 +39,7 @@ def register(subparsers) -> None:
     p.add_argument("--src", help="only this source")
     p.add_argument("--all", action="store_true", help="also list the numbers that agree")
     p.add_argument("--json", action="store_true", help="print every finding as JSON")
+    add_results_arg(p)
     p.set_defaults(run=run_audit)
 
 
@@ -184,12 +185,17 @@ def run_fetch(args) -> int:
 
 def run_audit(args) -> int:
     from zoocheck.zoo_registry import UnknownSourceError, list_entries
+    from zoocheck.store import ResultsStore
     from zoocheck.zoo_registry.audit import audit
 
     try:
         findings = audit(list_entries(args.src))
     except UnknownSourceError as exc:
         raise UsageError(str(exc)) from None
+    store = ResultsStore(args.results)
+    for f in findings:  # the store is what `zoocheck table` renders measured params from
+        if f.measured is not None:
+            store.add_result({"kind": "audit", "model": f.name, **f.to_dict()})
     bad = [f for f in findings if f.status == "disagrees"]
     ok = sum(f.status == "ok" for f in findings)
     skipped = sum(f.status == "not-measured" for f in findings)
