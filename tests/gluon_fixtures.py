@@ -370,6 +370,13 @@ class ResNext(HybridBlock):
 # ---- end GluonCV 0.10.5 code ---------------------------------------------------------------
 
 _RESNET_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+# resnetv1b.py's resnetNN_v1{b,c,d,s} constructors, as GluonCV writes them (stem_width defaults to 32)
+_V1B_ARGS = {
+    "b": {},
+    "c": {"deep_stem": True},
+    "d": {"deep_stem": True, "avg_down": True},
+    "s": {"deep_stem": True, "stem_width": 64},
+}
 
 
 def gluoncv_net(builder: str):
@@ -382,7 +389,7 @@ def gluoncv_net(builder: str):
         return ResNext(_RESNET_LAYERS[spec.depth][:4], spec.groups, spec.width_per_group)
     block = BottleneckV1b if spec.depth >= 50 else BasicBlockV1b
     variant = builder[-1]
-    return ResNetV1b(block, _RESNET_LAYERS[spec.depth], deep_stem=variant in "cd", avg_down=variant == "d", name_prefix=f"resnetv1{variant}_")
+    return ResNetV1b(block, _RESNET_LAYERS[spec.depth], name_prefix=f"resnetv1{variant}_", **_V1B_ARGS[variant])
 
 
 def write_gluoncv_checkpoint(builder: str, path: Path, seed: int, input_size: int = 224):

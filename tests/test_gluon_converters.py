@@ -48,7 +48,9 @@ def gluon_entry(builder: str) -> Entry:
 
 def gluoncv_entry(builder: str) -> Entry:
     spec = gluoncv.spec_for(builder)
-    if spec.family == "resnext":
+    if builder.endswith("_v1s"):  # the deep 64-wide stem is outside Architecture's variants
+        arch = Architecture(spec.depth, family="other", other_id=f"resnet{spec.depth}_s")
+    elif spec.family == "resnext":
         arch = Architecture(spec.depth, "b", spec.groups, spec.width_per_group, family="resnext")
     else:
         arch = Architecture(spec.depth, builder[-1])
@@ -158,7 +160,7 @@ def test_mxnet_onnx_opsets():
 # ---------------------------------------------------------------------------------------------
 # gluoncv
 
-GLUONCV_BUILDERS = ["resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "resnext50_32x4d"]
+GLUONCV_BUILDERS = ["resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "resnet50_v1s", "resnext50_32x4d"]
 SMALL = 64  # GluonCV/timm nets are fully convolutional: small inputs keep these tests fast
 
 
@@ -198,6 +200,47 @@ def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
         junk = tmp_path / "junk.params"
         junk.write_bytes(b"\x00" * 64)
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), junk)
+
+
+def test_gluoncv_v1s_is_timm_resnet_s_with_gluoncv_stem_names(tmp_path):
+    spec = gluoncv.spec_for("resnet101_v1s")
+    assert (spec.deep_stem, spec.stem_width, spec.avg_down) == (True, 64, False)
+    model = gluoncv.build_timm(gluoncv.spec_for("resnet50_v1s"))
+    assert model.conv1[0].out_channels == 64 and model.conv1[6].out_channels == 128  # timm resnet50s
+    path = tmp_path / "resnet50_v1s.params"
+    gluon_fixtures.write_gluoncv_checkpoint("resnet50_v1s", path, SEED, input_size=SMALL)
+    with pytest.raises(WeightsError, match="do not fit"):  # v1c's 32-wide stem is not v1s's
+        gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), path)
+
+
+@pytest.mark.parametrize("builder", ["resnet18_v1", "resnet18_v2"])
+def test_gluoncv_v1_v2_files_load_through_the_gluon_converter(builder, tmp_path):
+    """GluonCV's resnetNN_v1/v2 are MXNet Gluon's model-zoo classes (gluoncv/model_zoo/resnet.py
+    differs only in options these models leave off), so a file written by that network is a
+    GluonCV file; the gluoncv source hands it to MXNet and runs MXNet's forward on it."""
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("gluoncv", builder)
+    path = gluon.write_random_checkpoint(builder, tmp_path / f"{builder}.params", SEED, input_size=SMALL)
+    net = gluon.build(builder)
+    net.load_parameters(str(path), ctx=mx.cpu())
+    native = gluoncv.GluonCVConverter().load(entry, path)
+    assert isinstance(native, gluon.GluonNative) and native.versions["mxnet"] == "1.9.1"
+    x = inputs(2, SMALL)
+    assert np.array_equal(native.forward(x), gluon_fixtures.mxnet_forward(net, x))
+    with pytest.raises(WeightsError, match="do not fit"):
+        gluoncv.GluonCVConverter().load(get_entry("gluoncv", "resnet34_v1" if builder.endswith("v1") else "resnet34_v2"), path)
+
+
+def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("gluoncv", "resnet18_v1")
+    weights = gluon.write_random_checkpoint("resnet18_v1", tmp_path / "resnet18_v1.params", SEED)
+    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
+    assert result.status == "pass", result.summary()
+    assert conversion.metadata["source"] == "gluoncv" and "mxnet" in conversion.metadata["versions"]
+    assert_conventions(conversion.onnx_path)
 
 
 def test_gluoncv_conversion_parity_and_conventions(tmp_path):

@@ -1,4 +1,5 @@
-"""GluonCV ResNet v1b/v1c/v1d and ResNeXt weights, converted by parameter-name mapping.
+"""GluonCV ResNet v1b/v1c/v1d/v1s and ResNeXt weights, converted by parameter-name mapping;
+GluonCV's ResNet v1/v2 handed to the MXNet Gluon converter.
 
 GluonCV 0.10.5 refuses to import next to torch>=2 (STACK.md), so its networks are rebuilt in
 timm, whose ResNet class with the matching stem/shortcut options IS GluonCV's architecture (timm's
@@ -7,6 +8,8 @@ timm, whose ResNet class with the matching stem/shortcut options IS GluonCV's ar
 - ``resnetNN_v1b`` -> timm ResNet, 7x7 stem, stride on the 3x3 (timm ``resnetNN``);
 - ``resnetNN_v1c`` -> deep 3x3 stem of width 32 (timm ``resnetNNc``);
 - ``resnetNN_v1d`` -> v1c + avg-pool on the downsampling shortcut (timm ``resnetNNd``);
+- ``resnetNN_v1s`` -> the deep 3x3 stem of width 64, no avg-pool (timm ``resnetNNs``); GluonCV
+  builds it with the same ResNetV1b class (``deep_stem=True, stem_width=64``), so v1c's names;
 - ``resnextNN_GxWd`` -> ResNeXt with G groups of width W (timm ``resnextNN_GxWd``).
 
 GluonCV ``.params`` files are MXNet ``save_parameters`` files; they are read here without MXNet
@@ -17,6 +20,11 @@ ResNetV1b uses torchvision-like attribute names (``conv1``, ``bn1``, ``layer1.0.
 ``fc``); ResNext nests everything in ``features`` (``features.0`` conv, ``features.1`` BN,
 ``features.{4..7}.{block}.body.{0,1,3,4,6,7}``, ``.downsample.{0,1}``) with classifier ``output``.
 MXNet BatchNorm calls its affine parameters ``gamma``/``beta``.
+
+GluonCV's ``resnetNN_v1`` / ``resnetNN_v2`` (gluoncv/model_zoo/resnet.py) are MXNet Gluon's model
+zoo ResNets: the same classes (GluonCV only adds last_gamma / SE / norm_layer options that are off
+in these models), so the same parameter names and files. They go to ``GluonConverter``, which loads
+them into MXNet's own network.
 """
 
 from __future__ import annotations
@@ -131,6 +139,7 @@ class GluonCVSpec:
     depth: int
     family: str  # 'resnetv1b' | 'resnext'
     deep_stem: bool = False
+    stem_width: int = 32  # of the deep stem's first two convolutions
     avg_down: bool = False
     groups: int = 1
     width_per_group: int = 64
@@ -140,20 +149,23 @@ class GluonCVSpec:
         return self.depth >= 50
 
 
-_V1B = re.compile(r"^resnet(?P<depth>\d+)_v1(?P<variant>[bcd])$")
+_V1B = re.compile(r"^resnet(?P<depth>\d+)_v1(?P<variant>[bcds])$")
 _RESNEXT = re.compile(r"^resnext(?P<depth>\d+)_(?P<groups>\d+)x(?P<width>\d+)d$")
 
 
 def spec_for(builder: str) -> GluonCVSpec:
-    """GluonCV's constructor arguments for ``builder`` (resnet18_v1b ... resnext101_64x4d)."""
+    """GluonCV's constructor arguments for ``builder`` (resnet18_v1b ... resnext101_64x4d);
+    GluonCV's v1/v2 names are not here: they are MXNet Gluon's networks (``gluon.BUILDERS``)."""
     m = _V1B.match(builder)
     if m and int(m["depth"]) in (18, 34, 50, 101, 152):
         variant = m["variant"]
-        return GluonCVSpec(int(m["depth"]), "resnetv1b", deep_stem=variant in "cd", avg_down=variant == "d")
+        return GluonCVSpec(
+            int(m["depth"]), "resnetv1b", deep_stem=variant in "cds", stem_width=64 if variant == "s" else 32, avg_down=variant == "d"
+        )
     m = _RESNEXT.match(builder)
     if m and int(m["depth"]) in (50, 101):
         return GluonCVSpec(int(m["depth"]), "resnext", groups=int(m["groups"]), width_per_group=int(m["width"]))
-    raise ValueError(f"gluoncv builder {builder!r} is not resnetNN_v1b/c/d or resnextNN_GxWd")
+    raise ValueError(f"gluoncv builder {builder!r} is not resnetNN_v1/v2 (MXNet Gluon's), resnetNN_v1b/c/d/s or resnextNN_GxWd")
 
 
 def build_timm(spec: GluonCVSpec, num_classes: int = 1000):
@@ -165,7 +177,7 @@ def build_timm(spec: GluonCVSpec, num_classes: int = 1000):
         layers=list(RESNET_LAYERS[spec.depth]),
         cardinality=spec.groups,
         base_width=spec.width_per_group,
-        stem_width=32 if spec.deep_stem else 64,
+        stem_width=spec.stem_width if spec.deep_stem else 64,
         stem_type="deep" if spec.deep_stem else "",
         avg_down=spec.avg_down,
         num_classes=num_classes,
@@ -296,6 +308,11 @@ class GluonCVConverter(Converter):
             raise FrameworkUnavailable(f"gluoncv weights are converted through PyTorch + timm, which cannot be imported ({exc}): pip install 'zoocheck[torch]'") from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        from zoocheck.converters.gluon import BUILDERS as GLUON_BUILDERS
+        from zoocheck.converters.gluon import GluonConverter
+
+        if entry.builder in GLUON_BUILDERS:  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
+            return GluonConverter().load(entry, weights, random_seed=random_seed)
         import timm
         import torch
 
