@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.normalize import PROTOBUF_LIMIT
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
 from zoocheck.zoo_registry.types import Entry
 
@@ -83,13 +84,54 @@ def _versions() -> dict[str, str]:
 
 
 def _export(model_file: Path, params_file: Path, path: Path, opset: int) -> None:
+    """paddle2onnx ``model_file`` + ``params_file`` -> ``path`` (a graph under protobuf's 2 GB)."""
     import paddle2onnx
 
-    Path(path).unlink(missing_ok=True)  # paddle2onnx logs its own failures and may write nothing
+    if Path(params_file).stat().st_size > PROTOBUF_LIMIT:
+        raise RuntimeError(
+            f"{params_file}: {Path(params_file).stat().st_size / 2**30:.1f} GiB of weights; paddle2onnx "
+            f"{paddle2onnx.__version__} serialises the whole ONNX model as one protobuf, which cannot exceed 2 GB "
+            "(its external-data option only moves Constant nodes, and it keeps weights as initializers); "
+            "convert the training weights (.pdparams) instead: zoocheck then writes them as ONNX external data"
+        )
+    path = Path(path)
+    path.unlink(missing_ok=True)  # paddle2onnx logs its own failures and may write nothing
     with _stdout_to_stderr():
         paddle2onnx.export(str(model_file), str(params_file), str(path), opset_version=opset, enable_optimize=True)
-    if not Path(path).exists():
-        raise RuntimeError(f"paddle2onnx wrote no ONNX file for {model_file} (its log on stderr says why)")
+    if not path.exists() or path.stat().st_size == 0:  # a failed serialisation leaves an empty file
+        raise RuntimeError(f"paddle2onnx wrote no ONNX model for {model_file} (its log on stderr says why)")
+
+
+def _export_large(model_file: Path, weights: dict, path: Path, opset: int) -> None:
+    """paddle2onnx the program alone (no params file: a graph of a few hundred kB whose nodes name
+    the Paddle parameters they use), then attach ``weights`` (Paddle name -> Paddle tensor, copied
+    out one at a time so that only one more copy of the weights exists) as initializers
+    and write them as ONE external data file ``<path>.data`` beside ``path``.
+
+    paddle2onnx 2.1.0 cannot export a model over 2 GB itself (see ``_export``). Without the params
+    its optimizer has no constants to fold, which for a ResNet changes nothing but the Conv+bias
+    and MatMul+Add fusions, both left to onnxruntime."""
+    import onnx
+    import paddle2onnx
+    from onnx import numpy_helper
+
+    path = Path(path)
+    skeleton = path.with_name(path.stem + ".graph.onnx")
+    with _stdout_to_stderr():
+        paddle2onnx.export(str(model_file), "", str(skeleton), opset_version=opset, enable_optimize=True, optimize_tool="none")
+    if not skeleton.exists() or skeleton.stat().st_size == 0:
+        raise RuntimeError(f"paddle2onnx wrote no ONNX graph for {model_file} (its log on stderr says why)")
+    model = onnx.load(str(skeleton))
+    skeleton.unlink()
+    graph = model.graph
+    defined = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
+    used = list(dict.fromkeys(i for n in graph.node for i in n.input if i and i not in defined))
+    missing = [name for name in used if name not in weights]
+    if missing:
+        raise RuntimeError(f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {_sample(missing)}")
+    for name in used:
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weights[name].numpy(), dtype=np.float32), name))
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=path.name + ".data", size_threshold=1024)
 
 
 # -- building and loading -------------------------------------------------------------------------
@@ -173,7 +215,8 @@ def random_state(model, entry: Entry, seed: int) -> dict[str, np.ndarray]:
         if isinstance(layer, paddle.nn.Conv2D):
             out_c, in_c, kh, kw = layer.weight.shape
             std = np.sqrt(2.0 / (in_c * kh * kw))
-            state[f"{name}.weight"] = rng.normal(0.0, std, (out_c, in_c, kh, kw))
+            # float32 at once: the float64 draws of a 829 M-parameter ResNeXt would hold 6.6 GB
+            state[f"{name}.weight"] = rng.normal(0.0, std, (out_c, in_c, kh, kw)).astype(np.float32)
         elif isinstance(layer, paddle.nn.BatchNorm2D):
             (c,) = layer.weight.shape
             low, high = (0.1, 0.3) if name in damped else (0.7, 1.3)
@@ -185,7 +228,7 @@ def random_state(model, entry: Entry, seed: int) -> dict[str, np.ndarray]:
             fan_in, classes = layer.weight.shape
             state[f"{name}.weight"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_in, classes))
             state[f"{name}.bias"] = np.zeros(classes)
-    return {k: v.astype(np.float32) for k, v in state.items()}
+    return {k: v.astype(np.float32, copy=False) for k, v in state.items()}
 
 
 def random_network(entry: Entry, seed: int):
@@ -317,7 +360,13 @@ class PaddleDygraphModel(NativeModel):
             prefix = Path(tmp) / "inference"
             self.save_inference(prefix)
             program = next(prefix.with_suffix(s) for s in PROGRAM_SUFFIXES if prefix.with_suffix(s).exists())
-            _export(program, prefix.with_suffix(".pdiparams"), path, opset)
+            params = prefix.with_suffix(".pdiparams")
+            if params.stat().st_size <= PROTOBUF_LIMIT:
+                _export(program, params, path, opset)
+                return
+            params.unlink()  # paddle2onnx gets the program alone; the weights come from the network
+            # Inside the saved program a parameter is named by its dygraph Tensor.name (conv2d_0.w_0).
+            _export_large(program, {p.name: p for p in self.network.parameters()}, path, opset)
 
 
 def _WithSoftmax(network):
