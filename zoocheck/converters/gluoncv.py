@@ -266,36 +266,6 @@ def map_state(params: dict[str, np.ndarray], spec: GluonCVSpec, file_name: str):
 # ---------------------------------------------------------------------------------------------
 
 
-class TorchNative(NativeModel):
-    def __init__(self, module, versions: dict[str, str], input_size: int = 224):
-        self.module = module.eval()
-        self.versions = versions
-        self.input_size = input_size
-
-    def forward(self, batch: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.no_grad():
-            return self.module(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))).numpy()
-
-    def export_onnx(self, path: Path, opset: int) -> None:
-        import torch
-
-        dummy = torch.zeros(1, 3, self.input_size, self.input_size)
-        with torch.no_grad():
-            torch.onnx.export(
-                self.module,
-                (dummy,),
-                str(path),
-                input_names=["input"],
-                output_names=["logits"],
-                dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
-                opset_version=opset,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-
-
 class GluonCVConverter(Converter):
     sources = ("gluoncv",)
     extra = "torch"
@@ -316,7 +286,7 @@ class GluonCVConverter(Converter):
         import timm
         import torch
 
-        from zoocheck.converters.torch_common import load_strict, randomize, set_threads
+        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, set_threads
 
         set_threads()
         spec = spec_for(entry.builder)
@@ -330,7 +300,7 @@ class GluonCVConverter(Converter):
             weights = Path(weights)
             state = map_state(read_mxnet_params(weights), spec, weights.name)
             load_strict(module, state, weights, f"GluonCV {entry.builder} (timm ResNet)")
-        return TorchNative(module, {"torch": torch.__version__.split("+")[0], "timm": timm.__version__}, entry.input_size)
+        return TorchModel(module, entry.input_size, {"timm": timm.__version__})
 
 
 def write_random_checkpoint(builder: str, path: Path, seed: int, *, input_size: int = 224) -> Path:
