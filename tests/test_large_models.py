@@ -14,16 +14,10 @@ import signal
 import numpy as np
 import pytest
 
-from zoocheck.converters.pipeline import _death_message, approx_parameters
+from zoocheck.converters.pipeline import _death_message
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 RESNEXT_32X48D = Architecture(101, "b", groups=32, width_per_group=48, family="resnext")
-
-
-def test_parameter_estimate_of_the_largest_resnext():
-    assert 826e6 < approx_parameters(RESNEXT_32X48D) < 830e6  # published: 829 M
-    assert approx_parameters(Architecture(50)) == 25_503_912  # torchvision resnet50 without BN
-    assert approx_parameters(Architecture(50, other_id="x", family="other")) is None
 
 
 def test_oom_kill_message_says_how_much_memory_is_needed():

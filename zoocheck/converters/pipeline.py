@@ -19,6 +19,7 @@ import numpy as np
 
 from zoocheck import __version__
 from zoocheck.checks.results import Failure
+from zoocheck.zoo_registry.audit import count
 from zoocheck.zoo_registry.download import cached_weights_path
 from zoocheck.zoo_registry.types import Entry
 
@@ -143,29 +144,6 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
         conn.close()
 
 
-def approx_parameters(arch) -> int | None:
-    """Weights of a ResNet-family ``arch`` counted from its structure (convolutions + classifier;
-    batch-norm adds <1%). None outside the ResNet family."""
-    if arch.family == "other" or arch.depth not in (18, 26, 34, 50, 101, 152, 200):
-        return None
-    total = 3 * 64 * 49 if arch.variant not in ("c", "d") else 3 * 32 * 9 + 32 * 32 * 9 + 32 * 64 * 9
-    inplanes = 64
-    for stage, blocks in enumerate(arch.layers):
-        planes = 64 * 2**stage
-        for i in range(blocks):
-            if arch.block == "basic":
-                out = planes
-                total += inplanes * planes * 9 + planes * planes * 9
-            else:
-                width = int(planes * arch.width_per_group / 64) * arch.groups
-                out = planes * 4
-                total += inplanes * width + width * width * 9 // arch.groups + width * out
-            if i == 0 and (stage > 0 or inplanes != out):
-                total += inplanes * out
-            inplanes = out
-    return total + inplanes * arch.num_classes + arch.num_classes
-
-
 # Peak memory of load + export + check, per parameter: a ResNeXt-101 32x48d (828 M parameters)
 # peaks at 8.5 GB (STACK.md): the framework's copy, the exporter's copy and onnx's serialisation.
 _PEAK_BYTES_PER_PARAMETER = 10.5
@@ -175,7 +153,8 @@ def _death_message(exitcode: int, stage: str, entry: Entry | None = None) -> tup
     if exitcode < 0:
         name = signal.Signals(-exitcode).name
         if name == "SIGKILL":
-            params = approx_parameters(entry.arch) if entry is not None else None
+            counts = count(entry.arch) if entry is not None else None
+            params = counts.params if counts else None
             need = (
                 f" ({params / 1e6:.0f} M parameters: converting needs about {params * _PEAK_BYTES_PER_PARAMETER / 2**30:.1f} GiB)"
                 if params
