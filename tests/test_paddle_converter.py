@@ -293,7 +293,7 @@ def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
     with pytest.raises(WeightsError) as info:
         PaddleClasConverter().load(e, bad)
     message = _one_line_naming(info, bad)
-    assert "missing (stem.0.conv.weight)" in message and "unexpected (stem.0.conv.weights)" in message
+    assert "missing keys: stem.0.conv.weight" in message and "unexpected keys: stem.0.conv.weights" in message
 
 
 def test_weights_of_another_model_are_a_weights_error(tmp_path):
@@ -304,7 +304,7 @@ def test_weights_of_another_model_are_a_weights_error(tmp_path):
     assert "stem.1.conv.weight" in _one_line_naming(info, path)
     with pytest.raises(WeightsError) as info:  # same names, other class count
         PaddleClasConverter().load(entry("ResNet18", Architecture(18, num_classes=10)), path)
-    assert "fc.weight [512, 1000] vs [512, 10]" in _one_line_naming(info, path)
+    assert "fc.weight (512, 1000) in file vs (512, 10) in model" in _one_line_naming(info, path)
 
 
 @pytest.mark.parametrize("content", [b"not a checkpoint at all\n", b"", pickle.dumps([1, 2, 3])], ids=["text", "empty", "pickled-list"])

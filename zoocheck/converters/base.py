@@ -8,6 +8,7 @@ export (names, dynamic batch, metadata, checker, atomic write) is shared: ``norm
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,45 @@ class FrameworkUnavailable(RuntimeError):
 
 class WeightsError(ValueError):
     """A weights file that cannot be used: wrong format, missing keys, wrong shapes."""
+
+
+_NAMES_SHOWN = 4  # offending parameter names quoted in a WeightsError
+
+
+def quote_names(names: Iterable[str]) -> str:
+    """The first few of ``names`` for a one-line error message, with how many more there are."""
+    names = list(names)
+    more = f" (+{len(names) - _NAMES_SHOWN} more)" if len(names) > _NAMES_SHOWN else ""
+    return ", ".join(names[:_NAMES_SHOWN]) + more
+
+
+def check_weights_fit(
+    expected: Mapping[str, Sequence[int]],
+    given: Mapping[str, Sequence[int]],
+    *,
+    file_name: str,
+    what: str,
+    optional: Callable[[str], bool] = lambda name: False,
+) -> None:
+    """Strict loading, framework-neutral: every expected parameter present, none extra, every shape
+    equal. ``expected``/``given`` map parameter names to shapes. Raises one WeightsError line
+    naming the file, the model and the first offending names."""
+    missing = [k for k in expected if k not in given and not optional(k)]
+    unexpected = [k for k in given if k not in expected and not optional(k)]
+    shapes = [
+        f"{k} {tuple(given[k])} in file vs {tuple(v)} in model"
+        for k, v in expected.items()
+        if k in given and tuple(given[k]) != tuple(v)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys: {quote_names(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys: {quote_names(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} shape mismatches: {quote_names(shapes)}")
+    if problems:
+        raise WeightsError(f"{file_name}: weights do not fit {what}: " + "; ".join(problems))
 
 
 class NativeModel(abc.ABC):

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError, check_weights_fit, quote_names
 from zoocheck.converters.normalize import PROTOBUF_LIMIT
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
 from zoocheck.zoo_registry.types import Entry
@@ -128,7 +128,7 @@ def _export_large(model_file: Path, weights: dict, path: Path, opset: int) -> No
     used = list(dict.fromkeys(i for n in graph.node for i in n.input if i and i not in defined))
     missing = [name for name in used if name not in weights]
     if missing:
-        raise RuntimeError(f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {_sample(missing)}")
+        raise RuntimeError(f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {quote_names(missing)}")
     for name in used:
         graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weights[name].numpy(), dtype=np.float32), name))
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=path.name + ".data", size_threshold=1024)
@@ -164,11 +164,6 @@ def read_pdparams(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _sample(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
 def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str) -> None:
     """Set every parameter and batch-norm statistic of ``model`` from ``state``, by name.
 
@@ -176,20 +171,12 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
     ``origin`` (the file), in one line.
     """
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [
-        f"{k} {list(state[k].shape)} vs {list(v.shape)}" for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing ({_sample(missing)})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected ({_sample(unexpected)})")
-    if mismatched:
-        problems.append(f"{len(mismatched)} with other shapes (file vs model: {_sample(mismatched)})")
-    if problems:
-        raise WeightsError(f"{origin}: not PaddleClas {builder} weights: parameters {'; '.join(problems)}")
+    check_weights_fit(
+        {k: tuple(v.shape) for k, v in expected.items()},
+        {k: tuple(v.shape) for k, v in state.items()},
+        file_name=origin,
+        what=f"PaddleClas {builder}",
+    )
     for key, tensor in expected.items():
         tensor.set_value(np.ascontiguousarray(state[key], dtype=np.float32))
 
@@ -273,7 +260,7 @@ def find_inference_files(folder: Path) -> tuple[Path, Path]:
             f"{folder}: no Paddle inference model (inference.pdmodel or inference.json beside inference.pdiparams) found"
         )
     if len(found) > 1:
-        raise WeightsError(f"{folder}: several inference models ({_sample([str(p.relative_to(folder)) for p, _ in found])}); point at one folder")
+        raise WeightsError(f"{folder}: several inference models ({quote_names([str(p.relative_to(folder)) for p, _ in found])}); point at one folder")
     return found[0]
 
 

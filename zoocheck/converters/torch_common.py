@@ -7,21 +7,20 @@ Imported only by the torch converters, so importing it may import torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from zoocheck.converters.base import NativeModel, WeightsError
+from zoocheck.converters.base import NativeModel, WeightsError, check_weights_fit, quote_names
 
 # Keys a checkpoint may carry or lack without changing the function computed: BatchNorm's step
 # counter (old torchvision files have none; eval mode never reads it).
 _OPTIONAL_SUFFIXES = ("num_batches_tracked",)
 # Wrappers training scripts put around a state_dict, tried in this order.
 _WRAPPER_KEYS = ("state_dict", "model", "module", "state_dict_ema", "model_ema")
-_SHOW = 4  # offending keys named in a WeightsError
 
 
 def set_threads() -> None:
@@ -64,7 +63,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             break
         state = inner
     if not isinstance(state, Mapping) or not _is_tensor_dict(state):
-        what = f"a dict with keys {sorted(map(str, obj))[:_SHOW]}" if isinstance(obj, Mapping) else type(obj).__name__
+        what = f"a dict with keys {quote_names(sorted(map(str, obj)))}" if isinstance(obj, Mapping) else type(obj).__name__
         raise WeightsError(f"{path.name}: not a state_dict of tensors (found {what})")
     state = dict(state)
     if state and all(k.startswith("module.") for k in state):
@@ -76,12 +75,6 @@ def _is_tensor_dict(d: Mapping) -> bool:
     return bool(d) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in d.items())
 
 
-def _shown(keys: Iterable[str]) -> str:
-    keys = list(keys)
-    more = f" (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
-    return ", ".join(keys[:_SHOW]) + more
-
-
 def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path, what: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
     """Load ``state`` into ``module``: every key present, none extra, every shape equal.
 
@@ -90,25 +83,13 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
     expected = module.state_dict()
     given = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
 
-    def optional(key: str) -> bool:
-        return key.endswith(_OPTIONAL_SUFFIXES)
-
-    missing = [k for k in expected if k not in given and not optional(k)]
-    unexpected = [k for k in given if k not in expected and not optional(k)]
-    shapes = [
-        f"{k} {tuple(given[k].shape)} in file vs {tuple(v.shape)} in model"
-        for k, v in expected.items()
-        if k in given and tuple(given[k].shape) != tuple(v.shape)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys: {_shown(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys: {_shown(unexpected)}")
-    if shapes:
-        problems.append(f"{len(shapes)} shape mismatches: {_shown(shapes)}")
-    if problems:
-        raise WeightsError(f"{Path(path).name}: weights do not fit {what}: " + "; ".join(problems))
+    check_weights_fit(
+        {k: tuple(v.shape) for k, v in expected.items()},
+        {k: tuple(v.shape) for k, v in given.items()},
+        file_name=Path(path).name,
+        what=what,
+        optional=lambda key: key.endswith(_OPTIONAL_SUFFIXES),
+    )
     tensors = {k: v for k, v in given.items() if k in expected}
     module.load_state_dict(tensors, strict=False)
     module.eval()
