@@ -45,6 +45,7 @@ import numpy as np
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError, check_weights_fit, quote_names
 from zoocheck.converters.normalize import PROTOBUF_LIMIT
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
+from zoocheck.converters.safe_pickle import UnsafePickleError, load_state_pickle
 from zoocheck.zoo_registry.types import Entry
 
 #: Images per forward call (keeps peak memory of the big ResNeXts bounded).
@@ -145,19 +146,34 @@ def build_model(entry: Entry):
     return network
 
 
+#: keys ``paddle.save`` adds beside the parameters of a state dict
+_NAME_TABLE, _BIG_PARAM_INFO = "StructuredToParameterName@@", "UnpackBigParamInfor@@"
+
+
 def read_pdparams(path: Path) -> dict[str, np.ndarray]:
-    """The name -> array mapping in a ``.pdparams`` file; WeightsError if it is not one."""
-    paddle = _import_paddle()
+    """The name -> array mapping in a ``.pdparams`` file; WeightsError if it is not one.
+
+    Read with zoocheck's restricted unpickler, never ``paddle.load`` (a bare ``pickle.load`` that
+    would run whatever a crafted file names), then unpacked as ``paddle.load`` does: the name table
+    dropped, ``(name, array)`` pairs of Paddle 2.1 reduced to the array, and the slices that protocol
+    2/3 files split big parameters into joined again."""
     path = Path(path)
     try:
-        with _stdout_to_stderr():
-            state = paddle.load(str(path), return_numpy=True)
-    except Exception as exc:  # pickle, zip and Paddle's own errors alike
-        raise WeightsError(f"{path}: not a Paddle .pdparams file (paddle.load failed: {type(exc).__name__}: {str(exc)[:200]})") from exc
+        state = load_state_pickle(path)
+    except UnsafePickleError as exc:
+        raise WeightsError(f"{path}: refused to read this .pdparams: {exc}; a PaddleClas checkpoint holds only arrays, so re-download it from the zoo") from None
+    except Exception as exc:  # not a pickle at all: truncated, another format
+        raise WeightsError(f"{path}: not a Paddle .pdparams file ({type(exc).__name__}: {str(exc)[:200]}); re-download it or check the --weights path") from exc
     if not isinstance(state, dict) or not state:
-        raise WeightsError(f"{path}: not a Paddle .pdparams state dict (paddle.load returned {type(state).__name__})")
+        raise WeightsError(f"{path}: not a Paddle .pdparams state dict (it holds a {type(state).__name__})")
+    state = dict(state)
+    state.pop(_NAME_TABLE, None)
+    for key, info in state.pop(_BIG_PARAM_INFO, {}).items():
+        state[key] = np.concatenate([state.pop(part) for part in info["slices"]]).reshape(info["OriginShape"])
     arrays = {}
     for key, value in state.items():
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+            value = value[1]
         if not isinstance(value, np.ndarray):
             raise WeightsError(f"{path}: not a Paddle .pdparams state dict (entry {key!r} is a {type(value).__name__}, not an array)")
         arrays[key] = value
