@@ -16,8 +16,9 @@ fi
 # mmpretrain, used only by the tests to prove zoocheck's mmpretrain-style forward against the real
 # thing: its 'mmcv' requirement would trigger a source build, so it goes in with --no-deps beside
 # mmengine and mmcv-lite (STACK.md).
-# importlib-metadata, modelindex and einops are what `import mmpretrain.models` needs beyond those.
-.venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite importlib-metadata modelindex einops
+# importlib-metadata, modelindex and einops are what `import mmpretrain.models` needs beyond those;
+# mat4py what `import mmpretrain.datasets` (its transforms, for `zoocheck preprocess`) needs.
+.venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite importlib-metadata modelindex einops mat4py
 .venv/bin/python -m pip install -q -c constraints.txt --no-deps mmpretrain
 # paddleclas, used only by the tests to load PaddleClas's own architecture and preprocessing files:
 # its requirements (numpy==1.24.4, opencv<=4.6, faiss, visualdl, sklearn) are not wanted, and the

@@ -22,6 +22,7 @@ ort = pytest.importorskip("onnxruntime")
 from paddle_fixtures import ARCH_MODULES, PREPROCESS_MODULE, import_paddleclas, paddleclas_root  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
+from zoocheck.checks.library_preprocess import paddleclas_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.paddle import (  # noqa: E402
@@ -371,22 +372,14 @@ def test_converter_is_registered_for_ppcls():
 @needs_paddleclas
 @pytest.mark.parametrize("resize, crop", [(256, 224), (352, 320)])
 def test_preprocessing_matches_paddleclas_operators(resize, crop):
-    ops = import_paddleclas(PREPROCESS_MODULE)
-    pipeline = [
-        ops.DecodeImage(to_rgb=True),
-        ops.ResizeImage(resize_short=resize),
-        ops.CropImage(size=crop),
-        ops.NormalizeImage(scale=1.0 / 255.0, mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], order=""),
-        ops.ToCHWImage(),
-    ]
     spec = Preprocess(resize, crop, image_library="cv2", antialias=False, size_rounding="round", crop_rounding="floor")
     photos = bundled_photos()
     if not photos:
         pytest.skip("scikit-image's bundled photographs are not installed")
+    spec_entry = Entry(source="ppcls", name="spec", arch=Architecture(50, "d"), builder="ResNet50_vd", preprocess=spec)
+    transform = paddleclas_transform(spec_entry, import_paddleclas(PREPROCESS_MODULE))
     for path in photos:
-        expected = path.read_bytes()
-        for op in pipeline:
-            expected = op(expected)
+        expected = transform.apply(path)
         got = preprocess_image(path, spec)
         assert got.shape == expected.shape == (3, crop, crop)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=str(path))

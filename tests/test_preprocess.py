@@ -1,14 +1,17 @@
 """The transform derived from a Preprocess spec: rounding rules, and each library's semantics."""
 
+import dataclasses
 import numpy as np
 import pytest
 
 from zoocheck.checks.images import bundled_photos
+from zoocheck.checks.library_preprocess import mxnet_transform
 from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, preprocess_image, resized_size
-from zoocheck.zoo_registry.types import Preprocess
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 PHOTOS = bundled_photos()
 MXNET_STYLE = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, size_rounding="floor", crop_rounding="floor")
+SQUASH_STYLE = dataclasses.replace(MXNET_STYLE, resize_mode="squash")
 
 
 def test_short_side_resize_floors_or_rounds_the_long_side():
@@ -53,33 +56,10 @@ def test_cmyk_and_greyscale_jpegs_decode_to_rgb(tmp_path):
         assert (grey[..., 0] == grey[..., 1]).all()
 
 
-@pytest.mark.parametrize("photo", PHOTOS, ids=lambda p: p.name)
-def test_mxnet_style_spec_matches_mxnet_gluon_transforms(photo):
-    """MXNet Gluon / GluonCV evaluation: Resize(256, keep_ratio=True), CenterCrop(224), ToTensor, Normalize."""
-    from zoocheck.converters.mxnet_compat import import_mxnet
-
-    mx = import_mxnet()
-    from mxnet.gluon.data.vision import transforms
-
-    pipeline = transforms.Compose([
-        transforms.Resize(256, keep_ratio=True),
-        transforms.CenterCrop(224),
-        transforms.ToTensor(),
-        transforms.Normalize(mean=list(MXNET_STYLE.mean), std=list(MXNET_STYLE.std)),
-    ])
-    reference = pipeline(mx.image.imread(str(photo))).asnumpy()
-    np.testing.assert_allclose(preprocess_image(photo, MXNET_STYLE), reference, atol=2e-6)
-
-
-def test_squash_spec_matches_mxnet_resize_without_keep_ratio():
-    """The ONNX model zoo's validation notebook: mxnet Resize(256) squashes to 256x256."""
-    from zoocheck.converters.mxnet_compat import import_mxnet
-
-    mx = import_mxnet()
-    from mxnet.gluon.data.vision import transforms
-
-    spec = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, resize_mode="squash", crop_rounding="floor")
-    pipeline = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
-                                   transforms.Normalize(mean=list(spec.mean), std=list(spec.std))])
+@pytest.mark.parametrize("spec", [MXNET_STYLE, SQUASH_STYLE], ids=["keep-ratio", "squash"])
+def test_mxnet_style_specs_match_mxnet_gluon_transforms(spec):
+    """MXNet Gluon / GluonCV evaluation: Resize(256, keep_ratio=True), CenterCrop(224), ToTensor,
+    Normalize; the ONNX model zoo's validation notebook: Resize(256) squashes to 256x256."""
+    transform = mxnet_transform(Entry("gluon", "spec", Architecture(18), "resnet18_v1", spec))
     for photo in PHOTOS:
-        np.testing.assert_allclose(preprocess_image(photo, spec), pipeline(mx.image.imread(str(photo))).asnumpy(), atol=2e-6)
+        np.testing.assert_allclose(preprocess_image(photo, spec), transform.apply(photo), atol=2e-6, err_msg=photo.name)

@@ -19,6 +19,7 @@ import onnx  # noqa: E402
 
 from torch_fixtures import assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
+from zoocheck.checks.library_preprocess import timm_transform, torchvision_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
@@ -216,30 +217,13 @@ def test_resolve_timm_names():
     assert conv.resolve("no_such_model") is None and conv.resolve("resnet50.no_such_tag") is None
 
 
-def _torchvision_tensor(weights, path):
-    from PIL import Image
-
-    with Image.open(path) as img:
-        return weights.transforms()(img.convert("RGB")).numpy()
-
-
-def _timm_tensor(name, path):
-    from PIL import Image
-    from timm.data import create_transform, resolve_data_config
-
-    config = resolve_data_config(pretrained_cfg=timm.models.get_pretrained_cfg(name).to_dict())
-    with Image.open(path) as img:
-        return create_transform(**config)(img.convert("RGB")).numpy()
-
-
 @pytest.mark.parametrize("name", ["resnet50", "resnet50.IMAGENET1K_V1", "efficientnet_b0", "vit_b_16.IMAGENET1K_SWAG_E2E_V1"])
 def test_preprocessing_equals_torchvision_transforms(name):
     entry = converter_for("torchvision").resolve(name)
-    builder, tag = entry.name.split(".")
-    weights = torchvision.models.get_model_weights(builder)[tag]
+    transform = torchvision_transform(entry)
     for path in bundled_photos():
         ours = preprocess_image(path, entry.preprocess)
-        theirs = _torchvision_tensor(weights, path)
+        theirs = transform.apply(path)
         assert ours.shape == theirs.shape
         assert np.abs(ours - theirs).max() < 1e-5, (name, path.name)
 
@@ -247,8 +231,9 @@ def test_preprocessing_equals_torchvision_transforms(name):
 @pytest.mark.parametrize("name", ["resnet50d.gluon_in1k", "resnet50.a1_in1k", "vit_base_patch16_clip_224.openai_ft_in12k", "mobilenetv3_large_100"])
 def test_preprocessing_equals_timm_transforms(name):
     entry = converter_for("timm").resolve(name)
+    transform = timm_transform(entry)
     for path in bundled_photos():
         ours = preprocess_image(path, entry.preprocess)
-        theirs = _timm_tensor(entry.name, path)
+        theirs = transform.apply(path)
         assert ours.shape == theirs.shape
         assert np.abs(ours - theirs).max() < 1e-5, (name, path.name)

@@ -1,0 +1,119 @@
+"""zoocheck's spec-driven preprocessing equals each source library's own transform on real photographs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from zoocheck.checks.images import bundled_photos
+from zoocheck.checks.library_preprocess import (
+    PIXEL_TOLERANCE,
+    check_library_preprocessing,
+    paddleclas_transform,
+    compare_with_library,
+    preprocessing_difference,
+)
+from zoocheck.cli import main
+from zoocheck.zoo_registry import get_entry, list_entries
+
+PHOTOS = bundled_photos()
+pytestmark = pytest.mark.skipif(not PHOTOS, reason="scikit-image's bundled photographs are not installed")
+
+
+def _distinct_specs(source: str, limit: int = 6):
+    """One entry per distinct preprocessing spec of ``source`` (the transform depends on nothing else)."""
+    seen, out = set(), []
+    for entry in list_entries(source):
+        if entry.preprocess not in seen:
+            seen.add(entry.preprocess)
+            out.append(entry)
+    return out[:limit]
+
+
+REPRESENTATIVES = [e for s in ("torchvision", "timm", "mmpretrain", "gluon", "gluoncv", "onnx-zoo") for e in _distinct_specs(s)]
+
+
+@pytest.mark.parametrize("entry", REPRESENTATIVES, ids=lambda e: e.key)
+def test_spec_preprocessing_equals_the_library_transform(entry):
+    check = check_library_preprocessing(entry, PHOTOS)
+    assert check.status == "ok", check.summary()
+    assert len(check.images) == len(PHOTOS) and all(r.error is None for r in check.images)
+    # the same decode, resize and crop: only float rounding of the normalisation remains
+    assert check.max_pixel_diff < 1e-3, check.summary()
+
+
+@pytest.mark.parametrize("entry", _distinct_specs("ppcls"), ids=lambda e: e.key)
+def test_spec_preprocessing_equals_paddleclas_operators(entry):
+    from paddle_fixtures import PREPROCESS_MODULE, import_paddleclas
+
+    pytest.importorskip("paddle")
+    ops = import_paddleclas(PREPROCESS_MODULE)
+    rows = compare_with_library(entry, PHOTOS, paddleclas_transform(entry, ops))
+    assert all(r.error is None and r.shapes is None for r in rows)
+    assert max(r.max_pixel_diff for r in rows) < 1e-3
+
+
+def test_a_wrong_interpolation_is_a_failed_check_with_its_pixel_difference():
+    entry = get_entry("torchvision", "resnet50.IMAGENET1K_V1")
+    wrong = dataclasses.replace(entry, preprocess=dataclasses.replace(entry.preprocess, interpolation="bicubic"))
+    check = check_library_preprocessing(wrong, PHOTOS)
+    assert check.status == "failed"
+    assert check.max_pixel_diff > 10 * PIXEL_TOLERANCE
+    assert "FAILED" in check.summary() and "torchvision" in check.summary()
+
+
+def test_a_missing_library_is_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "paddleclas.deploy.python", None)  # import raises ImportError
+    check = check_library_preprocessing(get_entry("ppcls", "ResNet50_vd"), PHOTOS)
+    assert check.status == "skipped" and "PaddleClas" in check.library and check.images == ()
+    assert check.summary().startswith("PREPROCESS SKIPPED ppcls/ResNet50_vd")
+
+
+@pytest.fixture(scope="module")
+def torchvision_resnet18_onnx(tmp_path_factory):
+    pytest.importorskip("torch")
+    from zoocheck.converters.pipeline import convert
+
+    entry = get_entry("torchvision", "resnet18.IMAGENET1K_V1")
+    conversion = convert(entry, output=tmp_path_factory.mktemp("tv") / "resnet18.onnx", random_seed=0)
+    assert conversion.ok, conversion.failure
+    return conversion.onnx_path
+
+
+def test_torchvision_vs_ppcls_preprocessing_differs_and_moves_the_logits(torchvision_resnet18_onnx):
+    """PIL antialiased resize with floor rounding vs OpenCV bilinear with rounding: same photos, other pixels."""
+    tv, pp = get_entry("torchvision", "resnet18.IMAGENET1K_V1"), get_entry("ppcls", "ResNet18")
+    difference = preprocessing_difference(tv, pp, PHOTOS, onnx_path_a=torchvision_resnet18_onnx)
+    assert all(r.error is None and r.shapes is None for r in difference.images)
+    assert difference.max_pixel_diff > 1.0  # whole pixel steps, not rounding
+    assert all(r.mean_pixel_diff > 0 for r in difference.images)
+    assert difference.effect is not None and difference.effect.max_rel_err > 1e-4
+    same = preprocessing_difference(tv, tv, PHOTOS, onnx_path_a=torchvision_resnet18_onnx)
+    assert same.max_pixel_diff == 0 and same.effect.max_rel_err == 0 and same.effect.top1_flips == ()
+
+
+def test_cli_preprocess_reports_each_model_and_exits_by_status(capsys):
+    assert main(["preprocess", "--src", "timm", "--model", "resnet50d.gluon_in1k", "resnet18d.ra2_in1k", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["resnet50d.gluon_in1k", "resnet18d.ra2_in1k"]
+    assert all(r["status"] == "ok" and r["max_pixel_diff"] < 1e-3 and len(r["images"]) == len(PHOTOS) for r in rows)
+
+
+def test_cli_preprocess_with_onnx_of_two_models_is_a_usage_error(tmp_path, capsys):
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"x")
+    assert main(["preprocess", "--src", "timm", "--model", "resnet50*", "--onnx", str(onnx_file)]) == 2
+    assert "--onnx takes one model" in capsys.readouterr().err
+
+
+def test_logit_effect_feeds_both_preprocessings_through_the_model(torchvision_resnet18_onnx):
+    entry = get_entry("torchvision", "resnet18.IMAGENET1K_V1")
+    wrong = dataclasses.replace(entry, preprocess=dataclasses.replace(entry.preprocess, resize=320))
+    check = check_library_preprocessing(wrong, PHOTOS, onnx_path=torchvision_resnet18_onnx)
+    assert check.status == "failed" and check.effect is not None
+    assert check.effect.max_rel_err > 1e-3
+    assert np.isfinite(check.effect.max_rel_err)
