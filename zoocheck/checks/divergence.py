@@ -1,0 +1,130 @@
+"""Where two ONNX graphs of one model start to differ: the first node whose output exceeds tolerance.
+
+Polygraphy users expect a parity failure to name the layer where it starts (``--mark all``). zoocheck's
+canonical graphs give every node and tensor the same name in every file of one architecture, so two
+files' intermediate values compare by name, without aligning graphs: every node output that both
+files compute is made a graph output, both run on the same inputs, and the nodes are walked in the
+reference file's (topological) order until one output's error exceeds the tolerance.
+
+The error of a tensor is judged like the logits are: max |ref - test| over the reference tensor's
+range (max - min), so early activations of any scale are judged alike.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class DivergenceUnavailable(RuntimeError):
+    """The two files cannot be compared node by node (no common tensor names, or too large)."""
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first node of the reference graph whose output exceeds the tolerance in the test graph."""
+
+    node: str  # node name (canonical graphs: the layer, e.g. 'layer2.0.conv1')
+    op_type: str
+    output: str  # the tensor compared
+    max_rel_err: float
+    max_abs_err: float
+    nodes_compared: int  # how many nodes before it agreed (0: the very first node)
+    tolerance: float
+    initializers: tuple[str, ...] = ()  # the initializers the node consumes (which weights to look at)
+
+    def summary(self) -> str:
+        weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
+        return (
+            f"first divergence at node {self.node} ({self.op_type}){weights}: rel err {self.max_rel_err:.3g} "
+            f"> {self.tolerance:g} after {self.nodes_compared} agreeing nodes"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "node": self.node, "op_type": self.op_type, "output": self.output, "max_rel_err": self.max_rel_err,
+            "max_abs_err": self.max_abs_err, "nodes_compared": self.nodes_compared, "tolerance": self.tolerance,
+            "initializers": list(self.initializers),
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Divergence":
+        return cls(**{**d, "initializers": tuple(d.get("initializers", ()))})
+
+
+def _relative_error(reference: np.ndarray, test: np.ndarray) -> tuple[float, float]:
+    ref, out = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    if ref.shape != out.shape:
+        return float("inf"), float("inf")
+    if not (np.isfinite(ref).all() and np.isfinite(out).all()):
+        return float("inf"), float("inf")
+    max_abs = float(np.abs(ref - out).max()) if ref.size else 0.0
+    span = float(ref.max() - ref.min()) if ref.size else 0.0
+    return (max_abs / span if span > 0 else (0.0 if max_abs == 0 else float("inf"))), max_abs
+
+
+def _with_all_outputs(path: Path, names: Sequence[str], folder: Path) -> Path:
+    """A copy of the ONNX file at ``path`` whose graph outputs are ``names`` (every float tensor asked)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise DivergenceUnavailable(f"{path}: weights in external data (over 2 GB); intermediate outputs are not compared")
+    del model.graph.output[:]
+    for name in names:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    copy = folder / path.name
+    onnx.save(model, str(copy))
+    return copy
+
+
+def _run(path: Path, names: Sequence[str], batch: np.ndarray, folder: Path) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    from zoocheck.checks.onnx_runtime import available_cpus
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = available_cpus()
+    # the graph as written: no fusion may change the tensors compared
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(_with_all_outputs(path, names, folder)), sess_options=options, providers=["CPUExecutionProvider"])
+    return dict(zip(names, sess.run(list(names), {sess.get_inputs()[0].name: batch})))
+
+
+def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray, *, tolerance: float) -> Divergence | None:
+    """The first node (in the reference's order) whose output differs between the two ONNX files by
+    more than ``tolerance`` on ``batch``; None when every common tensor agrees.
+
+    Raises DivergenceUnavailable when the files share no node outputs by name."""
+    import onnx
+
+    reference, test = Path(reference), Path(test)
+    ref_graph = onnx.load(str(reference), load_external_data=False).graph
+    test_graph = onnx.load(str(test), load_external_data=False).graph
+    test_outputs = {o for n in test_graph.node for o in n.output}
+    initializers = {t.name for t in ref_graph.initializer}
+    common = [(node, out) for node in ref_graph.node for out in node.output[:1] if out and out in test_outputs]
+    if not common:
+        raise DivergenceUnavailable(f"{reference.name} and {test.name} share no tensor names; compare canonical graphs")
+    names = [out for _, out in common]
+    with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
+        ref_dir, test_dir = Path(tmp, "reference"), Path(tmp, "test")
+        ref_dir.mkdir(), test_dir.mkdir()
+        ref_values = _run(reference, names, batch, ref_dir)
+        test_values = _run(test, names, batch, test_dir)
+    for index, (node, out) in enumerate(common):
+        rel, absolute = _relative_error(ref_values[out], test_values[out])
+        if not rel <= tolerance:
+            return Divergence(
+                node=node.name or out, op_type=node.op_type, output=out, max_rel_err=rel, max_abs_err=absolute,
+                nodes_compared=index, tolerance=tolerance,
+                initializers=tuple(i for i in node.input if i in initializers),
+            )  # fmt: skip
+    return None
+
+
+__all__ = ["Divergence", "DivergenceUnavailable", "first_divergence"]
