@@ -1,0 +1,244 @@
+"""Two zoos' versions of one architecture, side by side: weights, function and preprocessing.
+
+The two sides are canonical ONNX files (``converters/graph``): one graph per architecture id, with
+the same node, tensor and initializer names from every source, so weights compare tensor by tensor
+and intermediate values node by node, by name.
+
+Verdict, stated first: ``identical`` when every initializer agrees (to ``WEIGHTS_RTOL`` of the
+tensor's largest magnitude: folding batch norm in two frameworks may round differently),
+``equivalent`` when the weights differ but the outputs agree within the parity tolerance,
+``different`` otherwise; a ``different`` verdict names the first diverging node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from zoocheck.checks.divergence import Divergence, DivergenceUnavailable, first_divergence
+from zoocheck.checks.library_preprocess import PreprocessingDifference, preprocessing_difference
+from zoocheck.checks.results import OutputComparison, Tolerance, utc_now
+from zoocheck.zoo_registry.types import Entry
+
+#: two initializers are the same weights when they agree to this fraction of their largest magnitude
+WEIGHTS_RTOL = 1e-6
+#: differing tensors named in the terminal line
+TENSORS_SHOWN = 3
+
+
+class ArchitectureMismatch(ValueError):
+    """The two entries are different architectures: nothing to compare."""
+
+
+@dataclass(frozen=True)
+class TensorDifference:
+    name: str
+    max_abs_diff: float
+    rel_diff: float  # max_abs_diff over the larger side's max |value|
+    cosine: float
+    shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # set when the shapes differ
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "max_abs_diff": self.max_abs_diff, "rel_diff": self.rel_diff, "cosine": self.cosine, "shapes": self.shapes}
+
+
+@dataclass(frozen=True)
+class WeightsComparison:
+    tensors: int  # initializers compared
+    differing: tuple[TensorDifference, ...]  # in graph order
+    only_in_a: tuple[str, ...] = ()
+    only_in_b: tuple[str, ...] = ()
+
+    @property
+    def identical(self) -> bool:
+        return not self.differing and not self.only_in_a and not self.only_in_b
+
+    def to_dict(self) -> dict:
+        return {"tensors": self.tensors, "identical": self.identical, "differing": [d.to_dict() for d in self.differing],
+                "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b)}  # fmt: skip
+
+
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+def compare_weights(file_a: str | Path, file_b: str | Path, rtol: float = WEIGHTS_RTOL) -> WeightsComparison:
+    """Every initializer of ``file_a`` against the one of the same name in ``file_b``."""
+    a, b = _initializers(Path(file_a)), _initializers(Path(file_b))
+    differing = []
+    for name, x in a.items():
+        if name not in b:
+            continue
+        y = b[name]
+        if x.shape != y.shape:
+            differing.append(TensorDifference(name, float("inf"), float("inf"), float("nan"), (tuple(x.shape), tuple(y.shape))))
+            continue
+        x64, y64 = x.astype(np.float64).ravel(), y.astype(np.float64).ravel()
+        max_abs = float(np.abs(x64 - y64).max()) if x64.size else 0.0
+        scale = max(float(np.abs(x64).max(initial=0.0)), float(np.abs(y64).max(initial=0.0)))
+        rel = max_abs / scale if scale > 0 else 0.0
+        if rel > rtol:
+            norm = float(np.linalg.norm(x64) * np.linalg.norm(y64))
+            differing.append(TensorDifference(name, max_abs, rel, float(x64 @ y64 / norm) if norm > 0 else 0.0))
+    return WeightsComparison(
+        tensors=len([n for n in a if n in b]),
+        differing=tuple(differing),
+        only_in_a=tuple(n for n in a if n not in b),
+        only_in_b=tuple(n for n in b if n not in a),
+    )
+
+
+@dataclass(frozen=True)
+class FunctionComparison:
+    """Both files on the same inputs (random tensors and side a's preprocessing of the photographs)."""
+
+    comparisons: tuple[OutputComparison, ...]
+    tolerance: Tolerance
+
+    @property
+    def within_tolerance(self) -> bool:
+        return bool(self.comparisons) and all(not c.violations(self.tolerance) for c in self.comparisons)
+
+    @property
+    def max_rel_err(self) -> float:
+        return max((c.max_rel_err for c in self.comparisons), default=float("nan"))
+
+    @property
+    def top1_agreement(self) -> tuple[int, int]:
+        return sum(c.top1_agree for c in self.comparisons), len(self.comparisons)
+
+    def to_dict(self) -> dict:
+        agree, total = self.top1_agreement
+        return {"max_rel_err": self.max_rel_err, "max_abs_err": max((c.max_abs_err for c in self.comparisons), default=float("nan")),
+                "min_cosine": min((c.cosine for c in self.comparisons), default=float("nan")), "top1_agree": agree, "inputs": total,
+                "within_tolerance": self.within_tolerance, "tolerance": self.tolerance.to_dict(),
+                "comparisons": [c.to_dict() for c in self.comparisons]}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: which entry, which weights, which canonical file."""
+
+    source: str
+    model: str
+    arch: str
+    onnx_path: str
+    weights: str | None  # the weights file, None for random weights
+    weights_sha256: str | None = None
+    random_seed: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "model": self.model, "arch": self.arch, "onnx_path": self.onnx_path, "weights": self.weights,
+                "weights_sha256": self.weights_sha256, "random_weights": self.weights is None, "random_seed": self.random_seed}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: Side
+    b: Side
+    weights: WeightsComparison
+    function: FunctionComparison
+    preprocessing: PreprocessingDifference | None
+    first_divergence: Divergence | None = None
+    divergence_note: str | None = None  # why no first divergence could be looked for
+    time: str = field(default_factory=utc_now)
+
+    @property
+    def verdict(self) -> str:
+        if self.weights.identical:
+            return "identical"
+        return "equivalent" if self.function.within_tolerance else "different"
+
+    @property
+    def random_weights(self) -> bool:
+        return self.a.weights is None or self.b.weights is None
+
+    def summary_lines(self) -> list[str]:
+        weights = "RANDOM WEIGHTS (one common set)" if self.random_weights else f"{self.a.weights} vs {self.b.weights}"
+        lines = [f"COMPARE {self.verdict.upper()} {self.a.source}/{self.a.model} vs {self.b.source}/{self.b.model} [{self.a.arch}] [{weights}]"]
+        w = self.weights
+        if w.identical:
+            lines.append(f"  weights: {w.tensors} tensors identical")
+        else:
+            shown = ", ".join(f"{d.name} (max abs {d.max_abs_diff:.3g}, cosine {d.cosine:.6f})" for d in w.differing[:TENSORS_SHOWN])
+            more = f" (+{len(w.differing) - TENSORS_SHOWN} more)" if len(w.differing) > TENSORS_SHOWN else ""
+            lines.append(f"  weights: {len(w.differing)} of {w.tensors} tensors differ: {shown}{more}")
+            if w.only_in_a or w.only_in_b:
+                lines.append(f"  weights: only in a: {len(w.only_in_a)}, only in b: {len(w.only_in_b)}")
+        agree, total = self.function.top1_agreement
+        lines.append(f"  function: max rel err {self.function.max_rel_err:.3g} (tol {self.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}")
+        if self.first_divergence is not None:
+            lines.append(f"  {self.first_divergence.summary()}")
+        elif self.divergence_note:
+            lines.append(f"  first divergence: {self.divergence_note}")
+        p = self.preprocessing
+        if p is not None:
+            effect = ""
+            if p.effect is not None:
+                effect = f"; through a's model: logits rel err {p.effect.max_rel_err:.3g}, top-1 flips {len(p.effect.top1_flips)}"
+            lines.append(f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}")
+        return lines
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "compare", "verdict": self.verdict, "status": "ok" if self.verdict != "different" else "failed",
+            "a": self.a.to_dict(), "b": self.b.to_dict(), "random_weights": self.random_weights,
+            "weights": self.weights.to_dict(), "function": self.function.to_dict(),
+            "preprocessing": self.preprocessing.to_dict() if self.preprocessing else None,
+            "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None,
+            "divergence_note": self.divergence_note, "time": self.time,
+        }  # fmt: skip
+
+
+def compare_files(
+    entry_a: Entry,
+    side_a: Side,
+    entry_b: Entry,
+    side_b: Side,
+    *,
+    images: Sequence[Path],
+    tolerance: Tolerance = Tolerance(),
+    random_count: int = 2,
+    seed: int = 0,
+) -> Comparison:
+    """Compare two canonical ONNX files of one architecture (``side_a.onnx_path``, ``side_b.onnx_path``)."""
+    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.checks.parity import compare_batches, model_inputs
+
+    if entry_a.arch.id != entry_b.arch.id:
+        raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+    weights = compare_weights(side_a.onnx_path, side_b.onnx_path)
+    names, batch, _ = model_inputs(entry_a, images, random_count=random_count, seed=seed)
+    outputs_a = run_first_output(session(side_a.onnx_path), batch)
+    outputs_b = run_first_output(session(side_b.onnx_path), batch)
+    function = FunctionComparison(compare_batches(names, outputs_a, outputs_b), tolerance)
+    divergence, note = None, None
+    if not weights.identical and not function.within_tolerance:
+        try:
+            divergence = first_divergence(side_a.onnx_path, side_b.onnx_path, batch[:random_count + 1], tolerance=tolerance.max_rel_err)
+        except DivergenceUnavailable as exc:
+            note = str(exc)
+        if divergence is None and note is None:
+            note = "no intermediate tensor exceeds the tolerance on the first inputs"
+    preprocessing = preprocessing_difference(entry_a, entry_b, images, onnx_path_a=side_a.onnx_path) if images else None
+    return Comparison(side_a, side_b, weights, function, preprocessing, divergence, note)
+
+
+__all__ = [
+    "ArchitectureMismatch",
+    "Comparison",
+    "FunctionComparison",
+    "Side",
+    "TensorDifference",
+    "WeightsComparison",
+    "WEIGHTS_RTOL",
+    "compare_files",
+    "compare_weights",
+]
