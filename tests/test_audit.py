@@ -7,6 +7,7 @@ import json
 import pytest
 
 from zoocheck.cli import main
+from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.audit import audit, audit_entry, count
 from zoocheck.zoo_registry.sources._common import arch_from_name
@@ -96,11 +97,32 @@ def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo():
     assert [(f.name, f.quantity) for f in bad] == [("resnet34_8xb32_in1k", "params_m")]
 
 
-def test_audit_command(capsys):
-    assert main(["audit", "--src", "mmpretrain"]) == 1  # the resnet34 typo
+def test_audit_command(tmp_path, capsys):
+    results = ["--results", str(tmp_path)]
+    # the resnet34 typo is a finding about mmpretrain's table (exit 0), a failure only with --strict
+    assert main(["audit", "--src", "mmpretrain", *results]) == 0
     out = capsys.readouterr().out
     assert "resnet34_8xb32_in1k" in out and "1 disagree" in out
-    assert main(["audit", "--src", "torchvision", "--json"]) == 0
+    assert main(["audit", "--src", "mmpretrain", "--strict", *results]) == 1
+    capsys.readouterr()
+    assert main(["audit", "--src", "torchvision", "--json", *results]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data and all(d["status"] == "ok" for d in data)
     assert {"published", "normalised", "measured", "relative_error", "reference", "status"} <= set(data[0])
+
+
+def test_audit_rerun_replaces_its_records(tmp_path, capsys):
+    results = ["--results", str(tmp_path)]
+    store = ResultsStore(tmp_path)
+    store.add_result({"kind": "parity", "source": "mmpretrain", "model": "x", "status": "pass"})
+    assert main(["audit", "--src", "mmpretrain", *results]) == 0
+    first = store.results("audit")
+    assert first and all(r["source"] == "mmpretrain" for r in first)
+    assert main(["audit", "--src", "mmpretrain", *results]) == 0
+    assert main(["audit", "--src", "torchvision", *results]) == 0
+    capsys.readouterr()
+    records = store.results()
+    mm = [r for r in records if r["kind"] == "audit" and r["source"] == "mmpretrain"]
+    assert len(mm) == len(first)  # replaced, not appended
+    assert any(r["kind"] == "audit" and r["source"] == "torchvision" for r in records)  # other sources kept
+    assert [r for r in records if r["kind"] == "parity"] == [{"kind": "parity", "source": "mmpretrain", "model": "x", "status": "pass"}]

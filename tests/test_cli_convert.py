@@ -11,6 +11,7 @@ from zoocheck.checks.onnx_runtime import run_first_output, session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.converters.normalize import read_metadata
+from zoocheck.converters.pipeline import sha256_of
 from zoocheck.zoo_registry import get_entry
 
 MODEL = ["--src", "torchvision", "--model", "resnet18"]
@@ -34,7 +35,10 @@ def test_convert_with_real_format_weights_writes_a_described_file(tmp_path, resn
     assert meta["random_weights"] is False
     assert meta["weights"]["file"] == str(resnet18_checkpoint) and len(meta["weights"]["sha256"]) == 64
     assert meta["preprocess"]["resize"] == 256 and meta["opset"] == 17 and "torch" in meta["versions"]
-    assert json.loads((tmp_path / "r18.onnx.json").read_text()) == meta
+    beside = json.loads((tmp_path / "r18.onnx.json").read_text())
+    # the same description, plus the written file's own checksum (which the file cannot hold)
+    assert beside.pop("onnx_file") == {"name": "r18.onnx", "sha256": sha256_of(out), "bytes": out.stat().st_size}
+    assert beside == meta
     [record] = store_records(results, "results.jsonl")
     assert record["kind"] == "conversion" and record["status"] == "ok" and record["random_weights"] is False
     # The file computes what torchvision computes with those weights, batch 1 and 3 alike.

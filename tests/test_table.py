@@ -132,3 +132,21 @@ def test_table_command(tmp_path, monkeypatch, capsys):
     assert main(["table", "--results", str(tmp_path), "--format", "html", "--output", str(out)]) == 0
     assert "<svg" in out.read_text()
     assert main(["table", "--results", str(tmp_path), "--src", "nope"]) == 2
+
+
+def test_a_corrupted_store_line_is_skipped_with_a_warning_naming_it(tmp_path, capsys):
+    from zoocheck.cli import main
+
+    from zoocheck.zoo_registry import get_entry
+
+    name = get_entry("torchvision", "resnet18").name
+    good = {"kind": "parity", "source": "torchvision", "model": name, "status": "pass", "random_weights": False}
+    (tmp_path / "results.jsonl").write_text(json.dumps(good) + "\n" + '{"kind": "parity", "sou\n' + "[1, 2]\n")
+    assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--results", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    warnings = captured.err.strip().splitlines()
+    assert len(warnings) == 2 and "line 2" in warnings[0] and "line 3" in warnings[1]
+    assert all(w.startswith("zoocheck: warning:") and "results.jsonl" in w for w in warnings)
+    assert "Traceback" not in captured.err
+    row = next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == name)
+    assert row["parity"] == "pass"

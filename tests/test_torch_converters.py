@@ -99,7 +99,8 @@ def test_onnx_file_follows_the_conventions(tmp_path):
     meta = json.loads(next(p.value for p in model.metadata_props if p.key == "zoocheck"))
     assert meta["random_weights"] is True and meta["random_seed"] == SEED
     assert meta["preprocess"]["resize"] == 256 and meta["versions"]["torch"]
-    assert json.loads((tmp_path / "resnet18.onnx.json").read_text()) == meta
+    beside = json.loads((tmp_path / "resnet18.onnx.json").read_text())
+    assert beside.pop("onnx_file")["bytes"] == out.stat().st_size and beside == meta
     for n in (1, 3):
         out_n = run_onnx(out, x[:n])
         assert out_n.shape == (n, 1000)

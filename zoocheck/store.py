@@ -1,7 +1,8 @@
 """The results store: one JSONL file of check results and one of failures, per results folder.
 
 It is the single source of truth that reports render; nothing else keeps results. Appends are
-one ``write`` of one line each under an advisory lock, so concurrent runs do not interleave.
+one ``write`` of one line each under an advisory lock, so concurrent runs do not interleave; a
+line that cannot be read (a crash mid-write, a hand edit) is skipped and reported, never fatal.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_DIR = "zoocheck-results"
@@ -24,12 +27,23 @@ class ResultsStore:
         self.directory = results_dir(directory)
         self.results_path = self.directory / "results.jsonl"
         self.failures_path = self.directory / "failures.jsonl"
+        #: what the frameworks printed during this results folder's runs (shown with --verbose)
+        self.debug_log_path = self.directory / "debug.log"
+        #: "results.jsonl line 7: not JSON (...), skipped": unreadable lines the readers passed over
+        self.skipped_lines: list[str] = []
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive use of the store's files. The lock is a file of its own, so the results file
+        can be replaced (``replace_results``) under it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
 
     def _append(self, path: Path, record: dict) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, sort_keys=True, default=str) + "\n"
-        with open(path, "a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        with self._locked(), open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
         return path
 
@@ -39,15 +53,53 @@ class ResultsStore:
     def add_failure(self, record: dict) -> Path:
         return self._append(self.failures_path, record)
 
-    @staticmethod
-    def _read(path: Path) -> Iterator[dict]:
+    def add_debug_log(self, title: str, text: str) -> Path:
+        """Append what a framework printed, under a header naming the run and model."""
+        with self._locked(), open(self.debug_log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"===== {title}\n{text.rstrip()}\n")
+        return self.debug_log_path
+
+    def replace_results(self, stale: Callable[[dict], bool], records: Iterable[dict]) -> Path:
+        """Drop every stored result for which ``stale`` is true and add ``records``: a re-run
+        replaces its own records instead of piling up copies. Unreadable lines are kept as they are."""
+        lines = [json.dumps(r, sort_keys=True, default=str) + "\n" for r in records]
+        with self._locked():
+            kept = []
+            if self.results_path.exists():
+                for raw in self.results_path.read_text(encoding="utf-8").splitlines(keepends=True):
+                    try:
+                        if stale(json.loads(raw)):
+                            continue
+                    except ValueError:
+                        pass
+                    kept.append(raw if raw.endswith("\n") else raw + "\n")
+            fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=self.directory)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.writelines(kept + lines)
+                os.replace(tmp, self.results_path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return self.results_path
+
+    def _read(self, path: Path) -> Iterator[dict]:
         if not path.exists():
             return
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
                 line = line.strip()
-                if line:
-                    yield json.loads(line)
+                if not line:
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    self.skipped_lines.append(f"{path} line {number}: not a JSON record ({exc}); skipped")
+                    continue
+                if not isinstance(record, dict):
+                    self.skipped_lines.append(f"{path} line {number}: not a JSON object; skipped")
+                    continue
+                yield record
 
     def results(self, kind: str | None = None) -> list[dict]:
         return [r for r in self._read(self.results_path) if kind is None or r.get("kind") == kind]

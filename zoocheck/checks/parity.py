@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,6 +112,7 @@ def check_parity(
     images: Sequence[Path] | None = None,
     tolerance: Tolerance = Tolerance(),
     opset: int | None = None,
+    on_stage=None,
 ) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
     """Source framework vs onnxruntime on the same inputs.
 
@@ -120,7 +123,15 @@ def check_parity(
     from zoocheck.checks.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
 
-    names, batch, _ = model_inputs(entry, images)
+    from zoocheck import rundir
+    from zoocheck.capture import captured_output, read_log
+
+    with rundir.run_directory() as run:  # libpng's warnings about colour profiles go to the debug log
+        decode_log = run / f"decode-{os.getpid()}.log"
+        with captured_output(decode_log):
+            names, batch, _ = model_inputs(entry, images)
+        decode_text = read_log(decode_log)
+        decode_log.unlink(missing_ok=True)
     conversion = convert(
         entry,
         output=None if onnx_path else output,
@@ -128,7 +139,10 @@ def check_parity(
         random_seed=random_seed,
         opset=opset or DEFAULT_OPSET,
         inputs=batch,
+        on_stage=on_stage,
     )
+    if decode_text:
+        conversion = dataclasses.replace(conversion, log=decode_text + conversion.log)
     test_path = onnx_path or conversion.onnx_path
     framework = "+".join(k for k in conversion.versions if k not in ("python", "onnx", "zoocheck")) or entry.source
     common = dict(

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-from zoocheck import __version__
-from zoocheck.cli.common import EXIT_USAGE, UsageError, fail
+from zoocheck import __version__, rundir
+from zoocheck.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
 
 # subcommand module names, in the order `zoocheck --help` lists them
 SUBCOMMAND_MODULES = (
@@ -39,12 +39,15 @@ def _stub(subparsers, module_name: str, error: Exception) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoocheck", description="Convert model-zoo ImageNet classifiers to ONNX and check them.")
     parser.add_argument("--version", action="version", version=f"zoocheck {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="also show the frameworks' own output and messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
         try:
             importlib.import_module(module_name).register(subparsers)
         except ImportError as exc:
             _stub(subparsers, module_name, exc)
+    for subparser in subparsers.choices.values():  # `zoocheck convert ... --verbose` works too
+        subparser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -57,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return EXIT_USAGE
-    try:
-        return args.run(args)
-    except UsageError as exc:
-        return fail(str(exc))
-    except KeyboardInterrupt:
-        return fail("interrupted", code=130)
+    # One temporary directory for the whole run, removed on every way out (SIGTERM included).
+    with rundir.signals_as_exceptions():
+        try:
+            with rundir.run_directory():
+                return args.run(args)
+        except (UsageError, rundir.OutputBusyError) as exc:
+            return fail(str(exc))
+        except KeyboardInterrupt:
+            return fail("interrupted (Ctrl-C): nothing was written under the final name and no temporary file is left", code=EXIT_INTERRUPTED)
+        except rundir.Terminated:
+            return fail("terminated (SIGTERM): nothing was written under the final name and no temporary file is left", code=EXIT_TERMINATED)
 
 
 def entry_point() -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# 128 + the signal number, as shells report a process ended by SIGINT / SIGTERM
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 
 class UsageError(Exception):
@@ -119,3 +123,34 @@ def log_failure(store, failure) -> int:
     path = store.add_failure(failure.to_dict())
     print(f"zoocheck: error: {failure.one_line()} (failure log: {path})", file=sys.stderr)
     return EXIT_FAILED
+
+
+_STAGE_TEXT = {
+    "load": "starting the framework",
+    "build": "building the model and loading its weights",
+    "parity": "running the framework's own forward",
+    "export": "exporting ONNX with the source's exporter",
+    "check": "normalising, checking and writing the ONNX file",
+}
+
+
+@contextmanager
+def stage_status(what: str, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A status line on standard error naming the step a conversion is at; yields the ``on_stage``
+    callback for ``pipeline.convert``."""
+    if not enabled:
+        yield lambda stage: None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{what}: starting") as status:
+        yield lambda stage: status.update(f"{what}: {_STAGE_TEXT.get(stage, stage)}")
+
+
+def keep_framework_log(store, args, title: str, text: str) -> None:
+    """What the frameworks printed: into the results folder's debug log, on the terminal with --verbose."""
+    if not text.strip():
+        return
+    store.add_debug_log(title, text)
+    if getattr(args, "verbose", False):
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")

@@ -11,9 +11,11 @@ from zoocheck.cli.common import (
     add_results_arg,
     console,
     default_onnx_path,
+    keep_framework_log,
     log_failure,
     model_and_weights,
     print_json,
+    stage_status,
 )
 
 
@@ -56,7 +58,9 @@ def run(args) -> int:
     output = Path(args.output) if args.output else default_onnx_path(store.directory, entry)
     if output.suffix != ".onnx":
         raise UsageError(f"{output}: the output file must end in .onnx")
-    conversion = convert(entry, output=output, weights=weights, random_seed=seed, opset=args.opset or DEFAULT_OPSET)
+    with stage_status(f"converting {entry.key}", enabled=not args.json) as on_stage:
+        conversion = convert(entry, output=output, weights=weights, random_seed=seed, opset=args.opset or DEFAULT_OPSET, on_stage=on_stage)
+    keep_framework_log(store, args, f"convert {entry.key}", conversion.log)
     record = conversion_record(conversion, weights)
     store.add_result(record)
     if not conversion.ok:

@@ -17,8 +17,10 @@ from zoocheck.cli.common import (
     add_results_arg,
     console,
     default_onnx_path,
+    keep_framework_log,
     print_json,
     resolve_entries,
+    stage_status,
     weights_for,
 )
 
@@ -63,16 +65,19 @@ def run(args) -> int:
     results = []
     for entry, weights, seed in plan:
         output = None if args.onnx else Path(args.output) if args.output else default_onnx_path(store.directory, entry)
-        result, conversion = check_parity(
-            entry,
-            weights=weights,
-            random_seed=seed,
-            output=output,
-            onnx_path=Path(args.onnx) if args.onnx else None,
-            images=images,
-            tolerance=tolerance,
-            opset=args.opset,
-        )
+        with stage_status(f"parity {entry.key}", enabled=not args.json) as on_stage:
+            result, conversion = check_parity(
+                entry,
+                weights=weights,
+                random_seed=seed,
+                output=output,
+                onnx_path=Path(args.onnx) if args.onnx else None,
+                images=images,
+                tolerance=tolerance,
+                opset=args.opset,
+                on_stage=on_stage,
+            )
+        keep_framework_log(store, args, f"parity {entry.key}", conversion.log)
         if not args.onnx:
             store.add_result(conversion_record(conversion, weights))
         store.add_result(result.to_dict())

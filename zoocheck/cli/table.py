@@ -30,6 +30,8 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     store = ResultsStore(args.results)
     rows = build_rows(list_entries(source), store.results(), store.failures(), arch=args.arch, source=source)
+    for problem in store.skipped_lines:
+        print(f"zoocheck: warning: {problem}", file=sys.stderr)
     if args.json:
         print_json([r.to_dict() for r in rows])
         return EXIT_OK

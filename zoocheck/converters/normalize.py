@@ -17,6 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from zoocheck import rundir
+
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 BATCH_DIM = "N"
@@ -83,11 +85,33 @@ def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
         _set_batch_dynamic(out)
     # Intermediate shapes recorded with a fixed batch would contradict the dynamic batch.
     del graph.value_info[:]
+    attach_metadata(model, metadata)
+    model.producer_name = model.producer_name or "zoocheck"
+    return model
+
+
+def attach_metadata(model, metadata: dict) -> None:
+    """Set (replace) the zoocheck JSON description in ``model.metadata_props``."""
+    import onnx
+
     for prop in [p for p in model.metadata_props if p.key == METADATA_KEY]:
         model.metadata_props.remove(prop)
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    model.producer_name = model.producer_name or "zoocheck"
-    return model
+
+
+def onnx_facts(model) -> dict:
+    """What a model file says about itself: opset, IR version, input and output shapes (the
+    facts a record stores are read from the file written, never taken from what was asked for)."""
+
+    def shape(value_info) -> list:
+        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+    return {
+        "opset": next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+        "ir_version": model.ir_version,
+        "input_shape": shape(model.graph.input[0]) if model.graph.input else None,
+        "output_shape": shape(model.graph.output[0]) if model.graph.output else None,
+    }
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -110,11 +134,14 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     """
     import onnx
 
+    from zoocheck.zoo_registry.download import file_digest
+
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     external = initializer_bytes(model) > PROTOBUF_LIMIT
     data_name = output.name + ".data"
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    rundir.register_outside(staging)  # removed with the run even if this process is killed
     try:
         staged_model = staging / output.name
         if external:
@@ -123,7 +150,8 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
             onnx.save_model(model, str(staged_model))
         # The path-based checker handles external data and models over 2 GB.
         onnx.checker.check_model(str(staged_model), full_check=False)
-        (staging / (output.name + ".json")).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        described = {**metadata, "onnx_file": {"name": output.name, "sha256": file_digest(staged_model, "sha256"), "bytes": staged_model.stat().st_size}}
+        (staging / (output.name + ".json")).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
         written = []
         # Tensors under size_threshold stay inline, so a data file exists only if some were large.
         has_data = (staging / data_name).exists()

@@ -6,24 +6,32 @@ kernel's OOM killer, becomes a ``Failure`` for that model instead of ending the 
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import ctypes
+import dataclasses
+import json
 import multiprocessing
+import os
 import platform
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from zoocheck import __version__
+from zoocheck import __version__, rundir
+from zoocheck.capture import captured_output, read_log
 from zoocheck.checks.results import Failure
 from zoocheck.zoo_registry.audit import count
-from zoocheck.zoo_registry.download import cached_weights_path
+from zoocheck.zoo_registry.download import cached_weights_path, file_digest
 from zoocheck.zoo_registry.types import Entry
 
 DEFAULT_OPSET = 17
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+_PR_SET_PDEATHSIG = 1
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -41,6 +49,7 @@ class Conversion:
     outputs_probabilities: bool
     failure: Failure | None
     versions: dict  # the source framework's packages, e.g. {"torch": "2.14.1", "timm": "1.0.31"}
+    log: str = ""  # what the framework and its exporter printed (the debug log; shown with --verbose)
 
     @property
     def ok(self) -> bool:
@@ -48,11 +57,7 @@ class Conversion:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None) -> Path | None:
@@ -101,10 +106,31 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset:
     }
 
 
-def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, conn) -> None:
-    """Runs in the child process; reports stages and the outcome through ``conn``."""
+def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, log: Path, conn) -> None:
+    """The child process's entry point: detached from the terminal, framework output into ``log``."""
+    _detach_from_parent_signals()
+    with captured_output(log):
+        _convert_here(entry, weights, random_seed, output, opset, inputs, conn)
+
+
+def _detach_from_parent_signals() -> None:
+    """The parent owns Ctrl-C and SIGTERM: it kills this child and removes the run's files. The
+    child gets its own process group, so the terminal's Ctrl-C never reaches the framework (Paddle
+    answers it with a C++ "FatalError" and an abort), and dies with the parent even when the parent
+    is killed outright."""
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # blocked by the parent around the spawn
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, conn) -> None:
+    """Load, run and export in this process; reports stages and the outcome through ``conn``."""
     from zoocheck.converters import converter_for
-    from zoocheck.converters.normalize import normalize_model, save_atomic
+    from zoocheck.converters.normalize import attach_metadata, normalize_model, onnx_facts, save_atomic
 
     stage, versions = "load", {"zoocheck": __version__, "python": platform.python_version()}
     try:
@@ -134,9 +160,15 @@ def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output:
             conn.send(("stage", stage))
             model = onnx.load(str(raw))
             versions["onnx"] = onnx.__version__
-            metadata = describe(entry, weights, random_seed, opset, versions, native.outputs_probabilities)
-            normalize_model(model, metadata)
+            normalize_model(model, {})
+            # what the exporter wrote, which is not always what was asked for (paddle2onnx raises
+            # the opset to what the model's operators need)
+            facts = onnx_facts(model)
+            metadata = {**describe(entry, weights, random_seed, facts["opset"], versions, native.outputs_probabilities), **facts, "opset_requested": opset}
+            attach_metadata(model, metadata)
             save_atomic(model, output, metadata)
+            # the description beside the file adds the written file's own checksum and size
+            metadata = json.loads(output.with_name(output.name + ".json").read_text())
         conn.send(("ok", (str(output), metadata, native_outputs, native.outputs_probabilities, versions)))
     except BaseException as exc:  # everything becomes a failure record for this one model
         conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions)))
@@ -177,32 +209,64 @@ def convert(
     opset: int = DEFAULT_OPSET,
     inputs: np.ndarray | None = None,
     isolate: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Conversion:
     """Convert ``entry`` to ``output``; with ``inputs``, also return the native forward on them.
     With ``output=None`` nothing is exported: only the native forward runs.
 
     ``weights`` must already be resolved (``resolve_weights``); None means seeded random weights.
-    Never raises for a model's failure: the Conversion carries a Failure instead.
+    Never raises for a model's failure: the Conversion carries a Failure instead. Raises
+    OutputBusyError when another run is writing ``output``. Framework output is captured into
+    ``Conversion.log``; ``on_stage`` hears each stage as it starts. All temporary files live in
+    the run directory (``zoocheck.rundir``); an interrupt kills the child and leaves nothing.
     """
     output = Path(output) if output is not None else None
-    if not isolate:
-        return _run_inline(entry, weights, random_seed, output, opset, inputs)
+    with rundir.run_directory() as run, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
+        fd, log_name = tempfile.mkstemp(prefix="framework-", suffix=".log", dir=run)
+        os.close(fd)
+        log = Path(log_name)
+        try:
+            if isolate:
+                conversion = _run_isolated(entry, weights, random_seed, output, opset, inputs, log, on_stage)
+            else:
+                conversion = _run_inline(entry, weights, random_seed, output, opset, inputs, log)
+            return dataclasses.replace(conversion, log=read_log(log))
+        finally:
+            log.unlink(missing_ok=True)
+
+
+def _run_isolated(entry, weights, random_seed, output, opset, inputs, log, on_stage) -> Conversion:
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, child_conn), daemon=True)
-    proc.start()
+    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, log, child_conn), daemon=True)
+    # Until the child has detached itself, a Ctrl-C must not reach it (spawn's bootstrap would
+    # print a traceback): the signal mask is inherited, and the parent gets the signal afterwards.
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     child_conn.close()
     stage, outcome = "load", None
-    while True:
-        try:
-            kind, payload = parent_conn.recv()
-        except EOFError:
-            break
-        if kind == "stage":
-            stage = payload
-        else:
-            outcome = (kind, payload)
-    proc.join()
+    try:
+        while True:
+            try:
+                kind, payload = parent_conn.recv()
+            except EOFError:
+                break
+            if kind == "stage":
+                stage = payload
+                if on_stage is not None:
+                    on_stage(stage)
+            else:
+                outcome = (kind, payload)
+        proc.join()
+    except BaseException:  # interrupted: the child dies now, the run directory's cleanup does the rest
+        proc.kill()
+        proc.join()
+        raise
+    finally:
+        parent_conn.close()
     return _outcome(entry, outcome, proc.exitcode, stage)
 
 
@@ -217,10 +281,11 @@ class _InlineConn:
         pass
 
 
-def _run_inline(entry, weights, random_seed, output, opset, inputs) -> Conversion:
+def _run_inline(entry, weights, random_seed, output, opset, inputs, log) -> Conversion:
     """The same work in this process (for callers that already isolate, and for debugging)."""
     conn = _InlineConn()
-    _worker(entry, weights, random_seed, output, opset, inputs, conn)
+    with captured_output(log):
+        _convert_here(entry, weights, random_seed, output, opset, inputs, conn)
     final = next((m for m in reversed(conn.messages) if m[0] != "stage"), None)
     return _outcome(entry, final, 0, "load")
 

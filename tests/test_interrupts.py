@@ -1,0 +1,85 @@
+"""SIGINT and SIGTERM in the middle of a real ppcls conversion (a real subprocess): exit 130 / 143 with
+one line, nothing under the output name, the temp dir exactly as it was; killed runs swept next time."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zoocheck import rundir
+
+pytest.importorskip("paddle")
+pytest.importorskip("paddle2onnx")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def _start_conversion(tmp_path: Path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp / "someone-elses-file").write_text("kept")
+    out = tmp_path / "out" / "ResNet18.onnx"
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out), "--results", str(tmp_path / "results")]
+    before = _listing(tmp)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, tmp, out, before
+
+
+def _wait_for_export(tmp: Path, proc, timeout: float = 120.0) -> None:
+    """Until the exporter's temporary folder exists inside the run directory (mid-conversion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list(tmp.glob(f"{rundir.RUN_PREFIX}*/zoocheck-paddle-export-*")) or list(tmp.glob(f"{rundir.RUN_PREFIX}*/zoocheck-export-*")):
+            return
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("the conversion never reached its export step")
+
+
+@pytest.mark.parametrize(("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_signal_mid_ppcls_conversion_leaves_nothing(tmp_path, signum, code, word):
+    proc, tmp, out, before = _start_conversion(tmp_path)
+    _wait_for_export(tmp, proc)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and word in lines[0], stderr
+    assert "Traceback" not in stderr + stdout and "FatalError" not in stderr + stdout
+    assert _listing(tmp) == before
+    assert not out.exists() and (not out.parent.exists() or _listing(out.parent) == [])
+
+
+def test_a_killed_run_is_swept_by_the_next_one(tmp_path):
+    proc, tmp, out, before = _start_conversion(tmp_path)
+    _wait_for_export(tmp, proc)
+    proc.kill()  # SIGKILL: no cleanup can run; the converter child dies with its parent
+    proc.communicate(timeout=60)
+    assert _listing(tmp) != before
+    time.sleep(0.5)  # the child's death (PR_SET_PDEATHSIG) releases the run's owner lock
+    swept = rundir.sweep_stale(tmp)
+    assert len(swept) == 1
+    assert _listing(tmp) == before
+    assert not out.exists() and (not out.parent.exists() or _listing(out.parent) == [])
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
+    out = tmp_path / "model.onnx"
+    with rundir.run_directory():
+        with rundir.output_lock(out):
+            with pytest.raises(rundir.OutputBusyError, match="another zoocheck run is writing"):
+                with rundir.output_lock(out):
+                    pass
+        with rundir.output_lock(out):  # free again once the first writer is done
+            pass
+    assert list(tmp_path.iterdir()) == []
