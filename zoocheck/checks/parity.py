@@ -62,12 +62,19 @@ def parity_result(
     onnx_path: str | None = None,
     weights: str | None = None,
     failure: Failure | None = None,
+    reference_fp64: np.ndarray | None = None,
 ) -> ParityResult:
-    """Build a ParityResult; a comparison that cannot be made becomes an 'error' result, never a raise."""
+    """Build a ParityResult; a comparison that cannot be made becomes an 'error' result, never a raise.
+    With ``reference_fp64`` (the reference framework's float64 forward), both outputs are also
+    measured against it, so a FAIL from fp32 rounding alone says so."""
     comparisons: tuple[OutputComparison, ...] = ()
+    reference_fp64_err = test_fp64_err = ()
     if failure is None:
         try:
             comparisons = compare_batches(names, reference, test)
+            if reference_fp64 is not None:
+                reference_fp64_err = tuple(c.max_rel_err for c in compare_batches(names, reference_fp64, reference))
+                test_fp64_err = tuple(c.max_rel_err for c in compare_batches(names, reference_fp64, test))
         except Exception as exc:  # a shape mismatch is a finding about the model, not a crash
             failure = Failure.from_exception(source, model, "parity", exc)
     return ParityResult(
@@ -81,6 +88,8 @@ def parity_result(
         onnx_path=onnx_path,
         weights=weights,
         failure=failure,
+        reference_fp64_rel_err=reference_fp64_err,
+        test_fp64_rel_err=test_fp64_err,
     )
 
 
@@ -162,4 +171,4 @@ def check_parity(
         test = run_first_output(session(test_path), batch)
     except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
         return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
-    return parity_result(reference=conversion.native_outputs, test=test, **common), conversion
+    return parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common), conversion

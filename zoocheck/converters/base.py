@@ -75,6 +75,11 @@ class NativeModel(abc.ABC):
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Run the framework's own forward on a float32 NCHW batch; returns [N, num_classes]."""
 
+    def forward_fp64(self, batch: np.ndarray) -> np.ndarray | None:
+        """The same forward computed in float64, or None where the framework cannot. It is the
+        yardstick that tells fp32 rounding of ill-conditioned weights from a conversion error."""
+        return None
+
     @abc.abstractmethod
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""

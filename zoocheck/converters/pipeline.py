@@ -46,6 +46,8 @@ class Conversion:
     onnx_path: Path | None
     metadata: dict | None
     native_outputs: np.ndarray | None  # the framework's forward on the inputs given, if any
+    # the same forward in float64 (random weights, frameworks that can): the yardstick for fp32 noise
+    native_outputs_fp64: np.ndarray | None
     outputs_probabilities: bool
     failure: Failure | None
     versions: dict  # the source framework's packages, e.g. {"torch": "2.14.1", "timm": "1.0.31"}
@@ -141,13 +143,15 @@ def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, o
         conn.send(("stage", stage))
         native = converter.load(entry, weights, random_seed=random_seed)
         versions.update(native.versions)
-        native_outputs = None
+        native_outputs = native_fp64 = None
         if inputs is not None:
             stage = "parity"
             conn.send(("stage", stage))
             native_outputs = np.asarray(native.forward(inputs), dtype=np.float32)
+            if weights is None:  # random weights can be ill-conditioned: measure fp32's own error
+                native_fp64 = native.forward_fp64(inputs)
         if output is None:  # native forward only (parity against an existing ONNX file)
-            conn.send(("ok", (None, None, native_outputs, native.outputs_probabilities, versions)))
+            conn.send(("ok", (None, None, native_outputs, native_fp64, native.outputs_probabilities, versions)))
             return
         stage = "export"
         conn.send(("stage", stage))
@@ -169,7 +173,7 @@ def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, o
             save_atomic(model, output, metadata)
             # the description beside the file adds the written file's own checksum and size
             metadata = json.loads(output.with_name(output.name + ".json").read_text())
-        conn.send(("ok", (str(output), metadata, native_outputs, native.outputs_probabilities, versions)))
+        conn.send(("ok", (str(output), metadata, native_outputs, native_fp64, native.outputs_probabilities, versions)))
     except BaseException as exc:  # everything becomes a failure record for this one model
         conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions)))
     finally:
@@ -294,12 +298,12 @@ def _outcome(entry: Entry, outcome, exitcode: int | None, stage: str) -> Convers
     if outcome is None:
         exc_type, message = _death_message(exitcode or 0, stage, entry)
         failure = Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": sys.version.split()[0]})
-        return Conversion(entry, None, None, None, False, failure, failure.versions)
+        return Conversion(entry, None, None, None, None, False, failure, failure.versions)
     kind, payload = outcome
     if kind == "failure":
-        return Conversion(entry, None, None, None, False, payload, payload.versions)
-    path, metadata, native_outputs, probabilities, versions = payload
-    return Conversion(entry, Path(path) if path else None, metadata, native_outputs, probabilities, None, versions)
+        return Conversion(entry, None, None, None, None, False, payload, payload.versions)
+    path, metadata, native_outputs, native_fp64, probabilities, versions = payload
+    return Conversion(entry, Path(path) if path else None, metadata, native_outputs, native_fp64, probabilities, None, versions)
 
 
 def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
