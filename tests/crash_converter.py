@@ -1,4 +1,6 @@
-"""A test-only converter that crashes for real inside the converter child process.
+"""A test-only converter that crashes, hangs or balloons for real inside the process that runs it,
+or works (builder ``linear``: a numpy model whose ONNX export is a few operators), with no
+framework to import.
 
 The pipeline runs converters in a *spawned* child, which imports zoocheck afresh, so patching
 ``zoocheck.converters._CONVERTERS`` in the test process alone would not reach it. ``Register``
@@ -11,8 +13,12 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import time
+from pathlib import Path
 
-from zoocheck.converters.base import Converter
+import numpy as np
+
+from zoocheck.converters.base import Converter, NativeModel
 
 SOURCE = "crash-test"
 
@@ -45,4 +51,41 @@ class CrashConverter(Converter):
             ctypes.string_at(0)  # a real SIGSEGV: reads address 0
         if entry.builder == "kill":
             os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does
+        if entry.builder == "hang":
+            time.sleep(3600)
+        if entry.builder == "balloon":  # touches 64 MiB a step until someone kills it
+            hoard = []
+            while True:
+                hoard.append(np.ones(1 << 23))
+                time.sleep(0.01)
+        if entry.builder == "linear":
+            return LinearModel(random_seed or 0)
         raise RuntimeError(f"unknown crash {entry.builder!r}")
+
+
+class LinearModel(NativeModel):
+    """Logits = channel means @ W: enough of a classifier for the pipeline, parity and a sweep."""
+
+    versions = {"test": "1"}
+
+    def __init__(self, seed: int):
+        self.weight = np.random.default_rng(seed).standard_normal((3, 1000)).astype(np.float32)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        return batch.mean(axis=(2, 3)) @ self.weight
+
+    def export_onnx(self, path: Path, opset: int) -> None:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        graph = helper.make_graph(
+            [
+                helper.make_node("ReduceMean", ["input"], ["pooled"], axes=[2, 3], keepdims=0),
+                helper.make_node("MatMul", ["pooled", "weight"], ["logits"]),
+            ],
+            "linear",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, None, None])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
+            [numpy_helper.from_array(self.weight, "weight")],
+        )
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", min(opset, 17))]), str(path))

@@ -122,12 +122,14 @@ def check_parity(
     tolerance: Tolerance = Tolerance(),
     opset: int | None = None,
     on_stage=None,
+    isolate: bool = True,
 ) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
     """Source framework vs onnxruntime on the same inputs.
 
     Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``), runs the native forward
-    in an isolated child and the ONNX file in onnxruntime, and compares per input. Never raises for
-    the model's failure: the result's status is 'error' and its failure says why.
+    in an isolated child (``isolate=False``: in this process, for callers that isolate already)
+    and the ONNX file in onnxruntime, and compares per input. Never raises for the model's
+    failure: the result's status is 'error' and its failure says why.
     """
     from zoocheck.checks.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
@@ -148,6 +150,7 @@ def check_parity(
         random_seed=random_seed,
         opset=opset or DEFAULT_OPSET,
         inputs=batch,
+        isolate=isolate,
         on_stage=on_stage,
     )
     if decode_text:

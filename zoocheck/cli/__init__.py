@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "zoocheck.cli.registry",
     "zoocheck.cli.eval",
     "zoocheck.cli.table",
+    "zoocheck.cli.sweep",
     "zoocheck.cli.preprocess",
 )
 

@@ -110,12 +110,23 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset:
 
 def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, log: Path, conn) -> None:
     """The child process's entry point: detached from the terminal, framework output into ``log``."""
-    _detach_from_parent_signals()
+    detach_from_parent_signals()
     with captured_output(log):
         _convert_here(entry, weights, random_seed, output, opset, inputs, conn)
 
 
-def _detach_from_parent_signals() -> None:
+def start_detached(proc) -> None:
+    """Start ``proc``, whose target calls ``detach_from_parent_signals`` first. Until the child
+    has detached itself, a Ctrl-C must not reach it (spawn's bootstrap would print a traceback):
+    the signal mask is inherited, and the parent gets the signal afterwards."""
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        proc.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+
+
+def detach_from_parent_signals() -> None:
     """The parent owns Ctrl-C and SIGTERM: it kills this child and removes the run's files. The
     child gets its own process group, so the terminal's Ctrl-C never reaches the framework (Paddle
     answers it with a C++ "FatalError" and an abort), and dies with the parent even when the parent
@@ -243,13 +254,7 @@ def _run_isolated(entry, weights, random_seed, output, opset, inputs, log, on_st
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, log, child_conn), daemon=True)
-    # Until the child has detached itself, a Ctrl-C must not reach it (spawn's bootstrap would
-    # print a traceback): the signal mask is inherited, and the parent gets the signal afterwards.
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    try:
-        proc.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+    start_detached(proc)
     child_conn.close()
     stage, outcome = "load", None
     try:
@@ -311,4 +316,4 @@ def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
     return Failure.from_exception(entry.source, entry.name, stage, exc)
 
 
-__all__ = ["Conversion", "DEFAULT_OPSET", "MissingWeightsError", "convert", "describe", "failure_for", "resolve_weights", "sha256_of"]
+__all__ = ["Conversion", "DEFAULT_OPSET", "MissingWeightsError", "convert", "describe", "detach_from_parent_signals", "failure_for", "resolve_weights", "sha256_of", "start_detached"]

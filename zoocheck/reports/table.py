@@ -39,6 +39,7 @@ class Row:
     parity: str = ""  # 'pass', 'fail', 'error' or ''
     params_m_published: float | None = None
     params_m_measured: float | None = None
+    sweep: str = ""  # the latest sweep's jobs: 'ok', or 'category (step)' for each failed one
 
     @property
     def delta_top1(self) -> float | None:
@@ -70,6 +71,20 @@ def _latest(records: Iterable[dict], prefer=lambda r: 0) -> dict[tuple[str, str]
     return {k: v[1] for k, v in best.items()}
 
 
+def _sweep_status(jobs: list[dict]) -> dict[tuple[str, str], str]:
+    """(source, model) -> 'ok' when the latest job of every step passed, else each failed step's
+    'category (step)'; skipped steps (compare, until sweeps run it) are not counted."""
+    latest: dict[tuple[str, str], dict[str, dict]] = {}
+    for job in jobs:
+        latest.setdefault((job.get("source"), job.get("model")), {})[job.get("step")] = job
+    status = {}
+    for key, steps in latest.items():
+        failed = [f"{j.get('category') or 'failed'} ({step})" for step, j in steps.items() if j.get("status") == "failed"]
+        if failed or any(j.get("status") == "ok" for j in steps.values()):
+            status[key] = "; ".join(failed) or "ok"
+    return status
+
+
 def _published(entry: Entry):
     """The published evaluation at the entry's own input size, else the first one."""
     for pub in entry.published:
@@ -92,6 +107,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
     parities = _latest(by_kind("parity"), prefer=lambda r: 0 if r.get("random_weights") else 1)
     params = _latest([r for r in by_kind("audit") if r.get("quantity") == "params_m" and r.get("measured") is not None])
     failed = {(f.get("source"), f.get("model")) for f in failures if f.get("stage") in _CONVERSION_STAGES}
+    sweeps = _sweep_status(by_kind("sweep-job"))
 
     def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
         key = (src, model)
@@ -115,6 +131,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
             parity=par.get("status", "") if par else "",
             params_m_published=pub.params_m if pub else None,
             params_m_measured=measured_params,
+            sweep=sweeps.get(key, ""),
         )
 
     rows, seen = [], set()
@@ -171,6 +188,7 @@ COLUMNS = (
     ("images", "images"),
     ("conversion", "conversion"),
     ("parity", "parity"),
+    ("sweep", "sweep"),
     ("params", "params M (measured / published)"),
     ("reference", "reference"),
 )
@@ -190,6 +208,7 @@ def _cells(row: Row) -> list[str]:
         "-" if row.images is None else str(row.images),
         row.conversion or "-",
         row.parity or "-",
+        row.sweep or "-",
         _params(row),
         row.reference or "-",
     ]
@@ -208,7 +227,7 @@ def render_markdown(rows: list[Row]) -> str:
 
 CSV_FIELDS = (
     "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
-    "delta_top5", "images", "random_weights", "conversion", "parity", "params_m_measured", "params_m_published", "reference",
+    "delta_top5", "images", "random_weights", "conversion", "parity", "sweep", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
 

@@ -1,0 +1,181 @@
+"""zoocheck sweep (issue 12): jobs, cache keys, resume, isolation (crash / hang / memory), the store
+under a killed driver, the failure taxonomy, and the CLI end to end on a real torchvision model.
+
+Most tests use the framework-free test converter (tests/crash_converter.py), whose workers start
+in about a second, so the default suite stays fast."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import crash_converter
+from zoocheck.store import ResultsStore
+from zoocheck.sweep.driver import run_sweep
+from zoocheck.sweep.jobs import categorize, plan
+from zoocheck.sweep.local import LocalExecutor
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+
+TESTS = Path(__file__).parent
+
+
+def toy(builder: str, name: str | None = None) -> Entry:
+    return Entry(
+        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(18), builder, Preprocess(resize=32, crop=32),
+        input_size=32, extra=(("register", crash_converter.Register()),),
+    )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    crash_converter.register()
+
+
+def toy_jobs(entries, steps=("convert", "parity"), max_rel_err=None):
+    tolerance = {"max_rel_err": max_rel_err} if max_rel_err else {}
+    return plan(entries, steps, framework_of=lambda e: "test", weights_of=lambda e: (None, 0), options={"parity": {"tolerance": tolerance}})
+
+
+def test_sweep_runs_resumes_and_redoes_only_what_changed(tmp_path):
+    store = ResultsStore(tmp_path)
+    entries = [toy("linear", "toy-a"), toy("linear", "toy-b")]
+    first = run_sweep(toy_jobs(entries), LocalExecutor(workers=2), store)
+    assert [o.status for o in first.outcomes] == ["ok"] * 4 and not first.failed
+    kinds = [r["kind"] for r in store.results()]
+    assert kinds.count("conversion") == 2 and kinds.count("parity") == 2 and kinds.count("sweep-job") == 4
+    onnx_files = {o.onnx_path for o in first.outcomes if o.step == "convert"}
+    assert len(onnx_files) == 2 and all(Path(p).is_file() for p in onnx_files)
+    assert all(r["status"] == "pass" for r in store.results("parity"))
+
+    again = run_sweep(toy_jobs(entries), LocalExecutor(workers=2), store)
+    assert again.outcomes == () and len(again.cached) == 4
+
+    # a parity option changed: parity runs again on the cached conversions, convert does not
+    changed = run_sweep(toy_jobs(entries, max_rel_err=1e-2), LocalExecutor(), store)
+    assert sorted(o.step for o in changed.outcomes) == ["parity", "parity"] and len(changed.cached) == 2
+    assert {o.onnx_path for o in changed.outcomes} == onnx_files
+
+    # a deleted conversion is redone (its parity, of the same identity, stays); --force redoes all
+    Path(sorted(onnx_files)[0]).unlink()
+    redone = run_sweep(toy_jobs(entries), LocalExecutor(), store)
+    assert [o.step for o in redone.outcomes] == ["convert"] and Path(redone.outcomes[0].onnx_path).is_file()
+    assert len(run_sweep(toy_jobs(entries), LocalExecutor(), store, force=True).outcomes) == 4
+
+
+def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
+    store = ResultsStore(tmp_path)
+    entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("linear")]
+    executor = LocalExecutor(workers=2, timeout_s=20, memory_limit_bytes=600 * 2**20)
+    result = run_sweep(toy_jobs(entries, steps=("convert",)), executor, store)
+    by_model = {o.model: o for o in result.outcomes}
+    assert by_model["toy-linear"].status == "ok"
+    assert by_model["toy-hang"].failure["category"] == "timeout"
+    assert by_model["toy-balloon"].failure["category"] == "out of memory"
+    assert "SIGSEGV" in by_model["toy-segfault"].message
+    assert result.failed
+    failures = {f["model"]: f for f in store.failures()}
+    assert {failures[m]["category"] for m in ("toy-hang", "toy-balloon")} == {"timeout", "out of memory"}
+    assert all(f["job"] and f["step"] == "convert" for f in failures.values())
+    # a failed job is not cached: the next run tries it again
+    retry = run_sweep(toy_jobs([toy("segfault"), toy("linear")], steps=("convert",)), LocalExecutor(), store)
+    assert [o.model for o in retry.outcomes] == ["toy-segfault"]
+
+
+_DRIVER = """
+import sys
+sys.path[:0] = [{tests!r}, {root!r}]
+import crash_converter
+from test_sweep import toy, toy_jobs
+from zoocheck.store import ResultsStore
+from zoocheck.sweep.driver import run_sweep
+from zoocheck.sweep.local import LocalExecutor
+if __name__ == "__main__":  # the workers are spawned: they import this file
+    crash_converter.register()
+    entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("hang")]
+    run_sweep(toy_jobs(entries), LocalExecutor(workers=1, timeout_s={timeout}), ResultsStore({results!r}))
+"""
+
+
+def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
+    root = str(Path(__file__).parent.parent)
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent(_DRIVER.format(tests=str(TESTS), root=root, timeout=None, results=str(tmp_path / "r"))))
+    driver = subprocess.Popen([sys.executable, str(script)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = ResultsStore(tmp_path / "r")
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and len([r for r in store.results("sweep-job") if r["status"] == "ok"]) < 4:
+            time.sleep(0.2)
+    finally:
+        os.kill(driver.pid, signal.SIGKILL)  # mid-sweep: the hang job is running
+        driver.wait()
+    lines = store.results_path.read_text().splitlines()
+    assert all(json.loads(line) for line in lines) and not store.skipped_lines
+    assert len([r for r in store.results("sweep-job") if r["status"] == "ok"]) == 4
+    script.write_text(textwrap.dedent(_DRIVER.format(tests=str(TESTS), root=root, timeout=3, results=str(tmp_path / "r"))))
+    subprocess.run([sys.executable, str(script)], cwd=root, check=True, timeout=240, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    latest = {(r["model"], r["step"]): r for r in store.results("sweep-job")}
+    assert latest[("toy-hang", "convert")]["category"] == "timeout"
+    assert len(store.results("sweep-job")) == 6  # toy-a and toy-b were not run again
+
+
+@pytest.mark.parametrize(
+    "failure,category",
+    [
+        ({"stage": "load", "exception_type": "WeightsError", "message": "model.pth: weights do not fit"}, "weights"),
+        ({"stage": "load", "exception_type": "FrameworkUnavailable", "message": "PyTorch cannot be imported"}, "load"),
+        ({"stage": "build", "exception_type": "KeyError", "message": "'resnet9'"}, "build"),
+        ({"stage": "export", "exception_type": "UnsupportedOperatorError", "message": "Exporting the operator 'aten::foo' to ONNX opset 17 is not supported"}, "unsupported op"),
+        ({"stage": "export", "exception_type": "RuntimeError", "message": "tracing failed"}, "export"),
+        ({"stage": "parity", "exception_type": "ImageDecodeError", "message": "cannot decode x.png"}, "preprocessing"),
+        ({"stage": "parity", "exception_type": "ParityFail", "message": "PARITY FAIL"}, "numerical"),
+        ({"stage": "eval", "exception_type": "ValueError", "message": "the model outputs shape (8, 1001); ImageNet-1k evaluation needs [N, 1000]"}, "labels"),
+        ({"stage": "convert", "exception_type": "JobTimeout", "message": "ran past"}, "timeout"),
+        ({"stage": "build", "exception_type": "ProcessKilled", "message": "killed by SIGKILL"}, "out of memory"),
+    ],
+)
+def test_failure_taxonomy(failure, category):
+    assert categorize(failure) == category
+
+
+def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
+    pytest.importorskip("torchvision")
+    from zoocheck.cli import main
+
+    argv = ["sweep", "--src", "torchvision", "--model", "resnet18.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    jobs = json.loads(capsys.readouterr().out)
+    assert [(j["step"], j["status"]) for j in jobs] == [("convert", "ok"), ("parity", "ok")]
+    parity = ResultsStore(tmp_path).results("parity")[-1]
+    assert parity["random_weights"] and parity["status"] == "pass"
+    assert max(parity["reference_fp64_rel_err"]) < 1e-5  # fp64 yardstick measured in the worker
+    assert main(argv) == 0
+    assert all(j["status"] == "ok" and j.get("seconds") is not None for j in json.loads(capsys.readouterr().out))
+    assert main(["table", "--src", "torchvision", "--results", str(tmp_path), "--json"]) == 0
+    rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--steps", "convert,bogus"], "unknown step bogus"),
+        (["--steps", "eval"], "needs a validation set"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--model", "no-such-model*"], "no registry entry matches"),
+    ],
+)
+def test_sweep_usage_errors(tmp_path, capsys, extra, message):
+    from zoocheck.cli import main
+
+    assert main(["sweep", "--src", "torchvision", "--random-weights", "--results", str(tmp_path), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "results.jsonl").exists()

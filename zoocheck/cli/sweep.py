@@ -1,0 +1,141 @@
+"""``zoocheck sweep``: every selected registry entry x every selected step, in one resumable run.
+
+Jobs run in long-lived workers (``--executor local``) or as Ray tasks (``--executor ray``); the
+driver is the results store's one writer. A re-run skips what is unchanged and finished, and redoes
+what changed or failed (``--force``: everything). Exit 0 when every job passed, 1 when any failed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, print_json
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("sweep", help="convert and check every selected entry (all sources by default), resumably, locally or on Ray")
+    parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
+    parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
+    parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive)")
+    parser.add_argument("--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)")
+    parser.add_argument("--random-weights", action="store_true", help="seeded random weights for every entry (every output says so); default: the fetched weights")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    parser.add_argument("--data", help="validation set for the eval step (any layout `zoocheck eval` reads)")
+    parser.add_argument("--limit", type=int, help="eval: only the first N images")
+    parser.add_argument("--images", help="parity: folder of photographs (default: the ones bundled with scikit-image)")
+    parser.add_argument("--max-rel-err", type=float, help="parity tolerance: max |diff| / logit range (default 1e-3)")
+    parser.add_argument("--opset", type=int, help="ONNX opset when converting (default 17)")
+    parser.add_argument("--workers", type=int, default=1, help="jobs run at once (local: worker processes; default 1)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default local)")
+    parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one on 127.0.0.1)")
+    parser.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs each task requests (default 1)")
+    parser.add_argument("--eval-shards", type=int, default=1, help="ray: split each eval into this many tasks, merged exactly (default 1)")
+    parser.add_argument("--timeout", type=float, help="per-job time limit in seconds: a job past it is killed and recorded as 'timeout'")
+    parser.add_argument("--memory-limit", type=float, help="per-job memory limit in GB: a job over it is killed and recorded as 'out of memory'")
+    parser.add_argument("--force", action="store_true", help="run every job again, finished or not")
+    add_results_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print every job's record as JSON")
+    parser.set_defaults(run=run)
+
+
+def select_entries(sources, arch: str | None, models):
+    """Registry entries of ``sources`` (default all) whose arch id matches ``arch`` and whose name
+    (or an alias) matches one of ``models``, in registry order."""
+    from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
+
+    try:
+        wanted = [canonical_source(s) for s in sources] if sources else None
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    entries = [e for e in list_entries() if wanted is None or e.source in wanted]
+    if arch:
+        entries = [e for e in entries if fnmatch.fnmatch(e.arch.id, arch.lower())]
+    if models:
+        patterns = [m.lower() for m in models]
+        entries = [e for e in entries if any(fnmatch.fnmatch(n.lower(), p) for p in patterns for n in (e.name, *e.aliases))]
+    if not entries:
+        raise UsageError("no registry entry matches the selection (see `zoocheck list`)")
+    return entries
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    from zoocheck.sweep.jobs import STEPS
+
+    steps = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not steps:
+        raise UsageError(f"--steps {text!r}: unknown step {', '.join(unknown) or '(none given)'}; choose from {','.join(STEPS)}")
+    return steps
+
+
+def _executor(args):
+    memory = int(args.memory_limit * 2**30) if args.memory_limit else None
+    if args.executor == "ray":
+        from zoocheck.sweep.ray_executor import RayExecutor, RayUnavailable
+
+        try:
+            return RayExecutor(address=args.ray_address, cpus_per_job=args.cpus_per_job, memory_bytes=memory, timeout_s=args.timeout, eval_shards=args.eval_shards)
+        except RayUnavailable as exc:
+            raise UsageError(str(exc)) from None
+    from zoocheck.sweep.local import LocalExecutor
+
+    return LocalExecutor(workers=args.workers, timeout_s=args.timeout, memory_limit_bytes=memory)
+
+
+def run(args) -> int:
+    from zoocheck.checks.images import images_in
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.pipeline import resolve_weights
+    from zoocheck.reports.sweep_report import ProgressPrinter, print_summary
+    from zoocheck.store import ResultsStore
+    from zoocheck.sweep.driver import run_sweep
+    from zoocheck.sweep.jobs import plan
+
+    steps = _steps(args.steps)
+    for name, value in (("--workers", args.workers), ("--eval-shards", args.eval_shards), ("--limit", args.limit or 1)):
+        if value < 1:
+            raise UsageError(f"{name} must be at least 1")
+    for name, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit), ("--cpus-per-job", args.cpus_per_job)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{name} must be positive")
+    if "eval" in steps and not args.data:
+        raise UsageError("the eval step needs a validation set: pass --data DIR (or leave eval out of --steps)")
+    try:
+        images = tuple(str(p) for p in images_in(args.images)) if args.images else None
+    except FileNotFoundError as exc:
+        raise UsageError(f"{exc}; check the --images folder") from None
+    entries = select_entries(args.src, args.arch, args.model)
+    seed = args.seed if args.random_weights else None
+    tolerance = {"max_rel_err": args.max_rel_err} if args.max_rel_err is not None else {}
+    options = {
+        "convert": {"opset": args.opset},
+        "parity": {"opset": args.opset, "tolerance": tolerance, "images": images},
+        "eval": {"data": args.data, "limit": args.limit},
+    }
+    jobs = plan(
+        entries,
+        steps,
+        framework_of=lambda e: converter_for(e.source).extra,
+        weights_of=lambda e: (resolve_weights(e, None, seed), seed),
+        options=options,
+    )
+    store = ResultsStore(args.results)
+    executor = _executor(args)
+    printer = ProgressPrinter()
+    try:
+        result = run_sweep(jobs, executor, store, force=args.force, data=args.data, images=images, eval_options={"limit": args.limit}, on_progress=printer)
+    finally:
+        printer.close()
+        getattr(executor, "close", lambda: None)()
+    if args.json:
+        print_json([o.to_dict() for o in result.outcomes] + list(result.cached))
+    else:
+        out = console()
+        if seed is not None:
+            from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER
+
+            out.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER} (seed {seed})[/bold yellow]")
+        print_summary(out, result)
+        if result.failed:
+            out.print(f"failure log: {store.failures_path}", markup=False)
+    return EXIT_FAILED if result.failed else EXIT_OK

@@ -1,0 +1,171 @@
+"""What a sweep runs: one job per (entry, step), its identity (the cache key), and the failure taxonomy.
+
+A job's key hashes everything its result depends on: the registry entry as data, the weights'
+identity (random seed, or the weights file's size, mtime and the entry's published checksum), the
+step's options, zoocheck's version and the versions of the source's framework packages. A re-run
+skips a job whose key has a finished record; anything that changed gets a new key and runs again.
+The conversion's key also names its cached ONNX file, which parity and eval reuse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from zoocheck import __version__
+from zoocheck.zoo_registry.types import Entry
+
+STEPS = ("convert", "parity", "eval", "compare")
+#: Steps that need the converted ONNX file of the same entry.
+NEEDS_CONVERSION = ("parity", "eval")
+
+#: The failure taxonomy, in the order the summary lists it.
+CATEGORIES = (
+    "load", "weights", "build", "export", "unsupported op", "numerical", "preprocessing", "labels",
+    "timeout", "out of memory",
+)  # fmt: skip
+
+# packages every job's result depends on, whatever the source
+_COMMON_PACKAGES = ("numpy", "onnx", "onnxruntime")
+
+
+@lru_cache(maxsize=None)
+def framework_versions(extra: str) -> dict[str, str]:
+    """Installed versions of the packages zoocheck's pip extra ``extra`` declares, read from
+    zoocheck's own package metadata (pyproject.toml is the one list), plus numpy/onnx/onnxruntime."""
+    wanted = list(_COMMON_PACKAGES)
+    try:
+        requirements = metadata.requires("zoocheck") or []
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        requirements = []
+    for requirement in requirements:
+        name, _, marker = requirement.partition(";")
+        if re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", marker):
+            wanted.append(re.split(r"[<>=!~\[ ]", name.strip(), maxsplit=1)[0])
+    versions = {}
+    for name in dict.fromkeys(wanted):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def weights_identity(weights: Path | None, random_seed: int | None, entry: Entry) -> dict:
+    """What tells one set of weights from another without reading gigabytes: the seed, or the
+    file's name, size and mtime with the checksum the zoo publishes."""
+    if weights is None:
+        return {"random_seed": random_seed}
+    st = Path(weights).stat()
+    checksum = entry.weights.checksum if entry.weights else None
+    return {
+        "file": Path(weights).name,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "published_checksum": dataclasses.asdict(checksum) if checksum else None,
+    }
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One step of one entry, with everything its result depends on."""
+
+    entry: Entry
+    step: str  # one of STEPS
+    framework: str  # the pip extra whose framework runs it ('torch', 'paddle', 'mxnet')
+    weights: Path | None
+    random_seed: int | None
+    options: dict = field(default_factory=dict, hash=False, compare=False)
+    key: str = ""  # filled by ``plan``
+
+    @property
+    def label(self) -> str:
+        return f"{self.entry.key} {self.step}"
+
+
+def job_key(entry: Entry, step: str, framework: str, weights_id: dict, options: dict, conversion_key: str | None) -> str:
+    return _digest(
+        {
+            "entry": dataclasses.asdict(entry),
+            "step": step,
+            "weights": weights_id,
+            "options": options,
+            "conversion": conversion_key,
+            "zoocheck": __version__,
+            "versions": framework_versions(framework),
+        }
+    )
+
+
+def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job]:
+    """The sweep's jobs, entry by entry in the order given, steps in STEPS order.
+
+    ``framework_of(entry)`` names the pip extra of its converter; ``weights_of(entry)`` gives
+    (weights path or None, seed or None) or raises MissingWeightsError; ``options[step]`` the
+    options of that step."""
+    from zoocheck.converters.pipeline import MissingWeightsError
+
+    jobs = []
+    for entry in entries:
+        framework = framework_of(entry)
+        missing = None
+        try:
+            weights, seed = weights_of(entry)
+            weights_id = weights_identity(weights, seed, entry)
+        except MissingWeightsError as exc:  # that entry's jobs fail as 'weights'; the others run
+            weights, seed, missing = None, None, str(exc)
+            weights_id = {"missing": missing}
+        conversion_key = job_key(entry, "convert", framework, weights_id, options.get("convert", {}), None)
+        for step in (s for s in STEPS if s in steps):
+            key = conversion_key if step == "convert" else job_key(entry, step, framework, weights_id, options.get(step, {}), conversion_key if step in NEEDS_CONVERSION else None)
+            step_options = {**options.get(step, {}), "conversion_key": conversion_key, **({"missing_weights": missing} if missing else {})}
+            jobs.append(Job(entry, step, framework, weights, seed, step_options, key))
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# the failure taxonomy
+
+_UNSUPPORTED = re.compile(r"unsupported|not supported|UnsupportedOperator|Exporting the operator|No Op registered|is not implemented", re.I)
+_BY_EXCEPTION = {
+    "WeightsError": "weights",
+    "MissingWeightsError": "weights",
+    "ChecksumMismatch": "weights",
+    "FrameworkUnavailable": "load",
+    "ImageDecodeError": "preprocessing",
+    "DatasetError": "labels",
+    "JobTimeout": "timeout",
+    "MemoryError": "out of memory",
+    "OutOfMemoryError": "out of memory",
+    "ProcessKilled": "out of memory",
+}
+_BY_STAGE = {"load": "load", "build": "build", "export": "export", "check": "export", "parity": "numerical", "eval": "labels"}
+
+
+def categorize(failure: dict) -> str:
+    """The taxonomy category of a failure record (a ``Failure.to_dict()``)."""
+    exc = failure.get("exception_type", "")
+    message = f"{failure.get('message', '')} {failure.get('traceback_tail', '')}"
+    if exc in _BY_EXCEPTION:
+        return _BY_EXCEPTION[exc]
+    if "out of memory" in message.lower():
+        return "out of memory"
+    stage = failure.get("stage", "")
+    if stage in ("export", "check") and _UNSUPPORTED.search(message):
+        return "unsupported op"
+    if stage == "eval" and ("preprocess" in message or "decode" in message):
+        return "preprocessing"
+    return _BY_STAGE.get(stage, "load")
+
+
+__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "framework_versions", "job_key", "plan", "weights_identity"]

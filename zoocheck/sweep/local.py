@@ -1,0 +1,236 @@
+"""The local executor: long-lived worker processes, one framework each, on this machine.
+
+A worker imports its framework once, at start, and then runs entry after entry, so the framework's
+start-up (torch + timm ~2.5 s, paddle ~0.8 s, mxnet ~0.6 s here) is paid once per worker, not once
+per model. A worker that crashes, runs past the per-job timeout or over the memory limit is killed
+and its entry's jobs become failure records (timeout / out of memory / the stage it died in); the
+next entry gets a fresh worker. Workers only compute: their outcomes come back to the driver, which
+is the results store's one writer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from zoocheck.sweep.work import EntryWork, JobOutcome
+
+_POLL_S = 0.25
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of process ``pid`` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _serve(conn, framework_source: str) -> None:
+    """A worker's main loop: import the framework, then run EntryWork items until told to stop."""
+    from zoocheck.capture import captured_output, read_log
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.pipeline import detach_from_parent_signals
+    from zoocheck.sweep.work import run_entry
+
+    detach_from_parent_signals()
+    began = time.perf_counter()
+    log = Path(tempfile.mkstemp(prefix="sweep-worker-", suffix=".log")[1])
+    try:
+        with captured_output(log):
+            try:
+                converter_for(framework_source).check_available()
+            except Exception:  # reported per job, as each job's own load failure
+                pass
+        conn.send(("ready", time.perf_counter() - began))
+        while True:
+            work = conn.recv()
+            if work is None:
+                return
+            log.write_text("")
+            with captured_output(log):
+                outcomes = run_entry(work)
+            text = read_log(log)
+            conn.send(("done", [o if not text or o.log else _with_log(o, text) for o in outcomes]))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+    finally:
+        log.unlink(missing_ok=True)
+
+
+def _with_log(outcome: JobOutcome, text: str) -> JobOutcome:
+    import dataclasses
+
+    return dataclasses.replace(outcome, log=text)
+
+
+@dataclass
+class _Worker:
+    framework: str
+    proc: multiprocessing.Process
+    conn: object
+    started: float = field(default_factory=time.perf_counter)
+    ready_s: float | None = None
+    work: EntryWork | None = None
+    item: "Item | None" = None
+    work_started: float = 0.0
+    killed_for: str | None = None  # 'timeout' or 'out of memory' when the driver killed it
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry's work for an executor: which framework runs it, from which source it is imported."""
+
+    framework: str
+    source: str
+    work: EntryWork
+
+
+def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutcome]:
+    """Failure outcomes for every job of ``item`` when its worker died or was killed."""
+    from zoocheck.checks.results import Failure
+
+    outcomes = []
+    for job in item.work.jobs:
+        failure = Failure(job.entry.source, job.entry.name, job.step, {"timeout": "JobTimeout", "out of memory": "ProcessKilled"}.get(category, "ProcessCrash"), reason)
+        record = {**failure.to_dict(), "category": category, "job": job.key, "step": job.step}
+        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=record, message=reason))
+    return outcomes
+
+
+class LocalExecutor:
+    """Runs items on ``workers`` long-lived processes; see the module docstring."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1, timeout_s: float | None = None, memory_limit_bytes: int | None = None):
+        self.workers = max(1, workers)
+        self.timeout_s = timeout_s
+        self.memory_limit_bytes = memory_limit_bytes
+        self.framework_start_s: list[float] = []  # measured start-up of each worker
+
+    def _start(self, item: Item) -> _Worker:
+        from zoocheck.converters.pipeline import start_detached
+
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, item.source), daemon=True, name=f"zoocheck-sweep-{item.framework}")
+        start_detached(proc)
+        child.close()
+        return _Worker(item.framework, proc, parent)
+
+    def run(self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None) -> None:
+        pending = list(items)
+        idle: list[_Worker] = []
+        busy: list[_Worker] = []
+        try:
+            while pending or busy:
+                self._assign(pending, idle, busy, on_start)
+                self._collect(busy, idle, on_done)
+        finally:
+            for worker in idle + busy:
+                worker.stop() if worker.work is None else self._kill(worker)
+
+    def _assign(self, pending: list[Item], idle: list[_Worker], busy: list[_Worker], on_start) -> None:
+        while pending and len(busy) < self.workers:
+            # an idle worker of a framework still pending keeps its framework; others make room
+            index, worker = 0, None
+            for w in idle:
+                match = next((i for i, it in enumerate(pending) if it.framework == w.framework), None)
+                if match is not None:
+                    index, worker = match, w
+                    break
+            if worker is None:
+                if idle and len(idle) + len(busy) >= self.workers:
+                    idle.pop(0).stop()
+                worker = self._start(pending[0])
+            else:
+                idle.remove(worker)
+            item = pending.pop(index)
+            worker.work, worker.item, worker.work_started, worker.killed_for = item.work, item, time.perf_counter(), None
+            worker.conn.send(item.work)
+            busy.append(worker)
+            on_start(item)
+
+    def _collect(self, busy: list[_Worker], idle: list[_Worker], on_done) -> None:
+        ready = wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=_POLL_S)
+        now = time.perf_counter()
+        for worker in list(busy):
+            finished = False
+            if worker.conn in ready or worker.proc.sentinel in ready:
+                try:
+                    while worker.conn.poll():
+                        kind, payload = worker.conn.recv()
+                        if kind == "ready":
+                            worker.ready_s = payload
+                            self.framework_start_s.append(payload)
+                        elif kind == "done":
+                            on_done(payload)
+                            finished = True
+                except (EOFError, OSError):
+                    pass
+            if finished:
+                worker.work = None
+                busy.remove(worker)
+                idle.append(worker)
+                continue
+            if not worker.proc.is_alive():
+                busy.remove(worker)
+                on_done(died(worker.item, self._death_reason(worker), self._death_category(worker), now - worker.work_started))
+                worker.conn.close()
+                continue
+            if self.timeout_s is not None and now - worker.work_started > self.timeout_s:
+                worker.killed_for = "timeout"
+                self._kill(worker)
+            elif self.memory_limit_bytes is not None and rss_bytes(worker.proc.pid) > self.memory_limit_bytes:
+                worker.killed_for = "out of memory"
+                self._kill(worker)
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        worker.proc.kill()
+        worker.proc.join()
+
+    def _death_category(self, worker: _Worker) -> str:
+        if worker.killed_for:
+            return worker.killed_for
+        if worker.proc.exitcode == -signal.SIGKILL:
+            return "out of memory"  # nobody here killed it: the kernel's OOM killer did
+        return "build"
+
+    def _death_reason(self, worker: _Worker) -> str:
+        step = "+".join(j.step for j in worker.work.jobs)
+        if worker.killed_for == "timeout":
+            return f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the worker was killed"
+        if worker.killed_for == "out of memory":
+            return f"{step} went over the memory limit of {self.memory_limit_bytes / 2**30:.1f} GiB; the worker was killed"
+        code = worker.proc.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            if name == "SIGKILL":
+                return f"the worker was killed by SIGKILL during {step}: most likely out of memory (the kernel's OOM killer; see `dmesg`)"
+            return f"the worker died with {name} during {step} (a crash inside the framework)"
+        return f"the worker exited with code {code} during {step} without a result"
+
+
+__all__ = ["Item", "LocalExecutor", "died", "rss_bytes"]

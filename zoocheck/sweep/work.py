@@ -1,0 +1,162 @@
+"""The work of one entry's pending jobs, run inside an executor's worker (never in the driver).
+
+One call runs every pending step of one entry with one framework load where it can: convert and
+parity together are one ``check_parity`` (one load, one native forward, one export). A cached
+conversion is reused by parity (native forward only) and eval (onnxruntime only). Nothing here
+writes to the results store: the outcomes go back to the driver, the store's one writer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoocheck.sweep.jobs import Job, categorize
+
+COMPARE_NOT_YET = "compare is not run by sweeps yet (issue 11): skipped, not checked"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one job produced: its status, the records for the store, its failure if any."""
+
+    key: str
+    source: str
+    model: str
+    step: str
+    status: str  # 'ok', 'failed' or 'skipped'
+    seconds: float
+    records: tuple[dict, ...] = ()  # results-store records (conversion, parity, eval)
+    failure: dict | None = None  # a failure record with its taxonomy 'category'
+    message: str = ""
+    onnx_path: str | None = None
+    log: str = ""  # what the framework printed
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "sweep-job",
+            "key": self.key,
+            "source": self.source,
+            "model": self.model,
+            "step": self.step,
+            "status": self.status,
+            "category": self.failure["category"] if self.failure else None,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+            "onnx_path": self.onnx_path,
+        }
+
+
+@dataclass(frozen=True)
+class EntryWork:
+    """An entry's pending jobs plus where its conversion lives and what eval reads."""
+
+    jobs: tuple[Job, ...]
+    onnx_path: Path  # the cached conversion (named by the conversion key)
+    data: str | None = None
+    images: tuple[str, ...] | None = None
+    options: dict = field(default_factory=dict)
+
+
+def conversion_path(results_dir: Path, job: Job) -> Path:
+    """Where the conversion of ``job``'s entry with ``job``'s identity is cached."""
+    entry = job.entry
+    return Path(results_dir) / "sweep" / "onnx" / entry.source / f"{entry.name}-{job.options['conversion_key'][:16]}.onnx"
+
+
+def _failure(job: Job, failure_record: dict) -> dict:
+    return {**failure_record, "category": categorize(failure_record), "job": job.key, "step": job.step}
+
+
+def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
+    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, **kw)
+
+
+def run_entry(work: EntryWork) -> list[JobOutcome]:
+    """Run ``work``'s jobs in order; never raises for a model's failure."""
+    from zoocheck.checks.results import Failure
+
+    by_step = {j.step: j for j in work.jobs}
+    outcomes: list[JobOutcome] = []
+    missing = work.jobs[0].options.get("missing_weights")
+    if missing:
+        for job in work.jobs:
+            failure = Failure(job.entry.source, job.entry.name, "load", "MissingWeightsError", missing).to_dict()
+            outcomes.append(_outcome(job, time.perf_counter(), "failed", failure=_failure(job, failure), message=missing))
+        return outcomes
+    onnx_ready = work.onnx_path.is_file() and "convert" not in by_step
+    if "convert" in by_step or "parity" in by_step:
+        outcomes += _convert_and_parity(work, by_step.get("convert"), by_step.get("parity"), onnx_ready)
+        onnx_ready = work.onnx_path.is_file()
+    if "eval" in by_step:
+        job, began = by_step["eval"], time.perf_counter()
+        if not onnx_ready:
+            reason = Failure(job.entry.source, job.entry.name, "eval", "NoConversion", "no converted ONNX file to evaluate (the convert step failed or was not run)")
+            outcomes.append(_outcome(job, began, "failed", failure=_failure(job, reason.to_dict()), message=reason.message))
+        else:
+            outcomes.append(_eval(work, job, began))
+    if "compare" in by_step:
+        outcomes.append(_outcome(by_step["compare"], time.perf_counter(), "skipped", message=COMPARE_NOT_YET))
+    return outcomes
+
+
+def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Job | None, onnx_ready: bool) -> list[JobOutcome]:
+    from zoocheck.cli.convert import conversion_record
+    from zoocheck.converters.pipeline import convert
+
+    began = time.perf_counter()
+    job = convert_job or parity_job
+    if parity_job is None:
+        conversion = convert(job.entry, output=work.onnx_path, weights=job.weights, random_seed=job.random_seed, opset=job.options.get("opset") or 17, isolate=False)
+        return [_conversion_outcome(convert_job, conversion, conversion_record(conversion, job.weights), began)]
+
+    from zoocheck.checks.parity import check_parity
+    from zoocheck.checks.results import Tolerance
+
+    result, conversion = check_parity(
+        job.entry,
+        weights=job.weights,
+        random_seed=job.random_seed,
+        output=None if onnx_ready else work.onnx_path,
+        onnx_path=work.onnx_path if onnx_ready else None,
+        images=[Path(p) for p in work.images] if work.images is not None else None,
+        tolerance=Tolerance(**parity_job.options.get("tolerance", {})),
+        opset=job.options.get("opset"),
+        isolate=False,
+    )
+    outcomes = []
+    if convert_job is not None:
+        outcomes.append(_conversion_outcome(convert_job, conversion, conversion_record(conversion, job.weights), began))
+        if not conversion.ok:  # parity has nothing to check: it fails with the same reason
+            failure = _failure(parity_job, conversion.failure.to_dict())
+            return outcomes + [_outcome(parity_job, began, "failed", records=(result.to_dict(),), failure=failure, message=f"no conversion: {conversion.failure.one_line()}")]
+    status = "ok" if result.status == "pass" else "failed"
+    failure = None
+    if result.failure is not None:
+        failure = _failure(parity_job, result.failure.to_dict())
+    elif status == "failed":
+        failure = {**_failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", result.summary()).to_dict()), "category": "numerical", "fp32_noise": result.fp32_noise}
+    outcomes.append(_outcome(parity_job, began, status, records=(result.to_dict(),), failure=failure, message=result.summary(), onnx_path=str(work.onnx_path), log=conversion.log))
+    return outcomes
+
+
+def _conversion_outcome(job: Job, conversion, record: dict, began: float) -> JobOutcome:
+    if conversion.ok:
+        return _outcome(job, began, "ok", records=(record,), message=f"wrote {conversion.onnx_path}", onnx_path=str(conversion.onnx_path), log=conversion.log)
+    return _outcome(job, began, "failed", records=(record,), failure=_failure(job, conversion.failure.to_dict()), message=conversion.failure.one_line(), log=conversion.log)
+
+
+def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
+    from zoocheck.checks.results import Failure
+    from zoocheck.sweep.evalshards import evaluate_onnx
+
+    try:
+        result = evaluate_onnx(job, work.onnx_path, work.data, **work.options.get("eval", {}))
+    except Exception as exc:  # unreadable data, a label space that is not ImageNet-1k
+        failure = Failure.from_exception(job.entry.source, job.entry.name, "eval", exc).to_dict()
+        return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure["message"])
+    return _outcome(job, began, "ok", records=(result.to_dict(),), message=result.summary(), onnx_path=str(work.onnx_path))
+
+
+__all__ = ["COMPARE_NOT_YET", "EntryWork", "JobOutcome", "conversion_path", "run_entry"]
