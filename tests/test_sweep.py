@@ -179,3 +179,22 @@ def test_sweep_usage_errors(tmp_path, capsys, extra, message):
     assert main(["sweep", "--src", "torchvision", "--random-weights", "--results", str(tmp_path), *extra]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_table_shows_each_entrys_latest_sweep_status_and_failure_category():
+    from zoocheck.reports.table import build_rows, render
+
+    entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("linear", "toy-c")]
+
+    def job(model, step, status, category=None, time="2026-12-01T10:00:00+00:00"):
+        return {"kind": "sweep-job", "source": crash_converter.SOURCE, "model": model, "step": step, "status": status, "category": category, "time": time}
+
+    records = [
+        job("toy-a", "convert", "ok"), job("toy-a", "parity", "ok"), job("toy-a", "compare", "skipped"),
+        job("toy-b", "convert", "failed", "out of memory"), job("toy-b", "convert", "ok", time="2026-12-01T11:00:00+00:00"),
+        job("toy-b", "parity", "failed", "numerical"),
+    ]  # fmt: skip
+    rows = {r.model: r for r in build_rows(entries, records)}
+    assert (rows["toy-a"].sweep, rows["toy-b"].sweep, rows["toy-c"].sweep) == ("ok", "numerical (parity)", "")
+    assert "<td>numerical (parity)</td>" in render(list(rows.values()), "html")
+    assert "sweep" in render(list(rows.values()), "csv").splitlines()[0]
