@@ -15,6 +15,7 @@ model zoocheck builds.
 from __future__ import division
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -381,15 +382,13 @@ _V1B_ARGS = {
 
 def gluoncv_net(builder: str):
     """The network GluonCV's model_zoo.get_model(builder) builds, from GluonCV's own constructor
-    arguments (resnetv1b.py resnetNN_v1b/c/d, resnext.py get_resnext)."""
-    from zoocheck.converters.gluoncv import spec_for
-
-    spec = spec_for(builder)
-    if spec.family == "resnext":
-        return ResNext(_RESNET_LAYERS[spec.depth][:4], spec.groups, spec.width_per_group)
-    block = BottleneckV1b if spec.depth >= 50 else BasicBlockV1b
-    variant = builder[-1]
-    return ResNetV1b(block, _RESNET_LAYERS[spec.depth], name_prefix=f"resnetv1{variant}_", **_V1B_ARGS[variant])
+    arguments (resnetv1b.py resnetNN_v1b/c/d/s, resnext.py get_resnext)."""
+    if m := re.fullmatch(r"resnext(\d+)_(\d+)x(\d+)d", builder):
+        return ResNext(_RESNET_LAYERS[int(m[1])][:4], int(m[2]), int(m[3]))
+    m = re.fullmatch(r"resnet(\d+)_v1([bcds])", builder)
+    depth, variant = int(m[1]), m[2]
+    block = BottleneckV1b if depth >= 50 else BasicBlockV1b
+    return ResNetV1b(block, _RESNET_LAYERS[depth], name_prefix=f"resnetv1{variant}_", **_V1B_ARGS[variant])
 
 
 def write_gluoncv_checkpoint(builder: str, path: Path, seed: int, input_size: int = 224):

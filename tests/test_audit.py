@@ -10,7 +10,7 @@ from zoocheck.cli import main
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.audit import audit, audit_entry, count
-from zoocheck.zoo_registry.sources._common import arch_from_name
+from zoocheck.zoo_registry.names import gluon_style, timm_style
 
 
 def _torch_counts(model, size):
@@ -40,23 +40,41 @@ def test_counter_matches_torchvision(name):
     torchvision = pytest.importorskip("torchvision")
     model = getattr(torchvision.models, name)()
     for size in (224, 176):
-        c = count(arch_from_name(name), size)
+        c = count(timm_style(name, "torchvision"), size)
         assert (c.params, c.bn_stats, c.macs) == _torch_counts(model, size)
 
 
-@pytest.mark.parametrize("name", ["resnet50c", "resnet50d", "resnet18d", "resnet26d", "resnext50d_32x4d"])
+@pytest.mark.parametrize("name", ["resnet50c", "resnet50d", "resnet18d", "resnet26d", "resnext50d_32x4d", "resnet50s"])
 def test_counter_matches_timm(name):
     timm = pytest.importorskip("timm")
     model = timm.create_model(name, pretrained=False)
     for size in (224, 288):
-        c = count(arch_from_name(name), size)
+        c = count(timm_style(name), size)
         assert (c.params, c.bn_stats, c.macs) == _torch_counts(model, size)
+
+
+def test_counter_matches_timm_network200d_layer_table():
+    """timm's resnet200d has He et al.'s (3, 24, 36, 3), not PaddleClas's (3, 12, 48, 3)."""
+    timm = pytest.importorskip("timm")
+    arch = timm_style("resnet200d")
+    assert arch.resnet.layers == (3, 24, 36, 3) and arch.id == "resnet200_l3-24-36-3_d"
+    c = count(arch, 64)
+    assert (c.params, c.bn_stats, c.macs) == _torch_counts(timm.create_model("resnet200d", pretrained=False), 64)
+
+
+def test_paddleclas_resnet18_projection_is_counted():
+    """PaddleClas's ResNet18 has one more 1x1 conv + BN than torchvision's (stage 1's projection)."""
+    entry = get_entry("ppcls", "ResNet18")
+    tv = count(timm_style("resnet18", "torchvision"))
+    pp = count(entry.arch)
+    assert pp.params - tv.params == 64 * 64 + 2 * 64
+    assert pp.macs - tv.macs == 64 * 64 * 56 * 56
 
 
 @pytest.mark.parametrize("name, published", [("resnet18_v1", 11_699_112), ("resnet50_v1", 25_629_032), ("resnet50_v2", 25_595_060)])
 def test_counter_matches_mxnet_gluon(name, published):
     """MXNet counts the batch-norm running statistics too; v1 bottleneck 1x1 convs carry a bias."""
-    assert count(arch_from_name(name)).params_with_bn_stats == published
+    assert count(gluon_style(name).arch).params_with_bn_stats == published
     from zoocheck.converters import FrameworkUnavailable, converter_for
 
     try:

@@ -13,6 +13,7 @@ import pytest
 
 from zoocheck.cli import main
 from zoocheck.zoo_registry.download import ChecksumMismatch, FetchError, cached_weights_path, fetch
+from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Checksum, Entry, Preprocess, Weights
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -92,7 +93,7 @@ def cache(tmp_path, monkeypatch):
 
 def make_entry(url: str, checksum: Checksum | None, file_name: str = "x.pth", source: str = "torchvision", fmt="torch-state-dict") -> Entry:
     return Entry(
-        source=source, name="test-model", arch=Architecture(depth=18), builder="resnet18",
+        source=source, name="test-model", arch=Architecture(resnet(18)), builder="resnet18",
         preprocess=Preprocess(resize=256, crop=224),
         weights=Weights(url=url, file_name=file_name, format=fmt, checksum=checksum),
     )  # fmt: skip

@@ -4,6 +4,7 @@ exported ONNX against the native forward. Random weights, resnet18-sized, few in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 
 from zoocheck.converters.base import FrameworkUnavailable, WeightsError
 from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.zoo_registry.names import gluon_style
+from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 try:
@@ -27,6 +30,7 @@ from zoocheck.checks.cross_source import gluon_vs_onnx_zoo  # noqa: E402
 from zoocheck.checks.parity import check_parity  # noqa: E402
 from zoocheck.converters import gluon, gluoncv, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
+from zoocheck.converters.torch_common import timm_network  # noqa: E402
 
 MXNET_STYLE = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, size_rounding="floor", crop_rounding="floor")
 SEED = 7
@@ -41,25 +45,19 @@ def inputs(count=2, size=224, seed=3):
     return np.random.default_rng(seed).standard_normal((count, 3, size, size), dtype=np.float32)
 
 
-def gluon_entry(builder: str) -> Entry:
-    depth, version = int(builder[len("resnet") : builder.index("_")]), builder[-2:]
-    return Entry("gluon", builder, Architecture(depth, variant=version), builder, MXNET_STYLE)
+def gluon_entry(builder: str, input_size: int = 224) -> Entry:
+    """An entry of MXNet Gluon / GluonCV name ``builder`` as the registry parses it."""
+    parsed = gluon_style(builder)
+    return Entry("gluon", builder, parsed.arch, builder, MXNET_STYLE, input_size=input_size, naming=parsed.naming)
 
 
-def gluoncv_entry(builder: str) -> Entry:
-    spec = gluoncv.spec_for(builder)
-    if builder.endswith("_v1s"):  # the deep 64-wide stem is outside Architecture's variants
-        arch = Architecture(spec.depth, family="other", other_id=f"resnet{spec.depth}_s")
-    elif spec.family == "resnext":
-        arch = Architecture(spec.depth, "b", spec.groups, spec.width_per_group, family="resnext")
-    else:
-        arch = Architecture(spec.depth, builder[-1])
-    return Entry("gluoncv", builder, arch, builder, MXNET_STYLE)
+def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
+    return dataclasses.replace(gluon_entry(builder, input_size), source="gluoncv")
 
 
 def zoo_entry(builder: str) -> Entry:
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
-    return Entry("onnx-zoo", f"resnet{depth}-{version}-7", Architecture(int(depth), variant=version), builder, MXNET_STYLE)
+    return Entry("onnx-zoo", f"resnet{depth}-{version}-7", gluon_style(builder).arch, builder, MXNET_STYLE)
 
 
 def onnx_io(path):
@@ -84,9 +82,9 @@ def assert_conventions(path, opset=17):
 def gluon_files(tmp_path_factory):
     """resnet18_v1 seeded random weights in both MXNet formats, and the network that wrote them."""
     root = tmp_path_factory.mktemp("gluon")
-    params = gluon.write_random_checkpoint("resnet18_v1", root / "resnet18_v1.params", SEED)
-    pair = gluon.write_random_checkpoint("resnet18_v1", root / "export", SEED, fmt="export")
-    net = gluon.build("resnet18_v1")
+    params = gluon.write_random_checkpoint(gluon_entry("resnet18_v1"), root / "resnet18_v1.params", SEED)
+    pair = gluon.write_random_checkpoint(gluon_entry("resnet18_v1"), root / "export", SEED, fmt="export")
+    net = gluon.build(gluon_entry("resnet18_v1").arch)
     gluon.randomize(net, SEED, 224)
     return params, pair, net
 
@@ -129,7 +127,7 @@ def test_gluon_weights_that_do_not_fit_raise_weights_error(gluon_files, tmp_path
 def test_gluon_conversion_parity_and_conventions(builder, tmp_path):
     """mxnet.onnx export at opset 17 with dynamic batch, through the isolated pipeline."""
     entry = gluon_entry(builder)
-    weights = gluon.write_random_checkpoint(builder, tmp_path / f"{builder}.params", SEED)
+    weights = gluon.write_random_checkpoint(gluon_entry(builder), tmp_path / f"{builder}.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / f"{builder}.onnx", images=[])
     assert result.status == "pass", result.summary()
     assert conversion.metadata["versions"]["mxnet"] == "1.9.1"
@@ -170,10 +168,10 @@ def test_gluoncv_checkpoint_from_gluoncv_code_matches_its_mxnet_forward(builder,
     parameter filled, and the timm forward equals GluonCV's MXNet forward."""
     path = tmp_path / f"{builder}.params"
     net = gluon_fixtures.write_gluoncv_checkpoint(builder, path, SEED, input_size=SMALL)
-    spec = gluoncv.spec_for(builder)
+    e = gluoncv_entry(builder)
     arrays = gluoncv.read_mxnet_params(path)
-    mapped = gluoncv.map_state(arrays, spec, path.name)
-    expected = {k: tuple(v.shape) for k, v in gluoncv.build_timm(spec).state_dict().items() if not k.endswith("num_batches_tracked")}
+    mapped = gluoncv.map_state(arrays, e.naming, path.name)
+    expected = {k: tuple(v.shape) for k, v in timm_network(e.arch).state_dict().items() if not k.endswith("num_batches_tracked")}
     assert {k: tuple(v.shape) for k, v in mapped.items()} == expected
     native = gluoncv.GluonCVConverter().load(gluoncv_entry(builder), path)
     x = inputs(2, SMALL)
@@ -191,7 +189,7 @@ def test_mxnet_params_reader_and_writer_match_mxnet(tmp_path):
 
 
 def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
-    path = gluoncv.write_random_checkpoint("resnet50_v1d", tmp_path / "resnet50_v1d.params", SEED, input_size=SMALL)
+    path = gluoncv.write_random_checkpoint(gluoncv_entry("resnet50_v1d", SMALL), tmp_path / "resnet50_v1d.params", SEED)
     names = set(gluoncv.read_mxnet_params(path))
     assert {"conv1.0.weight", "conv1.1.gamma", "conv1.6.weight", "layer1.0.downsample.1.weight", "layer2.0.downsample.2.running_var", "fc.bias"} <= names
     with pytest.raises(WeightsError, match="do not fit"):
@@ -202,10 +200,10 @@ def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), junk)
 
 
-def test_gluoncv_v1s_is_timm_resnet_s_with_gluoncv_stem_names(tmp_path):
-    spec = gluoncv.spec_for("resnet101_v1s")
-    assert (spec.deep_stem, spec.stem_width, spec.avg_down) == (True, 64, False)
-    model = gluoncv.build_timm(gluoncv.spec_for("resnet50_v1s"))
+def test_gluoncv_v1s_is_timm_network_s_with_gluoncv_stem_names(tmp_path):
+    spec = gluoncv_entry("resnet101_v1s").arch.resnet
+    assert (spec.stem, spec.stem_channels, spec.shortcut, spec.variant) == ("deep_wide", 128, "conv", "s")
+    model = timm_network(gluoncv_entry("resnet50_v1s").arch)
     assert model.conv1[0].out_channels == 64 and model.conv1[6].out_channels == 128  # timm resnet50s
     path = tmp_path / "resnet50_v1s.params"
     gluon_fixtures.write_gluoncv_checkpoint("resnet50_v1s", path, SEED, input_size=SMALL)
@@ -221,8 +219,8 @@ def test_gluoncv_v1_v2_files_load_through_the_gluon_converter(builder, tmp_path)
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("gluoncv", builder)
-    path = gluon.write_random_checkpoint(builder, tmp_path / f"{builder}.params", SEED, input_size=SMALL)
-    net = gluon.build(builder)
+    path = gluon.write_random_checkpoint(gluon_entry(builder, SMALL), tmp_path / f"{builder}.params", SEED)
+    net = gluon.build(gluon_entry(builder).arch)
     net.load_parameters(str(path), ctx=mx.cpu())
     native = gluoncv.GluonCVConverter().load(entry, path)
     assert isinstance(native, gluon.GluonNative) and native.versions["mxnet"] == "1.9.1"
@@ -236,7 +234,7 @@ def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("gluoncv", "resnet18_v1")
-    weights = gluon.write_random_checkpoint("resnet18_v1", tmp_path / "resnet18_v1.params", SEED)
+    weights = gluon.write_random_checkpoint(gluon_entry("resnet18_v1"), tmp_path / "resnet18_v1.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
     assert result.status == "pass", result.summary()
     assert conversion.metadata["source"] == "gluoncv" and "mxnet" in conversion.metadata["versions"]
@@ -261,8 +259,8 @@ def zoo_file(request, tmp_path_factory):
     """A zoo-like file (mxnet export, opset 7, input 'data', batch 1) and the Gluon weights in it."""
     builder = request.param
     root = tmp_path_factory.mktemp(builder)
-    params = gluon.write_random_checkpoint(builder, root / f"{builder}.params", SEED)
-    net = gluon.build(builder)
+    params = gluon.write_random_checkpoint(gluon_entry(builder), root / f"{builder}.params", SEED)
+    net = gluon.build(gluon_entry(builder).arch)
     net.load_parameters(str(params))
     path = onnx_zoo.write_zoo_like(net, root / f"{builder}.onnx")
     return builder, path, params, net
@@ -322,7 +320,7 @@ def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file
         pytest.skip("one architecture is enough for the random-weights path (4 isolated children)")
     same = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=None, gluon_weights=None, random_seed=5, images=[])
     assert same.status == "pass" and same.random_weights, same.summary()
-    other = gluon.write_random_checkpoint(builder, tmp_path / "other.params", SEED + 1)
+    other = gluon.write_random_checkpoint(gluon_entry(builder), tmp_path / "other.params", SEED + 1)
     differ = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=path, gluon_weights=other, images=[])
     assert differ.status == "fail", differ.summary()
 
@@ -339,7 +337,7 @@ def crash_source(monkeypatch):
 
     def entry(kind: str) -> Entry:
         # The Register token makes the spawned child register the converter when it unpickles the entry.
-        return Entry(crash_converter.SOURCE, f"crash-{kind}", Architecture(18), kind, MXNET_STYLE, extra=(("register", crash_converter.Register()),))
+        return Entry(crash_converter.SOURCE, f"crash-{kind}", Architecture(resnet(18)), kind, MXNET_STYLE, extra=(("register", crash_converter.Register()),))
 
     return entry
 

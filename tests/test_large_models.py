@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from zoocheck.converters.pipeline import _death_message
+from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
-RESNEXT_32X48D = Architecture(101, "b", groups=32, width_per_group=48, family="resnext")
+RESNEXT_32X48D = Architecture(resnet(101, groups=32, width_per_group=48))
 
 
 def test_oom_kill_message_says_how_much_memory_is_needed():

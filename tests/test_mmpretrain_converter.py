@@ -18,6 +18,7 @@ from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.mmpretrain import backbone_config, build_classifier, write_random_checkpoint  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
+from zoocheck.zoo_registry.resnet import ResNetSpec, resnet  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
 
 MMPRETRAIN_PREPROCESS = Preprocess(
@@ -30,15 +31,15 @@ def _entry(arch: Architecture) -> Entry:
     return Entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test", MMPRETRAIN_PREPROCESS)
 
 
-R18 = Architecture(18)
-V1C18 = Architecture(18, "c")  # mmpretrain's ResNetV1c/V1d take depth 18: BasicBlock + deep stem
-V1D18 = Architecture(18, "d")
-R50 = Architecture(50)
-V1C50 = Architecture(50, "c")
-V1D50 = Architecture(50, "d")
-X50 = Architecture(50, family="resnext", groups=32, width_per_group=4)
-X101_8D = Architecture(101, family="resnext", groups=32, width_per_group=8)
-WRN50 = Architecture(50, family="wide_resnet", width_per_group=128)
+R18 = Architecture(resnet(18))
+V1C18 = Architecture(resnet(18, "c"))  # mmpretrain's ResNetV1c/V1d take depth 18: BasicBlock + deep stem
+V1D18 = Architecture(resnet(18, "d"))
+R50 = Architecture(resnet(50))
+V1C50 = Architecture(resnet(50, "c"))
+V1D50 = Architecture(resnet(50, "d"))
+X50 = Architecture(resnet(50, groups=32, width_per_group=4))
+X101_8D = Architecture(resnet(101, groups=32, width_per_group=8))
+WRN50 = Architecture(resnet(50, width_per_group=128))
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +145,12 @@ def test_torchvision_state_dict_is_not_an_mmpretrain_checkpoint(tmp_path):
 
 
 def test_architectures_mmpretrain_does_not_have_are_refused():
-    with pytest.raises(WeightsError, match="variant 'v1'"):
-        converter_for("mmpretrain").load(_entry(Architecture(50, "v1")), None, random_seed=0)
-    with pytest.raises(WeightsError, match="resnext of depth 18"):
-        converter_for("mmpretrain").load(_entry(Architecture(18, family="resnext", groups=32, width_per_group=4)), None, random_seed=0)
+    with pytest.raises(WeightsError, match="variant 'resnet50_v1'"):
+        converter_for("mmpretrain").load(_entry(Architecture(resnet(50, "v1"))), None, random_seed=0)
+    with pytest.raises(WeightsError, match="ResNeXt of depth 26"):
+        converter_for("mmpretrain").load(_entry(Architecture(resnet(26, groups=32, width_per_group=4))), None, random_seed=0)
+    with pytest.raises(WeightsError, match="variant 'resnet18_proj'"):  # PaddleClas's ResNet18
+        converter_for("mmpretrain").load(_entry(Architecture(ResNetSpec((2, 2, 2, 2), "basic", project_first=True))), None, random_seed=0)
 
 
 def test_registry_entries_build(tmp_path):

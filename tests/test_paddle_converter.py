@@ -8,6 +8,7 @@ code comes from the paddleclas wheel setup.sh installs (``--no-deps``; see paddl
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import tarfile
 from pathlib import Path
@@ -34,8 +35,10 @@ from zoocheck.converters.paddle import (  # noqa: E402
     write_inference_model,
     write_random_pdparams,
 )
-from zoocheck.converters.paddle_arch import UnsupportedBuilder, scheme_for  # noqa: E402
+from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
+from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
+from zoocheck.zoo_registry.resnet import resnet  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
 
 # PaddleClas's eval pipeline: DecodeImage (cv2, to RGB) -> ResizeImage(resize_short=256) ->
@@ -48,15 +51,15 @@ PPCLS_PREPROCESS = Preprocess(
 needs_paddleclas = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas not installed (./setup.sh installs it --no-deps)")
 
 
-def entry(builder: str, arch: Architecture, input_size: int = 224) -> Entry:
+def entry(builder: str, input_size: int = 224, num_classes: int = 1000) -> Entry:
+    """A ppcls entry for PaddleClas model ``builder``, its architecture and naming as the registry
+    parses them."""
     pre = PPCLS_PREPROCESS if input_size == 224 else Preprocess(
         resize=input_size, crop=input_size, image_library="cv2", antialias=False, size_rounding="round", crop_rounding="floor"
     )
-    return Entry(source="ppcls", name=builder, arch=arch, builder=builder, preprocess=pre, input_size=input_size)
-
-
-def resnext(depth, groups, width, variant="b", classes=1000):
-    return Architecture(depth, variant, groups, width, classes, family="resnext")
+    parsed = paddleclas(builder)
+    arch = dataclasses.replace(parsed.arch, num_classes=num_classes)
+    return Entry(source="ppcls", name=builder, arch=arch, builder=builder, preprocess=pre, input_size=input_size, naming=parsed.naming)
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +93,20 @@ def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
 # -- training weights (.pdparams) through the whole pipeline ---------------------------------------
 
 PDPARAMS_CASES = [
-    pytest.param("ResNet18", Architecture(18), id="ResNet18"),
-    pytest.param("ResNet18_vd", Architecture(18, "d"), id="ResNet18_vd"),
-    pytest.param("ResNet18_vc", Architecture(18, "c"), id="ResNet18_vc"),
-    # the published wsl models are 32x8d..32x48d; 2x8d has the same names and code path, small.
-    pytest.param("ResNeXt101_32x8d_wsl", resnext(101, 2, 8), id="ResNeXt101_wsl_2x8d"),
-    pytest.param("ResNeXt50_vd_32x4d", resnext(50, 32, 4, "d"), id="ResNeXt50_vd_32x4d", marks=pytest.mark.slow),
-    pytest.param("ResNet34_vd", Architecture(34, "d"), id="ResNet34_vd", marks=pytest.mark.slow),
-    pytest.param("ResNet50_vc", Architecture(50, "c"), id="ResNet50_vc", marks=pytest.mark.slow),
-    pytest.param("ResNeXt50_32x4d", resnext(50, 32, 4), id="ResNeXt50_32x4d", marks=pytest.mark.slow),
-    pytest.param("ResNeXt101_32x8d_wsl", resnext(101, 32, 8), id="ResNeXt101_32x8d_wsl", marks=pytest.mark.slow),
+    pytest.param("ResNet18", id="ResNet18"),
+    pytest.param("ResNet18_vd", id="ResNet18_vd"),
+    pytest.param("ResNet18_vc", id="ResNet18_vc"),
+    pytest.param("ResNeXt50_vd_32x4d", id="ResNeXt50_vd_32x4d", marks=pytest.mark.slow),
+    pytest.param("ResNet34_vd", id="ResNet34_vd", marks=pytest.mark.slow),
+    pytest.param("ResNet50_vc", id="ResNet50_vc", marks=pytest.mark.slow),
+    pytest.param("ResNeXt50_32x4d", id="ResNeXt50_32x4d", marks=pytest.mark.slow),
+    pytest.param("ResNeXt101_32x8d_wsl", id="ResNeXt101_32x8d_wsl", marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize("builder, arch", PDPARAMS_CASES)
-def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder, arch):
-    e = entry(builder, arch)
+@pytest.mark.parametrize("builder", PDPARAMS_CASES)
+def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder):
+    e = entry(builder)
     weights = write_random_pdparams(e, tmp_path / f"{builder}_pretrained.pdparams", seed=7)
     conversion = convert(e, output=tmp_path / "model.onnx", weights=weights, inputs=photos)
     assert_onnx_matches(conversion, photos)
@@ -116,7 +117,7 @@ def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder, ar
 
 @pytest.mark.slow
 def test_fix_resnet50_vd_ssld_exports_320_input(tmp_path):
-    e = entry("Fix_ResNet50_vd_ssld", Architecture(50, "d"), input_size=320)
+    e = entry("Fix_ResNet50_vd_ssld", input_size=320)
     inputs = np.stack([preprocess_image(p, e.preprocess) for p in bundled_photos()[:2]])
     weights = write_random_pdparams(e, tmp_path / "Fix_ResNet50_vd_ssld_pretrained.pdparams", seed=1)
     conversion = convert(e, output=tmp_path / "fix.onnx", weights=weights, inputs=inputs)
@@ -126,7 +127,7 @@ def test_fix_resnet50_vd_ssld_exports_320_input(tmp_path):
 
 
 def test_written_pdparams_is_paddle_save_format(tmp_path):
-    e = entry("ResNet18_vd", Architecture(18, "d"))
+    e = entry("ResNet18_vd")
     path = write_random_pdparams(e, tmp_path / "ResNet18_vd_pretrained.pdparams", seed=0)
     with open(path, "rb") as fh:
         raw = pickle.load(fh, encoding="latin1")
@@ -137,7 +138,7 @@ def test_written_pdparams_is_paddle_save_format(tmp_path):
 
 
 def test_random_weights_are_seeded_and_non_degenerate(photos):
-    e = entry("ResNet18", Architecture(18))
+    e = entry("ResNet18")
     converter = PaddleClasConverter()
     a = converter.load(e, None, random_seed=3).forward(photos)
     b = converter.load(e, None, random_seed=3).forward(photos)
@@ -155,29 +156,18 @@ def test_random_weights_are_seeded_and_non_degenerate(photos):
 
 # -- PaddleClas's own architecture code: same names, same function ---------------------------------
 
-# (scheme module, how PaddleClas builds it, zoocheck builder name, architecture)
+# (scheme module, how PaddleClas builds it, zoocheck builder name)
 PADDLECLAS_CASES = [
-    pytest.param("legendary", lambda m: m.ResNet18(), "ResNet18", Architecture(18), id="ResNet18"),
-    pytest.param("legendary", lambda m: m.ResNet18_vd(), "ResNet18_vd", Architecture(18, "d"), id="ResNet18_vd"),
-    pytest.param("legendary", lambda m: m.ResNet50_vd(), "ResNet50_vd_ssld", Architecture(50, "d"), id="ResNet50_vd"),
-    pytest.param("vc", lambda m: m.ResNet50_vc(), "ResNet50_vc", Architecture(50, "c"), id="ResNet50_vc"),
-    pytest.param("vc", lambda m: m.ResNet_vc(layers=18), "ResNet18_vc", Architecture(18, "c"), id="ResNet18_vc"),
-    pytest.param("resnext", lambda m: m.ResNeXt50_32x4d(), "ResNeXt50_32x4d", resnext(50, 32, 4), id="ResNeXt50_32x4d"),
-    pytest.param("resnext_vd", lambda m: m.ResNeXt50_vd_32x4d(), "ResNeXt50_vd_32x4d", resnext(50, 32, 4, "d"), id="ResNeXt50_vd_32x4d"),
-    pytest.param(
-        "resnext_vd", lambda m: m.ResNeXt50_vd_64x4d(), "ResNeXt50_vd_64x4d", resnext(50, 64, 4, "d"), id="ResNeXt50_vd_64x4d",
-        marks=pytest.mark.slow,
-    ),
-    pytest.param(
-        "wsl", lambda m: m.ResNeXt101WSL(cardinality=2, width=8), "ResNeXt101_32x8d_wsl", resnext(101, 2, 8), id="ResNeXt101WSL_2x8d"
-    ),
-    pytest.param(
-        "wsl", lambda m: m.ResNeXt101_32x8d_wsl(), "ResNeXt101_32x8d_wsl", resnext(101, 32, 8), id="ResNeXt101_32x8d_wsl",
-        marks=pytest.mark.slow,
-    ),
-    pytest.param(
-        "legendary", lambda m: m.ResNet200_vd(), "ResNet200_vd", Architecture(200, "d"), id="ResNet200_vd", marks=pytest.mark.slow
-    ),
+    pytest.param("legendary", lambda m: m.ResNet18(), "ResNet18", id="ResNet18"),
+    pytest.param("legendary", lambda m: m.ResNet18_vd(), "ResNet18_vd", id="ResNet18_vd"),
+    pytest.param("legendary", lambda m: m.ResNet50_vd(), "ResNet50_vd_ssld", id="ResNet50_vd"),
+    pytest.param("vc", lambda m: m.ResNet50_vc(), "ResNet50_vc", id="ResNet50_vc"),
+    pytest.param("vc", lambda m: m.ResNet_vc(layers=18), "ResNet18_vc", id="ResNet18_vc"),
+    pytest.param("resnext", lambda m: m.ResNeXt50_32x4d(), "ResNeXt50_32x4d", id="ResNeXt50_32x4d"),
+    pytest.param("resnext_vd", lambda m: m.ResNeXt50_vd_32x4d(), "ResNeXt50_vd_32x4d", id="ResNeXt50_vd_32x4d"),
+    pytest.param("resnext_vd", lambda m: m.ResNeXt50_vd_64x4d(), "ResNeXt50_vd_64x4d", id="ResNeXt50_vd_64x4d", marks=pytest.mark.slow),
+    pytest.param("wsl", lambda m: m.ResNeXt101_32x8d_wsl(), "ResNeXt101_32x8d_wsl", id="ResNeXt101_32x8d_wsl", marks=pytest.mark.slow),
+    pytest.param("legendary", lambda m: m.ResNet200_vd(), "ResNet200_vd", id="ResNet200_vd", marks=pytest.mark.slow),
 ]
 
 
@@ -202,8 +192,8 @@ def _perturbed_state(model, seed: int) -> dict:
 
 
 @needs_paddleclas
-@pytest.mark.parametrize("module, build, builder, arch", PADDLECLAS_CASES)
-def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module, build, builder, arch):
+@pytest.mark.parametrize("module, build, builder", PADDLECLAS_CASES)
+def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module, build, builder):
     import paddle
 
     paddleclas_module = import_paddleclas(ARCH_MODULES[module])
@@ -214,9 +204,9 @@ def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module,
     path = tmp_path / f"{builder}_pretrained.pdparams"
     paddle.save(reference.state_dict(), str(path))  # exactly how PaddleClas writes its checkpoints
 
-    e = entry(builder, arch)
+    e = entry(builder)
     native = PaddleClasConverter().load(e, path)
-    inputs = photos[:2] if arch.depth < 50 else photos[:1]
+    inputs = photos[:2] if e.arch.depth < 50 else photos[:1]
     with paddle.no_grad():
         expected = reference(paddle.to_tensor(inputs)).numpy()
     got = native.forward(inputs)
@@ -238,7 +228,7 @@ def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module,
     ],
 )
 def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
-    e = entry("ResNet18", Architecture(18))
+    e = entry("ResNet18")
     pdparams = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=5)
     target = tmp_path / ("ResNet18_infer.tar" if layout == "tar" else "ResNet18_infer")
     written = write_inference_model(e, target, weights=pdparams, softmax=softmax, legacy_format=legacy)
@@ -267,7 +257,7 @@ def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
 
 
 def test_inference_program_file_path_is_accepted(tmp_path, photos):
-    e = entry("ResNet18", Architecture(18))
+    e = entry("ResNet18")
     folder = write_inference_model(e, tmp_path / "infer", seed=1)
     native = PaddleClasConverter().load(e, folder / "inference.json")
     assert native.forward(photos[:1]).shape == (1, 1000)
@@ -285,7 +275,7 @@ def _one_line_naming(exc_info, path: Path) -> str:
 def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
     import paddle
 
-    e = entry("ResNet18", Architecture(18))
+    e = entry("ResNet18")
     path = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
     state = paddle.load(str(path))
     state["stem.0.conv.weights"] = state.pop("stem.0.conv.weight")
@@ -298,13 +288,13 @@ def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
 
 
 def test_weights_of_another_model_are_a_weights_error(tmp_path):
-    resnet18 = entry("ResNet18", Architecture(18))
+    resnet18 = entry("ResNet18")
     path = write_random_pdparams(resnet18, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
     with pytest.raises(WeightsError) as info:  # vd: deep stem, so other names
-        PaddleClasConverter().load(entry("ResNet18_vd", Architecture(18, "d")), path)
+        PaddleClasConverter().load(entry("ResNet18_vd"), path)
     assert "stem.1.conv.weight" in _one_line_naming(info, path)
     with pytest.raises(WeightsError) as info:  # same names, other class count
-        PaddleClasConverter().load(entry("ResNet18", Architecture(18, num_classes=10)), path)
+        PaddleClasConverter().load(entry("ResNet18", num_classes=10), path)
     assert "fc.weight (512, 1000) in file vs (512, 10) in model" in _one_line_naming(info, path)
 
 
@@ -313,14 +303,14 @@ def test_a_file_that_is_not_pdparams_is_a_clear_error(tmp_path, content):
     bad = tmp_path / "ResNet18_pretrained.pdparams"
     bad.write_bytes(content)
     with pytest.raises(WeightsError) as info:
-        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), bad)
+        PaddleClasConverter().load(entry("ResNet18"), bad)
     assert "pdparams" in _one_line_naming(info, bad)
 
 
 def test_folder_without_inference_model_is_a_weights_error(tmp_path):
     (tmp_path / "README.txt").write_text("nothing here")
     with pytest.raises(WeightsError) as info:
-        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), tmp_path)
+        PaddleClasConverter().load(entry("ResNet18"), tmp_path)
     assert "inference.pdiparams" in _one_line_naming(info, tmp_path)
 
 
@@ -331,33 +321,50 @@ def test_tar_without_inference_model_is_a_weights_error_naming_the_tar(tmp_path)
     with tarfile.open(tar_path, "w") as tar:
         tar.add(tmp_path / "ResNet18_infer", arcname="ResNet18_infer")
     with pytest.raises(WeightsError) as info:
-        PaddleClasConverter().load(entry("ResNet18", Architecture(18)), tar_path)
+        PaddleClasConverter().load(entry("ResNet18"), tar_path)
     assert "no Paddle inference model" in _one_line_naming(info, tar_path)
 
 
 def test_pipeline_turns_bad_weights_into_a_failure(tmp_path):
     bad = tmp_path / "ResNet18_pretrained.pdparams"
     bad.write_bytes(b"garbage")
-    conversion = convert(entry("ResNet18", Architecture(18)), output=tmp_path / "x.onnx", weights=bad, isolate=False)
+    conversion = convert(entry("ResNet18"), output=tmp_path / "x.onnx", weights=bad, isolate=False)
     assert not conversion.ok and conversion.failure.exception_type == "WeightsError"
     assert str(bad) in conversion.failure.message
     assert not (tmp_path / "x.onnx").exists()
 
 
 def test_builder_names_pick_paddleclas_naming_schemes():
-    assert scheme_for("ResNet50").name == "legendary"
-    assert scheme_for("ResNet50_vd_ssld").name == "legendary_vd"
-    assert scheme_for("Fix_ResNet50_vd_ssld").name == "legendary_vd"
-    assert scheme_for("ResNet200_vd").name == "legendary_vd"
-    assert scheme_for("ResNet50_vc").name == "vc"
-    assert scheme_for("ResNeXt152_64x4d").name == "resnext"
-    assert scheme_for("resnext101_vd_32x4d").name == "resnext_vd"
-    assert scheme_for("ResNeXt101_32x48d_wsl").name == "wsl"
-    assert scheme_for("Fix_ResNeXt101_32x48d_wsl").name == "wsl"
-    with pytest.raises(UnsupportedBuilder):
-        scheme_for("MobileNetV3_large_x1_0")
+    assert paddleclas("ResNet50").naming == "legendary"
+    assert paddleclas("ResNet50_vd_ssld").naming == "legendary_vd"
+    assert paddleclas("Fix_ResNet50_vd_ssld").naming == "legendary_vd"
+    assert paddleclas("ResNet200_vd").naming == "legendary_vd"
+    assert paddleclas("ResNet50_vc").naming == "vc"
+    assert paddleclas("ResNeXt152_64x4d").naming == "resnext"
+    assert paddleclas("resnext101_vd_32x4d").naming == "resnext_vd"
+    assert paddleclas("ResNeXt101_32x48d_wsl").naming == "wsl"
+    assert paddleclas("Fix_ResNeXt101_32x48d_wsl").naming == "wsl"
+    with pytest.raises(UnknownName):
+        paddleclas("MobileNetV3_large_x1_0")
     with pytest.raises(ValueError, match="variant"):
-        scheme_for("ResNet50_vd", Architecture(50, "b"))
+        scheme_for(paddleclas("ResNet50").arch, "legendary_vd")
+    with pytest.raises(ValueError, match="project stage 1"):  # torchvision's resnet18 is not PaddleClas's
+        scheme_for(Architecture(resnet(18)), "legendary")
+
+
+@needs_paddleclas
+def test_paddleclas_resnet18_projects_stage_one_where_torchvision_does_not():
+    """PaddleClas's own ResNet18/34 (legendary and vc) hold a 1x1 projection in stage 1's first
+    block, so they are their own architecture, not torchvision's resnet18."""
+    import paddle
+
+    for module, build in (("legendary", lambda m: m.ResNet18()), ("vc", lambda m: m.ResNet_vc(layers=18))):
+        with paddle.utils.unique_name.guard():
+            state = build(import_paddleclas(ARCH_MODULES[module])).state_dict()
+        short = {k: tuple(v.shape) for k, v in state.items() if k.startswith(("blocks.0.short.", "bb_0_0.short.")) and k.endswith("weight") and len(v.shape) == 4}
+        assert list(short.values()) == [(64, 64, 1, 1)], short
+    assert paddleclas("ResNet18").arch.id == "resnet18_proj" and paddleclas("ResNet34_vd").arch.id == "resnet34_d_proj"
+    assert paddleclas("ResNet50").arch.id == "resnet50"  # a bottleneck stage 1 projects anyway
 
 
 def test_converter_is_registered_for_ppcls():

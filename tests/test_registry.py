@@ -61,8 +61,8 @@ def test_entry_schema(entry):
             assert p.flops_unit in ("MACs", "FLOPs")
         if p.params_m is not None:
             assert p.params_m > 0
-    if entry.arch.family != "other":
-        assert entry.arch.layers  # depth known
+    if entry.arch.resnet is not None:
+        assert entry.arch.resnet.depth == entry.arch.depth > 0
 
 
 def test_checksum_kinds():
@@ -93,6 +93,10 @@ def test_checksum_kinds():
         ("torchvision", "wide_resnet50_2", "wide_resnet50_2"),
         ("timm", "resnet50s.gluon_in1k", "resnet50_s"),
         ("gluoncv", "resnet50_v1s", "resnet50_s"),
+        ("ppcls", "ResNet18", "resnet18_proj"),
+        ("ppcls", "ResNet34_vd", "resnet34_d_proj"),
+        ("timm", "resnet200d", "resnet200_l3-24-36-3_d"),
+        ("ppcls", "ResNet200_vd", "resnet200_d"),
     ],
 )
 def test_architecture_ids_shared_across_sources(source, name, arch_id):
@@ -275,9 +279,10 @@ def test_show_unknown_suggests(capsys):
 def _representatives() -> set[str]:
     """One small entry per (source, family, variant) for the default run; one 'other' per source."""
     seen, reps = set(), set()
-    for e in sorted(ENTRIES, key=lambda e: (e.arch.depth, e.name)):
-        key = (e.source, e.arch.family, e.arch.variant)
-        if key not in seen and e.arch.depth <= 50 and "bit" not in e.name:
+    for e in sorted(ENTRIES, key=lambda e: (e.arch.depth or 0, e.name)):
+        spec = e.arch.resnet
+        key = (e.source, e.arch.family, spec and (spec.variant, spec.groups > 1, spec.width_per_group))
+        if key not in seen and (e.arch.depth or 0) <= 50 and "bit" not in e.name:
             seen.add(key)
             reps.add(e.key)
     return reps

@@ -13,6 +13,7 @@ from zoocheck.checks.evaluate import EvalResult, SkippedImage
 from zoocheck.cli import main
 from zoocheck.reports.table import build_rows, render
 from zoocheck.store import ResultsStore
+from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published
 
 SPEC = Preprocess(resize=256, crop=224)
@@ -22,9 +23,9 @@ def entry(source, name, arch, top1, top5, params=25.56, ref=None):
     return Entry(source=source, name=name, arch=arch, builder=name, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),))
 
 
-R50 = Architecture(50)
-R50D = Architecture(50, variant="d")
-X101 = Architecture(101, groups=32, width_per_group=4, family="resnext")
+R50 = Architecture(resnet(50))
+R50D = Architecture(resnet(50, "d"))
+X101 = Architecture(resnet(101, groups=32, width_per_group=4))
 ENTRIES = [
     entry("timm", "resnet50d.gluon_in1k", R50D, 79.078, 94.466, 25.58),
     entry("torchvision", "resnet50.IMAGENET1K_V1", R50, 76.13, 92.862),

@@ -78,7 +78,7 @@ def test_checkpoint_converts_and_matches_native_and_library(tmp_path, source, na
 )
 def test_any_library_classifier_converts_by_its_own_name(tmp_path, source, name):
     entry = converter_for(source).resolve(name)
-    assert entry.arch.family == "other" and entry.arch.id == entry.builder
+    assert entry.arch.family == source and entry.arch.resnet is None and entry.arch.id == entry.builder
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / f"{name}.onnx", random_seed=SEED, inputs=x, isolate=False)
     assert conversion.ok, conversion.failure

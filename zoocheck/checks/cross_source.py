@@ -33,8 +33,8 @@ def gluon_vs_onnx_zoo(
     from zoocheck.checks.parity import model_inputs, parity_result
     from zoocheck.converters.pipeline import convert
 
-    if zoo_entry.builder != gluon_entry.builder:
-        raise ValueError(f"{zoo_entry.key} was exported from gluon {zoo_entry.builder}, not {gluon_entry.builder}")
+    if zoo_entry.arch != gluon_entry.arch:
+        raise ValueError(f"{zoo_entry.key} is {zoo_entry.arch.id}, {gluon_entry.key} is {gluon_entry.arch.id}: not the same network")
     names, batch, _ = model_inputs(zoo_entry, images)
     reference = convert(gluon_entry, output=None, weights=gluon_weights, random_seed=random_seed, inputs=batch)
     common = dict(

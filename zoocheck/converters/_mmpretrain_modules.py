@@ -5,10 +5,10 @@ Kept apart from the converter so that importing the converter imports no torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
+
+from zoocheck.zoo_registry.resnet import ResNetSpec
 
 
 class ConvModule(nn.Module):
@@ -75,23 +75,15 @@ def _downsample(cin: int, cout: int, stride: int, avg_down: bool) -> nn.Sequenti
 
 
 class ResNet(nn.Module):
-    """mmpretrain ResNet / ResNetV1c / ResNetV1d / ResNeXt backbone, out_indices=(3,)."""
+    """mmpretrain ResNet / ResNetV1c / ResNetV1d / ResNeXt backbone, out_indices=(3,), for ``spec``
+    (mmpretrain's own channel arithmetic gives the spec's widths: mid = out / expansion, for
+    ResNeXt groups * width_per_group * (out / 4) / 64)."""
 
-    def __init__(
-        self,
-        stage_blocks: tuple[int, ...],
-        basic: bool,
-        base_channels: int,
-        expansion: int,
-        groups: int,
-        mid_channels_of: Callable[[int], int],
-        deep_stem: bool,
-        avg_down: bool,
-        stem_channels: int = 64,
-    ):
+    def __init__(self, spec: ResNetSpec):
         super().__init__()
-        self.deep_stem = deep_stem
-        if deep_stem:
+        self.deep_stem = spec.stem != "7x7"
+        stem_channels = spec.stem_channels
+        if self.deep_stem:
             half = stem_channels // 2
             self.stem = nn.Sequential(ConvModule(3, half, 2), ConvModule(half, half, 1), ConvModule(half, stem_channels, 1))
         else:
@@ -99,18 +91,18 @@ class ResNet(nn.Module):
             self.bn1 = nn.BatchNorm2d(stem_channels)
             self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        block = BasicBlock if basic else Bottleneck
-        cin, cout = stem_channels, base_channels * expansion
+        block = BasicBlock if spec.block == "basic" else Bottleneck
+        avg_down = spec.shortcut == "avgpool_conv"
+        cin = stem_channels
         self.res_layers = []
-        for i, blocks in enumerate(stage_blocks):
-            stride = 1 if i == 0 else 2
-            downsample = _downsample(cin, cout, stride, avg_down) if (stride != 1 or cin != cout) else None
-            mid = mid_channels_of(cout)
-            layer = [block(cin, cout, mid, stride, groups, downsample)]
-            layer += [block(cout, cout, mid, 1, groups, None) for _ in range(1, blocks)]
+        for i, blocks in enumerate(spec.layers):
+            cout, mid, stride = spec.out_channels(i), spec.mid_channels(i), spec.stride(i, 0)
+            downsample = _downsample(cin, cout, stride, avg_down) if spec.projects(i, 0) else None
+            layer = [block(cin, cout, mid, stride, spec.groups, downsample)]
+            layer += [block(cout, cout, mid, 1, spec.groups, None) for _ in range(1, blocks)]
             self.add_module(f"layer{i + 1}", nn.Sequential(*layer))
             self.res_layers.append(f"layer{i + 1}")
-            cin, cout = cout, cout * 2
+            cin = cout
         self.feat_dim = cin
 
     def forward(self, x):

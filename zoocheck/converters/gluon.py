@@ -4,7 +4,7 @@ Weights come in the two on-disk formats MXNet writes:
 
 - ``save_parameters``: one ``.params`` file keyed by structural names (``features.0.weight``), or
   the legacy ``save_params`` prefixed names (``resnetv10_conv0_weight``), loaded with
-  ``net.load_parameters`` into the model-zoo network named by ``entry.builder``;
+  ``net.load_parameters`` into the model-zoo network of ``entry.arch`` (``vision.get_resnet``);
 - ``export``: ``<prefix>-symbol.json`` + ``<prefix>-0000.params`` (``arg:``/``aux:`` keys), loaded
   with ``SymbolBlock.imports``; a path to either file or to a directory holding the pair is accepted.
 
@@ -22,9 +22,11 @@ import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError
 from zoocheck.converters.mxnet_compat import import_mxnet
-from zoocheck.zoo_registry.types import Entry
+from zoocheck.zoo_registry.resnet import STANDARD_LAYERS
+from zoocheck.zoo_registry.types import Architecture, Entry
 
-BUILDERS = tuple(f"resnet{depth}_v{version}" for version in (1, 2) for depth in (18, 34, 50, 101, 152))
+#: the depths mxnet.gluon.model_zoo.vision builds (resnet_spec)
+DEPTHS = (18, 34, 50, 101, 152)
 # mxnet.onnx ships operator translations for opsets 12 and 13 only (mx2onnx/_op_translations).
 MIN_MXNET_OPSET = 12
 _EXPORT_PARAMS = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d{4})\.params$")
@@ -199,22 +201,25 @@ class GluonNative(NativeModel):
         mxnet_to_onnx(self.net, path, opset, self.input_size)
 
 
-def build(builder: str):
-    """The model-zoo network ``builder`` (uninitialised)."""
+def build(arch: Architecture):
+    """The model-zoo network of ``arch`` (uninitialised): ``vision.get_resnet(version, depth)``."""
     import_mxnet()
     from mxnet.gluon.model_zoo import vision
 
-    if builder not in BUILDERS:
-        raise ValueError(f"gluon builder {builder!r} is not one of {', '.join(BUILDERS)}")
-    return vision.get_model(builder)
+    spec = arch.resnet
+    version = 2 if spec is not None and spec.preact else 1
+    if spec is None or (spec.stride_on != "1x1" and not spec.preact) or spec.depth not in DEPTHS or spec.groups != 1 \
+            or tuple(spec.layers) != STANDARD_LAYERS[spec.depth]:  # fmt: skip
+        raise ValueError(f"MXNet's model zoo has no {arch.id} (it builds resnetNN_v1 / _v2, NN in {DEPTHS})")
+    return vision.get_resnet(version, spec.depth, classes=arch.num_classes)
 
 
 def _param_shapes(params) -> list[tuple[int, ...]]:
     return sorted(tuple(int(d) for d in p.shape) for p in params.values())
 
 
-def load_export_pair(symbol: Path, params: Path, builder: str, input_size: int):
-    """A SymbolBlock from an export pair, checked to hold ``builder``'s parameters (by shape)."""
+def load_export_pair(symbol: Path, params: Path, arch: Architecture, input_size: int):
+    """A SymbolBlock from an export pair, checked to hold ``arch``'s parameters (by shape)."""
     mx = import_mxnet()
     try:
         saved = mx.nd.load(str(params))
@@ -229,7 +234,7 @@ def load_export_pair(symbol: Path, params: Path, builder: str, input_size: int):
         net = mx.gluon.SymbolBlock.imports(str(symbol), inputs, str(params), ctx=mx.cpu())
     except Exception as exc:  # missing/extra parameters
         raise WeightsError(f"{symbol.name}: cannot load with SymbolBlock.imports: {_first_line(exc)}") from exc
-    reference = build(builder)
+    reference = build(arch)
     reference.initialize(mx.init.Zero())
     reference(mx.nd.zeros((1, 3, input_size, input_size)))
     try:
@@ -238,7 +243,7 @@ def load_export_pair(symbol: Path, params: Path, builder: str, input_size: int):
         raise WeightsError(f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {_first_line(exc)}") from exc
     stored_shapes = sorted(tuple(int(d) for d in v.shape) for v in saved.values())
     if stored_shapes != _param_shapes(reference.collect_params()):
-        raise WeightsError(f"{symbol.name}: the exported graph's parameters are not those of {builder}")
+        raise WeightsError(f"{symbol.name}: the exported graph's parameters are not those of {arch.id}")
     return net
 
 
@@ -260,14 +265,14 @@ class GluonConverter(Converter):
         if weights is None:
             if random_seed is None:
                 raise ValueError("weights=None needs a random_seed")
-            net = build(entry.builder)
+            net = build(entry.arch)
             randomize(net, random_seed, size)
             return GluonNative(net, size)
         weights = Path(weights)
         pair = find_export_pair(weights)
         if pair is not None:
-            return GluonNative(load_export_pair(*pair, entry.builder, size), size)
-        net = build(entry.builder)
+            return GluonNative(load_export_pair(*pair, entry.arch, size), size)
+        net = build(entry.arch)
         try:
             keys = list(mx.nd.load(str(weights)))
         except Exception as exc:
@@ -277,7 +282,7 @@ class GluonConverter(Converter):
         try:
             net.load_parameters(str(weights), ctx=mx.cpu())
         except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
-            raise WeightsError(f"{weights.name}: weights do not fit gluon {entry.builder}: {_first_line(exc)}") from exc
+            raise WeightsError(f"{weights.name}: weights do not fit gluon {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
         return GluonNative(net, size)
 
 
@@ -285,15 +290,15 @@ class GluonConverter(Converter):
 # Writing checkpoints in the real formats (tests, demos)
 
 
-def write_random_checkpoint(builder: str, path: Path, seed: int, *, fmt: str = "save_parameters", input_size: int = 224) -> Path:
-    """Write seeded random weights of ``builder`` the way MXNet does.
+def write_random_checkpoint(entry: Entry, path: Path, seed: int, *, fmt: str = "save_parameters") -> Path:
+    """Write seeded random weights of ``entry`` the way MXNet does.
 
     ``fmt='save_parameters'``: ``path`` is the ``.params`` file (``net.save_parameters``).
     ``fmt='export'``: ``path`` is a directory; ``<builder>-symbol.json`` + ``<builder>-0000.params``
     are written into it (``net.export``). Returns the file or directory written.
     """
-    net = build(builder)
-    randomize(net, seed, input_size)
+    net = build(entry.arch)
+    randomize(net, seed, entry.input_size)
     path = Path(path)
     if fmt == "save_parameters":
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -301,9 +306,9 @@ def write_random_checkpoint(builder: str, path: Path, seed: int, *, fmt: str = "
         return path
     if fmt == "export":
         path.mkdir(parents=True, exist_ok=True)
-        export_symbol(net, path, input_size, name=builder)
+        export_symbol(net, path, entry.input_size, name=entry.builder)
         return path
     raise ValueError(f"unknown mxnet checkpoint format {fmt!r}: 'save_parameters' or 'export'")
 
 
-__all__ = ["BUILDERS", "GluonConverter", "GluonNative", "build", "find_export_pair", "load_export_pair", "mxnet_to_onnx", "randomize", "write_random_checkpoint"]
+__all__ = ["DEPTHS", "GluonConverter", "GluonNative", "build", "find_export_pair", "load_export_pair", "mxnet_to_onnx", "randomize", "write_random_checkpoint"]

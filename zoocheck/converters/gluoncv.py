@@ -29,15 +29,13 @@ them into MXNet's own network.
 
 from __future__ import annotations
 
-import re
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
-from zoocheck.zoo_registry.types import RESNET_LAYERS, Entry
+from zoocheck.zoo_registry.types import Entry
 
 # ---------------------------------------------------------------------------------------------
 # The MXNet NDArray list file format (src/ndarray/ndarray.cc: NDArray::Save, MXNDArraySave)
@@ -132,56 +130,13 @@ def write_mxnet_params(path: Path, arrays: dict[str, np.ndarray]) -> None:
 # Architecture and name mapping
 
 
-@dataclass(frozen=True)
-class GluonCVSpec:
-    """What a GluonCV name builds."""
-
-    depth: int
-    family: str  # 'resnetv1b' | 'resnext'
-    deep_stem: bool = False
-    stem_width: int = 32  # of the deep stem's first two convolutions
-    avg_down: bool = False
-    groups: int = 1
-    width_per_group: int = 64
-
-    @property
-    def bottleneck(self) -> bool:
-        return self.depth >= 50
+#: GluonCV's parameter-naming schemes for the networks rebuilt in timm (``Entry.naming``)
+NAMINGS = ("resnetv1b", "resnext")
 
 
-_V1B = re.compile(r"^resnet(?P<depth>\d+)_v1(?P<variant>[bcds])$")
-_RESNEXT = re.compile(r"^resnext(?P<depth>\d+)_(?P<groups>\d+)x(?P<width>\d+)d$")
-
-
-def spec_for(builder: str) -> GluonCVSpec:
-    """GluonCV's constructor arguments for ``builder`` (resnet18_v1b ... resnext101_64x4d);
-    GluonCV's v1/v2 names are not here: they are MXNet Gluon's networks (``gluon.BUILDERS``)."""
-    m = _V1B.match(builder)
-    if m and int(m["depth"]) in (18, 34, 50, 101, 152):
-        variant = m["variant"]
-        return GluonCVSpec(
-            int(m["depth"]), "resnetv1b", deep_stem=variant in "cds", stem_width=64 if variant == "s" else 32, avg_down=variant == "d"
-        )
-    m = _RESNEXT.match(builder)
-    if m and int(m["depth"]) in (50, 101):
-        return GluonCVSpec(int(m["depth"]), "resnext", groups=int(m["groups"]), width_per_group=int(m["width"]))
-    raise ValueError(f"gluoncv builder {builder!r} is not resnetNN_v1/v2 (MXNet Gluon's), resnetNN_v1b/c/d/s or resnextNN_GxWd")
-
-
-def build_timm(spec: GluonCVSpec, num_classes: int = 1000):
-    """timm's ResNet with GluonCV's structure for ``spec``."""
-    from timm.models.resnet import BasicBlock, Bottleneck, ResNet
-
-    return ResNet(
-        block=Bottleneck if spec.bottleneck else BasicBlock,
-        layers=list(RESNET_LAYERS[spec.depth]),
-        cardinality=spec.groups,
-        base_width=spec.width_per_group,
-        stem_width=spec.stem_width if spec.deep_stem else 64,
-        stem_type="deep" if spec.deep_stem else "",
-        avg_down=spec.avg_down,
-        num_classes=num_classes,
-    ).eval()
+def _check_naming(naming: str) -> None:
+    if naming not in NAMINGS:
+        raise ValueError(f"GluonCV naming {naming!r} is not rebuilt in timm (known: {', '.join(NAMINGS)}; 'gluon' goes to MXNet)")
 
 
 _BN_SUFFIX = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean", "running_var": "running_var"}
@@ -189,11 +144,11 @@ _BN_SUFFIX = {"gamma": "weight", "beta": "bias", "running_mean": "running_mean",
 _RESNEXT_BODY = {"0": "conv1", "1": "bn1", "3": "conv2", "4": "bn2", "6": "conv3", "7": "bn3"}
 
 
-def gluoncv_to_timm_name(name: str, spec: GluonCVSpec) -> str | None:
+def gluoncv_to_timm_name(name: str, naming: str) -> str | None:
     """The timm state_dict key of GluonCV parameter ``name``; None if it has no counterpart."""
     *path, leaf = name.split(".")
     leaf = _BN_SUFFIX.get(leaf, leaf)
-    if spec.family == "resnetv1b":
+    if naming == "resnetv1b":
         # ResNetV1b's attribute names are torchvision's, which timm keeps.
         return ".".join([*path, leaf])
     if path == ["output"]:
@@ -211,15 +166,15 @@ def gluoncv_to_timm_name(name: str, spec: GluonCVSpec) -> str | None:
     return None
 
 
-def timm_to_gluoncv_name(key: str, spec: GluonCVSpec, norms: frozenset[str]) -> str | None:
+def timm_to_gluoncv_name(key: str, naming: str, norms: frozenset[str]) -> str | None:
     """The inverse of ``gluoncv_to_timm_name`` (for writing GluonCV-format files); ``norms`` are
-    the timm module paths that are BatchNorms."""
+    the timm module paths that are BatchNorms (GroupNorms in resnet50_v1b_gn)."""
     *path, leaf = key.split(".")
     if leaf == "num_batches_tracked":
         return None
     if ".".join(path) in norms:
         leaf = {v: k for k, v in _BN_SUFFIX.items()}[leaf]
-    if spec.family == "resnetv1b":
+    if naming == "resnetv1b":
         return ".".join([*path, leaf])
     if path == ["fc"]:
         return f"output.{leaf}"
@@ -234,32 +189,34 @@ def timm_to_gluoncv_name(key: str, spec: GluonCVSpec, norms: frozenset[str]) -> 
     return f"features.{stage + 3}.{block}.body.{body}.{leaf}"
 
 
-def timm_to_gluoncv(module, spec: GluonCVSpec) -> dict[str, np.ndarray]:
+def timm_to_gluoncv(module, naming: str) -> dict[str, np.ndarray]:
     """A timm model's weights under GluonCV's parameter names."""
     from torch import nn
 
-    norms = frozenset(name for name, m in module.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+    _check_naming(naming)
+    norms = frozenset(name for name, m in module.named_modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)))
     arrays = {}
     for key, value in module.state_dict().items():
-        name = timm_to_gluoncv_name(key, spec, norms)
+        name = timm_to_gluoncv_name(key, naming, norms)
         if name is not None:
             arrays[name] = value.detach().numpy().astype(np.float32)
     return arrays
 
 
-def map_state(params: dict[str, np.ndarray], spec: GluonCVSpec, file_name: str):
+def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
     """GluonCV arrays -> timm state_dict tensors; unknown names raise WeightsError."""
     import torch
 
+    _check_naming(naming)
     state, unknown = {}, []
     for name, value in params.items():
-        key = gluoncv_to_timm_name(name, spec)
+        key = gluoncv_to_timm_name(name, naming)
         if key is None:
             unknown.append(name)
             continue
         state[key] = torch.from_numpy(np.asarray(value, dtype=np.float32))
     if unknown:
-        raise WeightsError(f"{file_name}: {len(unknown)} parameters have no place in GluonCV {spec.family}: {', '.join(unknown[:4])}")
+        raise WeightsError(f"{file_name}: {len(unknown)} parameters have no place in GluonCV {naming}: {', '.join(unknown[:4])}")
     return state
 
 
@@ -278,19 +235,18 @@ class GluonCVConverter(Converter):
             raise FrameworkUnavailable(f"gluoncv weights are converted through PyTorch + timm, which cannot be imported ({exc}): pip install 'zoocheck[torch]'") from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
-        from zoocheck.converters.gluon import BUILDERS as GLUON_BUILDERS
         from zoocheck.converters.gluon import GluonConverter
 
-        if entry.builder in GLUON_BUILDERS:  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
+        if entry.naming == "gluon":  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
             return GluonConverter().load(entry, weights, random_seed=random_seed)
         import timm
         import torch
 
-        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, set_threads
+        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, set_threads, timm_network
 
         set_threads()
-        spec = spec_for(entry.builder)
-        module = build_timm(spec, entry.arch.num_classes)
+        _check_naming(entry.naming)
+        module = timm_network(entry.arch)
         if weights is None:
             if random_seed is None:
                 raise ValueError("weights=None needs a random_seed")
@@ -298,20 +254,20 @@ class GluonCVConverter(Converter):
             randomize(module, random_seed, entry.input_size)
         else:
             weights = Path(weights)
-            state = map_state(read_mxnet_params(weights), spec, weights.name)
+            state = map_state(read_mxnet_params(weights), entry.naming, weights.name)
             load_strict(module, state, weights, f"GluonCV {entry.builder} (timm ResNet)")
         return TorchModel(module, entry.input_size, {"timm": timm.__version__})
 
 
-def write_random_checkpoint(builder: str, path: Path, seed: int, *, input_size: int = 224) -> Path:
-    """Write seeded random weights of GluonCV ``builder`` as a GluonCV ``.params`` file (GluonCV's
+def write_random_checkpoint(entry: Entry, path: Path, seed: int) -> Path:
+    """Write seeded random weights of GluonCV ``entry`` as a GluonCV ``.params`` file (GluonCV's
     parameter names, MXNet's file format), through a timm model and the inverse name mapping."""
-    from zoocheck.converters.torch_common import randomize
+    from zoocheck.converters.torch_common import randomize, timm_network
 
-    spec = spec_for(builder)
-    module = build_timm(spec)
-    randomize(module, seed, input_size)
-    arrays = timm_to_gluoncv(module, spec)
+    _check_naming(entry.naming)
+    module = timm_network(entry.arch)
+    randomize(module, seed, entry.input_size)
+    arrays = timm_to_gluoncv(module, entry.naming)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_mxnet_params(Path(path), arrays)
     return Path(path)
@@ -319,12 +275,10 @@ def write_random_checkpoint(builder: str, path: Path, seed: int, *, input_size: 
 
 __all__ = [
     "GluonCVConverter",
-    "GluonCVSpec",
-    "build_timm",
+    "NAMINGS",
     "gluoncv_to_timm_name",
     "map_state",
     "read_mxnet_params",
-    "spec_for",
     "timm_to_gluoncv",
     "timm_to_gluoncv_name",
     "write_mxnet_params",

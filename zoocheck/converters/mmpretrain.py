@@ -22,11 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.zoo_registry.resnet import BASE_WIDTH, STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
 
-# mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings
-_DEPTHS = {"resnet": (18, 34, 50, 101, 152), "resnext": (50, 101, 152), "wide_resnet": (50, 101)}
-_STAGES = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+# mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings (stage depths: the standard table)
+_DEPTHS = {"ResNet": (18, 34, 50, 101, 152), "ResNeXt": (50, 101, 152)}
 _BACKBONE_TYPE = {"b": "ResNet", "c": "ResNetV1c", "d": "ResNetV1d"}
 
 
@@ -34,17 +34,21 @@ def backbone_config(arch: Architecture) -> dict:
     """The mmpretrain backbone config (``type`` + arguments) that ``arch`` corresponds to.
 
     Raises ValueError for architectures mmpretrain does not build this way."""
-    if arch.family not in _DEPTHS or arch.depth not in _DEPTHS[arch.family]:
-        raise ValueError(f"mmpretrain has no {arch.family} of depth {arch.depth} (supported: {_DEPTHS})")
-    if arch.variant not in _BACKBONE_TYPE:
-        raise ValueError(f"mmpretrain has no ResNet variant {arch.variant!r} (it builds b: ResNet, c: ResNetV1c, d: ResNetV1d)")
-    cfg: dict = {"type": _BACKBONE_TYPE[arch.variant], "depth": arch.depth}
-    if arch.family == "resnext":
-        if arch.variant != "b":
+    spec = arch.resnet
+    if spec is None:
+        raise ValueError(f"mmpretrain builds no {arch.id}")
+    if spec.variant not in _BACKBONE_TYPE or spec.project_first:
+        raise ValueError(f"mmpretrain has no ResNet variant {arch.id!r} (it builds b: ResNet, c: ResNetV1c, d: ResNetV1d)")
+    kind = "ResNeXt" if spec.groups > 1 else "ResNet"
+    if spec.depth not in _DEPTHS[kind] or tuple(spec.layers) != STANDARD_LAYERS[spec.depth]:
+        raise ValueError(f"mmpretrain has no {kind} of depth {spec.depth} with stages {spec.layers} (supported: {_DEPTHS})")
+    cfg: dict = {"type": _BACKBONE_TYPE[spec.variant], "depth": spec.depth}
+    if kind == "ResNeXt":
+        if spec.variant != "b":
             raise ValueError("mmpretrain's ResNeXt has no deep-stem (c/d) variant")
-        cfg.update(type="ResNeXt", groups=arch.groups, width_per_group=arch.width_per_group)
-    elif arch.family == "wide_resnet":
-        cfg.update(base_channels=arch.width_per_group, expansion=2)
+        cfg.update(type="ResNeXt", groups=spec.groups, width_per_group=spec.width_per_group)
+    elif spec.width_per_group != BASE_WIDTH:  # configs/wrn: ResNet with wider bases and expansion 2
+        cfg.update(base_channels=spec.width_per_group, expansion=2)
     return cfg
 
 
@@ -59,30 +63,9 @@ def build_classifier(arch: Architecture):
     """zoocheck's torch module computing mmpretrain's ImageClassifier for ``arch``, eval mode."""
     from zoocheck.converters import _mmpretrain_modules as mm
 
-    cfg = backbone_config(arch)
-    deep_stem = cfg["type"] in ("ResNetV1c", "ResNetV1d")
-    avg_down = cfg["type"] == "ResNetV1d"
-    if arch.family == "resnext":
-        groups, base, expansion = arch.groups, 64, 4
-        width = lambda out: groups * arch.width_per_group * (out // expansion) // base  # noqa: E731
-    elif arch.family == "wide_resnet":
-        groups, expansion = 1, 2
-        width = lambda out: out // expansion  # noqa: E731
-    else:
-        groups, expansion = 1, (1 if arch.depth in (18, 34) else 4)
-        width = lambda out: out // expansion  # noqa: E731
-    base_channels = cfg.get("base_channels", 64)
-    backbone = mm.ResNet(
-        stage_blocks=_STAGES[arch.depth],
-        basic=arch.depth in (18, 34),
-        base_channels=base_channels,
-        expansion=expansion,
-        groups=groups,
-        mid_channels_of=width,
-        deep_stem=deep_stem,
-        avg_down=avg_down,
-    )
-    return mm.ImageClassifier(backbone, backbone.feat_dim, arch.num_classes).eval()
+    backbone_config(arch)  # refuses what mmpretrain does not build
+    backbone = mm.ResNet(arch.resnet)
+    return mm.ImageClassifier(backbone, arch.resnet.feature_channels, arch.num_classes).eval()
 
 
 class MMPretrainConverter(Converter):

@@ -2,7 +2,7 @@
 
 The weights file IS an ONNX file: opset 7, IR version 3 (initializers also listed as graph
 inputs), input ``data`` with a fixed batch of 1, raw scores out. The zoo exported them from the
-MXNet Gluon model zoo (``entry.builder`` names that Gluon model). "Converting" normalises the file
+MXNet Gluon model zoo (the network of ``entry.arch``). "Converting" normalises the file
 to zoocheck's conventions: upgraded to the requested opset with ``onnx.version_converter``, then
 the shared normaliser renames ``data``->``input`` and the output ->``logits``, makes the batch
 dynamic and adds metadata. The native forward is onnxruntime on the ORIGINAL, unmodified file.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
-from zoocheck.zoo_registry.types import Entry
+from zoocheck.zoo_registry.types import Architecture, Entry
 
 ZOO_OPSET = 7
 ZOO_IR_VERSION = 3
@@ -135,7 +135,7 @@ class OnnxZooConverter(Converter):
             if random_seed is None:
                 raise ValueError("weights=None needs a random_seed")
             # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
-            path = write_random_zoo_file(entry.builder, Path(scratch.name) / f"{entry.name}.onnx", random_seed, entry.input_size)
+            path = write_random_zoo_file(entry.arch, Path(scratch.name) / f"{entry.name}.onnx", random_seed, entry.input_size)
         else:
             path = find_onnx(Path(weights), Path(scratch.name))
         read_model(path, entry.arch.num_classes)
@@ -194,12 +194,12 @@ def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
     return path
 
 
-def write_random_zoo_file(builder: str, path: Path, seed: int, input_size: int = 224) -> Path:
-    """A zoo-like ONNX file of Gluon ``builder`` with the seeded random weights that the gluon
-    source gives for the same seed (so the two sources can be cross-checked)."""
+def write_random_zoo_file(arch: Architecture, path: Path, seed: int, input_size: int = 224) -> Path:
+    """A zoo-like ONNX file of the Gluon network of ``arch`` with the seeded random weights that the
+    gluon source gives for the same seed (so the two sources can be cross-checked)."""
     from zoocheck.converters.gluon import build, randomize
 
-    net = build(builder)
+    net = build(arch)
     randomize(net, seed, input_size)
     return write_zoo_like(net, path, input_size)
 

@@ -141,7 +141,7 @@ def _export_large(model_file: Path, weights: dict, path: Path, opset: int) -> No
 def build_model(entry: Entry):
     """``entry``'s network in Paddle, in eval mode, with PaddleClas's parameter names."""
     _import_paddle()
-    network = build_network(entry.arch, scheme_for(entry.builder, entry.arch))
+    network = build_network(entry.arch, scheme_for(entry.arch, entry.naming))
     network.eval()
     return network
 
@@ -211,7 +211,7 @@ def random_state(model, entry: Entry, seed: int) -> dict[str, np.ndarray]:
     """Seeded random weights for ``model`` (a :func:`build_model` network), keyed like its state dict."""
     paddle = _import_paddle()
     rng = np.random.default_rng(seed)
-    scheme = scheme_for(entry.builder, entry.arch)
+    scheme = scheme_for(entry.arch, entry.naming)
     damped = _branch_ends(model, scheme)
     state: dict[str, np.ndarray] = {}
     for name, layer in model.named_sublayers():
@@ -245,7 +245,7 @@ def random_network(entry: Entry, seed: int):
     paddle = _import_paddle()
     network = build_model(entry)
     load_state(network, random_state(network, entry, seed), origin=f"random weights (seed {seed})", builder=entry.builder)
-    fc = dict(network.named_sublayers())[scheme_for(entry.builder, entry.arch).fc]
+    fc = dict(network.named_sublayers())[scheme_for(entry.arch, entry.naming).fc]
     # Blocky noise (16x16 patches) looks more like a photo to a network than pixel noise does.
     coarse = np.random.default_rng(seed + 1).standard_normal((4, 3, 7, 7))
     probe = np.kron(coarse, np.ones((16, 16))).astype(np.float32)

@@ -3,7 +3,7 @@
 The ``paddleclas`` package is not a dependency (it pins old numpy/opencv and pulls faiss, visualdl,
 sklearn), so the networks are defined here, layer for layer as PaddleClas 2.6 defines them, so that
 a ``*_pretrained.pdparams`` file PaddleClas published loads by name. PaddleClas uses four naming
-schemes for this family, one per source file; the builder name (PaddleClas's model name) picks it:
+schemes for this family, one per source file; ``Entry.naming`` (from ``names.paddleclas``) picks it:
 
 =============  ==============================================  =========================================
 scheme         PaddleClas file / models                        parameter names (examples)
@@ -25,10 +25,10 @@ Details kept from PaddleClas because they change the function or the names:
   wsl projects only where channels or stride change;
 - the ``_vd`` shortcut is avg-pool 2x2/2 (``ceil_mode=True``; ``padding="SAME"`` in legendary, 0 in
   resnext_vd) then a stride-1 1x1 conv; the first stage's first block has no pool;
-- bottleneck widths: legendary/vc ``64 * 2**stage`` -> ``x4``; resnext/resnext_vd
-  ``groups * width_per_group * 2**stage`` -> ``256 * 2**stage``; wsl
-  ``groups * width * 2**stage`` -> that ``// (width // 8)`` (the same ``256 * 2**stage`` for the
-  published 32x8d..32x48d);
+- bottleneck widths are the ResNetSpec's: legendary/vc ``64 * 2**stage`` -> ``x4``;
+  resnext/resnext_vd ``groups * width_per_group * 2**stage`` -> ``256 * 2**stage``; wsl computes its
+  output as ``groups * width * 2**stage // (width // 8)``, which is the same ``256 * 2**stage`` for
+  every published 32xWd (it differs only for cardinalities PaddleClas never published);
 - batch norm is Paddle's (epsilon 1e-5; ``weight``/``bias``/``_mean``/``_variance``), the classifier a
   ``Linear`` whose weight is stored [in, out].
 
@@ -37,7 +37,6 @@ Paddle is imported inside :func:`build_network`, never at module import.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from zoocheck.zoo_registry.types import Architecture
@@ -58,6 +57,8 @@ class Scheme:
     grouped: bool  # groups / width_per_group taken from the architecture
     # avg-pool before the vd shortcut conv: padding argument (legendary 'SAME', resnext_vd 0)
     vd_pool_padding: object = 0
+    # the first block of every stage has a projection shortcut (every file but wsl)
+    projects_first: bool = True
 
 
 SCHEMES: dict[str, Scheme] = {
@@ -68,46 +69,26 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("vc", "c", "_conv", "_batch_norm", ("conv1_1", "conv1_2", "conv1_3"), ("conv0", "conv1", "conv2"), "short", "out", False),
         Scheme("resnext", "b", "_conv", "_batch_norm", ("conv",), ("conv0", "conv1", "conv2"), "short", "out", True),
         Scheme("resnext_vd", "d", "_conv", "_batch_norm", ("conv1_1", "conv1_2", "conv1_3"), ("conv0", "conv1", "conv2"), "short", "out", True),
-        Scheme("wsl", "b", "_conv", "_bn", ("_conv_stem",), ("_conv0", "_conv1", "_conv2"), "_short._conv", "_out", True),
+        Scheme("wsl", "b", "_conv", "_bn", ("_conv_stem",), ("_conv0", "_conv1", "_conv2"), "_short._conv", "_out", True, projects_first=False),
     )
 }
 
-_BUILDER_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"ResNeXt\d+_\d+x\d+d_wsl", "wsl"),
-    (r"ResNeXt\d+_vd_\d+x\d+d", "resnext_vd"),
-    (r"ResNeXt\d+_\d+x\d+d", "resnext"),
-    (r"ResNet\d+_vc", "vc"),
-    (r"ResNet\d+_vd", "legendary_vd"),
-    (r"ResNet\d+", "legendary"),
-)
-
-
-class UnsupportedBuilder(ValueError):
-    """A PaddleClas model name zoocheck has no network definition for."""
-
-
-def scheme_for(builder: str, arch: Architecture | None = None) -> Scheme:
-    """The naming scheme of PaddleClas model ``builder``; checks it agrees with ``arch``.
-
-    Weights variants share their network: ``*_ssld`` (distilled) and ``Fix_*`` (fine-tuned at a
-    larger input) name the same parameters as the plain model.
-    """
-    base = re.sub(r"^Fix_", "", builder.strip(), flags=re.IGNORECASE)
-    base = re.sub(r"_ssld(_\w+)?$", "", base, flags=re.IGNORECASE)
-    for pattern, scheme_name in _BUILDER_PATTERNS:
-        if re.fullmatch(pattern, base, flags=re.IGNORECASE):
-            scheme = SCHEMES[scheme_name]
-            break
-    else:
-        raise UnsupportedBuilder(
-            f"PaddleClas model {builder!r} is not a ResNet/ResNeXt network zoocheck can build "
-            f"(known: ResNetNN, ResNetNN_vd, ResNetNN_vc, ResNeXtNN_GxWd, ResNeXtNN_vd_GxWd, ResNeXtNN_GxWd_wsl)"
-        )
-    if arch is not None:
-        if arch.variant != scheme.variant:
-            raise ValueError(f"PaddleClas {builder} is variant {scheme.variant!r} but the entry's architecture says {arch.variant!r}")
-        if not scheme.grouped and arch.groups != 1:
-            raise ValueError(f"PaddleClas {builder} has no grouped convolutions but the entry's architecture has groups={arch.groups}")
+def scheme_for(arch: Architecture, naming: str) -> Scheme:
+    """The naming scheme ``naming`` (``Entry.naming``, set by ``names.paddleclas``); checks that the
+    PaddleClas file it names builds ``arch``."""
+    try:
+        scheme = SCHEMES[naming]
+    except KeyError:
+        raise ValueError(f"no PaddleClas naming scheme {naming!r} (known: {', '.join(SCHEMES)})") from None
+    spec = arch.resnet
+    if spec is None:
+        raise ValueError(f"PaddleClas's {scheme.name} file builds no {arch.id}")
+    if spec.variant != scheme.variant:
+        raise ValueError(f"PaddleClas's {scheme.name} networks are variant {scheme.variant!r}, not {arch.id}")
+    if not scheme.grouped and spec.groups != 1:
+        raise ValueError(f"PaddleClas's {scheme.name} networks have no grouped convolutions, {arch.id} has")
+    if spec.project_first != (scheme.projects_first and spec.block == "basic"):
+        raise ValueError(f"PaddleClas's {scheme.name} networks {'do' if scheme.projects_first else 'do not'} project stage 1's first block; {arch.id} disagrees")
     return scheme
 
 
@@ -115,6 +96,8 @@ def build_network(arch: Architecture, scheme: Scheme):
     """A ``paddle.nn.Layer`` computing ``arch`` whose ``state_dict`` keys are PaddleClas's names."""
     import paddle
     from paddle import nn
+
+    spec = arch.resnet
 
     class ConvBN(nn.Layer):
         """conv -> batch norm [-> relu], optionally after a 2x2 avg-pool (the vd shortcut)."""
@@ -151,7 +134,7 @@ def build_network(arch: Architecture, scheme: Scheme):
         def __init__(self, cin, mid, cout, stride, groups, project, vd_pool):
             super().__init__()
             a, b, c = scheme.units
-            if arch.block == "basic":
+            if spec.block == "basic":
                 attach(self, a, ConvBN(cin, mid, 3, stride))
                 attach(self, b, ConvBN(mid, cout, 3, act=False))
                 self._branch = (a, b)
@@ -178,7 +161,7 @@ def build_network(arch: Architecture, scheme: Scheme):
     class Net(nn.Layer):
         def __init__(self):
             super().__init__()
-            deep = arch.variant in ("c", "d")
+            deep = spec.stem == "deep"
             stem_shapes = [(3, 32, 2), (32, 32, 1), (32, 64, 1)] if deep else [(3, 64, 2)]
             stem_units = [ConvBN(cin, cout, 3 if deep else 7, stride) for cin, cout, stride in stem_shapes]
             if scheme.stem[0].startswith("stem."):
@@ -188,30 +171,18 @@ def build_network(arch: Architecture, scheme: Scheme):
                     attach(self, name, unit)
             self._stem_names = scheme.stem
             self._max_pool = nn.MaxPool2D(kernel_size=3, stride=2, padding=1)
-            blocks, cin = [], 64
-            for stage, count in enumerate(arch.layers):
-                if scheme.grouped:
-                    mid = arch.groups * arch.width_per_group * 2**stage
-                    if scheme.name == "wsl":
-                        cout = mid // (arch.width_per_group // 8)
-                    else:
-                        cout = 256 * 2**stage
-                else:
-                    mid = 64 * 2**stage
-                    cout = mid if arch.block == "basic" else mid * 4
+            blocks, cin = [], spec.stem_channels
+            for stage, count in enumerate(spec.layers):
+                mid, cout = spec.mid_channels(stage), spec.out_channels(stage)
                 for i in range(count):
-                    stride = 2 if i == 0 and stage > 0 else 1
-                    if scheme.name == "wsl":
-                        project = cin != cout or stride != 1
-                    else:
-                        project = i == 0
-                    vd_pool = arch.variant == "d" and i == 0 and stage > 0
-                    blocks.append(Block(cin, mid, cout, stride, arch.groups if scheme.grouped else 1, project, vd_pool))
+                    stride = spec.stride(stage, i)
+                    vd_pool = spec.shortcut == "avgpool_conv" and stride != 1
+                    blocks.append(Block(cin, mid, cout, stride, spec.groups, spec.projects(stage, i), vd_pool))
                     cin = cout
             if scheme.name == "legendary" or scheme.name == "legendary_vd":
                 self.blocks = nn.Sequential(*blocks)
             else:
-                names = iter(f"_conv{s + 1}_{i}" if scheme.name == "wsl" else f"bb_{s}_{i}" for s, n in enumerate(arch.layers) for i in range(n))
+                names = iter(f"_conv{s + 1}_{i}" if scheme.name == "wsl" else f"bb_{s}_{i}" for s, n in enumerate(spec.layers) for i in range(n))
                 for name, block in zip(names, blocks):
                     self.add_sublayer(name, block)
             self._blocks = blocks

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from zoocheck.converters.base import NativeModel, WeightsError, check_weights_fit, quote_names
+from zoocheck.zoo_registry.resnet import STEM_CHANNELS
+from zoocheck.zoo_registry.types import Architecture
 
 # Keys a checkpoint may carry or lack without changing the function computed: BatchNorm's step
 # counter (old torchvision files have none; eval mode never reads it).
@@ -32,6 +34,35 @@ def set_threads() -> None:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     torch.set_num_threads(max(1, cpus))
+
+
+def timm_network(arch: Architecture) -> nn.Module:
+    """``arch`` built by timm (eval mode), under timm's (= torchvision's) parameter names: a
+    ResNetSpec through timm's ResNet class (every 'b', 'c', 'd', 's', ResNeXt and wide spec), a
+    timm LibraryNetwork by its name.
+
+    ValueError for what timm does not build: MXNet's v1 bottleneck and v2 blocks, PaddleClas's
+    stage-1 projection, another library's network."""
+    import timm
+    from timm.models.resnet import BasicBlock, Bottleneck, ResNet
+
+    spec = arch.resnet
+    if spec is None:
+        if arch.family != "timm":
+            raise ValueError(f"timm does not build {arch.family}'s {arch.id}")
+        return timm.create_model(arch.id, pretrained=False, num_classes=arch.num_classes).eval()
+    if spec.preact or (spec.stride_on == "1x1" and spec.block == "bottleneck") or spec.project_first:
+        raise ValueError(f"timm's ResNet class does not build {arch.id}")
+    return ResNet(
+        block=Bottleneck if spec.block == "bottleneck" else BasicBlock,
+        layers=list(spec.layers),
+        cardinality=spec.groups,
+        base_width=spec.width_per_group,
+        stem_width=STEM_CHANNELS[spec.stem][0],
+        stem_type="" if spec.stem == "7x7" else "deep",
+        avg_down=spec.shortcut == "avgpool_conv",
+        num_classes=arch.num_classes,
+    ).eval()
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

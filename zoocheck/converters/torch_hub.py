@@ -13,33 +13,10 @@ from types import SimpleNamespace
 from pathlib import Path
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel
-from zoocheck.zoo_registry.types import Architecture, Checksum, Entry, Preprocess, Published, Weights
+from zoocheck.zoo_registry.names import timm_style
+from zoocheck.zoo_registry.types import Checksum, Entry, Preprocess, Published, Weights
 
 _FIX = "pip install 'zoocheck[torch]'"
-
-# Library names of ResNet-family classifiers -> the shared Architecture (same function, same id).
-_RESNET = re.compile(r"^(?:tv_)?resnet(\d+)([cd]?)$")
-_RESNEXT = re.compile(r"^resnext(\d+)([cd]?)_(\d+)x(\d+)d$")
-_WIDE = re.compile(r"^wide_resnet(\d+)_(\d+)$")
-
-
-def architecture_for(name: str, num_classes: int) -> Architecture:
-    """The Architecture a torchvision/timm builder name stands for; family 'other' outside ResNets."""
-    from zoocheck.zoo_registry.types import RESNET_LAYERS
-
-    if m := _RESNET.match(name):
-        depth, variant = int(m[1]), m[2] or "b"
-        if depth in RESNET_LAYERS:
-            return Architecture(depth=depth, variant=variant, num_classes=num_classes)
-    if m := _RESNEXT.match(name):
-        depth, variant = int(m[1]), m[2] or "b"
-        if depth in RESNET_LAYERS:
-            return Architecture(depth, variant, int(m[3]), int(m[4]), num_classes, family="resnext")
-    if m := _WIDE.match(name):
-        if int(m[1]) in RESNET_LAYERS:
-            return Architecture(int(m[1]), "b", 1, 64 * int(m[2]), num_classes, family="wide_resnet")
-    return Architecture(depth=0, num_classes=num_classes, family="other", other_id=name)
-
 
 def _label_space(num_classes: int) -> str:
     return {1000: "imagenet-1k", 11821: "imagenet-12k", 21841: "imagenet-21k", 21843: "imagenet-21k"}.get(num_classes, f"{num_classes}-classes")
@@ -117,7 +94,7 @@ class TorchvisionConverter(_TorchLibraryConverter):
             return Entry(
                 source="torchvision",
                 name=builder,
-                arch=architecture_for(builder, 1000),
+                arch=timm_style(builder, "torchvision"),
                 builder=builder,
                 preprocess=Preprocess(resize=256, crop=224),
                 notes="torchvision publishes no weights for this builder",
@@ -169,7 +146,7 @@ def torchvision_entry(builder: str, weights, is_default: bool) -> Entry:
     return Entry(
         source="torchvision",
         name=f"{builder}.{weights.name}",
-        arch=architecture_for(builder, num_classes),
+        arch=timm_style(builder, "torchvision", num_classes),
         builder=builder,
         preprocess=preprocess,
         weights=Weights(url=weights.url, file_name=file_name, format="torch-state-dict", checksum=checksum),
@@ -261,7 +238,7 @@ def timm_entry(arch: str, cfg, alias: str | None = None) -> Entry:
     return Entry(
         source="timm",
         name=name,
-        arch=architecture_for(arch, num_classes),
+        arch=timm_style(arch, "timm", num_classes),
         builder=arch,
         preprocess=preprocess,
         weights=weights,

@@ -1,7 +1,7 @@
 """Audit the registry against what can be measured without ImageNet: parameters and multiply-adds.
 
 The counts are computed analytically from ``Entry.arch`` (for the ResNet family every conv and fc
-shape follows from depth, variant, groups and width), so auditing hundreds of entries takes
+shape follows from its ``ResNetSpec``), so auditing hundreds of entries takes
 milliseconds and imports no framework. tests/test_audit.py checks the counter against torchvision,
 timm and MXNet Gluon models.
 
@@ -21,6 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
 from zoocheck.zoo_registry.types import Architecture, Entry, Published
 
 #: relative tolerance for "agrees": published numbers are rounded to 2-4 digits
@@ -68,84 +69,68 @@ class _Counter:
 
 
 def count(arch: Architecture, input_size: int = 224) -> Counts | None:
-    """Parameters and MACs of a ResNet-family architecture; None for family 'other'."""
-    if arch.family == "other" or arch.depth not in _LAYERS:
+    """Parameters and MACs of a ResNet-family architecture (its ``ResNetSpec``); None for others."""
+    spec = arch.resnet
+    if spec is None:
         return None
     c = _Counter(input_size)
-    v = arch.variant
-    if v == "v2":
+    if spec.preact:
         c.bn(3, affine=False)  # MXNet Gluon v2: BatchNorm(scale=False, center=False) on the input
-    if v in ("c", "d"):  # deep stem: 3x3 convs 3->32 (s2), 32->32, 32->64
-        c.h, c.w = c.conv(3, 32, 3, 2)
-        c.bn(32)
-        c.conv(32, 32, 3)
-        c.bn(32)
-        c.conv(32, 64, 3)
-        c.bn(64)
-    else:
-        c.h, c.w = c.conv(3, 64, 7, 2)
-        c.bn(64)
+    cin = 3
+    for i, cout in enumerate(STEM_CHANNELS[spec.stem]):
+        k = 7 if spec.stem == "7x7" else 3
+        if i == 0:
+            c.h, c.w = c.conv(cin, cout, k, 2)
+        else:
+            c.conv(cin, cout, k)
+        c.bn(cout)
+        cin = cout
     c.pool()
-    bottleneck = arch.block == "bottleneck"
-    expansion = 4 if bottleneck else 1
-    cin = 64
-    for stage, blocks in enumerate(arch.layers):
-        planes = 64 * 2**stage
-        for i in range(blocks):
-            stride = 2 if stage > 0 and i == 0 else 1
-            cout = planes * expansion
-            _block(c, arch, cin, planes, cout, stride, bottleneck, downsample=(i == 0 and (stride != 1 or cin != cout)))
-            cin = cout
-    if v == "v2":
+    for stage, blocks in enumerate(spec.layers):
+        for index in range(blocks):
+            _block(c, spec, cin, stage, index)
+            cin = spec.out_channels(stage)
+    if spec.preact:
         c.bn(cin)
     c.fc(cin, arch.num_classes)
     return Counts(params=c.params, bn_stats=c.bn_stats, macs=c.macs, input_size=input_size)
 
 
-def _block(c: _Counter, arch: Architecture, cin: int, planes: int, cout: int, stride: int,
-           bottleneck: bool, downsample: bool) -> None:  # fmt: skip
-    v = arch.variant
+def _block(c: _Counter, spec: ResNetSpec, cin: int, stage: int, index: int) -> None:
+    preact, groups = spec.preact, spec.groups
+    stride, cout, width = spec.stride(stage, index), spec.out_channels(stage), spec.mid_channels(stage)
     h, w = c.h, c.w
-    if v == "v2":
+    if preact:
         c.bn(cin)
-    if bottleneck:
-        width = int(planes * arch.width_per_group / 64) * arch.groups
-        if v == "v1":  # MXNet Gluon BottleneckV1: stride on the first 1x1; the 1x1 convs carry a bias
+    if spec.block == "bottleneck":
+        if spec.stride_on == "1x1":  # MXNet Gluon BottleneckV1: stride on the first 1x1; the 1x1 convs carry a bias
             ho, wo = c.conv(cin, width, 1, stride, bias=True)
             c.bn(width)
-            c.conv(width, width, 3, 1, arch.groups, at=(ho, wo))
+            c.conv(width, width, 3, 1, groups, at=(ho, wo))
             c.bn(width)
             c.conv(width, cout, 1, 1, bias=True, at=(ho, wo))
         else:
             c.conv(cin, width, 1)
-            if v == "v2":
-                c.bn(width)
-                ho, wo = c.conv(width, width, 3, stride, arch.groups)
-                c.bn(width)
-            else:
-                c.bn(width)
-                ho, wo = c.conv(width, width, 3, stride, arch.groups)
-                c.bn(width)
+            c.bn(width)
+            ho, wo = c.conv(width, width, 3, stride, groups)
+            c.bn(width)
             c.conv(width, cout, 1, at=(ho, wo))
-        if v != "v2":
+        if not preact:
             c.bn(cout)
     else:
-        ho, wo = c.conv(cin, planes, 3, stride)
-        c.bn(planes)
-        c.conv(planes, planes, 3, at=(ho, wo))
-        if v != "v2":
-            c.bn(planes)
-    if downsample:
-        if v == "d" and stride != 1:  # avg-pool 2x2/s2, then a 1x1 conv at the reduced size
+        ho, wo = c.conv(cin, width, 3, stride)
+        c.bn(width)
+        c.conv(width, cout, 3, at=(ho, wo))
+        if not preact:
+            c.bn(cout)
+    if spec.projects(stage, index):
+        if spec.shortcut == "avgpool_conv" and stride != 1:  # avg-pool 2x2/s2, then a 1x1 conv at the reduced size
             c.conv(cin, cout, 1, 1, at=(ho, wo))
         else:
             c.conv(cin, cout, 1, stride, at=(h, w))
-        if v != "v2":
+        if not preact:
             c.bn(cout)
     c.h, c.w = ho, wo
-
-
-_LAYERS = {18, 26, 34, 50, 101, 152, 200}
 
 
 # --- comparing with what each zoo published ---------------------------------------------------

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from zoocheck.zoo_registry.resnet import ResNetSpec
+
 ImageLibrary = Literal["pil", "cv2"]
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
 ResizeMode = Literal["short", "squash"]
@@ -22,57 +24,53 @@ WeightsFormat = Literal[
 
 
 @dataclass(frozen=True)
-class Architecture:
-    """The structure of a ResNet-family network, independent of which zoo published it.
+class LibraryNetwork:
+    """An architecture zoocheck has no structural spec for: the network ``library`` builds under
+    ``name`` (any timm / torchvision classifier by name, timm's ResNet relatives such as
+    resnetv2 / resnetrs / resnet50_gn). Its id is that name."""
 
-    Two entries with equal Architecture compute the same function given the same weights, so the
-    derived ``id`` is shared across sources (PaddleClas ResNet50_vd == timm resnet50d ==
-    mmpretrain resnetv1d50 == GluonCV resnet50_v1d -> ``resnet50_d``).
-    """
-
-    depth: int
-    # 'v1': stride on the first 1x1 of the bottleneck (MXNet Gluon v1, original paper).
-    # 'b': stride on the 3x3 (torchvision, timm resnetNN, mmpretrain ResNet, PaddleClas ResNetNN).
-    # 'c': 'b' with a deep 3x3 stem.  'd': 'c' with an avg-pool on the downsampling shortcut.
-    # 'v2': pre-activation (MXNet Gluon v2).
-    variant: Literal["v1", "b", "c", "d", "v2"] = "b"
-    groups: int = 1
-    width_per_group: int = 64
-    num_classes: int = 1000
-    family: Literal["resnet", "resnext", "wide_resnet", "other"] = "resnet"
-    # For architectures outside the ResNet family (any timm/torchvision classifier by name).
-    other_id: str | None = None
+    library: str  # 'timm' | 'torchvision'
+    name: str
 
     @property
-    def block(self) -> str:
-        return "basic" if self.depth in (18, 34) else "bottleneck"
-
-    @property
-    def layers(self) -> tuple[int, ...]:
-        return RESNET_LAYERS[self.depth]
+    def family(self) -> str:
+        return self.library
 
     @property
     def id(self) -> str:
-        if self.family == "other":
-            return self.other_id or "unknown"
-        if self.family == "resnext":
-            base = f"resnext{self.depth}_{self.groups}x{self.width_per_group}d"
-        elif self.family == "wide_resnet":
-            base = f"wide_resnet{self.depth}_{self.width_per_group // 64}"
-        else:
-            base = f"resnet{self.depth}"
-        return base if self.variant == "b" else f"{base}_{self.variant}"
+        return self.name
 
 
-RESNET_LAYERS: dict[int, tuple[int, ...]] = {
-    18: (2, 2, 2, 2),
-    26: (2, 2, 2, 2),
-    34: (3, 4, 6, 3),
-    50: (3, 4, 6, 3),
-    101: (3, 4, 23, 3),
-    152: (3, 8, 36, 3),
-    200: (3, 12, 48, 3),
-}
+@dataclass(frozen=True)
+class Architecture:
+    """What network an entry is, independent of which zoo published it.
+
+    ``structure`` is the structural description: a ``ResNetSpec`` (zoo_registry/resnet.py) for the
+    ResNet family, a ``LibraryNetwork`` for what only a library defines. The family-agnostic ``id``
+    is derived from it, so two entries share an id exactly when their structures are equal, i.e.
+    when they compute the same function given the same weights (PaddleClas ResNet50_vd == timm
+    resnet50d == mmpretrain resnetv1d50 == GluonCV resnet50_v1d -> ``resnet50_d``).
+    """
+
+    structure: ResNetSpec | LibraryNetwork
+    num_classes: int = 1000
+
+    @property
+    def id(self) -> str:
+        return self.structure.id
+
+    @property
+    def family(self) -> str:
+        """'resnet' (a ResNetSpec) or the library defining the network."""
+        return self.structure.family
+
+    @property
+    def resnet(self) -> ResNetSpec | None:
+        return self.structure if isinstance(self.structure, ResNetSpec) else None
+
+    @property
+    def depth(self) -> int | None:
+        return self.resnet.depth if self.resnet is not None else None
 
 
 @dataclass(frozen=True)
@@ -170,7 +168,7 @@ class Entry:
     source: str  # 'torchvision', 'timm', 'mmpretrain', 'ppcls', 'gluon', 'onnx-zoo'
     name: str  # the source's own name
     arch: Architecture
-    builder: str  # the source framework's constructor / config name
+    builder: str  # the source's own constructor / config name (shown to users; converters build from arch)
     preprocess: Preprocess
     weights: Weights | None = None
     aliases: tuple[str, ...] = ()
@@ -179,6 +177,10 @@ class Entry:
     input_size: int = 224
     # The published inference graph ends in softmax (some PaddleClas inference models do).
     softmax_output: bool = False
+    # The parameter-naming scheme of the source's checkpoints for this network, where a source has
+    # several (PaddleClas: legendary, legendary_vd, vc, resnext, resnext_vd, wsl; GluonCV: gluon,
+    # resnetv1b, resnext). Set by the source's name parser (zoo_registry/names.py).
+    naming: str = ""
     notes: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=())
 

@@ -15,7 +15,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from zoocheck.zoo_registry.types import Architecture, Checksum, Published
+from zoocheck.zoo_registry.types import Checksum, Published
 
 DATA_PACKAGE = "zoocheck.zoo_registry"  # files under its data/ folder (package data)
 
@@ -103,43 +103,6 @@ def note_field(notes: str, key: str) -> str | None:
     """The value of ``key=value`` in a CSV notes cell (up to the next ``;``)."""
     m = re.search(rf"(?:^|[;\s]){re.escape(key)}=([^;]*)", notes)
     return m.group(1).strip() if m else None
-
-
-# --- architecture ids from names --------------------------------------------------------------
-
-_RESNET = re.compile(r"^resnet(\d+)(?:_v(1|2)|_v1([bcd])|([bcd]))?$")
-_RESNEXT = re.compile(r"^resnext(\d+)(d)?[_-](\d+)x(\d+)d?$")
-_WIDE = re.compile(r"^wide_resnet(\d+)_(\d+)$")
-
-
-def arch_from_name(name: str) -> Architecture | None:
-    """The Architecture a lower-case ResNet-family model name denotes, None when it is none of them.
-
-    ``resnet50`` b, ``resnet50_v1`` v1, ``resnet50_v2`` v2, ``resnet50_v1b/c/d`` (GluonCV),
-    ``resnet50c``/``resnet50d`` (timm), ``resnext50_32x4d``, ``resnext50d_32x4d`` (timm),
-    ``resnext101-32x8d`` (mmpretrain config), ``wide_resnet50_2``.
-    """
-    name = name.lower()
-    m = _RESNET.match(name)
-    if m:
-        depth, v12, gluoncv, timm_suffix = m.groups()
-        variant = {"1": "v1", "2": "v2"}.get(v12 or "") or gluoncv or timm_suffix or "b"
-        return Architecture(depth=int(depth), variant=variant)  # type: ignore[arg-type]
-    m = _RESNEXT.match(name)
-    if m:
-        depth, d, groups, width = m.groups()
-        return Architecture(depth=int(depth), variant="d" if d else "b", groups=int(groups),
-                            width_per_group=int(width), family="resnext")  # fmt: skip
-    m = _WIDE.match(name)
-    if m:
-        depth, k = m.groups()
-        return Architecture(depth=int(depth), width_per_group=64 * int(k), family="wide_resnet")
-    return None
-
-
-def other_arch(other_id: str) -> Architecture:
-    """An architecture outside what ``Architecture`` describes (built by name by its converter)."""
-    return Architecture(depth=0, family="other", other_id=other_id)
 
 
 def published(row: dict[str, str], reference: str, *, flops_unit: str | None = "MACs",

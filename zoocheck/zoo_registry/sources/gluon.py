@@ -12,12 +12,12 @@ from __future__ import annotations
 from zoocheck.zoo_registry.sources._common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    arch_from_name,
     note_field,
     parse_checksum,
     published,
     read_rows,
 )
+from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "gluon"
@@ -42,13 +42,15 @@ def _entries() -> tuple[Entry, ...]:
         table = note_field(row["notes"], "table_version") or "current"
         checksum = parse_checksum(row["checksum_or_sha"])
         stem = f"{model}-{checksum.value[:8]}"
+        parsed = gluon_style(model)
         name, aliases = (model, (stem,)) if table == "current" else (stem, (f"{model}.legacy",))
         entries.append(
             Entry(
                 source=SOURCE,
                 name=name,
                 aliases=aliases,
-                arch=arch_from_name(model),
+                arch=parsed.arch,
+                naming=parsed.naming,
                 builder=model,
                 preprocess=GLUON,
                 weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluon-params",

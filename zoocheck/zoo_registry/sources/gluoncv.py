@@ -2,34 +2,22 @@
 
 Entry name = GluonCV's name for its default weights (``resnet50_v1d``, alias ``resnet50_v1d-117a384e``);
 weights the docs mark ``:tag:`` (loaded with ``pretrained='<hash>'``) are ``resnet50_v1d-00319ddc``.
-v1s (deep 64-wide stem) and the GroupNorm v1b are outside ``Architecture``: family 'other' with ids
-shared with timm (``resnet50_s``, ``resnet50_gn``).
+v1s is the 64-wide deep stem (timm ``resnetNNs``: id ``resnetNN_s``); the GroupNorm v1b is timm's
+``resnet50_gn``. Names are parsed by ``names.gluon_style``.
 """
 
 from __future__ import annotations
 
-import re
-
-from zoocheck.zoo_registry.sources._common import arch_from_name, other_arch, parse_checksum, published, read_rows
+from zoocheck.zoo_registry.names import gluon_style
+from zoocheck.zoo_registry.sources._common import parse_checksum, published, read_rows
 from zoocheck.zoo_registry.sources.gluon import GLUON
-from zoocheck.zoo_registry.types import Architecture, Entry, Weights
+from zoocheck.zoo_registry.types import Entry, Weights
 
 SOURCE = "gluoncv"
 REFERENCE = "GluonCV @56777561 docs/model_zoo/csv_tables/Classifications/{table}.csv"
 
 #: verify_pretrained.py: Resize(ceil(224 / 0.875) = 256, keep_ratio=True), CenterCrop(224): as MXNet Gluon
 GLUONCV = GLUON
-
-
-def gluoncv_arch(model: str) -> Architecture:
-    m = re.match(r"^resnet(\d+)_v1s$", model)
-    if m:
-        return other_arch(f"resnet{m.group(1)}_s")
-    if model.endswith("_v1b_gn"):
-        return other_arch(model.replace("_v1b_gn", "_gn"))
-    arch = arch_from_name(model.removesuffix("_int8"))
-    assert arch is not None, model
-    return arch
 
 
 def _entries() -> tuple[Entry, ...]:
@@ -40,6 +28,7 @@ def _entries() -> tuple[Entry, ...]:
         tagged = ":tag:" in notes
         stem = f"{model}-{checksum.value[:8]}" if checksum else model
         int8 = model.endswith("_int8")
+        parsed = gluon_style(model.removesuffix("_int8"))
         name, aliases = (stem, ()) if tagged else (model, () if int8 or not checksum else (stem,))
         url = row["weights_url"]
         weights = None
@@ -61,7 +50,8 @@ def _entries() -> tuple[Entry, ...]:
                 source=SOURCE,
                 name=name,
                 aliases=aliases,
-                arch=gluoncv_arch(model),
+                arch=parsed.arch,
+                naming=parsed.naming,
                 builder=model.removesuffix("_int8"),
                 preprocess=GLUONCV,
                 weights=weights,

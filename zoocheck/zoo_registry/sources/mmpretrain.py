@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 
 from zoocheck.zoo_registry.sources._common import (
-    arch_from_name,
     extras_for,
     file_name_of,
     parse_checksum,
     published,
     read_rows,
 )
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+from zoocheck.zoo_registry.names import mmpretrain_config
+from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "mmpretrain"
 REFERENCE = "mmpretrain @ee7f2e88 configs/{family}/metafile.yml (= configs/{family}/README.md ImageNet-1k table)"
@@ -51,30 +51,15 @@ PRESETS = {
     "imagenet_bs256_rsb_a3.py": MMPRETRAIN_RSB,
 }
 
-_CONFIG = re.compile(r"^(resnet|resnetv1c|resnetv1d|resnext)(\d+)(?:-(\d+x\d+d))?_8xb(\d+)(-[\w-]+)?_in1k$")
 _DATE_HASH = re.compile(r"_\d{8}-[0-9a-f]{8}\.pth$")
-
-
-def mm_arch(config: str) -> tuple[Architecture, str]:
-    """(architecture, short name) of a config name."""
-    m = _CONFIG.match(config)
-    assert m, config
-    kind, depth, gw, _, suffix = m.groups()
-    if kind == "resnext":
-        short = f"resnext{depth}_{gw}"
-    else:
-        short = f"{kind}{depth}"
-    variant = {"resnetv1c": "c", "resnetv1d": "d"}.get(kind, "b")
-    arch = arch_from_name(short if kind in ("resnet", "resnext") else f"resnet{depth}{variant}")
-    assert arch is not None, config
-    return arch, short if not suffix else ""
 
 
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("mmpretrain.csv"):
         name = row["model"]
-        arch, short = mm_arch(name)
+        config = mmpretrain_config(name)
+        arch, short, family = config.arch, config.short_name, config.family
         base = re.search(r"dataset_base=configs/_base_/datasets/([\w.]+)", row["notes"]).group(1)  # type: ignore[union-attr]
         preprocess = PRESETS[base]
         assert (preprocess.resize, preprocess.crop, preprocess.interpolation) == (
@@ -82,7 +67,6 @@ def _entries() -> tuple[Entry, ...]:
         url = row["weights_url"]
         stem = _DATE_HASH.sub("", file_name_of(url))
         aliases = tuple(a for a in dict.fromkeys((short, stem)) if a and a != name)
-        family = "resnext" if arch.family == "resnext" else "resnet"
         entries.append(
             Entry(
                 source=SOURCE,

@@ -7,8 +7,6 @@ names the README and its older S3 links use (``resnet50-v1``, ``ResNet50-v1``, `
 
 from __future__ import annotations
 
-import re
-
 from zoocheck.zoo_registry.sources._common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -17,7 +15,8 @@ from zoocheck.zoo_registry.sources._common import (
     published,
     read_rows,
 )
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+from zoocheck.zoo_registry.names import onnx_zoo_file
+from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "onnx-zoo"
 REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/resnet/README.md (= seed onnx_model_zoo_resnet_README.md)"
@@ -31,19 +30,14 @@ ONNX_ZOO = Preprocess(
     std=IMAGENET_STD, scale=1.0 / 255.0,
 )  # fmt: skip
 
-_STEM = re.compile(r"^resnet(\d+)-(caffe2-)?v(\d)-(\d+)(-int8|-qdq)?$")
-
-
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("onnx_model_zoo.csv"):
         name = row["model"]
-        m = _STEM.match(name)
-        assert m, name
-        depth, caffe2, version, opset, quant = m.groups()
-        arch = Architecture(depth=int(depth), variant="v2" if version == "2" else "v1")
+        parsed = onnx_zoo_file(name)
+        depth, version, opset, caffe2, quant = parsed.arch.depth, parsed.arch.resnet.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
         aliases: tuple[str, ...] = ()
-        if opset == "7" and not caffe2:
+        if opset == 7 and not caffe2:
             v = f"v{version}"
             aliases = (f"resnet{depth}-{v}", f"ResNet-{depth}-{v}", f"resnet{depth}{v}")
         url = row["weights_url"]
@@ -52,14 +46,14 @@ def _entries() -> tuple[Entry, ...]:
             notes.append("Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
                          "preprocessing as the zoo's shared imagenet_preprocess")  # fmt: skip
         if quant:
-            notes.append(f"{quant[1:]} quantized by Intel Neural Compressor from resnet50-v1-12")
+            notes.append(f"{quant} quantized by Intel Neural Compressor from resnet50-v1-12")
         entries.append(
             Entry(
                 source=SOURCE,
                 name=name,
                 aliases=aliases,
-                arch=arch,
-                builder=f"resnet{depth}_v{version}",
+                arch=parsed.arch,
+                builder=parsed.gluon_name,
                 preprocess=ONNX_ZOO,
                 weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
                                 checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
@@ -67,7 +61,7 @@ def _entries() -> tuple[Entry, ...]:
                 input_size=ONNX_ZOO.crop,
                 notes="; ".join(notes),
                 extra=(("legacy_url", f"https://s3.amazonaws.com/onnx-model-zoo/resnet/resnet{depth}v{version}/resnet{depth}v{version}.onnx"),)
-                if opset == "7" and not caffe2 else (),
+                if opset == 7 and not caffe2 else (),
             )
         )
     return tuple(entries)

@@ -25,7 +25,8 @@ from zoocheck.zoo_registry.sources._common import (
     published,
     read_rows,
 )
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published, Weights
+from zoocheck.zoo_registry.names import paddleclas
+from zoocheck.zoo_registry.types import Entry, Preprocess, Published, Weights
 
 SOURCE = "ppcls"
 README_REF = "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/README.md (model list; FLOPs = MACs via paddle.flops)"
@@ -44,24 +45,12 @@ PPCLS_FIX320 = Preprocess(
     size_rounding="round", crop_rounding="floor", mean=IMAGENET_MEAN, std=IMAGENET_STD, scale=1.0 / 255.0,
 )  # fmt: skip
 
-_NAME = re.compile(r"^(Fix_)?(ResNet|ResNeXt)(\d+)(?:_(vc|vd))?(?:_(\d+)x(\d+)d?)?(_ssld)?(_wsl)?$")
 _FAMILY_TABLE = re.compile(
     r"docs/zh_CN/models/ImageNet1k/(\w+\.md) table: Top1=([\d.]*) Top5=([\d.]*) "
     r"Reference top1=([\d.]*) Reference top5=([\d.]*) FLOPs\(G\)=([\d.]*) Params\(M\)=([\d.]*)"
 )
 #: older names PaddleClas used for the same weights
 OLD_NAMES = {"Fix_ResNet50_vd_ssld": ("Fix_ResNet50_vd_ssld_v2",)}
-
-
-def ppcls_arch(name: str) -> Architecture:
-    m = _NAME.match(name)
-    assert m, name
-    _, kind, depth, vc_vd, groups, width, _, _ = m.groups()
-    variant = {"vc": "c", "vd": "d"}.get(vc_vd or "", "b")
-    if kind == "ResNeXt":
-        return Architecture(depth=int(depth), variant=variant, groups=int(groups),  # type: ignore[arg-type]
-                            width_per_group=int(width), family="resnext")  # fmt: skip
-    return Architecture(depth=int(depth), variant=variant)  # type: ignore[arg-type]
 
 
 def _pct(fraction: str) -> float | None:
@@ -89,6 +78,7 @@ def _entries() -> tuple[Entry, ...]:
         family_pubs, family_extra = _family_published(row)
         pubs = ((published(row, README_REF),) if in_readme else ()) + family_pubs + extras_for(SOURCE, name)
         fix = name.startswith("Fix_")
+        parsed = paddleclas(name)
         preprocess = PPCLS_FIX320 if fix else PPCLS
         if row["resize"]:
             assert (preprocess.resize, preprocess.crop) == (int(row["resize"]), int(row["crop"])), name
@@ -114,7 +104,8 @@ def _entries() -> tuple[Entry, ...]:
                 source=SOURCE,
                 name=name,
                 aliases=OLD_NAMES.get(name, ()),
-                arch=ppcls_arch(name),
+                arch=parsed.arch,
+                naming=parsed.naming,
                 builder=name,
                 preprocess=preprocess,
                 weights=weights,

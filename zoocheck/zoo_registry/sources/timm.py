@@ -14,17 +14,16 @@ import math
 import re
 
 from zoocheck.zoo_registry.sources._common import (
-    arch_from_name,
     extras_for,
     file_name_of,
     note_field,
-    other_arch,
     parse_checksum,
     published,
     read_rows,
     triple,
 )
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+from zoocheck.zoo_registry.names import timm_style
+from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "timm"
 REFERENCE = "timm results/results-imagenet.csv @aa4b5850 (img_size {size}, crop_pct {crop_pct})"
@@ -56,22 +55,8 @@ DEFAULT_TAGS: dict[str, str] = {
     "resnext101_64x4d": "c1_in1k", "wide_resnet50_2": "racm_in1k", "wide_resnet101_2": "tv_in1k",
 }  # fmt: skip
 
-#: timm models whose stage depths differ from RESNET_LAYERS: timm's resnet200d has (3, 24, 36, 3)
-#: (He et al.'s ResNet-200), PaddleClas's ResNet200_vd (3, 12, 48, 3); same depth, different networks
-NOT_ARCHITECTURE_LAYOUT = frozenset({"resnet200d"})
-_S_STEM = re.compile(r"^resnet(\d+)s$")  # GluonCV v1s: deep 3x3 stem 64 wide, no avg-down
 _PRETRAINED_CFG = re.compile(r"pretrained_cfg input_size=\(3, (\d+), (\d+)\) crop_pct=([\d.]+) interpolation=(\w+)")
 _EVAL_CROP_PCT = re.compile(r"eval crop_pct=([\d.]+)")
-
-
-def timm_arch(arch: str) -> Architecture:
-    """The architecture id of a timm model name; anything beyond resnet b/c/d, resnext, wide is 'other'."""
-    m = _S_STEM.match(arch)
-    if m:
-        return other_arch(f"resnet{m.group(1)}_s")
-    if arch in NOT_ARCHITECTURE_LAYOUT:
-        return other_arch(arch)
-    return arch_from_name(arch) or other_arch(arch)
 
 
 def _preprocess(row: dict[str, str]) -> Preprocess:
@@ -136,7 +121,7 @@ def _entries() -> tuple[Entry, ...]:
                 source=SOURCE,
                 name=name,
                 aliases=((arch,) if DEFAULT_TAGS.get(arch) == tag else ()) + tuple(deprecated.get(name, ())),
-                arch=timm_arch(arch),
+                arch=timm_style(arch),
                 builder=arch,
                 preprocess=preprocess,
                 weights=_weights(name, first),

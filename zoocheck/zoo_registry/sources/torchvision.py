@@ -12,7 +12,6 @@ from __future__ import annotations
 from zoocheck.zoo_registry.sources._common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
-    arch_from_name,
     extras_for,
     file_name_of,
     note_field,
@@ -20,6 +19,7 @@ from zoocheck.zoo_registry.sources._common import (
     published,
     read_rows,
 )
+from zoocheck.zoo_registry.names import timm_style
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "torchvision"
@@ -60,7 +60,7 @@ def _entries() -> tuple[Entry, ...]:
                 source=SOURCE,
                 name=f"{builder}.{value}",
                 aliases=tuple(aliases),
-                arch=arch_from_name(builder),
+                arch=timm_style(builder, "torchvision"),
                 builder=builder,
                 preprocess=preprocess,
                 weights=Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
