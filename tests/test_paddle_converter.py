@@ -383,7 +383,7 @@ def test_preprocessing_matches_paddleclas_operators(resize, crop):
     photos = bundled_photos()
     if not photos:
         pytest.skip("scikit-image's bundled photographs are not installed")
-    spec_entry = Entry(source="ppcls", name="spec", arch=Architecture(50, "d"), builder="ResNet50_vd", preprocess=spec)
+    spec_entry = Entry(source="ppcls", name="spec", arch=paddleclas("ResNet50_vd").arch, builder="ResNet50_vd", preprocess=spec, naming="legendary_vd")
     transform = paddleclas_transform(spec_entry, import_paddleclas(PREPROCESS_MODULE))
     for path in photos:
         expected = transform.apply(path)
