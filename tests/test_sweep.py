@@ -22,6 +22,7 @@ from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.jobs import categorize, plan
 from zoocheck.sweep.local import LocalExecutor
+from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 TESTS = Path(__file__).parent
@@ -29,7 +30,7 @@ TESTS = Path(__file__).parent
 
 def toy(builder: str, name: str | None = None) -> Entry:
     return Entry(
-        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(18), builder, Preprocess(resize=32, crop=32),
+        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(resnet(18)), builder, Preprocess(resize=32, crop=32),
         input_size=32, extra=(("register", crash_converter.Register()),),
     )  # fmt: skip
 
