@@ -13,13 +13,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from zoocheck.converters.pipeline import detach_from_parent_signals, start_detached
 from zoocheck.sweep.work import EntryWork, JobOutcome
 
 _POLL_S = 0.25
@@ -37,40 +37,34 @@ def rss_bytes(pid: int) -> int:
 
 def _serve(conn, framework_source: str) -> None:
     """A worker's main loop: import the framework, then run EntryWork items until told to stop."""
-    from zoocheck.capture import captured_output, read_log
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.pipeline import detach_from_parent_signals
-    from zoocheck.sweep.work import run_entry
+    from zoocheck.sweep.work import run_entry_captured
 
     detach_from_parent_signals()
     began = time.perf_counter()
-    log = Path(tempfile.mkstemp(prefix="sweep-worker-", suffix=".log")[1])
     try:
-        with captured_output(log):
-            try:
-                converter_for(framework_source).check_available()
-            except Exception:  # reported per job, as each job's own load failure
-                pass
+        warm_up(framework_source)
         conn.send(("ready", time.perf_counter() - began))
         while True:
             work = conn.recv()
             if work is None:
                 return
-            log.write_text("")
-            with captured_output(log):
-                outcomes = run_entry(work)
-            text = read_log(log)
-            conn.send(("done", [o if not text or o.log else _with_log(o, text) for o in outcomes]))
+            conn.send(("done", run_entry_captured(work)))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
-    finally:
-        log.unlink(missing_ok=True)
 
 
-def _with_log(outcome: JobOutcome, text: str) -> JobOutcome:
-    import dataclasses
+def warm_up(source: str) -> None:
+    """Import ``source``'s framework now, its output captured, so every later job finds it loaded.
+    A framework that cannot be imported is left to fail each job as that job's 'load' failure."""
+    import contextlib
+    import tempfile
 
-    return dataclasses.replace(outcome, log=text)
+    from zoocheck.capture import captured_output
+    from zoocheck.converters import converter_for
+
+    with tempfile.NamedTemporaryFile(prefix="sweep-warm-up-", suffix=".log") as log, captured_output(Path(log.name)):
+        with contextlib.suppress(Exception):
+            converter_for(source).check_available()
 
 
 @dataclass
@@ -130,8 +124,6 @@ class LocalExecutor:
         self.framework_start_s: list[float] = []  # measured start-up of each worker
 
     def _start(self, item: Item) -> _Worker:
-        from zoocheck.converters.pipeline import start_detached
-
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(child, item.source), daemon=True, name=f"zoocheck-sweep-{item.framework}")

@@ -8,6 +8,7 @@ writes to the results store: the outcomes go back to the driver, the store's one
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,26 @@ def _failure(job: Job, failure_record: dict) -> dict:
 
 def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
     return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, **kw)
+
+
+def run_entry_captured(work: EntryWork) -> list[JobOutcome]:
+    """``run_entry`` with what the frameworks print captured into the outcomes' logs (for the
+    debug log the driver keeps) instead of the worker's terminal."""
+    import dataclasses
+    import tempfile
+
+    from zoocheck.capture import captured_output, read_log
+
+    fd, name = tempfile.mkstemp(prefix="sweep-job-", suffix=".log")
+    os.close(fd)
+    log = Path(name)
+    try:
+        with captured_output(log):
+            outcomes = run_entry(work)
+        text = read_log(log)
+    finally:
+        log.unlink(missing_ok=True)
+    return [o if o.log or not text else dataclasses.replace(o, log=text) for o in outcomes]
 
 
 def run_entry(work: EntryWork) -> list[JobOutcome]:
@@ -159,4 +180,4 @@ def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     return _outcome(job, began, "ok", records=(result.to_dict(),), message=result.summary(), onnx_path=str(work.onnx_path))
 
 
-__all__ = ["COMPARE_NOT_YET", "EntryWork", "JobOutcome", "conversion_path", "run_entry"]
+__all__ = ["COMPARE_NOT_YET", "EntryWork", "JobOutcome", "conversion_path", "run_entry", "run_entry_captured"]

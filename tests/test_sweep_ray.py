@@ -1,0 +1,67 @@
+"""zoocheck sweep --executor ray against a local Ray cluster that this test starts.
+
+The cluster binds 127.0.0.1 only and lives for this module. It runs with RAY_AUTH_MODE=disabled:
+Ray 2.60 otherwise enables token authentication and writes a token under ~/.ray, outside the test's
+temporary files; nothing but this test's own processes can reach a 127.0.0.1 cluster anyway."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+# not importorskip: the executor must be the first to import ray (it sets the local-only switch)
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("ray is not installed (pip install 'zoocheck[ray]')", allow_module_level=True)
+
+import crash_converter  # noqa: E402
+from test_sweep import toy, toy_jobs  # noqa: E402
+from zoocheck.store import ResultsStore  # noqa: E402
+from zoocheck.sweep.driver import run_sweep  # noqa: E402
+from zoocheck.sweep.local import LocalExecutor  # noqa: E402
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    from zoocheck.sweep.ray_executor import RayExecutor
+
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "PYTHONPATH")}
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    # the Ray workers unpickle the test converter's entries: they need tests/ on their path
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved["PYTHONPATH"]) if p)
+    crash_converter.register()
+    executor = RayExecutor(num_cpus=2, timeout_s=15)
+    try:
+        yield executor
+    finally:
+        executor.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _comparisons(store):
+    return {r["model"]: r["comparisons"] for r in store.results("parity")}
+
+
+def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_executor, tmp_path):
+    entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("segfault"), toy("hang")]
+    ray_store, local_store = ResultsStore(tmp_path / "ray"), ResultsStore(tmp_path / "local")
+    assert ray_executor.ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    ray_result = run_sweep(toy_jobs(entries), ray_executor, ray_store)
+    by_model = {o.model: o for o in ray_result.outcomes}
+    assert by_model["toy-a"].status == by_model["toy-b"].status == "ok"
+    assert by_model["toy-hang"].failure["category"] == "timeout"
+    assert by_model["toy-segfault"].status == "failed" and "Ray worker died" in by_model["toy-segfault"].message
+    local = run_sweep(toy_jobs([toy("linear", "toy-a"), toy("linear", "toy-b")]), LocalExecutor(), local_store)
+    assert all(o.status == "ok" for o in local.outcomes)
+    assert _comparisons(ray_store) == _comparisons(local_store)  # same numbers, whichever executor
+    # resumable across executors: the finished jobs are not run again
+    again = run_sweep(toy_jobs(entries), ray_executor, ray_store)
+    assert sorted(o.model for o in again.outcomes) == ["toy-hang", "toy-hang", "toy-segfault", "toy-segfault"]
