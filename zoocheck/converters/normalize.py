@@ -23,6 +23,7 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 BATCH_DIM = "N"
 METADATA_KEY = "zoocheck"
+PRODUCER = "zoocheck"
 # Above this many bytes of initializers a ModelProto cannot be serialised in one piece.
 PROTOBUF_LIMIT = 2**31 - 1 - 64 * 2**20
 # Tensors smaller than this stay inside the .onnx file even when the rest goes to external data.
@@ -62,8 +63,11 @@ def initializer_bytes(model) -> int:
 
 
 def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
-    """Rename the input/first output, make the batch dynamic, attach metadata. In place; returned."""
+    """Rename the input/first output, make the batch dynamic, make pads explicit, name every node,
+    attach metadata. In place; returned."""
     import onnx
+
+    from zoocheck.converters.graph.rewrite import explicit_pads, name_nodes
 
     graph = model.graph
     initializer_names = {t.name for t in graph.initializer}
@@ -85,18 +89,25 @@ def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
         _set_batch_dynamic(out)
     # Intermediate shapes recorded with a fixed batch would contradict the dynamic batch.
     del graph.value_info[:]
+    explicit_pads(model)
+    name_nodes(model)
+    # The lowest IR version the opsets allow: what the most consumers load.
+    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
     attach_metadata(model, metadata)
-    model.producer_name = model.producer_name or "zoocheck"
     return model
 
 
 def attach_metadata(model, metadata: dict) -> None:
-    """Set (replace) the zoocheck JSON description in ``model.metadata_props``."""
+    """Set (replace) the zoocheck JSON description in ``model.metadata_props`` and name zoocheck
+    as the producer (the exporters' own versions are in ``metadata["versions"]``)."""
     import onnx
+
+    from zoocheck import __version__
 
     for prop in [p for p in model.metadata_props if p.key == METADATA_KEY]:
         model.metadata_props.remove(prop)
     onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    model.producer_name, model.producer_version = PRODUCER, __version__
 
 
 def onnx_facts(model) -> dict:

@@ -1,0 +1,223 @@
+"""Canonical graphs from every source: equal structure fingerprints across sources of one
+architecture, parity against the source framework, and every file zoocheck writes (canonical and
+native) loading and agreeing in onnx's ReferenceEvaluator and onnxruntime at every optimisation
+level. Random weights, 64x64 inputs, resnet18-sized in the default suite."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from zoocheck.checks.images import random_inputs
+from zoocheck.converters.graph import FINGERPRINT_KEY, canonical_fingerprint, finish_graph
+from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.normalize import attach_metadata, read_metadata, save_atomic
+from zoocheck.converters.pipeline import convert
+from zoocheck.zoo_registry import get_entry
+
+SIZE = 64
+SEED = 11
+#: max |diff| / logit range (per row) between the source framework and the canonical file: fp32
+PARITY_TOL = 1e-5
+#: between consumers of one file and onnxruntime's default session
+CONSUMER_TOL = 1e-5
+
+# (source, model): every source, small depths in the default suite
+SMALL_CASES = [
+    ("torchvision", "resnet18"),
+    ("timm", "resnet18"),
+    ("mmpretrain", "resnet18_8xb32_in1k"),
+    ("gluoncv", "resnet18_v1b"),
+    ("gluon", "resnet18_v1"),
+    ("gluoncv", "resnet18_v2"),
+    ("onnx-zoo", "resnet18-v2-7"),
+    ("ppcls", "ResNet18"),
+]
+# PaddleClas's ResNet18/34 project the first block of stage 1 too: the registry still gives them
+# torchvision's id until the architecture spec tells them apart, so they are not grouped yet.
+_REGISTRY_ID_CLASH = {("ppcls", "ResNet18")}
+
+
+def small(source: str, name: str):
+    return dataclasses.replace(get_entry(source, name), input_size=SIZE)
+
+
+def weights_for(entry, directory: Path) -> Path | None:
+    """A weights file where the source's converter takes no seeded random weights (the ONNX zoo)."""
+    if entry.source != "onnx-zoo":
+        return None
+    from zoocheck.converters.onnx_zoo import write_random_zoo_file
+
+    return write_random_zoo_file(entry.builder, directory / f"{entry.name}.onnx", SEED, input_size=SIZE)
+
+
+def max_rel(reference: np.ndarray, test: np.ndarray) -> float:
+    reference, test = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    return float((np.abs(reference - test).max(axis=1) / np.ptp(reference, axis=1)).max())
+
+
+def ort_run(path: Path, batch: np.ndarray, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"input": batch})[0]
+
+
+@pytest.fixture(scope="module")
+def conversions(tmp_path_factory):
+    """(source, model, graph form) -> (entry, file, native outputs, inputs).
+
+    Each model is exported once, through the pipeline, as the native graph; its canonical file
+    is made from that file by ``finish_graph``, the step the pipeline runs for ``--graph
+    canonical`` (``test_pipeline_writes_canonical_by_default`` covers the pipeline's own call)."""
+    cache: dict = {}
+    root = tmp_path_factory.mktemp("graph")
+    batch = random_inputs(2, SIZE, seed=1)
+
+    def get(source: str, name: str, form: str):
+        if (source, name, "native") not in cache:
+            entry = small(source, name)
+            weights = weights_for(entry, root)
+            native = root / "native" / f"{source}_{name}.onnx"
+            conversion = convert(
+                entry, output=native, weights=weights, random_seed=None if weights else SEED, inputs=batch, isolate=False, graph="native"
+            )
+            assert conversion.ok, conversion.failure
+            canonical = root / "canonical" / native.name
+            model, graph_facts = finish_graph(onnx.load(str(native)), entry, "canonical")
+            metadata = {**read_metadata(native), **graph_facts}
+            attach_metadata(model, metadata)
+            save_atomic(model, canonical, metadata)
+            for form_, path in (("native", native), ("canonical", canonical)):
+                cache[(source, name, form_)] = (entry, path, conversion.native_outputs, batch)
+        return cache[(source, name, form)]
+
+    return get
+
+
+def test_pipeline_writes_canonical_by_default(tmp_path):
+    entry = small("torchvision", "resnet18")
+    batch = random_inputs(1, SIZE, seed=2)
+    conversion = convert(entry, output=tmp_path / "m.onnx", random_seed=SEED, inputs=batch, isolate=False)
+    assert conversion.ok, conversion.failure
+    meta = read_metadata(conversion.onnx_path)
+    assert meta["graph"] == "canonical" and meta[FINGERPRINT_KEY] == canonical_fingerprint(entry, 17)
+    assert max_rel(conversion.native_outputs, ort_run(conversion.onnx_path, batch)) <= PARITY_TOL
+
+
+@pytest.mark.parametrize("source, name", SMALL_CASES)
+def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conversions, source, name):
+    entry, path, native_outputs, batch = conversions(source, name, "canonical")
+    model = onnx.load(str(path))
+    meta = read_metadata(path)
+    assert meta["graph"] == "canonical"
+    assert meta[FINGERPRINT_KEY] == fingerprint(model) == canonical_fingerprint(entry, 17)
+    outputs = ort_run(path, batch)
+    err = max_rel(native_outputs, outputs)
+    assert err <= PARITY_TOL, f"{entry.key}: canonical file vs {source}'s forward: {err:.3g}"
+    assert (native_outputs.argmax(1) == outputs.argmax(1)).all()
+    ops = {n.op_type for n in model.graph.node}
+    assert not ops & {"BatchNormalization", "Identity", "Shape", "Reshape", "MatMul"}, ops
+    assert all(n.name for n in model.graph.node)
+    assert not any(a.name == "auto_pad" for n in model.graph.node for a in n.attribute)
+    assert model.producer_name == "zoocheck" and model.producer_version
+    assert model.ir_version == onnx.helper.find_min_ir_version_for(list(model.opset_import))
+
+
+# architecture -> the cases publishing it, from SMALL_CASES
+def _by_architecture():
+    groups: dict[str, list] = {}
+    for source, name in SMALL_CASES:
+        if (source, name) in _REGISTRY_ID_CLASH:
+            continue
+        groups.setdefault(get_entry(source, name).arch.id, []).append((source, name))
+    return {arch: cases for arch, cases in groups.items() if len(cases) > 1}
+
+
+@pytest.mark.parametrize("arch", sorted(_by_architecture()))
+def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conversions, arch):
+    files = [conversions(s, n, "canonical")[1] for s, n in _by_architecture()[arch]]
+    models = [onnx.load(str(f)) for f in files]
+    prints = {f.name: fingerprint(m) for f, m in zip(files, models)}
+    assert len(set(prints.values())) == 1, prints
+    first = models[0]
+    for other in models[1:]:
+        assert [(n.op_type, n.name, list(n.input), list(n.output)) for n in other.graph.node] == [
+            (n.op_type, n.name, list(n.input), list(n.output)) for n in first.graph.node
+        ]
+        assert [(t.name, t.data_type, list(t.dims)) for t in other.graph.initializer] == [
+            (t.name, t.data_type, list(t.dims)) for t in first.graph.initializer
+        ]
+
+
+@pytest.mark.parametrize("form", ["canonical", "native"])
+@pytest.mark.parametrize("source, name", SMALL_CASES)
+def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conversions, source, name, form):
+    from onnx.reference import ReferenceEvaluator
+
+    entry, path, _, batch = conversions(source, name, form)
+    reference = ort_run(path, batch)
+    assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(onnx.load(str(path)))
+    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED):
+        assert max_rel(reference, ort_run(path, batch, level)) <= CONSUMER_TOL, level
+    evaluated = ReferenceEvaluator(str(path)).run(None, {"input": batch[:1]})[0]
+    assert max_rel(reference[:1], evaluated) <= CONSUMER_TOL
+
+
+def test_canonical_graph_is_refused_where_there_is_none(tmp_path, capsys):
+    from zoocheck.cli import main
+
+    argv = ["convert", "--src", "timm", "--model", "resnetrs50", "--random-weights", "--graph", "canonical", "--results", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no canonical graph" in err and "--graph native" in err
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_show_and_list_give_the_architectures_fingerprint(capsys):
+    import json
+
+    from zoocheck.cli import main
+
+    entry = get_entry("timm", "resnet50d")
+    assert main(["show", "--src", "timm", "--model", "resnet50d"]) == 0
+    assert f"canonical graph: {canonical_fingerprint(entry, 17)}" in capsys.readouterr().out
+    assert main(["list", "--arch", "resnet50_d", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {e["source"] for e in listed} >= {"timm", "mmpretrain", "ppcls", "gluoncv"}
+    assert {e["structure_fingerprint"] for e in listed} == {canonical_fingerprint(entry, 17)}
+    assert main(["list", "--src", "timm", "--arch", "resnetrs50", "--json"]) == 0
+    assert [e["structure_fingerprint"] for e in json.loads(capsys.readouterr().out)] == [None]
+
+
+def openvino_run(path: Path, batch: np.ndarray) -> np.ndarray:
+    import openvino as ov
+
+    # f32 explicitly: on CPUs with bf16 units OpenVINO otherwise computes in bf16 (README)
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    return np.asarray(compiled(batch)[0])
+
+
+def onnx2torch_run(path: Path, batch: np.ndarray) -> np.ndarray:
+    import torch
+    from onnx2torch import convert as to_torch
+
+    module = to_torch(onnx.load(str(path))).eval()
+    with torch.no_grad():
+        return module(torch.from_numpy(batch)).numpy()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("consumer", [openvino_run, onnx2torch_run], ids=["openvino-f32", "onnx2torch"])
+@pytest.mark.parametrize("form", ["canonical", "native"])
+@pytest.mark.parametrize("source, name", SMALL_CASES)
+def test_every_file_agrees_in_openvino_and_onnx2torch(conversions, source, name, form, consumer):
+    _, path, _, batch = conversions(source, name, form)
+    err = max_rel(ort_run(path, batch), consumer(path, batch))
+    print(f"{consumer.__name__} {form} {source}/{name}: {err:.3g}")
+    assert err <= CONSUMER_TOL

@@ -1,0 +1,197 @@
+"""The graph layer without any framework: the exact rewrites compute what they replace, the
+fingerprint sees structure and nothing else, the template follows the naming scheme, and a graph
+whose structure differs from the template is refused naming the layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from zoocheck.converters.graph import rewrite
+from zoocheck.converters.graph.canonical import GraphMismatch, match, simplify
+from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.graph.template import NoCanonicalForm, build_template, layout_of
+from zoocheck.zoo_registry.types import Architecture
+
+
+def run(model, x: np.ndarray, level=ort.GraphOptimizationLevel.ORT_DISABLE_ALL) -> np.ndarray:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = level
+    sess = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def one_node_model(op: str, size: int, initializers=(), inputs=None, opset=17, **attrs):
+    nodes = [helper.make_node(op, ["x", *(inputs or [])], ["y"], name="n", **attrs)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], list(initializers),
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("size", [8, 7])
+def test_paddle_same_upper_average_pool_becomes_ceil_mode_with_the_same_values(size):
+    model = one_node_model("AveragePool", size, auto_pad="SAME_UPPER", ceil_mode=1, kernel_shape=[2, 2], strides=[2, 2])
+    x = np.random.default_rng(0).standard_normal((2, 3, size, size), dtype=np.float32)
+    before = run(model, x)
+    rewrite.explicit_pads(model)
+    attrs = {a.name: helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
+    assert "auto_pad" not in attrs and attrs["pads"] == [0, 0, 0, 0] and attrs["ceil_mode"] == 1
+    np.testing.assert_array_equal(run(model, x), before)
+    # and the reference evaluator, which refused the original, computes the same
+    from onnx.reference import ReferenceEvaluator
+
+    np.testing.assert_allclose(ReferenceEvaluator(model).run(None, {"x": x})[0], before, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["SAME_UPPER", "SAME_LOWER"])
+def test_other_auto_pads_become_pads_from_the_static_size(mode):
+    model = one_node_model("MaxPool", 9, auto_pad=mode, kernel_shape=[4, 4], strides=[2, 2])
+    x = np.random.default_rng(1).standard_normal((2, 3, 9, 9), dtype=np.float32)
+    before = run(model, x)
+    rewrite.explicit_pads(model)
+    attrs = {a.name: helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
+    assert "auto_pad" not in attrs
+    assert attrs["pads"] == ([1, 1, 2, 2] if mode == "SAME_UPPER" else [2, 2, 1, 1])
+    np.testing.assert_array_equal(run(model, x), before)
+
+
+def test_batch_norm_becomes_scale_and_shift_with_the_same_values():
+    rng = np.random.default_rng(2)
+    params = [numpy_helper.from_array(v.astype(np.float32), n) for n, v in
+              (("g", rng.uniform(0.5, 1.5, 3)), ("b", rng.normal(0, 1, 3)), ("m", rng.normal(0, 1, 3)), ("v", rng.uniform(0.5, 2, 3)))]  # fmt: skip
+    model = one_node_model("BatchNormalization", 5, params, ["g", "b", "m", "v"], epsilon=1e-3)
+    x = rng.standard_normal((2, 3, 5, 5), dtype=np.float32)
+    before = run(model, x)
+    rewrite.batch_norm_to_affine(model)
+    assert [n.op_type for n in model.graph.node] == ["Mul", "Add"]
+    assert sorted(t.name for t in model.graph.initializer) == ["n.scale", "n.shift"]
+    np.testing.assert_allclose(run(model, x), before, rtol=1e-6, atol=1e-6)
+
+
+def paddle_like_head(size: int = 4, channels: int = 6, classes: int = 5):
+    """GlobalAveragePool -> Reshape(0, -1) -> MatMul(W[in, out]) -> Add(b): PaddleClas's head after onnxslim."""
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((channels, classes)).astype(np.float32), "linear_0.w_0")
+    b = numpy_helper.from_array(rng.standard_normal(classes).astype(np.float32), "linear_0.b_0")
+    shape = numpy_helper.from_array(np.array([0, -1], np.int64), "shape")
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"], name="pool"),
+        helper.make_node("Reshape", ["pooled", "shape"], ["flat"], name="reshape"),
+        helper.make_node("MatMul", ["flat", "linear_0.w_0"], ["mm"], name="matmul"),
+        helper.make_node("Add", ["mm", "linear_0.b_0"], ["logits"], name="add"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, channels, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, classes])], [w, b, shape],
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_paddle_head_becomes_flatten_and_gemm_with_the_same_values():
+    model = paddle_like_head()
+    x = np.random.default_rng(4).standard_normal((2, 6, 4, 4), dtype=np.float32)
+    before = run(model, x)
+    rewrite.flatten_head(model)
+    rewrite.gemm_head(model)
+    assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"]
+    gemm = model.graph.node[2]
+    assert {a.name: helper.get_attribute_value(a) for a in gemm.attribute}["transB"] == 1
+    assert [t.dims for t in model.graph.initializer if t.name == gemm.input[1]] == [[5, 6]]
+    np.testing.assert_allclose(run(model, x), before, rtol=1e-6, atol=1e-6)
+
+
+def test_name_nodes_fills_empty_and_duplicate_names():
+    model = paddle_like_head()
+    model.graph.node[0].name = ""
+    model.graph.node[2].name = "reshape"
+    rewrite.name_nodes(model)
+    names = [n.name for n in model.graph.node]
+    assert all(names) and len(set(names)) == len(names)
+
+
+def resnet18_template(**arch):
+    layout = layout_of(Architecture(18, **arch))
+    return build_template(layout, 1000, opset=17, graph_name="t")
+
+
+def test_template_follows_the_naming_scheme_and_conventions():
+    model = resnet18_template()
+    names = [n.name for n in model.graph.node]
+    assert names[:3] == ["stem.conv1", "stem.conv1.relu", "stem.pool"]
+    # block: branch first, then the shortcut, then the sum and its ReLU
+    assert names[names.index("layer2.0.conv1") : names.index("layer2.0.relu") + 1] == [
+        "layer2.0.conv1", "layer2.0.conv1.relu", "layer2.0.conv2", "layer2.0.downsample.conv", "layer2.0.add", "layer2.0.relu",
+    ]  # fmt: skip
+    assert names[-3:] == ["head.pool", "head.flatten", "fc"]
+    add = next(n for n in model.graph.node if n.name == "layer2.0.add")
+    assert list(add.input) == ["layer2.0.conv2", "layer2.0.downsample.conv"]
+    assert {t.name for t in model.graph.initializer} >= {"stem.conv1.weight", "stem.conv1.bias", "layer4.1.conv2.weight", "fc.weight", "fc.bias"}
+    assert "layer1.0.downsample.conv.weight" not in {t.name for t in model.graph.initializer}
+    assert model.ir_version == 8 and model.opset_import[0].version == 17
+    dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in (model.graph.input[0], model.graph.output[0])]
+    assert dims == [["N", 3, "H", "W"], ["N", 1000]]
+    assert model.graph.output[0].name == "logits"
+    v2 = resnet18_template(variant="v2")
+    v2_names = [n.name for n in v2.graph.node]
+    assert v2_names[:2] == ["stem.bn0.mul", "stem.bn0.add"] and "layer1.0.bn1.mul" in v2_names and "head.bn.add" in v2_names
+
+
+def test_fingerprint_sees_structure_not_values_or_metadata():
+    a, b = resnet18_template(), resnet18_template()
+    b.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones(tuple(b.graph.initializer[0].dims), np.float32), b.graph.initializer[0].name))
+    helper.set_model_props(b, {"zoocheck": '{"source": "elsewhere"}'})
+    b.producer_name = "someone else"
+    assert fingerprint(a) == fingerprint(b)
+    b.graph.node[1].name = "renamed"
+    assert fingerprint(a) != fingerprint(b)
+    variants = {v: fingerprint(resnet18_template(variant=v)) for v in ("b", "c", "d", "v2")}
+    assert len(set(variants.values())) == 4
+    # a basic block strides on its first 3x3 either way: MXNet's v1 IS torchvision's resnet18
+    assert fingerprint(resnet18_template(variant="v1")) == variants["b"]
+
+
+def test_no_canonical_form_outside_the_resnet_family():
+    with pytest.raises(NoCanonicalForm):
+        layout_of(Architecture(0, family="other", other_id="vit_base_patch16_224"))
+
+
+def exported_like(template):
+    """The template with values, as an exporter might write it (no Conv biases, BN unfolded)."""
+    model = onnx.ModelProto()
+    model.CopyFrom(template)
+    rng = np.random.default_rng(0)
+    for i, t in enumerate(model.graph.initializer):
+        model.graph.initializer[i].CopyFrom(numpy_helper.from_array(rng.standard_normal(tuple(t.dims)).astype(np.float32) * 0.1, t.name))
+    return model
+
+
+def test_a_missing_relu_is_refused_naming_the_layer():
+    template = resnet18_template()
+    broken = exported_like(template)
+    nodes = list(broken.graph.node)
+    relu = next(n for n in nodes if n.name == "layer3.1.conv1.relu")
+    consumer = next(n for n in nodes if relu.output[0] in n.input)
+    consumer.input[0] = relu.input[0]
+    broken.graph.node.remove(relu)
+    with pytest.raises(GraphMismatch, match="layer3.1"):
+        match(template, simplify(broken))
+
+
+def test_matching_survives_swapped_residual_inputs_and_reordered_nodes():
+    template = resnet18_template()
+    exported = exported_like(template)
+    for node in exported.graph.node:
+        if node.name.endswith(".add"):
+            node.input[:] = list(reversed(node.input))
+        node.name, node.output[:] = "", [f"t_{o}" if o != "logits" else o for o in node.output]
+        node.input[:] = [f"t_{i}" if not i.endswith((".weight", ".bias")) and i != "input" else i for i in node.input]
+    reordered = list(exported.graph.node)
+    del exported.graph.node[:]
+    exported.graph.node.extend(reordered[:3] + reordered[3:][::-1])  # not topological any more
+    pairs = match(template, simplify(exported))
+    assert len(pairs) == len(template.graph.node)

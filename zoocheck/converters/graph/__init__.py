@@ -1,0 +1,98 @@
+"""The graph zoocheck writes for a conversion, in one of two forms:
+
+- ``native``: the source exporter's graph, normalised (``normalize.py``: input/output names, dynamic
+  batch, explicit pads, every node named, metadata);
+- ``canonical``: the architecture's one canonical graph (``template.py``) holding the weights the
+  source's exporter wrote (``canonical.py``), identical for every source but for those values.
+
+Both carry their structure fingerprint (``fingerprint.py``) in the zoocheck metadata. Importing this
+package imports no framework and not onnx.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from zoocheck.converters.graph.template import NoCanonicalForm, layout_of
+from zoocheck.zoo_registry.types import Architecture, Entry
+
+GraphForm = Literal["canonical", "native"]
+GRAPH_FORMS: tuple[str, ...] = ("canonical", "native")
+FINGERPRINT_KEY = "structure_fingerprint"
+
+
+def _projects_every_first_block(entry: Entry) -> bool:
+    # PaddleClas's ResNet18/34 (legendary and vd files) put a projection on the first block of every
+    # stage, the first too; for bottleneck networks every first block projects anyway.
+    return entry.source == "ppcls" and entry.arch.block == "basic"
+
+
+def has_canonical_form(arch: Architecture) -> bool:
+    try:
+        layout_of(arch)
+    except NoCanonicalForm:
+        return False
+    return True
+
+
+def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabilities: bool = False) -> GraphForm:
+    """``requested``, or canonical where the architecture has a canonical form and native elsewhere.
+
+    A graph that ends in softmax (some PaddleClas inference models) stays native: the canonical
+    graph outputs logits, which such a file cannot give back. Raises NoCanonicalForm when
+    canonical is asked for where there is none."""
+    if requested is not None and requested not in GRAPH_FORMS:
+        raise ValueError(f"graph form {requested!r}: expected one of {', '.join(GRAPH_FORMS)}")
+    if requested == "native":
+        return "native"
+    if outputs_probabilities:
+        if requested == "canonical":
+            raise NoCanonicalForm(f"{arch.id}: this model ends in softmax, the canonical graph outputs logits; use --graph native")
+        return "native"
+    if requested == "canonical":
+        layout_of(arch)
+        return "canonical"
+    return "canonical" if has_canonical_form(arch) else "native"
+
+
+def template_for(entry: Entry, opset: int):
+    """The canonical template (initializers without data) of ``entry``'s architecture."""
+    from zoocheck.converters.graph.template import build_template
+
+    layout = layout_of(entry.arch, project_every_first_block=_projects_every_first_block(entry))
+    return build_template(layout, entry.arch.num_classes, opset=opset, graph_name=entry.arch.id)
+
+
+def canonical_fingerprint(entry: Entry, opset: int) -> str | None:
+    """The structure fingerprint every canonical file of ``entry``'s architecture has; None if the
+    architecture has no canonical form."""
+    if not has_canonical_form(entry.arch):
+        return None
+    return _template_fingerprint(entry.arch, _projects_every_first_block(entry), opset)
+
+
+@lru_cache(maxsize=None)
+def _template_fingerprint(arch: Architecture, project_first: bool, opset: int) -> str:
+    from zoocheck.converters.graph.fingerprint import fingerprint
+    from zoocheck.converters.graph.template import build_template
+
+    layout = layout_of(arch, project_every_first_block=project_first)
+    return fingerprint(build_template(layout, arch.num_classes, opset=opset, graph_name=arch.id))
+
+
+def finish_graph(model, entry: Entry, form: GraphForm):
+    """The file to write from a raw export, and what to record about its graph: normalised
+    (``normalize_model``), made canonical if ``form`` says so (at the export's opset), and
+    ``{"graph": form, "structure_fingerprint": ...}``. The caller attaches the metadata."""
+    from zoocheck.converters.graph.canonical import canonicalize
+    from zoocheck.converters.graph.fingerprint import fingerprint
+    from zoocheck.converters.normalize import normalize_model, onnx_facts
+
+    normalize_model(model, {})
+    if form == "canonical":
+        model = canonicalize(model, template_for(entry, onnx_facts(model)["opset"]))
+    return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
+
+
+__all__ = ["FINGERPRINT_KEY", "GRAPH_FORMS", "GraphForm", "NoCanonicalForm", "canonical_fingerprint", "finish_graph", "has_canonical_form", "resolve_form", "template_for"]

@@ -1,0 +1,173 @@
+"""From a source exporter's graph to the canonical graph of its architecture.
+
+1. **Simplify** the exporter's graph with onnxslim (a maintained library: batch norm folded into the
+   convolution it follows, Identity / Dropout / dead nodes removed, shape computations on static
+   shapes folded), then zoocheck's few exact rewrites (``rewrite.py``: explicit pads, remaining
+   batch norms as Mul + Add, one Flatten, a Gemm head).
+2. **Match** the simplified graph onto the architecture's template (``template.py``), node for
+   node, from the output back to the input: every node of both graphs gets a structural digest
+   (op type, semantic attributes, shapes of its weights, digests of what feeds it; the inputs of
+   Add and Mul unordered) and paired nodes must have equal digests. Nothing is guessed: a graph
+   whose structure differs anywhere from the template fails with the first template layer (in
+   graph order) that has no counterpart.
+3. **Fill** the template's initializers with the paired nodes' weights (a Conv without a bias
+   gets a zero bias). The result is the template, so its structure is the architecture's, and the
+   values are the exporter's, so ``zoocheck parity`` checks the source framework against them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+
+import numpy as np
+
+from zoocheck.converters.graph import rewrite
+
+# Attributes that decide what a node computes, with the default ONNX gives each one; attributes
+# outside this table are compared as written.
+_SEMANTIC_DEFAULTS: dict[str, dict[str, object]] = {
+    "Conv": {"auto_pad": "NOTSET", "dilations": [1, 1], "group": 1, "pads": [0, 0, 0, 0], "strides": [1, 1]},
+    "MaxPool": {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "storage_order": 0, "strides": [1, 1]},
+    "AveragePool": {"auto_pad": "NOTSET", "ceil_mode": 0, "count_include_pad": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "strides": [1, 1]},
+    "Gemm": {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
+    "Flatten": {"axis": 1},
+}
+_COMMUTATIVE = ("Add", "Mul")
+
+
+class GraphMismatch(ValueError):
+    """The exporter's graph does not have the structure of the architecture's canonical graph."""
+
+
+def simplify(model):
+    """onnxslim, then zoocheck's exact rewrites; returns a new ModelProto."""
+    import onnxslim
+
+    # onnxslim reports progress through print() and its logger: not zoocheck's output
+    with contextlib.redirect_stdout(io.StringIO()):
+        logging.getLogger("onnxslim").setLevel(logging.WARNING)
+        slim = onnxslim.slim(model)
+    rewrite.explicit_pads(slim)
+    rewrite.batch_norm_to_affine(slim)
+    rewrite.flatten_head(slim)
+    rewrite.gemm_head(slim)
+    return slim
+
+
+def _semantic_attrs(node, initializers: dict) -> tuple:
+    import onnx
+
+    values = dict(_SEMANTIC_DEFAULTS.get(node.op_type, {}))
+    for a in node.attribute:
+        value = onnx.helper.get_attribute_value(a)
+        values[a.name] = value.decode() if isinstance(value, bytes) else value
+    if node.op_type == "Conv" and "kernel_shape" not in values and node.input[1] in initializers:
+        values["kernel_shape"] = list(initializers[node.input[1]].dims[2:])
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+
+
+class _Digests:
+    """Structural digest of every node of a graph, computed on demand, memoised."""
+
+    def __init__(self, model):
+        graph = model.graph
+        self.initializers = {t.name: t for t in graph.initializer}
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.graph_inputs = {i.name for i in graph.input}
+        self._memo: dict[int, str] = {}
+
+    def inputs(self, node) -> list[tuple[str, object]]:
+        """(digest, producing node or None) per input; a Conv's bias does not count (optional)."""
+        result = []
+        for position, name in enumerate(node.input):
+            if not name or (node.op_type == "Conv" and position == 2):
+                continue
+            if name in self.initializers:
+                tensor = self.initializers[name]
+                result.append((f"weight{tuple(tensor.dims)}:{tensor.data_type}", None))
+            elif name in self.graph_inputs:
+                result.append(("input", None))
+            else:
+                producer = self.producer[name]
+                result.append((self.of(producer), producer))
+        return result
+
+    def of(self, node) -> str:
+        key = id(node)
+        if key not in self._memo:
+            children = [d for d, _ in self.inputs(node)]
+            if node.op_type in _COMMUTATIVE:
+                children = sorted(children)
+            text = repr((node.op_type, node.domain or "", _semantic_attrs(node, self.initializers), children))
+            self._memo[key] = hashlib.sha256(text.encode()).hexdigest()
+        return self._memo[key]
+
+
+def _pair_inputs(template: _Digests, t_node, exported: _Digests, e_node):
+    t_in, e_in = template.inputs(t_node), exported.inputs(e_node)
+    if t_node.op_type in _COMMUTATIVE:
+        if len({d for d, _ in t_in}) != len(t_in):
+            raise GraphMismatch(f"{t_node.name}: two inputs with the same structure cannot be told apart")
+        e_by_digest = {d: n for d, n in e_in}
+        return [(t, e_by_digest.get(d)) for d, t in t_in if t is not None]
+    return [(t, e) for (_, t), (_, e) in zip(t_in, e_in) if t is not None]
+
+
+def match(template_model, exported_model) -> dict[str, object]:
+    """Template node name -> the exported graph's node computing the same thing (GraphMismatch
+    naming the first template layer without a counterpart)."""
+    t, e = _Digests(template_model), _Digests(exported_model)
+    t_out = t.producer[template_model.graph.output[0].name]
+    outputs = exported_model.graph.output
+    e_out = e.producer.get(outputs[0].name) if outputs else None
+    if e_out is None or t.of(t_out) != e.of(e_out):
+        exported = {e.of(n) for n in exported_model.graph.node}
+        first = next((n for n in template_model.graph.node if t.of(n) not in exported), t_out)
+        raise GraphMismatch(f"the exported graph differs from the canonical one from layer {first.name} ({first.op_type}) on")
+    pairs: dict[str, object] = {}
+    stack = [(t_out, e_out)]
+    while stack:
+        t_node, e_node = stack.pop()
+        if t_node.name in pairs:
+            if pairs[t_node.name] is not e_node:
+                raise GraphMismatch(f"{t_node.name}: matched to two different exported nodes")
+            continue
+        pairs[t_node.name] = e_node
+        stack.extend(_pair_inputs(t, t_node, e, e_node))
+    return pairs
+
+
+def _weights(node, initializers: dict) -> list:
+    """The initializer inputs of an exported node, in the template's order for its op."""
+    from onnx import numpy_helper
+
+    arrays = [numpy_helper.to_array(initializers[name]) for name in node.input if name in initializers]
+    if node.op_type == "Conv" and len(arrays) == 1:
+        arrays.append(np.zeros(arrays[0].shape[0], np.float32))
+    return arrays
+
+
+def canonicalize(exported_model, template):
+    """``template`` (``template.build_template``, changed in place and returned) filled with the
+    weights of ``exported_model``, a normalised export (input ``input``, output ``logits``).
+    Raises GraphMismatch when the export does not have the template's structure."""
+    from onnx import numpy_helper
+
+    exported = simplify(exported_model)
+    pairs = match(template, exported)
+    exported_inits = {t.name: t for t in exported.graph.initializer}
+    template_inits = {t.name: i for i, t in enumerate(template.graph.initializer)}
+    for node in template.graph.node:
+        names = [name for name in node.input if name in template_inits]
+        if not names:
+            continue
+        values = _weights(pairs[node.name], exported_inits)
+        for name, value in zip(names, values):
+            slot = template.graph.initializer[template_inits[name]]
+            if tuple(value.shape) != tuple(slot.dims):
+                raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
+            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+    return template

@@ -1,0 +1,238 @@
+"""Small, exact rewrites of exported graphs that no maintained library does the way zoocheck needs.
+
+Each one computes the same function as the graph it rewrites (the tests check it numerically):
+
+- ``explicit_pads``: pooling/convolution ``auto_pad`` replaced by explicit pads (every file zoocheck
+  writes: onnx's ReferenceEvaluator and onnx2torch refuse PaddleClas's ``SAME_UPPER`` + ``ceil_mode``);
+- ``name_nodes``: every node gets a unique name (MXNet's exporter leaves some empty);
+- ``batch_norm_to_affine``: a batch norm that is left after folding (v2's pre-activations) becomes
+  ``Mul`` by scale then ``Add`` of shift, whatever epsilon/momentum the exporter wrote;
+- ``flatten_head``: whatever reshapes the pooled features to [N, C] (PaddleClas's
+  Shape/Slice/Concat/Reshape, MXNet's two Flattens) becomes one ``Flatten(axis=1)``;
+- ``gemm_head``: ``MatMul`` + ``Add`` (PaddleClas) or a ``Gemm`` with an untransposed weight becomes
+  ``Gemm(x, W[out, in], b, transB=1)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def _attrs(node) -> dict:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _set_attrs(node, **values) -> None:
+    import onnx
+
+    keep = [a for a in node.attribute if a.name not in values]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    for name, value in values.items():
+        if value is not None:
+            node.attribute.append(onnx.helper.make_attribute(name, value))
+
+
+def _as_str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _spatial_shapes(model) -> dict[str, list[int]]:
+    """Static spatial sizes of every tensor shape inference can tell (only called when needed)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 4 and all(d.HasField("dim_value") for d in dims[2:]):
+            shapes[vi.name] = [d.dim_value for d in dims[2:]]
+    return shapes
+
+
+def explicit_pads(model) -> None:
+    """Replace ``auto_pad`` on Conv / MaxPool / AveragePool by explicit pads, in place.
+
+    ``VALID`` is pads 0. A 2x2/2 exclusive average pool with ``SAME_UPPER`` (PaddleClas's vd
+    shortcut) is ``ceil_mode=1`` with pads 0 at every input size: both give ceil(n / 2) outputs
+    and average a last odd row alone. Anything else is computed from the static input size.
+    """
+    nodes = [n for n in model.graph.node if n.op_type in ("Conv", "MaxPool", "AveragePool") and _as_str(_attrs(n).get("auto_pad", "NOTSET")) != "NOTSET"]
+    shapes = None
+    for node in nodes:
+        attrs = _attrs(node)
+        mode = _as_str(attrs["auto_pad"])
+        kernel = list(attrs.get("kernel_shape") or [])
+        strides = list(attrs.get("strides") or [1] * len(kernel))
+        if not kernel:  # Conv: from the weight's shape
+            weight = next(t for t in model.graph.initializer if t.name == node.input[1])
+            kernel = list(weight.dims[2:])
+            strides = list(attrs.get("strides") or [1] * len(kernel))
+        if mode == "VALID":
+            _set_attrs(node, auto_pad=None, pads=[0] * (2 * len(kernel)))
+            continue
+        exclusive = node.op_type == "AveragePool" and not attrs.get("count_include_pad", 0)
+        if node.op_type == "AveragePool" and mode == "SAME_UPPER" and exclusive and kernel == [2, 2] and strides == [2, 2] and not attrs.get("dilations"):
+            _set_attrs(node, auto_pad=None, pads=[0, 0, 0, 0], ceil_mode=1)
+            continue
+        if shapes is None:
+            shapes = _spatial_shapes(model)
+        size = shapes.get(node.input[0])
+        if size is None:
+            raise ValueError(f"node {node.name or node.op_type}: auto_pad={mode} on an input of unknown size cannot be made explicit")
+        dilations = list(attrs.get("dilations") or [1] * len(kernel))
+        begins, ends = [], []
+        for n, k, s, d in zip(size, kernel, strides, dilations):
+            total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            small, large = total // 2, total - total // 2
+            begins.append(small if mode == "SAME_UPPER" else large)
+            ends.append(large if mode == "SAME_UPPER" else small)
+        # SAME fixes the output at ceil(n / s): ceil_mode, which ONNX ignores with auto_pad, must go
+        _set_attrs(node, auto_pad=None, pads=begins + ends, ceil_mode=0 if node.op_type != "Conv" else None)
+
+
+def name_nodes(model) -> None:
+    """Give every unnamed (or duplicate-named) node a unique name, in place."""
+    seen: set[str] = set()
+    for index, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{index}"
+        seen.add(node.name)
+
+
+def _initializers(model) -> dict:
+    return {t.name: t for t in model.graph.initializer}
+
+
+def _array(tensor) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor)
+
+
+def _replace_initializer(model, name: str, array: np.ndarray) -> None:
+    from onnx import numpy_helper
+
+    inits = model.graph.initializer
+    for i, t in enumerate(inits):
+        if t.name == name:
+            inits[i].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+            return
+    inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+
+
+def batch_norm_to_affine(model) -> None:
+    """Every inference-mode BatchNormalization becomes Mul(scale) + Add(shift), in place."""
+    import onnx
+
+    inits = _initializers(model)
+    graph = model.graph
+    rebuilt = []
+    for node in graph.node:
+        if node.op_type != "BatchNormalization":
+            rebuilt.append(node)
+            continue
+        if len(node.output) > 1 and any(node.output[1:]):
+            raise ValueError(f"batch norm {node.name}: training-mode outputs cannot be folded")
+        gamma, beta, mean, var = (_array(inits[name]).astype(np.float64) for name in node.input[1:5])
+        epsilon = _attrs(node).get("epsilon", 1e-5)
+        scale = gamma / np.sqrt(var + epsilon)
+        shift = beta - mean * scale
+        base = node.name or node.output[0]
+        _replace_initializer(model, f"{base}.scale", scale.reshape(-1, 1, 1))
+        _replace_initializer(model, f"{base}.shift", shift.reshape(-1, 1, 1))
+        scaled = f"{base}.scaled"
+        rebuilt.append(onnx.helper.make_node("Mul", [node.input[0], f"{base}.scale"], [scaled], name=f"{base}.mul"))
+        rebuilt.append(onnx.helper.make_node("Add", [scaled, f"{base}.shift"], [node.output[0]], name=f"{base}.add"))
+    del graph.node[:]
+    graph.node.extend(rebuilt)
+    _drop_unused_initializers(model)
+
+
+def _drop_unused_initializers(model) -> None:
+    used = {name for node in model.graph.node for name in node.input}
+    keep = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(keep)
+
+
+def _consumers(graph) -> dict[str, list]:
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
+_RESHAPING = ("Flatten", "Reshape", "Squeeze")
+
+
+def flatten_head(model) -> None:
+    """The chain of reshapes after the GlobalAveragePool becomes one Flatten(axis=1), in place.
+
+    Only chains that end in a 2-D tensor [N, C] are rewritten; a Reshape's target must be a
+    constant [0 or -1, C] or [N, -1]."""
+    import onnx
+
+    graph = model.graph
+    inits = _initializers(model)
+    consumers = _consumers(graph)
+    for pool in [n for n in graph.node if n.op_type == "GlobalAveragePool"]:
+        chain, tensor = [], pool.output[0]
+        while len(consumers.get(tensor, [])) == 1 and consumers[tensor][0].op_type in _RESHAPING:
+            node = consumers[tensor][0]
+            if node.op_type == "Reshape":
+                target = inits.get(node.input[1])
+                if target is None or not _is_flat_target(_array(target)):
+                    break
+            elif node.op_type == "Flatten" and _attrs(node).get("axis", 1) != 1:
+                break
+            elif node.op_type == "Squeeze" and (len(node.input) < 2 or sorted(_array(inits[node.input[1]]).tolist()) != [2, 3]):
+                break
+            chain.append(node)
+            tensor = node.output[0]
+        if not chain or (len(chain) == 1 and chain[0].op_type == "Flatten"):
+            continue
+        position = list(graph.node).index(chain[0])
+        for node in chain:
+            graph.node.remove(node)
+        graph.node.insert(position, onnx.helper.make_node("Flatten", [pool.output[0]], [tensor], name=chain[-1].name or f"{pool.name}.flatten", axis=1))
+    _drop_unused_initializers(model)
+
+
+def _is_flat_target(shape: np.ndarray) -> bool:
+    shape = shape.tolist()
+    return len(shape) == 2 and (shape[0] in (0, -1) or shape[1] == -1)
+
+
+def gemm_head(model) -> None:
+    """MatMul(x, W) + Add(b) and Gemm(transB=0) become Gemm(x, W^T, b, transB=1), in place."""
+    import onnx
+
+    graph = model.graph
+    inits = _initializers(model)
+    consumers = _consumers(graph)
+    for node in list(graph.node):
+        if node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2:
+            users = consumers.get(node.output[0], [])
+            add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+            bias_name = next((n for n in add.input if n in inits), None) if add is not None else None
+            if bias_name is None or len(inits[bias_name].dims) != 1:
+                continue
+            weight = _array(inits[node.input[1]])
+            _replace_initializer(model, node.input[1] + ".t", weight.T)
+            gemm = onnx.helper.make_node("Gemm", [node.input[0], node.input[1] + ".t", bias_name], [add.output[0]], name=add.name or node.name, alpha=1.0, beta=1.0, transB=1)
+            position = list(graph.node).index(node)
+            graph.node.remove(node)
+            graph.node.remove(add)
+            graph.node.insert(position, gemm)
+        elif node.op_type == "Gemm" and node.input[1] in inits and not _attrs(node).get("transB", 0) and not _attrs(node).get("transA", 0):
+            weight = _array(inits[node.input[1]])
+            _replace_initializer(model, node.input[1] + ".t", weight.T)
+            node.input[1] = node.input[1] + ".t"
+            _set_attrs(node, transB=1)
+    _drop_unused_initializers(model)
