@@ -123,6 +123,7 @@ def check_parity(
     opset: int | None = None,
     on_stage=None,
     isolate: bool = True,
+    graph: str | None = None,
 ) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
     """Source framework vs onnxruntime on the same inputs.
 
@@ -152,6 +153,7 @@ def check_parity(
         inputs=batch,
         isolate=isolate,
         on_stage=on_stage,
+        graph=graph,
     )
     if decode_text:
         conversion = dataclasses.replace(conversion, log=decode_text + conversion.log)

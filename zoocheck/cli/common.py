@@ -154,3 +154,22 @@ def keep_framework_log(store, args, title: str, text: str) -> None:
     store.add_debug_log(title, text)
     if getattr(args, "verbose", False):
         sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def add_graph_arg(parser) -> None:
+    parser.add_argument(
+        "--graph", choices=("canonical", "native"),
+        help="canonical: the architecture's one graph, the same from every zoo (default where the architecture has one); "
+        "native: the source exporter's graph, normalised",
+    )  # fmt: skip
+
+
+def check_graph_form(entry, requested: str | None) -> None:
+    """Refuse ``--graph canonical`` for an architecture without a canonical graph (UsageError),
+    before anything is converted."""
+    from zoocheck.converters.graph import NoCanonicalForm, resolve_form
+
+    try:
+        resolve_form(entry.arch, requested)
+    except NoCanonicalForm as exc:
+        raise UsageError(f"{entry.key}: no canonical graph ({exc}); use --graph native") from None

@@ -13,8 +13,10 @@ from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_graph_arg,
     add_model_args,
     add_results_arg,
+    check_graph_form,
     console,
     default_onnx_path,
     keep_framework_log,
@@ -33,6 +35,7 @@ def register(subparsers) -> None:
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3)")
     parser.add_argument("--opset", type=int, help="ONNX opset when converting (default 17)")
+    add_graph_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the parity results as JSON")
     parser.set_defaults(run=run)
@@ -61,6 +64,8 @@ def run(args) -> int:
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     # Resolve every model's weights before converting any, so a typo fails fast with exit 2.
     plan = [(entry, *weights_for(entry, args)) for entry in entries]
+    for entry in entries:
+        check_graph_form(entry, args.graph)
     out = console()
     results = []
     for entry, weights, seed in plan:
@@ -76,6 +81,7 @@ def run(args) -> int:
                 tolerance=tolerance,
                 opset=args.opset,
                 on_stage=on_stage,
+                graph=args.graph,
             )
         keep_framework_log(store, args, f"parity {entry.key}", conversion.log)
         if not args.onnx:

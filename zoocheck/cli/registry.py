@@ -50,6 +50,9 @@ def register(subparsers) -> None:
 
 def entry_dict(entry) -> dict:
     """The JSON form of an entry (what `list --json` and `show --json` print)."""
+    from zoocheck.converters.graph import canonical_fingerprint
+    from zoocheck.converters.pipeline import DEFAULT_OPSET
+
     weights = None
     if entry.weights is not None:
         w = entry.weights
@@ -66,6 +69,8 @@ def entry_dict(entry) -> dict:
         "preprocess": entry.preprocess.to_dict(),
         "input_size": entry.input_size,
         "label_space": entry.label_space,
+        # every canonical file of this architecture has it (at the default opset); None: native only
+        "structure_fingerprint": canonical_fingerprint(entry, DEFAULT_OPSET),
         "published": [dataclasses.asdict(p) for p in entry.published],
         "notes": entry.notes,
         "extra": dict(entry.extra),
@@ -134,6 +139,8 @@ def run_show(args) -> int:
     out.print(f"[bold]{entry.key}[/bold]  arch {entry.arch.id}  builder {entry.builder}  label space {entry.label_space}")
     if entry.aliases:
         out.print(f"aliases: {', '.join(entry.aliases)}")
+    fingerprint = data["structure_fingerprint"]
+    out.print(f"canonical graph: {fingerprint} (structure fingerprint, opset 17)" if fingerprint else "canonical graph: none (native graph only)", markup=False)
     if data["weights"]:
         w = data["weights"]
         out.print(f"weights: {w['url']}\n  file {w['file_name']}  format {w['format']}  checksum {w['checksum'] or '(none published)'}")

@@ -108,11 +108,11 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset:
     }
 
 
-def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, log: Path, conn) -> None:
+def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, graph: str | None, log: Path, conn) -> None:
     """The child process's entry point: detached from the terminal, framework output into ``log``."""
     detach_from_parent_signals()
     with captured_output(log):
-        _convert_here(entry, weights, random_seed, output, opset, inputs, conn)
+        _convert_here(entry, weights, random_seed, output, opset, inputs, graph, conn)
 
 
 def start_detached(proc) -> None:
@@ -140,10 +140,11 @@ def detach_from_parent_signals() -> None:
         os._exit(1)
 
 
-def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, conn) -> None:
+def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, graph: str | None, conn) -> None:
     """Load, run and export in this process; reports stages and the outcome through ``conn``."""
     from zoocheck.converters import converter_for
-    from zoocheck.converters.normalize import attach_metadata, normalize_model, onnx_facts, save_atomic
+    from zoocheck.converters.graph import finish_graph, resolve_form
+    from zoocheck.converters.normalize import attach_metadata, onnx_facts, save_atomic
 
     stage, versions = "load", {"zoocheck": __version__, "python": platform.python_version()}
     try:
@@ -175,11 +176,12 @@ def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, o
             conn.send(("stage", stage))
             model = onnx.load(str(raw))
             versions["onnx"] = onnx.__version__
-            normalize_model(model, {})
+            form = resolve_form(entry.arch, graph, outputs_probabilities=native.outputs_probabilities)
+            model, graph_facts = finish_graph(model, entry, form)
             # what the exporter wrote, which is not always what was asked for (paddle2onnx raises
             # the opset to what the model's operators need)
             facts = onnx_facts(model)
-            metadata = {**describe(entry, weights, random_seed, facts["opset"], versions, native.outputs_probabilities), **facts, "opset_requested": opset}
+            metadata = {**describe(entry, weights, random_seed, facts["opset"], versions, native.outputs_probabilities), **facts, **graph_facts, "opset_requested": opset}
             attach_metadata(model, metadata)
             save_atomic(model, output, metadata)
             # the description beside the file adds the written file's own checksum and size
@@ -225,9 +227,11 @@ def convert(
     inputs: np.ndarray | None = None,
     isolate: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    graph: str | None = None,
 ) -> Conversion:
     """Convert ``entry`` to ``output``; with ``inputs``, also return the native forward on them.
-    With ``output=None`` nothing is exported: only the native forward runs.
+    With ``output=None`` nothing is exported: only the native forward runs. ``graph``: 'canonical',
+    'native', or None for canonical where the architecture has a canonical form (``graph/``).
 
     ``weights`` must already be resolved (``resolve_weights``); None means seeded random weights.
     Never raises for a model's failure: the Conversion carries a Failure instead. Raises
@@ -242,18 +246,18 @@ def convert(
         log = Path(log_name)
         try:
             if isolate:
-                conversion = _run_isolated(entry, weights, random_seed, output, opset, inputs, log, on_stage)
+                conversion = _run_isolated(entry, weights, random_seed, output, opset, inputs, graph, log, on_stage)
             else:
-                conversion = _run_inline(entry, weights, random_seed, output, opset, inputs, log)
+                conversion = _run_inline(entry, weights, random_seed, output, opset, inputs, graph, log)
             return dataclasses.replace(conversion, log=read_log(log))
         finally:
             log.unlink(missing_ok=True)
 
 
-def _run_isolated(entry, weights, random_seed, output, opset, inputs, log, on_stage) -> Conversion:
+def _run_isolated(entry, weights, random_seed, output, opset, inputs, graph, log, on_stage) -> Conversion:
     ctx = multiprocessing.get_context("spawn")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, log, child_conn), daemon=True)
+    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, graph, log, child_conn), daemon=True)
     start_detached(proc)
     child_conn.close()
     stage, outcome = "load", None
@@ -290,11 +294,11 @@ class _InlineConn:
         pass
 
 
-def _run_inline(entry, weights, random_seed, output, opset, inputs, log) -> Conversion:
+def _run_inline(entry, weights, random_seed, output, opset, inputs, graph, log) -> Conversion:
     """The same work in this process (for callers that already isolate, and for debugging)."""
     conn = _InlineConn()
     with captured_output(log):
-        _convert_here(entry, weights, random_seed, output, opset, inputs, conn)
+        _convert_here(entry, weights, random_seed, output, opset, inputs, graph, conn)
     final = next((m for m in reversed(conn.messages) if m[0] != "stage"), None)
     return _outcome(entry, final, 0, "load")
 
