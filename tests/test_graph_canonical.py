@@ -18,7 +18,7 @@ from zoocheck.converters.graph import FINGERPRINT_KEY, canonical_fingerprint, fi
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.normalize import attach_metadata, read_metadata, save_atomic
 from zoocheck.converters.pipeline import convert
-from zoocheck.zoo_registry import get_entry
+from zoocheck.zoo_registry import get_entry, list_entries
 
 SIZE = 64
 SEED = 11
@@ -27,10 +27,10 @@ PARITY_TOL = 1e-5
 #: between consumers of one file and onnxruntime's default session
 CONSUMER_TOL = 1e-5
 
-# (source, model): every source, small depths in the default suite
+# (source, model): a small model from every source
 SMALL_CASES = [
-    ("torchvision", "resnet18"),
-    ("timm", "resnet18"),
+    ("torchvision", "resnet18.IMAGENET1K_V1"),
+    ("timm", "resnet18.fb_swsl_ig1b_ft_in1k"),
     ("mmpretrain", "resnet18_8xb32_in1k"),
     ("gluoncv", "resnet18_v1b"),
     ("gluon", "resnet18_v1"),
@@ -38,9 +38,24 @@ SMALL_CASES = [
     ("onnx-zoo", "resnet18-v2-7"),
     ("ppcls", "ResNet18"),
 ]
-# PaddleClas's ResNet18/34 project the first block of stage 1 too: the registry still gives them
-# torchvision's id until the architecture spec tells them apart, so they are not grouped yet.
-_REGISTRY_ID_CLASH = {("ppcls", "ResNet18")}
+
+
+def architecture_groups() -> dict[str, list[tuple[str, str]]]:
+    """Every ResNet-family architecture id more than one source publishes -> its first entry per
+    source, in registry order."""
+    groups: dict[str, dict[str, str]] = {}
+    for entry in list_entries():
+        if entry.arch.resnet is not None:
+            groups.setdefault(entry.arch.id, {}).setdefault(entry.source, entry.name)
+    return {arch: list(by_source.items()) for arch, by_source in groups.items() if len(by_source) > 1}
+
+
+def _group_params():
+    # basic-block depths in the default suite, the rest (bottlenecks, ResNeXts, wide) slow
+    return [
+        pytest.param(arch, marks=() if get_entry(*cases[0]).arch.resnet.block == "basic" and arch.startswith("resnet18") else pytest.mark.slow)
+        for arch, cases in sorted(architecture_groups().items())
+    ]
 
 
 def small(source: str, name: str):
@@ -53,7 +68,7 @@ def weights_for(entry, directory: Path) -> Path | None:
         return None
     from zoocheck.converters.onnx_zoo import write_random_zoo_file
 
-    return write_random_zoo_file(entry.builder, directory / f"{entry.name}.onnx", SEED, input_size=SIZE)
+    return write_random_zoo_file(entry.arch, directory / f"{entry.name}.onnx", SEED, input_size=SIZE)
 
 
 def max_rel(reference: np.ndarray, test: np.ndarray) -> float:
@@ -89,7 +104,7 @@ def conversions(tmp_path_factory):
             )
             assert conversion.ok, conversion.failure
             canonical = root / "canonical" / native.name
-            model, graph_facts = finish_graph(onnx.load(str(native)), entry, "canonical")
+            model, graph_facts = finish_graph(onnx.load(str(native)), entry.arch, "canonical")
             metadata = {**read_metadata(native), **graph_facts}
             attach_metadata(model, metadata)
             save_atomic(model, canonical, metadata)
@@ -101,12 +116,12 @@ def conversions(tmp_path_factory):
 
 
 def test_pipeline_writes_canonical_by_default(tmp_path):
-    entry = small("torchvision", "resnet18")
+    entry = small("torchvision", "resnet18.IMAGENET1K_V1")
     batch = random_inputs(1, SIZE, seed=2)
     conversion = convert(entry, output=tmp_path / "m.onnx", random_seed=SEED, inputs=batch, isolate=False)
     assert conversion.ok, conversion.failure
     meta = read_metadata(conversion.onnx_path)
-    assert meta["graph"] == "canonical" and meta[FINGERPRINT_KEY] == canonical_fingerprint(entry, 17)
+    assert meta["graph"] == "canonical" and meta[FINGERPRINT_KEY] == canonical_fingerprint(entry.arch, 17)
     assert max_rel(conversion.native_outputs, ort_run(conversion.onnx_path, batch)) <= PARITY_TOL
 
 
@@ -116,7 +131,7 @@ def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conve
     model = onnx.load(str(path))
     meta = read_metadata(path)
     assert meta["graph"] == "canonical"
-    assert meta[FINGERPRINT_KEY] == fingerprint(model) == canonical_fingerprint(entry, 17)
+    assert meta[FINGERPRINT_KEY] == fingerprint(model) == canonical_fingerprint(entry.arch, 17)
     outputs = ort_run(path, batch)
     err = max_rel(native_outputs, outputs)
     assert err <= PARITY_TOL, f"{entry.key}: canonical file vs {source}'s forward: {err:.3g}"
@@ -129,22 +144,13 @@ def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conve
     assert model.ir_version == onnx.helper.find_min_ir_version_for(list(model.opset_import))
 
 
-# architecture -> the cases publishing it, from SMALL_CASES
-def _by_architecture():
-    groups: dict[str, list] = {}
-    for source, name in SMALL_CASES:
-        if (source, name) in _REGISTRY_ID_CLASH:
-            continue
-        groups.setdefault(get_entry(source, name).arch.id, []).append((source, name))
-    return {arch: cases for arch, cases in groups.items() if len(cases) > 1}
-
-
-@pytest.mark.parametrize("arch", sorted(_by_architecture()))
+@pytest.mark.parametrize("arch", _group_params())
 def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conversions, arch):
-    files = [conversions(s, n, "canonical")[1] for s, n in _by_architecture()[arch]]
-    models = [onnx.load(str(f)) for f in files]
-    prints = {f.name: fingerprint(m) for f, m in zip(files, models)}
-    assert len(set(prints.values())) == 1, prints
+    cases = architecture_groups()[arch]
+    found = [conversions(s, n, "canonical") for s, n in cases]
+    models = [onnx.load(str(path)) for _, path, _, _ in found]
+    prints = {f"{s}/{n}": fingerprint(m) for (s, n), m in zip(cases, models)}
+    assert set(prints.values()) == {canonical_fingerprint(found[0][0].arch, 17)}, prints
     first = models[0]
     for other in models[1:]:
         assert [(n.op_type, n.name, list(n.input), list(n.output)) for n in other.graph.node] == [
@@ -153,6 +159,8 @@ def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conver
         assert [(t.name, t.data_type, list(t.dims)) for t in other.graph.initializer] == [
             (t.name, t.data_type, list(t.dims)) for t in first.graph.initializer
         ]
+    for (source, name), (entry, path, native_outputs, batch) in zip(cases, found):
+        assert max_rel(native_outputs, ort_run(path, batch)) <= PARITY_TOL, f"{source}/{name}"
 
 
 @pytest.mark.parametrize("form", ["canonical", "native"])
@@ -186,11 +194,11 @@ def test_show_and_list_give_the_architectures_fingerprint(capsys):
 
     entry = get_entry("timm", "resnet50d")
     assert main(["show", "--src", "timm", "--model", "resnet50d"]) == 0
-    assert f"canonical graph: {canonical_fingerprint(entry, 17)}" in capsys.readouterr().out
+    assert f"canonical graph: {canonical_fingerprint(entry.arch, 17)}" in capsys.readouterr().out
     assert main(["list", "--arch", "resnet50_d", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {e["source"] for e in listed} >= {"timm", "mmpretrain", "ppcls", "gluoncv"}
-    assert {e["structure_fingerprint"] for e in listed} == {canonical_fingerprint(entry, 17)}
+    assert {e["structure_fingerprint"] for e in listed} == {canonical_fingerprint(entry.arch, 17)}
     assert main(["list", "--src", "timm", "--arch", "resnetrs50", "--json"]) == 0
     assert [e["structure_fingerprint"] for e in json.loads(capsys.readouterr().out)] == [None]
 

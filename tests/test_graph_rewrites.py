@@ -13,8 +13,9 @@ from onnx import TensorProto, helper, numpy_helper
 from zoocheck.converters.graph import rewrite
 from zoocheck.converters.graph.canonical import GraphMismatch, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
-from zoocheck.converters.graph.template import NoCanonicalForm, build_template, layout_of
-from zoocheck.zoo_registry.types import Architecture
+from zoocheck.converters.graph.template import NoCanonicalForm, build_template, spec_of
+from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.zoo_registry.types import Architecture, LibraryNetwork
 
 
 def run(model, x: np.ndarray, level=ort.GraphOptimizationLevel.ORT_DISABLE_ALL) -> np.ndarray:
@@ -114,9 +115,8 @@ def test_name_nodes_fills_empty_and_duplicate_names():
     assert all(names) and len(set(names)) == len(names)
 
 
-def resnet18_template(**arch):
-    layout = layout_of(Architecture(18, **arch))
-    return build_template(layout, 1000, opset=17, graph_name="t")
+def resnet18_template(variant: str = "b"):
+    return build_template(resnet(18, variant), 1000, opset=17, graph_name="t")
 
 
 def test_template_follows_the_naming_scheme_and_conventions():
@@ -157,7 +157,7 @@ def test_fingerprint_sees_structure_not_values_or_metadata():
 
 def test_no_canonical_form_outside_the_resnet_family():
     with pytest.raises(NoCanonicalForm):
-        layout_of(Architecture(0, family="other", other_id="vit_base_patch16_224"))
+        spec_of(Architecture(LibraryNetwork("timm", "vit_base_patch16_224")))
 
 
 def exported_like(template):

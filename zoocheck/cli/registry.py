@@ -70,7 +70,7 @@ def entry_dict(entry) -> dict:
         "input_size": entry.input_size,
         "label_space": entry.label_space,
         # every canonical file of this architecture has it (at the default opset); None: native only
-        "structure_fingerprint": canonical_fingerprint(entry, DEFAULT_OPSET),
+        "structure_fingerprint": canonical_fingerprint(entry.arch, DEFAULT_OPSET),
         "published": [dataclasses.asdict(p) for p in entry.published],
         "notes": entry.notes,
         "extra": dict(entry.extra),

@@ -177,7 +177,7 @@ def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, o
             model = onnx.load(str(raw))
             versions["onnx"] = onnx.__version__
             form = resolve_form(entry.arch, graph, outputs_probabilities=native.outputs_probabilities)
-            model, graph_facts = finish_graph(model, entry, form)
+            model, graph_facts = finish_graph(model, entry.arch, form)
             # what the exporter wrote, which is not always what was asked for (paddle2onnx raises
             # the opset to what the model's operators need)
             facts = onnx_facts(model)

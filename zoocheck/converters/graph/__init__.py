@@ -14,26 +14,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from zoocheck.converters.graph.template import NoCanonicalForm, layout_of
-from zoocheck.zoo_registry.types import Architecture, Entry
+from zoocheck.converters.graph.template import NoCanonicalForm, spec_of
+from zoocheck.zoo_registry.types import Architecture
 
 GraphForm = Literal["canonical", "native"]
 GRAPH_FORMS: tuple[str, ...] = ("canonical", "native")
 FINGERPRINT_KEY = "structure_fingerprint"
 
 
-def _projects_every_first_block(entry: Entry) -> bool:
-    # PaddleClas's ResNet18/34 (legendary and vd files) put a projection on the first block of every
-    # stage, the first too; for bottleneck networks every first block projects anyway.
-    return entry.source == "ppcls" and entry.arch.block == "basic"
-
-
 def has_canonical_form(arch: Architecture) -> bool:
-    try:
-        layout_of(arch)
-    except NoCanonicalForm:
-        return False
-    return True
+    return arch.resnet is not None
 
 
 def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabilities: bool = False) -> GraphForm:
@@ -51,37 +41,28 @@ def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabili
             raise NoCanonicalForm(f"{arch.id}: this model ends in softmax, the canonical graph outputs logits; use --graph native")
         return "native"
     if requested == "canonical":
-        layout_of(arch)
+        spec_of(arch)
         return "canonical"
     return "canonical" if has_canonical_form(arch) else "native"
 
 
-def template_for(entry: Entry, opset: int):
-    """The canonical template (initializers without data) of ``entry``'s architecture."""
+def template_for(arch: Architecture, opset: int):
+    """The canonical template (initializers without data) of ``arch``."""
     from zoocheck.converters.graph.template import build_template
 
-    layout = layout_of(entry.arch, project_every_first_block=_projects_every_first_block(entry))
-    return build_template(layout, entry.arch.num_classes, opset=opset, graph_name=entry.arch.id)
-
-
-def canonical_fingerprint(entry: Entry, opset: int) -> str | None:
-    """The structure fingerprint every canonical file of ``entry``'s architecture has; None if the
-    architecture has no canonical form."""
-    if not has_canonical_form(entry.arch):
-        return None
-    return _template_fingerprint(entry.arch, _projects_every_first_block(entry), opset)
+    return build_template(spec_of(arch), arch.num_classes, opset=opset, graph_name=arch.id)
 
 
 @lru_cache(maxsize=None)
-def _template_fingerprint(arch: Architecture, project_first: bool, opset: int) -> str:
+def canonical_fingerprint(arch: Architecture, opset: int) -> str | None:
+    """The structure fingerprint every canonical file of ``arch`` has; None if ``arch`` has no
+    canonical form."""
     from zoocheck.converters.graph.fingerprint import fingerprint
-    from zoocheck.converters.graph.template import build_template
 
-    layout = layout_of(arch, project_every_first_block=project_first)
-    return fingerprint(build_template(layout, arch.num_classes, opset=opset, graph_name=arch.id))
+    return fingerprint(template_for(arch, opset)) if has_canonical_form(arch) else None
 
 
-def finish_graph(model, entry: Entry, form: GraphForm):
+def finish_graph(model, arch: Architecture, form: GraphForm):
     """The file to write from a raw export, and what to record about its graph: normalised
     (``normalize_model``), made canonical if ``form`` says so (at the export's opset), and
     ``{"graph": form, "structure_fingerprint": ...}``. The caller attaches the metadata."""
@@ -91,7 +72,7 @@ def finish_graph(model, entry: Entry, form: GraphForm):
 
     normalize_model(model, {})
     if form == "canonical":
-        model = canonicalize(model, template_for(entry, onnx_facts(model)["opset"]))
+        model = canonicalize(model, template_for(arch, onnx_facts(model)["opset"]))
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
 
 

@@ -29,9 +29,8 @@ shortcut)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
+from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
 from zoocheck.zoo_registry.types import Architecture
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not
@@ -43,58 +42,11 @@ class NoCanonicalForm(ValueError):
     """The architecture is outside the families zoocheck has a canonical graph for."""
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """The structure the graph builder reads, with the field and method names of the architecture
-    spec it will come from (zoo_registry's ResNetSpec)."""
-
-    layers: tuple[int, ...]
-    block: str  # 'basic' | 'bottleneck'
-    preact: bool  # v2
-    stride_on: str  # '1x1' (v1 bottleneck) | '3x3'
-    stem_widths: tuple[int, ...]  # (64,): one 7x7/2 convolution; three values: the deep 3x3 stem
-    shortcut: str  # 'conv' | 'avgpool_conv'
-    groups: int
-    width_per_group: int
-    project_first: bool  # PaddleClas: a projection in every stage's first block
-
-    def mid_channels(self, stage: int) -> int:
-        if self.block == "basic":
-            return 64 * 2**stage
-        return 64 * 2**stage * self.width_per_group // 64 * self.groups
-
-    def out_channels(self, stage: int) -> int:
-        return 64 * 2**stage * (1 if self.block == "basic" else 4)
-
-    def stride(self, stage: int, index: int) -> int:
-        return 2 if stage > 0 and index == 0 else 1
-
-    def projects(self, stage: int, index: int) -> bool:
-        if index > 0:
-            return False
-        cin = self.stem_widths[-1] if stage == 0 else self.out_channels(stage - 1)
-        return self.project_first or self.stride(stage, index) != 1 or cin != self.out_channels(stage)
-
-
-def layout_of(arch: Architecture, *, project_every_first_block: bool = False) -> _Layout:
-    """The layout of ``arch``; NoCanonicalForm outside the ResNet family."""
-    if arch.family not in ("resnet", "resnext", "wide_resnet") or arch.variant not in ("v1", "b", "c", "d", "s", "v2"):
-        raise NoCanonicalForm(f"{arch.id}: zoocheck has a canonical graph for ResNet / ResNeXt / wide ResNet (v1, b, c, d, s, v2) only")
-    try:
-        layers = arch.layers
-    except KeyError:
-        raise NoCanonicalForm(f"{arch.id}: no stage depths known for depth {arch.depth}") from None
-    return _Layout(
-        layers=tuple(layers),
-        block=arch.block,
-        preact=arch.variant == "v2",
-        stride_on="1x1" if arch.variant == "v1" else "3x3",
-        stem_widths={"c": (32, 32, 64), "d": (32, 32, 64), "s": (64, 64, 128)}.get(arch.variant, (64,)),
-        shortcut="avgpool_conv" if arch.variant == "d" else "conv",
-        groups=arch.groups,
-        width_per_group=arch.width_per_group,
-        project_first=project_every_first_block,
-    )
+def spec_of(arch: Architecture) -> ResNetSpec:
+    """The ResNet spec the canonical graph of ``arch`` is built from; NoCanonicalForm outside it."""
+    if arch.resnet is None:
+        raise NoCanonicalForm(f"{arch.id}: zoocheck has a canonical graph for the ResNet family (ResNet, ResNeXt, wide ResNet) only")
+    return arch.resnet
 
 
 class _Builder:
@@ -154,7 +106,7 @@ class _Builder:
         return self._node("Gemm", "fc", [flat, weight, bias], OUTPUT_NAME, alpha=1.0, beta=1.0, transB=1)
 
 
-def _block(b: _Builder, spec, name: str, x: str, cin: int, stage: int, index: int) -> str:
+def _block(b: _Builder, spec: ResNetSpec, name: str, x: str, cin: int, stage: int, index: int) -> str:
     mid, cout, stride = spec.mid_channels(stage), spec.out_channels(stage), spec.stride(stage, index)
     branch_in = x
     if spec.preact:
@@ -183,7 +135,7 @@ def _block(b: _Builder, spec, name: str, x: str, cin: int, stage: int, index: in
     return out if spec.preact else b.relu(f"{name}.relu", out)
 
 
-def build_template(spec, num_classes: int, *, opset: int, graph_name: str):
+def build_template(spec: ResNetSpec, num_classes: int, *, opset: int, graph_name: str):
     """The canonical ModelProto of ``spec``, initializers declared (name, dtype, shape) without data."""
     import onnx
 
@@ -191,8 +143,9 @@ def build_template(spec, num_classes: int, *, opset: int, graph_name: str):
     x, cin = INPUT_NAME, 3
     if spec.preact:
         x = b.affine("stem.bn0", x, 3)
-    for k, width in enumerate(spec.stem_widths, start=1):
-        kernel, stride = (7, 2) if len(spec.stem_widths) == 1 else (3, 2 if k == 1 else 1)
+    widths = STEM_CHANNELS[spec.stem]
+    for k, width in enumerate(widths, start=1):
+        kernel, stride = (7, 2) if spec.stem == "7x7" else (3, 2 if k == 1 else 1)
         x = b.conv(f"stem.conv{k}", x, cin, width, kernel, stride)
         x = b.relu(f"stem.conv{k}.relu", x)
         cin = width
