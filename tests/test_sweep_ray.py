@@ -65,3 +65,35 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
     # resumable across executors: the finished jobs are not run again
     again = run_sweep(toy_jobs(entries), ray_executor, ray_store)
     assert sorted(o.model for o in again.outcomes) == ["toy-hang", "toy-hang", "toy-segfault", "toy-segfault"]
+
+
+def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
+    import numpy as np
+
+    from imagenet_sets import build_layouts, photo_items, synthetic_items
+    from zoocheck.sweep.evalshards import predictions_path
+
+    data = str(build_layouts(tmp_path / "val", photo_items() + synthetic_items(7), corrupt_label=3)["imagefolder"])
+    entries = [toy("linear", "toy-eval")]
+    jobs = plan_eval(entries, data)
+    local_store, ray_store = ResultsStore(tmp_path / "local"), ResultsStore(tmp_path / "ray")
+    run_sweep(jobs, LocalExecutor(), local_store, data=data)
+    ray_executor.eval_shards = 3
+    try:
+        result = run_sweep(jobs, ray_executor, ray_store, data=data)
+    finally:
+        ray_executor.eval_shards = 1
+    assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("eval", "ok")]
+    single, sharded = local_store.results("eval")[-1], ray_store.results("eval")[-1]
+    assert sharded["dataset"]["shards"] == 3 and single["images"] == sharded["images"] == 11
+    assert (single["top1"], single["top5"], single["skipped"]) == (sharded["top1"], sharded["top5"], sharded["skipped"])
+    eval_job = next(j for j in jobs if j.step == "eval")
+    one, merged = np.load(predictions_path(local_store.directory, eval_job)), np.load(predictions_path(ray_store.directory, eval_job))
+    assert one.shape == (12, 5) and (one[:, 0] >= 0).sum() == 11
+    np.testing.assert_array_equal(one, merged)
+
+
+def plan_eval(entries, data):
+    from zoocheck.sweep.jobs import plan
+
+    return plan(entries, ("convert", "eval"), framework_of=lambda e: "test", weights_of=lambda e: (None, 0), options={"eval": {"data": data}})

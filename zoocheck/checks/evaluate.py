@@ -391,6 +391,14 @@ class _Pipeline:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def accuracy(top5: np.ndarray, labels: np.ndarray) -> tuple[float | None, float | None]:
+    """(top-1 %, top-5 %) of per-image top-5 predictions [N, 5] against labels [N]; None for N=0."""
+    if not len(labels):
+        return None, None
+    top5 = np.asarray(top5, dtype=np.int64)
+    return float(100.0 * np.mean(top5[:, 0] == labels)), float(100.0 * np.mean((top5 == labels[:, None]).any(axis=1)))
+
+
 def top5_of(logits: np.ndarray) -> np.ndarray:
     """[N, C] scores -> [N, 5] class indices, best first (ties: lower index first)."""
     logits = np.asarray(logits)
@@ -420,6 +428,7 @@ def evaluate(
     checkpoint_every: int = CHECKPOINT_EVERY,
     progress: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    predictions: str | Path | None = None,
 ) -> EvalResult:
     """Top-1/top-5 of ``predict`` (float32 NCHW batch -> [N, 1000] scores) on ``dataset``.
 
@@ -428,6 +437,8 @@ def evaluate(
     ``progress(done, total)`` is called after every batch with samples finished so far;
     ``on_batch(batches_done)`` too (an exception from it interrupts the run, as Ctrl-C would,
     and the checkpoint keeps every finished batch). Unreadable images are skipped and listed.
+    ``predictions``: a ``.npy`` file to write the per-image top-5 to ([N, 5] int16 in data set
+    order, -1 for a skipped image).
     """
     samples = dataset.samples[:limit] if limit is not None else dataset.samples
     total = len(samples)
@@ -466,12 +477,12 @@ def evaluate(
     evaluated = np.ones(total, dtype=bool)
     evaluated[list(ckpt.skipped)] = False
     labels = np.fromiter((s.label for s in samples), dtype=np.int64, count=total)[evaluated]
-    top5 = ckpt.top5[evaluated].astype(np.int64)
     images = int(evaluated.sum())
-    top1_acc = top5_acc = None
-    if images:
-        top1_acc = float(100.0 * np.mean(top5[:, 0] == labels))
-        top5_acc = float(100.0 * np.mean((top5 == labels[:, None]).any(axis=1)))
+    top1_acc, top5_acc = accuracy(ckpt.top5[evaluated], labels)
+    if predictions is not None:
+        per_image = ckpt.top5.copy()
+        per_image[~evaluated] = -1
+        _atomic_write(Path(predictions), lambda fh: np.save(fh, per_image))
     ckpt.remove()
     this_run = images - resumed
     return EvalResult(
@@ -500,4 +511,4 @@ def evaluate(
     )
 
 
-__all__ = ["CACHE_CHUNK", "CropCache", "EvalResult", "SkippedImage", "crop_image", "evaluate", "geometry_key", "normalize_batch", "spec_key", "top5_of"]
+__all__ = ["CACHE_CHUNK", "CropCache", "EvalResult", "SkippedImage", "accuracy", "crop_image", "evaluate", "geometry_key", "normalize_batch", "spec_key", "top5_of"]

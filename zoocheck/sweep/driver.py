@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoocheck.sweep.evalshards import predictions_path
 from zoocheck.sweep.jobs import Job
 from zoocheck.sweep.work import EntryWork, JobOutcome, conversion_path
 
@@ -82,7 +83,14 @@ def pending_work(jobs: list[Job], finished: dict[str, dict], results_dir: Path, 
         else:
             by_entry.setdefault(job.entry.key, []).append(job)
     works = [
-        EntryWork(tuple(group), conversion_path(results_dir, group[0]), data=data, images=images, options={"eval": eval_options})
+        EntryWork(
+            tuple(group),
+            conversion_path(results_dir, group[0]),
+            predictions=next((predictions_path(results_dir, j) for j in group if j.step == "eval"), None),
+            data=data,
+            images=images,
+            options={"eval": eval_options},
+        )
         for group in by_entry.values()
     ]
     return works, cached

@@ -11,6 +11,7 @@ tasks, writes the results store. Without ``address`` a local cluster is started 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -30,6 +31,16 @@ def _run_item(work) -> list[JobOutcome]:
     from zoocheck.sweep.work import run_entry_captured
 
     return run_entry_captured(work)
+
+
+def _eval_shard(job, onnx_path, data, limit, start, end, predictions):
+    from zoocheck.sweep.evalshards import evaluate_onnx
+
+    return evaluate_onnx(job, onnx_path, data, predictions=predictions, limit=limit, start=start, end=end, threads=1)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class RayExecutor:
@@ -63,6 +74,7 @@ class RayExecutor:
                 raise RayUnavailable(f"cannot {'start a local Ray cluster' if address is None else f'join the Ray cluster at {address}'}: {exc}") from exc
             self.started_here = True
         self._remote = ray.remote(_run_item)
+        self._shard = ray.remote(_eval_shard)
 
     def capacity(self) -> int:
         """Tasks that fit on the cluster at once (so a submitted task is a running one)."""
@@ -70,45 +82,110 @@ class RayExecutor:
         return max(1, int(cpus // self.cpus_per_job))
 
     def run(self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None) -> None:
-        ray = self.ray
+        """Each item as one task; with ``eval_shards`` > 1 an item's eval job runs afterwards as
+        that many shard tasks, merged here (``evalshards.merge_shards``)."""
+        first, sharded = [], []
+        for item in items:
+            rest = tuple(j for j in item.work.jobs if j.step != "eval")
+            if self.eval_shards > 1 and len(rest) < len(item.work.jobs):
+                sharded.append(item)
+                if rest:
+                    first.append(Item(item.framework, item.source, dataclasses.replace(item.work, jobs=rest)))
+            else:
+                first.append(item)
+        tasks = [(item, self._remote, (item.work,), on_done, lambda outcomes, item=item: on_done(outcomes)) for item in first]
+        self._run_tasks(tasks, on_start)
+        for item in sharded:
+            self._sharded_eval(item, on_done, on_start)
+
+    def _options(self) -> dict:
         options = {"num_cpus": self.cpus_per_job, "max_retries": 0}
         if self.memory_bytes:
             options["memory"] = self.memory_bytes
-        pending, running = list(items), {}
+        return options
+
+    def _run_tasks(self, tasks: list, on_start) -> None:
+        """Run (item, remote function, args, on_failed_outcomes, on_result) tuples, as many at
+        once as fit on the cluster; a task that fails or times out gives ``died`` outcomes."""
+        ray = self.ray
+        pending, running = list(tasks), {}
         limit = self.capacity()
         try:
             while pending or running:
                 while pending and len(running) < limit:
-                    item = pending.pop(0)
-                    running[self._remote.options(**options).remote(item.work)] = (item, time.perf_counter())
+                    task = pending.pop(0)
+                    item, function, args = task[:3]
+                    running[function.options(**self._options()).remote(*args)] = (task, time.perf_counter())
                     on_start(item)
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=_POLL_S)
+                now = time.perf_counter()
                 for ref in ready:
-                    item, began = running.pop(ref)
-                    on_done(self._outcomes(ref, item, time.perf_counter() - began))
+                    (item, _f, _a, failed, succeeded), began = running.pop(ref)
+                    try:
+                        value = ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        failed(self._death(exc, item, now - began))
+                    else:
+                        succeeded(value)
                 if self.timeout_s is not None:
-                    now = time.perf_counter()
-                    for ref, (item, began) in list(running.items()):
+                    for ref, ((item, _f, _a, failed, _s), began) in list(running.items()):
                         if now - began > self.timeout_s:
                             ray.cancel(ref, force=True)
                             running.pop(ref)
                             step = "+".join(j.step for j in item.work.jobs)
-                            on_done(died(item, f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the Ray task was cancelled", "timeout", now - began))
+                            failed(died(item, f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the Ray task was cancelled", "timeout", now - began))
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
 
-    def _outcomes(self, ref, item: Item, seconds: float) -> list[JobOutcome]:
+    def _death(self, exc, item: Item, seconds: float) -> list[JobOutcome]:
+        """``died`` outcomes for a task that did not return: killed for memory, its worker dead,
+        or an exception it raised (the cause's own type decides the category)."""
+        from zoocheck.sweep.jobs import categorize
+
         ray = self.ray
         step = "+".join(j.step for j in item.work.jobs)
+        if isinstance(exc, ray.exceptions.OutOfMemoryError):
+            return died(item, f"{step}: Ray's memory monitor killed the task ({_first_line(exc)})", "out of memory", seconds)
+        if isinstance(exc, ray.exceptions.WorkerCrashedError):
+            return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {_first_line(exc)}", "build", seconds)
+        cause = getattr(exc, "cause", None) or exc
+        category = categorize({"stage": item.work.jobs[0].step, "exception_type": type(cause).__name__, "message": _first_line(cause)})
+        return died(item, f"{step} failed in its Ray task: {type(cause).__name__}: {_first_line(cause)}", category, seconds)
+
+    def _sharded_eval(self, item: Item, on_done, on_start) -> None:
+        from zoocheck.sweep.evalshards import merge_shards, shard_ranges
+        from zoocheck.sweep.work import run_entry
+
+        work = item.work
+        job = next(j for j in work.jobs if j.step == "eval")
+        alone = Item(item.framework, item.source, dataclasses.replace(work, jobs=(job,)))
+        if not work.onnx_path.is_file() or work.data is None:  # the failure run_entry reports
+            on_done(run_entry(alone.work))
+            return
+        began = time.perf_counter()
+        limit = work.options.get("eval", {}).get("limit")
+        from zoocheck.checks.imagenet import read_dataset
+
+        total = len(read_dataset(work.data).samples[:limit] if limit else read_dataset(work.data).samples)
+        ranges = shard_ranges(total, self.eval_shards)
+        files = [work.predictions.with_name(f"{work.predictions.stem}.shard-{i}.npy") for i in range(len(ranges))]
+        parts: dict[int, object] = {}
+        failures: list[list[JobOutcome]] = []
+        tasks = [
+            (alone, self._shard, (job, work.onnx_path, work.data, limit, start, end, files[i]), failures.append, lambda result, i=i: parts.__setitem__(i, result))
+            for i, (start, end) in enumerate(ranges)
+        ]
         try:
-            return ray.get(ref)
-        except ray.exceptions.OutOfMemoryError as exc:
-            return died(item, f"{step}: Ray's memory monitor killed the task ({str(exc).strip().splitlines()[0]})", "out of memory", seconds)
-        except ray.exceptions.WorkerCrashedError as exc:
-            return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {str(exc).strip().splitlines()[0]}", "build", seconds)
-        except ray.exceptions.RayError as exc:
-            return died(item, f"the Ray task for {step} failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}", "build", seconds)
+            self._run_tasks(tasks, on_start)
+            if failures:
+                on_done(failures[0])
+                return
+            merged = merge_shards(job, work.data, limit, [parts[i] for i in range(len(ranges))], files, work.predictions)
+        finally:
+            for f in files:
+                f.unlink(missing_ok=True)
+        on_done([JobOutcome(job.key, job.entry.source, job.entry.name, "eval", "ok", time.perf_counter() - began, records=(merged.to_dict(),), message=merged.summary(), onnx_path=str(work.onnx_path))])
 
     def close(self) -> None:
         if self.started_here:

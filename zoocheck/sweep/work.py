@@ -55,6 +55,7 @@ class EntryWork:
 
     jobs: tuple[Job, ...]
     onnx_path: Path  # the cached conversion (named by the conversion key)
+    predictions: Path | None = None  # eval: where the per-image top-5 go
     data: str | None = None
     images: tuple[str, ...] | None = None
     options: dict = field(default_factory=dict)
@@ -173,7 +174,7 @@ def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     from zoocheck.sweep.evalshards import evaluate_onnx
 
     try:
-        result = evaluate_onnx(job, work.onnx_path, work.data, **work.options.get("eval", {}))
+        result = evaluate_onnx(job, work.onnx_path, work.data, predictions=work.predictions, **work.options.get("eval", {}))
     except Exception as exc:  # unreadable data, a label space that is not ImageNet-1k
         failure = Failure.from_exception(job.entry.source, job.entry.name, "eval", exc).to_dict()
         return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure["message"])
