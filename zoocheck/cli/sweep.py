@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("sweep", help="convert and check every selected entry (all sources by default), resumably, locally or on Ray")
     parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
-    parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive)")
+    parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive); 'source/name' picks one source's")
     parser.add_argument("--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)")
     parser.add_argument("--random-weights", action="store_true", help="seeded random weights for every entry (every output says so); default: the fetched weights")
     parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
@@ -52,10 +52,17 @@ def select_entries(sources, arch: str | None, models):
         entries = [e for e in entries if fnmatch.fnmatch(e.arch.id, arch.lower())]
     if models:
         patterns = [m.lower() for m in models]
-        entries = [e for e in entries if any(fnmatch.fnmatch(n.lower(), p) for p in patterns for n in (e.name, *e.aliases))]
+        entries = [e for e in entries if any(_matches(e, p) for p in patterns)]
     if not entries:
         raise UsageError("no registry entry matches the selection (see `zoocheck list`)")
     return entries
+
+
+def _matches(entry, pattern: str) -> bool:
+    """``pattern`` against the entry's name or aliases, or, with a '/', its 'source/name' key."""
+    if "/" in pattern:
+        return fnmatch.fnmatch(entry.key.lower(), pattern)
+    return any(fnmatch.fnmatch(n.lower(), pattern) for n in (entry.name, *entry.aliases))
 
 
 def _steps(text: str) -> tuple[str, ...]:

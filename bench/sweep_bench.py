@@ -1,0 +1,120 @@
+"""Sweep benchmark (issue 12): ratios measured in one run on this machine, random weights,
+convert + parity.
+
+1. ``zoocheck sweep`` wall time against the sum of the same models run one by one as today
+   (one ``zoocheck parity`` per model: a fresh interpreter and converter child each); target <= 0.6.
+2. A second, unchanged sweep against the first; target < 5%.
+3. Per-model cost breakdown (framework start, load, export, normalisation, framework forward,
+   onnxruntime forward, checks), each model in a fresh interpreter so framework start is real.
+4. ``--executor ray`` (a local cluster started by the sweep, its start-up included) against the
+   local executor at the same parallelism; target overhead <= 10%.
+
+Every figure comes from processes started here, each in its own results folder. The default subset
+is small (one ResNet-18 per framework family, two torch sources so a torch worker is reused); pass
+``--model source/name ...`` to measure others. The whole registry is the issue's target and is not
+run by default (the machine is shared).
+
+    .venv/bin/python bench/sweep_bench.py [--workers 2] [--model torchvision/resnet18.IMAGENET1K_V1 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSET = ("torchvision/resnet18.IMAGENET1K_V1", "timm/resnet18d.ra2_in1k", "ppcls/ResNet18", "gluon/resnet18_v1")
+
+# Times the pieces of one conversion + parity check in a fresh interpreter; prints one JSON object.
+_BREAKDOWN = r"""
+import json, sys, tempfile, time
+from pathlib import Path
+source, name = sys.argv[1].split("/", 1)
+t = {}
+mark = time.perf_counter()
+def lap(key):
+    global mark
+    now = time.perf_counter(); t[key] = t.get(key, 0.0) + now - mark; mark = now
+from zoocheck.converters import converter_for
+converter = converter_for(source); converter.check_available(); lap("framework start")
+from zoocheck.zoo_registry import get_entry
+from zoocheck.checks.parity import model_inputs, compare_batches
+entry = get_entry(source, name)
+names, batch, _ = model_inputs(entry, None); lap("preprocessing")
+native = converter.load(entry, None, random_seed=0); lap("load")
+reference = native.forward(batch); lap("framework forward")
+fp64 = native.forward_fp64(batch); lap("framework fp64 forward")
+import onnx
+from zoocheck.converters.normalize import attach_metadata, normalize_model, onnx_facts, save_atomic
+from zoocheck.converters.pipeline import describe
+with tempfile.TemporaryDirectory() as tmp:
+    raw = Path(tmp) / "raw.onnx"; native.export_onnx(raw, 17); lap("export")
+    model = onnx.load(str(raw)); normalize_model(model, {})
+    facts = onnx_facts(model)
+    metadata = {**describe(entry, None, 0, facts["opset"], native.versions, native.outputs_probabilities), **facts}
+    attach_metadata(model, metadata); out = Path(tmp) / "model.onnx"; save_atomic(model, out, metadata); lap("normalisation")
+    from zoocheck.checks.onnx_runtime import run_first_output, session
+    test = run_first_output(session(out), batch); lap("onnxruntime forward")
+compare_batches(names, reference, test)
+if fp64 is not None:
+    compare_batches(names, fp64, reference); compare_batches(names, fp64, test)
+lap("checks")
+print(json.dumps(t))
+"""
+
+
+def zoocheck(*args: str, env: dict | None = None) -> float:
+    """Wall time of one ``zoocheck`` command (exit 0 or 1: a failed check is still a run)."""
+    began = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "zoocheck", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"zoocheck {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    return time.perf_counter() - began
+
+
+def breakdown(key: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", _BREAKDOWN, key], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", nargs="+", default=list(SUBSET), help="source/name keys (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="sweep parallelism, local and Ray alike (default 2)")
+    args = parser.parse_args()
+    env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    with tempfile.TemporaryDirectory(prefix="zoocheck-sweep-bench-") as tmp:
+        tmp = Path(tmp)
+        one_by_one = {}
+        for key in args.model:
+            source, name = key.split("/", 1)
+            one_by_one[key] = zoocheck("parity", "--src", source, "--model", name, "--random-weights", "--results", str(tmp / "one-by-one"), env=env)
+        sweep = ["sweep", "--model", *args.model, "--random-weights", "--workers", str(args.workers)]
+        first = zoocheck(*sweep, "--results", str(tmp / "sweep"), env=env)
+        second = zoocheck(*sweep, "--results", str(tmp / "sweep"), env=env)
+        ray = zoocheck(*sweep, "--executor", "ray", "--results", str(tmp / "ray"), env=env)
+        local_again = zoocheck(*sweep, "--results", str(tmp / "sweep-again"), env=env)  # local measured twice: the
+        costs = {key: breakdown(key) for key in args.model}  # machine is shared, so say how much it drifts
+    total = sum(one_by_one.values())
+    local = min(first, local_again)
+    print(f"models: {len(args.model)} ({', '.join(args.model)}); random weights; steps convert,parity; sweep workers {args.workers}")
+    print(f"one by one as today (zoocheck parity per model): {total:.1f} s  [{', '.join(f'{k.split(chr(47))[1]} {v:.1f}' for k, v in one_by_one.items())}]")
+    print(f"sweep, first run: {first:.1f} s; again in a fresh folder: {local_again:.1f} s")
+    print(f"  sweep / one by one: {first / total:.2f}  (target <= 0.6)")
+    print(f"second, unchanged sweep: {second:.1f} s = {100 * second / first:.1f}% of the first  (target < 5%)")
+    print(f"ray executor (local cluster start included): {ray:.1f} s; overhead vs the faster local sweep: {100 * (ray / local - 1):+.1f}%  (target <= 10%)")
+    print("per-model cost breakdown (s), each model in a fresh interpreter:")
+    columns = list(dict.fromkeys(k for c in costs.values() for k in c))
+    print("  " + " | ".join(["model", *columns, "total"]))
+    for key, cost in costs.items():
+        print("  " + " | ".join([key, *(f"{cost.get(c, 0.0):.2f}" for c in columns), f"{sum(cost.values()):.2f}"]))
+
+
+if __name__ == "__main__":
+    main()
