@@ -53,11 +53,10 @@ def entry_dict(entry) -> dict:
     from zoocheck.converters.graph import canonical_fingerprint
     from zoocheck.converters.pipeline import DEFAULT_OPSET
 
-    weights = None
-    if entry.weights is not None:
-        w = entry.weights
-        weights = {"url": w.url, "file_name": w.file_name, "format": w.format,
-                   "checksum": str(w.checksum) if w.checksum else None}  # fmt: skip
+    def weights_dict(w):
+        return {"url": w.url, "file_name": w.file_name, "format": w.format, "checksum": str(w.checksum) if w.checksum else None}
+
+    weights = weights_dict(entry.weights) if entry.weights is not None else None
     return {
         "source": entry.source,
         "name": entry.name,
@@ -72,8 +71,14 @@ def entry_dict(entry) -> dict:
         # every canonical file of this architecture has it (at the default opset); None: native only
         "structure_fingerprint": canonical_fingerprint(entry.arch, DEFAULT_OPSET),
         "published": [dataclasses.asdict(p) for p in entry.published],
+        "naming": entry.naming,
+        "alternate_weights": [weights_dict(w) for w in entry.alternate_weights],
+        "licence": entry.licence,
+        "hub_id": entry.hub_id,
+        "origin_url": entry.origin_url,
+        "same_weights_as": list(entry.same_weights_as),
+        "exported_from": entry.exported_from,
         "notes": entry.notes,
-        "extra": dict(entry.extra),
     }
 
 
@@ -168,8 +173,12 @@ def run_show(args) -> int:
         out.print(f"[yellow]audit:[/yellow] {_finding_line(f)}")
     if entry.notes:
         out.print(f"notes: {entry.notes}")
-    for key, value in entry.extra:
-        out.print(f"{key}: {value}")
+    facts = [("same weights as", ", ".join(entry.same_weights_as)), ("exported from", entry.exported_from),
+             ("licence", entry.licence), ("hub", entry.hub_id), ("origin", entry.origin_url),
+             *((f"also published as ({w.format})", w.url) for w in entry.alternate_weights)]  # fmt: skip
+    for label, value in facts:
+        if value:
+            out.print(f"{label}: {value}", markup=False)
     return EXIT_OK
 
 

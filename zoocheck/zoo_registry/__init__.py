@@ -9,8 +9,10 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import warnings
 from functools import lru_cache
 
+from zoocheck.zoo_registry.sources._common import RowError
 from zoocheck.zoo_registry.types import (
     Architecture,
     Checksum,
@@ -50,6 +52,10 @@ class UnknownSourceError(LookupError):
     pass
 
 
+class SourceUnavailable(UnknownSourceError):
+    """A source whose registry table could not be read (a malformed row); the others still work."""
+
+
 class UnknownModelError(LookupError):
     def __init__(self, source: str, name: str, suggestions: list[str]):
         self.source, self.name, self.suggestions = source, name, suggestions
@@ -66,9 +72,26 @@ def canonical_source(source: str) -> str:
     return key
 
 
+
+
+#: source -> why its table could not be read (the file and line of the malformed row)
+SOURCE_ERRORS: dict[str, str] = {}
+
+
 @lru_cache(maxsize=None)
 def _entries_of(source: str) -> tuple[Entry, ...]:
-    return tuple(importlib.import_module(SOURCES[source]).ENTRIES)
+    """The entries of ``source``; a malformed row disables this source only (warned once, kept
+    in SOURCE_ERRORS), so ``zoocheck list`` still lists every other source."""
+    try:
+        return tuple(importlib.import_module(SOURCES[source]).ENTRIES)
+    except RowError as exc:
+        SOURCE_ERRORS[source] = str(exc)
+        warnings.warn(f"registry source {source!r} disabled: {exc}", RegistryWarning, stacklevel=3)
+        return ()
+
+
+class RegistryWarning(UserWarning):
+    pass
 
 
 @lru_cache(maxsize=None)
@@ -90,6 +113,8 @@ def get_entry(source: str, name: str) -> Entry:
     """The entry ``name`` (case-insensitive, aliases included) of ``source``."""
     source = canonical_source(source)
     index = _name_index(source)
+    if source in SOURCE_ERRORS:
+        raise SourceUnavailable(f"source {source!r} is disabled: {SOURCE_ERRORS[source]}")
     try:
         return index[name.strip().lower()]
     except KeyError:
@@ -113,6 +138,8 @@ __all__ = [
     "Preprocess",
     "Published",
     "SOURCES",
+    "SOURCE_ERRORS",
+    "SourceUnavailable",
     "UnknownModelError",
     "UnknownSourceError",
     "Weights",

@@ -181,6 +181,16 @@ class Entry:
     # several (PaddleClas: legendary, legendary_vd, vc, resnext, resnext_vd, wsl; GluonCV: gluon,
     # resnetv1b, resnext). Set by the source's name parser (zoo_registry/names.py).
     naming: str = ""
+    # Other published files of these weights: PaddleClas's inference model (paddle-inference), a
+    # README link other than what the library downloads, the ONNX zoo's old S3 link.
+    alternate_weights: tuple[Weights, ...] = ()
+    licence: str | None = None
+    hub_id: str | None = None  # the Hugging Face Hub repository (timm)
+    origin_url: str | None = None  # where the weights were first published (timm)
+    # Relations to other entries, by key ('timm/resnet50.tv_in1k'), from data/relations.csv:
+    # entries publishing these same weights, and the entry this file was exported from.
+    same_weights_as: tuple[str, ...] = ()
+    exported_from: str | None = None
     notes: str = ""
     extra: tuple[tuple[str, str], ...] = field(default=())
 

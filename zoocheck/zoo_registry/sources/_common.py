@@ -9,13 +9,15 @@ must stay instant.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import io
 import re
 from functools import lru_cache
 from importlib import resources
 
-from zoocheck.zoo_registry.types import Checksum, Published
+from zoocheck.zoo_registry.types import Checksum, Entry, Published
 
 DATA_PACKAGE = "zoocheck.zoo_registry"  # files under its data/ folder (package data)
 
@@ -32,11 +34,44 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+class Row(dict):
+    """One CSV row (column -> stripped string) that knows where it comes from."""
+
+    def __init__(self, cells: dict[str, str], file_name: str, line: int):
+        super().__init__(cells)
+        self.file_name, self.line = file_name, line
+
+    @property
+    def where(self) -> str:
+        return f"zoo_registry/data/{self.file_name} line {self.line}"
+
+
+class RowError(ValueError):
+    """A registry row that cannot be turned into an entry; the message names the file and line."""
+
+
+@contextlib.contextmanager
+def located(row: Row):
+    """Turn any error raised while building an entry from ``row`` into a RowError naming the row."""
+    try:
+        yield
+    except RowError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RowError(f"{row.where} ({row.get('model') or row.get('name', '?')}): {type(exc).__name__}: {exc}") from exc
+
+
 @lru_cache(maxsize=None)
-def read_rows(file_name: str) -> tuple[dict[str, str], ...]:
-    """The rows of one packaged CSV, as dicts of stripped strings."""
+def read_rows(file_name: str) -> tuple[Row, ...]:
+    """The rows of one packaged CSV."""
     text = resources.files(DATA_PACKAGE).joinpath("data", file_name).read_text(encoding="utf-8")
-    return tuple({k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(io.StringIO(text)))
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    for cells in reader:
+        if None in cells:  # more cells than the header has columns
+            raise RowError(f"zoo_registry/data/{file_name} line {reader.line_num}: {len(cells) - 1 + len(cells[None])} cells, the header has {len(cells) - 1}")
+        rows.append(Row({k: (v or "").strip() for k, v in cells.items()}, file_name, reader.line_num))
+    return tuple(rows)
 
 
 @lru_cache(maxsize=None)
@@ -59,6 +94,45 @@ def extra_published() -> dict[tuple[str, str], tuple[Published, ...]]:
 
 def extras_for(source: str, name: str) -> tuple[Published, ...]:
     return extra_published().get((source, name), ())
+
+
+RELATIONS = ("same_weights_as", "exported_from")
+
+
+@lru_cache(maxsize=None)
+def _relations() -> dict[tuple[str, str], dict[str, list[str]]]:
+    """(source, name) -> relation -> keys of the related entries (relations.csv; same_weights_as is
+    declared once per pair and holds both ways)."""
+    out: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for row in read_rows("relations.csv"):
+        relation = row["relation"]
+        if relation not in RELATIONS:
+            raise ValueError(f"relations.csv: unknown relation {relation!r} (known: {', '.join(RELATIONS)})")
+        this, other = (row["source"], row["name"]), (row["other_source"], row["other_name"])
+        out.setdefault(this, {}).setdefault(relation, []).append("/".join(other))
+        if relation == "same_weights_as":
+            out.setdefault(other, {}).setdefault(relation, []).append("/".join(this))
+    return out
+
+
+def with_relations(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
+    """``entries`` with their ``same_weights_as`` / ``exported_from`` from relations.csv."""
+    out = []
+    for entry in entries:
+        related = _relations().get((entry.source, entry.name), {})
+        exported = related.get("exported_from", [])
+        if len(exported) > 1:
+            raise ValueError(f"relations.csv: {entry.key} is exported from several entries: {exported}")
+        out.append(dataclasses.replace(entry, same_weights_as=tuple(related.get("same_weights_as", ())),
+                                       exported_from=exported[0] if exported else None))  # fmt: skip
+    return tuple(out)
+
+
+def flag(cell: str) -> bool:
+    """A 'true' / 'false' CSV cell."""
+    if cell not in ("true", "false"):
+        raise ValueError(f"expected true or false, found {cell!r}")
+    return cell == "true"
 
 
 def num(cell: str) -> float | None:
@@ -97,12 +171,6 @@ def parse_checksum(cell: str) -> Checksum | None:
 
 def file_name_of(url: str) -> str:
     return url.rsplit("/", 1)[-1].split("?", 1)[0]
-
-
-def note_field(notes: str, key: str) -> str | None:
-    """The value of ``key=value`` in a CSV notes cell (up to the next ``;``)."""
-    m = re.search(rf"(?:^|[;\s]){re.escape(key)}=([^;]*)", notes)
-    return m.group(1).strip() if m else None
 
 
 def published(row: dict[str, str], reference: str, *, flops_unit: str | None = "MACs",

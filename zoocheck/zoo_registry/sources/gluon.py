@@ -10,12 +10,13 @@ MXNet's, which include the batch-norm running mean/var.
 from __future__ import annotations
 
 from zoocheck.zoo_registry.sources._common import (
+    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
-    note_field,
     parse_checksum,
     published,
     read_rows,
+    with_relations,
 )
 from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
@@ -38,31 +39,31 @@ GLUON = Preprocess(
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("mxnet_gluon_model_zoo.csv"):
-        model = row["model"]
-        table = note_field(row["notes"], "table_version") or "current"
-        checksum = parse_checksum(row["checksum_or_sha"])
-        stem = f"{model}-{checksum.value[:8]}"
-        parsed = gluon_style(model)
-        name, aliases = (model, (stem,)) if table == "current" else (stem, (f"{model}.legacy",))
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=name,
-                aliases=aliases,
-                arch=parsed.arch,
-                naming=parsed.naming,
-                builder=model,
-                preprocess=GLUON,
-                weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluon-params",
-                                checksum=checksum),  # fmt: skip
-                published=(published(row, REFERENCE[table]),),
-                input_size=GLUON.crop,
-                notes=f"{table} MXNet model-zoo table; weights zip holds {stem}.params (sha1 of the .params); "
-                "eval preprocessing not given by MXNet, GluonCV's assumed",
-                extra=(("table_version", table),),
+        with located(row):
+            model = row["model"]
+            table = row["table_version"]
+            checksum = parse_checksum(row["checksum_or_sha"])
+            stem = f"{model}-{checksum.value[:8]}"
+            parsed = gluon_style(model)
+            name, aliases = (model, (stem,)) if table == "current" else (stem, (f"{model}.legacy",))
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=aliases,
+                    arch=parsed.arch,
+                    naming=parsed.naming,
+                    builder=model,
+                    preprocess=GLUON,
+                    weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluon-params",
+                                    checksum=checksum),  # fmt: skip
+                    published=(published(row, REFERENCE[table]),),
+                    input_size=GLUON.crop,
+                    notes=f"{table} MXNet model-zoo table; weights zip holds {stem}.params (sha1 of the .params); "
+                    "eval preprocessing not given by MXNet, GluonCV's assumed",
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

@@ -9,7 +9,7 @@ v1s is the 64-wide deep stem (timm ``resnetNNs``: id ``resnetNN_s``); the GroupN
 from __future__ import annotations
 
 from zoocheck.zoo_registry.names import gluon_style
-from zoocheck.zoo_registry.sources._common import parse_checksum, published, read_rows
+from zoocheck.zoo_registry.sources._common import located, flag, parse_checksum, published, read_rows, with_relations
 from zoocheck.zoo_registry.sources.gluon import GLUON
 from zoocheck.zoo_registry.types import Entry, Weights
 
@@ -23,45 +23,45 @@ GLUONCV = GLUON
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("gluoncv.csv"):
-        model, notes = row["model"], row["notes"]
-        checksum = parse_checksum(row["checksum_or_sha"])
-        tagged = ":tag:" in notes
-        stem = f"{model}-{checksum.value[:8]}" if checksum else model
-        int8 = model.endswith("_int8")
-        parsed = gluon_style(model.removesuffix("_int8"))
-        name, aliases = (stem, ()) if tagged else (model, () if int8 or not checksum else (stem,))
-        url = row["weights_url"]
-        weights = None
-        if url and not int8:
-            weights = Weights(url=url, file_name=f"{stem}.params", format="gluoncv-params", checksum=checksum)
-        table = "ResNext" if model.startswith("resnext") else "ResNet"
-        pubs = (published(row, REFERENCE.format(table=table)),) if row["top1"] else ()
-        note = []
-        if tagged:
-            note.append(f"non-default weights: get_model('{model}', pretrained='{checksum.value[:8]}')")
-        if int8:
-            note.append("INT8 quantized (mxnet quantization of the fp32 resnet50_v1); no weights file in model_store")
-        if not pubs:
-            note.append("in model_store.py only: no published accuracy")
-        if "DISCREPANCY" in notes:
-            note.append(notes[notes.index("DISCREPANCY"):].split(";")[0])
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=name,
-                aliases=aliases,
-                arch=parsed.arch,
-                naming=parsed.naming,
-                builder=model.removesuffix("_int8"),
-                preprocess=GLUONCV,
-                weights=weights,
-                published=pubs,
-                input_size=GLUONCV.crop,
-                notes="; ".join(note),
-                extra=(("fp32_checksum", str(checksum)),) if int8 and checksum else (),
+        with located(row):
+            model = row["model"]
+            checksum = parse_checksum(row["checksum_or_sha"])
+            tagged = not flag(row["default_weights"])
+            stem = f"{model}-{checksum.value[:8]}" if checksum else model
+            int8 = model.endswith("_int8")
+            parsed = gluon_style(model.removesuffix("_int8"))
+            name, aliases = (stem, ()) if tagged else (model, () if int8 or not checksum else (stem,))
+            url = row["weights_url"]
+            weights = None
+            if url and not int8:
+                weights = Weights(url=url, file_name=f"{stem}.params", format="gluoncv-params", checksum=checksum)
+            table = "ResNext" if model.startswith("resnext") else "ResNet"
+            pubs = (published(row, REFERENCE.format(table=table)),) if row["top1"] else ()
+            note = []
+            if tagged:
+                note.append(f"non-default weights: get_model('{model}', pretrained='{checksum.value[:8]}')")
+            if int8:
+                note.append(f"INT8 quantized (mxnet quantization of the fp32 resnet50_v1, {checksum}); no weights file in model_store")
+            if not pubs:
+                note.append("in model_store.py only: no published accuracy")
+            if row["caveat"]:
+                note.append(row["caveat"])
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=aliases,
+                    arch=parsed.arch,
+                    naming=parsed.naming,
+                    builder=model.removesuffix("_int8"),
+                    preprocess=GLUONCV,
+                    weights=weights,
+                    published=pubs,
+                    input_size=GLUONCV.crop,
+                    notes="; ".join(note),
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 
 from zoocheck.zoo_registry.sources._common import (
+    located,
     extras_for,
     file_name_of,
     parse_checksum,
     published,
     read_rows,
+    with_relations,
 )
 from zoocheck.zoo_registry.names import mmpretrain_config
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
@@ -57,34 +59,31 @@ _DATE_HASH = re.compile(r"_\d{8}-[0-9a-f]{8}\.pth$")
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("mmpretrain.csv"):
-        name = row["model"]
-        config = mmpretrain_config(name)
-        arch, short, family = config.arch, config.short_name, config.family
-        base = re.search(r"dataset_base=configs/_base_/datasets/([\w.]+)", row["notes"]).group(1)  # type: ignore[union-attr]
-        preprocess = PRESETS[base]
-        assert (preprocess.resize, preprocess.crop, preprocess.interpolation) == (
-            int(row["resize"]), int(row["crop"]), row["interpolation"]), name  # fmt: skip
-        url = row["weights_url"]
-        stem = _DATE_HASH.sub("", file_name_of(url))
-        aliases = tuple(a for a in dict.fromkeys((short, stem)) if a and a != name)
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=name,
-                aliases=aliases,
-                arch=arch,
-                builder=name,
-                preprocess=preprocess,
-                weights=Weights(url=url, file_name=file_name_of(url), format="mmpretrain-checkpoint",
-                                checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
-                published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
-                input_size=preprocess.crop,
-                notes=("SOURCE TYPO: metafile and README give resnet34 2.18 M parameters (~21.8 M); " if "TYPO" in row["notes"] else "")
-                + f"config configs/{family}/{name}.py, dataset {base}",
-                extra=(("config", f"configs/{family}/{name}.py"), ("dataset_config", base)),
+        with located(row):
+            name = row["model"]
+            config = mmpretrain_config(name)
+            arch, short, family = config.arch, config.short_name, config.family
+            base = row["dataset_config"]
+            preprocess = PRESETS[base]
+            url = row["weights_url"]
+            stem = _DATE_HASH.sub("", file_name_of(url))
+            aliases = tuple(a for a in dict.fromkeys((short, stem)) if a and a != name)
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=aliases,
+                    arch=arch,
+                    builder=name,
+                    preprocess=preprocess,
+                    weights=Weights(url=url, file_name=file_name_of(url), format="mmpretrain-checkpoint",
+                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
+                    input_size=preprocess.crop,
+                    notes="; ".join(filter(None, (row["caveat"], f"config configs/{family}/{name}.py, dataset {base}"))),
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

@@ -8,17 +8,21 @@ names the README and its older S3 links use (``resnet50-v1``, ``ResNet50-v1``, `
 from __future__ import annotations
 
 from zoocheck.zoo_registry.sources._common import (
+    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
     file_name_of,
     parse_checksum,
     published,
     read_rows,
+    with_relations,
 )
 from zoocheck.zoo_registry.names import onnx_zoo_file
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "onnx-zoo"
+#: where the pre-2020 README linked the opset-7 v1/v2 files (with an MD5 file beside them)
+LEGACY_S3 = "https://s3.amazonaws.com/onnx-model-zoo/resnet"
 REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/resnet/README.md (= seed onnx_model_zoo_resnet_README.md)"
 
 #: imagenet_validation.ipynb, which produced the published accuracies: mxnet transforms.Resize(256) with
@@ -33,38 +37,40 @@ ONNX_ZOO = Preprocess(
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("onnx_model_zoo.csv"):
-        name = row["model"]
-        parsed = onnx_zoo_file(name)
-        depth, version, opset, caffe2, quant = parsed.arch.depth, parsed.arch.resnet.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
-        aliases: tuple[str, ...] = ()
-        if opset == 7 and not caffe2:
-            v = f"v{version}"
-            aliases = (f"resnet{depth}-{v}", f"ResNet-{depth}-{v}", f"resnet{depth}{v}")
-        url = row["weights_url"]
-        notes = [f"opset {opset}"]
-        if caffe2:
-            notes.append("Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
-                         "preprocessing as the zoo's shared imagenet_preprocess")  # fmt: skip
-        if quant:
-            notes.append(f"{quant} quantized by Intel Neural Compressor from resnet50-v1-12")
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=name,
-                aliases=aliases,
-                arch=parsed.arch,
-                builder=parsed.gluon_name,
-                preprocess=ONNX_ZOO,
-                weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
-                                checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
-                published=(published(row, REFERENCE),) if row["top1"] else (),
-                input_size=ONNX_ZOO.crop,
-                notes="; ".join(notes),
-                extra=(("legacy_url", f"https://s3.amazonaws.com/onnx-model-zoo/resnet/resnet{depth}v{version}/resnet{depth}v{version}.onnx"),)
-                if opset == 7 and not caffe2 else (),
+        with located(row):
+            name = row["model"]
+            parsed = onnx_zoo_file(name)
+            depth, version, opset, caffe2, quant = parsed.arch.depth, parsed.arch.resnet.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
+            aliases: tuple[str, ...] = ()
+            if opset == 7 and not caffe2:
+                v = f"v{version}"
+                aliases = (f"resnet{depth}-{v}", f"ResNet-{depth}-{v}", f"resnet{depth}{v}")
+            url = row["weights_url"]
+            notes = [f"opset {opset}"]
+            if caffe2:
+                notes.append("Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
+                             "preprocessing as the zoo's shared imagenet_preprocess")  # fmt: skip
+            if quant:
+                notes.append(f"{quant} quantized by Intel Neural Compressor from resnet50-v1-12")
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=aliases,
+                    arch=parsed.arch,
+                    builder=parsed.gluon_name,
+                    preprocess=ONNX_ZOO,
+                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
+                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    published=(published(row, REFERENCE),) if row["top1"] else (),
+                    input_size=ONNX_ZOO.crop,
+                    notes="; ".join(notes),
+                    alternate_weights=(Weights(url=f"{LEGACY_S3}/resnet{depth}v{version}/resnet{depth}v{version}.onnx",
+                                               file_name=f"resnet{depth}v{version}.onnx", format="onnx"),)  # fmt: skip
+                    if opset == 7 and not caffe2 else (),
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

@@ -8,22 +8,23 @@ parameter-naming scheme); the converter builds from ``entry.arch``.
 PaddleClas publishes each model twice: the README model list (4-digit accuracy, FLOPs counted as
 multiply-adds) and the per-family page (ResNet.md / ResNeXt.md / ResNeXt101_wsl.md: 3-digit accuracy,
 FLOPs = 2 x MACs, for ResNeXt lower parameter counts). Both are kept, each with its reference; the
-per-family numbers are read from the CSV notes where the reference table quotes them.
+per-family numbers are the CSV's ``family_*`` columns.
 """
 
 from __future__ import annotations
 
-import re
-
 from zoocheck.zoo_registry.sources._common import (
+    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
     extras_for,
     file_name_of,
+    flag,
     integer,
-    note_field,
+    num,
     published,
     read_rows,
+    with_relations,
 )
 from zoocheck.zoo_registry.names import paddleclas
 from zoocheck.zoo_registry.types import Entry, Preprocess, Published, Weights
@@ -45,10 +46,6 @@ PPCLS_FIX320 = Preprocess(
     size_rounding="round", crop_rounding="floor", mean=IMAGENET_MEAN, std=IMAGENET_STD, scale=1.0 / 255.0,
 )  # fmt: skip
 
-_FAMILY_TABLE = re.compile(
-    r"docs/zh_CN/models/ImageNet1k/(\w+\.md) table: Top1=([\d.]*) Top5=([\d.]*) "
-    r"Reference top1=([\d.]*) Reference top5=([\d.]*) FLOPs\(G\)=([\d.]*) Params\(M\)=([\d.]*)"
-)
 #: older names PaddleClas used for the same weights
 OLD_NAMES = {"Fix_ResNet50_vd_ssld": ("Fix_ResNet50_vd_ssld_v2",)}
 
@@ -57,65 +54,60 @@ def _pct(fraction: str) -> float | None:
     return round(float(fraction) * 100, 4) if fraction else None
 
 
-def _family_published(row: dict[str, str]) -> tuple[tuple[Published, ...], tuple[tuple[str, str], ...]]:
-    """The per-family page's numbers (quoted in the CSV notes) and its 'Reference' columns."""
-    m = _FAMILY_TABLE.search(row["notes"])
-    if not m:
-        return (), ()
-    page, top1, top5, ref1, ref5, flops, params = m.groups()
-    pub = Published(top1=_pct(top1), top5=_pct(top5), params_m=float(params) if params else None,
-                    flops_g=float(flops) if flops else None, flops_unit="FLOPs" if flops else None,
-                    input_size=integer(row["input_size"]), reference=FAMILY_REF.format(page=page))  # fmt: skip
-    extra = ((f"{page} reference top1/top5 (other implementation, not these weights)", f"{_pct(ref1)}/{_pct(ref5)}"),) if ref1 else ()
-    return (pub,), extra
+def _family_published(row: dict[str, str]) -> tuple[Published, ...]:
+    """The per-family page's numbers (the CSV's family_* columns)."""
+    if not row["family_page"]:
+        return ()
+    return (Published(top1=_pct(row["family_top1"]), top5=_pct(row["family_top5"]), params_m=num(row["family_params_m"]),
+                      flops_g=num(row["family_flops_g"]), flops_unit="FLOPs" if row["family_flops_g"] else None,
+                      input_size=integer(row["input_size"]), reference=FAMILY_REF.format(page=row["family_page"])),)  # fmt: skip
 
 
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("paddleclas.csv"):
-        name = row["model"]
-        in_readme = "README.md section" in row["notes"]
-        family_pubs, family_extra = _family_published(row)
-        pubs = ((published(row, README_REF),) if in_readme else ()) + family_pubs + extras_for(SOURCE, name)
-        fix = name.startswith("Fix_")
-        parsed = paddleclas(name)
-        preprocess = PPCLS_FIX320 if fix else PPCLS
-        if row["resize"]:
-            assert (preprocess.resize, preprocess.crop) == (int(row["resize"]), int(row["crop"])), name
-        url = row["weights_url"]
-        notes = []
-        extra = list(family_extra)
-        if inference := note_field(row["notes"], "inference_model"):
-            extra.append(("inference_model", inference))
-        if m := re.search(r"DISCREPANCY: MODEL_URLS has (\S+) but README links (\S+);", row["notes"]):
-            url, docs_url = m.groups()
-            extra.append(("docs_weights_url", docs_url))
-            notes.append(f"README links {file_name_of(docs_url)}; MODEL_URLS (what pretrained=True fetches) "
-                         f"has {file_name_of(url)}, used here")  # fmt: skip
-        weights = Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams") if url else None
-        if not row["resize"] and not fix:
-            notes.append("no eval config in this PaddleClas snapshot: preprocessing of the ResNet family assumed")
-        if fix:
-            notes.append("FixRes: fine-tuned at 320x320; eval resize/crop 320/320 from PaddleClas's speed tables")
-        if not url:
-            notes.append("no weights link published")
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=name,
-                aliases=OLD_NAMES.get(name, ()),
-                arch=parsed.arch,
-                naming=parsed.naming,
-                builder=name,
-                preprocess=preprocess,
-                weights=weights,
-                published=pubs,
-                input_size=preprocess.crop,
-                notes="; ".join(notes),
-                extra=tuple(extra),
+        with located(row):
+            name = row["model"]
+            pubs = ((published(row, README_REF),) if flag(row["in_readme"]) else ()) + _family_published(row) + extras_for(SOURCE, name)
+            fix = name.startswith("Fix_")
+            parsed = paddleclas(name)
+            preprocess = PPCLS_FIX320 if fix else PPCLS
+            url, docs_url = row["weights_url"], row["docs_weights_url"]
+            notes = []
+            alternates = []
+            if row["inference_url"]:
+                alternates.append(Weights(url=row["inference_url"], file_name=file_name_of(row["inference_url"]), format="paddle-inference"))
+            if docs_url:
+                alternates.append(Weights(url=docs_url, file_name=file_name_of(docs_url), format="paddle-pdparams"))
+                notes.append(f"README links {file_name_of(docs_url)}; MODEL_URLS (what pretrained=True fetches) "
+                             f"has {file_name_of(url)}, used here")  # fmt: skip
+            if row["family_reference_top1"]:
+                notes.append(f"{row['family_page']} also lists another implementation's top-1/top-5 "
+                             f"{_pct(row['family_reference_top1'])}/{_pct(row['family_reference_top5']) or '-'} (not these weights)")  # fmt: skip
+            weights = Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams") if url else None
+            if not row["resize"] and not fix:
+                notes.append("no eval config in this PaddleClas snapshot: preprocessing of the ResNet family assumed")
+            if fix:
+                notes.append("FixRes: fine-tuned at 320x320; eval resize/crop 320/320 from PaddleClas's speed tables")
+            if not url:
+                notes.append("no weights link published")
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=OLD_NAMES.get(name, ()),
+                    arch=parsed.arch,
+                    naming=parsed.naming,
+                    builder=name,
+                    preprocess=preprocess,
+                    weights=weights,
+                    alternate_weights=tuple(alternates),
+                    published=pubs,
+                    input_size=preprocess.crop,
+                    notes="; ".join(notes),
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

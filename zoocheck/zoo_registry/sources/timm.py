@@ -11,15 +11,15 @@ two image sizes) is one Published with its input size; the entry's preprocessing
 from __future__ import annotations
 
 import math
-import re
 
 from zoocheck.zoo_registry.sources._common import (
+    located,
     extras_for,
     file_name_of,
-    note_field,
     parse_checksum,
     published,
     read_rows,
+    with_relations,
     triple,
 )
 from zoocheck.zoo_registry.names import timm_style
@@ -55,37 +55,39 @@ DEFAULT_TAGS: dict[str, str] = {
     "resnext101_64x4d": "c1_in1k", "wide_resnet50_2": "racm_in1k", "wide_resnet101_2": "tv_in1k",
 }  # fmt: skip
 
-_PRETRAINED_CFG = re.compile(r"pretrained_cfg input_size=\(3, (\d+), (\d+)\) crop_pct=([\d.]+) interpolation=(\w+)")
-_EVAL_CROP_PCT = re.compile(r"eval crop_pct=([\d.]+)")
+#: timm's crop_mode -> how the image is resized before the center crop ('border' is not expressible)
+_RESIZE_MODES = {"center": "short", "squash": "squash"}
 
 
 def _preprocess(row: dict[str, str]) -> Preprocess:
-    """The tag's pretrained_cfg: resize = floor(size / crop_pct) as timm/data/transforms_factory.py."""
-    m = _PRETRAINED_CFG.search(row["notes"])
-    assert m, row["model"]
-    size, _, crop_pct, interpolation = int(m.group(1)), m.group(2), float(m.group(3)), m.group(4)
-    assert note_field(row["notes"], "crop_mode") == "center", row["model"]
+    """The tag's pretrained_cfg (the cfg_* columns): resize = floor(size / crop_pct) as
+    timm/data/transforms_factory.py."""
+    size, crop_pct = int(row["cfg_input_size"]), float(row["cfg_crop_pct"])
+    if row["crop_mode"] not in _RESIZE_MODES:
+        raise ValueError(f"crop_mode {row['crop_mode']!r} is not one of {', '.join(_RESIZE_MODES)}")
     return Preprocess(
-        resize=math.floor(size / crop_pct), crop=size, interpolation=interpolation,  # type: ignore[arg-type]
+        resize=math.floor(size / crop_pct), crop=size, interpolation=row["cfg_interpolation"],  # type: ignore[arg-type]
+        resize_mode=_RESIZE_MODES[row["crop_mode"]],  # type: ignore[arg-type]
         image_library="pil", antialias=True, size_rounding="floor", crop_rounding="round",
         mean=triple(row["mean"], (0.485, 0.456, 0.406)), std=triple(row["std"], (0.229, 0.224, 0.225)),
     )  # fmt: skip
 
 
 def _deprecated_aliases(by_name: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
-    """entry name -> old names from timm's deprecation table (as quoted in the CSV notes).
+    """entry name -> old names from timm's deprecation table (the deprecated_aliases column).
 
     The reference CSV lists ``ig_resnext101_32x{16,32,48,8}d`` together on one row; each goes to the
     ``fb_wsl_ig1b_ft_in1k`` tag of its own architecture (32x48d is no longer in timm: dropped).
     """
     out: dict[str, list[str]] = {}
     for name, rows in by_name.items():
-        tag = name.split(".", 1)[1]
-        old = [d for d in (note_field(rows[0]["notes"], "deprecated aliases") or "").split("|") if d]
-        for d in old:
-            target = name if len(old) == 1 else f"{d.split('_', 1)[1]}.{tag}"
-            if target in by_name:
-                out.setdefault(target, []).append(d)
+        with located(rows[0]):
+            tag = name.split(".", 1)[1]
+            old = [d for d in rows[0]["deprecated_aliases"].split("|") if d]
+            for d in old:
+                target = name if len(old) == 1 else f"{d.split('_', 1)[1]}.{tag}"
+                if target in by_name:
+                    out.setdefault(target, []).append(d)
     return out
 
 
@@ -94,7 +96,7 @@ def _weights(name: str, row: dict[str, str]) -> Weights | None:
     if url:
         return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
                        checksum=parse_checksum(row["checksum_or_sha"]))  # fmt: skip
-    hub = note_field(row["notes"], "hf_hub_id")
+    hub = row["hf_hub_id"]
     if hub:  # newer tags live only on the Hugging Face hub, as safetensors, without a published hash
         return Weights(url=f"https://huggingface.co/{hub}/resolve/main/model.safetensors",
                        file_name=f"{name}.safetensors", format="torch-state-dict")  # fmt: skip
@@ -113,9 +115,7 @@ def _entries() -> tuple[Entry, ...]:
         preprocess = _preprocess(first)
         pubs = []
         for row in rows:
-            crop_pct = (_EVAL_CROP_PCT.search(row["notes"]) or [None, "?"])[1]
-            pubs.append(published(row, REFERENCE.format(size=row["input_size"], crop_pct=crop_pct), flops_unit=None))
-        extra = [(k, v) for k in ("hf_hub_id", "license", "origin_url") if (v := note_field(first["notes"], k))]
+            pubs.append(published(row, REFERENCE.format(size=row["input_size"], crop_pct=row["eval_crop_pct"]), flops_unit=None))
         entries.append(
             Entry(
                 source=SOURCE,
@@ -128,10 +128,12 @@ def _entries() -> tuple[Entry, ...]:
                 published=(*pubs, *extras_for(SOURCE, name)),
                 input_size=preprocess.crop,
                 notes=f"pretrained tag {tag}" + (" (default tag)" if DEFAULT_TAGS.get(arch) == tag else ""),
-                extra=tuple(extra),
+                licence=first["license"] or None,
+                hub_id=first["hf_hub_id"] or None,
+                origin_url=first["origin_url"] or None,
             )
         )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())

@@ -10,14 +10,16 @@ every page written before the weights API, such as the vendor ResNeXt card, mean
 from __future__ import annotations
 
 from zoocheck.zoo_registry.sources._common import (
+    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
     extras_for,
     file_name_of,
-    note_field,
+    flag,
     parse_checksum,
     published,
     read_rows,
+    with_relations,
 )
 from zoocheck.zoo_registry.names import timm_style
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
@@ -42,36 +44,34 @@ PRESETS = {256: TORCHVISION_V1, 232: TORCHVISION_V2}
 def _entries() -> tuple[Entry, ...]:
     entries = []
     for row in read_rows("torchvision.csv"):
-        builder, value = row["model"], row["variant"]
-        enum = note_field(row["notes"], "weights enum")  # ResNet50_Weights.IMAGENET1K_V1
-        default = note_field(row["notes"], "DEFAULT")
-        assert enum and enum.endswith("." + value), row["model"]
-        enum_class = enum.split(".")[0]
-        preprocess = PRESETS[int(row["resize"])]
-        assert (preprocess.crop, preprocess.interpolation) == (int(row["crop"]), row["interpolation"])
-        aliases = [enum]
-        if value == "IMAGENET1K_V1":
-            aliases.append(builder)
-        if value == default:
-            aliases += [f"{builder}.DEFAULT", f"{enum_class}.DEFAULT"]
-        url = row["weights_url"]
-        entries.append(
-            Entry(
-                source=SOURCE,
-                name=f"{builder}.{value}",
-                aliases=tuple(aliases),
-                arch=timm_style(builder, "torchvision"),
-                builder=builder,
-                preprocess=preprocess,
-                weights=Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
-                                checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
-                published=(published(row, REFERENCE.format(enum=enum)), *extras_for(SOURCE, f"{builder}.{value}")),
-                input_size=preprocess.crop,
-                notes=f"weights enum {enum}" + (" (DEFAULT)" if value == default else ""),
-                extra=(("weights_enum", enum), ("default", default or "")),
+        with located(row):
+            builder, value = row["model"], row["variant"]
+            enum = row["weights_enum"]  # ResNet50_Weights.IMAGENET1K_V1
+            is_default = flag(row["default_weights"])
+            enum_class = enum.split(".")[0]
+            preprocess = PRESETS[int(row["resize"])]
+            aliases = [enum]
+            if value == "IMAGENET1K_V1":
+                aliases.append(builder)
+            if is_default:
+                aliases += [f"{builder}.DEFAULT", f"{enum_class}.DEFAULT"]
+            url = row["weights_url"]
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=f"{builder}.{value}",
+                    aliases=tuple(aliases),
+                    arch=timm_style(builder, "torchvision"),
+                    builder=builder,
+                    preprocess=preprocess,
+                    weights=Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
+                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    published=(published(row, REFERENCE.format(enum=enum)), *extras_for(SOURCE, f"{builder}.{value}")),
+                    input_size=preprocess.crop,
+                    notes=f"weights enum {enum}" + (" (DEFAULT)" if is_default else ""),
+                )
             )
-        )
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = _entries()
+ENTRIES: tuple[Entry, ...] = with_relations(_entries())
