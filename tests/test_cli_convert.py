@@ -65,17 +65,18 @@ def test_random_weights_say_so_everywhere(tmp_path, capsys):
     assert store_records(results, "results.jsonl")[0]["random_weights"] is True
 
 
-def test_unusable_weights_fail_with_a_failure_record_and_no_output(tmp_path, capsys):
+def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_path, capsys):
     bad = tmp_path / "not_a_checkpoint.pth"
     bad.write_bytes(b"this is not a pickle")
     out, results = tmp_path / "bad.onnx", tmp_path / "results"
-    assert main(["convert", *MODEL, "--weights", str(bad), "--output", str(out), "--results", str(results)]) == 1
+    assert main(["convert", *MODEL, "--weights", str(bad), "--output", str(out), "--results", str(results)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not_a_checkpoint.pth" in err and "failures.jsonl" in err
     [failure] = store_records(results, "failures.jsonl")
     assert failure["source"] == "torchvision" and failure["stage"] in ("load", "build")
     assert failure["exception_type"] and failure["traceback_tail"] and failure["versions"]
     assert not out.exists() and not (tmp_path / "bad.onnx.json").exists()
+    assert not (results / "results.jsonl").exists()  # an unusable file says nothing about the model
 
 
 def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint, capsys):
@@ -92,11 +93,24 @@ def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint
     assert kinds == ["conversion", "parity"]
 
 
-def test_parity_fails_with_exit_1_when_the_onnx_file_is_another_model(tmp_path, resnet18_checkpoint, capsys):
+def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverified(tmp_path, resnet18_checkpoint, capsys):
     other = tmp_path / "other.onnx"
-    assert main(["convert", *MODEL, "--random-weights", "--seed", "1", "--output", str(other), "--results", str(tmp_path / "r")]) == 0
+    results = ["--results", str(tmp_path / "r")]
+    assert main(["convert", *MODEL, "--random-weights", "--seed", "1", "--output", str(other), *results]) == 0
     capsys.readouterr()
-    argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(other), "--results", str(tmp_path / "r"), "--json"]
-    assert main(argv) == 1
+    argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(other), *results, "--json"]
+    assert main(argv) == 2  # the file says it holds seed-1 random weights: refused before any work
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "random weights (seed 1)" in err and resnet18_checkpoint.name in err
+    # The same file stripped of its metadata: only on request, and then the comparison fails
+    model = onnx.load(str(other))
+    del model.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(model, str(bare))
+    argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(bare), *results, "--json"]
+    assert main(argv) == 2 and "--unverified-onnx" in capsys.readouterr().err
+    assert main([*argv, "--unverified-onnx"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["status"] == "fail" and any(c["max_rel_err"] > 1e-3 for c in report["comparisons"])
+    assert report["status"] == "fail" and report["onnx_verified"] is False
+    assert any(c["max_rel_err"] > 1e-3 for c in report["comparisons"])
+    assert report["inputs"][0].startswith("random-0") and len(report["inputs"]) == len(report["comparisons"])

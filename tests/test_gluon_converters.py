@@ -119,7 +119,7 @@ def test_gluon_weights_that_do_not_fit_raise_weights_error(gluon_files, tmp_path
         converter.load(gluon_entry("resnet18_v1"), lone)
     junk = tmp_path / "junk.params"
     junk.write_bytes(b"not mxnet")
-    with pytest.raises(WeightsError, match="not an mxnet"):
+    with pytest.raises(WeightsError, match="not an MXNet"):
         converter.load(gluon_entry("resnet18_v1"), junk)
 
 
@@ -194,7 +194,7 @@ def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
     assert {"conv1.0.weight", "conv1.1.gamma", "conv1.6.weight", "layer1.0.downsample.1.weight", "layer2.0.downsample.2.running_var", "fc.bias"} <= names
     with pytest.raises(WeightsError, match="do not fit"):
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), path)  # v1c has no avg-pool shortcut
-    with pytest.raises(WeightsError, match="not an mxnet"):
+    with pytest.raises(WeightsError, match="not an MXNet"):
         junk = tmp_path / "junk.params"
         junk.write_bytes(b"\x00" * 64)
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), junk)

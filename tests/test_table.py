@@ -151,3 +151,45 @@ def test_a_corrupted_store_line_is_skipped_with_a_warning_naming_it(tmp_path, ca
     assert "Traceback" not in captured.err
     row = next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == name)
     assert row["parity"] == "pass"
+
+
+def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("torchvision", "resnet18")
+    other = get_entry("torchvision", "resnet34")
+    key = {"source": entry.source, "model": entry.name}
+    records = [
+        {"kind": "conversion", "status": "ok", "random_weights": True, **key},
+        {"kind": "parity", "status": "pass", "random_weights": True, "time": "2026-01-02T00:00:00+00:00", **key},
+        {"kind": "conversion", "status": "ok", "random_weights": True, "source": other.source, "model": other.name},
+        {"kind": "parity", "status": "fail", "random_weights": False, "time": "2026-01-01T00:00:00+00:00", "source": other.source, "model": other.name},
+        {"kind": "parity", "status": "pass", "random_weights": True, "time": "2026-01-03T00:00:00+00:00", "source": other.source, "model": other.name},
+    ]
+    rows = {r.model: r for r in build_rows([entry, other], records)}
+    r18, r34 = rows[entry.name], rows[other.name]
+    assert (r18.conversion_random_weights, r18.parity_random_weights, r18.any_random_weights) == (True, True, True)
+    # the newer random pass does not hide (or merge into) the real-weights fail
+    assert (r34.parity, r34.parity_random_weights) == ("fail", False)
+    md = render([r18, r34], "md")
+    line18 = next(line for line in md.splitlines() if entry.name in line)
+    assert "ok (random weights)" in line18 and "pass (random weights)" in line18
+    line34 = next(line for line in md.splitlines() if other.name in line)
+    assert "| fail |" in line34
+    csv_rows = {r["model"]: r for r in csv.DictReader(io.StringIO(render([r18, r34], "csv")))}
+    assert csv_rows[entry.name]["conversion_random_weights"] == "True" and csv_rows[entry.name]["parity_random_weights"] == "True"
+    assert csv_rows[entry.name]["any_random_weights"] == "True"
+    assert csv_rows[other.name]["parity_random_weights"] == "False"
+    assert 'class="random"' in render([r18], "html") and "pass (random weights)" in render([r18], "html")
+
+
+def test_an_unverified_parity_is_marked_and_a_verified_one_preferred():
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("torchvision", "resnet18")
+    key = {"source": entry.source, "model": entry.name, "random_weights": False}
+    unverified = {"kind": "parity", "status": "pass", "onnx_verified": False, "time": "2026-01-02T00:00:00+00:00", **key}
+    [row] = build_rows([entry], [unverified])
+    assert row.parity_unverified and "pass (unverified file)" in render([row], "md")
+    [row] = build_rows([entry], [unverified, {"kind": "parity", "status": "fail", "onnx_verified": True, "time": "2026-01-01T00:00:00+00:00", **key}])
+    assert (row.parity, row.parity_unverified) == ("fail", False)

@@ -73,14 +73,7 @@ class ResultsStore:
                     except ValueError:
                         pass
                     kept.append(raw if raw.endswith("\n") else raw + "\n")
-            fd, tmp = tempfile.mkstemp(prefix=".results.jsonl.", dir=self.directory)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.writelines(kept + lines)
-                os.replace(tmp, self.results_path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.results_path, "".join(kept + lines))
         return self.results_path
 
     def _read(self, path: Path) -> Iterator[dict]:
@@ -106,3 +99,16 @@ class ResultsStore:
 
     def failures(self) -> list[dict]:
         return list(self._read(self.failures_path))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` so that it holds either its old content or all of ``text``, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

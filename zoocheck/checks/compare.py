@@ -215,7 +215,8 @@ def compare_files(
     if entry_a.arch.id != entry_b.arch.id:
         raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
     weights = compare_weights(side_a.onnx_path, side_b.onnx_path)
-    names, batch, _ = model_inputs(entry_a, images, random_count=random_count, seed=seed)
+    fed = model_inputs(entry_a, images, random_count=random_count, seed=seed)
+    names, batch = fed.names, fed.batch
     outputs_a = run_first_output(session(side_a.onnx_path), batch)
     outputs_b = run_first_output(session(side_b.onnx_path), batch)
     function = FunctionComparison(compare_batches(names, outputs_a, outputs_b), tolerance)

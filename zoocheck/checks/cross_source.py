@@ -35,7 +35,8 @@ def gluon_vs_onnx_zoo(
 
     if zoo_entry.arch != gluon_entry.arch:
         raise ValueError(f"{zoo_entry.key} is {zoo_entry.arch.id}, {gluon_entry.key} is {gluon_entry.arch.id}: not the same network")
-    names, batch, _ = model_inputs(zoo_entry, images)
+    fed = model_inputs(zoo_entry, images)
+    names, batch = fed.names, fed.batch
     reference = convert(gluon_entry, output=None, weights=gluon_weights, random_seed=random_seed, inputs=batch)
     common = dict(
         source="onnx-zoo",
@@ -43,6 +44,8 @@ def gluon_vs_onnx_zoo(
         reference_runtime="gluon",
         test_runtime="onnx-zoo",
         names=names,
+        inputs=fed.described,
+        skipped=fed.skipped,
         random_weights=zoo_weights is None and gluon_weights is None,
         tolerance=tolerance,
         onnx_path=str(zoo_weights) if zoo_weights else None,

@@ -80,10 +80,12 @@ class EvalResult:
     cached_images: int = 0  # crops read from the preprocessed cache
     decoded_images: int = 0  # image files decoded by this run
     time: str = field(default_factory=utc_now)
+    onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
 
     def summary(self) -> str:
         """One greppable line."""
         weights = " [RANDOM WEIGHTS]" if self.random_weights else ""
+        weights += "" if self.onnx_verified else " [UNVERIFIED ONNX FILE]"
         acc = f"top-1 {self.top1:.3f}% top-5 {self.top5:.3f}%" if self.top1 is not None else "no image evaluated"
         return (
             f"EVAL {self.source}/{self.model} {self.backend}{weights}: {acc} on {self.images} images "
@@ -419,6 +421,7 @@ def evaluate(
     arch: str | None = None,
     onnx_path: str | None = None,
     weights: str | None = None,
+    onnx_verified: bool = True,
     run_key: str = "",
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int | None = None,
@@ -508,6 +511,7 @@ def evaluate(
         cached_images=pipeline.counters.cached if pipeline else 0,
         decoded_images=pipeline.counters.decoded if pipeline else 0,
         time=utc_now(),
+        onnx_verified=onnx_verified,
     )
 
 

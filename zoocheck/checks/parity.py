@@ -63,6 +63,7 @@ def parity_result(
     weights: str | None = None,
     failure: Failure | None = None,
     reference_fp64: np.ndarray | None = None,
+    **accounting,
 ) -> ParityResult:
     """Build a ParityResult; a comparison that cannot be made becomes an 'error' result, never a raise.
     With ``reference_fp64`` (the reference framework's float64 forward), both outputs are also
@@ -90,25 +91,39 @@ def parity_result(
         failure=failure,
         reference_fp64_rel_err=reference_fp64_err,
         test_fp64_rel_err=test_fp64_err,
+        **accounting,  # inputs, skipped, onnx_verified, random_seed: recorded as given
     )
 
 
-def model_inputs(entry, images: Sequence[Path] | None, random_count: int = 2, seed: int = 0) -> tuple[list[str], np.ndarray, list[Failure]]:
+@dataclasses.dataclass(frozen=True)
+class ParityInputs:
+    """What a parity check feeds both runtimes, and what it could not feed."""
+
+    names: list[str]  # per row of ``batch``: 'random-0', 'chelsea.png'
+    described: tuple[str, ...]  # per row: 'random-0 (standard normal, seed 0)', the photograph's path
+    batch: np.ndarray
+    skipped: tuple[tuple[str, str], ...]  # (photograph path, why it was left out)
+
+
+def model_inputs(entry, images: Sequence[Path] | None, random_count: int = 2, seed: int = 0) -> ParityInputs:
     """Parity inputs for ``entry``: seeded random tensors plus real photographs preprocessed per the
-    entry's own spec. Undecodable images are reported as failures, not raised."""
+    entry's own spec. Undecodable images are listed as skipped, not raised."""
     from zoocheck.checks.images import bundled_photos, random_inputs
     from zoocheck.checks.preprocess import ImageDecodeError, preprocess_image
 
     names = [f"random-{i}" for i in range(random_count)]
+    described = [f"{name} (standard normal, seed {seed})" for name in names]
     tensors = list(random_inputs(random_count, entry.input_size, seed))
     skipped = []
     for path in images if images is not None else bundled_photos():
         try:
             tensors.append(preprocess_image(path, entry.preprocess))
-            names.append(Path(path).name)
         except ImageDecodeError as exc:
-            skipped.append(Failure.from_exception(entry.source, entry.name, "parity", exc))
-    return names, np.stack(tensors).astype(np.float32), skipped
+            skipped.append((str(path), str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__))
+            continue
+        names.append(Path(path).name)
+        described.append(str(path))
+    return ParityInputs(names, tuple(described), np.stack(tensors).astype(np.float32), tuple(skipped))
 
 
 def check_parity(
@@ -124,26 +139,37 @@ def check_parity(
     on_stage=None,
     isolate: bool = True,
     graph: str | None = None,
+    allow_unverified_onnx: bool = False,
 ) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
     """Source framework vs onnxruntime on the same inputs.
 
     Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``), runs the native forward
     in an isolated child (``isolate=False``: in this process, for callers that isolate already)
     and the ONNX file in onnxruntime, and compares per input. Never raises for the model's
-    failure: the result's status is 'error' and its failure says why.
+    failure: the result's status is 'error' and its failure says why. Raises BadInput before any
+    work for an ``onnx_path`` of another model or weights (or without zoocheck metadata, unless
+    ``allow_unverified_onnx``) and for ``images`` none of which decodes.
     """
-    from zoocheck.checks.onnx_runtime import run_first_output, session
-    from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
-
     from zoocheck import rundir
     from zoocheck.capture import captured_output, read_log
+    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
+    from zoocheck.errors import BadInput
+    from zoocheck.identity import ModelIdentity, check_onnx_file
 
+    verified = True
+    if onnx_path is not None:
+        verified = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx) is not None
     with rundir.run_directory() as run:  # libpng's warnings about colour profiles go to the debug log
         decode_log = run / f"decode-{os.getpid()}.log"
         with captured_output(decode_log):
-            names, batch, _ = model_inputs(entry, images)
+            fed = model_inputs(entry, images)
         decode_text = read_log(decode_log)
         decode_log.unlink(missing_ok=True)
+    if images is not None and len(fed.skipped) == len(images):
+        path, reason = fed.skipped[0]
+        raise BadInput(f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs")
+    names, batch = fed.names, fed.batch
     conversion = convert(
         entry,
         output=None if onnx_path else output,
@@ -169,6 +195,10 @@ def check_parity(
         tolerance=tolerance,
         onnx_path=str(test_path) if test_path else None,
         weights=str(weights) if weights else None,
+        inputs=fed.described,
+        skipped=fed.skipped,
+        onnx_verified=verified,
+        random_seed=random_seed if weights is None else None,
     )
     if not conversion.ok:
         return parity_result(reference=None, test=None, failure=conversion.failure, **common), conversion

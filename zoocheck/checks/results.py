@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
+import re
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 Status = Literal["pass", "fail", "error"]
@@ -24,6 +26,45 @@ def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in _strip_ansi(text).strip().splitlines() if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def _raised_in(exc: BaseException) -> str | None:
+    """The top-level package whose code raised ``exc`` (None for zoocheck's own code, or no traceback)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = Path(tb.tb_frame.f_code.co_filename)
+    if filename.resolve().is_relative_to(_PACKAGE_DIR):
+        return None
+    parts = filename.parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return "the Python standard library"
+
+
+def _in_own_words(exc: BaseException) -> tuple[str, str]:
+    """(one line for the user, the library's own text). zoocheck's messages are shown as they are;
+    a library's (torch, miniz, MXNet tracebacks, ANSI colour codes) only in the detail."""
+    library = _raised_in(exc)
+    if library is None:
+        cause = exc.__cause__ or exc.__context__
+        return _first_line(str(exc)) or type(exc).__name__, _strip_ansi(str(cause)).strip()[-4000:] if cause else ""
+    return f"{type(exc).__name__} raised inside {library} (its message is in the failure log; --verbose shows it)", _strip_ansi(str(exc)).strip()[-4000:]
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a model could not be converted or checked: one record of the failure log."""
@@ -36,14 +77,23 @@ class Failure:
     traceback_tail: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     time: str = field(default_factory=utc_now)
+    detail: str = ""  # what the library itself said (shown with --verbose; never in the one line)
+    bad_input: bool = False  # the input (a weights file, an ONNX file) is unusable: exit 2, not 1
 
     @classmethod
-    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None) -> "Failure":
+    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> "Failure":
+        """The failure record of ``exc``: its message when zoocheck wrote it, else a line naming the
+        library that raised it (the library's own text goes to ``detail``), plus ``fix``."""
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
-        return cls(source, model, stage, type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "", tail[-4000:], dict(versions or {}))
+        message, detail = _in_own_words(exc)
+        if fix:
+            message = f"{message}; {fix}"
+        from zoocheck.errors import BadInput
+
+        return cls(source, model, stage, type(exc).__name__, message, _strip_ansi(tail)[-4000:], dict(versions or {}), detail=detail, bad_input=isinstance(exc, BadInput))
 
     def one_line(self) -> str:
-        return f"{self.source}/{self.model}: {self.stage} failed: {self.exception_type}: {self.message}"
+        return f"{self.source}/{self.model}: {self.stage} failed: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "failure", **dataclasses.asdict(self)}
@@ -139,6 +189,13 @@ class ParityResult:
     # test output, against the reference framework's float64 forward (empty when not measured).
     reference_fp64_rel_err: tuple[float, ...] = ()
     test_fp64_rel_err: tuple[float, ...] = ()
+    # every input fed, in order ('random-0 (seed 0)', photograph paths), and the photographs left
+    # out with why: (path, reason)
+    inputs: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    # False when --onnx named a file without zoocheck metadata: which model it holds is unproved
+    onnx_verified: bool = True
+    random_seed: int | None = None
 
     @property
     def status(self) -> Status:
@@ -164,6 +221,10 @@ class ParityResult:
     def summary(self) -> str:
         """One greppable line."""
         weights = "RANDOM WEIGHTS" if self.random_weights else (self.weights or "?")
+        if not self.onnx_verified:
+            weights += ", UNVERIFIED ONNX FILE"
+        if self.skipped:
+            weights += f", {len(self.skipped)} photographs skipped"
         if self.status == "error":
             return f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
         worst = max(c.max_rel_err for c in self.comparisons)
@@ -198,6 +259,10 @@ class ParityResult:
             "reference_fp64_rel_err": list(self.reference_fp64_rel_err),
             "test_fp64_rel_err": list(self.test_fp64_rel_err),
             "fp32_noise": self.fp32_noise,
+            "inputs": list(self.inputs),
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "onnx_verified": self.onnx_verified,
+            "random_seed": self.random_seed,
         }
 
     @classmethod
@@ -217,4 +282,8 @@ class ParityResult:
             time=d.get("time", ""),
             reference_fp64_rel_err=tuple(d.get("reference_fp64_rel_err", ())),
             test_fp64_rel_err=tuple(d.get("test_fp64_rel_err", ())),
+            inputs=tuple(d.get("inputs", ())),
+            skipped=tuple((s["path"], s["reason"]) for s in d.get("skipped", ())),
+            onnx_verified=d.get("onnx_verified", True),
+            random_seed=d.get("random_seed"),
         )

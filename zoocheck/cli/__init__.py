@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 
 from zoocheck import __version__, rundir
-from zoocheck.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
+from zoocheck.errors import BadInput
+from zoocheck.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
 
 # subcommand module names, in the order `zoocheck --help` lists them
 SUBCOMMAND_MODULES = (
@@ -37,8 +39,15 @@ def _stub(subparsers, module_name: str, error: Exception) -> None:
     parser.set_defaults(run=run)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line (exit 2) like every other zoocheck error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoocheck", description="Convert model-zoo ImageNet classifiers to ONNX and check them.")
+    parser = _Parser(prog="zoocheck", description="Convert model-zoo ImageNet classifiers to ONNX and check them.")
     parser.add_argument("--version", action="version", version=f"zoocheck {__version__}")
     parser.add_argument("--verbose", action="store_true", help="also show the frameworks' own output and messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -66,12 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with rundir.run_directory():
                 return args.run(args)
-        except (UsageError, rundir.OutputBusyError) as exc:
+        except (UsageError, BadInput, rundir.OutputBusyError) as exc:
             return fail(str(exc))
         except KeyboardInterrupt:
             return fail("interrupted (Ctrl-C): nothing was written under the final name and no temporary file is left", code=EXIT_INTERRUPTED)
         except rundir.Terminated:
             return fail("terminated (SIGTERM): nothing was written under the final name and no temporary file is left", code=EXIT_TERMINATED)
+        except OSError as exc:  # the disk filled up, a file vanished or changed permissions mid-run
+            return fail(f"{exc.filename or 'a file'}: {exc.strerror or exc}; free space or fix the permissions and run again")
+        except Exception as exc:  # a zoocheck bug: one line, the traceback only on request
+            if getattr(args, "verbose", False):
+                traceback.print_exc()
+            return fail(f"internal error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} (a zoocheck bug; --verbose shows where)", code=EXIT_FAILED)
 
 
 def entry_point() -> None:

@@ -44,8 +44,19 @@ def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
         parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
     if weights:
         parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
-        parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
-        parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+        add_random_weights_args(parser)
+
+
+def add_random_weights_args(parser) -> None:
+    parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
+
+
+def add_output_args(parser, what: str) -> None:
+    """--output/--overwrite/--opset for a command that writes a conversion."""
+    parser.add_argument("--output", help=f"ONNX file to write ({what}default <results>/onnx/<source>/<model>.onnx, or <model>.random-seed<N>.onnx for random weights)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file that holds another model or other weights")
+    parser.add_argument("--opset", type=int, help="ONNX opset (default 17; each exporter's range is checked)")
 
 
 def add_results_arg(parser) -> None:
@@ -96,15 +107,19 @@ def weights_for(entry, args):
     Raises UsageError (exit 2) for both --weights and --random-weights, for neither of them without
     a fetched file in the cache, or for a weights path that does not exist.
     """
-    from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+    from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
+    from zoocheck.validate import check_seed
 
     if args.weights and args.random_weights:
         raise UsageError("give either --weights or --random-weights, not both")
+    check_seed(args.seed)
     seed = args.seed if args.random_weights else None
     try:
-        return resolve_weights(entry, args.weights, seed), seed
+        weights = resolve_weights(entry, args.weights, seed)
     except MissingWeightsError as exc:
         raise UsageError(str(exc)) from None
+    check_published_file(entry, weights)
+    return weights, seed
 
 
 def model_and_weights(args):
@@ -113,16 +128,40 @@ def model_and_weights(args):
     return (entry, *weights_for(entry, args))
 
 
-def default_onnx_path(results_directory, entry):
-    """Where a conversion goes when --output is not given: <results>/onnx/<source>/<model>.onnx."""
-    return results_directory / "onnx" / entry.source / f"{entry.name}.onnx"
+def default_onnx_path(results_directory, entry, random_seed: int | None = None):
+    """Where a conversion goes when --output is not given: <results>/onnx/<source>/<model>.onnx,
+    or <model>.random-seed<N>.onnx, so random-weights runs never replace a real-weights file."""
+    name = entry.name if random_seed is None else f"{entry.name}.random-seed{random_seed}"
+    return results_directory / "onnx" / entry.source / f"{name}.onnx"
 
 
-def log_failure(store, failure) -> int:
-    """Append ``failure`` to the failure log and print its one-line reason; exit code 1."""
+def prepare_output(args, store, entry, weights, seed):
+    """The ONNX path a command converts to, checked before any work: ends in .onnx, writable, not a
+    directory, a short enough name, not a file of another model or weights (unless --overwrite);
+    the results folder writable; the opset within the exporter's range."""
+    from pathlib import Path
+
+    from zoocheck.identity import ModelIdentity, check_replaceable
+    from zoocheck.validate import check_opset, check_writable_dir, check_writable_file
+
+    check_opset(entry.source, args.opset)
+    output = Path(args.output) if args.output else default_onnx_path(store.directory, entry, seed)
+    if output.suffix != ".onnx":
+        raise UsageError(f"{output}: the output file must end in .onnx")
+    check_writable_dir(store.directory, "the results folder")
+    check_writable_file(output)
+    check_replaceable(output, ModelIdentity.of_run(entry, weights, seed), overwrite=args.overwrite)
+    return output
+
+
+def log_failure(store, failure, args=None) -> int:
+    """Append ``failure`` to the failure log and print its one-line reason (with --verbose, also
+    what the library said); exit code 1."""
     path = store.add_failure(failure.to_dict())
     print(f"zoocheck: error: {failure.one_line()} (failure log: {path})", file=sys.stderr)
-    return EXIT_FAILED
+    if getattr(args, "verbose", False) and failure.detail:
+        print(failure.detail, file=sys.stderr)
+    return EXIT_USAGE if failure.bad_input else EXIT_FAILED
 
 
 _STAGE_TEXT = {

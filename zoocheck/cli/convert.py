@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from zoocheck.cli.common import (
     EXIT_OK,
-    UsageError,
     add_graph_arg,
     add_model_args,
     add_results_arg,
     check_graph_form,
     console,
-    default_onnx_path,
+    add_output_args,
     keep_framework_log,
     log_failure,
     model_and_weights,
+    prepare_output,
     print_json,
     stage_status,
 )
@@ -24,8 +22,7 @@ from zoocheck.cli.common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser("convert", help="convert a model to ONNX (source exporter + normalisation + checker)")
     add_model_args(parser)
-    parser.add_argument("--output", help="ONNX file to write (default <results>/onnx/<source>/<model>.onnx)")
-    parser.add_argument("--opset", type=int, help="ONNX opset (default 17)")
+    add_output_args(parser, "")
     add_graph_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the conversion record as JSON")
@@ -35,6 +32,7 @@ def register(subparsers) -> None:
 def conversion_record(conversion, weights) -> dict:
     """The results-store record of one conversion (kind 'conversion')."""
     entry = conversion.entry
+    meta = conversion.metadata or {}
     return {
         "kind": "conversion",
         "status": "ok" if conversion.ok else "failed",
@@ -43,11 +41,19 @@ def conversion_record(conversion, weights) -> dict:
         "arch": entry.arch.id,
         "onnx_path": str(conversion.onnx_path) if conversion.onnx_path else None,
         "random_weights": weights is None,
+        "random_seed": meta.get("random_seed"),
         "weights": str(weights) if weights else None,
+        "weights_sha256": (meta.get("weights") or {}).get("sha256"),
         "output": "probabilities" if conversion.outputs_probabilities else "logits",
-        "opset": (conversion.metadata or {}).get("opset"),
-        "graph": (conversion.metadata or {}).get("graph"),
-        "structure_fingerprint": (conversion.metadata or {}).get("structure_fingerprint"),
+        "graph": meta.get("graph"),
+        "structure_fingerprint": meta.get("structure_fingerprint"),
+        # read back from the file written, not what was asked for
+        "opset": meta.get("opset"),
+        "opset_requested": meta.get("opset_requested"),
+        "ir_version": meta.get("ir_version"),
+        "input_shape": meta.get("input_shape"),
+        "output_shape": meta.get("output_shape"),
+        "onnx_sha256": (meta.get("onnx_file") or {}).get("sha256"),
         "versions": conversion.versions,
         "failure": conversion.failure.to_dict() if conversion.failure else None,
     }
@@ -60,17 +66,16 @@ def run(args) -> int:
 
     store = ResultsStore(args.results)
     entry, weights, seed = model_and_weights(args)
-    output = Path(args.output) if args.output else default_onnx_path(store.directory, entry)
-    if output.suffix != ".onnx":
-        raise UsageError(f"{output}: the output file must end in .onnx")
+    output = prepare_output(args, store, entry, weights, seed)
     check_graph_form(entry, args.graph)
     with stage_status(f"converting {entry.key}", enabled=not args.json) as on_stage:
         conversion = convert(entry, output=output, weights=weights, random_seed=seed, opset=args.opset or DEFAULT_OPSET, on_stage=on_stage, graph=args.graph)
     keep_framework_log(store, args, f"convert {entry.key}", conversion.log)
     record = conversion_record(conversion, weights)
-    store.add_result(record)
+    if conversion.ok or not conversion.failure.bad_input:  # an unusable weights file says nothing about the model
+        store.add_result(record)
     if not conversion.ok:
-        return log_failure(store, conversion.failure)
+        return log_failure(store, conversion.failure, args)
     if args.json:
         print_json(record)
         return EXIT_OK

@@ -7,16 +7,22 @@ import json
 import sys
 from pathlib import Path
 
+from zoocheck import rundir
 from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_random_weights_args,
     add_results_arg,
     console,
     default_onnx_path,
+    keep_framework_log,
     log_failure,
     model_and_weights,
     print_json,
+    resolve_entry,
+    stage_status,
+    weights_for,
 )
 
 
@@ -28,9 +34,9 @@ def register(subparsers) -> None:
     parser.add_argument("--src", help="source zoo (taken from the ONNX metadata with --onnx)")
     parser.add_argument("--model", help="the source's own model name (taken from the ONNX metadata with --onnx)")
     parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
-    parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    add_random_weights_args(parser)
     parser.add_argument("--onnx", help="evaluate this zoocheck ONNX file (its metadata gives model and preprocessing)")
+    parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata, with --src/--model for its preprocessing (recorded as unverified)")
     parser.add_argument("--data", required=True, help="ImageNet val folder, or its val_list.txt / LOC_val_solution.csv / ground-truth file")
     parser.add_argument("--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
@@ -80,28 +86,38 @@ def _reusable(path: Path, entry, weights, seed) -> bool:
 
 
 def _model_from_onnx(args):
-    """(description, spec, predict) for --onnx FILE."""
-    from zoocheck.converters.normalize import read_metadata
+    """(description, spec, predict) for --onnx FILE: the file's own metadata names the model; a
+    --src/--model/--weights/--random-weights given beside it must agree with it."""
+    from zoocheck.identity import ModelIdentity, check_onnx_file, read_identity
     from zoocheck.zoo_registry.types import Preprocess
 
     if args.backend != "onnx":
         raise UsageError("--onnx evaluates an ONNX file: it cannot be combined with --backend native")
     path = Path(args.onnx)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such ONNX file; check the --onnx path")
+    found, meta = read_identity(path)
+    if found is None:
+        if not args.unverified_onnx:
+            check_onnx_file(path, None, allow_unverified=False)  # raises the explanation
+        if not (args.src and args.model):
+            raise UsageError(f"{path}: has no zoocheck metadata; with --unverified-onnx, name its model with --src and --model (for its preprocessing)")
+        entry = resolve_entry(args.src, args.model)
+        info = dict(source=entry.source, model=entry.name, arch=entry.arch.id, random_weights=False, onnx_path=str(path), weights=None, onnx_verified=False, run_key=f"onnx:{_sha256(path)}")
+        return info, entry.preprocess, _onnx_runner(path)
+    if args.src or args.model or args.weights or args.random_weights:
+        entry = resolve_entry(args.src or found.source, args.model or found.model)
+        expected = ModelIdentity.of_run(entry, *weights_for(entry, args)) if (args.weights or args.random_weights) else ModelIdentity(entry.source, entry.name, found.random_seed, found.weights_sha256, found.weights_file)
+        check_onnx_file(path, expected, allow_unverified=False)
     try:
-        meta = read_metadata(path)
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["preprocess"].items()})
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: no usable zoocheck metadata ({exc}); convert it with `zoocheck convert`") from None
-    weights = (meta.get("weights") or {}).get("file")
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`") from None
     info = dict(
-        source=args.src or meta.get("source", "?"),
-        model=args.model or meta.get("model", path.stem),
+        source=found.source,
+        model=found.model,
         arch=meta.get("arch"),
-        random_weights=bool(meta.get("random_weights")),
+        random_weights=found.random_weights,
         onnx_path=str(path),
-        weights=weights,
+        weights=found.weights_file,
         run_key=f"onnx:{_sha256(path)}",
     )
     return info, spec, _onnx_runner(path)
@@ -126,27 +142,35 @@ def _model_from_registry(args, store):
     )
     if args.backend == "native":
         from zoocheck.converters import FrameworkUnavailable, converter_for
+        from zoocheck.converters.pipeline import weights_fix
 
         try:
             converter = converter_for(entry.source)
             converter.check_available()
             native = converter.load(entry, weights, random_seed=seed)
+            rundir.reclaim_signals()  # Paddle installs its own SIGTERM handler when imported here
         except FrameworkUnavailable as exc:
             raise UsageError(str(exc)) from None
         except Exception as exc:  # a model that cannot be loaded is a failure record, exit 1
-            return log_failure(store, Failure.from_exception(entry.source, entry.name, "load", exc))
+            return log_failure(store, Failure.from_exception(entry.source, entry.name, "load", exc, fix=weights_fix(entry, exc)), args)
         info["backend"] = "native"
         return info, entry.preprocess, native.forward
 
     from zoocheck.cli.convert import conversion_record
     from zoocheck.converters.pipeline import convert
+    from zoocheck.identity import ModelIdentity, check_replaceable
+    from zoocheck.validate import check_writable_file
 
-    output = default_onnx_path(store.directory, entry)
+    output = default_onnx_path(store.directory, entry, seed)
     if not _reusable(output, entry, weights, seed):
-        conversion = convert(entry, output=output, weights=weights, random_seed=seed)
+        check_writable_file(output)
+        check_replaceable(output, ModelIdentity.of_run(entry, weights, seed), overwrite=False)
+        with stage_status(f"converting {entry.key}", enabled=not args.no_progress) as on_stage:
+            conversion = convert(entry, output=output, weights=weights, random_seed=seed, on_stage=on_stage)
+        keep_framework_log(store, args, f"eval {entry.key}: convert", conversion.log)
         store.add_result(conversion_record(conversion, weights))
         if not conversion.ok:
-            return log_failure(store, conversion.failure)
+            return log_failure(store, conversion.failure, args)
     info["onnx_path"] = str(output)
     info["run_key"] = f"onnx:{_sha256(output)}"
     return info, entry.preprocess, _onnx_runner(output)
@@ -180,13 +204,19 @@ def run(args) -> int:
     from zoocheck.checks.imagenet import DatasetError, read_dataset
     from zoocheck.checks.results import Failure
     from zoocheck.store import ResultsStore
+    from zoocheck.validate import at_least_one, check_writable_dir
     from zoocheck.zoo_registry.download import cache_dir
 
-    if args.limit is not None and args.limit < 1:
-        raise UsageError("--limit must be at least 1")
-    if args.batch_size < 1:
-        raise UsageError("--batch-size must be at least 1")
+    at_least_one("--limit", args.limit)
+    at_least_one("--batch-size", args.batch_size)
+    at_least_one("--workers", args.workers)
+    if args.unverified_onnx and not args.onnx:
+        raise UsageError("--unverified-onnx goes with --onnx FILE")
     store = ResultsStore(args.results)
+    check_writable_dir(store.directory, "the results folder")
+    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache_dir() / "preprocessed"
+    if cache is not None:
+        check_writable_dir(cache, "the preprocessed-image cache (--cache-dir; or --no-cache)")
     try:
         dataset = read_dataset(args.data)
     except DatasetError as exc:
@@ -197,7 +227,6 @@ def run(args) -> int:
     info, spec, predict = model
     backend = info.pop("backend", "onnxruntime")
     run_key = info.pop("run_key")
-    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else cache_dir() / "preprocessed"
     checkpoint_name = hashlib.sha256(json.dumps([info["source"], info["model"], backend, run_key, str(Path(args.data).resolve()), args.limit]).encode()).hexdigest()[:20]
     checkpoint = store.directory / "eval-checkpoints" / f"{checkpoint_name}.npz"
 
@@ -231,7 +260,7 @@ def run(args) -> int:
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the model failed on this data (e.g. wrong output shape): a failure record
-        return log_failure(store, Failure.from_exception(info["source"], info["model"], "eval", exc))
+        return log_failure(store, Failure.from_exception(info["source"], info["model"], "eval", exc), args)
     finally:
         if bar:
             bar.stop()

@@ -12,14 +12,17 @@ from pathlib import Path
 from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     UsageError,
     add_graph_arg,
     add_model_args,
     add_results_arg,
     check_graph_form,
     console,
-    default_onnx_path,
+    add_output_args,
     keep_framework_log,
+    log_failure,
+    prepare_output,
     print_json,
     resolve_entries,
     stage_status,
@@ -30,11 +33,11 @@ from zoocheck.cli.common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser("parity", help="compare the source framework with onnxruntime on random tensors and real photographs")
     add_model_args(parser, many=True)
-    parser.add_argument("--onnx", help="an existing ONNX file to check instead of converting (one model only)")
-    parser.add_argument("--output", help="where to write the conversion (one model only; default <results>/onnx/<source>/<model>.onnx)")
+    parser.add_argument("--onnx", help="an existing ONNX file to check instead of converting (one model only; its zoocheck metadata must name this model and weights)")
+    parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata (the result is recorded as unverified)")
+    add_output_args(parser, "one model only; ")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3)")
-    parser.add_argument("--opset", type=int, help="ONNX opset when converting (default 17)")
     add_graph_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the parity results as JSON")
@@ -50,26 +53,32 @@ def run(args) -> int:
     from zoocheck.cli.convert import conversion_record
     from zoocheck.reports.parity_report import print_parity
     from zoocheck.store import ResultsStore
+    from zoocheck.validate import check_writable_dir, positive_finite
 
     store = ResultsStore(args.results)
+    positive_finite("--max-rel-err", args.max_rel_err)
     entries = resolve_entries(args.src, args.model)
     if len(entries) > 1 and (args.onnx or args.output):
         raise UsageError(f"--onnx and --output take one model; {len(entries)} matched {' '.join(args.model)}")
-    if args.onnx and not Path(args.onnx).is_file():
-        raise UsageError(f"{args.onnx}: no such ONNX file; check the --onnx path")
+    if args.onnx and (args.output or args.opset is not None or args.overwrite):
+        raise UsageError("--onnx checks an existing file: --output, --opset and --overwrite are for a conversion")
+    if args.unverified_onnx and not args.onnx:
+        raise UsageError("--unverified-onnx goes with --onnx FILE")
     try:
         images = images_in(args.images) if args.images else None
     except FileNotFoundError as exc:
         raise UsageError(f"{exc}; check the --images folder") from None
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
-    # Resolve every model's weights before converting any, so a typo fails fast with exit 2.
-    plan = [(entry, *weights_for(entry, args)) for entry in entries]
+    # Resolve every model's weights and output before converting any, so a typo fails fast with exit 2.
+    check_writable_dir(store.directory, "the results folder")
+    plan = []
     for entry in entries:
         check_graph_form(entry, args.graph)
+        weights, seed = weights_for(entry, args)
+        plan.append((entry, weights, seed, None if args.onnx else prepare_output(args, store, entry, weights, seed)))
     out = console()
     results = []
-    for entry, weights, seed in plan:
-        output = None if args.onnx else Path(args.output) if args.output else default_onnx_path(store.directory, entry)
+    for entry, weights, seed, output in plan:
         with stage_status(f"parity {entry.key}", enabled=not args.json) as on_stage:
             result, conversion = check_parity(
                 entry,
@@ -82,14 +91,21 @@ def run(args) -> int:
                 opset=args.opset,
                 on_stage=on_stage,
                 graph=args.graph,
+                allow_unverified_onnx=args.unverified_onnx,
             )
         keep_framework_log(store, args, f"parity {entry.key}", conversion.log)
-        if not args.onnx:
-            store.add_result(conversion_record(conversion, weights))
-        store.add_result(result.to_dict())
-        if result.failure is not None:
-            store.add_failure(result.failure.to_dict())
         results.append(result)
+        if result.failure is not None and result.failure.bad_input:
+            # an unusable input file says nothing about the model: failure log only, no result
+            if len(plan) == 1 and not args.json:
+                return log_failure(store, result.failure, args)
+            store.add_failure(result.failure.to_dict())
+        else:
+            if not args.onnx:
+                store.add_result(conversion_record(conversion, weights))
+            store.add_result(result.to_dict())
+            if result.failure is not None:
+                store.add_failure(result.failure.to_dict())
         if not args.json:
             if len(plan) == 1:
                 print_parity(out, result)
@@ -102,4 +118,7 @@ def run(args) -> int:
         out.print(f"{len(results)} models: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors", markup=False)
     if any(r.failure is not None for r in results) and not args.json:
         print(f"failure log: {store.failures_path}")
-    return EXIT_OK if all(r.status == "pass" for r in results) else EXIT_FAILED
+    unpassed = [r for r in results if r.status != "pass"]
+    if unpassed and all(r.failure is not None and r.failure.bad_input for r in unpassed):
+        return EXIT_USAGE
+    return EXIT_FAILED if unpassed else EXIT_OK

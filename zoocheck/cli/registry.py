@@ -204,6 +204,7 @@ def run_fetch(args) -> int:
 def run_audit(args) -> int:
     from zoocheck.zoo_registry import UnknownSourceError, list_entries
     from zoocheck.store import ResultsStore
+    from zoocheck.validate import check_writable_dir
     from zoocheck.zoo_registry.audit import audit
 
     try:
@@ -211,6 +212,7 @@ def run_audit(args) -> int:
     except UnknownSourceError as exc:
         raise UsageError(str(exc)) from None
     store = ResultsStore(args.results)
+    check_writable_dir(store.directory, "the results folder")
     audited = {f.source for f in findings}
     # The store is what `zoocheck table` renders measured params from; a re-run replaces its records.
     store.replace_results(

@@ -21,14 +21,19 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from zoocheck.reports.table import build_rows, render
-    from zoocheck.store import ResultsStore
+    from zoocheck.store import ResultsStore, write_atomic
+    from zoocheck.validate import check_writable_file
     from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
 
     try:
         source = canonical_source(args.src) if args.src else None
     except UnknownSourceError as exc:
         raise UsageError(str(exc)) from None
+    if args.output:
+        check_writable_file(Path(args.output), "the table file (--output)")
     store = ResultsStore(args.results)
+    if store.directory.exists() and not store.directory.is_dir():
+        raise UsageError(f"{store.directory}: the results folder is a file, not a folder; give --results FOLDER")
     rows = build_rows(list_entries(source), store.results(), store.failures(), arch=args.arch, source=source)
     for problem in store.skipped_lines:
         print(f"zoocheck: warning: {problem}", file=sys.stderr)
@@ -37,7 +42,7 @@ def run(args) -> int:
         return EXIT_OK
     text = render(rows, args.format)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_atomic(Path(args.output), text)
         print(f"wrote {args.output} ({len(rows)} rows)", file=sys.stderr)
     else:
         sys.stdout.write(text)

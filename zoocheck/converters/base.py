@@ -8,20 +8,41 @@ export (names, dynamic batch, metadata, checker, atomic write) is shared: ``norm
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from zoocheck.errors import BadInput
 from zoocheck.zoo_registry.types import Entry
+
+
+#: opsets torch.onnx's TorchScript exporter writes (torch.onnx._constants), for every torch-based source
+TORCH_OPSETS = (7, 20)
 
 
 class FrameworkUnavailable(RuntimeError):
     """The framework a source needs cannot be imported; the message says why and how to fix it."""
 
 
-class WeightsError(ValueError):
-    """A weights file that cannot be used: wrong format, missing keys, wrong shapes."""
+class WeightsError(BadInput):
+    """A weights file that cannot be used: wrong format, missing keys, wrong shapes.
+
+    ``elements``: how many numbers the file's tensors hold, when it was read but does not fit, so
+    the registry architecture it does fit can be named."""
+
+    def __init__(self, message: str, *, elements: int | None = None):
+        super().__init__(message)
+        self.elements = elements
+
+
+class CorruptWeightsError(WeightsError):
+    """A weights file that is truncated or damaged: the fix is to download or save it again."""
+
+
+class PickledObjectError(WeightsError):
+    """A checkpoint that pickles Python objects (a whole model) instead of a state dict of tensors."""
 
 
 _NAMES_SHOWN = 4  # offending parameter names quoted in a WeightsError
@@ -60,7 +81,8 @@ def check_weights_fit(
     if shapes:
         problems.append(f"{len(shapes)} shape mismatches: {quote_names(shapes)}")
     if problems:
-        raise WeightsError(f"{file_name}: weights do not fit {what}: " + "; ".join(problems))
+        elements = sum(math.prod(shape) for k, shape in given.items() if len(shape) and not optional(k))
+        raise WeightsError(f"{file_name}: weights do not fit {what}: " + "; ".join(problems), elements=elements)
 
 
 class NativeModel(abc.ABC):
@@ -90,6 +112,8 @@ class Converter(abc.ABC):
     sources: tuple[str, ...]
     #: the pip extra that installs its framework: ``pip install zoocheck[<extra>]``
     extra: str
+    #: the opsets its exporter writes (None: up to the newest the installed onnx knows)
+    opset_range: tuple[int, int | None] = (7, None)
 
     @abc.abstractmethod
     def check_available(self) -> None:

@@ -225,7 +225,7 @@ def load_export_pair(symbol: Path, params: Path, arch: Architecture, input_size:
         saved = mx.nd.load(str(params))
         sym = mx.sym.load(str(symbol))
     except Exception as exc:  # MXNetError: not an mxnet file, truncated, bad JSON
-        raise WeightsError(f"{Path(params).name}: cannot read the mxnet export pair: {_first_line(exc)}") from exc
+        raise WeightsError(f"{Path(params).name}: cannot read the mxnet export pair (not an MXNet export, or truncated)") from exc
     stored = {k.split(":", 1)[-1] for k in saved}
     inputs = [n for n in sym.list_inputs() if n not in stored]
     if len(inputs) != 1:
@@ -233,7 +233,7 @@ def load_export_pair(symbol: Path, params: Path, arch: Architecture, input_size:
     try:
         net = mx.gluon.SymbolBlock.imports(str(symbol), inputs, str(params), ctx=mx.cpu())
     except Exception as exc:  # missing/extra parameters
-        raise WeightsError(f"{symbol.name}: cannot load with SymbolBlock.imports: {_first_line(exc)}") from exc
+        raise WeightsError(f"{symbol.name}: its parameters do not load into the exported graph (SymbolBlock.imports refused them)") from exc
     reference = build(arch)
     reference.initialize(mx.init.Zero())
     reference(mx.nd.zeros((1, 3, input_size, input_size)))
@@ -255,6 +255,7 @@ def _first_line(exc: BaseException) -> str:
 class GluonConverter(Converter):
     sources = ("gluon",)
     extra = "mxnet"
+    opset_range = (MIN_MXNET_OPSET, None)
 
     def check_available(self) -> None:
         import_mxnet()
@@ -276,7 +277,7 @@ class GluonConverter(Converter):
         try:
             keys = list(mx.nd.load(str(weights)))
         except Exception as exc:
-            raise WeightsError(f"{weights.name}: not an mxnet .params file: {_first_line(exc)}") from exc
+            raise WeightsError(f"{weights.name}: not an MXNet .params file (mxnet.nd.save format), or a truncated one; check the --weights path") from exc
         if keys and all(k.startswith(("arg:", "aux:")) for k in keys):
             raise WeightsError(f"{weights.name}: an mxnet export .params (arg:/aux: keys) needs its *{_SYMBOL_SUFFIX} beside it")
         try:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel, WeightsError
 from zoocheck.zoo_registry.types import Entry
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +226,8 @@ def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
 class GluonCVConverter(Converter):
     sources = ("gluoncv",)
     extra = "torch"
+    # v1/v2 export with mxnet.onnx (opset 12 and up), the others with torch.onnx (up to 20)
+    opset_range = (12, TORCH_OPSETS[1])
 
     def check_available(self) -> None:
         try:

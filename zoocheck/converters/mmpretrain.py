@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel, WeightsError
 from zoocheck.zoo_registry.resnet import BASE_WIDTH, STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
 
@@ -71,6 +71,7 @@ def build_classifier(arch: Architecture):
 class MMPretrainConverter(Converter):
     sources = ("mmpretrain",)
     extra = "torch"
+    opset_range = TORCH_OPSETS
 
     def check_available(self) -> None:
         _import_torch()

@@ -121,6 +121,8 @@ class OnnxZooNative(NativeModel):
 class OnnxZooConverter(Converter):
     sources = ("onnx-zoo",)
     extra = "onnx"  # onnx + onnxruntime are core dependencies; random weights need 'mxnet'
+    # the weights file is the zoo's published model itself: only the file with its checksum is it
+    weights_are_the_published_file = True
 
     def check_available(self) -> None:
         try:

@@ -469,6 +469,7 @@ def load_inference(entry: Entry, source: Path) -> PaddleInferenceModel:
 class PaddleClasConverter(Converter):
     sources = ("ppcls",)
     extra = "paddle"
+    opset_range = (7, 19)  # paddle2onnx 2.1's operator mappers
 
     def check_available(self) -> None:
         try:

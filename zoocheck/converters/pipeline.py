@@ -85,6 +85,48 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None)
     )
 
 
+def weights_fix(entry: Entry, exc: BaseException) -> str:
+    """The fix for a weights file that cannot be used, when zoocheck knows one: fetch a damaged
+    file again; for weights of another architecture, the registry models whose architecture has
+    exactly as many numbers as the file holds."""
+    from zoocheck.converters.base import CorruptWeightsError, WeightsError
+    from zoocheck.zoo_registry import list_entries
+
+    if isinstance(exc, CorruptWeightsError):
+        if entry.weights is not None:
+            return f"download it again: `zoocheck fetch --src {entry.source} --model {entry.name} --force`"
+        return "download or save it again"
+    if not isinstance(exc, WeightsError) or not exc.elements:
+        return ""
+    fits = []
+    for other in list_entries(entry.source):
+        counts = count(other.arch, other.input_size)
+        if other.arch.id != entry.arch.id and counts is not None and exc.elements in (counts.params, counts.params_with_bn_stats):
+            fits.append(other)
+    if not fits:
+        return ""
+    shown = ", ".join(f"--model {e.name} (arch {e.arch.id})" for e in fits[:3])
+    return f"they have the size of {entry.source}'s {shown}"
+
+
+def check_published_file(entry: Entry, weights: Path | None) -> None:
+    """For a source whose weights file IS its published model (the ONNX model zoo), only that file:
+    its checksum must be the registry's, or the run is refused (BadInput) before any work."""
+    from zoocheck.converters import converter_for
+    from zoocheck.errors import BadInput
+    from zoocheck.zoo_registry.download import ChecksumMismatch, verify
+
+    if weights is None or not Path(weights).is_file() or not getattr(converter_for(entry.source), "weights_are_the_published_file", False):
+        return
+    fetch = f"`zoocheck fetch --src {entry.source} --model {entry.name}`"
+    if entry.weights is None or entry.weights.checksum is None:
+        raise BadInput(f"{weights}: the registry has no checksum for {entry.key}, so this file cannot be proved to be the zoo's own; nothing is converted")
+    try:
+        verify(Path(weights), entry.weights.checksum)
+    except ChecksumMismatch:
+        raise BadInput(f"{weights}: not the file {entry.source} publishes for {entry.name} (its checksum is not {entry.weights.checksum}); fetch the published one with {fetch}") from None
+
+
 def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset: int, versions: dict, outputs_probabilities: bool) -> dict:
     """The JSON description written into the ONNX metadata and beside the file."""
     weights_info = None
@@ -188,7 +230,7 @@ def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, o
             metadata = json.loads(output.with_name(output.name + ".json").read_text())
         conn.send(("ok", (str(output), metadata, native_outputs, native_fp64, native.outputs_probabilities, versions)))
     except BaseException as exc:  # everything becomes a failure record for this one model
-        conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions)))
+        conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions, fix=weights_fix(entry, exc))))
     finally:
         conn.close()
 

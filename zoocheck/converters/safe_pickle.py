@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from zoocheck.errors import BadInput
 
-class UnsafePickleError(pickle.UnpicklingError):
+
+class UnsafePickleError(pickle.UnpicklingError, BadInput):
     """The pickle names a global outside the state-dict allow-list; nothing of it was called."""
 
 

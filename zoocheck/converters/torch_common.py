@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoocheck.converters.base import NativeModel, WeightsError, check_weights_fit, quote_names
+from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, quote_names
 from zoocheck.zoo_registry.resnet import STEM_CHANNELS
 from zoocheck.zoo_registry.types import Architecture
 
@@ -85,8 +85,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such weights file") from None
     except Exception as exc:  # unpickling refused, truncated file, not a checkpoint at all
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path.name}: cannot read as a PyTorch checkpoint: {first}") from exc
+        raise _unreadable(path, exc) from exc
     state = obj
     while isinstance(state, Mapping) and not _is_tensor_dict(state):
         inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), Mapping)), None)
@@ -100,6 +99,24 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return state
+
+
+def _unreadable(path: Path, exc: Exception) -> WeightsError:
+    """Why torch.load / safetensors refused ``path``, in zoocheck's words (their text stays the
+    cause: the failure log's detail, --verbose)."""
+    size = path.stat().st_size if path.exists() else 0
+    if size == 0:
+        return CorruptWeightsError(f"{path.name}: is empty (0 bytes): the download or save did not finish")
+    with open(path, "rb") as fh:
+        zipped = fh.read(4) == b"PK\x03\x04"  # torch.save's archive format
+    if not zipped and path.suffix != ".safetensors":
+        return WeightsError(f"{path.name}: not a PyTorch checkpoint (neither a torch.save archive nor a safetensors file); check the --weights path")
+    if zipped and "Weights only load failed" in str(exc):
+        return PickledObjectError(
+            f"{path.name}: pickles Python objects (a whole model?) instead of a state_dict of tensors, and zoocheck "
+            f"never runs code from a checkpoint; in Python, torch.save(model.state_dict(), 'weights.pth') and pass that file"
+        )
+    return CorruptWeightsError(f"{path.name}: truncated or corrupt ({size} bytes; the checkpoint cannot be read to its end)")
 
 
 def _is_tensor_dict(d: Mapping) -> bool:

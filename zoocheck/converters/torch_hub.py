@@ -12,7 +12,7 @@ import re
 from types import SimpleNamespace
 from pathlib import Path
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel
+from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel
 from zoocheck.zoo_registry.names import timm_style
 from zoocheck.zoo_registry.types import Checksum, Entry, Preprocess, Published, Weights
 
@@ -31,6 +31,7 @@ def _import_torch():
 
 class _TorchLibraryConverter(Converter):
     extra = "torch"
+    opset_range = TORCH_OPSETS
     library = ""
 
     def check_available(self) -> None:

@@ -48,6 +48,10 @@ def print_parity(console, result: ParityResult) -> None:
             + f", cosine >= {t.min_cosine:g}, top-1 {'must agree' if t.require_top1 else 'not judged'}, "
             f"top-5 overlap >= {t.min_top5_overlap}; NaN/Inf always fail"
         )
+    for path, reason in result.skipped:
+        console.print(f"skipped {path}: {reason}", markup=False)
+    if not result.onnx_verified:
+        console.print(f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]")
     console.print(result.summary(), markup=False)
 
 

@@ -37,6 +37,12 @@ class Row:
     random_weights: bool = False  # the measured numbers come from random weights
     conversion: str = ""  # 'ok', 'failed' or '' (not converted)
     parity: str = ""  # 'pass', 'fail', 'error' or ''
+    # each cell comes from one record: a real-weights one when there is any, else a random one,
+    # marked; real and random results never share a cell
+    conversion_random_weights: bool = False
+    parity_random_weights: bool = False
+    parity_unverified: bool = False  # checked on an ONNX file without zoocheck metadata
+    eval_unverified: bool = False
     params_m_published: float | None = None
     params_m_measured: float | None = None
     sweep: str = ""  # the latest sweep's jobs: 'ok', or 'category (step)' for each failed one
@@ -49,8 +55,13 @@ class Row:
     def delta_top5(self) -> float | None:
         return _delta(self.measured_top5, self.published_top5, self.random_weights)
 
+    @property
+    def any_random_weights(self) -> bool:
+        """Some cell of the row comes from a random-weights run."""
+        return self.random_weights or self.conversion_random_weights or self.parity_random_weights
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5}
+        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5, "any_random_weights": self.any_random_weights}
 
 
 def _delta(measured, published, random_weights) -> float | None:
@@ -85,6 +96,11 @@ def _sweep_status(jobs: list[dict]) -> dict[tuple[str, str], str]:
     return status
 
 
+def _real_first(record: dict) -> int:
+    """Preference among a model's records: real weights on a verified file, then real weights, then random."""
+    return (0 if record.get("random_weights") else 2) + (0 if record.get("onnx_verified") is False else 1)
+
+
 def _published(entry: Entry):
     """The published evaluation at the entry's own input size, else the first one."""
     for pub in entry.published:
@@ -102,9 +118,9 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
     ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
     records = list(records)
     by_kind = lambda kind: [r for r in records if r.get("kind") == kind]  # noqa: E731
-    evals = _latest(by_kind("eval"), prefer=lambda r: 0 if r.get("random_weights") else 1)
-    conversions = _latest(by_kind("conversion"))
-    parities = _latest(by_kind("parity"), prefer=lambda r: 0 if r.get("random_weights") else 1)
+    evals = _latest(by_kind("eval"), prefer=_real_first)
+    conversions = _latest(by_kind("conversion"), prefer=_real_first)
+    parities = _latest(by_kind("parity"), prefer=_real_first)
     params = _latest([r for r in by_kind("audit") if r.get("quantity") == "params_m" and r.get("measured") is not None])
     failed = {(f.get("source"), f.get("model")) for f in failures if f.get("stage") in _CONVERSION_STAGES}
     sweeps = _sweep_status(by_kind("sweep-job"))
@@ -129,6 +145,10 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
             random_weights=bool(ev.get("random_weights")) if ev else False,
             conversion=conv.get("status", "") if conv else ("failed" if key in failed else ""),
             parity=par.get("status", "") if par else "",
+            conversion_random_weights=bool(conv.get("random_weights")) if conv else False,
+            parity_random_weights=bool(par.get("random_weights")) if par else False,
+            parity_unverified=par.get("onnx_verified") is False if par else False,
+            eval_unverified=ev.get("onnx_verified") is False if ev else False,
             params_m_published=pub.params_m if pub else None,
             params_m_measured=measured_params,
             sweep=sweeps.get(key, ""),
@@ -171,8 +191,14 @@ def _params(row: Row) -> str:
 
 
 def _measured(x: float | None, row: Row) -> str:
-    text = "-" if x is None else f"{x:.3f}"
-    return f"{text} (random weights)" if row.random_weights and x is not None else text
+    return "-" if x is None else _status(f"{x:.3f}", row.random_weights, row.eval_unverified)
+
+
+def _status(status: str, random_weights: bool, unverified: bool = False) -> str:
+    if not status:
+        return "-"
+    marks = [m for m, on in (("random weights", random_weights), ("unverified file", unverified)) if on]
+    return f"{status} ({', '.join(marks)})" if marks else status
 
 
 COLUMNS = (
@@ -206,8 +232,8 @@ def _cells(row: Row) -> list[str]:
         _signed(row.delta_top1),
         _signed(row.delta_top5),
         "-" if row.images is None else str(row.images),
-        row.conversion or "-",
-        row.parity or "-",
+        _status(row.conversion, row.conversion_random_weights),
+        _status(row.parity, row.parity_random_weights, row.parity_unverified),
         row.sweep or "-",
         _params(row),
         row.reference or "-",
@@ -220,14 +246,15 @@ def render_markdown(rows: list[Row]) -> str:
 
     lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in _cells(r)) + " |" for r in rows]
-    if any(r.random_weights for r in rows):
-        lines += ["", "Measured numbers marked (random weights) check the pipeline only, not the published model."]
+    if any(r.any_random_weights for r in rows):
+        lines += ["", "Cells marked (random weights) check the pipeline only, not the published model."]
     return "\n".join(lines) + "\n"
 
 
 CSV_FIELDS = (
     "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
-    "delta_top5", "images", "random_weights", "conversion", "parity", "sweep", "params_m_measured", "params_m_published", "reference",
+    "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_random_weights",
+    "parity_unverified", "eval_unverified", "any_random_weights", "sweep", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
 
@@ -295,10 +322,10 @@ def render_html(rows: list[Row], title: str = "zoocheck: published vs measured I
     for arch, members in groups.items():
         lines = [f'<tr class="group"><th colspan="{len(COLUMNS)}">{html.escape(arch)}</th></tr>']
         for r in members:
-            cls = ' class="random"' if r.random_weights else ""
+            cls = ' class="random"' if r.any_random_weights else ""
             lines.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>")
         bodies.append("<tbody>" + "\n".join(lines) + "</tbody>")
-    note = "<p>Rows marked (random weights) check the pipeline only, not the published model; they are left out of the plot.</p>" if any(r.random_weights for r in rows) else ""
+    note = "<p>Cells marked (random weights) check the pipeline only, not the published model; random-weights accuracies are left out of the plot.</p>" if any(r.any_random_weights for r in rows) else ""
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>

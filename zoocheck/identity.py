@@ -1,0 +1,126 @@
+"""Which model and weights an ONNX file holds, read from the zoocheck metadata inside it.
+
+Anything that takes an existing ONNX file (``parity --onnx``, ``eval --onnx``, an output about to be
+replaced) compares the file's own identity with the one the run is about: another source, model,
+seed or weights file is refused with a line saying what the file is. A file without zoocheck
+metadata is taken only on explicit request, and whatever is measured on it is recorded as
+unverified.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoocheck.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """A model as zoocheck names it: source, model, and either a random seed or a weights file."""
+
+    source: str
+    model: str
+    random_seed: int | None = None  # set exactly when the weights are seeded random ones
+    weights_sha256: str | None = None  # the weights file's checksum (None for a weights folder)
+    weights_file: str | None = None
+
+    @classmethod
+    def of_run(cls, entry, weights: Path | None, random_seed: int | None) -> "ModelIdentity":
+        from zoocheck.converters.pipeline import sha256_of
+
+        if weights is None:
+            return cls(entry.source, entry.name, random_seed=random_seed)
+        weights = Path(weights)
+        return cls(entry.source, entry.name, weights_sha256=sha256_of(weights) if weights.is_file() else None, weights_file=str(weights))
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "ModelIdentity":
+        weights = meta.get("weights") or {}
+        seed = meta.get("random_seed") if meta.get("random_weights") else None
+        return cls(str(meta.get("source")), str(meta.get("model")), seed, weights.get("sha256"), weights.get("file"))
+
+    @property
+    def random_weights(self) -> bool:
+        return self.weights_sha256 is None and self.weights_file is None
+
+    def describe(self) -> str:
+        if self.random_weights:
+            return f"{self.source}/{self.model} with random weights (seed {self.random_seed})"
+        shown = f"sha256 {self.weights_sha256[:12]}" if self.weights_sha256 else self.weights_file
+        return f"{self.source}/{self.model} with the weights {Path(self.weights_file or '?').name} ({shown})"
+
+    def same_as(self, other: "ModelIdentity") -> bool:
+        if (self.source, self.model, self.random_weights) != (other.source, other.model, other.random_weights):
+            return False
+        if self.random_weights:
+            return self.random_seed == other.random_seed
+        if self.weights_sha256 and other.weights_sha256:
+            return self.weights_sha256 == other.weights_sha256
+        return Path(self.weights_file or "").resolve() == Path(other.weights_file or "").resolve()
+
+
+def read_identity(path: Path, option: str = "--onnx") -> tuple[ModelIdentity | None, dict | None]:
+    """(identity, metadata) of an ONNX file; (None, None) when it has no zoocheck metadata.
+    BadInput when it is not an ONNX file at all."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    from zoocheck.converters.normalize import METADATA_KEY
+
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such ONNX file; check the {option} path")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, OSError, RuntimeError) as exc:
+        raise BadInput(f"{path}: not a readable ONNX file ({type(exc).__name__}); check the {option} path, or convert the model again with `zoocheck convert`") from None
+    if not model.graph.node:
+        raise BadInput(f"{path}: not an ONNX model (no graph in it); check the {option} path")
+    for prop in model.metadata_props:
+        if prop.key == METADATA_KEY:
+            try:
+                meta = json.loads(prop.value)
+            except ValueError:
+                break
+            return ModelIdentity.from_metadata(meta), meta
+    return None, None
+
+
+def check_onnx_file(path: Path, expected: ModelIdentity, *, allow_unverified: bool, option: str = "--onnx") -> dict | None:
+    """Refuse an ONNX file that holds another model or other weights than ``expected``.
+
+    Returns the file's zoocheck metadata; None for a file without any, taken only with
+    ``allow_unverified`` (the caller records its results as unverified).
+    """
+    found, meta = read_identity(path, option)
+    if found is None:
+        if allow_unverified:
+            return None
+        raise BadInput(
+            f"{path}: has no zoocheck metadata, so which model and weights it holds cannot be checked; "
+            f"convert it with `zoocheck convert`, or pass --unverified-onnx to use it anyway (recorded as unverified)"
+        )
+    if not found.same_as(expected):
+        raise BadInput(f"{path}: this file is {found.describe()}, not {expected.describe()}; give the file of that model, or the --src/--model/--seed/--weights it was made with")
+    return meta
+
+
+def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool) -> None:
+    """An existing ``output`` is replaced only when it is the same model and weights (a re-run) or
+    with ``overwrite``: nothing is overwritten silently."""
+    output = Path(output)
+    if overwrite or not output.exists() or output.is_dir():
+        return
+    try:
+        found, _ = read_identity(output, "--output")
+    except BadInput:
+        found = None
+    if found is not None and found.same_as(expected):
+        return
+    what = found.describe() if found is not None else "a file zoocheck did not write"
+    raise BadInput(f"{output}: already holds {what}; pass --overwrite to replace it, or choose another --output")
+
+
+__all__ = ["ModelIdentity", "check_onnx_file", "check_replaceable", "read_identity"]
