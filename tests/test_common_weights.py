@@ -1,0 +1,87 @@
+"""One common set of weights for an architecture, written in each source's own format and read back
+through each source's own loader, computes one function: the canonical numpy forward's."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from zoocheck.converters.weights import forward, parameter_shapes, random_weights, write_weights
+from zoocheck.zoo_registry import get_entry
+from zoocheck.zoo_registry.names import timm_style
+
+SIZE = 64  # the networks are fully convolutional: small inputs keep this fast
+
+
+def small(entry):
+    return dataclasses.replace(entry, input_size=SIZE)
+
+
+def inputs(count=2, seed=3):
+    return np.random.default_rng(seed).standard_normal((count, 3, SIZE, SIZE)).astype(np.float32)
+
+
+def rel_err(reference, test) -> float:
+    return float(np.abs(reference - test).max() / (reference.max() - reference.min()))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50d", "resnet50s"])
+def test_canonical_names_and_forward_are_timms(name):
+    torch = pytest.importorskip("torch")
+    from zoocheck.converters.torch_common import timm_network
+
+    arch = timm_style(name)
+    module = timm_network(arch)
+    assert {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")} == parameter_shapes(arch)
+    params = random_weights(arch, 1, SIZE)
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in params.items()}, strict=False)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(inputs())).numpy()
+    assert rel_err(expected, forward(arch, params, inputs())) < 1e-5
+
+
+def test_random_weights_are_seeded_and_not_degenerate():
+    arch = timm_style("resnet18")
+    a, b, c = random_weights(arch, 4, SIZE), random_weights(arch, 4, SIZE), random_weights(arch, 5, SIZE)
+    assert all(np.array_equal(a[k], b[k]) for k in a) and not np.allclose(a["fc.weight"], c["fc.weight"])
+    assert all(v.dtype == np.float32 for v in a.values())
+    variances = np.concatenate([v for k, v in a.items() if k.endswith("running_var")])
+    assert variances.min() > 0 and not np.allclose(variances, 1.0)  # measured, then perturbed
+    logits = forward(arch, a, inputs(6))
+    assert len(set(logits.argmax(1).tolist())) > 1 and np.isfinite(logits).all()
+
+
+@pytest.mark.parametrize(
+    "source, name",
+    [("timm", "resnet50d.ra2_in1k"), ("mmpretrain", "resnetv1d50_8xb32_in1k"), ("gluoncv", "resnet50_v1d"), ("ppcls", "ResNet50_vd")],
+)
+def test_one_common_set_in_each_sources_format_computes_one_function(tmp_path, source, name):
+    from zoocheck.converters import FrameworkUnavailable, converter_for
+
+    entry = small(get_entry(source, name))
+    assert entry.arch.id == "resnet50_d"
+    converter = converter_for(source)
+    try:
+        converter.check_available()
+    except FrameworkUnavailable as exc:
+        pytest.skip(str(exc))
+    params = random_weights(entry.arch, 7, SIZE)
+    path = write_weights(entry, params, tmp_path / (entry.weights.file_name if entry.weights else "weights"))
+    x = inputs()
+    assert rel_err(forward(entry.arch, params, x), converter.load(entry, path).forward(x)) < 1e-5
+
+
+def test_paddleclas_stage_one_projection_has_canonical_names(tmp_path):
+    """PaddleClas's ResNet18 (resnet18_proj): the projection timm does not build is
+    ``layer1.0.downsample`` in canonical names, and PaddleClas's loader reads it from there."""
+    pytest.importorskip("paddle")
+    from zoocheck.converters import converter_for
+
+    entry = small(get_entry("ppcls", "ResNet18"))
+    params = random_weights(entry.arch, 2, SIZE)
+    assert params["layer1.0.downsample.0.weight"].shape == (64, 64, 1, 1)
+    path = write_weights(entry, params, tmp_path / "ResNet18_pretrained.pdparams")
+    x = inputs()
+    assert rel_err(forward(entry.arch, params, x), converter_for("ppcls").load(entry, path).forward(x)) < 1e-5

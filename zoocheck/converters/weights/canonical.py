@@ -1,0 +1,207 @@
+"""The canonical weights of a ResNet-family architecture: one documented naming, its shapes, and a
+numpy forward that computes exactly the network the ResNetSpec describes.
+
+Canonical names are timm's (= torchvision's) state-dict keys, extended to what timm's ResNet class
+does not build:
+
+- stem: ``conv1`` + ``bn1`` (7x7), or the deep stems' ``conv1.0``, ``conv1.1`` (BN), ``conv1.3``,
+  ``conv1.4`` (BN), ``conv1.6`` + ``bn1``;
+- block ``i`` of stage ``s``: ``layer{s+1}.{i}.conv1`` / ``bn1``, ``conv2`` / ``bn2``
+  [, ``conv3`` / ``bn3``]; its projection shortcut ``downsample.0`` (conv) + ``downsample.1`` (BN),
+  or with the 'd' shortcut ``downsample.1`` + ``downsample.2`` (after its avg-pool, which is the
+  identity at stride 1);
+- MXNet's v1 bottleneck: ``conv1.bias`` and ``conv3.bias`` besides; v2 (pre-activation): ``bn1``
+  of a block is the BN before ``conv1`` (``bn2`` before conv2 ...), ``bn_data`` the un-learned BN
+  on the input (running statistics only), ``bn_final`` the BN before the pooling;
+- BN: ``weight``, ``bias``, ``running_mean``, ``running_var`` (epsilon 1e-5); classifier ``fc.weight``
+  [classes, features], ``fc.bias``.
+
+Pure numpy: no framework is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
+from zoocheck.zoo_registry.types import Architecture
+
+BN_EPS = 1e-5
+BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
+
+
+def stem_units(spec: ResNetSpec) -> list[tuple[str, str, int, int, int, int]]:
+    """(conv name, BN name, in, out, kernel, stride) of the stem's conv-BN units."""
+    if spec.stem == "7x7":
+        return [("conv1", "bn1", 3, 64, 7, 2)]
+    a, b, c = STEM_CHANNELS[spec.stem]
+    return [("conv1.0", "conv1.1", 3, a, 3, 2), ("conv1.3", "conv1.4", a, b, 3, 1), ("conv1.6", "bn1", b, c, 3, 1)]
+
+
+def blocks(spec: ResNetSpec) -> Iterator[tuple[int, int, str, int, int]]:
+    """(stage, index, name prefix, in channels, stride) of every block, in order."""
+    cin = spec.stem_channels
+    for stage, count in enumerate(spec.layers):
+        for index in range(count):
+            yield stage, index, f"layer{stage + 1}.{index}", cin, spec.stride(stage, index)
+            cin = spec.out_channels(stage)
+
+
+def branch_units(spec: ResNetSpec, stage: int, cin: int, stride: int) -> list[tuple[str, int, int, int, int, int]]:
+    """(unit number, in, out, kernel, stride, groups) of a block's residual branch."""
+    mid, cout = spec.mid_channels(stage), spec.out_channels(stage)
+    if spec.block == "basic":
+        return [("1", cin, mid, 3, stride, 1), ("2", mid, cout, 3, 1, 1)]
+    first_stride, mid_stride = (stride, 1) if spec.stride_on == "1x1" and not spec.preact else (1, stride)
+    return [("1", cin, mid, 1, first_stride, 1), ("2", mid, mid, 3, mid_stride, spec.groups), ("3", mid, cout, 1, 1, 1)]
+
+
+def shortcut_names(spec: ResNetSpec) -> tuple[str, str]:
+    """(conv, BN) under ``downsample`` of a projecting block (BN '' for v2, which has none); the 'd'
+    shortcut's are ``.1`` / ``.2`` after its pool even where the pool is the identity (stride 1), as
+    in timm and GluonCV."""
+    if spec.preact:
+        return "downsample.0", ""
+    if spec.shortcut == "avgpool_conv":
+        return "downsample.1", "downsample.2"
+    return "downsample.0", "downsample.1"
+
+
+def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
+    """Every canonical parameter of ``arch`` and its shape, in network order."""
+    spec = _spec(arch)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def bn(name: str, c: int) -> None:
+        shapes.update({f"{name}.{f}": (c,) for f in BN_FIELDS})
+
+    if spec.preact:
+        shapes.update({"bn_data.running_mean": (3,), "bn_data.running_var": (3,)})
+    for conv, norm, cin, cout, k, _ in stem_units(spec):
+        shapes[f"{conv}.weight"] = (cout, cin, k, k)
+        bn(norm, cout)
+    for stage, index, prefix, cin, stride in blocks(spec):
+        for unit, ci, co, k, _, groups in branch_units(spec, stage, cin, stride):
+            if spec.preact:
+                bn(f"{prefix}.bn{unit}", ci)
+            shapes[f"{prefix}.conv{unit}.weight"] = (co, ci // groups, k, k)
+            if spec.stride_on == "1x1" and spec.block == "bottleneck" and unit in ("1", "3"):
+                shapes[f"{prefix}.conv{unit}.bias"] = (co,)
+            if not spec.preact:
+                bn(f"{prefix}.bn{unit}", co)
+        if spec.projects(stage, index):
+            conv, norm = shortcut_names(spec)
+            shapes[f"{prefix}.{conv}.weight"] = (spec.out_channels(stage), cin, 1, 1)
+            if norm:
+                bn(f"{prefix}.{norm}", spec.out_channels(stage))
+    if spec.preact:
+        bn("bn_final", spec.feature_channels)
+    shapes["fc.weight"] = (arch.num_classes, spec.feature_channels)
+    shapes["fc.bias"] = (arch.num_classes,)
+    return shapes
+
+
+def _spec(arch: Architecture) -> ResNetSpec:
+    if arch.resnet is None:
+        raise ValueError(f"{arch.id} has no ResNetSpec: no canonical weights")
+    return arch.resnet
+
+
+# --- the numpy forward --------------------------------------------------------------------------
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
+    """NCHW convolution with padding k // 2 (every conv of the family), as one batched matmul."""
+    n, c, h, width = x.shape
+    co, cg, k, _ = w.shape
+    pad = k // 2
+    ho, wo = (h + 2 * pad - k) // stride + 1, (width + 2 * pad - k) // stride + 1
+    if k == 1:
+        cols = x[:, :, ::stride, ::stride][:, :, :ho, :wo].reshape(n, groups, cg, ho * wo).transpose(1, 0, 3, 2).reshape(groups, n * ho * wo, cg)
+    else:
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
+        cols = win.reshape(n, groups, cg, ho, wo, k, k).transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * ho * wo, cg * k * k)
+    out = np.matmul(cols, w.reshape(groups, co // groups, cg * k * k).transpose(0, 2, 1))
+    out = out.reshape(groups, n, ho, wo, co // groups).transpose(1, 0, 4, 2, 3).reshape(n, co, ho, wo)
+    return out + bias[None, :, None, None] if bias is not None else out
+
+
+def max_pool(x: np.ndarray) -> np.ndarray:
+    """3x3, stride 2, padding 1 (the stem's)."""
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    h, w = (x.shape[2] - 1) // 2 + 1, (x.shape[3] - 1) // 2 + 1
+    return np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))[:, :, ::2, ::2][:, :, :h, :w].max(axis=(4, 5))
+
+
+def avg_pool_2x2(x: np.ndarray) -> np.ndarray:
+    """2x2, stride 2, ceil mode, padding excluded from the average (the 'd' shortcut)."""
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (0, h % 2), (0, w % 2)))
+    ones = np.pad(np.ones((h, w), x.dtype), ((0, h % 2), (0, w % 2)))
+    s = xp.reshape(n, c, xp.shape[2] // 2, 2, xp.shape[3] // 2, 2).sum(axis=(3, 5))
+    return s / ones.reshape(ones.shape[0] // 2, 2, ones.shape[1] // 2, 2).sum(axis=(1, 3))
+
+
+BatchNormHook = Callable[[str, np.ndarray], None]
+
+
+def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
+            features: list | None = None) -> np.ndarray:  # fmt: skip
+    """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` (float64 inside).
+
+    ``measure(name, activations)`` is called before each BN (in network order) and may set that BN's
+    running statistics in ``params`` first: how random weights measure them. ``features`` receives
+    the pooled features the classifier sees."""
+    spec = _spec(arch)
+    p = params
+
+    def bn(name: str, y: np.ndarray, affine: bool = True) -> np.ndarray:
+        if measure is not None:
+            measure(name, y)
+        scale = 1.0 / np.sqrt(p[f"{name}.running_var"] + BN_EPS)
+        y = (y - p[f"{name}.running_mean"][None, :, None, None]) * scale[None, :, None, None]
+        return y * p[f"{name}.weight"][None, :, None, None] + p[f"{name}.bias"][None, :, None, None] if affine else y
+
+    relu = lambda y: np.maximum(y, 0.0)  # noqa: E731
+    y = np.asarray(x, np.float64)
+    if spec.preact:
+        y = bn("bn_data", y, affine=False)
+    for conv, norm, _, _, _, stride in stem_units(spec):
+        y = relu(bn(norm, conv2d(y, p[f"{conv}.weight"], stride)))
+    y = max_pool(y)
+    for stage, index, prefix, cin, stride in blocks(spec):
+        units = branch_units(spec, stage, cin, stride)
+        if spec.preact:
+            pre = relu(bn(f"{prefix}.bn1", y))
+            shortcut = conv2d(pre, p[f"{prefix}.downsample.0.weight"], stride) if spec.projects(stage, index) else y
+            z = pre
+            for k, (unit, _, _, _, s, groups) in enumerate(units):
+                if k:
+                    z = relu(bn(f"{prefix}.bn{unit}", z))
+                z = conv2d(z, p[f"{prefix}.conv{unit}.weight"], s, groups)
+            y = z + shortcut
+            continue
+        z = y
+        for k, (unit, _, _, _, s, groups) in enumerate(units):
+            z = conv2d(z, p[f"{prefix}.conv{unit}.weight"], s, groups, p.get(f"{prefix}.conv{unit}.bias"))
+            z = bn(f"{prefix}.bn{unit}", z)
+            if k < len(units) - 1:
+                z = relu(z)
+        shortcut = y
+        if spec.projects(stage, index):
+            conv, norm = shortcut_names(spec)
+            if spec.shortcut == "avgpool_conv" and stride != 1:
+                shortcut = conv2d(avg_pool_2x2(y), p[f"{prefix}.{conv}.weight"])
+            else:
+                shortcut = conv2d(y, p[f"{prefix}.{conv}.weight"], stride)
+            shortcut = bn(f"{prefix}.{norm}", shortcut)
+        y = relu(z + shortcut)
+    if spec.preact:
+        y = relu(bn("bn_final", y))
+    pooled = y.mean(axis=(2, 3))
+    if features is not None:
+        features.append(pooled)
+    return pooled @ p["fc.weight"].T.astype(np.float64) + p["fc.bias"]

@@ -1,0 +1,113 @@
+"""zoocheck's one random-weights scheme for the ResNet family, in canonical names (``canonical.py``),
+for every framework: each converter maps the same arrays onto its own network.
+
+For seed ``s`` and an architecture, deterministic (numpy's PCG64):
+
+- convolutions He-normal by fan-out, std sqrt(2 / (out * k * k / groups)); MXNet v1's conv biases 0;
+- batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``RESIDUAL_BRANCH_GAIN`` on the last
+  BN of each residual branch (so deep networks are not chaotic in float32, as the libraries'
+  zero-init-last does for training);
+- running statistics MEASURED on a seeded photo-like batch (1/f noise with correlated channels, the
+  range normalised photographs have), BN by BN in network order, so activations neither blow up nor
+  vanish with depth; then PERTURBED: mean += N(0, 0.1) x std, variance x U(0.5, 1.5), so an exporter
+  that drops or mis-folds a BN, or uses batch statistics, gives visibly different logits;
+- classifier N(0, 0.01), then projected off the mean feature of a second calibration batch (a random
+  classifier otherwise gives every photo the same top-1), bias 0, scaled so the logits' standard
+  deviation across classes is ``LOGIT_SPREAD`` (2.0) on that batch: real photographs then get
+  different top-1 classes and softmax is not saturated.
+
+Pure numpy; the calibration forward is ``canonical.forward`` (float64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoocheck.converters.weights.canonical import blocks, branch_units, forward, parameter_shapes
+from zoocheck.zoo_registry.types import Architecture
+
+RESIDUAL_BRANCH_GAIN = 0.2
+LOGIT_SPREAD = 2.0
+CALIBRATION_IMAGES = 8
+
+
+def calibration_batch(seed: int, size: int, count: int = CALIBRATION_IMAGES) -> np.ndarray:
+    """Photo-like random inputs: equal power per octave from 1x1 up to pixel level, strongly
+    correlated channels, amplitude of normalised photographs (white noise alone calibrates batch
+    norm to statistics no photograph has)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((count, 3, size, size))
+    cells = 1
+    while True:
+        cells = min(cells, size)
+        lum = rng.standard_normal((count, 1, cells, cells))
+        chroma = 0.3 * rng.standard_normal((count, 3, cells, cells))
+        out += _upsample(lum + chroma, size) * 0.35
+        if cells == size:
+            return out.astype(np.float32)
+        cells *= 2
+
+
+def _upsample(x: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of the last two axes to ``size`` (half-pixel centres)."""
+    n = x.shape[-1]
+    pos = np.clip((np.arange(size) + 0.5) * n / size - 0.5, 0, n - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    t = pos - lo
+    rows = x[..., lo, :] * (1 - t)[:, None] + x[..., hi, :] * t[:, None]
+    return rows[..., lo] * (1 - t) + rows[..., hi] * t
+
+
+def _branch_last_norms(arch: Architecture) -> set[str]:
+    spec = arch.resnet
+    if spec.preact:  # the branch ends in a conv; its last BN is the one before that conv
+        return set()
+    return {f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)}
+
+
+def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict[str, np.ndarray]:
+    """Seeded random canonical weights of ``arch`` (float32), by the scheme above."""
+    rng = np.random.default_rng(seed)
+    shapes = parameter_shapes(arch)
+    last = _branch_last_norms(arch)
+    params: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        module, leaf = name.rsplit(".", 1)
+        if leaf == "weight" and len(shape) == 4:
+            fan_out = shape[0] * shape[2] * shape[3]  # groups: out/groups * groups
+            params[name] = rng.normal(0.0, np.sqrt(2.0 / fan_out), shape)
+        elif name == "fc.weight":
+            params[name] = rng.normal(0.0, 0.01, shape)
+        elif leaf == "weight":  # BN gamma
+            params[name] = rng.uniform(0.5, 1.5, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+        elif leaf == "bias" and f"{module}.running_mean" in shapes:  # BN beta
+            params[name] = rng.normal(0.0, 0.1, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+        elif leaf == "running_var":
+            params[name] = np.ones(shape)
+        else:  # conv / fc biases, running means: measured or set below
+            params[name] = np.zeros(shape)
+
+    def measure(bn: str, activations: np.ndarray) -> None:
+        params[f"{bn}.running_mean"] = activations.mean(axis=(0, 2, 3))
+        params[f"{bn}.running_var"] = activations.var(axis=(0, 2, 3))
+
+    forward(arch, params, calibration_batch(seed, input_size), measure=measure)
+    for name in shapes:
+        if name.endswith(".running_mean"):
+            module = name[: -len(".running_mean")]
+            std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
+            params[name] = params[name] + rng.standard_normal(shapes[name]) * 0.1 * std
+            params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(0.5, 1.5, shapes[name])
+    seen: list[np.ndarray] = []
+    forward(arch, params, calibration_batch(seed + 1, input_size), features=seen)
+    feats = seen[0]
+    mean = feats.mean(axis=0)
+    if np.linalg.norm(mean) > 0:
+        u = mean / np.linalg.norm(mean)
+        params["fc.weight"] = params["fc.weight"] - np.outer(params["fc.weight"] @ u, u)
+    logits = feats @ params["fc.weight"].T
+    spread = float(logits.std(axis=1).mean())
+    if np.isfinite(spread) and spread > 0:
+        params["fc.weight"] = params["fc.weight"] * (LOGIT_SPREAD / spread)
+    return {k: v.astype(np.float32) for k, v in params.items()}
