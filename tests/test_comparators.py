@@ -73,3 +73,19 @@ def test_shape_mismatch_is_an_error_result_not_an_exception():
                            reference=np.zeros((1, 10)), test=np.zeros((1, 11)), random_weights=False)
     assert result.status == "error"
     assert result.failure.stage == "parity"
+
+
+def test_parity_inputs_list_every_photograph_fed_and_every_one_skipped(tmp_path):
+    from zoocheck.checks.images import bundled_photos
+    from zoocheck.checks.parity import model_inputs
+    from zoocheck.zoo_registry import get_entry
+
+    good = bundled_photos()[0]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not a jpeg")
+    fed = model_inputs(get_entry("torchvision", "resnet18"), [good, bad], random_count=2, seed=3)
+    assert fed.names == ["random-0", "random-1", good.name] and fed.batch.shape[0] == 3
+    assert fed.described[:2] == ("random-0 (standard normal, seed 3)", "random-1 (standard normal, seed 3)")
+    assert fed.described[2] == str(good)
+    [(path, reason)] = fed.skipped
+    assert path == str(bad) and reason

@@ -83,3 +83,34 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
         with rundir.output_lock(out):  # free again once the first writer is done
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp_path):
+    """paddle2onnx, glog and Polygraphy print into the debug log, not the terminal; Paddle's
+    ``.ses`` file lands in the run directory and goes with it; the opset recorded is the file's."""
+    import json
+
+    import onnx
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out, results = tmp_path / "out" / "r18.onnx", tmp_path / "results"
+    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--opset", "10", "--output", str(out), "--results", str(results)]
+    done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    terminal = done.stdout + done.stderr
+    for noise in ("Paddle2ONNX", "Polygraphy", "Folding Constants", "eager_utils", "[INFO]"):
+        assert noise not in terminal
+    assert "RANDOM WEIGHTS" in terminal and "wrote" in terminal
+    assert _listing(tmp) == []
+    assert "Paddle2ONNX" in (results / "debug.log").read_text()
+    written = onnx.load(str(out), load_external_data=False)
+    opset = next(o.version for o in written.opset_import if o.domain in ("", "ai.onnx"))
+    [record] = [json.loads(line) for line in (results / "results.jsonl").read_text().splitlines()]
+    described = json.loads(out.with_name(out.name + ".json").read_text())
+    assert record["opset"] == described["opset"] == opset and record["opset_requested"] == 10
+    dims = [d.dim_param or d.dim_value for d in written.graph.input[0].type.tensor_type.shape.dim]
+    assert record["ir_version"] == written.ir_version and record["input_shape"] == dims and dims[:2] == ["N", 3]
+    from zoocheck.converters.pipeline import sha256_of
+
+    assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == sha256_of(out)
