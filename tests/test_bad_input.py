@@ -92,6 +92,11 @@ CASES = {
     "eval-cache-dir-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--cache-dir", "{file}", "--results", "{results}"], "is a file, not a folder"),
     "eval-results-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--results", "{file}"], "results folder is a file"),
     "eval-no-model": (["eval", "--data", "{data}", "--results", "{results}"], "--src and --model"),
+    # preprocess
+    "preprocess-onnx-of-another-model": (["preprocess", *MODEL, "--onnx", "{foreign_onnx}"], "this file is timm/"),
+    "preprocess-onnx-without-metadata": (["preprocess", *MODEL, "--onnx", "{bare_onnx}"], "--unverified-onnx"),
+    "preprocess-onnx-missing": (["preprocess", *MODEL, "--onnx", "{dir}/nope.onnx"], "no such ONNX file"),
+    "eval-onnx-of-another-seed": (["eval", "--src", "timm", "--model", "{foreign_model}", "--random-weights", "--seed", "4", "--onnx", "{foreign_onnx}", "--data", "{data}", "--results", "{results}"], "random weights (seed 0), not"),
     # table, audit, registry commands
     "table-output-unwritable": (["table", "--output", "/proc/zoocheck-table.md", "--results", "{results}"], "cannot be written"),
     "table-output-is-a-directory": (["table", "--output", "{dir}", "--results", "{results}"], "is a directory"),

@@ -114,3 +114,20 @@ def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverifi
     assert report["status"] == "fail" and report["onnx_verified"] is False
     assert any(c["max_rel_err"] > 1e-3 for c in report["comparisons"])
     assert report["inputs"][0].startswith("random-0") and len(report["inputs"]) == len(report["comparisons"])
+
+
+def test_random_and_real_weights_default_paths_are_apart_and_nothing_is_overwritten(tmp_path, resnet18_checkpoint, capsys):
+    results = tmp_path / "results"
+    assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results)]) == 0
+    [real] = (results / "onnx" / "torchvision").glob("*.onnx")
+    real_sha = sha256_of(real)
+    assert main(["convert", *MODEL, "--random-weights", "--seed", "2", "--results", str(results)]) == 0
+    files = sorted(p.name for p in (results / "onnx" / "torchvision").glob("*.onnx"))
+    assert files == sorted([real.name, real.name.replace(".onnx", ".random-seed2.onnx")])
+    assert sha256_of(real) == real_sha and read_metadata(real)["random_weights"] is False
+    capsys.readouterr()
+    # the random conversion aimed at the real file is refused, naming what the file holds
+    assert main(["convert", *MODEL, "--random-weights", "--output", str(real), "--results", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already holds" in err and resnet18_checkpoint.name in err and "--overwrite" in err
+    assert sha256_of(real) == real_sha

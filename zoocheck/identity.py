@@ -107,6 +107,14 @@ def check_onnx_file(path: Path, expected: ModelIdentity, *, allow_unverified: bo
     return meta
 
 
+def check_onnx_model(path: Path, entry, *, allow_unverified: bool, option: str = "--onnx") -> dict | None:
+    """Refuse an ONNX file of another source or model than ``entry`` (whatever its weights: for
+    checks whose verdict does not depend on them). Returns its metadata; None as in check_onnx_file."""
+    found, _ = read_identity(path, option)
+    expected = ModelIdentity(entry.source, entry.name) if found is None else ModelIdentity(entry.source, entry.name, found.random_seed, found.weights_sha256, found.weights_file)
+    return check_onnx_file(path, expected, allow_unverified=allow_unverified, option=option)
+
+
 def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool) -> None:
     """An existing ``output`` is replaced only when it is the same model and weights (a re-run) or
     with ``overwrite``: nothing is overwritten silently."""
@@ -123,4 +131,4 @@ def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool)
     raise BadInput(f"{output}: already holds {what}; pass --overwrite to replace it, or choose another --output")
 
 
-__all__ = ["ModelIdentity", "check_onnx_file", "check_replaceable", "read_identity"]
+__all__ = ["ModelIdentity", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity"]

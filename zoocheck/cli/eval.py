@@ -88,7 +88,7 @@ def _reusable(path: Path, entry, weights, seed) -> bool:
 def _model_from_onnx(args):
     """(description, spec, predict) for --onnx FILE: the file's own metadata names the model; a
     --src/--model/--weights/--random-weights given beside it must agree with it."""
-    from zoocheck.identity import ModelIdentity, check_onnx_file, read_identity
+    from zoocheck.identity import ModelIdentity, check_onnx_file, check_onnx_model, read_identity
     from zoocheck.zoo_registry.types import Preprocess
 
     if args.backend != "onnx":
@@ -105,8 +105,10 @@ def _model_from_onnx(args):
         return info, entry.preprocess, _onnx_runner(path)
     if args.src or args.model or args.weights or args.random_weights:
         entry = resolve_entry(args.src or found.source, args.model or found.model)
-        expected = ModelIdentity.of_run(entry, *weights_for(entry, args)) if (args.weights or args.random_weights) else ModelIdentity(entry.source, entry.name, found.random_seed, found.weights_sha256, found.weights_file)
-        check_onnx_file(path, expected, allow_unverified=False)
+        if args.weights or args.random_weights:
+            check_onnx_file(path, ModelIdentity.of_run(entry, *weights_for(entry, args)), allow_unverified=False)
+        else:
+            check_onnx_model(path, entry, allow_unverified=False)
     try:
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["preprocess"].items()})
     except (KeyError, TypeError) as exc:

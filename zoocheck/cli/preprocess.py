@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", required=True, nargs="+", help="model names or fnmatch patterns (case-insensitive)")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--onnx", help="an ONNX file of the model (one model only): show what a difference does to its logits")
+    parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=run)
 
@@ -26,12 +27,13 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from zoocheck.checks.images import bundled_photos, images_in
     from zoocheck.checks.library_preprocess import check_library_preprocessing
+    from zoocheck.identity import check_onnx_model
 
     entries = resolve_entries(args.src, args.model)
     if args.onnx and len(entries) > 1:
         raise UsageError(f"--onnx takes one model; {len(entries)} matched {' '.join(args.model)}")
-    if args.onnx and not Path(args.onnx).is_file():
-        raise UsageError(f"{args.onnx}: no such ONNX file; check the --onnx path")
+    if args.onnx:  # the file must hold this model (its zoocheck metadata says which it holds)
+        check_onnx_model(Path(args.onnx), entries[0], allow_unverified=args.unverified_onnx)
     try:
         images = images_in(args.images) if args.images else bundled_photos()
     except FileNotFoundError as exc:
