@@ -22,15 +22,14 @@ from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.jobs import categorize, plan
 from zoocheck.sweep.local import LocalExecutor
-from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+from zoocheck.zoo_registry.types import Architecture, Entry, LibraryNetwork, Preprocess
 
 TESTS = Path(__file__).parent
 
 
 def toy(builder: str, name: str | None = None) -> Entry:
     return Entry(
-        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(resnet(18)), builder, Preprocess(resize=32, crop=32),
+        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(LibraryNetwork("test", builder)), builder, Preprocess(resize=32, crop=32),
         input_size=32, extra=(("register", crash_converter.Register()),),
     )  # fmt: skip
 
@@ -199,3 +198,12 @@ def test_table_shows_each_entrys_latest_sweep_status_and_failure_category():
     assert (rows["toy-a"].sweep, rows["toy-b"].sweep, rows["toy-c"].sweep) == ("ok", "numerical (parity)", "")
     assert "<td>numerical (parity)</td>" in render(list(rows.values()), "html")
     assert "sweep" in render(list(rows.values()), "csv").splitlines()[0]
+
+
+def test_workers_share_the_cpus_instead_of_oversubscribing():
+    from zoocheck.sweep.local import cpu_slice
+
+    assert [cpu_slice(k, 2, [0, 1]) for k in range(2)] == [[0], [1]]
+    assert [cpu_slice(k, 2, [0, 1, 2, 3, 4]) for k in range(2)] == [[0, 1], [2, 3, 4]]
+    assert [cpu_slice(k, 3, [4, 5]) for k in range(3)] == [[4], [5], [4]]
+    assert cpu_slice(0, 1, [0, 1]) == [0, 1]

@@ -35,11 +35,22 @@ def rss_bytes(pid: int) -> int:
         return 0
 
 
-def _serve(conn, framework_source: str) -> None:
+def cpu_slice(slot: int, workers: int, allowed: list[int]) -> list[int]:
+    """The CPUs worker ``slot`` of ``workers`` runs on: an equal share of ``allowed``, so the
+    workers' thread pools (torch, onnxruntime, Paddle) do not oversubscribe the machine."""
+    n = len(allowed)
+    if workers >= n:
+        return [allowed[slot % n]]
+    return allowed[slot * n // workers : (slot + 1) * n // workers]
+
+
+def _serve(conn, framework_source: str, cpus: list[int]) -> None:
     """A worker's main loop: import the framework, then run EntryWork items until told to stop."""
     from zoocheck.sweep.work import run_entry_captured
 
     detach_from_parent_signals()
+    os.sched_setaffinity(0, cpus)
+    os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus)))  # before any framework is imported
     began = time.perf_counter()
     try:
         warm_up(framework_source)
@@ -70,6 +81,7 @@ def warm_up(source: str) -> None:
 @dataclass
 class _Worker:
     framework: str
+    slot: int
     proc: multiprocessing.Process
     conn: object
     started: float = field(default_factory=time.perf_counter)
@@ -123,13 +135,14 @@ class LocalExecutor:
         self.memory_limit_bytes = memory_limit_bytes
         self.framework_start_s: list[float] = []  # measured start-up of each worker
 
-    def _start(self, item: Item) -> _Worker:
+    def _start(self, item: Item, slot: int) -> _Worker:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child, item.source), daemon=True, name=f"zoocheck-sweep-{item.framework}")
+        cpus = cpu_slice(slot, self.workers, sorted(os.sched_getaffinity(0)))
+        proc = ctx.Process(target=_serve, args=(child, item.source, cpus), daemon=True, name=f"zoocheck-sweep-{item.framework}")
         start_detached(proc)
         child.close()
-        return _Worker(item.framework, proc, parent)
+        return _Worker(item.framework, slot, proc, parent)
 
     def run(self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None) -> None:
         pending = list(items)
@@ -155,7 +168,8 @@ class LocalExecutor:
             if worker is None:
                 if idle and len(idle) + len(busy) >= self.workers:
                     idle.pop(0).stop()
-                worker = self._start(pending[0])
+                taken = {w.slot for w in idle + busy}
+                worker = self._start(pending[0], next(k for k in range(self.workers) if k not in taken))
             else:
                 idle.remove(worker)
             item = pending.pop(index)
@@ -225,4 +239,4 @@ class LocalExecutor:
         return f"the worker exited with code {code} during {step} without a result"
 
 
-__all__ = ["Item", "LocalExecutor", "died", "rss_bytes"]
+__all__ = ["Item", "LocalExecutor", "cpu_slice", "died", "rss_bytes"]
