@@ -114,3 +114,16 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
     from zoocheck.converters.pipeline import sha256_of
 
     assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == sha256_of(out)
+
+
+def test_a_second_process_writing_the_same_output_is_refused_while_the_first_converts(tmp_path):
+    proc, tmp, out, before = _start_conversion(tmp_path)
+    _wait_for_export(tmp, proc)
+    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out), "--results", str(tmp_path / "results2")]
+    second = subprocess.run(argv, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2, second.stderr
+    assert "another zoocheck run is writing" in second.stderr and second.stderr.strip().count("\n") == 0
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr  # the first writer finishes undisturbed
+    assert out.exists() and _listing(tmp) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name, out.name + ".json"]

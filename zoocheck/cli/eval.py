@@ -144,17 +144,22 @@ def _model_from_registry(args, store):
     )
     if args.backend == "native":
         from zoocheck.converters import FrameworkUnavailable, converter_for
+        from zoocheck.capture import captured_output, read_log
         from zoocheck.converters.pipeline import weights_fix
 
+        log = rundir.current() / "native-load.log"  # the framework's import and load chatter
         try:
-            converter = converter_for(entry.source)
-            converter.check_available()
-            native = converter.load(entry, weights, random_seed=seed)
+            with captured_output(log):
+                converter = converter_for(entry.source)
+                converter.check_available()
+                native = converter.load(entry, weights, random_seed=seed)
             rundir.reclaim_signals()  # Paddle installs its own SIGTERM handler when imported here
         except FrameworkUnavailable as exc:
             raise UsageError(str(exc)) from None
         except Exception as exc:  # a model that cannot be loaded is a failure record, exit 1
             return log_failure(store, Failure.from_exception(entry.source, entry.name, "load", exc, fix=weights_fix(entry, exc)), args)
+        finally:
+            keep_framework_log(store, args, f"eval {entry.key}: native load", read_log(log))
         info["backend"] = "native"
         return info, entry.preprocess, native.forward
 
