@@ -76,3 +76,70 @@ def test_different_architectures_are_refused_naming_both():
     a, b = get_entry("torchvision", TV18), get_entry("torchvision", "resnet50.IMAGENET1K_V1")
     with pytest.raises(ArchitectureMismatch, match="resnet18.*resnet50"):
         compare_files(a, _side(a, "a.onnx"), b, _side(b, "b.onnx"), images=[])
+
+
+# -- zoocheck compare, end to end: checkpoints in each source's format, canonical conversions ------
+
+
+def _compare_json(capsys, *argv) -> tuple[int, dict]:
+    import json
+
+    from zoocheck.cli import main
+
+    code = main(["compare", *argv, "--json"])
+    out = capsys.readouterr().out
+    return code, (json.loads(out) if out.strip() else {})
+
+
+def test_cli_random_weights_self_test_is_identical_and_stored(tmp_path, capsys):
+    from zoocheck.store import ResultsStore
+
+    code, result = _compare_json(capsys, "timm:resnet18.a1_in1k", "mmpretrain:resnet18_8xb32_in1k", "--random-weights", "--results", str(tmp_path))
+    assert code == 0 and result["verdict"] == "identical", result
+    assert result["weights"]["identical"] and result["weights"]["tensors"] > 40
+    assert result["random_weights"] and result["a"]["random_seed"] == 0
+    assert result["function"]["max_rel_err"] < 1e-5 and result["function"]["top1_agree"] == result["function"]["inputs"]
+    assert result["preprocessing"]["max_pixel_diff"] > 0  # timm's bicubic crop_pct 0.95 vs mmpretrain's cv2 bilinear 256
+    stored = [r for r in ResultsStore(tmp_path).results() if r.get("kind") == "compare"]
+    assert len(stored) == 1 and stored[0]["verdict"] == "identical"
+
+
+def test_cli_a_perturbed_tensor_in_one_checkpoint_is_different_and_named(tmp_path, capsys):
+    import torch
+
+    from zoocheck.converters.common_weights import common_random_state, write_common_checkpoint
+
+    a, b = get_entry("torchvision", TV18), get_entry("timm", "resnet18.tv_in1k")
+    common = common_random_state(a.arch, seed=2)
+    path_a = write_common_checkpoint(a, common, tmp_path / "a.pth")
+    path_b = write_common_checkpoint(b, common, tmp_path / "b.pth")
+    state = torch.load(path_b, weights_only=True)
+    state["layer3.0.conv2.weight"] *= 1.5
+    torch.save(state, path_b)
+    code, result = _compare_json(capsys, f"torchvision:{TV18}", "timm:resnet18.tv_in1k", "--weights", str(path_a), str(path_b), "--results", str(tmp_path))
+    assert code == 1 and result["verdict"] == "different"
+    assert [d["name"] for d in result["weights"]["differing"]] == ["layer3.0.conv2.weight"]
+    assert result["first_divergence"]["node"].startswith("layer3.0.conv2")
+    assert result["a"]["weights_sha256"] and not result["random_weights"]
+
+
+def test_cli_different_architectures_exit_2_naming_both(capsys):
+    from zoocheck.cli import main
+
+    assert main(["compare", f"torchvision:{TV18}", "ppcls:ResNet50_vd", "--random-weights"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "resnet18" in err and "resnet50_d" in err
+
+
+def test_cli_model_without_source_is_a_usage_error(capsys):
+    from zoocheck.cli import main
+
+    assert main(["compare", "resnet18", "timm:resnet18", "--random-weights"]) == 2
+    assert "SRC:MODEL" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", [("timm:resnet50d.ra2_in1k", "mmpretrain:resnetv1d50_8xb32_in1k"), ("timm:resnet50d.ra2_in1k", "ppcls:ResNet50_vd"), ("mmpretrain:resnetv1d50_8xb32_in1k", "ppcls:ResNet50_vd")])
+def test_resnet50_d_from_timm_mmpretrain_and_ppcls_is_identical(tmp_path, capsys, pair):
+    code, result = _compare_json(capsys, *pair, "--random-weights", "--results", str(tmp_path))
+    assert code == 0 and result["verdict"] == "identical", result

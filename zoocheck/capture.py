@@ -36,6 +36,27 @@ def captured_output(log: Path) -> Iterator[None]:
             os.close(fd)
 
 
+@contextlib.contextmanager
+def captured_text() -> Iterator[list[str]]:
+    """Capture descriptors 1 and 2 while inside; on leaving, the yielded list holds the text caught
+    (through a file in the run directory, removed afterwards)."""
+    import tempfile
+
+    from zoocheck import rundir
+
+    caught: list[str] = []
+    with rundir.run_directory() as run:
+        fd, name = tempfile.mkstemp(prefix="captured-", suffix=".log", dir=run)
+        os.close(fd)
+        log = Path(name)
+        try:
+            with captured_output(log):
+                yield caught
+        finally:
+            caught.append(read_log(log))
+            log.unlink(missing_ok=True)
+
+
 def read_log(log: Path) -> str:
     try:
         return log.read_text(encoding="utf-8", errors="replace")

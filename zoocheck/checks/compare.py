@@ -20,7 +20,7 @@ import numpy as np
 
 from zoocheck.checks.divergence import Divergence, DivergenceUnavailable, first_divergence
 from zoocheck.checks.library_preprocess import PreprocessingDifference, preprocessing_difference
-from zoocheck.checks.results import OutputComparison, Tolerance, utc_now
+from zoocheck.checks.results import Failure, OutputComparison, Tolerance, utc_now
 from zoocheck.zoo_registry.types import Entry
 
 #: two initializers are the same weights when they agree to this fraction of their largest magnitude
@@ -232,8 +232,64 @@ def compare_files(
     return Comparison(side_a, side_b, weights, function, preprocessing, divergence, note)
 
 
+@dataclass(frozen=True)
+class ComparisonFailure:
+    """One side could not be written or converted: nothing was compared."""
+
+    a: str
+    b: str
+    failure: Failure
+
+    def to_dict(self) -> dict:
+        return {"kind": "compare", "verdict": None, "status": "error", "a": self.a, "b": self.b, "failure": self.failure.to_dict()}
+
+
+def compare_entries(
+    entry_a: Entry,
+    entry_b: Entry,
+    *,
+    weights: tuple[Path, Path] | None,
+    random_seed: int | None,
+    images: Sequence[Path],
+    workdir: Path,
+    tolerance: Tolerance = Tolerance(),
+) -> Comparison | ComparisonFailure:
+    """Convert both entries to their canonical graphs and compare them (:func:`compare_files`).
+
+    ``weights``: a weights file per side in its source's own format; or ``random_seed``: one common
+    random set (``common_weights``) written in each side's format into ``workdir`` and read back
+    through each source's own loader, so ``identical`` proves both weight mappings right."""
+    from zoocheck.converters.common_weights import NoCommonMapping, common_random_state, write_common_checkpoint
+    from zoocheck.converters.pipeline import convert, sha256_of
+
+    if entry_a.arch.id != entry_b.arch.id:
+        raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+    entries = (entry_a, entry_b)
+    if weights is None:
+        common = common_random_state(entry_a.arch, random_seed, entry_a.input_size)
+        try:
+            weights = tuple(
+                write_common_checkpoint(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}")
+                for side, e in zip("ab", entries)
+            )
+        except NoCommonMapping as exc:
+            return ComparisonFailure(entry_a.key, entry_b.key, Failure.from_exception(entry_b.source, entry_b.name, "load", exc))
+    sides = []
+    for side, entry, path in zip("ab", entries, weights):
+        conversion = convert(entry, output=workdir / f"{side}.onnx", weights=Path(path), graph="canonical")
+        if not conversion.ok:
+            return ComparisonFailure(entry_a.key, entry_b.key, conversion.failure)
+        given = random_seed is None
+        sides.append(Side(entry.source, entry.name, entry.arch.id, str(conversion.onnx_path),
+                          str(path) if given else None, sha256_of(Path(path)) if given and Path(path).is_file() else None,
+                          None if given else random_seed))  # fmt: skip
+    return compare_files(entry_a, sides[0], entry_b, sides[1], images=images, tolerance=tolerance)
+
+
 __all__ = [
     "ArchitectureMismatch",
+    "ComparisonFailure",
+    "compare_entries",
     "Comparison",
     "FunctionComparison",
     "Side",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -150,8 +149,7 @@ def check_parity(
     work for an ``onnx_path`` of another model or weights (or without zoocheck metadata, unless
     ``allow_unverified_onnx``) and for ``images`` none of which decodes.
     """
-    from zoocheck import rundir
-    from zoocheck.capture import captured_output, read_log
+    from zoocheck.capture import captured_text
     from zoocheck.checks.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
     from zoocheck.errors import BadInput
@@ -160,12 +158,9 @@ def check_parity(
     verified = True
     if onnx_path is not None:
         verified = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx) is not None
-    with rundir.run_directory() as run:  # libpng's warnings about colour profiles go to the debug log
-        decode_log = run / f"decode-{os.getpid()}.log"
-        with captured_output(decode_log):
-            fed = model_inputs(entry, images)
-        decode_text = read_log(decode_log)
-        decode_log.unlink(missing_ok=True)
+    with captured_text() as caught:  # libpng's warnings about colour profiles go to the debug log
+        fed = model_inputs(entry, images)
+    decode_text = caught[0]
     if images is not None and len(fed.skipped) == len(images):
         path, reason = fed.skipped[0]
         raise BadInput(f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs")

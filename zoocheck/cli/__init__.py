@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "zoocheck.cli.table",
     "zoocheck.cli.sweep",
     "zoocheck.cli.preprocess",
+    "zoocheck.cli.compare",
 )
 
 

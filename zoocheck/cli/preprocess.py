@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, console, print_json, resolve_entries
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, keep_framework_log, print_json, resolve_entries
 
 
 def register(subparsers) -> None:
@@ -20,14 +20,17 @@ def register(subparsers) -> None:
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--onnx", help="an ONNX file of the model (one model only): show what a difference does to its logits")
     parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata")
+    add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
     from zoocheck.checks.images import bundled_photos, images_in
+    from zoocheck.capture import captured_text
     from zoocheck.checks.library_preprocess import check_library_preprocessing
     from zoocheck.identity import check_onnx_model
+    from zoocheck.store import ResultsStore
 
     entries = resolve_entries(args.src, args.model)
     if args.onnx and len(entries) > 1:
@@ -40,11 +43,16 @@ def run(args) -> int:
         raise UsageError(f"{exc}; check the --images folder") from None
     if not images:
         raise UsageError("no photographs: pass --images DIR (scikit-image, whose photographs are the default, is not installed)")
-    checks = [check_library_preprocessing(entry, images, onnx_path=args.onnx) for entry in entries]
+    store = ResultsStore(args.results)
+    with captured_text() as caught:  # libpng's colour-profile warnings, the libraries' own chatter
+        checks = [check_library_preprocessing(entry, images, onnx_path=args.onnx) for entry in entries]
+    keep_framework_log(store, args, f"preprocess {' '.join(args.model)}", caught[0])
+    for check in checks:
+        store.add_result(check.to_dict())
     if args.json:
         print_json([c.to_dict() for c in checks])
     else:
         out = console()
         for check in checks:
-            out.print(check.summary(), markup=False)
+            out.print(check.summary(), markup=False, soft_wrap=True)
     return EXIT_FAILED if any(c.status in ("failed", "error") for c in checks) else EXIT_OK

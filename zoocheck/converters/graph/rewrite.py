@@ -221,14 +221,18 @@ def gemm_head(model) -> None:
             users = consumers.get(node.output[0], [])
             add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
             bias_name = next((n for n in add.input if n in inits), None) if add is not None else None
-            if bias_name is None or len(inits[bias_name].dims) != 1:
-                continue
             weight = _array(inits[node.input[1]])
+            if bias_name is None or len(inits[bias_name].dims) != 1:
+                # onnxslim removes an Add of zeros: a head whose bias is all zeros is a MatMul alone
+                add, bias_name = None, node.input[1] + ".zero_bias"
+                _replace_initializer(model, bias_name, np.zeros(weight.shape[1], np.float32))
             _replace_initializer(model, node.input[1] + ".t", weight.T)
-            gemm = onnx.helper.make_node("Gemm", [node.input[0], node.input[1] + ".t", bias_name], [add.output[0]], name=add.name or node.name, alpha=1.0, beta=1.0, transB=1)
+            output, name = (add.output[0], add.name or node.name) if add is not None else (node.output[0], node.name)
+            gemm = onnx.helper.make_node("Gemm", [node.input[0], node.input[1] + ".t", bias_name], [output], name=name, alpha=1.0, beta=1.0, transB=1)
             position = list(graph.node).index(node)
             graph.node.remove(node)
-            graph.node.remove(add)
+            if add is not None:
+                graph.node.remove(add)
             graph.node.insert(position, gemm)
         elif node.op_type == "Gemm" and node.input[1] in inits and not _attrs(node).get("transB", 0) and not _attrs(node).get("transA", 0):
             weight = _array(inits[node.input[1]])

@@ -1,0 +1,94 @@
+"""``zoocheck compare SRC:MODEL SRC:MODEL``: two zoos' versions of one architecture side by side.
+
+The verdict comes first (identical / equivalent / different), then the weights, the function on the
+same inputs, the first diverging node when they differ, and what the two preprocessings do.
+Exit 0 for identical or equivalent, 1 for different (or a side that could not be converted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoocheck.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_results_arg,
+    console,
+    keep_framework_log,
+    log_failure,
+    print_json,
+    resolve_entry,
+    stage_status,
+)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("compare", help="compare two zoos' versions of one architecture: weights, function, preprocessing")
+    parser.add_argument("models", nargs=2, metavar="SRC:MODEL", help="two models, e.g. timm:resnet50d ppcls:ResNet50_vd")
+    parser.add_argument("--weights", nargs=2, metavar=("A", "B"), help="a weights file per side, each in its source's own format (default: the fetched files)")
+    parser.add_argument("--random-weights", action="store_true", help="one common random set written in each side's own format (a self-test of both weight mappings)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
+    parser.add_argument("--max-rel-err", type=float, help="function tolerance: max |diff| / logit range (default 1e-3)")
+    add_results_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.set_defaults(run=run)
+
+
+def _entry(text: str):
+    source, sep, name = text.partition(":")
+    if not sep or not source or not name:
+        raise UsageError(f"{text!r}: name a model as SRC:MODEL, e.g. timm:resnet50d")
+    return resolve_entry(source, name)
+
+
+def run(args) -> int:
+    import dataclasses
+    import math
+
+    from zoocheck import rundir
+    from zoocheck.capture import captured_text
+    from zoocheck.checks.compare import ComparisonFailure, compare_entries
+    from zoocheck.checks.images import bundled_photos, images_in
+    from zoocheck.checks.results import Tolerance
+    from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+    from zoocheck.store import ResultsStore
+
+    entry_a, entry_b = (_entry(m) for m in args.models)
+    if entry_a.arch.id != entry_b.arch.id:
+        raise UsageError(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+    if args.weights and args.random_weights:
+        raise UsageError("give either --weights A B or --random-weights, not both")
+    if args.max_rel_err is not None and not (math.isfinite(args.max_rel_err) and args.max_rel_err > 0):
+        raise UsageError(f"--max-rel-err {args.max_rel_err}: must be a positive finite number")
+    weights = None
+    if not args.random_weights:
+        try:
+            given = args.weights or (None, None)
+            weights = tuple(resolve_weights(e, w, None) for e, w in zip((entry_a, entry_b), given))
+        except MissingWeightsError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        images = images_in(args.images) if args.images else bundled_photos()
+    except FileNotFoundError as exc:
+        raise UsageError(f"{exc}; check the --images folder") from None
+    tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
+    store = ResultsStore(args.results)
+    workdir = rundir.current()
+    with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json), captured_text() as caught:
+        result = compare_entries(
+            entry_a, entry_b, weights=weights, random_seed=args.seed if args.random_weights else None,
+            images=images, workdir=Path(workdir), tolerance=tolerance,
+        )  # fmt: skip
+    keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", caught[0])
+    store.add_result(result.to_dict())
+    if isinstance(result, ComparisonFailure):
+        return log_failure(store, result.failure)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        out = console()
+        for line in result.summary_lines():
+            out.print(line, markup=False, soft_wrap=True)
+    return EXIT_OK if result.verdict in ("identical", "equivalent") else EXIT_FAILED
