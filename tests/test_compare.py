@@ -107,12 +107,12 @@ def test_cli_random_weights_self_test_is_identical_and_stored(tmp_path, capsys):
 def test_cli_a_perturbed_tensor_in_one_checkpoint_is_different_and_named(tmp_path, capsys):
     import torch
 
-    from zoocheck.converters.common_weights import common_random_state, write_common_checkpoint
+    from zoocheck.converters.weights import random_weights, write_weights
 
     a, b = get_entry("torchvision", TV18), get_entry("timm", "resnet18.tv_in1k")
-    common = common_random_state(a.arch, seed=2)
-    path_a = write_common_checkpoint(a, common, tmp_path / "a.pth")
-    path_b = write_common_checkpoint(b, common, tmp_path / "b.pth")
+    common = random_weights(a.arch, seed=2)
+    path_a = write_weights(a, common, tmp_path / "a.pth")
+    path_b = write_weights(b, common, tmp_path / "b.pth")
     state = torch.load(path_b, weights_only=True)
     state["layer3.0.conv2.weight"] *= 1.5
     torch.save(state, path_b)

@@ -257,22 +257,22 @@ def compare_entries(
     """Convert both entries to their canonical graphs and compare them (:func:`compare_files`).
 
     ``weights``: a weights file per side in its source's own format; or ``random_seed``: one common
-    random set (``common_weights``) written in each side's format into ``workdir`` and read back
+    random set (``converters.weights``) written in each side's format into ``workdir`` and read back
     through each source's own loader, so ``identical`` proves both weight mappings right."""
-    from zoocheck.converters.common_weights import NoCommonMapping, common_random_state, write_common_checkpoint
     from zoocheck.converters.pipeline import convert, sha256_of
+    from zoocheck.converters.weights import random_weights, write_weights
 
     if entry_a.arch.id != entry_b.arch.id:
         raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
     entries = (entry_a, entry_b)
     if weights is None:
-        common = common_random_state(entry_a.arch, random_seed, entry_a.input_size)
         try:
+            common = random_weights(entry_a.arch, random_seed, entry_a.input_size)
             weights = tuple(
-                write_common_checkpoint(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}")
+                write_weights(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}")
                 for side, e in zip("ab", entries)
             )
-        except NoCommonMapping as exc:
+        except ValueError as exc:  # an architecture or format without canonical weights
             return ComparisonFailure(entry_a.key, entry_b.key, Failure.from_exception(entry_b.source, entry_b.name, "load", exc))
     sides = []
     for side, entry, path in zip("ab", entries, weights):
