@@ -220,3 +220,15 @@ def test_bad_input_gives_one_clear_line_and_leaves_nothing(case, files, tmp_path
     assert _listing(tmp) == before_tmp
     assert _snapshot(inputs) == before_inputs  # nothing given as input was overwritten
     assert not Path(files["pwned"]).exists()
+
+
+def test_library_text_reaches_the_terminal_only_with_verbose(files, tmp_path, capfd):
+    argv = ["convert", *MODEL, "--weights", files["random_pth"], "--output", str(tmp_path / "m.onnx"), "--results", str(tmp_path / "r")]
+    assert main(argv) == 2
+    quiet = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert len(quiet) == 1 and "weights_only" not in quiet[0]
+    assert main([*argv, "--verbose"]) == 2
+    verbose = capfd.readouterr().err
+    assert verbose.splitlines()[0] == quiet[0] and len(verbose.splitlines()) > 1  # torch's own message follows
+    [first, second] = [json.loads(line) for line in (tmp_path / "r" / "failures.jsonl").read_text().splitlines()]
+    assert first["detail"] and first["bad_input"] and first["message"] in quiet[0]

@@ -193,3 +193,26 @@ def test_an_unverified_parity_is_marked_and_a_verified_one_preferred():
     assert row.parity_unverified and "pass (unverified file)" in render([row], "md")
     [row] = build_rows([entry], [unverified, {"kind": "parity", "status": "fail", "onnx_verified": True, "time": "2026-01-01T00:00:00+00:00", **key}])
     assert (row.parity, row.parity_unverified) == ("fail", False)
+
+
+def test_a_record_whose_onnx_file_now_holds_another_model_is_left_out(tmp_path, capsys):
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("torchvision", "resnet18")
+    onnx_file = tmp_path / "m.onnx"
+    onnx_file.write_bytes(b"")  # only the description beside it is read
+    described = {"source": "timm", "model": "resnet50.a1_in1k", "random_weights": True, "random_seed": 0, "weights": None}
+    (tmp_path / "m.onnx.json").write_text(json.dumps(described))
+    parity = {"kind": "parity", "status": "pass", "source": entry.source, "model": entry.name, "random_weights": True, "random_seed": 0, "onnx_path": str(onnx_file)}
+    store = ResultsStore(tmp_path / "r")
+    store.add_result(parity)
+    argv = ["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--results", str(tmp_path / "r")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "left out" in captured.err and "now holds timm/resnet50.a1_in1k" in captured.err
+    row = next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == entry.name)
+    assert row["parity"] == ""
+    (tmp_path / "m.onnx.json").write_text(json.dumps({**described, "source": entry.source, "model": entry.name}))
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == entry.name)["parity"] == "pass"

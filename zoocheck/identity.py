@@ -115,6 +115,33 @@ def check_onnx_model(path: Path, entry, *, allow_unverified: bool, option: str =
     return check_onnx_file(path, expected, allow_unverified=allow_unverified, option=option)
 
 
+def record_disowned_by_file(record: dict) -> str | None:
+    """Why a stored conversion/parity/eval record no longer describes its ONNX file (the file was
+    replaced since by one of another model or other weights), or None while it still does or the
+    file is gone. Reads the description beside the file (``FILE.onnx.json``), else its metadata."""
+    path = record.get("onnx_path")
+    if record.get("kind") not in ("conversion", "parity", "eval") or not path or record.get("onnx_verified") is False:
+        return None
+    path = Path(path)
+    beside = path.with_name(path.name + ".json")
+    try:
+        if beside.is_file():
+            found = ModelIdentity.from_metadata(json.loads(beside.read_text(encoding="utf-8")))
+        elif path.is_file():
+            found, _ = read_identity(path)
+        else:
+            return None
+    except (BadInput, ValueError, OSError):
+        return f"its ONNX file {path} can no longer be read"
+    if found is None:
+        return f"its ONNX file {path} no longer carries zoocheck metadata"
+    random = bool(record.get("random_weights"))
+    seed = record.get("random_seed")
+    if (found.source, found.model) != (record.get("source"), record.get("model")) or found.random_weights != random or (random and seed is not None and found.random_seed != seed):
+        return f"its ONNX file {path} now holds {found.describe()}"
+    return None
+
+
 def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool) -> None:
     """An existing ``output`` is replaced only when it is the same model and weights (a re-run) or
     with ``overwrite``: nothing is overwritten silently."""
@@ -131,4 +158,4 @@ def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool)
     raise BadInput(f"{output}: already holds {what}; pass --overwrite to replace it, or choose another --output")
 
 
-__all__ = ["ModelIdentity", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity"]
+__all__ = ["ModelIdentity", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity", "record_disowned_by_file"]

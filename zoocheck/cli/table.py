@@ -21,6 +21,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from zoocheck.reports.table import build_rows, render
+    from zoocheck.identity import record_disowned_by_file
     from zoocheck.store import ResultsStore, write_atomic
     from zoocheck.validate import check_writable_file
     from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
@@ -34,8 +35,16 @@ def run(args) -> int:
     store = ResultsStore(args.results)
     if store.directory.exists() and not store.directory.is_dir():
         raise UsageError(f"{store.directory}: the results folder is a file, not a folder; give --results FOLDER")
-    rows = build_rows(list_entries(source), store.results(), store.failures(), arch=args.arch, source=source)
-    for problem in store.skipped_lines:
+    # A record is about the file it names only while that file still holds the same model and weights.
+    records, problems = [], []
+    for record in store.results():
+        why = record_disowned_by_file(record)
+        if why is None:
+            records.append(record)
+        else:
+            problems.append(f"{store.results_path}: the {record.get('kind')} record of {record.get('source')}/{record.get('model')} ({record.get('time') or 'no time'}) is left out: {why}")
+    rows = build_rows(list_entries(source), records, store.failures(), arch=args.arch, source=source)
+    for problem in store.skipped_lines + problems:
         print(f"zoocheck: warning: {problem}", file=sys.stderr)
     if args.json:
         print_json([r.to_dict() for r in rows])
