@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from onnx.reference import ReferenceEvaluator
 
 from zoocheck.checks.images import random_inputs
 from zoocheck.converters.graph import FINGERPRINT_KEY, canonical_fingerprint, finish_graph
@@ -159,15 +160,17 @@ def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conver
         assert [(t.name, t.data_type, list(t.dims)) for t in other.graph.initializer] == [
             (t.name, t.data_type, list(t.dims)) for t in first.graph.initializer
         ]
+    # canonical inputs are [N, 3, H, W]: the reference evaluator runs a 32x32 image (fast enough)
+    tiny = random_inputs(1, 32, seed=4)
     for (source, name), (entry, path, native_outputs, batch) in zip(cases, found):
         assert max_rel(native_outputs, ort_run(path, batch)) <= PARITY_TOL, f"{source}/{name}"
+        evaluated = ReferenceEvaluator(str(path)).run(None, {"input": tiny})[0]
+        assert max_rel(ort_run(path, tiny), evaluated) <= CONSUMER_TOL, f"{source}/{name} in the reference evaluator"
 
 
 @pytest.mark.parametrize("form", ["canonical", "native"])
 @pytest.mark.parametrize("source, name", SMALL_CASES)
 def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conversions, source, name, form):
-    from onnx.reference import ReferenceEvaluator
-
     entry, path, _, batch = conversions(source, name, form)
     reference = ort_run(path, batch)
     assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(onnx.load(str(path)))
