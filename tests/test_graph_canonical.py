@@ -232,3 +232,23 @@ def test_every_file_agrees_in_openvino_and_onnx2torch(conversions, source, name,
     err = max_rel(ort_run(path, batch), consumer(path, batch))
     print(f"{consumer.__name__} {form} {source}/{name}: {err:.3g}")
     assert err <= CONSUMER_TOL
+
+
+def test_over_2gb_path_canonicalises_with_external_data(tmp_path, monkeypatch):
+    """The >2 GB WSL ResNeXts at small scale: every size limit on the way (paddle2onnx's, zoocheck's
+    writer's, onnxslim's) lowered so that a ResNet18 takes the paths a 3.3 GB model takes (Paddle's
+    program exported alone with the weights attached, onnxslim folding through external data, one
+    .onnx.data file), and its canonical file still holds parity."""
+    from zoocheck.converters import normalize, paddle
+
+    monkeypatch.setattr(onnx.checker, "MAXIMUM_PROTOBUF", 1 << 20)
+    monkeypatch.setattr(normalize, "PROTOBUF_LIMIT", 1 << 20)
+    monkeypatch.setattr(paddle, "PROTOBUF_LIMIT", 1 << 20)
+    monkeypatch.setattr(normalize, "EXTERNAL_SIZE_THRESHOLD", 0)
+    entry = small("ppcls", "ResNet18")
+    batch = random_inputs(2, SIZE, seed=6)
+    conversion = convert(entry, output=tmp_path / "big.onnx", random_seed=SEED, inputs=batch, isolate=False)
+    assert conversion.ok, conversion.failure
+    assert (tmp_path / "big.onnx.data").is_file() and read_metadata(conversion.onnx_path)["graph"] == "canonical"
+    assert max_rel(conversion.native_outputs, ort_run(conversion.onnx_path, batch)) <= PARITY_TOL
+    assert fingerprint(onnx.load(str(conversion.onnx_path), load_external_data=False)) == canonical_fingerprint(entry.arch, 17)
