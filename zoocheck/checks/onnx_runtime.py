@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-
-def available_cpus() -> int:
-    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+from zoocheck.converters.base import available_cpus
 
 
 def session(path: str | Path, threads: int | None = None):

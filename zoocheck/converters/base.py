@@ -8,6 +8,7 @@ export (names, dynamic batch, metadata, checker, atomic write) is shared: ``norm
 from __future__ import annotations
 
 import abc
+import os
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -107,6 +108,17 @@ class NativeModel(abc.ABC):
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
 
+def available_cpus() -> int:
+    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def framework_unavailable(what: str, exc: BaseException, extra: str | None) -> FrameworkUnavailable:
+    """The one message for a framework that cannot be imported: what, why, and the install line."""
+    fix = f"pip install 'zoocheck[{extra}]'" if extra else "pip install zoocheck"
+    return FrameworkUnavailable(f"{what} cannot be imported ({type(exc).__name__}: {exc}); install it with {fix}")
+
+
 class Converter(abc.ABC):
     #: the registry source names this converter serves
     sources: tuple[str, ...]
@@ -118,6 +130,18 @@ class Converter(abc.ABC):
     @abc.abstractmethod
     def check_available(self) -> None:
         """Import the framework; raise FrameworkUnavailable with the reason and the fix."""
+
+    def prepare(self, weights: Path | None, random_seed: int | None) -> None:
+        """What every ``load`` does first: refuse ``weights=None`` without a seed, then give the
+        framework its thread count (``available_cpus``, unless OMP_NUM_THREADS chose) and seed."""
+        if weights is None and random_seed is None:
+            raise ValueError("weights=None needs random_seed (seeded random weights)")
+        threads = None if "OMP_NUM_THREADS" in os.environ else available_cpus()
+        self.configure(threads, random_seed)
+
+    def configure(self, threads: int | None, random_seed: int | None) -> None:
+        """Framework hook for ``prepare``: set ``threads`` (None: leave) and the global seed the
+        library's own initialisation draws from (None: leave). Default: nothing to set."""
 
     @abc.abstractmethod
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:

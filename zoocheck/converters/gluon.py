@@ -263,9 +263,8 @@ class GluonConverter(Converter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         mx = import_mxnet()
         size = entry.input_size
+        self.prepare(weights, random_seed)
         if weights is None:
-            if random_seed is None:
-                raise ValueError("weights=None needs a random_seed")
             net = build(entry.arch)
             randomize(net, random_seed, size)
             return GluonNative(net, size)

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError
+from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.zoo_registry.types import Entry
 
 # ---------------------------------------------------------------------------------------------
@@ -223,18 +224,13 @@ def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
 # ---------------------------------------------------------------------------------------------
 
 
-class GluonCVConverter(Converter):
+class GluonCVConverter(TorchConverter):
+    """GluonCV's v1b/c/d/s and ResNeXt weights run in timm (PyTorch + timm)."""
+
     sources = ("gluoncv",)
-    extra = "torch"
+    libraries = ("timm",)
     # v1/v2 export with mxnet.onnx (opset 12 and up), the others with torch.onnx (up to 20)
     opset_range = (12, TORCH_OPSETS[1])
-
-    def check_available(self) -> None:
-        try:
-            import timm  # noqa: F401
-            import torch  # noqa: F401
-        except ImportError as exc:
-            raise FrameworkUnavailable(f"gluoncv weights are converted through PyTorch + timm, which cannot be imported ({exc}): pip install 'zoocheck[torch]'") from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters.gluon import GluonConverter
@@ -242,17 +238,13 @@ class GluonCVConverter(Converter):
         if entry.naming == "gluon":  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
             return GluonConverter().load(entry, weights, random_seed=random_seed)
         import timm
-        import torch
 
-        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, set_threads, timm_network
+        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
 
-        set_threads()
+        self.prepare(weights, random_seed)
         _check_naming(entry.naming)
         module = timm_network(entry.arch)
         if weights is None:
-            if random_seed is None:
-                raise ValueError("weights=None needs a random_seed")
-            torch.manual_seed(random_seed)
             randomize(module, random_seed, entry.input_size)
         else:
             weights = Path(weights)

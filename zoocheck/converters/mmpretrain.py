@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError
+from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.zoo_registry.resnet import BASE_WIDTH, STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
 
@@ -52,13 +53,6 @@ def backbone_config(arch: Architecture) -> dict:
     return cfg
 
 
-def _import_torch():
-    try:
-        import torch  # noqa: F401
-    except Exception as exc:
-        raise FrameworkUnavailable(f"PyTorch cannot be imported ({exc}); install it with pip install 'zoocheck[torch]'") from exc
-
-
 def build_classifier(arch: Architecture):
     """zoocheck's torch module computing mmpretrain's ImageClassifier for ``arch``, eval mode."""
     from zoocheck.converters import _mmpretrain_modules as mm
@@ -68,20 +62,14 @@ def build_classifier(arch: Architecture):
     return mm.ImageClassifier(backbone, arch.resnet.feature_channels, arch.num_classes).eval()
 
 
-class MMPretrainConverter(Converter):
+class MMPretrainConverter(TorchConverter):
     sources = ("mmpretrain",)
-    extra = "torch"
     opset_range = TORCH_OPSETS
-
-    def check_available(self) -> None:
-        _import_torch()
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
 
-        tc.set_threads()
-        if weights is None and random_seed is None:
-            raise ValueError("weights=None needs random_seed (seeded random weights)")
+        self.prepare(weights, random_seed)
         try:
             describe = f"mmpretrain {backbone_config(entry.arch)['type']} {entry.arch.id} ({entry.arch.num_classes} classes)"
         except ValueError as exc:
@@ -93,9 +81,6 @@ class MMPretrainConverter(Converter):
             # checkpoint written by other tooling may carry them; they are not part of the network.
             tc.load_strict(module, state, Path(weights), describe, ignore_prefixes=("data_preprocessor.",))
         else:
-            import torch
-
-            torch.manual_seed(random_seed)
             module = tc.randomize(build_classifier(entry.arch), random_seed, entry.input_size, init_convs=True)
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoocheck.converters.base import FrameworkUnavailable
+from zoocheck.converters.base import FrameworkUnavailable, framework_unavailable
 
 
 def import_mxnet():
@@ -19,5 +19,5 @@ def import_mxnet():
     try:
         import mxnet
     except (ImportError, OSError) as exc:
-        raise FrameworkUnavailable(f"mxnet cannot be imported ({exc}): pip install 'zoocheck[mxnet]'") from exc
+        raise framework_unavailable("mxnet", exc, "mxnet") from exc
     return mxnet

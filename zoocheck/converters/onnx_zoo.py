@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, framework_unavailable
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 ZOO_OPSET = 7
@@ -129,13 +129,12 @@ class OnnxZooConverter(Converter):
             import onnx  # noqa: F401
             import onnxruntime  # noqa: F401
         except ImportError as exc:
-            raise FrameworkUnavailable(f"onnx/onnxruntime cannot be imported ({exc}): pip install zoocheck") from exc
+            raise framework_unavailable("onnx / onnxruntime", exc, None) from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        self.prepare(weights, random_seed)
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:
-            if random_seed is None:
-                raise ValueError("weights=None needs a random_seed")
             # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
             path = write_random_zoo_file(entry.arch, Path(scratch.name) / f"{entry.name}.onnx", random_seed, entry.input_size)
         else:

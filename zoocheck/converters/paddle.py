@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError, check_weights_fit, quote_names
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, framework_unavailable, quote_names
 from zoocheck.converters.normalize import PROTOBUF_LIMIT
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
 from zoocheck.converters.safe_pickle import UnsafePickleError, load_state_pickle
@@ -476,15 +476,11 @@ class PaddleClasConverter(Converter):
             _import_paddle()
             import paddle2onnx  # noqa: F401
         except Exception as exc:  # ImportError, or a broken native library
-            raise FrameworkUnavailable(
-                f"PaddlePaddle / paddle2onnx cannot be imported ({type(exc).__name__}: {exc}); "
-                "install them with `pip install zoocheck[paddle]`"
-            ) from exc
+            raise framework_unavailable("PaddlePaddle / paddle2onnx", exc, self.extra) from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        self.prepare(weights, random_seed)
         if weights is None:
-            if random_seed is None:
-                raise ValueError("weights=None needs a random_seed (seeded random weights)")
             return PaddleDygraphModel(entry, random_network(entry, random_seed))
         weights = Path(weights)
         inference = _inference_source(weights)

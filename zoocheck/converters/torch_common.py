@@ -6,7 +6,6 @@ Imported only by the torch converters, so importing it may import torch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,17 +22,6 @@ from zoocheck.zoo_registry.types import Architecture
 _OPTIONAL_SUFFIXES = ("num_batches_tracked",)
 # Wrappers training scripts put around a state_dict, tried in this order.
 _WRAPPER_KEYS = ("state_dict", "model", "module", "state_dict_ema", "model_ema")
-
-
-def set_threads() -> None:
-    """Use the CPUs this process may run on, unless the user chose with OMP_NUM_THREADS."""
-    if "OMP_NUM_THREADS" in os.environ:
-        return
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cpus))
 
 
 def timm_network(arch: Architecture) -> nn.Module:

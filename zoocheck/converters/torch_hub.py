@@ -12,34 +12,23 @@ import re
 from types import SimpleNamespace
 from pathlib import Path
 
-from zoocheck.converters.base import TORCH_OPSETS, Converter, FrameworkUnavailable, NativeModel
+from zoocheck.converters.base import TORCH_OPSETS, NativeModel
+from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.zoo_registry.names import timm_style
 from zoocheck.zoo_registry.types import Checksum, Entry, Preprocess, Published, Weights
 
-_FIX = "pip install 'zoocheck[torch]'"
 
 def _label_space(num_classes: int) -> str:
     return {1000: "imagenet-1k", 11821: "imagenet-12k", 21841: "imagenet-21k", 21843: "imagenet-21k"}.get(num_classes, f"{num_classes}-classes")
 
 
-def _import_torch():
-    try:
-        import torch  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken install raising OSError
-        raise FrameworkUnavailable(f"PyTorch cannot be imported ({exc}); install it with {_FIX}") from exc
-
-
-class _TorchLibraryConverter(Converter):
-    extra = "torch"
+class _TorchLibraryConverter(TorchConverter):
     opset_range = TORCH_OPSETS
     library = ""
 
-    def check_available(self) -> None:
-        _import_torch()
-        try:
-            __import__(self.library)
-        except Exception as exc:
-            raise FrameworkUnavailable(f"{self.library} cannot be imported ({exc}); install it with {_FIX}") from exc
+    @property
+    def libraries(self) -> tuple[str, ...]:
+        return (self.library,)
 
     def build(self, entry: Entry):
         raise NotImplementedError
@@ -50,14 +39,8 @@ class _TorchLibraryConverter(Converter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
 
-        tc.set_threads()
-        if weights is None and random_seed is None:
-            raise ValueError("weights=None needs random_seed (seeded random weights)")
+        self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
-        if random_seed is not None:
-            import torch
-
-            torch.manual_seed(random_seed)  # the library's own init draws from the global RNG
         module = self.build(entry)
         if state is not None:
             tc.load_strict(module, state, Path(weights), f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)")
