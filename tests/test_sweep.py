@@ -169,6 +169,7 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     [
         (["--steps", "convert,bogus"], "unknown step bogus"),
         (["--steps", "eval"], "needs a validation set"),
+        (["--steps", "eval", "--data", "/nonexistent/val"], "/nonexistent/val"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--model", "no-such-model*"], "no registry entry matches"),
     ],

@@ -111,13 +111,21 @@ def run(args) -> int:
         images = tuple(str(p) for p in images_in(args.images)) if args.images else None
     except FileNotFoundError as exc:
         raise UsageError(f"{exc}; check the --images folder") from None
+    data_fingerprint = None
+    if "eval" in steps:
+        from zoocheck.checks.imagenet import DatasetError, read_dataset
+
+        try:  # the data set's content is part of every eval job's identity
+            data_fingerprint = read_dataset(args.data).fingerprint()
+        except DatasetError as exc:
+            raise UsageError(str(exc)) from None
     entries = select_entries(args.src, args.arch, args.model)
     seed = args.seed if args.random_weights else None
     tolerance = {"max_rel_err": args.max_rel_err} if args.max_rel_err is not None else {}
     options = {
         "convert": {"opset": args.opset},
         "parity": {"opset": args.opset, "tolerance": tolerance, "images": images},
-        "eval": {"data": args.data, "limit": args.limit},
+        "eval": {"data": args.data, "data_fingerprint": data_fingerprint, "limit": args.limit},
     }
     jobs = plan(
         entries,
