@@ -46,7 +46,7 @@ converter = converter_for(source); converter.check_available(); lap("framework s
 from zoocheck.zoo_registry import get_entry
 from zoocheck.checks.parity import model_inputs, compare_batches
 entry = get_entry(source, name)
-names, batch, _ = model_inputs(entry, None); lap("preprocessing")
+inputs = model_inputs(entry, None); names, batch = inputs.names, inputs.batch; lap("preprocessing")
 native = converter.load(entry, None, random_seed=0); lap("load")
 reference = native.forward(batch); lap("framework forward")
 fp64 = native.forward_fp64(batch); lap("framework fp64 forward")
@@ -89,32 +89,33 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="sweep parallelism, local and Ray alike (default 2)")
     args = parser.parse_args()
     env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    print(f"models: {len(args.model)} ({', '.join(args.model)}); random weights; steps convert,parity; sweep workers {args.workers}", flush=True)
     with tempfile.TemporaryDirectory(prefix="zoocheck-sweep-bench-") as tmp:
         tmp = Path(tmp)
         one_by_one = {}
         for key in args.model:
             source, name = key.split("/", 1)
             one_by_one[key] = zoocheck("parity", "--src", source, "--model", name, "--random-weights", "--results", str(tmp / "one-by-one"), env=env)
+        total = sum(one_by_one.values())
+        print(f"one by one as today (zoocheck parity per model): {total:.1f} s  [{', '.join(f'{k} {v:.1f}' for k, v in one_by_one.items())}]", flush=True)
         sweep = ["sweep", "--model", *args.model, "--random-weights", "--workers", str(args.workers)]
         first = zoocheck(*sweep, "--results", str(tmp / "sweep"), env=env)
+        print(f"sweep, first run: {first:.1f} s = {first / total:.2f} of one by one  (target <= 0.6)", flush=True)
         second = zoocheck(*sweep, "--results", str(tmp / "sweep"), env=env)
+        print(f"second, unchanged sweep: {second:.1f} s = {100 * second / first:.1f}% of the first  (target < 5%)", flush=True)
         ray = zoocheck(*sweep, "--executor", "ray", "--results", str(tmp / "ray"), env=env)
-        local_again = zoocheck(*sweep, "--results", str(tmp / "sweep-again"), env=env)  # local measured twice: the
-        costs = {key: breakdown(key) for key in args.model}  # machine is shared, so say how much it drifts
-    total = sum(one_by_one.values())
-    local = min(first, local_again)
-    print(f"models: {len(args.model)} ({', '.join(args.model)}); random weights; steps convert,parity; sweep workers {args.workers}")
-    print(f"one by one as today (zoocheck parity per model): {total:.1f} s  [{', '.join(f'{k.split(chr(47))[1]} {v:.1f}' for k, v in one_by_one.items())}]")
-    print(f"sweep, first run: {first:.1f} s; again in a fresh folder: {local_again:.1f} s")
-    print(f"  sweep / one by one: {first / total:.2f}  (target <= 0.6)")
-    print(f"second, unchanged sweep: {second:.1f} s = {100 * second / first:.1f}% of the first  (target < 5%)")
-    print(f"ray executor (local cluster start included): {ray:.1f} s; overhead vs the faster local sweep: {100 * (ray / local - 1):+.1f}%  (target <= 10%)")
-    print("per-model cost breakdown (s), each model in a fresh interpreter:")
-    columns = list(dict.fromkeys(k for c in costs.values() for k in c))
-    print("  " + " | ".join(["model", *columns, "total"]))
-    for key, cost in costs.items():
-        print("  " + " | ".join([key, *(f"{cost.get(c, 0.0):.2f}" for c in columns), f"{sum(cost.values()):.2f}"]))
-
+        # local once more after Ray: the machine is shared, so the drift between runs shows
+        local_again = zoocheck(*sweep, "--results", str(tmp / "sweep-again"), env=env)
+        local = min(first, local_again)
+        print(f"ray executor (local cluster start included): {ray:.1f} s; local {first:.1f} s and {local_again:.1f} s; ray vs the faster local: {100 * (ray / local - 1):+.1f}%  (target <= 10%)", flush=True)
+    print("per-model cost breakdown (s), each model in a fresh interpreter:", flush=True)
+    for key in args.model:
+        try:
+            cost = breakdown(key)
+        except subprocess.CalledProcessError as exc:
+            print(f"  {key}: the breakdown script failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}", flush=True)
+            continue
+        print(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()) + f"; total {sum(cost.values()):.2f}", flush=True)
 
 if __name__ == "__main__":
     main()
