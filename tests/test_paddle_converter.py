@@ -26,15 +26,9 @@ from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import paddleclas_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
-from zoocheck.converters.paddle import (  # noqa: E402
-    PaddleClasConverter,
-    ends_in_softmax,
-    find_inference_files,
-    random_state,
-    build_model,
-    write_inference_model,
-    write_random_pdparams,
-)
+from zoocheck.converters.paddle import PaddleClasConverter, build_model, random_state  # noqa: E402
+from zoocheck.converters.paddle_inference import ends_in_softmax, find_inference_files  # noqa: E402
+from zoocheck.converters.paddle_writers import write_inference_model, write_random_pdparams  # noqa: E402
 from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402

@@ -45,9 +45,10 @@ def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], pat
 
 def write_pdparams(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
     """PaddleClas ``*_pretrained.pdparams``: ``paddle.save`` of the network's state dict."""
-    from zoocheck.converters.paddle import _import_paddle, build_model, load_state
+    from zoocheck.converters.paddle import build_model, load_state
+    from zoocheck.converters.paddle_export import import_paddle
 
-    paddle = _import_paddle()
+    paddle = import_paddle()
     network = build_model(entry)
     load_state(network, to_paddle(params, entry.arch, entry.naming), origin="canonical weights", builder=entry.builder)
     path = Path(path)
