@@ -60,6 +60,8 @@ class CrashConverter(Converter):
                 time.sleep(0.01)
         if entry.builder == "linear":
             return LinearModel(random_seed or 0)
+        if entry.builder == "off":  # exports weights 10% off: a conversion that changes the function
+            return LinearModel(random_seed or 0, export_scale=1.1)
         raise RuntimeError(f"unknown crash {entry.builder!r}")
 
 
@@ -68,8 +70,9 @@ class LinearModel(NativeModel):
 
     versions = {"test": "1"}
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, export_scale: float = 1.0):
         self.weight = np.random.default_rng(seed).standard_normal((3, 1000)).astype(np.float32)
+        self.export_scale = export_scale
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return batch.mean(axis=(2, 3)) @ self.weight
@@ -86,6 +89,6 @@ class LinearModel(NativeModel):
             "linear",
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, None, None])],
             [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-            [numpy_helper.from_array(self.weight, "weight")],
+            [numpy_helper.from_array(self.weight * np.float32(self.export_scale), "weight")],
         )
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", min(opset, 17))]), str(path))

@@ -70,6 +70,15 @@ def test_sweep_runs_resumes_and_redoes_only_what_changed(tmp_path):
     assert len(run_sweep(toy_jobs(entries), LocalExecutor(), store, force=True).outcomes) == 4
 
 
+def test_parity_fail_is_a_numerical_failure_record(tmp_path):
+    store = ResultsStore(tmp_path)
+    result = run_sweep(toy_jobs([toy("off")]), LocalExecutor(), store)
+    assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("parity", "failed")]
+    parity = result.outcomes[1]
+    assert parity.failure["category"] == "numerical" and parity.failure["fp32_noise"] is False
+    assert "PARITY FAIL" in parity.message and store.failures()[-1]["category"] == "numerical"
+
+
 def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
     store = ResultsStore(tmp_path)
     entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("linear")]

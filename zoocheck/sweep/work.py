@@ -134,7 +134,7 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
         return [_conversion_outcome(convert_job, conversion, conversion_record(conversion, job.weights), began)]
 
     from zoocheck.checks.parity import check_parity
-    from zoocheck.checks.results import Tolerance
+    from zoocheck.checks.results import Failure, Tolerance
 
     result, conversion = check_parity(
         job.entry,
