@@ -150,20 +150,19 @@ def test_timm_default_tags_match_installed_timm():
         assert _model_default_cfgs[arch].tags[0] == tag, (arch, timm.__version__)
 
 
-def test_registry_builds_fast_and_without_frameworks():
+def test_registry_builds_without_frameworks():
+    """`zoocheck list` must not pay for (or depend on) any framework; its speed is bench/registry_load.py's."""
     import subprocess
     import sys
 
     code = (
-        "import sys, time;"
+        "import sys;"
         "from zoocheck.zoo_registry import list_entries, SOURCES, _name_index;"
-        "t = time.perf_counter(); list_entries(); [_name_index(s) for s in SOURCES];"
-        "dt = time.perf_counter() - t;"
-        "bad = [m for m in ('torch', 'timm', 'paddle', 'mxnet', 'mmpretrain', 'onnxruntime') if m in sys.modules];"
-        "print(dt, bad)"
+        "list_entries(); [_name_index(s) for s in SOURCES];"
+        "print([m for m in ('torch', 'timm', 'paddle', 'mxnet', 'mmpretrain', 'onnxruntime') if m in sys.modules])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
-    assert float(out[0]) < 0.3 and out[1].strip() == "[]"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 # --- seed coverage ---------------------------------------------------------------------------

@@ -161,7 +161,7 @@ def check_parity(
     with captured_text() as caught:  # libpng's warnings about colour profiles go to the debug log
         fed = model_inputs(entry, images)
     decode_text = caught[0]
-    if images is not None and len(fed.skipped) == len(images):
+    if images and len(fed.skipped) == len(images):
         path, reason = fed.skipped[0]
         raise BadInput(f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs")
     names, batch = fed.names, fed.batch
