@@ -94,72 +94,17 @@ def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_f
         assert_same_file_but_for_rounding([files[0], tmp_path / "nudged.onnx"])
 
 
-# -- one weight set in timm, mmpretrain and PaddleClas formats -------------------------------------
+# -- one weight set in timm, mmpretrain and PaddleClas formats (the writers of converters/weights) --
 
 
-def _torch_layers(module) -> list[list[np.ndarray]]:
-    """The parameter tensors of every Conv / BatchNorm / Linear of a torch module, in network order."""
-    from torch import nn
+def write_one_weight_set(tmp_path: Path, entries) -> dict[str, Path]:
+    """One seeded canonical weight set (converters/weights) written in each entry's own format."""
+    from zoocheck.converters.weights.formats import write_weights
+    from zoocheck.converters.weights.random import random_weights
 
-    layers = []
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            layers.append([m.weight])
-        elif isinstance(m, nn.BatchNorm2d):
-            layers.append([m.weight, m.bias, m.running_mean, m.running_var])
-        elif isinstance(m, nn.Linear):
-            layers.append([m.weight, m.bias])
-    return layers
-
-
-def _paddle_layers(network) -> list[list[tuple[object, bool]]]:
-    """The same for a Paddle network: (parameter, stored transposed) per tensor."""
-    from paddle import nn
-
-    layers = []
-    for _, m in network.named_sublayers():
-        if isinstance(m, nn.Conv2D):
-            layers.append([(m.weight, False)])
-        elif isinstance(m, nn.BatchNorm2D):
-            layers.append([(m.weight, False), (m.bias, False), (m._mean, False), (m._variance, False)])
-        elif isinstance(m, nn.Linear):
-            layers.append([(m.weight, True), (m.bias, False)])  # Paddle's Linear weight is [in, out]
-    return layers
-
-
-def write_one_weight_set(tmp_path: Path, timm_entry, mm_entry, ppcls_entry) -> dict[str, Path]:
-    """timm's seeded random weights (perturbed batch norm), written as a timm checkpoint, copied
-    layer by layer (network order, shapes checked) into mmpretrain's and PaddleClas's networks and
-    written in their formats. Wrong copying shows as unequal canonical initializers."""
-    import paddle
-    import torch
-
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.mmpretrain import build_classifier
-    from zoocheck.converters.paddle import build_model
-    from zoocheck.converters.torch_common import save_checkpoint
-
-    timm_module = converter_for("timm").load(timm_entry, None, random_seed=SEED).module
-    source = [[t.detach().numpy() for t in layer] for layer in _torch_layers(timm_module)]
-    mm_module = build_classifier(mm_entry.arch)
-    network = build_model(ppcls_entry)
-    mm_layers, pd_layers = _torch_layers(mm_module), _paddle_layers(network)
-    assert len(source) == len(mm_layers) == len(pd_layers)
-    with torch.no_grad():
-        for arrays, mm, pd in zip(source, mm_layers, pd_layers):
-            for value, mm_tensor, (pd_tensor, transposed) in zip(arrays, mm, pd):
-                assert tuple(mm_tensor.shape) == value.shape
-                mm_tensor.copy_(torch.from_numpy(value))
-                pd_value = value.T if transposed else value
-                assert tuple(pd_tensor.shape) == pd_value.shape
-                pd_tensor.set_value(np.ascontiguousarray(pd_value))
-    files = {
-        "timm": save_checkpoint(timm_module.state_dict(), tmp_path / "timm.pth"),
-        "mmpretrain": save_checkpoint(mm_module.state_dict(), tmp_path / "mm.pth", wrapper="state_dict", meta={"mmpretrain_version": "1.2.0"}),
-        "ppcls": tmp_path / f"{ppcls_entry.builder}_pretrained.pdparams",
-    }
-    paddle.save(network.state_dict(), str(files["ppcls"]))
-    return files
+    params = random_weights(entries[0].arch, SEED, SIZE)
+    suffix = {"ppcls": "_pretrained.pdparams"}
+    return {e.source: write_weights(e, params, tmp_path / f"{e.source}{suffix.get(e.source, '.pth')}") for e in entries}
 
 
 ACCEPTANCE = {
@@ -174,5 +119,5 @@ ACCEPTANCE = {
 def test_one_weight_set_in_timm_mmpretrain_and_paddleclas_formats_gives_one_canonical_file(tmp_path, arch):
     entries = [small(*case) for case in ACCEPTANCE[arch]]
     assert {e.arch.id for e in entries} == {arch}
-    files = write_one_weight_set(tmp_path, *entries)
+    files = write_one_weight_set(tmp_path, entries)
     assert_same_file_but_for_rounding([canonical(e, files[e.source], tmp_path / f"{e.source}.onnx") for e in entries])
