@@ -30,7 +30,7 @@ import numpy as np
 from zoocheck.checks.evaluate import evaluate
 from zoocheck.checks.imagenet import classes, read_dataset
 from zoocheck.checks.images import bundled_photos
-from zoocheck.checks.onnx_runtime import session
+from zoocheck.converters.onnx_runtime import session
 from zoocheck.checks.preprocess import preprocess_image
 
 
@@ -61,10 +61,10 @@ def make_images(root: Path, count: int, seed: int = 0) -> None:
 
 
 def convert_model(name: str, out: Path) -> tuple[Path, object]:
-    from zoocheck.cli.common import resolve_entry
+    from zoocheck.converters import find_entry
     from zoocheck.converters.pipeline import convert
 
-    entry = resolve_entry("timm", name)
+    entry = find_entry("timm", name)
     conversion = convert(entry, output=out / f"{name}.onnx", random_seed=0)
     if not conversion.ok:
         sys.exit(f"conversion failed: {conversion.failure.one_line()}")

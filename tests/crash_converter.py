@@ -2,10 +2,11 @@
 or works (builder ``linear``: a numpy model whose ONNX export is a few operators), with no
 framework to import.
 
-The pipeline runs converters in a *spawned* child, which imports zoocheck afresh, so patching
-``zoocheck.converters._CONVERTERS`` in the test process alone would not reach it. ``Register``
-is put into the Entry the child receives: unpickling it there registers this module's converter
-under source ``crash-test`` in the child too (and ``register()`` does it in the test process).
+It is the test-only source ``crash-test``, registered through the public descriptor alone (the
+``registered_source`` fixture, or ``register_source(SOURCE)``): the pipeline and a sweep's workers
+hand the descriptors registered beyond the built-in ones to every child they start, so the child
+finds this converter too. This module is the source's registry module (no entries: the tests build
+their own) and its converter module.
 """
 
 from __future__ import annotations
@@ -19,31 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel
+from zoocheck.sources import Source
 
-SOURCE = "crash-test"
-
-
-def register() -> str:
-    from zoocheck import converters
-
-    converters._CONVERTERS[SOURCE] = (__name__, "CrashConverter")
-    return SOURCE
-
-
-class Register:
-    """Pickles as a call to ``register()``: whoever unpickles it gets the converter registered."""
-
-    def __reduce__(self):
-        return (register, ())
+ENTRIES = ()
+SOURCE = Source(name="crash-test", registry=__name__, converter=f"{__name__}:CrashConverter", frameworks=(), runtime="test")
 
 
 class CrashConverter(Converter):
-    sources = (SOURCE,)
-    extra = "test"
-
-    def check_available(self) -> None:
-        pass
-
     def load(self, entry, weights, *, random_seed=None):
         if entry.builder == "abort":
             os.abort()  # SIGABRT, as a failed C++ assertion inside a framework does

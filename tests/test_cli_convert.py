@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from zoocheck.checks.images import bundled_photos
-from zoocheck.checks.onnx_runtime import run_first_output, session
+from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.converters.normalize import read_metadata
@@ -83,7 +83,7 @@ def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint
     results = tmp_path / "results"
     assert main(["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["status"] == "pass" and report["random_weights"] is False
+    assert report["status"] == "ok" and report["random_weights"] is False
     names = [c["input"] for c in report["comparisons"]]
     assert names[:2] == ["random-0", "random-1"] and "chelsea.png" in names
     assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
@@ -111,7 +111,7 @@ def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverifi
     assert main(argv) == 2 and "--unverified-onnx" in capsys.readouterr().err
     assert main([*argv, "--unverified-onnx"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["status"] == "fail" and report["onnx_verified"] is False
+    assert report["status"] == "failed" and report["onnx_verified"] is False
     assert any(c["max_rel_err"] > 1e-3 for c in report["comparisons"])
     assert report["inputs"][0].startswith("random-0") and len(report["inputs"]) == len(report["comparisons"])
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from zoocheck.checks.parity import compare_outputs, parity_result
-from zoocheck.checks.results import ParityResult, Tolerance
+from zoocheck.records import ParityResult, Tolerance
 
 
 def test_identical_outputs_pass_with_zero_error():
@@ -60,11 +60,11 @@ def test_result_round_trips_through_json_and_can_be_rejudged():
     test = ref + 2e-3 * (ref.max() - ref.min())
     result = parity_result(source="timm", model="m", reference_runtime="torch", test_runtime="onnxruntime",
                            names=["a", "b", "c"], reference=ref, test=test, random_weights=True)
-    assert result.status == "fail"
-    restored = ParityResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert result.status == "failed"
+    restored = ParityResult.from_json(json.loads(json.dumps(result.to_json())))
     assert restored.comparisons == result.comparisons
     assert restored.tolerance == result.tolerance
-    assert restored.rejudge(dataclasses.replace(Tolerance(), max_rel_err=1e-2)).status == "pass"
+    assert restored.rejudge(dataclasses.replace(Tolerance(), max_rel_err=1e-2)).status == "ok"
     assert "RANDOM WEIGHTS" in result.summary()
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from imagenet_sets import SPEC, build_layouts, cmyk_item, grey_item, input_mean, photo_items, prototype_model, synthetic_items
-from zoocheck.checks.evaluate import EvalResult, crop_image, evaluate, normalize_batch
+from zoocheck.checks.evaluate import crop_image, evaluate, normalize_batch
+from zoocheck.records import EvalResult
 from zoocheck.checks.imagenet import read_dataset
-from zoocheck.checks.onnx_runtime import session
+from zoocheck.converters.onnx_runtime import session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.store import ResultsStore
@@ -184,9 +185,9 @@ def test_a_model_with_the_wrong_output_is_an_error(world):
 
 def test_result_round_trips_through_json(world):
     result = _eval(world)
-    record = json.loads(json.dumps(result.to_dict()))
+    record = json.loads(json.dumps(result.to_json()))
     assert record["kind"] == "eval"
-    assert EvalResult.from_dict(record) == result
+    assert EvalResult.from_json(record) == result
     assert "EVAL timm/prototype_test" in result.summary()
 
 
@@ -202,8 +203,8 @@ def test_eval_command_on_an_onnx_file(world, tmp_path, capsys):
     assert out["top1"] == pytest.approx(world["top1"]) and out["top5"] == pytest.approx(world["top5"])
     assert out["images"] == len(world["items"]) and len(out["skipped"]) == 1
     stored = ResultsStore(results).results("eval")
-    assert len(stored) == 1 and stored[0]["dataset_fingerprint"] == out["dataset_fingerprint"]
-    assert stored[0]["preprocess"] == json.loads(json.dumps(SPEC.to_dict())) and stored[0]["model"] == "prototype_test"
+    assert len(stored) == 1 and stored[0].dataset_fingerprint == out["dataset_fingerprint"]
+    assert stored[0].preprocess == json.loads(json.dumps(SPEC.to_dict())) and stored[0].model == "prototype_test"
 
 
 def test_eval_command_prints_a_table(world, tmp_path, capsys):
@@ -237,7 +238,7 @@ def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, backend
     out = json.loads(capsys.readouterr().out)
     assert out["random_weights"] is True and out["images"] == 4 and out["backend"] == ("onnxruntime" if backend == "onnx" else "native")
     if backend == "onnx":
-        assert ResultsStore(results).results("conversion")[0]["status"] == "ok"
+        assert ResultsStore(results).results("conversion")[0].status == "ok"
         # A second run reuses the conversion made from the same (random) weights.
         assert main(argv) == 0
         assert len(ResultsStore(results).results("conversion")) == 1

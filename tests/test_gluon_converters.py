@@ -12,6 +12,7 @@ import pytest
 
 from zoocheck.converters.base import FrameworkUnavailable, WeightsError
 from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
@@ -26,7 +27,7 @@ import onnxruntime as ort  # noqa: E402
 
 import crash_converter  # noqa: E402
 import gluon_fixtures  # noqa: E402
-from zoocheck.checks.cross_source import gluon_vs_onnx_zoo  # noqa: E402
+from zoocheck.checks.cross_source import cross_check_reference, cross_source_parity  # noqa: E402
 from zoocheck.checks.parity import check_parity  # noqa: E402
 from zoocheck.converters import gluon, gluoncv, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
@@ -129,8 +130,8 @@ def test_gluon_conversion_parity_and_conventions(builder, tmp_path):
     entry = gluon_entry(builder)
     weights = gluon.write_random_checkpoint(gluon_entry(builder), tmp_path / f"{builder}.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / f"{builder}.onnx", images=[])
-    assert result.status == "pass", result.summary()
-    assert conversion.metadata["versions"]["mxnet"] == "1.9.1"
+    assert result.status == "ok", result.summary()
+    assert conversion.metadata.versions["mxnet"] == "1.9.1"
     assert_conventions(conversion.onnx_path)
     sess = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
     x = inputs(3, seed=11)
@@ -236,8 +237,8 @@ def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
     entry = get_entry("gluoncv", "resnet18_v1")
     weights = gluon.write_random_checkpoint(gluon_entry("resnet18_v1"), tmp_path / "resnet18_v1.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
-    assert result.status == "pass", result.summary()
-    assert conversion.metadata["source"] == "gluoncv" and "mxnet" in conversion.metadata["versions"]
+    assert result.status == "ok", result.summary()
+    assert conversion.metadata.source == "gluoncv" and "mxnet" in conversion.metadata.versions
     assert_conventions(conversion.onnx_path)
 
 
@@ -246,7 +247,7 @@ def test_gluoncv_conversion_parity_and_conventions(tmp_path):
     weights = tmp_path / "w.params"
     gluon_fixtures.write_gluoncv_checkpoint("resnet18_v1b", weights, SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[])
-    assert result.status == "pass", result.summary()
+    assert result.status == "ok", result.summary()
     assert_conventions(conversion.onnx_path)
 
 
@@ -284,7 +285,7 @@ def test_onnx_zoo_native_forward_is_the_original_file_and_matches_gluon(zoo_file
 def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
     result, conversion = check_parity(zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[])
-    assert result.status == "pass", result.summary()
+    assert result.status == "ok", result.summary()
     assert_conventions(conversion.onnx_path)
     assert onnx.load(str(conversion.onnx_path)).ir_version >= 8
     sess = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
@@ -310,19 +311,22 @@ def test_onnx_zoo_from_tar_and_directory(zoo_file, tmp_path):
 
 def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
     builder, path, params, _ = zoo_file
-    result = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=path, gluon_weights=params, images=[])
-    assert (result.status, result.reference, result.test) == ("pass", "gluon", "onnx-zoo"), result.summary()
+    # the pairing is data: onnx-zoo's descriptor declares the cross-check, the builders match
+    published = next(e for e in list_entries("onnx-zoo") if e.builder == builder)
+    assert cross_check_reference(published, list_entries("gluon")) == get_entry("gluon", builder)
+    result = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=path, reference_weights=params, images=[])
+    assert (result.status, result.reference, result.test) == ("ok", "gluon", "onnx-zoo"), result.summary()
 
 
 def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
     if builder != "resnet18_v1":
         pytest.skip("one architecture is enough for the random-weights path (4 isolated children)")
-    same = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=None, gluon_weights=None, random_seed=5, images=[])
-    assert same.status == "pass" and same.random_weights, same.summary()
+    same = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=None, reference_weights=None, random_seed=5, images=[])
+    assert same.status == "ok" and same.random_weights, same.summary()
     other = gluon.write_random_checkpoint(gluon_entry(builder), tmp_path / "other.params", SEED + 1)
-    differ = gluon_vs_onnx_zoo(zoo_entry(builder), gluon_entry(builder), zoo_weights=path, gluon_weights=other, images=[])
-    assert differ.status == "fail", differ.summary()
+    differ = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=path, reference_weights=other, images=[])
+    assert differ.status == "failed", differ.summary()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,14 +334,11 @@ def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file
 
 
 @pytest.fixture
-def crash_source(monkeypatch):
-    from zoocheck import converters
-
-    monkeypatch.setitem(converters._CONVERTERS, crash_converter.SOURCE, (crash_converter.__name__, "CrashConverter"))
+def crash_source(registered_source):
+    registered_source(crash_converter.SOURCE)
 
     def entry(kind: str) -> Entry:
-        # The Register token makes the spawned child register the converter when it unpickles the entry.
-        return Entry(crash_converter.SOURCE, f"crash-{kind}", Architecture(resnet(18)), kind, MXNET_STYLE, extra=(("register", crash_converter.Register()),))
+        return Entry(crash_converter.SOURCE.name, f"crash-{kind}", Architecture(resnet(18)), kind, MXNET_STYLE)
 
     return entry
 

@@ -36,7 +36,7 @@ def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
     import torch
     from torchvision.models.resnet import Bottleneck, ResNet
 
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.normalize import PROTOBUF_LIMIT, initializer_bytes, normalize_model, save_atomic
     from zoocheck.converters.torch_common import randomize
 
@@ -89,7 +89,7 @@ def test_ppcls_resnext101_32x48d_wsl_converts_with_external_data(tmp_path):
     import onnx
 
     from zoocheck.checks.images import bundled_photos
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.preprocess import preprocess_image
     from zoocheck.converters.pipeline import convert
     from zoocheck.zoo_registry import get_entry

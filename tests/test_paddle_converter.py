@@ -104,9 +104,9 @@ def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder):
     weights = write_random_pdparams(e, tmp_path / f"{builder}_pretrained.pdparams", seed=7)
     conversion = convert(e, output=tmp_path / "model.onnx", weights=weights, inputs=photos)
     assert_onnx_matches(conversion, photos)
-    assert conversion.metadata["output"] == "logits" and not conversion.outputs_probabilities
-    assert conversion.metadata["weights"]["file"] == str(weights)
-    assert {"paddlepaddle", "paddle2onnx"} <= set(conversion.metadata["versions"])
+    assert conversion.metadata.output == "logits" and not conversion.outputs_probabilities
+    assert conversion.metadata.weights.file == str(weights)
+    assert {"paddlepaddle", "paddle2onnx"} <= set(conversion.metadata.versions)
 
 
 @pytest.mark.slow
@@ -239,7 +239,7 @@ def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
     conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos)
     onnx_out = assert_onnx_matches(conversion, photos)
     assert conversion.outputs_probabilities is softmax
-    assert conversion.metadata["output"] == ("probabilities" if softmax else "logits")
+    assert conversion.metadata.output == ("probabilities" if softmax else "logits")
 
     # the inference model computes what the training weights compute (softmax of it, if exported so)
     logits = PaddleClasConverter().load(e, pdparams).forward(photos)

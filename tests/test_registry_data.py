@@ -10,7 +10,8 @@ import warnings
 import pytest
 
 from zoocheck import zoo_registry
-from zoocheck.zoo_registry import SOURCES, get_entry, list_entries
+from zoocheck.sources import all_sources, get_source
+from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.sources import _common
 
 #: packaged CSV -> (registry source, the zoo label its `source` column holds)
@@ -112,7 +113,7 @@ def test_source_modules_parse_no_notes():
     """`notes` is prose for people: no source module reads it."""
     import inspect
 
-    for module_name in SOURCES.values():
+    for module_name in (s.registry for s in all_sources()):
         assert '["notes"]' not in inspect.getsource(importlib.import_module(module_name)), module_name
 
 
@@ -125,7 +126,7 @@ def broken_mmpretrain_row(monkeypatch):
     rows = list(_common.read_rows("mmpretrain.csv"))
     rows[2] = _common.Row({**rows[2], "model": "resnet50_garbled"}, "mmpretrain.csv", rows[2].line)
     real = _common.read_rows
-    module = SOURCES["mmpretrain"]
+    module = get_source("mmpretrain").registry
 
     def reset():
         zoo_registry._entries_of.cache_clear()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import crash_converter
+from zoocheck.records import SweepJobRecord
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.jobs import categorize, plan
@@ -28,15 +29,12 @@ TESTS = Path(__file__).parent
 
 
 def toy(builder: str, name: str | None = None) -> Entry:
-    return Entry(
-        crash_converter.SOURCE, name or f"toy-{builder}", Architecture(LibraryNetwork("test", builder)), builder, Preprocess(resize=32, crop=32),
-        input_size=32, extra=(("register", crash_converter.Register()),),
-    )  # fmt: skip
+    return Entry(crash_converter.SOURCE.name, name or f"toy-{builder}", Architecture(LibraryNetwork("test", builder)), builder, Preprocess(resize=32, crop=32), input_size=32)
 
 
 @pytest.fixture(autouse=True)
-def _registered():
-    crash_converter.register()
+def _registered(registered_source):
+    registered_source(crash_converter.SOURCE)
 
 
 def toy_jobs(entries, steps=("convert", "parity"), max_rel_err=None):
@@ -49,11 +47,11 @@ def test_sweep_runs_resumes_and_redoes_only_what_changed(tmp_path):
     entries = [toy("linear", "toy-a"), toy("linear", "toy-b")]
     first = run_sweep(toy_jobs(entries), LocalExecutor(workers=2), store)
     assert [o.status for o in first.outcomes] == ["ok"] * 4 and not first.failed
-    kinds = [r["kind"] for r in store.results()]
+    kinds = [r.KIND for r in store.results()]
     assert kinds.count("conversion") == 2 and kinds.count("parity") == 2 and kinds.count("sweep-job") == 4
     onnx_files = {o.onnx_path for o in first.outcomes if o.step == "convert"}
     assert len(onnx_files) == 2 and all(Path(p).is_file() for p in onnx_files)
-    assert all(r["status"] == "pass" for r in store.results("parity"))
+    assert all(r.status == "ok" for r in store.results("parity"))
 
     again = run_sweep(toy_jobs(entries), LocalExecutor(workers=2), store)
     assert again.outcomes == () and len(again.cached) == 4
@@ -86,13 +84,13 @@ def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_pat
     result = run_sweep(toy_jobs(entries, steps=("convert",)), executor, store)
     by_model = {o.model: o for o in result.outcomes}
     assert by_model["toy-linear"].status == "ok"
-    assert by_model["toy-hang"].failure["category"] == "timeout"
-    assert by_model["toy-balloon"].failure["category"] == "out of memory"
+    assert by_model["toy-hang"].failure.category == "timeout"
+    assert by_model["toy-balloon"].failure.category == "out of memory"
     assert "SIGSEGV" in by_model["toy-segfault"].message
     assert result.failed
-    failures = {f["model"]: f for f in store.failures()}
-    assert {failures[m]["category"] for m in ("toy-hang", "toy-balloon")} == {"timeout", "out of memory"}
-    assert all(f["job"] and f["step"] == "convert" for f in failures.values())
+    failures = {f.model: f for f in store.failures()}
+    assert {failures[m].category for m in ("toy-hang", "toy-balloon")} == {"timeout", "out of memory"}
+    assert all(f.job and f.step == "convert" for f in failures.values())
     # a failed job is not cached: the next run tries it again
     retry = run_sweep(toy_jobs([toy("segfault"), toy("linear")], steps=("convert",)), LocalExecutor(), store)
     assert [o.model for o in retry.outcomes] == ["toy-segfault"]
@@ -103,11 +101,14 @@ import sys
 sys.path[:0] = [{tests!r}, {root!r}]
 import crash_converter
 from test_sweep import toy, toy_jobs
+from zoocheck.records import SweepJobRecord
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.local import LocalExecutor
 if __name__ == "__main__":  # the workers are spawned: they import this file
-    crash_converter.register()
+    from zoocheck.sources import register_source
+
+    register_source(crash_converter.SOURCE)
     entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("hang")]
     run_sweep(toy_jobs(entries), LocalExecutor(workers=1, timeout_s={timeout}), ResultsStore({results!r}))
 """
@@ -121,18 +122,18 @@ def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
     store = ResultsStore(tmp_path / "r")
     deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline and len([r for r in store.results("sweep-job") if r["status"] == "ok"]) < 4:
+        while time.monotonic() < deadline and len([r for r in store.results("sweep-job") if r.status == "ok"]) < 4:
             time.sleep(0.2)
     finally:
         os.kill(driver.pid, signal.SIGKILL)  # mid-sweep: the hang job is running
         driver.wait()
     lines = store.results_path.read_text().splitlines()
     assert all(json.loads(line) for line in lines) and not store.skipped_lines
-    assert len([r for r in store.results("sweep-job") if r["status"] == "ok"]) == 4
+    assert len([r for r in store.results("sweep-job") if r.status == "ok"]) == 4
     script.write_text(textwrap.dedent(_DRIVER.format(tests=str(TESTS), root=root, timeout=3, results=str(tmp_path / "r"))))
     subprocess.run([sys.executable, str(script)], cwd=root, check=True, timeout=240, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = {(r["model"], r["step"]): r for r in store.results("sweep-job")}
-    assert latest[("toy-hang", "convert")]["category"] == "timeout"
+    latest = {(r.model, r.step): r for r in store.results("sweep-job")}
+    assert latest[("toy-hang", "convert")].category == "timeout"
     assert len(store.results("sweep-job")) == 6  # toy-a and toy-b were not run again
 
 
@@ -164,8 +165,8 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     jobs = json.loads(capsys.readouterr().out)
     assert [(j["step"], j["status"]) for j in jobs] == [("convert", "ok"), ("parity", "ok")]
     parity = ResultsStore(tmp_path).results("parity")[-1]
-    assert parity["random_weights"] and parity["status"] == "pass"
-    assert max(parity["reference_fp64_rel_err"]) < 1e-5  # fp64 yardstick measured in the worker
+    assert parity.random_weights and parity.status == "ok"
+    assert max(parity.reference_fp64_rel_err) < 1e-5  # fp64 yardstick measured in the worker
     assert main(argv) == 0
     assert all(j["status"] == "ok" and j.get("seconds") is not None for j in json.loads(capsys.readouterr().out))
     assert main(["table", "--src", "torchvision", "--results", str(tmp_path), "--json"]) == 0
@@ -197,7 +198,7 @@ def test_table_shows_each_entrys_latest_sweep_status_and_failure_category():
     entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("linear", "toy-c")]
 
     def job(model, step, status, category=None, time="2026-12-01T10:00:00+00:00"):
-        return {"kind": "sweep-job", "source": crash_converter.SOURCE, "model": model, "step": step, "status": status, "category": category, "time": time}
+        return SweepJobRecord(key=f"{model}-{step}", source=crash_converter.SOURCE.name, model=model, step=step, status=status, seconds=1.0, category=category, time=time)
 
     records = [
         job("toy-a", "convert", "ok"), job("toy-a", "parity", "ok"), job("toy-a", "compare", "skipped"),

@@ -18,6 +18,7 @@ if importlib.util.find_spec("ray") is None:
 
 import crash_converter  # noqa: E402
 from test_sweep import toy, toy_jobs  # noqa: E402
+from zoocheck.sources import register_source, unregister_source  # noqa: E402
 from zoocheck.store import ResultsStore  # noqa: E402
 from zoocheck.sweep.driver import run_sweep  # noqa: E402
 from zoocheck.sweep.local import LocalExecutor  # noqa: E402
@@ -31,14 +32,15 @@ def ray_executor():
 
     saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "PYTHONPATH")}
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    # the Ray workers unpickle the test converter's entries: they need tests/ on their path
+    # the Ray workers import the test converter's module: they need tests/ on their path
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved["PYTHONPATH"]) if p)
-    crash_converter.register()
+    register_source(crash_converter.SOURCE)
     executor = RayExecutor(num_cpus=2, timeout_s=15)
     try:
         yield executor
     finally:
         executor.close()
+        unregister_source(crash_converter.SOURCE.name)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -47,7 +49,7 @@ def ray_executor():
 
 
 def _comparisons(store):
-    return {r["model"]: r["comparisons"] for r in store.results("parity")}
+    return {r.model: r.comparisons for r in store.results("parity")}
 
 
 def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_executor, tmp_path):
@@ -57,7 +59,7 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
     ray_result = run_sweep(toy_jobs(entries), ray_executor, ray_store)
     by_model = {o.model: o for o in ray_result.outcomes}
     assert by_model["toy-a"].status == by_model["toy-b"].status == "ok"
-    assert by_model["toy-hang"].failure["category"] == "timeout"
+    assert by_model["toy-hang"].failure.category == "timeout"
     assert by_model["toy-segfault"].status == "failed" and "Ray worker died" in by_model["toy-segfault"].message
     local = run_sweep(toy_jobs([toy("linear", "toy-a"), toy("linear", "toy-b")]), LocalExecutor(), local_store)
     assert all(o.status == "ok" for o in local.outcomes)

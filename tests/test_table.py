@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from zoocheck.checks.evaluate import EvalResult, SkippedImage
 from zoocheck.cli import main
+from zoocheck.records import EvalResult, Failure, SkippedImage, record_from_json
 from zoocheck.reports.table import build_rows, render
-from zoocheck.store import ResultsStore
+from zoocheck.store import ResultsStore, StoreError
 from zoocheck.zoo_registry.resnet import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published
 
@@ -36,26 +36,53 @@ ENTRIES = [
 
 
 def eval_record(source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000):
-    result = EvalResult(
+    return EvalResult(
         source=source, model=model, backend="onnxruntime", top1=top1, top5=top5, images=images, skipped=(SkippedImage("/x.JPEG", "cannot decode"),),
         time_s=1.0, throughput=25.0, dataset={"layout": "imagefolder"}, dataset_fingerprint="f" * 64, preprocess=SPEC.to_dict(),
         random_weights=random_weights, arch=arch, time=time,
     )  # fmt: skip
-    return result.to_dict()
 
 
+def audit_line(source, model, measured, published):
+    """An audit record as zoocheck stored it before the one status vocabulary ('name' and 'model')."""
+    return {"kind": "audit", "source": source, "name": model, "model": model, "quantity": "params_m", "measured": measured, "published": published,
+            "published_unit": "M params", "normalised": published, "convention": "trainable", "status": "ok", "reference": "r", "input_size": 224}  # fmt: skip
+
+
+# Lines as results.jsonl files written before typed records hold them: parity said 'pass'.
+LEGACY_LINES = [
+    {"kind": "conversion", "status": "ok", "source": "timm", "model": "resnet50d.gluon_in1k", "arch": "resnet50_d", "random_weights": False},
+    {"kind": "conversion", "status": "failed", "source": "ppcls", "model": "ResNet50_vd", "arch": "resnet50_d", "random_weights": False},
+    {"kind": "parity", "status": "pass", "source": "timm", "model": "resnet50d.gluon_in1k", "reference": "torch", "test": "onnxruntime", "random_weights": False,
+     "tolerance": {"max_rel_err": 1e-3}, "comparisons": [{"input": "a", "max_abs_err": 0.0, "max_rel_err": 0.0, "cosine": 1.0, "top1_reference": 1,
+                                                          "top1_test": 1, "top5_overlap": 5, "nonfinite": False, "top1_agree": True}]},
+    audit_line("timm", "resnet50d.gluon_in1k", 25.576264, 25.58),
+    audit_line("mmpretrain", "resnext101-32x4d_8xb32_in1k", 44.177, 44.18),
+]  # fmt: skip
 RECORDS = [
     eval_record("timm", "resnet50d.gluon_in1k", 79.07, 94.47, time="2026-01-01T00:00:00+00:00"),
     eval_record("timm", "resnet50d.gluon_in1k", 79.074, 94.468, time="2026-01-02T00:00:00+00:00"),  # latest wins
     eval_record("timm", "resnet50d.gluon_in1k", 0.1, 0.5, random_weights=True, time="2026-01-03T00:00:00+00:00"),  # real weights preferred
     eval_record("torchvision", "resnet50.IMAGENET1K_V1", 0.098, 0.502, random_weights=True),
-    {"kind": "conversion", "status": "ok", "source": "timm", "model": "resnet50d.gluon_in1k", "params": 25576264},
-    {"kind": "conversion", "status": "failed", "source": "ppcls", "model": "ResNet50_vd"},
-    {"kind": "parity", "status": "pass", "source": "timm", "model": "resnet50d.gluon_in1k", "random_weights": False},
-    {"kind": "audit", "source": "mmpretrain", "name": "resnext101-32x4d_8xb32_in1k", "quantity": "params_m", "measured": 44.177, "published": 44.18},
+    *(record_from_json(line) for line in LEGACY_LINES),
     eval_record("gluon", "resnet50_v1", 77.3, 93.5, arch="resnet50_v1"),  # a result with no registry entry
 ]
-FAILURES = [{"kind": "failure", "source": "mmpretrain", "model": "resnext101-32x4d_8xb32_in1k", "stage": "export"}]
+FAILURES = [Failure("mmpretrain", "resnext101-32x4d_8xb32_in1k", "export", "RuntimeError", "boom")]
+
+
+def test_legacy_statuses_are_read_in_the_one_vocabulary():
+    parity = next(r for r in RECORDS if r.KIND == "parity")
+    assert parity.status == "ok" and parity.to_json()["status"] == "ok"
+    assert {r.status for r in RECORDS if r.KIND == "audit"} == {"ok"} and all(r.model for r in RECORDS if r.KIND == "audit")
+
+
+def test_malformed_stored_line_is_refused_naming_file_and_line(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.add(RECORDS[0])
+    with open(store.results_path, "a") as fh:
+        fh.write(json.dumps({"kind": "eval", "source": "timm"}) + "\n")
+    with pytest.raises(StoreError, match=r"results.jsonl:2 .*missing field 'model'"):
+        store.results()
 
 
 def test_rows_join_published_and_measured_grouped_by_architecture():
@@ -67,7 +94,7 @@ def test_rows_join_published_and_measured_grouped_by_architecture():
     r50d = next(r for r in rows if r.model == "resnet50d.gluon_in1k")
     assert (r50d.measured_top1, r50d.measured_top5, r50d.random_weights) == (79.074, 94.468, False)
     assert r50d.delta_top1 == pytest.approx(-0.004) and r50d.delta_top5 == pytest.approx(0.002)
-    assert (r50d.conversion, r50d.parity, r50d.params_m_measured, r50d.params_m_published) == ("ok", "pass", pytest.approx(25.576264), 25.58)
+    assert (r50d.conversion, r50d.parity, r50d.params_m_measured, r50d.params_m_published) == ("ok", "ok", pytest.approx(25.576264), 25.58)
     tv = next(r for r in rows if r.source == "torchvision")
     assert tv.random_weights and tv.delta_top1 is None  # no difference against random weights
     assert next(r for r in rows if r.source == "ppcls").conversion == "failed"
@@ -88,7 +115,7 @@ def test_markdown():
     lines = text.splitlines()
     assert lines[0].startswith("| architecture | source | model | published top-1 | published top-5 | measured top-1")
     row = next(line for line in lines if "resnet50d.gluon_in1k" in line)
-    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | pass | - | 25.58 / 25.58 |" in row
+    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | ok | - | 25.58 / 25.58 |" in row
     assert "0.098 (random weights)" in text and "check the pipeline only" in text
     assert all(line.count("|") == lines[0].count("|") for line in lines if line.startswith("|"))
 
@@ -96,7 +123,7 @@ def test_markdown():
 def test_csv_round_trip():
     rows = list(csv.DictReader(io.StringIO(render(build_rows(ENTRIES, RECORDS, FAILURES), "csv"))))
     r = next(r for r in rows if r["model"] == "resnet50d.gluon_in1k")
-    assert (r["arch"], float(r["published_top1"]), float(r["measured_top1"]), r["conversion"], r["parity"]) == ("resnet50_d", 79.078, 79.074, "ok", "pass")
+    assert (r["arch"], float(r["published_top1"]), float(r["measured_top1"]), r["conversion"], r["parity"]) == ("resnet50_d", 79.078, 79.074, "ok", "ok")
     assert next(r for r in rows if r["source"] == "torchvision")["random_weights"] == "True"
     assert len(rows) == 6
 
@@ -121,10 +148,8 @@ def test_table_command(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(registry, "list_entries", lambda source=None, arch=None: [e for e in ENTRIES if source in (None, e.source)])
     store = ResultsStore(tmp_path)
-    for r in RECORDS:
-        store.add_result(r)
-    for f in FAILURES:
-        store.add_failure(f)
+    for r in [*RECORDS, *FAILURES]:
+        store.add(r)
     assert main(["table", "--results", str(tmp_path), "--format", "csv"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 7
     assert main(["table", "--results", str(tmp_path), "--src", "paddleclas", "--json"]) == 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.checks.images import bundled_photos, random_inputs
-from zoocheck.checks.onnx_runtime import run_first_output, session
+from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.zoo_registry.types import Entry
 

@@ -115,12 +115,12 @@ def check_onnx_model(path: Path, entry, *, allow_unverified: bool, option: str =
     return check_onnx_file(path, expected, allow_unverified=allow_unverified, option=option)
 
 
-def record_disowned_by_file(record: dict) -> str | None:
+def record_disowned_by_file(record) -> str | None:
     """Why a stored conversion/parity/eval record no longer describes its ONNX file (the file was
     replaced since by one of another model or other weights), or None while it still does or the
     file is gone. Reads the description beside the file (``FILE.onnx.json``), else its metadata."""
-    path = record.get("onnx_path")
-    if record.get("kind") not in ("conversion", "parity", "eval") or not path or record.get("onnx_verified") is False:
+    path = getattr(record, "onnx_path", None)
+    if record.KIND not in ("conversion", "parity", "eval") or not path or getattr(record, "onnx_verified", True) is False:
         return None
     path = Path(path)
     beside = path.with_name(path.name + ".json")
@@ -135,9 +135,9 @@ def record_disowned_by_file(record: dict) -> str | None:
         return f"its ONNX file {path} can no longer be read"
     if found is None:
         return f"its ONNX file {path} no longer carries zoocheck metadata"
-    random = bool(record.get("random_weights"))
-    seed = record.get("random_seed")
-    if (found.source, found.model) != (record.get("source"), record.get("model")) or found.random_weights != random or (random and seed is not None and found.random_seed != seed):
+    random = bool(record.random_weights)
+    seed = getattr(record, "random_seed", None)
+    if (found.source, found.model) != (record.source, record.model) or found.random_weights != random or (random and seed is not None and found.random_seed != seed):
         return f"its ONNX file {path} now holds {found.describe()}"
     return None
 

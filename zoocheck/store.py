@@ -1,8 +1,9 @@
 """The results store: one JSONL file of check results and one of failures, per results folder.
 
-It is the single source of truth that reports render; nothing else keeps results. Appends are
-one ``write`` of one line each under an advisory lock, so concurrent runs do not interleave; a
-line that cannot be read (a crash mid-write, a hand edit) is skipped and reported, never fatal.
+It is the single source of truth that reports render; nothing else keeps results. It reads and
+writes the typed records of ``zoocheck.records`` only. Appends are one ``write`` of one line each
+under an advisory lock, so concurrent runs do not interleave; a line that cannot be read (a crash
+mid-write, a hand edit, a record of the wrong shape) is skipped and reported, never fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from zoocheck.records import Failure, Record, RecordError, record_from_json
 
 DEFAULT_DIR = "zoocheck-results"
 
@@ -41,17 +44,15 @@ class ResultsStore:
             fcntl.flock(fh, fcntl.LOCK_EX)
             yield
 
-    def _append(self, path: Path, record: dict) -> Path:
-        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+    def _append(self, path: Path, record: Record) -> Path:
+        line = json.dumps(record.to_json(), sort_keys=True) + "\n"
         with self._locked(), open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
         return path
 
-    def add_result(self, record: dict) -> Path:
-        return self._append(self.results_path, record)
-
-    def add_failure(self, record: dict) -> Path:
-        return self._append(self.failures_path, record)
+    def add(self, record: Record) -> Path:
+        """Append ``record``: a Failure to the failure log, anything else to the results."""
+        return self._append(self.failures_path if isinstance(record, Failure) else self.results_path, record)
 
     def add_debug_log(self, title: str, text: str) -> Path:
         """Append what a framework printed, under a header naming the run and model."""
@@ -59,24 +60,24 @@ class ResultsStore:
             fh.write(f"===== {title}\n{text.rstrip()}\n")
         return self.debug_log_path
 
-    def replace_results(self, stale: Callable[[dict], bool], records: Iterable[dict]) -> Path:
+    def replace_results(self, stale: Callable[[Record], bool], records: Iterable[Record]) -> Path:
         """Drop every stored result for which ``stale`` is true and add ``records``: a re-run
         replaces its own records instead of piling up copies. Unreadable lines are kept as they are."""
-        lines = [json.dumps(r, sort_keys=True, default=str) + "\n" for r in records]
+        lines = [json.dumps(r.to_json(), sort_keys=True) + "\n" for r in records]
         with self._locked():
             kept = []
             if self.results_path.exists():
                 for raw in self.results_path.read_text(encoding="utf-8").splitlines(keepends=True):
                     try:
-                        if stale(json.loads(raw)):
+                        if stale(record_from_json(json.loads(raw))):
                             continue
-                    except ValueError:
+                    except ValueError:  # not JSON, or not a record (RecordError): kept as it is
                         pass
                     kept.append(raw if raw.endswith("\n") else raw + "\n")
             write_atomic(self.results_path, "".join(kept + lines))
         return self.results_path
 
-    def _read(self, path: Path) -> Iterator[dict]:
+    def _read(self, path: Path) -> Iterator[Record]:
         if not path.exists():
             return
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -85,19 +86,19 @@ class ResultsStore:
                 if not line:
                     continue
                 try:
-                    record = json.loads(line)
+                    data = json.loads(line)
                 except ValueError as exc:
                     self.skipped_lines.append(f"{path} line {number}: not a JSON record ({exc}); skipped")
                     continue
-                if not isinstance(record, dict):
-                    self.skipped_lines.append(f"{path} line {number}: not a JSON object; skipped")
-                    continue
-                yield record
+                try:
+                    yield record_from_json(data, where=f"{path} line {number}")
+                except RecordError as exc:
+                    self.skipped_lines.append(f"{exc}; skipped")
 
-    def results(self, kind: str | None = None) -> list[dict]:
-        return [r for r in self._read(self.results_path) if kind is None or r.get("kind") == kind]
+    def results(self, kind: str | None = None) -> list[Record]:
+        return [r for r in self._read(self.results_path) if kind is None or r.KIND == kind]
 
-    def failures(self) -> list[dict]:
+    def failures(self) -> list[Failure]:
         return list(self._read(self.failures_path))
 
 

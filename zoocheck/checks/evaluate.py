@@ -18,7 +18,6 @@ CPU cores allow:
 from __future__ import annotations
 
 import collections
-import dataclasses
 import hashlib
 import json
 import os
@@ -30,14 +29,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
-from zoocheck.checks.onnx_runtime import available_cpus
+from zoocheck.converters.onnx_runtime import available_cpus
 from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, resize
-from zoocheck.checks.results import utc_now
+from zoocheck.records import EvalResult, SkippedImage, utc_now
 from zoocheck.zoo_registry.types import Preprocess
 
 DEFAULT_BATCH_SIZE = 32
@@ -46,63 +44,6 @@ CHECKPOINT_EVERY = 10  # batches
 # The spec fields that decide the uint8 crop; scale/mean/std/channel order are applied afterwards.
 GEOMETRY_FIELDS = ("resize", "crop", "interpolation", "image_library", "antialias", "resize_mode", "size_rounding", "crop_rounding")
 _CACHE_FORMAT = "zoocheck-crops-v1"
-
-
-@dataclass(frozen=True)
-class SkippedImage:
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """Top-1/top-5 (percent) of one model on one data set, with everything needed to reproduce it."""
-
-    source: str
-    model: str
-    backend: str  # 'onnxruntime' or 'native'
-    top1: float | None  # None when no image could be evaluated
-    top5: float | None
-    images: int  # images evaluated (all runs, resumed ones included)
-    skipped: tuple[SkippedImage, ...]
-    time_s: float  # wall time of this run
-    throughput: float  # images per second of this run
-    dataset: dict[str, Any]  # layout, root, label file, images listed
-    dataset_fingerprint: str
-    preprocess: dict[str, Any]
-    random_weights: bool
-    arch: str | None = None
-    onnx_path: str | None = None
-    weights: str | None = None
-    limit: int | None = None
-    batch_size: int = DEFAULT_BATCH_SIZE
-    resumed_images: int = 0  # predictions taken from the checkpoint of an interrupted run
-    cached_images: int = 0  # crops read from the preprocessed cache
-    decoded_images: int = 0  # image files decoded by this run
-    time: str = field(default_factory=utc_now)
-    onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
-
-    def summary(self) -> str:
-        """One greppable line."""
-        weights = " [RANDOM WEIGHTS]" if self.random_weights else ""
-        weights += "" if self.onnx_verified else " [UNVERIFIED ONNX FILE]"
-        acc = f"top-1 {self.top1:.3f}% top-5 {self.top5:.3f}%" if self.top1 is not None else "no image evaluated"
-        return (
-            f"EVAL {self.source}/{self.model} {self.backend}{weights}: {acc} on {self.images} images "
-            f"({len(self.skipped)} skipped) in {self.time_s:.1f} s, {self.throughput:.1f} img/s"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["skipped"] = [dataclasses.asdict(s) for s in self.skipped]
-        return {"kind": "eval", **d}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "EvalResult":
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in d.items() if k in names}
-        values["skipped"] = tuple(SkippedImage(**s) for s in d.get("skipped", ()))
-        return cls(**values)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from zoocheck.checks.results import Failure, OutputComparison, ParityResult, Tolerance
+from zoocheck.converters.pipeline import Conversion
+from zoocheck.records import Failure, OutputComparison, ParityResult, Tolerance
 
 
 def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> OutputComparison:
@@ -66,7 +67,7 @@ def parity_result(
 ) -> ParityResult:
     """Build a ParityResult; a comparison that cannot be made becomes an 'error' result, never a raise.
     With ``reference_fp64`` (the reference framework's float64 forward), both outputs are also
-    measured against it, so a FAIL from fp32 rounding alone says so."""
+    measured against it, so a failure from fp32 rounding alone says so."""
     comparisons: tuple[OutputComparison, ...] = ()
     reference_fp64_err = test_fp64_err = ()
     if failure is None:
@@ -135,11 +136,11 @@ def check_parity(
     images: Sequence[Path] | None = None,
     tolerance: Tolerance = Tolerance(),
     opset: int | None = None,
-    on_stage=None,
+    on_stage: Callable[[str], None] | None = None,
     isolate: bool = True,
     graph: str | None = None,
     allow_unverified_onnx: bool = False,
-) -> tuple[ParityResult, "Conversion"]:  # noqa: F821
+) -> tuple[ParityResult, Conversion]:
     """Source framework vs onnxruntime on the same inputs.
 
     Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``), runs the native forward
@@ -150,7 +151,8 @@ def check_parity(
     ``allow_unverified_onnx``) and for ``images`` none of which decodes.
     """
     from zoocheck.capture import captured_text
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
     from zoocheck.errors import BadInput
     from zoocheck.identity import ModelIdentity, check_onnx_file
@@ -179,11 +181,10 @@ def check_parity(
     if decode_text:
         conversion = dataclasses.replace(conversion, log=decode_text + conversion.log)
     test_path = onnx_path or conversion.onnx_path
-    framework = "+".join(k for k in conversion.versions if k not in ("python", "onnx", "zoocheck")) or entry.source
     common = dict(
         source=entry.source,
         model=entry.name,
-        reference_runtime=framework,
+        reference_runtime=converter_for(entry.source).runtime(entry),
         test_runtime="onnxruntime",
         names=names,
         random_weights=weights is None,

@@ -34,10 +34,17 @@ def console():
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
+def sources_help() -> str:
+    """The registered sources, for --src help texts."""
+    from zoocheck.sources import source_names
+
+    return ", ".join(source_names())
+
+
 def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
     """--src/--model (and --weights/--random-weights/--seed): how every per-model command names one.
     With ``many``, --model takes several names or fnmatch patterns."""
-    parser.add_argument("--src", required=True, help="source zoo: torchvision, timm, mmpretrain, ppcls, gluon, gluoncv, onnx-zoo")
+    parser.add_argument("--src", required=True, help=f"source zoo: {sources_help()}")
     if many:
         parser.add_argument("--model", required=True, nargs="+", help="model names or fnmatch patterns such as 'ResNet*_vd' (case-insensitive)")
     else:
@@ -65,22 +72,14 @@ def add_results_arg(parser) -> None:
 
 def resolve_entry(source: str, name: str):
     """The registry entry, or for timm/torchvision any model the library itself knows; UsageError otherwise."""
-    from zoocheck.zoo_registry import UnknownModelError, UnknownSourceError, canonical_source, get_entry
+    from zoocheck.converters import find_entry
+    from zoocheck.sources import UnknownSourceError
+    from zoocheck.zoo_registry import UnknownModelError
 
     try:
-        return get_entry(source, name)
-    except UnknownSourceError as exc:
+        return find_entry(source, name)
+    except (UnknownSourceError, UnknownModelError) as exc:
         raise UsageError(str(exc)) from None
-    except UnknownModelError as exc:
-        from zoocheck.converters import FrameworkUnavailable, converter_for
-
-        try:
-            entry = converter_for(canonical_source(source)).resolve(name)
-        except FrameworkUnavailable:
-            entry = None
-        if entry is None:
-            raise UsageError(str(exc)) from None
-        return entry
 
 
 def resolve_entries(source: str, names: list[str]):
@@ -128,24 +127,18 @@ def model_and_weights(args):
     return (entry, *weights_for(entry, args))
 
 
-def default_onnx_path(results_directory, entry, random_seed: int | None = None):
-    """Where a conversion goes when --output is not given: <results>/onnx/<source>/<model>.onnx,
-    or <model>.random-seed<N>.onnx, so random-weights runs never replace a real-weights file."""
-    name = entry.name if random_seed is None else f"{entry.name}.random-seed{random_seed}"
-    return results_directory / "onnx" / entry.source / f"{name}.onnx"
-
-
 def prepare_output(args, store, entry, weights, seed):
     """The ONNX path a command converts to, checked before any work: ends in .onnx, writable, not a
     directory, a short enough name, not a file of another model or weights (unless --overwrite);
     the results folder writable; the opset within the exporter's range."""
     from pathlib import Path
 
+    from zoocheck.checks.runs import default_onnx_path
     from zoocheck.identity import ModelIdentity, check_replaceable
     from zoocheck.validate import check_opset, check_writable_dir, check_writable_file
 
     check_opset(entry.source, args.opset)
-    output = Path(args.output) if args.output else default_onnx_path(store.directory, entry, seed)
+    output = Path(args.output) if args.output else default_onnx_path(store, entry, seed)
     if output.suffix != ".onnx":
         raise UsageError(f"{output}: the output file must end in .onnx")
     check_writable_dir(store.directory, "the results folder")
@@ -154,11 +147,10 @@ def prepare_output(args, store, entry, weights, seed):
     return output
 
 
-def log_failure(store, failure, args=None) -> int:
-    """Append ``failure`` to the failure log and print its one-line reason (with --verbose, also
-    what the library said); exit code 1."""
-    path = store.add_failure(failure.to_dict())
-    print(f"zoocheck: error: {failure.one_line()} (failure log: {path})", file=sys.stderr)
+def report_failure(store, failure, args=None) -> int:
+    """Print the one-line reason of a failure the library stored in ``store``'s failure log (with
+    --verbose, also what the library said); exit code 1, or 2 for an unusable input file."""
+    print(f"zoocheck: error: {failure.one_line()} (failure log: {store.failures_path})", file=sys.stderr)
     if getattr(args, "verbose", False) and failure.detail:
         print(failure.detail, file=sys.stderr)
     return EXIT_USAGE if failure.bad_input else EXIT_FAILED

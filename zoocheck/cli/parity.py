@@ -21,7 +21,7 @@ from zoocheck.cli.common import (
     console,
     add_output_args,
     keep_framework_log,
-    log_failure,
+    report_failure,
     prepare_output,
     print_json,
     resolve_entries,
@@ -48,9 +48,8 @@ def run(args) -> int:
     import dataclasses
 
     from zoocheck.checks.images import images_in
-    from zoocheck.checks.parity import check_parity
-    from zoocheck.checks.results import Tolerance
-    from zoocheck.cli.convert import conversion_record
+    from zoocheck.checks.runs import ModelRun, parity_runs
+    from zoocheck.records import Tolerance
     from zoocheck.reports.parity_report import print_parity
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, positive_finite
@@ -71,54 +70,44 @@ def run(args) -> int:
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     # Resolve every model's weights and output before converting any, so a typo fails fast with exit 2.
     check_writable_dir(store.directory, "the results folder")
-    plan = []
+    runs = []
     for entry in entries:
         check_graph_form(entry, args.graph)
         weights, seed = weights_for(entry, args)
-        plan.append((entry, weights, seed, None if args.onnx else prepare_output(args, store, entry, weights, seed)))
+        runs.append(ModelRun(entry, weights, seed, None if args.onnx else prepare_output(args, store, entry, weights, seed)))
     out = console()
-    results = []
-    for entry, weights, seed, output in plan:
-        with stage_status(f"parity {entry.key}", enabled=not args.json) as on_stage:
-            result, conversion = check_parity(
-                entry,
-                weights=weights,
-                random_seed=seed,
-                output=output,
-                onnx_path=Path(args.onnx) if args.onnx else None,
-                images=images,
-                tolerance=tolerance,
-                opset=args.opset,
-                on_stage=on_stage,
-                graph=args.graph,
-                allow_unverified_onnx=args.unverified_onnx,
-            )
-        keep_framework_log(store, args, f"parity {entry.key}", conversion.log)
-        results.append(result)
+
+    def show(result, conversion) -> None:
+        keep_framework_log(store, args, f"parity {result.source}/{result.model}", conversion.log)
+        if args.json:
+            return
         if result.failure is not None and result.failure.bad_input:
-            # an unusable input file says nothing about the model: failure log only, no result
-            if len(plan) == 1 and not args.json:
-                return log_failure(store, result.failure, args)
-            store.add_failure(result.failure.to_dict())
+            report_failure(store, result.failure, args)  # an unusable input file: no result to show
+        elif len(runs) == 1:
+            print_parity(out, result)
         else:
-            if not args.onnx:
-                store.add_result(conversion_record(conversion, weights))
-            store.add_result(result.to_dict())
-            if result.failure is not None:
-                store.add_failure(result.failure.to_dict())
-        if not args.json:
-            if len(plan) == 1:
-                print_parity(out, result)
-            else:
-                out.print(result.summary(), markup=False)
+            out.print(result.summary(), markup=False)
+
+    results = parity_runs(
+        runs,
+        store,
+        onnx_path=Path(args.onnx) if args.onnx else None,
+        images=images,
+        tolerance=tolerance,
+        opset=args.opset,
+        graph=args.graph,
+        allow_unverified_onnx=args.unverified_onnx,
+        watch=lambda entry: stage_status(f"parity {entry.key}", enabled=not args.json),
+        on_result=show,
+    )
     if args.json:
-        print_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results])
+        print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
     elif len(results) > 1:
-        counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "error")}
-        out.print(f"{len(results)} models: {counts['pass']} passed, {counts['fail']} failed, {counts['error']} errors", markup=False)
+        counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "error")}
+        out.print(f"{len(results)} models: {counts['ok']} passed, {counts['failed']} failed, {counts['error']} errors", markup=False)
     if any(r.failure is not None for r in results) and not args.json:
         print(f"failure log: {store.failures_path}")
-    unpassed = [r for r in results if r.status != "pass"]
+    unpassed = [r for r in results if r.status != "ok"]
     if unpassed and all(r.failure is not None and r.failure.bad_input for r in unpassed):
         return EXIT_USAGE
     return EXIT_FAILED if unpassed else EXIT_OK

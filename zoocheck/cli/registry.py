@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json, sources_help
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="list the registry's models (instant; no framework imports)")
-    p.add_argument("--src", help="only this source (torchvision, timm, mmpretrain, ppcls, gluon, gluoncv, onnx-zoo)")
+    p.add_argument("--src", help=f"only this source ({sources_help()})")
     p.add_argument("--arch", help="only architecture ids matching this pattern (fnmatch, e.g. 'resnet50*')")
     p.add_argument("--json", action="store_true", help="print a JSON array of entries")
     p.set_defaults(run=run_list)
@@ -123,14 +123,16 @@ def run_list(args) -> int:
 def run_show(args) -> int:
     entry = _entry(args.src, args.model)
     data = entry_dict(entry)
-    from zoocheck.zoo_registry.audit import audit_entry, count
+    from zoocheck.checks.runs import audit_entries
+    from zoocheck.zoo_registry.audit import count
 
     counts = count(entry.arch, entry.input_size)
     data["measured"] = None if counts is None else {
         "params": counts.params, "params_with_bn_stats": counts.params_with_bn_stats,
         "macs": counts.macs, "input_size": counts.input_size,
     }  # fmt: skip
-    data["audit"] = [f.to_dict() for f in audit_entry(entry)]
+    findings = audit_entries([entry])
+    data["audit"] = [f.to_json() for f in findings]
     from zoocheck.zoo_registry.download import cached_weights_path
 
     cached = cached_weights_path(entry)
@@ -168,7 +170,7 @@ def run_show(args) -> int:
         table.add_row(_fmt(p.top1), _fmt(p.top5), _fmt(p.params_m), _fmt(p.flops_g), p.flops_unit or "",
                       str(p.input_size or ""), p.reference)  # fmt: skip
     out.print(table)
-    bad = [f for f in audit_entry(entry) if f.status == "disagrees"]
+    bad = [f for f in findings if f.status == "failed"]
     for f in bad:
         out.print(f"[yellow]audit:[/yellow] {_finding_line(f)}")
     if entry.notes:
@@ -202,28 +204,23 @@ def run_fetch(args) -> int:
 
 
 def run_audit(args) -> int:
-    from zoocheck.zoo_registry import UnknownSourceError, list_entries
+    from zoocheck.checks.runs import audit_entries
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir
-    from zoocheck.zoo_registry.audit import audit
+    from zoocheck.zoo_registry import UnknownSourceError, list_entries
 
     try:
-        findings = audit(list_entries(args.src))
+        entries = list_entries(args.src)
     except UnknownSourceError as exc:
         raise UsageError(str(exc)) from None
     store = ResultsStore(args.results)
     check_writable_dir(store.directory, "the results folder")
-    audited = {f.source for f in findings}
-    # The store is what `zoocheck table` renders measured params from; a re-run replaces its records.
-    store.replace_results(
-        lambda r: r.get("kind") == "audit" and r.get("source") in audited,
-        ({"kind": "audit", "model": f.name, **f.to_dict()} for f in findings if f.measured is not None),
-    )
-    bad = [f for f in findings if f.status == "disagrees"]
+    findings = audit_entries(entries, store)
+    bad = [f for f in findings if f.status == "failed"]
     ok = sum(f.status == "ok" for f in findings)
-    skipped = sum(f.status == "not-measured" for f in findings)
+    skipped = sum(f.status == "skipped" for f in findings)
     if args.json:
-        print_json([f.to_dict() for f in findings])
+        print_json([f.to_json() for f in findings])
     else:
         from rich.table import Table
 
@@ -233,7 +230,7 @@ def run_audit(args) -> int:
             table.add_column(col, overflow="fold", no_wrap=col in ("source", "model"))
         for f in shown:
             err = f.relative_error
-            table.add_row(f.status, f.source, f.name, f.quantity, f"{f.published:g} {f.published_unit}",
+            table.add_row(f.status, f.source, f.model, f.quantity, f"{f.published:g} {f.published_unit}",
                           f"{f.normalised:g}", "" if f.measured is None else f"{f.measured:.4f}",
                           "" if err is None else f"{err:+.1%}", str(f.input_size), f.reference)  # fmt: skip
         out = console()

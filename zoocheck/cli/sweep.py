@@ -143,7 +143,7 @@ def run(args) -> int:
         printer.close()
         getattr(executor, "close", lambda: None)()
     if args.json:
-        print_json([o.to_dict() for o in result.outcomes] + list(result.cached))
+        print_json([r.to_json() for r in [*(o.record() for o in result.outcomes), *result.cached]])
     else:
         out = console()
         if seed is not None:

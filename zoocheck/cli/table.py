@@ -42,7 +42,7 @@ def run(args) -> int:
         if why is None:
             records.append(record)
         else:
-            problems.append(f"{store.results_path}: the {record.get('kind')} record of {record.get('source')}/{record.get('model')} ({record.get('time') or 'no time'}) is left out: {why}")
+            problems.append(f"{store.results_path}: the {record.KIND} record of {record.source}/{record.model} ({record.time or 'no time'}) is left out: {why}")
     rows = build_rows(list_entries(source), records, store.failures(), arch=args.arch, source=source)
     for problem in store.skipped_lines + problems:
         print(f"zoocheck: warning: {problem}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import os
+import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.errors import BadInput
+from zoocheck.sources import Framework, Source, all_sources
 from zoocheck.zoo_registry.types import Entry
 
 
@@ -44,6 +46,21 @@ class CorruptWeightsError(WeightsError):
 
 class PickledObjectError(WeightsError):
     """A checkpoint that pickles Python objects (a whole model) instead of a state dict of tensors."""
+
+
+def import_framework(framework: Framework, source: str):
+    """Import ``framework`` (through its importer when it has one) for ``source``; the module.
+
+    Any exception counts: a framework whose native library is broken disables its sources only."""
+    try:
+        if framework.importer:
+            module_name, _, function = framework.importer.partition(":")
+            return getattr(importlib.import_module(module_name), function)()
+        return importlib.import_module(framework.module)
+    except FrameworkUnavailable:
+        raise
+    except Exception as exc:
+        raise framework_unavailable(f"{framework.module} (for source {source!r})", exc, framework.extra) from exc
 
 
 _NAMES_SHOWN = 4  # offending parameter names quoted in a WeightsError
@@ -120,16 +137,36 @@ def framework_unavailable(what: str, exc: BaseException, extra: str | None) -> F
 
 
 class Converter(abc.ABC):
-    #: the registry source names this converter serves
-    sources: tuple[str, ...]
-    #: the pip extra that installs its framework: ``pip install zoocheck[<extra>]``
-    extra: str
+    """Serves one source: its descriptor (``zoocheck.sources``) says which frameworks it needs."""
+
     #: the opsets its exporter writes (None: up to the newest the installed onnx knows)
     opset_range: tuple[int, int | None] = (7, None)
 
-    @abc.abstractmethod
-    def check_available(self) -> None:
-        """Import the framework; raise FrameworkUnavailable with the reason and the fix."""
+    def __init__(self, source: Source | None = None):
+        self.source = source or self._own_descriptor()
+
+    @classmethod
+    def _own_descriptor(cls) -> Source:
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        for source in all_sources():
+            if source.converter == path:
+                return source
+        raise LookupError(f"no registered source names {path} as its converter")
+
+    def frameworks_needed(self, entry: Entry | None, *, random_weights: bool) -> tuple[Framework, ...]:
+        """The descriptor's frameworks that ``entry`` needs (``entry=None``: those every model
+        needs). A converter with 'some-models' frameworks says which models need them."""
+        return tuple(f for f in self.source.frameworks if f.needed == "always" or (f.needed == "random-weights" and random_weights))
+
+    def check_available(self, entry: Entry | None = None, *, random_weights: bool = False) -> None:
+        """Import every framework ``entry`` needs; FrameworkUnavailable names the one that fails
+        and the pip extra that installs it."""
+        for framework in self.frameworks_needed(entry, random_weights=random_weights):
+            import_framework(framework, self.source.name)
+
+    def runtime(self, entry: Entry) -> str:
+        """What ``entry``'s native forward runs in, as parity results name their reference."""
+        return self.source.runtime
 
     def prepare(self, weights: Path | None, random_seed: int | None) -> None:
         """What every ``load`` does first: refuse ``weights=None`` without a seed, then give the

@@ -253,12 +253,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 class GluonConverter(Converter):
-    sources = ("gluon",)
-    extra = "mxnet"
     opset_range = (MIN_MXNET_OPSET, None)
-
-    def check_available(self) -> None:
-        import_mxnet()
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         mx = import_mxnet()

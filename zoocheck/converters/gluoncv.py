@@ -225,12 +225,23 @@ def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
 
 
 class GluonCVConverter(TorchConverter):
-    """GluonCV's v1b/c/d/s and ResNeXt weights run in timm (PyTorch + timm)."""
+    """GluonCV's v1b/c/d/s and ResNeXt weights run in timm (PyTorch + timm); v1/v2 in MXNet."""
 
-    sources = ("gluoncv",)
-    libraries = ("timm",)
     # v1/v2 export with mxnet.onnx (opset 12 and up), the others with torch.onnx (up to 20)
     opset_range = (12, TORCH_OPSETS[1])
+
+    @staticmethod
+    def _in_mxnet(entry: Entry | None) -> bool:
+        return entry is not None and entry.naming == "gluon"
+
+    def frameworks_needed(self, entry: Entry | None, *, random_weights: bool) -> tuple:
+        """v1/v2 models run in MXNet (the Gluon converter), every other one in torch + timm."""
+        if self._in_mxnet(entry):
+            return tuple(f for f in self.source.frameworks if f.module == "mxnet")
+        return tuple(f for f in self.source.frameworks if f.needed == "always")
+
+    def runtime(self, entry: Entry) -> str:
+        return "mxnet" if self._in_mxnet(entry) else self.source.runtime
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters.gluon import GluonConverter

@@ -63,7 +63,6 @@ def build_classifier(arch: Architecture):
 
 
 class MMPretrainConverter(TorchConverter):
-    sources = ("mmpretrain",)
     opset_range = TORCH_OPSETS
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError, framework_unavailable
+from zoocheck.converters.base import Converter, NativeModel, WeightsError
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 ZOO_OPSET = 7
@@ -103,7 +103,7 @@ class OnnxZooNative(NativeModel):
         self.versions = {"onnxruntime": ort.__version__, "onnx": onnx.__version__}
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        from zoocheck.checks.onnx_runtime import session
+        from zoocheck.converters.onnx_runtime import session
 
         sess = session(self.path)
         first = sess.get_inputs()[0]
@@ -119,17 +119,8 @@ class OnnxZooNative(NativeModel):
 
 
 class OnnxZooConverter(Converter):
-    sources = ("onnx-zoo",)
-    extra = "onnx"  # onnx + onnxruntime are core dependencies; random weights need 'mxnet'
     # the weights file is the zoo's published model itself: only the file with its checksum is it
     weights_are_the_published_file = True
-
-    def check_available(self) -> None:
-        try:
-            import onnx  # noqa: F401
-            import onnxruntime  # noqa: F401
-        except ImportError as exc:
-            raise framework_unavailable("onnx / onnxruntime", exc, None) from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         self.prepare(weights, random_seed)

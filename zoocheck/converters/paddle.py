@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, framework_unavailable
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 from zoocheck.converters.paddle_inference import FORWARD_CHUNK, _inference_source, load_inference
@@ -237,16 +237,7 @@ def _WithSoftmax(network):
 
 
 class PaddleClasConverter(Converter):
-    sources = ("ppcls",)
-    extra = "paddle"
     opset_range = (7, 19)  # paddle2onnx 2.1's operator mappers
-
-    def check_available(self) -> None:
-        try:
-            import_paddle()
-            import paddle2onnx  # noqa: F401
-        except Exception as exc:  # ImportError, or a broken native library
-            raise framework_unavailable("PaddlePaddle / paddle2onnx", exc, self.extra) from exc
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         self.prepare(weights, random_seed)

@@ -1,22 +1,21 @@
 """Convert one registry entry: load -> native forward -> export -> normalise -> check -> write.
 
-Every framework call runs in a child process: an abort or segfault inside Paddle or MXNet, or the
-kernel's OOM killer, becomes a ``Failure`` for that model instead of ending the whole run.
+Every framework call runs in a child process (``converters/child.py``): an abort or segfault inside
+Paddle or MXNet, or the kernel's OOM killer, becomes a ``Failure`` for that model instead of ending
+the whole run. ``NativeSession`` keeps one such child up to serve a native forward batch by batch.
+What the frameworks print is captured into a log in the run directory (``zoocheck.rundir``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import json
-import multiprocessing
 import os
 import platform
 import signal
-import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +23,14 @@ import numpy as np
 
 from zoocheck import __version__, rundir
 from zoocheck.capture import captured_output, read_log
-from zoocheck.checks.results import Failure
+from zoocheck.converters.child import ChildProcess
+from zoocheck.converters.graph import FINGERPRINT_KEY
+from zoocheck.records import ConversionRecord, Failure, OnnxMetadata, WeightsRef
 from zoocheck.zoo_registry.audit import count
 from zoocheck.zoo_registry.download import cached_weights_path, file_digest
 from zoocheck.zoo_registry.types import Entry
 
 DEFAULT_OPSET = 17
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
-_PR_SET_PDEATHSIG = 1
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -43,8 +42,10 @@ class Conversion:
     """What converting one entry produced: the ONNX file and the native outputs, or a failure."""
 
     entry: Entry
+    weights: Path | None  # None: seeded random weights (``random_seed``)
+    random_seed: int | None
     onnx_path: Path | None
-    metadata: dict | None
+    metadata: OnnxMetadata | None
     native_outputs: np.ndarray | None  # the framework's forward on the inputs given, if any
     # the same forward in float64 (random weights, frameworks that can): the yardstick for fp32 noise
     native_outputs_fp64: np.ndarray | None
@@ -56,6 +57,33 @@ class Conversion:
     @property
     def ok(self) -> bool:
         return self.failure is None
+
+    def record(self) -> ConversionRecord:
+        """The results-store record of this conversion."""
+        meta = self.metadata
+        return ConversionRecord(
+            status="ok" if self.ok else "failed",
+            source=self.entry.source,
+            model=self.entry.name,
+            arch=self.entry.arch.id,
+            random_weights=self.weights is None,
+            random_seed=self.random_seed if self.weights is None else None,
+            onnx_path=str(self.onnx_path) if self.onnx_path else None,
+            weights=str(self.weights) if self.weights else None,
+            weights_sha256=meta.weights.sha256 if meta and meta.weights else None,
+            output="probabilities" if self.outputs_probabilities else "logits",
+            # read back from the file written, not what was asked for
+            opset=meta.opset if meta else None,
+            opset_requested=meta.opset_requested if meta else None,
+            ir_version=meta.ir_version if meta else None,
+            input_shape=meta.input_shape if meta else None,
+            output_shape=meta.output_shape if meta else None,
+            onnx_sha256=meta.onnx_file.sha256 if meta and meta.onnx_file else None,
+            graph=meta.graph if meta else None,
+            structure_fingerprint=meta.structure_fingerprint if meta else None,
+            versions=dict(self.versions),
+            failure=self.failure,
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -127,112 +155,178 @@ def check_published_file(entry: Entry, weights: Path | None) -> None:
         raise BadInput(f"{weights}: not the file {entry.source} publishes for {entry.name} (its checksum is not {entry.weights.checksum}); fetch the published one with {fetch}") from None
 
 
-def describe(entry: Entry, weights: Path | None, random_seed: int | None, opset: int, versions: dict, outputs_probabilities: bool) -> dict:
-    """The JSON description written into the ONNX metadata and beside the file."""
-    weights_info = None
-    if weights is not None:
-        weights_info = {"file": str(weights), "sha256": sha256_of(weights) if weights.is_file() else None}
-    return {
-        "zoocheck_version": __version__,
-        "source": entry.source,
-        "model": entry.name,
-        "arch": entry.arch.id,
-        "random_weights": weights is None,
-        "random_seed": random_seed if weights is None else None,
-        "weights": weights_info,
-        "published_weights_url": entry.weights.url if entry.weights else None,
-        "preprocess": entry.preprocess.to_dict(),
-        "input_size": entry.input_size,
-        "label_space": entry.label_space,
-        "output": "probabilities" if outputs_probabilities else "logits",
-        "opset": opset,
-        "versions": {"python": platform.python_version(), **versions},
-    }
+def describe(entry: Entry, weights: Path | None, random_seed: int | None, versions: dict, outputs_probabilities: bool, model, opset_requested: int, graph_facts: dict) -> OnnxMetadata:
+    """The description written into the ONNX metadata and beside the file. Opset, IR version and
+    shapes are read from ``model``, the finished file about to be written: what the exporter
+    wrote is not always what was asked for (paddle2onnx raises the opset to what the model's
+    operators need). ``graph_facts``: its graph form and structure fingerprint (``graph/``)."""
+    from zoocheck.converters.normalize import onnx_facts
+
+    facts = onnx_facts(model)
+    return OnnxMetadata(
+        zoocheck_version=__version__,
+        source=entry.source,
+        model=entry.name,
+        arch=entry.arch.id,
+        random_weights=weights is None,
+        random_seed=random_seed if weights is None else None,
+        weights=None if weights is None else WeightsRef(str(weights), sha256_of(weights) if weights.is_file() else None),
+        published_weights_url=entry.weights.url if entry.weights else None,
+        preprocess=json.loads(json.dumps(entry.preprocess.to_dict())),  # as stored: lists, not tuples
+        input_size=entry.input_size,
+        label_space=entry.label_space,
+        output="probabilities" if outputs_probabilities else "logits",
+        opset=facts["opset"],
+        opset_requested=opset_requested,
+        ir_version=facts["ir_version"],
+        input_shape=tuple(facts["input_shape"]) if facts["input_shape"] is not None else None,
+        output_shape=tuple(facts["output_shape"]) if facts["output_shape"] is not None else None,
+        versions={"python": platform.python_version(), **versions},
+        graph=graph_facts["graph"],
+        structure_fingerprint=graph_facts[FINGERPRINT_KEY],
+    )
 
 
-def _worker(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, graph: str | None, log: Path, conn) -> None:
-    """The child process's entry point: detached from the terminal, framework output into ``log``."""
-    detach_from_parent_signals()
-    with captured_output(log):
-        _convert_here(entry, weights, random_seed, output, opset, inputs, graph, conn)
+# ---------------------------------------------------------------------------------------------
+# the jobs a child runs, and what it replies
 
 
-def start_detached(proc) -> None:
-    """Start ``proc``, whose target calls ``detach_from_parent_signals`` first. Until the child
-    has detached itself, a Ctrl-C must not reach it (spawn's bootstrap would print a traceback):
-    the signal mask is inherited, and the parent gets the signal afterwards."""
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    try:
-        proc.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+@dataclass(frozen=True)
+class _Stage:
+    name: str  # one of records.STAGES
 
 
-def detach_from_parent_signals() -> None:
-    """The parent owns Ctrl-C and SIGTERM: it kills this child and removes the run's files. The
-    child gets its own process group, so the terminal's Ctrl-C never reaches the framework (Paddle
-    answers it with a C++ "FatalError" and an abort), and dies with the parent even when the parent
-    is killed outright."""
-    os.setpgrp()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # blocked by the parent around the spawn
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+@dataclass(frozen=True)
+class _Failed:
+    failure: Failure
 
 
-def _convert_here(entry: Entry, weights: Path | None, random_seed: int | None, output: Path | None, opset: int, inputs: np.ndarray | None, graph: str | None, conn) -> None:
-    """Load, run and export in this process; reports stages and the outcome through ``conn``."""
+@dataclass(frozen=True)
+class _Converted:
+    onnx_path: Path | None
+    metadata: OnnxMetadata | None
+    native_outputs: np.ndarray | None
+    native_outputs_fp64: np.ndarray | None
+    outputs_probabilities: bool
+    versions: dict[str, str]
+
+
+class _Progress:
+    """The stage a job is in, told to the parent as it changes (a death is reported at it)."""
+
+    def __init__(self, channel):
+        self.channel, self.stage = channel, "load"
+
+    def enter(self, stage: str) -> None:
+        self.stage = stage
+        self.channel.send(_Stage(stage))
+
+
+def _load(entry: Entry, weights: Path | None, random_seed: int | None, progress: _Progress, versions: dict):
+    """Stages load and build: the converter checks its frameworks, then loads."""
     from zoocheck.converters import converter_for
-    from zoocheck.converters.graph import finish_graph, resolve_form
-    from zoocheck.converters.normalize import attach_metadata, onnx_facts, save_atomic
 
-    stage, versions = "load", {"zoocheck": __version__, "python": platform.python_version()}
-    try:
-        conn.send(("stage", stage))
-        converter = converter_for(entry.source)
-        converter.check_available()
-        stage = "build"
-        conn.send(("stage", stage))
-        native = converter.load(entry, weights, random_seed=random_seed)
-        versions.update(native.versions)
-        native_outputs = native_fp64 = None
-        if inputs is not None:
-            stage = "parity"
-            conn.send(("stage", stage))
-            native_outputs = np.asarray(native.forward(inputs), dtype=np.float32)
-            if weights is None:  # random weights can be ill-conditioned: measure fp32's own error
-                native_fp64 = native.forward_fp64(inputs)
-        if output is None:  # native forward only (parity against an existing ONNX file)
-            conn.send(("ok", (None, None, native_outputs, native_fp64, native.outputs_probabilities, versions)))
-            return
-        stage = "export"
-        conn.send(("stage", stage))
-        import onnx
+    progress.enter("load")
+    converter = converter_for(entry.source)
+    converter.check_available(entry, random_weights=weights is None)
+    progress.enter("build")
+    native = converter.load(entry, weights, random_seed=random_seed)
+    versions.update(native.versions)
+    return native
 
-        with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
-            raw = Path(tmp) / "raw.onnx"
-            native.export_onnx(raw, opset)
-            stage = "check"
-            conn.send(("stage", stage))
-            model = onnx.load(str(raw))
-            versions["onnx"] = onnx.__version__
-            form = resolve_form(entry.arch, graph, outputs_probabilities=native.outputs_probabilities)
-            model, graph_facts = finish_graph(model, entry.arch, form)
-            # what the exporter wrote, which is not always what was asked for (paddle2onnx raises
-            # the opset to what the model's operators need)
-            facts = onnx_facts(model)
-            metadata = {**describe(entry, weights, random_seed, facts["opset"], versions, native.outputs_probabilities), **facts, **graph_facts, "opset_requested": opset}
-            attach_metadata(model, metadata)
-            save_atomic(model, output, metadata)
+
+def _versions() -> dict[str, str]:
+    return {"zoocheck": __version__, "python": platform.python_version()}
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """Load, run the native forward on ``inputs`` (if any), export to ``output`` (if any);
+    everything the frameworks print goes to ``log``."""
+
+    entry: Entry
+    weights: Path | None
+    random_seed: int | None
+    output: Path | None
+    opset: int
+    inputs: np.ndarray | None
+    graph: str | None  # 'canonical', 'native', or None: canonical where the architecture has one
+    log: Path
+
+    def run(self, channel) -> None:
+        with captured_output(self.log):
+            self._run(channel)
+
+    def _run(self, channel) -> None:
+        from zoocheck.converters.graph import finish_graph, resolve_form
+        from zoocheck.converters.normalize import attach_metadata, save_atomic
+
+        entry, versions, progress = self.entry, _versions(), _Progress(channel)
+        try:
+            native = _load(entry, self.weights, self.random_seed, progress, versions)
+            native_outputs = native_fp64 = None
+            if self.inputs is not None:
+                progress.enter("parity")
+                native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
+                if self.weights is None:  # random weights can be ill-conditioned: measure fp32's own error
+                    native_fp64 = native.forward_fp64(self.inputs)
+            if self.output is None:  # native forward only (parity against an existing ONNX file)
+                channel.send(_Converted(None, None, native_outputs, native_fp64, native.outputs_probabilities, versions))
+                return
+            progress.enter("export")
+            import onnx
+
+            with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
+                raw = Path(tmp) / "raw.onnx"
+                native.export_onnx(raw, self.opset)
+                progress.enter("check")
+                model = onnx.load(str(raw))
+                versions["onnx"] = onnx.__version__
+                form = resolve_form(entry.arch, self.graph, outputs_probabilities=native.outputs_probabilities)
+                model, graph_facts = finish_graph(model, entry.arch, form)
+                metadata = describe(entry, self.weights, self.random_seed, versions, native.outputs_probabilities, model, self.opset, graph_facts)
+                attach_metadata(model, metadata.to_json())
+                save_atomic(model, self.output, metadata.to_json())
             # the description beside the file adds the written file's own checksum and size
-            metadata = json.loads(output.with_name(output.name + ".json").read_text())
-        conn.send(("ok", (str(output), metadata, native_outputs, native_fp64, native.outputs_probabilities, versions)))
-    except BaseException as exc:  # everything becomes a failure record for this one model
-        conn.send(("failure", Failure.from_exception(entry.source, entry.name, stage, exc, versions, fix=weights_fix(entry, exc))))
-    finally:
-        conn.close()
+            metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
+            channel.send(_Converted(self.output, metadata, native_outputs, native_fp64, native.outputs_probabilities, versions))
+        except BaseException as exc:  # everything becomes a failure record for this one model
+            channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+
+
+@dataclass(frozen=True)
+class _Ready:
+    versions: dict[str, str]
+    outputs_probabilities: bool
+
+
+@dataclass(frozen=True)
+class ServeJob:
+    """Load once, then answer every batch the parent sends with the native forward (None ends);
+    everything the frameworks print goes to ``log``."""
+
+    entry: Entry
+    weights: Path | None
+    random_seed: int | None
+    log: Path
+
+    def run(self, channel) -> None:
+        entry, versions, progress = self.entry, _versions(), _Progress(channel)
+        with captured_output(self.log):
+            try:
+                native = _load(entry, self.weights, self.random_seed, progress, versions)
+                channel.send(_Ready(versions, native.outputs_probabilities))
+                progress.stage = "eval"
+                while (batch := channel.recv()) is not None:
+                    channel.send(np.asarray(native.forward(batch), dtype=np.float32))
+            except EOFError:  # the parent is gone
+                return
+            except BaseException as exc:
+                channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+
+
+# ---------------------------------------------------------------------------------------------
+# running them
 
 
 # Peak memory of load + export + check, per parameter: a ResNeXt-101 32x48d (828 M parameters)
@@ -259,6 +353,23 @@ def _death_message(exitcode: int, stage: str, entry: Entry | None = None) -> tup
     return "ProcessExit", f"the converter process exited with code {exitcode} during {stage} without a result"
 
 
+def _death(entry: Entry, exitcode: int, stage: str) -> Failure:
+    exc_type, message = _death_message(exitcode, stage, entry)
+    return Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": platform.python_version()})
+
+
+@contextlib.contextmanager
+def _framework_log() -> Iterator[Path]:
+    """A fresh log file in the run directory, removed afterwards."""
+    with rundir.run_directory() as run:
+        fd, name = tempfile.mkstemp(prefix="framework-", suffix=".log", dir=run)
+        os.close(fd)
+        try:
+            yield Path(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+
 def convert(
     entry: Entry,
     *,
@@ -280,81 +391,103 @@ def convert(
     OutputBusyError when another run is writing ``output``. Framework output is captured into
     ``Conversion.log``; ``on_stage`` hears each stage as it starts. All temporary files live in
     the run directory (``zoocheck.rundir``); an interrupt kills the child and leaves nothing.
+    ``isolate=False`` does the same work in this process (for callers that already isolate).
     """
     output = Path(output) if output is not None else None
-    with rundir.run_directory() as run, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
-        fd, log_name = tempfile.mkstemp(prefix="framework-", suffix=".log", dir=run)
-        os.close(fd)
-        log = Path(log_name)
+    with _framework_log() as log, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
+        job = ConvertJob(entry, weights, random_seed, output, opset, inputs, graph, log)
+        replies = _Replies(on_stage)
+        if isolate:
+            with ChildProcess(job) as child:
+                for reply in child.replies():
+                    replies.send(reply)
+                exitcode = child.wait()
+        else:
+            job.run(replies)
+            exitcode = 0
+        return dataclasses.replace(_outcome(entry, weights, random_seed, replies, exitcode), log=read_log(log))
+
+
+class _Replies:
+    """What a job replies: the last stage (told to ``on_stage``) and the outcome."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None):
+        self.on_stage, self.stage, self.outcome = on_stage, "load", None
+
+    def send(self, reply) -> None:
+        if isinstance(reply, _Stage):
+            self.stage = reply.name
+            if self.on_stage is not None:
+                self.on_stage(reply.name)
+        else:
+            self.outcome = reply
+
+
+def _outcome(entry: Entry, weights: Path | None, random_seed: int | None, replies: _Replies, exitcode: int) -> Conversion:
+    outcome = replies.outcome
+    failure = _death(entry, exitcode, replies.stage) if outcome is None else outcome.failure if isinstance(outcome, _Failed) else None
+    if failure is not None:
+        return Conversion(entry, weights, random_seed, None, None, None, None, False, failure, failure.versions)
+    return Conversion(
+        entry, weights, random_seed, outcome.onnx_path, outcome.metadata, outcome.native_outputs, outcome.native_outputs_fp64,
+        outcome.outputs_probabilities, None, outcome.versions,
+    )  # fmt: skip
+
+
+class NativeProcessError(RuntimeError):
+    """The native model's child failed or died; ``failure`` says where and why."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.one_line())
+        self.failure = failure
+
+
+class NativeSession:
+    """``entry``'s own framework forward in a child that stays up between batches, isolated like
+    every conversion: ``forward(batch)`` returns its outputs or raises NativeProcessError (with
+    the failure record) when the framework fails or the child dies. A context manager; ``log``
+    is what the framework printed, once it is closed."""
+
+    def __init__(self, entry: Entry, weights: Path | None, random_seed: int | None):
+        self.entry, self.stage, self.log = entry, "load", ""
+        self._resources = contextlib.ExitStack()
+        self._log = self._resources.enter_context(_framework_log())
+        self._child = self._resources.enter_context(ChildProcess(ServeJob(entry, weights, random_seed, self._log)))
         try:
-            if isolate:
-                conversion = _run_isolated(entry, weights, random_seed, output, opset, inputs, graph, log, on_stage)
+            ready = self._next()
+        except BaseException:
+            self.close()
+            raise
+        self.versions, self.outputs_probabilities = ready.versions, ready.outputs_probabilities
+
+    def _next(self):
+        for reply in self._child.replies():
+            if isinstance(reply, _Stage):
+                self.stage = reply.name
+            elif isinstance(reply, _Failed):
+                raise NativeProcessError(reply.failure)
             else:
-                conversion = _run_inline(entry, weights, random_seed, output, opset, inputs, graph, log)
-            return dataclasses.replace(conversion, log=read_log(log))
-        finally:
-            log.unlink(missing_ok=True)
+                return reply
+        raise NativeProcessError(_death(self.entry, self._child.wait(), self.stage))
 
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        self.stage = "eval"
+        self._child.send(np.ascontiguousarray(batch, dtype=np.float32))
+        return self._next()
 
-def _run_isolated(entry, weights, random_seed, output, opset, inputs, graph, log, on_stage) -> Conversion:
-    ctx = multiprocessing.get_context("spawn")
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(entry, weights, random_seed, output, opset, inputs, graph, log, child_conn), daemon=True)
-    start_detached(proc)
-    child_conn.close()
-    stage, outcome = "load", None
-    try:
-        while True:
-            try:
-                kind, payload = parent_conn.recv()
-            except EOFError:
-                break
-            if kind == "stage":
-                stage = payload
-                if on_stage is not None:
-                    on_stage(stage)
-            else:
-                outcome = (kind, payload)
-        proc.join()
-    except BaseException:  # interrupted: the child dies now, the run directory's cleanup does the rest
-        proc.kill()
-        proc.join()
-        raise
-    finally:
-        parent_conn.close()
-    return _outcome(entry, outcome, proc.exitcode, stage)
+    def close(self) -> None:
+        self._child.send(None)  # the child's loop ends; a child already gone is fine
+        self._child.wait()
+        self.log = read_log(self._log) or self.log
+        self._resources.close()
 
+    def __enter__(self) -> "NativeSession":
+        return self
 
-class _InlineConn:
-    def __init__(self):
-        self.messages = []
-
-    def send(self, message):
-        self.messages.append(message)
-
-    def close(self):
-        pass
-
-
-def _run_inline(entry, weights, random_seed, output, opset, inputs, graph, log) -> Conversion:
-    """The same work in this process (for callers that already isolate, and for debugging)."""
-    conn = _InlineConn()
-    with captured_output(log):
-        _convert_here(entry, weights, random_seed, output, opset, inputs, graph, conn)
-    final = next((m for m in reversed(conn.messages) if m[0] != "stage"), None)
-    return _outcome(entry, final, 0, "load")
-
-
-def _outcome(entry: Entry, outcome, exitcode: int | None, stage: str) -> Conversion:
-    if outcome is None:
-        exc_type, message = _death_message(exitcode or 0, stage, entry)
-        failure = Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": sys.version.split()[0]})
-        return Conversion(entry, None, None, None, None, False, failure, failure.versions)
-    kind, payload = outcome
-    if kind == "failure":
-        return Conversion(entry, None, None, None, None, False, payload, payload.versions)
-    path, metadata, native_outputs, native_fp64, probabilities, versions = payload
-    return Conversion(entry, Path(path) if path else None, metadata, native_outputs, native_fp64, probabilities, None, versions)
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and not issubclass(exc_type, NativeProcessError):
+            self._child.kill()  # e.g. Ctrl-C: do not wait for a forward to finish
+        self.close()
 
 
 def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
@@ -362,4 +495,15 @@ def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
     return Failure.from_exception(entry.source, entry.name, stage, exc)
 
 
-__all__ = ["Conversion", "DEFAULT_OPSET", "MissingWeightsError", "convert", "describe", "detach_from_parent_signals", "failure_for", "resolve_weights", "sha256_of", "start_detached"]
+__all__ = [
+    "Conversion",
+    "DEFAULT_OPSET",
+    "MissingWeightsError",
+    "NativeProcessError",
+    "NativeSession",
+    "convert",
+    "describe",
+    "failure_for",
+    "resolve_weights",
+    "sha256_of",
+]

@@ -19,10 +19,6 @@ class _TorchLibraryConverter(TorchConverter):
     opset_range = TORCH_OPSETS
     library = ""
 
-    @property
-    def libraries(self) -> tuple[str, ...]:
-        return (self.library,)
-
     def build(self, entry: Entry):
         raise NotImplementedError
 
@@ -43,7 +39,6 @@ class _TorchLibraryConverter(TorchConverter):
 
 
 class TorchvisionConverter(_TorchLibraryConverter):
-    sources = ("torchvision",)
     library = "torchvision"
 
     def build(self, entry: Entry):
@@ -58,7 +53,6 @@ class TorchvisionConverter(_TorchLibraryConverter):
 
 
 class TimmConverter(_TorchLibraryConverter):
-    sources = ("timm",)
     library = "timm"
 
     def build(self, entry: Entry):

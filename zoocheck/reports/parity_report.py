@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoocheck.checks.results import Failure, ParityResult
+from zoocheck.records import Failure, ParityResult
 
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, "

@@ -2,7 +2,7 @@
 
 Renders only. Every number comes from a registry entry (published top-1/top-5, parameters and the
 page they were published on) or from a stored record (``eval``: measured top-1/top-5;
-``conversion``/``parity``: status; ``audit`` findings or conversion records: measured parameters),
+``conversion``/``parity``: status; ``audit``: measured parameters),
 joined on (source, model). One architecture's rows from every zoo sit together.
 """
 
@@ -16,9 +16,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from zoocheck.records import AuditRecord, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
+from zoocheck.sources import UnknownSourceError, get_source, source_names
 from zoocheck.zoo_registry.types import Entry
 
-SOURCE_ORDER = ("torchvision", "timm", "mmpretrain", "ppcls", "gluon", "gluoncv", "onnx-zoo")
 FORMATS = ("md", "csv", "html")
 _CONVERSION_STAGES = {"load", "build", "export", "check"}
 
@@ -36,7 +37,7 @@ class Row:
     images: int | None = None  # images the measured numbers are over
     random_weights: bool = False  # the measured numbers come from random weights
     conversion: str = ""  # 'ok', 'failed' or '' (not converted)
-    parity: str = ""  # 'pass', 'fail', 'error' or ''
+    parity: str = ""  # 'ok', 'failed', 'error' or ''
     # each cell comes from one record: a real-weights one when there is any, else a random one,
     # marked; real and random results never share a cell
     conversion_random_weights: bool = False
@@ -70,35 +71,35 @@ def _delta(measured, published, random_weights) -> float | None:
     return measured - published
 
 
-def _latest(records: Iterable[dict], prefer=lambda r: 0) -> dict[tuple[str, str], dict]:
+def _latest(records: Iterable[Record], prefer=lambda r: 0) -> dict[tuple[str, str], Record]:
     """(source, model) -> the preferred record, the latest among equals (ISO times sort as text;
-    records without a time keep their file order)."""
+    equal times keep their file order)."""
     best: dict[tuple[str, str], tuple] = {}
     for order, r in enumerate(records):
-        key = (r.get("source"), r.get("model") or r.get("name"))
-        rank = (prefer(r), r.get("time") or "", order)
+        key = (r.source, r.model)
+        rank = (prefer(r), r.time, order)
         if key not in best or rank >= best[key][0]:
             best[key] = (rank, r)
     return {k: v[1] for k, v in best.items()}
 
 
-def _sweep_status(jobs: list[dict]) -> dict[tuple[str, str], str]:
+def _sweep_status(jobs: list[SweepJobRecord]) -> dict[tuple[str, str], str]:
     """(source, model) -> 'ok' when the latest job of every step passed, else each failed step's
     'category (step)'; skipped steps (compare, until sweeps run it) are not counted."""
-    latest: dict[tuple[str, str], dict[str, dict]] = {}
+    latest: dict[tuple[str, str], dict[str, SweepJobRecord]] = {}
     for job in jobs:
-        latest.setdefault((job.get("source"), job.get("model")), {})[job.get("step")] = job
+        latest.setdefault((job.source, job.model), {})[job.step] = job
     status = {}
     for key, steps in latest.items():
-        failed = [f"{j.get('category') or 'failed'} ({step})" for step, j in steps.items() if j.get("status") == "failed"]
-        if failed or any(j.get("status") == "ok" for j in steps.values()):
+        failed = [f"{j.category or 'failed'} ({step})" for step, j in steps.items() if j.status == "failed"]
+        if failed or any(j.status == "ok" for j in steps.values()):
             status[key] = "; ".join(failed) or "ok"
     return status
 
 
-def _real_first(record: dict) -> int:
+def _real_first(record: Record) -> int:
     """Preference among a model's records: real weights on a verified file, then real weights, then random."""
-    return (0 if record.get("random_weights") else 2) + (0 if record.get("onnx_verified") is False else 1)
+    return (0 if record.random_weights else 2) + (1 if getattr(record, "onnx_verified", True) else 0)
 
 
 def _published(entry: Entry):
@@ -113,25 +114,22 @@ def _natural(text: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
-def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iterable[dict] = (), arch: str | None = None, source: str | None = None) -> list[Row]:
+def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: Iterable[Failure] = (), arch: str | None = None, source: str | None = None) -> list[Row]:
     """One row per registry entry, plus one per (source, model) that has records but no entry;
     ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
     records = list(records)
-    by_kind = lambda kind: [r for r in records if r.get("kind") == kind]  # noqa: E731
-    evals = _latest(by_kind("eval"), prefer=_real_first)
-    conversions = _latest(by_kind("conversion"), prefer=_real_first)
-    parities = _latest(by_kind("parity"), prefer=_real_first)
-    params = _latest([r for r in by_kind("audit") if r.get("quantity") == "params_m" and r.get("measured") is not None])
-    failed = {(f.get("source"), f.get("model")) for f in failures if f.get("stage") in _CONVERSION_STAGES}
-    sweeps = _sweep_status(by_kind("sweep-job"))
+    by_type = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
+    evals: dict = _latest(by_type(EvalResult), prefer=_real_first)
+    conversions: dict = _latest(by_type(ConversionRecord), prefer=_real_first)
+    parities: dict = _latest(by_type(ParityResult), prefer=_real_first)
+    params: dict = _latest([r for r in by_type(AuditRecord) if r.quantity == "params_m" and r.measured is not None])
+    failed = {(f.source, f.model) for f in failures if f.stage in _CONVERSION_STAGES}
+    sweeps = _sweep_status(by_type(SweepJobRecord))
 
     def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
         key = (src, model)
-        ev, conv, par = evals.get(key), conversions.get(key), parities.get(key)
+        ev, conv, par, audit = evals.get(key), conversions.get(key), parities.get(key), params.get(key)
         pub = _published(entry) if entry else None
-        measured_params = (params.get(key) or {}).get("measured")
-        if measured_params is None and conv:
-            measured_params = conv.get("params_m") or (conv["params"] / 1e6 if conv.get("params") else None)
         return Row(
             arch=arch_id,
             source=src,
@@ -139,18 +137,18 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
             published_top1=pub.top1 if pub else None,
             published_top5=pub.top5 if pub else None,
             reference=pub.reference if pub else "",
-            measured_top1=ev.get("top1") if ev else None,
-            measured_top5=ev.get("top5") if ev else None,
-            images=ev.get("images") if ev else None,
-            random_weights=bool(ev.get("random_weights")) if ev else False,
-            conversion=conv.get("status", "") if conv else ("failed" if key in failed else ""),
-            parity=par.get("status", "") if par else "",
-            conversion_random_weights=bool(conv.get("random_weights")) if conv else False,
-            parity_random_weights=bool(par.get("random_weights")) if par else False,
-            parity_unverified=par.get("onnx_verified") is False if par else False,
-            eval_unverified=ev.get("onnx_verified") is False if ev else False,
+            measured_top1=ev.top1 if ev else None,
+            measured_top5=ev.top5 if ev else None,
+            images=ev.images if ev else None,
+            random_weights=ev.random_weights if ev else False,
+            conversion=conv.status if conv else ("failed" if key in failed else ""),
+            parity=par.status if par else "",
+            conversion_random_weights=conv.random_weights if conv else False,
+            parity_random_weights=par.random_weights if par else False,
+            parity_unverified=not par.onnx_verified if par else False,
+            eval_unverified=not ev.onnx_verified if ev else False,
             params_m_published=pub.params_m if pub else None,
-            params_m_measured=measured_params,
+            params_m_measured=audit.measured if audit else None,
             sweep=sweeps.get(key, ""),
         )
 
@@ -158,15 +156,14 @@ def build_rows(entries: Iterable[Entry], records: Iterable[dict], failures: Iter
     for entry in entries:
         seen.add((entry.source, entry.name))
         rows.append(row(entry.source, entry.name, entry.arch.id, entry))
-    arch_of = {k: r.get("arch") for k, r in {**conversions, **parities, **evals}.items() if r.get("arch")}
-    for key in sorted({*evals, *conversions, *parities} - seen, key=str):
-        if None not in key:
-            rows.append(row(key[0], key[1], arch_of.get(key) or "?", None))
+    arch_of = {k: r.arch for k, r in {**conversions, **evals}.items() if r.arch}
+    for key in sorted({*evals, *conversions, *parities} - seen):
+        rows.append(row(key[0], key[1], arch_of.get(key) or "?", None))
     if arch:
         rows = [r for r in rows if fnmatch.fnmatch(r.arch, arch.lower())]
     if source:
         rows = [r for r in rows if r.source == source]
-    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    order = {s: i for i, s in enumerate(source_names())}
     return sorted(rows, key=lambda r: (_natural(r.arch), order.get(r.source, len(order)), r.model.lower()))
 
 
@@ -268,7 +265,14 @@ def render_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
-_COLOURS = {"torchvision": "#e15759", "timm": "#4e79a7", "mmpretrain": "#59a14f", "ppcls": "#f28e2b", "gluon": "#76b7b2", "gluoncv": "#b07aa1", "onnx-zoo": "#9c755f"}
+_UNKNOWN_COLOUR = "#444444"  # a stored result of a source no longer registered
+
+
+def _colour(source: str) -> str:
+    try:
+        return get_source(source).colour
+    except UnknownSourceError:
+        return _UNKNOWN_COLOUR
 
 
 def scatter_svg(rows: list[Row], width: int = 520, height: int = 440) -> str:
@@ -303,12 +307,12 @@ def scatter_svg(rows: list[Row], width: int = 520, height: int = 440) -> str:
     parts.append(f'<text x="{margin + (width - 1.5 * margin) / 2:.1f}" y="{height - 12}" text-anchor="middle">published top-1 (%)</text>')
     parts.append(f'<text transform="translate(14 {(height - margin) / 2 + margin / 4:.1f}) rotate(-90)" text-anchor="middle">measured top-1 (%)</text>')
     for r in points:
-        colour = _COLOURS.get(r.source, "#444")
+        colour = _colour(r.source)
         label = html.escape(f"{r.source}/{r.model} ({r.arch}): published {_pct(r.published_top1)}, measured {r.measured_top1:.3f}")
         parts.append(f'<circle cx="{sx(r.published_top1):.1f}" cy="{sy(r.measured_top1):.1f}" r="4" fill="{colour}" fill-opacity="0.8"><title>{label}</title></circle>')
-    for i, src in enumerate(s for s in SOURCE_ORDER if any(r.source == s for r in points)):
+    for i, src in enumerate(s for s in source_names() if any(r.source == s for r in points)):
         y = margin / 2 + 14 + 14 * i
-        parts.append(f'<circle cx="{margin + 10}" cy="{y - 4}" r="4" fill="{_COLOURS[src]}"/><text x="{margin + 18}" y="{y}">{src}</text>')
+        parts.append(f'<circle cx="{margin + 10}" cy="{y - 4}" r="4" fill="{_colour(src)}"/><text x="{margin + 18}" y="{y}">{src}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
 

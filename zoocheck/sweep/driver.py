@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoocheck.records import SweepJobRecord
 from zoocheck.sweep.evalshards import predictions_path
 from zoocheck.sweep.jobs import Job
 from zoocheck.sweep.work import EntryWork, JobOutcome, conversion_path
@@ -53,27 +54,27 @@ class SweepProgress:
 class SweepResult:
     jobs: tuple[Job, ...]
     outcomes: tuple[JobOutcome, ...]  # the jobs run this time
-    cached: tuple[dict, ...]  # the stored sweep-job records of jobs not run again
+    cached: tuple[SweepJobRecord, ...]  # the stored sweep-job records of jobs not run again
     wall_s: float
 
     @property
     def failed(self) -> bool:
-        return any(o.status == "failed" for o in self.outcomes) or any(c.get("status") == "failed" for c in self.cached)
+        return any(o.status == "failed" for o in self.outcomes) or any(c.status == "failed" for c in self.cached)
 
 
-def finished_jobs(store) -> dict[str, dict]:
+def finished_jobs(store) -> dict[str, SweepJobRecord]:
     """key -> the latest sweep-job record with status 'ok'."""
-    return {r["key"]: r for r in store.results("sweep-job") if r.get("status") == "ok" and r.get("key")}
+    return {r.key: r for r in store.results("sweep-job") if r.status == "ok"}
 
 
-def _is_cached(job: Job, finished: dict[str, dict]) -> bool:
+def _is_cached(job: Job, finished: dict[str, SweepJobRecord]) -> bool:
     record = finished.get(job.key)
     if record is None:
         return False
-    return job.step != "convert" or bool(record.get("onnx_path") and Path(record["onnx_path"]).is_file())
+    return job.step != "convert" or bool(record.onnx_path and Path(record.onnx_path).is_file())
 
 
-def pending_work(jobs: list[Job], finished: dict[str, dict], results_dir: Path, *, force: bool, data: str | None, images, eval_options: dict) -> tuple[list[EntryWork], list[dict]]:
+def pending_work(jobs: list[Job], finished: dict[str, SweepJobRecord], results_dir: Path, *, force: bool, data: str | None, images, eval_options: dict) -> tuple[list[EntryWork], list[SweepJobRecord]]:
     """(EntryWork per entry with something to run, the finished records of the rest)."""
     by_entry: dict[str, list[Job]] = {}
     cached = []
@@ -132,12 +133,12 @@ def run_sweep(jobs: list[Job], executor, store, *, force: bool = False, data: st
 def write_outcome(store, outcome: JobOutcome) -> None:
     """The job's records, its failure, its framework log, then its sweep-job marker."""
     for record in outcome.records:
-        store.add_result(record)
+        store.add(record)
     if outcome.failure is not None:
-        store.add_failure(outcome.failure)
+        store.add(outcome.failure)
     if outcome.log.strip():
         store.add_debug_log(f"sweep {outcome.source}/{outcome.model} {outcome.step}", outcome.log)
-    store.add_result(outcome.to_dict())
+    store.add(outcome.record())
 
 
 __all__ = ["SweepProgress", "SweepResult", "finished_jobs", "pending_work", "run_sweep", "write_outcome"]

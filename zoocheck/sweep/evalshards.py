@@ -33,7 +33,7 @@ def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, 
     ``data`` (any layout ``zoocheck eval`` reads; first ``limit`` images), preprocessed by the
     entry's own spec; the per-image top-5 go to ``predictions``."""
     from zoocheck.checks.evaluate import DEFAULT_BATCH_SIZE, evaluate
-    from zoocheck.checks.onnx_runtime import session
+    from zoocheck.converters.onnx_runtime import session
     from zoocheck.converters.pipeline import sha256_of
     from zoocheck.zoo_registry.download import cache_dir
 

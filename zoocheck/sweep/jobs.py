@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from zoocheck import __version__
+from zoocheck.records import Failure
 from zoocheck.zoo_registry.types import Entry
 
 STEPS = ("convert", "parity", "eval", "compare")
@@ -152,15 +153,15 @@ _BY_EXCEPTION = {
 _BY_STAGE = {"load": "load", "build": "build", "export": "export", "check": "export", "parity": "numerical", "eval": "labels"}
 
 
-def categorize(failure: dict) -> str:
-    """The taxonomy category of a failure record (a ``Failure.to_dict()``)."""
-    exc = failure.get("exception_type", "")
-    message = f"{failure.get('message', '')} {failure.get('traceback_tail', '')}"
+def categorize(failure: Failure) -> str:
+    """The taxonomy category of a failure record."""
+    exc = failure.exception_type
+    message = f"{failure.message} {failure.traceback_tail}"
     if exc in _BY_EXCEPTION:
         return _BY_EXCEPTION[exc]
     if "out of memory" in message.lower():
         return "out of memory"
-    stage = failure.get("stage", "")
+    stage = failure.stage
     if stage in ("export", "check") and _UNSUPPORTED.search(message):
         return "unsupported op"
     if stage == "eval" and ("preprocess" in message or "decode" in message):

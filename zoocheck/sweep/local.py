@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from zoocheck.converters.pipeline import detach_from_parent_signals, start_detached
+from zoocheck.converters.child import detach_from_parent_signals, start_detached
 from zoocheck.sweep.work import EntryWork, JobOutcome
 
 _POLL_S = 0.25
@@ -44,13 +44,17 @@ def cpu_slice(slot: int, workers: int, allowed: list[int]) -> list[int]:
     return allowed[slot * n // workers : (slot + 1) * n // workers]
 
 
-def _serve(conn, framework_source: str, cpus: list[int]) -> None:
-    """A worker's main loop: import the framework, then run EntryWork items until told to stop."""
+def _serve(conn, framework_source: str, cpus: list[int], extra_sources: tuple = ()) -> None:
+    """A worker's main loop: register the sources registered in the driver beyond the built-in
+    ones, import the framework, then run EntryWork items until told to stop."""
+    from zoocheck.sources import register_source
     from zoocheck.sweep.work import run_entry_captured
 
     detach_from_parent_signals()
     os.sched_setaffinity(0, cpus)
     os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus)))  # before any framework is imported
+    for source in extra_sources:
+        register_source(source)
     began = time.perf_counter()
     try:
         warm_up(framework_source)
@@ -114,13 +118,13 @@ class Item:
 
 def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutcome]:
     """Failure outcomes for every job of ``item`` when its worker died or was killed."""
-    from zoocheck.checks.results import Failure
+    from zoocheck.records import Failure
 
     outcomes = []
     for job in item.work.jobs:
-        failure = Failure(job.entry.source, job.entry.name, job.step, {"timeout": "JobTimeout", "out of memory": "ProcessKilled"}.get(category, "ProcessCrash"), reason)
-        record = {**failure.to_dict(), "category": category, "job": job.key, "step": job.step}
-        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=record, message=reason))
+        exception_type = {"timeout": "JobTimeout", "out of memory": "ProcessKilled"}.get(category, "ProcessCrash")
+        failure = Failure(job.entry.source, job.entry.name, job.step, exception_type, reason, category=category, job=job.key, step=job.step)
+        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=failure, message=reason))
     return outcomes
 
 
@@ -136,10 +140,12 @@ class LocalExecutor:
         self.framework_start_s: list[float] = []  # measured start-up of each worker
 
     def _start(self, item: Item, slot: int) -> _Worker:
+        from zoocheck.sources import registered_extra_sources
+
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         cpus = cpu_slice(slot, self.workers, sorted(os.sched_getaffinity(0)))
-        proc = ctx.Process(target=_serve, args=(child, item.source, cpus), daemon=True, name=f"zoocheck-sweep-{item.framework}")
+        proc = ctx.Process(target=_serve, args=(child, item.source, cpus, registered_extra_sources()), daemon=True, name=f"zoocheck-sweep-{item.framework}")
         start_detached(proc)
         child.close()
         return _Worker(item.framework, slot, proc, parent)

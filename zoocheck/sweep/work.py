@@ -8,11 +8,13 @@ writes to the results store: the outcomes go back to the driver, the store's one
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoocheck.records import Failure, Record, SweepJobRecord
 from zoocheck.sweep.jobs import Job, categorize
 
 COMPARE_NOT_YET = "compare is not run by sweeps yet (issue 11): skipped, not checked"
@@ -28,25 +30,18 @@ class JobOutcome:
     step: str
     status: str  # 'ok', 'failed' or 'skipped'
     seconds: float
-    records: tuple[dict, ...] = ()  # results-store records (conversion, parity, eval)
-    failure: dict | None = None  # a failure record with its taxonomy 'category'
+    records: tuple[Record, ...] = ()  # results-store records (conversion, parity, eval)
+    failure: Failure | None = None  # with its taxonomy category, job and step
     message: str = ""
     onnx_path: str | None = None
     log: str = ""  # what the framework printed
 
-    def to_dict(self) -> dict:
-        return {
-            "kind": "sweep-job",
-            "key": self.key,
-            "source": self.source,
-            "model": self.model,
-            "step": self.step,
-            "status": self.status,
-            "category": self.failure["category"] if self.failure else None,
-            "message": self.message,
-            "seconds": round(self.seconds, 3),
-            "onnx_path": self.onnx_path,
-        }
+    def record(self) -> SweepJobRecord:
+        """The job's marker in the results store."""
+        return SweepJobRecord(
+            key=self.key, source=self.source, model=self.model, step=self.step, status=self.status, seconds=round(self.seconds, 3),
+            category=self.failure.category if self.failure else None, message=self.message, onnx_path=self.onnx_path,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,8 +62,8 @@ def conversion_path(results_dir: Path, job: Job) -> Path:
     return Path(results_dir) / "sweep" / "onnx" / entry.source / f"{entry.name}-{job.options['conversion_key'][:16]}.onnx"
 
 
-def _failure(job: Job, failure_record: dict) -> dict:
-    return {**failure_record, "category": categorize(failure_record), "job": job.key, "step": job.step}
+def _failure(job: Job, failure: Failure) -> Failure:
+    return dataclasses.replace(failure, category=categorize(failure), job=job.key, step=job.step)
 
 
 def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
@@ -97,14 +92,12 @@ def run_entry_captured(work: EntryWork) -> list[JobOutcome]:
 
 def run_entry(work: EntryWork) -> list[JobOutcome]:
     """Run ``work``'s jobs in order; never raises for a model's failure."""
-    from zoocheck.checks.results import Failure
-
     by_step = {j.step: j for j in work.jobs}
     outcomes: list[JobOutcome] = []
     missing = work.jobs[0].options.get("missing_weights")
     if missing:
         for job in work.jobs:
-            failure = Failure(job.entry.source, job.entry.name, "load", "MissingWeightsError", missing).to_dict()
+            failure = Failure(job.entry.source, job.entry.name, "load", "MissingWeightsError", missing)
             outcomes.append(_outcome(job, time.perf_counter(), "failed", failure=_failure(job, failure), message=missing))
         return outcomes
     onnx_ready = work.onnx_path.is_file() and "convert" not in by_step
@@ -115,7 +108,7 @@ def run_entry(work: EntryWork) -> list[JobOutcome]:
         job, began = by_step["eval"], time.perf_counter()
         if not onnx_ready:
             reason = Failure(job.entry.source, job.entry.name, "eval", "NoConversion", "no converted ONNX file to evaluate (the convert step failed or was not run)")
-            outcomes.append(_outcome(job, began, "failed", failure=_failure(job, reason.to_dict()), message=reason.message))
+            outcomes.append(_outcome(job, began, "failed", failure=_failure(job, reason), message=reason.message))
         else:
             outcomes.append(_eval(work, job, began))
     if "compare" in by_step:
@@ -124,17 +117,16 @@ def run_entry(work: EntryWork) -> list[JobOutcome]:
 
 
 def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Job | None, onnx_ready: bool) -> list[JobOutcome]:
-    from zoocheck.cli.convert import conversion_record
     from zoocheck.converters.pipeline import convert
 
     began = time.perf_counter()
     job = convert_job or parity_job
     if parity_job is None:
         conversion = convert(job.entry, output=work.onnx_path, weights=job.weights, random_seed=job.random_seed, opset=job.options.get("opset") or 17, isolate=False)
-        return [_conversion_outcome(convert_job, conversion, conversion_record(conversion, job.weights), began)]
+        return [_conversion_outcome(convert_job, conversion, began)]
 
     from zoocheck.checks.parity import check_parity
-    from zoocheck.checks.results import Failure, Tolerance
+    from zoocheck.records import Tolerance
 
     result, conversion = check_parity(
         job.entry,
@@ -149,36 +141,37 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
     )
     outcomes = []
     if convert_job is not None:
-        outcomes.append(_conversion_outcome(convert_job, conversion, conversion_record(conversion, job.weights), began))
+        outcomes.append(_conversion_outcome(convert_job, conversion, began))
         if not conversion.ok:  # parity has nothing to check: it fails with the same reason
-            failure = _failure(parity_job, conversion.failure.to_dict())
-            return outcomes + [_outcome(parity_job, began, "failed", records=(result.to_dict(),), failure=failure, message=f"no conversion: {conversion.failure.one_line()}")]
-    status = "ok" if result.status == "pass" else "failed"
+            failure = _failure(parity_job, conversion.failure)
+            return outcomes + [_outcome(parity_job, began, "failed", records=(result,), failure=failure, message=f"no conversion: {conversion.failure.one_line()}")]
+    status = "ok" if result.status == "ok" else "failed"
     failure = None
     if result.failure is not None:
-        failure = _failure(parity_job, result.failure.to_dict())
+        failure = _failure(parity_job, result.failure)
     elif status == "failed":
-        failure = {**_failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", result.summary()).to_dict()), "category": "numerical", "fp32_noise": result.fp32_noise}
-    outcomes.append(_outcome(parity_job, began, status, records=(result.to_dict(),), failure=failure, message=result.summary(), onnx_path=str(work.onnx_path), log=conversion.log))
+        failed = _failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", result.summary()))
+        failure = dataclasses.replace(failed, category="numerical", fp32_noise=result.fp32_noise)
+    outcomes.append(_outcome(parity_job, began, status, records=(result,), failure=failure, message=result.summary(), onnx_path=str(work.onnx_path), log=conversion.log))
     return outcomes
 
 
-def _conversion_outcome(job: Job, conversion, record: dict, began: float) -> JobOutcome:
+def _conversion_outcome(job: Job, conversion, began: float) -> JobOutcome:
+    record = conversion.record()
     if conversion.ok:
         return _outcome(job, began, "ok", records=(record,), message=f"wrote {conversion.onnx_path}", onnx_path=str(conversion.onnx_path), log=conversion.log)
-    return _outcome(job, began, "failed", records=(record,), failure=_failure(job, conversion.failure.to_dict()), message=conversion.failure.one_line(), log=conversion.log)
+    return _outcome(job, began, "failed", records=(record,), failure=_failure(job, conversion.failure), message=conversion.failure.one_line(), log=conversion.log)
 
 
 def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
-    from zoocheck.checks.results import Failure
     from zoocheck.sweep.evalshards import evaluate_onnx
 
     try:
         result = evaluate_onnx(job, work.onnx_path, work.data, predictions=work.predictions, **work.options.get("eval", {}))
     except Exception as exc:  # unreadable data, a label space that is not ImageNet-1k
-        failure = Failure.from_exception(job.entry.source, job.entry.name, "eval", exc).to_dict()
-        return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure["message"])
-    return _outcome(job, began, "ok", records=(result.to_dict(),), message=result.summary(), onnx_path=str(work.onnx_path))
+        failure = Failure.from_exception(job.entry.source, job.entry.name, "eval", exc)
+        return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure.message)
+    return _outcome(job, began, "ok", records=(result,), message=result.summary(), onnx_path=str(work.onnx_path))
 
 
 __all__ = ["COMPARE_NOT_YET", "EntryWork", "JobOutcome", "conversion_path", "run_entry", "run_entry_captured"]

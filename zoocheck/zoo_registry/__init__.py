@@ -1,7 +1,8 @@
 """The registry: every (source, model) zoocheck knows, as frozen data.
 
 Entries are declared once, in ``zoo_registry/sources/<source>.py`` (one module per zoo, pure data,
-no framework imports). The index is built on first use; a duplicate name or alias raises.
+no framework imports), named by the source's descriptor (``zoocheck.sources``). The index is
+built on first use; a duplicate name or alias raises.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import warnings
 from functools import lru_cache
 
+from zoocheck.sources import UnknownSourceError, get_source, source_names
 from zoocheck.zoo_registry.sources._common import RowError
 from zoocheck.zoo_registry.types import (
     Architecture,
@@ -21,35 +23,6 @@ from zoocheck.zoo_registry.types import (
     Published,
     Weights,
 )
-
-#: canonical source name -> module declaring its ENTRIES
-SOURCES: dict[str, str] = {
-    "torchvision": "zoocheck.zoo_registry.sources.torchvision",
-    "timm": "zoocheck.zoo_registry.sources.timm",
-    "mmpretrain": "zoocheck.zoo_registry.sources.mmpretrain",
-    "ppcls": "zoocheck.zoo_registry.sources.ppcls",
-    "gluon": "zoocheck.zoo_registry.sources.gluon",
-    "gluoncv": "zoocheck.zoo_registry.sources.gluoncv",
-    "onnx-zoo": "zoocheck.zoo_registry.sources.onnx_zoo",
-}
-
-#: other spellings users and the seed pages use for a source
-SOURCE_ALIASES: dict[str, str] = {
-    "paddleclas": "ppcls",
-    "paddle": "ppcls",
-    "mmcls": "mmpretrain",
-    "mmclassification": "mmpretrain",
-    "mxnet": "gluon",
-    "onnx": "onnx-zoo",
-    "onnx_zoo": "onnx-zoo",
-    "onnx-model-zoo": "onnx-zoo",
-    "mxnet-gluon-model-zoo": "gluon",
-    "tv": "torchvision",
-}
-
-
-class UnknownSourceError(LookupError):
-    pass
 
 
 class SourceUnavailable(UnknownSourceError):
@@ -64,14 +37,8 @@ class UnknownModelError(LookupError):
 
 
 def canonical_source(source: str) -> str:
-    key = source.strip().lower()
-    key = SOURCE_ALIASES.get(key, key)
-    if key not in SOURCES:
-        known = ", ".join(sorted(SOURCES))
-        raise UnknownSourceError(f"unknown source {source!r}; known sources: {known}")
-    return key
-
-
+    """The canonical name of ``source`` or one of its aliases; UnknownSourceError otherwise."""
+    return get_source(source).name
 
 
 #: source -> why its table could not be read (the file and line of the malformed row)
@@ -83,7 +50,7 @@ def _entries_of(source: str) -> tuple[Entry, ...]:
     """The entries of ``source``; a malformed row disables this source only (warned once, kept
     in SOURCE_ERRORS), so ``zoocheck list`` still lists every other source."""
     try:
-        return tuple(importlib.import_module(SOURCES[source]).ENTRIES)
+        return tuple(importlib.import_module(get_source(source).registry).ENTRIES)
     except RowError as exc:
         SOURCE_ERRORS[source] = str(exc)
         warnings.warn(f"registry source {source!r} disabled: {exc}", RegistryWarning, stacklevel=3)
@@ -124,7 +91,7 @@ def get_entry(source: str, name: str) -> Entry:
 
 def list_entries(source: str | None = None, arch: str | None = None) -> list[Entry]:
     """All entries, optionally of one source and/or whose architecture id matches ``arch`` (fnmatch)."""
-    sources = [canonical_source(source)] if source else list(SOURCES)
+    sources = [canonical_source(source)] if source else list(source_names())
     entries = [e for s in sources for e in _entries_of(s)]
     if arch:
         entries = [e for e in entries if fnmatch.fnmatch(e.arch.id, arch.lower())]
@@ -137,7 +104,6 @@ __all__ = [
     "Entry",
     "Preprocess",
     "Published",
-    "SOURCES",
     "SOURCE_ERRORS",
     "SourceUnavailable",
     "UnknownModelError",

@@ -1,0 +1,104 @@
+"""The import graph: cli -> reports -> checks -> converters -> zoo_registry -> (records, sources,
+store), each package importing only those below it (or beside it, at the bottom), and no cycle
+between packages. Every import counts, the lazy ones inside functions too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import zoocheck
+
+ROOT = Path(zoocheck.__file__).resolve().parent
+
+#: package (or bottom module) -> its level; a module may import only levels <= its own
+LAYERS = {
+    "zoocheck": 0,  # the package root holds __version__ only
+    "records": 0,
+    "sources": 0,
+    "store": 0,
+    "zoo_registry": 1,
+    "converters": 2,
+    "checks": 3,
+    "reports": 4,
+    "cli": 5,
+    "__main__": 6,
+}
+
+
+def _package_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "zoocheck"
+
+
+def _imports() -> dict[str, set[tuple[str, int]]]:
+    """zoocheck module -> the zoocheck modules it imports, with the line."""
+    graph = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        relative = path.relative_to(ROOT.parent).with_suffix("")
+        module = ".".join(relative.parts[:-1] if relative.name == "__init__" else relative.parts)
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:  # relative import: resolve against this module's package
+                    base = module.split(".")[: len(module.split(".")) - node.level + (relative.name == "__init__")]
+                    name = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    name = node.module or ""
+                targets.add((name, node.lineno))
+            elif isinstance(node, ast.Import):
+                targets.update((alias.name, node.lineno) for alias in node.names)
+        graph[module] = {(t, line) for t, line in targets if t == "zoocheck" or t.startswith("zoocheck.")}
+    return graph
+
+
+GRAPH = _imports()
+
+
+def test_every_package_has_a_layer():
+    unknown = sorted({_package_of(m) for m in GRAPH} - set(LAYERS))
+    assert not unknown, f"give these packages a level in LAYERS (tests/test_layers.py): {unknown}"
+
+
+def test_no_upward_import():
+    upward = [
+        f"{module} (line {line}) imports {target}"
+        for module, targets in GRAPH.items()
+        for target, line in targets
+        if LAYERS.get(_package_of(target), 0) > LAYERS.get(_package_of(module), 0)
+    ]
+    assert not upward, "imports against the layers:\n" + "\n".join(upward)
+
+
+def test_no_cycle_between_packages():
+    edges: dict[str, set[str]] = {}
+    for module, targets in GRAPH.items():
+        for target, _ in targets:
+            if _package_of(target) != _package_of(module):
+                edges.setdefault(_package_of(module), set()).add(_package_of(target))
+    state: dict[str, str] = {}
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                return trail + [node, nxt]
+            if nxt not in state and (cycle := visit(nxt, trail + [node])):
+                return cycle
+        state[node] = "done"
+        return None
+
+    for package in sorted(edges):
+        if package not in state and (cycle := visit(package, [])):
+            raise AssertionError("import cycle between packages: " + " -> ".join(cycle))
+
+
+def test_the_bottom_imports_nothing_of_zoocheck_but_itself():
+    for module in ("zoocheck.records", "zoocheck.sources"):
+        assert not {t for t, _ in GRAPH[module]}, f"{module} must stay at the bottom of the import graph"
+
+
+def test_the_walk_sees_lazy_imports():
+    """The walk itself works (a walk that saw nothing would pass the tests above): the CLI imports
+    the library inside its functions."""
+    assert any(_package_of(t) == "checks" for t, _ in GRAPH["zoocheck.cli.convert"])

@@ -1,0 +1,341 @@
+"""What each command does, as library functions: run the checks, store their records, return them.
+
+The CLI parses its options, calls one of these, and renders what it returns; a script using
+zoocheck as a library calls the same functions and gets the same records in the same store.
+None of them prints. A model's failure is returned (and stored) as a record, never raised;
+unusable input raises ``ValueError`` subclasses whose message names the file and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ContextManager
+
+from zoocheck import __version__
+from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert, sha256_of
+from zoocheck.errors import BadInput
+from zoocheck.records import AuditRecord, EvalResult, Failure, OnnxMetadata, ParityResult, RecordError, Tolerance
+from zoocheck.store import ResultsStore
+from zoocheck.zoo_registry.types import Entry, Preprocess
+
+# --- convert ---------------------------------------------------------------------------------
+
+
+def default_onnx_path(store: ResultsStore, entry: Entry, random_seed: int | None = None) -> Path:
+    """Where a conversion goes when no output is named: <results>/onnx/<source>/<model>.onnx, or
+    <model>.random-seed<N>.onnx, so random-weights runs never replace a real-weights file."""
+    name = entry.name if random_seed is None else f"{entry.name}.random-seed{random_seed}"
+    return store.directory / "onnx" / entry.source / f"{name}.onnx"
+
+
+def convert_entry(
+    entry: Entry,
+    store: ResultsStore,
+    *,
+    weights: Path | None,
+    random_seed: int | None,
+    output: Path | None = None,
+    opset: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
+    graph: str | None = None,
+) -> Conversion:
+    """Convert ``entry`` (to ``output``, default ``default_onnx_path``) in an isolated child and
+    store the conversion record, and the failure when there is one (an unusable input file says
+    nothing about the model: then the failure only). ``on_stage`` hears each stage as it starts;
+    ``graph`` is the graph form (``pipeline.convert``)."""
+    conversion = convert(
+        entry, output=output or default_onnx_path(store, entry, random_seed), weights=weights, random_seed=random_seed, opset=opset or DEFAULT_OPSET,
+        on_stage=on_stage, graph=graph,
+    )  # fmt: skip
+    _store_conversion(store, conversion)
+    return conversion
+
+
+def _store_conversion(store: ResultsStore, conversion: Conversion) -> None:
+    if conversion.failure is None or not conversion.failure.bad_input:
+        store.add(conversion.record())
+    if conversion.failure is not None:
+        store.add(conversion.failure)
+
+
+# --- parity ----------------------------------------------------------------------------------
+
+StageCallback = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _unwatched(entry: Entry) -> Iterator[StageCallback | None]:
+    yield None
+
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model to check, the weights to check it with (None: seeded random weights) and where
+    its conversion goes (None: ``default_onnx_path``)."""
+
+    entry: Entry
+    weights: Path | None
+    random_seed: int | None
+    output: Path | None = None
+
+
+def parity_runs(
+    runs: Sequence[ModelRun],
+    store: ResultsStore,
+    *,
+    onnx_path: Path | None = None,
+    images: Sequence[Path] | None = None,
+    tolerance: Tolerance = Tolerance(),
+    opset: int | None = None,
+    graph: str | None = None,
+    allow_unverified_onnx: bool = False,
+    watch: Callable[[Entry], ContextManager[StageCallback]] | None = None,
+    on_result: Callable[[ParityResult, Conversion], None] | None = None,
+) -> list[ParityResult]:
+    """Source framework vs onnxruntime for each run, one after another, each framework forward in
+    its own child: a crash in one never loses the others' results. Converts each to its run's
+    output unless ``onnx_path`` names an existing file to check (one run only).
+    Stores every conversion, parity result and failure (for an unusable input file the failure
+    only: it says nothing about the model). ``watch(entry)`` is entered around each
+    model and yields the callback told each stage; ``on_result`` sees each result as it comes."""
+    from zoocheck.checks.parity import check_parity
+
+    if len(runs) > 1 and onnx_path:
+        raise ValueError(f"an existing ONNX file is one model's; {len(runs)} were given")
+    results = []
+    for run in runs:
+        with (watch or _unwatched)(run.entry) as on_stage:
+            result, conversion = check_parity(
+                run.entry,
+                weights=run.weights,
+                random_seed=run.random_seed,
+                output=None if onnx_path else run.output or default_onnx_path(store, run.entry, run.random_seed),
+                onnx_path=onnx_path,
+                images=images,
+                tolerance=tolerance,
+                opset=opset,
+                on_stage=on_stage,
+                graph=graph,
+                allow_unverified_onnx=allow_unverified_onnx,
+            )
+        if result.failure is None or not result.failure.bad_input:
+            if onnx_path is None:
+                store.add(conversion.record())
+            store.add(result)
+        if result.failure is not None:
+            store.add(result.failure)
+        results.append(result)
+        if on_result:
+            on_result(result, conversion)
+    return results
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+_AUDIT_STATUS = {"ok": "ok", "disagrees": "failed", "not-measured": "skipped"}
+
+
+def audit_record(finding) -> AuditRecord:
+    """The record of one ``zoo_registry.audit.Finding``."""
+    return AuditRecord(
+        status=_AUDIT_STATUS[finding.status],
+        source=finding.source,
+        model=finding.name,
+        quantity=finding.quantity,
+        published=finding.published,
+        published_unit=finding.published_unit,
+        measured=finding.measured,
+        normalised=finding.normalised,
+        convention=finding.convention,
+        reference=finding.reference,
+        input_size=finding.input_size,
+    )
+
+
+def audit_entries(entries: Iterable[Entry], store: ResultsStore | None = None) -> list[AuditRecord]:
+    """Published params / MACs of ``entries`` against the analytical counts. Every measured finding
+    is stored (``zoocheck table`` renders measured params from the store), replacing the audit
+    records of the same sources an earlier run stored."""
+    from zoocheck.zoo_registry.audit import audit
+
+    records = [audit_record(f) for f in audit(entries)]
+    if store is not None:
+        audited = {r.source for r in records}
+        store.replace_results(lambda r: isinstance(r, AuditRecord) and r.source in audited, (r for r in records if r.measured is not None))
+    return records
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    limit: int | None = None  # only the first N images
+    batch_size: int = 32
+    workers: int | None = None  # decoding threads (default: one per CPU core)
+    cache_dir: Path | None = None  # preprocessed-image cache; None: no cache
+    progress: Callable[[int, int], None] | None = None  # (done, total) after every batch
+
+
+def default_crop_cache() -> Path:
+    from zoocheck.zoo_registry.download import cache_dir
+
+    return cache_dir() / "preprocessed"
+
+
+def _file_key(path: Path) -> str:
+    return sha256_of(path) if path.is_file() else f"dir:{path.resolve()}"
+
+
+def onnx_metadata(path: Path) -> OnnxMetadata | None:
+    """The zoocheck metadata of an ONNX file; None for a file without it. BadInput when it is not
+    an ONNX file, or its metadata is not zoocheck's."""
+    from zoocheck.identity import read_identity
+
+    _, meta = read_identity(path)
+    if meta is None:
+        return None
+    try:
+        return OnnxMetadata.from_json(meta)
+    except RecordError as exc:
+        raise BadInput(f"{path}: its zoocheck metadata is not usable ({exc}); convert it again with `zoocheck convert`") from None
+
+
+def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_seed: int | None) -> bool:
+    """An earlier conversion at ``path`` made by this zoocheck version from the same weights (same
+    sha256, or same random seed) and the same preprocessing spec."""
+    if not path.is_file() or (weights is not None and not Path(weights).is_file()):
+        return False
+    try:
+        meta = onnx_metadata(path)
+    except BadInput:  # unreadable or foreign file: convert again
+        return False
+    if meta is None:
+        return False
+    same_weights = meta.random_seed == random_seed if weights is None else meta.weights is not None and meta.weights.sha256 == _file_key(Path(weights))
+    return (
+        same_weights
+        and meta.random_weights == (weights is None)
+        and meta.zoocheck_version == __version__
+        and (meta.source, meta.model) == (entry.source, entry.name)
+        and meta.preprocess == json.loads(json.dumps(entry.preprocess.to_dict()))
+    )
+
+
+def _onnx_predict(path: Path):
+    from zoocheck.converters.onnx_runtime import session
+
+    sess = session(path)
+    name = sess.get_inputs()[0].name
+    return lambda batch: sess.run(None, {name: batch})[0]
+
+
+def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: EvalOptions, *, source: str, model: str, backend: str, run_key: str, **described) -> EvalResult | Failure:
+    from zoocheck.checks.evaluate import evaluate
+
+    name = hashlib.sha256(json.dumps([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit]).encode()).hexdigest()[:20]
+    try:
+        result = evaluate(
+            dataset, spec, predict, source=source, model=model, backend=backend, run_key=run_key,
+            batch_size=options.batch_size, limit=options.limit, workers=options.workers, cache_dir=options.cache_dir,
+            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress, **described,
+        )  # fmt: skip
+    except NativeProcessError as exc:  # the framework failed or its child died: its own record
+        store.add(exc.failure)
+        return exc.failure
+    except Exception as exc:  # the model failed on this data (e.g. wrong output shape): a failure record
+        failure = Failure.from_exception(source, model, "eval", exc)
+        store.add(failure)
+        return failure
+    store.add(result)
+    return result
+
+
+def evaluate_onnx_file(
+    dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *,
+    entry: Entry | None = None, expected=None, allow_unverified: bool = False,
+) -> EvalResult | Failure:  # fmt: skip
+    """Top-1/top-5 of a zoocheck ONNX file in onnxruntime, fed as its metadata's spec says. With
+    ``expected`` (an ``identity.ModelIdentity``) the file must hold that model and weights. A file
+    without zoocheck metadata is taken only with ``allow_unverified``, fed ``entry``'s spec, and
+    its result recorded as unverified. BadInput for a file that cannot be used."""
+    from zoocheck.identity import check_onnx_file
+
+    path = Path(path)
+    meta = onnx_metadata(path)
+    if meta is None:
+        check_onnx_file(path, expected, allow_unverified=allow_unverified)  # raises the explanation unless allowed
+        if entry is None:
+            raise BadInput(f"{path}: has no zoocheck metadata; with --unverified-onnx, name its model with --src and --model (for its preprocessing)")
+        return _evaluate(
+            dataset, store, entry.preprocess, _onnx_predict(path), options, source=entry.source, model=entry.name, backend="onnxruntime",
+            run_key=f"onnx:{_file_key(path)}", arch=entry.arch.id, random_weights=False, onnx_path=str(path), weights=None, onnx_verified=False,
+        )  # fmt: skip
+    if expected is not None:
+        check_onnx_file(path, expected, allow_unverified=False)
+    elif entry is not None and (entry.source, entry.name) != (meta.source, meta.model):
+        raise BadInput(f"{path}: this file is {meta.source}/{meta.model}, not {entry.key}; give the file of that model")
+    try:
+        spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.preprocess.items()})
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`") from None
+    return _evaluate(
+        dataset, store, spec, _onnx_predict(path), options,
+        source=meta.source, model=meta.model, backend="onnxruntime", run_key=f"onnx:{_file_key(path)}",
+        arch=meta.arch, random_weights=meta.random_weights, onnx_path=str(path), weights=meta.weights.file if meta.weights else None,
+    )  # fmt: skip
+
+
+def evaluate_entry(
+    dataset, entry: Entry, store: ResultsStore, options: EvalOptions = EvalOptions(), *,
+    weights: Path | None, random_seed: int | None, backend: str = "onnx", on_conversion: Callable[[Conversion], None] | None = None,
+) -> EvalResult | Failure:  # fmt: skip
+    """Top-1/top-5 of ``entry``: converted (or an earlier identical conversion reused) and run in
+    onnxruntime, or with ``backend='native'`` run in its own framework in an isolated child.
+    ``on_conversion`` sees a conversion made for it (its framework log, say)."""
+    described = dict(arch=entry.arch.id, random_weights=weights is None, weights=str(weights) if weights else None)
+    if backend == "native":
+        run_key = f"random:{random_seed}" if weights is None else f"weights:{_file_key(Path(weights))}"
+        try:
+            with NativeSession(entry, weights, random_seed) as native:
+                return _evaluate(dataset, store, entry.preprocess, native.forward, options,
+                                 source=entry.source, model=entry.name, backend="native", run_key=run_key, **described)  # fmt: skip
+        except NativeProcessError as exc:  # the model could not be loaded
+            store.add(exc.failure)
+            return exc.failure
+    output = default_onnx_path(store, entry, random_seed)
+    if not reusable_conversion(output, entry, weights, random_seed):
+        from zoocheck.identity import ModelIdentity, check_replaceable
+        from zoocheck.validate import check_writable_file
+
+        check_writable_file(output)
+        check_replaceable(output, ModelIdentity.of_run(entry, weights, random_seed), overwrite=False)
+        conversion = convert_entry(entry, store, weights=weights, random_seed=random_seed, output=output)
+        if on_conversion:
+            on_conversion(conversion)
+        if conversion.failure is not None:
+            return conversion.failure
+    return _evaluate(dataset, store, entry.preprocess, _onnx_predict(output), options, source=entry.source, model=entry.name,
+                     backend="onnxruntime", run_key=f"onnx:{_file_key(output)}", onnx_path=str(output), **described)  # fmt: skip
+
+
+__all__ = [
+    "EvalOptions",
+    "ModelRun",
+    "audit_entries",
+    "audit_record",
+    "convert_entry",
+    "default_crop_cache",
+    "default_onnx_path",
+    "evaluate_entry",
+    "evaluate_onnx_file",
+    "onnx_metadata",
+    "parity_runs",
+    "reusable_conversion",
+]

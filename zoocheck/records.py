@@ -1,0 +1,636 @@
+"""Typed, frozen records: what every layer produces, stores and renders.
+
+This module is the bottom of zoocheck's import graph: it imports nothing of zoocheck, so the
+registry, converters, checks, reports, the store and the CLI can all share these types (as
+Polygraphy's ``comparator/struct.py`` is shared by its tools).
+
+Every record has ``to_json()`` (a JSON-ready dict) and ``from_json(data)``, which refuses a
+malformed record with a ``RecordError`` naming the record kind and the field. One status
+vocabulary is used everywhere: ``ok`` / ``failed`` / ``error`` / ``skipped``. Results files
+written before it used ``pass`` / ``fail`` for parity; ``from_json`` reads those as ``ok`` /
+``failed``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+import re
+import sys
+import traceback
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from zoocheck.errors import BadInput
+
+#: ok: the check passed / the model converted. failed: it ran and a tolerance or published number
+#: was not met. error: it could not run (crash, unreadable file). skipped: deliberately not judged.
+Status = Literal["ok", "failed", "error", "skipped"]
+STATUSES: tuple[str, ...] = typing.get_args(Status)
+_LEGACY_STATUS = {"pass": "ok", "fail": "failed"}
+
+# How much further from the fp64 forward than the framework's own fp32 forward a test output may
+# be and still count as the same fp32 rounding (onnxruntime sums in other orders, so its error is
+# of the same size, not identical).
+FP32_NOISE_MARGIN = 4.0
+
+#: where in the pipeline a failure happened
+STAGES = ("load", "build", "export", "check", "parity", "eval")
+
+
+class RecordError(ValueError):
+    """A stored or received record that does not have the shape its kind requires."""
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON <-> dataclass, strictly
+
+
+def _finite_or_text(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)  # JSON has no NaN / Inf
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return value.to_json()
+    if isinstance(value, float):
+        return _finite_or_text(value)
+    if isinstance(value, (tuple, list)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value: Any, hint: Any, where: str) -> Any:
+    """``value`` read from JSON, checked against the type ``hint`` and converted to it."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _decode(value, option, where)
+            except RecordError as exc:
+                errors.append(str(exc))
+        raise RecordError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {hint}")
+    if origin is Literal:
+        if value not in args:
+            raise RecordError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise RecordError(f"{where}: expected a list, got {type(value).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise RecordError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(_decode(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object, got {type(value).__name__}")
+        value_hint = args[1] if args else Any
+        return {k: _decode(v, value_hint, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint.from_json(value, where=where)
+    if hint is float:
+        if isinstance(value, str) and value.lower() in ("nan", "inf", "-inf"):
+            return float(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecordError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint in (str, bool):
+        if not isinstance(value, hint):
+            raise RecordError(f"{where}: expected {hint.__name__}, got {value!r}")
+        return value
+    raise TypeError(f"{where}: no JSON decoding for {hint}")  # a programming error in this module
+
+
+class Record:
+    """Shared ``to_json``/``from_json`` for the frozen dataclasses below.
+
+    ``KIND`` (when set) is written as ``"kind"`` and checked on reading; keys a record does not
+    declare are ignored (read-only extras such as a derived ``relative_error``)."""
+
+    KIND: ClassVar[str | None] = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {"kind": self.KIND, **body} if self.KIND else body
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Old stored spellings -> today's (statuses before the one vocabulary)."""
+        status = data.get("status")
+        if isinstance(status, str) and status in _LEGACY_STATUS:
+            data = {**data, "status": _LEGACY_STATUS[status]}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any, *, where: str | None = None):
+        where = where or (f"{cls.KIND} record" if cls.KIND else cls.__name__)
+        if not isinstance(data, dict):
+            raise RecordError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        if cls.KIND and data.get("kind", cls.KIND) != cls.KIND:
+            raise RecordError(f"{where}: kind is {data.get('kind')!r}, not {cls.KIND!r}")
+        data = cls._upgrade(data)
+        hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+        values = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                values[f.name] = _decode(data[f.name], hints[f.name], f"{where}: {f.name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecordError(f"{where}: missing field {f.name!r}")
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------------------------
+# failures
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in _strip_ansi(text).strip().splitlines() if line.strip()]
+    return lines[0].strip() if lines else ""
+
+
+def _raised_in(exc: BaseException) -> str | None:
+    """The top-level package whose code raised ``exc`` (None for zoocheck's own code, or no traceback)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = Path(tb.tb_frame.f_code.co_filename)
+    if filename.resolve().is_relative_to(_PACKAGE_DIR):
+        return None
+    parts = filename.parts
+    if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    return "the Python standard library"
+
+
+def _in_own_words(exc: BaseException) -> tuple[str, str]:
+    """(one line for the user, the library's own text). zoocheck's messages are shown as they are;
+    a library's (torch, miniz, MXNet tracebacks, ANSI colour codes) only in the detail."""
+    library = _raised_in(exc)
+    if library is None:
+        cause = exc.__cause__ or exc.__context__
+        return _first_line(str(exc)) or type(exc).__name__, _strip_ansi(str(cause)).strip()[-4000:] if cause else ""
+    return f"{type(exc).__name__} raised inside {library} (its message is in the failure log; --verbose shows it)", _strip_ansi(str(exc)).strip()[-4000:]
+
+
+@dataclass(frozen=True)
+class Failure(Record):
+    """Why a model could not be converted or checked: one record of the failure log."""
+
+    KIND: ClassVar[str] = "failure"
+
+    source: str
+    model: str
+    stage: str  # one of STAGES
+    exception_type: str
+    message: str
+    traceback_tail: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    time: str = field(default_factory=utc_now)
+    # set by a sweep: the failure taxonomy category, the job's key and its step (convert / parity
+    # / eval), and for a parity failure whether it is the fp32 noise of random weights
+    category: str | None = None
+    job: str | None = None
+    step: str | None = None
+    fp32_noise: bool | None = None
+    detail: str = ""  # what the library itself said (shown with --verbose; never in the one line)
+    bad_input: bool = False  # the input (a weights file, an ONNX file) is unusable: exit 2, not 1
+
+    @classmethod
+    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> "Failure":
+        """The failure record of ``exc``: its message when zoocheck wrote it, else a line naming the
+        library that raised it (the library's own text goes to ``detail``), plus ``fix``."""
+        tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+        message, detail = _in_own_words(exc)
+        if fix:
+            message = f"{message}; {fix}"
+        return cls(source, model, stage, type(exc).__name__, message, _strip_ansi(tail)[-4000:], dict(versions or {}), detail=detail, bad_input=isinstance(exc, BadInput))
+
+    def one_line(self) -> str:
+        return f"{self.source}/{self.model}: {self.stage} failed: {self.message}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the ONNX metadata
+
+
+@dataclass(frozen=True)
+class WeightsRef(Record):
+    """The weights file a conversion loaded: its path and sha256 (None for a directory)."""
+
+    file: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class OnnxFile(Record):
+    """The written ONNX file itself, as the description beside it names it (a file cannot hold
+    its own checksum)."""
+
+    name: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class OnnxMetadata(Record):
+    """The JSON in ``metadata_props["zoocheck"]`` of every file zoocheck writes, and beside it."""
+
+    zoocheck_version: str
+    source: str
+    model: str
+    arch: str
+    random_weights: bool
+    random_seed: int | None
+    weights: WeightsRef | None
+    published_weights_url: str | None
+    preprocess: dict[str, Any]  # the entry's Preprocess spec as a dict
+    input_size: int
+    label_space: str
+    output: Literal["logits", "probabilities"]
+    opset: int  # as written in the file (an exporter may raise the opset asked for)
+    versions: dict[str, str]
+    opset_requested: int | None = None
+    ir_version: int | None = None
+    input_shape: tuple[int | str, ...] | None = None  # dims, "N" for the dynamic batch
+    output_shape: tuple[int | str, ...] | None = None
+    graph: Literal["canonical", "native"] | None = None  # the graph form written (converters/graph)
+    structure_fingerprint: str | None = None  # equal for every file of one architecture's structure
+    onnx_file: OnnxFile | None = None  # only in the description beside the file
+
+    def __post_init__(self) -> None:
+        if self.random_weights == (self.weights is not None):
+            raise RecordError(f"{self.source}/{self.model}: metadata must name either weights or random weights, not {'both' if self.weights else 'neither'}")
+        if self.random_weights and self.random_seed is None:
+            raise RecordError(f"{self.source}/{self.model}: random-weights metadata without a seed")
+
+
+# ---------------------------------------------------------------------------------------------
+# conversion
+
+
+@dataclass(frozen=True)
+class ConversionRecord(Record):
+    """One conversion attempt of one model, as the results store keeps it."""
+
+    KIND: ClassVar[str] = "conversion"
+
+    status: Literal["ok", "failed"]
+    source: str
+    model: str
+    arch: str
+    random_weights: bool
+    random_seed: int | None = None
+    onnx_path: str | None = None
+    weights: str | None = None
+    weights_sha256: str | None = None
+    output: Literal["logits", "probabilities"] = "logits"
+    # read back from the file written, not what was asked for
+    opset: int | None = None
+    opset_requested: int | None = None
+    ir_version: int | None = None
+    input_shape: tuple[int | str, ...] | None = None
+    output_shape: tuple[int | str, ...] | None = None
+    onnx_sha256: str | None = None
+    graph: Literal["canonical", "native"] | None = None
+    structure_fingerprint: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    failure: Failure | None = None
+    time: str = field(default_factory=utc_now)
+
+
+# ---------------------------------------------------------------------------------------------
+# parity
+
+
+@dataclass(frozen=True)
+class Tolerance(Record):
+    """When two outputs of the same model count as the same. Defaults are for fp32 vs fp32.
+
+    max_rel_err: max |ref - test| divided by the reference's logit range (max - min) per input:
+      scale-free, so random-weight logits of any magnitude are judged alike.
+    max_abs_err: optional absolute bound (None = not judged).
+    min_cosine: cosine similarity of the two logit vectors.
+    require_top1: the arg-max must agree.
+    min_top5_overlap: how many of the reference's top-5 classes the test must share.
+    NaN or Inf in either output always fails.
+    """
+
+    max_rel_err: float = 1e-3
+    max_abs_err: float | None = None
+    min_cosine: float = 0.9999
+    require_top1: bool = True
+    min_top5_overlap: int = 4
+
+
+@dataclass(frozen=True)
+class OutputComparison(Record):
+    """Metrics of one input's reference output against the test output."""
+
+    input: str  # 'random-0', 'chelsea.png', ...
+    max_abs_err: float
+    max_rel_err: float
+    cosine: float
+    top1_reference: int
+    top1_test: int
+    top5_overlap: int
+    nonfinite: bool
+
+    @property
+    def top1_agree(self) -> bool:
+        return self.top1_reference == self.top1_test
+
+    def violations(self, tol: Tolerance) -> list[str]:
+        """Why this comparison fails ``tol`` (empty when it passes)."""
+        if self.nonfinite:
+            return ["NaN or Inf in an output"]
+        out = []
+        if not self.max_rel_err <= tol.max_rel_err:
+            out.append(f"rel err {self.max_rel_err:.3g} > {tol.max_rel_err:g}")
+        if tol.max_abs_err is not None and not self.max_abs_err <= tol.max_abs_err:
+            out.append(f"abs err {self.max_abs_err:.3g} > {tol.max_abs_err:g}")
+        if not self.cosine >= tol.min_cosine:
+            out.append(f"cosine {self.cosine:.6f} < {tol.min_cosine:g}")
+        if tol.require_top1 and not self.top1_agree:
+            out.append(f"top-1 {self.top1_test} != {self.top1_reference}")
+        if self.top5_overlap < tol.min_top5_overlap:
+            out.append(f"top-5 overlap {self.top5_overlap} < {tol.min_top5_overlap}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "top1_agree": self.top1_agree}
+
+
+@dataclass(frozen=True)
+class ParityResult(Record):
+    """Output parity of one model between a reference runtime and a test runtime.
+
+    The status is derived from the comparisons and the tolerance, so a stored result can be
+    re-judged with another tolerance (``rejudge``)."""
+
+    KIND: ClassVar[str] = "parity"
+
+    source: str
+    model: str
+    reference: str  # 'torch+torchvision', 'paddle', 'mxnet', 'onnxruntime:<other source>'
+    test: str  # 'onnxruntime'
+    tolerance: Tolerance
+    comparisons: tuple[OutputComparison, ...]
+    random_weights: bool
+    onnx_path: str | None = None
+    weights: str | None = None
+    failure: Failure | None = None  # set when the check could not run (status 'error')
+    time: str = field(default_factory=utc_now)
+    # Per input, max |x - fp64| / fp64 logit range of the reference's own fp32 forward and of the
+    # test output, against the reference framework's float64 forward (empty when not measured).
+    reference_fp64_rel_err: tuple[float, ...] = ()
+    test_fp64_rel_err: tuple[float, ...] = ()
+    # every input fed, in order ('random-0 (seed 0)', photograph paths), and the photographs left
+    # out with why: (path, reason)
+    inputs: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    # False when --onnx named a file without zoocheck metadata: which model it holds is unproved
+    onnx_verified: bool = True
+    random_seed: int | None = None
+
+    @property
+    def status(self) -> Status:
+        if self.failure is not None or not self.comparisons:
+            return "error"
+        return "ok" if all(not c.violations(self.tolerance) for c in self.comparisons) else "failed"
+
+    @property
+    def fp32_noise(self) -> bool:
+        """A failure that says nothing about the conversion: the reference framework's own fp32
+        forward is off its fp64 forward beyond the tolerance, and the test output is no further
+        from fp64 than that noise (within ``FP32_NOISE_MARGIN``)."""
+        if self.status != "failed" or not self.reference_fp64_rel_err:
+            return False
+        tol = self.tolerance.max_rel_err
+        return max(self.reference_fp64_rel_err) > tol and all(
+            t <= tol + FP32_NOISE_MARGIN * r for r, t in zip(self.reference_fp64_rel_err, self.test_fp64_rel_err)
+        )
+
+    def rejudge(self, tolerance: Tolerance) -> "ParityResult":
+        return dataclasses.replace(self, tolerance=tolerance)
+
+    def summary(self) -> str:
+        """One greppable line."""
+        weights = "RANDOM WEIGHTS" if self.random_weights else (self.weights or "?")
+        if not self.onnx_verified:
+            weights += ", UNVERIFIED ONNX FILE"
+        if self.skipped:
+            weights += f", {len(self.skipped)} photographs skipped"
+        if self.status == "error":
+            return f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
+        worst = max(c.max_rel_err for c in self.comparisons)
+        agree = sum(c.top1_agree for c in self.comparisons)
+        verdict = "PASS" if self.status == "ok" else "FAIL"
+        return (
+            f"PARITY {verdict} {self.source}/{self.model} {self.reference} vs {self.test} "
+            f"[{weights}]: max rel err {worst:.3g} (tol {self.tolerance.max_rel_err:g}), "
+            f"top-1 agree {agree}/{len(self.comparisons)}"
+            + (
+                f": fp32 noise of the weights, not the conversion ({self.reference} fp32 vs its fp64 "
+                f"forward {max(self.reference_fp64_rel_err):.3g}, {self.test} vs fp64 {max(self.test_fp64_rel_err):.3g})"
+                if self.fp32_noise
+                else ""
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = {**super().to_json(), "status": self.status, "fp32_noise": self.fp32_noise}
+        data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        return data
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._upgrade(data)
+        skipped = data.get("skipped")
+        if isinstance(skipped, list) and all(isinstance(s, dict) for s in skipped):
+            data = {**data, "skipped": [[s.get("path"), s.get("reason")] for s in skipped]}
+        return data
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+@dataclass(frozen=True)
+class SkippedImage(Record):
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EvalResult(Record):
+    """Top-1/top-5 (percent) of one model on one data set, with everything needed to reproduce it."""
+
+    KIND: ClassVar[str] = "eval"
+
+    source: str
+    model: str
+    backend: str  # 'onnxruntime' or 'native'
+    top1: float | None  # None when no image could be evaluated
+    top5: float | None
+    images: int  # images evaluated (all runs, resumed ones included)
+    skipped: tuple[SkippedImage, ...]
+    time_s: float  # wall time of this run
+    throughput: float  # images per second of this run
+    dataset: dict[str, Any]  # layout, root, label file, images listed
+    dataset_fingerprint: str
+    preprocess: dict[str, Any]
+    random_weights: bool
+    arch: str | None = None
+    onnx_path: str | None = None
+    weights: str | None = None
+    limit: int | None = None
+    batch_size: int = 32
+    resumed_images: int = 0  # predictions taken from the checkpoint of an interrupted run
+    cached_images: int = 0  # crops read from the preprocessed cache
+    decoded_images: int = 0  # image files decoded by this run
+    time: str = field(default_factory=utc_now)
+    onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
+
+    @property
+    def status(self) -> Status:
+        return "ok" if self.images else "error"
+
+    def summary(self) -> str:
+        """One greppable line."""
+        weights = " [RANDOM WEIGHTS]" if self.random_weights else ""
+        weights += "" if self.onnx_verified else " [UNVERIFIED ONNX FILE]"
+        acc = f"top-1 {self.top1:.3f}% top-5 {self.top5:.3f}%" if self.top1 is not None else "no image evaluated"
+        return (
+            f"EVAL {self.source}/{self.model} {self.backend}{weights}: {acc} on {self.images} images "
+            f"({len(self.skipped)} skipped) in {self.time_s:.1f} s, {self.throughput:.1f} img/s"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# audit
+
+
+@dataclass(frozen=True)
+class AuditRecord(Record):
+    """One published parameter count or FLOPs/MACs figure beside the analytical count."""
+
+    KIND: ClassVar[str] = "audit"
+
+    status: Status  # ok: agrees; failed: disagrees; skipped: the architecture is not measured
+    source: str
+    model: str
+    quantity: Literal["params_m", "macs_g"]
+    published: float  # as the zoo published it
+    published_unit: str  # 'M params', 'GMACs' or 'GFLOPs (2 x MACs)'
+    measured: float | None  # same unit as the normalised published value (M params / GMACs)
+    normalised: float  # published converted to M params / GMACs
+    convention: str  # which counting convention matched ('trainable', 'with BN stats', ...)
+    reference: str
+    input_size: int
+    time: str = field(default_factory=utc_now)
+
+    @property
+    def relative_error(self) -> float | None:
+        if not self.measured:
+            return None
+        return self.normalised / self.measured - 1.0
+
+    @classmethod
+    def _upgrade(cls, data: dict[str, Any]) -> dict[str, Any]:
+        # Before this record type the audit stored its own vocabulary and both 'name' and 'model'.
+        status = {"disagrees": "failed", "not-measured": "skipped"}.get(data.get("status"), data.get("status"))
+        return {**data, "status": status, "model": data.get("model", data.get("name"))}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "relative_error": self.relative_error}
+
+
+# ---------------------------------------------------------------------------------------------
+# sweeps
+
+
+@dataclass(frozen=True)
+class SweepJobRecord(Record):
+    """One finished job of a sweep (written after the job's own records: its marker)."""
+
+    KIND: ClassVar[str] = "sweep-job"
+
+    key: str  # the job's cache key (entry, weights identity, options, versions)
+    source: str
+    model: str
+    step: str  # convert / parity / eval / compare
+    status: Literal["ok", "failed", "skipped"]
+    seconds: float
+    category: str | None = None  # the failure taxonomy category of a failed job
+    message: str = ""
+    onnx_path: str | None = None
+    time: str = field(default_factory=utc_now)
+
+
+#: record kind -> type, for everything the results store holds
+RECORD_TYPES: dict[str, type[Record]] = {
+    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, AuditRecord, SweepJobRecord, Failure)
+}
+
+
+def record_from_json(data: Any, *, where: str = "record") -> Record:
+    """Any stored record, typed by its ``kind``."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind not in RECORD_TYPES:
+        raise RecordError(f"{where}: unknown record kind {kind!r} (known: {', '.join(RECORD_TYPES)})")
+    return RECORD_TYPES[kind].from_json(data, where=f"{where} ({kind})")
+
+
+__all__ = [
+    "STAGES",
+    "STATUSES",
+    "AuditRecord",
+    "ConversionRecord",
+    "EvalResult",
+    "Failure",
+    "OnnxFile",
+    "OnnxMetadata",
+    "OutputComparison",
+    "ParityResult",
+    "RECORD_TYPES",
+    "Record",
+    "RecordError",
+    "SkippedImage",
+    "SweepJobRecord",
+    "Status",
+    "Tolerance",
+    "WeightsRef",
+    "record_from_json",
+    "utc_now",
+]
