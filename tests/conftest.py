@@ -1,10 +1,111 @@
-"""Fixtures shared by every test module."""
+"""What the test modules share: entries, photographs, ONNX convention and parity assertions, and
+test-only sources registered through the public descriptor.
+
+Plain helpers are imported by name (``from conftest import assert_same``); fixtures are used as
+arguments. Preprocessing presets are the registry's own (``zoo_registry/sources/*``), never
+declared again here.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 
+from zoocheck.checks.images import bundled_photos, random_inputs
+from zoocheck.checks.preprocess import preprocess_image
+from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.sources import Source, register_source, unregister_source
+from zoocheck.zoo_registry.sources.gluon import GLUON
+from zoocheck.zoo_registry.sources.mmpretrain import MMPRETRAIN_CV2
+from zoocheck.zoo_registry.sources.onnx_zoo import ONNX_ZOO
+from zoocheck.zoo_registry.sources.ppcls import PPCLS
+from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
+from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+
+# ---------------------------------------------------------------------------------------------
+# entries
+
+#: each source's usual evaluation preprocessing (the registry's presets)
+PREPROCESS = {"torchvision": TORCHVISION_V1, "timm": TORCHVISION_V1, "mmpretrain": MMPRETRAIN_CV2, "ppcls": PPCLS, "gluon": GLUON, "gluoncv": GLUON, "onnx-zoo": ONNX_ZOO}
+
+
+def make_entry(source: str, name: str, arch: Architecture = Architecture(resnet(18)), builder: str | None = None, preprocess: Preprocess | None = None, **fields) -> Entry:
+    """A registry entry for a test: ``builder`` defaults to ``name``, the preprocessing to the
+    source's usual preset; any other Entry field by keyword."""
+    return Entry(source=source, name=name, arch=arch, builder=builder or name, preprocess=preprocess or PREPROCESS.get(source, TORCHVISION_V1), **fields)
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+@pytest.fixture(scope="session")
+def photos() -> list[Path]:
+    """The real photographs shipped in the scikit-image wheel (a test dependency)."""
+    found = bundled_photos()
+    assert found, "scikit-image (a test dependency) ships the real photographs"
+    return found
+
+
+def inputs_for(entry: Entry, n_random: int = 2, seed: int = 0) -> np.ndarray:
+    """The bundled real photographs through ``entry``'s own preprocessing, then random tensors."""
+    photos = bundled_photos()
+    assert photos, "scikit-image (a test dependency) ships the real photographs"
+    batch = [preprocess_image(p, entry.preprocess) for p in photos]
+    return np.concatenate([np.stack(batch), random_inputs(n_random, entry.input_size, seed)], axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX files and parity
+
+
+def run_onnx(path: Path, batch: np.ndarray) -> np.ndarray:
+    return run_first_output(session(path), batch)
+
+
+def max_rel(reference: np.ndarray, test: np.ndarray) -> float:
+    """Worst row of max|diff| / (max - min of the reference logits)."""
+    reference, test = np.asarray(reference, np.float64), np.asarray(test, np.float64)
+    span = reference.max(axis=1) - reference.min(axis=1)
+    return float((np.abs(reference - test).max(axis=1) / span).max())
+
+
+def assert_same(reference: np.ndarray, test: np.ndarray, tol: float) -> None:
+    """Parity: same shape, finite, relative error under ``tol``, the same top-1 everywhere."""
+    assert reference.shape == test.shape
+    assert np.isfinite(test).all()
+    rel = max_rel(reference, test)
+    assert rel < tol, f"relative error {rel:.3g} >= {tol}"
+    assert (reference.argmax(1) == test.argmax(1)).all()
+
+
+def assert_not_degenerate(logits: np.ndarray, n_photos: int) -> None:
+    """Random weights must still tell inputs apart: finite, moderate spread, several top-1s."""
+    assert np.isfinite(logits).all()
+    spread = logits.std(axis=1)
+    assert (spread > 0.1).all() and (spread < 1e3).all(), spread
+    assert len(set(logits[:n_photos].argmax(1).tolist())) >= 2, logits[:n_photos].argmax(1)
+
+
+def assert_conventions(path: Path, opset: int = 17) -> None:
+    """The README's ONNX conventions: input ``input`` and first output ``logits`` with a dynamic
+    batch ``N``, the opset asked for (in the file and its metadata), and the full checker."""
+    import onnx
+
+    model = onnx.load(str(path))
+    inp, out = model.graph.input[0], model.graph.output[0]
+    assert (inp.name, out.name, inp.type.tensor_type.shape.dim[0].dim_param) == ("input", "logits", "N")
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == opset
+    assert json.loads({p.key: p.value for p in model.metadata_props}["zoocheck"])["opset"] == opset
+    onnx.checker.check_model(model, full_check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# test-only sources
 
 
 @pytest.fixture

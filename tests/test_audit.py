@@ -7,6 +7,7 @@ import json
 import pytest
 
 from zoocheck.cli import main
+from zoocheck.records import ParityResult, Tolerance
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.audit import audit, audit_entry, count
@@ -132,15 +133,16 @@ def test_audit_command(tmp_path, capsys):
 def test_audit_rerun_replaces_its_records(tmp_path, capsys):
     results = ["--results", str(tmp_path)]
     store = ResultsStore(tmp_path)
-    store.add_result({"kind": "parity", "source": "mmpretrain", "model": "x", "status": "pass"})
+    parity = ParityResult("mmpretrain", "x", "torch", "onnxruntime", Tolerance(), (), random_weights=True)
+    store.add(parity)
     assert main(["audit", "--src", "mmpretrain", *results]) == 0
     first = store.results("audit")
-    assert first and all(r["source"] == "mmpretrain" for r in first)
+    assert first and all(r.source == "mmpretrain" for r in first)
     assert main(["audit", "--src", "mmpretrain", *results]) == 0
     assert main(["audit", "--src", "torchvision", *results]) == 0
     capsys.readouterr()
     records = store.results()
-    mm = [r for r in records if r["kind"] == "audit" and r["source"] == "mmpretrain"]
+    mm = [r for r in records if r.KIND == "audit" and r.source == "mmpretrain"]
     assert len(mm) == len(first)  # replaced, not appended
-    assert any(r["kind"] == "audit" and r["source"] == "torchvision" for r in records)  # other sources kept
-    assert [r for r in records if r["kind"] == "parity"] == [{"kind": "parity", "source": "mmpretrain", "model": "x", "status": "pass"}]
+    assert any(r.KIND == "audit" and r.source == "torchvision" for r in records)  # other sources kept
+    assert [r for r in records if r.KIND == "parity"] == [parity]

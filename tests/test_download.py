@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import make_entry
 from zoocheck.cli import main
 from zoocheck.zoo_registry.download import ChecksumMismatch, FetchError, cached_weights_path, fetch
-from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Checksum, Entry, Preprocess, Weights
+from zoocheck.zoo_registry.types import Checksum, Entry, Weights
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -91,17 +91,13 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def make_entry(url: str, checksum: Checksum | None, file_name: str = "x.pth", source: str = "torchvision", fmt="torch-state-dict") -> Entry:
-    return Entry(
-        source=source, name="test-model", arch=Architecture(resnet(18)), builder="resnet18",
-        preprocess=Preprocess(resize=256, crop=224),
-        weights=Weights(url=url, file_name=file_name, format=fmt, checksum=checksum),
-    )  # fmt: skip
+def weights_entry(url: str, checksum: Checksum | None, file_name: str = "x.pth", source: str = "torchvision", fmt="torch-state-dict") -> Entry:
+    return make_entry(source, "test-model", builder="resnet18", weights=Weights(url=url, file_name=file_name, format=fmt, checksum=checksum))
 
 
 def test_good_file_full_sha256(server, cache):
     server.files["/x.pth"] = PAYLOAD
-    entry = make_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
+    entry = weights_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
     path = fetch(entry, progress=False)
     assert path == cache / "torchvision" / "x.pth" == cached_weights_path(entry)
     assert path.read_bytes() == PAYLOAD
@@ -112,13 +108,13 @@ def test_good_file_full_sha256(server, cache):
 
 def test_good_file_sha256_prefix_and_progress_bar(server):
     server.files["/resnet-0123abcd.pth"] = PAYLOAD
-    entry = make_entry(server.url("/resnet-0123abcd.pth"), Checksum("sha256", SHA256[:8], kind="prefix"))
+    entry = weights_entry(server.url("/resnet-0123abcd.pth"), Checksum("sha256", SHA256[:8], kind="prefix"))
     assert fetch(entry, progress=True).read_bytes() == PAYLOAD
 
 
 def test_wrong_checksum_removes_the_file(server, cache):
     server.files["/x.pth"] = PAYLOAD
-    entry = make_entry(server.url("/x.pth"), Checksum("sha256", "0" * 64))
+    entry = weights_entry(server.url("/x.pth"), Checksum("sha256", "0" * 64))
     with pytest.raises(ChecksumMismatch, match="expected sha256=0000"):
         fetch(entry, progress=False)
     assert not any((cache / "torchvision").iterdir())
@@ -127,7 +123,7 @@ def test_wrong_checksum_removes_the_file(server, cache):
 def test_truncated_transfer_resumes_with_range(server, cache):
     server.files["/x.pth"] = PAYLOAD
     server.truncate["/x.pth"] = 300_000
-    entry = make_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
+    entry = weights_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
     with pytest.raises(FetchError, match="resume"):
         fetch(entry, progress=False)
     part = cache / "torchvision" / "x.pth.part"
@@ -141,12 +137,12 @@ def test_complete_part_file_is_finished_without_download(server, cache):
     server.files["/x.pth"] = PAYLOAD
     (cache / "torchvision").mkdir(parents=True)
     (cache / "torchvision" / "x.pth.part").write_bytes(PAYLOAD)
-    entry = make_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
+    entry = weights_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
     assert fetch(entry, progress=False).read_bytes() == PAYLOAD  # server answers 416
 
 
 def test_404(server):
-    entry = make_entry(server.url("/missing.pth"), None)
+    entry = weights_entry(server.url("/missing.pth"), None)
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch(entry, progress=False)
 
@@ -154,7 +150,7 @@ def test_404(server):
 def test_server_gone(server, cache):
     url = server.url("/x.pth")
     server.stop()
-    entry = make_entry(url, Checksum("sha256", SHA256))
+    entry = weights_entry(url, Checksum("sha256", SHA256))
     with pytest.raises(FetchError) as err:
         fetch(entry, progress=False)
     message = str(err.value)
@@ -165,7 +161,7 @@ def test_damaged_cached_file_is_fetched_again(server, cache):
     server.files["/x.pth"] = PAYLOAD
     (cache / "torchvision").mkdir(parents=True)
     (cache / "torchvision" / "x.pth").write_bytes(b"garbage")
-    entry = make_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
+    entry = weights_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
     assert fetch(entry, progress=False).read_bytes() == PAYLOAD
 
 
@@ -175,7 +171,7 @@ def test_gluon_zip_is_extracted_and_sha1_checked(server, cache):
         z.writestr("resnet18_v1-a0666292.params", PAYLOAD)
     server.files["/resnet18_v1-a0666292.zip"] = buf.getvalue()
     sha1 = hashlib.sha1(PAYLOAD).hexdigest()
-    entry = make_entry(server.url("/resnet18_v1-a0666292.zip"), Checksum("sha1", sha1), "resnet18_v1-a0666292.params", "gluon", "gluon-params")
+    entry = weights_entry(server.url("/resnet18_v1-a0666292.zip"), Checksum("sha1", sha1), "resnet18_v1-a0666292.params", "gluon", "gluon-params")
     path = fetch(entry, progress=False)
     assert path == cache / "gluon" / "resnet18_v1-a0666292.params" and path.read_bytes() == PAYLOAD
     assert not list((cache / "gluon").glob("*.part")) and not list((cache / "gluon").glob("*.zip"))
@@ -196,14 +192,14 @@ def registry_entry(monkeypatch):
 
 def test_fetch_command_prints_path(server, registry_entry, capsys, cache):
     server.files["/x.pth"] = PAYLOAD
-    registry_entry["entry"] = make_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
+    registry_entry["entry"] = weights_entry(server.url("/x.pth"), Checksum("sha256", SHA256))
     assert main(["fetch", "--src", "torchvision", "--model", "test-model"]) == 0
     assert capsys.readouterr().out.strip() == str(cache / "torchvision" / "x.pth")
 
 
 def test_fetch_command_checksum_mismatch_one_line_exit_2(server, registry_entry, capsys, cache):
     server.files["/x.pth"] = PAYLOAD
-    registry_entry["entry"] = make_entry(server.url("/x.pth"), Checksum("sha256", "f" * 64))
+    registry_entry["entry"] = weights_entry(server.url("/x.pth"), Checksum("sha256", "f" * 64))
     assert main(["fetch", "--src", "torchvision", "--model", "test-model"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "checksum mismatch" in err
@@ -211,7 +207,7 @@ def test_fetch_command_checksum_mismatch_one_line_exit_2(server, registry_entry,
 
 
 def test_fetch_command_404_and_unverifiable_warning(server, registry_entry, capsys):
-    registry_entry["entry"] = make_entry(server.url("/nope.pdparams"), None, "nope.pdparams", "ppcls", "paddle-pdparams")
+    registry_entry["entry"] = weights_entry(server.url("/nope.pdparams"), None, "nope.pdparams", "ppcls", "paddle-pdparams")
     assert main(["fetch", "--src", "ppcls", "--model", "test-model"]) == 2
     assert "HTTP 404" in capsys.readouterr().err
     server.files["/nope.pdparams"] = PAYLOAD

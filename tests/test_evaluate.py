@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from imagenet_sets import SPEC, build_layouts, cmyk_item, grey_item, input_mean, photo_items, prototype_model, synthetic_items
-from zoocheck.checks.evaluate import crop_image, evaluate, normalize_batch
+from zoocheck.checks.eval_feed import crop_image, normalize_batch
+from zoocheck.checks.evaluate import evaluate
 from zoocheck.records import EvalResult
 from zoocheck.checks.imagenet import read_dataset
 from zoocheck.converters.onnx_runtime import session

@@ -5,7 +5,6 @@ exported ONNX against the native forward. Random weights, resnet18-sized, few in
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from zoocheck.converters.base import FrameworkUnavailable, WeightsError
 from zoocheck.converters.mxnet_compat import import_mxnet
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.names import gluon_style
-from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+from zoocheck.zoo_registry.sources.gluon import GLUON
+from zoocheck.zoo_registry.types import Entry
 
 try:
     mx = import_mxnet()
@@ -26,6 +25,7 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 
 import crash_converter  # noqa: E402
+from conftest import assert_conventions, make_entry  # noqa: E402
 import gluon_fixtures  # noqa: E402
 from zoocheck.checks.cross_source import cross_check_reference, cross_source_parity  # noqa: E402
 from zoocheck.checks.parity import check_parity  # noqa: E402
@@ -33,7 +33,6 @@ from zoocheck.converters import gluon, gluoncv, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.converters.torch_common import timm_network  # noqa: E402
 
-MXNET_STYLE = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, size_rounding="floor", crop_rounding="floor")
 SEED = 7
 
 
@@ -49,7 +48,7 @@ def inputs(count=2, size=224, seed=3):
 def gluon_entry(builder: str, input_size: int = 224) -> Entry:
     """An entry of MXNet Gluon / GluonCV name ``builder`` as the registry parses it."""
     parsed = gluon_style(builder)
-    return Entry("gluon", builder, parsed.arch, builder, MXNET_STYLE, input_size=input_size, naming=parsed.naming)
+    return make_entry("gluon", builder, parsed.arch, input_size=input_size, naming=parsed.naming)
 
 
 def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
@@ -58,21 +57,13 @@ def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
 
 def zoo_entry(builder: str) -> Entry:
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
-    return Entry("onnx-zoo", f"resnet{depth}-{version}-7", gluon_style(builder).arch, builder, MXNET_STYLE)
+    return make_entry("onnx-zoo", f"resnet{depth}-{version}-7", gluon_style(builder).arch, builder, preprocess=GLUON)
 
 
 def onnx_io(path):
     model = onnx.load(str(path))
     inp, out = model.graph.input[0], model.graph.output[0]
     return model, inp.name, inp.type.tensor_type.shape.dim[0], out.name
-
-
-def assert_conventions(path, opset=17):
-    model, inp, batch_dim, out = onnx_io(path)
-    assert (inp, out, batch_dim.dim_param) == ("input", "logits", "N")
-    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == opset
-    assert json.loads({p.key: p.value for p in model.metadata_props}["zoocheck"])["opset"] == opset
-    onnx.checker.check_model(model, full_check=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +329,7 @@ def crash_source(registered_source):
     registered_source(crash_converter.SOURCE)
 
     def entry(kind: str) -> Entry:
-        return Entry(crash_converter.SOURCE.name, f"crash-{kind}", Architecture(resnet(18)), kind, MXNET_STYLE)
+        return make_entry(crash_converter.SOURCE.name, f"crash-{kind}", builder=kind)
 
     return entry
 

@@ -14,15 +14,16 @@ import signal
 import numpy as np
 import pytest
 
+from conftest import make_entry
 from zoocheck.converters.pipeline import _death_message
 from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+from zoocheck.zoo_registry.types import Architecture
 
 RESNEXT_32X48D = Architecture(resnet(101, groups=32, width_per_group=48))
 
 
 def test_oom_kill_message_says_how_much_memory_is_needed():
-    entry = Entry("ppcls", "ResNeXt101_32x48d_wsl", RESNEXT_32X48D, "ResNeXt101_32x48d_wsl", Preprocess(256, 224))
+    entry = make_entry("ppcls", "ResNeXt101_32x48d_wsl", RESNEXT_32X48D)
     kind, message = _death_message(-signal.SIGKILL, "export", entry)
     assert kind == "ProcessKilled"
     assert "out of memory" in message and "828 M parameters" in message and "8.1 GiB" in message

@@ -1,6 +1,6 @@
 """The import graph: cli -> reports -> checks -> converters -> zoo_registry -> (records, sources,
-store), each package importing only those below it (or beside it, at the bottom), and no cycle
-between packages. Every import counts, the lazy ones inside functions too."""
+store, rundir, capture), each package importing only those below it (or beside it, at the
+bottom), and no cycle between packages. Every import counts, the lazy ones inside functions too."""
 
 from __future__ import annotations
 
@@ -17,9 +17,12 @@ LAYERS = {
     "records": 0,
     "sources": 0,
     "store": 0,
+    "rundir": 0,  # the per-run temporary directory, signals, output locks
+    "capture": 0,  # framework output captured at the file-descriptor level
     "zoo_registry": 1,
     "converters": 2,
     "checks": 3,
+    "sweep": 3.5,  # whole-zoo runs of the checks, below the CLI that renders them
     "reports": 4,
     "cli": 5,
     "__main__": 6,

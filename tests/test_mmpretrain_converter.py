@@ -12,23 +12,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_fixtures import assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
+from conftest import make_entry, assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.mmpretrain import backbone_config, build_classifier, write_random_checkpoint  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.resnet import ResNetSpec, resnet  # noqa: E402
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
-
-MMPRETRAIN_PREPROCESS = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), scale=1.0,
-)  # fmt: skip
-
+from zoocheck.zoo_registry.types import Architecture, Entry  # noqa: E402
 
 def _entry(arch: Architecture) -> Entry:
-    return Entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test", MMPRETRAIN_PREPROCESS)
+    return make_entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test")
 
 
 R18 = Architecture(resnet(18))

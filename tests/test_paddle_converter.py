@@ -20,6 +20,7 @@ pytest.importorskip("paddle")
 pytest.importorskip("paddle2onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from conftest import make_entry  # noqa: E402
 from paddle_fixtures import ARCH_MODULES, PREPROCESS_MODULE, import_paddleclas, paddleclas_root  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
@@ -33,27 +34,20 @@ from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
 from zoocheck.zoo_registry.resnet import resnet  # noqa: E402
+from zoocheck.zoo_registry.sources.ppcls import PPCLS  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
 
-# PaddleClas's eval pipeline: DecodeImage (cv2, to RGB) -> ResizeImage(resize_short=256) ->
-# CropImage(224) -> NormalizeImage(scale 1/255, ImageNet mean/std) -> ToCHWImage.
-PPCLS_PREPROCESS = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="round", crop_rounding="floor", scale=1.0 / 255.0, channel_order="RGB",
-)
 
 needs_paddleclas = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas not installed (./setup.sh installs it --no-deps)")
 
 
 def entry(builder: str, input_size: int = 224, num_classes: int = 1000) -> Entry:
     """A ppcls entry for PaddleClas model ``builder``, its architecture and naming as the registry
-    parses them."""
-    pre = PPCLS_PREPROCESS if input_size == 224 else Preprocess(
-        resize=input_size, crop=input_size, image_library="cv2", antialias=False, size_rounding="round", crop_rounding="floor"
-    )
+    parses them; other input sizes resize straight to the size (PaddleClas's cv2 rounding)."""
+    pre = None if input_size == 224 else dataclasses.replace(PPCLS, resize=input_size, crop=input_size)
     parsed = paddleclas(builder)
     arch = dataclasses.replace(parsed.arch, num_classes=num_classes)
-    return Entry(source="ppcls", name=builder, arch=arch, builder=builder, preprocess=pre, input_size=input_size, naming=parsed.naming)
+    return make_entry("ppcls", builder, arch, preprocess=pre, input_size=input_size, naming=parsed.naming)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +55,7 @@ def photos() -> np.ndarray:
     paths = bundled_photos()
     if len(paths) < 3:
         pytest.skip("scikit-image's bundled photographs are not installed")
-    return np.stack([preprocess_image(p, PPCLS_PREPROCESS) for p in paths[:3]])
+    return np.stack([preprocess_image(p, PPCLS) for p in paths[:3]])
 
 
 def relative_error(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -377,7 +371,7 @@ def test_preprocessing_matches_paddleclas_operators(resize, crop):
     photos = bundled_photos()
     if not photos:
         pytest.skip("scikit-image's bundled photographs are not installed")
-    spec_entry = Entry(source="ppcls", name="spec", arch=paddleclas("ResNet50_vd").arch, builder="ResNet50_vd", preprocess=spec, naming="legendary_vd")
+    spec_entry = make_entry("ppcls", "spec", paddleclas("ResNet50_vd").arch, "ResNet50_vd", preprocess=spec, naming="legendary_vd")
     transform = paddleclas_transform(spec_entry, import_paddleclas(PREPROCESS_MODULE))
     for path in photos:
         expected = transform.apply(path)

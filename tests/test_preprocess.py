@@ -4,11 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from conftest import make_entry
 from zoocheck.checks.images import bundled_photos
 from zoocheck.checks.library_preprocess import mxnet_transform
 from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, preprocess_image, resized_size
-from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+from zoocheck.zoo_registry.types import Preprocess
 
 PHOTOS = bundled_photos()
 MXNET_STYLE = Preprocess(resize=256, crop=224, image_library="cv2", antialias=False, size_rounding="floor", crop_rounding="floor")
@@ -61,6 +61,6 @@ def test_cmyk_and_greyscale_jpegs_decode_to_rgb(tmp_path):
 def test_mxnet_style_specs_match_mxnet_gluon_transforms(spec):
     """MXNet Gluon / GluonCV evaluation: Resize(256, keep_ratio=True), CenterCrop(224), ToTensor,
     Normalize; the ONNX model zoo's validation notebook: Resize(256) squashes to 256x256."""
-    transform = mxnet_transform(Entry("gluon", "spec", Architecture(resnet(18, "v1")), "resnet18_v1", spec))
+    transform = mxnet_transform(make_entry("gluon", "spec", builder="resnet18_v1", preprocess=spec))
     for photo in PHOTOS:
         np.testing.assert_allclose(preprocess_image(photo, spec), transform.apply(photo), atol=2e-6, err_msg=photo.name)

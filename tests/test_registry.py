@@ -278,19 +278,41 @@ def test_show_unknown_suggests(capsys):
 # --- every entry builds with random weights (needs the converters) ---------------------------
 
 
+# A representative builds in the default run only if it is no bigger than a Wide ResNet-50-2
+# (69 M parameters, the smallest of its family); an entry whose size is unknown is never one.
+REPRESENTATIVE_MAX_PARAMS_M = 70.0
+
+
+def _params_m(entry) -> float:
+    """Millions of parameters: counted from the architecture when zoocheck can, else published."""
+    from zoocheck.zoo_registry.audit import count
+
+    counts = count(entry.arch, entry.input_size)
+    if counts is not None:
+        return counts.params / 1e6
+    published = [p.params_m for p in entry.published if p.params_m is not None]
+    return min(published) if published else math.inf
+
+
 def _representatives() -> set[str]:
-    """One small entry per (source, family, variant) for the default run; one 'other' per source."""
-    seen, reps = set(), set()
-    for e in sorted(ENTRIES, key=lambda e: (e.arch.depth or 0, e.name)):
+    """The smallest entry per (source, family, variant) for the default run, if it is small
+    (measured in parameters: depth says nothing about an 'other' architecture)."""
+    smallest: dict[tuple, tuple[float, str, str]] = {}
+    for e in ENTRIES:
         spec = e.arch.resnet
         key = (e.source, e.arch.family, spec and (spec.variant, spec.groups > 1, spec.width_per_group))
-        if key not in seen and (e.arch.depth or 0) <= 50 and "bit" not in e.name:
-            seen.add(key)
-            reps.add(e.key)
-    return reps
+        candidate = (_params_m(e), e.name, e.key)
+        if candidate[0] <= REPRESENTATIVE_MAX_PARAMS_M and (key not in smallest or candidate < smallest[key]):
+            smallest[key] = candidate
+    return {key for _, _, key in smallest.values()}
 
 
 REPRESENTATIVES = _representatives()
+
+
+def test_representatives_are_small_and_cover_every_source():
+    assert {e.source for e in ENTRIES if e.key in REPRESENTATIVES} == set(SOURCES)
+    assert all(_params_m(e) <= REPRESENTATIVE_MAX_PARAMS_M for e in ENTRIES if e.key in REPRESENTATIVES)
 BUILD_PARAMS = [pytest.param(e, id=e.key, marks=() if e.key in REPRESENTATIVES else pytest.mark.slow) for e in ENTRIES]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from zoocheck.checks.parity import parity_result
-from zoocheck.checks.results import Tolerance
+from zoocheck.records import Tolerance
 
 SIZE = 64
 
@@ -32,7 +32,7 @@ def resnetrs50():
 def test_random_resnetrs_is_fp32_stable_and_exported_in_eval_mode(resnetrs50, tmp_path):
     import torch
 
-    from torch_fixtures import max_rel, run_onnx
+    from conftest import max_rel, run_onnx
     from zoocheck.converters import converter_for
 
     native = converter_for("timm").load(resnetrs50, None, random_seed=0)
@@ -58,7 +58,7 @@ def test_resnetrs_parity_passes_through_the_pipeline(resnetrs50, tmp_path):
 
     result, conversion = check_parity(resnetrs50, weights=None, random_seed=0, output=tmp_path / "rs50.onnx")
     assert conversion.ok, conversion.failure
-    assert result.status == "pass", result.summary()
+    assert result.status == "ok", result.summary()
     assert len(result.reference_fp64_rel_err) == len(result.comparisons)
     assert max(result.reference_fp64_rel_err) < 1e-5 and max(result.test_fp64_rel_err) < 1e-4
     assert not result.fp32_noise and result.to_dict()["fp32_noise"] is False
@@ -82,10 +82,10 @@ def test_fail_from_fp32_noise_says_so_instead_of_blaming_the_conversion():
     reference = fp64 + rng.standard_normal(fp64.shape) * 2e-3 * span  # fp32 forward itself strays
     test = fp64 + rng.standard_normal(fp64.shape) * 2e-3 * span
     result = _judge(reference, test, fp64)
-    assert result.status == "fail"
+    assert result.status == "failed"
     assert result.fp32_noise
     assert "fp32 noise of the weights, not the conversion" in result.summary()
-    again = type(result).from_dict(result.to_dict())
+    again = type(result).from_json(result.to_json())
     assert again.fp32_noise and again.reference_fp64_rel_err == result.reference_fp64_rel_err
 
 
@@ -99,7 +99,7 @@ def test_fail_of_the_conversion_is_not_excused_as_noise():
     # the framework is noisy but the ONNX output is off by far more than that noise
     wrong = fp64 + rng.standard_normal(fp64.shape) * 0.2 * span
     result = _judge(noisy, wrong, fp64)
-    assert result.status == "fail" and not result.fp32_noise
+    assert result.status == "failed" and not result.fp32_noise
     assert "fp32 noise" not in result.summary()
     # without an fp64 forward nothing is claimed
     assert not _judge(noisy, wrong, None).fp32_noise
@@ -112,4 +112,4 @@ def test_rejudged_pass_is_never_noise():
     noisy = fp64 + rng.standard_normal(fp64.shape) * 2e-3 * span
     result = _judge(noisy, fp64 + rng.standard_normal(fp64.shape) * 2e-3 * span, fp64)
     loose = result.rejudge(dataclasses.replace(Tolerance(), max_rel_err=0.1, min_cosine=0.9, require_top1=False, min_top5_overlap=0))
-    assert loose.status == "pass" and not loose.fp32_noise
+    assert loose.status == "ok" and not loose.fp32_noise

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
 
 import pytest
 
+from conftest import make_entry
 from zoocheck.cli import main
-from zoocheck.records import EvalResult, Failure, SkippedImage, record_from_json
+from zoocheck.records import ConversionRecord, EvalResult, Failure, OutputComparison, ParityResult, SkippedImage, Tolerance, record_from_json
 from zoocheck.reports.table import build_rows, render
-from zoocheck.store import ResultsStore, StoreError
+from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry.resnet import resnet
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published
+from zoocheck.zoo_registry.types import Architecture, Preprocess, Published
 
 SPEC = Preprocess(resize=256, crop=224)
 
 
 def entry(source, name, arch, top1, top5, params=25.56, ref=None):
-    return Entry(source=source, name=name, arch=arch, builder=name, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),))
+    return make_entry(source, name, arch, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),))
 
 
 R50 = Architecture(resnet(50))
@@ -76,13 +78,14 @@ def test_legacy_statuses_are_read_in_the_one_vocabulary():
     assert {r.status for r in RECORDS if r.KIND == "audit"} == {"ok"} and all(r.model for r in RECORDS if r.KIND == "audit")
 
 
-def test_malformed_stored_line_is_refused_naming_file_and_line(tmp_path):
+def test_a_record_of_the_wrong_shape_is_skipped_naming_file_line_and_field(tmp_path):
     store = ResultsStore(tmp_path)
     store.add(RECORDS[0])
     with open(store.results_path, "a") as fh:
         fh.write(json.dumps({"kind": "eval", "source": "timm"}) + "\n")
-    with pytest.raises(StoreError, match=r"results.jsonl:2 .*missing field 'model'"):
-        store.results()
+    assert [r.to_json() for r in store.results()] == [json.loads(json.dumps(RECORDS[0].to_json()))]
+    [problem] = store.skipped_lines
+    assert re.search(r"results.jsonl line 2 .*missing field 'model'; skipped", problem), problem
 
 
 def test_rows_join_published_and_measured_grouped_by_architecture():
@@ -166,7 +169,7 @@ def test_a_corrupted_store_line_is_skipped_with_a_warning_naming_it(tmp_path, ca
     from zoocheck.zoo_registry import get_entry
 
     name = get_entry("torchvision", "resnet18").name
-    good = {"kind": "parity", "source": "torchvision", "model": name, "status": "pass", "random_weights": False}
+    good = {**LEGACY_LINES[2], "source": "torchvision", "model": name}  # a parity line that said 'pass'
     (tmp_path / "results.jsonl").write_text(json.dumps(good) + "\n" + '{"kind": "parity", "sou\n' + "[1, 2]\n")
     assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--results", str(tmp_path)]) == 0
     captured = capsys.readouterr()
@@ -175,7 +178,20 @@ def test_a_corrupted_store_line_is_skipped_with_a_warning_naming_it(tmp_path, ca
     assert all(w.startswith("zoocheck: warning:") and "results.jsonl" in w for w in warnings)
     assert "Traceback" not in captured.err
     row = next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == name)
-    assert row["parity"] == "pass"
+    assert row["parity"] == "ok"
+
+
+_AGREE = OutputComparison("a", 0.0, 0.0, 1.0, 1, 1, 5, False)
+_DISAGREE = OutputComparison("a", 1.0, 1.0, 0.5, 1, 2, 1, False)
+
+
+def conversion(entry, random_weights):
+    return ConversionRecord("ok", entry.source, entry.name, entry.arch.id, random_weights=random_weights)
+
+
+def parity(entry, passed, random_weights, time, onnx_verified=True):
+    comparison = _AGREE if passed else _DISAGREE
+    return ParityResult(entry.source, entry.name, "torch", "onnxruntime", Tolerance(), (comparison,), random_weights, time=time, onnx_verified=onnx_verified)
 
 
 def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
@@ -183,41 +199,39 @@ def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
 
     entry = get_entry("torchvision", "resnet18")
     other = get_entry("torchvision", "resnet34")
-    key = {"source": entry.source, "model": entry.name}
     records = [
-        {"kind": "conversion", "status": "ok", "random_weights": True, **key},
-        {"kind": "parity", "status": "pass", "random_weights": True, "time": "2026-01-02T00:00:00+00:00", **key},
-        {"kind": "conversion", "status": "ok", "random_weights": True, "source": other.source, "model": other.name},
-        {"kind": "parity", "status": "fail", "random_weights": False, "time": "2026-01-01T00:00:00+00:00", "source": other.source, "model": other.name},
-        {"kind": "parity", "status": "pass", "random_weights": True, "time": "2026-01-03T00:00:00+00:00", "source": other.source, "model": other.name},
+        conversion(entry, True),
+        parity(entry, True, True, "2026-01-02T00:00:00+00:00"),
+        conversion(other, True),
+        parity(other, False, False, "2026-01-01T00:00:00+00:00"),
+        parity(other, True, True, "2026-01-03T00:00:00+00:00"),
     ]
     rows = {r.model: r for r in build_rows([entry, other], records)}
     r18, r34 = rows[entry.name], rows[other.name]
     assert (r18.conversion_random_weights, r18.parity_random_weights, r18.any_random_weights) == (True, True, True)
     # the newer random pass does not hide (or merge into) the real-weights fail
-    assert (r34.parity, r34.parity_random_weights) == ("fail", False)
+    assert (r34.parity, r34.parity_random_weights) == ("failed", False)
     md = render([r18, r34], "md")
     line18 = next(line for line in md.splitlines() if entry.name in line)
-    assert "ok (random weights)" in line18 and "pass (random weights)" in line18
+    assert line18.count("ok (random weights)") == 2
     line34 = next(line for line in md.splitlines() if other.name in line)
-    assert "| fail |" in line34
+    assert "| failed |" in line34
     csv_rows = {r["model"]: r for r in csv.DictReader(io.StringIO(render([r18, r34], "csv")))}
     assert csv_rows[entry.name]["conversion_random_weights"] == "True" and csv_rows[entry.name]["parity_random_weights"] == "True"
     assert csv_rows[entry.name]["any_random_weights"] == "True"
     assert csv_rows[other.name]["parity_random_weights"] == "False"
-    assert 'class="random"' in render([r18], "html") and "pass (random weights)" in render([r18], "html")
+    assert 'class="random"' in render([r18], "html") and "ok (random weights)" in render([r18], "html")
 
 
 def test_an_unverified_parity_is_marked_and_a_verified_one_preferred():
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("torchvision", "resnet18")
-    key = {"source": entry.source, "model": entry.name, "random_weights": False}
-    unverified = {"kind": "parity", "status": "pass", "onnx_verified": False, "time": "2026-01-02T00:00:00+00:00", **key}
+    unverified = parity(entry, True, False, "2026-01-02T00:00:00+00:00", onnx_verified=False)
     [row] = build_rows([entry], [unverified])
-    assert row.parity_unverified and "pass (unverified file)" in render([row], "md")
-    [row] = build_rows([entry], [unverified, {"kind": "parity", "status": "fail", "onnx_verified": True, "time": "2026-01-01T00:00:00+00:00", **key}])
-    assert (row.parity, row.parity_unverified) == ("fail", False)
+    assert row.parity_unverified and "ok (unverified file)" in render([row], "md")
+    [row] = build_rows([entry], [unverified, parity(entry, False, False, "2026-01-01T00:00:00+00:00")])
+    assert (row.parity, row.parity_unverified) == ("failed", False)
 
 
 def test_a_record_whose_onnx_file_now_holds_another_model_is_left_out(tmp_path, capsys):
@@ -228,9 +242,9 @@ def test_a_record_whose_onnx_file_now_holds_another_model_is_left_out(tmp_path, 
     onnx_file.write_bytes(b"")  # only the description beside it is read
     described = {"source": "timm", "model": "resnet50.a1_in1k", "random_weights": True, "random_seed": 0, "weights": None}
     (tmp_path / "m.onnx.json").write_text(json.dumps(described))
-    parity = {"kind": "parity", "status": "pass", "source": entry.source, "model": entry.name, "random_weights": True, "random_seed": 0, "onnx_path": str(onnx_file)}
+    record = dataclasses.replace(parity(entry, True, True, "2026-01-01T00:00:00+00:00"), random_seed=0, onnx_path=str(onnx_file))
     store = ResultsStore(tmp_path / "r")
-    store.add_result(parity)
+    store.add(record)
     argv = ["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--results", str(tmp_path / "r")]
     assert main(argv) == 0
     captured = capsys.readouterr()
@@ -240,4 +254,4 @@ def test_a_record_whose_onnx_file_now_holds_another_model_is_left_out(tmp_path, 
     (tmp_path / "m.onnx.json").write_text(json.dumps({**described, "source": entry.source, "model": entry.name}))
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert captured.err == "" and next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == entry.name)["parity"] == "pass"
+    assert captured.err == "" and next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == entry.name)["parity"] == "ok"

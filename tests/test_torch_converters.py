@@ -17,7 +17,7 @@ timm = pytest.importorskip("timm")
 
 import onnx  # noqa: E402
 
-from torch_fixtures import assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import timm_transform, torchvision_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402

@@ -1,6 +1,6 @@
 """Registry module of the test-only source ``tiny-zoo``: its entries, as data (see test_new_source.py)."""
 
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Published
+from zoocheck.zoo_registry.types import Architecture, Entry, LibraryNetwork, Preprocess, Published
 
 PREPROCESS = Preprocess(resize=64, crop=56)
 
@@ -9,7 +9,7 @@ ENTRIES = (
         source="tiny-zoo",
         name="tiny-linear",
         aliases=("TinyLinear",),
-        arch=Architecture(depth=0, family="other", other_id="tiny_linear"),
+        arch=Architecture(LibraryNetwork("tiny-zoo", "tiny_linear")),
         builder="linear",
         preprocess=PREPROCESS,
         input_size=56,

@@ -286,6 +286,12 @@ class OnnxMetadata(Record):
     structure_fingerprint: str | None = None  # equal for every file of one architecture's structure
     onnx_file: OnnxFile | None = None  # only in the description beside the file
 
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        if self.onnx_file is None:  # inside the file itself: it cannot name its own checksum
+            del data["onnx_file"]
+        return data
+
     def __post_init__(self) -> None:
         if self.random_weights == (self.weights is not None):
             raise RecordError(f"{self.source}/{self.model}: metadata must name either weights or random weights, not {'both' if self.weights else 'neither'}")

@@ -20,7 +20,7 @@ import numpy as np
 
 from zoocheck.checks.divergence import Divergence, DivergenceUnavailable, first_divergence
 from zoocheck.checks.library_preprocess import PreprocessingDifference, preprocessing_difference
-from zoocheck.checks.results import Failure, OutputComparison, Tolerance, utc_now
+from zoocheck.records import Failure, OutputComparison, Tolerance, utc_now
 from zoocheck.zoo_registry.types import Entry
 
 #: two initializers are the same weights when they agree to this fraction of their largest magnitude
@@ -118,8 +118,8 @@ class FunctionComparison:
         agree, total = self.top1_agreement
         return {"max_rel_err": self.max_rel_err, "max_abs_err": max((c.max_abs_err for c in self.comparisons), default=float("nan")),
                 "min_cosine": min((c.cosine for c in self.comparisons), default=float("nan")), "top1_agree": agree, "inputs": total,
-                "within_tolerance": self.within_tolerance, "tolerance": self.tolerance.to_dict(),
-                "comparisons": [c.to_dict() for c in self.comparisons]}  # fmt: skip
+                "within_tolerance": self.within_tolerance, "tolerance": self.tolerance.to_json(),
+                "comparisons": [c.to_json() for c in self.comparisons]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def compare_files(
     seed: int = 0,
 ) -> Comparison:
     """Compare two canonical ONNX files of one architecture (``side_a.onnx_path``, ``side_b.onnx_path``)."""
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.parity import compare_batches, model_inputs
 
     if entry_a.arch.id != entry_b.arch.id:

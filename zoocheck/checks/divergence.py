@@ -85,7 +85,7 @@ def _with_all_outputs(path: Path, names: Sequence[str], folder: Path) -> Path:
 def _run(path: Path, names: Sequence[str], batch: np.ndarray, folder: Path) -> dict[str, np.ndarray]:
     import onnxruntime as ort
 
-    from zoocheck.checks.onnx_runtime import available_cpus
+    from zoocheck.converters.onnx_runtime import available_cpus
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = available_cpus()

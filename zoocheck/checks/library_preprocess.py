@@ -233,7 +233,7 @@ class LogitEffect:
 
 def logit_effect(onnx_path: str | Path, names: Sequence[str], batch_a: np.ndarray, batch_b: np.ndarray) -> LogitEffect:
     """Feed both preprocessings of the same images through the ONNX model at ``onnx_path``."""
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.parity import compare_batches
 
     sess = session(onnx_path)

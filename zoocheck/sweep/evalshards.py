@@ -71,7 +71,8 @@ def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
 
 def merge_shards(job, data: str, limit: int | None, parts: list, shard_predictions: list[Path], predictions: Path):
     """One EvalResult from the shards' results (in data set order) and their per-image top-5."""
-    from zoocheck.checks.evaluate import EvalResult, accuracy
+    from zoocheck.checks.evaluate import accuracy
+    from zoocheck.records import EvalResult
 
     _, whole = _dataset(data, limit)
     top5 = np.concatenate([np.load(p) for p in shard_predictions], axis=0)
