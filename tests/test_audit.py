@@ -94,26 +94,26 @@ def test_counter_matches_mxnet_gluon(name, published):
 def test_other_family_not_measured():
     entry = get_entry("timm", "resnetv2_50x1_bit.goog_distilled_in1k")
     assert count(entry.arch) is None
-    assert {f.status for f in audit_entry(entry)} <= {"not-measured"}
+    assert {f.status for f in audit_entry(entry)} <= {"skipped"}
 
 
 def test_known_disagreements_are_reported():
-    findings = {(f.source, f.name, f.quantity, f.reference.split(" ")[0]): f for f in audit(list_entries())}
+    findings = {(f.source, f.model, f.quantity, f.reference.split(" ")[0]): f for f in audit(list_entries())}
     resnet34 = findings[("mmpretrain", "resnet34_8xb32_in1k", "params_m", "mmpretrain")]
-    assert resnet34.status == "disagrees" and resnet34.published == 2.18 and resnet34.measured == pytest.approx(21.797672)
+    assert resnet34.status == "failed" and resnet34.published == 2.18 and resnet34.measured == pytest.approx(21.797672)
     # PaddleClas per-family pages: FLOPs are 2 x MACs; ResNet50 8.19 GFLOPs agrees after halving
     r50 = [f for f in audit_entry(get_entry("ppcls", "ResNet50")) if f.quantity == "macs_g"]
     assert {f.published_unit for f in r50} == {"GMACs", "GFLOPs (2 x MACs)"} and all(f.status == "ok" for f in r50)
     # ... while ResNeXt50_32x4d's 23.64 M parameters (ResNeXt.md) do not match the built network
     rx = [f for f in audit_entry(get_entry("ppcls", "ResNeXt50_32x4d")) if f.quantity == "params_m"]
-    assert {f.published: f.status for f in rx} == {25.10: "ok", 23.64: "disagrees"}
+    assert {f.published: f.status for f in rx} == {25.10: "ok", 23.64: "failed"}
     # MXNet and paddle.flops count BN running statistics: agrees under that convention
     assert {f.convention for f in audit_entry(get_entry("gluon", "resnet50_v1")) if f.quantity == "params_m"} == {"with BN stats"}
 
 
 def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo():
-    bad = [f for f in audit(list_entries("torchvision") + list_entries("mmpretrain")) if f.status == "disagrees"]
-    assert [(f.name, f.quantity) for f in bad] == [("resnet34_8xb32_in1k", "params_m")]
+    bad = [f for f in audit(list_entries("torchvision") + list_entries("mmpretrain")) if f.status == "failed"]
+    assert [(f.model, f.quantity) for f in bad] == [("resnet34_8xb32_in1k", "params_m")]
 
 
 def test_audit_command(tmp_path, capsys):

@@ -138,33 +138,13 @@ def parity_runs(
 
 # --- audit -----------------------------------------------------------------------------------
 
-_AUDIT_STATUS = {"ok": "ok", "disagrees": "failed", "not-measured": "skipped"}
-
-
-def audit_record(finding) -> AuditRecord:
-    """The record of one ``zoo_registry.audit.Finding``."""
-    return AuditRecord(
-        status=_AUDIT_STATUS[finding.status],
-        source=finding.source,
-        model=finding.name,
-        quantity=finding.quantity,
-        published=finding.published,
-        published_unit=finding.published_unit,
-        measured=finding.measured,
-        normalised=finding.normalised,
-        convention=finding.convention,
-        reference=finding.reference,
-        input_size=finding.input_size,
-    )
-
-
 def audit_entries(entries: Iterable[Entry], store: ResultsStore | None = None) -> list[AuditRecord]:
     """Published params / MACs of ``entries`` against the analytical counts. Every measured finding
     is stored (``zoocheck table`` renders measured params from the store), replacing the audit
     records of the same sources an earlier run stored."""
     from zoocheck.zoo_registry.audit import audit
 
-    records = [audit_record(f) for f in audit(entries)]
+    records = audit(entries)
     if store is not None:
         audited = {r.source for r in records}
         store.replace_results(lambda r: isinstance(r, AuditRecord) and r.source in audited, (r for r in records if r.measured is not None))
@@ -329,7 +309,6 @@ __all__ = [
     "EvalOptions",
     "ModelRun",
     "audit_entries",
-    "audit_record",
     "convert_entry",
     "default_crop_cache",
     "default_onnx_path",

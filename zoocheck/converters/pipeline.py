@@ -240,18 +240,23 @@ def _versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class ConvertJob:
-    """Load, run the native forward on ``inputs`` (if any), export to ``output`` (if any);
-    everything the frameworks print goes to ``log``."""
+class _ModelJob:
+    """Work on one entry's model in a child; everything the frameworks print goes to ``log``."""
 
     entry: Entry
-    weights: Path | None
+    weights: Path | None  # None: seeded random weights
     random_seed: int | None
+    log: Path
+
+
+@dataclass(frozen=True)
+class ConvertJob(_ModelJob):
+    """Load, run the native forward on ``inputs`` (if any), export to ``output`` (if any)."""
+
     output: Path | None
     opset: int
     inputs: np.ndarray | None
     graph: str | None  # 'canonical', 'native', or None: canonical where the architecture has one
-    log: Path
 
     def run(self, channel) -> None:
         with captured_output(self.log):
@@ -301,14 +306,8 @@ class _Ready:
 
 
 @dataclass(frozen=True)
-class ServeJob:
-    """Load once, then answer every batch the parent sends with the native forward (None ends);
-    everything the frameworks print goes to ``log``."""
-
-    entry: Entry
-    weights: Path | None
-    random_seed: int | None
-    log: Path
+class ServeJob(_ModelJob):
+    """Load once, then answer every batch the parent sends with the native forward (None ends)."""
 
     def run(self, channel) -> None:
         entry, versions, progress = self.entry, _versions(), _Progress(channel)
@@ -395,7 +394,7 @@ def convert(
     """
     output = Path(output) if output is not None else None
     with _framework_log() as log, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
-        job = ConvertJob(entry, weights, random_seed, output, opset, inputs, graph, log)
+        job = ConvertJob(entry, weights, random_seed, log, output, opset, inputs, graph)
         replies = _Replies(on_stage)
         if isolate:
             with ChildProcess(job) as child:

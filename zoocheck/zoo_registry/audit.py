@@ -17,10 +17,10 @@ Conventions the zoos use, and how the audit normalises them:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Iterable
 
+from zoocheck.records import AuditRecord
 from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
 from zoocheck.zoo_registry.types import Architecture, Entry, Published
 
@@ -135,38 +135,10 @@ def _block(c: _Counter, spec: ResNetSpec, cin: int, stage: int, index: int) -> N
 
 # --- comparing with what each zoo published ---------------------------------------------------
 
-Status = Literal["ok", "disagrees", "not-measured"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One published number next to the measured one."""
-
-    source: str
-    name: str
-    quantity: Literal["params_m", "macs_g"]
-    published: float  # as the zoo published it
-    published_unit: str  # 'M params', 'GMACs' or 'GFLOPs (2 x MACs)'
-    measured: float | None  # same unit as the normalised published value (M params / GMACs)
-    normalised: float  # published converted to M params / GMACs
-    convention: str  # which counting convention matched ('trainable', 'with BN stats', ...)
-    status: Status
-    reference: str
-    input_size: int
-
-    @property
-    def relative_error(self) -> float | None:
-        if self.measured is None or not self.measured:
-            return None
-        return self.normalised / self.measured - 1.0
-
-    def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "relative_error": self.relative_error}
-
-
-def audit_entry(entry: Entry) -> list[Finding]:
-    """A finding for every published parameter count and FLOPs/MACs figure of ``entry``."""
-    findings: list[Finding] = []
+def audit_entry(entry: Entry) -> list[AuditRecord]:
+    """A finding for every published parameter count and FLOPs/MACs figure of ``entry``: ok when
+    it agrees with the count, failed when it disagrees, skipped when the architecture is not counted."""
+    findings: list[AuditRecord] = []
     for pub in entry.published:
         size = pub.input_size or entry.input_size
         counts = count(entry.arch, size)
@@ -181,34 +153,34 @@ def _close(a: float, b: float, rtol: float) -> bool:
     return abs(a - b) <= rtol * abs(b)
 
 
-def _params_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> Finding:
+def _params_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> AuditRecord:
     assert pub.params_m is not None
-    base = dict(source=entry.source, name=entry.name, quantity="params_m", published=pub.params_m,
+    base = dict(source=entry.source, model=entry.name, quantity="params_m", published=pub.params_m,
                 published_unit="M params", normalised=pub.params_m, reference=pub.reference, input_size=size)  # fmt: skip
     if counts is None:
-        return Finding(**base, measured=None, convention="", status="not-measured")  # type: ignore[arg-type]
+        return AuditRecord(**base, measured=None, convention="", status="skipped")  # type: ignore[arg-type]
     trainable, with_stats = counts.params / 1e6, counts.params_with_bn_stats / 1e6
     # the convention whose count is nearest to the published number (they differ by ~0.2-0.4%)
     convention, measured = min((("trainable", trainable), ("with BN stats", with_stats)),
                                key=lambda cm: abs(cm[1] - pub.params_m))  # type: ignore[operator]  # fmt: skip
     if _close(pub.params_m, measured, PARAMS_RTOL):
-        return Finding(**base, measured=round(measured, 6), convention=convention, status="ok")  # type: ignore[arg-type]
-    return Finding(**base, measured=round(measured, 6), convention="none", status="disagrees")  # type: ignore[arg-type]
+        return AuditRecord(**base, measured=round(measured, 6), convention=convention, status="ok")  # type: ignore[arg-type]
+    return AuditRecord(**base, measured=round(measured, 6), convention="none", status="failed")  # type: ignore[arg-type]
 
 
-def _macs_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> Finding:
+def _macs_finding(entry: Entry, pub: Published, counts: Counts | None, size: int) -> AuditRecord:
     assert pub.flops_g is not None
     flops_unit = pub.flops_unit or "MACs"
     normalised = pub.flops_g / 2 if flops_unit == "FLOPs" else pub.flops_g
     unit = "GFLOPs (2 x MACs)" if flops_unit == "FLOPs" else "GMACs"
-    base = dict(source=entry.source, name=entry.name, quantity="macs_g", published=pub.flops_g, published_unit=unit,
+    base = dict(source=entry.source, model=entry.name, quantity="macs_g", published=pub.flops_g, published_unit=unit,
                 normalised=normalised, reference=pub.reference, input_size=size)  # fmt: skip
     if counts is None:
-        return Finding(**base, measured=None, convention="", status="not-measured")  # type: ignore[arg-type]
+        return AuditRecord(**base, measured=None, convention="", status="skipped")  # type: ignore[arg-type]
     measured = counts.macs / 1e9
-    status = "ok" if _close(normalised, measured, MACS_RTOL) else "disagrees"
-    return Finding(**base, measured=round(measured, 6), convention="conv+fc MACs", status=status)  # type: ignore[arg-type]
+    status = "ok" if _close(normalised, measured, MACS_RTOL) else "failed"
+    return AuditRecord(**base, measured=round(measured, 6), convention="conv+fc MACs", status=status)  # type: ignore[arg-type]
 
 
-def audit(entries: Iterable[Entry]) -> list[Finding]:
+def audit(entries: Iterable[Entry]) -> list[AuditRecord]:
     return [f for e in entries for f in audit_entry(e)]
