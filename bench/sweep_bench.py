@@ -59,7 +59,7 @@ with tempfile.TemporaryDirectory() as tmp:
     facts = onnx_facts(model)
     metadata = {**describe(entry, None, 0, facts["opset"], native.versions, native.outputs_probabilities), **facts}
     attach_metadata(model, metadata); out = Path(tmp) / "model.onnx"; save_atomic(model, out, metadata); lap("normalisation")
-    from zoocheck.checks.onnx_runtime import run_first_output, session
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     test = run_first_output(session(out), batch); lap("onnxruntime forward")
 compare_batches(names, reference, test)
 if fp64 is not None:
