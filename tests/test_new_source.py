@@ -52,7 +52,7 @@ def test_convert_parity_and_table_end_to_end(tiny, tmp_path, capsys):
     assert main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--random-weights", "--seed", "3", "--results", str(tiny), "--json"]) == 0
     record = _json(capsys)
     assert (record["status"], record["random_weights"], record["arch"]) == ("ok", True, "tiny_linear")
-    onnx_file = tiny / "onnx" / "tiny-zoo" / "tiny-linear.onnx"
+    onnx_file = tiny / "onnx" / "tiny-zoo" / "tiny-linear.random-seed3.onnx"  # random weights never take the real name
     meta = read_metadata(onnx_file)
     assert (meta["source"], meta["model"], meta["random_seed"], meta["input_size"]) == ("tiny-zoo", "tiny-linear", 3, 56)
     # the file follows the conventions: input/logits renamed, dynamic batch, and computes the model
@@ -72,9 +72,9 @@ def test_convert_parity_and_table_end_to_end(tiny, tmp_path, capsys):
     assert (row["arch"], row["model"], row["published_top1"], row["conversion"], row["parity"]) == ("tiny_linear", "tiny-linear", 1.5, "ok", "ok")
 
 
-def test_bad_weights_for_the_new_source_are_a_failure_record(tiny, tmp_path, capsys):
+def test_bad_weights_for_the_new_source_are_refused_naming_the_file(tiny, tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, weight=np.zeros((10, 3), np.float32))
-    assert main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--weights", str(bad), "--results", str(tiny)]) == 1
+    assert main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--weights", str(bad), "--results", str(tiny)]) == 2  # unusable input: exit 2
     err = capsys.readouterr().err
     assert "bad.npz" in err and "missing keys: bias" in err and "shape mismatches" in err

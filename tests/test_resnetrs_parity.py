@@ -61,7 +61,7 @@ def test_resnetrs_parity_passes_through_the_pipeline(resnetrs50, tmp_path):
     assert result.status == "ok", result.summary()
     assert len(result.reference_fp64_rel_err) == len(result.comparisons)
     assert max(result.reference_fp64_rel_err) < 1e-5 and max(result.test_fp64_rel_err) < 1e-4
-    assert not result.fp32_noise and result.to_dict()["fp32_noise"] is False
+    assert not result.fp32_noise and result.to_json()["fp32_noise"] is False
 
 
 def _logits(rng, n=3, classes=50):
