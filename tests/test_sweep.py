@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import crash_converter
-from zoocheck.records import SweepJobRecord
+from zoocheck.records import Failure, SweepJobRecord
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.jobs import categorize, plan
@@ -101,7 +101,7 @@ import sys
 sys.path[:0] = [{tests!r}, {root!r}]
 import crash_converter
 from test_sweep import toy, toy_jobs
-from zoocheck.records import SweepJobRecord
+from zoocheck.records import Failure, SweepJobRecord
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
 from zoocheck.sweep.local import LocalExecutor
@@ -153,7 +153,7 @@ def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
     ],
 )
 def test_failure_taxonomy(failure, category):
-    assert categorize(failure) == category
+    assert categorize(Failure("s", "m", failure["stage"], failure["exception_type"], failure["message"])) == category
 
 
 def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):

@@ -245,9 +245,14 @@ def evaluate_onnx_file(
     ``expected`` (an ``identity.ModelIdentity``) the file must hold that model and weights. A file
     without zoocheck metadata is taken only with ``allow_unverified``, fed ``entry``'s spec, and
     its result recorded as unverified. BadInput for a file that cannot be used."""
-    from zoocheck.identity import check_onnx_file
+    from zoocheck.identity import check_onnx_file, read_identity
 
     path = Path(path)
+    found, _ = read_identity(path)
+    if found is not None and expected is not None:
+        check_onnx_file(path, expected, allow_unverified=False)  # the file holds the model asked for
+    elif found is not None and entry is not None and (entry.source, entry.name) != (found.source, found.model):
+        raise BadInput(f"{path}: this file is {found.describe()}, not {entry.key}; give the file of that model")
     meta = onnx_metadata(path)
     if meta is None:
         check_onnx_file(path, expected, allow_unverified=allow_unverified)  # raises the explanation unless allowed
@@ -257,10 +262,6 @@ def evaluate_onnx_file(
             dataset, store, entry.preprocess, _onnx_predict(path), options, source=entry.source, model=entry.name, backend="onnxruntime",
             run_key=f"onnx:{_file_key(path)}", arch=entry.arch.id, random_weights=False, onnx_path=str(path), weights=None, onnx_verified=False,
         )  # fmt: skip
-    if expected is not None:
-        check_onnx_file(path, expected, allow_unverified=False)
-    elif entry is not None and (entry.source, entry.name) != (meta.source, meta.model):
-        raise BadInput(f"{path}: this file is {meta.source}/{meta.model}, not {entry.key}; give the file of that model")
     try:
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.preprocess.items()})
     except (TypeError, ValueError) as exc:
