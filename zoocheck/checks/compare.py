@@ -241,7 +241,7 @@ class ComparisonFailure:
     failure: Failure
 
     def to_dict(self) -> dict:
-        return {"kind": "compare", "verdict": None, "status": "error", "a": self.a, "b": self.b, "failure": self.failure.to_dict()}
+        return {"kind": "compare", "verdict": None, "status": "error", "a": self.a, "b": self.b, "failure": self.failure.to_json()}
 
 
 def compare_entries(

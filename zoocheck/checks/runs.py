@@ -245,14 +245,14 @@ def evaluate_onnx_file(
     ``expected`` (an ``identity.ModelIdentity``) the file must hold that model and weights. A file
     without zoocheck metadata is taken only with ``allow_unverified``, fed ``entry``'s spec, and
     its result recorded as unverified. BadInput for a file that cannot be used."""
-    from zoocheck.identity import check_onnx_file, read_identity
+    from zoocheck.identity import check_onnx_file, check_onnx_model, read_identity
 
     path = Path(path)
     found, _ = read_identity(path)
     if found is not None and expected is not None:
         check_onnx_file(path, expected, allow_unverified=False)  # the file holds the model asked for
-    elif found is not None and entry is not None and (entry.source, entry.name) != (found.source, found.model):
-        raise BadInput(f"{path}: this file is {found.describe()}, not {entry.key}; give the file of that model")
+    elif found is not None and entry is not None:
+        check_onnx_model(path, entry, allow_unverified=False)  # the model asked for, whatever its weights
     meta = onnx_metadata(path)
     if meta is None:
         check_onnx_file(path, expected, allow_unverified=allow_unverified)  # raises the explanation unless allowed

@@ -16,7 +16,7 @@ from zoocheck.cli.common import (
     add_results_arg,
     console,
     keep_framework_log,
-    log_failure,
+    report_failure,
     print_json,
     resolve_entry,
     stage_status,
@@ -51,7 +51,7 @@ def run(args) -> int:
     from zoocheck.capture import captured_text
     from zoocheck.checks.compare import ComparisonFailure, compare_entries
     from zoocheck.checks.images import bundled_photos, images_in
-    from zoocheck.checks.results import Tolerance
+    from zoocheck.records import Tolerance
     from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
     from zoocheck.store import ResultsStore
 
@@ -82,9 +82,10 @@ def run(args) -> int:
             images=images, workdir=Path(workdir), tolerance=tolerance,
         )  # fmt: skip
     keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", caught[0])
-    store.add_result(result.to_dict())
+    store.add(result)
     if isinstance(result, ComparisonFailure):
-        return log_failure(store, result.failure)
+        store.add(result.failure)
+        return report_failure(store, result.failure, args)
     if args.json:
         print_json(result.to_dict())
     else:

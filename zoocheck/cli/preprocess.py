@@ -48,7 +48,7 @@ def run(args) -> int:
         checks = [check_library_preprocessing(entry, images, onnx_path=args.onnx) for entry in entries]
     keep_framework_log(store, args, f"preprocess {' '.join(args.model)}", caught[0])
     for check in checks:
-        store.add_result(check.to_dict())
+        store.add(check)
     if args.json:
         print_json([c.to_dict() for c in checks])
     else:
