@@ -91,7 +91,7 @@ def _executor(args):
 
 def run(args) -> int:
     from zoocheck.checks.images import images_in
-    from zoocheck.converters import converter_for
+    from zoocheck.sources import get_source
     from zoocheck.converters.pipeline import resolve_weights
     from zoocheck.reports.sweep_report import ProgressPrinter, print_summary
     from zoocheck.store import ResultsStore
@@ -130,7 +130,7 @@ def run(args) -> int:
     jobs = plan(
         entries,
         steps,
-        framework_of=lambda e: converter_for(e.source).extra,
+        framework_of=lambda e: get_source(e.source).runtime,  # one worker pool per framework
         weights_of=lambda e: (resolve_weights(e, None, seed), seed),
         options=options,
     )
