@@ -357,7 +357,7 @@ def test_paddleclas_resnet18_projects_stage_one_where_torchvision_does_not():
 
 def test_converter_is_registered_for_ppcls():
     converter = converter_for("ppcls")
-    assert isinstance(converter, PaddleClasConverter) and converter.extra == "paddle"
+    assert isinstance(converter, PaddleClasConverter) and converter.source.extras == ("paddle",)
     converter.check_available()
 
 
