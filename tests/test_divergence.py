@@ -69,3 +69,31 @@ def test_relative_error_is_judged_on_each_tensors_own_range():
     ref = np.array([0.0, 1000.0])
     assert _relative_error(ref, ref + 0.5)[0] == pytest.approx(5e-4)
     assert _relative_error(np.array([1.0, 2.0]), np.array([1.0, np.nan]))[0] == float("inf")
+
+
+def test_parity_onnx_of_an_altered_canonical_file_names_the_consuming_node(tmp_path, capsys):
+    """A deliberately altered initializer in a canonical file: parity --onnx fails and says where."""
+    import json
+
+    pytest.importorskip("torch")
+    from zoocheck.cli import main
+    from zoocheck.converters.pipeline import convert
+
+    entry = get_entry("torchvision", "resnet18.IMAGENET1K_V1")
+    good = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical")
+    assert good.ok, good.failure
+    model = onnx.load(str(good.onnx_path))
+    for i, init in enumerate(model.graph.initializer):
+        if init.name == "layer2.0.conv1.weight":
+            model.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.5, init.name))
+    onnx.save(model, str(good.onnx_path))
+    capsys.readouterr()
+    code = main(["parity", "--src", "torchvision", "--model", entry.name, "--random-weights", "--seed", "3",
+                 "--onnx", str(good.onnx_path), "--results", str(tmp_path / "results"), "--json"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 1, out
+    result = json.loads(out)
+    result = result[0] if isinstance(result, list) else result
+    divergence = result["first_divergence"]
+    assert divergence["node"] == "layer2.0.conv1" and divergence["op_type"] == "Conv"
+    assert "layer2.0.conv1.weight" in divergence["initializers"]

@@ -396,6 +396,28 @@ class OutputComparison(Record):
 
 
 @dataclass(frozen=True)
+class Divergence(Record):
+    """The first node of a reference graph whose output exceeds the tolerance in the graph under
+    test (``checks/divergence.py``): where a mismatch starts."""
+
+    node: str  # node name (canonical graphs: the layer, e.g. 'layer2.0.conv1')
+    op_type: str
+    output: str  # the tensor compared
+    max_rel_err: float
+    max_abs_err: float
+    nodes_compared: int  # how many nodes before it agreed (0: the very first node)
+    tolerance: float
+    initializers: tuple[str, ...] = ()  # the initializers the node consumes (which weights to look at)
+
+    def summary(self) -> str:
+        weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
+        return (
+            f"first divergence at node {self.node} ({self.op_type}){weights}: rel err {self.max_rel_err:.3g} "
+            f"> {self.tolerance:g} after {self.nodes_compared} agreeing nodes"
+        )
+
+
+@dataclass(frozen=True)
 class ParityResult(Record):
     """Output parity of one model between a reference runtime and a test runtime.
 
@@ -426,6 +448,8 @@ class ParityResult(Record):
     # False when --onnx named a file without zoocheck metadata: which model it holds is unproved
     onnx_verified: bool = True
     random_seed: int | None = None
+    # a failed check of an existing file: where it starts to differ from a fresh conversion
+    first_divergence: Divergence | None = None
 
     @property
     def status(self) -> Status:
@@ -470,6 +494,7 @@ class ParityResult(Record):
                 if self.fp32_noise
                 else ""
             )
+            + (f"; {self.first_divergence.summary()}" if self.first_divergence is not None else "")
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -624,6 +649,7 @@ __all__ = [
     "AuditRecord",
     "ConversionRecord",
     "EvalResult",
+    "Divergence",
     "Failure",
     "OnnxFile",
     "OnnxMetadata",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.checks.divergence import Divergence, DivergenceUnavailable, first_divergence
+from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
 from zoocheck.checks.library_preprocess import PreprocessingDifference, preprocessing_difference
 from zoocheck.records import Failure, OutputComparison, Tolerance, utc_now
 from zoocheck.zoo_registry.types import Entry

@@ -14,46 +14,15 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from zoocheck.records import Divergence
+
 
 class DivergenceUnavailable(RuntimeError):
     """The two files cannot be compared node by node (no common tensor names, or too large)."""
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """The first node of the reference graph whose output exceeds the tolerance in the test graph."""
-
-    node: str  # node name (canonical graphs: the layer, e.g. 'layer2.0.conv1')
-    op_type: str
-    output: str  # the tensor compared
-    max_rel_err: float
-    max_abs_err: float
-    nodes_compared: int  # how many nodes before it agreed (0: the very first node)
-    tolerance: float
-    initializers: tuple[str, ...] = ()  # the initializers the node consumes (which weights to look at)
-
-    def summary(self) -> str:
-        weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
-        return (
-            f"first divergence at node {self.node} ({self.op_type}){weights}: rel err {self.max_rel_err:.3g} "
-            f"> {self.tolerance:g} after {self.nodes_compared} agreeing nodes"
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "node": self.node, "op_type": self.op_type, "output": self.output, "max_rel_err": self.max_rel_err,
-            "max_abs_err": self.max_abs_err, "nodes_compared": self.nodes_compared, "tolerance": self.tolerance,
-            "initializers": list(self.initializers),
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Divergence":
-        return cls(**{**d, "initializers": tuple(d.get("initializers", ()))})
 
 
 def _relative_error(reference: np.ndarray, test: np.ndarray) -> tuple[float, float]:

@@ -157,9 +157,10 @@ def check_parity(
     from zoocheck.errors import BadInput
     from zoocheck.identity import ModelIdentity, check_onnx_file
 
-    verified = True
+    verified, file_meta = True, None
     if onnx_path is not None:
-        verified = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx) is not None
+        file_meta = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx)
+        verified = file_meta is not None
     with captured_text() as caught:  # libpng's warnings about colour profiles go to the debug log
         fed = model_inputs(entry, images)
     decode_text = caught[0]
@@ -202,4 +203,34 @@ def check_parity(
         test = run_first_output(session(test_path), batch)
     except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
         return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
-    return parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common), conversion
+    result = parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common)
+    if result.status == "failed" and onnx_path is not None and not result.fp32_noise:
+        graph_form = (file_meta or {}).get("graph") or graph
+        divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+        result = dataclasses.replace(result, first_divergence=divergence)
+    return result, conversion
+
+
+#: inputs fed to both graphs when looking for the first diverging node (every intermediate is kept)
+DIVERGENCE_INPUTS = 3
+
+
+def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, opset: int, graph: str | None):
+    """Where ``onnx_path`` starts to differ from what the source framework computes: a fresh
+    conversion of the same model and weights (same graph form, so the same node names), both
+    compared node by node. None when no such node can be found (e.g. the file's names differ)."""
+    from zoocheck import rundir
+    from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
+    from zoocheck.converters.pipeline import convert
+
+    with rundir.run_directory() as run:
+        reference = convert(entry, output=run / "divergence-reference.onnx", weights=weights, random_seed=random_seed, opset=opset, graph=graph)
+        if not reference.ok:
+            return None
+        try:
+            return first_divergence(reference.onnx_path, onnx_path, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err)
+        except DivergenceUnavailable:
+            return None
+        finally:
+            reference.onnx_path.unlink(missing_ok=True)
+            Path(f"{reference.onnx_path}.json").unlink(missing_ok=True)
