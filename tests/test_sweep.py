@@ -73,8 +73,8 @@ def test_parity_fail_is_a_numerical_failure_record(tmp_path):
     result = run_sweep(toy_jobs([toy("off")]), LocalExecutor(), store)
     assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("parity", "failed")]
     parity = result.outcomes[1]
-    assert parity.failure["category"] == "numerical" and parity.failure["fp32_noise"] is False
-    assert "PARITY FAIL" in parity.message and store.failures()[-1]["category"] == "numerical"
+    assert parity.failure.category == "numerical" and parity.failure.fp32_noise is False
+    assert "PARITY FAIL" in parity.message and store.failures()[-1].category == "numerical"
 
 
 def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
