@@ -103,6 +103,16 @@ def test_cli_preprocess_reports_each_model_and_exits_by_status(capsys):
     assert all(r["status"] == "ok" and r["max_pixel_diff"] < 1e-3 and len(r["images"]) == len(PHOTOS) for r in rows)
 
 
+def test_a_stored_check_reads_back_as_it_was(tmp_path):
+    from zoocheck.records import LibraryPreprocessCheck
+    from zoocheck.store import ResultsStore
+
+    assert main(["preprocess", "--src", "timm", "--model", "resnet50d.gluon_in1k", "--results", str(tmp_path)]) == 0
+    (stored,) = ResultsStore(tmp_path).results("preprocess")
+    assert isinstance(stored, LibraryPreprocessCheck) and stored.status == "ok" and len(stored.images) == len(PHOTOS)
+    assert LibraryPreprocessCheck.from_json(stored.to_json()) == stored
+
+
 def test_cli_preprocess_with_onnx_of_two_models_is_a_usage_error(tmp_path, capsys):
     onnx_file = tmp_path / "m.onnx"
     onnx_file.write_bytes(b"x")

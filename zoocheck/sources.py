@@ -63,6 +63,9 @@ class Source:
     order: int = 100  # position in reports (lower first)
     colour: str = "#444444"  # its points in the HTML plot
     cross_checks: tuple[CrossCheck, ...] = ()
+    # 'module:function' building the source library's own evaluation transform for an entry
+    # (``zoocheck preprocess`` compares zoocheck's spec-driven preprocessing with it); None: unknown
+    library_transform: str | None = None
 
     @property
     def extras(self) -> tuple[str, ...]:
@@ -149,25 +152,32 @@ _TIMM = Framework("timm", extra="torch")
 _MXNET = Framework("mxnet", extra="mxnet", importer="zoocheck.converters.mxnet_compat:import_mxnet")
 _REG = "zoocheck.zoo_registry.sources."
 _CONV = "zoocheck.converters."
+_LIB = "zoocheck.checks.library_preprocess:"
 
 _BUILTIN = (
     Source("torchvision", _REG + "torchvision", _CONV + "torch_hub:TorchvisionConverter", (_TORCH, Framework("torchvision", extra="torch")),
-           runtime="torch", aliases=("tv",), title="torchvision.models", order=0, colour="#e15759"),
+           runtime="torch", aliases=("tv",), title="torchvision.models", order=0, colour="#e15759",
+           library_transform=_LIB + "torchvision_transform"),
     Source("timm", _REG + "timm", _CONV + "torch_hub:TimmConverter", (_TORCH, _TIMM),
-           runtime="torch", title="PyTorch Image Models", order=1, colour="#4e79a7"),
+           runtime="torch", title="PyTorch Image Models", order=1, colour="#4e79a7", library_transform=_LIB + "timm_transform"),
     Source("mmpretrain", _REG + "mmpretrain", _CONV + "mmpretrain:MMPretrainConverter", (_TORCH,),
-           runtime="torch", aliases=("mmcls", "mmclassification"), title="OpenMMLab mmpretrain (mmcls) checkpoints", order=2, colour="#59a14f"),
+           runtime="torch", aliases=("mmcls", "mmclassification"), title="OpenMMLab mmpretrain (mmcls) checkpoints", order=2, colour="#59a14f",
+           library_transform=_LIB + "mmpretrain_transform"),
     Source("ppcls", _REG + "ppcls", _CONV + "paddle:PaddleClasConverter",
            (Framework("paddle", extra="paddle", importer=_CONV + "paddle_export:import_paddle"), Framework("paddle2onnx", extra="paddle")),
-           runtime="paddle", aliases=("paddleclas", "paddle"), title="PaddleClas", order=3, colour="#f28e2b"),
+           runtime="paddle", aliases=("paddleclas", "paddle"), title="PaddleClas", order=3, colour="#f28e2b",
+           library_transform=_LIB + "paddleclas_transform"),
     Source("gluon", _REG + "gluon", _CONV + "gluon:GluonConverter", (_MXNET,),
-           runtime="mxnet", aliases=("mxnet", "mxnet-gluon-model-zoo"), title="MXNet Gluon model zoo", order=4, colour="#76b7b2"),
+           runtime="mxnet", aliases=("mxnet", "mxnet-gluon-model-zoo"), title="MXNet Gluon model zoo", order=4, colour="#76b7b2",
+           library_transform=_LIB + "mxnet_transform"),
     Source("gluoncv", _REG + "gluoncv", _CONV + "gluoncv:GluonCVConverter",
            (_TORCH, _TIMM, Framework("mxnet", extra="mxnet", needed="some-models", importer=_MXNET.importer)),
-           runtime="torch", title="GluonCV (v1b/v1c/v1d/v1s/ResNeXt rebuilt in timm; v1/v2 in MXNet)", order=5, colour="#b07aa1"),
+           runtime="torch", title="GluonCV (v1b/v1c/v1d/v1s/ResNeXt rebuilt in timm; v1/v2 in MXNet)", order=5, colour="#b07aa1",
+           library_transform=_LIB + "mxnet_transform"),
     Source("onnx-zoo", _REG + "onnx_zoo", _CONV + "onnx_zoo:OnnxZooConverter",
            (Framework("onnx"), Framework("onnxruntime"), Framework("mxnet", extra="mxnet", needed="random-weights", importer=_MXNET.importer)),
            runtime="onnxruntime", aliases=("onnx", "onnx_zoo", "onnx-model-zoo"), title="ONNX model zoo files", order=6, colour="#9c755f",
+           library_transform=_LIB + "mxnet_transform",
            cross_checks=(CrossCheck("gluon", "its ResNet v1/v2 files were exported from the MXNet Gluon model zoo"),)),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(s.name for s in _BUILTIN)

@@ -19,8 +19,6 @@ from pathlib import Path
 from zoocheck.records import Failure, Record, RecordError, record_from_json
 
 DEFAULT_DIR = "zoocheck-results"
-#: results stored untyped (``to_dict()``) and never read back: compare verdicts, preprocessing checks
-WRITE_ONLY_KINDS = frozenset({"compare", "preprocess"})
 
 
 def results_dir(explicit: str | Path | None = None) -> Path:
@@ -47,16 +45,14 @@ class ResultsStore:
             yield
 
     def _append(self, path: Path, record: Record) -> Path:
-        data = record.to_json() if isinstance(record, Record) else record.to_dict()
+        data = record.to_json()
         line = json.dumps(data, sort_keys=True, default=str) + "\n"
         with self._locked(), open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
         return path
 
     def add(self, record: Record) -> Path:
-        """Append ``record``: a Failure to the failure log, anything else to the results. The
-        results of ``zoocheck compare`` and ``preprocess`` (``to_dict()``, kinds in
-        ``WRITE_ONLY_KINDS``) are kept too, for people: nothing reads them back yet."""
+        """Append ``record``: a Failure to the failure log, anything else to the results."""
         return self._append(self.failures_path if isinstance(record, Failure) else self.results_path, record)
 
     def add_debug_log(self, title: str, text: str) -> Path:
@@ -94,8 +90,6 @@ class ResultsStore:
                     data = json.loads(line)
                 except ValueError as exc:
                     self.skipped_lines.append(f"{path} line {number}: not a JSON record ({exc}); skipped")
-                    continue
-                if isinstance(data, dict) and data.get("kind") in WRITE_ONLY_KINDS:
                     continue
                 try:
                     yield record_from_json(data, where=f"{path} line {number}")

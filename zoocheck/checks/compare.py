@@ -13,14 +13,13 @@ tensor's largest magnitude: folding batch norm in two frameworks may round diffe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
-from zoocheck.checks.library_preprocess import PreprocessingDifference, preprocessing_difference
-from zoocheck.records import Failure, OutputComparison, Tolerance, utc_now
+from zoocheck.checks.library_preprocess import preprocessing_difference
+from zoocheck.records import Comparison, Failure, FunctionComparison, Side, TensorDifference, Tolerance, WeightsComparison
 from zoocheck.zoo_registry.types import Entry
 
 #: two initializers are the same weights when they agree to this fraction of their largest magnitude
@@ -31,34 +30,6 @@ TENSORS_SHOWN = 3
 
 class ArchitectureMismatch(ValueError):
     """The two entries are different architectures: nothing to compare."""
-
-
-@dataclass(frozen=True)
-class TensorDifference:
-    name: str
-    max_abs_diff: float
-    rel_diff: float  # max_abs_diff over the larger side's max |value|
-    cosine: float
-    shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # set when the shapes differ
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "max_abs_diff": self.max_abs_diff, "rel_diff": self.rel_diff, "cosine": self.cosine, "shapes": self.shapes}
-
-
-@dataclass(frozen=True)
-class WeightsComparison:
-    tensors: int  # initializers compared
-    differing: tuple[TensorDifference, ...]  # in graph order
-    only_in_a: tuple[str, ...] = ()
-    only_in_b: tuple[str, ...] = ()
-
-    @property
-    def identical(self) -> bool:
-        return not self.differing and not self.only_in_a and not self.only_in_b
-
-    def to_dict(self) -> dict:
-        return {"tensors": self.tensors, "identical": self.identical, "differing": [d.to_dict() for d in self.differing],
-                "only_in_a": list(self.only_in_a), "only_in_b": list(self.only_in_b)}  # fmt: skip
 
 
 def _initializers(path: Path) -> dict[str, np.ndarray]:
@@ -95,106 +66,32 @@ def compare_weights(file_a: str | Path, file_b: str | Path, rtol: float = WEIGHT
     )
 
 
-@dataclass(frozen=True)
-class FunctionComparison:
-    """Both files on the same inputs (random tensors and side a's preprocessing of the photographs)."""
-
-    comparisons: tuple[OutputComparison, ...]
-    tolerance: Tolerance
-
-    @property
-    def within_tolerance(self) -> bool:
-        return bool(self.comparisons) and all(not c.violations(self.tolerance) for c in self.comparisons)
-
-    @property
-    def max_rel_err(self) -> float:
-        return max((c.max_rel_err for c in self.comparisons), default=float("nan"))
-
-    @property
-    def top1_agreement(self) -> tuple[int, int]:
-        return sum(c.top1_agree for c in self.comparisons), len(self.comparisons)
-
-    def to_dict(self) -> dict:
-        agree, total = self.top1_agreement
-        return {"max_rel_err": self.max_rel_err, "max_abs_err": max((c.max_abs_err for c in self.comparisons), default=float("nan")),
-                "min_cosine": min((c.cosine for c in self.comparisons), default=float("nan")), "top1_agree": agree, "inputs": total,
-                "within_tolerance": self.within_tolerance, "tolerance": self.tolerance.to_json(),
-                "comparisons": [c.to_json() for c in self.comparisons]}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a comparison: which entry, which weights, which canonical file."""
-
-    source: str
-    model: str
-    arch: str
-    onnx_path: str
-    weights: str | None  # the weights file, None for random weights
-    weights_sha256: str | None = None
-    random_seed: int | None = None
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "model": self.model, "arch": self.arch, "onnx_path": self.onnx_path, "weights": self.weights,
-                "weights_sha256": self.weights_sha256, "random_weights": self.weights is None, "random_seed": self.random_seed}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Comparison:
-    a: Side
-    b: Side
-    weights: WeightsComparison
-    function: FunctionComparison
-    preprocessing: PreprocessingDifference | None
-    first_divergence: Divergence | None = None
-    divergence_note: str | None = None  # why no first divergence could be looked for
-    time: str = field(default_factory=utc_now)
-
-    @property
-    def verdict(self) -> str:
-        if self.weights.identical:
-            return "identical"
-        return "equivalent" if self.function.within_tolerance else "different"
-
-    @property
-    def random_weights(self) -> bool:
-        return self.a.weights is None or self.b.weights is None
-
-    def summary_lines(self) -> list[str]:
-        weights = "RANDOM WEIGHTS (one common set)" if self.random_weights else f"{self.a.weights} vs {self.b.weights}"
-        lines = [f"COMPARE {self.verdict.upper()} {self.a.source}/{self.a.model} vs {self.b.source}/{self.b.model} [{self.a.arch}] [{weights}]"]
-        w = self.weights
-        if w.identical:
-            lines.append(f"  weights: {w.tensors} tensors identical")
-        else:
-            shown = ", ".join(f"{d.name} (max abs {d.max_abs_diff:.3g}, cosine {d.cosine:.6f})" for d in w.differing[:TENSORS_SHOWN])
-            more = f" (+{len(w.differing) - TENSORS_SHOWN} more)" if len(w.differing) > TENSORS_SHOWN else ""
-            lines.append(f"  weights: {len(w.differing)} of {w.tensors} tensors differ: {shown}{more}")
-            if w.only_in_a or w.only_in_b:
-                lines.append(f"  weights: only in a: {len(w.only_in_a)}, only in b: {len(w.only_in_b)}")
-        agree, total = self.function.top1_agreement
-        lines.append(f"  function: max rel err {self.function.max_rel_err:.3g} (tol {self.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}")
-        if self.first_divergence is not None:
-            lines.append(f"  {self.first_divergence.summary()}")
-        elif self.divergence_note:
-            lines.append(f"  first divergence: {self.divergence_note}")
-        p = self.preprocessing
-        if p is not None:
-            effect = ""
-            if p.effect is not None:
-                effect = f"; through a's model: logits rel err {p.effect.max_rel_err:.3g}, top-1 flips {len(p.effect.top1_flips)}"
-            lines.append(f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}")
-        return lines
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": "compare", "verdict": self.verdict, "status": "ok" if self.verdict != "different" else "failed",
-            "a": self.a.to_dict(), "b": self.b.to_dict(), "random_weights": self.random_weights,
-            "weights": self.weights.to_dict(), "function": self.function.to_dict(),
-            "preprocessing": self.preprocessing.to_dict() if self.preprocessing else None,
-            "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None,
-            "divergence_note": self.divergence_note, "time": self.time,
-        }  # fmt: skip
+def summary_lines(comparison: Comparison) -> list[str]:
+    """The terminal report of a comparison, verdict first."""
+    weights = "RANDOM WEIGHTS (one common set)" if comparison.random_weights else f"{comparison.a.weights} vs {comparison.b.weights}"
+    lines = [f"COMPARE {comparison.verdict.upper()} {comparison.a.source}/{comparison.a.model} vs {comparison.b.source}/{comparison.b.model} [{comparison.a.arch}] [{weights}]"]
+    w = comparison.weights
+    if w.identical:
+        lines.append(f"  weights: {w.tensors} tensors identical")
+    else:
+        shown = ", ".join(f"{d.name} (max abs {d.max_abs_diff:.3g}, cosine {d.cosine:.6f})" for d in w.differing[:TENSORS_SHOWN])
+        more = f" (+{len(w.differing) - TENSORS_SHOWN} more)" if len(w.differing) > TENSORS_SHOWN else ""
+        lines.append(f"  weights: {len(w.differing)} of {w.tensors} tensors differ: {shown}{more}")
+        if w.only_in_a or w.only_in_b:
+            lines.append(f"  weights: only in a: {len(w.only_in_a)}, only in b: {len(w.only_in_b)}")
+    agree, total = comparison.function.top1_agreement
+    lines.append(f"  function: max rel err {comparison.function.max_rel_err:.3g} (tol {comparison.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}")
+    if comparison.first_divergence is not None:
+        lines.append(f"  {comparison.first_divergence.summary()}")
+    elif comparison.divergence_note:
+        lines.append(f"  first divergence: {comparison.divergence_note}")
+    p = comparison.preprocessing
+    if p is not None:
+        effect = ""
+        if p.effect is not None:
+            effect = f"; through a's model: logits rel err {p.effect.max_rel_err:.3g}, top-1 flips {len(p.effect.top1_flips)}"
+        lines.append(f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}")
+    return lines
 
 
 def compare_files(
@@ -232,18 +129,6 @@ def compare_files(
     return Comparison(side_a, side_b, weights, function, preprocessing, divergence, note)
 
 
-@dataclass(frozen=True)
-class ComparisonFailure:
-    """One side could not be written or converted: nothing was compared."""
-
-    a: str
-    b: str
-    failure: Failure
-
-    def to_dict(self) -> dict:
-        return {"kind": "compare", "verdict": None, "status": "error", "a": self.a, "b": self.b, "failure": self.failure.to_json()}
-
-
 def compare_entries(
     entry_a: Entry,
     entry_b: Entry,
@@ -253,12 +138,13 @@ def compare_entries(
     images: Sequence[Path],
     workdir: Path,
     tolerance: Tolerance = Tolerance(),
-) -> Comparison | ComparisonFailure:
+) -> Comparison | Failure:
     """Convert both entries to their canonical graphs and compare them (:func:`compare_files`).
 
     ``weights``: a weights file per side in its source's own format; or ``random_seed``: one common
     random set (``converters.weights``) written in each side's format into ``workdir`` and read back
-    through each source's own loader, so ``identical`` proves both weight mappings right."""
+    through each source's own loader, so ``identical`` proves both weight mappings right.
+    A side that cannot be written or converted is returned as its Failure: nothing was compared."""
     from zoocheck.converters.pipeline import convert, sha256_of
     from zoocheck.converters.weights import random_weights, write_weights
 
@@ -273,12 +159,12 @@ def compare_entries(
                 for side, e in zip("ab", entries)
             )
         except ValueError as exc:  # an architecture or format without canonical weights
-            return ComparisonFailure(entry_a.key, entry_b.key, Failure.from_exception(entry_b.source, entry_b.name, "load", exc))
+            return Failure.from_exception(entry_b.source, entry_b.name, "load", exc)
     sides = []
     for side, entry, path in zip("ab", entries, weights):
         conversion = convert(entry, output=workdir / f"{side}.onnx", weights=Path(path), graph="canonical")
         if not conversion.ok:
-            return ComparisonFailure(entry_a.key, entry_b.key, conversion.failure)
+            return conversion.failure
         given = random_seed is None
         sides.append(Side(entry.source, entry.name, entry.arch.id, str(conversion.onnx_path),
                           str(path) if given else None, sha256_of(Path(path)) if given and Path(path).is_file() else None,
@@ -288,13 +174,8 @@ def compare_entries(
 
 __all__ = [
     "ArchitectureMismatch",
-    "ComparisonFailure",
     "compare_entries",
-    "Comparison",
-    "FunctionComparison",
-    "Side",
-    "TensorDifference",
-    "WeightsComparison",
+    "summary_lines",
     "WEIGHTS_RTOL",
     "compare_files",
     "compare_weights",

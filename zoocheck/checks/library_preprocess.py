@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.checks.preprocess import ImageDecodeError, preprocess_image
+from zoocheck.records import ImagePixelDifference, LibraryPreprocessCheck, LogitEffect, PreprocessingDifference
 from zoocheck.zoo_registry.types import Entry, Preprocess
 
 #: one pixel step on the 0-255 scale: below this, two preprocessings round to the same image
@@ -172,19 +173,6 @@ def to_pixels(tensor: np.ndarray, spec: Preprocess) -> np.ndarray:
     return (x * std + mean) / spec.scale
 
 
-@dataclass(frozen=True)
-class ImagePixelDifference:
-    image: str
-    max_pixel_diff: float  # on the 0-255 scale
-    mean_pixel_diff: float
-    shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # set when the two tensors differ in shape
-    error: str | None = None  # the image could not be preprocessed by one side
-
-    def to_dict(self) -> dict:
-        return {"image": self.image, "max_pixel_diff": self.max_pixel_diff, "mean_pixel_diff": self.mean_pixel_diff,
-                "shapes": self.shapes, "error": self.error}  # fmt: skip
-
-
 def pixel_difference(name: str, a: np.ndarray, spec_a: Preprocess, b: np.ndarray, spec_b: Preprocess) -> ImagePixelDifference:
     """How far two preprocessings of one image are apart, in 0-255 pixel steps."""
     if a.shape != b.shape:
@@ -207,30 +195,6 @@ def compare_with_library(entry: Entry, images: Sequence[Path], transform: Librar
     return rows
 
 
-#: the function building each source's own transform (the libraries each source's zoo evaluates with)
-LIBRARY_TRANSFORMS: dict[str, Callable[[Entry], LibraryTransform]] = {
-    "torchvision": torchvision_transform,
-    "timm": timm_transform,
-    "mmpretrain": mmpretrain_transform,
-    "ppcls": paddleclas_transform,
-    "gluon": mxnet_transform,
-    "gluoncv": mxnet_transform,
-    "onnx-zoo": mxnet_transform,
-}
-
-
-@dataclass(frozen=True)
-class LogitEffect:
-    """What a preprocessing difference does to one model's outputs on the same photographs."""
-
-    model: str  # the ONNX file the two preprocessings were fed through
-    max_rel_err: float  # max |logits_a - logits_b| over the logit range of a
-    top1_flips: tuple[str, ...]  # the images whose top-1 class changed
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "max_rel_err": self.max_rel_err, "top1_flips": list(self.top1_flips)}
-
-
 def logit_effect(onnx_path: str | Path, names: Sequence[str], batch_a: np.ndarray, batch_b: np.ndarray) -> LogitEffect:
     """Feed both preprocessings of the same images through the ONNX model at ``onnx_path``."""
     from zoocheck.converters.onnx_runtime import run_first_output, session
@@ -245,48 +209,18 @@ def logit_effect(onnx_path: str | Path, names: Sequence[str], batch_a: np.ndarra
     )
 
 
-@dataclass(frozen=True)
-class LibraryPreprocessCheck:
-    """zoocheck's preprocessing of one entry against its source library's own transform."""
-
-    source: str
-    model: str
-    library: str  # the transform built, or why none could be
-    status: str  # ok | failed | skipped | error
-    images: tuple[ImagePixelDifference, ...] = ()
-    tolerance: float = PIXEL_TOLERANCE
-    effect: LogitEffect | None = None
-
-    @property
-    def max_pixel_diff(self) -> float:
-        return max((r.max_pixel_diff for r in self.images if r.error is None), default=math.nan)
-
-    def summary(self) -> str:
-        head = f"PREPROCESS {self.status.upper()} {self.source}/{self.model} vs {self.library}"
-        if self.status == "skipped":
-            return head
-        line = f"{head}: max pixel diff {self.max_pixel_diff:.3g} (tol {self.tolerance:g}) on {len(self.images)} images"
-        errors = [r.image for r in self.images if r.error]
-        if errors:
-            line += f"; not preprocessed: {', '.join(errors)}"
-        if self.effect is not None:
-            line += f"; logits rel err {self.effect.max_rel_err:.3g}, top-1 flips {len(self.effect.top1_flips)}"
-        return line
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": "preprocess", "status": self.status, "source": self.source, "model": self.model,
-            "library": self.library, "tolerance": self.tolerance, "max_pixel_diff": self.max_pixel_diff,
-            "images": [r.to_dict() for r in self.images], "effect": self.effect.to_dict() if self.effect else None,
-        }  # fmt: skip
-
-
 def check_library_preprocessing(entry: Entry, images: Sequence[Path], *, onnx_path: str | Path | None = None) -> LibraryPreprocessCheck:
     """Compare ``entry``'s spec-driven preprocessing of ``images`` with its source library's own
     transform; with ``onnx_path``, also what a non-zero difference does to that model's logits."""
-    build = LIBRARY_TRANSFORMS.get(entry.source)
-    if build is None:
-        return LibraryPreprocessCheck(entry.source, entry.name, f"no library transform known for source {entry.source!r}", "skipped")
+    import importlib
+
+    from zoocheck.sources import get_source
+
+    where = get_source(entry.source).library_transform
+    if where is None:
+        return LibraryPreprocessCheck(entry.source, entry.name, f"source {entry.source!r} declares no library transform", "skipped")
+    module, _, function = where.partition(":")
+    build = getattr(importlib.import_module(module), function)
     try:
         transform = build(entry)
     except LibraryUnavailable as exc:
@@ -303,24 +237,6 @@ def check_library_preprocessing(entry: Entry, images: Sequence[Path], *, onnx_pa
         theirs = np.stack([transform.apply(Path(p)) for p in paths]).astype(np.float32)
         effect = logit_effect(onnx_path, [r.image for r in usable], theirs, ours)
     return LibraryPreprocessCheck(entry.source, entry.name, transform.description, "ok" if worst <= PIXEL_TOLERANCE else "failed", rows, effect=effect)
-
-
-@dataclass(frozen=True)
-class PreprocessingDifference:
-    """Two entries' own preprocessings of the same photographs, and what the difference does."""
-
-    a: str  # entry keys
-    b: str
-    images: tuple[ImagePixelDifference, ...]
-    effect: LogitEffect | None  # b's preprocessing fed to a's model, against a's own
-
-    @property
-    def max_pixel_diff(self) -> float:
-        return max((r.max_pixel_diff for r in self.images if r.error is None), default=math.nan)
-
-    def to_dict(self) -> dict:
-        return {"a": self.a, "b": self.b, "max_pixel_diff": self.max_pixel_diff,
-                "images": [r.to_dict() for r in self.images], "effect": self.effect.to_dict() if self.effect else None}  # fmt: skip
 
 
 def preprocessing_difference(entry_a: Entry, entry_b: Entry, images: Sequence[Path], *, onnx_path_a: str | Path | None = None) -> PreprocessingDifference:
@@ -344,7 +260,6 @@ def preprocessing_difference(entry_a: Entry, entry_b: Entry, images: Sequence[Pa
 
 
 __all__ = [
-    "LIBRARY_TRANSFORMS",
     "LibraryPreprocessCheck",
     "LogitEffect",
     "check_library_preprocessing",

@@ -19,7 +19,7 @@ from typing import ContextManager
 from zoocheck import __version__
 from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert, sha256_of
 from zoocheck.errors import BadInput
-from zoocheck.records import AuditRecord, EvalResult, Failure, OnnxMetadata, ParityResult, RecordError, Tolerance
+from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry.types import Entry, Preprocess
 
@@ -319,3 +319,38 @@ __all__ = [
     "parity_runs",
     "reusable_conversion",
 ]
+
+
+# --- compare and preprocess ------------------------------------------------------------------
+
+
+def compare_and_store(
+    entry_a: Entry, entry_b: Entry, store: ResultsStore, *, weights: tuple[Path, Path] | None, random_seed: int | None,
+    images: Sequence[Path], tolerance: Tolerance = Tolerance(),
+) -> tuple[Comparison | Failure, str]:
+    """``compare.compare_entries`` in the run directory, its record (or failure) stored; with what
+    the frameworks printed meanwhile (for the debug log)."""
+    from zoocheck import rundir
+    from zoocheck.capture import captured_text
+    from zoocheck.checks.compare import compare_entries
+
+    with rundir.run_directory() as run, captured_text() as caught:
+        result = compare_entries(entry_a, entry_b, weights=weights, random_seed=random_seed, images=images, workdir=run, tolerance=tolerance)
+    store.add(result)
+    return result, caught[0]
+
+
+def preprocess_and_store(
+    entries: Sequence[Entry], store: ResultsStore, *, images: Sequence[Path], onnx_path: Path | None = None,
+) -> tuple[list[LibraryPreprocessCheck], str]:
+    """``library_preprocess.check_library_preprocessing`` for each entry, records stored; with
+    what the libraries printed meanwhile (libpng's colour-profile warnings)."""
+    from zoocheck.capture import captured_text
+    from zoocheck.checks.library_preprocess import check_library_preprocessing
+
+    with captured_text() as caught:
+        checks = [check_library_preprocessing(entry, images, onnx_path=onnx_path) for entry in entries]
+    for check in checks:
+        store.add(check)
+    return checks, caught[0]
+

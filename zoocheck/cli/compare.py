@@ -47,12 +47,11 @@ def run(args) -> int:
     import dataclasses
     import math
 
-    from zoocheck import rundir
-    from zoocheck.capture import captured_text
-    from zoocheck.checks.compare import ComparisonFailure, compare_entries
+    from zoocheck.checks.compare import summary_lines
     from zoocheck.checks.images import bundled_photos, images_in
-    from zoocheck.records import Tolerance
+    from zoocheck.checks.runs import compare_and_store
     from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+    from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
 
     entry_a, entry_b = (_entry(m) for m in args.models)
@@ -75,21 +74,17 @@ def run(args) -> int:
         raise UsageError(f"{exc}; check the --images folder") from None
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     store = ResultsStore(args.results)
-    workdir = rundir.current()
-    with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json), captured_text() as caught:
-        result = compare_entries(
-            entry_a, entry_b, weights=weights, random_seed=args.seed if args.random_weights else None,
-            images=images, workdir=Path(workdir), tolerance=tolerance,
+    with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json):
+        result, log = compare_and_store(
+            entry_a, entry_b, store, weights=weights, random_seed=args.seed if args.random_weights else None, images=images, tolerance=tolerance
         )  # fmt: skip
-    keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", caught[0])
-    store.add(result)
-    if isinstance(result, ComparisonFailure):
-        store.add(result.failure)
-        return report_failure(store, result.failure, args)
+    keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", log)
+    if isinstance(result, Failure):
+        return log_failure(store, result)
     if args.json:
-        print_json(result.to_dict())
+        print_json(result.to_json())
     else:
         out = console()
-        for line in result.summary_lines():
+        for line in summary_lines(result):
             out.print(line, markup=False, soft_wrap=True)
     return EXIT_OK if result.verdict in ("identical", "equivalent") else EXIT_FAILED

@@ -27,8 +27,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from zoocheck.checks.images import bundled_photos, images_in
-    from zoocheck.capture import captured_text
-    from zoocheck.checks.library_preprocess import check_library_preprocessing
+    from zoocheck.checks.runs import preprocess_and_store
     from zoocheck.identity import check_onnx_model
     from zoocheck.store import ResultsStore
 
@@ -44,13 +43,10 @@ def run(args) -> int:
     if not images:
         raise UsageError("no photographs: pass --images DIR (scikit-image, whose photographs are the default, is not installed)")
     store = ResultsStore(args.results)
-    with captured_text() as caught:  # libpng's colour-profile warnings, the libraries' own chatter
-        checks = [check_library_preprocessing(entry, images, onnx_path=args.onnx) for entry in entries]
-    keep_framework_log(store, args, f"preprocess {' '.join(args.model)}", caught[0])
-    for check in checks:
-        store.add(check)
+    checks, log = preprocess_and_store(entries, store, images=images, onnx_path=Path(args.onnx) if args.onnx else None)
+    keep_framework_log(store, args, f"preprocess {' '.join(args.model)}", log)
     if args.json:
-        print_json([c.to_dict() for c in checks])
+        print_json([c.to_json() for c in checks])
     else:
         out = console()
         for check in checks:
