@@ -12,7 +12,7 @@ if [ -x .venv/bin/zoocheck ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want"
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,ray,test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[all,ray,consumers,test]"
 # mmpretrain, used only by the tests to prove zoocheck's mmpretrain-style forward against the real
 # thing: its 'mmcv' requirement would trigger a source build, so it goes in with --no-deps beside
 # mmengine and mmcv-lite (STACK.md).

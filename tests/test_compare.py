@@ -96,6 +96,8 @@ def _compare_json(capsys, *argv) -> tuple[int, dict]:
 
 
 def test_cli_random_weights_self_test_is_identical_and_stored(tmp_path, capsys):
+    import json
+
     from zoocheck.store import ResultsStore
 
     code, result = _compare_json(capsys, "timm:resnet18.a1_in1k", "mmpretrain:resnet18_8xb32_in1k", "--random-weights", "--results", str(tmp_path))

@@ -118,7 +118,7 @@ def test_markdown():
     lines = text.splitlines()
     assert lines[0].startswith("| architecture | source | model | published top-1 | published top-5 | measured top-1")
     row = next(line for line in lines if "resnet50d.gluon_in1k" in line)
-    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | ok | - | 25.58 / 25.58 |" in row
+    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | ok | - | - | 25.58 / 25.58 |" in row
     assert "0.098 (random weights)" in text and "check the pipeline only" in text
     assert all(line.count("|") == lines[0].count("|") for line in lines if line.startswith("|"))
 
@@ -255,3 +255,29 @@ def test_a_record_whose_onnx_file_now_holds_another_model_is_left_out(tmp_path, 
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and next(r for r in csv.DictReader(io.StringIO(captured.out)) if r["model"] == entry.name)["parity"] == "ok"
+
+
+def test_compared_with_lists_same_weights_partners_first_and_real_over_random():
+    from zoocheck.records import Comparison, FunctionComparison, Side, WeightsComparison
+    from zoocheck.reports.table import build_rows
+    from zoocheck.zoo_registry import get_entry
+
+    tv = get_entry("torchvision", "resnet50.IMAGENET1K_V1")
+    assert "timm/resnet50.tv_in1k" in tv.same_weights_as
+
+    def comparison(other_source, other_model, *, random_weights, identical, time):
+        a = Side("torchvision", tv.name, tv.arch.id, "a.onnx", None if random_weights else "a.pth", random_seed=0 if random_weights else None)
+        b = Side(other_source, other_model, tv.arch.id, "b.onnx", None if random_weights else "b.pth")
+        from zoocheck.records import TensorDifference
+
+        differing = () if identical else (TensorDifference("fc.weight", 1.0, 0.5, 0.9),)
+        return Comparison(a, b, WeightsComparison(10, differing), FunctionComparison((), Tolerance()), None, time=time)
+
+    records = [
+        comparison("mmpretrain", "resnet50_8xb32_in1k", random_weights=True, identical=True, time="2026-01-01T00:00:00+00:00"),
+        comparison("timm", "resnet50.tv_in1k", random_weights=True, identical=True, time="2026-01-01T00:00:00+00:00"),
+        comparison("timm", "resnet50.tv_in1k", random_weights=False, identical=False, time="2025-01-01T00:00:00+00:00"),
+    ]
+    (row,) = [r for r in build_rows([tv], records) if r.model == tv.name]
+    # the registry's same-weights partner first; its real-weights comparison wins over the random one
+    assert row.compared == ("different timm/resnet50.tv_in1k", "identical mmpretrain/resnet50_8xb32_in1k (random weights)")

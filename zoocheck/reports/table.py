@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from zoocheck.records import AuditRecord, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
+from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
 from zoocheck.sources import UnknownSourceError, get_source, source_names
 from zoocheck.zoo_registry.types import Entry
 
@@ -47,6 +47,9 @@ class Row:
     params_m_published: float | None = None
     params_m_measured: float | None = None
     sweep: str = ""  # the latest sweep's jobs: 'ok', or 'category (step)' for each failed one
+    # `zoocheck compare` verdicts against other entries ('identical timm/resnet50.tv_in1k (random
+    # weights)'), the entries the registry records as the same weights first
+    compared: tuple[str, ...] = ()
 
     @property
     def delta_top1(self) -> float | None:
@@ -97,6 +100,20 @@ def _sweep_status(jobs: list[SweepJobRecord]) -> dict[tuple[str, str], str]:
     return status
 
 
+def _comparisons(comparisons: list[Comparison], same_weights: dict[tuple[str, str], set[str]]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Per entry, the latest verdict against each entry it was compared with (a real-weights
+    comparison before a random one), the registry's same-weights partners first."""
+    latest: dict[tuple[tuple[str, str], str], Comparison] = {}
+    for c in sorted(comparisons, key=lambda c: (not c.random_weights, c.time)):  # real ones last: they win
+        for mine, other in ((c.a, c.b), (c.b, c.a)):
+            latest[((mine.source, mine.model), other.key)] = c
+    cells: dict[tuple[str, str], list[tuple[bool, str, str]]] = {}
+    for (key, other), c in latest.items():
+        text = f"{c.verdict} {other}" + (" (random weights)" if c.random_weights else "")
+        cells.setdefault(key, []).append((other not in same_weights.get(key, set()), other, text))
+    return {key: tuple(text for *_, text in sorted(items)) for key, items in cells.items()}
+
+
 def _real_first(record: Record) -> int:
     """Preference among a model's records: real weights on a verified file, then real weights, then random."""
     return (0 if record.random_weights else 2) + (1 if getattr(record, "onnx_verified", True) else 0)
@@ -125,6 +142,8 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
     params: dict = _latest([r for r in by_type(AuditRecord) if r.quantity == "params_m" and r.measured is not None])
     failed = {(f.source, f.model) for f in failures if f.stage in _CONVERSION_STAGES}
     sweeps = _sweep_status(by_type(SweepJobRecord))
+    entries = list(entries)
+    compared = _comparisons(by_type(Comparison), {(e.source, e.name): set(e.same_weights_as) for e in entries})
 
     def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
         key = (src, model)
@@ -150,6 +169,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
             params_m_published=pub.params_m if pub else None,
             params_m_measured=audit.measured if audit else None,
             sweep=sweeps.get(key, ""),
+            compared=compared.get(key, ()),
         )
 
     rows, seen = [], set()
@@ -212,6 +232,7 @@ COLUMNS = (
     ("conversion", "conversion"),
     ("parity", "parity"),
     ("sweep", "sweep"),
+    ("compared", "compared with"),
     ("params", "params M (measured / published)"),
     ("reference", "reference"),
 )
@@ -232,6 +253,7 @@ def _cells(row: Row) -> list[str]:
         _status(row.conversion, row.conversion_random_weights),
         _status(row.parity, row.parity_random_weights, row.parity_unverified),
         row.sweep or "-",
+        "; ".join(row.compared) or "-",
         _params(row),
         row.reference or "-",
     ]
@@ -251,7 +273,7 @@ def render_markdown(rows: list[Row]) -> str:
 CSV_FIELDS = (
     "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
     "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_random_weights",
-    "parity_unverified", "eval_unverified", "any_random_weights", "sweep", "params_m_measured", "params_m_published", "reference",
+    "parity_unverified", "eval_unverified", "any_random_weights", "sweep", "compared", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
 
@@ -260,7 +282,7 @@ def render_csv(rows: list[Row]) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        d = r.to_dict()
+        d = {**r.to_dict(), "compared": "; ".join(r.compared)}
         writer.writerow({k: "" if d[k] is None else d[k] for k in CSV_FIELDS})
     return buf.getvalue()
 
