@@ -6,6 +6,8 @@ in about a second, so the default suite stays fast."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import signal
@@ -171,7 +173,7 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     assert all(j["status"] == "ok" and j.get("seconds") is not None for j in json.loads(capsys.readouterr().out))
     assert main(["table", "--src", "torchvision", "--results", str(tmp_path), "--json"]) == 0
     rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""
+    assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok (random weights)" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""
 
 
 @pytest.mark.parametrize(
@@ -209,6 +211,8 @@ def test_table_shows_each_entrys_latest_sweep_status_and_failure_category():
     assert (rows["toy-a"].sweep, rows["toy-b"].sweep, rows["toy-c"].sweep) == ("ok", "numerical (parity)", "")
     assert "<td>numerical (parity)</td>" in render(list(rows.values()), "html")
     assert "sweep" in render(list(rows.values()), "csv").splitlines()[0]
+    random = [dataclasses.replace(r, random_weights=True) for r in records]
+    assert {r.model: r.sweep for r in build_rows(entries, random)}["toy-a"] == "ok (random weights)"
 
 
 def test_workers_share_the_cpus_instead_of_oversubscribing():

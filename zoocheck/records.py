@@ -625,6 +625,7 @@ class SweepJobRecord(Record):
     message: str = ""
     onnx_path: str | None = None
     time: str = field(default_factory=utc_now)
+    random_weights: bool = False  # the job ran on seeded random weights
 
 
 # ---------------------------------------------------------------------------------------------

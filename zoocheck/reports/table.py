@@ -88,7 +88,8 @@ def _latest(records: Iterable[Record], prefer=lambda r: 0) -> dict[tuple[str, st
 
 def _sweep_status(jobs: list[SweepJobRecord]) -> dict[tuple[str, str], str]:
     """(source, model) -> 'ok' when the latest job of every step passed, else each failed step's
-    'category (step)'; skipped steps (compare, until sweeps run it) are not counted."""
+    'category (step)'; skipped steps (compare, until sweeps run it) are not counted. A sweep on
+    random weights is marked, like every other cell."""
     latest: dict[tuple[str, str], dict[str, SweepJobRecord]] = {}
     for job in jobs:
         latest.setdefault((job.source, job.model), {})[job.step] = job
@@ -96,7 +97,8 @@ def _sweep_status(jobs: list[SweepJobRecord]) -> dict[tuple[str, str], str]:
     for key, steps in latest.items():
         failed = [f"{j.category or 'failed'} ({step})" for step, j in steps.items() if j.status == "failed"]
         if failed or any(j.status == "ok" for j in steps.values()):
-            status[key] = "; ".join(failed) or "ok"
+            random = any(j.random_weights for j in steps.values())
+            status[key] = ("; ".join(failed) or "ok") + (" (random weights)" if random else "")
     return status
 
 

@@ -124,7 +124,7 @@ def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutc
     for job in item.work.jobs:
         exception_type = {"timeout": "JobTimeout", "out of memory": "ProcessKilled"}.get(category, "ProcessCrash")
         failure = Failure(job.entry.source, job.entry.name, job.step, exception_type, reason, category=category, job=job.key, step=job.step)
-        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=failure, message=reason))
+        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=failure, message=reason, random_weights=job.weights is None))
     return outcomes
 
 

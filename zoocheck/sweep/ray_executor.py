@@ -192,7 +192,7 @@ class RayExecutor:
         finally:
             for f in files:
                 f.unlink(missing_ok=True)
-        on_done([JobOutcome(job.key, job.entry.source, job.entry.name, "eval", "ok", time.perf_counter() - began, records=(merged,), message=merged.summary(), onnx_path=str(work.onnx_path))])
+        on_done([JobOutcome(job.key, job.entry.source, job.entry.name, "eval", "ok", time.perf_counter() - began, records=(merged,), message=merged.summary(), onnx_path=str(work.onnx_path), random_weights=job.weights is None)])
 
     def close(self) -> None:
         if self.started_here:

@@ -35,12 +35,14 @@ class JobOutcome:
     message: str = ""
     onnx_path: str | None = None
     log: str = ""  # what the framework printed
+    random_weights: bool = False  # the job ran on seeded random weights
 
     def record(self) -> SweepJobRecord:
         """The job's marker in the results store."""
         return SweepJobRecord(
             key=self.key, source=self.source, model=self.model, step=self.step, status=self.status, seconds=round(self.seconds, 3),
             category=self.failure.category if self.failure else None, message=self.message, onnx_path=self.onnx_path,
+            random_weights=self.random_weights,
         )  # fmt: skip
 
 
@@ -67,7 +69,7 @@ def _failure(job: Job, failure: Failure) -> Failure:
 
 
 def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
-    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, **kw)
+    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, random_weights=job.weights is None, **kw)
 
 
 def run_entry_captured(work: EntryWork) -> list[JobOutcome]:
