@@ -87,8 +87,8 @@ def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
         ray_executor.eval_shards = 1
     assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("eval", "ok")]
     single, sharded = local_store.results("eval")[-1], ray_store.results("eval")[-1]
-    assert sharded["dataset"]["shards"] == 3 and single["images"] == sharded["images"] == 11
-    assert (single["top1"], single["top5"], single["skipped"]) == (sharded["top1"], sharded["top5"], sharded["skipped"])
+    assert sharded.dataset["shards"] == 3 and single.images == sharded.images == 11
+    assert (single.top1, single.top5, single.skipped) == (sharded.top1, sharded.top5, sharded.skipped)
     eval_job = next(j for j in jobs if j.step == "eval")
     one, merged = np.load(predictions_path(local_store.directory, eval_job)), np.load(predictions_path(ray_store.directory, eval_job))
     assert one.shape == (12, 5) and (one[:, 0] >= 0).sum() == 11

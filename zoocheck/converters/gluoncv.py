@@ -77,7 +77,7 @@ def read_mxnet_params(path: Path) -> dict[str, np.ndarray]:
         raise WeightsError(f"{path}: is a directory; expected a GluonCV .params file") from None
     r = _Reader(data, path.name)
     if len(data) < 16 or r.take("<QQ")[0] != _LIST_MAGIC:
-        raise WeightsError(f"{path.name}: not an mxnet .params file (no NDArray-list header)")
+        raise WeightsError(f"{path.name}: not an MXNet .params file (no NDArray-list header); check the --weights path")
     (count,) = r.take("<Q")
     arrays = []
     for _ in range(count):
