@@ -45,6 +45,8 @@ class CrashConverter(Converter):
             return LinearModel(random_seed or 0)
         if entry.builder == "off":  # exports weights 10% off: a conversion that changes the function
             return LinearModel(random_seed or 0, export_scale=1.1)
+        if entry.builder == "export-abort":  # loads, then the exporter dies (a C++ abort inside it)
+            return LinearModel(random_seed or 0, export_abort=True)
         raise RuntimeError(f"unknown crash {entry.builder!r}")
 
 
@@ -53,14 +55,16 @@ class LinearModel(NativeModel):
 
     versions = {"test": "1"}
 
-    def __init__(self, seed: int, export_scale: float = 1.0):
+    def __init__(self, seed: int, export_scale: float = 1.0, export_abort: bool = False):
         self.weight = np.random.default_rng(seed).standard_normal((3, 1000)).astype(np.float32)
-        self.export_scale = export_scale
+        self.export_scale, self.export_abort = export_scale, export_abort
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return batch.mean(axis=(2, 3)) @ self.weight
 
     def export_onnx(self, path: Path, opset: int) -> None:
+        if self.export_abort:
+            os.abort()
         import onnx
         from onnx import TensorProto, helper, numpy_helper
 

@@ -81,11 +81,15 @@ def test_parity_fail_is_a_numerical_failure_record(tmp_path):
 
 def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
     store = ResultsStore(tmp_path)
-    entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("linear")]
+    entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("export-abort"), toy("linear")]
     executor = LocalExecutor(workers=2, timeout_s=20, memory_limit_bytes=600 * 2**20)
     result = run_sweep(toy_jobs(entries, steps=("convert",)), executor, store)
     by_model = {o.model: o for o in result.outcomes}
     assert by_model["toy-linear"].status == "ok"
+    # a death is filed under the stage the worker last reported, not one fixed guess
+    assert by_model["toy-segfault"].failure.category == "build"
+    assert by_model["toy-export-abort"].failure.category == "export"
+    assert "SIGABRT" in by_model["toy-export-abort"].message and "stage export" in by_model["toy-export-abort"].message
     assert by_model["toy-hang"].failure.category == "timeout"
     assert by_model["toy-balloon"].failure.category == "out of memory"
     assert "SIGSEGV" in by_model["toy-segfault"].message

@@ -63,7 +63,7 @@ def _serve(conn, framework_source: str, cpus: list[int], extra_sources: tuple = 
             work = conn.recv()
             if work is None:
                 return
-            conn.send(("done", run_entry_captured(work)))
+            conn.send(("done", run_entry_captured(work, on_stage=lambda stage: conn.send(("stage", stage)))))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
 
@@ -93,6 +93,7 @@ class _Worker:
     work: EntryWork | None = None
     item: "Item | None" = None
     work_started: float = 0.0
+    stage: str = "load"  # the stage its current job reported last: where a death happened
     killed_for: str | None = None  # 'timeout' or 'out of memory' when the driver killed it
 
     def stop(self) -> None:
@@ -179,7 +180,7 @@ class LocalExecutor:
             else:
                 idle.remove(worker)
             item = pending.pop(index)
-            worker.work, worker.item, worker.work_started, worker.killed_for = item.work, item, time.perf_counter(), None
+            worker.work, worker.item, worker.work_started, worker.killed_for, worker.stage = item.work, item, time.perf_counter(), None, "load"
             worker.conn.send(item.work)
             busy.append(worker)
             on_start(item)
@@ -196,6 +197,8 @@ class LocalExecutor:
                         if kind == "ready":
                             worker.ready_s = payload
                             self.framework_start_s.append(payload)
+                        elif kind == "stage":
+                            worker.stage = payload
                         elif kind == "done":
                             on_done(payload)
                             finished = True
@@ -228,10 +231,13 @@ class LocalExecutor:
             return worker.killed_for
         if worker.proc.exitcode == -signal.SIGKILL:
             return "out of memory"  # nobody here killed it: the kernel's OOM killer did
-        return "build"
+        from zoocheck.records import Failure
+        from zoocheck.sweep.jobs import categorize
+
+        return categorize(Failure(worker.item.source, "", worker.stage, "ProcessCrash", ""))
 
     def _death_reason(self, worker: _Worker) -> str:
-        step = "+".join(j.step for j in worker.work.jobs)
+        step = f"{'+'.join(j.step for j in worker.work.jobs)} (stage {worker.stage})"
         if worker.killed_for == "timeout":
             return f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the worker was killed"
         if worker.killed_for == "out of memory":

@@ -148,6 +148,7 @@ class RayExecutor:
     def _death(self, exc, item: Item, seconds: float) -> list[JobOutcome]:
         """``died`` outcomes for a task that did not return: killed for memory, its worker dead,
         or an exception it raised (the cause's own type decides the category)."""
+        from zoocheck.records import Failure
         from zoocheck.sweep.jobs import categorize
 
         ray = self.ray
@@ -157,7 +158,8 @@ class RayExecutor:
         if isinstance(exc, ray.exceptions.WorkerCrashedError):
             return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {_first_line(exc)}", "build", seconds)
         cause = getattr(exc, "cause", None) or exc
-        category = categorize({"stage": item.work.jobs[0].step, "exception_type": type(cause).__name__, "message": _first_line(cause)})
+        job = item.work.jobs[0]
+        category = categorize(Failure(job.entry.source, job.entry.name, job.step, type(cause).__name__, _first_line(cause)))
         return died(item, f"{step} failed in its Ray task: {type(cause).__name__}: {_first_line(cause)}", category, seconds)
 
     def _sharded_eval(self, item: Item, on_done, on_start) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
     return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, random_weights=job.weights is None, **kw)
 
 
-def run_entry_captured(work: EntryWork) -> list[JobOutcome]:
+def run_entry_captured(work: EntryWork, on_stage: Callable[[str], None] | None = None) -> list[JobOutcome]:
     """``run_entry`` with what the frameworks print captured into the outcomes' logs (for the
     debug log the driver keeps) instead of the worker's terminal."""
     import dataclasses
@@ -85,15 +86,17 @@ def run_entry_captured(work: EntryWork) -> list[JobOutcome]:
     log = Path(name)
     try:
         with captured_output(log):
-            outcomes = run_entry(work)
+            outcomes = run_entry(work, on_stage)
         text = read_log(log)
     finally:
         log.unlink(missing_ok=True)
     return [o if o.log or not text else dataclasses.replace(o, log=text) for o in outcomes]
 
 
-def run_entry(work: EntryWork) -> list[JobOutcome]:
-    """Run ``work``'s jobs in order; never raises for a model's failure."""
+def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) -> list[JobOutcome]:
+    """Run ``work``'s jobs in order; never raises for a model's failure. ``on_stage`` hears each
+    stage (load, build, parity, export, check, eval) as it starts, so that an executor whose
+    worker dies can say where."""
     by_step = {j.step: j for j in work.jobs}
     outcomes: list[JobOutcome] = []
     missing = work.jobs[0].options.get("missing_weights")
@@ -104,7 +107,7 @@ def run_entry(work: EntryWork) -> list[JobOutcome]:
         return outcomes
     onnx_ready = work.onnx_path.is_file() and "convert" not in by_step
     if "convert" in by_step or "parity" in by_step:
-        outcomes += _convert_and_parity(work, by_step.get("convert"), by_step.get("parity"), onnx_ready)
+        outcomes += _convert_and_parity(work, by_step.get("convert"), by_step.get("parity"), onnx_ready, on_stage)
         onnx_ready = work.onnx_path.is_file()
     if "eval" in by_step:
         job, began = by_step["eval"], time.perf_counter()
@@ -112,19 +115,21 @@ def run_entry(work: EntryWork) -> list[JobOutcome]:
             reason = Failure(job.entry.source, job.entry.name, "eval", "NoConversion", "no converted ONNX file to evaluate (the convert step failed or was not run)")
             outcomes.append(_outcome(job, began, "failed", failure=_failure(job, reason), message=reason.message))
         else:
+            if on_stage is not None:
+                on_stage("eval")
             outcomes.append(_eval(work, job, began))
     if "compare" in by_step:
         outcomes.append(_outcome(by_step["compare"], time.perf_counter(), "skipped", message=COMPARE_NOT_YET))
     return outcomes
 
 
-def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Job | None, onnx_ready: bool) -> list[JobOutcome]:
+def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Job | None, onnx_ready: bool, on_stage) -> list[JobOutcome]:
     from zoocheck.converters.pipeline import convert
 
     began = time.perf_counter()
     job = convert_job or parity_job
     if parity_job is None:
-        conversion = convert(job.entry, output=work.onnx_path, weights=job.weights, random_seed=job.random_seed, opset=job.options.get("opset") or 17, isolate=False)
+        conversion = convert(job.entry, output=work.onnx_path, weights=job.weights, random_seed=job.random_seed, opset=job.options.get("opset") or 17, isolate=False, on_stage=on_stage)
         return [_conversion_outcome(convert_job, conversion, began)]
 
     from zoocheck.checks.parity import check_parity
@@ -139,6 +144,7 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
         images=[Path(p) for p in work.images] if work.images is not None else None,
         tolerance=Tolerance(**parity_job.options.get("tolerance", {})),
         opset=job.options.get("opset"),
+        on_stage=on_stage,
         isolate=False,
     )
     outcomes = []
