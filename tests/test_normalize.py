@@ -58,6 +58,22 @@ def test_large_initializers_go_to_one_external_data_file(tmp_path, monkeypatch):
     assert sess.run(None, {"input": np.ones((2, 3, 8, 8), np.float32)})[0].shape == (2, 5)
 
 
+def test_external_data_holds_the_large_tensors_in_one_file_named_after_the_model(tmp_path, monkeypatch):
+    # onnx compares sys.getsizeof(raw_data) (33 bytes of object header + the data) with the
+    # threshold: fc_w (60 bytes of data) goes out at 64, a one-float tensor stays inline
+    model = tiny_classifier()
+    model.graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32), "small"))
+    path = tmp_path / "m.onnx"
+    monkeypatch.setattr(normalize, "EXTERNAL_SIZE_THRESHOLD", 64)
+    normalize.save_with_external_data(model, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.onnx.data"]
+    header = onnx.load(str(path), load_external_data=False)
+    locations = {t.name: {e.key: e.value for e in t.external_data}.get("location") for t in header.graph.initializer}
+    assert locations == {"fc_w": "m.onnx.data", "small": None}
+    assert (tmp_path / "m.onnx.data").stat().st_size == 60
+    np.testing.assert_array_equal(numpy_helper.to_array(onnx.load(str(path)).graph.initializer[0]), np.arange(15, dtype=np.float32).reshape(3, 5) / 10)
+
+
 def test_failed_check_leaves_nothing_under_the_final_name(tmp_path, monkeypatch):
     model = normalize.normalize_model(tiny_classifier(), {})
     model.graph.node[2].op_type = "NoSuchOp"  # the checker rejects it

@@ -136,6 +136,14 @@ def read_metadata(path: str | Path) -> dict:
     raise ValueError(f"{path}: no zoocheck metadata; was it written by `zoocheck convert`?")
 
 
+def save_with_external_data(model, path: Path) -> None:
+    """Write ``model`` to ``path`` with every tensor of ``EXTERNAL_SIZE_THRESHOLD`` bytes or more in
+    ONE external data file ``<path name>.data`` beside it (the README's layout for models over 2 GB)."""
+    import onnx
+
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=Path(path).name + ".data", size_threshold=EXTERNAL_SIZE_THRESHOLD)
+
+
 def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     """Check and write ``model`` to ``output`` (+ ``output.data`` if over 2 GB) and ``output.json``.
 
@@ -156,7 +164,7 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     try:
         staged_model = staging / output.name
         if external:
-            onnx.save_model(model, str(staged_model), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=EXTERNAL_SIZE_THRESHOLD)
+            save_with_external_data(model, staged_model)
         else:
             onnx.save_model(model, str(staged_model))
         # The path-based checker handles external data and models over 2 GB.

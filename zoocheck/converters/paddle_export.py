@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import quote_names
-from zoocheck.converters.normalize import PROTOBUF_LIMIT
+from zoocheck.converters.normalize import PROTOBUF_LIMIT, save_with_external_data
 
 #: Program files of an inference model, in the order they are looked for.
 PROGRAM_SUFFIXES = (".json", ".pdmodel")
@@ -98,4 +98,4 @@ def export_large(model_file: Path, weights: dict, path: Path, opset: int) -> Non
         raise RuntimeError(f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {quote_names(missing)}")
     for name in used:
         graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weights[name].numpy(), dtype=np.float32), name))
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=path.name + ".data", size_threshold=1024)
+    save_with_external_data(model, path)
