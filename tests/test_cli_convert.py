@@ -11,7 +11,7 @@ from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.converters.normalize import read_metadata
-from zoocheck.converters.pipeline import sha256_of
+from zoocheck.digests import file_digest
 from zoocheck.zoo_registry import get_entry
 
 MODEL = ["--src", "torchvision", "--model", "resnet18"]
@@ -37,7 +37,7 @@ def test_convert_with_real_format_weights_writes_a_described_file(tmp_path, resn
     assert meta["preprocess"]["resize"] == 256 and meta["opset"] == 17 and "torch" in meta["versions"]
     beside = json.loads((tmp_path / "r18.onnx.json").read_text())
     # the same description, plus the written file's own checksum (which the file cannot hold)
-    assert beside.pop("onnx_file") == {"name": "r18.onnx", "sha256": sha256_of(out), "bytes": out.stat().st_size}
+    assert beside.pop("onnx_file") == {"name": "r18.onnx", "sha256": file_digest(out), "bytes": out.stat().st_size}
     assert beside == meta
     [record] = store_records(results, "results.jsonl")
     assert record["kind"] == "conversion" and record["status"] == "ok" and record["random_weights"] is False
@@ -120,14 +120,14 @@ def test_random_and_real_weights_default_paths_are_apart_and_nothing_is_overwrit
     results = tmp_path / "results"
     assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results)]) == 0
     [real] = (results / "onnx" / "torchvision").glob("*.onnx")
-    real_sha = sha256_of(real)
+    real_sha = file_digest(real)
     assert main(["convert", *MODEL, "--random-weights", "--seed", "2", "--results", str(results)]) == 0
     files = sorted(p.name for p in (results / "onnx" / "torchvision").glob("*.onnx"))
     assert files == sorted([real.name, real.name.replace(".onnx", ".random-seed2.onnx")])
-    assert sha256_of(real) == real_sha and read_metadata(real)["random_weights"] is False
+    assert file_digest(real) == real_sha and read_metadata(real)["random_weights"] is False
     capsys.readouterr()
     # the random conversion aimed at the real file is refused, naming what the file holds
     assert main(["convert", *MODEL, "--random-weights", "--output", str(real), "--results", str(results)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already holds" in err and resnet18_checkpoint.name in err and "--overwrite" in err
-    assert sha256_of(real) == real_sha
+    assert file_digest(real) == real_sha

@@ -111,9 +111,9 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
     assert record["opset"] == described["opset"] == opset and record["opset_requested"] == 10
     dims = [d.dim_param or d.dim_value for d in written.graph.input[0].type.tensor_type.shape.dim]
     assert record["ir_version"] == written.ir_version and record["input_shape"] == dims and dims[:2] == ["N", 3]
-    from zoocheck.converters.pipeline import sha256_of
+    from zoocheck.digests import file_digest
 
-    assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == sha256_of(out)
+    assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == file_digest(out)
 
 
 def test_a_second_process_writing_the_same_output_is_refused_while_the_first_converts(tmp_path):

@@ -20,6 +20,7 @@ LAYERS = {
     "rundir": 0,  # the per-run temporary directory, signals, output locks
     "capture": 0,  # framework output captured at the file-descriptor level
     "errors": 0,  # BadInput: input refused in zoocheck's own words
+    "digests": 0,  # file and JSON digests
     "zoo_registry": 1,
     "converters": 2,
     "identity": 2.5,  # which model an ONNX file holds (reads it through the converters' normaliser)

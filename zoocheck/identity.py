@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoocheck.digests import file_digest_or_none
 from zoocheck.errors import BadInput
 
 
@@ -28,12 +29,10 @@ class ModelIdentity:
 
     @classmethod
     def of_run(cls, entry, weights: Path | None, random_seed: int | None) -> "ModelIdentity":
-        from zoocheck.converters.pipeline import sha256_of
-
         if weights is None:
             return cls(entry.source, entry.name, random_seed=random_seed)
         weights = Path(weights)
-        return cls(entry.source, entry.name, weights_sha256=sha256_of(weights) if weights.is_file() else None, weights_file=str(weights))
+        return cls(entry.source, entry.name, weights_sha256=file_digest_or_none(weights), weights_file=str(weights))
 
     @classmethod
     def from_metadata(cls, meta: dict) -> "ModelIdentity":

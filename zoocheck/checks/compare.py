@@ -19,6 +19,7 @@ import numpy as np
 
 from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
 from zoocheck.checks.library_preprocess import preprocessing_difference
+from zoocheck.digests import file_digest_or_none
 from zoocheck.records import Comparison, Failure, FunctionComparison, Side, TensorDifference, Tolerance, WeightsComparison
 from zoocheck.zoo_registry.types import Entry
 
@@ -145,7 +146,7 @@ def compare_entries(
     random set (``converters.weights``) written in each side's format into ``workdir`` and read back
     through each source's own loader, so ``identical`` proves both weight mappings right.
     A side that cannot be written or converted is returned as its Failure: nothing was compared."""
-    from zoocheck.converters.pipeline import convert, sha256_of
+    from zoocheck.converters.pipeline import convert
     from zoocheck.converters.weights import random_weights, write_weights
 
     if entry_a.arch.id != entry_b.arch.id:
@@ -167,7 +168,7 @@ def compare_entries(
             return conversion.failure
         given = random_seed is None
         sides.append(Side(entry.source, entry.name, entry.arch.id, str(conversion.onnx_path),
-                          str(path) if given else None, sha256_of(Path(path)) if given and Path(path).is_file() else None,
+                          str(path) if given else None, file_digest_or_none(path) if given else None,
                           None if given else random_seed))  # fmt: skip
     return compare_files(entry_a, sides[0], entry_b, sides[1], images=images, tolerance=tolerance)
 

@@ -7,7 +7,6 @@ same resize/crop/interpolation/library decodes nothing, whatever its mean, std o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zoocheck.digests import json_digest
 from zoocheck.zoo_registry.types import Preprocess
 
 CACHE_CHUNK = 256  # images per cache file
@@ -27,7 +27,7 @@ _CACHE_FORMAT = "zoocheck-crops-v1"
 def geometry_key(spec: Preprocess) -> str:
     """Hash of the spec fields that decide the uint8 crop (the cache key's preprocessing part)."""
     geometry = {name: getattr(spec, name) for name in GEOMETRY_FIELDS}
-    return hashlib.sha256(json.dumps([_CACHE_FORMAT, geometry], sort_keys=True).encode()).hexdigest()
+    return json_digest([_CACHE_FORMAT, geometry])
 
 
 

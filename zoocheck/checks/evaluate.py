@@ -11,7 +11,6 @@ resumes where it stopped and never runs the model on a finished image again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time as _time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from zoocheck.checks.crop_cache import CropCache, atomic_write, geometry_key
 from zoocheck.checks.eval_feed import Feeder
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
 from zoocheck.converters.onnx_runtime import available_cpus
+from zoocheck.digests import json_digest
 from zoocheck.records import EvalResult, SkippedImage, utc_now
 from zoocheck.zoo_registry.types import Preprocess
 
@@ -37,7 +37,7 @@ CHECKPOINT_EVERY = 10  # batches
 
 def spec_key(spec: Preprocess) -> str:
     """Hash of the whole preprocessing spec."""
-    return hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()
+    return json_digest(spec.to_dict())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def evaluate(
     samples = dataset.samples[:limit] if limit is not None else dataset.samples
     total = len(samples)
     fingerprint = dataset.fingerprint()
-    key = hashlib.sha256(json.dumps([run_key, backend, fingerprint, spec_key(spec)]).encode()).hexdigest()
+    key = json_digest([run_key, backend, fingerprint, spec_key(spec)])
     ckpt = _Checkpoint.open(Path(checkpoint) if checkpoint else None, key, total)
     resumed = ckpt.done - len(ckpt.skipped)
     cache = CropCache(Path(cache_dir) / f"{fingerprint[:16]}-{geometry_key(spec)[:16]}") if cache_dir else None

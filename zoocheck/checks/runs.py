@@ -9,7 +9,6 @@ unusable input raises ``ValueError`` subclasses whose message names the file and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import ContextManager
 
 from zoocheck import __version__
-from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert, sha256_of
+from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert
+from zoocheck.digests import file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
 from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
 from zoocheck.store import ResultsStore
@@ -170,7 +170,7 @@ def default_crop_cache() -> Path:
 
 
 def _file_key(path: Path) -> str:
-    return sha256_of(path) if path.is_file() else f"dir:{path.resolve()}"
+    return file_digest_or_none(path) or f"dir:{path.resolve()}"
 
 
 def onnx_metadata(path: Path) -> OnnxMetadata | None:
@@ -219,7 +219,7 @@ def _onnx_predict(path: Path):
 def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: EvalOptions, *, source: str, model: str, backend: str, run_key: str, **described) -> EvalResult | Failure:
     from zoocheck.checks.evaluate import evaluate
 
-    name = hashlib.sha256(json.dumps([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit]).encode()).hexdigest()[:20]
+    name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit])[:20]
     try:
         result = evaluate(
             dataset, spec, predict, source=source, model=model, backend=backend, run_key=run_key,

@@ -153,7 +153,7 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     """
     import onnx
 
-    from zoocheck.zoo_registry.download import file_digest
+    from zoocheck.digests import file_digest
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +169,7 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
             onnx.save_model(model, str(staged_model))
         # The path-based checker handles external data and models over 2 GB.
         onnx.checker.check_model(str(staged_model), full_check=False)
-        described = {**metadata, "onnx_file": {"name": output.name, "sha256": file_digest(staged_model, "sha256"), "bytes": staged_model.stat().st_size}}
+        described = {**metadata, "onnx_file": {"name": output.name, "sha256": file_digest(staged_model), "bytes": staged_model.stat().st_size}}
         (staging / (output.name + ".json")).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
         written = []
         # Tensors under size_threshold stay inline, so a data file exists only if some were large.

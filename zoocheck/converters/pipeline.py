@@ -25,9 +25,10 @@ from zoocheck import __version__, rundir
 from zoocheck.capture import captured_output, read_log
 from zoocheck.converters.child import ChildProcess
 from zoocheck.converters.graph import FINGERPRINT_KEY
+from zoocheck.digests import file_digest_or_none
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata, WeightsRef
 from zoocheck.zoo_registry.audit import count
-from zoocheck.zoo_registry.download import cached_weights_path, file_digest
+from zoocheck.zoo_registry.download import cached_weights_path
 from zoocheck.zoo_registry.types import Entry
 
 DEFAULT_OPSET = 17
@@ -84,10 +85,6 @@ class Conversion:
             versions=dict(self.versions),
             failure=self.failure,
         )
-
-
-def sha256_of(path: Path) -> str:
-    return file_digest(path, "sha256")
 
 
 def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None) -> Path | None:
@@ -170,7 +167,7 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, versio
         arch=entry.arch.id,
         random_weights=weights is None,
         random_seed=random_seed if weights is None else None,
-        weights=None if weights is None else WeightsRef(str(weights), sha256_of(weights) if weights.is_file() else None),
+        weights=None if weights is None else WeightsRef(str(weights), file_digest_or_none(weights)),
         published_weights_url=entry.weights.url if entry.weights else None,
         preprocess=json.loads(json.dumps(entry.preprocess.to_dict())),  # as stored: lists, not tuples
         input_size=entry.input_size,
@@ -504,5 +501,4 @@ __all__ = [
     "describe",
     "failure_for",
     "resolve_weights",
-    "sha256_of",
 ]

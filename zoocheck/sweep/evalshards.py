@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoocheck.digests import file_digest
+
 
 def predictions_path(results_dir: Path, job) -> Path:
     """Where the per-image top-5 of ``job`` (an eval job) is kept: named by the job's key."""
@@ -34,7 +36,6 @@ def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, 
     entry's own spec; the per-image top-5 go to ``predictions``."""
     from zoocheck.checks.evaluate import DEFAULT_BATCH_SIZE, evaluate
     from zoocheck.converters.onnx_runtime import session
-    from zoocheck.converters.pipeline import sha256_of
     from zoocheck.zoo_registry.download import cache_dir
 
     if data is None:
@@ -54,7 +55,7 @@ def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, 
         arch=entry.arch.id,
         onnx_path=str(onnx_path),
         weights=str(job.weights) if job.weights else None,
-        run_key=f"onnx:{sha256_of(onnx_path)}",
+        run_key=f"onnx:{file_digest(onnx_path)}",
         batch_size=batch_size or DEFAULT_BATCH_SIZE,
         workers=threads,
         cache_dir=cache_dir() / "preprocessed",

@@ -10,8 +10,6 @@ The conversion's key also names its cached ONNX file, which parity and eval reus
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from zoocheck import __version__
+from zoocheck.digests import json_digest
 from zoocheck.records import Failure
 from zoocheck.zoo_registry.types import Entry
 
@@ -73,10 +72,6 @@ def weights_identity(weights: Path | None, random_seed: int | None, entry: Entry
     }
 
 
-def _digest(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class Job:
     """One step of one entry, with everything its result depends on."""
@@ -95,7 +90,7 @@ class Job:
 
 
 def job_key(entry: Entry, step: str, framework: str, weights_id: dict, options: dict, conversion_key: str | None) -> str:
-    return _digest(
+    return json_digest(
         {
             "entry": dataclasses.asdict(entry),
             "step": step,

@@ -16,7 +16,6 @@ offline, which URL to download and where to put the file).
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -25,6 +24,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from zoocheck.digests import file_digest
 from zoocheck.zoo_registry.types import Checksum, Entry
 
 CHUNK = 1 << 20
@@ -54,14 +54,6 @@ class FetchError(RuntimeError):
 
 class ChecksumMismatch(FetchError):
     pass
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify(path: Path, checksum: Checksum | None) -> bool:

@@ -1,0 +1,32 @@
+"""Content digests, written once: of a file's bytes (published checksums, the weights and ONNX
+files a record names) and of JSON data (cache, checkpoint and job keys)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of the file's bytes, read in 1 MiB blocks (weights files reach gigabytes)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digest_or_none(path: Path) -> str | None:
+    """sha256 of ``path`` when it is a file; None for a folder (a Paddle inference model), which
+    has no single checksum."""
+    path = Path(path)
+    return file_digest(path) if path.is_file() else None
+
+
+def json_digest(data) -> str:
+    """sha256 of ``data`` as JSON with sorted keys (so equal data give equal keys whatever the dict
+    order); values JSON cannot hold (paths, enums) are written as ``str``."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
