@@ -27,7 +27,7 @@ def rel_err(reference, test) -> float:
     return float(np.abs(reference - test).max() / (reference.max() - reference.min()))
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50d", "resnet50s"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet50d", "resnet50s", "resnext50_32x4d"])
 def test_canonical_names_and_forward_are_timms(name):
     torch = pytest.importorskip("torch")
     from zoocheck.converters.torch_common import timm_network

@@ -110,63 +110,83 @@ def _spec(arch: Architecture) -> ResNetSpec:
 
 
 # --- the numpy forward --------------------------------------------------------------------------
+# Channels-last (NHWC) inside: a convolution is then a sum over its k*k taps of one matmul each
+# ([N*H*W, C] @ [C, out]), with no im2col copy k*k times the input's size.
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
-    """NCHW convolution with padding k // 2 (every conv of the family), as one batched matmul."""
-    n, c, h, width = x.shape
+    """NHWC convolution with padding k // 2 (every conv of the family); ``w`` is [out, in/groups, k, k]."""
+    n, h, width, _ = x.shape
     co, cg, k, _ = w.shape
     pad = k // 2
     ho, wo = (h + 2 * pad - k) // stride + 1, (width + 2 * pad - k) // stride + 1
-    if k == 1:
-        cols = x[:, :, ::stride, ::stride][:, :, :ho, :wo].reshape(n, groups, cg, ho * wo).transpose(1, 0, 3, 2).reshape(groups, n * ho * wo, cg)
-    else:
-        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-        win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
-        cols = win.reshape(n, groups, cg, ho, wo, k, k).transpose(1, 0, 3, 4, 2, 5, 6).reshape(groups, n * ho * wo, cg * k * k)
-    out = np.matmul(cols, w.reshape(groups, co // groups, cg * k * k).transpose(0, 2, 1))
-    out = out.reshape(groups, n, ho, wo, co // groups).transpose(1, 0, 4, 2, 3).reshape(n, co, ho, wo)
-    return out + bias[None, :, None, None] if bias is not None else out
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
+    # [k, k, groups, in/groups, out/groups], contiguous: numpy hands only such operands to BLAS
+    taps_w = np.ascontiguousarray(w.reshape(groups, co // groups, cg, k, k).transpose(3, 4, 0, 2, 1), dtype=x.dtype)
+    out = None
+    for i in range(k):
+        for j in range(k):
+            tap = xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :].reshape(n * ho * wo, groups * cg)
+            if groups == 1:
+                term = tap @ taps_w[i, j, 0]
+            else:  # [groups, N*H*W, in/groups] @ [groups, in/groups, out/groups]
+                term = np.matmul(tap.reshape(-1, groups, cg).transpose(1, 0, 2), taps_w[i, j])
+            out = term if out is None else np.add(out, term, out=out)
+    if groups > 1:
+        out = out.transpose(1, 0, 2)
+    out = out.reshape(n, ho, wo, co)
+    return out + bias.astype(x.dtype) if bias is not None else out
 
 
 def max_pool(x: np.ndarray) -> np.ndarray:
-    """3x3, stride 2, padding 1 (the stem's)."""
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
-    h, w = (x.shape[2] - 1) // 2 + 1, (x.shape[3] - 1) // 2 + 1
-    return np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))[:, :, ::2, ::2][:, :, :h, :w].max(axis=(4, 5))
+    """3x3, stride 2, padding 1 (the stem's), NHWC."""
+    n, h, w, c = x.shape
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    ho, wo = (h - 1) // 2 + 1, (w - 1) // 2 + 1
+    out = xp[:, 0 : 2 * ho - 1 : 2, 0 : 2 * wo - 1 : 2]
+    for i in range(3):
+        for j in range(3):
+            if i or j:
+                out = np.maximum(out, xp[:, i : i + 2 * ho - 1 : 2, j : j + 2 * wo - 1 : 2])
+    return out
 
 
 def avg_pool_2x2(x: np.ndarray) -> np.ndarray:
-    """2x2, stride 2, ceil mode, padding excluded from the average (the 'd' shortcut)."""
-    n, c, h, w = x.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (0, h % 2), (0, w % 2)))
+    """2x2, stride 2, ceil mode, padding excluded from the average (the 'd' shortcut), NHWC."""
+    n, h, w, c = x.shape
+    xp = np.pad(x, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)))
     ones = np.pad(np.ones((h, w), x.dtype), ((0, h % 2), (0, w % 2)))
-    s = xp.reshape(n, c, xp.shape[2] // 2, 2, xp.shape[3] // 2, 2).sum(axis=(3, 5))
-    return s / ones.reshape(ones.shape[0] // 2, 2, ones.shape[1] // 2, 2).sum(axis=(1, 3))
+    s = xp.reshape(n, xp.shape[1] // 2, 2, xp.shape[2] // 2, 2, c).sum(axis=(2, 4))
+    return s / ones.reshape(ones.shape[0] // 2, 2, ones.shape[1] // 2, 2).sum(axis=(1, 3))[None, :, :, None]
 
 
 BatchNormHook = Callable[[str, np.ndarray], None]
 
 
 def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-            features: list | None = None) -> np.ndarray:  # fmt: skip
-    """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` (float64 inside).
+            features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+    """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype`` (float64
+    by default: the reference; random weights calibrate in float32).
 
-    ``measure(name, activations)`` is called before each BN (in network order) and may set that BN's
-    running statistics in ``params`` first: how random weights measure them. ``features`` receives
-    the pooled features the classifier sees."""
+    ``measure(name, activations)`` is called before each BN (in network order) with the BN's input,
+    channels last (``[N, H, W, C]``), and may set that BN's running statistics in ``params`` first:
+    how random weights measure them. ``features`` receives the pooled features the classifier sees."""
     spec = _spec(arch)
     p = params
 
     def bn(name: str, y: np.ndarray, affine: bool = True) -> np.ndarray:
         if measure is not None:
             measure(name, y)
-        scale = 1.0 / np.sqrt(p[f"{name}.running_var"] + BN_EPS)
-        y = (y - p[f"{name}.running_mean"][None, :, None, None]) * scale[None, :, None, None]
-        return y * p[f"{name}.weight"][None, :, None, None] + p[f"{name}.bias"][None, :, None, None] if affine else y
+        scale = (1.0 / np.sqrt(p[f"{name}.running_var"].astype(np.float64) + BN_EPS)).astype(dtype)
+        shift = -p[f"{name}.running_mean"].astype(dtype) * scale
+        if affine:
+            scale, shift = scale * p[f"{name}.weight"].astype(dtype), shift * p[f"{name}.weight"].astype(dtype) + p[f"{name}.bias"].astype(dtype)
+        out = y * scale
+        out += shift
+        return out
 
-    relu = lambda y: np.maximum(y, 0.0)  # noqa: E731
-    y = np.asarray(x, np.float64)
+    relu = lambda y: np.maximum(y, 0, out=y)  # noqa: E731  (in place: every input is a fresh array)
+    y = np.ascontiguousarray(np.asarray(x).transpose(0, 2, 3, 1), dtype=dtype)
     if spec.preact:
         y = bn("bn_data", y, affine=False)
     for conv, norm, _, _, _, stride in stem_units(spec):
@@ -201,7 +221,7 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
         y = relu(z + shortcut)
     if spec.preact:
         y = relu(bn("bn_final", y))
-    pooled = y.mean(axis=(2, 3))
+    pooled = y.mean(axis=(1, 2))
     if features is not None:
         features.append(pooled)
-    return pooled @ p["fc.weight"].T.astype(np.float64) + p["fc.bias"]
+    return pooled @ p["fc.weight"].T.astype(dtype) + p["fc.bias"].astype(dtype)
