@@ -106,7 +106,7 @@ def test_cli_random_weights_self_test_is_identical_and_stored(tmp_path, capsys):
     assert result["random_weights"] and result["a"]["random_seed"] == 0
     assert result["function"]["max_rel_err"] < 1e-5 and result["function"]["top1_agree"] == result["function"]["inputs"]
     assert result["preprocessing"]["max_pixel_diff"] > 0  # timm's bicubic crop_pct 0.95 vs mmpretrain's cv2 bilinear 256
-    # compare verdicts are kept in the store for people, untyped (store.WRITE_ONLY_KINDS)
+    # the comparison is kept in the store (kind compare), verdict included
     stored = [json.loads(line) for line in ResultsStore(tmp_path).results_path.read_text().splitlines() if json.loads(line).get("kind") == "compare"]
     assert len(stored) == 1 and stored[0]["verdict"] == "identical"
 

@@ -180,6 +180,54 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok (random weights)" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""
 
 
+def test_sweep_compare_step_compares_same_weights_pairs_once_and_table_shows_them(tmp_path, capsys):
+    """torchvision's resnet18 and timm's resnet18.tv_in1k are one weights file (relations.csv):
+    selected together, the pair is compared once, on one common random set, and both rows of the
+    table say so; an entry whose partner is compared by the partner's job is skipped."""
+    pytest.importorskip("timm")
+    from zoocheck.cli import main
+    from zoocheck.records import Comparison
+
+    from zoocheck.checks.images import bundled_photos
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "one.png").write_bytes(bundled_photos()[0].read_bytes())  # one photograph keeps the default suite short
+    argv = ["sweep", "--model", "torchvision/resnet18.IMAGENET1K_V1", "timm/resnet18.tv_in1k", "--steps", "compare", "--random-weights",
+            "--images", str(photos), "--results", str(tmp_path / "results"), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    jobs = {j["source"]: j for j in json.loads(capsys.readouterr().out)}
+    assert (jobs["timm"]["status"], jobs["timm"]["message"]) == ("ok", "identical with torchvision/resnet18.IMAGENET1K_V1")
+    assert jobs["torchvision"]["status"] == "skipped"  # 'timm/...' sorts first: the pair is timm's job
+    [comparison] = ResultsStore(tmp_path / "results").results("compare")
+    assert isinstance(comparison, Comparison) and comparison.verdict == "identical" and comparison.random_weights
+    assert (comparison.a.key, comparison.b.key) == ("timm/resnet18.tv_in1k", "torchvision/resnet18.IMAGENET1K_V1")
+    assert comparison.weights.tensors > 40 and comparison.function.max_rel_err < 1e-5
+    assert main(["table", "--arch", "resnet18", "--results", str(tmp_path / "results"), "--json"]) == 0
+    rows = {(r["source"], r["model"]): r for r in json.loads(capsys.readouterr().out)}
+    assert rows[("torchvision", "resnet18.IMAGENET1K_V1")]["compared"] == ["identical timm/resnet18.tv_in1k (random weights)"]
+    assert rows[("timm", "resnet18.tv_in1k")]["compared"] == ["identical torchvision/resnet18.IMAGENET1K_V1 (random weights)"]
+    assert main(argv) == 0  # resumed: nothing runs again
+    assert len(ResultsStore(tmp_path / "results").results("compare")) == 1
+
+
+def test_a_compare_job_depends_on_its_partner_and_covers_each_pair_once():
+    from zoocheck.sweep.jobs import compare_partners
+    from zoocheck.zoo_registry import get_entry
+
+    tv, timm_tv = get_entry("torchvision", "resnet18.IMAGENET1K_V1"), get_entry("timm", "resnet18.tv_in1k")
+    assert compare_partners(tv, {tv.key}) == (timm_tv.key,)  # a partner outside the selection is still compared
+    assert compare_partners(tv, {tv.key, timm_tv.key}) == () and compare_partners(timm_tv, {tv.key, timm_tv.key}) == (tv.key,)
+
+    def compare_job(seed_of_partner):
+        weights_of = lambda e: (None, seed_of_partner if e.key == timm_tv.key else 0)  # noqa: E731
+        [job] = plan([tv], ("compare",), framework_of=lambda e: "torch", weights_of=weights_of, options={})
+        return job
+
+    assert compare_job(0).options["partners"] == [{"key": timm_tv.key, "weights": None, "missing_weights": None}]
+    assert compare_job(0).key != compare_job(1).key  # the partner's weights identity is part of the key
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [

@@ -126,6 +126,7 @@ def run(args) -> int:
         "convert": {"opset": args.opset},
         "parity": {"opset": args.opset, "tolerance": tolerance, "images": images},
         "eval": {"data": args.data, "data_fingerprint": data_fingerprint, "limit": args.limit},
+        "compare": {"tolerance": tolerance, "images": images},
     }
     jobs = plan(
         entries,

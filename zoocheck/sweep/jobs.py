@@ -109,24 +109,56 @@ def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job
     ``framework_of(entry)`` names the pip extra of its converter; ``weights_of(entry)`` gives
     (weights path or None, seed or None) or raises MissingWeightsError; ``options[step]`` the
     options of that step."""
-    from zoocheck.converters.pipeline import MissingWeightsError
-
     jobs = []
+    selected = {e.key for e in entries}
     for entry in entries:
         framework = framework_of(entry)
-        missing = None
-        try:
-            weights, seed = weights_of(entry)
-            weights_id = weights_identity(weights, seed, entry)
-        except MissingWeightsError as exc:  # that entry's jobs fail as 'weights'; the others run
-            weights, seed, missing = None, None, str(exc)
-            weights_id = {"missing": missing}
+        weights, seed, weights_id, missing = _weights_of(entry, weights_of)
         conversion_key = job_key(entry, "convert", framework, weights_id, options.get("convert", {}), None)
         for step in (s for s in STEPS if s in steps):
-            key = conversion_key if step == "convert" else job_key(entry, step, framework, weights_id, options.get(step, {}), conversion_key if step in NEEDS_CONVERSION else None)
             step_options = {**options.get(step, {}), "conversion_key": conversion_key, **({"missing_weights": missing} if missing else {})}
+            key_options = options.get(step, {})
+            if step == "compare":
+                partners = [_partner(key, framework_of, weights_of) for key in compare_partners(entry, selected)]
+                step_options["partners"] = [{k: p[k] for k in ("key", "weights", "missing_weights")} for p in partners]
+                key_options = {**key_options, "partners": partners}
+            key = conversion_key if step == "convert" else job_key(entry, step, framework, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
             jobs.append(Job(entry, step, framework, weights, seed, step_options, key))
     return jobs
+
+
+def _weights_of(entry: Entry, weights_of) -> tuple[Path | None, int | None, dict, str | None]:
+    """(weights, seed, their identity, why they are missing): weights that cannot be found make
+    that entry's jobs fail as 'weights' while the others run."""
+    from zoocheck.converters.pipeline import MissingWeightsError
+
+    try:
+        weights, seed = weights_of(entry)
+        return weights, seed, weights_identity(weights, seed, entry), None
+    except MissingWeightsError as exc:
+        return None, None, {"missing": str(exc)}, str(exc)
+
+
+def compare_partners(entry: Entry, selected: set[str]) -> tuple[str, ...]:
+    """The keys of the entries ``entry``'s compare job compares it with: the registry's
+    ``same_weights_as`` partners, each pair once (by the entry whose key sorts first when both
+    are selected)."""
+    return tuple(k for k in entry.same_weights_as if k not in selected or entry.key < k)
+
+
+def _partner(key: str, framework_of, weights_of) -> dict:
+    """What a compare job needs of its partner entry, and what its result depends on: the
+    partner as data, its weights and their identity, its framework's versions."""
+    from zoocheck.zoo_registry import get_entry
+
+    try:
+        other = get_entry(*key.split("/", 1))
+    except LookupError as exc:  # its source's registry table is disabled
+        return {"key": key, "weights": None, "missing_weights": f"{key}: {exc}", "entry": None, "weights_id": None, "versions": None}
+    weights, _, weights_id, missing = _weights_of(other, weights_of)
+    framework = framework_of(other)
+    return {"key": key, "weights": str(weights) if weights else None, "missing_weights": missing,
+            "entry": dataclasses.asdict(other), "weights_id": weights_id, "versions": framework_versions(framework)}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,4 +196,4 @@ def categorize(failure: Failure) -> str:
     return _BY_STAGE.get(stage, "load")
 
 
-__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "framework_versions", "job_key", "plan", "weights_identity"]
+__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "compare_partners", "framework_versions", "job_key", "plan", "weights_identity"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from zoocheck.records import Failure, Record, SweepJobRecord
 from zoocheck.sweep.jobs import Job, categorize
 
-COMPARE_NOT_YET = "compare is not run by sweeps yet (issue 11): skipped, not checked"
+NO_PARTNER = "the registry records no same_weights_as partner to compare with (or its pairs are compared by the partner's job)"
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) ->
                 on_stage("eval")
             outcomes.append(_eval(work, job, began))
     if "compare" in by_step:
-        outcomes.append(_outcome(by_step["compare"], time.perf_counter(), "skipped", message=COMPARE_NOT_YET))
+        outcomes.append(_compare(work, by_step["compare"], time.perf_counter()))
     return outcomes
 
 
@@ -171,6 +171,57 @@ def _conversion_outcome(job: Job, conversion, began: float) -> JobOutcome:
     return _outcome(job, began, "failed", records=(record,), failure=_failure(job, conversion.failure), message=conversion.failure.one_line(), log=conversion.log)
 
 
+def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
+    """``compare_entries`` of the job's entry with each partner the job names (``jobs.plan``), on
+    the sweep's weights: the fetched files, or one common random set (the seed). One record per
+    pair (a Comparison, or the Failure that kept the pair from being compared); the job fails
+    when any pair is ``different`` or could not be compared."""
+    import tempfile
+
+    from zoocheck import rundir
+    from zoocheck.checks.compare import compare_entries
+    from zoocheck.checks.images import bundled_photos
+    from zoocheck.records import Comparison, Tolerance
+    from zoocheck.zoo_registry import get_entry
+
+    partners = job.options.get("partners", ())
+    if not partners:
+        return _outcome(job, began, "skipped", message=NO_PARTNER)
+    entry = job.entry
+    images = [Path(p) for p in work.images] if work.images is not None else bundled_photos()
+    tolerance = Tolerance(**job.options.get("tolerance", {}))
+    records, lines = [], []
+    for partner in partners:
+        if partner["missing_weights"]:
+            result = Failure(entry.source, entry.name, "load", "MissingWeightsError", f"compare with {partner['key']}: {partner['missing_weights']}")
+        else:
+            other = get_entry(*partner["key"].split("/", 1))
+            weights = None if job.weights is None else (job.weights, Path(partner["weights"]))
+            try:
+                with rundir.run_directory() as run, tempfile.TemporaryDirectory(prefix="sweep-compare-", dir=run) as workdir:
+                    result = compare_entries(entry, other, weights=weights, random_seed=job.random_seed, images=images, workdir=Path(workdir), tolerance=tolerance)
+            except Exception as exc:  # e.g. ArchitectureMismatch: a relation the registry got wrong
+                result = Failure.from_exception(entry.source, entry.name, "parity", exc)
+        if isinstance(result, Comparison):
+            lines.append(f"{result.verdict} with {partner['key']}")
+        else:
+            result = _failure(job, result)
+            lines.append(f"not compared with {partner['key']}: {result.one_line()}")
+        records.append(result)
+    comparisons = [r for r in records if isinstance(r, Comparison)]
+    failures = [r for r in records if isinstance(r, Failure)]
+    different = [c for c in comparisons if c.verdict == "different"]
+    failure = failures[0] if failures else None
+    if failure is None and different:
+        first = different[0]
+        failed = Failure(entry.source, entry.name, "parity", "CompareDifferent", f"{entry.key} and {first.b.source}/{first.b.model} differ: {first.function.max_rel_err:.3g} max rel err")
+        failure = dataclasses.replace(_failure(job, failed), category="numerical")
+    status = "failed" if failure is not None else "ok"
+    # the pairs' Failures are records of their own; the job's failure is written once, as the outcome's
+    stored = tuple(r for r in records if r is not failure)
+    return _outcome(job, began, status, records=stored, failure=failure, message="; ".join(lines))
+
+
 def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     from zoocheck.sweep.evalshards import evaluate_onnx
 
@@ -182,4 +233,4 @@ def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     return _outcome(job, began, "ok", records=(result,), message=result.summary(), onnx_path=str(work.onnx_path))
 
 
-__all__ = ["COMPARE_NOT_YET", "EntryWork", "JobOutcome", "conversion_path", "run_entry", "run_entry_captured"]
+__all__ = ["NO_PARTNER", "EntryWork", "JobOutcome", "conversion_path", "run_entry", "run_entry_captured"]
