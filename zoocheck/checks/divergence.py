@@ -52,15 +52,10 @@ def _with_all_outputs(path: Path, names: Sequence[str], folder: Path) -> Path:
 
 
 def _run(path: Path, names: Sequence[str], batch: np.ndarray, folder: Path) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
+    from zoocheck.converters.onnx_runtime import session
 
-    from zoocheck.converters.onnx_runtime import available_cpus
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = available_cpus()
     # the graph as written: no fusion may change the tensors compared
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    sess = ort.InferenceSession(str(_with_all_outputs(path, names, folder)), sess_options=options, providers=["CPUExecutionProvider"])
+    sess = session(_with_all_outputs(path, names, folder), optimize=False)
     return dict(zip(names, sess.run(list(names), {sess.get_inputs()[0].name: batch})))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from zoocheck.checks.crop_cache import CropCache, atomic_write, geometry_key
 from zoocheck.checks.eval_feed import Feeder
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
-from zoocheck.converters.onnx_runtime import available_cpus
+from zoocheck.converters.base import available_cpus
 from zoocheck.digests import json_digest
 from zoocheck.records import EvalResult, SkippedImage, utc_now
 from zoocheck.zoo_registry.types import Preprocess

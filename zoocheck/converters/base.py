@@ -125,9 +125,14 @@ class NativeModel(abc.ABC):
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
 
+def allowed_cpus() -> list[int]:
+    """The CPU cores this process may run on (a container's or taskset's limit, not the host's)."""
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+
+
 def available_cpus() -> int:
-    """CPU cores this process may run on (a container's or taskset's limit, not the host's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """How many cores this process may run on: every framework's and onnxruntime's thread count."""
+    return len(allowed_cpus())
 
 
 def framework_unavailable(what: str, exc: BaseException, extra: str | None) -> FrameworkUnavailable:

@@ -9,12 +9,14 @@ import numpy as np
 from zoocheck.converters.base import available_cpus
 
 
-def session(path: str | Path, threads: int | None = None):
+def session(path: str | Path, threads: int | None = None, *, optimize: bool = True):
+    """A CPU session on ``threads`` cores (default: every core this process may use).
+    ``optimize=False`` runs the graph as written, with no fusion hiding an intermediate tensor."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or available_cpus()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from pathlib import Path
 
+from zoocheck.converters.base import allowed_cpus
 from zoocheck.converters.child import detach_from_parent_signals, start_detached
 from zoocheck.sweep.work import EntryWork, JobOutcome
 
@@ -145,7 +146,7 @@ class LocalExecutor:
 
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        cpus = cpu_slice(slot, self.workers, sorted(os.sched_getaffinity(0)))
+        cpus = cpu_slice(slot, self.workers, allowed_cpus())
         proc = ctx.Process(target=_serve, args=(child, item.source, cpus, registered_extra_sources()), daemon=True, name=f"zoocheck-sweep-{item.framework}")
         start_detached(proc)
         child.close()
