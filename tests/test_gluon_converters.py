@@ -56,8 +56,10 @@ def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
 
 
 def zoo_entry(builder: str) -> Entry:
+    """The ONNX zoo's file of Gluon's ``builder``, exported from it as the registry records."""
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
-    return make_entry("onnx-zoo", f"resnet{depth}-{version}-7", gluon_style(builder).arch, builder, preprocess=GLUON)
+    name = f"resnet{depth}-{version}-7"
+    return make_entry("onnx-zoo", name, gluon_style(builder).arch, builder, preprocess=GLUON, exported_from=get_entry("onnx-zoo", name).exported_from)
 
 
 def onnx_io(path):
@@ -302,7 +304,7 @@ def test_onnx_zoo_from_tar_and_directory(zoo_file, tmp_path):
 
 def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
     builder, path, params, _ = zoo_file
-    # the pairing is data: onnx-zoo's descriptor declares the cross-check, the builders match
+    # the pairing is data: relations.csv records the zoo file as exported from the Gluon model
     published = next(e for e in list_entries("onnx-zoo") if e.builder == builder)
     assert cross_check_reference(published, list_entries("gluon")) == get_entry("gluon", builder)
     result = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=path, reference_weights=params, images=[])

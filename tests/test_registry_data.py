@@ -72,6 +72,27 @@ def test_relations_point_at_existing_entries_of_the_same_architecture(entry):
         assert entry.key in KEYS[key].same_weights_as  # the relation holds both ways
 
 
+def test_cross_source_pairs_are_the_relations_of_relations_csv(monkeypatch):
+    from zoocheck.checks.cross_source import cross_check_reference
+
+    zoo, gluon = get_entry("onnx-zoo", "resnet18-v1-7"), get_entry("gluon", "resnet18_v1")
+    everything = list_entries()
+    assert cross_check_reference(zoo, everything) == gluon  # exported_from
+    assert cross_check_reference(get_entry("timm", "resnet50.tv_in1k"), everything) == get_entry("torchvision", "resnet50.IMAGENET1K_V1")  # same_weights_as
+    # the Caffe2 ResNet-50 files share gluon resnet50_v1's network, not its weights: no pair
+    assert cross_check_reference(get_entry("onnx-zoo", "resnet50-caffe2-v1-7"), everything) is None
+    # the row removed from relations.csv, the pair is gone
+    read_rows = _common.read_rows
+    without = tuple(r for r in read_rows("relations.csv") if (r["source"], r["name"]) != ("onnx-zoo", "resnet18-v1-7"))
+    monkeypatch.setattr(_common, "read_rows", lambda name: without if name == "relations.csv" else read_rows(name))
+    _common._relations.cache_clear()
+    try:
+        (unrelated,) = _common.with_relations((zoo,))
+    finally:
+        _common._relations.cache_clear()
+    assert unrelated.exported_from is None and cross_check_reference(unrelated, everything) is None
+
+
 def test_entries_sharing_a_weights_file_are_declared_the_same_weights():
     by_file: dict[str, list[str]] = {}
     for e in KEYS.values():

@@ -42,16 +42,6 @@ class Framework:
 
 
 @dataclass(frozen=True)
-class CrossCheck:
-    """This source publishes files made from another source's weights, so the two must compute the
-    same function: ``checks.cross_source`` runs both on the same inputs, pairing the entries whose
-    builders are equal."""
-
-    reference: str  # the other source's name
-    why: str
-
-
-@dataclass(frozen=True)
 class Source:
     name: str  # canonical, lower case: what --src takes and what records store
     registry: str  # module whose ENTRIES (registry entries) this source declares
@@ -62,7 +52,6 @@ class Source:
     title: str = ""  # one line for --help: what the source is
     order: int = 100  # position in reports (lower first)
     colour: str = "#444444"  # its points in the HTML plot
-    cross_checks: tuple[CrossCheck, ...] = ()
     # 'module:function' building the source library's own evaluation transform for an entry
     # (``zoocheck preprocess`` compares zoocheck's spec-driven preprocessing with it); None: unknown
     library_transform: str | None = None
@@ -177,8 +166,7 @@ _BUILTIN = (
     Source("onnx-zoo", _REG + "onnx_zoo", _CONV + "onnx_zoo:OnnxZooConverter",
            (Framework("onnx"), Framework("onnxruntime"), Framework("mxnet", extra="mxnet", needed="random-weights", importer=_MXNET.importer)),
            runtime="onnxruntime", aliases=("onnx", "onnx_zoo", "onnx-model-zoo"), title="ONNX model zoo files", order=6, colour="#9c755f",
-           library_transform=_LIB + "mxnet_transform",
-           cross_checks=(CrossCheck("gluon", "its ResNet v1/v2 files were exported from the MXNet Gluon model zoo"),)),
+           library_transform=_LIB + "mxnet_transform"),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(s.name for s in _BUILTIN)
 for _source in _BUILTIN:
@@ -186,7 +174,6 @@ for _source in _BUILTIN:
 
 
 __all__ = [
-    "CrossCheck",
     "Framework",
     "Need",
     "Source",

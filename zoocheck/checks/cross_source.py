@@ -1,9 +1,9 @@
 """Cross-source checks: two zoos that publish the same weights must compute the same function.
 
-Which sources publish files made from another's weights is data: a source descriptor's
-``cross_checks`` (the ONNX model zoo's ResNet v1/v2 files were exported from the MXNet Gluon
-model zoo), pairing entries of the same network (equal architecture) and builder. Run in
-onnxruntime, the published file must agree with the other source's framework forward of the
+Which entries hold the same weights is the registry's data (``zoo_registry/data/relations.csv``):
+``exported_from`` (the ONNX model zoo's ResNet v1/v2 files were exported from the MXNet Gluon
+model zoo) and ``same_weights_as`` (timm's ``*.tv_in1k`` are torchvision's files). Run in
+onnxruntime, a published ONNX file must agree with the other source's framework forward of the
 weights it came from.
 """
 
@@ -13,15 +13,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from zoocheck.records import ParityResult, Tolerance
-from zoocheck.sources import get_source
 from zoocheck.zoo_registry.types import Entry
 
 
 def cross_check_reference(entry: Entry, candidates: Iterable[Entry]) -> Entry | None:
-    """The entry among ``candidates`` whose weights ``entry``'s file was made from, if its source
-    declares a cross-check with theirs."""
-    references = {c.reference for c in get_source(entry.source).cross_checks}
-    return next((c for c in candidates if c.source in references and c.arch == entry.arch and c.builder == entry.builder), None)
+    """The entry among ``candidates`` that ``entry`` is ``exported_from``, else the first it has
+    the ``same_weights_as``; None when the registry relates it to none of them."""
+    by_key = {c.key: c for c in candidates}
+    related = ([entry.exported_from] if entry.exported_from else []) + list(entry.same_weights_as)
+    return next((by_key[key] for key in related if key in by_key), None)
 
 
 def cross_source_parity(
@@ -47,8 +47,8 @@ def cross_source_parity(
 
     if cross_check_reference(entry, [reference_entry]) is None:
         raise ValueError(
-            f"{entry.key} ({entry.arch.id}) declares no cross-check with {reference_entry.key} ({reference_entry.arch.id}): "
-            "not the same network, or no cross_checks between their sources"
+            f"the registry records {entry.key} neither as exported from nor as the same weights as {reference_entry.key} "
+            "(zoo_registry/data/relations.csv): nothing says the two compute the same function"
         )
     fed = model_inputs(entry, images)
     names, batch = fed.names, fed.batch
