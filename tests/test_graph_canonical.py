@@ -245,7 +245,7 @@ def test_over_2gb_path_canonicalises_with_external_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(onnx.checker, "MAXIMUM_PROTOBUF", 1 << 20)
     monkeypatch.setattr(normalize, "PROTOBUF_LIMIT", 1 << 20)
-    monkeypatch.setattr(paddle, "PROTOBUF_LIMIT", 1 << 20)
+    monkeypatch.setattr(paddle, "PROGRAM_ALONE_ABOVE", 1 << 20)
     monkeypatch.setattr(normalize, "EXTERNAL_SIZE_THRESHOLD", 0)
     entry = small("ppcls", "ResNet18")
     batch = random_inputs(2, SIZE, seed=6)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import json
 import os
 import platform
@@ -278,20 +279,25 @@ class ConvertJob(_ModelJob):
             progress.enter("export")
             import onnx
 
+            outputs_probabilities = native.outputs_probabilities
             with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
                 raw = Path(tmp) / "raw.onnx"
                 native.export_onnx(raw, self.opset)
+                # the framework's copy of the weights is not needed any more: for the largest
+                # models (3.3 GB of weights) it is the difference between fitting and not
+                del native
+                gc.collect()
                 progress.enter("check")
                 model = onnx.load(str(raw))
                 versions["onnx"] = onnx.__version__
-                form = resolve_form(entry.arch, self.graph, outputs_probabilities=native.outputs_probabilities)
+                form = resolve_form(entry.arch, self.graph, outputs_probabilities=outputs_probabilities)
                 model, graph_facts = finish_graph(model, entry.arch, form)
-                metadata = describe(entry, self.weights, self.random_seed, versions, native.outputs_probabilities, model, self.opset, graph_facts)
+                metadata = describe(entry, self.weights, self.random_seed, versions, outputs_probabilities, model, self.opset, graph_facts)
                 attach_metadata(model, metadata.to_json())
                 save_atomic(model, self.output, metadata.to_json())
             # the description beside the file adds the written file's own checksum and size
             metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
-            channel.send(_Converted(self.output, metadata, native_outputs, native_fp64, native.outputs_probabilities, versions))
+            channel.send(_Converted(self.output, metadata, native_outputs, native_fp64, outputs_probabilities, versions))
         except BaseException as exc:  # everything becomes a failure record for this one model
             channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
 

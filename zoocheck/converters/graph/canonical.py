@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import io
@@ -157,9 +158,14 @@ def canonicalize(exported_model, template):
     from onnx import numpy_helper
 
     exported = simplify(exported_model)
+    # The caller's export is spent once simplified: dropping its weights now keeps at most two
+    # copies of the model's weights alive while the template is filled (the largest models hold
+    # 3.3 GB of weights; each copy counts).
+    del exported_model.graph.initializer[:]
     pairs = match(template, exported)
     exported_inits = {t.name: t for t in exported.graph.initializer}
     template_inits = {t.name: i for i, t in enumerate(template.graph.initializer)}
+    uses = collections.Counter(name for matched in pairs.values() for name in matched.input)
     for node in template.graph.node:
         names = [name for name in node.input if name in template_inits]
         if not names:
@@ -170,4 +176,8 @@ def canonicalize(exported_model, template):
             if tuple(value.shape) != tuple(slot.dims):
                 raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
             slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        for source_name in pairs[node.name].input:  # filled: the exporter's copy can go
+            uses[source_name] -= 1
+            if uses[source_name] == 0 and source_name in exported_inits:
+                exported_inits[source_name].ClearField("raw_data")
     return template
