@@ -32,7 +32,17 @@ def test_the_core_count_follows_the_affinity_mask_not_the_host(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True, check=True).stdout.split("\n")[0]
     assert out == f"[{one}] 1 1"
-    assert allowed_cpus() == sorted(os.sched_getaffinity(0)) and available_cpus() == len(os.sched_getaffinity(0))
+    assert allowed_cpus() == sorted(os.sched_getaffinity(0))
+
+
+def test_omp_num_threads_caps_every_thread_pool_as_ray_sets_it_for_a_task(tmp_path, monkeypatch):
+    model = _relu_model(tmp_path / "relu.onnx")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert available_cpus() == 1 and session(model).get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "4096")  # a budget beyond the cores this process has
+    assert available_cpus() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "not-a-number")
+    assert available_cpus() == len(os.sched_getaffinity(0))
 
 
 def test_a_session_optimises_unless_asked_to_run_the_graph_as_written(tmp_path):

@@ -131,8 +131,13 @@ def allowed_cpus() -> list[int]:
 
 
 def available_cpus() -> int:
-    """How many cores this process may run on: every framework's and onnxruntime's thread count."""
-    return len(allowed_cpus())
+    """Every framework's and onnxruntime's thread count: the cores this process may run on, capped
+    by OMP_NUM_THREADS where it is set. That variable is the usual thread budget; Ray sets it to a
+    task's CPU request, so onnxruntime keeps to it as torch and Paddle do (two one-CPU tasks on
+    two cores would otherwise each run two onnxruntime threads)."""
+    cores = len(allowed_cpus())
+    budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(cores, int(budget)) if budget.isdigit() and int(budget) > 0 else cores
 
 
 def framework_unavailable(what: str, exc: BaseException, extra: str | None) -> FrameworkUnavailable:
@@ -175,11 +180,10 @@ class Converter(abc.ABC):
 
     def prepare(self, weights: Path | None, random_seed: int | None) -> None:
         """What every ``load`` does first: refuse ``weights=None`` without a seed, then give the
-        framework its thread count (``available_cpus``, unless OMP_NUM_THREADS chose) and seed."""
+        framework its thread count (``available_cpus``) and seed."""
         if weights is None and random_seed is None:
             raise ValueError("weights=None needs random_seed (seeded random weights)")
-        threads = None if "OMP_NUM_THREADS" in os.environ else available_cpus()
-        self.configure(threads, random_seed)
+        self.configure(available_cpus(), random_seed)
 
     def configure(self, threads: int | None, random_seed: int | None) -> None:
         """Framework hook for ``prepare``: set ``threads`` (None: leave) and the global seed the
