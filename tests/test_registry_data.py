@@ -57,6 +57,36 @@ def test_every_csv_file_is_read():
     assert packaged == {*CSV_FILES, "extra_published.csv", "relations.csv"}
 
 
+def test_an_entry_is_typed_through_and_through():
+    """No untyped bag (dict, Any, tuple of key/value pairs) where a typed field belongs, in the
+    entry or anything it holds (issue 8: licence, hub id and alternate weights are fields)."""
+    import dataclasses
+    import typing
+
+    from zoocheck.zoo_registry.types import Entry
+
+    def untyped(hint) -> bool:
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if hint is typing.Any or hint is dict or origin is dict or origin is typing.Mapping:
+            return True
+        if origin is tuple and args[-1:] == (Ellipsis,) and typing.get_origin(args[0]) is tuple:
+            return True  # tuple[tuple[str, str], ...]: a dict in disguise
+        return any(untyped(a) for a in args if a is not Ellipsis)
+
+    seen, pending, bags = {Entry}, [Entry], []
+    while pending:
+        cls = pending.pop()
+        for name, hint in typing.get_type_hints(cls).items():
+            if untyped(hint):
+                bags.append(f"{cls.__name__}.{name}: {hint}")
+            for t in (hint, *typing.get_args(hint)):
+                for inner in (t, *typing.get_args(t)):
+                    if dataclasses.is_dataclass(inner) and inner not in seen:
+                        seen.add(inner)
+                        pending.append(inner)
+    assert not bags, bags
+
+
 # --- relations --------------------------------------------------------------------------------
 
 KEYS = {e.key: e for e in list_entries()}

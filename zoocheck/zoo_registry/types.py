@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from zoocheck.zoo_registry.resnet import ResNetSpec
@@ -192,7 +192,6 @@ class Entry:
     same_weights_as: tuple[str, ...] = ()
     exported_from: str | None = None
     notes: str = ""
-    extra: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def key(self) -> str:
