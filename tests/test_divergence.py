@@ -9,6 +9,7 @@ from onnx import numpy_helper
 
 from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
 from zoocheck.checks.images import random_inputs
+from zoocheck.sources import Framework, Source
 from zoocheck.zoo_registry import get_entry
 
 
@@ -97,3 +98,112 @@ def test_parity_onnx_of_an_altered_canonical_file_names_the_consuming_node(tmp_p
     divergence = result["first_divergence"]
     assert divergence["node"] == "layer2.0.conv1" and divergence["op_type"] == "Conv"
     assert "layer2.0.conv1.weight" in divergence["initializers"]
+
+
+# --- a fresh conversion: the framework's own per-layer outputs against the file's -----------------
+
+WRONG_EXPORT = Source(
+    name="wrong-export", registry="wrong_export_entries", converter="wrong_export_converter:WrongExportConverter",
+    frameworks=(Framework("torch", extra="torch"), Framework("torchvision", extra="torch")), runtime="torch",
+    title="a test-only zoo whose export is wrong in one layer", order=51, colour="#654321",
+)  # fmt: skip
+
+
+@pytest.fixture
+def wrong_export(registered_source, tmp_path, monkeypatch):
+    """The test-only source registered; the file its layer_outputs calls are logged to."""
+    pytest.importorskip("torchvision")
+    import wrong_export_converter
+
+    registered_source(WRONG_EXPORT)
+    log = tmp_path / "layer-outputs.log"
+    monkeypatch.setenv(wrong_export_converter.LAYER_LOG, str(log))
+    return log
+
+
+def test_a_fresh_conversion_wrong_in_one_layer_fails_parity_naming_that_layer(wrong_export, tmp_path, capsys):
+    import json
+
+    from zoocheck.cli import main
+    from zoocheck.store import ResultsStore
+
+    results = tmp_path / "results"
+    argv = ["parity", "--src", "wrong-export", "--model", "resnet18-wrong-layer2.1.conv1", "--random-weights", "--results", str(results), "--json"]
+    assert main(argv) == 1
+    result = json.loads(capsys.readouterr().out)
+    divergence = result["first_divergence"]
+    # the layer whose export is wrong, not an earlier one: every node before it agreed
+    assert (divergence["node"], divergence["op_type"], divergence["output"]) == ("layer2.1.conv1", "Conv", "layer2.1.conv1")
+    # stem.conv1, layer1.{0,1}.conv{1,2}, layer2.0.conv1, .conv2, .downsample.conv agreed
+    assert divergence["nodes_compared"] == 8 and divergence["max_rel_err"] > 10 * result["tolerance"]["max_rel_err"]
+    assert "layer2.1.conv1.weight" in divergence["initializers"]
+    assert wrong_export.read_text().count("layer_outputs") == 1  # one second forward, on failure
+    [stored] = [r for r in ResultsStore(results).results("parity") if r.model.startswith("resnet18-wrong")]
+    assert stored.status == "failed" and stored.first_divergence.node == "layer2.1.conv1"
+    # the terminal says where it starts (the report of the stored record, as `parity` prints it)
+    from rich.console import Console
+
+    from zoocheck.reports.parity_report import print_parity
+
+    terminal = Console(record=True, width=400)
+    print_parity(terminal, stored)
+    assert "first divergence at node layer2.1.conv1 (Conv) (weights layer2.1.conv1.weight, layer2.1.conv1.bias)" in terminal.export_text()
+
+
+def test_a_passing_fresh_parity_computes_no_intermediates(wrong_export, tmp_path, capsys):
+    import json
+
+    from zoocheck.cli import main
+
+    argv = ["parity", "--src", "wrong-export", "--model", "resnet18-right", "--random-weights", "--results", str(tmp_path / "results"), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["status"] == "ok" and result["first_divergence"] is None
+    assert not wrong_export.exists()  # layer_outputs never ran
+
+
+# torchvision's mapping is the default suite's through the wrong-export source above
+LAYER_SOURCES = [
+    pytest.param("torchvision", "resnet18.IMAGENET1K_V1", marks=pytest.mark.slow),  # 7x7 stem, basic blocks
+    pytest.param("timm", "resnet18d.ra2_in1k", marks=pytest.mark.slow),  # deep stem, avg-pool shortcut
+    pytest.param("mmpretrain", "resnetv1d50_8xb32_in1k", marks=pytest.mark.slow),  # its own names (backbone.stem.k.bn, head.fc)
+    pytest.param("gluoncv", "resnet18_v1b", marks=pytest.mark.slow),  # GluonCV's names, run in timm
+    ("ppcls", "ResNet18_vd"),  # Paddle, PaddleClas's names
+]
+
+
+@pytest.mark.parametrize("source,model", LAYER_SOURCES)
+def test_the_frameworks_layer_outputs_are_the_canonical_graphs_intermediates(source, model, tmp_path):
+    """Every conv-BN unit of the framework's network is found in the canonical file by name and
+    agrees with it; with one initializer of the file altered, that layer is the first divergence."""
+    import dataclasses
+
+    from zoocheck.checks.divergence import first_divergence_from_layers
+    from zoocheck.converters.pipeline import convert, native_layer_outputs
+    from zoocheck.converters.weights.canonical import batch_norm_outputs
+
+    entry = dataclasses.replace(get_entry(source, model), input_size=64)
+    conversion = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical")
+    assert conversion.ok, conversion.failure
+    batch = random_inputs(2, 64, seed=1)
+    layers = native_layer_outputs(entry, None, 3, batch)
+    assert layers is not None and list(layers) == [*batch_norm_outputs(entry.arch), "logits"]
+    graph_outputs = {n.output[0] for n in onnx.load(str(conversion.onnx_path)).graph.node}
+    assert set(layers) <= graph_outputs
+    assert first_divergence_from_layers(layers, conversion.onnx_path, batch, tolerance=1e-4) is None
+
+    model_proto = onnx.load(str(conversion.onnx_path))
+    for i, init in enumerate(model_proto.graph.initializer):
+        if init.name == "layer3.0.conv2.weight":
+            model_proto.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.5, init.name))
+    altered = tmp_path / "altered.onnx"
+    onnx.save(model_proto, str(altered))
+    divergence = first_divergence_from_layers(layers, altered, batch, tolerance=1e-4)
+    assert divergence is not None and divergence.node == "layer3.0.conv2" and divergence.nodes_compared > 10
+
+
+def test_a_file_without_the_canonical_names_cannot_be_compared_with_the_layers(resnet18):
+    from zoocheck.checks.divergence import first_divergence_from_layers
+
+    with pytest.raises(DivergenceUnavailable, match="none of the framework's layers"):
+        first_divergence_from_layers({"no.such.layer": np.zeros(1)}, resnet18, random_inputs(1, 224), tolerance=1e-4)

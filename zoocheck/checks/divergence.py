@@ -4,7 +4,10 @@ Polygraphy users expect a parity failure to name the layer where it starts (``--
 canonical graphs give every node and tensor the same name in every file of one architecture, so two
 files' intermediate values compare by name, without aligning graphs: every node output that both
 files compute is made a graph output, both run on the same inputs, and the nodes are walked in the
-reference file's (topological) order until one output's error exceeds the tolerance.
+reference file's (topological) order until one output's error exceeds the tolerance. A fresh
+conversion is compared the same way with the source framework's own per-layer outputs
+(``NativeModel.layer_outputs``, named by the canonical tensors: each batch norm's output is the
+Conv it is folded into).
 
 The error of a tensor is judged like the logits are: max |ref - test| over the reference tensor's
 range (max - min), so early activations of any scale are judged alike.
@@ -13,7 +16,7 @@ range (max - min), so early activations of any scale are judged alike.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,20 +71,44 @@ def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray,
 
     reference, test = Path(reference), Path(test)
     ref_graph = onnx.load(str(reference), load_external_data=False).graph
-    test_graph = onnx.load(str(test), load_external_data=False).graph
-    test_outputs = {o for n in test_graph.node for o in n.output}
-    initializers = {t.name for t in ref_graph.initializer}
-    common = [(node, out) for node in ref_graph.node for out in node.output[:1] if out and out in test_outputs]
-    if not common:
+    test_outputs = {o for n in onnx.load(str(test), load_external_data=False).graph.node for o in n.output}
+    names = [out for node in ref_graph.node for out in node.output[:1] if out and out in test_outputs]
+    if not names:
         raise DivergenceUnavailable(f"{reference.name} and {test.name} share no tensor names; compare canonical graphs")
-    names = [out for _, out in common]
     with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
         ref_dir, test_dir = Path(tmp, "reference"), Path(tmp, "test")
         ref_dir.mkdir(), test_dir.mkdir()
         ref_values = _run(reference, names, batch, ref_dir)
         test_values = _run(test, names, batch, test_dir)
-    for index, (node, out) in enumerate(common):
-        rel, absolute = _relative_error(ref_values[out], test_values[out])
+    return _first_exceeding(ref_graph, ref_values, test_values, tolerance)
+
+
+def first_divergence_from_layers(layers: Mapping[str, np.ndarray], test: str | Path, batch: np.ndarray, *, tolerance: float) -> Divergence | None:
+    """The first node of the ONNX file ``test`` (in its order) whose output differs from the source
+    framework's own output of that layer, ``layers`` (``NativeModel.layer_outputs`` on ``batch``:
+    canonical tensor names), by more than ``tolerance``; None when every layer agrees.
+
+    Raises DivergenceUnavailable when the file computes none of the tensors named (not a
+    canonical graph)."""
+    import onnx
+
+    test = Path(test)
+    graph = onnx.load(str(test), load_external_data=False).graph
+    names = [out for node in graph.node for out in node.output[:1] if out in layers]
+    if not names:
+        raise DivergenceUnavailable(f"{test.name} computes none of the framework's layers by name; only canonical graphs name them")
+    with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
+        values = _run(test, names, batch, Path(tmp))
+    return _first_exceeding(graph, {n: layers[n] for n in names}, values, tolerance)
+
+
+def _first_exceeding(graph, reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], tolerance: float) -> Divergence | None:
+    """Walk ``graph``'s nodes in order over the tensors compared: the first whose error exceeds
+    ``tolerance``, as a Divergence (with the initializers the node consumes)."""
+    initializers = {t.name for t in graph.initializer}
+    compared = [(node, node.output[0]) for node in graph.node if node.output and node.output[0] in reference]
+    for index, (node, out) in enumerate(compared):
+        rel, absolute = _relative_error(reference[out], test[out])
         if not rel <= tolerance:
             return Divergence(
                 node=node.name or out, op_type=node.op_type, output=out, max_rel_err=rel, max_abs_err=absolute,
@@ -91,4 +118,4 @@ def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray,
     return None
 
 
-__all__ = ["Divergence", "DivergenceUnavailable", "first_divergence"]
+__all__ = ["Divergence", "DivergenceUnavailable", "first_divergence", "first_divergence_from_layers"]

@@ -204,9 +204,12 @@ def check_parity(
     except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
         return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
     result = parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common)
-    if result.status == "failed" and onnx_path is not None and not result.fp32_noise:
-        graph_form = (file_meta or {}).get("graph") or graph
-        divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+    if result.status == "failed" and not result.fp32_noise:
+        if onnx_path is not None:
+            graph_form = (file_meta or {}).get("graph") or graph
+            divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+        else:
+            divergence = locate_fresh_divergence(entry, weights, random_seed, test_path, batch, tolerance, isolate)
         result = dataclasses.replace(result, first_divergence=divergence)
     return result, conversion
 
@@ -234,3 +237,21 @@ def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.nd
         finally:
             reference.onnx_path.unlink(missing_ok=True)
             Path(f"{reference.onnx_path}.json").unlink(missing_ok=True)
+
+
+def locate_fresh_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, isolate: bool):
+    """Where the file just converted (``onnx_path``, canonical) starts to differ from the source
+    framework: the framework's own per-layer outputs (loaded again: the cost of a failure only)
+    against the file's intermediates, in graph order. None where the framework cannot name its
+    layers (no canonical mapping, e.g. an inference model) or the file is not canonical."""
+    from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence_from_layers
+    from zoocheck.converters.pipeline import native_layer_outputs
+
+    inputs = batch[:DIVERGENCE_INPUTS]
+    layers = native_layer_outputs(entry, weights, random_seed, inputs, isolate=isolate)
+    if layers is None:
+        return None
+    try:
+        return first_divergence_from_layers(layers, onnx_path, inputs, tolerance=tolerance.max_rel_err)
+    except DivergenceUnavailable:
+        return None

@@ -120,6 +120,14 @@ class NativeModel(abc.ABC):
         yardstick that tells fp32 rounding of ill-conditioned weights from a conversion error."""
         return None
 
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The framework's own per-layer outputs on ``batch``, named by the canonical graph's
+        tensors (``layer1.0.conv2``: that unit's batch-norm output, which the canonical graph's
+        Conv computes) in network order, ``logits`` last; None where this model cannot give them.
+        Where a parity failure starts (``checks/divergence.py``): it costs a forward, so it runs
+        only after a failure."""
+        return None
+
     @abc.abstractmethod
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""

@@ -251,6 +251,7 @@ class GluonCVConverter(TorchConverter):
         import timm
 
         from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
+        from zoocheck.converters.weights.layouts import layer_modules
 
         self.prepare(weights, random_seed)
         _check_naming(entry.naming)
@@ -261,7 +262,8 @@ class GluonCVConverter(TorchConverter):
             weights = Path(weights)
             state = map_state(read_mxnet_params(weights), entry.naming, weights.name)
             load_strict(module, state, weights, f"GluonCV {entry.builder} (timm ResNet)")
-        return TorchModel(module, entry.input_size, {"timm": timm.__version__})
+        # the network is timm's, under the canonical weights' names
+        return TorchModel(module, entry.input_size, {"timm": timm.__version__}, layers=layer_modules(entry.arch))
 
 
 def write_random_checkpoint(entry: Entry, path: Path, seed: int) -> Path:

@@ -67,6 +67,7 @@ class MMPretrainConverter(TorchConverter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
+        from zoocheck.converters.weights.layouts import layer_modules, to_mmpretrain
 
         self.prepare(weights, random_seed)
         try:
@@ -81,7 +82,8 @@ class MMPretrainConverter(TorchConverter):
             tc.load_strict(module, state, Path(weights), describe, ignore_prefixes=("data_preprocessor.",))
         else:
             module = tc.randomize(build_classifier(entry.arch), random_seed, entry.input_size, init_convs=True)
-        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
+        layers = layer_modules(entry.arch, lambda params: to_mmpretrain(params, entry.arch))
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
 
 
 def write_random_checkpoint(arch: Architecture, path: Path, seed: int, input_size: int = 224) -> Path:

@@ -195,6 +195,29 @@ class PaddleDygraphModel(NativeModel):
                 outputs.append(self.network(paddle.to_tensor(batch[start : start + FORWARD_CHUNK])).numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
 
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Forward post-hooks on the batch norms (PaddleClas's names: ``weights.layouts.to_paddle``)."""
+        from zoocheck.converters.normalize import OUTPUT_NAME
+        from zoocheck.converters.weights.layouts import layer_modules, to_paddle
+
+        arch = self.entry.arch
+        layers = layer_modules(arch, lambda params: to_paddle(params, arch, self.entry.naming))
+        sublayers = dict(self.network.named_sublayers())
+        if not layers or any(name not in sublayers for name in layers.values()):
+            return None
+        seen: dict[str, list[np.ndarray]] = {tensor: [] for tensor in layers}
+
+        def keep(tensor: str):
+            return lambda _layer, _inputs, output: seen[tensor].append(output.numpy())
+
+        hooks = [sublayers[name].register_forward_post_hook(keep(tensor)) for tensor, name in layers.items()]
+        try:
+            logits = self.forward(batch)  # in chunks of FORWARD_CHUNK: each hook sees every chunk
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {**{t: np.concatenate(parts) for t, parts in seen.items() if parts}, OUTPUT_NAME: logits}
+
     def save_inference(self, prefix: Path, *, softmax: bool = False, legacy_format: bool = False) -> None:
         """``paddle.jit.save`` the network (input ``[None, 3, S, S]``) as ``prefix.json|.pdmodel`` + ``.pdiparams``."""
         paddle = import_paddle()

@@ -327,6 +327,28 @@ class ServeJob(_ModelJob):
                 channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
 
 
+@dataclass(frozen=True)
+class _LayerOutputs:
+    layers: dict[str, np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class LayerOutputsJob(_ModelJob):
+    """Load, then send the framework's per-layer outputs on ``inputs`` (``NativeModel.layer_outputs``)."""
+
+    inputs: np.ndarray
+
+    def run(self, channel) -> None:
+        entry, versions, progress = self.entry, _versions(), _Progress(channel)
+        with captured_output(self.log):
+            try:
+                native = _load(entry, self.weights, self.random_seed, progress, versions)
+                progress.enter("parity")
+                channel.send(_LayerOutputs(native.layer_outputs(self.inputs)))
+            except BaseException as exc:
+                channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions)))
+
+
 # ---------------------------------------------------------------------------------------------
 # running them
 
@@ -398,16 +420,30 @@ def convert(
     output = Path(output) if output is not None else None
     with _framework_log() as log, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
         job = ConvertJob(entry, weights, random_seed, log, output, opset, inputs, graph)
-        replies = _Replies(on_stage)
-        if isolate:
-            with ChildProcess(job) as child:
-                for reply in child.replies():
-                    replies.send(reply)
-                exitcode = child.wait()
-        else:
-            job.run(replies)
-            exitcode = 0
+        replies, exitcode = _run_job(job, on_stage, isolate)
         return dataclasses.replace(_outcome(entry, weights, random_seed, replies, exitcode), log=read_log(log))
+
+
+def native_layer_outputs(entry: Entry, weights: Path | None, random_seed: int | None, inputs: np.ndarray, *, isolate: bool = True) -> dict[str, np.ndarray] | None:
+    """``entry``'s framework forward on ``inputs`` with its per-layer outputs, by canonical graph
+    tensor name (``NativeModel.layer_outputs``), loaded afresh in a child like every framework
+    call; None where the model cannot name them or the framework failed (a second load of what
+    a conversion just loaded: only worth it to locate a failure)."""
+    with _framework_log() as log:
+        replies, _ = _run_job(LayerOutputsJob(entry, weights, random_seed, log, inputs), None, isolate)
+    return replies.outcome.layers if isinstance(replies.outcome, _LayerOutputs) else None
+
+
+def _run_job(job: _ModelJob, on_stage: Callable[[str], None] | None, isolate: bool) -> tuple["_Replies", int]:
+    """Run ``job`` in a child (``isolate=False``: in this process); its replies and exit status."""
+    replies = _Replies(on_stage)
+    if not isolate:
+        job.run(replies)
+        return replies, 0
+    with ChildProcess(job) as child:
+        for reply in child.replies():
+            replies.send(reply)
+        return replies, child.wait()
 
 
 class _Replies:
@@ -506,5 +542,6 @@ __all__ = [
     "convert",
     "describe",
     "failure_for",
+    "native_layer_outputs",
     "resolve_weights",
 ]

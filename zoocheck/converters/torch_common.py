@@ -286,12 +286,36 @@ def save_checkpoint(state: Mapping[str, torch.Tensor], path: Path, wrapper: str 
 
 
 class TorchModel(NativeModel):
-    """A torch nn.Module classifier: numpy forward in eval mode, TorchScript-based ONNX export."""
+    """A torch nn.Module classifier: numpy forward in eval mode, TorchScript-based ONNX export.
 
-    def __init__(self, module: nn.Module, input_size: int, versions: dict[str, str]):
+    ``layers``: canonical graph tensor -> the name of the submodule computing it
+    (``weights.layouts.layer_modules``), for ``layer_outputs``; empty where there is no mapping."""
+
+    def __init__(self, module: nn.Module, input_size: int, versions: dict[str, str], layers: Mapping[str, str] | None = None):
         self.module = module.eval()
         self.input_size = input_size
         self.versions = {"torch": torch.__version__.split("+")[0], **versions}
+        self.layers = dict(layers or {})
+
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Forward hooks on the ``layers`` modules (None when the module has other names)."""
+        from zoocheck.converters.normalize import OUTPUT_NAME
+
+        modules = dict(self.module.named_modules())
+        if not self.layers or any(name not in modules for name in self.layers.values()):
+            return None
+        seen: dict[str, np.ndarray] = {}
+
+        def keep(tensor: str):
+            return lambda _module, _args, output: seen.__setitem__(tensor, output.detach().numpy().copy())
+
+        hooks = [modules[name].register_forward_hook(keep(tensor)) for tensor, name in self.layers.items()]
+        try:
+            logits = self.forward(batch)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return {**{t: seen[t] for t in self.layers if t in seen}, OUTPUT_NAME: logits}
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, torch.float32).numpy()

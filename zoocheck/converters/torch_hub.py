@@ -27,6 +27,7 @@ class _TorchLibraryConverter(TorchConverter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
+        from zoocheck.converters.weights.layouts import layer_modules
 
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
@@ -35,7 +36,8 @@ class _TorchLibraryConverter(TorchConverter):
             tc.load_strict(module, state, Path(weights), f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)")
         else:
             tc.randomize(module, random_seed, entry.input_size)
-        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()})
+        # torchvision's and timm's module names are the canonical weights' names
+        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layer_modules(entry.arch))
 
 
 class TorchvisionConverter(_TorchLibraryConverter):

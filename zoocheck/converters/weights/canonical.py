@@ -69,6 +69,24 @@ def shortcut_names(spec: ResNetSpec) -> tuple[str, str]:
     return "downsample.0", "downsample.1"
 
 
+def batch_norm_outputs(arch: Architecture) -> dict[str, str]:
+    """Canonical graph tensor (``graph/template.py``) -> the canonical batch norm whose output it
+    is, for every conv-BN unit, in network order: the canonical graph folds each BN into the
+    convolution before it, so ``layer1.0.conv2`` computes what ``layer1.0.bn2`` outputs. This is
+    how a framework's per-layer outputs are found in the graph (``NativeModel.layer_outputs``).
+
+    v1 networks only (the BNs of v2's pre-activation are not after a convolution: {} for v2)."""
+    spec = _spec(arch)
+    if spec.preact:
+        return {}
+    out = {f"stem.conv{k}": norm for k, (_, norm, *_) in enumerate(stem_units(spec), start=1)}
+    for stage, index, prefix, cin, stride in blocks(spec):
+        out.update({f"{prefix}.conv{unit}": f"{prefix}.bn{unit}" for unit, *_ in branch_units(spec, stage, cin, stride)})
+        if spec.projects(stage, index):
+            out[f"{prefix}.downsample.conv"] = f"{prefix}.{shortcut_names(spec)[1]}"
+    return out
+
+
 def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
     """Every canonical parameter of ``arch`` and its shape, in network order."""
     spec = _spec(arch)

@@ -15,9 +15,11 @@ gluoncv        GluonCV's ResNetV1b / ResNext names (converters/gluoncv.py), BN `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from zoocheck.converters.weights.canonical import blocks, branch_units, shortcut_names, stem_units
+from zoocheck.converters.weights.canonical import batch_norm_outputs, blocks, branch_units, shortcut_names, stem_units
 from zoocheck.zoo_registry.types import Architecture
 
 _PADDLE_BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
@@ -96,3 +98,18 @@ def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str) -
         if target is not None:
             out[target] = value
     return out
+
+
+def layer_modules(arch: Architecture, rename: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None) -> dict[str, str]:
+    """Canonical graph tensor -> the module of a source's network whose output it is (its batch
+    norms: ``canonical.batch_norm_outputs``), in network order. ``rename`` is the source's layout
+    (``to_mmpretrain``, ``to_paddle``) for a network under other names than the canonical ones.
+    {} for an architecture without a ResNetSpec."""
+    if arch.resnet is None:
+        return {}
+    taps = batch_norm_outputs(arch)
+    if rename is None:
+        return taps
+    # a layout renames parameters one to one, in order: a batch norm's running variance names its module
+    renamed = list(rename({f"{norm}.running_var": np.zeros(1, np.float32) for norm in taps.values()}))
+    return {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(taps, renamed, strict=True)}
