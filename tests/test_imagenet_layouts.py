@@ -128,6 +128,9 @@ def test_kaggle_images_beside_the_csv(tmp_path):
         ({"LOC_val_solution.csv": "ImageId,PredictionString\nx,n99999999 1 2 3 4\n"}, "WNID"),
         ({"LOC_val_solution.csv": "id,label\n"}, "header"),
         ({"ILSVRC2012_validation_ground_truth.txt": "0\n"}, "ILSVRC2012_ID 1..1000"),
+        # blank lines are skipped but counted: the error names the file's own line number
+        ({"val_list.txt": "val/a.JPEG 1\n\n  \nval/b.JPEG x\n"}, r"val_list.txt:4: expected 'path index'"),
+        ({"ILSVRC2012_validation_ground_truth.txt": "1\n\n1001\n"}, r"ground_truth.txt:3: expected an ILSVRC2012_ID"),
         ({"ILSVRC2012_validation_ground_truth.txt": "1\n"}, "no ILSVRC2012_val_"),
     ],
 )

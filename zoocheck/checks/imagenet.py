@@ -28,6 +28,7 @@ import csv
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -156,22 +157,27 @@ def read_imagefolder(root: Path) -> list[Sample]:
     return samples
 
 
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number from 1, stripped text) of every non-blank line of a text list, so an error can
+    name the line."""
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                yield number, line.strip()
+
+
 def read_path_index_list(list_file: Path) -> list[Sample]:
     """PaddleClas ``val_list.txt``: ``relative/path.JPEG index`` per line, relative to the list's folder."""
     base = list_file.parent
     samples = []
-    with open(list_file, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.rsplit(None, 1)
-            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
-                raise DatasetError(f"{list_file}:{number}: expected 'path index', got {line[:80]!r}")
-            label = int(parts[1])
-            if not 0 <= label < NUM_CLASSES:
-                raise DatasetError(f"{list_file}:{number}: class index {label} outside 0..{NUM_CLASSES - 1}")
-            samples.append(Sample(base / parts[0], label))
+    for number, line in _numbered_lines(list_file):
+        parts = line.rsplit(None, 1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DatasetError(f"{list_file}:{number}: expected 'path index', got {line[:80]!r}")
+        label = int(parts[1])
+        if not 0 <= label < NUM_CLASSES:
+            raise DatasetError(f"{list_file}:{number}: class index {label} outside 0..{NUM_CLASSES - 1}")
+        samples.append(Sample(base / parts[0], label))
     if not samples:
         raise DatasetError(f"{list_file}: no entries")
     return samples
@@ -218,14 +224,10 @@ def read_devkit(gt_file: Path, data_root: Path | None = None) -> list[Sample]:
     """The devkit's ground truth: line i is the ILSVRC2012_ID of ``ILSVRC2012_val_%08d.JPEG`` % i."""
     to_index = ilsvrc2012_id_to_index()
     ids = []
-    with open(gt_file, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if not line.isdigit() or int(line) not in to_index:
-                raise DatasetError(f"{gt_file}:{number}: expected an ILSVRC2012_ID 1..1000, got {line[:40]!r}")
-            ids.append(int(line))
+    for number, line in _numbered_lines(gt_file):
+        if not line.isdigit() or int(line) not in to_index:
+            raise DatasetError(f"{gt_file}:{number}: expected an ILSVRC2012_ID 1..1000, got {line[:40]!r}")
+        ids.append(int(line))
     if not ids:
         raise DatasetError(f"{gt_file}: no entries")
     # The data folder given, then the ground truth's folder and up to two folders above it

@@ -70,14 +70,18 @@ def add_results_arg(parser) -> None:
     parser.add_argument("--results", help="results folder (default $ZOOCHECK_RESULTS or ./zoocheck-results)")
 
 
-def resolve_entry(source: str, name: str):
-    """The registry entry, or for timm/torchvision any model the library itself knows; UsageError otherwise."""
-    from zoocheck.converters import find_entry
+def resolve_entry(source: str, name: str, *, library_models: bool = True):
+    """The registry entry, or (``library_models``) for timm/torchvision any model the library itself
+    knows; UsageError otherwise."""
     from zoocheck.sources import UnknownSourceError
-    from zoocheck.zoo_registry import UnknownModelError
+    from zoocheck.zoo_registry import UnknownModelError, get_entry
 
     try:
-        return find_entry(source, name)
+        if library_models:
+            from zoocheck.converters import find_entry
+
+            return find_entry(source, name)
+        return get_entry(source, name)
     except (UnknownSourceError, UnknownModelError) as exc:
         raise UsageError(str(exc)) from None
 

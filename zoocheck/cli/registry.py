@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json, sources_help
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json, resolve_entry, sources_help
 
 
 def register(subparsers) -> None:
@@ -82,15 +82,6 @@ def entry_dict(entry) -> dict:
     }
 
 
-def _entry(source: str, name: str):
-    from zoocheck.zoo_registry import UnknownModelError, UnknownSourceError, get_entry
-
-    try:
-        return get_entry(source, name)
-    except (UnknownSourceError, UnknownModelError) as exc:
-        raise UsageError(str(exc)) from None
-
-
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -121,7 +112,7 @@ def run_list(args) -> int:
 
 
 def run_show(args) -> int:
-    entry = _entry(args.src, args.model)
+    entry = resolve_entry(args.src, args.model, library_models=False)  # the registry's data only
     data = entry_dict(entry)
     from zoocheck.checks.runs import audit_entries
     from zoocheck.zoo_registry.audit import count
@@ -187,7 +178,7 @@ def run_show(args) -> int:
 def run_fetch(args) -> int:
     from zoocheck.zoo_registry.download import FetchError, fetch
 
-    entry = _entry(args.src, args.model)
+    entry = resolve_entry(args.src, args.model, library_models=False)
     try:
         path = fetch(entry, url=args.url, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
     except FetchError as exc:
