@@ -169,6 +169,8 @@ LAYER_SOURCES = [
     pytest.param("mmpretrain", "resnetv1d50_8xb32_in1k", marks=pytest.mark.slow),  # its own names (backbone.stem.k.bn, head.fc)
     pytest.param("gluoncv", "resnet18_v1b", marks=pytest.mark.slow),  # GluonCV's names, run in timm
     ("ppcls", "ResNet18_vd"),  # Paddle, PaddleClas's names
+    pytest.param("gluon", "resnet18_v1", marks=pytest.mark.slow),  # MXNet, the model zoo's blocks
+    pytest.param("gluon", "resnet50_v1", marks=pytest.mark.slow),  # its bottleneck (conv biases)
 ]
 
 

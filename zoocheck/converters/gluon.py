@@ -186,16 +186,70 @@ def mxnet_to_onnx(net, path: Path, opset: int, input_size: int, *, dynamic: bool
 # ---------------------------------------------------------------------------------------------
 
 
+def zoo_block_name(canonical: str) -> str:
+    """Where the model zoo's v1 network keeps a canonical module (a batch norm): ``bn1`` ->
+    ``features.1`` (features: conv, bn, relu, pool, stage1..4), ``layer2.0.bn1`` ->
+    ``features.5.0.body.1`` (body: conv, bn, relu, conv, bn[, relu, conv, bn]),
+    ``layer2.0.downsample.1`` -> ``features.5.0.downsample.1``."""
+    if canonical == "bn1":
+        return "features.1"
+    stage, block, part = canonical.split(".", 2)
+    where = f"features.{3 + int(stage[len('layer'):])}.{block}"
+    return f"{where}.body.{3 * int(part[len('bn'):]) - 2}" if part.startswith("bn") else f"{where}.{part}"
+
+
+def zoo_layers(arch: Architecture) -> dict[str, str]:
+    """Canonical graph tensor -> block path in the model zoo's network (v1; {} for v2)."""
+    from zoocheck.converters.weights.layouts import layer_modules
+
+    def rename(params: dict) -> dict:
+        return {f"{zoo_block_name(name.rsplit('.', 1)[0])}.{name.rsplit('.', 1)[1]}": value for name, value in params.items()}
+
+    return layer_modules(arch, rename)
+
+
+def _named_blocks(block, prefix: str = ""):
+    for name, child in block._children.items():
+        path = f"{prefix}{name}"
+        yield path, child
+        yield from _named_blocks(child, path + ".")
+
+
 class GluonNative(NativeModel):
-    def __init__(self, net, input_size: int):
+    """``layers``: canonical graph tensor -> block path (``zoo_layers``), for ``layer_outputs``;
+    empty for an imported export pair (a SymbolBlock has no blocks to hook)."""
+
+    def __init__(self, net, input_size: int, layers: dict[str, str] | None = None):
         mx = import_mxnet()
         self.net = net
         self.input_size = input_size
         self.versions = {"mxnet": mx.__version__}
+        self.layers = dict(layers or {})
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         mx = import_mxnet()
         return self.net(mx.nd.array(np.asarray(batch, dtype=np.float32))).asnumpy()
+
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Forward hooks on the batch-norm blocks (the network runs imperatively: it is never
+        hybridized before this, so every block's hook fires)."""
+        from zoocheck.converters.normalize import OUTPUT_NAME
+
+        blocks = dict(_named_blocks(self.net))
+        if not self.layers or any(name not in blocks for name in self.layers.values()):
+            return None
+        seen: dict[str, np.ndarray] = {}
+
+        def keep(tensor: str):
+            return lambda _block, _inputs, output: seen.__setitem__(tensor, output.asnumpy())
+
+        hooks = [blocks[name].register_forward_hook(keep(tensor)) for tensor, name in self.layers.items()]
+        try:
+            logits = self.forward(batch)
+        finally:
+            for hook in hooks:
+                hook.detach()
+        return {**{t: seen[t] for t in self.layers if t in seen}, OUTPUT_NAME: logits}
 
     def export_onnx(self, path: Path, opset: int) -> None:
         mxnet_to_onnx(self.net, path, opset, self.input_size)
@@ -262,7 +316,7 @@ class GluonConverter(Converter):
         if weights is None:
             net = build(entry.arch)
             randomize(net, random_seed, size)
-            return GluonNative(net, size)
+            return GluonNative(net, size, zoo_layers(entry.arch))
         weights = Path(weights)
         pair = find_export_pair(weights)
         if pair is not None:
@@ -278,7 +332,7 @@ class GluonConverter(Converter):
             net.load_parameters(str(weights), ctx=mx.cpu())
         except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
             raise WeightsError(f"{weights.name}: weights do not fit gluon {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
-        return GluonNative(net, size)
+        return GluonNative(net, size, zoo_layers(entry.arch))
 
 
 # ---------------------------------------------------------------------------------------------
