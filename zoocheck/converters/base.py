@@ -138,6 +138,31 @@ def allowed_cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 
+def hooked_layer_outputs(
+    layers: Mapping[str, str],
+    modules: Mapping[str, object],
+    hook: Callable[[object, Callable[[np.ndarray], None]], Callable[[], None]],
+    forward: Callable[[np.ndarray], np.ndarray],
+    batch: np.ndarray,
+) -> dict[str, np.ndarray] | None:
+    """``NativeModel.layer_outputs`` for a framework with forward hooks: ``layers`` maps canonical
+    graph tensors to module names, ``modules`` the network's modules by name, ``hook(module,
+    keep)`` makes the module hand each output to ``keep`` as numpy and returns the hook's remover.
+    Outputs of a forward that runs in chunks are concatenated. None when a module is missing."""
+    from zoocheck.converters.normalize import OUTPUT_NAME
+
+    if not layers or any(name not in modules for name in layers.values()):
+        return None
+    seen: dict[str, list[np.ndarray]] = {tensor: [] for tensor in layers}
+    removers = [hook(modules[name], seen[tensor].append) for tensor, name in layers.items()]
+    try:
+        logits = forward(batch)
+    finally:
+        for remove in removers:
+            remove()
+    return {**{t: np.concatenate(parts) for t, parts in seen.items() if parts}, OUTPUT_NAME: logits}
+
+
 def available_cpus() -> int:
     """Every framework's and onnxruntime's thread count: the cores this process may run on, capped
     by OMP_NUM_THREADS where it is set. That variable is the usual thread budget; Ray sets it to a

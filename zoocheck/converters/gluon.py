@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, hooked_layer_outputs
 from zoocheck.converters.mxnet_compat import import_mxnet
 from zoocheck.zoo_registry.resnet import STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
@@ -233,23 +233,11 @@ class GluonNative(NativeModel):
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
         """Forward hooks on the batch-norm blocks (the network runs imperatively: it is never
         hybridized before this, so every block's hook fires)."""
-        from zoocheck.converters.normalize import OUTPUT_NAME
 
-        blocks = dict(_named_blocks(self.net))
-        if not self.layers or any(name not in blocks for name in self.layers.values()):
-            return None
-        seen: dict[str, np.ndarray] = {}
+        def hook(block, keep):
+            return block.register_forward_hook(lambda _block, _inputs, output: keep(output.asnumpy())).detach
 
-        def keep(tensor: str):
-            return lambda _block, _inputs, output: seen.__setitem__(tensor, output.asnumpy())
-
-        hooks = [blocks[name].register_forward_hook(keep(tensor)) for tensor, name in self.layers.items()]
-        try:
-            logits = self.forward(batch)
-        finally:
-            for hook in hooks:
-                hook.detach()
-        return {**{t: seen[t] for t in self.layers if t in seen}, OUTPUT_NAME: logits}
+        return hooked_layer_outputs(self.layers, dict(_named_blocks(self.net)), hook, self.forward, batch)
 
     def export_onnx(self, path: Path, opset: int) -> None:
         mxnet_to_onnx(self.net, path, opset, self.input_size)

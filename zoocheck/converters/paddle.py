@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs
 from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 #: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
@@ -196,27 +196,17 @@ class PaddleDygraphModel(NativeModel):
         return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
-        """Forward post-hooks on the batch norms (PaddleClas's names: ``weights.layouts.to_paddle``)."""
-        from zoocheck.converters.normalize import OUTPUT_NAME
+        """Forward post-hooks on the batch norms (PaddleClas's names: ``weights.layouts.to_paddle``);
+        the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
         from zoocheck.converters.weights.layouts import layer_modules, to_paddle
 
         arch = self.entry.arch
         layers = layer_modules(arch, lambda params: to_paddle(params, arch, self.entry.naming))
-        sublayers = dict(self.network.named_sublayers())
-        if not layers or any(name not in sublayers for name in layers.values()):
-            return None
-        seen: dict[str, list[np.ndarray]] = {tensor: [] for tensor in layers}
 
-        def keep(tensor: str):
-            return lambda _layer, _inputs, output: seen[tensor].append(output.numpy())
+        def hook(layer, keep):
+            return layer.register_forward_post_hook(lambda _layer, _inputs, output: keep(output.numpy())).remove
 
-        hooks = [sublayers[name].register_forward_post_hook(keep(tensor)) for tensor, name in layers.items()]
-        try:
-            logits = self.forward(batch)  # in chunks of FORWARD_CHUNK: each hook sees every chunk
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return {**{t: np.concatenate(parts) for t, parts in seen.items() if parts}, OUTPUT_NAME: logits}
+        return hooked_layer_outputs(layers, dict(self.network.named_sublayers()), hook, self.forward, batch)
 
     def save_inference(self, prefix: Path, *, softmax: bool = False, legacy_format: bool = False) -> None:
         """``paddle.jit.save`` the network (input ``[None, 3, S, S]``) as ``prefix.json|.pdmodel`` + ``.pdiparams``."""

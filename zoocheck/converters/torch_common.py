@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, quote_names
+from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, hooked_layer_outputs, quote_names
 from zoocheck.zoo_registry.resnet import STEM_CHANNELS
 from zoocheck.zoo_registry.types import Architecture
 
@@ -299,23 +299,11 @@ class TorchModel(NativeModel):
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
         """Forward hooks on the ``layers`` modules (None when the module has other names)."""
-        from zoocheck.converters.normalize import OUTPUT_NAME
 
-        modules = dict(self.module.named_modules())
-        if not self.layers or any(name not in modules for name in self.layers.values()):
-            return None
-        seen: dict[str, np.ndarray] = {}
+        def hook(module: nn.Module, keep):
+            return module.register_forward_hook(lambda _m, _args, output: keep(output.detach().numpy().copy())).remove
 
-        def keep(tensor: str):
-            return lambda _module, _args, output: seen.__setitem__(tensor, output.detach().numpy().copy())
-
-        hooks = [modules[name].register_forward_hook(keep(tensor)) for tensor, name in self.layers.items()]
-        try:
-            logits = self.forward(batch)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return {**{t: seen[t] for t in self.layers if t in seen}, OUTPUT_NAME: logits}
+        return hooked_layer_outputs(self.layers, dict(self.module.named_modules()), hook, self.forward, batch)
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, torch.float32).numpy()
