@@ -157,7 +157,7 @@ def prototype_model(path: Path, prototypes: dict[int, np.ndarray], spec: Preproc
     metadata = OnnxMetadata(
         zoocheck_version=__version__, source="timm", model="prototype_test", arch="prototype", random_weights=False, random_seed=None,
         weights=WeightsRef("class prototypes built by the test", None), published_weights_url=None,
-        preprocess=json.loads(json.dumps(spec.to_dict())), input_size=spec.crop, label_space="imagenet-1k", output="logits", opset=17, versions={},
+        preprocess=spec.to_dict(), input_size=spec.crop, label_space="imagenet-1k", output="logits", opset=17, versions={},
     )  # fmt: skip
     helper.set_model_props(model, {"zoocheck": json.dumps(metadata.to_json())})
     onnx.checker.check_model(model)

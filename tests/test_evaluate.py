@@ -205,7 +205,7 @@ def test_eval_command_on_an_onnx_file(world, tmp_path, capsys):
     assert out["images"] == len(world["items"]) and len(out["skipped"]) == 1
     stored = ResultsStore(results).results("eval")
     assert len(stored) == 1 and stored[0].dataset_fingerprint == out["dataset_fingerprint"]
-    assert stored[0].preprocess == json.loads(json.dumps(SPEC.to_dict())) and stored[0].model == "prototype_test"
+    assert stored[0].preprocess == SPEC.to_dict() and stored[0].model == "prototype_test"
 
 
 def test_eval_command_prints_a_table(world, tmp_path, capsys):

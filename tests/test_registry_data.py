@@ -87,6 +87,15 @@ def test_an_entry_is_typed_through_and_through():
     assert not bags, bags
 
 
+def test_a_preprocessing_spec_is_stored_as_json_holds_it():
+    # records and ONNX metadata read back lists: the spec's own dict must compare equal to them
+    spec = get_entry("ppcls", "ResNet50_vd").preprocess
+    assert isinstance(spec.mean, tuple) and spec.to_dict()["mean"] == list(spec.mean)
+    import json
+
+    assert json.loads(json.dumps(spec.to_dict())) == spec.to_dict()
+
+
 # --- relations --------------------------------------------------------------------------------
 
 KEYS = {e.key: e for e in list_entries()}

@@ -190,7 +190,7 @@ def evaluate(
         throughput=this_run / elapsed if elapsed > 0 else 0.0,
         dataset={**dataset.describe(), "evaluated_from": total},
         dataset_fingerprint=fingerprint,
-        preprocess=json.loads(json.dumps(spec.to_dict())),  # as stored: lists, not tuples
+        preprocess=spec.to_dict(),
         random_weights=random_weights,
         arch=arch,
         onnx_path=onnx_path,

@@ -9,7 +9,6 @@ unusable input raises ``ValueError`` subclasses whose message names the file and
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +203,7 @@ def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_s
         and meta.random_weights == (weights is None)
         and meta.zoocheck_version == __version__
         and (meta.source, meta.model) == (entry.source, entry.name)
-        and meta.preprocess == json.loads(json.dumps(entry.preprocess.to_dict()))
+        and meta.preprocess == entry.preprocess.to_dict()
     )
 
 

@@ -170,7 +170,7 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, versio
         random_seed=random_seed if weights is None else None,
         weights=None if weights is None else WeightsRef(str(weights), file_digest_or_none(weights)),
         published_weights_url=entry.weights.url if entry.weights else None,
-        preprocess=json.loads(json.dumps(entry.preprocess.to_dict())),  # as stored: lists, not tuples
+        preprocess=entry.preprocess.to_dict(),
         input_size=entry.input_size,
         label_space=entry.label_space,
         output="probabilities" if outputs_probabilities else "logits",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -106,7 +107,9 @@ class Preprocess:
             raise ValueError(f"crop {self.crop} larger than resize {self.resize}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The spec as JSON holds it (lists, not tuples): what records and metadata store, so a
+        stored spec compares equal to this."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 _HEX = re.compile(r"^[0-9a-f]+$")
