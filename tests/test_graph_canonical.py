@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -23,7 +24,9 @@ from zoocheck.zoo_registry import get_entry, list_entries
 
 SIZE = 64
 SEED = 11
-#: max |diff| / logit range (per row) between the source framework and the canonical file: fp32
+#: max |diff| / logit range (per row) between the source framework's forward (its float64 forward
+#: where it has one: two fp32 computations of a ResNeXt101 differ by the sum of two fp32 noises) and
+#: the canonical file
 PARITY_TOL = 1e-5
 #: between consumers of one file and onnxruntime's default session
 CONSUMER_TOL = 1e-5
@@ -84,9 +87,24 @@ def ort_run(path: Path, batch: np.ndarray, level=ort.GraphOptimizationLevel.ORT_
     return sess.run(None, {"input": batch})[0]
 
 
+class Converted(NamedTuple):
+    entry: object
+    path: Path
+    native_outputs: np.ndarray  # the source framework's float32 forward on ``batch``
+    native_outputs_fp64: np.ndarray | None  # its float64 forward, where the framework has one
+    batch: np.ndarray
+
+    def framework_reference(self) -> tuple[str, np.ndarray]:
+        """The framework forward a file is judged against: float64 where there is one (fp32 noise
+        of the framework's own forward then does not count against the file), else float32."""
+        if self.native_outputs_fp64 is not None:
+            return "fp64", self.native_outputs_fp64
+        return "fp32", self.native_outputs
+
+
 @pytest.fixture(scope="module")
 def conversions(tmp_path_factory):
-    """(source, model, graph form) -> (entry, file, native outputs, inputs).
+    """(source, model, graph form) -> Converted (entry, file, native outputs, inputs).
 
     Each model is exported once, through the pipeline, as the native graph; its canonical file
     is made from that file by ``finish_graph``, the step the pipeline runs for ``--graph
@@ -110,7 +128,7 @@ def conversions(tmp_path_factory):
             attach_metadata(model, metadata)
             save_atomic(model, canonical, metadata)
             for form_, path in (("native", native), ("canonical", canonical)):
-                cache[(source, name, form_)] = (entry, path, conversion.native_outputs, batch)
+                cache[(source, name, form_)] = Converted(entry, path, conversion.native_outputs, conversion.native_outputs_fp64, batch)
         return cache[(source, name, form)]
 
     return get
@@ -128,14 +146,16 @@ def test_pipeline_writes_canonical_by_default(tmp_path):
 
 @pytest.mark.parametrize("source, name", SMALL_CASES)
 def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conversions, source, name):
-    entry, path, native_outputs, batch = conversions(source, name, "canonical")
+    converted = conversions(source, name, "canonical")
+    entry, path, native_outputs, batch = converted.entry, converted.path, converted.native_outputs, converted.batch
     model = onnx.load(str(path))
     meta = read_metadata(path)
     assert meta["graph"] == "canonical"
     assert meta[FINGERPRINT_KEY] == fingerprint(model) == canonical_fingerprint(entry.arch, 17)
     outputs = ort_run(path, batch)
-    err = max_rel(native_outputs, outputs)
-    print(f"{source}/{name}: canonical vs framework {err:.3g}")
+    kind, reference = converted.framework_reference()
+    err = max_rel(reference, outputs)
+    print(f"{source}/{name}: canonical vs framework {kind} {err:.3g}")
     assert err <= PARITY_TOL, f"{entry.key}: canonical file vs {source}'s forward: {err:.3g}"
     assert (native_outputs.argmax(1) == outputs.argmax(1)).all()
     ops = {n.op_type for n in model.graph.node}
@@ -150,9 +170,9 @@ def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conve
 def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conversions, arch):
     cases = architecture_groups()[arch]
     found = [conversions(s, n, "canonical") for s, n in cases]
-    models = [onnx.load(str(path)) for _, path, _, _ in found]
+    models = [onnx.load(str(converted.path)) for converted in found]
     prints = {f"{s}/{n}": fingerprint(m) for (s, n), m in zip(cases, models)}
-    assert set(prints.values()) == {canonical_fingerprint(found[0][0].arch, 17)}, prints
+    assert set(prints.values()) == {canonical_fingerprint(found[0].entry.arch, 17)}, prints
     first = models[0]
     for other in models[1:]:
         assert [(n.op_type, n.name, list(n.input), list(n.output)) for n in other.graph.node] == [
@@ -163,17 +183,24 @@ def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conver
         ]
     # canonical inputs are [N, 3, H, W]: the reference evaluator runs a 32x32 image (fast enough)
     tiny = random_inputs(1, 32, seed=4)
-    for (source, name), (entry, path, native_outputs, batch) in zip(cases, found):
-        parity, reference = max_rel(native_outputs, ort_run(path, batch)), max_rel(ort_run(path, tiny), ReferenceEvaluator(str(path)).run(None, {"input": tiny})[0])
-        print(f"{arch} {source}/{name}: canonical vs framework {parity:.3g}, reference evaluator vs ORT {reference:.3g}")
-        assert parity <= PARITY_TOL, f"{source}/{name}"
-        assert reference <= CONSUMER_TOL, f"{source}/{name} in the reference evaluator"
+    # every source's figures first, then the verdict: one source over the bound hides no other
+    figures = {}
+    for (source, name), converted in zip(cases, found):
+        outputs = ort_run(converted.path, converted.batch)
+        kind, reference = converted.framework_reference()
+        parity, parity_fp32 = max_rel(reference, outputs), max_rel(converted.native_outputs, outputs)
+        evaluator = max_rel(ort_run(converted.path, tiny), ReferenceEvaluator(str(converted.path)).run(None, {"input": tiny})[0])
+        figures[f"{source}/{name}"] = (parity, evaluator)
+        print(f"{arch} {source}/{name}: canonical vs framework {kind} {parity:.3g} (vs fp32 {parity_fp32:.3g}), reference evaluator vs ORT {evaluator:.3g}")
+    assert all(parity <= PARITY_TOL for parity, _ in figures.values()), f"canonical vs framework: {figures}"
+    assert all(evaluator <= CONSUMER_TOL for _, evaluator in figures.values()), f"reference evaluator vs ORT: {figures}"
 
 
 @pytest.mark.parametrize("form", ["canonical", "native"])
 @pytest.mark.parametrize("source, name", SMALL_CASES)
 def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conversions, source, name, form):
-    entry, path, _, batch = conversions(source, name, form)
+    converted = conversions(source, name, form)
+    path, batch = converted.path, converted.batch
     reference = ort_run(path, batch)
     assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(onnx.load(str(path)))
     for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED):
@@ -230,7 +257,8 @@ def onnx2torch_run(path: Path, batch: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("form", ["canonical", "native"])
 @pytest.mark.parametrize("source, name", SMALL_CASES)
 def test_every_file_agrees_in_openvino_and_onnx2torch(conversions, source, name, form, consumer):
-    _, path, _, batch = conversions(source, name, form)
+    converted = conversions(source, name, form)
+    path, batch = converted.path, converted.batch
     err = max_rel(ort_run(path, batch), consumer(path, batch))
     print(f"{consumer.__name__} {form} {source}/{name}: {err:.3g}")
     assert err <= CONSUMER_TOL
