@@ -35,13 +35,23 @@ def one_node_model(op: str, size: int, initializers=(), inputs=None, opset=17, *
 
 
 @pytest.mark.parametrize("size", [8, 7])
-def test_paddle_same_upper_average_pool_becomes_ceil_mode_with_the_same_values(size):
-    model = one_node_model("AveragePool", size, auto_pad="SAME_UPPER", ceil_mode=1, kernel_shape=[2, 2], strides=[2, 2])
+@pytest.mark.parametrize("opset", [17, 9])
+def test_paddle_same_upper_average_pool_becomes_ceil_mode_with_the_same_values(size, opset):
+    # opset 9's AveragePool has no ceil_mode (paddle2onnx writes none there): one excluded end pad
+    ceil = {"ceil_mode": 1} if opset >= rewrite.CEIL_MODE_OPSET else {}
+    model = one_node_model("AveragePool", size, opset=opset, auto_pad="SAME_UPPER", **ceil, kernel_shape=[2, 2], strides=[2, 2])
     x = np.random.default_rng(0).standard_normal((2, 3, size, size), dtype=np.float32)
     before = run(model, x)
     rewrite.explicit_pads(model)
     attrs = {a.name: helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
-    assert "auto_pad" not in attrs and attrs["pads"] == [0, 0, 0, 0] and attrs["ceil_mode"] == 1
+    assert "auto_pad" not in attrs
+    if opset >= rewrite.CEIL_MODE_OPSET:
+        assert attrs["pads"] == [0, 0, 0, 0] and attrs["ceil_mode"] == 1
+    else:
+        assert attrs["pads"] == [0, 0, 1, 1] and "ceil_mode" not in attrs
+    half = (size + 1) // 2
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, half, half]))
+    onnx.checker.check_model(model, full_check=True)  # the attributes exist at this opset, the shape is ceil(n / 2)
     np.testing.assert_array_equal(run(model, x), before)
     # and the reference evaluator, which refused the original, computes the same
     from onnx.reference import ReferenceEvaluator
@@ -153,6 +163,64 @@ def test_fingerprint_sees_structure_not_values_or_metadata():
     assert len(set(variants.values())) == 4
     # a basic block strides on its first 3x3 either way: MXNet's v1 IS torchvision's resnet18
     assert fingerprint(resnet18_template(variant="v1")) == variants["b"]
+
+
+def accepted_opsets() -> list[int]:
+    """Every opset some source's ``--opset`` accepts (validate.opset_range)."""
+    from zoocheck.sources import source_names
+    from zoocheck.validate import opset_range
+
+    ranges = [opset_range(source) for source in source_names()]
+    return list(range(min(low for low, _ in ranges), max(high for _, high in ranges) + 1))
+
+
+def filled(template, seed: int = 0):
+    """``template`` with seeded values of a sensible scale in every initializer."""
+    rng = np.random.default_rng(seed)
+    for t in template.graph.initializer:
+        fan_in = int(np.prod(t.dims[1:])) if len(t.dims) > 1 else 1
+        value = rng.standard_normal(tuple(t.dims)) / np.sqrt(fan_in) if len(t.dims) > 1 and t.dims[1:] != [1, 1] else rng.uniform(0.5, 1.5, tuple(t.dims))
+        t.CopyFrom(numpy_helper.from_array(value.astype(np.float32), t.name))
+    return template
+
+
+@pytest.mark.parametrize("opset", accepted_opsets())
+def test_template_at_every_accepted_opset_passes_the_checker_and_computes_alike_everywhere(opset):
+    """What the template writes must exist at that opset (no ceil_mode before 10; initializers as
+    inputs at IR 3), and onnxruntime and the reference evaluator compute the same on it, the vd
+    shortcut's pools included at odd sizes (38 -> 19 -> 10, pools on 10, 5 and 3)."""
+    from onnx.reference import ReferenceEvaluator
+
+    x = np.random.default_rng(1).standard_normal((1, 3, 38, 38), dtype=np.float32)
+    for variant in ("d", "v2"):
+        model = filled(build_template(resnet(18, variant), 10, opset=opset, graph_name="t"))
+        assert model.ir_version == helper.find_min_ir_version_for(list(model.opset_import))
+        onnx.checker.check_model(model, full_check=True)
+        if model.ir_version < rewrite.INITIALIZERS_NOT_INPUTS_IR:
+            assert {t.name for t in model.graph.initializer} <= {i.name for i in model.graph.input}
+        expected = run(model, x)
+        assert expected.std() > 0.01
+        np.testing.assert_allclose(ReferenceEvaluator(model).run(None, {"input": x})[0], expected, rtol=1e-4, atol=1e-5 * float(np.ptp(expected)))
+
+
+def test_opset_8_constants_become_initializers_and_ir_3_lists_them_as_inputs():
+    """paddle2onnx writes int64 Constant nodes at opset 7, whose Constant holds floats only."""
+    model = paddle_like_head()
+    model.opset_import[0].version = 8
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
+    shape = next(t for t in model.graph.initializer if t.name == "shape")
+    model.graph.node.insert(0, helper.make_node("Constant", [], ["shape"], name="c", value=shape))
+    model.graph.initializer.remove(shape)
+    x = np.random.default_rng(5).standard_normal((2, 6, 4, 4), dtype=np.float32)
+    before = run(model, x)
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(model, full_check=True)
+    rewrite.constants_as_initializers(model)
+    rewrite.declare_initializers_as_inputs(model)
+    assert "Constant" not in {n.op_type for n in model.graph.node}
+    assert [i.name for i in model.graph.input] == ["input", "linear_0.w_0", "linear_0.b_0", "shape"]
+    onnx.checker.check_model(model, full_check=True)
+    np.testing.assert_array_equal(run(model, x), before)
 
 
 def test_no_canonical_form_outside_the_resnet_family():

@@ -63,18 +63,20 @@ def initializer_bytes(model) -> int:
 
 
 def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
-    """Rename the input/first output, make the batch dynamic, make pads explicit, name every node,
-    attach metadata. In place; returned."""
+    """Rename the input/first output, make the batch dynamic, make pads explicit, write what the
+    opset's operator versions allow (``graph/rewrite.py``), name every node, attach metadata. In
+    place; returned."""
     import onnx
 
-    from zoocheck.converters.graph.rewrite import explicit_pads, name_nodes
+    from zoocheck.converters.graph.rewrite import constants_as_initializers, declare_initializers_as_inputs, explicit_pads, name_nodes
 
     graph = model.graph
     initializer_names = {t.name for t in graph.initializer}
     real_inputs = [i for i in graph.input if i.name not in initializer_names]
     if len(real_inputs) != 1:
         raise ValueError(f"expected one image input, found {[i.name for i in real_inputs]}")
-    # Old exporters (opset < 9, ONNX zoo) list initializers as graph inputs too; drop those.
+    # Old exporters (opset < 9, ONNX zoo) list initializers as graph inputs too; drop those (at the
+    # end they are listed again where the IR version requires it).
     if len(real_inputs) != len(graph.input):
         keep = [i for i in graph.input if i.name not in initializer_names]
         del graph.input[:]
@@ -90,9 +92,11 @@ def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
     # Intermediate shapes recorded with a fixed batch would contradict the dynamic batch.
     del graph.value_info[:]
     explicit_pads(model)
+    constants_as_initializers(model)
     name_nodes(model)
     # The lowest IR version the opsets allow: what the most consumers load.
     model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
+    declare_initializers_as_inputs(model)
     attach_metadata(model, metadata)
     return model
 

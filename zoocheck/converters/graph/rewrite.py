@@ -4,6 +4,10 @@ Each one computes the same function as the graph it rewrites (the tests check it
 
 - ``explicit_pads``: pooling/convolution ``auto_pad`` replaced by explicit pads (every file zoocheck
   writes: onnx's ReferenceEvaluator and onnx2torch refuse PaddleClas's ``SAME_UPPER`` + ``ceil_mode``);
+- ``declare_initializers_as_inputs``: at IR 3 (opsets 7, 8) the initializers listed as graph inputs
+  too, as that IR version requires;
+- ``constants_as_initializers``: below opset 9, whose Constant holds floats only, Constant nodes
+  (paddle2onnx writes int64 shapes) become initializers;
 - ``name_nodes``: every node gets a unique name (MXNet's exporter leaves some empty);
 - ``batch_norm_to_affine``: a batch norm that is left after folding (v2's pre-activations) becomes
   ``Mul`` by scale then ``Add`` of shift, whatever epsilon/momentum the exporter wrote;
@@ -18,6 +22,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+#: The first opset whose MaxPool / AveragePool have ``ceil_mode``.
+CEIL_MODE_OPSET = 10
+#: Below this IR version (opsets 7 and 8) every initializer must also be declared a graph input.
+INITIALIZERS_NOT_INPUTS_IR = 4
+#: Constant holds any tensor type from opset 9 on, float types only before.
+ANY_CONSTANT_OPSET = 9
 
 
 def _attrs(node) -> dict:
@@ -59,8 +70,10 @@ def explicit_pads(model) -> None:
 
     ``VALID`` is pads 0. A 2x2/2 exclusive average pool with ``SAME_UPPER`` (PaddleClas's vd
     shortcut) is ``ceil_mode=1`` with pads 0 at every input size: both give ceil(n / 2) outputs
-    and average a last odd row alone. Anything else is computed from the static input size.
+    and average a last odd row alone; below opset 10, which has no ``ceil_mode``, it is one
+    excluded end pad, which computes the same. Anything else is computed from the static input size.
     """
+    has_ceil_mode = _opset(model) >= CEIL_MODE_OPSET
     nodes = [n for n in model.graph.node if n.op_type in ("Conv", "MaxPool", "AveragePool") and _as_str(_attrs(n).get("auto_pad", "NOTSET")) != "NOTSET"]
     shapes = None
     for node in nodes:
@@ -77,7 +90,10 @@ def explicit_pads(model) -> None:
             continue
         exclusive = node.op_type == "AveragePool" and not attrs.get("count_include_pad", 0)
         if node.op_type == "AveragePool" and mode == "SAME_UPPER" and exclusive and kernel == [2, 2] and strides == [2, 2] and not attrs.get("dilations"):
-            _set_attrs(node, auto_pad=None, pads=[0, 0, 0, 0], ceil_mode=1)
+            if has_ceil_mode:
+                _set_attrs(node, auto_pad=None, pads=[0, 0, 0, 0], ceil_mode=1)
+            else:
+                _set_attrs(node, auto_pad=None, pads=[0, 0, 1, 1])
             continue
         if shapes is None:
             shapes = _spatial_shapes(model)
@@ -92,7 +108,40 @@ def explicit_pads(model) -> None:
             begins.append(small if mode == "SAME_UPPER" else large)
             ends.append(large if mode == "SAME_UPPER" else small)
         # SAME fixes the output at ceil(n / s): ceil_mode, which ONNX ignores with auto_pad, must go
-        _set_attrs(node, auto_pad=None, pads=begins + ends, ceil_mode=0 if node.op_type != "Conv" else None)
+        _set_attrs(node, auto_pad=None, pads=begins + ends, ceil_mode=0 if node.op_type != "Conv" and has_ceil_mode else None)
+
+
+def _opset(model) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def declare_initializers_as_inputs(model) -> None:
+    """At IR 3 list every initializer as a graph input too (after the image input), in place;
+    from IR 4 on nothing changes (initializers are not inputs there)."""
+    import onnx
+
+    if model.ir_version >= INITIALIZERS_NOT_INPUTS_IR:
+        return
+    declared = {i.name for i in model.graph.input}
+    for tensor in model.graph.initializer:
+        if tensor.name not in declared:
+            model.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+
+
+def constants_as_initializers(model) -> None:
+    """Below opset 9 every Constant node becomes an initializer of the same name, in place."""
+    from onnx import numpy_helper
+
+    if _opset(model) >= ANY_CONSTANT_OPSET:
+        return
+    graph = model.graph
+    constants = [n for n in graph.node if n.op_type == "Constant"]
+    for node in constants:
+        value = _attrs(node).get("value")
+        if value is None:
+            raise ValueError(f"Constant {node.name or node.output[0]}: only tensor values are expected in a classifier's graph")
+        graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(value), node.output[0]))
+        graph.node.remove(node)
 
 
 def name_nodes(model) -> None:

@@ -29,6 +29,7 @@ shortcut)``.
 
 from __future__ import annotations
 
+from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, declare_initializers_as_inputs
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
 from zoocheck.zoo_registry.types import Architecture
@@ -50,12 +51,14 @@ def spec_of(arch: Architecture) -> ResNetSpec:
 
 
 class _Builder:
-    """Appends nodes and data-less initializers (name, shape) in canonical order."""
+    """Appends nodes and data-less initializers (name, shape) in canonical order, in the operator
+    versions of ``opset``."""
 
-    def __init__(self):
+    def __init__(self, opset: int):
         import onnx
 
         self.onnx = onnx
+        self.opset = opset
         self.nodes: list = []
         self.initializers: list = []
 
@@ -90,13 +93,17 @@ class _Builder:
         return self._node("Add", name, [a, b])
 
     def max_pool(self, name: str, x: str) -> str:
-        return self._node("MaxPool", name, [x], ceil_mode=0, kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2])
+        ceil = {"ceil_mode": 0} if self.opset >= CEIL_MODE_OPSET else {}
+        return self._node("MaxPool", name, [x], **ceil, kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2])
 
     def avg_pool_2x2(self, name: str, x: str) -> str:
         # ceil_mode with the window's padding excluded: an odd size's last row/column is averaged
         # alone, as timm/mmpretrain (ceil_mode=True, count_include_pad=False) and PaddleClas
-        # ('SAME' padding, exclusive) compute it.
-        return self._node("AveragePool", name, [x], ceil_mode=1, count_include_pad=0, kernel_shape=[2, 2], pads=[0] * 4, strides=[2, 2])
+        # ('SAME' padding, exclusive) compute it. Below opset 10 (no ceil_mode) one excluded end
+        # pad computes the same at every size (torch.onnx's own form there).
+        if self.opset >= CEIL_MODE_OPSET:
+            return self._node("AveragePool", name, [x], ceil_mode=1, count_include_pad=0, kernel_shape=[2, 2], pads=[0] * 4, strides=[2, 2])
+        return self._node("AveragePool", name, [x], count_include_pad=0, kernel_shape=[2, 2], pads=[0, 0, 1, 1], strides=[2, 2])
 
     def head(self, x: str, features: int, classes: int) -> str:
         pooled = self._node("GlobalAveragePool", "head.pool", [x])
@@ -139,7 +146,7 @@ def build_template(spec: ResNetSpec, num_classes: int, *, opset: int, graph_name
     """The canonical ModelProto of ``spec``, initializers declared (name, dtype, shape) without data."""
     import onnx
 
-    b = _Builder()
+    b = _Builder(opset)
     x, cin = INPUT_NAME, 3
     if spec.preact:
         x = b.affine("stem.bn0", x, 3)
@@ -166,4 +173,6 @@ def build_template(spec: ResNetSpec, num_classes: int, *, opset: int, graph_name
         b.initializers,
     )
     opsets = [onnx.helper.make_opsetid("", opset)]
-    return onnx.helper.make_model(graph, opset_imports=opsets, ir_version=onnx.helper.find_min_ir_version_for(opsets))
+    model = onnx.helper.make_model(graph, opset_imports=opsets, ir_version=onnx.helper.find_min_ir_version_for(opsets))
+    declare_initializers_as_inputs(model)
+    return model
