@@ -203,7 +203,10 @@ def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conver
     converted = conversions(source, name, form)
     path, batch = converted.path, converted.batch
     reference = ort_run(path, batch)
-    assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(onnx.load(str(path)))
+    model = onnx.load(str(path))
+    assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(model)
+    # declared, not left to shape inference (MXNet's exporter writes [N, ?])
+    assert onnx_facts(model)["output_shape"] == ["N", converted.entry.arch.num_classes]
     for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED):
         assert max_rel(reference, ort_run(path, batch, level)) <= CONSUMER_TOL, level
     evaluated = ReferenceEvaluator(str(path)).run(None, {"input": batch[:1]})[0]

@@ -87,3 +87,12 @@ def test_two_image_inputs_are_rejected():
     model.graph.input.append(helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1]))
     with pytest.raises(ValueError, match="one image input"):
         normalize.normalize_model(model, {})
+
+
+def test_the_class_count_is_declared_and_a_wrong_one_refused():
+    model = tiny_classifier()
+    model.graph.output[0].type.tensor_type.shape.dim[1].Clear()  # [N, ?], as MXNet's exporter writes
+    normalize.normalize_model(model, {}, num_classes=5)
+    assert normalize.onnx_facts(model)["output_shape"] == ["N", 5]
+    with pytest.raises(ValueError, match="declares 5 classes, the model has 1000"):
+        normalize.normalize_model(tiny_classifier(), {}, num_classes=1000)

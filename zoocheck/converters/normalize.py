@@ -62,10 +62,22 @@ def initializer_bytes(model) -> int:
     return total
 
 
-def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
-    """Rename the input/first output, make the batch dynamic, make pads explicit, write what the
-    opset's operator versions allow (``graph/rewrite.py``), name every node, attach metadata. In
-    place; returned."""
+def _declare_classes(value_info, num_classes: int) -> None:
+    """The logits' class dimension as ``num_classes`` where the exporter left it unknown (MXNet
+    writes [N, ?]); a different static count is a wrong export, refused."""
+    dims = value_info.type.tensor_type.shape.dim
+    if len(dims) != 2:
+        return
+    if dims[1].HasField("dim_value") and dims[1].dim_value != num_classes:
+        raise ValueError(f"output {value_info.name!r} declares {dims[1].dim_value} classes, the model has {num_classes}")
+    dims[1].ClearField("dim_param")
+    dims[1].dim_value = num_classes
+
+
+def normalize_model(model, metadata: dict, *, num_classes: int | None = None) -> "onnx.ModelProto":  # noqa: F821
+    """Rename the input/first output, make the batch dynamic (and the output [N, num_classes]
+    where ``num_classes`` is given), make pads explicit, write what the opset's operator versions
+    allow (``graph/rewrite.py``), name every node, attach metadata. In place; returned."""
     import onnx
 
     from zoocheck.converters.graph.rewrite import constants_as_initializers, declare_initializers_as_inputs, explicit_pads, name_nodes
@@ -89,6 +101,8 @@ def normalize_model(model, metadata: dict) -> "onnx.ModelProto":  # noqa: F821
     _set_batch_dynamic(graph.input[0])
     for out in graph.output:
         _set_batch_dynamic(out)
+    if num_classes is not None:
+        _declare_classes(graph.output[0], num_classes)
     # Intermediate shapes recorded with a fixed batch would contradict the dynamic batch.
     del graph.value_info[:]
     explicit_pads(model)

@@ -70,7 +70,7 @@ def finish_graph(model, arch: Architecture, form: GraphForm):
     from zoocheck.converters.graph.fingerprint import fingerprint
     from zoocheck.converters.normalize import normalize_model, onnx_facts
 
-    normalize_model(model, {})
+    normalize_model(model, {}, num_classes=arch.num_classes)
     if form == "canonical":
         model = canonicalize(model, template_for(arch, onnx_facts(model)["opset"]))
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
