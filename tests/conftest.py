@@ -39,6 +39,16 @@ def make_entry(source: str, name: str, arch: Architecture = Architecture(resnet(
     return Entry(source=source, name=name, arch=arch, builder=builder or name, preprocess=preprocess or PREPROCESS.get(source, TORCHVISION_V1), **fields)
 
 
+def random_checkpoint(entry: Entry, path: Path, seed: int, **options) -> Path:
+    """Seeded random weights of ``entry`` (zoocheck's one scheme, at the entry's input size) written
+    in its source's on-disk format at ``path`` (``write_weights``; ``options`` are the format
+    writer's): what ``load(entry, None, random_seed=seed)`` holds, read back through the real
+    path. Entries without a ResNetSpec have no file writer: their tests load random weights."""
+    from zoocheck.converters.weights import random_weights, write_weights
+
+    return write_weights(entry, random_weights(entry.arch, seed, entry.input_size), path, **options)
+
+
 # ---------------------------------------------------------------------------------------------
 # inputs
 

@@ -391,15 +391,14 @@ def gluoncv_net(builder: str):
     return ResNetV1b(block, _RESNET_LAYERS[depth], name_prefix=f"resnetv1{variant}_", **_V1B_ARGS[variant])
 
 
-def write_gluoncv_checkpoint(builder: str, path: Path, seed: int, input_size: int = 224):
-    """Seeded random weights of GluonCV ``builder`` saved by GluonCV's own network with
-    ``save_parameters`` (the format of GluonCV's published files). Returns the MXNet network."""
-    from zoocheck.converters.gluon import randomize
+def write_gluoncv_checkpoint(entry, path: Path, seed: int):
+    """Seeded random weights of GluonCV ``entry`` written as a GluonCV ``.params`` file, loaded
+    strictly (every name both ways) into GluonCV's own network. Returns that MXNet network."""
+    from conftest import random_checkpoint
 
-    net = gluoncv_net(builder)
-    randomize(net, seed, input_size)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    net.save_parameters(str(path))
+    random_checkpoint(entry, path, seed)
+    net = gluoncv_net(entry.builder)
+    net.load_parameters(str(path))
     return net
 
 

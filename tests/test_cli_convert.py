@@ -19,9 +19,9 @@ MODEL = ["--src", "torchvision", "--model", "resnet18"]
 
 @pytest.fixture(scope="module")
 def resnet18_checkpoint(tmp_path_factory):
-    from zoocheck.converters.torch_hub import write_random_checkpoint
+    from conftest import random_checkpoint
 
-    return write_random_checkpoint(get_entry("torchvision", "resnet18"), tmp_path_factory.mktemp("w") / "resnet18.pth", seed=3)
+    return random_checkpoint(get_entry("torchvision", "resnet18"), tmp_path_factory.mktemp("w") / "resnet18.pth", seed=3)
 
 
 def store_records(results, name):

@@ -85,3 +85,21 @@ def test_paddleclas_stage_one_projection_has_canonical_names(tmp_path):
     path = write_weights(entry, params, tmp_path / "ResNet18_pretrained.pdparams")
     x = inputs()
     assert rel_err(forward(entry.arch, params, x), converter_for("ppcls").load(entry, path).forward(x)) < 1e-5
+
+
+@pytest.mark.parametrize("builder", ["resnet18_v1", "resnet50_v1", "resnet18_v2", "resnet50_v2"])
+def test_mxnet_gluon_layout_v1_v2_computes_the_canonical_function(tmp_path, builder):
+    """The Gluon model zoo's names (layouts.to_gluon): v1's biased bottleneck 1x1s, v2's
+    pre-activations, input and final BNs, in a save_parameters file MXNet itself loads."""
+    from zoocheck.converters import FrameworkUnavailable, converter_for
+
+    entry = small(get_entry("gluon", builder))
+    converter = converter_for("gluon")
+    try:
+        converter.check_available()
+    except FrameworkUnavailable as exc:
+        pytest.skip(str(exc))
+    params = random_weights(entry.arch, 7, SIZE)
+    path = write_weights(entry, params, tmp_path / f"{builder}.params")
+    x = inputs()
+    assert rel_err(forward(entry.arch, params, x), converter.load(entry, path).forward(x)) < 1e-5

@@ -71,9 +71,9 @@ def weights_for(entry, directory: Path) -> Path | None:
     """A weights file where the source's converter takes no seeded random weights (the ONNX zoo)."""
     if entry.source != "onnx-zoo":
         return None
-    from zoocheck.converters.onnx_zoo import write_random_zoo_file
+    from conftest import random_checkpoint
 
-    return write_random_zoo_file(entry.arch, directory / f"{entry.name}.onnx", SEED, input_size=SIZE)
+    return random_checkpoint(entry, directory / f"{entry.name}.onnx", SEED)
 
 
 def max_rel(reference: np.ndarray, test: np.ndarray) -> float:

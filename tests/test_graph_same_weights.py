@@ -50,19 +50,23 @@ def assert_same_file_but_for_rounding(paths: list[Path]) -> None:
         assert err <= OUTPUT_TOL, f"{path.name}: outputs differ by {err:.3g} of the logit range"
 
 
+def write_one_weight_set(tmp_path: Path, entries) -> dict[str, Path]:
+    """One seeded canonical weight set (converters/weights) written in each entry's own format."""
+    from zoocheck.converters.weights.formats import write_weights
+    from zoocheck.converters.weights.random import random_weights
+
+    params = random_weights(entries[0].arch, SEED, SIZE)
+    suffix = {"ppcls": "_pretrained.pdparams", "gluon": ".params", "gluoncv": ".params", "onnx-zoo": ".onnx"}
+    return {e.source: write_weights(e, params, tmp_path / f"{e.source}{suffix.get(e.source, '.pth')}") for e in entries}
+
+
 def test_timm_and_gluoncv_files_of_one_weight_set_give_one_canonical_file(tmp_path):
     """timm's resnet18.gluon_in1k are GluonCV's resnet18_v1b weights: the same tensors written as a
     timm checkpoint and as a GluonCV .params (GluonCV's names, MXNet's format)."""
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.gluoncv import timm_to_gluoncv, write_mxnet_params
-    from zoocheck.converters.torch_common import save_checkpoint
-
     timm_entry, gluoncv_entry = small("timm", "resnet18.gluon_in1k"), small("gluoncv", "resnet18_v1b")
     assert timm_entry.key in gluoncv_entry.same_weights_as or gluoncv_entry.key in timm_entry.same_weights_as
-    module = converter_for("timm").load(timm_entry, None, random_seed=SEED).module
-    timm_file = save_checkpoint(module.state_dict(), tmp_path / "resnet18.pth")
-    gluoncv_file = tmp_path / "resnet18_v1b.params"
-    write_mxnet_params(gluoncv_file, timm_to_gluoncv(module, gluoncv_entry.naming))
+    files = write_one_weight_set(tmp_path, [timm_entry, gluoncv_entry])
+    timm_file, gluoncv_file = files["timm"], files["gluoncv"]
     assert_same_file_but_for_rounding(
         [canonical(timm_entry, timm_file, tmp_path / "timm.onnx"), canonical(gluoncv_entry, gluoncv_file, tmp_path / "gluoncv.onnx")]
     )
@@ -71,12 +75,10 @@ def test_timm_and_gluoncv_files_of_one_weight_set_give_one_canonical_file(tmp_pa
 def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_file(tmp_path):
     """One MXNet .params file read by the gluon and gluoncv sources, and the ONNX zoo's file of the
     same seeded weights (exported by MXNet at opset 7, upgraded by onnx)."""
-    from zoocheck.converters import gluon, onnx_zoo
-
     gluon_entry, gluoncv_entry, zoo_entry = small("gluon", "resnet18_v1"), small("gluoncv", "resnet18_v1"), small("onnx-zoo", "resnet18-v1-7")
     assert gluoncv_entry.key in gluon_entry.same_weights_as and zoo_entry.exported_from == gluon_entry.key
-    params = gluon.write_random_checkpoint(gluon_entry, tmp_path / "resnet18_v1.params", SEED)
-    zoo_file = onnx_zoo.write_random_zoo_file(zoo_entry.arch, tmp_path / "resnet18-v1-7.onnx", SEED, input_size=SIZE)
+    written = write_one_weight_set(tmp_path, [gluon_entry, zoo_entry])
+    params, zoo_file = written["gluon"], written["onnx-zoo"]
     files = [
         canonical(gluon_entry, params, tmp_path / "gluon.onnx"),
         canonical(gluoncv_entry, params, tmp_path / "gluoncv.onnx"),
@@ -94,17 +96,7 @@ def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_f
         assert_same_file_but_for_rounding([files[0], tmp_path / "nudged.onnx"])
 
 
-# -- one weight set in timm, mmpretrain and PaddleClas formats (the writers of converters/weights) --
-
-
-def write_one_weight_set(tmp_path: Path, entries) -> dict[str, Path]:
-    """One seeded canonical weight set (converters/weights) written in each entry's own format."""
-    from zoocheck.converters.weights.formats import write_weights
-    from zoocheck.converters.weights.random import random_weights
-
-    params = random_weights(entries[0].arch, SEED, SIZE)
-    suffix = {"ppcls": "_pretrained.pdparams"}
-    return {e.source: write_weights(e, params, tmp_path / f"{e.source}{suffix.get(e.source, '.pth')}") for e in entries}
+# -- one weight set in timm, mmpretrain and PaddleClas formats --
 
 
 ACCEPTANCE = {

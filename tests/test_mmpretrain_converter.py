@@ -12,10 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import make_entry, assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
+from conftest import make_entry, assert_not_degenerate, assert_same, inputs_for, random_checkpoint, run_onnx  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
-from zoocheck.converters.mmpretrain import backbone_config, build_classifier, write_random_checkpoint  # noqa: E402
+from zoocheck.converters.mmpretrain import backbone_config, build_classifier  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.resnet import ResNetSpec, resnet  # noqa: E402
@@ -78,7 +78,7 @@ def test_resnetv1d_downsample_has_the_avgpool_first():
 
 def _forward_parity(tmp_path, models, arch, seed):
     entry = _entry(arch)
-    path = write_random_checkpoint(arch, tmp_path / f"{arch.id}.pth", seed)
+    path = random_checkpoint(entry, tmp_path / f"{arch.id}.pth", seed)
     checkpoint = torch.load(path, weights_only=True)
     assert set(checkpoint) == {"meta", "state_dict"} and all(k.startswith(("backbone.", "head.fc.")) for k in checkpoint["state_dict"])
     theirs = _mmpretrain_classifier(models, arch)
@@ -103,7 +103,7 @@ def test_forward_equals_mmpretrain_on_the_same_checkpoint(tmp_path, mmpretrain_m
 @pytest.mark.parametrize("arch", [V1D18, pytest.param(X50, marks=pytest.mark.slow)], ids=lambda a: a.id)
 def test_checkpoint_converts_and_onnx_matches(tmp_path, arch):
     entry = _entry(arch)
-    path = write_random_checkpoint(arch, tmp_path / "ckpt.pth", 5)
+    path = random_checkpoint(entry, tmp_path / "ckpt.pth", 5)
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / "out.onnx", weights=path, inputs=x)
     assert conversion.ok, conversion.failure
@@ -118,12 +118,12 @@ def test_random_weights_match_the_written_checkpoint(tmp_path):
     entry = _entry(V1D18)
     x = inputs_for(entry, n_random=0)[:2]
     random = converter_for("mmpretrain").load(entry, None, random_seed=5).forward(x)
-    written = converter_for("mmpretrain").load(entry, write_random_checkpoint(V1D18, tmp_path / "c.pth", 5)).forward(x)
+    written = converter_for("mmpretrain").load(entry, random_checkpoint(entry, tmp_path / "c.pth", 5)).forward(x)
     np.testing.assert_array_equal(random, written)
 
 
 def test_checkpoint_of_another_variant_is_refused(tmp_path):
-    path = write_random_checkpoint(R18, tmp_path / "resnet18_8xb32_in1k.pth", 1)
+    path = random_checkpoint(_entry(R18), tmp_path / "resnet18_8xb32_in1k.pth", 1)
     with pytest.raises(WeightsError) as exc:
         converter_for("mmpretrain").load(_entry(V1D18), path)
     message = str(exc.value)

@@ -20,16 +20,15 @@ pytest.importorskip("paddle")
 pytest.importorskip("paddle2onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from conftest import make_entry  # noqa: E402
+from conftest import make_entry, random_checkpoint  # noqa: E402
 from paddle_fixtures import ARCH_MODULES, PREPROCESS_MODULE, import_paddleclas, paddleclas_root  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import paddleclas_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
-from zoocheck.converters.paddle import PaddleClasConverter, build_model, random_state  # noqa: E402
+from zoocheck.converters.paddle import PaddleClasConverter  # noqa: E402
 from zoocheck.converters.paddle_inference import ends_in_softmax, find_inference_files  # noqa: E402
-from zoocheck.converters.paddle_writers import write_inference_model, write_random_pdparams  # noqa: E402
 from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
@@ -95,7 +94,7 @@ PDPARAMS_CASES = [
 @pytest.mark.parametrize("builder", PDPARAMS_CASES)
 def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder):
     e = entry(builder)
-    weights = write_random_pdparams(e, tmp_path / f"{builder}_pretrained.pdparams", seed=7)
+    weights = random_checkpoint(e, tmp_path / f"{builder}_pretrained.pdparams", 7)
     conversion = convert(e, output=tmp_path / "model.onnx", weights=weights, inputs=photos)
     assert_onnx_matches(conversion, photos)
     assert conversion.metadata.output == "logits" and not conversion.outputs_probabilities
@@ -107,7 +106,7 @@ def test_pdparams_convert_matches_native_on_photos(tmp_path, photos, builder):
 def test_fix_resnet50_vd_ssld_exports_320_input(tmp_path):
     e = entry("Fix_ResNet50_vd_ssld", input_size=320)
     inputs = np.stack([preprocess_image(p, e.preprocess) for p in bundled_photos()[:2]])
-    weights = write_random_pdparams(e, tmp_path / "Fix_ResNet50_vd_ssld_pretrained.pdparams", seed=1)
+    weights = random_checkpoint(e, tmp_path / "Fix_ResNet50_vd_ssld_pretrained.pdparams", 1)
     conversion = convert(e, output=tmp_path / "fix.onnx", weights=weights, inputs=inputs)
     assert_onnx_matches(conversion, inputs)
     session = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
@@ -116,7 +115,7 @@ def test_fix_resnet50_vd_ssld_exports_320_input(tmp_path):
 
 def test_written_pdparams_is_paddle_save_format(tmp_path):
     e = entry("ResNet18_vd")
-    path = write_random_pdparams(e, tmp_path / "ResNet18_vd_pretrained.pdparams", seed=0)
+    path = random_checkpoint(e, tmp_path / "ResNet18_vd_pretrained.pdparams", 0)
     with open(path, "rb") as fh:
         raw = pickle.load(fh, encoding="latin1")
     # paddle.save(state_dict) stores numpy arrays plus Paddle's structured-name table
@@ -135,11 +134,15 @@ def test_random_weights_are_seeded_and_non_degenerate(photos):
     assert not np.allclose(a, c)
     assert np.isfinite(a).all() and (a.std(axis=1) > 0.1).all()
     assert len(set(a.argmax(1).tolist())) > 1  # different photos, different top-1
-    model = build_model(e)
-    state = random_state(model, e, 0)
-    means = np.concatenate([v for k, v in state.items() if k.endswith("._mean")])
-    variances = np.concatenate([v for k, v in state.items() if k.endswith("._variance")])
-    assert abs(means.std() - 0.1) < 0.02 and variances.min() >= 0.5 and variances.max() <= 1.5
+    # the one scheme's weights (converters/weights), under PaddleClas's names
+    from zoocheck.converters.weights import random_weights
+    from zoocheck.converters.weights.layouts import to_paddle
+
+    expected = to_paddle(random_weights(e.arch, 3, e.input_size), e.arch, e.naming)
+    state = converter.load(e, None, random_seed=3).network.state_dict()
+    assert set(state) == set(expected) and all(np.array_equal(state[k].numpy(), expected[k]) for k in expected)
+    variances = np.concatenate([v for k, v in expected.items() if k.endswith("._variance")])
+    assert variances.min() > 0 and not np.allclose(variances, 1.0)  # measured, then perturbed
 
 
 # -- PaddleClas's own architecture code: same names, same function ---------------------------------
@@ -217,9 +220,9 @@ def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module,
 )
 def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
     e = entry("ResNet18")
-    pdparams = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=5)
+    pdparams = random_checkpoint(e, tmp_path / "ResNet18_pretrained.pdparams", 5)
     target = tmp_path / ("ResNet18_infer.tar" if layout == "tar" else "ResNet18_infer")
-    written = write_inference_model(e, target, weights=pdparams, softmax=softmax, legacy_format=legacy)
+    written = random_checkpoint(e, target, 5, fmt="paddle-inference", softmax=softmax, legacy_format=legacy)
     if layout == "tar":
         with tarfile.open(written) as tar:
             names = tar.getnames()
@@ -246,7 +249,7 @@ def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
 
 def test_inference_program_file_path_is_accepted(tmp_path, photos):
     e = entry("ResNet18")
-    folder = write_inference_model(e, tmp_path / "infer", seed=1)
+    folder = random_checkpoint(e, tmp_path / "infer", 1, fmt="paddle-inference")
     native = PaddleClasConverter().load(e, folder / "inference.json")
     assert native.forward(photos[:1]).shape == (1, 1000)
 
@@ -264,7 +267,7 @@ def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
     import paddle
 
     e = entry("ResNet18")
-    path = write_random_pdparams(e, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
+    path = random_checkpoint(e, tmp_path / "ResNet18_pretrained.pdparams", 0)
     state = paddle.load(str(path))
     state["stem.0.conv.weights"] = state.pop("stem.0.conv.weight")
     bad = tmp_path / "renamed.pdparams"
@@ -277,7 +280,7 @@ def test_renamed_parameter_is_a_weights_error_naming_the_file(tmp_path):
 
 def test_weights_of_another_model_are_a_weights_error(tmp_path):
     resnet18 = entry("ResNet18")
-    path = write_random_pdparams(resnet18, tmp_path / "ResNet18_pretrained.pdparams", seed=0)
+    path = random_checkpoint(resnet18, tmp_path / "ResNet18_pretrained.pdparams", 0)
     with pytest.raises(WeightsError) as info:  # vd: deep stem, so other names
         PaddleClasConverter().load(entry("ResNet18_vd"), path)
     assert "stem.1.conv.weight" in _one_line_naming(info, path)

@@ -17,7 +17,7 @@ timm = pytest.importorskip("timm")
 
 import onnx  # noqa: E402
 
-from conftest import assert_not_degenerate, assert_same, inputs_for, run_onnx  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, inputs_for, random_checkpoint, run_onnx  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import timm_transform, torchvision_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
@@ -25,7 +25,6 @@ from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import MissingWeightsError, convert, resolve_weights  # noqa: E402
 from zoocheck.converters.torch_common import read_state_dict  # noqa: E402
-from zoocheck.converters.torch_hub import write_random_checkpoint  # noqa: E402
 
 SEED = 7
 
@@ -55,7 +54,7 @@ CASES = [
 def test_checkpoint_converts_and_matches_native_and_library(tmp_path, source, name, file_name, wrapper, data_parallel):
     entry = converter_for(source).resolve(name)
     assert entry is not None
-    weights = write_random_checkpoint(entry, tmp_path / file_name, SEED, wrapper=wrapper, data_parallel=data_parallel)
+    weights = random_checkpoint(entry, tmp_path / file_name, SEED, wrapper=wrapper, data_parallel=data_parallel)
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / "out" / "model.onnx", weights=weights, inputs=x, isolate=source == "torchvision")
     assert conversion.ok, conversion.failure
@@ -114,7 +113,7 @@ def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
     a, b = conv.load(entry, None, random_seed=3).forward(x), conv.load(entry, None, random_seed=3).forward(x)
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - conv.load(entry, None, random_seed=4).forward(x)).max() > 1e-2
-    path = write_random_checkpoint(entry, tmp_path / "r.pth", 3)
+    path = random_checkpoint(entry, tmp_path / "r.pth", 3)
     np.testing.assert_array_equal(conv.load(entry, path).forward(x), a)
     # batch norm is not the identity: the running statistics were perturbed
     bn = dict(conv.load(entry, path).module.named_modules())["layer1.0.bn1"]

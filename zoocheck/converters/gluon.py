@@ -8,6 +8,8 @@ Weights come in the two on-disk formats MXNet writes:
 - ``export``: ``<prefix>-symbol.json`` + ``<prefix>-0000.params`` (``arg:``/``aux:`` keys), loaded
   with ``SymbolBlock.imports``; a path to either file or to a directory holding the pair is accepted.
 
+Seeded random weights are zoocheck's one scheme (``converters/weights/random.py``), written as the
+``save_parameters`` file (``layouts.to_gluon``) and loaded by the same path as a published file.
 The native forward runs in MXNet; ONNX is written by MXNet's own exporter (``mxnet.onnx``).
 """
 
@@ -71,62 +73,6 @@ def _params_for_symbol(symbol: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Seeded random weights
-
-
-def randomize(net, seed: int, input_size: int) -> None:
-    """Seeded random weights with batch norms that are not the identity (mirrors torch_common).
-
-    Convolutions He-normal, BN gamma ~ U(0.5, 1.5) and beta ~ N(0, 0.1); running statistics are
-    measured on a seeded random batch (activations neither blow up nor vanish with depth) and then
-    perturbed (mean by N(0, 0.1) std, variance by a factor U(0.5, 1.5)); the classifier is scaled
-    so logits spread by about 2. Deterministic for a seed and architecture.
-    """
-    mx = import_mxnet()
-    rng = np.random.default_rng(seed)
-    calibration = mx.nd.array(np.random.default_rng(seed).standard_normal((2, 3, input_size, input_size), dtype=np.float32))
-    net.initialize(mx.init.Zero(), force_reinit=True)
-    net(calibration)  # completes deferred shapes
-    params = net.collect_params()
-    for name, p in params.items():
-        shape = p.shape
-        if name.endswith("weight"):
-            fan_in = int(np.prod(shape[1:]))
-            p.set_data(mx.nd.array(rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)))
-        elif name.endswith("gamma"):
-            p.set_data(mx.nd.array(rng.uniform(0.5, 1.5, shape)))
-        elif name.endswith(("beta", "bias")):
-            p.set_data(mx.nd.array(rng.normal(0.0, 0.1, shape)))
-    norms = [b for b in _blocks(net) if type(b).__name__ == "BatchNorm"]
-    saved = [b._kwargs["momentum"] for b in norms]
-    for b in norms:
-        b._kwargs["momentum"] = 0.0  # running = batch statistics of the calibration batch
-    try:
-        with mx.autograd.record(train_mode=True):
-            net(calibration)
-    finally:
-        for b, momentum in zip(norms, saved):
-            b._kwargs["momentum"] = momentum
-    for b in norms:
-        mean, var = b.running_mean, b.running_var
-        std = np.sqrt(np.maximum(var.data().asnumpy(), 1e-5))
-        mean.set_data(mean.data() + mx.nd.array(rng.standard_normal(mean.shape) * 0.1 * std))
-        var.set_data(var.data() * mx.nd.array(rng.uniform(0.5, 1.5, var.shape)))
-    dense = [b for b in _blocks(net) if type(b).__name__ == "Dense"][-1]
-    logits = net(mx.nd.array(np.random.default_rng(seed + 1).standard_normal((2, 3, input_size, input_size), dtype=np.float32))).asnumpy()
-    spread = float((logits - logits.mean(axis=1, keepdims=True)).std())
-    if np.isfinite(spread) and spread > 0:
-        for p in (dense.weight, dense.bias):
-            p.set_data(p.data() * (2.0 / spread))
-
-
-def _blocks(block):
-    yield block
-    for child in block._children.values():
-        yield from _blocks(child)
-
-
-# ---------------------------------------------------------------------------------------------
 # Export
 
 
@@ -186,26 +132,12 @@ def mxnet_to_onnx(net, path: Path, opset: int, input_size: int, *, dynamic: bool
 # ---------------------------------------------------------------------------------------------
 
 
-def zoo_block_name(canonical: str) -> str:
-    """Where the model zoo's v1 network keeps a canonical module (a batch norm): ``bn1`` ->
-    ``features.1`` (features: conv, bn, relu, pool, stage1..4), ``layer2.0.bn1`` ->
-    ``features.5.0.body.1`` (body: conv, bn, relu, conv, bn[, relu, conv, bn]),
-    ``layer2.0.downsample.1`` -> ``features.5.0.downsample.1``."""
-    if canonical == "bn1":
-        return "features.1"
-    stage, block, part = canonical.split(".", 2)
-    where = f"features.{3 + int(stage[len('layer'):])}.{block}"
-    return f"{where}.body.{3 * int(part[len('bn'):]) - 2}" if part.startswith("bn") else f"{where}.{part}"
-
-
 def zoo_layers(arch: Architecture) -> dict[str, str]:
-    """Canonical graph tensor -> block path in the model zoo's network (v1; {} for v2)."""
-    from zoocheck.converters.weights.layouts import layer_modules
+    """Canonical graph tensor -> block path in the model zoo's network (the names of
+    ``layouts.to_gluon``; {} for v2, whose batch norms follow no convolution)."""
+    from zoocheck.converters.weights.layouts import layer_modules, to_gluon
 
-    def rename(params: dict) -> dict:
-        return {f"{zoo_block_name(name.rsplit('.', 1)[0])}.{name.rsplit('.', 1)[1]}": value for name, value in params.items()}
-
-    return layer_modules(arch, rename)
+    return layer_modules(arch, lambda params: to_gluon(params, arch))
 
 
 def _named_blocks(block, prefix: str = ""):
@@ -294,58 +226,47 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def load_saved_parameters(entry: Entry, path: Path):
+    """``entry``'s model-zoo network holding a ``save_parameters`` file, loaded strictly by MXNet."""
+    mx = import_mxnet()
+    net = build(entry.arch)
+    try:
+        keys = list(mx.nd.load(str(path)))
+    except Exception as exc:
+        raise WeightsError(f"{path.name}: not an MXNet .params file (mxnet.nd.save format), or a truncated one; check the --weights path") from exc
+    if keys and all(k.startswith(("arg:", "aux:")) for k in keys):
+        raise WeightsError(f"{path.name}: an mxnet export .params (arg:/aux: keys) needs its *{_SYMBOL_SUFFIX} beside it")
+    try:
+        net.load_parameters(str(path), ctx=mx.cpu())
+    except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
+        raise WeightsError(f"{path.name}: weights do not fit gluon {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
+    return net
+
+
+def canonical_network(entry: Entry, params: dict[str, np.ndarray]):
+    """``entry``'s network holding canonical weights (``converters/weights``): written as the
+    ``.params`` file MXNet saves (``layouts.to_gluon``) and read back by the path a file takes."""
+    from zoocheck.converters.weights import write_weights
+
+    with tempfile.TemporaryDirectory(prefix="zoocheck-gluon-weights-") as tmp:
+        return load_saved_parameters(entry, write_weights(entry, params, Path(tmp) / f"{entry.builder}.params", fmt="gluon-params"))
+
+
 class GluonConverter(Converter):
     opset_range = (MIN_MXNET_OPSET, None)
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
-        mx = import_mxnet()
         size = entry.input_size
         self.prepare(weights, random_seed)
         if weights is None:
-            net = build(entry.arch)
-            randomize(net, random_seed, size)
-            return GluonNative(net, size, zoo_layers(entry.arch))
+            from zoocheck.converters.weights import random_weights
+
+            return GluonNative(canonical_network(entry, random_weights(entry.arch, random_seed, size)), size, zoo_layers(entry.arch))
         weights = Path(weights)
         pair = find_export_pair(weights)
         if pair is not None:
             return GluonNative(load_export_pair(*pair, entry.arch, size), size)
-        net = build(entry.arch)
-        try:
-            keys = list(mx.nd.load(str(weights)))
-        except Exception as exc:
-            raise WeightsError(f"{weights.name}: not an MXNet .params file (mxnet.nd.save format), or a truncated one; check the --weights path") from exc
-        if keys and all(k.startswith(("arg:", "aux:")) for k in keys):
-            raise WeightsError(f"{weights.name}: an mxnet export .params (arg:/aux: keys) needs its *{_SYMBOL_SUFFIX} beside it")
-        try:
-            net.load_parameters(str(weights), ctx=mx.cpu())
-        except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
-            raise WeightsError(f"{weights.name}: weights do not fit gluon {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
-        return GluonNative(net, size, zoo_layers(entry.arch))
+        return GluonNative(load_saved_parameters(entry, weights), size, zoo_layers(entry.arch))
 
 
-# ---------------------------------------------------------------------------------------------
-# Writing checkpoints in the real formats (tests, demos)
-
-
-def write_random_checkpoint(entry: Entry, path: Path, seed: int, *, fmt: str = "save_parameters") -> Path:
-    """Write seeded random weights of ``entry`` the way MXNet does.
-
-    ``fmt='save_parameters'``: ``path`` is the ``.params`` file (``net.save_parameters``).
-    ``fmt='export'``: ``path`` is a directory; ``<builder>-symbol.json`` + ``<builder>-0000.params``
-    are written into it (``net.export``). Returns the file or directory written.
-    """
-    net = build(entry.arch)
-    randomize(net, seed, entry.input_size)
-    path = Path(path)
-    if fmt == "save_parameters":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        net.save_parameters(str(path))
-        return path
-    if fmt == "export":
-        path.mkdir(parents=True, exist_ok=True)
-        export_symbol(net, path, entry.input_size, name=entry.builder)
-        return path
-    raise ValueError(f"unknown mxnet checkpoint format {fmt!r}: 'save_parameters' or 'export'")
-
-
-__all__ = ["DEPTHS", "GluonConverter", "GluonNative", "build", "find_export_pair", "load_export_pair", "mxnet_to_onnx", "randomize", "write_random_checkpoint"]
+__all__ = ["DEPTHS", "GluonConverter", "GluonNative", "build", "canonical_network", "find_export_pair", "load_export_pair", "load_saved_parameters", "mxnet_to_onnx"]

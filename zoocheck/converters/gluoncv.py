@@ -190,20 +190,6 @@ def timm_to_gluoncv_name(key: str, naming: str, norms: frozenset[str]) -> str | 
     return f"features.{stage + 3}.{block}.body.{body}.{leaf}"
 
 
-def timm_to_gluoncv(module, naming: str) -> dict[str, np.ndarray]:
-    """A timm model's weights under GluonCV's parameter names."""
-    from torch import nn
-
-    _check_naming(naming)
-    norms = frozenset(name for name, m in module.named_modules() if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)))
-    arrays = {}
-    for key, value in module.state_dict().items():
-        name = timm_to_gluoncv_name(key, naming, norms)
-        if name is not None:
-            arrays[name] = value.detach().numpy().astype(np.float32)
-    return arrays
-
-
 def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
     """GluonCV arrays -> timm state_dict tensors; unknown names raise WeightsError."""
     import torch
@@ -251,33 +237,25 @@ class GluonCVConverter(TorchConverter):
         import timm
 
         from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
-        from zoocheck.converters.weights.layouts import layer_modules
+        from zoocheck.converters.weights.layouts import layer_modules, to_gluoncv
 
         self.prepare(weights, random_seed)
         _check_naming(entry.naming)
         module = timm_network(entry.arch)
-        if weights is None:
-            randomize(module, random_seed, entry.input_size)
-        else:
+        what = f"GluonCV {entry.builder} (timm ResNet)"
+        if weights is not None:
             weights = Path(weights)
-            state = map_state(read_mxnet_params(weights), entry.naming, weights.name)
-            load_strict(module, state, weights, f"GluonCV {entry.builder} (timm ResNet)")
+            load_strict(module, map_state(read_mxnet_params(weights), entry.naming, weights.name), weights, what)
+        elif entry.arch.resnet is not None:  # through GluonCV's names, as a file's weights go
+            from zoocheck.converters.weights import random_weights
+
+            origin = f"random weights (seed {random_seed})"
+            params = to_gluoncv(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, entry.naming)
+            load_strict(module, map_state(params, entry.naming, origin), Path(origin), what)
+        else:  # resnet50_v1b_gn: GroupNorm, no ResNetSpec
+            randomize(module, random_seed, entry.input_size)
         # the network is timm's, under the canonical weights' names
         return TorchModel(module, entry.input_size, {"timm": timm.__version__}, layers=layer_modules(entry.arch))
-
-
-def write_random_checkpoint(entry: Entry, path: Path, seed: int) -> Path:
-    """Write seeded random weights of GluonCV ``entry`` as a GluonCV ``.params`` file (GluonCV's
-    parameter names, MXNet's file format), through a timm model and the inverse name mapping."""
-    from zoocheck.converters.torch_common import randomize, timm_network
-
-    _check_naming(entry.naming)
-    module = timm_network(entry.arch)
-    randomize(module, seed, entry.input_size)
-    arrays = timm_to_gluoncv(module, entry.naming)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_mxnet_params(Path(path), arrays)
-    return Path(path)
 
 
 __all__ = [
@@ -286,8 +264,6 @@ __all__ = [
     "gluoncv_to_timm_name",
     "map_state",
     "read_mxnet_params",
-    "timm_to_gluoncv",
     "timm_to_gluoncv_name",
     "write_mxnet_params",
-    "write_random_checkpoint",
 ]

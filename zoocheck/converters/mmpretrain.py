@@ -81,19 +81,10 @@ class MMPretrainConverter(TorchConverter):
             # checkpoint written by other tooling may carry them; they are not part of the network.
             tc.load_strict(module, state, Path(weights), describe, ignore_prefixes=("data_preprocessor.",))
         else:
-            module = tc.randomize(build_classifier(entry.arch), random_seed, entry.input_size, init_convs=True)
+            from zoocheck.converters.weights import random_weights
+
+            module = build_classifier(entry.arch)
+            params = to_mmpretrain(random_weights(entry.arch, random_seed, entry.input_size), entry.arch)
+            tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         layers = layer_modules(entry.arch, lambda params: to_mmpretrain(params, entry.arch))
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
-
-
-def write_random_checkpoint(arch: Architecture, path: Path, seed: int, input_size: int = 224) -> Path:
-    """An mmpretrain-format checkpoint (``{"meta", "state_dict"}``) of seeded random weights with
-    perturbed batch norm: a stand-in for a published file, read back through the real load path."""
-    import torch
-
-    from zoocheck.converters import torch_common as tc
-
-    torch.manual_seed(seed)
-    module = tc.randomize(build_classifier(arch), seed, input_size, init_convs=True)
-    meta = {"mmpretrain_version": "1.2.0", "note": f"zoocheck random weights, seed {seed}", "dataset_meta": {"classes": [str(i) for i in range(arch.num_classes)]}}
-    return tc.save_checkpoint(module.state_dict(), path, wrapper="state_dict", meta=meta)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError
-from zoocheck.zoo_registry.types import Architecture, Entry
+from zoocheck.zoo_registry.types import Entry
 
 ZOO_OPSET = 7
 ZOO_IR_VERSION = 3
@@ -127,7 +127,10 @@ class OnnxZooConverter(Converter):
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:
             # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
-            path = write_random_zoo_file(entry.arch, Path(scratch.name) / f"{entry.name}.onnx", random_seed, entry.input_size)
+            from zoocheck.converters.weights import random_weights, write_weights
+
+            params = random_weights(entry.arch, random_seed, entry.input_size)
+            path = write_weights(entry, params, Path(scratch.name) / f"{entry.name}.onnx", fmt="onnx")
         else:
             path = find_onnx(Path(weights), Path(scratch.name))
         read_model(path, entry.arch.num_classes)
@@ -186,14 +189,4 @@ def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
     return path
 
 
-def write_random_zoo_file(arch: Architecture, path: Path, seed: int, input_size: int = 224) -> Path:
-    """A zoo-like ONNX file of the Gluon network of ``arch`` with the seeded random weights that the
-    gluon source gives for the same seed (so the two sources can be cross-checked)."""
-    from zoocheck.converters.gluon import build, randomize
-
-    net = build(arch)
-    randomize(net, seed, input_size)
-    return write_zoo_like(net, path, input_size)
-
-
-__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "read_model", "upgrade", "write_random_zoo_file", "write_zoo_like"]
+__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "read_model", "upgrade", "write_zoo_like"]

@@ -21,15 +21,13 @@ forward is the predictor's output, also probabilities, so parity compares probab
 probabilities, like with like. Logits are not recoverable from such a file anyway (softmax drops
 the per-row offset), so nothing is lost by not stripping it.
 
-Seeded random weights (``weights=None``): He-normal convolutions, batch norm with perturbed
-statistics (``_mean ~ N(0, 0.1)``, ``_variance ~ U(0.5, 1.5)``, scale and offset perturbed, the last
-unit of each residual branch damped so that depth does not blow activations up) and a classifier
-scaled for logits of a few units. :func:`paddle_writers.write_random_pdparams` and :func:`paddle_writers.write_inference_model`
-write such weights in PaddleClas's real formats, for tests that go through the real loading path.
+Seeded random weights (``weights=None``) are zoocheck's one scheme (``converters/weights/random.py``)
+loaded through the same name mapping and strict loading as a file's; ``weights/formats.py``
+writes them in PaddleClas's real formats (``.pdparams``, inference models) for tests that go
+through the real loading path.
 
-This module holds the dygraph network's loading, random weights and the converter; inference
-models are ``paddle_inference``, paddle2onnx and Paddle's quirks ``paddle_export``, the writers of
-PaddleClas's formats ``paddle_writers``. Paddle is imported only inside functions: importing this
+This module holds the dygraph network's loading and the converter; inference models are
+``paddle_inference``, paddle2onnx and Paddle's quirks ``paddle_export``. Paddle is imported only inside functions: importing this
 module costs nothing.
 """
 
@@ -42,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs
-from zoocheck.converters.paddle_arch import Scheme, build_network, scheme_for
+from zoocheck.converters.paddle_arch import build_network, scheme_for
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 #: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
 #: weights (``export_large``): paddle2onnx holds about ten copies of the weights while it exports
@@ -116,64 +114,13 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
         tensor.set_value(np.ascontiguousarray(state[key], dtype=np.float32))
 
 
-def _branch_ends(model, scheme: Scheme) -> set[str]:
-    """Names of the batch norms that end a residual branch (damped in random weights)."""
-    ends = set()
-    for name, layer in model.named_sublayers():
-        branch = getattr(layer, "_branch", None)
-        if branch:
-            ends.add(f"{name}.{branch[-1]}.{scheme.bn}")
-    return ends
+def canonical_network(entry: Entry, params: dict[str, np.ndarray], *, origin: str):
+    """``entry``'s network holding canonical weights (``converters/weights``), mapped onto
+    PaddleClas's names by ``layouts.to_paddle`` and loaded strictly as a file's would be."""
+    from zoocheck.converters.weights.layouts import to_paddle
 
-
-def random_state(model, entry: Entry, seed: int) -> dict[str, np.ndarray]:
-    """Seeded random weights for ``model`` (a :func:`build_model` network), keyed like its state dict."""
-    paddle = import_paddle()
-    rng = np.random.default_rng(seed)
-    scheme = scheme_for(entry.arch, entry.naming)
-    damped = _branch_ends(model, scheme)
-    state: dict[str, np.ndarray] = {}
-    for name, layer in model.named_sublayers():
-        if isinstance(layer, paddle.nn.Conv2D):
-            out_c, in_c, kh, kw = layer.weight.shape
-            std = np.sqrt(2.0 / (in_c * kh * kw))
-            # float32 at once: the float64 draws of a 829 M-parameter ResNeXt would hold 6.6 GB
-            state[f"{name}.weight"] = rng.normal(0.0, std, (out_c, in_c, kh, kw)).astype(np.float32)
-        elif isinstance(layer, paddle.nn.BatchNorm2D):
-            (c,) = layer.weight.shape
-            low, high = (0.1, 0.3) if name in damped else (0.7, 1.3)
-            state[f"{name}.weight"] = rng.uniform(low, high, c)
-            state[f"{name}.bias"] = rng.normal(0.0, 0.1, c)
-            state[f"{name}._mean"] = rng.normal(0.0, 0.1, c)
-            state[f"{name}._variance"] = rng.uniform(0.5, 1.5, c)
-        elif isinstance(layer, paddle.nn.Linear):
-            fan_in, classes = layer.weight.shape
-            state[f"{name}.weight"] = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_in, classes))
-            state[f"{name}.bias"] = np.zeros(classes)
-    return {k: v.astype(np.float32, copy=False) for k, v in state.items()}
-
-
-def random_network(entry: Entry, seed: int):
-    """``entry``'s network with seeded random weights and non-degenerate logits.
-
-    A random network's pooled features share a large input-independent part, which would make every
-    input's logits nearly the same vector. The classifier is therefore calibrated on a few seeded
-    random images: the mean logit vector is moved into the bias (subtracted) and the weights scaled
-    so logits vary by about one unit across the probes (more across real photos).
-    """
-    paddle = import_paddle()
     network = build_model(entry)
-    load_state(network, random_state(network, entry, seed), origin=f"random weights (seed {seed})", builder=entry.builder)
-    fc = dict(network.named_sublayers())[scheme_for(entry.arch, entry.naming).fc]
-    # Blocky noise (16x16 patches) looks more like a photo to a network than pixel noise does.
-    coarse = np.random.default_rng(seed + 1).standard_normal((4, 3, 7, 7))
-    probe = np.kron(coarse, np.ones((16, 16))).astype(np.float32)
-    with paddle.no_grad():
-        logits = network(paddle.to_tensor(probe)).numpy().astype(np.float64)
-    mean, spread = logits.mean(axis=0), float((logits - logits.mean(axis=0)).std())
-    scale = 1.0 / spread if np.isfinite(spread) and spread > 0 else 1.0
-    fc.weight.set_value((fc.weight.numpy() * scale).astype(np.float32))
-    fc.bias.set_value((-mean * scale).astype(np.float32))
+    load_state(network, to_paddle(params, entry.arch, entry.naming), origin=origin, builder=entry.builder)
     return network
 
 
@@ -259,7 +206,10 @@ class PaddleClasConverter(Converter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         self.prepare(weights, random_seed)
         if weights is None:
-            return PaddleDygraphModel(entry, random_network(entry, random_seed))
+            from zoocheck.converters.weights import random_weights
+
+            params = random_weights(entry.arch, random_seed, entry.input_size)
+            return PaddleDygraphModel(entry, canonical_network(entry, params, origin=f"random weights (seed {random_seed})"))
         weights = Path(weights)
         inference = _inference_source(weights)
         if inference is not None:

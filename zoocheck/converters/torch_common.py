@@ -1,5 +1,6 @@
 """What the PyTorch-family converters share: reading checkpoints in their on-disk formats, strict
-loading, seeded random weights with perturbed batch norm, and the NativeModel for an nn.Module.
+loading (of a file's weights and of canonical ones), seeded random weights for networks without a
+ResNetSpec, and the NativeModel for an nn.Module.
 
 Imported only by the torch converters, so importing it may import torch.
 """
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, hooked_layer_outputs, quote_names
+from zoocheck.converters.weights import random as rw
 from zoocheck.zoo_registry.resnet import STEM_CHANNELS
 from zoocheck.zoo_registry.types import Architecture
 
@@ -135,79 +137,54 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
 # Seeded random weights
 
 
-# Scale of the last batch norm of a residual branch (the one the library's own init zeroes), as
-# trained deep ResNets have it: with gamma ~ U(0.5, 1.5) on every branch too, each block amplifies
-# a perturbation and fp32 rounding alone grows with depth: timm resnetrs50's fp32 forward differed
-# from its fp64 forward by 1.7e-3 of the logit range, resnetrs350's by 0.8 (top-1 at random). With
-# 0.2 they agree to 5e-7 and 3e-5 (at 96 px), and a dropped or mis-folded BN still shows far above
-# the parity tolerance.
-_RESIDUAL_BRANCH_GAIN = 0.2
+def load_canonical(module: nn.Module, state: Mapping[str, np.ndarray], *, origin: str, what: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
+    """Load canonical weights (``converters/weights``), already under ``module``'s names, by the
+    strict path a checkpoint file takes; ``origin`` names them in errors (e.g. the seed)."""
+    from zoocheck.converters.weights.formats import torch_tensors
+
+    load_strict(module, torch_tensors(dict(state)), Path(origin), what, ignore_prefixes)
 
 
-def randomize(module: nn.Module, seed: int, input_size: int, *, init_convs: bool = False) -> nn.Module:
-    """Give ``module`` seeded random weights whose batch norms are not the identity.
+def randomize(module: nn.Module, seed: int, input_size: int) -> nn.Module:
+    """Seeded random weights for a network with no ResNetSpec (timm's ResNet-RS, BiT/ResNetV2 with
+    GroupNorm, ...; GluonCV's resnet50_v1b_gn), which the canonical scheme cannot name: the
+    library's own initialisation, then the scheme's batch-norm and classifier steps with its
+    constants (``weights/random.py``, one definition).
 
-    Batch-norm gamma ~ U(0.5, 1.5) and beta ~ N(0, 0.1) (both times ``_RESIDUAL_BRANCH_GAIN`` on
-    the BNs the library's own init zeroes, the last of each residual branch); running statistics are first measured on
-    a seeded random batch (so activations neither blow up nor vanish with depth) and then
-    perturbed, mean by N(0, 0.1) standard deviations and variance by a factor U(0.5, 1.5), so an
-    exporter that drops or mis-folds a BN, or uses batch statistics, gives visibly different
-    logits. The classifier is then adjusted so photos get different top-1 classes and logits of a
-    moderate spread (``_spread_logits``).
-    ``init_convs`` re-initialises convolutions (Kaiming, fan-out) for modules whose default torch
-    init is not a network's own. Deterministic for a given seed and architecture.
+    Batch-norm gamma and beta drawn as there (times ``RESIDUAL_BRANCH_GAIN`` on the BNs the
+    library's own init zeroes, the last of each residual branch: timm zero_init_last, torchvision
+    zero_init_residual); running statistics measured on the scheme's calibration batch, then
+    perturbed; the classifier projected off the mean feature and scaled to ``LOGIT_SPREAD``
+    (``_spread_logits``). Deterministic for a given seed and architecture.
     """
     gen = torch.Generator().manual_seed(seed)
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    # The library's own init zeroes the last BN of each residual branch (timm zero_init_last,
-    # torchvision zero_init_residual): those stay small, or a deep network is chaotic.
     residual_last = {id(bn) for bn in norms if bn.affine and not bool(bn.weight.any())}
     with torch.no_grad():
-        if init_convs:
-            for m in module.modules():
-                if isinstance(m, nn.Conv2d):
-                    fan_out = m.out_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-                    m.weight.normal_(0.0, (2.0 / fan_out) ** 0.5, generator=gen)
-                    if m.bias is not None:
-                        m.bias.zero_()
-                elif isinstance(m, nn.Linear):
-                    m.weight.normal_(0.0, 0.01, generator=gen)
-                    m.bias.zero_()
         for bn in norms:
             if bn.affine:
-                bn.weight.uniform_(0.5, 1.5, generator=gen)
-                bn.bias.normal_(0.0, 0.1, generator=gen)
+                bn.weight.uniform_(*rw.GAMMA_RANGE, generator=gen)
+                bn.bias.normal_(0.0, rw.BETA_STD, generator=gen)
                 if id(bn) in residual_last:
-                    bn.weight.mul_(_RESIDUAL_BRANCH_GAIN)
-                    bn.bias.mul_(_RESIDUAL_BRANCH_GAIN)
+                    bn.weight.mul_(rw.RESIDUAL_BRANCH_GAIN)
+                    bn.bias.mul_(rw.RESIDUAL_BRANCH_GAIN)
         if norms:
             _measure_statistics(module, norms, seed, input_size)
             for bn in norms:
                 std = bn.running_var.clamp_min(1e-5).sqrt()
-                bn.running_mean.add_(torch.randn(bn.running_mean.shape, generator=gen) * 0.1 * std)
-                bn.running_var.mul_(torch.empty(bn.running_var.shape).uniform_(0.5, 1.5, generator=gen))
+                bn.running_mean.add_(torch.randn(bn.running_mean.shape, generator=gen) * rw.MEAN_SHIFT_STD * std)
+                bn.running_var.mul_(torch.empty(bn.running_var.shape).uniform_(*rw.VARIANCE_FACTOR_RANGE, generator=gen))
         module.eval()
         _spread_logits(module, seed, input_size)
     return module
 
 
-def _calibration_batch(seed: int, input_size: int, count: int = 8) -> torch.Tensor:
-    """Photo-like random inputs: 1/f noise (equal power per octave, from 1x1 up to pixel level) with
-    strongly correlated channels, in the range normalised photographs have. White noise alone
-    calibrates BN to statistics no photo has, and random networks then give every photo the same
-    top-1 with logits far larger than on white noise."""
-    gen = torch.Generator().manual_seed(seed)
-    F = torch.nn.functional
-    out = torch.zeros(count, 3, input_size, input_size)
-    for cells in (1, 2, 4, 8, 16, 32, 64, 128, input_size):
-        lum = torch.randn(count, 1, cells, cells, generator=gen)
-        chroma = 0.3 * torch.randn(count, 3, cells, cells, generator=gen)
-        out += F.interpolate(lum + chroma, size=(input_size, input_size), mode="bilinear", align_corners=False) * 0.35
-    return out
+def _calibration_batch(seed: int, input_size: int) -> torch.Tensor:
+    return torch.from_numpy(rw.calibration_batch(seed, input_size))
 
 
 def _measure_statistics(module: nn.Module, norms: list, seed: int, input_size: int) -> None:
-    """Set each BN's running statistics to those of a train-mode forward on a random batch."""
+    """Set each BN's running statistics to those of a train-mode forward on the calibration batch."""
     saved = [(bn.momentum, bn.training) for bn in norms]
     module.eval()
     for bn in norms:
@@ -224,18 +201,14 @@ def _measure_statistics(module: nn.Module, norms: list, seed: int, input_size: i
 
 
 def _classifier(module: nn.Module) -> nn.Linear | None:
-    """The last Linear layer: the classifier of every torchvision/timm/mmpretrain CNN."""
+    """The last Linear layer: the classifier of every timm CNN."""
     linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
     return linears[-1] if linears else None
 
 
-def _spread_logits(module: nn.Module, seed: int, input_size: int, target_std: float = 2.0) -> None:
-    """Make the top-1 follow the input and the logits spread by about ``target_std``.
-
-    Features after ReLU and pooling share a large common direction; a random classifier turns it
-    into one favourite class for every photo. The classifier's weights are projected off the mean
-    feature of photo-like inputs, its bias cleared, and the whole scaled.
-    """
+def _spread_logits(module: nn.Module, seed: int, input_size: int) -> None:
+    """The scheme's classifier step (``random.py``): projected off the mean feature of the second
+    calibration batch, bias cleared, scaled so the logits spread by ``LOGIT_SPREAD``."""
     fc = _classifier(module)
     if fc is None:
         return
@@ -256,7 +229,7 @@ def _spread_logits(module: nn.Module, seed: int, input_size: int, target_std: fl
     logits = seen[-1] @ fc.weight.T
     spread = float(logits.std(dim=1).mean())
     if np.isfinite(spread) and spread > 0:
-        fc.weight.mul_(target_std / spread)
+        fc.weight.mul_(rw.LOGIT_SPREAD / spread)
 
 
 def save_checkpoint(state: Mapping[str, torch.Tensor], path: Path, wrapper: str | None = None, meta: dict | None = None) -> Path:

@@ -32,8 +32,14 @@ class _TorchLibraryConverter(TorchConverter):
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
         module = self.build(entry)
+        what = f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)"
         if state is not None:
-            tc.load_strict(module, state, Path(weights), f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)")
+            tc.load_strict(module, state, Path(weights), what)
+        elif entry.arch.resnet is not None:  # canonical names are torchvision's and timm's
+            from zoocheck.converters.weights import random_weights
+
+            params = random_weights(entry.arch, random_seed, entry.input_size)
+            tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
             tc.randomize(module, random_seed, entry.input_size)
         # torchvision's and timm's module names are the canonical weights' names
@@ -66,18 +72,3 @@ class TimmConverter(_TorchLibraryConverter):
         from zoocheck.converters.library_entries import timm_resolve
 
         return timm_resolve(name)
-
-
-def write_random_checkpoint(entry: Entry, path: Path, seed: int, *, wrapper: str | None = None, data_parallel: bool = False) -> Path:
-    """A torchvision/timm checkpoint of seeded random weights with perturbed batch norm, in the
-    library's own format: ``.pth`` (bare, or wrapped in ``{"state_dict"|"model": ...}``,
-    optionally with DataParallel's ``module.`` prefix) or ``.safetensors`` by suffix. It holds the
-    weights ``load(entry, None, random_seed=seed)`` builds, and is read back through the real path."""
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.torch_common import save_checkpoint
-
-    native = converter_for(entry.source).load(entry, None, random_seed=seed)
-    state = native.module.state_dict()
-    if data_parallel:
-        state = {f"module.{k}": v for k, v in state.items()}
-    return save_checkpoint(state, path, wrapper=wrapper)

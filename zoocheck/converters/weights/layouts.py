@@ -10,6 +10,12 @@ mmpretrain     ``backbone.`` + canonical, the deep stem as ``backbone.stem.{0,1,
 paddle         PaddleClas's scheme (``Entry.naming``: legendary, legendary_vd, vc, resnext,
                resnext_vd, wsl; paddle_arch.SCHEMES); BN ``_mean`` / ``_variance``; Linear [in, out]
 gluoncv        GluonCV's ResNetV1b / ResNext names (converters/gluoncv.py), BN ``gamma`` / ``beta``
+gluon          MXNet Gluon model zoo ``resnetNN_v1`` / ``_v2`` (``save_parameters`` names, also
+               GluonCV's v1/v2 and what the ONNX zoo exported): v1 ``features.{0,1}`` stem,
+               ``features.{3+s}.{i}.body.{0,1,3,4,6,7}`` + ``.downsample.{0,1}``; v2
+               ``features.0`` the input BN (gamma 1, beta 0: not learned), ``features.{1,2}``
+               stem, ``features.{4+s}.{i}.bn{k}`` / ``.conv{k}`` / ``.downsample``,
+               ``features.9`` the final BN; classifier ``output``; BN ``gamma`` / ``beta``
 =============  ====================================================================================
 """
 
@@ -113,3 +119,36 @@ def layer_modules(arch: Architecture, rename: Callable[[dict[str, np.ndarray]], 
     # a layout renames parameters one to one, in order: a batch norm's running variance names its module
     renamed = list(rename({f"{norm}.running_var": np.zeros(1, np.float32) for norm in taps.values()}))
     return {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(taps, renamed, strict=True)}
+
+
+_MXNET_BN = {"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var"}
+# MXNet v1 block body index of each canonical unit (the ReLUs sit at 2 and 5)
+_GLUON_V1_BODY = {"conv1": "0", "bn1": "1", "conv2": "3", "bn2": "4", "conv3": "6", "bn3": "7"}
+
+
+def to_gluon(params: dict[str, np.ndarray], arch: Architecture) -> dict[str, np.ndarray]:
+    preact = arch.resnet.preact
+    renames = {"fc": "output"}
+    if preact:
+        renames.update({"bn_data": "features.0", "conv1": "features.1", "bn1": "features.2", "bn_final": "features.9"})
+    else:
+        renames.update({"conv1": "features.0", "bn1": "features.1"})
+    for stage, index, prefix, cin, stride in blocks(arch.resnet):
+        block = f"features.{stage + (5 if preact else 4)}.{index}"
+        for unit, *_ in branch_units(arch.resnet, stage, cin, stride):
+            for part in (f"conv{unit}", f"bn{unit}"):
+                renames[f"{prefix}.{part}"] = f"{block}.{part}" if preact else f"{block}.body.{_GLUON_V1_BODY[part]}"
+        for k in "01":
+            renames[f"{prefix}.downsample.{k}"] = f"{block}.downsample" if preact else f"{block}.downsample.{k}"
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        target = renames[module]
+        if f"{module}.running_var" in params:
+            out[f"{target}.{_MXNET_BN[leaf]}"] = value
+        else:
+            out[f"{target}.{leaf}"] = value
+    if "bn_data.running_var" in params:  # MXNet's BatchNorm(scale=False, center=False): gamma 1, beta 0 in the file
+        out["features.0.gamma"] = np.ones(3, np.float32)
+        out["features.0.beta"] = np.zeros(3, np.float32)
+    return out

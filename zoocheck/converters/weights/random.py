@@ -1,11 +1,17 @@
-"""zoocheck's one random-weights scheme for the ResNet family, in canonical names (``canonical.py``),
-for every framework: each converter maps the same arrays onto its own network.
+"""zoocheck's one random-weights scheme, for every framework: every converter's ``--random-weights``
+for an architecture with a ResNetSpec draws ``random_weights(entry.arch, seed, entry.input_size)``
+in canonical names (``canonical.py``) and loads it through the mapping a published file takes
+(``layouts.py``); tests and benches write it in each source's format (``formats.py``). Networks
+with no ResNetSpec (timm's ResNet-RS, BiT/ResNetV2 with GroupNorm, ...; GluonCV's
+resnet50_v1b_gn), which canonical names cannot describe, keep the library's own convolution init
+and get the batch-norm and classifier steps below in torch, with these constants
+(``torch_common.randomize``).
 
 For seed ``s`` and an architecture, deterministic (numpy's PCG64):
 
 - convolutions He-normal by fan-out, std sqrt(2 / (out * k * k / groups)); MXNet v1's conv biases 0;
-- batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``RESIDUAL_BRANCH_GAIN`` on the last
-  BN of each residual branch (so deep networks are not chaotic in float32, as the libraries'
+- batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``RESIDUAL_BRANCH_GAIN`` (0.2) on the
+  last BN of each residual branch (so deep networks are not chaotic in float32, as the libraries'
   zero-init-last does for training);
 - running statistics MEASURED on a seeded photo-like batch of ``CALIBRATION_IMAGES`` (4) images at
   the entry's input size (1/f noise with correlated channels, the range normalised photographs
@@ -28,6 +34,17 @@ import numpy as np
 from zoocheck.converters.weights.canonical import blocks, branch_units, forward, parameter_shapes
 from zoocheck.zoo_registry.types import Architecture
 
+GAMMA_RANGE = (0.5, 1.5)  # batch-norm gamma ~ U
+BETA_STD = 0.1  # batch-norm beta ~ N(0, .)
+MEAN_SHIFT_STD = 0.1  # measured running mean += N(0, .) x measured std
+VARIANCE_FACTOR_RANGE = (0.5, 1.5)  # measured running variance x U
+CLASSIFIER_STD = 0.01  # classifier weights ~ N(0, .) before the projection and scaling
+# Scale of the last batch norm of a residual branch (the one the libraries' own init zeroes), as
+# trained deep ResNets have it: with gamma ~ U(0.5, 1.5) on every branch too, each block amplifies
+# a perturbation and fp32 rounding alone grows with depth: timm resnetrs50's fp32 forward differed
+# from its fp64 forward by 1.7e-3 of the logit range, resnetrs350's by 0.8 (top-1 at random). With
+# 0.2 they agree to 5e-7 and 3e-5 (at 96 px), and a dropped or mis-folded BN still shows far above
+# the parity tolerance (tests/test_resnetrs_parity.py).
 RESIDUAL_BRANCH_GAIN = 0.2
 LOGIT_SPREAD = 2.0
 CALIBRATION_IMAGES = 4
@@ -81,11 +98,11 @@ def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict
             # drawn in float32: float64 draws of an 829 M-parameter ResNeXt would hold 6.6 GB
             params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_out))
         elif name == "fc.weight":
-            params[name] = rng.normal(0.0, 0.01, shape)
+            params[name] = rng.normal(0.0, CLASSIFIER_STD, shape)
         elif leaf == "weight":  # BN gamma
-            params[name] = rng.uniform(0.5, 1.5, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+            params[name] = rng.uniform(*GAMMA_RANGE, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
         elif leaf == "bias" and f"{module}.running_mean" in shapes:  # BN beta
-            params[name] = rng.normal(0.0, 0.1, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+            params[name] = rng.normal(0.0, BETA_STD, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
         elif leaf == "running_var":
             params[name] = np.ones(shape)
         else:  # conv / fc biases, running means: measured or set below
@@ -102,8 +119,8 @@ def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict
         if name.endswith(".running_mean"):
             module = name[: -len(".running_mean")]
             std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
-            params[name] = params[name] + rng.standard_normal(shapes[name]) * 0.1 * std
-            params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(0.5, 1.5, shapes[name])
+            params[name] = params[name] + rng.standard_normal(shapes[name]) * MEAN_SHIFT_STD * std
+            params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(*VARIANCE_FACTOR_RANGE, shapes[name])
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
     feats = seen[0].astype(np.float64)
