@@ -228,6 +228,26 @@ def test_a_compare_job_depends_on_its_partner_and_covers_each_pair_once():
     assert compare_job(0).key != compare_job(1).key  # the partner's weights identity is part of the key
 
 
+def test_a_partner_without_weights_is_a_weights_failure_of_the_compare_job(tmp_path):
+    from zoocheck.converters.pipeline import MissingWeightsError
+    from zoocheck.sweep.work import EntryWork, run_entry
+    from zoocheck.zoo_registry import get_entry
+
+    tv, timm_tv = get_entry("torchvision", "resnet18.IMAGENET1K_V1"), get_entry("timm", "resnet18.tv_in1k")
+    here = tmp_path / "resnet18.pth"
+    here.write_bytes(b"not read: the partner's weights are missing first")
+
+    def weights_of(entry):
+        if entry.key == timm_tv.key:
+            raise MissingWeightsError(f"no weights for {entry.key}")
+        return here, None
+
+    [job] = plan([tv], ("compare",), framework_of=lambda e: "torch", weights_of=weights_of, options={})
+    [outcome] = run_entry(EntryWork((job,), tmp_path / "unused.onnx"))
+    assert outcome.status == "failed" and outcome.failure.category == "weights" and outcome.records == ()
+    assert f"compare with {timm_tv.key}: no weights for {timm_tv.key}" in outcome.failure.message
+
+
 @pytest.mark.parametrize(
     "extra,message",
     [

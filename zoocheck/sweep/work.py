@@ -203,7 +203,8 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
             except Exception as exc:  # e.g. ArchitectureMismatch: a relation the registry got wrong
                 result = Failure.from_exception(entry.source, entry.name, "parity", exc)
         if isinstance(result, Comparison):
-            lines.append(f"{result.verdict} with {partner['key']}")
+            where = f" ({result.first_divergence.summary()})" if result.first_divergence is not None else ""
+            lines.append(f"{result.verdict} with {partner['key']}{where}")
         else:
             result = _failure(job, result)
             lines.append(f"not compared with {partner['key']}: {result.one_line()}")
@@ -214,7 +215,7 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
     failure = failures[0] if failures else None
     if failure is None and different:
         first = different[0]
-        failed = Failure(entry.source, entry.name, "parity", "CompareDifferent", f"{entry.key} and {first.b.source}/{first.b.model} differ: {first.function.max_rel_err:.3g} max rel err")
+        failed = Failure(entry.source, entry.name, "parity", "CompareDifferent", f"{entry.key} and {first.b.key} differ: max rel err {first.function.max_rel_err:.3g}")
         failure = dataclasses.replace(_failure(job, failed), category="numerical")
     status = "failed" if failure is not None else "ok"
     # the pairs' Failures are records of their own; the job's failure is written once, as the outcome's
