@@ -150,6 +150,8 @@ def test_known_relations():
     assert "gluon/resnet18_v1" in get_entry("gluoncv", "resnet18_v1").same_weights_as
     assert get_entry("gluoncv", "resnet50_v1").same_weights_as == ()  # MXNet retrained resnet50_v1 / resnet152_v1
     assert get_entry("onnx-zoo", "resnet50-v1-7").exported_from == "gluon/resnet50_v1"
+    assert get_entry("onnx-zoo", "resnet50-v1-12").exported_from == "gluon/resnet50_v1"  # the fp32 re-export
+    assert get_entry("onnx-zoo", "resnet50-v1-12-int8").exported_from is None  # quantised: another function
     assert get_entry("ppcls", "ResNet50_vd").same_weights_as == ()
 
 
