@@ -24,7 +24,8 @@ For seed ``s`` and an architecture, deterministic (numpy's PCG64):
   different top-1 classes and softmax is not saturated.
 
 Pure numpy; the calibration forwards are ``canonical.forward`` in float32 (statistics accumulated
-in float64): a ResNet-50 at 224 takes about 2 x 4 x 8 GFLOP, a few seconds on two cores.
+in float64): a ResNet-50 at 224 costs 2 passes x 4 images x 8 GFLOP, BLAS-bound
+(``bench/random_weights.py``).
 """
 
 from __future__ import annotations
