@@ -8,10 +8,16 @@ the canonical file's structure fingerprint is the architecture's, whether ``onnx
 based, which reads external data) passes with ``full_check``, and parity (onnxruntime on the file
 vs Paddle's own forward, max |diff| / logit range, on one photograph and one random tensor).
 
-It needs about 12 GiB of free memory. A watchdog thread stops the run (killing the converter
-child, which takes this process's death with it) when the machine's available memory falls below
-``--memory-floor-gib``, so a shared machine is never driven out of memory; it then prints how much
-the child held. One run, by hand; not part of any test suite.
+It needs more memory than this shared 24 GiB machine had free: measured here (2 cores, other
+sessions holding 5 to 8 GiB), Paddle's build with the common random weights took 278 s, its
+forward and export brought the converter child to 6.6 GiB, and the check stage (onnx.load, then
+onnxslim and the template fill of 3.1 GiB of weights) held 15.6 GiB at 447 s when the watchdog
+stopped it. finish_graph alone peaks at about 4.4 times the weights (ResNeXt101_32x16d: 0.72 GiB
+of weights, 3.2 GiB), so the check stage wants 16 GiB or more.
+
+A watchdog thread kills the converter child when the machine's available memory falls below
+``--memory-floor-gib``, so a shared machine is never driven out of memory, and the run prints how
+much it held. One run, by hand; not part of any test suite.
 """
 
 from __future__ import annotations
