@@ -72,6 +72,7 @@ def test_timm_and_gluoncv_files_of_one_weight_set_give_one_canonical_file(tmp_pa
     )
 
 
+@pytest.mark.slow
 def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_file(tmp_path):
     """One MXNet .params file read by the gluon and gluoncv sources, and the ONNX zoo's file of the
     same seeded weights (exported by MXNet at opset 7, upgraded by onnx)."""

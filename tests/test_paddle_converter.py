@@ -82,7 +82,7 @@ def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
 PDPARAMS_CASES = [
     pytest.param("ResNet18", id="ResNet18"),
     pytest.param("ResNet18_vd", id="ResNet18_vd"),
-    pytest.param("ResNet18_vc", id="ResNet18_vc"),
+    pytest.param("ResNet18_vc", id="ResNet18_vc", marks=pytest.mark.slow),  # the vc stem stays in the PaddleClas-code checkpoint cases below
     pytest.param("ResNeXt50_vd_32x4d", id="ResNeXt50_vd_32x4d", marks=pytest.mark.slow),
     pytest.param("ResNet34_vd", id="ResNet34_vd", marks=pytest.mark.slow),
     pytest.param("ResNet50_vc", id="ResNet50_vc", marks=pytest.mark.slow),

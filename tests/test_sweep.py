@@ -180,6 +180,7 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok (random weights)" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""
 
 
+@pytest.mark.slow  # two conversions and a compare; the compare jobs' planning and a partner without weights are tested below without a conversion
 def test_sweep_compare_step_compares_same_weights_pairs_once_and_table_shows_them(tmp_path, capsys):
     """torchvision's resnet18 and timm's resnet18.tv_in1k are one weights file (relations.csv):
     selected together, the pair is compared once, on one common random set, and both rows of the

@@ -44,7 +44,9 @@ CASES = [
     pytest.param("torchvision", "resnet18", "resnet18-f37072fd.pth", None, False, id="torchvision-resnet18-pth"),
     pytest.param("timm", "resnet26d", "model.safetensors", None, False, id="timm-resnet26d-safetensors"),
     pytest.param("timm", "RESNET18D.ra2_in1k", "resnet18d.pth", "state_dict", True, id="timm-resnet18d-wrapped-dataparallel"),
-    pytest.param("torchvision", "resnext50_32x4d", "resnext50_32x4d-1a0047aa.pth", "model", False, id="torchvision-resnext50-wrapped"),
+    pytest.param("torchvision", "resnet18", "resnet18-f37072fd.pth", "model", False, id="torchvision-resnet18-model-wrapped"),
+    pytest.param("torchvision", "resnext50_32x4d", "resnext50_32x4d-1a0047aa.pth", "model", False, id="torchvision-resnext50-wrapped",
+                 marks=pytest.mark.slow),  # fmt: skip
     pytest.param("timm", "gluon_resnext50_32x4d", "model.safetensors", None, False, id="timm-gluon-resnext50-safetensors",
                  marks=pytest.mark.slow),  # fmt: skip
 ]
