@@ -124,7 +124,7 @@ def conversions(tmp_path_factory):
             )
             assert conversion.ok, conversion.failure
             canonical = root / "canonical" / native.name
-            model, graph_facts = finish_graph(onnx.load(str(native)), entry.arch, "canonical")
+            model, graph_facts = finish_graph(native, entry.arch, "canonical")
             metadata = {**read_metadata(native), **graph_facts}
             attach_metadata(model, metadata)
             save_atomic(model, canonical, metadata)

@@ -288,10 +288,9 @@ class ConvertJob(_ModelJob):
                 del native
                 gc.collect()
                 progress.enter("check")
-                model = onnx.load(str(raw))
                 versions["onnx"] = onnx.__version__
                 form = resolve_form(entry.arch, self.graph, outputs_probabilities=outputs_probabilities)
-                model, graph_facts = finish_graph(model, entry.arch, form)
+                model, graph_facts = finish_graph(raw, entry.arch, form)
                 metadata = describe(entry, self.weights, self.random_seed, versions, outputs_probabilities, model, self.opset, graph_facts)
                 attach_metadata(model, metadata.to_json())
                 save_atomic(model, self.output, metadata.to_json())

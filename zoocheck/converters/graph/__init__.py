@@ -62,17 +62,25 @@ def canonical_fingerprint(arch: Architecture, opset: int) -> str | None:
     return fingerprint(template_for(arch, opset)) if has_canonical_form(arch) else None
 
 
-def finish_graph(model, arch: Architecture, form: GraphForm):
-    """The file to write from a raw export, and what to record about its graph: normalised
+def finish_graph(raw_export, arch: Architecture, form: GraphForm):
+    """The model to write from the ONNX file ``raw_export`` (a path: this function holds the only
+    copy of its weights, so it can free them), and what to record about its graph: normalised
     (``normalize_model``), made canonical if ``form`` says so (at the export's opset), and
     ``{"graph": form, "structure_fingerprint": ...}``. The caller attaches the metadata."""
-    from zoocheck.converters.graph.canonical import canonicalize
+    import onnx
+
+    from zoocheck.converters.graph.canonical import canonicalize, lift_conv_weights
     from zoocheck.converters.graph.fingerprint import fingerprint
     from zoocheck.converters.normalize import normalize_model, onnx_facts
 
-    normalize_model(model, {}, num_classes=arch.num_classes)
+    model = onnx.load(str(raw_export))
     if form == "canonical":
-        model = canonicalize(model, template_for(arch, onnx_facts(model)["opset"]))
+        # the conv weights move out to arrays and the loaded message, holding them once more, goes
+        model, lifted = lift_conv_weights(model)
+        normalize_model(model, {}, num_classes=arch.num_classes)
+        model = canonicalize(model, lifted, template_for(arch, onnx_facts(model)["opset"]))
+    else:
+        normalize_model(model, {}, num_classes=arch.num_classes)
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
 
 

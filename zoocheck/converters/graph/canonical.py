@@ -1,7 +1,14 @@
 """From a source exporter's graph to the canonical graph of its architecture.
 
-1. **Simplify** the exporter's graph with onnxslim (a maintained library: batch norm folded into the
-   convolution it follows, Identity / Dropout / dead nodes removed, shape computations on static
+0. **Lift** the convolution weights out of the protobuf (``lift_conv_weights``): the graph keeps
+   data-less stand-ins (name, dtype, shape) and the values live in numpy arrays, one copy. Every
+   later step reads shapes only, except batch-norm folding and the fill. Why: protobuf keeps a
+   message's bytes until the whole message is freed, and onnxslim rebuilds the model several times
+   per pass; with the weights inside, the largest models (3.1 GiB of weights) needed six to eight
+   times their weights and did not fit in 24 GiB. With them outside, about two.
+1. **Simplify**: batch norm folded into the convolution it follows (``rewrite.fold_batch_norms``,
+   on the lifted arrays: onnxslim's folding would need the values inside the graph), then onnxslim
+   (a maintained library: Identity / Dropout / dead nodes removed, shape computations on static
    shapes folded), then zoocheck's few exact rewrites (``rewrite.py``: explicit pads, remaining
    batch norms as Mul + Add, one Flatten, a Gemm head).
 2. **Match** the simplified graph onto the architecture's template (``template.py``), node for
@@ -11,8 +18,9 @@
    whose structure differs anywhere from the template fails with the first template layer (in
    graph order) that has no counterpart.
 3. **Fill** the template's initializers with the paired nodes' weights (a Conv without a bias
-   gets a zero bias). The result is the template, so its structure is the architecture's, and the
-   values are the exporter's, so ``zoocheck parity`` checks the source framework against them.
+   gets a zero bias), each lifted array dropped once it is copied. The result is the template, so
+   its structure is the architecture's, and the values are the exporter's, so ``zoocheck parity``
+   checks the source framework against them.
 """
 
 from __future__ import annotations
@@ -43,9 +51,47 @@ class GraphMismatch(ValueError):
     """The exporter's graph does not have the structure of the architecture's canonical graph."""
 
 
-def simplify(model):
-    """onnxslim, then zoocheck's exact rewrites; returns a new ModelProto."""
+#: The external-data location of a lifted weight's stand-in: no file of that name is ever written,
+#: so a library that tried to read a lifted value would fail, not read something else.
+LIFTED_LOCATION = "zoocheck-lifted-weight"
+
+
+def lift_conv_weights(model) -> tuple[object, dict[str, np.ndarray]]:
+    """``model``'s graph with every Conv weight initializer replaced by a stand-in without data
+    (name, dtype, shape; marked external), and those weights as arrays by name.
+
+    ``model`` is spent (its weights are cleared); the graph returned is a new, small message, so
+    dropping ``model`` frees its bytes."""
+    import onnx
+    from onnx import numpy_helper
+
+    conv_weights = {node.input[1] for node in model.graph.node if node.op_type == "Conv" and len(node.input) > 1}
+    weights = {}
+    # by index: a reference left to any part of a message would keep all of its bytes alive
+    for index in range(len(model.graph.initializer)):
+        if model.graph.initializer[index].name in conv_weights:
+            weights[model.graph.initializer[index].name] = numpy_helper.to_array(model.graph.initializer[index])
+            make_stand_in(model.graph.initializer[index])
+    return onnx.ModelProto.FromString(model.SerializeToString()), weights
+
+
+def make_stand_in(tensor) -> None:
+    """Clear ``tensor``'s values and mark it as a lifted weight, in place (name, dtype, shape kept)."""
+    import onnx
+
+    for field in ("raw_data", "float_data"):
+        tensor.ClearField(field)
+    del tensor.external_data[:]
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value=LIFTED_LOCATION)
+
+
+def simplify(model, weights: dict[str, np.ndarray] | None = None):
+    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
+    zoocheck's exact rewrites; returns a new ModelProto."""
     import onnxslim
+
+    rewrite.fold_batch_norms(model, weights if weights is not None else {})
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
@@ -141,27 +187,24 @@ def match(template_model, exported_model) -> dict[str, object]:
     return pairs
 
 
-def _weights(node, initializers: dict) -> list:
-    """The initializer inputs of an exported node, in the template's order for its op."""
+def _weights(node, initializers: dict, lifted: dict[str, np.ndarray]) -> list:
+    """The weight inputs of an exported node, in the template's order for its op."""
     from onnx import numpy_helper
 
-    arrays = [numpy_helper.to_array(initializers[name]) for name in node.input if name in initializers]
+    arrays = [lifted[name] if name in lifted else numpy_helper.to_array(initializers[name]) for name in node.input if name in initializers]
     if node.op_type == "Conv" and len(arrays) == 1:
         arrays.append(np.zeros(arrays[0].shape[0], np.float32))
     return arrays
 
 
-def canonicalize(exported_model, template):
+def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
     """``template`` (``template.build_template``, changed in place and returned) filled with the
-    weights of ``exported_model``, a normalised export (input ``input``, output ``logits``).
-    Raises GraphMismatch when the export does not have the template's structure."""
+    weights of ``exported_model``, a normalised export (input ``input``, output ``logits``) whose
+    Conv weights ``lift_conv_weights`` took out into ``lifted`` (emptied here as the template
+    fills). Raises GraphMismatch when the export does not have the template's structure."""
     from onnx import numpy_helper
 
-    exported = simplify(exported_model)
-    # The caller's export is spent once simplified: dropping its weights now keeps at most two
-    # copies of the model's weights alive while the template is filled (the largest models hold
-    # 3.3 GB of weights; each copy counts).
-    del exported_model.graph.initializer[:]
+    exported = simplify(exported_model, lifted)
     pairs = match(template, exported)
     exported_inits = {t.name: t for t in exported.graph.initializer}
     template_inits = {t.name: i for i, t in enumerate(template.graph.initializer)}
@@ -170,14 +213,15 @@ def canonicalize(exported_model, template):
         names = [name for name in node.input if name in template_inits]
         if not names:
             continue
-        values = _weights(pairs[node.name], exported_inits)
+        values = _weights(pairs[node.name], exported_inits, lifted)
         for name, value in zip(names, values):
             slot = template.graph.initializer[template_inits[name]]
             if tuple(value.shape) != tuple(slot.dims):
                 raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
             slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
-        for source_name in pairs[node.name].input:  # filled: the exporter's copy can go
+        del values
+        for source_name in pairs[node.name].input:  # copied: the lifted array can go
             uses[source_name] -= 1
-            if uses[source_name] == 0 and source_name in exported_inits:
-                exported_inits[source_name].ClearField("raw_data")
+            if uses[source_name] == 0:
+                lifted.pop(source_name, None)
     return template

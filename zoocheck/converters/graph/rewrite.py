@@ -9,6 +9,9 @@ Each one computes the same function as the graph it rewrites (the tests check it
 - ``constants_as_initializers``: below opset 9, whose Constant holds floats only, Constant nodes
   (paddle2onnx writes int64 shapes) become initializers;
 - ``name_nodes``: every node gets a unique name (MXNet's exporter leaves some empty);
+- ``fold_batch_norms``: a batch norm after a convolution (whose output nothing else reads) folded
+  into its weights and bias, on the lifted weight arrays (``canonical.lift_conv_weights``; onnxslim
+  does the same fold but only with the weights inside the graph, at several times their memory);
 - ``batch_norm_to_affine``: a batch norm that is left after folding (v2's pre-activations) becomes
   ``Mul`` by scale then ``Add`` of shift, whatever epsilon/momentum the exporter wrote;
 - ``flatten_head``: whatever reshapes the pooled features to [N, C] (PaddleClas's
@@ -19,6 +22,7 @@ Each one computes the same function as the graph it rewrites (the tests check it
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -172,6 +176,44 @@ def _replace_initializer(model, name: str, array: np.ndarray) -> None:
             inits[i].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
             return
     inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+
+
+def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
+    """Every inference-mode BatchNormalization whose input is a Conv's output read by nothing else
+    (and whose weight no other Conv uses) is folded into that Conv, in place: W' = W * s,
+    b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps), computed in float64. The Conv
+    weight is read from and written to ``lifted`` when it was lifted, else its initializer; the
+    Conv takes the batch norm's output name and the batch norm goes."""
+    graph = model.graph
+    inits = _initializers(model)
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    weight_users = collections.Counter(node.input[1] for node in graph.node if node.op_type == "Conv")
+    folded = []
+    for bn in graph.node:
+        conv = producer.get(bn.input[0]) if bn.op_type == "BatchNormalization" else None
+        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1 or weight_users[conv.input[1]] != 1 or not all(n in inits for n in bn.input[1:5]):
+            continue
+        if (len(bn.output) > 1 and any(bn.output[1:])) or _attrs(bn).get("training_mode", 0):
+            continue
+        gamma, beta, mean, var = (_array(inits[name]).astype(np.float64) for name in bn.input[1:5])
+        scale = gamma / np.sqrt(var + _attrs(bn).get("epsilon", 1e-5))
+        weight_name = conv.input[1]
+        weight = lifted[weight_name] if weight_name in lifted else _array(inits[weight_name])
+        bias = _array(inits[conv.input[2]]).astype(np.float64) if len(conv.input) > 2 and conv.input[2] else np.zeros(len(scale))
+        folded_weight = (weight.astype(np.float64) * scale.reshape(-1, *[1] * (weight.ndim - 1))).astype(np.float32)
+        if weight_name in lifted:
+            lifted[weight_name] = folded_weight
+        else:
+            _replace_initializer(model, weight_name, folded_weight)
+        bias_name = f"{bn.output[0]}.folded_bias"
+        _replace_initializer(model, bias_name, (bias - mean) * scale + beta)
+        conv.input[:] = [conv.input[0], weight_name, bias_name]
+        conv.output[0] = bn.output[0]
+        folded.append(bn)
+    for bn in folded:
+        graph.node.remove(bn)
+    _drop_unused_initializers(model)
 
 
 def batch_norm_to_affine(model) -> None:
