@@ -103,6 +103,50 @@ def paddle_like_head(size: int = 4, channels: int = 6, classes: int = 5):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def conv_bn_model(*, conv_bias: bool, second_reader: bool):
+    """x -> Conv (3 -> 4, 3x3) -> BatchNormalization -> y; with ``second_reader`` the Conv's output
+    is also a graph output (so the batch norm cannot be folded)."""
+    rng = np.random.default_rng(3)
+    arrays = {"w": rng.normal(0, 0.5, (4, 3, 3, 3)), "g": rng.uniform(0.5, 1.5, 4), "b": rng.normal(0, 1, 4), "m": rng.normal(0, 1, 4), "v": rng.uniform(0.1, 2, 4)}
+    if conv_bias:
+        arrays["cb"] = rng.normal(0, 1, 4)
+    inits = [numpy_helper.from_array(v.astype(np.float32), n) for n, v in arrays.items()]
+    nodes = [
+        helper.make_node("Conv", ["x", "w", *(["cb"] if conv_bias else [])], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"], name="bn", epsilon=1e-3),
+    ]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)] + ([helper.make_tensor_value_info("c", TensorProto.FLOAT, None)] if second_reader else [])
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 6, 6])], outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("conv_bias", [False, True])
+def test_batch_norm_folds_into_the_lifted_conv_weight_with_the_same_values(conv_bias):
+    from zoocheck.converters.graph.canonical import LIFTED_LOCATION, lift_conv_weights
+
+    model = conv_bn_model(conv_bias=conv_bias, second_reader=False)
+    x = np.random.default_rng(4).standard_normal((2, 3, 6, 6), dtype=np.float32)
+    before = run(model, x)
+    skeleton, lifted = lift_conv_weights(model)
+    stand_in = next(t for t in skeleton.graph.initializer if t.name == "w")
+    assert list(lifted) == ["w"] and lifted["w"].shape == (4, 3, 3, 3)
+    assert list(stand_in.dims) == [4, 3, 3, 3] and not stand_in.raw_data and stand_in.external_data[0].value == LIFTED_LOCATION
+    rewrite.fold_batch_norms(skeleton, lifted)
+    assert [n.op_type for n in skeleton.graph.node] == ["Conv"] and skeleton.graph.node[0].output[0] == "y"
+    assert {t.name for t in skeleton.graph.initializer} == {"w", "y.folded_bias"}  # the batch norm's tensors are gone
+    # put the folded values back into the graph to run it: the function is the same
+    index = next(i for i, t in enumerate(skeleton.graph.initializer) if t.name == "w")
+    skeleton.graph.initializer[index].CopyFrom(numpy_helper.from_array(lifted["w"], "w"))
+    after = run(skeleton, x)
+    assert np.abs(after - before).max() <= 1e-5 * np.ptp(before)
+
+
+def test_a_batch_norm_whose_conv_output_is_read_elsewhere_is_not_folded():
+    model = conv_bn_model(conv_bias=True, second_reader=True)
+    rewrite.fold_batch_norms(model, {})
+    assert [n.op_type for n in model.graph.node] == ["Conv", "BatchNormalization"]
+
+
 def test_paddle_head_becomes_flatten_and_gemm_with_the_same_values():
     model = paddle_like_head()
     x = np.random.default_rng(4).standard_normal((2, 6, 4, 4), dtype=np.float32)

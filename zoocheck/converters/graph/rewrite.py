@@ -180,7 +180,7 @@ def _replace_initializer(model, name: str, array: np.ndarray) -> None:
 
 def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
     """Every inference-mode BatchNormalization whose input is a Conv's output read by nothing else
-    (and whose weight no other Conv uses) is folded into that Conv, in place: W' = W * s,
+    (not a graph output either; and whose weight no other Conv uses) is folded into that Conv, in place: W' = W * s,
     b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps), computed in float64. The Conv
     weight is read from and written to ``lifted`` when it was lifted, else its initializer; the
     Conv takes the batch norm's output name and the batch norm goes."""
@@ -189,10 +189,11 @@ def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
     producer = {out: node for node in graph.node for out in node.output}
     consumers = _consumers(graph)
     weight_users = collections.Counter(node.input[1] for node in graph.node if node.op_type == "Conv")
+    graph_outputs = {out.name for out in graph.output}
     folded = []
     for bn in graph.node:
         conv = producer.get(bn.input[0]) if bn.op_type == "BatchNormalization" else None
-        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1 or weight_users[conv.input[1]] != 1 or not all(n in inits for n in bn.input[1:5]):
+        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1 or conv.output[0] in graph_outputs or weight_users[conv.input[1]] != 1 or not all(n in inits for n in bn.input[1:5]):
             continue
         if (len(bn.output) > 1 and any(bn.output[1:])) or _attrs(bn).get("training_mode", 0):
             continue
