@@ -109,6 +109,7 @@ def main() -> int:
 
     import onnx
 
+    from zoocheck.capture import captured_text
     from zoocheck.checks.images import bundled_photos, random_inputs
     from zoocheck.checks.preprocess import preprocess_image
     from zoocheck.converters.graph import canonical_fingerprint
@@ -119,7 +120,8 @@ def main() -> int:
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("ppcls", "ResNeXt101_32x48d_wsl")
-    photo = preprocess_image(bundled_photos()[0], entry.preprocess)[None]
+    with captured_text():  # libpng's warnings about the photograph's colour profile
+        photo = preprocess_image(bundled_photos()[0], entry.preprocess)[None]
     batch = np.concatenate([photo, random_inputs(1, entry.input_size, seed=0)])
     print(f"{entry.key}: {entry.arch.id}, input {entry.input_size}; available memory {available_memory() / GIB:.1f} GiB", flush=True)
 

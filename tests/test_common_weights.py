@@ -44,13 +44,28 @@ def test_canonical_names_and_forward_are_timms(name):
 
 def test_random_weights_are_seeded_and_not_degenerate():
     arch = timm_style("resnet18")
-    a, b, c = random_weights(arch, 4, SIZE), random_weights(arch, 4, SIZE), random_weights(arch, 5, SIZE)
+    # seed 5 in between: the memo keeps only the last draw, so b is drawn again, not copied
+    a, c, b = random_weights(arch, 4, SIZE), random_weights(arch, 5, SIZE), random_weights(arch, 4, SIZE)
     assert all(np.array_equal(a[k], b[k]) for k in a) and not np.allclose(a["fc.weight"], c["fc.weight"])
     assert all(v.dtype == np.float32 for v in a.values())
     variances = np.concatenate([v for k, v in a.items() if k.endswith("running_var")])
     assert variances.min() > 0 and not np.allclose(variances, 1.0)  # measured, then perturbed
     logits = forward(arch, a, inputs(6))
     assert len(set(logits.argmax(1).tolist())) > 1 and np.isfinite(logits).all()
+
+
+def test_a_repeated_draw_is_a_copy_of_the_last_and_large_sets_are_not_kept(monkeypatch):
+    from zoocheck.converters.weights import random as random_module
+
+    arch = timm_style("resnet18")
+    first = random_weights(arch, 6, SIZE)
+    first["fc.weight"][:] = 0  # the caller owns what it gets
+    again = random_weights(arch, 6, SIZE)
+    assert random_module._last_draw is not None and random_module._last_draw[0] == (arch, 6, SIZE)
+    assert np.abs(again["fc.weight"]).max() > 0 and again["fc.weight"] is not random_module._last_draw[1]["fc.weight"]
+    monkeypatch.setattr(random_module, "MEMO_MAX_BYTES", 1024)
+    random_weights(arch, 7, SIZE)
+    assert random_module._last_draw is None
 
 
 @pytest.mark.parametrize(

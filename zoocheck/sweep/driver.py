@@ -103,7 +103,13 @@ def run_sweep(jobs: list[Job], executor, store, *, force: bool = False, data: st
     began = time.perf_counter()
     works, cached = pending_work(jobs, finished_jobs(store), store.directory, force=force, data=data, images=images, eval_options=eval_options or {})
     progress = SweepProgress(total=len(jobs), cached=len(cached))
-    items = sorted((Item(w.jobs[0].framework, w.jobs[0].entry.source, w) for w in works), key=lambda it: it.framework)
+    # by framework, in the registry's order but with the entries of one architecture and input size
+    # brought together: a worker's consecutive entries then share one draw of random weights
+    # (``weights/random.py`` keeps the last one)
+    group = {}
+    for w in works:
+        group.setdefault((w.jobs[0].entry.arch.id, w.jobs[0].entry.input_size), len(group))
+    items = sorted((Item(w.jobs[0].framework, w.jobs[0].entry.source, w) for w in works), key=lambda it: (it.framework, group[(it.work.jobs[0].entry.arch.id, it.work.jobs[0].entry.input_size)]))
     outcomes: list[JobOutcome] = []
 
     def started(item) -> None:

@@ -86,8 +86,29 @@ def _branch_last_norms(arch: Architecture) -> set[str]:
     return {f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)}
 
 
+#: The last weights drawn are kept (up to this size) and copied for the next call with the same
+#: arguments: a sweep worker converts its entries grouped by architecture and input size (timm
+#: alone publishes a dozen resnet50s), and the calibration forwards are most of a draw's cost.
+#: Larger sets are drawn again: keeping 3 GB would be a 3 GB floor under the worker's next job.
+MEMO_MAX_BYTES = 512 * 2**20
+_last_draw: tuple[tuple, dict[str, np.ndarray]] | None = None
+
+
 def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict[str, np.ndarray]:
-    """Seeded random canonical weights of ``arch`` (float32), by the scheme above."""
+    """Seeded random canonical weights of ``arch`` (float32), by the scheme above; the caller owns
+    the arrays returned."""
+    global _last_draw
+    key = (arch, seed, input_size)
+    if _last_draw is not None and _last_draw[0] == key:
+        return {name: array.copy() for name, array in _last_draw[1].items()}
+    _last_draw = None  # the previous draw's memory is free before this one is drawn
+    params = _draw(arch, seed, input_size)
+    if sum(array.nbytes for array in params.values()) <= MEMO_MAX_BYTES:
+        _last_draw = (key, {name: array.copy() for name, array in params.items()})
+    return params
+
+
+def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     shapes = parameter_shapes(arch)
     last = _branch_last_norms(arch)
