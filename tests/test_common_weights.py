@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zoocheck.converters.weights import forward, parameter_shapes, random_weights, write_weights
-from zoocheck.zoo_registry import get_entry
+from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.names import timm_style
 
 SIZE = 64  # the networks are fully convolutional: small inputs keep this fast
@@ -52,6 +52,16 @@ def test_random_weights_are_seeded_and_not_degenerate():
     assert variances.min() > 0 and not np.allclose(variances, 1.0)  # measured, then perturbed
     logits = forward(arch, a, inputs(6))
     assert len(set(logits.argmax(1).tolist())) > 1 and np.isfinite(logits).all()
+
+
+def test_the_branch_gain_shrinks_only_beyond_every_spec_networks_depth():
+    from zoocheck.converters.weights.canonical import blocks
+    from zoocheck.converters.weights.random import RESIDUAL_BRANCH_GAIN, branch_gain
+
+    deepest = max(sum(1 for _ in blocks(e.arch.resnet)) for e in list_entries() if e.arch.resnet is not None)
+    assert deepest == 66 and branch_gain(deepest) == RESIDUAL_BRANCH_GAIN  # the canonical scheme is unchanged
+    assert branch_gain(139) == pytest.approx(0.1007, abs=1e-4)  # resnetrs420: stable in fp32 at 320 px
+    assert branch_gain(280) == pytest.approx(branch_gain(140) / 2)
 
 
 def test_a_repeated_draw_is_a_copy_of_the_last_and_large_sets_are_not_kept(monkeypatch):

@@ -151,7 +151,7 @@ def randomize(module: nn.Module, seed: int, input_size: int) -> nn.Module:
     library's own initialisation, then the scheme's batch-norm and classifier steps with its
     constants (``weights/random.py``, one definition).
 
-    Batch-norm gamma and beta drawn as there (times ``RESIDUAL_BRANCH_GAIN`` on the BNs the
+    Batch-norm gamma and beta drawn as there (times ``branch_gain`` on the BNs the
     library's own init zeroes, the last of each residual branch: timm zero_init_last, torchvision
     zero_init_residual); running statistics measured on the scheme's calibration batch, then
     perturbed; the classifier projected off the mean feature and scaled to ``LOGIT_SPREAD``
@@ -160,14 +160,15 @@ def randomize(module: nn.Module, seed: int, input_size: int) -> nn.Module:
     gen = torch.Generator().manual_seed(seed)
     norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     residual_last = {id(bn) for bn in norms if bn.affine and not bool(bn.weight.any())}
+    gain = rw.branch_gain(len(residual_last))
     with torch.no_grad():
         for bn in norms:
             if bn.affine:
                 bn.weight.uniform_(*rw.GAMMA_RANGE, generator=gen)
                 bn.bias.normal_(0.0, rw.BETA_STD, generator=gen)
                 if id(bn) in residual_last:
-                    bn.weight.mul_(rw.RESIDUAL_BRANCH_GAIN)
-                    bn.bias.mul_(rw.RESIDUAL_BRANCH_GAIN)
+                    bn.weight.mul_(gain)
+                    bn.bias.mul_(gain)
         if norms:
             _measure_statistics(module, norms, seed, input_size)
             for bn in norms:

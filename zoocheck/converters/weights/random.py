@@ -10,7 +10,7 @@ and get the batch-norm and classifier steps below in torch, with these constants
 For seed ``s`` and an architecture, deterministic (numpy's PCG64):
 
 - convolutions He-normal by fan-out, std sqrt(2 / (out * k * k / groups)); MXNet v1's conv biases 0;
-- batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``RESIDUAL_BRANCH_GAIN`` (0.2) on the
+- batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``branch_gain`` (0.2, less above 70 blocks) on the
   last BN of each residual branch (so deep networks are not chaotic in float32, as the libraries'
   zero-init-last does for training);
 - running statistics MEASURED on a seeded photo-like batch of ``CALIBRATION_IMAGES`` (4) images at
@@ -47,6 +47,17 @@ CLASSIFIER_STD = 0.01  # classifier weights ~ N(0, .) before the projection and 
 # 0.2 they agree to 5e-7 and 3e-5 (at 96 px), and a dropped or mis-folded BN still shows far above
 # the parity tolerance (tests/test_resnetrs_parity.py).
 RESIDUAL_BRANCH_GAIN = 0.2
+# ... for networks of up to this many residual blocks; deeper ones get the gain times
+# GAIN_BLOCKS / blocks, so the branches' summed contribution stays a 70-block network's. With 0.2,
+# resnetrs420 (139 blocks) at 320 px was chaotic in fp32 on 3 of 5 photographs (fp32 vs fp64 up to
+# 0.33 of the logit range); with 0.1, 1e-6. Every network with a ResNetSpec has fewer blocks
+# (resnet200: 66), so this changes only the deepest ResNet-RS.
+GAIN_BLOCKS = 70
+
+
+def branch_gain(blocks: int) -> float:
+    """The scale of the last batch norm of each residual branch in a network of ``blocks`` blocks."""
+    return RESIDUAL_BRANCH_GAIN * min(1.0, GAIN_BLOCKS / max(blocks, 1))
 LOGIT_SPREAD = 2.0
 CALIBRATION_IMAGES = 4
 
@@ -112,6 +123,7 @@ def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarra
     rng = np.random.default_rng(seed)
     shapes = parameter_shapes(arch)
     last = _branch_last_norms(arch)
+    gain = branch_gain(sum(1 for _ in blocks(arch.resnet)))
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         module, leaf = name.rsplit(".", 1)
@@ -122,9 +134,9 @@ def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarra
         elif name == "fc.weight":
             params[name] = rng.normal(0.0, CLASSIFIER_STD, shape)
         elif leaf == "weight":  # BN gamma
-            params[name] = rng.uniform(*GAMMA_RANGE, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+            params[name] = rng.uniform(*GAMMA_RANGE, shape) * (gain if module in last else 1.0)
         elif leaf == "bias" and f"{module}.running_mean" in shapes:  # BN beta
-            params[name] = rng.normal(0.0, BETA_STD, shape) * (RESIDUAL_BRANCH_GAIN if module in last else 1.0)
+            params[name] = rng.normal(0.0, BETA_STD, shape) * (gain if module in last else 1.0)
         elif leaf == "running_var":
             params[name] = np.ones(shape)
         else:  # conv / fc biases, running means: measured or set below
