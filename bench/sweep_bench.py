@@ -31,40 +31,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ("torchvision/resnet18.IMAGENET1K_V1", "timm/resnet18d.ra2_in1k", "ppcls/ResNet18", "gluon/resnet18_v1")
 
-# Times the pieces of one conversion + parity check in a fresh interpreter; prints one JSON object.
+# Times the pieces of one conversion + parity check in a fresh interpreter through the pipeline's
+# own stages (convert's on_stage, in-process); prints one JSON object.
 _BREAKDOWN = r"""
 import json, sys, tempfile, time
 from pathlib import Path
 source, name = sys.argv[1].split("/", 1)
 t = {}
 mark = time.perf_counter()
-def lap(key):
-    global mark
-    now = time.perf_counter(); t[key] = t.get(key, 0.0) + now - mark; mark = now
-from zoocheck.converters import converter_for
-converter = converter_for(source); converter.check_available(); lap("framework start")
+stage = "imports"
+def enter(next_stage):
+    global mark, stage
+    now = time.perf_counter(); t[stage] = t.get(stage, 0.0) + now - mark; mark, stage = now, next_stage
 from zoocheck.zoo_registry import get_entry
 from zoocheck.checks.parity import model_inputs, compare_batches
+from zoocheck.converters.pipeline import convert
+from zoocheck.converters.onnx_runtime import run_first_output, session
 entry = get_entry(source, name)
-inputs = model_inputs(entry, None); names, batch = inputs.names, inputs.batch; lap("preprocessing")
-native = converter.load(entry, None, random_seed=0); lap("load")
-reference = native.forward(batch); lap("framework forward")
-fp64 = native.forward_fp64(batch); lap("framework fp64 forward")
-import onnx
-from zoocheck.converters.normalize import attach_metadata, normalize_model, onnx_facts, save_atomic
-from zoocheck.converters.pipeline import describe
+enter("preprocessing")
+inputs = model_inputs(entry, None)
+# the pipeline's stages: load = the framework's import and checks, build = the model and its random
+# weights, parity = the framework's fp32 and fp64 forwards, export, check = canonical graph + write
+stages = {"load": "framework start", "build": "build (random weights)", "parity": "framework forwards", "export": "export", "check": "canonicalise + write"}
 with tempfile.TemporaryDirectory() as tmp:
-    raw = Path(tmp) / "raw.onnx"; native.export_onnx(raw, 17); lap("export")
-    model = onnx.load(str(raw)); normalize_model(model, {})
-    facts = onnx_facts(model)
-    metadata = {**describe(entry, None, 0, facts["opset"], native.versions, native.outputs_probabilities), **facts}
-    attach_metadata(model, metadata); out = Path(tmp) / "model.onnx"; save_atomic(model, out, metadata); lap("normalisation")
-    from zoocheck.converters.onnx_runtime import run_first_output, session
-    test = run_first_output(session(out), batch); lap("onnxruntime forward")
-compare_batches(names, reference, test)
-if fp64 is not None:
-    compare_batches(names, fp64, reference); compare_batches(names, fp64, test)
-lap("checks")
+    out = Path(tmp) / "model.onnx"
+    conversion = convert(entry, output=out, random_seed=0, inputs=inputs.batch, isolate=False, on_stage=lambda s: enter(stages.get(s, s)))
+    assert conversion.ok, conversion.failure
+    enter("onnxruntime forward")
+    test = run_first_output(session(out), inputs.batch)
+    enter("checks")
+    compare_batches(inputs.names, conversion.native_outputs, test)
+    if conversion.native_outputs_fp64 is not None:
+        compare_batches(inputs.names, conversion.native_outputs_fp64, test)
+    enter("end")
 print(json.dumps(t))
 """
 
