@@ -175,6 +175,10 @@ def test_sweep_cli_end_to_end_on_torchvision_and_table(tmp_path, capsys):
     assert max(parity.reference_fp64_rel_err) < 1e-5  # fp64 yardstick measured in the worker
     assert main(argv) == 0
     assert all(j["status"] == "ok" and j.get("seconds") is not None for j in json.loads(capsys.readouterr().out))
+    # the summary table of a run where every job is cached (the second sweep of the issue)
+    assert main(argv[:-1]) == 0
+    summary = capsys.readouterr().out
+    assert "ok (cached)" in summary and "2 cached from earlier runs" in summary
     assert main(["table", "--src", "torchvision", "--results", str(tmp_path), "--json"]) == 0
     rows = {r["model"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["resnet18.IMAGENET1K_V1"]["sweep"] == "ok (random weights)" and rows["resnet34.IMAGENET1K_V1"]["sweep"] == ""

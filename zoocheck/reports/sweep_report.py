@@ -53,7 +53,7 @@ class ProgressPrinter:
 def summary_rows(result) -> list[tuple[str, str, str, str, str, str]]:
     """(entry, step, status, category, seconds, message) per job: this run's, then the cached."""
     rows = [(f"{o.source}/{o.model}", o.step, o.status, (o.failure or {}).get("category") or "", f"{o.seconds:.1f}", o.message) for o in result.outcomes]
-    rows += [(f"{c['source']}/{c['model']}", c["step"], f"{c['status']} (cached)", c.get("category") or "", "-", c.get("message", "")) for c in result.cached]
+    rows += [(f"{c.source}/{c.model}", c.step, f"{c.status} (cached)", c.category or "", "-", c.message) for c in result.cached]
     return rows
 
 
