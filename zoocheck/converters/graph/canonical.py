@@ -71,11 +71,11 @@ def lift_conv_weights(model) -> tuple[object, dict[str, np.ndarray]]:
     for index in range(len(model.graph.initializer)):
         if model.graph.initializer[index].name in conv_weights:
             weights[model.graph.initializer[index].name] = numpy_helper.to_array(model.graph.initializer[index])
-            make_stand_in(model.graph.initializer[index])
+            _make_stand_in(model.graph.initializer[index])
     return onnx.ModelProto.FromString(model.SerializeToString()), weights
 
 
-def make_stand_in(tensor) -> None:
+def _make_stand_in(tensor) -> None:
     """Clear ``tensor``'s values and mark it as a lifted weight, in place (name, dtype, shape kept)."""
     import onnx
 

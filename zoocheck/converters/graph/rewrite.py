@@ -179,11 +179,12 @@ def _replace_initializer(model, name: str, array: np.ndarray) -> None:
 
 
 def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
-    """Every inference-mode BatchNormalization whose input is a Conv's output read by nothing else
-    (not a graph output either; and whose weight no other Conv uses) is folded into that Conv, in place: W' = W * s,
-    b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps), computed in float64. The Conv
-    weight is read from and written to ``lifted`` when it was lifted, else its initializer; the
-    Conv takes the batch norm's output name and the batch norm goes."""
+    """Every inference-mode BatchNormalization whose input is the output of a Conv that nothing
+    else reads (no other node, no graph output) and whose weight no other Conv uses is folded into
+    that Conv, in place: W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps),
+    computed in float64. The Conv weight is read from and written to ``lifted`` when it was
+    lifted, else its initializer; the Conv takes the batch norm's output name and the batch norm
+    goes."""
     graph = model.graph
     inits = _initializers(model)
     producer = {out: node for node in graph.node for out in node.output}
