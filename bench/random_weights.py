@@ -1,6 +1,7 @@
 """How long zoocheck's one random-weights scheme (converters/weights/random.py) takes to draw and
 calibrate a network at its published input size: what every ``--random-weights`` conversion pays
-before the framework loads the weights. Best of the rounds; numpy's BLAS uses every core it may."""
+before the framework loads the weights. Best of the rounds, each with its own seed (the last draw
+is kept, so a repeated seed would time a copy); numpy's BLAS uses every core it may."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ def main(names: list[str]) -> None:
     for name in names or MODELS:
         arch = timm_style(name)
         times = []
-        for _ in range(ROUNDS):
+        for seed in range(ROUNDS):
             start = time.perf_counter()
-            random_weights(arch, 0, 224)
+            random_weights(arch, seed, 224)
             times.append(time.perf_counter() - start)
         print(f"{name} ({arch.id}) at 224: best {min(times):.2f} s of {ROUNDS}")
 

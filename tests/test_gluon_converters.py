@@ -312,10 +312,10 @@ def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
     assert (result.status, result.reference, result.test) == ("ok", "gluon", "onnx-zoo"), result.summary()
 
 
+# one architecture is enough for the random-weights path (it starts 4 isolated children)
+@pytest.mark.parametrize("zoo_file", ["resnet18_v1"], indirect=True)
 def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
-    if builder != "resnet18_v1":
-        pytest.skip("one architecture is enough for the random-weights path (4 isolated children)")
     same = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=None, reference_weights=None, random_seed=5, images=[])
     assert same.status == "ok" and same.random_weights, same.summary()
     other = random_checkpoint(gluon_entry(builder), tmp_path / "other.params", SEED + 1)

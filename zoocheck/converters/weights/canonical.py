@@ -129,7 +129,11 @@ def _spec(arch: Architecture) -> ResNetSpec:
 
 # --- the numpy forward --------------------------------------------------------------------------
 # Channels-last (NHWC) inside: a convolution is then a sum over its k*k taps of one matmul each
-# ([N*H*W, C] @ [C, out]), with no im2col copy k*k times the input's size.
+# ([N*H*W, C] @ [C, out]), with no im2col copy k*k times the input's size. A convolution of few
+# input channels (the stem's 3) is one matmul over its im2col columns instead: k*k matmuls with
+# K = 3 are all overhead, and with at most IM2COL_MAX_COLUMNS columns the copy is smaller than a
+# 64-channel output.
+IM2COL_MAX_COLUMNS = 256
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
@@ -141,6 +145,14 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias:
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
     # [k, k, groups, in/groups, out/groups], contiguous: numpy hands only such operands to BLAS
     taps_w = np.ascontiguousarray(w.reshape(groups, co // groups, cg, k, k).transpose(3, 4, 0, 2, 1), dtype=x.dtype)
+    if groups == 1 and k > 1 and k * k * cg <= IM2COL_MAX_COLUMNS:
+        columns = np.empty((n, ho, wo, k, k, cg), dtype=x.dtype)
+        for i in range(k):
+            for j in range(k):
+                columns[:, :, :, i, j] = xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+        out = columns.reshape(n * ho * wo, k * k * cg) @ taps_w.reshape(k * k * cg, co)
+        out = out.reshape(n, ho, wo, co)
+        return out + bias.astype(x.dtype) if bias is not None else out
     out = None
     for i in range(k):
         for j in range(k):
