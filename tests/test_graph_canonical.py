@@ -25,10 +25,12 @@ from zoocheck.zoo_registry import get_entry, list_entries
 
 SIZE = 64
 SEED = 11
-#: max |diff| / logit range (per row) between the source framework's forward (its float64 forward
-#: where it has one: two fp32 computations of a ResNeXt101 differ by the sum of two fp32 noises) and
-#: the canonical file
+#: max |diff| / logit range (per row) between the source framework's float64 forward and the file
 PARITY_TOL = 1e-5
+#: the same against a framework with only a float32 forward (MXNet): two fp32 computations differ by
+#: the sum of their noises (resnet152_v2, 50 pre-activation blocks: 9.0e-6 and 1.03e-5 of the range
+#: with two random draws that differ only in the fp32 rounding of their calibration)
+PARITY_TOL_FP32_REFERENCE = 2e-5
 #: between consumers of one file and onnxruntime's default session
 CONSUMER_TOL = 1e-5
 
@@ -95,12 +97,13 @@ class Converted(NamedTuple):
     native_outputs_fp64: np.ndarray | None  # its float64 forward, where the framework has one
     batch: np.ndarray
 
-    def framework_reference(self) -> tuple[str, np.ndarray]:
-        """The framework forward a file is judged against: float64 where there is one (fp32 noise
-        of the framework's own forward then does not count against the file), else float32."""
+    def framework_reference(self) -> tuple[str, np.ndarray, float]:
+        """The framework forward a file is judged against, and the bound: float64 where there is
+        one (fp32 noise of the framework's own forward then does not count against the file),
+        else float32."""
         if self.native_outputs_fp64 is not None:
-            return "fp64", self.native_outputs_fp64
-        return "fp32", self.native_outputs
+            return "fp64", self.native_outputs_fp64, PARITY_TOL
+        return "fp32", self.native_outputs, PARITY_TOL_FP32_REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -154,10 +157,10 @@ def test_canonical_file_holds_parity_and_has_its_architectures_fingerprint(conve
     assert meta["graph"] == "canonical"
     assert meta[FINGERPRINT_KEY] == fingerprint(model) == canonical_fingerprint(entry.arch, 17)
     outputs = ort_run(path, batch)
-    kind, reference = converted.framework_reference()
+    kind, reference, tolerance = converted.framework_reference()
     err = max_rel(reference, outputs)
     print(f"{source}/{name}: canonical vs framework {kind} {err:.3g}")
-    assert err <= PARITY_TOL, f"{entry.key}: canonical file vs {source}'s forward: {err:.3g}"
+    assert err <= tolerance, f"{entry.key}: canonical file vs {source}'s forward: {err:.3g}"
     assert (native_outputs.argmax(1) == outputs.argmax(1)).all()
     ops = {n.op_type for n in model.graph.node}
     assert not ops & {"BatchNormalization", "Identity", "Shape", "Reshape", "MatMul"}, ops
@@ -188,13 +191,13 @@ def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conver
     figures = {}
     for (source, name), converted in zip(cases, found):
         outputs = ort_run(converted.path, converted.batch)
-        kind, reference = converted.framework_reference()
+        kind, reference, tolerance = converted.framework_reference()
         parity, parity_fp32 = max_rel(reference, outputs), max_rel(converted.native_outputs, outputs)
         evaluator = max_rel(ort_run(converted.path, tiny), ReferenceEvaluator(str(converted.path)).run(None, {"input": tiny})[0])
-        figures[f"{source}/{name}"] = (parity, evaluator)
+        figures[f"{source}/{name}"] = (parity, tolerance, evaluator)
         print(f"{arch} {source}/{name}: canonical vs framework {kind} {parity:.3g} (vs fp32 {parity_fp32:.3g}), reference evaluator vs ORT {evaluator:.3g}")
-    assert all(parity <= PARITY_TOL for parity, _ in figures.values()), f"canonical vs framework: {figures}"
-    assert all(evaluator <= CONSUMER_TOL for _, evaluator in figures.values()), f"reference evaluator vs ORT: {figures}"
+    assert all(parity <= tolerance for parity, tolerance, _ in figures.values()), f"canonical vs framework: {figures}"
+    assert all(evaluator <= CONSUMER_TOL for _, _, evaluator in figures.values()), f"reference evaluator vs ORT: {figures}"
 
 
 @pytest.mark.parametrize("form", ["canonical", "native"])
@@ -236,8 +239,8 @@ def test_every_accepted_opset_gives_files_that_pass_the_full_checker_and_load_ev
         assert onnx_facts(model)["opset"] == opset and model.ir_version == onnx.helper.find_min_ir_version_for(list(model.opset_import))
         onnx.checker.check_model(model, full_check=True)
         outputs = ort_run(converted.path, converted.batch)
-        kind, reference = converted.framework_reference()
-        assert max_rel(reference, outputs) <= PARITY_TOL, f"{form} vs the framework's {kind} forward"
+        kind, reference, tolerance = converted.framework_reference()
+        assert max_rel(reference, outputs) <= tolerance, f"{form} vs the framework's {kind} forward"
         if form == "canonical":
             assert fingerprint(model) == canonical_fingerprint(converted.entry.arch, opset)
         elif opset < REFERENCE_BATCH_NORM_OPSET and any(n.op_type == "BatchNormalization" for n in model.graph.node):
