@@ -145,23 +145,26 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias:
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
     # [k, k, groups, in/groups, out/groups], contiguous: numpy hands only such operands to BLAS
     taps_w = np.ascontiguousarray(w.reshape(groups, co // groups, cg, k, k).transpose(3, 4, 0, 2, 1), dtype=x.dtype)
+
+    def tap(i: int, j: int) -> np.ndarray:  # the input each output pixel sees through kernel tap (i, j)
+        return xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+
     if groups == 1 and k > 1 and k * k * cg <= IM2COL_MAX_COLUMNS:
         columns = np.empty((n, ho, wo, k, k, cg), dtype=x.dtype)
         for i in range(k):
             for j in range(k):
-                columns[:, :, :, i, j] = xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+                columns[:, :, :, i, j] = tap(i, j)
         out = columns.reshape(n * ho * wo, k * k * cg) @ taps_w.reshape(k * k * cg, co)
-        out = out.reshape(n, ho, wo, co)
-        return out + bias.astype(x.dtype) if bias is not None else out
-    out = None
-    for i in range(k):
-        for j in range(k):
-            tap = xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :].reshape(n * ho * wo, groups * cg)
-            if groups == 1:
-                term = tap @ taps_w[i, j, 0]
-            else:  # [groups, N*H*W, in/groups] @ [groups, in/groups, out/groups]
-                term = np.matmul(tap.reshape(-1, groups, cg).transpose(1, 0, 2), taps_w[i, j])
-            out = term if out is None else np.add(out, term, out=out)
+    else:
+        out = None
+        for i in range(k):
+            for j in range(k):
+                flat = tap(i, j).reshape(n * ho * wo, groups * cg)
+                if groups == 1:
+                    term = flat @ taps_w[i, j, 0]
+                else:  # [groups, N*H*W, in/groups] @ [groups, in/groups, out/groups]
+                    term = np.matmul(flat.reshape(-1, groups, cg).transpose(1, 0, 2), taps_w[i, j])
+                out = term if out is None else np.add(out, term, out=out)
     if groups > 1:
         out = out.transpose(1, 0, 2)
     out = out.reshape(n, ho, wo, co)

@@ -51,15 +51,15 @@ RESIDUAL_BRANCH_GAIN = 0.2
 # GAIN_BLOCKS / blocks, so the branches' summed contribution stays a 70-block network's. With 0.2,
 # resnetrs420 (139 blocks) at 320 px was chaotic in fp32 on 3 of 5 photographs (fp32 vs fp64 up to
 # 0.33 of the logit range); with 0.1, 1e-6. Every network with a ResNetSpec has fewer blocks
-# (resnet200: 66), so this changes only the deepest ResNet-RS.
+# (resnet200: 66), so this changes only timm's resnetrs270, resnetrs350 and resnetrs420.
 GAIN_BLOCKS = 70
+LOGIT_SPREAD = 2.0
+CALIBRATION_IMAGES = 4
 
 
 def branch_gain(blocks: int) -> float:
     """The scale of the last batch norm of each residual branch in a network of ``blocks`` blocks."""
     return RESIDUAL_BRANCH_GAIN * min(1.0, GAIN_BLOCKS / max(blocks, 1))
-LOGIT_SPREAD = 2.0
-CALIBRATION_IMAGES = 4
 
 
 def calibration_batch(seed: int, size: int, count: int = CALIBRATION_IMAGES) -> np.ndarray:
