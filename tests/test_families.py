@@ -35,3 +35,28 @@ def test_every_recorded_entry_keeps_its_id_and_fingerprints():
     assert not changed_ids, f"entries whose architecture id changed (recorded, now): {changed_ids}"
     changed = {arch: (prints, now["fingerprints"].get(arch)) for arch, prints in golden["fingerprints"].items() if now["fingerprints"].get(arch) != prints}
     assert not changed, f"architectures whose canonical structure fingerprints changed: {sorted(changed)}"
+
+
+#: one architecture of each ResNet form the random-weights scheme treats differently
+DRAWN = ("resnet18", "resnet50_d", "resnet18_v2", "resnet50_v1", "resnet18_proj", "resnext101_32x4d")
+
+
+def test_random_weights_are_drawn_as_recorded():
+    """The family's random weights (and the numpy forward calibrating them) are what they were:
+    each parameter's mean absolute value, to float32 noise (BLAS differs between machines)."""
+    import numpy as np
+
+    from zoocheck.converters.weights import random_weights
+
+    archs = {e.arch.id: e.arch for e in list_entries()}
+    drawn = {}
+    for arch_id in DRAWN:
+        params = random_weights(archs[arch_id], seed=3, input_size=32)
+        drawn[arch_id] = {name: float(np.abs(value).astype(np.float64).mean()) for name, value in sorted(params.items())}
+    golden_path = GOLDEN.with_name("resnet_random_weights.json")
+    if os.environ.get("ZOOCHECK_REGENERATE_GOLDEN"):
+        golden_path.write_text(json.dumps(drawn, indent=0) + "\n")
+    golden = json.loads(golden_path.read_text())
+    for arch_id in DRAWN:
+        assert list(drawn[arch_id]) == list(golden[arch_id]), f"{arch_id}: other parameter names"
+        np.testing.assert_allclose(list(drawn[arch_id].values()), list(golden[arch_id].values()), rtol=1e-4, err_msg=arch_id)
