@@ -194,6 +194,9 @@ class Entry:
     # entries publishing these same weights, and the entry this file was exported from.
     same_weights_as: tuple[str, ...] = ()
     exported_from: str | None = None
+    # Conflicting published values the zoo itself gives for this entry (the DISCREPANCY notes of the
+    # shared tables), one sentence each: `zoocheck audit` reports every one as a finding.
+    discrepancies: tuple[str, ...] = ()
     notes: str = ""
 
     @property
