@@ -150,3 +150,56 @@ def test_cli_model_without_source_is_a_usage_error(capsys):
 def test_resnet50_d_from_timm_mmpretrain_and_ppcls_is_identical(tmp_path, capsys, pair):
     code, result = _compare_json(capsys, *pair, "--random-weights", "--results", str(tmp_path))
     assert code == 0 and result["verdict"] == "identical", result
+
+
+# -- a side that cannot be compared: one line in zoocheck's words, exit 2 for bad input -----------
+
+
+def _compare_error(capsys, *argv) -> tuple[int, str]:
+    from zoocheck.cli import main
+
+    code = main(["compare", *argv])
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "internal error" not in err and "Traceback" not in err, err
+    return code, err
+
+
+def test_cli_a_file_that_is_not_weights_as_side_b_is_bad_input(tmp_path, capsys):
+    from conftest import random_checkpoint
+
+    weights_a = random_checkpoint(get_entry("torchvision", TV18), tmp_path / "r18.pth", seed=0)
+    not_weights = tmp_path / "notweights.txt"
+    not_weights.write_text("not weights\n")
+    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(weights_a), str(not_weights), "--results", str(tmp_path))
+    assert code == 2 and "notweights.txt" in err and "timm/resnet18.tv_in1k" in err
+
+
+def test_cli_weights_of_another_architecture_are_bad_input_naming_the_model_they_fit(tmp_path, capsys):
+    from conftest import random_checkpoint
+
+    resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
+    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(resnet34), str(resnet34), "--results", str(tmp_path))
+    assert code == 2 and "r34.pth" in err and "resnet34" in err
+
+
+def test_cli_an_architecture_without_a_canonical_graph_is_refused_before_any_work(tmp_path, capsys):
+    code, err = _compare_error(capsys, "torchvision:efficientnet_b0", "timm:efficientnet_b0", "--random-weights", "--results", str(tmp_path))
+    assert code == 2 and "efficientnet_b0" in err and "canonical graph" in err
+    assert not (tmp_path / "results.jsonl").exists()  # nothing was converted or stored
+
+
+def test_cli_a_side_that_cannot_be_converted_is_a_failed_comparison(tmp_path, capsys, monkeypatch):
+    from zoocheck.checks import compare
+    from zoocheck.records import Failure
+
+    def refused(entry_a, entry_b, **_):
+        return Failure(entry_b.source, entry_b.name, "export", "RuntimeError", "the exporter refused the model")
+
+    monkeypatch.setattr(compare, "compare_entries", refused)
+    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--random-weights", "--results", str(tmp_path))
+    assert code == 1 and "timm/resnet18.tv_in1k: export failed: the exporter refused the model" in err and "failures.jsonl" in err
+
+
+def test_cli_options_are_checked_like_every_other_command(capsys):
+    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--random-weights", "--seed", "-1")
+    assert code == 2 and "--seed -1" in err

@@ -2,7 +2,8 @@
 
 The verdict comes first (identical / equivalent / different), then the weights, the function on the
 same inputs, the first diverging node when they differ, and what the two preprocessings do.
-Exit 0 for identical or equivalent, 1 for different (or a side that could not be converted).
+Exit 0 for identical or equivalent, 1 for different (or a side that could not be converted), 2 for
+different architectures, an architecture without a canonical graph, or an unusable weights file.
 """
 
 from __future__ import annotations
@@ -45,22 +46,27 @@ def _entry(text: str):
 
 def run(args) -> int:
     import dataclasses
-    import math
 
     from zoocheck.checks.compare import summary_lines
     from zoocheck.checks.images import bundled_photos, images_in
     from zoocheck.checks.runs import compare_and_store
-    from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+    from zoocheck.converters.graph import NoCanonicalForm, resolve_form
+    from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
+    from zoocheck.validate import check_seed, positive_finite
 
     entry_a, entry_b = (_entry(m) for m in args.models)
     if entry_a.arch.id != entry_b.arch.id:
         raise UsageError(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+    try:  # both sides are compared as the architecture's canonical graph
+        resolve_form(entry_a.arch, "canonical")
+    except NoCanonicalForm as exc:
+        raise UsageError(f"{entry_a.key} vs {entry_b.key}: compare works on canonical graphs, and {exc}; nothing to compare") from None
     if args.weights and args.random_weights:
         raise UsageError("give either --weights A B or --random-weights, not both")
-    if args.max_rel_err is not None and not (math.isfinite(args.max_rel_err) and args.max_rel_err > 0):
-        raise UsageError(f"--max-rel-err {args.max_rel_err}: must be a positive finite number")
+    check_seed(args.seed)
+    positive_finite("--max-rel-err", args.max_rel_err)
     weights = None
     if not args.random_weights:
         try:
@@ -68,6 +74,8 @@ def run(args) -> int:
             weights = tuple(resolve_weights(e, w, None) for e, w in zip((entry_a, entry_b), given))
         except MissingWeightsError as exc:
             raise UsageError(str(exc)) from None
+        for entry, path in zip((entry_a, entry_b), weights):
+            check_published_file(entry, path)
     try:
         images = images_in(args.images) if args.images else bundled_photos()
     except FileNotFoundError as exc:
@@ -80,7 +88,7 @@ def run(args) -> int:
         )  # fmt: skip
     keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", log)
     if isinstance(result, Failure):
-        return log_failure(store, result)
+        return report_failure(store, result, args)
     if args.json:
         print_json(result.to_json())
     else:
