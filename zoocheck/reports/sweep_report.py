@@ -52,7 +52,7 @@ class ProgressPrinter:
 
 def summary_rows(result) -> list[tuple[str, str, str, str, str, str]]:
     """(entry, step, status, category, seconds, message) per job: this run's, then the cached."""
-    rows = [(f"{o.source}/{o.model}", o.step, o.status, (o.failure or {}).get("category") or "", f"{o.seconds:.1f}", o.message) for o in result.outcomes]
+    rows = [(f"{o.source}/{o.model}", o.step, o.status, o.failure.category if o.failure else "", f"{o.seconds:.1f}", o.message) for o in result.outcomes]
     rows += [(f"{c.source}/{c.model}", c.step, f"{c.status} (cached)", c.category or "", "-", c.message) for c in result.cached]
     return rows
 
@@ -67,7 +67,7 @@ def print_summary(console, result) -> None:
         table.add_row(*row)
     console.print(table)
     statuses = [o.status for o in result.outcomes]
-    categories = [(o.failure or {}).get("category") for o in result.outcomes if o.failure]
+    categories = [o.failure.category for o in result.outcomes if o.failure]
     by_category = ", ".join(f"{categories.count(c)} {c}" for c in CATEGORIES if c in categories)
     console.print(
         f"{len(result.jobs)} jobs: {statuses.count('ok')} ok, {statuses.count('failed')} failed"
