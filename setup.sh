@@ -20,8 +20,10 @@ fi
 # mat4py what `import mmpretrain.datasets` (its transforms, for `zoocheck preprocess`) needs.
 .venv/bin/python -m pip install -q -c constraints.txt mmengine mmcv-lite importlib-metadata modelindex einops mat4py
 .venv/bin/python -m pip install -q -c constraints.txt --no-deps mmpretrain
-# paddleclas, used only by the tests to load PaddleClas's own architecture and preprocessing files:
-# its requirements (numpy==1.24.4, opencv<=4.6, faiss, visualdl, sklearn) are not wanted, and the
-# tests import just those files, never the package (tests/paddle_fixtures.py).
+# paddleclas: the tests load PaddleClas's own architecture and preprocessing files from it
+# (tests/paddle_fixtures.py), and `zoocheck preprocess --src ppcls` imports its deploy operators.
+# Its pins (numpy==1.24.4, opencv<=4.6, gast==0.3.3) and visualdl are not wanted; prettytable, six,
+# scikit-learn and faiss-cpu are what `import paddleclas` needs beyond what is installed above.
+.venv/bin/python -m pip install -q -c constraints.txt prettytable six scikit-learn faiss-cpu
 .venv/bin/python -m pip install -q -c constraints.txt --no-deps paddleclas
 echo "$want" > "$stamp"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -71,6 +72,35 @@ def test_a_missing_library_is_skipped_with_the_reason(monkeypatch):
     check = check_library_preprocessing(get_entry("ppcls", "ResNet50_vd"), PHOTOS)
     assert check.status == "skipped" and "PaddleClas" in check.library and check.images == ()
     assert check.summary().startswith("PREPROCESS SKIPPED ppcls/ResNet50_vd")
+
+
+@pytest.mark.parametrize("module, install", [("prettytable", "pip install prettytable"), ("sklearn", "pip install scikit-learn")])
+def test_a_missing_dependency_of_the_library_is_named_with_its_install_command(monkeypatch, module, install):
+    """paddleclas installed --no-deps: the skip names the module its import lacks, not paddleclas."""
+    real_import = __import__
+
+    def import_without_dependency(name, *args, **kwargs):
+        if name.startswith("paddleclas"):
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", import_without_dependency)
+    check = check_library_preprocessing(get_entry("ppcls", "ResNet18"), PHOTOS)
+    assert check.status == "skipped"
+    assert f"module {module!r} is missing; {install}" in check.library and "pip install paddleclas" not in check.library
+
+
+def test_the_set_up_gives_what_the_paddleclas_check_needs(tmp_path):
+    """After ./setup.sh (paddleclas --no-deps plus what its import needs) the ppcls check runs.
+    A fresh interpreter: the other tests register paddleclas's packages without running its __init__."""
+    from paddle_fixtures import paddleclas_root
+
+    if paddleclas_root() is None:
+        pytest.skip("paddleclas is not installed (./setup.sh installs it)")
+    command = [sys.executable, "-m", "zoocheck", "preprocess", "--src", "ppcls", "--model", "ResNet18", "--json", "--results", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    (check,) = json.loads(done.stdout)
+    assert check["status"] == "ok", check["library"]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,19 @@ class LibraryUnavailable(RuntimeError):
     """The source's own preprocessing library cannot be imported here; the message says which."""
 
 
+#: pip's name for a module that a library installed ``--no-deps`` imports, where the two differ
+PIP_NAMES = {"sklearn": "scikit-learn", "faiss": "faiss-cpu", "yaml": "PyYAML", "cv2": "opencv-python-headless", "PIL": "pillow"}
+
+
+def _import_failure(what: str, exc: Exception, package: str, install: str) -> LibraryUnavailable:
+    """Why ``what`` cannot be imported, and the command that fixes it: for a missing module other than
+    ``package`` itself (a dependency a ``--no-deps`` install left out), that module's own pip install."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name and exc.name.split(".")[0] != package:
+        module = exc.name.split(".")[0]
+        return LibraryUnavailable(f"{what} cannot be imported: module {module!r} is missing; pip install {PIP_NAMES.get(module, module)}")
+    return LibraryUnavailable(f"{what} cannot be imported ({type(exc).__name__}: {exc}); {install}")
+
+
 @dataclass(frozen=True)
 class LibraryTransform:
     """The source library's evaluation transform: image path -> float32 CHW tensor."""
@@ -143,9 +156,9 @@ def paddleclas_transform(entry: Entry, ops=None) -> LibraryTransform:
     if ops is None:
         try:
             from paddleclas.deploy.python import preprocess as ops
-        except Exception as exc:
-            raise LibraryUnavailable(
-                f"PaddleClas's deploy operators cannot be imported ({type(exc).__name__}: {exc}); pip install paddleclas"
+        except Exception as exc:  # paddleclas installed --no-deps may miss a module it imports
+            raise _import_failure(
+                "PaddleClas's deploy operators", exc, "paddleclas", "run ./setup.sh (it installs paddleclas --no-deps with what it imports)"
             ) from None
     pipeline = [
         ops.DecodeImage(to_rgb=spec.channel_order == "RGB"),
