@@ -1,0 +1,98 @@
+"""The MobileNetV3 family's structure (Howard et al. 2019), as pure data.
+
+A ``MobileNetV3Spec`` says which function a MobileNetV3 computes; two entries share its ``id`` only
+when they compute the same function from the same weights. The skeleton: a 3x3/2 stem conv with
+hardswish, inverted residual blocks (3x3/5x5 depthwise, ReLU or hardswish, some with
+squeeze-excitation whose gate is a hard sigmoid), a 1x1 conv to 960 (large) / 576 (small) channels
+with BN and hardswish, global average pooling, then the head: a layer to ``head_channels`` with
+hardswish and a Linear classifier.
+
+Fields, with who sets what:
+
+- ``variant``: the block table: 'large', 'small' (the paper's; torchvision, timm ``mobilenetv3_*`` and
+  ``tf_mobilenetv3_*``), 'large_minimal' / 'small_minimal' (timm ``tf_mobilenetv3_*_minimal_100``:
+  ReLU only, 3x3 kernels, no SE), 'large_rw' (timm ``mobilenetv3_rw``: a first block without its
+  skip, SE reduced with the block's own activation and plain rounding, and a conv head without bias).
+- ``width``: the channel multiplier (``round_channels(c * width, 8)``): timm ``_050/_075/_100/_150d``,
+  torchvision ``width_mult``.
+- ``depth``: the repeats multiplier (``ceil``): timm ``mobilenetv3_large_150d`` has 1.2.
+- ``stem_channels``: the stem's width; 16 scaled by ``width`` in torchvision, but timm keeps 16 below
+  width 0.75 (``fix_stem``).
+- ``head``: 'conv' (timm: a 1x1 conv with bias on the pooled features, then hardswish and the
+  Linear classifier) or 'linear' (torchvision: ``classifier = Linear, Hardswish, Dropout, Linear``).
+  The two compute the same numbers but their parameters have other shapes and the exported graphs
+  other ops, so they are told apart.
+- ``head_channels``: the head layer's width: 1280 (large) / 1024 (small) in timm at every width;
+  torchvision scales it by ``width``.
+- ``bn_eps``: 1e-5 (PyTorch's default: timm's own ``mobilenetv3_*``) or 1e-3 (TF's: torchvision,
+  timm ``tf_mobilenetv3_*`` and ``mobilenetv3_rw``).
+- ``padding``: 'symmetric' (k // 2 on every side) or 'same' (TF's asymmetric "same" padding of the
+  strided convs: timm ``tf_*``).
+
+Pure Python, imports nothing of zoocheck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Variant = Literal["large", "small", "large_minimal", "small_minimal", "large_rw"]
+VARIANTS: tuple[str, ...] = ("large", "small", "large_minimal", "small_minimal", "large_rw")
+DEFAULT_BN_EPS = 1e-5
+#: the head layer's width at width 1.0
+HEAD_CHANNELS = {"large": 1280, "small": 1024}
+
+
+def round_channels(channels: float, divisor: int = 8) -> int:
+    """The zoos' channel rounding: to a multiple of ``divisor``, never below 90% of ``channels``."""
+    out = max(divisor, int(channels + divisor / 2) // divisor * divisor)
+    return out + divisor if out < 0.9 * channels else out
+
+
+@dataclass(frozen=True)
+class MobileNetV3Spec:
+    """The structure of one MobileNetV3 (see the module docstring for every field)."""
+
+    variant: Variant
+    width: float = 1.0
+    depth: float = 1.0
+    stem_channels: int = 16
+    head: Literal["conv", "linear"] = "conv"
+    head_channels: int = 0  # 0: HEAD_CHANNELS of the variant's size
+    bn_eps: float = DEFAULT_BN_EPS
+    padding: Literal["symmetric", "same"] = "symmetric"
+
+    family = "mobilenet_v3"
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown MobileNetV3 variant {self.variant!r} (known: {', '.join(VARIANTS)})")
+        if self.width <= 0 or self.depth <= 0:
+            raise ValueError(f"width and depth multipliers must be positive, not {self.width}, {self.depth}")
+        if not self.head_channels:
+            object.__setattr__(self, "head_channels", HEAD_CHANNELS[self.size])
+
+    @property
+    def size(self) -> str:
+        return self.variant.split("_")[0]
+
+    @property
+    def id(self) -> str:
+        """``mobilenet_v3_large_100`` (timm's own), ``mobilenet_v3_large_100_linearhead_bneps1e-3``
+        (torchvision), ``mobilenet_v3_large_100_bneps1e-3_samepad`` (timm ``tf_``); a stem or head
+        width other than the usual one for the width is spelled out (``_stem16``, ``_head960``)."""
+        out = f"mobilenet_v3_{self.variant}_{round(self.width * 100):03d}"
+        if self.depth != 1.0:
+            out += f"_depth{round(self.depth * 100):03d}"
+        if self.stem_channels != round_channels(16 * self.width):
+            out += f"_stem{self.stem_channels}"
+        if self.head == "linear":
+            out += "_linearhead"
+        if self.head_channels != HEAD_CHANNELS[self.size]:
+            out += f"_head{self.head_channels}"
+        if self.bn_eps != DEFAULT_BN_EPS:
+            out += "_bneps" + f"{self.bn_eps:.0e}".replace("e-0", "e-")
+        if self.padding == "same":
+            out += "_samepad"
+        return out
