@@ -23,3 +23,32 @@ def test_the_summary_of_a_sweep_with_failed_jobs_lists_them_by_category(tmp_path
     assert code == 1 and "internal error" not in captured.err
     assert "2 jobs: 0 ok, 2 failed (2 weights)" in captured.out
     assert f"failure log: {ResultsStore(tmp_path / 'results').failures_path}" in captured.out
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (["--random-weights", "--seed", "-1"], "--seed -1: seeds run from 0 to 4294967295"),
+        (["--src", "ppcls", "--opset", "3"], "--opset 3: the ppcls exporter writes opsets 7 to"),
+        (["--src", "torchvision", "--opset", "21"], "--opset 21: the torchvision exporter writes opsets 7 to 20"),
+        (["--limit", "0", "--steps", "eval", "--data", "val"], "--limit 0: must be at least 1"),
+        (["--eval-shards", "0"], "--eval-shards 0: must be at least 1"),
+        (["--max-rel-err", "nan"], "--max-rel-err nan: must be a positive finite number"),
+        (["--timeout", "inf"], "--timeout inf: must be a positive finite number"),
+        (["--results", "{tmp}/a-file/results"], "the results folder cannot be created because"),
+    ],
+)
+def test_sweep_checks_its_options_like_every_other_command_before_any_work(tmp_path, capsys, monkeypatch, options, message):
+    from zoocheck.sweep import driver
+
+    def no_work(*_, **__):
+        raise AssertionError("the sweep started work with an option every other command refuses")
+
+    monkeypatch.setattr(driver, "run_sweep", no_work)
+    (tmp_path / "a-file").write_text("")
+    results = ["--results", str(tmp_path / "results")] if "--results" not in options else []
+    argv = ["sweep", "--model", "ResNet18", *results, *(o.format(tmp=tmp_path) for o in options)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "results").exists()

@@ -259,7 +259,7 @@ def test_a_partner_without_weights_is_a_weights_failure_of_the_compare_job(tmp_p
         (["--steps", "convert,bogus"], "unknown step bogus"),
         (["--steps", "eval"], "needs a validation set"),
         (["--steps", "eval", "--data", "/nonexistent/val"], "/nonexistent/val"),
-        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "0"], "--workers 0: must be at least 1"),
         (["--model", "no-such-model*"], "no registry entry matches"),
     ],
 )

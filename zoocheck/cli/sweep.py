@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive); 'source/name' picks one source's")
     parser.add_argument("--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)")
     parser.add_argument("--random-weights", action="store_true", help="seeded random weights for every entry (every output says so); default: the fetched weights")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
     parser.add_argument("--data", help="validation set for the eval step (any layout `zoocheck eval` reads)")
     parser.add_argument("--limit", type=int, help="eval: only the first N images")
     parser.add_argument("--images", help="parity: folder of photographs (default: the ones bundled with scikit-image)")
@@ -97,14 +97,19 @@ def run(args) -> int:
     from zoocheck.store import ResultsStore
     from zoocheck.sweep.driver import run_sweep
     from zoocheck.sweep.jobs import plan
+    from zoocheck.validate import at_least_one, check_opset, check_seed, check_writable_dir, positive_finite
 
     steps = _steps(args.steps)
-    for name, value in (("--workers", args.workers), ("--eval-shards", args.eval_shards), ("--limit", args.limit or 1)):
-        if value < 1:
-            raise UsageError(f"{name} must be at least 1")
-    for name, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit), ("--cpus-per-job", args.cpus_per_job)):
-        if value is not None and value <= 0:
-            raise UsageError(f"{name} must be positive")
+    for name, value in (("--workers", args.workers), ("--eval-shards", args.eval_shards), ("--limit", args.limit)):
+        at_least_one(name, value)
+    for name, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit), ("--cpus-per-job", args.cpus_per_job), ("--max-rel-err", args.max_rel_err)):
+        positive_finite(name, value)
+    check_seed(args.seed)
+    entries = select_entries(args.src, args.arch, args.model)
+    for source in dict.fromkeys(e.source for e in entries):
+        check_opset(source, args.opset)
+    store = ResultsStore(args.results)
+    check_writable_dir(store.directory, "the results folder")
     if "eval" in steps and not args.data:
         raise UsageError("the eval step needs a validation set: pass --data DIR (or leave eval out of --steps)")
     try:
@@ -119,7 +124,6 @@ def run(args) -> int:
             data_fingerprint = read_dataset(args.data).fingerprint()
         except DatasetError as exc:
             raise UsageError(str(exc)) from None
-    entries = select_entries(args.src, args.arch, args.model)
     seed = args.seed if args.random_weights else None
     tolerance = {"max_rel_err": args.max_rel_err} if args.max_rel_err is not None else {}
     options = {
@@ -135,7 +139,6 @@ def run(args) -> int:
         weights_of=lambda e: (resolve_weights(e, None, seed), seed),
         options=options,
     )
-    store = ResultsStore(args.results)
     executor = _executor(args)
     printer = ProgressPrinter()
     try:
