@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     parser.add_argument("models", nargs=2, metavar="SRC:MODEL", help="two models, e.g. timm:resnet50d ppcls:ResNet50_vd")
     parser.add_argument("--weights", nargs=2, metavar=("A", "B"), help="a weights file per side, each in its source's own format (default: the fetched files)")
     parser.add_argument("--random-weights", action="store_true", help="one common random set written in each side's own format (a self-test of both weight mappings)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="function tolerance: max |diff| / logit range (default 1e-3)")
     add_results_arg(parser)
