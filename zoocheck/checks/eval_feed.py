@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.checks.crop_cache import CACHE_CHUNK, CropCache
-from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, resize
+from zoocheck.checks.preprocess import ImageDecodeError, decode_image, geometry
 from zoocheck.zoo_registry.types import Preprocess
 
 
 def crop_image(path: Path, spec: Preprocess) -> np.ndarray:
     """Decode, resize and centre-crop: the uint8 HWC RGB crop (what the cache stores)."""
-    return np.ascontiguousarray(center_crop(resize(decode_image(path, spec.image_library), spec), spec.crop, spec.crop_rounding))
+    return np.ascontiguousarray(geometry(decode_image(path, spec.image_library), spec))
 
 
 def _lookup_tables(spec: Preprocess) -> np.ndarray:

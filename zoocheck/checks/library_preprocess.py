@@ -93,32 +93,42 @@ def _short_side_spec(spec: Preprocess, library: str) -> None:
 
 
 def mmpretrain_transform(entry: Entry) -> LibraryTransform:
-    """mmpretrain's test pipeline (ResizeEdge, CenterCrop) and its ClsDataPreprocessor's normalisation."""
+    """mmpretrain's test pipeline (ResizeEdge + CenterCrop, or EfficientNetCenterCrop for a
+    'crop_first' spec) and its ClsDataPreprocessor's normalisation."""
     spec = entry.preprocess
-    _short_side_spec(spec, "mmpretrain")
+    if spec.resize_mode != "crop_first":
+        _short_side_spec(spec, "mmpretrain")
     try:
         import mmpretrain
-        from mmpretrain.datasets.transforms import ResizeEdge
+        from mmpretrain.datasets.transforms import EfficientNetCenterCrop, ResizeEdge
         from mmcv.transforms import CenterCrop
     except Exception as exc:  # mmpretrain installed --no-deps may miss a module it imports
         raise LibraryUnavailable(f"mmpretrain's transforms cannot be imported ({type(exc).__name__}: {exc})") from None
     backend = "pillow" if spec.image_library == "pil" else "cv2"
-    resize = ResizeEdge(scale=spec.resize, edge="short", backend=backend, interpolation=spec.interpolation)
-    crop = CenterCrop(crop_size=spec.crop)
+    if spec.resize_mode == "crop_first":
+        steps = [EfficientNetCenterCrop(crop_size=spec.crop, crop_padding=spec.resize - spec.crop,
+                                        interpolation=spec.interpolation, backend=backend)]  # fmt: skip
+        described = "EfficientNetCenterCrop"
+    else:
+        steps = [ResizeEdge(scale=spec.resize, edge="short", backend=backend, interpolation=spec.interpolation),
+                 CenterCrop(crop_size=spec.crop)]  # fmt: skip
+        described = "ResizeEdge + CenterCrop"
     mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
 
     def apply(path: Path) -> np.ndarray:
         import mmcv
 
-        bgr = mmcv.imread(str(path), backend="pillow" if spec.image_library == "pil" else "cv2")
-        img = crop(resize({"img": bgr}))["img"]
+        results = {"img": mmcv.imread(str(path), backend="pillow" if spec.image_library == "pil" else "cv2")}
+        for step in steps:
+            results = step(results)
+        img = results["img"]
         rgb = img[..., ::-1].astype(np.float32)  # ClsDataPreprocessor(to_rgb=True)
         if spec.scale != 1.0:
             rgb = rgb * np.float32(spec.scale)
         out = (rgb - mean) / std
         return np.ascontiguousarray((out[..., ::-1] if spec.channel_order == "BGR" else out).transpose(2, 0, 1))
 
-    return LibraryTransform(f"mmpretrain {mmpretrain.__version__} ResizeEdge + CenterCrop + ClsDataPreprocessor", apply)
+    return LibraryTransform(f"mmpretrain {mmpretrain.__version__} {described} + ClsDataPreprocessor", apply)
 
 
 def mxnet_transform(entry: Entry) -> LibraryTransform:

@@ -65,8 +65,11 @@ _CV2_FLAGS = {"bilinear": 1, "bicubic": 2, "nearest": 0}  # cv2.INTER_LINEAR / C
 
 def resize(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
     height, width = rgb.shape[:2]
-    new_h, new_w = resized_size(height, width, spec)
-    if (new_h, new_w) == (height, width):
+    return _resize_to(rgb, *resized_size(height, width, spec), spec)
+
+
+def _resize_to(rgb: np.ndarray, new_h: int, new_w: int, spec: Preprocess) -> np.ndarray:
+    if (new_h, new_w) == rgb.shape[:2]:
         return rgb
     if spec.image_library == "pil":
         from PIL import Image
@@ -79,6 +82,17 @@ def resize(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
     if spec.antialias:
         raise ValueError("OpenCV resizes do not antialias; use image_library='pil' for antialias=True")
     return cv2.resize(rgb, (new_w, new_h), interpolation=_CV2_FLAGS[spec.interpolation])
+
+
+def crop_then_resize(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
+    """mmpretrain's EfficientNetCenterCrop (resize_mode 'crop_first'): a centred square of side
+    crop / (crop + crop_padding) x the short side, cut as ``mmcv.imcrop`` cuts a float box (offsets
+    rounded, the far corner truncated), then resized to crop x crop."""
+    height, width = rgb.shape[:2]
+    side = spec.crop / spec.resize * min(height, width)
+    top, left = max(0, int(round((height - side) / 2.0))), max(0, int(round((width - side) / 2.0)))
+    bottom, right = min(int(top + side - 1), height - 1), min(int(left + side - 1), width - 1)
+    return _resize_to(rgb[top : bottom + 1, left : right + 1], spec.crop, spec.crop, spec)
 
 
 def center_crop(img: np.ndarray, size: int, rounding: str) -> np.ndarray:
@@ -108,9 +122,16 @@ def normalize(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+def geometry(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
+    """The resized and cropped uint8 image (what the crop cache keeps): crop x crop."""
+    if spec.resize_mode == "crop_first":
+        return crop_then_resize(rgb, spec)
+    return center_crop(resize(rgb, spec), spec.crop, spec.crop_rounding)
+
+
 def preprocess_array(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
     """Resize, crop and normalise an already decoded RGB uint8 image."""
-    return normalize(center_crop(resize(rgb, spec), spec.crop, spec.crop_rounding), spec)
+    return normalize(geometry(rgb, spec), spec)
 
 
 def preprocess_image(path: str | Path, spec: Preprocess) -> np.ndarray:

@@ -12,7 +12,11 @@ from zoocheck.zoo_registry.resnet import ResNetSpec
 
 ImageLibrary = Literal["pil", "cv2"]
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
-ResizeMode = Literal["short", "squash"]
+# 'short': the short side to ``resize``, then the centre crop; 'squash': both sides to ``resize``;
+# 'crop_first' (mmpretrain's EfficientNetCenterCrop, TF EfficientNet's eval): a centred square of side
+# crop / resize x the short side, then resized to crop x crop, so ``resize`` = crop + crop_padding is
+# the equivalent short side.
+ResizeMode = Literal["short", "squash", "crop_first"]
 WeightsFormat = Literal[
     "torch-state-dict",  # torchvision / timm .pth or .safetensors (optionally wrapped in state_dict/model)
     "mmpretrain-checkpoint",  # {"meta": ..., "state_dict": {"backbone.*", "head.fc.*"}}
@@ -82,7 +86,7 @@ class Preprocess:
     spec is written into the ONNX metadata so a deployed file says what it must be fed.
     """
 
-    resize: int  # short side (resize_mode='short') or both sides ('squash')
+    resize: int  # short side ('short'), both sides ('squash') or the equivalent short side ('crop_first')
     crop: int
     interpolation: Interpolation = "bilinear"
     image_library: ImageLibrary = "pil"
@@ -103,7 +107,7 @@ class Preprocess:
     channel_order: Literal["RGB", "BGR"] = "RGB"
 
     def __post_init__(self) -> None:
-        if self.crop > self.resize and self.resize_mode == "short":
+        if self.crop > self.resize and self.resize_mode != "squash":
             raise ValueError(f"crop {self.crop} larger than resize {self.resize}")
 
     def to_dict(self) -> dict:
