@@ -52,3 +52,16 @@ def test_sweep_checks_its_options_like_every_other_command_before_any_work(tmp_p
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
     assert not (tmp_path / "results").exists()
+
+
+def test_a_compare_job_whose_pair_the_partner_compares_names_the_partner(tmp_path):
+    """torchvision's resnet18 has a same_weights_as partner (timm's tv_in1k): with both selected the
+    pair is compared once, by timm's job, and torchvision's job says so instead of 'no partner'."""
+    tv, timm_tv, a1 = get_entry(*TV18), get_entry(*TIMM_TV18), get_entry("timm", "resnet18.a1_in1k")
+    jobs = plan([tv, timm_tv, a1], ("compare",), framework_of=lambda e: "torch", weights_of=lambda e: (None, 0), options={})
+    by_entry = {j.entry.key: j for j in jobs}
+    assert [p["key"] for p in by_entry[timm_tv.key].options["partners"]] == [tv.key]
+    [skipped] = run_entry(EntryWork((by_entry[tv.key],), tmp_path / "unused.onnx"))
+    assert skipped.status == "skipped" and timm_tv.key in skipped.message and "no same_weights_as partner" not in skipped.message
+    [alone] = run_entry(EntryWork((by_entry[a1.key],), tmp_path / "unused.onnx"))
+    assert alone.status == "skipped" and "no same_weights_as partner" in alone.message

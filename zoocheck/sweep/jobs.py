@@ -119,8 +119,10 @@ def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job
             step_options = {**options.get(step, {}), "conversion_key": conversion_key, **({"missing_weights": missing} if missing else {})}
             key_options = options.get(step, {})
             if step == "compare":
-                partners = [_partner(key, framework_of, weights_of) for key in compare_partners(entry, selected)]
+                compared_here = compare_partners(entry, selected)
+                partners = [_partner(key, framework_of, weights_of) for key in compared_here]
                 step_options["partners"] = [{k: p[k] for k in ("key", "weights", "missing_weights")} for p in partners]
+                step_options["compared_by_partner"] = [k for k in entry.same_weights_as if k not in compared_here]
                 key_options = {**key_options, "partners": partners}
             key = conversion_key if step == "convert" else job_key(entry, step, framework, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
             jobs.append(Job(entry, step, framework, weights, seed, step_options, key))

@@ -18,7 +18,7 @@ from pathlib import Path
 from zoocheck.records import Failure, Record, SweepJobRecord
 from zoocheck.sweep.jobs import Job, categorize
 
-NO_PARTNER = "the registry records no same_weights_as partner to compare with (or its pairs are compared by the partner's job)"
+NO_PARTNER = "the registry records no same_weights_as partner to compare with"
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,9 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
 
     partners = job.options.get("partners", ())
     if not partners:
-        return _outcome(job, began, "skipped", message=NO_PARTNER)
+        elsewhere = job.options.get("compared_by_partner")
+        message = f"compared in the compare job of {', '.join(elsewhere)} (each pair once)" if elsewhere else NO_PARTNER
+        return _outcome(job, began, "skipped", message=message)
     entry = job.entry
     images = [Path(p) for p in work.images] if work.images is not None else bundled_photos()
     tolerance = Tolerance(**job.options.get("tolerance", {}))
