@@ -19,6 +19,7 @@ from zoocheck.zoo_registry.types import (
     Architecture,
     Checksum,
     Entry,
+    Excluded,
     Preprocess,
     Published,
     Weights,
@@ -98,10 +99,18 @@ def list_entries(source: str | None = None, arch: str | None = None) -> list[Ent
     return entries
 
 
+def list_excluded(source: str | None = None) -> list[Excluded]:
+    """The published rows that are not entries, with why (a source module's ``EXCLUDED``),
+    optionally of one source."""
+    sources = [canonical_source(source)] if source else list(source_names())
+    return [x for s in sources for x in getattr(importlib.import_module(get_source(s).registry), "EXCLUDED", ())]
+
+
 __all__ = [
     "Architecture",
     "Checksum",
     "Entry",
+    "Excluded",
     "Preprocess",
     "Published",
     "SOURCE_ERRORS",
@@ -112,4 +121,5 @@ __all__ = [
     "canonical_source",
     "get_entry",
     "list_entries",
+    "list_excluded",
 ]

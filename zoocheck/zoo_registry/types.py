@@ -206,3 +206,18 @@ class Entry:
     @property
     def key(self) -> str:
         return f"{self.source}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A published row that cannot be an entry, kept with the reason (``zoocheck list --excluded``):
+    e.g. torchvision's int8 QNNPACK MobileNet weights, which no float network loads."""
+
+    source: str
+    model: str  # the row's model name as the zoo spells it
+    family: str
+    reason: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.model}"
