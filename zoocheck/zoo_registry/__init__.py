@@ -102,8 +102,12 @@ def list_entries(source: str | None = None, arch: str | None = None) -> list[Ent
 def list_excluded(source: str | None = None) -> list[Excluded]:
     """The published rows that are not entries, with why (a source module's ``EXCLUDED``),
     optionally of one source."""
-    sources = [canonical_source(source)] if source else list(source_names())
-    return [x for s in sources for x in getattr(importlib.import_module(get_source(s).registry), "EXCLUDED", ())]
+    out: list[Excluded] = []
+    for name in [canonical_source(source)] if source else source_names():
+        _entries_of(name)  # a malformed table disables its source (SOURCE_ERRORS) instead of raising here
+        if name not in SOURCE_ERRORS:
+            out.extend(getattr(importlib.import_module(get_source(name).registry), "EXCLUDED", ()))
+    return out
 
 
 __all__ = [
