@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
 import traceback
 
 from zoocheck import __version__, rundir
 from zoocheck.errors import BadInput
-from zoocheck.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
+from zoocheck.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
 
 # subcommand module names, in the order `zoocheck --help` lists them
 SUBCOMMAND_MODULES = (
@@ -62,7 +64,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_closed() -> bool:
+    """Whether standard output or error is a pipe whose reader has gone (``zoocheck list | head -1``)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+        except (AttributeError, OSError, ValueError):  # replaced by an object without a descriptor
+            continue
+        if any(events & select.POLLERR for _fd, events in poller.poll(0)):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A closed output pipe ends it quietly with 141, as git and ls do (they die
+    of SIGPIPE); what is left in the buffers goes to /dev/null, so exiting does not fail on it."""
+    try:
+        code = _run_command(argv)
+        sys.stdout.flush()  # output still buffered meets a closed pipe here, not at exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (AttributeError, OSError, ValueError):
+                pass
+        return EXIT_PIPE_CLOSED
+
+
+def _run_command(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -83,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         except rundir.Terminated:
             return fail("terminated (SIGTERM): nothing was written under the final name and no temporary file is left", code=EXIT_TERMINATED)
         except OSError as exc:  # the disk filled up, a file vanished or changed permissions mid-run
+            if isinstance(exc, BrokenPipeError) and _output_closed():
+                raise  # not an error: main() ends quietly
             return fail(f"{exc.filename or 'a file'}: {exc.strerror or exc}; free space or fix the permissions and run again")
         except Exception as exc:  # a zoocheck bug: one line, the traceback only on request
             if getattr(args, "verbose", False):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# 128 + the signal number, as shells report a process ended by SIGINT / SIGTERM
+# 128 + the signal number, as shells report a process ended by SIGINT / SIGTERM / SIGPIPE
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+EXIT_PIPE_CLOSED = 141  # the output's reader went away (`| head`): git and ls end so, silently
 
 
 class UsageError(Exception):
@@ -30,8 +33,12 @@ def print_json(data: Any) -> None:
 def console():
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1 here; main() ends a closed pipe quietly
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
     # Piped output is read by people and grep alike: do not squeeze tables to 80 columns.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return _Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def sources_help() -> str:

@@ -1,0 +1,43 @@
+"""Where the CLI's output goes: a pipe its reader closed early, and the files it writes."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from zoocheck.cli import main
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["list", "--json"], ["audit"], ["audit", "--json"], ["table"], ["table", "--json"]],
+    ids=" ".join,
+)
+def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(command, tmp_path):
+    """`zoocheck list --json | head -1`: exit 141 (as git and ls, killed by SIGPIPE) and nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first byte: every write meets a closed pipe
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "zoocheck", *command],
+            stdout=write_end, stderr=subprocess.PIPE, timeout=120,
+            env={**os.environ, "ZOOCHECK_RESULTS": str(tmp_path / "results")},
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr.decode()) == (141, "")
+
+
+def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, capsys):
+    """Only the output's own closed pipe is quiet: one to a child process that died is reported."""
+
+    def run_with_a_dead_child(_args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("zoocheck.cli.table.run", run_with_a_dead_child)
+    assert main(["table"]) == 2
+    assert "Broken pipe" in capsys.readouterr().err
