@@ -41,3 +41,23 @@ def test_a_broken_pipe_elsewhere_is_still_an_error(monkeypatch, capsys):
     monkeypatch.setattr("zoocheck.cli.table.run", run_with_a_dead_child)
     assert main(["table"]) == 2
     assert "Broken pipe" in capsys.readouterr().err
+
+
+def test_written_files_get_the_umask_mode_not_the_temporary_files_0600(tmp_path):
+    """results.jsonl rewritten by a re-run (store.replace_results) and `table --output` files: 0644 under umask 022."""
+    from zoocheck.store import ResultsStore
+
+    previous = os.umask(0o022)
+    try:
+        store = ResultsStore(tmp_path / "results")
+        store.replace_results(lambda record: True, [])
+        html = tmp_path / "table.html"
+        assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "html", "--output", str(html), "--results", str(store.directory)]) == 0
+        os.umask(0o027)
+        csv_file = tmp_path / "table.csv"
+        assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--output", str(csv_file), "--results", str(store.directory)]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(store.results_path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(html.stat().st_mode) == 0o644
+    assert stat.S_IMODE(csv_file.stat().st_mode) == 0o640
