@@ -572,18 +572,19 @@ class EvalResult(Record):
 
 @dataclass(frozen=True)
 class AuditRecord(Record):
-    """One published parameter count or FLOPs/MACs figure beside the analytical count."""
+    """One published parameter count or FLOPs/MACs figure beside the count measured on the graph,
+    or one conflict between values the zoo itself published (``discrepancy``: failed, no numbers)."""
 
     KIND: ClassVar[str] = "audit"
 
-    status: Status  # ok: agrees; failed: disagrees; skipped: the architecture is not measured
+    status: Status  # ok: agrees; failed: disagrees (or a discrepancy); skipped: not measured (note says why)
     source: str
     model: str
-    quantity: Literal["params_m", "macs_g"]
-    published: float  # as the zoo published it
+    quantity: Literal["params_m", "macs_g", "discrepancy"]
+    published: float | None  # as the zoo published it (None for a discrepancy)
     published_unit: str  # 'M params', 'GMACs' or 'GFLOPs (2 x MACs)'
     measured: float | None  # same unit as the normalised published value (M params / GMACs)
-    normalised: float  # published converted to M params / GMACs
+    normalised: float | None  # published converted to M params / GMACs
     convention: str  # which counting convention matched ('trainable', 'with BN stats', ...)
     reference: str
     input_size: int
@@ -591,7 +592,7 @@ class AuditRecord(Record):
 
     @property
     def relative_error(self) -> float | None:
-        if not self.measured:
+        if not self.measured or self.normalised is None:
             return None
         return self.normalised / self.measured - 1.0
 
@@ -609,6 +610,9 @@ class AuditRecord(Record):
 # sweeps
 
 
+    # what was measured (the canonical graph, or which converted file), why nothing was and the
+    # command that would measure it, or the discrepancy the zoo published
+    note: str = ""
 @dataclass(frozen=True)
 class SweepJobRecord(Record):
     """One finished job of a sweep (written after the job's own records: its marker)."""

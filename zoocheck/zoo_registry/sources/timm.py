@@ -1,29 +1,35 @@
-"""timm: one entry per pretrained tag of the resnet / resnext / wide_resnet families (data/timm.csv).
+"""timm: one entry per pretrained tag of the resnet / resnext / wide_resnet families (data/timm.csv) and
+of mobilenetv2 / mobilenetv3 / efficientnet / efficientnetv2 / densenet / vgg (data/families_timm.csv).
 
 Entry name ``<arch>.<tag>`` (``resnet50d.gluon_in1k``), builder the timm architecture name. The default
 tag (what ``timm.create_model(arch, pretrained=True)`` loads) also answers to the bare arch name; old
 names from timm's deprecation table (``gluon_resnet50_v1d``, ``tv_resnext50_32x4d``,
 ``ig_resnext101_32x8d``, ...) are aliases. Every results row of a tag (timm evaluates many weights at
 two image sizes) is one Published with its input size; the entry's preprocessing is the tag's
-``pretrained_cfg`` (input size, crop_pct, interpolation).
+``pretrained_cfg`` (input size, crop_pct, interpolation, crop_mode: 'squash' resizes both sides).
+Weights only on the Hugging Face Hub are named by hub id and file. The default tag of a ResNet is in
+DEFAULT_TAGS, of the other families in their table's ``default_tag`` column.
 """
 
 from __future__ import annotations
 
 import math
 
+from zoocheck.zoo_registry.names import timm_style
 from zoocheck.zoo_registry.sources._common import (
-    located,
+    Row,
     extras_for,
     file_name_of,
+    flag,
+    located,
     parse_checksum,
     published,
     read_rows,
-    with_relations,
     triple,
+    with_relations,
 )
-from zoocheck.zoo_registry.names import timm_style
-from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
+from zoocheck.zoo_registry.sources._families import family_architecture
+from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
 
 SOURCE = "timm"
 REFERENCE = "timm results/results-imagenet.csv @aa4b5850 (img_size {size}, crop_pct {crop_pct})"
@@ -59,7 +65,7 @@ DEFAULT_TAGS: dict[str, str] = {
 _RESIZE_MODES = {"center": "short", "squash": "squash"}
 
 
-def _preprocess(row: dict[str, str]) -> Preprocess:
+def _preprocess(row: Row) -> Preprocess:
     """The tag's pretrained_cfg (the cfg_* columns): resize = floor(size / crop_pct) as
     timm/data/transforms_factory.py."""
     size, crop_pct = int(row["cfg_input_size"]), float(row["cfg_crop_pct"])
@@ -73,7 +79,7 @@ def _preprocess(row: dict[str, str]) -> Preprocess:
     )  # fmt: skip
 
 
-def _deprecated_aliases(by_name: dict[str, list[dict[str, str]]]) -> dict[str, list[str]]:
+def _deprecated_aliases(by_name: dict[str, list[Row]]) -> dict[str, list[str]]:
     """entry name -> old names from timm's deprecation table (the deprecated_aliases column).
 
     The reference CSV lists ``ig_resnext101_32x{16,32,48,8}d`` together on one row; each goes to the
@@ -91,7 +97,7 @@ def _deprecated_aliases(by_name: dict[str, list[dict[str, str]]]) -> dict[str, l
     return out
 
 
-def _weights(name: str, row: dict[str, str]) -> Weights | None:
+def _weights(name: str, row: Row) -> Weights | None:
     url = row["weights_url"]
     if url:
         return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
@@ -103,16 +109,28 @@ def _weights(name: str, row: dict[str, str]) -> Weights | None:
     return None
 
 
-def _entries() -> tuple[Entry, ...]:
-    by_name: dict[str, list[dict[str, str]]] = {}
-    for row in read_rows("timm.csv"):
+def _architecture(row: Row, arch: str) -> Architecture:
+    """A ResNet (data/timm.csv) by timm's ResNet names, another family's by that family's parser."""
+    return family_architecture(row["family"], SOURCE, arch) if "family" in row else timm_style(arch)
+
+
+def _is_default_tag(row: Row, arch: str, tag: str) -> bool:
+    return flag(row["default_tag"]) if "default_tag" in row else DEFAULT_TAGS.get(arch) == tag
+
+
+def _entries(file_name: str) -> tuple[Entry, ...]:
+    by_name: dict[str, list[Row]] = {}
+    for row in read_rows(file_name):
         by_name.setdefault(row["model"], []).append(row)
     deprecated = _deprecated_aliases(by_name)
     entries = []
     for name, rows in by_name.items():
         arch, tag = name.split(".", 1)
         first = rows[0]
-        preprocess = _preprocess(first)
+        with located(first):
+            preprocess = _preprocess(first)
+            is_default = _is_default_tag(first, arch, tag)
+            architecture = _architecture(first, arch)
         pubs = []
         for row in rows:
             pubs.append(published(row, REFERENCE.format(size=row["input_size"], crop_pct=row["eval_crop_pct"]), flops_unit=None))
@@ -120,14 +138,14 @@ def _entries() -> tuple[Entry, ...]:
             Entry(
                 source=SOURCE,
                 name=name,
-                aliases=((arch,) if DEFAULT_TAGS.get(arch) == tag else ()) + tuple(deprecated.get(name, ())),
-                arch=timm_style(arch),
+                aliases=((arch,) if is_default else ()) + tuple(deprecated.get(name, ())),
+                arch=architecture,
                 builder=arch,
                 preprocess=preprocess,
                 weights=_weights(name, first),
                 published=(*pubs, *extras_for(SOURCE, name)),
                 input_size=preprocess.crop,
-                notes=f"pretrained tag {tag}" + (" (default tag)" if DEFAULT_TAGS.get(arch) == tag else ""),
+                notes=f"pretrained tag {tag}" + (" (default tag)" if is_default else ""),
                 licence=first["license"] or None,
                 hub_id=first["hf_hub_id"] or None,
                 origin_url=first["origin_url"] or None,
@@ -136,4 +154,4 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = with_relations(_entries())
+ENTRIES: tuple[Entry, ...] = with_relations(_entries("timm.csv") + _entries("families_timm.csv"))

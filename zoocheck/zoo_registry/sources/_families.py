@@ -1,0 +1,24 @@
+"""What the per-source tables of the new families share (data/families_<source>.csv, one row per
+published weights of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet and VGG): the
+architecture, from the family's own name parser (``zoocheck/families/<family>/names.py``). A row
+that cannot be an entry has its reason in the ``excluded`` column and becomes an ``Excluded``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from zoocheck.zoo_registry.types import Architecture
+
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
+
+
+def family_architecture(family: str, scheme: str, name: str) -> Architecture:
+    """The architecture ``name`` denotes in ``family`` under the naming ``scheme`` (the parser of
+    that name in the family's names.py: 'torchvision', 'timm', ...); ValueError for a name the
+    parser does not read."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
+    parser = getattr(importlib.import_module(f"zoocheck.families.{family}.names"), scheme)
+    return Architecture(parser(name))
+
