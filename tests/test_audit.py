@@ -1,17 +1,26 @@
-"""The analytical parameter / MAC counter against real models, and the audit's findings."""
+"""The graph counter (converters/graph/counts.py) against real models and the analytic counter it
+replaced, and the audit's findings."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+from pathlib import Path
 
 import pytest
 
+from zoocheck.checks.audit import audit, audit_entry
 from zoocheck.cli import main
-from zoocheck.records import ParityResult, Tolerance
+from zoocheck.converters.graph.counts import architecture_counts, count_graph
+from zoocheck.records import AuditRecord, ConversionRecord, ParityResult, Tolerance, record_from_json
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry, list_entries
-from zoocheck.zoo_registry.audit import audit, audit_entry, count
 from zoocheck.zoo_registry.names import gluon_style, timm_style
+
+#: (params, bn_stats, macs) per architecture id and input size, as the analytic ResNet counter
+#: (zoo_registry/audit.py, deleted with this file's graph counter) computed them
+RECORDED_COUNTS = Path(__file__).parent / "data" / "resnet_counts.json"
 
 
 def _torch_counts(model, size):
@@ -36,12 +45,24 @@ def _torch_counts(model, size):
     return params, stats, macs
 
 
+def test_counter_equals_the_analytic_counter_on_every_resnet_id():
+    """Every ResNet-family id in the registry, at every input size an entry of it is fed or
+    published at (and 176): the graph counter gives what the analytic counter it replaced gave."""
+    recorded = json.loads(RECORDED_COUNTS.read_text())
+    ids = {e.arch.id: e.arch for e in list_entries() if e.arch.resnet is not None}
+    assert set(ids) == set(recorded)
+    for arch_id, sizes in recorded.items():
+        for size, expected in sizes.items():
+            c = architecture_counts(ids[arch_id], int(size))
+            assert [c.params, c.bn_stats, c.macs] == expected, (arch_id, size)
+
+
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2"])
 def test_counter_matches_torchvision(name):
     torchvision = pytest.importorskip("torchvision")
     model = getattr(torchvision.models, name)()
     for size in (224, 176):
-        c = count(timm_style(name, "torchvision"), size)
+        c = architecture_counts(timm_style(name, "torchvision"), size)
         assert (c.params, c.bn_stats, c.macs) == _torch_counts(model, size)
 
 
@@ -50,7 +71,7 @@ def test_counter_matches_timm(name):
     timm = pytest.importorskip("timm")
     model = timm.create_model(name, pretrained=False)
     for size in (224, 288):
-        c = count(timm_style(name), size)
+        c = architecture_counts(timm_style(name), size)
         assert (c.params, c.bn_stats, c.macs) == _torch_counts(model, size)
 
 
@@ -59,23 +80,24 @@ def test_counter_matches_timm_network200d_layer_table():
     timm = pytest.importorskip("timm")
     arch = timm_style("resnet200d")
     assert arch.resnet.layers == (3, 24, 36, 3) and arch.id == "resnet200_l3-24-36-3_d"
-    c = count(arch, 64)
+    c = architecture_counts(arch, 64)
     assert (c.params, c.bn_stats, c.macs) == _torch_counts(timm.create_model("resnet200d", pretrained=False), 64)
 
 
 def test_paddleclas_resnet18_projection_is_counted():
     """PaddleClas's ResNet18 has one more 1x1 conv + BN than torchvision's (stage 1's projection)."""
     entry = get_entry("ppcls", "ResNet18")
-    tv = count(timm_style("resnet18", "torchvision"))
-    pp = count(entry.arch)
+    tv = architecture_counts(timm_style("resnet18", "torchvision"), 224)
+    pp = architecture_counts(entry.arch, 224)
     assert pp.params - tv.params == 64 * 64 + 2 * 64
     assert pp.macs - tv.macs == 64 * 64 * 56 * 56
 
 
 @pytest.mark.parametrize("name, published", [("resnet18_v1", 11_699_112), ("resnet50_v1", 25_629_032), ("resnet50_v2", 25_595_060)])
 def test_counter_matches_mxnet_gluon(name, published):
-    """MXNet counts the batch-norm running statistics too; v1 bottleneck 1x1 convs carry a bias."""
-    assert count(gluon_style(name).arch).params_with_bn_stats == published
+    """MXNet counts the batch-norm running statistics too (and v2's frozen input BN's gamma and
+    beta); v1 bottleneck 1x1 convs carry a bias."""
+    assert architecture_counts(gluon_style(name).arch, 224).params_with_bn_stats == published
     from zoocheck.converters import FrameworkUnavailable, converter_for
 
     try:
@@ -91,10 +113,130 @@ def test_counter_matches_mxnet_gluon(name, published):
     assert sum(p.data().size for p in net.collect_params().values()) == published
 
 
-def test_other_family_not_measured():
+def _exported(model, size: int, *, keep_batch_norm: bool):
+    """``model`` exported by torch.onnx at opset 17 with a symbolic image size, batch norm kept
+    (without constant folding) or folded into the convolutions (the default). torch.onnx stores
+    parameters of equal values once (a fresh model's BN weights are all ones): the others are
+    Identity nodes of it."""
+    import onnx
+    import torch
+
+    buffer = io.BytesIO()
+    torch.onnx.export(model.eval(), torch.zeros(1, 3, size, size), buffer, opset_version=17, dynamo=False,
+                      do_constant_folding=not keep_batch_norm, input_names=["input"],
+                      dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}})  # fmt: skip
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _library_model(library: str, name: str):
+    if library == "timm":
+        return pytest.importorskip("timm").create_model(name, pretrained=False)
+    return getattr(pytest.importorskip("torchvision").models, name)()
+
+
+# Not ResNets: depthwise and grouped convolutions, squeeze-excitation (Conv or Linear), hardswish,
+# TF "same" padding (Pad computed from Shape at run time), concatenations, a 100 M-parameter head.
+@pytest.mark.parametrize("library, name", [
+    ("torchvision", "mobilenet_v3_small"),
+    pytest.param("timm", "efficientnet_b0", marks=pytest.mark.slow),
+    pytest.param("timm", "tf_efficientnet_b0", marks=pytest.mark.slow),
+    pytest.param("torchvision", "densenet121", marks=pytest.mark.slow),
+    pytest.param("torchvision", "vgg11", marks=pytest.mark.slow),
+])  # fmt: skip
+def test_graph_counter_matches_the_library_on_other_families(library, name):
+    """Parameters and BN statistics of the exported graph (batch norm kept) are the library's own
+    to the value; its MACs are the conv + linear MACs a forward hook counts (within 1%; equal here),
+    at the export's size and at another one (the spatial sizes are symbolic in the file)."""
+    model = _library_model(library, name)
+    graph = _exported(model, 224, keep_batch_norm=True)
+    assert any(node.op_type == "BatchNormalization" for node in graph.graph.node)
+    for size in (224, 160):
+        c = count_graph(graph, size)
+        params, stats, macs = _torch_counts(model, size)
+        assert (c.params, c.bn_stats) == (params, stats)
+        assert c.macs == pytest.approx(macs, rel=0.01)
+    # folded by the exporter: the same MACs, no statistics, one value per folded channel less
+    folded = count_graph(_exported(model, 224, keep_batch_norm=False), 224)
+    assert folded.macs == count_graph(graph, 224).macs and folded.bn_stats == 0 and folded.params < params
+
+
+def test_graph_counter_counts_matmul_from_both_operands_shapes():
+    """MatMul's MACs come from shape inference of both operands ([N, T, K] x [K, M], and a
+    product of two activations), Gemm's honour transA, scalar Mul constants are not parameters."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.zeros((8, 5), np.float32), "w")
+    g = numpy_helper.from_array(np.zeros((5, 7), np.float32), "g")
+    half = numpy_helper.from_array(np.array(0.5, np.float32), "half")
+    scale = numpy_helper.from_array(np.ones((5,), np.float32), "layer_scale")
+    nodes = [
+        helper.make_node("Reshape", ["input", "shape"], ["tokens"]),  # [1, 3, S, S] -> [1, 3 * S, S]
+        helper.make_node("Transpose", ["tokens"], ["tokens_t"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["tokens", "tokens_t"], ["gram"]),  # [1, 3S, S] x [1, S, 3S]: activations only
+        helper.make_node("Slice", ["tokens", "zero", "eight", "two"], ["cut"]),  # [1, 3S, 8]
+        helper.make_node("MatMul", ["cut", "w"], ["proj"]),  # [1, 3S, 8] x [8, 5]
+        helper.make_node("Mul", ["proj", "half"], ["halved"]),
+        helper.make_node("Mul", ["halved", "layer_scale"], ["scaled"]),
+        helper.make_node("ReduceMean", ["scaled"], ["pooled"], axes=[1], keepdims=0),  # [1, 5]
+        helper.make_node("Transpose", ["pooled"], ["pooled_t"], perm=[1, 0]),
+        helper.make_node("Gemm", ["pooled_t", "g"], ["logits"], transA=1),
+    ]
+    ints = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+            [("shape", [1, -1, 0]), ("zero", [0]), ("eight", [8]), ("two", [2])]]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 7]), helper.make_tensor_value_info("gram", TensorProto.FLOAT, [1, "T", "T"])],
+        [w, g, half, scale, *ints],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    onnx.checker.check_model(model)
+    c = count_graph(model, 16)
+    assert c.params == 8 * 5 + 5 * 7 + 5 and c.bn_stats == 0
+    assert c.macs == (48 * 48 * 16) + (48 * 5 * 8) + (7 * 5)
+
+
+def test_an_architecture_without_canonical_form_is_not_measured_until_converted(tmp_path):
+    """An entry with no canonical graph is skipped with the command that measures it; once a
+    conversion of it is recorded, its file's graph is counted (and a file that now holds another
+    model is not)."""
     entry = get_entry("timm", "resnetv2_50x1_bit.goog_distilled_in1k")
-    assert count(entry.arch) is None
-    assert {f.status for f in audit_entry(entry)} <= {"skipped"}
+    assert architecture_counts(entry.arch, 224) is None
+    skipped = audit_entry(entry)
+    assert {f.status for f in skipped} == {"skipped"}
+    assert all(f"zoocheck convert --src timm --model {entry.name} --random-weights" in f.note for f in skipped)
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    path = tmp_path / "m.onnx"
+    weight = helper.make_tensor("fc.weight", TensorProto.FLOAT, [1000, 3], [0.0] * 3000)
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "fc.weight"], ["logits"], transB=1)],
+        "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], [weight],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    identity = {"source": "timm", "model": entry.name, "random_weights": True, "random_seed": 0}
+    path.with_name("m.onnx.json").write_text(json.dumps(identity))
+    record = ConversionRecord("ok", "timm", entry.name, entry.arch.id, random_weights=True, random_seed=0, onnx_path=str(path))
+    measured = audit_entry(entry, [record])
+    assert [(f.status, f.measured) for f in measured] == [("failed", 0.003)]
+    assert measured[0].note == f"graph of {path} (no batch norm left: folded ones count one value per channel less)"
+    path.with_name("m.onnx.json").write_text(json.dumps({**identity, "model": "resnet50"}))
+    assert {f.status for f in audit_entry(entry, [record])} == {"skipped"}
+
+
+def test_published_discrepancies_are_findings():
+    entry = dataclasses.replace(get_entry("ppcls", "ResNet50"), discrepancies=("README.md: Params(M) 25.56 vs ResNet.md 25.55",))
+    findings = audit_entry(entry)
+    (discrepancy,) = [f for f in findings if f.quantity == "discrepancy"]
+    assert discrepancy.status == "failed" and discrepancy.note == entry.discrepancies[0] and discrepancy.measured is None
+    assert record_from_json(json.loads(json.dumps(discrepancy.to_json()))) == discrepancy
+    untimed = lambda records: [dataclasses.replace(r, time="") for r in records]  # noqa: E731
+    assert untimed(f for f in findings if f.quantity != "discrepancy") == untimed(audit_entry(get_entry("ppcls", "ResNet50")))
 
 
 def test_known_disagreements_are_reported():

@@ -285,11 +285,11 @@ REPRESENTATIVE_MAX_PARAMS_M = 70.0
 
 def _params_m(entry) -> float:
     """Millions of parameters: counted from the architecture when zoocheck can, else published."""
-    from zoocheck.zoo_registry.audit import count
+    from zoocheck.converters.graph.counts import parameter_counts
 
-    counts = count(entry.arch, entry.input_size)
+    counts = parameter_counts(entry.arch)
     if counts is not None:
-        return counts.params / 1e6
+        return counts[0] / 1e6
     published = [p.params_m for p in entry.published if p.params_m is not None]
     return min(published) if published else math.inf
 

@@ -138,12 +138,14 @@ def parity_runs(
 # --- audit -----------------------------------------------------------------------------------
 
 def audit_entries(entries: Iterable[Entry], store: ResultsStore | None = None) -> list[AuditRecord]:
-    """Published params / MACs of ``entries`` against the analytical counts. Every measured finding
-    is stored (``zoocheck table`` renders measured params from the store), replacing the audit
-    records of the same sources an earlier run stored."""
-    from zoocheck.zoo_registry.audit import audit
+    """Published params / MACs of ``entries`` against the counts measured on their graphs (for an
+    architecture without a canonical form, on the file of a conversion ``store`` recorded), and the
+    discrepancies among published values. Every measured finding is stored (``zoocheck table``
+    renders measured params from the store), replacing the audit records of the same sources an
+    earlier run stored."""
+    from zoocheck.checks.audit import audit
 
-    records = audit(entries)
+    records = audit(entries, store.results("conversion") if store is not None else ())
     if store is not None:
         audited = {r.source for r in records}
         store.replace_results(lambda r: isinstance(r, AuditRecord) and r.source in audited, (r for r in records if r.measured is not None))

@@ -26,9 +26,9 @@ from zoocheck import __version__, rundir
 from zoocheck.capture import captured_output, read_log
 from zoocheck.converters.child import ChildProcess
 from zoocheck.converters.graph import FINGERPRINT_KEY
+from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import file_digest_or_none
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata, WeightsRef
-from zoocheck.zoo_registry.audit import count
 from zoocheck.zoo_registry.download import cached_weights_path
 from zoocheck.zoo_registry.types import Entry
 
@@ -126,8 +126,8 @@ def weights_fix(entry: Entry, exc: BaseException) -> str:
         return ""
     fits = []
     for other in list_entries(entry.source):
-        counts = count(other.arch, other.input_size)
-        if other.arch.id != entry.arch.id and counts is not None and exc.elements in (counts.params, counts.params_with_bn_stats):
+        counts = parameter_counts(other.arch)
+        if other.arch.id != entry.arch.id and counts is not None and exc.elements in (counts[0], sum(counts)):
             fits.append(other)
     if not fits:
         return ""
@@ -361,8 +361,8 @@ def _death_message(exitcode: int, stage: str, entry: Entry | None = None) -> tup
     if exitcode < 0:
         name = signal.Signals(-exitcode).name
         if name == "SIGKILL":
-            counts = count(entry.arch) if entry is not None else None
-            params = counts.params if counts else None
+            counts = parameter_counts(entry.arch) if entry is not None else None
+            params = counts[0] if counts else None
             need = (
                 f" ({params / 1e6:.0f} M parameters: converting needs about {params * _PEAK_BYTES_PER_PARAMETER / 2**30:.1f} GiB)"
                 if params

@@ -1,0 +1,187 @@
+"""Parameters and multiply-adds of an ONNX graph, for any architecture family.
+
+``count_graph`` reads a graph only: the shapes of its initializers and, from
+``onnx.shape_inference`` at one image of ``input_size`` x ``input_size``, the shape of every tensor.
+
+What it counts:
+
+- parameters: the initializers that are weights, each once: the weight and bias of Conv,
+  ConvTranspose and Gemm, an initializer operand of MatMul, PRelu's slope, the scale and bias of
+  BatchNormalization and the other normalisations, and a per-channel initializer operand (more
+  than one value) of Mul or Add (layer scale; a batch norm kept as Mul + Add in a canonical graph).
+  BatchNormalization's running mean and variance are counted apart, as ``bn_stats`` (MXNet Gluon and
+  PaddleClas's ``paddle.flops`` count them, the other zoos do not). A Constant node's tensor, and an
+  Identity of a stored tensor (torch.onnx stores equal parameters once), count as initializers do.
+  Scalar constants (HardSwish's 3 and 1/6) and integer tensors (shapes, pads) are not parameters;
+- multiply-adds (MACs) of Conv, ConvTranspose, Gemm and MatMul, both operands' shapes from shape
+  inference. Batch norm, activations, pooling, element-wise Mul/Add and bias additions are left out
+  (about 1%, and every tool counts them differently), as every zoo's published number does.
+
+A graph whose batch norms an exporter folded into the convolutions (torch.onnx in eval mode, every
+canonical graph) holds what the zoos count less one value per folded channel (the convolution's
+bias stands for the norm's shift, its weights hold the scale), and no running statistics:
+``architecture_counts`` therefore counts a canonical architecture's parameters on its canonical
+parameter set (the unfolded checkpoint every source's weights map to, what the zoos count) and its
+MACs on the canonical graph. Importing this module imports neither onnx nor a framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from math import prod
+
+from zoocheck.zoo_registry.types import Architecture
+
+#: op -> positions of its inputs that are weights when they are initializers
+WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (0, 1), "PRelu": (1,),
+    "BatchNormalization": (1, 2), "InstanceNormalization": (1, 2), "LayerNormalization": (1, 2),
+    "GroupNormalization": (1, 2),
+}  # fmt: skip
+BN_STATS_INPUTS = (3, 4)  # BatchNormalization's running mean and variance
+PER_CHANNEL_OPS = ("Mul", "Add")
+MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+_BN_STATS_SUFFIXES = (".running_mean", ".running_var")  # the canonical parameter names' batch-norm statistics
+#: convolutions and Gemm are the same at every opset the template is built at
+_TEMPLATE_OPSET = 17
+#: float initializers above this many values lose their data before shape inference (which needs
+#: the values only of the small integer tensors that compute shapes)
+_KEEP_VALUES_UP_TO = 64
+
+
+@dataclass(frozen=True)
+class Counts:
+    params: int  # trainable parameters (weights, biases, batch-norm scale and shift)
+    bn_stats: int  # batch-norm running mean + variance values (counted by MXNet and paddle.flops)
+    macs: int  # conv + fc multiply-adds for one image at ``input_size``
+    input_size: int
+
+    @property
+    def params_with_bn_stats(self) -> int:
+        return self.params + self.bn_stats
+
+
+def count_graph(model, input_size: int) -> Counts:
+    """Parameters, batch-norm statistics and MACs of the ONNX ``model`` for one image of
+    ``input_size`` x ``input_size`` (symbolic spatial sizes are set to it, the batch to 1)."""
+    initializers = _weight_tensors(model.graph)
+    params: set[str] = set()
+    stats: set[str] = set()
+    for node in model.graph.node:
+        positions = WEIGHT_INPUTS.get(node.op_type, ())
+        for i, name in enumerate(node.input):
+            if name not in initializers:
+                continue
+            if i in positions:
+                params.add(name)
+            elif node.op_type == "BatchNormalization" and i in BN_STATS_INPUTS:
+                stats.add(name)
+            elif node.op_type in PER_CHANNEL_OPS and prod(initializers[name]) > 1:
+                params.add(name)
+    return Counts(
+        params=sum(prod(initializers[n]) for n in params),
+        bn_stats=sum(prod(initializers[n]) for n in stats),
+        macs=_macs(model, input_size),
+        input_size=input_size,
+    )
+
+
+@lru_cache(maxsize=None)
+def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
+    """What the zoos count for an architecture with a canonical form: parameters and batch-norm
+    statistics of its canonical parameter set, MACs of its canonical graph at ``input_size``;
+    None for an architecture without one (its counts come from a converted file)."""
+    from zoocheck.converters.graph import template_for
+
+    parameters = parameter_counts(arch)
+    if parameters is None:
+        return None
+    params, bn_stats = parameters
+    return Counts(params=params, bn_stats=bn_stats, macs=count_graph(template_for(arch, _TEMPLATE_OPSET), input_size).macs,
+                  input_size=input_size)  # fmt: skip
+
+
+@lru_cache(maxsize=None)
+def parameter_counts(arch: Architecture) -> tuple[int, int] | None:
+    """(trainable parameters, batch-norm statistics) of the canonical parameter set of ``arch``,
+    None without a canonical form. The set is the unfolded checkpoint, batch norms' ``running_mean`` and
+    ``running_var`` apart. A norm with statistics but no ``weight`` (MXNet's frozen
+    ``BatchNorm(scale=False, center=False)`` on v2's input) still stores gamma = 1 and beta = 0 in
+    MXNet's files, counted with the statistics as MXNet counts them."""
+    from zoocheck.converters.graph import has_canonical_form
+    from zoocheck.converters.weights import parameter_shapes
+
+    if not has_canonical_form(arch):
+        return None
+    shapes = parameter_shapes(arch)
+    stats = {name: prod(shape) for name, shape in shapes.items() if name.endswith(_BN_STATS_SUFFIXES)}
+    frozen = sum(2 * n for name, n in stats.items()
+                 if name.endswith(".running_mean") and name.removesuffix(".running_mean") + ".weight" not in shapes)  # fmt: skip
+    return sum(prod(shape) for shape in shapes.values()) - sum(stats.values()), sum(stats.values()) + frozen
+
+
+def _weight_tensors(graph) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor that holds stored values: the initializers, Constant nodes'
+    tensors, and what Identity passes on from them (torch.onnx stores parameters of equal values
+    once and gives every other name an Identity of it: each name is a parameter of its own)."""
+    tensors = {t.name: tuple(t.dims) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            tensors[node.output[0]] = tuple(node.attribute[0].t.dims)
+        elif node.op_type == "Identity" and node.input[0] in tensors:
+            tensors[node.output[0]] = tensors[node.input[0]]
+    return tensors
+
+
+def _macs(model, input_size: int) -> int:
+    shapes = _static_shapes(model, input_size)
+    macs = 0
+    for node in model.graph.node:
+        if node.op_type not in MAC_OPS:
+            continue
+        try:
+            if node.op_type == "Conv":  # per output value: (in channels / groups) x kernel
+                macs += prod(shapes[node.output[0]]) * prod(shapes[node.input[1]][1:])
+            elif node.op_type == "ConvTranspose":  # per input value: (out channels / groups) x kernel
+                macs += prod(shapes[node.input[0]]) * prod(shapes[node.input[1]][1:])
+            elif node.op_type == "Gemm":
+                a = shapes[node.input[0]]
+                trans_a = next((attr.i for attr in node.attribute if attr.name == "transA"), 0)
+                macs += prod(shapes[node.output[0]]) * (a[0] if trans_a else a[1])
+            else:  # MatMul: [..., M, K] x [..., K, N] (a 1-D first operand is [K])
+                macs += prod(shapes[node.output[0]]) * shapes[node.input[0]][-1]
+        except (KeyError, IndexError):
+            raise ValueError(f"{node.op_type} node {node.name!r}: shape inference gave no static shape for its operands "
+                             f"at {input_size}x{input_size}") from None  # fmt: skip
+    return macs
+
+
+def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor of ``model`` whose shape inference finds static, for one image of
+    ``input_size`` x ``input_size``. Inference runs on a copy without the values of the large float
+    initializers (only the small integer tensors that compute shapes need theirs)."""
+    import onnx
+
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    for field in ("node", "input", "output", "value_info"):
+        getattr(light.graph, field).extend(getattr(model.graph, field))
+    for tensor in model.graph.initializer:
+        if tensor.data_type == onnx.TensorProto.FLOAT and prod(tensor.dims) > _KEEP_VALUES_UP_TO:
+            tensor = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims)
+        light.graph.initializer.append(tensor)
+    weights = {t.name for t in light.graph.initializer}
+    for value in light.graph.input:
+        if value.name not in weights:  # the image: batch 1, symbolic spatial sizes at input_size
+            for i, dim in enumerate(value.type.tensor_type.shape.dim):
+                if not dim.HasField("dim_value"):
+                    dim.dim_value = 1 if i == 0 else input_size
+    inferred = onnx.shape_inference.infer_shapes(light, data_prop=True).graph
+    shapes = {t.name: tuple(t.dims) for t in inferred.initializer}
+    for value in (*inferred.input, *inferred.value_info, *inferred.output):
+        dims = value.type.tensor_type.shape.dim
+        if value.type.HasField("tensor_type") and all(d.HasField("dim_value") for d in dims):
+            shapes[value.name] = tuple(d.dim_value for d in dims)
+    return shapes
