@@ -31,6 +31,8 @@ def run(args) -> int:
     from zoocheck.identity import check_onnx_model
     from zoocheck.store import ResultsStore
 
+    if args.unverified_onnx and not args.onnx:
+        raise UsageError("--unverified-onnx goes with --onnx FILE")
     entries = resolve_entries(args.src, args.model)
     if args.onnx and len(entries) > 1:
         raise UsageError(f"--onnx takes one model; {len(entries)} matched {' '.join(args.model)}")

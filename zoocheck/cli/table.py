@@ -8,15 +8,30 @@ from pathlib import Path
 from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, print_json
 
 
+FORMATS = ("md", "csv", "html")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("table", help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture")
     parser.add_argument("--src", help="only this source")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch, e.g. 'resnet50*')")
-    parser.add_argument("--format", choices=("md", "csv", "html"), default="md", help="output format (default md)")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--format", choices=FORMATS, help="output format (default: --output's suffix, else md)")
     parser.add_argument("--output", help="write to this file instead of standard output")
     add_results_arg(parser)
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    form.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.set_defaults(run=run)
+
+
+def table_format(args) -> str:
+    """--format, else the one --output's suffix names, else md; UsageError for a contradiction."""
+    if args.json and args.output:
+        raise UsageError("--json prints the rows on standard output; for a file give --output with --format md, csv or html")
+    suffix = Path(args.output).suffix.lower().lstrip(".") if args.output else ""
+    named = {"markdown": "md", "htm": "html"}.get(suffix, suffix)
+    if args.format and named in FORMATS and named != args.format:
+        raise UsageError(f"--format {args.format} contradicts --output {args.output} (a .{suffix} file): give --format {named} or a .{args.format} file")
+    return args.format or (named if named in FORMATS else "md")
 
 
 def run(args) -> int:
@@ -26,6 +41,7 @@ def run(args) -> int:
     from zoocheck.validate import check_writable_file
     from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
 
+    text_format = table_format(args)
     try:
         source = canonical_source(args.src) if args.src else None
     except UnknownSourceError as exc:
@@ -49,7 +65,7 @@ def run(args) -> int:
     if args.json:
         print_json([r.to_dict() for r in rows])
         return EXIT_OK
-    text = render(rows, args.format)
+    text = render(rows, text_format)
     if args.output:
         write_atomic(Path(args.output), text)
         print(f"wrote {args.output} ({len(rows)} rows)", file=sys.stderr)
