@@ -191,14 +191,36 @@ def _raised_in(exc: BaseException) -> str | None:
     return "the Python standard library"
 
 
+#: the most of a library's message the one line shows
+LIBRARY_LINE_CHARS = 160
+_ERROR_LINE = re.compile(r"\w*(Error|Exception): ")
+
+
+def _library_line(text: str) -> str:
+    """What a library's message says went wrong, in one line of at most LIBRARY_LINE_CHARS: its
+    first line, or in a text holding a traceback (MXNet, Paddle) the last ``SomeError: ...`` line;
+    empty when there is none."""
+    lines = [line.strip() for line in _strip_ansi(text).splitlines() if line.strip()]
+    if any("Traceback" in line for line in lines):
+        lines = [line for line in lines if _ERROR_LINE.match(line)][-1:]
+    line = lines[0] if lines else ""
+    return line if len(line) <= LIBRARY_LINE_CHARS else line[: LIBRARY_LINE_CHARS - 3] + "..."
+
+
 def _in_own_words(exc: BaseException) -> tuple[str, str]:
     """(one line for the user, the library's own text). zoocheck's messages are shown as they are;
-    a library's (torch, miniz, MXNet tracebacks, ANSI colour codes) only in the detail."""
+    a library's by its line that says what went wrong, shortened (no traceback, no ANSI colour
+    codes), the whole text in the detail."""
     library = _raised_in(exc)
     if library is None:
         cause = exc.__cause__ or exc.__context__
         return _first_line(str(exc)) or type(exc).__name__, _strip_ansi(str(cause)).strip()[-4000:] if cause else ""
-    return f"{type(exc).__name__} raised inside {library} (its message is in the failure log; --verbose shows it)", _strip_ansi(str(exc)).strip()[-4000:]
+    detail = _strip_ansi(str(exc)).strip()
+    said = _library_line(detail)
+    if not said:
+        return f"{type(exc).__name__} raised inside {library} (its message is in the failure log; --verbose shows it)", detail[-4000:]
+    rest = "" if said == detail else " (--verbose shows all it said)"
+    return f"{type(exc).__name__} raised inside {library}: {said}{rest}", detail[-4000:]
 
 
 @dataclass(frozen=True)
@@ -588,6 +610,9 @@ class AuditRecord(Record):
     convention: str  # which counting convention matched ('trainable', 'with BN stats', ...)
     reference: str
     input_size: int
+    # what was measured (the canonical graph, or which converted file), why nothing was and the
+    # command that would measure it, or the discrepancy the zoo published
+    note: str = ""
     time: str = field(default_factory=utc_now)
 
     @property
@@ -610,9 +635,6 @@ class AuditRecord(Record):
 # sweeps
 
 
-    # what was measured (the canonical graph, or which converted file), why nothing was and the
-    # command that would measure it, or the discrepancy the zoo published
-    note: str = ""
 @dataclass(frozen=True)
 class SweepJobRecord(Record):
     """One finished job of a sweep (written after the job's own records: its marker)."""
