@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     p.add_argument("--src", help=f"only this source ({sources_help()})")
     p.add_argument("--arch", help="only architecture ids matching this pattern (fnmatch, e.g. 'resnet50*')")
     p.add_argument("--json", action="store_true", help="print a JSON array of entries")
+    p.add_argument("--excluded", action="store_true", help="list the published rows that are not entries, each with why (e.g. int8 weights)")
     p.set_defaults(run=run_list)
 
     p = subparsers.add_parser("show", help="everything the registry knows about one model")
@@ -86,6 +87,8 @@ def entry_dict(entry) -> dict:
 
 
 def run_list(args) -> int:
+    if args.excluded:
+        return run_list_excluded(args)
     from zoocheck.zoo_registry import UnknownSourceError, list_entries
 
     try:
@@ -107,6 +110,30 @@ def run_list(args) -> int:
             _fmt(pub.top1 if pub else None), _fmt(pub.top5 if pub else None), str(e.input_size),
             e.weights.format if e.weights else "-", ", ".join(e.aliases),
         )  # fmt: skip
+    console().print(table)
+    return EXIT_OK
+
+
+def run_list_excluded(args) -> int:
+    """``list --excluded``: the published rows that are not entries, each with its reason."""
+    from zoocheck.zoo_registry import UnknownSourceError, list_excluded
+
+    if args.arch:
+        raise UsageError("--excluded rows have no architecture id: select them with --src only")
+    try:
+        rows = list_excluded(args.src)
+    except UnknownSourceError as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print_json([dataclasses.asdict(x) for x in rows])
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} published rows that are not entries")
+    for col in ("source", "model", "family", "reason"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("source", "model"))
+    for x in rows:
+        table.add_row(x.source, x.model, x.family, x.reason)
     console().print(table)
     return EXIT_OK
 
