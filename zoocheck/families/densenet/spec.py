@@ -63,8 +63,11 @@ class DenseNetSpec:
 
     @property
     def depth(self) -> int:
-        """Weighted layers: the stem conv, two per dense layer, the three transitions, the classifier."""
-        return 2 * sum(self.blocks) + 5
+        """The depth the zoos name a standard block table by (DenseNet-264 has 265 weighted layers),
+        else the weighted layers: the stem conv, two per dense layer, the three transitions, the
+        classifier."""
+        named = [depth for depth, (_, blocks) in STANDARD.items() if blocks == self.blocks]
+        return named[0] if named else 2 * sum(self.blocks) + 5
 
     @property
     def id(self) -> str:

@@ -18,7 +18,11 @@ Fields, with who sets what:
 - ``bn_eps``: 1e-5 (PyTorch's default: torchvision B0-B4, timm's own ``efficientnet_*``) or 1e-3
   (TF's: torchvision B5-B7, whose weights were ported from TF; timm ``tf_*`` and ``*_pruned``).
 - ``padding``: 'symmetric' (k // 2 on every side: torchvision, timm's own) or 'same' (TF's
-  asymmetric "same" padding, computed from the input size: timm ``tf_*`` and ``*_pruned``).
+  asymmetric "same" padding, computed from the input size: timm ``tf_*`` and ``*_pruned``,
+  mmpretrain's ``Conv2dAdaptivePadding``, PaddleClas's ``padding_type='SAME'``, which pads both sides
+  by the larger amount and crops the first row and column: the same numbers).
+- ``squeeze_excitation``: False for PaddleClas's ``EfficientNetB0_small`` (B0 without SE, symmetric
+  padding); every other EfficientNet but the Lite models has SE (the Lite variants imply none).
 
 torchvision's squeeze width ``input_channels // 4`` and timm's ``round(mid * 0.25 / expansion)`` are
 the same number for every channel count these variants have, so they are one SE form.
@@ -48,6 +52,7 @@ class EfficientNetSpec:
     variant: str
     bn_eps: float = DEFAULT_BN_EPS
     padding: Literal["symmetric", "same"] = "symmetric"
+    squeeze_excitation: bool = True
 
     family = "efficientnet"
 
@@ -76,4 +81,6 @@ class EfficientNetSpec:
             out += "_bneps" + f"{self.bn_eps:.0e}".replace("e-0", "e-")
         if self.padding == "same":
             out += "_samepad"
+        if not self.squeeze_excitation and not self.lite:
+            out += "_nose"
         return out

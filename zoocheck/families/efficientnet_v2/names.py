@@ -6,6 +6,8 @@ scheme         examples                                              parser
 torchvision    efficientnet_v2_s, efficientnet_v2_m, efficientnet_v2_l  ``torchvision``
 timm           tf_efficientnetv2_s, tf_efficientnetv2_b3,            ``timm``
                efficientnetv2_rw_t, gc_efficientnetv2_rw_t
+mmpretrain     efficientnetv2-s_3rdparty_in1k,                       ``mmpretrain``
+               efficientnetv2-xl_in21k-pre_3rdparty_in1k
 =============  ====================================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -42,3 +44,12 @@ def timm(name: str) -> EfficientNetV2Spec:
     if prefix == "tf_":
         return EfficientNetV2Spec(variant=variant, bn_eps=TF_BN_EPS, padding="same")
     return EfficientNetV2Spec(variant=variant, attention="gc" if prefix == "gc_" else "se")
+
+
+def mmpretrain(config: str) -> EfficientNetV2Spec:
+    """``efficientnetv2-<b0..b3|s|m|l|xl>_[in21k-pre_]3rdparty_in1k``: timm's ``tf_efficientnetv2_*``
+    weights in mmpretrain's EfficientNetV2 (``Conv2dAdaptivePadding``, BN eps 1e-3)."""
+    m = re.match(r"^efficientnetv2-(\w+?)_(?:in21k-pre_)?3rdparty_in1k$", config)
+    if not m or m[1] not in VARIANTS or m[1].startswith("rw"):
+        raise ValueError(f"{config!r} is not an mmpretrain EfficientNetV2 config name")
+    return EfficientNetV2Spec(variant=m[1], bn_eps=TF_BN_EPS, padding="same")

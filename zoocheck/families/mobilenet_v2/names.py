@@ -5,6 +5,10 @@ scheme         examples                                    parser
 =============  ==========================================  ===============
 torchvision    mobilenet_v2                                ``torchvision``
 timm           mobilenetv2_100, mobilenetv2_110d(.ra_in1k)  ``timm``
+mmpretrain     mobilenet-v2_8xb32_in1k                     ``mmpretrain``
+PaddleClas     MobileNetV2, MobileNetV2_x0_25, .._ssld     ``paddleclas``
+GluonCV        mobilenetv2_1.0, mobilenetv2_0.25           ``gluoncv``
+ONNX zoo       mobilenetv2 (file mobilenetv2-7.onnx)       ``onnx_zoo``
 =============  ==========================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -40,3 +44,42 @@ def timm(name: str) -> MobileNetV2Spec:
     if not deeper:
         return MobileNetV2Spec(width=percent / 100)
     return MobileNetV2Spec(width=percent / 100, depth=_TIMM_DEEPER[percent], fix_stem_head=True)
+
+
+def mmpretrain(config: str) -> MobileNetV2Spec:
+    """``mobilenet-v2_8xb32_in1k``: mmpretrain's MobileNetV2 is torchvision's (``make_divisible``
+    channels, ReLU6, BN eps 1e-5, a Linear head)."""
+    if not re.match(r"^mobilenet-v2_8xb32_in1k$", config):
+        raise ValueError(f"{config!r} is not an mmpretrain MobileNetV2 config name")
+    return MobileNetV2Spec()
+
+
+_PADDLECLAS = re.compile(r"^MobileNetV2(?:_x(\d)_(\d+))?(_ssld)?$")
+
+
+def paddleclas(name: str) -> MobileNetV2Spec:
+    """``MobileNetV2``, ``MobileNetV2_x<w>_<ww>`` (``_ssld``: distilled weights, the same network):
+    ppcls/arch/backbone/model_zoo/mobilenet_v2.py truncates ``int(c * scale)`` and gives the first
+    block an expansion conv."""
+    m = _PADDLECLAS.match(name)
+    if not m:
+        raise ValueError(f"{name!r} is not a PaddleClas MobileNetV2 name")
+    width = float(f"{m[1]}.{m[2]}") if m[1] else 1.0
+    return MobileNetV2Spec(width=width, channel_rounding="truncate", expand_first=True)
+
+
+def gluoncv(name: str) -> MobileNetV2Spec:
+    """``mobilenetv2_<width>`` (gluoncv/model_zoo/mobilenet.py, MXNet's own model zoo alike): channels
+    ``int(c * multiplier)``, the classifier a 1x1 conv without bias."""
+    m = re.match(r"^mobilenetv2_(\d\.\d+)$", name)
+    if not m:
+        raise ValueError(f"{name!r} is not a GluonCV MobileNetV2 name")
+    return MobileNetV2Spec(width=float(m[1]), channel_rounding="truncate", classifier="conv_nobias")
+
+
+def onnx_zoo(stem: str) -> MobileNetV2Spec:
+    """``mobilenetv2`` (the zoo's files ``mobilenetv2-<opset>[-int8|-qdq]``): exported from MXNet
+    Gluon's mobilenetv2_1.0 (the README), GluonCV's network."""
+    if stem != "mobilenetv2":
+        raise ValueError(f"{stem!r} is not an ONNX model zoo MobileNetV2 file")
+    return gluoncv("mobilenetv2_1.0")

@@ -19,6 +19,13 @@ Fields, with who sets what:
 - ``activation``: 'relu6' (every zoo's MobileNetV2) or 'relu'.
 - ``bn_eps``: the batch norms' epsilon: 1e-5 (PyTorch's default: torchvision, timm) unless a zoo ports
   TF weights with TF's 1e-3.
+- ``channel_rounding``: 'divisible8' (``round_channels``: torchvision, timm, mmpretrain) or 'truncate'
+  (``int(c * width)``: GluonCV/MXNet and PaddleClas). Set to 'divisible8' wherever both give the same
+  channels (every width-1.0 and width-2.0 network), so it names a difference only where there is one.
+- ``expand_first``: PaddleClas gives the first block (expansion 1) a 1x1 expansion conv too (32 -> 32
+  channels, BN, ReLU6); every other zoo has none there.
+- ``classifier``: 'linear' (a Linear with bias) or 'conv_nobias' (GluonCV/MXNet: a 1x1 conv without
+  bias on the pooled features).
 
 Pure Python, imports nothing of zoocheck.
 """
@@ -28,7 +35,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from zoocheck.families.mobilenet_v3.spec import round_channels
+
 DEFAULT_BN_EPS = 1e-5
+#: the stem's and the seven stages' channels at width 1.0
+CHANNELS = (32, 16, 24, 32, 64, 96, 160, 320)
 
 
 @dataclass(frozen=True)
@@ -40,17 +51,23 @@ class MobileNetV2Spec:
     fix_stem_head: bool = False
     activation: Literal["relu6", "relu"] = "relu6"
     bn_eps: float = DEFAULT_BN_EPS
+    channel_rounding: Literal["divisible8", "truncate"] = "divisible8"
+    expand_first: bool = False
+    classifier: Literal["linear", "conv_nobias"] = "linear"
 
     family = "mobilenet_v2"
 
     def __post_init__(self) -> None:
         if self.width <= 0 or self.depth <= 0:
             raise ValueError(f"width and depth multipliers must be positive, not {self.width}, {self.depth}")
+        if all(int(c * self.width) == round_channels(c * self.width) for c in CHANNELS):
+            object.__setattr__(self, "channel_rounding", "divisible8")
 
     @property
     def id(self) -> str:
         """``mobilenet_v2_100``, ``mobilenet_v2_050``, ``mobilenet_v2_110_depth120_fixedstemhead``;
-        ``_relu`` and ``_bneps1e-3`` where those differ from the usual."""
+        ``_relu``, ``_bneps1e-3``, ``_truncated``, ``_expandfirst`` and ``_convclassifier`` where
+        those differ from the usual (``mobilenet_v2_100_convclassifier``: GluonCV)."""
         out = f"mobilenet_v2_{round(self.width * 100):03d}"
         if self.depth != 1.0:
             out += f"_depth{round(self.depth * 100):03d}"
@@ -60,4 +77,10 @@ class MobileNetV2Spec:
             out += f"_{self.activation}"
         if self.bn_eps != DEFAULT_BN_EPS:
             out += "_bneps" + f"{self.bn_eps:.0e}".replace("e-0", "e-")
+        if self.channel_rounding != "divisible8":
+            out += "_truncated"
+        if self.expand_first:
+            out += "_expandfirst"
+        if self.classifier != "linear":
+            out += "_convclassifier"
         return out

@@ -6,6 +6,10 @@ scheme         examples                                             parser
 torchvision    mobilenet_v3_large, mobilenet_v3_small               ``torchvision``
 timm           mobilenetv3_large_100, mobilenetv3_large_150d,        ``timm``
                tf_mobilenetv3_small_minimal_100, mobilenetv3_rw
+mmpretrain     mobilenet-v3-large_8xb128_in1k,                      ``mmpretrain``
+               mobilenet-v3-small-050_3rdparty_in1k
+PaddleClas     MobileNetV3_large_x1_0, MobileNetV3_small_x0_35_ssld  ``paddleclas``
+GluonCV        mobilenetv3_large, mobilenetv3_small                 ``gluoncv``
 =============  ===================================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -54,3 +58,46 @@ def timm(name: str) -> MobileNetV3Spec:
         bn_eps=TF_BN_EPS if tf else DEFAULT_BN_EPS,
         padding="same" if tf else "symmetric",
     )  # fmt: skip
+
+
+_MMPRETRAIN = re.compile(r"^mobilenet-v3-(large|small)(?:-(050|075))?_(?:8xb128|3rdparty)_in1k$")
+
+
+def mmpretrain(config: str) -> MobileNetV3Spec:
+    """``mobilenet-v3-(large|small)_...``: torchvision's network (StackedLinearClsHead: Linear head,
+    BN eps 1e-3); ``mobilenet-v3-small-050/075_...`` hold timm's ``mobilenetv3_small_050/075``
+    weights in the same Linear head (1024 wide, stem 16) with the config's BN eps 1e-5."""
+    m = _MMPRETRAIN.match(config)
+    if not m:
+        raise ValueError(f"{config!r} is not an mmpretrain MobileNetV3 config name")
+    if m[2] is None:
+        return MobileNetV3Spec(variant=m[1], head="linear", bn_eps=TF_BN_EPS)  # type: ignore[arg-type]
+    return MobileNetV3Spec(variant="small", width=int(m[2]) / 100, stem_channels=16, head="linear", head_channels=1024)
+
+
+_PADDLECLAS = re.compile(r"^MobileNetV3_(large|small)_x(\d)_(\d+)(_ssld)?$")
+
+
+def paddleclas(name: str) -> MobileNetV3Spec:
+    """``MobileNetV3_<large|small>_x<w>_<ww>[_ssld]`` (ppcls/arch/backbone/legendary_models/
+    mobilenet_v3.py): a 1x1 conv head to 1280 without bias at every size and width, the SE squeezed
+    to ``channels // 4`` and gated by ``hardsigmoid(slope=0.2)``, an expansion conv in every block,
+    the head's dropout ``downscale_in_infer`` (x0.8 at evaluation), BN eps 1e-5."""
+    m = _PADDLECLAS.match(name)
+    if not m:
+        raise ValueError(f"{name!r} is not a PaddleClas MobileNetV3 name")
+    width = float(f"{m[2]}.{m[3]}")
+    return MobileNetV3Spec(
+        variant=m[1], width=width, stem_channels=round_channels(16 * width),  # type: ignore[arg-type]
+        head_channels=1280, head_bias=False, se_gate_slope=0.2, se_rounding="floor",
+        expand_always=True, eval_dropout_scale=0.8,
+    )  # fmt: skip
+
+
+def gluoncv(name: str) -> MobileNetV3Spec:
+    """``mobilenetv3_large`` / ``mobilenetv3_small`` (gluoncv/model_zoo/mobilenetv3.py): a 1x1 conv
+    head to 1280 without bias at both sizes, the classifier a 1x1 conv, BN eps 1e-5."""
+    m = re.match(r"^mobilenetv3_(large|small)$", name)
+    if not m:
+        raise ValueError(f"{name!r} is not a GluonCV MobileNetV3 name")
+    return MobileNetV3Spec(variant=m[1], head_channels=1280, head_bias=False, classifier="conv")  # type: ignore[arg-type]

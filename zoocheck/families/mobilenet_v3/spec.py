@@ -28,6 +28,18 @@ Fields, with who sets what:
   timm ``tf_mobilenetv3_*`` and ``mobilenetv3_rw``).
 - ``padding``: 'symmetric' (k // 2 on every side) or 'same' (TF's asymmetric "same" padding of the
   strided convs: timm ``tf_*``).
+- ``head_bias``: whether the 'conv' head's 1x1 conv has a bias (timm: yes; GluonCV and PaddleClas: no).
+- ``classifier``: 'linear' or 'conv' (GluonCV: the classifier is a 1x1 conv with bias before the
+  flatten).
+- ``se_gate_slope``: the SE gate ``clip(slope * x + 0.5, 0, 1)``: 1/6 is the hard sigmoid
+  ``relu6(x + 3) / 6`` of every zoo but PaddleClas, whose gate has slope 0.2.
+- ``se_rounding``: the SE's squeeze width from a quarter of the block's channels: 'divisible8'
+  (``round_channels``; GluonCV's ceil to 8 gives the same numbers for its two tables) or 'floor'
+  (PaddleClas: ``channels // 4``).
+- ``expand_always``: PaddleClas gives a block a 1x1 expansion conv even where the expanded width equals
+  the input width (the first block of 'large'); the other zoos leave it out there.
+- ``eval_dropout_scale``: what the head's dropout multiplies by at evaluation: 1.0 everywhere but
+  PaddleClas (``Dropout(0.2, mode="downscale_in_infer")``: 0.8).
 
 Pure Python, imports nothing of zoocheck.
 """
@@ -62,6 +74,12 @@ class MobileNetV3Spec:
     head_channels: int = 0  # 0: HEAD_CHANNELS of the variant's size
     bn_eps: float = DEFAULT_BN_EPS
     padding: Literal["symmetric", "same"] = "symmetric"
+    head_bias: bool = True
+    classifier: Literal["linear", "conv"] = "linear"
+    se_gate_slope: float = 1 / 6
+    se_rounding: Literal["divisible8", "floor"] = "divisible8"
+    expand_always: bool = False
+    eval_dropout_scale: float = 1.0
 
     family = "mobilenet_v3"
 
@@ -81,7 +99,9 @@ class MobileNetV3Spec:
     def id(self) -> str:
         """``mobilenet_v3_large_100`` (timm's own), ``mobilenet_v3_large_100_linearhead_bneps1e-3``
         (torchvision), ``mobilenet_v3_large_100_bneps1e-3_samepad`` (timm ``tf_``); a stem or head
-        width other than the usual one for the width is spelled out (``_stem16``, ``_head960``)."""
+        width other than the usual one for the width is spelled out (``_stem16``, ``_head960``), and so
+        is each field below ``padding`` that differs from its default (GluonCV
+        ``mobilenet_v3_large_100_headnobias_convclassifier``)."""
         out = f"mobilenet_v3_{self.variant}_{round(self.width * 100):03d}"
         if self.depth != 1.0:
             out += f"_depth{round(self.depth * 100):03d}"
@@ -95,4 +115,16 @@ class MobileNetV3Spec:
             out += "_bneps" + f"{self.bn_eps:.0e}".replace("e-0", "e-")
         if self.padding == "same":
             out += "_samepad"
+        if not self.head_bias:
+            out += "_headnobias"
+        if self.classifier != "linear":
+            out += f"_{self.classifier}classifier"
+        if self.se_gate_slope != 1 / 6:
+            out += f"_segate{self.se_gate_slope:g}"
+        if self.se_rounding != "divisible8":
+            out += f"_se{self.se_rounding}"
+        if self.expand_always:
+            out += "_expandalways"
+        if self.eval_dropout_scale != 1.0:
+            out += f"_evaldropout{self.eval_dropout_scale:g}"
         return out

@@ -5,6 +5,10 @@ scheme         examples                                     parser
 =============  ===========================================  ===============
 torchvision    vgg11, vgg16_bn                              ``torchvision``
 timm           vgg16(.tv_in1k), vgg19_bn.tv_in1k            ``timm``
+mmpretrain     vgg16_8xb32_in1k, vgg16bn_8xb32_in1k         ``mmpretrain``
+PaddleClas     VGG11 .. VGG19                               ``paddleclas``
+GluonCV        vgg16, vgg16_bn                              ``gluoncv``
+ONNX zoo       vgg16, vgg16-bn, vgg19-caffe2 (file stems)   ``onnx_zoo``
 =============  ===========================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -33,3 +37,37 @@ def timm(name: str) -> VGGSpec:
         return torchvision(name.split(".", 1)[0])
     except ValueError:
         raise ValueError(f"{name!r} is not a timm VGG name") from None
+
+
+def mmpretrain(config: str) -> VGGSpec:
+    """``vgg<depth>[bn]_8xb32_in1k``: torchvision's VGG (conv bias, BN after the conv)."""
+    m = re.match(r"^vgg(\d+)(bn)?_8xb32_in1k$", config)
+    if not m or int(m[1]) not in STANDARD_LAYERS:
+        raise ValueError(f"{config!r} is not an mmpretrain VGG config name")
+    return VGGSpec(layers=STANDARD_LAYERS[int(m[1])], batch_norm=bool(m[2]))
+
+
+def paddleclas(name: str) -> VGGSpec:
+    """``VGG11/13/16/19`` (ppcls/arch/backbone/legendary_models/vgg.py): convs without bias, and the
+    classifier's dropouts ``downscale_in_infer`` (x0.5 each at evaluation)."""
+    m = re.match(r"^VGG(\d+)$", name)
+    if not m or int(m[1]) not in STANDARD_LAYERS:
+        raise ValueError(f"{name!r} is not a PaddleClas VGG name")
+    return VGGSpec(layers=STANDARD_LAYERS[int(m[1])], conv_bias=False, eval_dropout_scale=0.5)
+
+
+def gluoncv(name: str) -> VGGSpec:
+    """``vgg<depth>[_bn]`` (gluoncv/model_zoo/vgg.py): torchvision's names and network."""
+    try:
+        return torchvision(name)
+    except ValueError:
+        raise ValueError(f"{name!r} is not a GluonCV VGG name") from None
+
+
+def onnx_zoo(stem: str) -> VGGSpec:
+    """``vgg16``, ``vgg16-bn``, ``vgg19``, ``vgg19-bn`` (exported from MXNet Gluon) and
+    ``vgg19-caffe2`` (files ``<stem>-<opset>[-int8|-qdq]``)."""
+    m = re.match(r"^vgg(\d+)(-bn|-caffe2)?$", stem)
+    if not m or int(m[1]) not in STANDARD_LAYERS:
+        raise ValueError(f"{stem!r} is not an ONNX model zoo VGG file")
+    return VGGSpec(layers=STANDARD_LAYERS[int(m[1])], batch_norm=m[2] == "-bn")

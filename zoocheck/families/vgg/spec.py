@@ -15,6 +15,9 @@ Fields, with who sets what:
 - ``layers``: convs per stage: VGG-11 (A) 1-1-2-2-2, VGG-13 (B) 2-2-2-2-2, VGG-16 (D) 2-2-3-3-3,
   VGG-19 (E) 2-2-4-4-4.
 - ``batch_norm``: the ``_bn`` models (BN between each conv and its ReLU).
+- ``conv_bias``: the convs' bias (every zoo but PaddleClas, whose convs have none).
+- ``eval_dropout_scale``: what each of the two classifier dropouts multiplies by at evaluation: 1.0
+  everywhere but PaddleClas (``Dropout(0.5, mode="downscale_in_infer")``: 0.5).
 
 Pure Python, imports nothing of zoocheck.
 """
@@ -38,6 +41,8 @@ class VGGSpec:
 
     layers: tuple[int, ...]
     batch_norm: bool = False
+    conv_bias: bool = True
+    eval_dropout_scale: float = 1.0
 
     family = "vgg"
 
@@ -53,8 +58,14 @@ class VGGSpec:
 
     @property
     def id(self) -> str:
-        """``vgg16``, ``vgg16_bn``; a non-standard conv table is spelled out."""
+        """``vgg16``, ``vgg16_bn``; a non-standard conv table is spelled out, and so are PaddleClas's
+        differences (``vgg16_convnobias_evaldropout0.5``)."""
         out = f"vgg{self.depth}"
         if STANDARD_LAYERS.get(self.depth) != self.layers:
             out += "_l" + "-".join(map(str, self.layers))
-        return out + ("_bn" if self.batch_norm else "")
+        out += "_bn" if self.batch_norm else ""
+        if not self.conv_bias:
+            out += "_convnobias"
+        if self.eval_dropout_scale != 1.0:
+            out += f"_evaldropout{self.eval_dropout_scale:g}"
+        return out
