@@ -30,7 +30,7 @@ from zoocheck.checks.images import bundled_photos  # noqa: E402
 import gluon_fixtures  # noqa: E402
 from zoocheck.checks.cross_source import cross_check_reference, cross_source_parity  # noqa: E402
 from zoocheck.checks.parity import check_parity  # noqa: E402
-from zoocheck.converters import gluon, gluoncv, onnx_zoo  # noqa: E402
+from zoocheck.converters import gluon, gluoncv, mxnet_params, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.converters.torch_common import timm_network  # noqa: E402
 
@@ -164,7 +164,7 @@ def test_gluoncv_checkpoint_from_gluoncv_code_matches_its_mxnet_forward(builder,
     path = tmp_path / f"{builder}.params"
     e = gluoncv_entry(builder, SMALL)
     net = gluon_fixtures.write_gluoncv_checkpoint(e, path, SEED)
-    arrays = gluoncv.read_mxnet_params(path)
+    arrays = mxnet_params.read_mxnet_params(path)
     mapped = gluoncv.map_state(arrays, e.naming, path.name)
     expected = {k: tuple(v.shape) for k, v in timm_network(e.arch).state_dict().items() if not k.endswith("num_batches_tracked")}
     assert {k: tuple(v.shape) for k, v in mapped.items()} == expected
@@ -176,16 +176,16 @@ def test_gluoncv_checkpoint_from_gluoncv_code_matches_its_mxnet_forward(builder,
 def test_mxnet_params_reader_and_writer_match_mxnet(tmp_path):
     arrays = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "b.gamma": np.array([1.5], np.float16), "c": np.ones((2, 1, 3, 3), np.float64)}
     ours, theirs = tmp_path / "ours.params", tmp_path / "theirs.params"
-    gluoncv.write_mxnet_params(ours, arrays)
+    mxnet_params.write_mxnet_params(ours, arrays)
     mx.nd.save(str(theirs), {k: mx.nd.array(v, dtype=v.dtype) for k, v in arrays.items()})
     assert ours.read_bytes() == theirs.read_bytes()
-    back = gluoncv.read_mxnet_params(theirs)
+    back = mxnet_params.read_mxnet_params(theirs)
     assert list(back) == list(arrays) and all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in arrays.items())
 
 
 def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
     path = random_checkpoint(gluoncv_entry("resnet50_v1d", SMALL), tmp_path / "resnet50_v1d.params", SEED)
-    names = set(gluoncv.read_mxnet_params(path))
+    names = set(mxnet_params.read_mxnet_params(path))
     assert {"conv1.0.weight", "conv1.1.gamma", "conv1.6.weight", "layer1.0.downsample.1.weight", "layer2.0.downsample.2.running_var", "fc.bias"} <= names
     with pytest.raises(WeightsError, match="do not fit"):
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), path)  # v1c has no avg-pool shortcut

@@ -40,7 +40,7 @@ def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
     from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.normalize import PROTOBUF_LIMIT, initializer_bytes, normalize_model, save_atomic
     from zoocheck.converters.weights import random_weights
-    from zoocheck.converters.weights.formats import torch_tensors
+    from zoocheck.converters.torch_common import torch_tensors
     from zoocheck.zoo_registry.resnet import resnet
     from zoocheck.zoo_registry.types import Architecture
 

@@ -136,7 +136,7 @@ def test_random_weights_are_seeded_and_non_degenerate(photos):
     assert len(set(a.argmax(1).tolist())) > 1  # different photos, different top-1
     # the one scheme's weights (converters/weights), under PaddleClas's names
     from zoocheck.converters.weights import random_weights
-    from zoocheck.converters.weights.layouts import to_paddle
+    from zoocheck.converters.paddle_arch import to_paddle
 
     expected = to_paddle(random_weights(e.arch, 3, e.input_size), e.arch, e.naming)
     state = converter.load(e, None, random_seed=3).network.state_dict()

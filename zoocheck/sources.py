@@ -55,6 +55,12 @@ class Source:
     # 'module:function' building the source library's own evaluation transform for an entry
     # (``zoocheck preprocess`` compares zoocheck's spec-driven preprocessing with it); None: unknown
     library_transform: str | None = None
+    # the format of the source's weights files (``Weights.format``), for entries listed without one
+    weights_format: str = ""
+    # (format, 'module:function') of each format zoocheck writes canonical weights in for this
+    # source's converter to read back (``converters/weights/formats.py``; tests, compare
+    # --random-weights); each writer lives with its framework's converter
+    checkpoint_writers: tuple[tuple[str, str], ...] = ()
 
     @property
     def extras(self) -> tuple[str, ...]:
@@ -142,31 +148,37 @@ _MXNET = Framework("mxnet", extra="mxnet", importer="zoocheck.converters.mxnet_c
 _REG = "zoocheck.zoo_registry.sources."
 _CONV = "zoocheck.converters."
 _LIB = "zoocheck.checks.library_preprocess:"
+_TORCH_WRITER = (("torch-state-dict", _CONV + "torch_common:write_torch_state_dict"),)
+_GLUON_WRITER = (("gluon-params", _CONV + "gluon:write_gluon_params"),)
 
 _BUILTIN = (
     Source("torchvision", _REG + "torchvision", _CONV + "torch_hub:TorchvisionConverter", (_TORCH, Framework("torchvision", extra="torch")),
            runtime="torch", aliases=("tv",), title="torchvision.models", order=0, colour="#e15759",
-           library_transform=_LIB + "torchvision_transform"),
+           library_transform=_LIB + "torchvision_transform", weights_format="torch-state-dict", checkpoint_writers=_TORCH_WRITER),
     Source("timm", _REG + "timm", _CONV + "torch_hub:TimmConverter", (_TORCH, _TIMM),
-           runtime="torch", title="PyTorch Image Models", order=1, colour="#4e79a7", library_transform=_LIB + "timm_transform"),
+           runtime="torch", title="PyTorch Image Models", order=1, colour="#4e79a7", library_transform=_LIB + "timm_transform",
+           weights_format="torch-state-dict", checkpoint_writers=_TORCH_WRITER),
     Source("mmpretrain", _REG + "mmpretrain", _CONV + "mmpretrain:MMPretrainConverter", (_TORCH,),
            runtime="torch", aliases=("mmcls", "mmclassification"), title="OpenMMLab mmpretrain (mmcls) checkpoints", order=2, colour="#59a14f",
-           library_transform=_LIB + "mmpretrain_transform"),
+           library_transform=_LIB + "mmpretrain_transform", weights_format="mmpretrain-checkpoint",
+           checkpoint_writers=(("mmpretrain-checkpoint", _CONV + "mmpretrain:write_mmpretrain_checkpoint"),)),
     Source("ppcls", _REG + "ppcls", _CONV + "paddle:PaddleClasConverter",
            (Framework("paddle", extra="paddle", importer=_CONV + "paddle_export:import_paddle"), Framework("paddle2onnx", extra="paddle")),
            runtime="paddle", aliases=("paddleclas", "paddle"), title="PaddleClas", order=3, colour="#f28e2b",
-           library_transform=_LIB + "paddleclas_transform"),
+           library_transform=_LIB + "paddleclas_transform", weights_format="paddle-pdparams",
+           checkpoint_writers=(("paddle-pdparams", _CONV + "paddle:write_pdparams"), ("paddle-inference", _CONV + "paddle:write_paddle_inference"))),
     Source("gluon", _REG + "gluon", _CONV + "gluon:GluonConverter", (_MXNET,),
            runtime="mxnet", aliases=("mxnet", "mxnet-gluon-model-zoo"), title="MXNet Gluon model zoo", order=4, colour="#76b7b2",
-           library_transform=_LIB + "mxnet_transform"),
+           library_transform=_LIB + "mxnet_transform", weights_format="gluon-params", checkpoint_writers=_GLUON_WRITER),
     Source("gluoncv", _REG + "gluoncv", _CONV + "gluoncv:GluonCVConverter",
            (_TORCH, _TIMM, Framework("mxnet", extra="mxnet", needed="some-models", importer=_MXNET.importer)),
            runtime="torch", title="GluonCV (v1b/v1c/v1d/v1s/ResNeXt rebuilt in timm; v1/v2 in MXNet)", order=5, colour="#b07aa1",
-           library_transform=_LIB + "mxnet_transform"),
+           library_transform=_LIB + "mxnet_transform", weights_format="gluoncv-params",
+           checkpoint_writers=(("gluoncv-params", _CONV + "gluoncv:write_gluoncv_params"), *_GLUON_WRITER)),
     Source("onnx-zoo", _REG + "onnx_zoo", _CONV + "onnx_zoo:OnnxZooConverter",
            (Framework("onnx"), Framework("onnxruntime"), Framework("mxnet", extra="mxnet", needed="random-weights", importer=_MXNET.importer)),
            runtime="onnxruntime", aliases=("onnx", "onnx_zoo", "onnx-model-zoo"), title="ONNX model zoo files", order=6, colour="#9c755f",
-           library_transform=_LIB + "mxnet_transform"),
+           library_transform=_LIB + "mxnet_transform", weights_format="onnx", checkpoint_writers=(("onnx", _CONV + "onnx_zoo:write_onnx_zoo_file"),)),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(s.name for s in _BUILTIN)
 for _source in _BUILTIN:

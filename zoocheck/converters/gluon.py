@@ -24,6 +24,7 @@ import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, hooked_layer_outputs
 from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.converters.mxnet_params import write_mxnet_params
 from zoocheck.zoo_registry.resnet import STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
 
@@ -246,10 +247,22 @@ def load_saved_parameters(entry: Entry, path: Path):
 def canonical_network(entry: Entry, params: dict[str, np.ndarray]):
     """``entry``'s network holding canonical weights (``converters/weights``): written as the
     ``.params`` file MXNet saves (``layouts.to_gluon``) and read back by the path a file takes."""
-    from zoocheck.converters.weights import write_weights
-
     with tempfile.TemporaryDirectory(prefix="zoocheck-gluon-weights-") as tmp:
-        return load_saved_parameters(entry, write_weights(entry, params, Path(tmp) / f"{entry.builder}.params", fmt="gluon-params"))
+        return load_saved_parameters(entry, write_gluon_params(entry, params, Path(tmp) / f"{entry.builder}.params"))
+
+
+def write_gluon_params(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    """MXNet Gluon model zoo ``save_parameters`` ``.params`` (MXNet's NDArray-list format), or the
+    ``export`` pair into the folder ``path``."""
+    if path.suffix == ".params":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        from zoocheck.converters.weights.layouts import to_gluon
+
+        write_mxnet_params(path, to_gluon(params, entry.arch))
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    export_symbol(canonical_network(entry, params), path, entry.input_size, name=entry.builder)
+    return path
 
 
 class GluonConverter(Converter):

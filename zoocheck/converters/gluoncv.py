@@ -29,103 +29,14 @@ them into MXNet's own network.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError
+from zoocheck.converters.mxnet_params import read_mxnet_params, write_mxnet_params
 from zoocheck.converters.torch_base import TorchConverter
-from zoocheck.zoo_registry.types import Entry
-
-# ---------------------------------------------------------------------------------------------
-# The MXNet NDArray list file format (src/ndarray/ndarray.cc: NDArray::Save, MXNDArraySave)
-
-_LIST_MAGIC = 0x112
-_NDARRAY_V2_MAGIC = 0xF993FAC9
-_NDARRAY_V3_MAGIC = 0xF993FACA  # numpy-shape semantics (mxnet.npx.set_np); same layout
-_DTYPES = {0: np.float32, 1: np.float64, 2: np.float16, 3: np.uint8, 4: np.int32, 5: np.int8, 6: np.int64}
-_DTYPE_FLAGS = {np.dtype(v): k for k, v in _DTYPES.items()}
-
-
-class _Reader:
-    def __init__(self, data: bytes, name: str):
-        self.data, self.pos, self.name = data, 0, name
-
-    def take(self, fmt: str):
-        size = struct.calcsize(fmt)
-        if self.pos + size > len(self.data):
-            raise WeightsError(f"{self.name}: truncated mxnet .params file")
-        values = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += size
-        return values
-
-    def raw(self, size: int) -> bytes:
-        if self.pos + size > len(self.data):
-            raise WeightsError(f"{self.name}: truncated mxnet .params file")
-        out = self.data[self.pos : self.pos + size]
-        self.pos += size
-        return out
-
-
-def read_mxnet_params(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an ``mx.nd.save`` / ``save_parameters`` file, as numpy, without MXNet."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise WeightsError(f"{path}: is a directory; expected a GluonCV .params file") from None
-    r = _Reader(data, path.name)
-    if len(data) < 16 or r.take("<QQ")[0] != _LIST_MAGIC:
-        raise WeightsError(f"{path.name}: not an MXNet .params file (no NDArray-list header); check the --weights path")
-    (count,) = r.take("<Q")
-    arrays = []
-    for _ in range(count):
-        (magic,) = r.take("<I")
-        if magic not in (_NDARRAY_V2_MAGIC, _NDARRAY_V3_MAGIC):
-            raise WeightsError(f"{path.name}: NDArray record format 0x{magic:x} is older than mxnet 1.0; re-save it with mxnet")
-        (stype,) = r.take("<i")
-        if stype != 0:
-            raise WeightsError(f"{path.name}: sparse arrays are not model weights")
-        (ndim,) = r.take("<i")
-        shape = r.take(f"<{ndim}q") if ndim > 0 else ()
-        if ndim <= 0:
-            arrays.append(np.zeros((0,), np.float32))
-            continue
-        r.take("<ii")  # context: dev_type, dev_id
-        (flag,) = r.take("<i")
-        if flag not in _DTYPES:
-            raise WeightsError(f"{path.name}: unknown mxnet dtype flag {flag}")
-        dtype = np.dtype(_DTYPES[flag])
-        count_elems = int(np.prod(shape))
-        arrays.append(np.frombuffer(r.raw(count_elems * dtype.itemsize), dtype=dtype).reshape(shape).copy())
-    (nkeys,) = r.take("<Q")
-    keys = []
-    for _ in range(nkeys):
-        (length,) = r.take("<Q")
-        keys.append(r.raw(length).decode("utf-8"))
-    if len(keys) != len(arrays):
-        raise WeightsError(f"{path.name}: {len(arrays)} arrays but {len(keys)} names (an unnamed list, not saved parameters)")
-    return dict(zip(keys, arrays))
-
-
-def write_mxnet_params(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` byte for byte as ``mx.nd.save`` does (V2 records, CPU context)."""
-    out = [struct.pack("<QQQ", _LIST_MAGIC, 0, len(arrays))]
-    for value in arrays.values():
-        value = np.ascontiguousarray(value)
-        if value.dtype not in _DTYPE_FLAGS:
-            raise ValueError(f"dtype {value.dtype} has no mxnet type flag")
-        out.append(struct.pack("<Iii", _NDARRAY_V2_MAGIC, 0, value.ndim))
-        out.append(struct.pack(f"<{value.ndim}q", *value.shape))
-        out.append(struct.pack("<iii", 1, 0, _DTYPE_FLAGS[value.dtype]))
-        out.append(value.astype(value.dtype.newbyteorder("<"), copy=False).tobytes())
-    out.append(struct.pack("<Q", len(arrays)))
-    for key in arrays:
-        encoded = key.encode("utf-8")
-        out.append(struct.pack("<Q", len(encoded)) + encoded)
-    Path(path).write_bytes(b"".join(out))
-
+from zoocheck.zoo_registry.types import Architecture, Entry
 
 # ---------------------------------------------------------------------------------------------
 # Architecture and name mapping
@@ -190,6 +101,17 @@ def timm_to_gluoncv_name(key: str, naming: str, norms: frozenset[str]) -> str | 
     return f"features.{stage + 3}.{block}.body.{body}.{leaf}"
 
 
+def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
+    """Canonical weights (``converters/weights``) under GluonCV's names of scheme ``naming``."""
+    norms = frozenset(name.rsplit(".", 1)[0] for name in params if name.endswith(".running_var"))
+    out = {}
+    for name, value in params.items():
+        target = timm_to_gluoncv_name(name, naming, norms)
+        if target is not None:
+            out[target] = value
+    return out
+
+
 def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
     """GluonCV arrays -> timm state_dict tensors; unknown names raise WeightsError."""
     import torch
@@ -208,6 +130,19 @@ def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def write_gluoncv_params(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    """GluonCV ``.params``: MXNet's format under GluonCV's names; its v1/v2 models are the Gluon
+    model zoo's networks, so their files are Gluon's."""
+    if entry.naming == "gluon":
+        from zoocheck.converters.gluon import write_gluon_params
+
+        return write_gluon_params(entry, params, path)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_mxnet_params(path, to_gluoncv(params, entry.arch, entry.naming))
+    return path
 
 
 class GluonCVConverter(TorchConverter):
@@ -237,7 +172,7 @@ class GluonCVConverter(TorchConverter):
         import timm
 
         from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
-        from zoocheck.converters.weights.layouts import layer_modules, to_gluoncv
+        from zoocheck.converters.weights.layouts import layer_modules
 
         self.prepare(weights, random_seed)
         _check_naming(entry.naming)
@@ -263,7 +198,5 @@ __all__ = [
     "NAMINGS",
     "gluoncv_to_timm_name",
     "map_state",
-    "read_mxnet_params",
     "timm_to_gluoncv_name",
-    "write_mxnet_params",
 ]

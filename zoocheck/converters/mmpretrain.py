@@ -88,3 +88,12 @@ class MMPretrainConverter(TorchConverter):
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         layers = layer_modules(entry.arch, lambda params: to_mmpretrain(params, entry.arch))
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
+
+
+def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    from zoocheck.converters.torch_common import save_checkpoint, torch_tensors
+    from zoocheck.converters.weights.layouts import to_mmpretrain
+
+    meta = {"mmpretrain_version": "1.2.0", "note": "zoocheck canonical weights",
+            "dataset_meta": {"classes": [str(i) for i in range(entry.arch.num_classes)]}}  # fmt: skip
+    return save_checkpoint(torch_tensors(to_mmpretrain(params, entry.arch)), path, wrapper="state_dict", meta=meta)

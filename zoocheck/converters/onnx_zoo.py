@@ -127,10 +127,10 @@ class OnnxZooConverter(Converter):
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:
             # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
-            from zoocheck.converters.weights import random_weights, write_weights
+            from zoocheck.converters.weights import random_weights
 
             params = random_weights(entry.arch, random_seed, entry.input_size)
-            path = write_weights(entry, params, Path(scratch.name) / f"{entry.name}.onnx", fmt="onnx")
+            path = write_onnx_zoo_file(entry, params, Path(scratch.name) / f"{entry.name}.onnx")
         else:
             path = find_onnx(Path(weights), Path(scratch.name))
         read_model(path, entry.arch.num_classes)
@@ -190,3 +190,10 @@ def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
 
 
 __all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "read_model", "upgrade", "write_zoo_like"]
+
+
+def write_onnx_zoo_file(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    """The ONNX model zoo's ResNet files were exported from the Gluon model zoo's networks."""
+    from zoocheck.converters.gluon import canonical_network
+
+    return write_zoo_like(canonical_network(entry, params), path, entry.input_size)

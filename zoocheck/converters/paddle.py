@@ -22,8 +22,8 @@ probabilities, like with like. Logits are not recoverable from such a file anywa
 the per-row offset), so nothing is lost by not stripping it.
 
 Seeded random weights (``weights=None``) are zoocheck's one scheme (``converters/weights/random.py``)
-loaded through the same name mapping and strict loading as a file's; ``weights/formats.py``
-writes them in PaddleClas's real formats (``.pdparams``, inference models) for tests that go
+loaded through the same name mapping and strict loading as a file's; ``write_pdparams`` / ``write_paddle_inference``
+write them in PaddleClas's real formats (``.pdparams``, inference models) for tests that go
 through the real loading path.
 
 This module holds the dygraph network's loading and the converter; inference models are
@@ -34,13 +34,14 @@ module costs nothing.
 from __future__ import annotations
 
 import contextlib
+import tarfile
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs
-from zoocheck.converters.paddle_arch import build_network, scheme_for
+from zoocheck.converters.paddle_arch import build_network, scheme_for, to_paddle
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 #: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
 #: weights (``export_large``): paddle2onnx holds about ten copies of the weights while it exports
@@ -116,9 +117,7 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
 
 def canonical_network(entry: Entry, params: dict[str, np.ndarray], *, origin: str):
     """``entry``'s network holding canonical weights (``converters/weights``), mapped onto
-    PaddleClas's names by ``layouts.to_paddle`` and loaded strictly as a file's would be."""
-    from zoocheck.converters.weights.layouts import to_paddle
-
+    PaddleClas's names by ``paddle_arch.to_paddle`` and loaded strictly as a file's would be."""
     network = build_model(entry)
     load_state(network, to_paddle(params, entry.arch, entry.naming), origin=origin, builder=entry.builder)
     return network
@@ -143,9 +142,9 @@ class PaddleDygraphModel(NativeModel):
         return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
-        """Forward post-hooks on the batch norms (PaddleClas's names: ``weights.layouts.to_paddle``);
+        """Forward post-hooks on the batch norms (PaddleClas's names: ``paddle_arch.to_paddle``);
         the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
-        from zoocheck.converters.weights.layouts import layer_modules, to_paddle
+        from zoocheck.converters.weights.layouts import layer_modules
 
         arch = self.entry.arch
         layers = layer_modules(arch, lambda params: to_paddle(params, arch, self.entry.naming))
@@ -218,3 +217,30 @@ class PaddleClasConverter(Converter):
         network = build_model(entry)
         load_state(network, state, origin=str(weights), builder=entry.builder)
         return PaddleDygraphModel(entry, network)
+
+
+def write_pdparams(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    paddle = import_paddle()
+    network = canonical_network(entry, params, origin="canonical weights")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    paddle.save(network.state_dict(), str(path))
+    return path
+
+
+def write_paddle_inference(entry: Entry, params: dict[str, np.ndarray], path: Path, *, softmax: bool = False,
+                           legacy_format: bool = False) -> Path:  # fmt: skip
+    """As PaddleClas exports one: ``paddle.jit.save`` of the network, optionally with the softmax
+    PaddleClas's export appends by default, in the PIR (``inference.json``) or legacy format."""
+    native = PaddleDygraphModel(entry, canonical_network(entry, params, origin="canonical weights"))
+    if path.suffix != ".tar":
+        path.mkdir(parents=True, exist_ok=True)
+        native.save_inference(path / "inference", softmax=softmax, legacy_format=legacy_format)
+        return path
+    with tempfile.TemporaryDirectory(prefix="zoocheck-paddle-tar-") as tmp:
+        folder = Path(tmp) / path.stem
+        folder.mkdir()
+        native.save_inference(folder / "inference", softmax=softmax, legacy_format=legacy_format)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w") as tar:
+            tar.add(folder, arcname=path.stem)
+    return path

@@ -39,6 +39,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from zoocheck.converters.weights.layouts import units
 from zoocheck.zoo_registry.types import Architecture
 
 
@@ -202,3 +205,34 @@ def build_network(arch: Architecture, scheme: Scheme):
             return lookup(self, self._fc_name)(x)
 
     return Net()
+
+
+_PADDLE_BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
+
+
+def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
+    """Canonical weights (``converters/weights``) under the names of PaddleClas scheme ``naming``."""
+    scheme = SCHEMES[naming]
+    renames: dict[str, str] = {}
+    for pair, role in units(arch):
+        conv, norm = pair.split("|")
+        if role.startswith("stem"):
+            target = scheme.stem[int(role[len("stem"):])]
+        else:
+            where, part = role.split("|")
+            stage, index, number = map(int, where.split(","))
+            block = f"blocks.{number}" if scheme.name.startswith("legendary") else (
+                f"_conv{stage + 1}_{index}" if scheme.name == "wsl" else f"bb_{stage}_{index}")  # fmt: skip
+            target = f"{block}.{scheme.short if part == 'short' else scheme.units[int(part[len('branch'):])]}"
+        renames[conv] = f"{target}.{scheme.conv}"
+        renames[norm] = f"{target}.{scheme.bn}"
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        if module == "fc":
+            out[f"{scheme.fc}.{leaf}"] = value.T.copy() if leaf == "weight" else value  # Paddle's Linear is [in, out]
+        elif module in renames and renames[module].endswith(scheme.bn):
+            out[f"{renames[module]}.{_PADDLE_BN[leaf]}"] = value
+        else:
+            out[f"{renames[module]}.{leaf}"] = value
+    return out

@@ -140,8 +140,6 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
 def load_canonical(module: nn.Module, state: Mapping[str, np.ndarray], *, origin: str, what: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
     """Load canonical weights (``converters/weights``), already under ``module``'s names, by the
     strict path a checkpoint file takes; ``origin`` names them in errors (e.g. the seed)."""
-    from zoocheck.converters.weights.formats import torch_tensors
-
     load_strict(module, torch_tensors(dict(state)), Path(origin), what, ignore_prefixes)
 
 
@@ -253,6 +251,20 @@ def save_checkpoint(state: Mapping[str, torch.Tensor], path: Path, wrapper: str 
         obj = {"meta": meta, **obj}
     torch.save(obj, str(path))
     return path
+
+
+def torch_tensors(arrays: dict[str, np.ndarray]):
+    """numpy arrays as torch tensors (shared memory), for a state dict."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def write_torch_state_dict(entry: Entry, params: dict[str, np.ndarray], path: Path, *, wrapper: str | None = None,
+                           data_parallel: bool = False) -> Path:  # fmt: skip
+    """torchvision / timm: the state dict (canonical names)."""
+    state = torch_tensors(params)
+    if data_parallel:
+        state = {f"module.{k}": v for k, v in state.items()}
+    return save_checkpoint(state, path, wrapper=wrapper)
 
 
 # ---------------------------------------------------------------------------------------------

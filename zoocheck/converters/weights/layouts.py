@@ -8,8 +8,10 @@ torch          torchvision / timm state dict: the canonical names themselves
 mmpretrain     ``backbone.`` + canonical, the deep stem as ``backbone.stem.{0,1,2}.{conv,bn}``,
                classifier ``head.fc``
 paddle         PaddleClas's scheme (``Entry.naming``: legendary, legendary_vd, vc, resnext,
-               resnext_vd, wsl; paddle_arch.SCHEMES); BN ``_mean`` / ``_variance``; Linear [in, out]
-gluoncv        GluonCV's ResNetV1b / ResNext names (converters/gluoncv.py), BN ``gamma`` / ``beta``
+               resnext_vd, wsl); BN ``_mean`` / ``_variance``; Linear [in, out]: ``to_paddle`` in
+               converters/paddle_arch.py, beside the schemes it reads
+gluoncv        GluonCV's ResNetV1b / ResNext names, BN ``gamma`` / ``beta``: ``to_gluoncv`` in
+               converters/gluoncv.py, beside GluonCV's name mapping
 gluon          MXNet Gluon model zoo ``resnetNN_v1`` / ``_v2`` (``save_parameters`` names, also
                GluonCV's v1/v2 and what the ONNX zoo exported): v1 ``features.{0,1}`` stem,
                ``features.{3+s}.{i}.body.{0,1,3,4,6,7}`` + ``.downsample.{0,1}``; v2
@@ -28,10 +30,8 @@ import numpy as np
 from zoocheck.converters.weights.canonical import batch_norm_outputs, blocks, branch_units, shortcut_names, stem_units
 from zoocheck.zoo_registry.types import Architecture
 
-_PADDLE_BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
 
-
-def _units(arch: Architecture) -> list[tuple[str, str]]:
+def units(arch: Architecture) -> list[tuple[str, str]]:
     """(canonical prefix, role) of every conv-BN unit: role 'stem{k}', '{block path}|branch{k}',
     '{block path}|short'; the block path is (stage, index, global block number)."""
     spec = arch.resnet
@@ -62,47 +62,6 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture) -> dict[str
             out[f"head.fc.{leaf}"] = value
         else:
             out[f"backbone.{stem.get(module, module)}.{leaf}"] = value
-    return out
-
-
-def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
-    from zoocheck.converters.paddle_arch import SCHEMES
-
-    scheme = SCHEMES[naming]
-    renames: dict[str, str] = {}
-    for pair, role in _units(arch):
-        conv, norm = pair.split("|")
-        if role.startswith("stem"):
-            target = scheme.stem[int(role[len("stem"):])]
-        else:
-            where, part = role.split("|")
-            stage, index, number = map(int, where.split(","))
-            block = f"blocks.{number}" if scheme.name.startswith("legendary") else (
-                f"_conv{stage + 1}_{index}" if scheme.name == "wsl" else f"bb_{stage}_{index}")  # fmt: skip
-            target = f"{block}.{scheme.short if part == 'short' else scheme.units[int(part[len('branch'):])]}"
-        renames[conv] = f"{target}.{scheme.conv}"
-        renames[norm] = f"{target}.{scheme.bn}"
-    out = {}
-    for name, value in params.items():
-        module, leaf = name.rsplit(".", 1)
-        if module == "fc":
-            out[f"{scheme.fc}.{leaf}"] = value.T.copy() if leaf == "weight" else value  # Paddle's Linear is [in, out]
-        elif module in renames and renames[module].endswith(scheme.bn):
-            out[f"{renames[module]}.{_PADDLE_BN[leaf]}"] = value
-        else:
-            out[f"{renames[module]}.{leaf}"] = value
-    return out
-
-
-def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
-    from zoocheck.converters.gluoncv import timm_to_gluoncv_name
-
-    norms = frozenset(name.rsplit(".", 1)[0] for name in params if name.endswith(".running_var"))
-    out = {}
-    for name, value in params.items():
-        target = timm_to_gluoncv_name(name, naming, norms)
-        if target is not None:
-            out[target] = value
     return out
 
 
