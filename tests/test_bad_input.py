@@ -107,9 +107,6 @@ CASES = {
     "audit-results-is-a-file": (["audit", "--src", "torchvision", "--results", "{file}"], "results folder is a file"),
     "fetch-unknown-model": (["fetch", "--src", "ppcls", "--model", "ResNet9000"], "ResNet9000"),
     "show-unknown-model": (["show", "--src", "timm", "--model", "nonexistent_net"], "nonexistent_net"),
-    # show and fetch are about the registry's data: a model only the timm library knows is not one
-    "show-library-only-model": (["show", "--src", "timm", "--model", "seresnet50"], "seresnet50"),
-    "fetch-library-only-model": (["fetch", "--src", "timm", "--model", "seresnet50"], "seresnet50"),
     "list-unknown-source": (["list", "--src", "caffe"], "unknown source"),
 }
 

@@ -131,3 +131,20 @@ def test_random_and_real_weights_default_paths_are_apart_and_nothing_is_overwrit
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "already holds" in err and resnet18_checkpoint.name in err and "--overwrite" in err
     assert file_digest(real) == real_sha
+
+
+def test_unusable_weights_are_the_error_even_when_the_default_output_exists(tmp_path, resnet18_checkpoint, capsys):
+    """Issue 23: the weights are judged before the output; only usable weights reach "already holds"."""
+    results = tmp_path / "results"
+    default = results / "onnx" / "torchvision" / f"{get_entry('torchvision', 'resnet18').name}.onnx"
+    default.parent.mkdir(parents=True)
+    default.write_bytes(b"an earlier file")
+    not_weights = tmp_path / "notweights.txt"
+    not_weights.write_text("these are not weights\n")
+    assert main(["convert", *MODEL, "--weights", str(not_weights), "--results", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "notweights.txt: not a PyTorch checkpoint" in err and "already holds" not in err
+    assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "already holds" in err and "--overwrite" in err
+    assert default.read_bytes() == b"an earlier file"

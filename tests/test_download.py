@@ -186,7 +186,7 @@ def registry_entry(monkeypatch):
     import zoocheck.cli.registry as cli_registry
 
     holder = {}
-    monkeypatch.setattr(cli_registry, "resolve_entry", lambda source, name, library_models: holder["entry"])
+    monkeypatch.setattr(cli_registry, "resolve_entry", lambda source, name: holder["entry"])
     return holder
 
 

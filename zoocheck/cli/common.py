@@ -77,38 +77,27 @@ def add_results_arg(parser) -> None:
     parser.add_argument("--results", help="results folder (default $ZOOCHECK_RESULTS or ./zoocheck-results)")
 
 
-def resolve_entry(source: str, name: str, *, library_models: bool = True):
-    """The registry entry, or (``library_models``) for timm/torchvision any model the library itself
-    knows; UsageError otherwise."""
+def resolve_entries(source: str, names: list[str]):
+    """Entries for names, aliases and fnmatch patterns (``'ResNet*_vd'``) of one source, in the
+    order given; for timm/torchvision also any model the library itself knows. UsageError when a
+    name selects nothing. Every command selects through ``zoo_registry.select_entries``."""
+    from zoocheck.converters import library_entry
     from zoocheck.sources import UnknownSourceError
-    from zoocheck.zoo_registry import UnknownModelError, get_entry
+    from zoocheck.zoo_registry import UnknownModelError, select_entries
 
     try:
-        if library_models:
-            from zoocheck.converters import find_entry
-
-            return find_entry(source, name)
-        return get_entry(source, name)
+        return select_entries(source, names, library=library_entry)
     except (UnknownSourceError, UnknownModelError) as exc:
         raise UsageError(str(exc)) from None
 
 
-def resolve_entries(source: str, names: list[str]):
-    """Entries for names and fnmatch patterns (``'ResNet*_vd'``) of one source, in the order given."""
-    import fnmatch
-
-    from zoocheck.zoo_registry import canonical_source, list_entries
-
-    entries = []
-    for name in names:
-        if any(ch in name for ch in "*?["):
-            matched = [e for e in list_entries(canonical_source(source)) if fnmatch.fnmatch(e.name.lower(), name.lower())]
-            if not matched:
-                raise UsageError(f"no {source} model matches {name!r} (see `zoocheck list --src {source}`)")
-            entries.extend(matched)
-        else:
-            entries.append(resolve_entry(source, name))
-    return list(dict.fromkeys(entries))
+def resolve_entry(source: str, name: str):
+    """The one entry ``name`` selects in ``source`` (``resolve_entries``); UsageError when it selects several."""
+    entries = resolve_entries(source, [name])
+    if len(entries) > 1:
+        shown = ", ".join(e.name for e in entries[:4]) + (", ..." if len(entries) > 4 else "")
+        raise UsageError(f"--model {name!r} selects {len(entries)} {source} models ({shown}); give one model's name")
+    return entries[0]
 
 
 def weights_for(entry, args):
@@ -140,11 +129,14 @@ def model_and_weights(args):
 
 def prepare_output(args, store, entry, weights, seed):
     """The ONNX path a command converts to, checked before any work: ends in .onnx, writable, not a
-    directory, a short enough name, not a file of another model or weights (unless --overwrite);
+    directory, a short enough name, not a file of another model or weights (unless --overwrite;
+    before refusing one, the weights are loaded: when they are unusable, that is the error);
     the results folder writable; the opset within the exporter's range."""
     from pathlib import Path
 
     from zoocheck.checks.runs import default_onnx_path
+    from zoocheck.converters.pipeline import check_weights_usable
+    from zoocheck.errors import BadInput
     from zoocheck.identity import ModelIdentity, check_replaceable
     from zoocheck.validate import check_opset, check_writable_dir, check_writable_file
 
@@ -154,7 +146,11 @@ def prepare_output(args, store, entry, weights, seed):
         raise UsageError(f"{output}: the output file must end in .onnx")
     check_writable_dir(store.directory, "the results folder")
     check_writable_file(output)
-    check_replaceable(output, ModelIdentity.of_run(entry, weights, seed), overwrite=args.overwrite)
+    try:
+        check_replaceable(output, ModelIdentity.of_run(entry, weights, seed), overwrite=args.overwrite)
+    except BadInput:
+        check_weights_usable(entry, weights)  # unusable weights are the error to fix first
+        raise
     return output
 
 

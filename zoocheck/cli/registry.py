@@ -31,7 +31,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("fetch", help="download a model's published weights into the cache and verify them")
     p.add_argument("--src", required=True, help="source zoo")
     p.add_argument("--model", required=True, help="the source's own model name")
-    p.add_argument("--url", help="download from this address instead of the published one (a mirror)")
+    p.add_argument("--url", help="download from this address instead of the published one (a mirror), or copy this local file")
     p.add_argument("--force", action="store_true", help="download again even if a verified file is cached")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print {path, verified, checksum} as JSON")
@@ -89,7 +89,7 @@ def entry_dict(entry) -> dict:
 def run_list(args) -> int:
     if args.excluded:
         return run_list_excluded(args)
-    from zoocheck.zoo_registry import UnknownSourceError, list_entries
+    from zoocheck.zoo_registry import UnknownSourceError, list_entries, published_at_input_size
 
     try:
         entries = list_entries(args.src, args.arch)
@@ -104,7 +104,7 @@ def run_list(args) -> int:
     for col in ("source", "name", "arch", "top-1", "top-5", "input", "weights", "aliases"):
         table.add_column(col, overflow="fold", no_wrap=col in ("source", "name"))
     for e in entries:
-        pub = e.published[0] if e.published else None
+        pub = published_at_input_size(e)
         table.add_row(
             e.source, e.name, e.arch.id,
             _fmt(pub.top1 if pub else None), _fmt(pub.top5 if pub else None), str(e.input_size),
@@ -139,7 +139,7 @@ def run_list_excluded(args) -> int:
 
 
 def run_show(args) -> int:
-    entry = resolve_entry(args.src, args.model, library_models=False)  # the registry's data only
+    entry = resolve_entry(args.src, args.model)
     data = entry_dict(entry)
     from zoocheck.checks.runs import audit_entries
     from zoocheck.converters.graph.counts import architecture_counts
@@ -151,10 +151,14 @@ def run_show(args) -> int:
     }  # fmt: skip
     findings = audit_entries([entry])
     data["audit"] = [f.to_json() for f in findings]
-    from zoocheck.zoo_registry.download import cached_weights_path
+    from zoocheck.zoo_registry.download import ChecksumMismatch, cached_weights
 
-    cached = cached_weights_path(entry)
-    data["cached_weights"] = str(cached) if cached is not None and cached.exists() else None
+    try:
+        cached, damaged = cached_weights(entry), None
+    except ChecksumMismatch as exc:  # a file is there, but not the published one
+        cached, damaged = None, str(exc)
+    data["cached_weights"] = str(cached) if cached is not None else None
+    data["cached_weights_error"] = damaged
     if args.json:
         print_json(data)
         return EXIT_OK
@@ -169,7 +173,8 @@ def run_show(args) -> int:
     if data["weights"]:
         w = data["weights"]
         out.print(f"weights: {w['url']}\n  file {w['file_name']}  format {w['format']}  checksum {w['checksum'] or '(none published)'}")
-        out.print(f"  cached: {data['cached_weights'] or 'no (zoocheck fetch --src %s --model %s)' % (entry.source, entry.name)}")
+        missing = f"no (zoocheck fetch --src {entry.source} --model {entry.name})"
+        out.print(f"  cached: {data['cached_weights'] or damaged or missing}", markup=False, style="red" if damaged else None)
     else:
         out.print("weights: none published")
     pre = entry.preprocess
@@ -205,7 +210,7 @@ def run_show(args) -> int:
 def run_fetch(args) -> int:
     from zoocheck.zoo_registry.download import FetchError, fetch
 
-    entry = resolve_entry(args.src, args.model, library_models=False)
+    entry = resolve_entry(args.src, args.model)
     try:
         path = fetch(entry, url=args.url, progress=not args.no_progress and sys.stderr.isatty(), force=args.force)
     except FetchError as exc:

@@ -10,7 +10,6 @@ import importlib
 
 from zoocheck.converters.base import Converter, FrameworkUnavailable, NativeModel, WeightsError
 from zoocheck.sources import get_source
-from zoocheck.zoo_registry import UnknownModelError, get_entry
 from zoocheck.zoo_registry.types import Entry
 
 
@@ -26,19 +25,14 @@ def converter_for(source: str) -> Converter:
     return getattr(module, class_name)(descriptor)
 
 
-def find_entry(source: str, name: str) -> Entry:
-    """The registry entry ``name`` of ``source``, else a model its framework knows by that name (any
-    timm / torchvision classifier); UnknownModelError (or UnknownSourceError) when neither does."""
+def library_entry(source: str, name: str) -> Entry | None:
+    """An entry for a model the registry does not list but ``source``'s framework knows by
+    ``name`` (any timm / torchvision classifier): the ``library`` of ``zoo_registry.select_entries``.
+    None when it does not, or when the framework cannot be imported."""
     try:
-        return get_entry(source, name)
-    except UnknownModelError:
-        try:
-            entry = converter_for(source).resolve(name)
-        except FrameworkUnavailable:
-            entry = None
-        if entry is None:
-            raise
-        return entry
+        return converter_for(source).resolve(name)
+    except FrameworkUnavailable:
+        return None
 
 
-__all__ = ["Converter", "FrameworkUnavailable", "NativeModel", "WeightsError", "converter_for", "find_entry"]
+__all__ = ["Converter", "FrameworkUnavailable", "NativeModel", "WeightsError", "converter_for", "library_entry"]

@@ -29,7 +29,7 @@ from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import file_digest_or_none
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata, WeightsRef
-from zoocheck.zoo_registry.download import cached_weights_path
+from zoocheck.zoo_registry.download import ChecksumMismatch, cached_weights, cached_weights_path
 from zoocheck.zoo_registry.types import Entry
 
 DEFAULT_OPSET = 17
@@ -89,8 +89,9 @@ class Conversion:
 
 
 def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None) -> Path | None:
-    """The weights file to load: the one given, else the fetched one in the cache, else None for a
-    random-weights run. Raises MissingWeightsError naming where weights are expected."""
+    """The weights file to load: the one given, else the fetched one in the cache (verified), else
+    None for a random-weights run. Raises MissingWeightsError naming where weights are expected,
+    or the cached file that fails its checksum."""
     if weights is not None:
         weights = Path(weights)
         if not weights.exists():
@@ -98,9 +99,13 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None)
         return weights
     if random_seed is not None:
         return None
+    try:
+        verified = cached_weights(entry)
+    except ChecksumMismatch as exc:
+        raise MissingWeightsError(str(exc)) from None
+    if verified is not None:
+        return verified
     cached = cached_weights_path(entry)
-    if cached is not None and cached.exists():
-        return cached
     where = (
         f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached}), "
         if cached is not None
@@ -151,6 +156,21 @@ def check_published_file(entry: Entry, weights: Path | None) -> None:
         verify(Path(weights), entry.weights.checksum)
     except ChecksumMismatch:
         raise BadInput(f"{weights}: not the file {entry.source} publishes for {entry.name} (its checksum is not {entry.weights.checksum}); fetch the published one with {fetch}") from None
+
+
+def check_weights_usable(entry: Entry, weights: Path | None) -> None:
+    """Load ``weights`` in a child as a conversion does and raise BadInput with the converter's
+    one line when they cannot be used (another format, truncated, a pickled whole model, another
+    architecture's); nothing when they load, for random weights (None), or when the load fails
+    for another reason. It costs a framework start, so it runs only before an error about something
+    else (an output that would be overwritten), which would otherwise send the user to the wrong fix."""
+    from zoocheck.errors import BadInput
+
+    if weights is None:
+        return
+    failure = convert(entry, output=None, weights=weights).failure
+    if failure is not None and failure.bad_input:
+        raise BadInput(failure.one_line())
 
 
 def describe(entry: Entry, weights: Path | None, random_seed: int | None, versions: dict, outputs_probabilities: bool, model, opset_requested: int, graph_facts: dict) -> OnnxMetadata:
@@ -538,6 +558,7 @@ __all__ = [
     "MissingWeightsError",
     "NativeProcessError",
     "NativeSession",
+    "check_weights_usable",
     "convert",
     "describe",
     "failure_for",

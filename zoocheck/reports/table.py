@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 
 from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
 from zoocheck.sources import UnknownSourceError, get_source, source_names
+from zoocheck.zoo_registry import published_at_input_size
 from zoocheck.zoo_registry.types import Entry
 
 FORMATS = ("md", "csv", "html")
@@ -121,14 +122,6 @@ def _real_first(record: Record) -> int:
     return (0 if record.random_weights else 2) + (1 if getattr(record, "onnx_verified", True) else 0)
 
 
-def _published(entry: Entry):
-    """The published evaluation at the entry's own input size, else the first one."""
-    for pub in entry.published:
-        if pub.input_size in (None, entry.input_size):
-            return pub
-    return entry.published[0] if entry.published else None
-
-
 def _natural(text: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
@@ -150,7 +143,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
     def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
         key = (src, model)
         ev, conv, par, audit = evals.get(key), conversions.get(key), parities.get(key), params.get(key)
-        pub = _published(entry) if entry else None
+        pub = published_at_input_size(entry) if entry else None
         return Row(
             arch=arch_id,
             source=src,

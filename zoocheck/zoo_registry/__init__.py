@@ -11,6 +11,7 @@ import difflib
 import fnmatch
 import importlib
 import warnings
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from zoocheck.sources import UnknownSourceError, get_source, source_names
@@ -31,10 +32,14 @@ class SourceUnavailable(UnknownSourceError):
 
 
 class UnknownModelError(LookupError):
-    def __init__(self, source: str, name: str, suggestions: list[str]):
+    """No entry of ``source`` (None: of the sources selected) is called ``name`` or matches it."""
+
+    def __init__(self, source: str | None, name: str, suggestions: list[str]):
         self.source, self.name, self.suggestions = source, name, suggestions
         hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
-        super().__init__(f"unknown model {name!r} for source {source!r}{hint} (see `zoocheck list --src {source}`)")
+        listing = f"zoocheck list --src {source}" if source else "zoocheck list"
+        what = f"no model matches {name!r}" if _is_pattern(name) else f"unknown model {name!r}"
+        super().__init__(f"{what} for source {source!r}{hint} (see `{listing}`)" if source else f"{what} in the sources selected{hint} (see `{listing}`)")
 
 
 def canonical_source(source: str) -> str:
@@ -78,25 +83,97 @@ def _name_index(source: str) -> dict[str, Entry]:
 
 
 def get_entry(source: str, name: str) -> Entry:
-    """The entry ``name`` (case-insensitive, aliases included) of ``source``."""
-    source = canonical_source(source)
-    index = _name_index(source)
-    if source in SOURCE_ERRORS:
-        raise SourceUnavailable(f"source {source!r} is disabled: {SOURCE_ERRORS[source]}")
-    try:
-        return index[name.strip().lower()]
-    except KeyError:
-        suggestions = difflib.get_close_matches(name.lower(), list(index), n=5, cutoff=0.6)
-        raise UnknownModelError(source, name, [index[s].name for s in suggestions]) from None
+    """The entry ``name`` (case-insensitive, aliases included) of ``source``: ``select_entries``
+    for one exact name."""
+    [entry] = select_entries(source, [name])
+    return entry
 
 
 def list_entries(source: str | None = None, arch: str | None = None) -> list[Entry]:
     """All entries, optionally of one source and/or whose architecture id matches ``arch`` (fnmatch)."""
-    sources = [canonical_source(source)] if source else list(source_names())
-    entries = [e for s in sources for e in _entries_of(s)]
-    if arch:
-        entries = [e for e in entries if fnmatch.fnmatch(e.arch.id, arch.lower())]
-    return entries
+    return select_entries(source, arch=arch)
+
+
+def select_entries(
+    sources: str | Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    arch: str | None = None,
+    *,
+    library: Callable[[str, str], Entry | None] | None = None,
+) -> list[Entry]:
+    """The one selector every command uses: entries of ``sources`` (a name, several, or None for
+    all) whose architecture id matches ``arch`` (fnmatch) and, when ``models`` is given, that one
+    of them names, in the order of ``models``, each once.
+
+    A model is a name or alias, or an fnmatch pattern over names and aliases (``'ResNet*_vd'``),
+    case-insensitive; ``source/name`` restricts it to one source. A name no entry has is asked of
+    ``library(source, name)`` when one source is selected (the models timm and torchvision know by
+    name). Raises UnknownModelError (with the closest names) for a model that selects nothing,
+    SourceUnavailable when that source's table could not be read, UnknownSourceError.
+    """
+    if isinstance(sources, str):
+        sources = [sources]
+    names = [canonical_source(s) for s in sources] if sources else list(source_names())
+    fits = lambda entry: not arch or fnmatch.fnmatch(entry.arch.id, arch.lower())  # noqa: E731
+    if models is None:
+        return [e for s in names for e in _entries_of(s) if fits(e)]
+    selected: list[Entry] = []
+    for model in models:
+        searched, name = _split_key(model, names)
+        pattern = name.lower()
+        if _is_pattern(pattern):
+            matched = [e for s in searched for e in _entries_of(s) if _names_match(e, pattern)]
+        else:
+            matched = [e for s in searched if (e := _name_index(s).get(pattern)) is not None]
+        only = searched[0] if len(searched) == 1 else None
+        if not matched and library is not None and only is not None and not _is_pattern(pattern):
+            matched = [e for e in (library(only, name),) if e is not None]
+        matched = [e for e in matched if fits(e)]
+        if not matched:
+            raise _nothing_selected(only, model, pattern, [e for s in searched for e in _entries_of(s) if fits(e)])
+        selected.extend(matched)
+    return list(dict.fromkeys(selected))
+
+
+def published_at_input_size(entry: Entry) -> Published | None:
+    """The published evaluation that goes with the entry's own input size (the size every command
+    shows and evaluates at; a number published without a size is taken to be at it); None when the
+    zoo published none at that size. Zoos publish several (timm: at the training and a larger
+    test size), so a number shown beside the entry's size comes from here."""
+    return next((p for p in entry.published if p.input_size in (None, entry.input_size)), None)
+
+
+def _is_pattern(name: str) -> bool:
+    return any(ch in name for ch in "*?[")
+
+
+def _split_key(model: str, sources: list[str]) -> tuple[list[str], str]:
+    """(the sources ``model`` is looked up in, its name or pattern): a 'source/' prefix (a
+    source's name or alias, or an fnmatch pattern over names) narrows ``sources``."""
+    text = model.strip()
+    prefix, slash, rest = text.partition("/")
+    if slash and _is_pattern(prefix):
+        return [s for s in sources if fnmatch.fnmatchcase(s, prefix.lower())], rest
+    if slash:
+        try:
+            source = canonical_source(prefix)
+        except UnknownSourceError:
+            return sources, text
+        return [s for s in sources if s == source], rest
+    return sources, text
+
+
+def _names_match(entry: Entry, pattern: str) -> bool:
+    """One of the entry's names (its own or an alias) matches the fnmatch ``pattern`` (lower case)."""
+    return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in (entry.name, *entry.aliases))
+
+
+def _nothing_selected(source: str | None, model: str, pattern: str, candidates: list[Entry]) -> LookupError:
+    if source is not None and source in SOURCE_ERRORS:
+        return SourceUnavailable(f"source {source!r} is disabled: {SOURCE_ERRORS[source]}")
+    by_name = {name.lower(): e.name for e in candidates for name in (e.name, *e.aliases)}
+    closest = difflib.get_close_matches(pattern, list(by_name), n=5, cutoff=0.6)
+    return UnknownModelError(source, model.strip(), list(dict.fromkeys(by_name[c] for c in closest)))
 
 
 def list_excluded(source: str | None = None) -> list[Excluded]:
@@ -126,4 +203,6 @@ __all__ = [
     "get_entry",
     "list_entries",
     "list_excluded",
+    "published_at_input_size",
+    "select_entries",
 ]

@@ -20,6 +20,7 @@ import http.client
 import os
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -53,7 +54,11 @@ class FetchError(RuntimeError):
 
 
 class ChecksumMismatch(FetchError):
-    pass
+    """A file that is not the published one; ``mismatch``: 'expected <published>, found <its digest>'."""
+
+    def __init__(self, message: str, mismatch: str = ""):
+        super().__init__(message)
+        self.mismatch = mismatch
 
 
 def verify(path: Path, checksum: Checksum | None) -> bool:
@@ -64,8 +69,39 @@ def verify(path: Path, checksum: Checksum | None) -> bool:
     digest = file_digest(path, checksum.algorithm)
     if not checksum.matches(digest):
         shown = digest[: len(checksum.value)] if checksum.kind == "prefix" else digest
-        raise ChecksumMismatch(f"checksum mismatch for {path.name}: expected {checksum}, got {checksum.algorithm}={shown}")
+        mismatch = f"expected {checksum}, found {checksum.algorithm}={shown}"
+        raise ChecksumMismatch(f"checksum mismatch for {path.name}: {mismatch}", mismatch)
     return True
+
+
+def is_published_file(entry: Entry, path: Path) -> bool:
+    """Whether ``path`` holds the weights file the zoo publishes for ``entry``: its checksum is the
+    registry's or, for a zoo that publishes none, it is the file ``zoocheck fetch`` downloaded into
+    the cache. False for any other file (results from it are not the published model's)."""
+    path = Path(path)
+    if entry.weights is None or not path.is_file():
+        return False
+    if entry.weights.checksum is None:
+        return path.resolve() == cached_weights_path(entry).resolve()
+    return entry.weights.checksum.matches(file_digest(path, entry.weights.checksum.algorithm))
+
+
+def cached_weights(entry: Entry) -> Path | None:
+    """``entry``'s weights file in the cache, verified against the published checksum (where the
+    zoo publishes one); None when there is none. A file there that fails its checksum (a copy put
+    there by hand, a damaged disk) is never loaded: ChecksumMismatch says so, with the fix."""
+    path = cached_weights_path(entry)
+    if path is None or not path.is_file():
+        return None
+    try:
+        verify(path, entry.weights.checksum)
+    except ChecksumMismatch as exc:
+        raise ChecksumMismatch(
+            f"{path}: the cached weights of {entry.key} fail their checksum ({exc.mismatch}), so they are not the "
+            f"published file; download them again with `zoocheck fetch --src {entry.source} --model {entry.name} --force`",
+            exc.mismatch,
+        ) from None
+    return path
 
 
 def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force: bool = False,
@@ -73,13 +109,13 @@ def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force:
     """Download ``entry``'s weights into the cache (resuming a partial download) and verify them.
 
     Returns the verified (or, for zoos that publish no checksum, unverifiable) file's path. ``url``
-    overrides the published address (a mirror). Raises FetchError.
+    overrides the published address: a mirror, or a local file (a path or ``file:`` URL). Raises FetchError.
     """
     if entry.weights is None:
         raise FetchError(f"{entry.key}: the zoo publishes no weights file for this model")
     dest = cached_weights_path(entry)
     assert dest is not None
-    url = url or entry.weights.url
+    url = _openable(url or entry.weights.url)
     checksum = entry.weights.checksum
     if dest.exists() and not force:
         try:
@@ -106,6 +142,19 @@ def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force:
         raise ChecksumMismatch(f"{exc} (downloaded from {url}); the file was removed") from None
     os.replace(part, dest)
     return dest
+
+
+def _openable(url: str) -> str:
+    """``url`` as urllib opens it: a plain path (a mirror on this machine) becomes a file: URL;
+    a path or file: URL must name an existing file (FetchError)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("", "file"):
+        return url
+    path = Path(urllib.request.url2pathname(parts.path)) if parts.scheme else Path(url).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a weights file" if path.is_dir() else "no such file"
+        raise FetchError(f"{path}: {what}; give --url the path of the downloaded weights file (or an http(s) address)")
+    return path.resolve().as_uri()
 
 
 def _download(url: str, part: Path, dest: Path, *, progress: bool, timeout: float) -> None:
