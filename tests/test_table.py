@@ -37,11 +37,12 @@ ENTRIES = [
 ]
 
 
-def eval_record(source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000):
+def eval_record(source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000, published_weights=None):
+    """An evaluation of the published weights file, unless ``random_weights`` or ``published_weights=False``."""
     return EvalResult(
         source=source, model=model, backend="onnxruntime", top1=top1, top5=top5, images=images, skipped=(SkippedImage("/x.JPEG", "cannot decode"),),
         time_s=1.0, throughput=25.0, dataset={"layout": "imagefolder"}, dataset_fingerprint="f" * 64, preprocess=SPEC.to_dict(),
-        random_weights=random_weights, arch=arch, time=time,
+        random_weights=random_weights, arch=arch, time=time, published_weights=not random_weights if published_weights is None else published_weights,
     )  # fmt: skip
 
 
@@ -118,7 +119,8 @@ def test_markdown():
     lines = text.splitlines()
     assert lines[0].startswith("| architecture | source | model | published top-1 | published top-5 | measured top-1")
     row = next(line for line in lines if "resnet50d.gluon_in1k" in line)
-    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | ok | - | - | 25.58 / 25.58 |" in row
+    # the legacy parity line predates published_weights: its weights are not proved the published file
+    assert "| 79.078 | 94.466 | 79.074 | 94.468 | -0.00 | +0.00 | 50000 | ok | ok (other weights) | - | - | 25.58 / 25.58 |" in row
     assert "0.098 (random weights)" in text and "check the pipeline only" in text
     assert all(line.count("|") == lines[0].count("|") for line in lines if line.startswith("|"))
 
@@ -189,9 +191,11 @@ def conversion(entry, random_weights):
     return ConversionRecord("ok", entry.source, entry.name, entry.arch.id, random_weights=random_weights)
 
 
-def parity(entry, passed, random_weights, time, onnx_verified=True):
+def parity(entry, passed, random_weights, time, onnx_verified=True, published_weights=None):
     comparison = _AGREE if passed else _DISAGREE
-    return ParityResult(entry.source, entry.name, "torch", "onnxruntime", Tolerance(), (comparison,), random_weights, time=time, onnx_verified=onnx_verified)
+    published = not random_weights if published_weights is None else published_weights
+    return ParityResult(entry.source, entry.name, "torch", "onnxruntime", Tolerance(), (comparison,), random_weights, time=time, onnx_verified=onnx_verified,
+                        published_weights=published)  # fmt: skip
 
 
 def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
@@ -281,3 +285,68 @@ def test_compared_with_lists_same_weights_partners_first_and_real_over_random():
     (row,) = [r for r in build_rows([tv], records) if r.model == tv.name]
     # the registry's same-weights partner first; its real-weights comparison wins over the random one
     assert row.compared == ("different timm/resnet50.tv_in1k", "identical mmpretrain/resnet50_8xb32_in1k (random weights)")
+
+
+def test_results_from_weights_other_than_the_published_file_are_marked_and_have_no_delta():
+    """`eval --weights untrained.pth`: beside the published 69.76 only marked, with no Δ, out of the plot."""
+    from zoocheck.reports.table import scatter_svg
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("torchvision", "resnet18")
+    own_eval = eval_record(entry.source, entry.name, 0.1, 0.5, published_weights=False, time="2026-01-02T00:00:00+00:00")
+    own_parity = parity(entry, True, False, "2026-01-02T00:00:00+00:00", published_weights=False)
+    [row] = build_rows([entry], [own_eval, own_parity])
+    assert (row.other_weights, row.parity_other_weights, row.any_other_weights) == (True, True, True)
+    assert row.delta_top1 is None and row.delta_top5 is None and not row.any_random_weights
+    line = next(line for line in render([row], "md").splitlines() if entry.name in line)
+    assert "0.100 (other weights)" in line and "0.500 (other weights)" in line and "ok (other weights)" in line
+    assert "Cells marked (other weights)" in render([row], "md")
+    [csv_row] = csv.DictReader(io.StringIO(render([row], "csv")))
+    assert (csv_row["other_weights"], csv_row["parity_other_weights"], csv_row["delta_top1"]) == ("True", "True", "")
+    page = render([row], "html")
+    assert 'class="other"' in page and "0.100 (other weights)" in page and "<circle" not in scatter_svg([row])
+    # the published file's result takes the cell, though older
+    published = eval_record(entry.source, entry.name, 69.758, 89.078, time="2026-01-01T00:00:00+00:00")
+    [row] = build_rows([entry], [published, own_eval])
+    assert (row.measured_top1, row.other_weights) == (69.758, False) and row.delta_top1 == pytest.approx(69.758 - row.published_top1)
+    assert "(other weights)" not in next(line for line in render([row], "md").splitlines() if entry.name in line)
+
+
+def test_only_the_file_with_the_registry_checksum_is_the_published_one(tmp_path, monkeypatch):
+    from zoocheck.digests import file_digest
+    from zoocheck.zoo_registry.download import cached_weights_path, is_published_file
+    from zoocheck.zoo_registry.types import Checksum, Weights
+
+    published, own = tmp_path / "published.pth", tmp_path / "own.pth"
+    published.write_bytes(b"the zoo's bytes")
+    own.write_bytes(b"a user's bytes")
+    weights = Weights("https://zoo.example/published.pth", "published.pth", "torch-state-dict", Checksum("sha256", file_digest(published)[:10], "prefix"))
+    checked = make_entry("torchvision", "resnet18", weights=weights)
+    assert is_published_file(checked, published) and not is_published_file(checked, own)
+    assert not is_published_file(checked, tmp_path) and not is_published_file(make_entry("torchvision", "resnet18"), published)
+    # a zoo that publishes no checksum (PaddleClas): the file `zoocheck fetch` put in the cache
+    monkeypatch.setenv("ZOOCHECK_CACHE", str(tmp_path / "cache"))
+    unchecked = make_entry("ppcls", "ResNet18", weights=dataclasses.replace(weights, checksum=None))
+    fetched = cached_weights_path(unchecked)
+    fetched.parent.mkdir(parents=True)
+    fetched.write_bytes(b"downloaded")
+    assert is_published_file(unchecked, fetched) and not is_published_file(unchecked, own)
+
+
+def test_a_parity_records_whether_its_weights_are_the_published_file(registered_source, tmp_path):
+    import tiny_zoo_converter
+    from test_new_source import TINY
+
+    from zoocheck.checks.parity import check_parity
+    from zoocheck.digests import file_digest
+    from zoocheck.zoo_registry import get_entry
+    from zoocheck.zoo_registry.types import Checksum, Weights
+
+    registered_source(TINY)
+    published = tiny_zoo_converter.write_checkpoint(tmp_path / "published.npz", seed=1)
+    own = tiny_zoo_converter.write_checkpoint(tmp_path / "own.npz", seed=2)
+    weights = Weights("https://tiny-zoo.example/published.npz", "published.npz", "torch-state-dict", Checksum("sha256", file_digest(published)))
+    entry = dataclasses.replace(get_entry("tiny-zoo", "tiny-linear"), weights=weights)
+    for path, expected in ((published, True), (own, False)):
+        result, _ = check_parity(entry, weights=path, random_seed=None, output=tmp_path / f"{path.stem}.onnx", isolate=False)
+        assert (result.status, result.published_weights) == ("ok", expected)

@@ -472,6 +472,9 @@ class ParityResult(Record):
     random_seed: int | None = None
     # a failed check of an existing file: where it starts to differ from a fresh conversion
     first_divergence: Divergence | None = None
+    # the weights are the file the zoo publishes (download.is_published_file); False: another
+    # file, or one not proved to be it, which says nothing about the published model
+    published_weights: bool = False
 
     @property
     def status(self) -> Status:
@@ -572,6 +575,7 @@ class EvalResult(Record):
     decoded_images: int = 0  # image files decoded by this run
     time: str = field(default_factory=utc_now)
     onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
+    published_weights: bool = False  # as ParityResult.published_weights
 
     @property
     def status(self) -> Status:

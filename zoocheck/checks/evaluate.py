@@ -112,6 +112,7 @@ def evaluate(
     onnx_path: str | None = None,
     weights: str | None = None,
     onnx_verified: bool = True,
+    published_weights: bool = False,
     run_key: str = "",
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int | None = None,
@@ -202,6 +203,7 @@ def evaluate(
         decoded_images=pipeline.counters.decoded if pipeline else 0,
         time=utc_now(),
         onnx_verified=onnx_verified,
+        published_weights=published_weights,
     )
 
 

@@ -156,6 +156,7 @@ def check_parity(
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
     from zoocheck.errors import BadInput
     from zoocheck.identity import ModelIdentity, check_onnx_file
+    from zoocheck.zoo_registry.download import is_published_file
 
     verified, file_meta = True, None
     if onnx_path is not None:
@@ -196,6 +197,7 @@ def check_parity(
         skipped=fed.skipped,
         onnx_verified=verified,
         random_seed=random_seed if weights is None else None,
+        published_weights=weights is not None and is_published_file(entry, weights),
     )
     if not conversion.ok:
         return parity_result(reference=None, test=None, failure=conversion.failure, **common), conversion

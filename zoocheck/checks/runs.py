@@ -20,6 +20,8 @@ from zoocheck.digests import file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
 from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
 from zoocheck.store import ResultsStore
+from zoocheck.zoo_registry import get_entry
+from zoocheck.zoo_registry.download import is_published_file
 from zoocheck.zoo_registry.types import Entry, Preprocess
 
 # --- convert ---------------------------------------------------------------------------------
@@ -267,10 +269,15 @@ def evaluate_onnx_file(
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.preprocess.items()})
     except (TypeError, ValueError) as exc:
         raise BadInput(f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`") from None
+    owner = entry
+    if owner is None:
+        with contextlib.suppress(LookupError):  # a library model the registry does not list: no published file
+            owner = get_entry(meta.source, meta.model)
     return _evaluate(
         dataset, store, spec, _onnx_predict(path), options,
         source=meta.source, model=meta.model, backend="onnxruntime", run_key=f"onnx:{_file_key(path)}",
         arch=meta.arch, random_weights=meta.random_weights, onnx_path=str(path), weights=meta.weights.file if meta.weights else None,
+        published_weights=owner is not None and meta.weights is not None and is_published_file(owner, meta.weights.file),
     )  # fmt: skip
 
 
@@ -281,7 +288,8 @@ def evaluate_entry(
     """Top-1/top-5 of ``entry``: converted (or an earlier identical conversion reused) and run in
     onnxruntime, or with ``backend='native'`` run in its own framework in an isolated child.
     ``on_conversion`` sees a conversion made for it (its framework log, say)."""
-    described = dict(arch=entry.arch.id, random_weights=weights is None, weights=str(weights) if weights else None)
+    described = dict(arch=entry.arch.id, random_weights=weights is None, weights=str(weights) if weights else None,
+                     published_weights=weights is not None and is_published_file(entry, weights))  # fmt: skip
     if backend == "native":
         run_key = f"random:{random_seed}" if weights is None else f"weights:{_file_key(Path(weights))}"
         try:

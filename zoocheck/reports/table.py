@@ -45,6 +45,10 @@ class Row:
     parity_random_weights: bool = False
     parity_unverified: bool = False  # checked on an ONNX file without zoocheck metadata
     eval_unverified: bool = False
+    # from a weights file other than the one the zoo publishes (or not proved to be it): marked,
+    # and with no Δ, since the published numbers are not about it
+    other_weights: bool = False
+    parity_other_weights: bool = False
     params_m_published: float | None = None
     params_m_measured: float | None = None
     sweep: str = ""  # the latest sweep's jobs: 'ok', or 'category (step)' for each failed one
@@ -54,23 +58,29 @@ class Row:
 
     @property
     def delta_top1(self) -> float | None:
-        return _delta(self.measured_top1, self.published_top1, self.random_weights)
+        return _delta(self.measured_top1, self.published_top1, self.random_weights or self.other_weights)
 
     @property
     def delta_top5(self) -> float | None:
-        return _delta(self.measured_top5, self.published_top5, self.random_weights)
+        return _delta(self.measured_top5, self.published_top5, self.random_weights or self.other_weights)
 
     @property
     def any_random_weights(self) -> bool:
         """Some cell of the row comes from a random-weights run."""
         return self.random_weights or self.conversion_random_weights or self.parity_random_weights
 
+    @property
+    def any_other_weights(self) -> bool:
+        """Some cell of the row comes from weights other than the published file."""
+        return self.other_weights or self.parity_other_weights
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5, "any_random_weights": self.any_random_weights}
+        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5,
+                "any_random_weights": self.any_random_weights, "any_other_weights": self.any_other_weights}  # fmt: skip
 
 
-def _delta(measured, published, random_weights) -> float | None:
-    if measured is None or published is None or random_weights:
+def _delta(measured, published, not_the_published_weights) -> float | None:
+    if measured is None or published is None or not_the_published_weights:
         return None
     return measured - published
 
@@ -118,8 +128,14 @@ def _comparisons(comparisons: list[Comparison], same_weights: dict[tuple[str, st
 
 
 def _real_first(record: Record) -> int:
-    """Preference among a model's records: real weights on a verified file, then real weights, then random."""
-    return (0 if record.random_weights else 2) + (1 if getattr(record, "onnx_verified", True) else 0)
+    """Preference among a model's records: the published weights, then other real weights, then
+    random; on a verified file before an unverified one."""
+    weights = 0 if record.random_weights else 4 if getattr(record, "published_weights", True) else 2
+    return weights + (1 if getattr(record, "onnx_verified", True) else 0)
+
+
+def _other_weights(record: EvalResult | ParityResult | None) -> bool:
+    return record is not None and not record.random_weights and not record.published_weights
 
 
 def _natural(text: str) -> tuple:
@@ -161,6 +177,8 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
             parity_random_weights=par.random_weights if par else False,
             parity_unverified=not par.onnx_verified if par else False,
             eval_unverified=not ev.onnx_verified if ev else False,
+            other_weights=_other_weights(ev),
+            parity_other_weights=_other_weights(par),
             params_m_published=pub.params_m if pub else None,
             params_m_measured=audit.measured if audit else None,
             sweep=sweeps.get(key, ""),
@@ -203,13 +221,13 @@ def _params(row: Row) -> str:
 
 
 def _measured(x: float | None, row: Row) -> str:
-    return "-" if x is None else _status(f"{x:.3f}", row.random_weights, row.eval_unverified)
+    return "-" if x is None else _status(f"{x:.3f}", row.random_weights, row.eval_unverified, row.other_weights)
 
 
-def _status(status: str, random_weights: bool, unverified: bool = False) -> str:
+def _status(status: str, random_weights: bool, unverified: bool = False, other_weights: bool = False) -> str:
     if not status:
         return "-"
-    marks = [m for m, on in (("random weights", random_weights), ("unverified file", unverified)) if on]
+    marks = [m for m, on in (("random weights", random_weights), ("other weights", other_weights), ("unverified file", unverified)) if on]
     return f"{status} ({', '.join(marks)})" if marks else status
 
 
@@ -246,12 +264,15 @@ def _cells(row: Row) -> list[str]:
         _signed(row.delta_top5),
         "-" if row.images is None else str(row.images),
         _status(row.conversion, row.conversion_random_weights),
-        _status(row.parity, row.parity_random_weights, row.parity_unverified),
+        _status(row.parity, row.parity_random_weights, row.parity_unverified, row.parity_other_weights),
         row.sweep or "-",
         "; ".join(row.compared) or "-",
         _params(row),
         row.reference or "-",
     ]
+
+
+OTHER_WEIGHTS_NOTE = "Cells marked (other weights) come from a weights file that is not proved to be the one the zoo publishes: they are not the published model's numbers, and have no Δ."
 
 
 def render_markdown(rows: list[Row]) -> str:
@@ -262,13 +283,15 @@ def render_markdown(rows: list[Row]) -> str:
     lines += ["| " + " | ".join(esc(c) for c in _cells(r)) + " |" for r in rows]
     if any(r.any_random_weights for r in rows):
         lines += ["", "Cells marked (random weights) check the pipeline only, not the published model."]
+    if any(r.any_other_weights for r in rows):
+        lines += ["", OTHER_WEIGHTS_NOTE]
     return "\n".join(lines) + "\n"
 
 
 CSV_FIELDS = (
     "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
     "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_random_weights",
-    "parity_unverified", "eval_unverified", "any_random_weights", "sweep", "compared", "params_m_measured", "params_m_published", "reference",
+    "parity_unverified", "eval_unverified", "other_weights", "parity_other_weights", "any_random_weights", "any_other_weights", "sweep", "compared", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
 
@@ -295,7 +318,7 @@ def _colour(source: str) -> str:
 def scatter_svg(rows: list[Row], width: int = 520, height: int = 440) -> str:
     """Inline SVG: published top-1 (x) against measured top-1 (y), one point per model measured
     with real weights, the diagonal where they agree; hover a point for its model."""
-    points = [r for r in rows if r.published_top1 is not None and r.measured_top1 is not None and not r.random_weights]
+    points = [r for r in rows if r.published_top1 is not None and r.measured_top1 is not None and not (r.random_weights or r.other_weights)]
     margin = 56
     if not points:
         return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="80"><text x="10" y="40">no model has both a published and a measured top-1 (real weights) yet</text></svg>'
@@ -343,10 +366,12 @@ def render_html(rows: list[Row], title: str = "zoocheck: published vs measured I
     for arch, members in groups.items():
         lines = [f'<tr class="group"><th colspan="{len(COLUMNS)}">{html.escape(arch)}</th></tr>']
         for r in members:
-            cls = ' class="random"' if r.any_random_weights else ""
+            cls = ' class="random"' if r.any_random_weights else ' class="other"' if r.any_other_weights else ""
             lines.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>")
         bodies.append("<tbody>" + "\n".join(lines) + "</tbody>")
     note = "<p>Cells marked (random weights) check the pipeline only, not the published model; random-weights accuracies are left out of the plot.</p>" if any(r.any_random_weights for r in rows) else ""
+    if any(r.any_other_weights for r in rows):
+        note += f"<p>{html.escape(OTHER_WEIGHTS_NOTE)} They are left out of the plot.</p>"
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -354,7 +379,7 @@ body {{ font-family: sans-serif; margin: 1.5em; }}
 table {{ border-collapse: collapse; font-size: 13px; }}
 th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; }}
 tr.group th {{ background: #eef; }}
-tr.random td {{ color: #999; }}
+tr.random td, tr.other td {{ color: #999; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 {scatter_svg(rows)}

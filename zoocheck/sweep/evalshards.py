@@ -36,7 +36,7 @@ def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, 
     entry's own spec; the per-image top-5 go to ``predictions``."""
     from zoocheck.checks.evaluate import DEFAULT_BATCH_SIZE, evaluate
     from zoocheck.converters.onnx_runtime import session
-    from zoocheck.zoo_registry.download import cache_dir
+    from zoocheck.zoo_registry.download import cache_dir, is_published_file
 
     if data is None:
         raise ValueError("the eval step needs a validation set: pass --data DIR")
@@ -55,6 +55,7 @@ def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, 
         arch=entry.arch.id,
         onnx_path=str(onnx_path),
         weights=str(job.weights) if job.weights else None,
+        published_weights=job.weights is not None and is_published_file(entry, job.weights),
         run_key=f"onnx:{file_digest(onnx_path)}",
         batch_size=batch_size or DEFAULT_BATCH_SIZE,
         workers=threads,
@@ -103,6 +104,7 @@ def merge_shards(job, data: str, limit: int | None, parts: list, shard_predictio
         arch=first.arch,
         onnx_path=first.onnx_path,
         weights=first.weights,
+        published_weights=first.published_weights,
         limit=limit,
         batch_size=first.batch_size,
         cached_images=sum(p.cached_images for p in parts),
