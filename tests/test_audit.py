@@ -134,12 +134,14 @@ def _library_model(library: str, name: str):
     return getattr(pytest.importorskip("torchvision").models, name)()
 
 
-# Not ResNets: depthwise convolutions, squeeze-excitation, hardswish, DenseNet's concatenations and
+# Not ResNets: depthwise convolutions, squeeze-excitation, hardswish, TF "same" padding (Pad of
+# sizes computed by Shape/Cast/Div/Ceil nodes), DenseNet's concatenations and
 # pre-activation batch norms, VGG's 100 M-parameter head (its AdaptiveAvgPool2d exports at a fixed
 # size only).
 @pytest.mark.parametrize("library, name, sizes", [
     ("torchvision", "mobilenet_v3_small", (224, 160)),
     pytest.param("timm", "efficientnet_b0", (224, 160), marks=pytest.mark.slow),
+    pytest.param("timm", "tf_efficientnet_b0", (224, 225), marks=pytest.mark.slow),  # pads computed from Shape at run time
     pytest.param("torchvision", "densenet121", (224, 160), marks=pytest.mark.slow),
     pytest.param("torchvision", "vgg11", (224,), marks=pytest.mark.slow),
 ])  # fmt: skip
@@ -149,7 +151,6 @@ def test_graph_counter_matches_the_library_on_other_families(library, name, size
     at the export's size and at another one where the file's spatial sizes are symbolic."""
     model = _library_model(library, name)
     graph = _exported(model, 224, keep_batch_norm=True, symbolic_size=len(sizes) > 1)
-    assert any(node.op_type == "BatchNormalization" for node in graph.graph.node)
     for size in sizes:
         c = count_graph(graph, size)
         params, stats, macs = _torch_counts(model, size)
@@ -159,7 +160,8 @@ def test_graph_counter_matches_the_library_on_other_families(library, name, size
     # folded channel less (DenseNet's norms before a convolution stay)
     folded = count_graph(_exported(model, 224, keep_batch_norm=False, symbolic_size=len(sizes) > 1), 224)
     c = count_graph(graph, 224)
-    assert folded.macs == c.macs and folded.bn_stats < c.bn_stats and folded.params < c.params
+    assert folded.macs == c.macs
+    assert (folded.params < c.params and folded.bn_stats < c.bn_stats) if c.bn_stats else folded == c  # VGG has no batch norm
 
 
 def test_graph_counter_counts_matmul_from_both_operands_shapes():

@@ -14,7 +14,8 @@ What it counts:
   Identity of a stored tensor (torch.onnx stores equal parameters once), count as initializers do.
   Scalar constants (HardSwish's 3 and 1/6) and integer tensors (shapes, pads) are not parameters;
 - multiply-adds (MACs) of Conv, ConvTranspose, Gemm and MatMul, both operands' shapes from shape
-  inference. Batch norm, activations, pooling, element-wise Mul/Add and bias additions are left out
+  inference (where a shape is computed at run time, as timm's ``tf_`` "same" padding does, the
+  computation is evaluated first). Batch norm, activations, pooling, element-wise Mul/Add and bias additions are left out
   (about 1%, and every tool counts them differently), as every zoo's published number does.
 
 A graph whose batch norms an exporter folded into the convolutions (torch.onnx in eval mode, every
@@ -48,6 +49,7 @@ _TEMPLATE_OPSET = 17
 #: float initializers above this many values lose their data before shape inference (which needs
 #: the values only of the small integer tensors that compute shapes)
 _KEEP_VALUES_UP_TO = 64
+_TENSOR_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data")
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,10 @@ def _macs(model, input_size: int) -> int:
 
 
 def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor of ``model`` whose shape inference finds static, for one image of
-    ``input_size`` x ``input_size``. Inference runs on a copy without the values of the large float
-    initializers (only the small integer tensors that compute shapes need theirs)."""
+    """Every tensor of ``model`` whose shape is static for one image of ``input_size`` x
+    ``input_size``: shape inference, repeated while it lets a shape computation (TF "same" padding's
+    Shape/Cast/Div/Ceil/Pad chains in timm's ``tf_`` exports) be evaluated into constants. It runs on
+    a copy without the values of the large float initializers, which no shape depends on."""
     import onnx
 
     light = onnx.ModelProto(ir_version=model.ir_version)
@@ -178,10 +181,64 @@ def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
             for i, dim in enumerate(value.type.tensor_type.shape.dim):
                 if not dim.HasField("dim_value"):
                     dim.dim_value = 1 if i == 0 else input_size
-    inferred = onnx.shape_inference.infer_shapes(light, data_prop=True).graph
-    shapes = {t.name: tuple(t.dims) for t in inferred.initializer}
-    for value in (*inferred.input, *inferred.value_info, *inferred.output):
-        dims = value.type.tensor_type.shape.dim
-        if value.type.HasField("tensor_type") and all(d.HasField("dim_value") for d in dims):
-            shapes[value.name] = tuple(d.dim_value for d in dims)
-    return shapes
+    while True:
+        inferred = onnx.shape_inference.infer_shapes(light, data_prop=True).graph
+        shapes = {t.name: tuple(t.dims) for t in inferred.initializer}
+        for value in (*inferred.input, *inferred.value_info, *inferred.output):
+            dims = value.type.tensor_type.shape.dim
+            if value.type.HasField("tensor_type") and all(d.HasField("dim_value") for d in dims):
+                shapes[value.name] = tuple(d.dim_value for d in dims)
+        if not _fold_shape_computations(light, shapes):
+            return shapes
+
+
+def _fold_shape_computations(model, shapes: dict[str, tuple[int, ...]]) -> bool:
+    """Replace by initializers the nodes of ``model`` that compute small constants: Shape of a
+    tensor of static shape, and any node whose inputs are all small known values (the reference
+    evaluator computes it). True when one was replaced."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    values = {
+        tensor.name: numpy_helper.to_array(tensor)
+        for tensor in model.graph.initializer
+        if prod(tensor.dims) <= _KEEP_VALUES_UP_TO and tensor.data_location != onnx.TensorProto.EXTERNAL
+        and any(len(getattr(tensor, field)) for field in _TENSOR_DATA_FIELDS)  # a template's initializers have none
+    }
+    kept, folded = [], []
+    for node in model.graph.node:
+        outputs = None
+        if node.op_type == "Shape" and node.input[0] in shapes:
+            attrs = {a.name: a.i for a in node.attribute}
+            dims = shapes[node.input[0]]
+            outputs = [np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], np.int64)]
+        elif node.op_type not in MAC_OPS and all(not name or name in values for name in node.input) and not (
+                node.op_type == "Constant" and prod(node.attribute[0].t.dims) > _KEEP_VALUES_UP_TO):  # fmt: skip
+            outputs = _evaluate(model, node, values)
+        if outputs is None:
+            kept.append(node)
+            continue
+        for name, value in zip(node.output, outputs):
+            values[name] = np.asarray(value)
+            folded.append(numpy_helper.from_array(values[name], name))
+    if folded:
+        del model.graph.node[:]
+        model.graph.node.extend(kept)
+        model.graph.initializer.extend(folded)
+    return bool(folded)
+
+
+def _evaluate(model, node, values: dict) -> list | None:
+    """The outputs of the one ``node`` on ``values``; None where the reference evaluator cannot
+    compute it (it is left to shape inference)."""
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    inputs = [name for name in node.input if name]
+    graph = helper.make_graph([node], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(values[n].dtype), values[n].shape)
+                                                for n in inputs], [helper.make_value_info(n, helper.TypeProto()) for n in node.output])  # fmt: skip
+    try:
+        return ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {n: values[n] for n in inputs})
+    except Exception:  # noqa: BLE001 -- an op it lacks, or a node that computes nothing small
+        return None
