@@ -17,6 +17,7 @@ from zoocheck.records import AuditRecord, ConversionRecord, ParityResult, Tolera
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.names import gluon_style, timm_style
+from zoocheck.zoo_registry.types import Published
 
 #: (params, bn_stats, macs) per architecture id and input size, as the analytic ResNet counter
 #: (zoo_registry/audit.py, deleted with this file's graph counter) computed them
@@ -201,6 +202,22 @@ def test_graph_counter_counts_matmul_from_both_operands_shapes():
     assert c.macs == (48 * 48 * 16) + (48 * 5 * 8) + (7 * 5)
 
 
+def _pooled_classifier(path: Path, height, width) -> Path:
+    """An ONNX file: global pooling, then a 3 -> 1000 Gemm (3000 parameters, 3000 MACs)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("fc.weight", TensorProto.FLOAT, [1000, 3], [0.0] * 3000)
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "fc.weight"], ["logits"], transB=1)],
+        "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, height, width])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], [weight],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
 def test_an_architecture_without_canonical_form_is_not_measured_until_converted(tmp_path):
     """An entry with no canonical graph is skipped with the command that measures it; once a
     conversion of it is recorded, its file's graph is counted (and a file that now holds another
@@ -211,18 +228,7 @@ def test_an_architecture_without_canonical_form_is_not_measured_until_converted(
     assert {f.status for f in skipped} == {"skipped"}
     assert all(f"zoocheck convert --src timm --model {entry.name} --random-weights" in f.note for f in skipped)
 
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    path = tmp_path / "m.onnx"
-    weight = helper.make_tensor("fc.weight", TensorProto.FLOAT, [1000, 3], [0.0] * 3000)
-    graph = helper.make_graph(
-        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "fc.weight"], ["logits"], transB=1)],
-        "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, "H", "W"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])], [weight],
-    )  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    path = _pooled_classifier(tmp_path / "m.onnx", "H", "W")
     identity = {"source": "timm", "model": entry.name, "random_weights": True, "random_seed": 0}
     path.with_name("m.onnx.json").write_text(json.dumps(identity))
     record = ConversionRecord("ok", "timm", entry.name, entry.arch.id, random_weights=True, random_seed=0, onnx_path=str(path))
@@ -231,6 +237,22 @@ def test_an_architecture_without_canonical_form_is_not_measured_until_converted(
     assert measured[0].note == f"graph of {path} (no batch norm left: folded ones count one value per channel less)"
     path.with_name("m.onnx.json").write_text(json.dumps({**identity, "model": "resnet50"}))
     assert {f.status for f in audit_entry(entry, [record])} == {"skipped"}
+
+
+def test_a_file_of_fixed_size_has_no_macs_at_another_size(tmp_path):
+    """Parameters do not depend on the size; MACs at a size the file's input is not fixed at are
+    unknown, and the MACs finding says why instead of reporting the file's own size's MACs."""
+    onnx = pytest.importorskip("onnx")
+    model = onnx.load(str(_pooled_classifier(tmp_path / "m.onnx", 224, 224)))
+    assert count_graph(model, 224).macs == 3000
+    at_288 = count_graph(model, 288)
+    assert (at_288.params, at_288.macs) == (3000, None) and "fixed at 224x224, not 288x288" in at_288.macs_unknown
+    entry = dataclasses.replace(get_entry("timm", "resnetv2_50x1_bit.goog_distilled_in1k"),
+                                published=(Published(None, None, "a page", flops_g=0.4, input_size=288),))  # fmt: skip
+    record = ConversionRecord("ok", "timm", entry.name, entry.arch.id, random_weights=True, random_seed=0, onnx_path=str(tmp_path / "m.onnx"))
+    (tmp_path / "m.onnx.json").write_text(json.dumps({"source": "timm", "model": entry.name, "random_weights": True, "random_seed": 0}))
+    (finding,) = audit_entry(entry, [record])
+    assert finding.status == "skipped" and finding.measured is None and "fixed at 224x224" in finding.note
 
 
 def test_published_discrepancies_are_findings():

@@ -81,10 +81,7 @@ def _measure_file(path: Path, input_size: int) -> Measurement:
     from zoocheck.converters.graph.counts import count_graph
 
     model = onnx.load(str(path), load_external_data=False)
-    try:
-        counts = count_graph(model, input_size)
-    except ValueError as exc:
-        return Measurement(None, f"{path}: {exc}")
+    counts = count_graph(model, input_size)
     folded = not any(node.op_type == "BatchNormalization" for node in model.graph.node)
     return Measurement(counts, f"graph of {path}" + (" (no batch norm left: folded ones count one value per channel less)" if folded else ""))
 
@@ -146,8 +143,9 @@ def _macs_finding(entry: Entry, pub: Published, measurement: Measurement, size: 
     base = dict(source=entry.source, model=entry.name, quantity="macs_g", published=pub.flops_g, published_unit=unit,
                 normalised=normalised, reference=pub.reference, input_size=size, note=measurement.note)  # fmt: skip
     counts = measurement.counts
-    if counts is None:
-        return AuditRecord(**base, measured=None, convention="", status="skipped")  # type: ignore[arg-type]
+    if counts is None or counts.macs is None:
+        unknown = dict(base, note=f"{measurement.note}: {counts.macs_unknown}") if counts is not None else base
+        return AuditRecord(**unknown, measured=None, convention="", status="skipped")  # type: ignore[arg-type]
     measured = counts.macs / 1e9
     status = "ok" if _close(normalised, measured, MACS_RTOL) else "failed"
     return AuditRecord(**base, measured=round(measured, 6), convention="conv+fc MACs", status=status)  # type: ignore[arg-type]

@@ -56,8 +56,9 @@ _TENSOR_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "do
 class Counts:
     params: int  # trainable parameters (weights, biases, batch-norm scale and shift)
     bn_stats: int  # batch-norm running mean + variance values (counted by MXNet and paddle.flops)
-    macs: int  # conv + fc multiply-adds for one image at ``input_size``
+    macs: int | None  # conv + fc multiply-adds for one image at ``input_size``; None: unknown there
     input_size: int
+    macs_unknown: str = ""  # why ``macs`` is None (shapes not static, or the file's input fixed at another size)
 
     @property
     def params_with_bn_stats(self) -> int:
@@ -66,7 +67,8 @@ class Counts:
 
 def count_graph(model, input_size: int) -> Counts:
     """Parameters, batch-norm statistics and MACs of the ONNX ``model`` for one image of
-    ``input_size`` x ``input_size`` (symbolic spatial sizes are set to it, the batch to 1)."""
+    ``input_size`` x ``input_size`` (symbolic spatial sizes are set to it, the batch to 1). The
+    parameters are counted whatever the size; the MACs only where every operand's shape is known."""
     initializers = _weight_tensors(model.graph)
     params: set[str] = set()
     stats: set[str] = set()
@@ -81,11 +83,16 @@ def count_graph(model, input_size: int) -> Counts:
                 stats.add(name)
             elif node.op_type in PER_CHANNEL_OPS and prod(initializers[name]) > 1:
                 params.add(name)
+    try:
+        macs, unknown = _macs(model, input_size), ""
+    except ValueError as exc:
+        macs, unknown = None, str(exc)
     return Counts(
         params=sum(prod(initializers[n]) for n in params),
         bn_stats=sum(prod(initializers[n]) for n in stats),
-        macs=_macs(model, input_size),
+        macs=macs,
         input_size=input_size,
+        macs_unknown=unknown,
     )
 
 
@@ -178,7 +185,11 @@ def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
     weights = {t.name for t in light.graph.initializer}
     for value in light.graph.input:
         if value.name not in weights:  # the image: batch 1, symbolic spatial sizes at input_size
-            for i, dim in enumerate(value.type.tensor_type.shape.dim):
+            dims = value.type.tensor_type.shape.dim
+            fixed = [d.dim_value for d in dims[2:] if d.HasField("dim_value")]
+            if any(size != input_size for size in fixed):
+                raise ValueError(f"its input {value.name!r} is fixed at {'x'.join(map(str, fixed))}, not {input_size}x{input_size}")
+            for i, dim in enumerate(dims):
                 if not dim.HasField("dim_value"):
                     dim.dim_value = 1 if i == 0 else input_size
     while True:
