@@ -316,3 +316,17 @@ def test_audit_rerun_replaces_its_records(tmp_path, capsys):
     assert len(mm) == len(first)  # replaced, not appended
     assert any(r.KIND == "audit" and r.source == "torchvision" for r in records)  # other sources kept
     assert [r for r in records if r.KIND == "parity"] == [parity]
+
+
+def test_audit_command_reports_published_discrepancies(tmp_path, capsys, monkeypatch):
+    import zoocheck.zoo_registry
+
+    entry = dataclasses.replace(get_entry("ppcls", "ResNet50"), discrepancies=("README.md top-1 79.12 vs ResNet.md 79.21",))
+    monkeypatch.setattr(zoocheck.zoo_registry, "list_entries", lambda src=None, arch=None: [entry])
+    results = ["--results", str(tmp_path)]
+    assert main(["audit", "--src", "ppcls", *results]) == 0
+    out = capsys.readouterr().out
+    assert "0 disagree" in out and "1 published discrepancies" in out
+    assert main(["audit", "--src", "ppcls", "--strict", "--json", *results]) == 1
+    (found,) = [f for f in json.loads(capsys.readouterr().out) if f["quantity"] == "discrepancy"]
+    assert found["status"] == "failed" and found["note"] == entry.discrepancies[0]

@@ -260,8 +260,12 @@ def run_audit(args) -> int:
         if shown:
             out.print(table)
         discrepancies = sum(f.quantity == "discrepancy" for f in bad)
-        out.print(f"audit: {len(bad) - discrepancies} disagree, {discrepancies} published discrepancies, {ok} agree, "
-                  f"{skipped} not measured (no canonical graph and no converted file: --all lists them with the command that measures each)")  # fmt: skip
+        summary = [f"{len(bad) - discrepancies} disagree", f"{ok} agree"]
+        if discrepancies:
+            summary.append(f"{discrepancies} published discrepancies")
+        if skipped:
+            summary.append(f"{skipped} not measured (no canonical graph and no converted file: --all lists each with the command that measures it)")
+        out.print("audit: " + ", ".join(summary))
     # Zoos that publish numbers disagreeing with their own architecture are findings about the
     # zoos, not a failure of this run; --strict makes them one (for CI over a curated registry).
     return EXIT_FAILED if bad and args.strict else EXIT_OK
