@@ -276,8 +276,8 @@ def _fmt(value) -> str:
 
 
 def _finding_line(f) -> str:
+    if f.quantity == "discrepancy":
+        return f"published discrepancy: {f.note}"
     err = f.relative_error
     return (f"{f.quantity} published {f.published:g} {f.published_unit} (= {f.normalised:g}) vs measured "
             f"{f.measured:.4f} ({err:+.1%}) [{f.reference}]")  # fmt: skip
-    if f.quantity == "discrepancy":
-        return f"published discrepancy: {f.note}"
