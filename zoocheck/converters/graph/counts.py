@@ -15,8 +15,9 @@ What it counts:
   Scalar constants (HardSwish's 3 and 1/6) and integer tensors (shapes, pads) are not parameters;
 - multiply-adds (MACs) of Conv, ConvTranspose, Gemm and MatMul, both operands' shapes from shape
   inference (where a shape is computed at run time, as timm's ``tf_`` "same" padding does, the
-  computation is evaluated first). Batch norm, activations, pooling, element-wise Mul/Add and bias additions are left out
-  (about 1%, and every tool counts them differently), as every zoo's published number does.
+  computation is evaluated first). Batch norm, activations, pooling, element-wise Mul/Add and bias
+  additions are left out (about 1%, and every tool counts them differently), as every zoo's
+  published number does.
 
 A graph whose batch norms an exporter folded into the convolutions (torch.onnx in eval mode, every
 canonical graph) holds what the zoos count less one value per folded channel (the convolution's
