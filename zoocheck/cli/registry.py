@@ -2,8 +2,8 @@
 
 ``list`` and ``show`` import no framework (instant). ``fetch`` downloads into the cache with a progress
 bar and verifies the published checksum. ``audit`` compares published parameter counts and FLOPs/MACs
-with the analytical counts of each entry's architecture; disagreements are findings (exit 0,
-``--strict`` exits 1 on them).
+with the counts measured on its ONNX graph (``checks/audit.py``), and lists the values a zoo published
+twice, differently; disagreements are findings (exit 0, ``--strict`` exits 1 on them).
 """
 
 from __future__ import annotations
