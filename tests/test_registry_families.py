@@ -172,6 +172,15 @@ SAME_FUNCTION = {
 }
 
 
+def test_same_weights_have_one_id():
+    """Weights published by both libraries (timm's ``tv_in1k`` tags, relations.csv) are loaded into
+    networks of one id."""
+    pairs = [(e, get_entry(*key.split("/", 1))) for e in list_entries("torchvision") for key in e.same_weights_as]
+    pairs = [(a, b) for a, b in pairs if a.arch.family in FAMILIES and b.source == "timm"]
+    assert len(pairs) == 12
+    assert all(a.arch.id == b.arch.id for a, b in pairs), [(a.key, b.key) for a, b in pairs if a.arch.id != b.arch.id]
+
+
 def test_every_id_torchvision_and_timm_share_is_of_a_kind_proven_below():
     tv = {e.arch.id: e.arch.family for e in list_entries("torchvision") if e.arch.family in FAMILIES}
     shared = {family for arch_id, family in tv.items() if arch_id in {e.arch.id for e in list_entries("timm")}}
