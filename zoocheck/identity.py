@@ -106,6 +106,61 @@ def check_onnx_file(path: Path, expected: ModelIdentity, *, allow_unverified: bo
     return meta
 
 
+def entry_of_file(path: Path, option: str = "--onnx"):
+    """The registry entry (or library model) that the ONNX file at ``path`` names in its zoocheck
+    metadata; None for a file without any. BadInput for a model this zoocheck does not know."""
+    from zoocheck.converters import library_entry
+    from zoocheck.sources import UnknownSourceError
+    from zoocheck.zoo_registry import UnknownModelError, select_entries
+
+    found, _ = read_identity(path, option)
+    if found is None:
+        return None
+    try:
+        [entry] = select_entries(found.source, [found.model], library=library_entry)
+        return entry
+    except (UnknownSourceError, UnknownModelError) as exc:
+        raise BadInput(f"{path}: holds {found.source}/{found.model}, which this zoocheck cannot load ({exc}); name the model with --src and --model") from None
+
+
+def weights_recorded_in(path: Path, entry, option: str = "--onnx") -> tuple[Path | None, int | None] | None:
+    """(weights, random seed) that the ONNX file at ``path`` says it was made with, for a run on it
+    that names none: the seed of random weights, else the recorded weights file (or ``entry``'s
+    fetched file in the cache) found with the recorded checksum. None for a file without zoocheck
+    metadata. BadInput for a file of another model, or when its weights file is not found."""
+    check_onnx_model(path, entry, allow_unverified=True, option=option)
+    found, _ = read_identity(path, option)
+    if found is None:
+        return None
+    if found.random_weights:
+        return None, found.random_seed
+    from zoocheck.zoo_registry.download import cached_weights_path
+
+    recorded = Path(found.weights_file or "")
+    for candidate in (recorded, cached_weights_path(entry)):
+        if candidate is not None and candidate.exists() and (found.weights_sha256 is None or file_digest_or_none(candidate) == found.weights_sha256):
+            return candidate, None
+    checksum = f" (sha256 {found.weights_sha256[:12]})" if found.weights_sha256 else ""
+    raise BadInput(f"{path}: was made with the weights {recorded.name}{checksum}, which are not at {recorded}; pass --weights PATH to that file")
+
+
+def check_input_size(path: Path, crop: int, model: str, option: str = "--onnx") -> None:
+    """Refuse an ONNX file whose declared input size is not ``crop`` (what ``model``'s preprocessing
+    makes): onnxruntime would refuse every batch."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    weights = {t.name for t in graph.initializer}  # at IR 3 the initializers are graph inputs too
+    declared = next((i for i in graph.input if i.name not in weights), None)
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in declared.type.tensor_type.shape.dim] if declared is not None else []
+    if len(dims) == 4 and None not in dims[2:] and tuple(dims[2:]) != (crop, crop):
+        height, width = dims[2:]
+        raise BadInput(
+            f"{path}: takes {height}x{width} inputs, but the preprocessing of {model} crops {crop}x{crop}; "
+            f"give the {option} file of that model made at {crop}x{crop}, or the --src/--model whose preprocessing crops {height}x{width}"
+        )
+
+
 def check_onnx_model(path: Path, entry, *, allow_unverified: bool, option: str = "--onnx") -> dict | None:
     """Refuse an ONNX file of another source or model than ``entry`` (whatever its weights: for
     checks whose verdict does not depend on them). Returns its metadata; None as in check_onnx_file."""
@@ -157,4 +212,7 @@ def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool)
     raise BadInput(f"{output}: already holds {what}; pass --overwrite to replace it, or choose another --output")
 
 
-__all__ = ["ModelIdentity", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity", "record_disowned_by_file"]
+__all__ = [
+    "ModelIdentity", "check_input_size", "entry_of_file", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity", "record_disowned_by_file",
+    "weights_recorded_in",
+]

@@ -62,6 +62,31 @@ def _run(path: Path, names: Sequence[str], batch: np.ndarray, folder: Path) -> d
     return dict(zip(names, sess.run(list(names), {sess.get_inputs()[0].name: batch})))
 
 
+def _conv_weight_shapes(path: Path) -> list[tuple[int, ...]] | None:
+    """The shapes of the ONNX file's convolution weights, in graph order; None where a weight is
+    computed in the graph rather than stored."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    stored = {t.name: tuple(t.dims) for t in graph.initializer}
+    weights = [node.input[1] for node in graph.node if node.op_type == "Conv"]
+    return [stored[w] for w in weights] if all(w in stored for w in weights) else None
+
+
+def architecture_difference(reference: str | Path, test: str | Path) -> str | None:
+    """How the graph of ``test`` departs from the architecture of ``reference`` (a conversion of
+    the model ``test`` is checked as), or None when it may be that architecture: the convolutions'
+    weight shapes compared in any order and under any names, which every exporter of one
+    architecture keeps (batch norm folded or not, canonical or native names)."""
+    from collections import Counter
+
+    expected, found = _conv_weight_shapes(Path(reference)), _conv_weight_shapes(Path(test))
+    if expected is None or found is None or Counter(expected) == Counter(found):
+        return None
+    shared = sum((Counter(expected) & Counter(found)).values())
+    return f"{len(found)} convolutions where the architecture has {len(expected)}, {shared} of their weight shapes in common"
+
+
 def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray, *, tolerance: float) -> Divergence | None:
     """The first node (in the reference's order) whose output differs between the two ONNX files by
     more than ``tolerance`` on ``batch``; None when every common tensor agrees.
@@ -118,4 +143,4 @@ def _first_exceeding(graph, reference: Mapping[str, np.ndarray], test: Mapping[s
     return None
 
 
-__all__ = ["Divergence", "DivergenceUnavailable", "first_divergence", "first_divergence_from_layers"]
+__all__ = ["Divergence", "DivergenceUnavailable", "architecture_difference", "first_divergence", "first_divergence_from_layers"]

@@ -155,13 +155,14 @@ def check_parity(
     from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
     from zoocheck.errors import BadInput
-    from zoocheck.identity import ModelIdentity, check_onnx_file
+    from zoocheck.identity import ModelIdentity, check_input_size, check_onnx_file
     from zoocheck.zoo_registry.download import is_published_file
 
     verified, file_meta = True, None
     if onnx_path is not None:
         file_meta = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx)
         verified = file_meta is not None
+        check_input_size(onnx_path, entry.preprocess.crop, entry.key)
     with captured_text() as caught:  # libpng's warnings about colour profiles go to the debug log
         fed = model_inputs(entry, images)
     decode_text = caught[0]
@@ -209,7 +210,10 @@ def check_parity(
     if result.status == "failed" and not result.fp32_noise:
         if onnx_path is not None:
             graph_form = (file_meta or {}).get("graph") or graph
-            divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+            try:
+                divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+            except BadInput as exc:  # not this model's architecture: the file given is wrong, not a conversion
+                return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
         else:
             divergence = locate_fresh_divergence(entry, weights, random_seed, test_path, batch, tolerance, isolate)
         result = dataclasses.replace(result, first_divergence=divergence)
@@ -223,15 +227,20 @@ DIVERGENCE_INPUTS = 3
 def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, opset: int, graph: str | None):
     """Where ``onnx_path`` starts to differ from what the source framework computes: a fresh
     conversion of the same model and weights (same graph form, so the same node names), both
-    compared node by node. None when no such node can be found (e.g. the file's names differ)."""
+    compared node by node. None when no such node can be found (e.g. the file's names differ).
+    BadInput when the file's graph is not the architecture of ``entry`` at all."""
     from zoocheck import rundir
-    from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
+    from zoocheck.checks.divergence import DivergenceUnavailable, architecture_difference, first_divergence
     from zoocheck.converters.pipeline import convert
+    from zoocheck.errors import BadInput
 
     with rundir.run_directory() as run:
         reference = convert(entry, output=run / "divergence-reference.onnx", weights=weights, random_seed=random_seed, opset=opset, graph=graph)
         if not reference.ok:
             return None
+        difference = architecture_difference(reference.onnx_path, onnx_path)
+        if difference is not None:
+            raise BadInput(f"{onnx_path}: its graph is not the architecture of {entry.key} ({entry.arch.id}): {difference}; give the file of that model, or the --src/--model of the model it holds")
         try:
             return first_divergence(reference.onnx_path, onnx_path, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err)
         except DivergenceUnavailable:

@@ -248,7 +248,7 @@ def evaluate_onnx_file(
     ``expected`` (an ``identity.ModelIdentity``) the file must hold that model and weights. A file
     without zoocheck metadata is taken only with ``allow_unverified``, fed ``entry``'s spec, and
     its result recorded as unverified. BadInput for a file that cannot be used."""
-    from zoocheck.identity import check_onnx_file, check_onnx_model, read_identity
+    from zoocheck.identity import check_input_size, check_onnx_file, check_onnx_model, read_identity
 
     path = Path(path)
     found, _ = read_identity(path)
@@ -261,6 +261,7 @@ def evaluate_onnx_file(
         check_onnx_file(path, expected, allow_unverified=allow_unverified)  # raises the explanation unless allowed
         if entry is None:
             raise BadInput(f"{path}: has no zoocheck metadata; with --unverified-onnx, name its model with --src and --model (for its preprocessing)")
+        check_input_size(path, entry.preprocess.crop, entry.key)
         return _evaluate(
             dataset, store, entry.preprocess, _onnx_predict(path), options, source=entry.source, model=entry.name, backend="onnxruntime",
             run_key=f"onnx:{_file_key(path)}", arch=entry.arch.id, random_weights=False, onnx_path=str(path), weights=None, onnx_verified=False,
@@ -269,6 +270,7 @@ def evaluate_onnx_file(
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.preprocess.items()})
     except (TypeError, ValueError) as exc:
         raise BadInput(f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`") from None
+    check_input_size(path, spec.crop, f"{meta.source}/{meta.model}")
     owner = entry
     if owner is None:
         with contextlib.suppress(LookupError):  # a library model the registry does not list: no published file

@@ -71,7 +71,7 @@ def _progress_bar():
 def run(args) -> int:
     from zoocheck.checks.imagenet import DatasetError, read_dataset
     from zoocheck.checks.runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file
-    from zoocheck.identity import ModelIdentity
+    from zoocheck.identity import ModelIdentity, entry_of_file
     from zoocheck.records import Failure
     from zoocheck.store import ResultsStore
     from zoocheck.validate import at_least_one, check_writable_dir
@@ -98,8 +98,10 @@ def run(args) -> int:
     # given beside it is what the file must be, or (--unverified-onnx) what preprocessing it gets
     entry = resolve_entry(args.src, args.model) if args.src and args.model else None
     expected = None
-    if args.onnx and entry is not None and (args.weights or args.random_weights):
-        expected = ModelIdentity.of_run(entry, *weights_for(entry, args))
+    if args.onnx and (args.weights or args.random_weights):
+        named = entry or entry_of_file(Path(args.onnx))  # weights alone: the file's own model with them
+        if named is not None:
+            expected = ModelIdentity.of_run(named, *weights_for(named, args))
     run_weights = None if args.onnx else weights_for(entry, args)
     bar = None if args.no_progress else _progress_bar()
     task = None

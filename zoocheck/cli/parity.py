@@ -33,7 +33,7 @@ from zoocheck.cli.common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser("parity", help="compare the source framework with onnxruntime on random tensors and real photographs")
     add_model_args(parser, many=True)
-    parser.add_argument("--onnx", help="an existing ONNX file to check instead of converting (one model only; its zoocheck metadata must name this model and weights)")
+    parser.add_argument("--onnx", help="an existing ONNX file to check instead of converting (one model only; its zoocheck metadata must name this model and weights, and gives the weights when none are named)")
     parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata (the result is recorded as unverified)")
     add_output_args(parser, "one model only; ")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
@@ -49,6 +49,7 @@ def run(args) -> int:
 
     from zoocheck.checks.images import images_in
     from zoocheck.checks.runs import ModelRun, parity_runs
+    from zoocheck.identity import weights_recorded_in
     from zoocheck.records import Tolerance
     from zoocheck.reports.parity_report import print_parity
     from zoocheck.store import ResultsStore
@@ -73,7 +74,10 @@ def run(args) -> int:
     runs = []
     for entry in entries:
         check_graph_form(entry, args.graph)
-        weights, seed = weights_for(entry, args)
+        recorded = None
+        if args.onnx and not (args.weights or args.random_weights):
+            recorded = weights_recorded_in(Path(args.onnx), entry)  # the weights the file says it holds
+        weights, seed = recorded or weights_for(entry, args)
         runs.append(ModelRun(entry, weights, seed, None if args.onnx else prepare_output(args, store, entry, weights, seed)))
     out = console()
 
