@@ -244,7 +244,7 @@ def test_seed_rows_in_list_json(capsys):
 def test_list_json_fields(capsys):
     assert main(["list", "--src", "ppcls", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert len(data) == 33
+    assert len(data) == len(list_entries("ppcls")) > 33  # the 33 ResNets and the new families
     for d in data:
         assert {"source", "name", "aliases", "arch", "builder", "weights", "preprocess", "input_size", "label_space", "published"} <= set(d)
         for p in d["published"]:
@@ -321,13 +321,17 @@ def test_entry_builds_with_random_weights(entry):
     import numpy as np
 
     from zoocheck.converters import FrameworkUnavailable, converter_for
+    from zoocheck.converters.base import NoBuilder
 
     converter = converter_for(entry.source)
     try:
         converter.check_available()
     except FrameworkUnavailable as exc:
         pytest.skip(str(exc))
-    model = converter.load(entry, None, random_seed=0)
+    try:
+        model = converter.load(entry, None, random_seed=0)
+    except NoBuilder as exc:  # the refusal itself: tests/test_registry_families_zoos.py
+        pytest.skip(str(exc))
     size = entry.input_size if entry.source == "onnx-zoo" else 64  # exported ONNX files have a fixed size
     x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
     out = model.forward(x)

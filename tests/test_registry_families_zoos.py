@@ -66,20 +66,23 @@ def test_crop_first_is_not_a_short_side_resize(photos):
     ("mobilenet_v3", "paddleclas", "MobileNetV3_large_x1_0_ssld",
      "mobilenet_v3_large_100_headnobias_segate0.2_sefloor_expandalways_evaldropout0.8"),
     ("mobilenet_v2", "gluoncv", "mobilenetv2_1.0", "mobilenet_v2_100_convclassifier"),
-    ("mobilenet_v2", "onnx_zoo", "mobilenetv2", "mobilenet_v2_100_convclassifier"),
+    ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_convclassifier"),
+    ("mobilenet_v2", "onnx_zoo", "mobilenetv2-12-qdq", "mobilenet_v2_100"),
     ("mobilenet_v3", "gluoncv", "mobilenetv3_small", "mobilenet_v3_small_100_head1280_headnobias_convclassifier"),
     # TF "same" padding and eps 1e-3: mmpretrain, PaddleClas and the ONNX zoo's Lite4 are timm's tf_ ports
     ("efficientnet", "mmpretrain", "efficientnet-b3_3rdparty_8xb32-aa-advprop_in1k", "efficientnet_b3_bneps1e-3_samepad"),
     ("efficientnet", "paddleclas", "EfficientNetB3", "efficientnet_b3_bneps1e-3_samepad"),
     ("efficientnet", "paddleclas", "EfficientNetB0_small", "efficientnet_b0_bneps1e-3_nose"),
-    ("efficientnet", "onnx_zoo", "efficientnet-lite4", "efficientnet_lite4_bneps1e-3_samepad"),
+    ("efficientnet", "onnx_zoo", "efficientnet-lite4-11-int8", "efficientnet_lite4_bneps1e-3_samepad"),
     ("efficientnet_v2", "mmpretrain", "efficientnetv2-xl_in21k-pre_3rdparty_in1k", "efficientnet_v2_xl_bneps1e-3_samepad"),
     ("densenet", "mmpretrain", "densenet161_3rdparty_in1k", "densenet161"),
     ("densenet", "paddleclas", "DenseNet264", "densenet264"),
     ("densenet", "gluoncv", "densenet121", "densenet121"),
     ("vgg", "mmpretrain", "vgg16bn_8xb32_in1k", "vgg16_bn"),
     ("vgg", "paddleclas", "VGG16", "vgg16_convnobias_evaldropout0.5"),
-    ("vgg", "onnx_zoo", "vgg19-caffe2", "vgg19"),
+    ("vgg", "onnx_zoo", "vgg19-caffe2-9", "vgg19"),
+    ("vgg", "onnx_zoo", "vgg16-bn-7", "vgg16_bn"),
+    ("densenet", "onnx_zoo", "densenet-12-int8", "densenet121"),
 ])  # fmt: skip
 def test_zoo_names_parse_to_one_id_per_function(family, scheme, name, arch_id):
     import importlib
@@ -95,3 +98,192 @@ def test_the_same_function_shares_the_id_of_torchvision_or_timm():
     assert mobilenet_v3.mmpretrain("mobilenet-v3-small_3rdparty_in1k") == mobilenet_v3.torchvision("mobilenet_v3_small")
     assert efficientnet.paddleclas("EfficientNetB5") == efficientnet.timm("tf_efficientnet_b5")
     assert densenet.paddleclas("DenseNet264").id != densenet.timm("densenet264d").id
+
+
+# --- every row of the shared tables: an entry or an excluded record ----------------------------
+
+from pathlib import Path  # noqa: E402
+
+from zoocheck.cli import main  # noqa: E402
+from zoocheck.zoo_registry import get_entry, list_entries, list_excluded  # noqa: E402
+from zoocheck.zoo_registry.sources._common import parse_checksum, read_rows  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published" / "families"
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
+#: packaged table -> (registry source, the shared table it copies, the column naming the entry)
+TABLES = {
+    "families_mmpretrain.csv": ("mmpretrain", "mmpretrain.csv", "model"),
+    "families_paddleclas.csv": ("ppcls", "paddleclas.csv", "model"),
+    "families_gluoncv.csv": ("gluoncv", "gluoncv.csv", "model"),
+    "families_onnx_model_zoo.csv": ("onnx-zoo", "onnx-model-zoo.csv", "variant"),
+}
+#: the shared tables' columns, copied verbatim
+COPIED = ("source", "family", "model", "variant", "top1", "top5", "params_m", "flops_g", "input_size", "resize", "crop",
+          "interpolation", "mean", "std", "weights_url", "checksum_or_sha", "notes")  # fmt: skip
+ROWS = [pytest.param(table, row, id=f"{TABLES[table][0]}/{row[TABLES[table][2]]}") for table in TABLES for row in read_rows(table)]
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/reference not present (not a workplace checkout)")
+@pytest.mark.parametrize("table", list(TABLES))
+def test_the_packaged_rows_are_the_shared_tables_rows_of_these_families(table):
+    import csv
+
+    _, shared, _ = TABLES[table]
+    with open(SHARED / shared, encoding="utf-8", newline="") as f:
+        expected = [{k: (r[k] or "").strip() for k in COPIED} for r in csv.DictReader(f) if r["family"] in FAMILIES]
+    assert [{k: row[k] for k in COPIED} for row in read_rows(table)] == expected
+
+
+def _pixel_scale(cell: str) -> tuple[float, ...]:
+    values = tuple(float(x) for x in cell.split())
+    return tuple(v * 255 for v in values) if max(values) <= 1 else values
+
+
+@pytest.mark.parametrize("table, row", ROWS)
+def test_every_row_is_an_entry_with_its_numbers_and_preprocessing_or_excluded(table, row):
+    source, _, column = TABLES[table]
+    if row.get("excluded"):
+        assert any(x.model == row["model"] and x.reason == row["excluded"] for x in list_excluded(source))
+        return
+    entry = get_entry(source, row[column])
+    assert entry.arch.family == row["family"]
+    numbers = {field: float(row[field]) if row[field] else None for field in ("top1", "top5", "params_m", "flops_g")}
+    if any(numbers.values()):
+        assert {field: getattr(entry.published[0], field) for field in numbers} == numbers
+    else:
+        assert entry.published == ()
+    assert entry.weights.url == row["weights_url"]
+    assert entry.weights.checksum == parse_checksum(row["checksum_or_sha"])
+    pre = entry.preprocess
+    if row["resize"]:
+        assert (pre.resize, pre.crop, pre.interpolation) == (int(row["resize"]), int(row["crop"]), row["interpolation"])
+        mean, std = tuple(m / pre.scale for m in pre.mean), tuple(s / pre.scale for s in pre.std)
+        assert mean == pytest.approx(_pixel_scale(row["mean"])) and std == pytest.approx(_pixel_scale(row["std"]))
+    assert entry.input_size == int(row["input_size"] or pre.crop)
+    # the zoo's own conflicting statements are the entry's discrepancies, one each
+    assert len(entry.discrepancies) == row["notes"].count("DISCREPANCY")
+    assert all(text in row["notes"] for text in entry.discrepancies)
+
+
+def test_preprocessing_as_each_zoo_evaluates():
+    efficientnet = get_entry("mmpretrain", "efficientnet-b4_3rdparty_8xb32_in1k").preprocess
+    assert (efficientnet.resize_mode, efficientnet.resize, efficientnet.crop, efficientnet.image_library) == ("crop_first", 412, 380, "cv2")
+    v2 = get_entry("mmpretrain", "efficientnetv2-s_3rdparty_in1k").preprocess
+    assert (v2.resize_mode, v2.resize, v2.crop, v2.mean) == ("crop_first", 384, 384, (127.5, 127.5, 127.5))
+    assert get_entry("mmpretrain", "vgg16_8xb32_in1k").preprocess.image_library == "pil"  # backend='pillow'
+    assert get_entry("mmpretrain", "densenet121_3rdparty_in1k").preprocess.image_library == "cv2"
+    paddle = get_entry("ppcls", "EfficientNetB3").preprocess
+    assert (paddle.image_library, paddle.size_rounding, paddle.crop_rounding, paddle.resize, paddle.crop) == ("cv2", "round", "floor", 332, 300)
+    # the ONNX zoo's numbers come from a notebook that squashes; Lite4's README code resizes the short side
+    assert get_entry("onnx-zoo", "VGG 16").preprocess.resize_mode == "squash"
+    lite4 = get_entry("onnx-zoo", "efficientnet-lite4-11")
+    assert (lite4.preprocess.resize_mode, lite4.preprocess.mean, lite4.softmax_output) == ("short", (127.0, 127.0, 127.0), True)
+
+
+def test_rows_that_cannot_be_entries_are_listed_with_their_reason(capsys):
+    import json
+
+    assert main(["list", "--excluded", "--src", "ppcls", "--json"]) == 0
+    listed = {d["model"]: d["reason"] for d in json.loads(capsys.readouterr().out)}
+    assert "no weights" in listed["MobileNetV3_large_x1_0_ssld_int8"]
+    assert {"EfficientNetV2_S", "EfficientNetV2_M", "EfficientNetV2_L", "EfficientNetV2_XL"} <= set(listed)
+
+
+@pytest.mark.parametrize("pattern", ["mobilenet_v2_*", "mobilenet_v3_*", "efficientnet_[bl]*", "efficientnet_v2_*", "densenet*", "vgg*"])
+def test_list_arch_finds_every_entry_of_these_zoos(capsys, pattern):
+    import fnmatch
+    import json
+
+    ours = {e.key: e for source in ("mmpretrain", "ppcls", "gluoncv", "onnx-zoo") for e in list_entries(source)
+            if e.arch.family != "resnet" and fnmatch.fnmatch(e.arch.id, pattern)}  # fmt: skip
+    assert ours
+    assert main(["list", "--arch", pattern, "--json"]) == 0
+    listed = {f"{d['source']}/{d['name']}": d for d in json.loads(capsys.readouterr().out)}
+    assert set(ours) <= set(listed)
+    for key, entry in ours.items():
+        assert [p["top1"] for p in listed[key]["published"]] == [p.top1 for p in entry.published]
+
+
+# --- converting: the ONNX zoo's files convert, the other zoos' networks are refused at build ---
+
+
+def _published_as(entry, path: Path):
+    """``entry`` whose published checksum is that of ``path`` (a file made here stands in for the
+    zoo's, which the tests cannot download)."""
+    import dataclasses
+
+    from zoocheck.digests import file_digest
+    from zoocheck.zoo_registry.types import Checksum
+
+    return dataclasses.replace(entry, weights=dataclasses.replace(entry.weights, checksum=Checksum("sha256", file_digest(path))))
+
+
+@pytest.mark.parametrize(("source", "model", "what"), [
+    ("mmpretrain", "mobilenet-v3-large_3rdparty_in1k", "mmpretrain network for the mobilenet_v3 family"),
+    ("ppcls", "VGG11", "PaddleClas network for the vgg family"),
+    ("gluoncv", "densenet121", "GluonCV network for the densenet family"),
+    ("onnx-zoo", "vgg16-7", "random-weights writer of ONNX-zoo files for the vgg family"),
+])  # fmt: skip
+def test_a_family_without_a_builder_fails_at_build_with_one_line(tmp_path, source, model, what):
+    from zoocheck.converters.pipeline import convert
+
+    entry = get_entry(source, model)
+    conversion = convert(entry, output=tmp_path / "out.onnx", random_seed=0, isolate=False)
+    failure = conversion.failure
+    assert failure is not None and failure.stage == "build" and failure.exception_type == "NoBuilder"
+    assert failure.message.startswith(f"{entry.key} ({entry.arch.id}): zoocheck has no {what} yet")
+    assert "\n" not in failure.message and not (tmp_path / "out.onnx").exists()
+
+
+def test_an_onnx_zoo_mobilenet_file_converts(tmp_path):
+    """A file made as the zoo's mobilenetv2-10.onnx is (torchvision's MobileNetV2 through
+    torch.onnx at opset 10, input ``input`` [batch_size, 3, 224, 224]) converts through the
+    onnx-zoo converter as the published file would, and the converted file computes the original's
+    logits."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    import numpy as np
+
+    from conftest import inputs_for, run_onnx
+    from zoocheck.converters.pipeline import convert
+
+    torch.manual_seed(0)
+    network = torchvision.models.mobilenet_v2(weights=None).eval()
+    published = tmp_path / "mobilenetv2-10.onnx"
+    torch.onnx.export(network, torch.zeros(1, 3, 224, 224), str(published), opset_version=10, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
+                      dynamo=False)  # fmt: skip
+    entry = _published_as(get_entry("onnx-zoo", "mobilenetv2-10"), published)
+    batch = inputs_for(entry)
+    conversion = convert(entry, output=tmp_path / "converted.onnx", weights=published, inputs=batch, isolate=False)
+    assert conversion.failure is None, conversion.failure
+    with torch.no_grad():
+        expected = network(torch.from_numpy(batch)).numpy()
+    np.testing.assert_allclose(conversion.native_outputs, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(run_onnx(tmp_path / "converted.onnx", batch), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_an_nhwc_zoo_file_is_refused_at_build(tmp_path):
+    """EfficientNet-Lite4's files take NHWC [1, 224, 224, 3]: refused in one line, not fed NCHW."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoocheck.converters.pipeline import convert
+
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["images:0"], ["nchw"], perm=[0, 3, 1, 2]),
+         helper.make_node("GlobalAveragePool", ["nchw"], ["pooled"]),
+         helper.make_node("Flatten", ["pooled"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "w"], ["scores"]),
+         helper.make_node("Softmax", ["scores"], ["Softmax:0"])],
+        "lite4_like", [helper.make_tensor_value_info("images:0", TensorProto.FLOAT, [1, 224, 224, 3])],
+        [helper.make_tensor_value_info("Softmax:0", TensorProto.FLOAT, [1, 1000])],
+        [numpy_helper.from_array(np.zeros((3, 1000), np.float32), "w")],
+    )  # fmt: skip
+    published = tmp_path / "efficientnet-lite4-11.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), str(published))
+    entry = _published_as(get_entry("onnx-zoo", "efficientnet-lite4-11"), published)
+    failure = convert(entry, output=tmp_path / "out.onnx", weights=published, isolate=False).failure
+    assert (failure.stage, failure.exception_type) == ("build", "NoBuilder")
+    assert "input images:0 is NHWC" in failure.message

@@ -48,6 +48,20 @@ class PickledObjectError(WeightsError):
     """A checkpoint that pickles Python objects (a whole model) instead of a state dict of tensors."""
 
 
+class NoBuilder(NotImplementedError):
+    """zoocheck cannot build this entry's network in its source's framework yet: the registry holds
+    the entry for its published numbers, weights and preprocessing, and a conversion fails at its
+    build stage with this one line."""
+
+
+def refuse_unbuilt(entry: Entry, families: tuple[str, ...], what: str, fix: str = "") -> None:
+    """NoBuilder unless ``entry``'s family is one of ``families``, the ones ``what`` (e.g.
+    "mmpretrain network") is built for."""
+    if entry.arch.family not in families:
+        raise NoBuilder(f"{entry.key} ({entry.arch.id}): zoocheck has no {what} for the {entry.arch.family} family yet"
+                        + (f"; {fix}" if fix else ""))  # fmt: skip
+
+
 def import_framework(framework: Framework, source: str):
     """Import ``framework`` (through its importer when it has one) for ``source``; the module.
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.mxnet_params import read_mxnet_params, write_mxnet_params
 from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.zoo_registry.types import Architecture, Entry
@@ -167,6 +167,7 @@ class GluonCVConverter(TorchConverter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters.gluon import GluonConverter
 
+        refuse_unbuilt(entry, ("resnet", "timm"), "GluonCV network")
         if entry.naming == "gluon":  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
             return GluonConverter().load(entry, weights, random_seed=random_seed)
         import timm

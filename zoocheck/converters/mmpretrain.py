@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError
+from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.zoo_registry.resnet import BASE_WIDTH, STANDARD_LAYERS
 from zoocheck.zoo_registry.types import Architecture, Entry
@@ -69,6 +69,7 @@ class MMPretrainConverter(TorchConverter):
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.weights.layouts import layer_modules, to_mmpretrain
 
+        refuse_unbuilt(entry, ("resnet",), "mmpretrain network")
         self.prepare(weights, random_seed)
         try:
             describe = f"mmpretrain {backbone_config(entry.arch)['type']} {entry.arch.id} ({entry.arch.num_classes} classes)"

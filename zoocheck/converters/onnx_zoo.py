@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError
+from zoocheck.converters.base import Converter, NativeModel, NoBuilder, WeightsError, refuse_unbuilt
 from zoocheck.zoo_registry.types import Entry
 
 ZOO_OPSET = 7
@@ -60,6 +60,10 @@ def read_model(path: Path, num_classes: int | None = None):
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
         raise WeightsError(f"{Path(path).name}: expected one NCHW image input, found {[i.name for i in inputs]}")
+    channels, last = (d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim[1::2])
+    if channels != 3 and last == 3:  # TF exports (EfficientNet-Lite4) take NHWC
+        raise NoBuilder(f"{Path(path).name}: input {inputs[0].name} is NHWC; zoocheck feeds [N, 3, H, W] and does not "
+                        "transpose a published file's input yet")  # fmt: skip
     if not model.graph.output:
         raise WeightsError(f"{Path(path).name}: the graph has no output")
     dims = model.graph.output[0].type.tensor_type.shape.dim
@@ -123,6 +127,9 @@ class OnnxZooConverter(Converter):
     weights_are_the_published_file = True
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        if weights is None:
+            refuse_unbuilt(entry, ("resnet",), "random-weights writer of ONNX-zoo files",
+                           f"convert the published file instead (zoocheck fetch --src {entry.source} --model {entry.name})")  # fmt: skip
         self.prepare(weights, random_seed)
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:

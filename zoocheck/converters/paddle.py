@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs, refuse_unbuilt
 from zoocheck.converters.paddle_arch import build_network, scheme_for, to_paddle
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 #: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
@@ -203,6 +203,7 @@ class PaddleClasConverter(Converter):
     opset_range = (7, 19)  # paddle2onnx 2.1's operator mappers
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
+        refuse_unbuilt(entry, ("resnet",), "PaddleClas network")
         self.prepare(weights, random_seed)
         if weights is None:
             from zoocheck.converters.weights import random_weights

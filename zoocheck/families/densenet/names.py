@@ -8,7 +8,7 @@ timm           densenet121(.tv_in1k), densenetblur121d, densenet264d  ``timm``
 mmpretrain     densenet121_3rdparty_in1k                        ``mmpretrain``
 PaddleClas     DenseNet121 .. DenseNet264                       ``paddleclas``
 GluonCV        densenet121, densenet161                         ``gluoncv``
-ONNX zoo       densenet (files densenet-3 .. densenet-12)       ``onnx_zoo``
+ONNX zoo       densenet-3 .. densenet-12-int8 (files)           ``onnx_zoo``
 =============  ===============================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -72,8 +72,7 @@ def gluoncv(name: str) -> DenseNetSpec:
 
 
 def onnx_zoo(stem: str) -> DenseNetSpec:
-    """``densenet`` (files ``densenet-<opset>[-int8]``): the README's DenseNet-121, converted from
-    Caffe2."""
-    if stem != "densenet":
+    """The files ``densenet-<opset>[-int8]``: the README's DenseNet-121, converted from Caffe2."""
+    if not re.match(r"^densenet-\d+(?:-int8|-qdq)?$", stem):
         raise ValueError(f"{stem!r} is not an ONNX model zoo DenseNet file")
     return _standard("121", "ONNX model zoo", stem)

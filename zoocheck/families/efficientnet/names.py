@@ -9,7 +9,7 @@ timm           efficientnet_b0, tf_efficientnet_b7, tf_efficientnet_l2,   ``timm
 mmpretrain     efficientnet-b0_3rdparty_8xb32_in1k,                       ``mmpretrain``
                efficientnet-l2_3rdparty-ra-noisystudent_in1k-800px
 PaddleClas     EfficientNetB0 .. EfficientNetB7, EfficientNetB0_small     ``paddleclas``
-ONNX zoo       efficientnet-lite4 (file efficientnet-lite4-11.onnx)       ``onnx_zoo``
+ONNX zoo       efficientnet-lite4-11, efficientnet-lite4-11-int8 (files)  ``onnx_zoo``
 =============  =========================================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -72,8 +72,8 @@ def paddleclas(name: str) -> EfficientNetSpec:
 
 
 def onnx_zoo(stem: str) -> EfficientNetSpec:
-    """``efficientnet-lite4`` (files ``efficientnet-lite4-11[-int8|-qdq]``): converted from the TF
-    Lite4 checkpoint (TF "same" padding, BN eps 1e-3), as timm's ``tf_efficientnet_lite4``."""
-    if stem != "efficientnet-lite4":
+    """The files ``efficientnet-lite4-11[-int8|-qdq]``: converted from the TF Lite4 checkpoint (TF
+    "same" padding, BN eps 1e-3), as timm's ``tf_efficientnet_lite4``."""
+    if not re.match(r"^efficientnet-lite4-\d+(?:-int8|-qdq)?$", stem):
         raise ValueError(f"{stem!r} is not an ONNX model zoo EfficientNet file")
     return EfficientNetSpec(variant="lite4", bn_eps=TF_BN_EPS, padding="same")

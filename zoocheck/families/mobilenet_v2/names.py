@@ -8,7 +8,7 @@ timm           mobilenetv2_100, mobilenetv2_110d(.ra_in1k)  ``timm``
 mmpretrain     mobilenet-v2_8xb32_in1k                     ``mmpretrain``
 PaddleClas     MobileNetV2, MobileNetV2_x0_25, .._ssld     ``paddleclas``
 GluonCV        mobilenetv2_1.0, mobilenetv2_0.25           ``gluoncv``
-ONNX zoo       mobilenetv2 (file mobilenetv2-7.onnx)       ``onnx_zoo``
+ONNX zoo       mobilenetv2-7, mobilenetv2-12-int8 (files)  ``onnx_zoo``
 =============  ==========================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -78,8 +78,11 @@ def gluoncv(name: str) -> MobileNetV2Spec:
 
 
 def onnx_zoo(stem: str) -> MobileNetV2Spec:
-    """``mobilenetv2`` (the zoo's files ``mobilenetv2-<opset>[-int8|-qdq]``): exported from MXNet
-    Gluon's mobilenetv2_1.0 (the README), GluonCV's network."""
-    if stem != "mobilenetv2":
+    """The zoo's files ``mobilenetv2-<opset>[-int8|-qdq]``. ``mobilenetv2-7`` is MXNet Gluon's
+    mobilenetv2_1.0 (the README; its output ``mobilenetv20_output_flatten0_reshape0`` is Gluon's
+    naming); the opset-10 file and the opset-12 ones quantised from it are PyTorch exports (input
+    ``input`` [batch_size, 3, 224, 224], output ``output``) of torchvision's network."""
+    m = re.match(r"^mobilenetv2-(\d+)(?:-int8|-qdq)?$", stem)
+    if not m:
         raise ValueError(f"{stem!r} is not an ONNX model zoo MobileNetV2 file")
-    return gluoncv("mobilenetv2_1.0")
+    return gluoncv("mobilenetv2_1.0") if int(m[1]) < 10 else torchvision("mobilenet_v2")

@@ -8,7 +8,7 @@ timm           vgg16(.tv_in1k), vgg19_bn.tv_in1k            ``timm``
 mmpretrain     vgg16_8xb32_in1k, vgg16bn_8xb32_in1k         ``mmpretrain``
 PaddleClas     VGG11 .. VGG19                               ``paddleclas``
 GluonCV        vgg16, vgg16_bn                              ``gluoncv``
-ONNX zoo       vgg16, vgg16-bn, vgg19-caffe2 (file stems)   ``onnx_zoo``
+ONNX zoo       vgg16-7, vgg16-bn-7, vgg19-caffe2-9 (files)  ``onnx_zoo``
 =============  ===========================================  ===============
 
 A name outside the scheme raises ValueError.
@@ -65,9 +65,9 @@ def gluoncv(name: str) -> VGGSpec:
 
 
 def onnx_zoo(stem: str) -> VGGSpec:
-    """``vgg16``, ``vgg16-bn``, ``vgg19``, ``vgg19-bn`` (exported from MXNet Gluon) and
-    ``vgg19-caffe2`` (files ``<stem>-<opset>[-int8|-qdq]``)."""
-    m = re.match(r"^vgg(\d+)(-bn|-caffe2)?$", stem)
+    """The files ``vgg16-7``, ``vgg16-bn-7``, ``vgg19-7``, ``vgg19-bn-7`` (exported from MXNet Gluon),
+    ``vgg16-12[-int8|-qdq]`` and ``vgg19-caffe2-<opset>``."""
+    m = re.match(r"^vgg(\d+)(-bn|-caffe2)?-\d+(?:-int8|-qdq)?$", stem)
     if not m or int(m[1]) not in STANDARD_LAYERS:
         raise ValueError(f"{stem!r} is not an ONNX model zoo VGG file")
     return VGGSpec(layers=STANDARD_LAYERS[int(m[1])], batch_norm=m[2] == "-bn")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from zoocheck.zoo_registry.types import Architecture
+from zoocheck.zoo_registry.sources._common import Row, read_rows
+from zoocheck.zoo_registry.types import Architecture, Excluded
 
 FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
 
@@ -22,3 +23,13 @@ def family_architecture(family: str, scheme: str, name: str) -> Architecture:
     parser = getattr(importlib.import_module(f"zoocheck.families.{family}.names"), scheme)
     return Architecture(parser(name))
 
+
+def discrepancies(row: Row) -> tuple[str, ...]:
+    """The row's ``discrepancies`` column: the DISCREPANCY notes of the shared table, ' | '-separated."""
+    return tuple(text.strip() for text in row["discrepancies"].split(" | ") if text.strip())
+
+
+def excluded(source: str, file_name: str) -> tuple[Excluded, ...]:
+    """The rows of ``file_name`` with a reason in their ``excluded`` column, as ``Excluded``."""
+    return tuple(Excluded(source=source, model=row["model"], family=row["family"], reason=row["excluded"])
+                 for row in read_rows(file_name) if row["excluded"])  # fmt: skip

@@ -1,4 +1,6 @@
-"""GluonCV: ResNet v1/v1b/v1c/v1d/v1s/v2 and ResNeXt (data/gluoncv.csv).
+"""GluonCV: ResNet v1/v1b/v1c/v1d/v1s/v2 and ResNeXt (data/gluoncv.csv); MobileNetV2/V3, DenseNet and
+VGG (data/families_gluoncv.csv: every one the default weights, named ``<model>`` with the alias
+``<model>-<sha1[:8]>``; the architecture from the family's ``gluoncv`` name parser).
 
 Entry name = GluonCV's name for its default weights (``resnet50_v1d``, alias ``resnet50_v1d-117a384e``);
 weights the docs mark ``:tag:`` (loaded with ``pretrained='<hash>'``) are ``resnet50_v1d-00319ddc``.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.sources._common import located, flag, parse_checksum, published, read_rows, with_relations
+from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.sources.gluon import GLUON
 from zoocheck.zoo_registry.types import Entry, Weights
 
@@ -64,4 +67,32 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = with_relations(_entries())
+#: family -> its table in docs/model_zoo/csv_tables/Classifications/
+FAMILY_TABLES = {"mobilenet_v2": "MobileNet", "mobilenet_v3": "MobileNet", "densenet": "DenseNet", "vgg": "VGG"}
+
+
+def _family_entries() -> tuple[Entry, ...]:
+    entries = []
+    for row in read_rows("families_gluoncv.csv"):
+        with located(row):
+            model, checksum = row["model"], parse_checksum(row["checksum_or_sha"])
+            stem = f"{model}-{checksum.value[:8]}"
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=model,
+                    aliases=(stem,),
+                    arch=family_architecture(row["family"], "gluoncv", model),
+                    builder=model,
+                    preprocess=GLUONCV,
+                    weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluoncv-params", checksum=checksum),
+                    published=(published(row, REFERENCE.format(table=FAMILY_TABLES[row["family"]])),),
+                    input_size=GLUONCV.crop,
+                    discrepancies=discrepancies(row),
+                    notes=f"docs hashtag {row['variant']}" + ("" if checksum.value.startswith(row["variant"]) else f", the default weights' sha1 {checksum.value[:8]}"),
+                )
+            )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = with_relations(_entries() + _family_entries())

@@ -1,9 +1,15 @@
-"""mmpretrain (formerly mmcls): the ImageNet-1k ResNet / ResNeXt configs (data/mmpretrain.csv).
+"""mmpretrain (formerly mmcls): the ImageNet-1k ResNet / ResNeXt configs (data/mmpretrain.csv) and
+those of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet and VGG (data/families_mmpretrain.csv).
 
 Entry name = the config name (``resnetv1d50_8xb32_in1k``); builder = the config name too; the
 converter builds from ``entry.arch``. Aliases: the short model name (``resnet50``, ``resnetv1d50``,
 ``resnext101_32x4d`` as the vendor card spells mmcls models) for the plain 8xb32 configs, and the
 mmcls 0.x checkpoint stem (``resnext101_32x4d_b32x8_imagenet``).
+
+The new families' rows carry their test pipeline as typed columns: ``resize_mode`` ('short':
+ResizeEdge + CenterCrop; 'crop_first': EfficientNetCenterCrop, whose ``resize`` is crop + crop_padding)
+and ``image_library`` (the resize backend: pillow or cv2); the architecture comes from the family's
+``mmpretrain`` name parser.
 """
 
 from __future__ import annotations
@@ -11,15 +17,18 @@ from __future__ import annotations
 import re
 
 from zoocheck.zoo_registry.sources._common import (
+    Row,
     located,
     extras_for,
     file_name_of,
     parse_checksum,
     published,
     read_rows,
+    triple,
     with_relations,
 )
 from zoocheck.zoo_registry.names import mmpretrain_config
+from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "mmpretrain"
@@ -86,4 +95,47 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = with_relations(_entries())
+def _family_preprocess(row: Row) -> Preprocess:
+    """The config's test pipeline: ResizeEdge (long side int()) + CenterCrop (offset round), or
+    EfficientNetCenterCrop; mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
+    library = row["image_library"]
+    return Preprocess(
+        resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
+        image_library=library, antialias=library == "pil", resize_mode=row["resize_mode"],  # type: ignore[arg-type]
+        size_rounding="floor", crop_rounding="round", mean=triple(row["mean"], MEAN_255),
+        std=triple(row["std"], STD_255), scale=1.0,
+    )  # fmt: skip
+
+
+def _family_entries() -> tuple[Entry, ...]:
+    entries = []
+    for row in read_rows("families_mmpretrain.csv"):
+        with located(row):
+            name, family, url = row["model"], row["family"], row["weights_url"]
+            preprocess = _family_preprocess(row)
+            stem = file_name_of(url)
+            notes = [f"configs/{family}/metafile.yml {name}"]
+            if row["converted_from"]:
+                notes.append(f"converted from {row['converted_from']}")
+            if preprocess.resize_mode == "crop_first":
+                notes.append(f"EfficientNetCenterCrop(crop_size={preprocess.crop}, crop_padding={preprocess.resize - preprocess.crop})")
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=tuple(a for a in [_DATE_HASH.sub("", stem)] if _DATE_HASH.search(stem) and a != name),
+                    arch=family_architecture(family, "mmpretrain", name),
+                    builder=name,
+                    preprocess=preprocess,
+                    weights=Weights(url=url, file_name=stem, format="mmpretrain-checkpoint",
+                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
+                    input_size=preprocess.crop,
+                    discrepancies=discrepancies(row),
+                    notes="; ".join(notes),
+                )
+            )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = with_relations(_entries() + _family_entries())

@@ -1,8 +1,17 @@
-"""ONNX model zoo: validated/vision/classification/resnet (data/onnx_model_zoo.csv).
+"""ONNX model zoo: validated/vision/classification/resnet (data/onnx_model_zoo.csv) and the mobilenet,
+efficientnet-lite4, densenet-121 and vgg folders (data/families_onnx_model_zoo.csv).
 
 Entry name = the zoo's file stem (``resnet50-v1-7``); the opset-7 v1/v2 files also answer to the
 names the README and its older S3 links use (``resnet50-v1``, ``ResNet50-v1``, ``ResNet-50-v1``,
 ``resnet50v1``). Builder = the MXNet Gluon model the file was exported from (``resnet50_v1``).
+
+The new families' entries are named by file stem too (``mobilenetv2-7``, ``vgg16-bn-7``,
+``densenet-12-int8``), with the README's label as alias where one file has it alone (``VGG 16-bn``);
+builder = that label. Their architecture comes from the family's ``onnx_zoo`` parser. Preprocessing:
+the MobileNet and VGG numbers come from the same validation notebook as ResNet's (``ONNX_ZOO``, a
+256x256 squash; the README's short-side text is a discrepancy), EfficientNet-Lite4's from its README
+code (cv2, short side 256, (x - 127) / 128, NHWC input, softmax output); the DenseNet-121 README
+states none, so ``ONNX_ZOO`` is assumed and said so.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from zoocheck.zoo_registry.sources._common import (
     with_relations,
 )
 from zoocheck.zoo_registry.names import onnx_zoo_file
+from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "onnx-zoo"
@@ -73,4 +83,50 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = with_relations(_entries())
+#: efficientnet-lite4/README.md's code: cv2 INTER_LINEAR, short side int(100 * 224 / 87.5) = 256 (long
+#: side truncated), crop at int((w - 224) / 2), (x - 127) / 128 on 0-255, RGB
+ONNX_ZOO_LITE4 = Preprocess(
+    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
+    size_rounding="floor", crop_rounding="floor", mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0), scale=1.0,
+)  # fmt: skip
+FAMILY_REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/{folder}/README.md"
+
+
+def _family_entries() -> tuple[Entry, ...]:
+    rows = read_rows("families_onnx_model_zoo.csv")
+    labels = [row["model"] for row in rows]
+    entries = []
+    for row in rows:
+        with located(row):
+            name, url, label = row["variant"], row["weights_url"], row["model"]
+            notes = []
+            if row["mean"].startswith("127"):
+                preprocess = ONNX_ZOO_LITE4
+            else:
+                preprocess = ONNX_ZOO
+                if not row["mean"]:
+                    notes.append("the README states no preprocessing: the zoo's validation notebook's assumed")
+            if row["input_layout"] != "NCHW":
+                notes.append(f"{row['input_layout']} input")
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    aliases=(label,) if labels.count(label) == 1 and label.lower() != name else (),
+                    arch=family_architecture(row["family"], "onnx_zoo", name),
+                    builder=label,
+                    preprocess=preprocess,
+                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
+                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    published=(published(row, FAMILY_REFERENCE.format(folder=url.split("/classification/")[1].split("/")[0])),)
+                    if row["top1"] else (),
+                    input_size=preprocess.crop,
+                    softmax_output=row["output"] == "probabilities",
+                    discrepancies=discrepancies(row),
+                    notes="; ".join(notes),
+                )
+            )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = with_relations(_entries() + _family_entries())

@@ -1,5 +1,7 @@
 """PaddleClas: the ResNet / ResNet_vc / ResNet_vd / ssld / ResNeXt / ResNeXt_vd / ResNeXt101_wsl models
-(data/paddleclas.csv).
+(data/paddleclas.csv) and the MobileNetV2/V3, EfficientNet, DenseNet and VGG models
+(data/families_paddleclas.csv; its int8 row without weights and the EfficientNetV2 rows without
+numbers or eval config are ``EXCLUDED`` with their reason).
 
 Entry name = PaddleClas's own name (``ResNeXt101_vd_32x4d``); lookups are case-insensitive, so the
 vendor card's ``resnext101_vd_32x4d`` finds it. Builder = that name too (it picks PaddleClas's
@@ -8,10 +10,14 @@ parameter-naming scheme); the converter builds from ``entry.arch``.
 PaddleClas publishes each model twice: the README model list (4-digit accuracy, FLOPs counted as
 multiply-adds) and the per-family page (ResNet.md / ResNeXt.md / ResNeXt101_wsl.md: 3-digit accuracy,
 FLOPs = 2 x MACs, for ResNeXt lower parameter counts). Both are kept, each with its reference; the
-per-family numbers are the CSV's ``family_*`` columns.
+per-family numbers are the CSV's ``family_*`` columns. The new families' rows hold the per-family
+page's numbers (FLOPs about 2 x MACs for these CNNs, the unit unstated) and the README/model_list
+disagreements as ``discrepancies``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from zoocheck.zoo_registry.sources._common import (
     located,
@@ -27,7 +33,8 @@ from zoocheck.zoo_registry.sources._common import (
     with_relations,
 )
 from zoocheck.zoo_registry.names import paddleclas
-from zoocheck.zoo_registry.types import Entry, Preprocess, Published, Weights
+from zoocheck.zoo_registry.sources._families import discrepancies, excluded, family_architecture
+from zoocheck.zoo_registry.types import Entry, Excluded, Preprocess, Published, Weights
 
 SOURCE = "ppcls"
 README_REF = "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/README.md (model list; FLOPs = MACs via paddle.flops)"
@@ -110,4 +117,50 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-ENTRIES: tuple[Entry, ...] = with_relations(_entries())
+#: family -> its per-family page (docs/zh_CN/models/ImageNet1k/)
+FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
+                "densenet": "DenseNet.md", "vgg": "VGG.md"}  # fmt: skip
+FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
+                "for these CNNs, the unit unstated)")  # fmt: skip
+
+
+def _family_entries() -> tuple[Entry, ...]:
+    entries = []
+    for row in read_rows("families_paddleclas.csv"):
+        if row["excluded"]:
+            continue
+        with located(row):
+            name, url = row["model"], row["weights_url"]
+            notes = []
+            if row["resize"]:
+                preprocess = dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]))
+            else:
+                preprocess = PPCLS
+                notes.append("no eval config in this PaddleClas snapshot: the 224-pixel configs' preprocessing assumed")
+            alternates = ()
+            if row["inference_url"]:
+                alternates = (Weights(url=row["inference_url"], file_name=file_name_of(row["inference_url"]), format="paddle-inference"),)
+            if row["variant"] == "ssld":
+                notes.append("ssld: distilled weights of the same network")
+            entries.append(
+                Entry(
+                    source=SOURCE,
+                    name=name,
+                    arch=family_architecture(row["family"], "paddleclas", name),
+                    builder=name,
+                    preprocess=preprocess,
+                    weights=Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams"),
+                    alternate_weights=alternates,
+                    published=(published(row, FAMILIES_REF.format(page=FAMILY_PAGES[row["family"]]), flops_unit="FLOPs"),
+                               *extras_for(SOURCE, name)),  # fmt: skip
+                    input_size=preprocess.crop,
+                    discrepancies=discrepancies(row),
+                    notes="; ".join(notes),
+                )
+            )
+    return tuple(entries)
+
+
+ENTRIES: tuple[Entry, ...] = with_relations(_entries() + _family_entries())
+
+EXCLUDED: tuple[Excluded, ...] = excluded(SOURCE, "families_paddleclas.csv")
