@@ -287,3 +287,30 @@ def test_an_nhwc_zoo_file_is_refused_at_build(tmp_path):
     failure = convert(entry, output=tmp_path / "out.onnx", weights=published, isolate=False).failure
     assert (failure.stage, failure.exception_type) == ("build", "NoBuilder")
     assert "input images:0 is NHWC" in failure.message
+
+
+def test_a_caffe2_densenet_file_converts_to_n_by_classes_logits(tmp_path):
+    """The zoo's DenseNet-121 files end in a 1x1 conv ([1, 1000, 1, 1]): the converted file's
+    first output is [N, 1000] like every file zoocheck writes, the same numbers."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from conftest import inputs_for, run_onnx
+    from zoocheck.converters.pipeline import convert
+
+    weights = np.random.default_rng(0).standard_normal((1000, 3, 1, 1)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["data_0"], ["pooled"]), helper.make_node("Conv", ["pooled", "w"], ["fc6_1"])],
+        "densenet_like", [helper.make_tensor_value_info("data_0", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("fc6_1", TensorProto.FLOAT, [1, 1000, 1, 1])], [numpy_helper.from_array(weights, "w")],
+    )  # fmt: skip
+    published = tmp_path / "densenet-9.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)], ir_version=4), str(published))
+    entry = _published_as(get_entry("onnx-zoo", "densenet-9"), published)
+    batch = inputs_for(entry)
+    conversion = convert(entry, output=tmp_path / "converted.onnx", weights=published, inputs=batch, isolate=False)
+    assert conversion.failure is None, conversion.failure
+    converted = run_onnx(tmp_path / "converted.onnx", batch)
+    assert converted.shape == (len(batch), 1000)
+    np.testing.assert_allclose(converted, conversion.native_outputs, rtol=1e-5, atol=1e-5)

@@ -97,6 +97,22 @@ def upgrade(model, opset: int):
     return model
 
 
+def flatten_scores(model):
+    """``model`` whose first output, if it is [N, classes, 1, 1] (Caffe2's DenseNet-121 ends in a 1x1
+    conv), is flattened to [N, classes] as every file zoocheck writes declares it."""
+    from onnx import helper
+
+    scores = model.graph.output[0]
+    dims = scores.type.tensor_type.shape.dim
+    if len(dims) != 4 or any(not d.HasField("dim_value") or d.dim_value != 1 for d in dims[2:]):
+        return model
+    flat = helper.make_tensor_value_info(f"{scores.name}_flat", scores.type.tensor_type.elem_type, [dims[0].dim_value or None, dims[1].dim_value or None])
+    model.graph.node.append(helper.make_node("Flatten", [scores.name], [flat.name], name=f"{scores.name}_flatten", axis=1))
+    model.graph.output.remove(scores)
+    model.graph.output.insert(0, flat)
+    return model
+
+
 class OnnxZooNative(NativeModel):
     def __init__(self, path: Path, scratch: tempfile.TemporaryDirectory | None = None):
         import onnx
@@ -119,7 +135,7 @@ class OnnxZooNative(NativeModel):
     def export_onnx(self, path: Path, opset: int) -> None:
         import onnx
 
-        onnx.save(upgrade(read_model(self.path), opset), str(path))
+        onnx.save(flatten_scores(upgrade(read_model(self.path), opset)), str(path))
 
 
 class OnnxZooConverter(Converter):
@@ -196,7 +212,7 @@ def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
     return path
 
 
-__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "read_model", "upgrade", "write_zoo_like"]
+__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "flatten_scores", "read_model", "upgrade", "write_zoo_like"]
 
 
 def write_onnx_zoo_file(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
