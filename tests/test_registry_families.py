@@ -212,9 +212,10 @@ def test_different_ids_are_different_functions(tv_name, timm_name, why):
 
 # --- convert and parity ------------------------------------------------------------------------
 
-#: the smallest model of each family (a tf_ port for the "same" padding); efficientnet_b0 with the
-#: library's own random weights is chaotic in fp32 (torch fp32 vs fp64 ~1e-3 of the logit range),
-#: so the EfficientNet family is checked on Lite0 here and B0 converts below
+#: the smallest model of each family (a tf_ port for the "same" padding). The library's own random
+#: weights make the SE networks chaotic in fp32 until their family has calibrated ones (torch fp32 vs
+#: fp64: efficientnet_b0 ~1e-3 of the logit range, torchvision's efficientnet_v2_s 0.23), so the
+#: EfficientNet family is checked on Lite0 (no SE) here and B0 converts below
 PARITY = [
     ("torchvision", "mobilenet_v2.IMAGENET1K_V1"),
     ("timm", "mobilenetv3_small_050.lamb_in1k"),
@@ -225,7 +226,6 @@ PARITY = [
     pytest.param("torchvision", "mobilenet_v3_large.IMAGENET1K_V2", marks=pytest.mark.slow),
     pytest.param("timm", "mobilenetv3_rw.rmsp_in1k", marks=pytest.mark.slow),
     pytest.param("timm", "densenetblur121d.ra_in1k", marks=pytest.mark.slow),
-    pytest.param("torchvision", "efficientnet_v2_s.IMAGENET1K_V1", marks=pytest.mark.slow),
 ]
 
 
