@@ -243,3 +243,21 @@ def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, backend
         # A second run reuses the conversion made from the same (random) weights.
         assert main(argv) == 0
         assert len(ResultsStore(results).results("conversion")) == 1
+
+
+def test_cache_chunks_and_predictions_get_the_umask_mode_not_0600(world, tmp_path):
+    """The crop cache's chunks and the per-image predictions (a sweep's eval step) are written by
+    store.write_atomic like every whole file: 0644 under umask 022, as open() would make them."""
+    import os
+    import stat
+
+    cache, predictions = tmp_path / "cache", tmp_path / "top5.npy"
+    previous = os.umask(0o022)
+    try:
+        _eval(world, cache_dir=cache, predictions=predictions, batch_size=4)
+    finally:
+        os.umask(previous)
+    written = [predictions, *(p for p in cache.rglob("*") if p.is_file())]
+    assert {p.suffix for p in written} == {".npy", ".json"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {p.name: 0o644 for p in written}
+    assert np.load(predictions).shape == (len(world["items"]) + 1, 5)

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from zoocheck.records import Failure, Record, RecordError, record_from_json
 
@@ -103,15 +104,18 @@ class ResultsStore:
         return list(self._read(self.failures_path))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``path`` so that it holds either its old content or all of ``text``, never a part."""
+def write_atomic(path: Path, content: str | Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` so that it holds either its old content or all of the new, never a part.
+    ``content`` is the text (UTF-8), or a function that writes the bytes to the binary file it is
+    given (``lambda fh: np.save(fh, array)``). Every file zoocheck writes whole goes through here."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
     # created 0666 less the umask, as open() creates a file (mkstemp's would stay 0600)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    write = content if callable(content) else lambda fh: fh.write(content.encode("utf-8"))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

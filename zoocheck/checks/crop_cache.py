@@ -8,14 +8,12 @@ same resize/crop/interpolation/library decodes nothing, whatever its mean, std o
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.digests import json_digest
+from zoocheck.store import write_atomic
 from zoocheck.zoo_registry.types import Preprocess
 
 CACHE_CHUNK = 256  # images per cache file
@@ -63,18 +61,8 @@ class CropCache:
         data, meta = self._paths(start, end)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            atomic_write(data, lambda fh: np.save(fh, crops))
-            atomic_write(meta, lambda fh: fh.write(json.dumps({"skipped": {str(k): v for k, v in skipped.items()}}).encode()))
+            write_atomic(data, lambda fh: np.save(fh, crops))
+            write_atomic(meta, json.dumps({"skipped": {str(k): v for k, v in skipped.items()}}))
         except OSError as exc:  # a full disk costs the cache, not the evaluation
             self.enabled, self.error = False, f"preprocessed cache disabled: {exc}"
 
-
-def atomic_write(path: Path, write: Callable) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.checks.crop_cache import CropCache, atomic_write, geometry_key
+from zoocheck.checks.crop_cache import CropCache, geometry_key
 from zoocheck.checks.eval_feed import Feeder
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
 from zoocheck.converters.base import available_cpus
 from zoocheck.digests import json_digest
 from zoocheck.records import EvalResult, SkippedImage, utc_now
+from zoocheck.store import write_atomic
 from zoocheck.zoo_registry.types import Preprocess
 
 DEFAULT_BATCH_SIZE = 32
@@ -76,7 +77,7 @@ class _Checkpoint:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         header = json.dumps({"run_key": self.run_key, "done": self.done, "skipped": {str(k): v for k, v in self.skipped.items()}})
-        atomic_write(self.path, lambda fh: np.savez(fh, header=np.array(header), top5=self.top5[: self.done]))
+        write_atomic(self.path, lambda fh: np.savez(fh, header=np.array(header), top5=self.top5[: self.done]))
 
     def remove(self) -> None:
         if self.path is not None:
@@ -176,7 +177,7 @@ def evaluate(
     if predictions is not None:
         per_image = ckpt.top5.copy()
         per_image[~evaluated] = -1
-        atomic_write(Path(predictions), lambda fh: np.save(fh, per_image))
+        write_atomic(Path(predictions), lambda fh: np.save(fh, per_image))
     ckpt.remove()
     this_run = images - resumed
     return EvalResult(
