@@ -260,7 +260,8 @@ def test_a_partner_without_weights_is_a_weights_failure_of_the_compare_job(tmp_p
         (["--steps", "eval"], "needs a validation set"),
         (["--steps", "eval", "--data", "/nonexistent/val"], "/nonexistent/val"),
         (["--workers", "0"], "--workers 0: must be at least 1"),
-        (["--model", "no-such-model*"], "no registry entry matches"),
+        (["--model", "no-such-model*"], "no model matches 'no-such-model*' for source 'torchvision'"),
+        (["--arch", "no-such-arch*"], "no registry entry matches"),
     ],
 )
 def test_sweep_usage_errors(tmp_path, capsys, extra, message):

@@ -63,7 +63,26 @@ def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
 
 def add_random_weights_args(parser) -> None:
     parser.add_argument("--random-weights", action="store_true", help="use seeded random weights (every output says so)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
+    add_seed_arg(parser)
+
+
+def add_seed_arg(parser) -> None:
+    # no default here: a --seed given without --random-weights is refused (random_seed), not ignored
+    parser.add_argument("--seed", type=int, help="seed for --random-weights (0 to 2**32-1, default 0)")
+
+
+def random_seed(args) -> int | None:
+    """The seed of --random-weights (default 0), None without --random-weights. UsageError for a
+    --seed given without it (it would be silently ignored) and for a seed out of range."""
+    from zoocheck.validate import check_seed
+
+    if not args.random_weights:
+        if args.seed is not None:
+            raise UsageError(f"--seed {args.seed} seeds --random-weights: add --random-weights, or leave --seed out")
+        return None
+    seed = 0 if args.seed is None else args.seed
+    check_seed(seed)
+    return seed
 
 
 def add_output_args(parser, what: str) -> None:
@@ -104,15 +123,13 @@ def weights_for(entry, args):
     """(weights path or None, random seed or None) for --weights/--random-weights/--seed.
 
     Raises UsageError (exit 2) for both --weights and --random-weights, for neither of them without
-    a fetched file in the cache, or for a weights path that does not exist.
+    a fetched file in the cache, for a weights path that does not exist, or for a bad --seed.
     """
     from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
-    from zoocheck.validate import check_seed
 
     if args.weights and args.random_weights:
         raise UsageError("give either --weights or --random-weights, not both")
-    check_seed(args.seed)
-    seed = args.seed if args.random_weights else None
+    seed = random_seed(args)
     try:
         weights = resolve_weights(entry, args.weights, seed)
     except MissingWeightsError as exc:

@@ -15,10 +15,12 @@ from zoocheck.cli.common import (
     EXIT_OK,
     UsageError,
     add_results_arg,
+    add_seed_arg,
     console,
     keep_framework_log,
     report_failure,
     print_json,
+    random_seed,
     resolve_entry,
     stage_status,
 )
@@ -29,7 +31,7 @@ def register(subparsers) -> None:
     parser.add_argument("models", nargs=2, metavar="SRC:MODEL", help="two models, e.g. timm:resnet50d ppcls:ResNet50_vd")
     parser.add_argument("--weights", nargs=2, metavar=("A", "B"), help="a weights file per side, each in its source's own format (default: the fetched files)")
     parser.add_argument("--random-weights", action="store_true", help="one common random set written in each side's own format (a self-test of both weight mappings)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
+    add_seed_arg(parser)
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="function tolerance: max |diff| / logit range (default 1e-3)")
     add_results_arg(parser)
@@ -54,7 +56,7 @@ def run(args) -> int:
     from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
-    from zoocheck.validate import check_seed, positive_finite
+    from zoocheck.validate import positive_finite
 
     entry_a, entry_b = (_entry(m) for m in args.models)
     if entry_a.arch.id != entry_b.arch.id:
@@ -65,7 +67,7 @@ def run(args) -> int:
         raise UsageError(f"{entry_a.key} vs {entry_b.key}: compare works on canonical graphs, and {exc}; nothing to compare") from None
     if args.weights and args.random_weights:
         raise UsageError("give either --weights A B or --random-weights, not both")
-    check_seed(args.seed)
+    seed = random_seed(args)
     positive_finite("--max-rel-err", args.max_rel_err)
     weights = None
     if not args.random_weights:
@@ -84,7 +86,7 @@ def run(args) -> int:
     store = ResultsStore(args.results)
     with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json):
         result, log = compare_and_store(
-            entry_a, entry_b, store, weights=weights, random_seed=args.seed if args.random_weights else None, images=images, tolerance=tolerance
+            entry_a, entry_b, store, weights=weights, random_seed=seed, images=images, tolerance=tolerance
         )  # fmt: skip
     keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", log)
     if isinstance(result, Failure):

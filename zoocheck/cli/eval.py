@@ -14,6 +14,7 @@ from zoocheck.cli.common import (
     console,
     keep_framework_log,
     print_json,
+    random_seed,
     report_failure,
     resolve_entry,
     weights_for,
@@ -85,6 +86,7 @@ def run(args) -> int:
         raise UsageError("--onnx evaluates an ONNX file: it cannot be combined with --backend native")
     if not args.onnx and not (args.src and args.model):
         raise UsageError("name the model with --src and --model, or give --onnx FILE")
+    random_seed(args)  # a --seed without --random-weights is refused, even where no weights are resolved
     store = ResultsStore(args.results)
     check_writable_dir(store.directory, "the results folder")
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_crop_cache()

@@ -24,6 +24,7 @@ from zoocheck.cli.common import (
     report_failure,
     prepare_output,
     print_json,
+    random_seed,
     resolve_entries,
     stage_status,
     weights_for,
@@ -64,6 +65,7 @@ def run(args) -> int:
         raise UsageError("--onnx checks an existing file: --output, --opset and --overwrite are for a conversion")
     if args.unverified_onnx and not args.onnx:
         raise UsageError("--unverified-onnx goes with --onnx FILE")
+    random_seed(args)  # a --seed without --random-weights is refused, also where --onnx records the weights
     try:
         images = images_in(args.images) if args.images else None
     except FileNotFoundError as exc:

@@ -7,9 +7,7 @@ what changed or failed (``--force``: everything). Exit 0 when every job passed, 
 
 from __future__ import annotations
 
-import fnmatch
-
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, print_json
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, add_seed_arg, console, print_json, random_seed
 
 
 def register(subparsers) -> None:
@@ -19,7 +17,7 @@ def register(subparsers) -> None:
     parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive); 'source/name' picks one source's")
     parser.add_argument("--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)")
     parser.add_argument("--random-weights", action="store_true", help="seeded random weights for every entry (every output says so); default: the fetched weights")
-    parser.add_argument("--seed", type=int, default=0, help="seed for --random-weights (0 to 2**32-1, default 0)")
+    add_seed_arg(parser)
     parser.add_argument("--data", help="validation set for the eval step (any layout `zoocheck eval` reads)")
     parser.add_argument("--limit", type=int, help="eval: only the first N images")
     parser.add_argument("--images", help="parity: folder of photographs (default: the ones bundled with scikit-image)")
@@ -28,8 +26,9 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=1, help="jobs run at once (local: worker processes; default 1)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default local)")
     parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one on 127.0.0.1)")
-    parser.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs each task requests (default 1)")
-    parser.add_argument("--eval-shards", type=int, default=1, help="ray: split each eval into this many tasks, merged exactly (default 1)")
+    # the Ray options have no default here: given without --executor ray they are refused, not ignored
+    parser.add_argument("--cpus-per-job", type=float, help="ray: CPUs each task requests (default 1)")
+    parser.add_argument("--eval-shards", type=int, help="ray: split each eval into this many tasks, merged exactly (default 1)")
     parser.add_argument("--timeout", type=float, help="per-job time limit in seconds: a job past it is killed and recorded as 'timeout'")
     parser.add_argument("--memory-limit", type=float, help="per-job memory limit in GB: a job over it is killed and recorded as 'out of memory'")
     parser.add_argument("--force", action="store_true", help="run every job again, finished or not")
@@ -38,31 +37,18 @@ def register(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def select_entries(sources, arch: str | None, models):
-    """Registry entries of ``sources`` (default all) whose arch id matches ``arch`` and whose name
-    (or an alias) matches one of ``models``, in registry order."""
-    from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
+def selected_entries(sources, arch: str | None, models):
+    """The registry entries the sweep runs: ``zoo_registry.select_entries`` over the registry only
+    (a name no entry has is an error, not a library model); UsageError when it selects nothing."""
+    from zoocheck.zoo_registry import UnknownModelError, UnknownSourceError, select_entries
 
     try:
-        wanted = [canonical_source(s) for s in sources] if sources else None
-    except UnknownSourceError as exc:
+        entries = select_entries(sources or None, models, arch)
+    except (UnknownSourceError, UnknownModelError) as exc:
         raise UsageError(str(exc)) from None
-    entries = [e for e in list_entries() if wanted is None or e.source in wanted]
-    if arch:
-        entries = [e for e in entries if fnmatch.fnmatch(e.arch.id, arch.lower())]
-    if models:
-        patterns = [m.lower() for m in models]
-        entries = [e for e in entries if any(_matches(e, p) for p in patterns)]
     if not entries:
         raise UsageError("no registry entry matches the selection (see `zoocheck list`)")
     return entries
-
-
-def _matches(entry, pattern: str) -> bool:
-    """``pattern`` against the entry's name or aliases, or, with a '/', its 'source/name' key."""
-    if "/" in pattern:
-        return fnmatch.fnmatch(entry.key.lower(), pattern)
-    return any(fnmatch.fnmatch(n.lower(), pattern) for n in (entry.name, *entry.aliases))
 
 
 def _steps(text: str) -> tuple[str, ...]:
@@ -81,7 +67,8 @@ def _executor(args):
         from zoocheck.sweep.ray_executor import RayExecutor, RayUnavailable
 
         try:
-            return RayExecutor(address=args.ray_address, cpus_per_job=args.cpus_per_job, memory_bytes=memory, timeout_s=args.timeout, eval_shards=args.eval_shards)
+            given = {k: v for k, v in (("cpus_per_job", args.cpus_per_job), ("eval_shards", args.eval_shards)) if v is not None}  # else RayExecutor's defaults
+            return RayExecutor(address=args.ray_address, memory_bytes=memory, timeout_s=args.timeout, **given)
         except RayUnavailable as exc:
             raise UsageError(str(exc)) from None
     from zoocheck.sweep.local import LocalExecutor
@@ -97,15 +84,18 @@ def run(args) -> int:
     from zoocheck.store import ResultsStore
     from zoocheck.sweep.driver import run_sweep
     from zoocheck.sweep.jobs import plan
-    from zoocheck.validate import at_least_one, check_opset, check_seed, check_writable_dir, positive_finite
+    from zoocheck.validate import at_least_one, check_opset, check_writable_dir, positive_finite
 
     steps = _steps(args.steps)
     for name, value in (("--workers", args.workers), ("--eval-shards", args.eval_shards), ("--limit", args.limit)):
         at_least_one(name, value)
     for name, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit), ("--cpus-per-job", args.cpus_per_job), ("--max-rel-err", args.max_rel_err)):
         positive_finite(name, value)
-    check_seed(args.seed)
-    entries = select_entries(args.src, args.arch, args.model)
+    ray_only = [option for option, value in (("--ray-address", args.ray_address), ("--cpus-per-job", args.cpus_per_job), ("--eval-shards", args.eval_shards)) if value is not None]
+    if ray_only and args.executor != "ray":
+        raise UsageError(f"{', '.join(ray_only)}: Ray options, used only with --executor ray; add --executor ray or leave them out")
+    seed = random_seed(args)
+    entries = selected_entries(args.src, args.arch, args.model)
     for source in dict.fromkeys(e.source for e in entries):
         check_opset(source, args.opset)
     store = ResultsStore(args.results)
@@ -124,7 +114,6 @@ def run(args) -> int:
             data_fingerprint = read_dataset(args.data).fingerprint()
         except DatasetError as exc:
             raise UsageError(str(exc)) from None
-    seed = args.seed if args.random_weights else None
     tolerance = {"max_rel_err": args.max_rel_err} if args.max_rel_err is not None else {}
     options = {
         "convert": {"opset": args.opset},
