@@ -77,3 +77,27 @@ def import_paddleclas(module: str):
         # PaddleClas's tools call logger.init_logger() first (a stdout handler); a plain logger will do.
         ppcls_logger._logger = logging.getLogger("ppcls")
     return imported
+
+
+def perturbed_state(model, seed: int, damped=lambda key: False) -> dict:
+    """Random float32 values for every entry of a PaddleClas model's state dict, batch-norm
+    statistics included (so a mixed-up ``_mean``/``_variance`` shows): He-scaled convs, 1/sqrt(in)
+    Linear weights, gammas around 1 (``damped(key)``: in 0.2-1.0, for the last batch norm of deep
+    residual branches), biases, betas and means around 0, variances in 0.5-1.5."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, tensor in model.state_dict().items():
+        shape = tuple(tensor.shape)
+        if key.endswith("_variance"):
+            state[key] = rng.uniform(0.5, 1.5, shape)
+        elif len(shape) == 4:
+            state[key] = rng.normal(0, np.sqrt(2.0 / np.prod(shape[1:])), shape)
+        elif len(shape) == 2:
+            state[key] = rng.normal(0, 1 / np.sqrt(shape[0]), shape)
+        elif key.endswith("weight"):
+            state[key] = rng.uniform(0.2, 1.0, shape) if damped(key) else rng.uniform(0.7, 1.3, shape)
+        else:
+            state[key] = rng.normal(0, 0.1, shape)
+    return {k: v.astype(np.float32) for k, v in state.items()}

@@ -54,6 +54,24 @@ VARIANTS: tuple[str, ...] = ("large", "small", "large_minimal", "small_minimal",
 DEFAULT_BN_EPS = 1e-5
 #: the head layer's width at width 1.0
 HEAD_CHANNELS = {"large": 1280, "small": 1024}
+#: the paper's block tables (Tables 1 and 2), at width 1.0: per block (kernel, expanded channels,
+#: output channels, squeeze-excitation, activation, stride); the last 1x1 conv has the last
+#: block's expanded width (960 / 576)
+BLOCKS: dict[str, tuple[tuple[int, int, int, bool, str, int], ...]] = {
+    "large": (
+        (3, 16, 16, False, "relu", 1), (3, 64, 24, False, "relu", 2), (3, 72, 24, False, "relu", 1),
+        (5, 72, 40, True, "relu", 2), (5, 120, 40, True, "relu", 1), (5, 120, 40, True, "relu", 1),
+        (3, 240, 80, False, "hardswish", 2), (3, 200, 80, False, "hardswish", 1), (3, 184, 80, False, "hardswish", 1),
+        (3, 184, 80, False, "hardswish", 1), (3, 480, 112, True, "hardswish", 1), (3, 672, 112, True, "hardswish", 1),
+        (5, 672, 160, True, "hardswish", 2), (5, 960, 160, True, "hardswish", 1), (5, 960, 160, True, "hardswish", 1),
+    ),
+    "small": (
+        (3, 16, 16, True, "relu", 2), (3, 72, 24, False, "relu", 2), (3, 88, 24, False, "relu", 1),
+        (5, 96, 40, True, "hardswish", 2), (5, 240, 40, True, "hardswish", 1), (5, 240, 40, True, "hardswish", 1),
+        (5, 120, 48, True, "hardswish", 1), (5, 144, 48, True, "hardswish", 1), (5, 288, 96, True, "hardswish", 2),
+        (5, 576, 96, True, "hardswish", 1), (5, 576, 96, True, "hardswish", 1),
+    ),
+}  # fmt: skip
 
 
 def round_channels(channels: float, divisor: int = 8) -> int:
