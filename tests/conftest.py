@@ -23,7 +23,7 @@ from zoocheck.zoo_registry.sources.mmpretrain import MMPRETRAIN_CV2
 from zoocheck.zoo_registry.sources.onnx_zoo import ONNX_ZOO
 from zoocheck.zoo_registry.sources.ppcls import PPCLS
 from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
-from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 # ---------------------------------------------------------------------------------------------

@@ -55,10 +55,10 @@ def test_random_weights_are_seeded_and_not_degenerate():
 
 
 def test_the_branch_gain_shrinks_only_beyond_every_spec_networks_depth():
-    from zoocheck.converters.weights.canonical import blocks
     from zoocheck.converters.weights.random import RESIDUAL_BRANCH_GAIN, branch_gain
+    from zoocheck.families.resnet.canonical import blocks
 
-    deepest = max(sum(1 for _ in blocks(e.arch.resnet)) for e in list_entries() if e.arch.resnet is not None)
+    deepest = max(sum(1 for _ in blocks(e.arch.structure)) for e in list_entries() if e.arch.family == "resnet")
     assert deepest == 66 and branch_gain(deepest) == RESIDUAL_BRANCH_GAIN  # the canonical scheme is unchanged
     assert branch_gain(139) == pytest.approx(0.1007, abs=1e-4)  # resnetrs420: stable in fp32 at 320 px
     assert branch_gain(280) == pytest.approx(branch_gain(140) / 2)

@@ -182,7 +182,7 @@ def test_the_frameworks_layer_outputs_are_the_canonical_graphs_intermediates(sou
 
     from zoocheck.checks.divergence import first_divergence_from_layers
     from zoocheck.converters.pipeline import convert, native_layer_outputs
-    from zoocheck.converters.weights.canonical import batch_norm_outputs
+    from zoocheck.families.resnet.canonical import batch_norm_outputs
 
     entry = dataclasses.replace(get_entry(source, model), input_size=64)
     conversion = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical")

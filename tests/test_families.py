@@ -8,8 +8,14 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from zoocheck.cli import main
 from zoocheck.converters.graph import canonical_fingerprint
-from zoocheck.zoo_registry import list_entries
+from zoocheck.converters.normalize import read_metadata
+from zoocheck.families.registry import Family, family_of, register_family, unregister_family
+from zoocheck.sources import Framework, Source
+from zoocheck.zoo_registry import get_entry, list_entries
 
 GOLDEN = Path(__file__).parent / "data" / "resnet_fingerprints.json"
 #: opsets whose canonical graphs differ in form (IR 3 below 9, no ceil_mode below 10, ...)
@@ -60,3 +66,54 @@ def test_random_weights_are_drawn_as_recorded():
     for arch_id in DRAWN:
         assert list(drawn[arch_id]) == list(golden[arch_id]), f"{arch_id}: other parameter names"
         np.testing.assert_allclose(list(drawn[arch_id].values()), list(golden[arch_id].values()), rtol=1e-4, err_msg=arch_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# a family added through the public descriptor alone (tests/tiny_family/), end to end
+
+
+#: the test-only family: its own modules, one descriptor
+TINY = Family("tiny", "tiny_family.spec:TinySpec", "tiny_family.names", parameters="tiny_family.canonical:parameter_shapes",
+              template="tiny_family.template:build_template", random_weights="tiny_family.random:draw",
+              forward="tiny_family.canonical:forward", layer_outputs="tiny_family.canonical:layer_outputs",
+              layouts=(("tiny_seq", "tiny_family.layouts:to_sequential"),))  # fmt: skip
+
+
+@pytest.fixture
+def tiny_family(registered_source, tmp_path):
+    """The test-only ``tiny`` family and its two sources (``tiny-torch``: the canonical names;
+    ``tiny-seq``: an nn.Sequential's), registered for one test."""
+    register_family(TINY)
+    torch = (Framework("torch", extra="torch"),)
+    for name, registry in (("tiny-torch", "tiny_family.torch_entries"), ("tiny-seq", "tiny_family.seq_entries")):
+        registered_source(Source(name=name, registry=registry, converter="tiny_family.converter:TinyFamilyConverter", frameworks=torch,
+                                 runtime="torch", weights_format="torch-state-dict",
+                                 checkpoint_writers=(("torch-state-dict", "tiny_family.converter:write_checkpoint"),)))  # fmt: skip
+    yield tmp_path / "results"
+    unregister_family(TINY.name)
+
+
+def test_a_new_family_runs_end_to_end_without_editing_zoocheck(tiny_family, capsys):
+    results = str(tiny_family)
+    assert main(["list", "--arch", "tinynet*", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {(e["source"], e["arch"]) for e in listed} == {("tiny-torch", "tinynet_w8"), ("tiny-seq", "tinynet_w8")}
+    [fingerprint] = {e["structure_fingerprint"] for e in listed}
+    assert fingerprint and fingerprint.startswith("sha256:")
+    assert family_of(get_entry("tiny-seq", "tinynet-b").arch) == TINY
+
+    # convert (canonical graph, the template's fingerprint) and parity against torch's own forward
+    assert main(["convert", "--src", "tiny-torch", "--model", "tinynet-a", "--random-weights", "--results", results, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["arch"]) == ("ok", "tinynet_w8"), record
+    assert (read_metadata(record["onnx_path"])["graph"], read_metadata(record["onnx_path"])["structure_fingerprint"]) == ("canonical", fingerprint)
+    assert main(["parity", "--src", "tiny-seq", "--model", "tinynet-b", "--random-weights", "--results", results, "--json"]) == 0
+    parity = json.loads(capsys.readouterr().out)
+    parity = parity[0] if isinstance(parity, list) else parity
+    assert parity["status"] == "ok" and all(c["max_rel_err"] < 1e-5 for c in parity["comparisons"])
+    assert read_metadata(parity["onnx_path"])["structure_fingerprint"] == fingerprint
+
+    # one common random set written in each source's layout, read back by each converter: one function
+    assert main(["compare", "tiny-torch:tinynet-a", "tiny-seq:tinynet-b", "--random-weights", "--results", results, "--json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert compared["verdict"] == "identical" and compared["weights"]["tensors"] == 6, compared

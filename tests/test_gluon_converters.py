@@ -196,7 +196,7 @@ def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
 
 
 def test_gluoncv_v1s_is_timm_network_s_with_gluoncv_stem_names(tmp_path):
-    spec = gluoncv_entry("resnet101_v1s").arch.resnet
+    spec = gluoncv_entry("resnet101_v1s").arch.structure
     assert (spec.stem, spec.stem_channels, spec.shortcut, spec.variant) == ("deep_wide", 128, "conv", "s")
     model = timm_network(gluoncv_entry("resnet50_v1s").arch)
     assert model.conv1[0].out_channels == 64 and model.conv1[6].out_channels == 128  # timm resnet50s

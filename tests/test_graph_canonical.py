@@ -52,7 +52,7 @@ def architecture_groups() -> dict[str, list[tuple[str, str]]]:
     source, in registry order."""
     groups: dict[str, dict[str, str]] = {}
     for entry in list_entries():
-        if entry.arch.resnet is not None:
+        if entry.arch.family == "resnet":
             groups.setdefault(entry.arch.id, {}).setdefault(entry.source, entry.name)
     return {arch: list(by_source.items()) for arch, by_source in groups.items() if len(by_source) > 1}
 
@@ -60,7 +60,7 @@ def architecture_groups() -> dict[str, list[tuple[str, str]]]:
 def _group_params():
     # basic-block depths in the default suite, the rest (bottlenecks, ResNeXts, wide) slow
     return [
-        pytest.param(arch, marks=() if get_entry(*cases[0]).arch.resnet.block == "basic" and arch.startswith("resnet18") else pytest.mark.slow)
+        pytest.param(arch, marks=() if get_entry(*cases[0]).arch.structure.block == "basic" and arch.startswith("resnet18") else pytest.mark.slow)
         for arch, cases in sorted(architecture_groups().items())
     ]
 

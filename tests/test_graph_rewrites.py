@@ -13,8 +13,10 @@ from onnx import TensorProto, helper, numpy_helper
 from zoocheck.converters.graph import rewrite
 from zoocheck.converters.graph.canonical import GraphMismatch, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
-from zoocheck.converters.graph.template import NoCanonicalForm, build_template, spec_of
-from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.converters.graph import resolve_form, template_for
+from zoocheck.converters.graph.template import NoCanonicalForm
+from zoocheck.families.resnet.template import build_template
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, LibraryNetwork
 
 
@@ -267,9 +269,13 @@ def test_opset_8_constants_become_initializers_and_ir_3_lists_them_as_inputs():
     np.testing.assert_array_equal(run(model, x), before)
 
 
-def test_no_canonical_form_outside_the_resnet_family():
+def test_no_canonical_form_outside_a_family_with_a_template():
+    arch = Architecture(LibraryNetwork("timm", "vit_base_patch16_224"))
+    assert resolve_form(arch, None) == "native"
+    with pytest.raises(NoCanonicalForm, match="vit_base_patch16_224.*families resnet"):
+        resolve_form(arch, "canonical")
     with pytest.raises(NoCanonicalForm):
-        spec_of(Architecture(LibraryNetwork("timm", "vit_base_patch16_224")))
+        template_for(arch, 17)
 
 
 def exported_like(template):

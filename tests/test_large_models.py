@@ -16,7 +16,7 @@ import pytest
 
 from conftest import make_entry
 from zoocheck.converters.pipeline import _death_message
-from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture
 
 RESNEXT_32X48D = Architecture(resnet(101, groups=32, width_per_group=48))
@@ -41,7 +41,7 @@ def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
     from zoocheck.converters.normalize import PROTOBUF_LIMIT, initializer_bytes, normalize_model, save_atomic
     from zoocheck.converters.weights import random_weights
     from zoocheck.converters.torch_common import torch_tensors
-    from zoocheck.zoo_registry.resnet import resnet
+    from zoocheck.families.resnet.spec import resnet
     from zoocheck.zoo_registry.types import Architecture
 
     model = ResNet(Bottleneck, [3, 4, 23, 3], groups=32, width_per_group=48).eval()

@@ -18,7 +18,7 @@ from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.mmpretrain import backbone_config, build_classifier  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
-from zoocheck.zoo_registry.resnet import ResNetSpec, resnet  # noqa: E402
+from zoocheck.families.resnet.spec import ResNetSpec, resnet  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry  # noqa: E402
 
 def _entry(arch: Architecture) -> Entry:
@@ -51,7 +51,7 @@ def mmpretrain_models():
 
 def _mmpretrain_classifier(models, arch: Architecture):
     """mmpretrain's ImageClassifier as its configs declare it (configs/_base_/models/*.py)."""
-    feat_dim = 512 if arch.depth in (18, 34) else 2048
+    feat_dim = 512 if arch.structure.depth in (18, 34) else 2048
     return models.build(
         dict(
             type="ImageClassifier",
@@ -154,6 +154,6 @@ def test_registry_entries_build(tmp_path):
     for entry in entries:
         backbone_config(entry.arch)  # every listed config maps onto a backbone zoocheck builds
     if entries:
-        entry = next(e for e in entries if e.arch.depth == 18)
+        entry = next(e for e in entries if e.arch.structure.depth == 18)
         assert dataclasses.asdict(entry.preprocess)["image_library"] == "cv2"
         assert converter_for("mmpretrain").load(entry, None, random_seed=0).forward(inputs_for(entry, n_random=0)[:1]).shape == (1, 1000)

@@ -32,7 +32,7 @@ from zoocheck.converters.paddle_inference import ends_in_softmax, find_inference
 from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
-from zoocheck.zoo_registry.resnet import resnet  # noqa: E402
+from zoocheck.families.resnet.spec import resnet  # noqa: E402
 from zoocheck.zoo_registry.sources.ppcls import PPCLS  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
 
@@ -136,7 +136,7 @@ def test_random_weights_are_seeded_and_non_degenerate(photos):
     assert len(set(a.argmax(1).tolist())) > 1  # different photos, different top-1
     # the one scheme's weights (converters/weights), under PaddleClas's names
     from zoocheck.converters.weights import random_weights
-    from zoocheck.converters.paddle_arch import to_paddle
+    from zoocheck.families.resnet.layouts import to_paddle
 
     expected = to_paddle(random_weights(e.arch, 3, e.input_size), e.arch, e.naming)
     state = converter.load(e, None, random_seed=3).network.state_dict()
@@ -197,7 +197,7 @@ def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, photos, module,
 
     e = entry(builder)
     native = PaddleClasConverter().load(e, path)
-    inputs = photos[:2] if e.arch.depth < 50 else photos[:1]
+    inputs = photos[:2] if e.arch.structure.depth < 50 else photos[:1]
     with paddle.no_grad():
         expected = reference(paddle.to_tensor(inputs)).numpy()
     got = native.forward(inputs)

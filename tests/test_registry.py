@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from zoocheck.cli import main
+from zoocheck.families.resnet.spec import resnet_spec
 from zoocheck.sources import source_names
 from zoocheck.zoo_registry import UnknownModelError, canonical_source, get_entry, list_entries
 from zoocheck.zoo_registry.types import Checksum
@@ -64,8 +65,8 @@ def test_entry_schema(entry):
             assert p.flops_unit in ("MACs", "FLOPs")
         if p.params_m is not None:
             assert p.params_m > 0
-    if entry.arch.resnet is not None:
-        assert entry.arch.resnet.depth == entry.arch.depth > 0
+    if entry.arch.family == "resnet":
+        assert entry.arch.structure.depth > 0
 
 
 def test_checksum_kinds():
@@ -299,7 +300,7 @@ def _representatives() -> set[str]:
     (measured in parameters: depth says nothing about an 'other' architecture)."""
     smallest: dict[tuple, tuple[float, str, str]] = {}
     for e in ENTRIES:
-        spec = e.arch.resnet
+        spec = resnet_spec(e.arch)
         key = (e.source, e.arch.family, spec and (spec.variant, spec.groups > 1, spec.width_per_group))
         candidate = (_params_m(e), e.name, e.key)
         if candidate[0] <= REPRESENTATIVE_MAX_PARAMS_M and (key not in smallest or candidate < smallest[key]):

@@ -38,8 +38,8 @@ def test_every_row_agrees_with_its_entry(file_name, row):
     source, label = CSV_FILES[file_name]
     assert row["source"] == label
     entry = _entry_of(source, row)
-    if entry.arch.resnet is not None:
-        assert entry.arch.depth == int(row["depth"])
+    if entry.arch.family == "resnet":
+        assert entry.arch.structure.depth == int(row["depth"])
     parts = [p for p in row["variant"].replace("-", "_").split("_") if p]
     assert all(p.lower() in entry.name.lower() or p.lower() in row["model"].lower() for p in parts), row["variant"]
     if source in ("mmpretrain", "ppcls", "torchvision") and row["resize"]:

@@ -15,7 +15,7 @@ from zoocheck.cli import main
 from zoocheck.records import ConversionRecord, EvalResult, Failure, OutputComparison, ParityResult, SkippedImage, Tolerance, record_from_json
 from zoocheck.reports.table import build_rows, render
 from zoocheck.store import ResultsStore
-from zoocheck.zoo_registry.resnet import resnet
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Preprocess, Published
 
 SPEC = Preprocess(resize=256, crop=224)

@@ -25,6 +25,7 @@ from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import MissingWeightsError, convert, resolve_weights  # noqa: E402
 from zoocheck.converters.torch_common import read_state_dict  # noqa: E402
+from zoocheck.zoo_registry.names import timm_style  # noqa: E402
 
 SEED = 7
 
@@ -79,7 +80,9 @@ def test_checkpoint_converts_and_matches_native_and_library(tmp_path, source, na
 )
 def test_any_library_classifier_converts_by_its_own_name(tmp_path, source, name):
     entry = converter_for(source).resolve(name)
-    assert entry.arch.family == source and entry.arch.resnet is None and entry.arch.id == entry.builder
+    # a name the library knows gets its family's architecture, as the registry's rows do
+    assert entry.builder == name and entry.arch == timm_style(name, source)
+    assert entry.arch.family == "mobilenet_v3"
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / f"{name}.onnx", random_seed=SEED, inputs=x, isolate=False)
     assert conversion.ok, conversion.failure

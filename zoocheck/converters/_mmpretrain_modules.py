@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoocheck.zoo_registry.resnet import ResNetSpec
+from zoocheck.families.resnet.spec import ResNetSpec
 
 
 class ConvModule(nn.Module):

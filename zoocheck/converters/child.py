@@ -74,6 +74,7 @@ class ChildProcess:
     always reaps it."""
 
     def __init__(self, job: Job):
+        from zoocheck.families.registry import registered_extra_families
         from zoocheck.sources import registered_extra_sources
 
         parent_sock, child_sock = socket.socketpair()
@@ -93,7 +94,7 @@ class ChildProcess:
         finally:
             child_sock.close()
         self.channel = Channel(parent_sock)
-        self.send((list(sys.path), registered_extra_sources()))
+        self.send((list(sys.path), registered_extra_sources(), registered_extra_families()))
         self.send(job)
 
     def send(self, obj: Any) -> None:
@@ -156,12 +157,15 @@ def main(argv: list[str]) -> int:
     detach_from_parent_signals()
     channel = Channel(socket.socket(fileno=int(argv[0])))
     try:
-        path, sources = channel.recv()
+        path, sources, families = channel.recv()
         sys.path[:] = list(dict.fromkeys([*path, *sys.path]))
+        from zoocheck.families.registry import register_family
         from zoocheck.sources import register_source
 
         for source in sources:
             register_source(source)
+        for family in families:
+            register_family(family)
         channel.recv().run(channel)
     except EOFError:  # the parent went away: nothing left to report to
         return 1

@@ -9,7 +9,7 @@ Weights come in the two on-disk formats MXNet writes:
   with ``SymbolBlock.imports``; a path to either file or to a directory holding the pair is accepted.
 
 Seeded random weights are zoocheck's one scheme (``converters/weights/random.py``), written as the
-``save_parameters`` file (``layouts.to_gluon``) and loaded by the same path as a published file.
+``save_parameters`` file (the family's ``gluon`` layout) and loaded by the same path as a published file.
 The native forward runs in MXNet; ONNX is written by MXNet's own exporter (``mxnet.onnx``).
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, hooked_layer_outputs
 from zoocheck.converters.mxnet_compat import import_mxnet
 from zoocheck.converters.mxnet_params import write_mxnet_params
-from zoocheck.zoo_registry.resnet import STANDARD_LAYERS
+from zoocheck.families.resnet.spec import STANDARD_LAYERS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 #: the depths mxnet.gluon.model_zoo.vision builds (resnet_spec)
@@ -135,10 +135,10 @@ def mxnet_to_onnx(net, path: Path, opset: int, input_size: int, *, dynamic: bool
 
 def zoo_layers(arch: Architecture) -> dict[str, str]:
     """Canonical graph tensor -> block path in the model zoo's network (the names of
-    ``layouts.to_gluon``; {} for v2, whose batch norms follow no convolution)."""
-    from zoocheck.converters.weights.layouts import layer_modules, to_gluon
+    the family's ``gluon`` layout; {} for v2, whose batch norms follow no convolution)."""
+    from zoocheck.converters.weights.layouts import layer_modules
 
-    return layer_modules(arch, lambda params: to_gluon(params, arch))
+    return layer_modules(arch, "gluon")
 
 
 def _named_blocks(block, prefix: str = ""):
@@ -181,7 +181,7 @@ def build(arch: Architecture):
     import_mxnet()
     from mxnet.gluon.model_zoo import vision
 
-    spec = arch.resnet
+    spec = resnet_spec(arch)
     version = 2 if spec is not None and spec.preact else 1
     if spec is None or (spec.stride_on != "1x1" and not spec.preact) or spec.depth not in DEPTHS or spec.groups != 1 \
             or tuple(spec.layers) != STANDARD_LAYERS[spec.depth]:  # fmt: skip
@@ -246,7 +246,7 @@ def load_saved_parameters(entry: Entry, path: Path):
 
 def canonical_network(entry: Entry, params: dict[str, np.ndarray]):
     """``entry``'s network holding canonical weights (``converters/weights``): written as the
-    ``.params`` file MXNet saves (``layouts.to_gluon``) and read back by the path a file takes."""
+    ``.params`` file MXNet saves (the family's ``gluon`` layout) and read back by the path a file takes."""
     with tempfile.TemporaryDirectory(prefix="zoocheck-gluon-weights-") as tmp:
         return load_saved_parameters(entry, write_gluon_params(entry, params, Path(tmp) / f"{entry.builder}.params"))
 
@@ -256,9 +256,9 @@ def write_gluon_params(entry: Entry, params: dict[str, np.ndarray], path: Path) 
     ``export`` pair into the folder ``path``."""
     if path.suffix == ".params":
         path.parent.mkdir(parents=True, exist_ok=True)
-        from zoocheck.converters.weights.layouts import to_gluon
+        from zoocheck.converters.weights.layouts import to_layout
 
-        write_mxnet_params(path, to_gluon(params, entry.arch))
+        write_mxnet_params(path, to_layout(params, entry.arch, "gluon"))
         return path
     path.mkdir(parents=True, exist_ok=True)
     export_symbol(canonical_network(entry, params), path, entry.input_size, name=entry.builder)

@@ -101,17 +101,6 @@ def timm_to_gluoncv_name(key: str, naming: str, norms: frozenset[str]) -> str | 
     return f"features.{stage + 3}.{block}.body.{body}.{leaf}"
 
 
-def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
-    """Canonical weights (``converters/weights``) under GluonCV's names of scheme ``naming``."""
-    norms = frozenset(name.rsplit(".", 1)[0] for name in params if name.endswith(".running_var"))
-    out = {}
-    for name, value in params.items():
-        target = timm_to_gluoncv_name(name, naming, norms)
-        if target is not None:
-            out[target] = value
-    return out
-
-
 def map_state(params: dict[str, np.ndarray], naming: str, file_name: str):
     """GluonCV arrays -> timm state_dict tensors; unknown names raise WeightsError."""
     import torch
@@ -139,9 +128,10 @@ def write_gluoncv_params(entry: Entry, params: dict[str, np.ndarray], path: Path
         from zoocheck.converters.gluon import write_gluon_params
 
         return write_gluon_params(entry, params, path)
+    from zoocheck.converters.weights.layouts import to_layout
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_mxnet_params(path, to_gluoncv(params, entry.arch, entry.naming))
+    write_mxnet_params(path, to_layout(params, entry.arch, "gluoncv", entry.naming))
     return path
 
 
@@ -173,7 +163,7 @@ class GluonCVConverter(TorchConverter):
         import timm
 
         from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
-        from zoocheck.converters.weights.layouts import layer_modules
+        from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         self.prepare(weights, random_seed)
         _check_naming(entry.naming)
@@ -182,13 +172,11 @@ class GluonCVConverter(TorchConverter):
         if weights is not None:
             weights = Path(weights)
             load_strict(module, map_state(read_mxnet_params(weights), entry.naming, weights.name), weights, what)
-        elif entry.arch.resnet is not None:  # through GluonCV's names, as a file's weights go
-            from zoocheck.converters.weights import random_weights
-
+        elif has_canonical_weights(entry.arch):  # through GluonCV's names, as a file's weights go
             origin = f"random weights (seed {random_seed})"
-            params = to_gluoncv(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, entry.naming)
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "gluoncv", entry.naming)
             load_strict(module, map_state(params, entry.naming, origin), Path(origin), what)
-        else:  # resnet50_v1b_gn: GroupNorm, no ResNetSpec
+        else:  # resnet50_v1b_gn: GroupNorm, a library network without canonical weights
             randomize(module, random_seed, entry.input_size)
         # the network is timm's, under the canonical weights' names
         return TorchModel(module, entry.input_size, {"timm": timm.__version__}, layers=layer_modules(entry.arch))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.torch_base import TorchConverter
-from zoocheck.zoo_registry.resnet import BASE_WIDTH, STANDARD_LAYERS
+from zoocheck.families.resnet.spec import BASE_WIDTH, STANDARD_LAYERS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 # mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings (stage depths: the standard table)
@@ -35,7 +35,7 @@ def backbone_config(arch: Architecture) -> dict:
     """The mmpretrain backbone config (``type`` + arguments) that ``arch`` corresponds to.
 
     Raises ValueError for architectures mmpretrain does not build this way."""
-    spec = arch.resnet
+    spec = resnet_spec(arch)
     if spec is None:
         raise ValueError(f"mmpretrain builds no {arch.id}")
     if spec.variant not in _BACKBONE_TYPE or spec.project_first:
@@ -58,8 +58,8 @@ def build_classifier(arch: Architecture):
     from zoocheck.converters import _mmpretrain_modules as mm
 
     backbone_config(arch)  # refuses what mmpretrain does not build
-    backbone = mm.ResNet(arch.resnet)
-    return mm.ImageClassifier(backbone, arch.resnet.feature_channels, arch.num_classes).eval()
+    spec = resnet_spec(arch)
+    return mm.ImageClassifier(mm.ResNet(spec), spec.feature_channels, arch.num_classes).eval()
 
 
 class MMPretrainConverter(TorchConverter):
@@ -67,7 +67,7 @@ class MMPretrainConverter(TorchConverter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
-        from zoocheck.converters.weights.layouts import layer_modules, to_mmpretrain
+        from zoocheck.converters.weights import layer_modules, to_layout
 
         refuse_unbuilt(entry, ("resnet",), "mmpretrain network")
         self.prepare(weights, random_seed)
@@ -85,16 +85,16 @@ class MMPretrainConverter(TorchConverter):
             from zoocheck.converters.weights import random_weights
 
             module = build_classifier(entry.arch)
-            params = to_mmpretrain(random_weights(entry.arch, random_seed, entry.input_size), entry.arch)
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
-        layers = layer_modules(entry.arch, lambda params: to_mmpretrain(params, entry.arch))
+        layers = layer_modules(entry.arch, "mmpretrain")
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
 
 
 def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
     from zoocheck.converters.torch_common import save_checkpoint, torch_tensors
-    from zoocheck.converters.weights.layouts import to_mmpretrain
+    from zoocheck.converters.weights.layouts import to_layout
 
     meta = {"mmpretrain_version": "1.2.0", "note": "zoocheck canonical weights",
             "dataset_meta": {"classes": [str(i) for i in range(entry.arch.num_classes)]}}  # fmt: skip
-    return save_checkpoint(torch_tensors(to_mmpretrain(params, entry.arch)), path, wrapper="state_dict", meta=meta)
+    return save_checkpoint(torch_tensors(to_layout(params, entry.arch, "mmpretrain")), path, wrapper="state_dict", meta=meta)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs, refuse_unbuilt
-from zoocheck.converters.paddle_arch import build_network, scheme_for, to_paddle
+from zoocheck.converters.paddle_arch import build_network, scheme_for
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
 #: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
 #: weights (``export_large``): paddle2onnx holds about ten copies of the weights while it exports
@@ -117,9 +117,11 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
 
 def canonical_network(entry: Entry, params: dict[str, np.ndarray], *, origin: str):
     """``entry``'s network holding canonical weights (``converters/weights``), mapped onto
-    PaddleClas's names by ``paddle_arch.to_paddle`` and loaded strictly as a file's would be."""
+    PaddleClas's names by the family's ``paddle`` layout and loaded strictly as a file's would be."""
+    from zoocheck.converters.weights.layouts import to_layout
+
     network = build_model(entry)
-    load_state(network, to_paddle(params, entry.arch, entry.naming), origin=origin, builder=entry.builder)
+    load_state(network, to_layout(params, entry.arch, "paddle", entry.naming), origin=origin, builder=entry.builder)
     return network
 
 
@@ -142,12 +144,12 @@ class PaddleDygraphModel(NativeModel):
         return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
-        """Forward post-hooks on the batch norms (PaddleClas's names: ``paddle_arch.to_paddle``);
+        """Forward post-hooks on the batch norms (PaddleClas's names: the family's ``paddle`` layout);
         the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
         from zoocheck.converters.weights.layouts import layer_modules
 
         arch = self.entry.arch
-        layers = layer_modules(arch, lambda params: to_paddle(params, arch, self.entry.naming))
+        layers = layer_modules(arch, "paddle", self.entry.naming)
 
         def hook(layer, keep):
             return layer.register_forward_post_hook(lambda _layer, _inputs, output: keep(output.numpy())).remove

@@ -39,9 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from zoocheck.converters.weights.layouts import units
+from zoocheck.families.resnet.spec import resnet_spec
 from zoocheck.zoo_registry.types import Architecture
 
 
@@ -83,7 +81,7 @@ def scheme_for(arch: Architecture, naming: str) -> Scheme:
         scheme = SCHEMES[naming]
     except KeyError:
         raise ValueError(f"no PaddleClas naming scheme {naming!r} (known: {', '.join(SCHEMES)})") from None
-    spec = arch.resnet
+    spec = resnet_spec(arch)
     if spec is None:
         raise ValueError(f"PaddleClas's {scheme.name} file builds no {arch.id}")
     if spec.variant != scheme.variant:
@@ -100,7 +98,7 @@ def build_network(arch: Architecture, scheme: Scheme):
     import paddle
     from paddle import nn
 
-    spec = arch.resnet
+    spec = resnet_spec(arch)
 
     class ConvBN(nn.Layer):
         """conv -> batch norm [-> relu], optionally after a 2x2 avg-pool (the vd shortcut)."""
@@ -205,34 +203,3 @@ def build_network(arch: Architecture, scheme: Scheme):
             return lookup(self, self._fc_name)(x)
 
     return Net()
-
-
-_PADDLE_BN = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
-
-
-def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str) -> dict[str, np.ndarray]:
-    """Canonical weights (``converters/weights``) under the names of PaddleClas scheme ``naming``."""
-    scheme = SCHEMES[naming]
-    renames: dict[str, str] = {}
-    for pair, role in units(arch):
-        conv, norm = pair.split("|")
-        if role.startswith("stem"):
-            target = scheme.stem[int(role[len("stem"):])]
-        else:
-            where, part = role.split("|")
-            stage, index, number = map(int, where.split(","))
-            block = f"blocks.{number}" if scheme.name.startswith("legendary") else (
-                f"_conv{stage + 1}_{index}" if scheme.name == "wsl" else f"bb_{stage}_{index}")  # fmt: skip
-            target = f"{block}.{scheme.short if part == 'short' else scheme.units[int(part[len('branch'):])]}"
-        renames[conv] = f"{target}.{scheme.conv}"
-        renames[norm] = f"{target}.{scheme.bn}"
-    out = {}
-    for name, value in params.items():
-        module, leaf = name.rsplit(".", 1)
-        if module == "fc":
-            out[f"{scheme.fc}.{leaf}"] = value.T.copy() if leaf == "weight" else value  # Paddle's Linear is [in, out]
-        elif module in renames and renames[module].endswith(scheme.bn):
-            out[f"{renames[module]}.{_PADDLE_BN[leaf]}"] = value
-        else:
-            out[f"{renames[module]}.{leaf}"] = value
-    return out

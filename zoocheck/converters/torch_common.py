@@ -16,7 +16,7 @@ from torch import nn
 
 from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, hooked_layer_outputs, quote_names
 from zoocheck.converters.weights import random as rw
-from zoocheck.zoo_registry.resnet import STEM_CHANNELS
+from zoocheck.families.resnet.spec import STEM_CHANNELS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture
 
 # Keys a checkpoint may carry or lack without changing the function computed: BatchNorm's step
@@ -36,7 +36,7 @@ def timm_network(arch: Architecture) -> nn.Module:
     import timm
     from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 
-    spec = arch.resnet
+    spec = resnet_spec(arch)
     if spec is None:
         if arch.family != "timm":
             raise ValueError(f"timm does not build {arch.family}'s {arch.id}")

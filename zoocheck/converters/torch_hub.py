@@ -27,7 +27,7 @@ class _TorchLibraryConverter(TorchConverter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
-        from zoocheck.converters.weights.layouts import layer_modules
+        from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
@@ -35,10 +35,8 @@ class _TorchLibraryConverter(TorchConverter):
         what = f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)"
         if state is not None:
             tc.load_strict(module, state, Path(weights), what)
-        elif entry.arch.resnet is not None:  # canonical names are torchvision's and timm's
-            from zoocheck.converters.weights import random_weights
-
-            params = random_weights(entry.arch, random_seed, entry.input_size)
+        elif has_canonical_weights(entry.arch):
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "torch")
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
             tc.randomize(module, random_seed, entry.input_size)

@@ -7,8 +7,8 @@ Converters never parse names: they read ``Entry.arch`` and ``Entry.naming``.
 =============  ===================================================  =====================================
 scheme         examples                                             parser
 =============  ===================================================  =====================================
-timm-style     resnet50, resnet50d, resnet50s, resnext50d_32x4d,    ``timm_style`` (torchvision's names
-               wide_resnet50_2, resnet200d, resnetv2_50x1_bit       are a subset)
+timm-style     resnet50, resnet50d, resnext50d_32x4d, mobilenetv2_100, ``timm_style``: each family's
+               resnetv2_50x1_bit (a library's network)              ``timm`` / ``torchvision`` parser
 MXNet/GluonCV  resnet50_v1, resnet50_v2, resnet50_v1b/c/d/s,        ``gluon_style``
                resnext101_64x4d, resnet50_v1b_gn
 mmpretrain     resnetv1d50_8xb32_in1k, resnext101-32x8d_8xb32_in1k  ``mmpretrain_config``
@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from zoocheck.zoo_registry.resnet import STANDARD_LAYERS, resnet
+from zoocheck.families.registry import all_families
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, LibraryNetwork
 
 
@@ -33,33 +34,16 @@ class UnknownName(ValueError):
 
 # --- timm / torchvision ------------------------------------------------------------------------
 
-#: timm's layer tables where they differ from the standard one: resnet200/200d follow He et al.
-TIMM_LAYERS = {**STANDARD_LAYERS, 200: (3, 24, 36, 3)}
-
-_TIMM_RESNET = re.compile(r"^(?:tv_)?resnet(\d+)([bcds]?)$")
-_TIMM_RESNEXT = re.compile(r"^resnext(\d+)([cd]?)_(\d+)x(\d+)d$")
-_TIMM_WIDE = re.compile(r"^wide_resnet(\d+)_(\d+)$")
-
 
 def timm_style(name: str, library: str = "timm", num_classes: int = 1000) -> Architecture:
-    """The architecture of a timm or torchvision model name (never fails: a name outside the ResNet
-    family, or of a depth without a layer table, is the network ``library`` builds by that name).
-
-    timm's letters: 'c' deep stem, 'd' deep stem + avg-pool shortcut, 's' 64-wide deep stem (a
-    bare name is 'b'); ResNeXt ``resnext50d_32x4d``; wide ``wide_resnet50_2``."""
-    layers = TIMM_LAYERS if library == "timm" else STANDARD_LAYERS
-    if m := _TIMM_RESNET.match(name):
-        depth, variant = int(m[1]), m[2] or "b"
-        if depth in layers:
-            return Architecture(resnet(depth, variant, layers=layers[depth]), num_classes)
-    elif m := _TIMM_RESNEXT.match(name):
-        depth, variant = int(m[1]), m[2] or "b"
-        if depth in layers:
-            return Architecture(resnet(depth, variant, groups=int(m[3]), width_per_group=int(m[4])), num_classes)
-    elif m := _TIMM_WIDE.match(name):
-        depth = int(m[1])
-        if depth in layers:
-            return Architecture(resnet(depth, width_per_group=64 * int(m[2])), num_classes)
+    """The architecture of a timm or torchvision model name: the spec of the family whose parser
+    for ``library``'s names reads it (``families/<family>/names.py``), else (never failing) the
+    network ``library`` builds by that name."""
+    for family in all_families():
+        try:
+            return Architecture(family.parse(library, name), num_classes)
+        except ValueError:
+            continue
     return Architecture(LibraryNetwork(library, name), num_classes)
 
 
@@ -179,7 +163,7 @@ class OnnxZooFile:
     @property
     def gluon_name(self) -> str:
         """The MXNet Gluon model-zoo name of the network the file was exported from."""
-        return f"resnet{self.arch.depth}_{self.arch.resnet.variant}"
+        return f"resnet{self.arch.structure.depth}_{self.arch.structure.variant}"
 
 
 def onnx_zoo_file(stem: str) -> OnnxZooFile:

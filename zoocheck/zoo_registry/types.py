@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from zoocheck.zoo_registry.resnet import ResNetSpec
+from zoocheck.families.registry import FamilySpec
 
 ImageLibrary = Literal["pil", "cv2"]
 Interpolation = Literal["bilinear", "bicubic", "nearest"]
@@ -50,14 +50,16 @@ class LibraryNetwork:
 class Architecture:
     """What network an entry is, independent of which zoo published it.
 
-    ``structure`` is the structural description: a ``ResNetSpec`` (zoo_registry/resnet.py) for the
-    ResNet family, a ``LibraryNetwork`` for what only a library defines. The family-agnostic ``id``
-    is derived from it, so two entries share an id exactly when their structures are equal, i.e.
-    when they compute the same function given the same weights (PaddleClas ResNet50_vd == timm
-    resnet50d == mmpretrain resnetv1d50 == GluonCV resnet50_v1d -> ``resnet50_d``).
+    ``structure`` is the structural description: a family's spec (``ResNetSpec``,
+    ``MobileNetV3Spec``, ...: ``zoocheck/families/<family>/spec.py``, the family registered in
+    ``families/registry.py``), or a ``LibraryNetwork`` for what only a library defines. The
+    family-agnostic ``id`` is derived from it, so two entries share an id exactly when their
+    structures are equal, i.e. when they compute the same function given the same weights
+    (PaddleClas ResNet50_vd == timm resnet50d == mmpretrain resnetv1d50 == GluonCV resnet50_v1d ->
+    ``resnet50_d``).
     """
 
-    structure: ResNetSpec | LibraryNetwork
+    structure: FamilySpec | LibraryNetwork
     num_classes: int = 1000
 
     @property
@@ -66,16 +68,8 @@ class Architecture:
 
     @property
     def family(self) -> str:
-        """'resnet' (a ResNetSpec) or the library defining the network."""
+        """The family's name ('resnet', 'mobilenet_v3', ...) or the library defining the network."""
         return self.structure.family
-
-    @property
-    def resnet(self) -> ResNetSpec | None:
-        return self.structure if isinstance(self.structure, ResNetSpec) else None
-
-    @property
-    def depth(self) -> int | None:
-        return self.resnet.depth if self.resnet is not None else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from zoocheck.converters.graph.template import NoCanonicalForm, spec_of
+from zoocheck.converters.graph.template import NoCanonicalForm
+from zoocheck.families.registry import Family, all_families, family_of
 from zoocheck.zoo_registry.types import Architecture
 
 GraphForm = Literal["canonical", "native"]
@@ -23,7 +24,16 @@ FINGERPRINT_KEY = "structure_fingerprint"
 
 
 def has_canonical_form(arch: Architecture) -> bool:
-    return arch.resnet is not None
+    family = family_of(arch)
+    return family is not None and family.has_canonical_form
+
+
+def _family_with_template(arch: Architecture) -> Family:
+    """The family whose template is ``arch``'s canonical graph; NoCanonicalForm where none is."""
+    if not has_canonical_form(arch):
+        with_form = ", ".join(f.name for f in all_families() if f.has_canonical_form)
+        raise NoCanonicalForm(f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only")
+    return family_of(arch)
 
 
 def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabilities: bool = False) -> GraphForm:
@@ -41,16 +51,15 @@ def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabili
             raise NoCanonicalForm(f"{arch.id}: this model ends in softmax, the canonical graph outputs logits; use --graph native")
         return "native"
     if requested == "canonical":
-        spec_of(arch)
+        _family_with_template(arch)
         return "canonical"
     return "canonical" if has_canonical_form(arch) else "native"
 
 
 def template_for(arch: Architecture, opset: int):
-    """The canonical template (initializers without data) of ``arch``."""
-    from zoocheck.converters.graph.template import build_template
-
-    return build_template(spec_of(arch), arch.num_classes, opset=opset, graph_name=arch.id)
+    """The canonical template (initializers without data) of ``arch``, built by its family."""
+    build_template = _family_with_template(arch).part("template")
+    return build_template(arch.structure, arch.num_classes, opset=opset, graph_name=arch.id)
 
 
 @lru_cache(maxsize=None)

@@ -1,11 +1,12 @@
-"""zoocheck's one random-weights scheme, for every framework: every converter's ``--random-weights``
-for an architecture with a ResNetSpec draws ``random_weights(entry.arch, seed, entry.input_size)``
-in canonical names (``canonical.py``) and loads it through the mapping a published file takes
-(``layouts.py``); tests and benches write it in each source's format (``formats.py``). Networks
-with no ResNetSpec (timm's ResNet-RS, BiT/ResNetV2 with GroupNorm, ...; GluonCV's
-resnet50_v1b_gn), which canonical names cannot describe, keep the library's own convolution init
-and get the batch-norm and classifier steps below in torch, with these constants
-(``torch_common.randomize``).
+"""zoocheck's one random-weights scheme, for every framework and family: every converter's
+``--random-weights`` for an architecture whose family draws random weights (``Family.random_weights``)
+draws ``random_weights(entry.arch, seed, entry.input_size)`` in the family's canonical names and
+loads it through the mapping a published file takes (``layouts.py``); tests and benches write it
+in each source's format (``formats.py``). A family's draw is ``calibrated(...)`` below with its
+parameter shapes, its numpy forward and its residual branches' last batch norms
+(``families/resnet/random.py``). Networks of no such family (timm's ResNet-RS, BiT/ResNetV2 with
+GroupNorm, ...; GluonCV's resnet50_v1b_gn) keep the library's own convolution init and get the
+batch-norm and classifier steps below in torch, with these constants (``torch_common.randomize``).
 
 For seed ``s`` and an architecture, deterministic (numpy's PCG64):
 
@@ -23,8 +24,8 @@ For seed ``s`` and an architecture, deterministic (numpy's PCG64):
   deviation across classes is ``LOGIT_SPREAD`` (2.0) on that batch: real photographs then get
   different top-1 classes and softmax is not saturated.
 
-Pure numpy; the calibration forwards are ``canonical.forward`` in float32 (statistics accumulated
-in float64): a ResNet-50 at 224 costs 2 passes x 4 images x 8 GFLOP, BLAS-bound
+Pure numpy; the calibration forwards are the family's numpy forward in float32 (statistics
+accumulated in float64): a ResNet-50 at 224 costs 2 passes x 4 images x 8 GFLOP, BLAS-bound
 (``bench/random_weights.py``).
 """
 
@@ -32,7 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.canonical import blocks, branch_units, forward, parameter_shapes
+from collections.abc import Callable
+
+from zoocheck.families.registry import family_of
 from zoocheck.zoo_registry.types import Architecture
 
 GAMMA_RANGE = (0.5, 1.5)  # batch-norm gamma ~ U
@@ -90,13 +93,6 @@ def _upsample(x: np.ndarray, size: int) -> np.ndarray:
     return rows[..., lo] * (1 - t) + rows[..., hi] * t
 
 
-def _branch_last_norms(arch: Architecture) -> set[str]:
-    spec = arch.resnet
-    if spec.preact:  # the branch ends in a conv; its last BN is the one before that conv
-        return set()
-    return {f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)}
-
-
 #: The last weights drawn are kept (up to this size) and copied for the next call with the same
 #: arguments: a sweep worker converts its entries grouped by architecture and input size (timm
 #: alone publishes a dozen resnet50s), and the calibration forwards are most of a draw's cost.
@@ -113,17 +109,23 @@ def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict
     if _last_draw is not None and _last_draw[0] == key:
         return {name: array.copy() for name, array in _last_draw[1].items()}
     _last_draw = None  # the previous draw's memory is free before this one is drawn
-    params = _draw(arch, seed, input_size)
+    family = family_of(arch)
+    if family is None:
+        raise ValueError(f"{arch.id} belongs to no registered architecture family: no canonical random weights")
+    params = family.part("random_weights")(arch, seed, input_size)
     if sum(array.nbytes for array in params.values()) <= MEMO_MAX_BYTES:
         _last_draw = (key, {name: array.copy() for name, array in params.items()})
     return params
 
 
-def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
+def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: Callable, seed: int, input_size: int,
+               gains: dict[str, float], classifier: str = "fc") -> dict[str, np.ndarray]:  # fmt: skip
+    """The scheme above for a family: ``shapes`` its canonical parameters (batch norms as
+    ``<module>.weight/bias/running_mean/running_var``, convolutions 4-d ``weight``), ``forward``
+    its numpy forward (``forward(arch, params, x, measure=, features=, dtype=)``: ``measure(bn,
+    activations)`` before each batch norm, ``features`` the pooled features the classifier
+    ``<classifier>.weight`` sees), ``gains`` the batch norms scaled down (residual branches' last)."""
     rng = np.random.default_rng(seed)
-    shapes = parameter_shapes(arch)
-    last = _branch_last_norms(arch)
-    gain = branch_gain(sum(1 for _ in blocks(arch.resnet)))
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         module, leaf = name.rsplit(".", 1)
@@ -131,12 +133,12 @@ def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarra
             fan_out = shape[0] * shape[2] * shape[3]  # groups: out/groups * groups
             # drawn in float32: float64 draws of an 829 M-parameter ResNeXt would hold 6.6 GB
             params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_out))
-        elif name == "fc.weight":
+        elif name == f"{classifier}.weight":
             params[name] = rng.normal(0.0, CLASSIFIER_STD, shape)
         elif leaf == "weight":  # BN gamma
-            params[name] = rng.uniform(*GAMMA_RANGE, shape) * (gain if module in last else 1.0)
+            params[name] = rng.uniform(*GAMMA_RANGE, shape) * gains.get(module, 1.0)
         elif leaf == "bias" and f"{module}.running_mean" in shapes:  # BN beta
-            params[name] = rng.normal(0.0, BETA_STD, shape) * (gain if module in last else 1.0)
+            params[name] = rng.normal(0.0, BETA_STD, shape) * gains.get(module, 1.0)
         elif leaf == "running_var":
             params[name] = np.ones(shape)
         else:  # conv / fc biases, running means: measured or set below
@@ -155,15 +157,16 @@ def _draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarra
             std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
             params[name] = params[name] + rng.standard_normal(shapes[name]) * MEAN_SHIFT_STD * std
             params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(*VARIANCE_FACTOR_RANGE, shapes[name])
+    fc = f"{classifier}.weight"
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
     feats = seen[0].astype(np.float64)
     mean = feats.mean(axis=0)
     if np.linalg.norm(mean) > 0:
         u = mean / np.linalg.norm(mean)
-        params["fc.weight"] = params["fc.weight"] - np.outer(params["fc.weight"] @ u, u)
-    logits = feats @ params["fc.weight"].T
+        params[fc] = params[fc] - np.outer(params[fc] @ u, u)
+    logits = feats @ params[fc].T
     spread = float(logits.std(axis=1).mean())
     if np.isfinite(spread) and spread > 0:
-        params["fc.weight"] = params["fc.weight"] * (LOGIT_SPREAD / spread)
+        params[fc] = params[fc] * (LOGIT_SPREAD / spread)
     return {k: v.astype(np.float32) for k, v in params.items()}

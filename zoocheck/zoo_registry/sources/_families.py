@@ -6,8 +6,7 @@ that cannot be an entry has its reason in the ``excluded`` column and becomes an
 
 from __future__ import annotations
 
-import importlib
-
+from zoocheck.families.registry import get_family
 from zoocheck.zoo_registry.sources._common import Row, read_rows
 from zoocheck.zoo_registry.types import Architecture, Excluded
 
@@ -20,8 +19,7 @@ def family_architecture(family: str, scheme: str, name: str) -> Architecture:
     parser does not read."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
-    parser = getattr(importlib.import_module(f"zoocheck.families.{family}.names"), scheme)
-    return Architecture(parser(name))
+    return Architecture(get_family(family).parse(scheme, name))
 
 
 def discrepancies(row: Row) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ def _entries() -> tuple[Entry, ...]:
         with located(row):
             name = row["model"]
             parsed = onnx_zoo_file(name)
-            depth, version, opset, caffe2, quant = parsed.arch.depth, parsed.arch.resnet.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
+            depth, version, opset, caffe2, quant = parsed.arch.structure.depth, parsed.arch.structure.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
             aliases: tuple[str, ...] = ()
             if opset == 7 and not caffe2:
                 v = f"v{version}"

@@ -1,6 +1,7 @@
 """The ResNet family's structure, in one place: every zoo's ResNet, ResNeXt and wide ResNet is a
-``ResNetSpec``, and every piece of code that needs the structure (the registry's ids, the audit's
-parameter/MAC counter, the converters' networks, the canonical ONNX graph) reads it from here.
+``ResNetSpec``, and every piece of code that needs the structure (the registry's ids, the family's
+canonical graph, weights and layouts beside this module, the converters' networks) reads it from
+here.
 
 What the fields mean, with the zoos' names for them:
 
@@ -25,7 +26,7 @@ What the fields mean, with the zoos' names for them:
   stage 1 of a basic-block net (a 1x1 conv 64 -> 64 torchvision does not have), so it is only
   allowed there.
 
-Pure Python: importing this module imports no framework.
+Pure Python: imports nothing of zoocheck and no framework.
 """
 
 from __future__ import annotations
@@ -186,3 +187,8 @@ def resnet(depth: int, variant: str = "b", *, groups: int = 1, width_per_group: 
     if spec.depth != depth:
         raise ValueError(f"layers {layers} with {block} blocks make a ResNet-{spec.depth}, not {depth}")
     return spec
+
+
+def resnet_spec(arch) -> ResNetSpec | None:
+    """The ResNetSpec an ``Architecture`` holds; None for another family's or a library's network."""
+    return arch.structure if isinstance(arch.structure, ResNetSpec) else None

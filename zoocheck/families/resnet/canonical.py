@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from zoocheck.zoo_registry.resnet import STEM_CHANNELS, ResNetSpec
+from zoocheck.families.resnet.spec import STEM_CHANNELS, ResNetSpec, resnet_spec
 from zoocheck.zoo_registry.types import Architecture
 
 BN_EPS = 1e-5
@@ -122,9 +122,10 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
 
 
 def _spec(arch: Architecture) -> ResNetSpec:
-    if arch.resnet is None:
+    spec = resnet_spec(arch)
+    if spec is None:
         raise ValueError(f"{arch.id} has no ResNetSpec: no canonical weights")
-    return arch.resnet
+    return spec
 
 
 # --- the numpy forward --------------------------------------------------------------------------

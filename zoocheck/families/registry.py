@@ -1,0 +1,195 @@
+"""Every architecture family zoocheck knows, declared once (as ``zoocheck/sources.py`` declares
+sources).
+
+A ``Family`` names its spec type (the frozen dataclass an ``Architecture.structure`` holds, with a
+class attribute ``family`` and an ``id`` property), its names module (one parser per naming
+scheme, a function named after the scheme: a zoo's model name -> spec), and, where zoocheck has them, its canonical parameters (names and shapes), its
+canonical graph (the template), its calibrated random weights with the numpy reference forward
+they are calibrated by, the map from canonical graph tensors to the canonical modules computing
+them, and each framework's weight layout. Parts are ``'module:attr'`` strings imported on first
+use, so importing a spec (or this module) imports no graph, numpy or framework code. The
+registry's parsers, the converters, the canonical graph, ``compare`` and the reports ask
+``family_of(arch)``.
+
+Adding a family is its own modules and one call::
+
+    register_family(Family(name="tiny", spec="my_pkg.spec:TinySpec", names="my_pkg.names",
+                           template="my_pkg.template:build_template", random_weights="my_pkg.random:draw", ...))
+
+(``tests/test_families.py`` does exactly that with ``tests/tiny_family/`` and runs it end to end.)
+The built-in families are registered at the end of this module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class FamilySpec(Protocol):
+    """What every family's spec type has: which family, and the family-agnostic architecture id
+    (two entries share it exactly when they compute the same function from the same weights)."""
+
+    family: str
+
+    @property
+    def id(self) -> str: ...
+
+
+def _resolve(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    if not module or not attr:
+        raise ValueError(f"a family's part is 'module:attr', not {path!r}")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # what its spec type's ``family`` says: 'resnet', 'mobilenet_v3', ...
+    spec: str  # 'module:Class' of its spec type
+    # the module holding one parser per naming scheme, named after it ('timm', 'torchvision',
+    # 'mmpretrain', 'paddleclas', ...): a zoo's model name -> spec; ValueError for a name the
+    # scheme's parser does not read
+    names: str | None = None
+    # 'module:function' (arch) -> {canonical parameter name: shape}, in network order
+    parameters: str | None = None
+    # 'module:function' (spec, num_classes, *, opset, graph_name) -> the canonical ONNX ModelProto,
+    # initializers declared without data (``converters/graph/template.py`` has the builder); None:
+    # native graphs only
+    template: str | None = None
+    # 'module:function' (arch, seed, input_size) -> calibrated random canonical weights (float32)
+    random_weights: str | None = None
+    # 'module:function' (arch, params, x, *, dtype=np.float64) -> logits: the numpy reference
+    # forward of canonical weights
+    forward: str | None = None
+    # 'module:function' (arch) -> {canonical graph tensor: canonical module whose output it is}, in
+    # network order (a framework's per-layer outputs found in the canonical graph)
+    layer_outputs: str | None = None
+    # (framework layout, 'module:function' (params, arch, naming) -> params under that framework's
+    # names); a layout not listed is the canonical names themselves
+    layouts: tuple[tuple[str, str], ...] = ()
+
+    def spec_type(self) -> type:
+        return _resolve(self.spec)
+
+    def part(self, name: str) -> Any:
+        """The callable behind the field ``name`` (``template``, ``random_weights``, ...); ValueError
+        where the family has none."""
+        path = getattr(self, name)
+        if path is None:
+            raise ValueError(f"the {self.name} family has no {name.replace('_', ' ')}")
+        return _resolve(path)
+
+    def parse(self, scheme: str, name: str) -> FamilySpec:
+        """The spec ``name`` denotes under naming ``scheme``; ValueError where it denotes none."""
+        parser = getattr(importlib.import_module(self.names), scheme, None) if self.names else None
+        if parser is None:
+            raise ValueError(f"the {self.name} family has no parser for {scheme!r} names")
+        return parser(name)
+
+    def layout(self, framework: str):
+        """``(params, arch, naming) -> params`` under ``framework``'s names (the canonical names
+        themselves where the family lists no layout for it)."""
+        layouts = dict(self.layouts)
+        return _resolve(layouts[framework]) if framework in layouts else _canonical_names
+
+    @property
+    def has_canonical_form(self) -> bool:
+        return self.template is not None
+
+
+def _canonical_names(params: dict, arch, naming: str = "") -> dict:
+    return params
+
+
+class UnknownFamilyError(LookupError):
+    pass
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    """Make ``family`` known to the registry's parsers, the converters, the graph and the reports.
+    A name claimed twice raises (an equal descriptor again is a no-op)."""
+    if _FAMILIES.get(family.name) == family:
+        return family
+    if family.name in _FAMILIES:
+        raise ValueError(f"family {family.name!r} is already registered with another descriptor")
+    for path in (family.spec, *(p for _, p in family.layouts)):
+        if ":" not in path:
+            raise ValueError(f"family {family.name!r}: a part is 'module:attr', not {path!r}")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def unregister_family(name: str) -> None:
+    """Forget a family registered at run time (a test's, a plugin's); built-in ones stay."""
+    if name in _BUILTIN_NAMES:
+        raise ValueError(f"{name!r} is a built-in family")
+    _FAMILIES.pop(name, None)
+
+
+def all_families() -> tuple[Family, ...]:
+    return tuple(_FAMILIES.values())
+
+
+def get_family(name: str) -> Family:
+    if name not in _FAMILIES:
+        raise UnknownFamilyError(f"unknown architecture family {name!r}; known: {', '.join(_FAMILIES)}")
+    return _FAMILIES[name]
+
+
+def family_of(arch) -> Family | None:
+    """The family of an ``Architecture`` (or of a spec); None for a network only a library
+    defines (``LibraryNetwork``) or of a family not registered."""
+    structure = getattr(arch, "structure", arch)
+    return _FAMILIES.get(structure.family)
+
+
+def registered_extra_families() -> tuple[Family, ...]:
+    """Families registered beyond the built-in ones (a child process must register them again)."""
+    return tuple(f for f in _FAMILIES.values() if f.name not in _BUILTIN_NAMES)
+
+
+# ---------------------------------------------------------------------------------------------
+# the built-in families
+
+_F = "zoocheck.families."
+_RESNET = _F + "resnet."
+
+
+def _spec_and_names(name: str, spec_class: str) -> Family:
+    """A family of which zoocheck knows the structure and the names (its spec and parsers) so far."""
+    return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names")
+
+
+_BUILTIN = (
+    Family("resnet", _RESNET + "spec:ResNetSpec", _RESNET + "names",
+           parameters=_RESNET + "canonical:parameter_shapes", template=_RESNET + "template:build_template",
+           random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:batch_norm_outputs",
+           layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
+    _spec_and_names("mobilenet_v2", "MobileNetV2Spec"),
+    _spec_and_names("mobilenet_v3", "MobileNetV3Spec"),
+    _spec_and_names("efficientnet", "EfficientNetSpec"),
+    _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
+    _spec_and_names("densenet", "DenseNetSpec"),
+    _spec_and_names("vgg", "VGGSpec"),
+)  # fmt: skip
+_BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)
+for _family in _BUILTIN:
+    register_family(_family)
+
+
+__all__ = [
+    "Family",
+    "FamilySpec",
+    "UnknownFamilyError",
+    "all_families",
+    "family_of",
+    "get_family",
+    "register_family",
+    "registered_extra_families",
+    "unregister_family",
+]
