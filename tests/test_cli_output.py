@@ -61,3 +61,14 @@ def test_written_files_get_the_umask_mode_not_the_temporary_files_0600(tmp_path)
     assert stat.S_IMODE(store.results_path.stat().st_mode) == 0o644
     assert stat.S_IMODE(html.stat().st_mode) == 0o644
     assert stat.S_IMODE(csv_file.stat().st_mode) == 0o640
+
+
+def test_every_command_has_json_output():
+    """Every command of the README's table takes --json (its output parses: the tests of each command)."""
+    from zoocheck.cli import build_parser
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if a.dest == "command"]
+    assert set(commands.choices) >= {"convert", "parity", "list", "show", "fetch", "audit", "eval", "table", "preprocess", "sweep", "compare"}
+    for name, subparser in commands.choices.items():
+        assert "--json" in subparser._option_string_actions, name
