@@ -330,3 +330,25 @@ def test_audit_command_reports_published_discrepancies(tmp_path, capsys, monkeyp
     assert main(["audit", "--src", "ppcls", "--strict", "--json", *results]) == 1
     (found,) = [f for f in json.loads(capsys.readouterr().out) if f["quantity"] == "discrepancy"]
     assert found["status"] == "failed" and found["note"] == entry.discrepancies[0]
+
+
+@pytest.mark.parametrize("refused", ["zoocheck.converters.weights.parameter_shapes", "zoocheck.converters.graph.template_for"])
+def test_a_family_member_its_canonical_parts_refuse_is_not_measured_on_them(refused, monkeypatch):
+    """A family's parameters or template raise ValueError for a member they do not cover (a
+    DenseNet with a blur-pool stem): that architecture has no counts of its own, no crash."""
+    from zoocheck.converters.graph.counts import parameter_counts
+
+    def refuse(*args):
+        raise ValueError("no canonical form yet for the stem's blur pool")
+
+    arch = timm_style("resnet18", "torchvision")
+    monkeypatch.setattr(refused, refuse)
+    for cached in (architecture_counts, parameter_counts):
+        cached.cache_clear()
+    try:
+        assert architecture_counts(arch, 224) is None
+    finally:
+        monkeypatch.undo()
+        for cached in (architecture_counts, parameter_counts):
+            cached.cache_clear()
+    assert architecture_counts(arch, 224) is not None

@@ -107,24 +107,32 @@ def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
     parameters = parameter_counts(arch)
     if parameters is None:
         return None
+    try:
+        template = template_for(arch, _TEMPLATE_OPSET)
+    except ValueError:  # the family has no canonical graph for this member of it
+        return None
     params, bn_stats = parameters
-    return Counts(params=params, bn_stats=bn_stats, macs=count_graph(template_for(arch, _TEMPLATE_OPSET), input_size).macs,
-                  input_size=input_size)  # fmt: skip
+    return Counts(params=params, bn_stats=bn_stats, macs=count_graph(template, input_size).macs, input_size=input_size)
 
 
 @lru_cache(maxsize=None)
 def parameter_counts(arch: Architecture) -> tuple[int, int] | None:
     """(trainable parameters, batch-norm statistics) of the canonical parameter set of ``arch``,
-    None without a canonical form. The set is the unfolded checkpoint, batch norms' ``running_mean`` and
-    ``running_var`` apart. A norm with statistics but no ``weight`` (MXNet's frozen
+    None without a canonical form (a family's template and parameters, which raise ValueError for
+    a member they do not cover, e.g. a DenseNet with a blur-pool stem). The set is the unfolded
+    checkpoint, batch norms' ``running_mean`` and ``running_var`` apart. A norm with statistics but no ``weight`` (MXNet's frozen
     ``BatchNorm(scale=False, center=False)`` on v2's input) still stores gamma = 1 and beta = 0 in
     MXNet's files, counted with the statistics as MXNet counts them."""
     from zoocheck.converters.graph import has_canonical_form
     from zoocheck.converters.weights import parameter_shapes
+    from zoocheck.families.registry import family_of
 
-    if not has_canonical_form(arch):
+    if not has_canonical_form(arch) or family_of(arch).parameters is None:
         return None
-    shapes = parameter_shapes(arch)
+    try:
+        shapes = parameter_shapes(arch)
+    except ValueError:
+        return None
     stats = {name: prod(shape) for name, shape in shapes.items() if name.endswith(_BN_STATS_SUFFIXES)}
     frozen = sum(2 * n for name, n in stats.items()
                  if name.endswith(".running_mean") and name.removesuffix(".running_mean") + ".weight" not in shapes)  # fmt: skip
