@@ -84,7 +84,7 @@ def test_fail_from_fp32_noise_says_so_instead_of_blaming_the_conversion():
     result = _judge(reference, test, fp64)
     assert result.status == "failed"
     assert result.fp32_noise
-    assert "fp32 noise of the weights, not the conversion" in result.summary()
+    assert "fp32 rounding, not the conversion" in result.summary()
     again = type(result).from_json(result.to_json())
     assert again.fp32_noise and again.reference_fp64_rel_err == result.reference_fp64_rel_err
 
@@ -100,7 +100,7 @@ def test_fail_of_the_conversion_is_not_excused_as_noise():
     wrong = fp64 + rng.standard_normal(fp64.shape) * 0.2 * span
     result = _judge(noisy, wrong, fp64)
     assert result.status == "failed" and not result.fp32_noise
-    assert "fp32 noise" not in result.summary()
+    assert "fp32 rounding" not in result.summary()
     # without an fp64 forward nothing is claimed
     assert not _judge(noisy, wrong, None).fp32_noise
 

@@ -135,13 +135,25 @@ class PaddleDygraphModel(NativeModel):
         self.outputs_probabilities = False
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch, np.float32)
+
+    def forward_fp64(self, batch: np.ndarray) -> np.ndarray:
+        """Casts the network to float64 for the call and back (float32 -> float64 -> float32 is
+        exact: the weights exported afterwards are the same bits)."""
+        self.network.to(dtype="float64")
+        try:
+            return self._run(batch, np.float64)
+        finally:
+            self.network.to(dtype="float32")
+
+    def _run(self, batch: np.ndarray, dtype) -> np.ndarray:
         paddle = import_paddle()
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(np.asarray(batch, dtype=np.float32), dtype=dtype)
         outputs = []
         with paddle.no_grad():
             for start in range(0, len(batch), FORWARD_CHUNK):
                 outputs.append(self.network(paddle.to_tensor(batch[start : start + FORWARD_CHUNK])).numpy())
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
+        return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), dtype)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
         """Forward post-hooks on the batch norms (PaddleClas's names: the family's ``paddle`` layout);

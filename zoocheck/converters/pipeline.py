@@ -49,7 +49,7 @@ class Conversion:
     onnx_path: Path | None
     metadata: OnnxMetadata | None
     native_outputs: np.ndarray | None  # the framework's forward on the inputs given, if any
-    # the same forward in float64 (random weights, frameworks that can): the yardstick for fp32 noise
+    # the same forward in float64 (frameworks that can): the yardstick for fp32 noise
     native_outputs_fp64: np.ndarray | None
     outputs_probabilities: bool
     failure: Failure | None
@@ -291,8 +291,7 @@ class ConvertJob(_ModelJob):
             if self.inputs is not None:
                 progress.enter("parity")
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
-                if self.weights is None:  # random weights can be ill-conditioned: measure fp32's own error
-                    native_fp64 = native.forward_fp64(self.inputs)
+                native_fp64 = native.forward_fp64(self.inputs)  # fp32's own error, beside the ONNX file's
             if self.output is None:  # native forward only (parity against an existing ONNX file)
                 channel.send(_Converted(None, None, native_outputs, native_fp64, native.outputs_probabilities, versions))
                 return
