@@ -349,8 +349,10 @@ def torch_tensors(arrays: dict[str, np.ndarray]):
 
 def write_torch_state_dict(entry: Entry, params: dict[str, np.ndarray], path: Path, *, wrapper: str | None = None,
                            data_parallel: bool = False) -> Path:  # fmt: skip
-    """torchvision / timm: the state dict (canonical names)."""
-    state = torch_tensors(params)
+    """torchvision / timm: the state dict (the library's names: the family's layout for the source)."""
+    from zoocheck.converters.weights.layouts import to_layout
+
+    state = torch_tensors(to_layout(params, entry.arch, entry.source))
     if data_parallel:
         state = {f"module.{k}": v for k, v in state.items()}
     return save_checkpoint(state, path, wrapper=wrapper)

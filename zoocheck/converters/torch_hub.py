@@ -36,12 +36,12 @@ class _TorchLibraryConverter(TorchConverter):
         if state is not None:
             tc.load_strict(module, state, Path(weights), what)
         elif has_canonical_weights(entry.arch):
-            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "torch")
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
             tc.randomize(module, random_seed, entry.input_size)
-        # torchvision's and timm's module names are the canonical weights' names
-        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layer_modules(entry.arch))
+        layers = layer_modules(entry.arch, self.library)
+        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layers)
 
 
 class TorchvisionConverter(_TorchLibraryConverter):

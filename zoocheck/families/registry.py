@@ -23,7 +23,7 @@ The built-in families are registered at the end of this module.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 
@@ -165,6 +165,16 @@ def _spec_and_names(name: str, spec_class: str) -> Family:
     return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names")
 
 
+def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...]) -> Family:
+    """``family`` with its canonical form, from its package: ``canonical.py`` (``parameter_shapes``,
+    ``forward``, ``layer_outputs``), ``template.py`` (``build_template``), ``random.py``
+    (``draw``) and ``layouts.py`` (``to_<framework>`` for each of ``frameworks``)."""
+    package = f"{_F}{family.name}."
+    return replace(family, parameters=package + "canonical:parameter_shapes", template=package + "template:build_template",
+                   random_weights=package + "random:draw", forward=package + "canonical:forward", layer_outputs=f"{package}canonical:{layer_outputs}",
+                   layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks))  # fmt: skip
+
+
 _BUILTIN = (
     Family("resnet", _RESNET + "spec:ResNetSpec", _RESNET + "names",
            parameters=_RESNET + "canonical:parameter_shapes", template=_RESNET + "template:build_template",
@@ -174,8 +184,8 @@ _BUILTIN = (
     _spec_and_names("mobilenet_v3", "MobileNetV3Spec"),
     _spec_and_names("efficientnet", "EfficientNetSpec"),
     _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
-    _spec_and_names("densenet", "DenseNetSpec"),
-    _spec_and_names("vgg", "VGGSpec"),
+    _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec"), "layer_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("vgg", "VGGSpec"), "conv_outputs", ("torchvision", "timm")),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)
 for _family in _BUILTIN:

@@ -23,16 +23,34 @@ GRAPH_FORMS: tuple[str, ...] = ("canonical", "native")
 FINGERPRINT_KEY = "structure_fingerprint"
 
 
-def has_canonical_form(arch: Architecture) -> bool:
+#: the opset a template is built at to learn whether it refuses a spec (a refusal is the spec's)
+_ANY_OPSET = 17
+
+
+@lru_cache(maxsize=None)
+def _refusal(arch: Architecture) -> str | None:
+    """Why ``arch`` has no canonical graph: its family has none, or the family's template refuses
+    this spec (a variant it does not draw yet); None where it has one."""
     family = family_of(arch)
-    return family is not None and family.has_canonical_form
+    if family is None or not family.has_canonical_form:
+        with_form = ", ".join(f.name for f in all_families() if f.has_canonical_form)
+        return f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only"
+    try:
+        family.part("template")(arch.structure, arch.num_classes, opset=_ANY_OPSET, graph_name=arch.id)
+    except NoCanonicalForm as exc:
+        return str(exc)
+    return None
+
+
+def has_canonical_form(arch: Architecture) -> bool:
+    return _refusal(arch) is None
 
 
 def _family_with_template(arch: Architecture) -> Family:
     """The family whose template is ``arch``'s canonical graph; NoCanonicalForm where none is."""
-    if not has_canonical_form(arch):
-        with_form = ", ".join(f.name for f in all_families() if f.has_canonical_form)
-        raise NoCanonicalForm(f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only")
+    reason = _refusal(arch)
+    if reason is not None:
+        raise NoCanonicalForm(reason)
     return family_of(arch)
 
 

@@ -98,6 +98,8 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
         slim = onnxslim.slim(model)
     rewrite.explicit_pads(slim)
+    rewrite.drop_identity_pools(slim)
+    rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
     rewrite.batch_norm_to_affine(slim)
     rewrite.flatten_head(slim)
     rewrite.gemm_head(slim)

@@ -17,7 +17,13 @@ Each one computes the same function as the graph it rewrites (the tests check it
 - ``flatten_head``: whatever reshapes the pooled features to [N, C] (PaddleClas's
   Shape/Slice/Concat/Reshape, MXNet's two Flattens) becomes one ``Flatten(axis=1)``;
 - ``gemm_head``: ``MatMul`` + ``Add`` (PaddleClas) or a ``Gemm`` with an untransposed weight becomes
-  ``Gemm(x, W[out, in], b, transB=1)``.
+  ``Gemm(x, W[out, in], b, transB=1)``;
+- ``drop_identity_pools``: an average pool of one pixel windows (torchvision's VGG's adaptive pool
+  to 7x7 exported on the 7x7 map) goes; an average pool no window of which can reach a pad (pads 0,
+  floor mode: DenseNet's transitions) loses its ``count_include_pad``, which changes nothing there;
+- ``dense_convs_as_gemm``: a classifier computed by convolutions over the whole feature map (timm's
+  VGG: a 7x7 convolution on the 7x7 map, then 1x1 convolutions on its one pixel, then a global pool
+  of that pixel) becomes ``Flatten`` then ``Gemm`` layers.
 """
 
 from __future__ import annotations
@@ -336,3 +342,98 @@ def gemm_head(model) -> None:
             node.input[1] = node.input[1] + ".t"
             _set_attrs(node, transB=1)
     _drop_unused_initializers(model)
+
+
+def _remove_passing_through(graph, node) -> None:
+    """Remove a node computing the identity, its consumers reading its input instead."""
+    for other in graph.node:
+        other.input[:] = [node.input[0] if name == node.output[0] else name for name in other.input]
+    graph.node.remove(node)
+
+
+def drop_identity_pools(model) -> None:
+    """Every AveragePool / MaxPool of 1x1 windows at stride 1 without padding is removed, and an
+    AveragePool without padding in floor mode loses ``count_include_pad``, in place."""
+    graph = model.graph
+    graph_outputs = {out.name for out in graph.output}
+    for node in [n for n in graph.node if n.op_type in ("AveragePool", "MaxPool")]:
+        attrs = _attrs(node)
+        if node.op_type == "AveragePool" and not any(attrs.get("pads") or []) and not attrs.get("ceil_mode", 0) and "auto_pad" not in attrs:
+            _set_attrs(node, count_include_pad=None)
+        identity = list(attrs.get("kernel_shape", [])) == [1, 1] and list(attrs.get("strides") or [1, 1]) == [1, 1] and not any(attrs.get("pads") or [])
+        if identity and node.output[0] not in graph_outputs:
+            _remove_passing_through(graph, node)
+
+
+def dense_convs_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
+    """A GlobalAveragePool (then Flatten) of a one-pixel map computed by Conv and Relu nodes from a
+    Conv whose kernel covers its whole input without padding becomes, in place: Flatten(axis=1) of
+    that input, each Conv a Gemm(x, W[out, in * k * k], b, transB=1) (NCHW flattens channel-major,
+    as the weight does), the Relus as they are, the pool and its Flatten gone. The same numbers at
+    the exported input size, which shape inference must know. Weights are read from and written
+    to ``lifted`` where lifted (the stand-in's shape follows), else to the initializer."""
+    import onnx
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    shapes = None
+    for pool in [n for n in graph.node if n.op_type == "GlobalAveragePool"]:
+        flatten = consumers.get(pool.output[0], [])
+        if len(flatten) != 1 or flatten[0].op_type != "Flatten" or _attrs(flatten[0]).get("axis", 1) != 1:
+            continue
+        chain, node = [], producer.get(pool.input[0])
+        while node is not None and node.op_type in ("Relu", "Conv") and len(consumers[node.output[0]]) == 1:
+            chain.insert(0, node)
+            if node.op_type == "Conv":
+                if shapes is None:
+                    shapes = _spatial_shapes(model)
+                size = shapes.get(node.input[0])
+                if size is None or size != [1, 1]:
+                    break
+            node = producer.get(node.input[0])
+        if not chain or chain[0].op_type != "Conv" or not _covers_input(chain[0], shapes.get(chain[0].input[0])):
+            continue
+        inits = _initializers(model)
+        first_input = chain[0].input[0]
+        flat = f"{pool.name or pool.output[0]}.flatten_input"
+        position = list(graph.node).index(chain[0])
+        graph.node.insert(position, onnx.helper.make_node("Flatten", [first_input], [flat], name=flatten[0].name, axis=1))
+        previous = flat
+        for conv in [n for n in chain if n.op_type == "Conv"]:
+            _conv_as_gemm(model, conv, inits, lifted)
+        for link in chain:
+            link.input[0] = previous
+            previous = link.output[0]
+        chain[-1].output[0] = flatten[0].output[0]
+        graph.node.remove(pool)
+        graph.node.remove(flatten[0])
+    _drop_unused_initializers(model)
+
+
+def _covers_input(conv, size: list[int] | None) -> bool:
+    attrs = _attrs(conv)
+    return (size is not None and list(attrs.get("kernel_shape", [])) == size and not any(attrs.get("pads") or [])
+            and attrs.get("group", 1) == 1 and set(attrs.get("dilations") or [1]) == {1})  # fmt: skip
+
+
+def _conv_as_gemm(model, conv, inits: dict, lifted: dict[str, np.ndarray]) -> None:
+    """``conv`` (on a map its kernel covers) made a Gemm in place, its weight [out, in * k * k]."""
+    import onnx
+
+    weight_name = conv.input[1]
+    if weight_name in lifted:
+        lifted[weight_name] = lifted[weight_name].reshape(lifted[weight_name].shape[0], -1)
+        stand_in = inits[weight_name]
+        del stand_in.dims[:]
+        stand_in.dims.extend(lifted[weight_name].shape)
+    else:
+        weight = _array(inits[weight_name])
+        _replace_initializer(model, weight_name, weight.reshape(weight.shape[0], -1))
+    if len(conv.input) < 3 or not conv.input[2]:
+        bias_name = weight_name + ".zero_bias"
+        _replace_initializer(model, bias_name, np.zeros(inits[weight_name].dims[0], np.float32))
+        conv.input[:] = [conv.input[0], weight_name, bias_name]
+    conv.op_type = "Gemm"
+    del conv.attribute[:]
+    conv.attribute.extend([onnx.helper.make_attribute("alpha", 1.0), onnx.helper.make_attribute("beta", 1.0), onnx.helper.make_attribute("transB", 1)])

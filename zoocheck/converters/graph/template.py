@@ -72,9 +72,28 @@ class Builder:
     def add(self, name: str, a: str, b: str) -> str:
         return self._node("Add", name, [a, b])
 
-    def max_pool(self, name: str, x: str) -> str:
+    def max_pool(self, name: str, x: str, kernel: int = 3, pad: int = 1) -> str:
+        """Stride 2, floor mode: ResNet's and DenseNet's 3x3 (pad 1), VGG's 2x2 (pad 0)."""
         ceil = {"ceil_mode": 0} if self.opset >= CEIL_MODE_OPSET else {}
-        return self._node("MaxPool", name, [x], **ceil, kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2])
+        return self._node("MaxPool", name, [x], **ceil, kernel_shape=[kernel, kernel], pads=[pad] * 4, strides=[2, 2])
+
+    def avg_pool_2x2_floor(self, name: str, x: str) -> str:
+        """2x2/2 without padding, floor mode (DenseNet's transitions): no window reaches a pad, so
+        ``count_include_pad`` is left at its default."""
+        ceil = {"ceil_mode": 0} if self.opset >= CEIL_MODE_OPSET else {}
+        return self._node("AveragePool", name, [x], **ceil, kernel_shape=[2, 2], pads=[0] * 4, strides=[2, 2])
+
+    def concat(self, name: str, inputs: list[str]) -> str:
+        return self._node("Concat", name, inputs, axis=1)
+
+    def flatten(self, name: str, x: str) -> str:
+        return self._node("Flatten", name, [x], axis=1)
+
+    def linear(self, layer: str, x: str, features: int, out: int, output: str | None = None) -> str:
+        """``Gemm(x, W[out, features], b, transB=1)``."""
+        weight = self._param(f"{layer}.weight", (out, features))
+        bias = self._param(f"{layer}.bias", (out,))
+        return self._node("Gemm", layer, [x, weight, bias], output, alpha=1.0, beta=1.0, transB=1)
 
     def avg_pool_2x2(self, name: str, x: str) -> str:
         # ceil_mode with the window's padding excluded: an odd size's last row/column is averaged
@@ -87,10 +106,7 @@ class Builder:
 
     def head(self, x: str, features: int, classes: int) -> str:
         pooled = self._node("GlobalAveragePool", "head.pool", [x])
-        flat = self._node("Flatten", "head.flatten", [pooled], axis=1)
-        weight = self._param("fc.weight", (classes, features))
-        bias = self._param("fc.bias", (classes,))
-        return self._node("Gemm", "fc", [flat, weight, bias], OUTPUT_NAME, alpha=1.0, beta=1.0, transB=1)
+        return self.linear("fc", self.flatten("head.flatten", pooled), features, classes, OUTPUT_NAME)
 
     def model(self, graph_name: str, num_classes: int):
         """The ModelProto of the nodes so far: input ``[N, 3, H, W]``, output ``logits``

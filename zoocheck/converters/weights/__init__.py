@@ -28,7 +28,13 @@ def has_canonical_weights(arch: Architecture) -> bool:
     """Whether ``arch``'s family draws canonical random weights (else a converter randomises the
     library's own network: ``torch_common.randomize``)."""
     family = family_of(arch)
-    return family is not None and family.random_weights is not None
+    if family is None or family.random_weights is None:
+        return False
+    try:  # a variant the family's canonical parameters do not name yet (DenseNet's blur pool)
+        family.part("parameters")(arch)
+    except ValueError:
+        return False
+    return True
 
 
 def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:

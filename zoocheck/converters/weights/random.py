@@ -10,7 +10,8 @@ batch-norm and classifier steps below in torch, with these constants (``torch_co
 
 For seed ``s`` and an architecture, deterministic (numpy's PCG64):
 
-- convolutions He-normal by fan-out, std sqrt(2 / (out * k * k / groups)); MXNet v1's conv biases 0;
+- convolutions He-normal by fan-out, std sqrt(2 / (out * k * k / groups)), hidden Linear layers
+  (VGG's) likewise with k = 1; MXNet v1's conv biases 0;
 - batch norm gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1), both times ``branch_gain`` (0.2, less above 70 blocks) on the
   last BN of each residual branch (so deep networks are not chaotic in float32, as the libraries'
   zero-init-last does for training);
@@ -129,8 +130,9 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():
         module, leaf = name.rsplit(".", 1)
-        if leaf == "weight" and len(shape) == 4:
-            fan_out = shape[0] * shape[2] * shape[3]  # groups: out/groups * groups
+        if leaf == "weight" and (len(shape) == 4 or (len(shape) == 2 and name != f"{classifier}.weight")):
+            # a convolution or a hidden Linear layer (VGG's); groups: out/groups * groups
+            fan_out = int(np.prod(shape)) // shape[1]
             # drawn in float32: float64 draws of an 829 M-parameter ResNeXt would hold 6.6 GB
             params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_out))
         elif name == f"{classifier}.weight":
