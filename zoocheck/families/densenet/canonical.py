@@ -24,6 +24,7 @@ import numpy as np
 
 from zoocheck.families.densenet.spec import DenseNetSpec
 from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, conv2d, max_pool
+from zoocheck.families.vgg.canonical import pool_2x2
 from zoocheck.zoo_registry.types import Architecture
 
 
@@ -105,13 +106,6 @@ def layer_outputs(arch: Architecture) -> dict[str, str]:
     return out
 
 
-def avg_pool_2x2(x: np.ndarray) -> np.ndarray:
-    """2x2, stride 2, floor mode, NHWC."""
-    n, h, w, c = x.shape
-    x = x[:, : h // 2 * 2, : w // 2 * 2]
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
-
-
 def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
             features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype``;
@@ -137,7 +131,7 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
         pieces.append(conv2d(z, p[f"{prefix}.conv2.weight"]))
         if index == spec.blocks[block - 1] - 1 and block < len(spec.blocks):
             y = conv2d(bn_relu(f"transition{block}.bn", np.concatenate(pieces, axis=-1)), p[f"transition{block}.conv.weight"])
-            pieces = [avg_pool_2x2(y)]
+            pieces = [pool_2x2(y, np.mean)]
     pooled = bn_relu("head.bn", np.concatenate(pieces, axis=-1)).mean(axis=(1, 2))
     if features is not None:
         features.append(pooled)

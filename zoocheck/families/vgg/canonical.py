@@ -72,11 +72,11 @@ def conv_outputs(arch: Architecture) -> dict[str, str]:
     return {f"stage{stage}.conv{k}": f"stage{stage}.{unit}{k}" for stage, k, _, _ in convs(spec)}
 
 
-def max_pool_2x2(x: np.ndarray) -> np.ndarray:
-    """2x2, stride 2, floor mode, NHWC."""
+def pool_2x2(x: np.ndarray, reduce=np.max) -> np.ndarray:
+    """2x2, stride 2, floor mode, NHWC: ``reduce`` (np.max, np.mean) over each window."""
     n, h, w, c = x.shape
     x = x[:, : h // 2 * 2, : w // 2 * 2]
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    return reduce(x.reshape(n, h // 2, 2, w // 2, 2, c), axis=(2, 4))
 
 
 def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
@@ -97,7 +97,7 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
             y = y * scale.astype(dtype) + (p[f"{name}.bias"] - p[f"{name}.running_mean"] * scale).astype(dtype)
         y = np.maximum(y, 0)
         if k == spec.layers[stage - 1]:
-            y = max_pool_2x2(y)
+            y = pool_2x2(y)
     if y.shape[1:3] != (FEATURE_SIDE, FEATURE_SIDE):
         raise ValueError(f"{arch.id}: the classifier reads a {FEATURE_SIDE}x{FEATURE_SIDE} feature map (224 to 255-pixel inputs), not {y.shape[1]}x{y.shape[2]}")
     # flattened channel-major, as torch's flatten of an NCHW map
