@@ -188,3 +188,28 @@ def test_every_layer_output_is_a_module_of_the_librarys_network(source, name):
     layers = layer_modules(entry.arch, source)
     assert layers and set(layers.values()) <= modules.keys()
     assert set(layers) <= {output for node in template_for(entry.arch, 17).graph.node for output in node.output}
+
+
+def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form():
+    """GluonCV's DenseNet (each layer's features appended to its input, ``AvgPool2D(7)`` on the 7x7
+    map before the Flatten) as torchvision's: one Concat of every piece per layer, a global pool."""
+    rng = np.random.default_rng(2)
+    weights = {"w": rng.standard_normal((2, 4, 1, 1)), "v": rng.standard_normal((2, 6, 1, 1)), "fc": rng.standard_normal((3, 8)), "b": rng.standard_normal(3)}
+    nodes = [
+        helper.make_node("Conv", ["input", "w"], ["n0"], kernel_shape=[1, 1]),
+        helper.make_node("Concat", ["input", "n0"], ["x1"], axis=1),
+        helper.make_node("Conv", ["x1", "v"], ["n1"], kernel_shape=[1, 1]),
+        helper.make_node("Concat", ["x1", "n1"], ["x2"], axis=1),
+        helper.make_node("AveragePool", ["x2"], ["p"], kernel_shape=[5, 5]),
+        helper.make_node("Flatten", ["p"], ["f"], axis=1),
+        helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1),
+    ]
+    model = _graph(nodes, weights, 5)
+    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    expected = _run(model, x)
+    rewrite.flatten_concats(model)
+    rewrite.head_pool_as_global(model)
+    concats = [list(n.input) for n in model.graph.node if n.op_type == "Concat"]
+    assert concats == [["input", "n0"], ["input", "n0", "n1"]]
+    assert "GlobalAveragePool" in [n.op_type for n in model.graph.node]
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)

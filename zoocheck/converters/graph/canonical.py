@@ -99,6 +99,8 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         slim = onnxslim.slim(model)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
+    rewrite.flatten_concats(slim)
+    rewrite.head_pool_as_global(slim)
     rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
     rewrite.batch_norm_to_affine(slim)
     rewrite.flatten_head(slim)

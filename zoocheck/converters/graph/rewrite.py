@@ -21,6 +21,11 @@ Each one computes the same function as the graph it rewrites (the tests check it
 - ``drop_identity_pools``: an average pool of one pixel windows (torchvision's VGG's adaptive pool
   to 7x7 exported on the 7x7 map) goes; an average pool no window of which can reach a pad (pads 0,
   floor mode: DenseNet's transitions) loses its ``count_include_pad``, which changes nothing there;
+- ``flatten_concats``: a Concat of a Concat's output (GluonCV's DenseNet appends each layer's
+  features to its input) takes that Concat's inputs instead (torchvision's form: one Concat of
+  every piece per layer);
+- ``head_pool_as_global``: an average pool covering its whole input, read by the head's Flatten
+  (GluonCV's DenseNet's ``AvgPool2D(7)`` on the 7x7 map), becomes ``GlobalAveragePool``;
 - ``dense_convs_as_gemm``: a classifier computed by convolutions over the whole feature map (timm's
   VGG: a 7x7 convolution on the 7x7 map, then 1x1 convolutions on its one pixel, then a global pool
   of that pixel) becomes ``Flatten`` then ``Gemm`` layers.
@@ -437,3 +442,37 @@ def _conv_as_gemm(model, conv, inits: dict, lifted: dict[str, np.ndarray]) -> No
     conv.op_type = "Gemm"
     del conv.attribute[:]
     conv.attribute.extend([onnx.helper.make_attribute("alpha", 1.0), onnx.helper.make_attribute("beta", 1.0), onnx.helper.make_attribute("transB", 1)])
+
+
+def flatten_concats(model) -> None:
+    """Every Concat input computed by another Concat on the same axis is replaced by that Concat's
+    inputs, in place (nodes are in graph order, so an inner Concat is already flat); a Concat left
+    unread goes."""
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    for node in graph.node:
+        if node.op_type != "Concat":
+            continue
+        axis = _attrs(node).get("axis")
+        inputs = []
+        for name in node.input:
+            inner = producer.get(name)
+            flat = inner is not None and inner.op_type == "Concat" and _attrs(inner).get("axis") == axis
+            inputs.extend(inner.input if flat else [name])
+        node.input[:] = inputs
+    read = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
+    for node in [n for n in graph.node if n.op_type == "Concat" and n.output[0] not in read]:
+        graph.node.remove(node)
+
+
+def head_pool_as_global(model) -> None:
+    """An AveragePool without padding whose kernel covers its whole (static) input and whose only
+    reader is a Flatten becomes a GlobalAveragePool, in place."""
+    consumers = _consumers(model.graph)
+    pools = [n for n in model.graph.node if n.op_type == "AveragePool" and [c.op_type for c in consumers.get(n.output[0], [])] == ["Flatten"]]
+    shapes = _spatial_shapes(model) if pools else {}
+    for pool in pools:
+        attrs = _attrs(pool)
+        if list(attrs.get("kernel_shape", [])) == shapes.get(pool.input[0]) and not any(attrs.get("pads") or []) and "auto_pad" not in attrs:
+            pool.op_type = "GlobalAveragePool"
+            del pool.attribute[:]
