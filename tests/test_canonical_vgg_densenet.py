@@ -213,3 +213,16 @@ def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form
     assert concats == [["input", "n0"], ["input", "n0", "n1"]]
     assert "GlobalAveragePool" in [n.op_type for n in model.graph.node]
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_variant_the_family_does_not_draw_yet_stays_native():
+    """timm's blur-pool DenseNet: no canonical graph (native by default, the reason where canonical
+    is asked for), and the library's own random weights (``torch_common.randomize``)."""
+    from zoocheck.converters.graph import NoCanonicalForm, has_canonical_form, resolve_form
+    from zoocheck.converters.weights import has_canonical_weights
+
+    arch = get_entry("timm", "densenetblur121d.ra_in1k").arch
+    assert not has_canonical_form(arch) and not has_canonical_weights(arch)
+    assert resolve_form(arch, None) == "native" and canonical_fingerprint(arch, 17) is None
+    with pytest.raises(NoCanonicalForm, match="blur pool"):
+        resolve_form(arch, "canonical")
