@@ -62,6 +62,15 @@ def refuse_unbuilt(entry: Entry, families: tuple[str, ...], what: str, fix: str 
                         + (f"; {fix}" if fix else ""))  # fmt: skip
 
 
+def require_fields(spec, fixed: Mapping[str, object], builder: str, zoo: str) -> None:
+    """NoBuilder naming each field of ``spec`` whose value is not ``fixed``'s: the fields
+    ``builder`` (e.g. "mmpretrain's MobileNetV3", a network file of ``zoo``) builds one way only, so
+    a network with another value is one zoocheck does not build for that zoo."""
+    differing = [f"{name} {getattr(spec, name)!r} ({zoo}: {value!r})" for name, value in fixed.items() if getattr(spec, name) != value]
+    if differing:
+        raise NoBuilder(f"{spec.id}: {builder} builds no such network: {', '.join(differing)}")
+
+
 def import_framework(framework: Framework, source: str):
     """Import ``framework`` (through its importer when it has one) for ``source``; the module.
 

@@ -15,10 +15,16 @@ structure follows mmpretrain 1.2.0 ``models/backbones/resnet.py`` and ``resnext.
 - ResNeXt Bottleneck: mid = groups * width_per_group * (out / 4) // base_channels(64), grouped 3x3;
 - wide ResNet (configs/wrn): ResNet with base_channels 128, expansion 2;
 - ``neck`` GlobalAveragePooling (no parameters), ``head.fc`` Linear.
+
+The other families' mmpretrain networks (MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet,
+VGG) are their families' (``FAMILY_NETWORKS``: ``zoocheck/families/<family>/mmpretrain.py``, built
+from ``converters/mmpretrain_layers.py``); without canonical weights, their random weights are the
+network's own initialisation randomised by ``torch_common.randomize``.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
@@ -26,6 +32,9 @@ from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.families.resnet.spec import BASE_WIDTH, STANDARD_LAYERS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
+#: the families whose mmpretrain networks are their own modules, ``zoocheck/families/<family>/mmpretrain.py``
+#: (``build_classifier(arch)``; imported by name, as the family registry resolves its parts)
+FAMILY_NETWORKS = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
 # mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings (stage depths: the standard table)
 _DEPTHS = {"ResNet": (18, 34, 50, 101, 152), "ResNeXt": (50, 101, 152)}
 _BACKBONE_TYPE = {"b": "ResNet", "c": "ResNetV1c", "d": "ResNetV1d"}
@@ -69,18 +78,18 @@ class MMPretrainConverter(TorchConverter):
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.weights import layer_modules, to_layout
 
-        refuse_unbuilt(entry, ("resnet",), "mmpretrain network")
+        refuse_unbuilt(entry, ("resnet", *FAMILY_NETWORKS), "mmpretrain network")
         self.prepare(weights, random_seed)
+        if entry.arch.family in FAMILY_NETWORKS:
+            build = importlib.import_module(f"zoocheck.families.{entry.arch.family}.mmpretrain").build_classifier
+            return self._load_family_network(entry, weights, random_seed, build)
         try:
             describe = f"mmpretrain {backbone_config(entry.arch)['type']} {entry.arch.id} ({entry.arch.num_classes} classes)"
         except ValueError as exc:
             raise WeightsError(f"{entry.key}: {exc}") from None
         if weights is not None:
-            state = tc.read_state_dict(Path(weights))
             module = build_classifier(entry.arch)
-            # mmpretrain keeps the data preprocessor's mean/std as non-persistent buffers, but a
-            # checkpoint written by other tooling may carry them; they are not part of the network.
-            tc.load_strict(module, state, Path(weights), describe, ignore_prefixes=("data_preprocessor.",))
+            _load_checkpoint(module, Path(weights), describe)
         else:
             from zoocheck.converters.weights import random_weights
 
@@ -89,6 +98,28 @@ class MMPretrainConverter(TorchConverter):
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         layers = layer_modules(entry.arch, "mmpretrain")
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
+
+    @staticmethod
+    def _load_family_network(entry: Entry, weights: Path | None, random_seed: int | None, build) -> NativeModel:
+        """A family's mmpretrain network (``build(arch)``, NoBuilder for a spec it does not build)
+        with the checkpoint's weights, or randomised."""
+        from zoocheck.converters import torch_common as tc
+
+        module = build(entry.arch)
+        if weights is not None:
+            describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
+            _load_checkpoint(module, Path(weights), describe)
+        else:
+            tc.randomize(module, random_seed, entry.input_size)
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
+
+
+def _load_checkpoint(module, path: Path, describe: str) -> None:
+    from zoocheck.converters import torch_common as tc
+
+    # mmpretrain keeps the data preprocessor's mean/std as non-persistent buffers, but a checkpoint
+    # written by other tooling may carry them; they are not part of the network.
+    tc.load_strict(module, tc.read_state_dict(path), path, describe, ignore_prefixes=("data_preprocessor.",))
 
 
 def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:

@@ -7,7 +7,7 @@ Imported only when such a network is built, so it imports Paddle at module level
 
 from __future__ import annotations
 
-from zoocheck.converters.base import NoBuilder
+from zoocheck.converters import base
 from zoocheck.converters.paddle_export import import_paddle
 
 paddle = import_paddle()
@@ -22,9 +22,7 @@ def require_fields(spec, fixed: dict, source_file: str) -> None:
     """NoBuilder naming each field of ``spec`` whose value is not ``fixed``'s: the fields
     ``source_file`` (PaddleClas's file of the family) builds one way only, so a builder of that file does
     not implement them."""
-    differing = [f"{name} {getattr(spec, name)!r} (PaddleClas: {value!r})" for name, value in fixed.items() if getattr(spec, name) != value]
-    if differing:
-        raise NoBuilder(f"{spec.id}: PaddleClas's {source_file} builds no such network: {', '.join(differing)}")
+    base.require_fields(spec, fixed, f"PaddleClas's {source_file}", "PaddleClas")
 
 
 def eval_dropout(x, scale: float):
