@@ -49,6 +49,22 @@ def random_checkpoint(entry: Entry, path: Path, seed: int, **options) -> Path:
     return write_weights(entry, random_weights(entry.arch, seed, entry.input_size), path, **options)
 
 
+@pytest.fixture(scope="session")
+def mmpretrain_models():
+    """mmpretrain's own model registry, a test-only reference (its import needs importlib-metadata,
+    modelindex, einops: setup.sh); the tests using it skip where it cannot be imported."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import mmpretrain.models  # noqa: F401
+            from mmpretrain.registry import MODELS
+        except ImportError as exc:
+            pytest.skip(f"mmpretrain cannot be imported: {exc}")
+    return MODELS
+
+
 # ---------------------------------------------------------------------------------------------
 # inputs
 

@@ -5,7 +5,6 @@ dependency) with the same checkpoint, and the written ONNX against zoocheck's fo
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pytest
@@ -34,19 +33,6 @@ V1D50 = Architecture(resnet(50, "d"))
 X50 = Architecture(resnet(50, groups=32, width_per_group=4))
 X101_8D = Architecture(resnet(101, groups=32, width_per_group=8))
 WRN50 = Architecture(resnet(50, width_per_group=128))
-
-
-@pytest.fixture(scope="module")
-def mmpretrain_models():
-    """mmpretrain's own registry (import needs importlib-metadata, modelindex, einops: setup.sh)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            import mmpretrain.models  # noqa: F401
-            from mmpretrain.registry import MODELS
-        except ImportError as exc:
-            pytest.skip(f"mmpretrain cannot be imported: {exc}")
-    return MODELS
 
 
 def _mmpretrain_classifier(models, arch: Architecture):
