@@ -172,7 +172,7 @@ _BUILTIN = (
            library_transform=_LIB + "mxnet_transform", weights_format="gluon-params", checkpoint_writers=_GLUON_WRITER),
     Source("gluoncv", _REG + "gluoncv", _CONV + "gluoncv:GluonCVConverter",
            (_TORCH, _TIMM, Framework("mxnet", extra="mxnet", needed="some-models", importer=_MXNET.importer)),
-           runtime="torch", title="GluonCV (v1b/v1c/v1d/v1s/ResNeXt rebuilt in timm; v1/v2 in MXNet)", order=5, colour="#b07aa1",
+           runtime="torch", title="GluonCV (v1b/v1c/v1d/v1s/ResNeXt rebuilt in timm; v1/v2, MobileNetV2/V3, DenseNet, VGG in MXNet)", order=5, colour="#b07aa1",
            library_transform=_LIB + "mxnet_transform", weights_format="gluoncv-params",
            checkpoint_writers=(("gluoncv-params", _CONV + "gluoncv:write_gluoncv_params"), *_GLUON_WRITER)),
     Source("onnx-zoo", _REG + "onnx_zoo", _CONV + "onnx_zoo:OnnxZooConverter",

@@ -227,10 +227,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_saved_parameters(entry: Entry, path: Path):
-    """``entry``'s model-zoo network holding a ``save_parameters`` file, loaded strictly by MXNet."""
+def load_saved_parameters(entry: Entry, path: Path, net=None, what: str = "gluon"):
+    """``entry``'s network (the model zoo's, else ``net``) holding a ``save_parameters`` file,
+    loaded strictly by MXNet; ``what`` names the source in the error."""
     mx = import_mxnet()
-    net = build(entry.arch)
+    net = build(entry.arch) if net is None else net
     try:
         keys = list(mx.nd.load(str(path)))
     except Exception as exc:
@@ -240,7 +241,7 @@ def load_saved_parameters(entry: Entry, path: Path):
     try:
         net.load_parameters(str(path), ctx=mx.cpu())
     except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
-        raise WeightsError(f"{path.name}: weights do not fit gluon {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
+        raise WeightsError(f"{path.name}: weights do not fit {what} {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
     return net
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.mxnet_params import read_mxnet_params, write_mxnet_params
 from zoocheck.converters.torch_base import TorchConverter
+from zoocheck.families.registry import family_of
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 # ---------------------------------------------------------------------------------------------
@@ -136,17 +137,22 @@ def write_gluoncv_params(entry: Entry, params: dict[str, np.ndarray], path: Path
 
 
 class GluonCVConverter(TorchConverter):
-    """GluonCV's v1b/c/d/s and ResNeXt weights run in timm (PyTorch + timm); v1/v2 in MXNet."""
+    """GluonCV's v1b/c/d/s and ResNeXt weights run in timm (PyTorch + timm); v1/v2 and the
+    families whose networks zoocheck builds in MXNet (``Family.networks``: MobileNetV2/V3,
+    DenseNet, VGG; ``converters/gluoncv_mxnet.py``) in MXNet."""
 
-    # v1/v2 export with mxnet.onnx (opset 12 and up), the others with torch.onnx (up to 20)
+    # MXNet's networks export with mxnet.onnx (opset 12 and up), the others with torch.onnx (up to 20)
     opset_range = (12, TORCH_OPSETS[1])
 
     @staticmethod
     def _in_mxnet(entry: Entry | None) -> bool:
-        return entry is not None and entry.naming == "gluon"
+        if entry is None:
+            return False
+        family = family_of(entry.arch)
+        return entry.naming == "gluon" or (family is not None and family.builds_network("gluoncv"))
 
     def frameworks_needed(self, entry: Entry | None, *, random_weights: bool) -> tuple:
-        """v1/v2 models run in MXNet (the Gluon converter), every other one in torch + timm."""
+        """v1/v2 models and the MXNet-built families run in MXNet, every other one in torch + timm."""
         if self._in_mxnet(entry):
             return tuple(f for f in self.source.frameworks if f.module == "mxnet")
         return tuple(f for f in self.source.frameworks if f.needed == "always")
@@ -157,6 +163,12 @@ class GluonCVConverter(TorchConverter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters.gluon import GluonConverter
 
+        family = family_of(entry.arch)
+        if family is not None and family.builds_network("gluoncv"):
+            from zoocheck.converters.gluoncv_mxnet import load_network
+
+            GluonConverter().prepare(weights, random_seed)  # MXNet's: no torch to configure
+            return load_network(entry, weights, random_seed, family.network("gluoncv"))
         refuse_unbuilt(entry, ("resnet", "timm"), "GluonCV network")
         if entry.naming == "gluon":  # GluonCV's v1/v2 are MXNet Gluon's model-zoo networks
             return GluonConverter().load(entry, weights, random_seed=random_seed)

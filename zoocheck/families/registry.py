@@ -69,6 +69,10 @@ class Family:
     # (framework layout, 'module:function' (params, arch, naming) -> params under that framework's
     # names); a layout not listed is the canonical names themselves
     layouts: tuple[tuple[str, str], ...] = ()
+    # (source, 'module:function' (arch) -> the network that source's converter runs for ``arch``,
+    # its parameters under the source's own names), for each source whose converter builds this
+    # family's networks itself (the torchvision/timm sources build theirs in the library)
+    networks: tuple[tuple[str, str], ...] = ()
 
     def spec_type(self) -> type:
         return _resolve(self.spec)
@@ -94,6 +98,17 @@ class Family:
         layouts = dict(self.layouts)
         return _resolve(layouts[framework]) if framework in layouts else _canonical_names
 
+    def builds_network(self, source: str) -> bool:
+        return source in dict(self.networks)
+
+    def network(self, source: str):
+        """``(arch) -> network``: the network ``source``'s converter runs for this family;
+        ValueError where the family lists none for it."""
+        networks = dict(self.networks)
+        if source not in networks:
+            raise ValueError(f"the {self.name} family has no network for source {source!r}")
+        return _resolve(networks[source])
+
     @property
     def has_canonical_form(self) -> bool:
         return self.template is not None
@@ -117,7 +132,7 @@ def register_family(family: Family) -> Family:
         return family
     if family.name in _FAMILIES:
         raise ValueError(f"family {family.name!r} is already registered with another descriptor")
-    for path in (family.spec, *(p for _, p in family.layouts)):
+    for path in (family.spec, *(p for _, p in family.layouts), *(p for _, p in family.networks)):
         if ":" not in path:
             raise ValueError(f"family {family.name!r}: a part is 'module:attr', not {path!r}")
     _FAMILIES[family.name] = family
@@ -160,9 +175,10 @@ _F = "zoocheck.families."
 _RESNET = _F + "resnet."
 
 
-def _spec_and_names(name: str, spec_class: str) -> Family:
-    """A family of which zoocheck knows the structure and the names (its spec and parsers) so far."""
-    return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names")
+def _spec_and_names(name: str, spec_class: str, networks: tuple[tuple[str, str], ...] = ()) -> Family:
+    """A family of which zoocheck knows the structure and the names (its spec and parsers) and the
+    networks some sources' converters build (source, 'module:function' inside the family's package)."""
+    return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names", networks=tuple((source, f"{_F}{name}.{path}") for source, path in networks))
 
 
 def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...]) -> Family:
@@ -180,12 +196,12 @@ _BUILTIN = (
            parameters=_RESNET + "canonical:parameter_shapes", template=_RESNET + "template:build_template",
            random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:batch_norm_outputs",
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
-    _spec_and_names("mobilenet_v2", "MobileNetV2Spec"),
-    _spec_and_names("mobilenet_v3", "MobileNetV3Spec"),
+    _spec_and_names("mobilenet_v2", "MobileNetV2Spec", (("gluoncv", "gluoncv:network"),)),
+    _spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"),)),
     _spec_and_names("efficientnet", "EfficientNetSpec"),
     _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
-    _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec"), "layer_outputs", ("torchvision", "timm")),
-    _with_canonical_form(_spec_and_names("vgg", "VGGSpec"), "conv_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (("gluoncv", "gluoncv:network"),)), "layer_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (("gluoncv", "gluoncv:network"),)), "conv_outputs", ("torchvision", "timm")),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)
 for _family in _BUILTIN:
