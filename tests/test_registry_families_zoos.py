@@ -220,7 +220,6 @@ def _published_as(entry, path: Path):
 
 @pytest.mark.parametrize(("source", "model", "what"), [
     ("mmpretrain", "mobilenet-v3-large_3rdparty_in1k", "mmpretrain network for the mobilenet_v3 family"),
-    ("ppcls", "VGG11", "PaddleClas network for the vgg family"),
     ("onnx-zoo", "vgg16-7", "random-weights writer of ONNX-zoo files for the vgg family"),
 ])  # fmt: skip
 def test_a_family_without_a_builder_fails_at_build_with_one_line(tmp_path, source, model, what):

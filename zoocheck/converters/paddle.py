@@ -24,7 +24,9 @@ the per-row offset), so nothing is lost by not stripping it.
 Seeded random weights (``weights=None``) are zoocheck's one scheme (``converters/weights/random.py``)
 loaded through the same name mapping and strict loading as a file's; ``write_pdparams`` / ``write_paddle_inference``
 write them in PaddleClas's real formats (``.pdparams``, inference models) for tests that go
-through the real loading path.
+through the real loading path. A family with no canonical weights under PaddleClas's names
+(MobileNetV2/V3, DenseNet, VGG, EfficientNet) gets the scheme's batch-norm and classifier steps on
+the network's own seeded initialisation (``paddle_random``).
 
 This module holds the dygraph network's loading and the converter; inference models are
 ``paddle_inference``, paddle2onnx and Paddle's quirks ``paddle_export``. Paddle is imported only inside functions: importing this
@@ -50,6 +52,7 @@ from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, ex
 PROGRAM_ALONE_ABOVE = 512 * 2**20
 from zoocheck.converters.paddle_inference import FORWARD_CHUNK, _inference_source, load_inference
 from zoocheck.converters.safe_pickle import UnsafePickleError, load_state_pickle
+from zoocheck.families.registry import all_families, family_of
 from zoocheck.zoo_registry.types import Entry
 
 
@@ -57,11 +60,27 @@ from zoocheck.zoo_registry.types import Entry
 
 
 def build_model(entry: Entry):
-    """``entry``'s network in Paddle, in eval mode, with PaddleClas's parameter names."""
+    """``entry``'s network in Paddle, in eval mode, with PaddleClas's parameter names: ResNets from
+    ``paddle_arch``, the other families' from the family (``Family.networks``'s ``ppcls`` entry:
+    ``families/<family>/paddle.py``)."""
     import_paddle()
-    network = build_network(entry.arch, scheme_for(entry.arch, entry.naming))
+    if entry.arch.family == "resnet":
+        network = build_network(entry.arch, scheme_for(entry.arch, entry.naming))
+    else:
+        network = family_of(entry.arch).network("ppcls")(entry.arch)
     network.eval()
     return network
+
+
+def _built_families() -> tuple[str, ...]:
+    return ("resnet", *(family.name for family in all_families() if family.builds_network("ppcls")))
+
+
+def _draws_canonical_weights(entry: Entry) -> bool:
+    """Whether ``entry``'s random weights are its family's canonical ones, which need the family's
+    ``paddle`` layout (else the network's own: ``paddle_random``)."""
+    family = family_of(entry.arch)
+    return family.random_weights is not None and "paddle" in dict(family.layouts)
 
 
 #: keys ``paddle.save`` adds beside the parameters of a state dict
@@ -217,8 +236,12 @@ class PaddleClasConverter(Converter):
     opset_range = (7, 19)  # paddle2onnx 2.1's operator mappers
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
-        refuse_unbuilt(entry, ("resnet",), "PaddleClas network")
+        refuse_unbuilt(entry, _built_families(), "PaddleClas network")
         self.prepare(weights, random_seed)
+        if weights is None and not _draws_canonical_weights(entry):
+            from zoocheck.converters.paddle_random import random_network
+
+            return PaddleDygraphModel(entry, random_network(lambda: build_model(entry), random_seed, entry.input_size))
         if weights is None:
             from zoocheck.converters.weights import random_weights
 

@@ -22,6 +22,7 @@ import math
 
 from zoocheck.converters.base import NoBuilder
 from zoocheck.converters.paddle_layers import ACTIVATIONS, F, nn, paddle
+from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.efficientnet.spec import BLOCKS, HEAD_CHANNELS, STEM_CHANNELS, EfficientNetSpec
 from zoocheck.families.mobilenet_v3.spec import round_channels
 
@@ -48,10 +49,13 @@ class Conv(nn.Layer):
                                bias_attr=None if bias else False)  # fmt: skip
 
     def forward(self, x):
-        if self._same:
-            (top, bottom), (left, right) = (same_padding(size, self._kernel, self._stride) for size in x.shape[2:])
-            x = F.pad(x, [left, right, top, bottom])
-        return self._conv(x)
+        if not self._same:
+            return self._conv(x)
+        # the conv's own asymmetric padding (an ONNX Conv's pads): paddle2onnx 2.1 exports a
+        # separate F.pad of a depthwise conv's input with a garbage pad value
+        (top, bottom), (left, right) = (same_padding(size, self._kernel, self._stride) for size in x.shape[2:])
+        conv = self._conv
+        return F.conv2d(x, conv.weight, conv.bias, stride=self._stride, padding=[top, bottom, left, right], groups=conv._groups)
 
 
 class ConvBN(nn.Layer):
@@ -101,6 +105,8 @@ class MBConv(nn.Layer):
         self._pcn = Unit(ConvBN(mid, cout, 1, spec=spec, act=None))
         self._steps = [step for step in (getattr(self, "_ecn", None), self._dcn, getattr(self, "_se", None), self._pcn) if step is not None]
         self._skip = stride == 1 and cin == cout
+        if self._skip:
+            setattr(self._pcn._conv._bn, RESIDUAL_BRANCH_END, True)
 
     def forward(self, x):
         y = x

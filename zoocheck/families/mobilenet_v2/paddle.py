@@ -12,6 +12,7 @@ truncated (``int(c * scale)``) and an expansion conv in the first block too.
 from __future__ import annotations
 
 from zoocheck.converters.paddle_layers import F, ConvBN, nn, paddle, require_fields
+from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v2.spec import CHANNELS, MobileNetV2Spec, round_channels
 
 SOURCE_FILE = "model_zoo/mobilenet_v2.py"
@@ -30,6 +31,8 @@ class InvertedResidual(nn.Layer):
         self._bottleneck_conv = ConvBN(mid, mid, 3, stride, groups=mid, act="relu6", names=_NAMES, eps=eps)
         self._linear_conv = ConvBN(mid, cout, 1, names=_NAMES, eps=eps)
         self._shortcut = shortcut
+        if shortcut:
+            setattr(self._linear_conv._batch_norm, RESIDUAL_BRANCH_END, True)
 
     def forward(self, x):
         y = self._linear_conv(self._bottleneck_conv(self._expand_conv(x)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from zoocheck.converters.base import NoBuilder
 from zoocheck.converters.paddle_layers import ACTIVATIONS, F, ConvBN, eval_dropout, nn, paddle, require_fields
+from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v3.spec import BLOCKS, MobileNetV3Spec, round_channels
 
 SOURCE_FILE = "legendary_models/mobilenet_v3.py"
@@ -44,6 +45,8 @@ class ResidualUnit(nn.Layer):
             self.mid_se = SqueezeExcitation(mid, spec.se_gate_slope)
         self.linear_conv = ConvBN(mid, cout, 1, eps=spec.bn_eps)
         self._shortcut = stride == 1 and cin == cout
+        if self._shortcut:
+            setattr(self.linear_conv.bn, RESIDUAL_BRANCH_END, True)
 
     def forward(self, x):
         y = self.bottleneck_conv(self.expand_conv(x))
