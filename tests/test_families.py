@@ -117,3 +117,11 @@ def test_a_new_family_runs_end_to_end_without_editing_zoocheck(tiny_family, caps
     assert main(["compare", "tiny-torch:tinynet-a", "tiny-seq:tinynet-b", "--random-weights", "--results", results, "--json"]) == 0
     compared = json.loads(capsys.readouterr().out)
     assert compared["verdict"] == "identical" and compared["weights"]["tensors"] == 6, compared
+
+
+def test_a_sweep_runs_a_run_time_family_in_its_workers(tiny_family, capsys):
+    """Sweep workers are other processes: the family (and sources) registered here at run time are
+    registered there too, so its entries convert and pass parity as they do in this process."""
+    assert main(["sweep", "--src", "tiny-torch", "--random-weights", "--steps", "convert,parity", "--results", str(tiny_family), "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out)
+    assert {(o["model"], o["step"], o["status"]) for o in outcomes} == {("tinynet-a", "convert", "ok"), ("tinynet-a", "parity", "ok")}, outcomes

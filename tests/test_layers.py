@@ -22,6 +22,7 @@ LAYERS = {
     "errors": 0,  # BadInput: input refused in zoocheck's own words
     "digests": 0,  # file and JSON digests
     "families": 0.5,  # a family's spec and name parsers, and the family registry: pure data
+    "extensions": 0.5,  # the sources and families registered at run time, for child processes
     "zoo_registry": 1,
     "converters": 2,
     "families.code": 2,  # a family's canonical graph, random weights and weight layouts

@@ -6,8 +6,8 @@ interpreter started with ``subprocess``, not ``multiprocessing``: nothing re-imp
 ``__main__``, so a library user's script needs no ``if __name__ == "__main__"`` guard.
 
 Parent and child talk over a socket pair (the child's stdout and stderr stay the framework's):
-length-prefixed pickles, first the parent's ``sys.path`` and the sources registered beyond the
-built-in ones (so a source registered at run time exists in the child too), then one job, whose
+length-prefixed pickles, first the parent's ``sys.path`` and the sources and families registered
+beyond the built-in ones (``zoocheck.extensions``: so they exist in the child too), then one job, whose
 ``run(channel)`` sends replies and may receive further requests.
 """
 
@@ -74,8 +74,7 @@ class ChildProcess:
     always reaps it."""
 
     def __init__(self, job: Job):
-        from zoocheck.families.registry import registered_extra_families
-        from zoocheck.sources import registered_extra_sources
+        from zoocheck.extensions import registered_extensions
 
         parent_sock, child_sock = socket.socketpair()
         env = dict(os.environ)
@@ -94,7 +93,7 @@ class ChildProcess:
         finally:
             child_sock.close()
         self.channel = Channel(parent_sock)
-        self.send((list(sys.path), registered_extra_sources(), registered_extra_families()))
+        self.send((list(sys.path), registered_extensions()))
         self.send(job)
 
     def send(self, obj: Any) -> None:
@@ -157,15 +156,11 @@ def main(argv: list[str]) -> int:
     detach_from_parent_signals()
     channel = Channel(socket.socket(fileno=int(argv[0])))
     try:
-        path, sources, families = channel.recv()
+        path, extensions = channel.recv()
         sys.path[:] = list(dict.fromkeys([*path, *sys.path]))
-        from zoocheck.families.registry import register_family
-        from zoocheck.sources import register_source
+        from zoocheck.extensions import register_extensions
 
-        for source in sources:
-            register_source(source)
-        for family in families:
-            register_family(family)
+        register_extensions(extensions)
         channel.recv().run(channel)
     except EOFError:  # the parent went away: nothing left to report to
         return 1

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from zoocheck.converters.base import allowed_cpus
 from zoocheck.converters.child import detach_from_parent_signals, start_detached
+from zoocheck.extensions import Extensions, register_extensions, registered_extensions
 from zoocheck.sweep.work import EntryWork, JobOutcome
 
 _POLL_S = 0.25
@@ -45,17 +46,15 @@ def cpu_slice(slot: int, workers: int, allowed: list[int]) -> list[int]:
     return allowed[slot * n // workers : (slot + 1) * n // workers]
 
 
-def _serve(conn, framework_source: str, cpus: list[int], extra_sources: tuple = ()) -> None:
-    """A worker's main loop: register the sources registered in the driver beyond the built-in
-    ones, import the framework, then run EntryWork items until told to stop."""
-    from zoocheck.sources import register_source
+def _serve(conn, framework_source: str, cpus: list[int], extensions: Extensions) -> None:
+    """A worker's main loop: register the sources and families registered in the driver beyond
+    the built-in ones, import the framework, then run EntryWork items until told to stop."""
     from zoocheck.sweep.work import run_entry_captured
 
     detach_from_parent_signals()
     os.sched_setaffinity(0, cpus)
     os.environ.setdefault("OMP_NUM_THREADS", str(len(cpus)))  # before any framework is imported
-    for source in extra_sources:
-        register_source(source)
+    register_extensions(extensions)
     began = time.perf_counter()
     try:
         warm_up(framework_source)
@@ -142,12 +141,10 @@ class LocalExecutor:
         self.framework_start_s: list[float] = []  # measured start-up of each worker
 
     def _start(self, item: Item, slot: int) -> _Worker:
-        from zoocheck.sources import registered_extra_sources
-
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         cpus = cpu_slice(slot, self.workers, allowed_cpus())
-        proc = ctx.Process(target=_serve, args=(child, item.source, cpus, registered_extra_sources()), daemon=True, name=f"zoocheck-sweep-{item.framework}")
+        proc = ctx.Process(target=_serve, args=(child, item.source, cpus, registered_extensions()), daemon=True, name=f"zoocheck-sweep-{item.framework}")
         start_detached(proc)
         child.close()
         return _Worker(item.framework, slot, proc, parent)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from zoocheck.sources import registered_extra_sources
+from zoocheck.extensions import Extensions, register_extensions, registered_extensions
 from zoocheck.sweep.local import Item, died
 from zoocheck.sweep.work import JobOutcome
 
@@ -28,14 +28,12 @@ class RayUnavailable(RuntimeError):
     """Ray cannot be imported or the cluster cannot be reached; the message says how to fix it."""
 
 
-def _run_item(work, extra_sources: tuple = ()) -> list[JobOutcome]:
-    """One entry's work in a Ray worker, with the sources the driver registered beyond the
-    built-in ones registered there too."""
-    from zoocheck.sources import register_source
+def _run_item(work, extensions: Extensions = Extensions()) -> list[JobOutcome]:
+    """One entry's work in a Ray worker, with the sources and families the driver registered
+    beyond the built-in ones registered there too."""
     from zoocheck.sweep.work import run_entry_captured
 
-    for source in extra_sources:
-        register_source(source)
+    register_extensions(extensions)
     return run_entry_captured(work)
 
 
@@ -99,8 +97,8 @@ class RayExecutor:
                     first.append(Item(item.framework, item.source, dataclasses.replace(item.work, jobs=rest)))
             else:
                 first.append(item)
-        extra = registered_extra_sources()
-        tasks = [(item, self._remote, (item.work, extra), on_done, lambda outcomes, item=item: on_done(outcomes)) for item in first]
+        extensions = registered_extensions()
+        tasks = [(item, self._remote, (item.work, extensions), on_done, lambda outcomes, item=item: on_done(outcomes)) for item in first]
         self._run_tasks(tasks, on_start)
         for item in sharded:
             self._sharded_eval(item, on_done, on_start)
