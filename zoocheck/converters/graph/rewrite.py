@@ -476,3 +476,44 @@ def head_pool_as_global(model) -> None:
         if list(attrs.get("kernel_shape", [])) == shapes.get(pool.input[0]) and not any(attrs.get("pads") or []) and "auto_pad" not in attrs:
             pool.op_type = "GlobalAveragePool"
             del pool.attribute[:]
+
+
+# --- MobileNet activations and heads ----------------------------------------------------------
+# (appended as one section: ReLU6, hard sigmoid and hardswish in one form whatever the exporter
+# wrote; docs/architecture.md, "Activations")
+
+#: The first opset whose Clip takes its bounds as inputs (attributes before).
+CLIP_INPUTS_OPSET = 11
+
+
+def pointwise_classifier_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
+    """A 1x1 Conv (stride 1, no padding, one group) of a one-pixel map whose only reader is a
+    Flatten(axis=1) (GluonCV's MobileNet classifiers) becomes, in place, that Flatten of its input
+    then ``Gemm(x, W[out, in], b, transB=1)`` (a zero bias where the Conv had none): the same
+    numbers, at every input size (the map is one pixel after a global pool). Weights are read from
+    and written to ``lifted`` where lifted."""
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    candidates = []
+    for flatten in graph.node:
+        conv = producer.get(flatten.input[0]) if flatten.op_type == "Flatten" and _attrs(flatten).get("axis", 1) == 1 else None
+        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1:
+            continue
+        attrs = _attrs(conv)
+        if list(attrs.get("kernel_shape", [1, 1])) != [1, 1] or set(attrs.get("strides") or [1]) != {1} or any(attrs.get("pads") or []):
+            continue
+        if attrs.get("group", 1) != 1 or set(attrs.get("dilations") or [1]) != {1} or "auto_pad" in attrs:
+            continue
+        candidates.append((conv, flatten))
+    shapes = _spatial_shapes(model) if candidates else {}
+    for conv, flatten in candidates:
+        if shapes.get(conv.input[0]) != [1, 1]:
+            continue
+        output, features = flatten.output[0], f"{conv.name or conv.output[0]}.features"
+        flatten.input[0], flatten.output[0] = conv.input[0], features
+        conv.input[0], conv.output[0] = features, output
+        _conv_as_gemm(model, conv, _initializers(model), lifted)
+        graph.node.remove(flatten)
+        graph.node.insert(list(graph.node).index(conv), flatten)
+    _drop_unused_initializers(model)

@@ -18,7 +18,7 @@ features], ``fc.bias``).
 
 from __future__ import annotations
 
-from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, declare_initializers_as_inputs
+from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, CLIP_INPUTS_OPSET, declare_initializers_as_inputs
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not
@@ -68,6 +68,20 @@ class Builder:
 
     def relu(self, name: str, x: str) -> str:
         return self._node("Relu", name, [x])
+
+    def _constant(self, name: str, value: float) -> str:
+        """A float scalar initializer holding ``value``, declared once: an operator's constant, not a
+        weight (the match compares it by value)."""
+        if all(t.name != name for t in self.initializers):
+            self.initializers.append(self.onnx.helper.make_tensor(name, self.onnx.TensorProto.FLOAT, [], [value]))
+        return name
+
+    def relu6(self, name: str, x: str) -> str:
+        """``Clip(x, 0, 6)``: bounds as attributes below opset 11, from 11 as the inputs
+        ``relu6.min`` and ``relu6.max`` (scalars every Clip shares)."""
+        if self.opset < CLIP_INPUTS_OPSET:
+            return self._node("Clip", name, [x], max=6.0, min=0.0)
+        return self._node("Clip", name, [x, self._constant("relu6.min", 0.0), self._constant("relu6.max", 6.0)])
 
     def add(self, name: str, a: str, b: str) -> str:
         return self._node("Add", name, [a, b])
