@@ -46,7 +46,11 @@ def _library_network(source: str, name: str):
     return timm.create_model(name.split(".", 1)[0], pretrained=False)
 
 
-@pytest.mark.parametrize("source, name", [("torchvision", "mobilenet_v2"), ("timm", "mobilenetv2_050.lamb_in1k"), ("timm", "mobilenetv2_110d.ra_in1k")])
+FORWARD = [("torchvision", "mobilenet_v2"), ("timm", "mobilenetv2_050.lamb_in1k"), ("timm", "mobilenetv2_110d.ra_in1k"), ("torchvision", "mobilenet_v3_small"),
+           ("timm", "mobilenetv3_small_050.lamb_in1k"), pytest.param("timm", "mobilenetv3_large_100.ra_in1k", marks=pytest.mark.slow)]  # fmt: skip
+
+
+@pytest.mark.parametrize("source, name", FORWARD)
 def test_numpy_forward_is_the_librarys(source, name):
     """The forward the random weights are calibrated by computes the library's network (loaded
     strictly through the family's layout), and the calibrated logits spread and tell inputs apart."""
@@ -103,7 +107,51 @@ EXPORTERS = [
     pytest.param("torchvision", "mobilenet_v2", 9, id="torchvision-v2-opset9", marks=pytest.mark.slow),
     pytest.param("ppcls", "MobileNetV2_x0_5", 7, id="ppcls-v2-opset7", marks=pytest.mark.slow),
     pytest.param("timm", "mobilenetv2_110d.ra_in1k", 13, id="timm-v2-110d", marks=pytest.mark.slow),
+    # MobileNetV3: torch.onnx's HardSwish (13: HardSigmoid + Mul), timm's SE mean as ReduceMean
+    # (axes an input from 18), paddle2onnx's HardSigmoid + Mul below 14, its 0.2-slope gate and
+    # dropout scale, GluonCV's clip(x + 3, 0, 6) / 6
+    pytest.param("mmpretrain", "mobilenet-v3-small-050_3rdparty_in1k", 17, id="mmpretrain-v3"),
+    pytest.param("ppcls", "MobileNetV3_small_x0_35", 11, id="ppcls-v3-opset11"),
+    pytest.param("gluoncv", "mobilenetv3_small", 13, id="gluoncv-v3-opset13"),
+    pytest.param("timm", "mobilenetv3_small_075.lamb_in1k", 18, id="timm-v3-opset18"),
+    pytest.param("torchvision", "mobilenet_v3_large", 13, id="torchvision-v3-opset13", marks=pytest.mark.slow),
+    pytest.param("gluoncv", "mobilenetv3_large", 17, id="gluoncv-v3-large", marks=pytest.mark.slow),
+    pytest.param("ppcls", "MobileNetV3_large_x0_5", 9, id="ppcls-v3-opset9", marks=pytest.mark.slow),
+    pytest.param("timm", "mobilenetv3_large_100.ra_in1k", 17, id="timm-v3-large", marks=pytest.mark.slow),
 ]
+
+
+def test_one_id_from_torchvision_and_mmpretrain_is_one_canonical_graph(tmp_path):
+    """torchvision's MobileNetV3-small and mmpretrain's (its network, its own random weights): the
+    same canonical structure, each computing what its framework computes."""
+    batch = random_inputs(2, SIZE, seed=1)
+    files = [_canonical_file(tmp_path, source, name, batch) for source, name in (("torchvision", "mobilenet_v3_small"), ("mmpretrain", "mobilenet-v3-small_8xb128_in1k"))]
+    assert files[0][0].arch == files[1][0].arch
+    assert fingerprint(onnx.load(str(files[0][1]))) == fingerprint(onnx.load(str(files[1][1])))
+    assert all(error <= PARITY_TOL for _, _, error in files)
+
+
+def test_variants_not_drawn_yet_stay_native():
+    """timm's TF ports ('same' padding), its mobilenetv3_rw and its deeper 150d: no canonical graph
+    (native by default, the reason where canonical is asked for) and the library's own random weights."""
+    from zoocheck.converters.graph import NoCanonicalForm, has_canonical_form, resolve_form
+    from zoocheck.converters.weights import has_canonical_weights
+
+    for name, reason in (("tf_mobilenetv3_small_100.in1k", "same"), ("mobilenetv3_rw.rmsp_in1k", "large_rw"), ("mobilenetv3_large_150d.ra4_e3600_r256_in1k", "depth")):
+        arch = get_entry("timm", name).arch
+        assert not has_canonical_form(arch) and not has_canonical_weights(arch) and resolve_form(arch, None) == "native"
+        with pytest.raises(NoCanonicalForm, match=reason):
+            resolve_form(arch, "canonical")
+
+
+def test_paddleclas_scales_expanded_channels_where_timm_multiplies_ratios():
+    """At width 0.75 PaddleClas's blocks expand to the table's channels times 0.75, timm's to their
+    input times the table's ratio: other networks, other ids; at width 1.0 the same."""
+    from zoocheck.families.mobilenet_v3.names import paddleclas, timm
+
+    assert paddleclas("MobileNetV3_small_x0_75").expansion == "scaled" and timm("mobilenetv3_small_075").expansion == "ratio"
+    assert paddleclas("MobileNetV3_small_x1_0").expansion == "ratio"
+    assert paddleclas("MobileNetV3_small_x0_75").id.endswith("_expandscaled")
 
 
 @pytest.mark.parametrize("source, name, opset", EXPORTERS)
@@ -232,3 +280,92 @@ def test_clip_bounds_are_part_of_the_structure(opset):
     assert match(_clip_model(6.0, opset), _clip_model(6.0, opset))
     with pytest.raises(GraphMismatch):
         match(_clip_model(6.0, opset), _clip_model(5.0, opset))
+
+
+def _activation_model(nodes, weights, opset: int, channels: int = 4):
+    """input [N, C, 3, 3] -> ``nodes`` (reading 'input', writing 'y') -> pool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(4)
+    weights = {**weights, "fc": rng.standard_normal((3, channels)), "b": np.zeros(3)}
+    nodes = [*nodes, helper.make_node("GlobalAveragePool", ["y"], ["g"]), helper.make_node("Flatten", ["g"], ["f"], axis=1),
+             helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1)]  # fmt: skip
+    model = _graph(nodes, weights, 3, channels=channels, opset=opset)
+    rewrite.name_nodes(model)
+    return model
+
+
+def _relu6_plus_3(x: str, out: str, opset: int) -> list:
+    bounds = ["zero", "six"] if opset >= rewrite.CLIP_INPUTS_OPSET else []
+    attrs = {} if bounds else {"min": 0.0, "max": 6.0}
+    return [helper.make_node("Add", [x, "three"], [f"{out}.add"]), helper.make_node("Clip", [f"{out}.add", *bounds], [out], **attrs)]
+
+
+CONSTANTS = {"three": np.float32([3.0]), "six": np.float32(6.0), "zero": np.float32(0.0), "sixth": np.float32([1 / 6])}
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17])
+def test_clip_forms_of_hard_sigmoid_and_hardswish_become_the_canonical_ops(opset):
+    """GluonCV's ``x * (clip(x + 3, 0, 6) / 6)`` (Div) and ``clip(x + 3, 0, 6) * (1/6)`` gate, and
+    the product form ``x * clip(x + 3, 0, 6) / 6``: HardSigmoid(1/6, 0.5), then Mul(x, HardSigmoid(x)),
+    which is ONNX's HardSwish from opset 14; the same numbers."""
+    nodes = [*_relu6_plus_3("input", "r1", opset), helper.make_node("Div", ["r1", "six"], ["h1"]), helper.make_node("Mul", ["input", "h1"], ["s1"]),
+             *_relu6_plus_3("s1", "r2", opset), helper.make_node("Mul", ["r2", "sixth"], ["h2"]), helper.make_node("Mul", ["s1", "h2"], ["s2"]),
+             *_relu6_plus_3("s2", "r3", opset), helper.make_node("Mul", ["s2", "r3"], ["p3"]), helper.make_node("Div", ["p3", "six"], ["y"])]  # fmt: skip
+    model = _activation_model(nodes, CONSTANTS, opset)
+    x = np.random.default_rng(5).uniform(-5, 5, (2, 4, 3, 3)).astype(np.float32)
+    expected = _run(model, x)
+    rewrite.scalar_constants(model)
+    rewrite.hard_sigmoid_from_clip(model)
+    rewrite.hardswish_op(model)
+    ops = [n.op_type for n in model.graph.node]
+    assert "Clip" not in ops and "Div" not in ops and "Add" not in ops
+    assert ops.count("HardSwish") == (3 if opset >= rewrite.HARDSWISH_OPSET else 0)
+    assert ops.count("HardSigmoid") == (0 if opset >= rewrite.HARDSWISH_OPSET else 3)
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_other_constants_are_not_a_hard_sigmoid():
+    """Exact patterns only: clip(x + 2, 0, 6) / 6 stays as it is."""
+    nodes = [*_relu6_plus_3("input", "r", 17), helper.make_node("Div", ["r", "six"], ["y"])]
+    model = _activation_model(nodes, {**CONSTANTS, "three": np.float32([2.0])}, 17)
+    before = [n.op_type for n in model.graph.node]
+    rewrite.hard_sigmoid_from_clip(model)
+    assert [n.op_type for n in model.graph.node] == before
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_a_spatial_mean_keeping_dims_becomes_a_global_pool(opset):
+    """timm's SE squeeze ``x.mean((2, 3), keepdim=True)``: ReduceMean (axes an attribute, an input
+    from opset 18) as GlobalAveragePool; a mean over other axes stays."""
+    if opset >= 18:
+        mean = helper.make_node("ReduceMean", ["input", "axes"], ["m"], keepdims=1)
+        weights = {"axes": np.array([2, 3], np.int64)}
+    else:
+        mean, weights = helper.make_node("ReduceMean", ["input"], ["m"], axes=[2, 3], keepdims=1), {}
+    model = _activation_model([mean, helper.make_node("Mul", ["input", "m"], ["y"])], {}, opset)
+    for name, value in weights.items():
+        model.graph.initializer.append(numpy_helper.from_array(value, name))
+    x = np.random.default_rng(6).standard_normal((2, 4, 3, 3)).astype(np.float32)
+    expected = _run(model, x)
+    rewrite.reduce_mean_as_global_pool(model)
+    assert [n.op_type for n in model.graph.node][:2] == ["GlobalAveragePool", "Mul"]
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-6)
+    other = _activation_model([helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 3], keepdims=1), helper.make_node("Mul", ["input", "m"], ["y"])], {}, 17)
+    rewrite.reduce_mean_as_global_pool(other)
+    assert other.graph.node[0].op_type == "ReduceMean"
+
+
+def test_paddles_scaled_dropout_and_flatten_reshape_take_the_canonical_form():
+    """PaddleClas's head: ``Mul(h, [0.8])`` (a one-element tensor) and a Reshape to [0, -1] of the
+    one-pixel map: a scalar Mul and Flatten(axis=1), the same numbers."""
+    nodes = [helper.make_node("GlobalAveragePool", ["input"], ["g"]), helper.make_node("Mul", ["g", "scale"], ["s"]),
+             helper.make_node("Reshape", ["s", "shape"], ["f"]), helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1)]  # fmt: skip
+    rng = np.random.default_rng(7)
+    model = _graph(nodes, {"scale": np.float32([0.8]), "fc": rng.standard_normal((3, 4)), "b": np.zeros(3)}, 3)
+    model.graph.initializer.append(numpy_helper.from_array(np.array([0, -1], np.int64), "shape"))
+    x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
+    expected = _run(model, x)
+    rewrite.scalar_constants(model)
+    rewrite.flatten_pooled_reshape(model)
+    assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Mul", "Flatten", "Gemm"]
+    assert [list(t.dims) for t in model.graph.initializer if t.name == model.graph.node[1].input[1]] == [[]]
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)

@@ -200,7 +200,7 @@ _BUILTIN = (
            random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:batch_norm_outputs",
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
     _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
-    _spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"), _PPCLS)),
+    _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS,)),
     _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),

@@ -43,6 +43,7 @@ _SEMANTIC_DEFAULTS: dict[str, dict[str, object]] = {
     "AveragePool": {"auto_pad": "NOTSET", "ceil_mode": 0, "count_include_pad": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "strides": [1, 1]},
     "Gemm": {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
     "Flatten": {"axis": 1},
+    "HardSigmoid": {"alpha": float(np.float32(0.2)), "beta": 0.5},  # float attributes are float32
 }
 _COMMUTATIVE = ("Add", "Mul")
 
@@ -106,6 +107,11 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     rewrite.head_pool_as_global(slim)
     rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
     rewrite.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
+    rewrite.reduce_mean_as_global_pool(slim)
+    rewrite.scalar_constants(slim)
+    rewrite.hard_sigmoid_from_clip(slim)
+    rewrite.hardswish_op(slim)
+    rewrite.flatten_pooled_reshape(slim)
     rewrite.batch_norm_to_affine(slim)
     rewrite.flatten_head(slim)
     rewrite.gemm_head(slim)
