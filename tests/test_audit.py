@@ -281,7 +281,12 @@ def test_known_disagreements_are_reported():
 
 def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo():
     bad = [f for f in audit(list_entries("torchvision") + list_entries("mmpretrain")) if f.status == "failed"]
-    assert [(f.model, f.quantity) for f in bad] == [("resnet34_8xb32_in1k", "params_m")]
+    # and mmpretrain's MobileNet MACs, which count more than the convolutions and the classifier:
+    # 0.319 G for MobileNetV2, torchvision's network, for which torchvision publishes 0.301 and the
+    # canonical graph measures 0.3008 (MobileNetV3-small: 0.06, 0.057, 0.0565)
+    mobilenets = ("mobilenet-v2_8xb32_in1k", "mobilenet-v3-small-075_3rdparty_in1k", "mobilenet-v3-small_8xb128_in1k",
+                  "mobilenet-v3-small_3rdparty_in1k", "mobilenet-v3-large_8xb128_in1k", "mobilenet-v3-large_3rdparty_in1k")  # fmt: skip
+    assert sorted((f.model, f.quantity) for f in bad) == sorted([("resnet34_8xb32_in1k", "params_m"), *((m, "macs_g") for m in mobilenets)])
 
 
 def test_audit_command(tmp_path, capsys):
@@ -289,7 +294,7 @@ def test_audit_command(tmp_path, capsys):
     # the resnet34 typo is a finding about mmpretrain's table (exit 0), a failure only with --strict
     assert main(["audit", "--src", "mmpretrain", *results]) == 0
     out = capsys.readouterr().out
-    assert "resnet34_8xb32_in1k" in out and "1 disagree" in out
+    assert "resnet34_8xb32_in1k" in out and "7 disagree" in out
     assert main(["audit", "--src", "mmpretrain", "--strict", *results]) == 1
     capsys.readouterr()
     assert main(["audit", "--src", "torchvision", "--json", *results]) == 0

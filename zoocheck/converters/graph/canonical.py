@@ -13,7 +13,7 @@
    batch norms as Mul + Add, one Flatten, a Gemm head).
 2. **Match** the simplified graph onto the architecture's template (``template.py``), node for
    node, from the output back to the input: every node of both graphs gets a structural digest
-   (op type, semantic attributes, shapes of its weights, digests of what feeds it; the inputs of
+   (op type, semantic attributes, shapes of its weights, values of its scalar constants, digests of what feeds it; the inputs of
    Add and Mul unordered) and paired nodes must have equal digests. Nothing is guessed: a graph
    whose structure differs anywhere from the template fails with the first template layer (in
    graph order) that has no counterpart.
@@ -43,6 +43,7 @@ _SEMANTIC_DEFAULTS: dict[str, dict[str, object]] = {
     "AveragePool": {"auto_pad": "NOTSET", "ceil_mode": 0, "count_include_pad": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "strides": [1, 1]},
     "Gemm": {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
     "Flatten": {"axis": 1},
+    "HardSigmoid": {"alpha": float(np.float32(0.2)), "beta": 0.5},  # float attributes are float32
 }
 _COMMUTATIVE = ("Add", "Mul")
 
@@ -96,12 +97,21 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
-        slim = onnxslim.slim(model)
+        # no weight tying: it merges equal constants, and the lifted weights' stand-ins (no values)
+        # of a small convolution's shape are all equal to it (a depthwise 3x3 of 36 channels
+        # read another block's weight)
+        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
     rewrite.flatten_concats(slim)
     rewrite.head_pool_as_global(slim)
     rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
+    rewrite.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
+    rewrite.reduce_mean_as_global_pool(slim)
+    rewrite.scalar_constants(slim)
+    rewrite.hard_sigmoid_from_clip(slim)
+    rewrite.hardswish_op(slim)
+    rewrite.flatten_pooled_reshape(slim)
     rewrite.batch_norm_to_affine(slim)
     rewrite.flatten_head(slim)
     rewrite.gemm_head(slim)
@@ -118,6 +128,17 @@ def _semantic_attrs(node, initializers: dict) -> tuple:
     if node.op_type == "Conv" and "kernel_shape" not in values and node.input[1] in initializers:
         values["kernel_shape"] = list(initializers[node.input[1]].dims[2:])
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items()))
+
+
+def _initializer_digest(tensor) -> str:
+    """A weight by its shape and dtype; a scalar with its value too (an operator's constant, such
+    as Clip's bounds: part of the structure, which the template holds)."""
+    import onnx
+    from onnx import numpy_helper
+
+    if not tensor.dims and tensor.data_location != onnx.TensorProto.EXTERNAL:
+        return f"constant:{tensor.data_type}={numpy_helper.to_array(tensor).item()!r}"
+    return f"weight{tuple(tensor.dims)}:{tensor.data_type}"
 
 
 class _Digests:
@@ -137,8 +158,7 @@ class _Digests:
             if not name or (node.op_type == "Conv" and position == 2):
                 continue
             if name in self.initializers:
-                tensor = self.initializers[name]
-                result.append((f"weight{tuple(tensor.dims)}:{tensor.data_type}", None))
+                result.append((_initializer_digest(self.initializers[name]), None))
             elif name in self.graph_inputs:
                 result.append(("input", None))
             else:
@@ -222,7 +242,8 @@ def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
             slot = template.graph.initializer[template_inits[name]]
             if tuple(value.shape) != tuple(slot.dims):
                 raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
-            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+            # reshaped: ascontiguousarray makes a scalar (a Clip bound) one-dimensional
+            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32).reshape(value.shape), name))
         del values
         for source_name in pairs[node.name].input:  # copied: the lifted array can go
             uses[source_name] -= 1

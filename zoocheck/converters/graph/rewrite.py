@@ -476,3 +476,236 @@ def head_pool_as_global(model) -> None:
         if list(attrs.get("kernel_shape", [])) == shapes.get(pool.input[0]) and not any(attrs.get("pads") or []) and "auto_pad" not in attrs:
             pool.op_type = "GlobalAveragePool"
             del pool.attribute[:]
+
+
+# --- MobileNet activations and heads ----------------------------------------------------------
+# ReLU6, hard sigmoid, hardswish, the SE squeeze and the heads in one form whatever the exporter
+# wrote (docs/architecture.md, "Activations"), each exact like the rewrites above:
+# ``pointwise_classifier_as_gemm`` (GluonCV's 1x1-conv classifiers), ``hard_sigmoid_from_clip``
+# (GluonCV's clip(x + 3, 0, 6) / 6), ``hardswish_op`` (Mul(x, HardSigmoid(x)) as HardSwish from
+# opset 14), ``reduce_mean_as_global_pool`` (timm's SE mean), ``scalar_constants`` and
+# ``flatten_pooled_reshape`` (PaddleClas's head).
+
+#: The first opset whose Clip takes its bounds as inputs (attributes before).
+CLIP_INPUTS_OPSET = 11
+
+
+def pointwise_classifier_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
+    """A 1x1 Conv (stride 1, no padding, one group) of a one-pixel map whose only reader is a
+    Flatten(axis=1) (GluonCV's MobileNet classifiers) becomes, in place, that Flatten of its input
+    then ``Gemm(x, W[out, in], b, transB=1)`` (a zero bias where the Conv had none): the same
+    numbers, at every input size (the map is one pixel after a global pool). Weights are read from
+    and written to ``lifted`` where lifted."""
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    candidates = []
+    for flatten in graph.node:
+        conv = producer.get(flatten.input[0]) if flatten.op_type == "Flatten" and _attrs(flatten).get("axis", 1) == 1 else None
+        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1:
+            continue
+        attrs = _attrs(conv)
+        if list(attrs.get("kernel_shape", [1, 1])) != [1, 1] or set(attrs.get("strides") or [1]) != {1} or any(attrs.get("pads") or []):
+            continue
+        if attrs.get("group", 1) != 1 or set(attrs.get("dilations") or [1]) != {1} or "auto_pad" in attrs:
+            continue
+        candidates.append((conv, flatten))
+    shapes = _spatial_shapes(model) if candidates else {}
+    for conv, flatten in candidates:
+        if shapes.get(conv.input[0]) != [1, 1]:
+            continue
+        output, features = flatten.output[0], f"{conv.name or conv.output[0]}.features"
+        flatten.input[0], flatten.output[0] = conv.input[0], features
+        conv.input[0], conv.output[0] = features, output
+        _conv_as_gemm(model, conv, _initializers(model), lifted)
+        graph.node.remove(flatten)
+        graph.node.insert(list(graph.node).index(conv), flatten)
+    _drop_unused_initializers(model)
+#: The first opset with the HardSwish operator (below it: Mul(x, HardSigmoid(x, 1/6, 0.5))).
+HARDSWISH_OPSET = 14
+#: hard_sigmoid(x) = clip(x / 6 + 0.5, 0, 1) = relu6(x + 3) / 6: the constants of the second form
+_HARD_SIGMOID_SHIFT, _RELU6_MAX = 3.0, 6.0
+
+
+def _constant(inits: dict, name: str) -> float | None:
+    """The value of a one-element float initializer ``name``; None for anything else."""
+    tensor = inits.get(name)
+    if tensor is None or int(np.prod(tensor.dims)) != 1 or tensor.data_type != 1:  # 1: FLOAT
+        return None
+    return float(_array(tensor).reshape(()))
+
+
+def _is(value: float | None, expected: float) -> bool:
+    """``value`` is ``expected`` as float32 holds it (exporters write float32 constants)."""
+    return value is not None and value == float(np.float32(expected))
+
+
+def _operand_and_constant(node, inits: dict) -> tuple[str, float] | None:
+    """(the non-constant input, the constant) of a binary node with one one-element constant input."""
+    if len(node.input) != 2:
+        return None
+    a, b = node.input
+    if _constant(inits, b) is not None and _constant(inits, a) is None:
+        return a, _constant(inits, b)
+    if _constant(inits, a) is not None and _constant(inits, b) is None and node.op_type in ("Add", "Mul"):
+        return b, _constant(inits, a)
+    return None
+
+
+def _relu6_of_shifted(model, name: str, producer: dict, inits: dict, consumers: dict) -> tuple[str, list] | None:
+    """If ``name`` is ``Clip(Add(x, 3), 0, 6)``, each link read by nothing else: (x, [Clip, Add])."""
+    clip = producer.get(name)
+    if clip is None or clip.op_type != "Clip" or len(consumers.get(clip.output[0], [])) != 1:
+        return None
+    if _opset(model) >= CLIP_INPUTS_OPSET:
+        if len(clip.input) != 3 or not (_is(_constant(inits, clip.input[1]), 0.0) and _is(_constant(inits, clip.input[2]), _RELU6_MAX)):
+            return None
+    else:
+        attrs = _attrs(clip)
+        if not (_is(attrs.get("min"), 0.0) and _is(attrs.get("max"), _RELU6_MAX)):
+            return None
+    add = producer.get(clip.input[0])
+    shifted = _operand_and_constant(add, inits) if add is not None and add.op_type == "Add" else None
+    if shifted is None or not _is(shifted[1], _HARD_SIGMOID_SHIFT) or len(consumers.get(add.output[0], [])) != 1:
+        return None
+    return shifted[0], [clip, add]
+
+
+def _divides_by_six(node, inits: dict) -> str | None:
+    """The dividend of ``Div(y, 6)`` or ``Mul(y, 1/6)``; None for any other node."""
+    operand = _operand_and_constant(node, inits) if node.op_type in ("Div", "Mul") else None
+    if operand is None:
+        return None
+    y, value = operand
+    return y if (node.op_type == "Div" and _is(value, _RELU6_MAX)) or (node.op_type == "Mul" and _is(value, 1 / _RELU6_MAX)) else None
+
+
+def _replace_nodes(graph, removed: list, added: list, at) -> None:
+    """``added`` inserted where ``at`` is, then every node of ``removed`` taken out."""
+    position = list(graph.node).index(at)
+    for offset, node in enumerate(added):
+        graph.node.insert(position + offset, node)
+    for node in removed:
+        graph.node.remove(node)
+
+
+def hard_sigmoid_from_clip(model) -> None:
+    """``Div(Clip(Add(x, 3), 0, 6), 6)`` or ``Mul(.., 1/6)`` (GluonCV's hard sigmoid, mxnet.onnx)
+    becomes ``HardSigmoid(x, alpha=1/6, beta=0.5)``, and the hardswish written as
+    ``Div(Mul(x, Clip(Add(x, 3), 0, 6)), 6)`` (or ``Mul(.., 1/6)``) becomes ``Mul(x,
+    HardSigmoid(x))``, in place. Only these constants, as float32 holds them, and only where no
+    other node reads an intermediate: the same function."""
+    import onnx
+
+    graph = model.graph
+    inits = _initializers(model)
+    for node in list(graph.node):
+        producer = {out: n for n in graph.node for out in n.output}
+        consumers = _consumers(graph)
+        y = _divides_by_six(node, inits)
+        if y is None:
+            continue
+        relu6 = _relu6_of_shifted(model, y, producer, inits, consumers)
+        if relu6 is not None:  # the hard sigmoid itself
+            gate = onnx.helper.make_node("HardSigmoid", [relu6[0]], [node.output[0]], name=node.name, alpha=1 / _RELU6_MAX, beta=0.5)
+            _replace_nodes(graph, [node, *relu6[1]], [gate], node)
+            continue
+        product = producer.get(y)
+        if product is None or product.op_type != "Mul" or len(consumers.get(product.output[0], [])) != 1:
+            continue
+        for x, other in (product.input, reversed(product.input)):
+            relu6 = _relu6_of_shifted(model, other, producer, inits, consumers)
+            if relu6 is not None and relu6[0] == x:
+                gate_name = f"{node.name or node.output[0]}.gate"
+                gate = onnx.helper.make_node("HardSigmoid", [x], [gate_name], name=gate_name, alpha=1 / _RELU6_MAX, beta=0.5)
+                mul = onnx.helper.make_node("Mul", [x, gate_name], [node.output[0]], name=node.name)
+                _replace_nodes(graph, [node, product, *relu6[1]], [gate, mul], node)
+                break
+    _drop_unused_initializers(model)
+
+
+def _is_hardswish_gate(node, x: str) -> bool:
+    attrs = {"alpha": float(np.float32(0.2)), "beta": 0.5, **_attrs(node)}
+    return node.op_type == "HardSigmoid" and list(node.input) == [x] and _is(attrs["alpha"], 1 / _RELU6_MAX) and attrs["beta"] == 0.5
+
+
+def hardswish_op(model) -> None:
+    """From opset 14 on, ``Mul(x, HardSigmoid(x, alpha=1/6, beta=0.5))`` (torch.onnx and
+    paddle2onnx below 14, or ``hard_sigmoid_from_clip``'s result) becomes ONNX's ``HardSwish(x)``,
+    in place, where nothing else reads the HardSigmoid; below 14 that Mul is the canonical form."""
+    import onnx
+
+    if _opset(model) < HARDSWISH_OPSET:
+        return
+    graph = model.graph
+    producer = {out: n for n in graph.node for out in n.output}
+    consumers = _consumers(graph)
+    for node in [n for n in graph.node if n.op_type == "Mul" and len(n.input) == 2]:
+        for x, other in (node.input, reversed(node.input)):
+            gate = producer.get(other)
+            if gate is not None and _is_hardswish_gate(gate, x) and len(consumers.get(gate.output[0], [])) == 1:
+                _replace_nodes(graph, [node, gate], [onnx.helper.make_node("HardSwish", [x], [node.output[0]], name=node.name)], node)
+                break
+
+
+def _ranks(model) -> dict[str, int]:
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    return {vi.name: len(vi.type.tensor_type.shape.dim) for vi in list(inferred.graph.value_info) + list(inferred.graph.input) if vi.type.tensor_type.HasField("shape")}
+
+
+def reduce_mean_as_global_pool(model) -> None:
+    """A ReduceMean of a 4-D tensor over axes 2 and 3 keeping them (timm's squeeze-excitation:
+    ``x.mean((2, 3), keepdim=True)``; axes an attribute, or an input from opset 18) becomes
+    ``GlobalAveragePool``, in place."""
+    graph = model.graph
+    inits = _initializers(model)
+    means = [n for n in graph.node if n.op_type == "ReduceMean" and _attrs(n).get("keepdims", 1) == 1]
+    ranks = _ranks(model) if means else {}
+    for node in means:
+        axes = _attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1] in inits:
+            axes = _array(inits[node.input[1]]).tolist()
+        if ranks.get(node.input[0]) == 4 and axes is not None and sorted(a % 4 for a in axes) == [2, 3]:
+            node.op_type = "GlobalAveragePool"
+            del node.input[1:]
+            del node.attribute[:]
+    _drop_unused_initializers(model)
+
+
+def scalar_constants(model) -> None:
+    """A one-element constant of shape [1] (or [1, 1, ...]) read by an elementwise Mul, Add, Sub or
+    Div of a tensor (paddle2onnx's ``scale``: the dropout's evaluation factor) becomes a scalar,
+    in place: broadcasting gives the same result, and the canonical graph holds scalars."""
+    graph = model.graph
+    inits = _initializers(model)
+    for node in [n for n in graph.node if n.op_type in ("Mul", "Add", "Sub", "Div")]:
+        for position, name in enumerate(node.input):
+            tensor = inits.get(name)
+            other = node.input[1 - position] if len(node.input) == 2 else None
+            if tensor is None or not tensor.dims or int(np.prod(tensor.dims)) != 1 or other is None or other in inits:
+                continue
+            scalar = f"{name}.scalar"
+            if scalar not in inits:  # not _replace_initializer: ascontiguousarray makes a scalar 1-D
+                from onnx import numpy_helper
+
+                inits[scalar] = numpy_helper.from_array(_array(tensor).reshape(()), scalar)
+                graph.initializer.append(inits[scalar])
+            node.input[position] = scalar
+    _drop_unused_initializers(model)
+
+
+def flatten_pooled_reshape(model) -> None:
+    """A Reshape of a one-pixel [N, C, 1, 1] map to a constant flat target ([0 or -1, C] or
+    [N, -1]: PaddleClas's flatten after its head) becomes Flatten(axis=1), in place."""
+    import onnx
+
+    inits = _initializers(model)
+    reshapes = [n for n in model.graph.node if n.op_type == "Reshape" and n.input[1] in inits and _is_flat_target(_array(inits[n.input[1]]))]
+    shapes = _spatial_shapes(model) if reshapes else {}
+    for node in reshapes:
+        if shapes.get(node.input[0]) == [1, 1]:
+            flatten = onnx.helper.make_node("Flatten", [node.input[0]], [node.output[0]], name=node.name, axis=1)
+            _replace_nodes(model.graph, [node], [flatten], node)
+    _drop_unused_initializers(model)

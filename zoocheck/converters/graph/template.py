@@ -18,7 +18,7 @@ features], ``fc.bias``).
 
 from __future__ import annotations
 
-from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, declare_initializers_as_inputs
+from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, CLIP_INPUTS_OPSET, HARDSWISH_OPSET, declare_initializers_as_inputs
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not
@@ -69,8 +69,43 @@ class Builder:
     def relu(self, name: str, x: str) -> str:
         return self._node("Relu", name, [x])
 
+    def _constant(self, name: str, value: float) -> str:
+        """A float scalar initializer holding ``value``, declared once: an operator's constant, not a
+        weight (the match compares it by value)."""
+        if all(t.name != name for t in self.initializers):
+            self.initializers.append(self.onnx.helper.make_tensor(name, self.onnx.TensorProto.FLOAT, [], [value]))
+        return name
+
+    def relu6(self, name: str, x: str) -> str:
+        """``Clip(x, 0, 6)``: bounds as attributes below opset 11, from 11 as the inputs
+        ``relu6.min`` and ``relu6.max`` (scalars every Clip shares)."""
+        if self.opset < CLIP_INPUTS_OPSET:
+            return self._node("Clip", name, [x], max=6.0, min=0.0)
+        return self._node("Clip", name, [x, self._constant("relu6.min", 0.0), self._constant("relu6.max", 6.0)])
+
     def add(self, name: str, a: str, b: str) -> str:
         return self._node("Add", name, [a, b])
+
+    def mul(self, name: str, a: str, b: str) -> str:
+        return self._node("Mul", name, [a, b])
+
+    def scale(self, name: str, x: str, value: float) -> str:
+        """``x`` times the constant ``value`` (``<name>.value``, a scalar)."""
+        return self._node("Mul", name, [x, self._constant(f"{name}.value", value)])
+
+    def hard_sigmoid(self, name: str, x: str, slope: float) -> str:
+        """``clip(slope * x + 0.5, 0, 1)``: ONNX's HardSigmoid (every opset)."""
+        return self._node("HardSigmoid", name, [x], alpha=slope, beta=0.5)
+
+    def hardswish(self, name: str, x: str) -> str:
+        """``x * hard_sigmoid(x)`` (slope 1/6): ONNX's HardSwish from opset 14, below it
+        ``Mul(x, HardSigmoid(x))`` with the HardSigmoid ``<name>.gate``."""
+        if self.opset >= HARDSWISH_OPSET:
+            return self._node("HardSwish", name, [x])
+        return self.mul(name, x, self.hard_sigmoid(f"{name}.gate", x, 1 / 6))
+
+    def global_pool(self, name: str, x: str) -> str:
+        return self._node("GlobalAveragePool", name, [x])
 
     def max_pool(self, name: str, x: str, kernel: int = 3, pad: int = 1) -> str:
         """Stride 2, floor mode: ResNet's and DenseNet's 3x3 (pad 1), VGG's 2x2 (pad 0)."""

@@ -90,7 +90,7 @@ def paddleclas(name: str) -> MobileNetV3Spec:
     return MobileNetV3Spec(
         variant=m[1], width=width, stem_channels=round_channels(16 * width),  # type: ignore[arg-type]
         head_channels=1280, head_bias=False, se_gate_slope=0.2, se_rounding="floor",
-        expand_always=True, eval_dropout_scale=0.8,
+        expand_always=True, eval_dropout_scale=0.8, expansion="scaled",
     )  # fmt: skip
 
 

@@ -40,6 +40,11 @@ Fields, with who sets what:
   the input width (the first block of 'large'); the other zoos leave it out there.
 - ``eval_dropout_scale``: what the head's dropout multiplies by at evaluation: 1.0 everywhere but
   PaddleClas (``Dropout(0.2, mode="downscale_in_infer")``: 0.8).
+- ``expansion``: how a block's expanded width follows ``width``: 'ratio' (timm, and mmpretrain's
+  small-050/075 tables copied from it: the block's input channels times the table's expansion
+  ratio at width 1, rounded) or 'scaled' (PaddleClas: the table's expanded channels times
+  ``width``, rounded). Set to 'ratio' wherever both give the same channels (every width-1.0
+  network), so it names a difference only where there is one (``expanded_channels``).
 
 Pure Python, imports nothing of zoocheck.
 """
@@ -98,6 +103,7 @@ class MobileNetV3Spec:
     se_rounding: Literal["divisible8", "floor"] = "divisible8"
     expand_always: bool = False
     eval_dropout_scale: float = 1.0
+    expansion: Literal["ratio", "scaled"] = "ratio"
 
     family = "mobilenet_v3"
 
@@ -108,6 +114,10 @@ class MobileNetV3Spec:
             raise ValueError(f"width and depth multipliers must be positive, not {self.width}, {self.depth}")
         if not self.head_channels:
             object.__setattr__(self, "head_channels", HEAD_CHANNELS[self.size])
+        if self.variant in BLOCKS and expanded_channels(self.variant, self.width, self.stem_channels, "scaled") == expanded_channels(
+            self.variant, self.width, self.stem_channels, "ratio"
+        ):
+            object.__setattr__(self, "expansion", "ratio")
 
     @property
     def size(self) -> str:
@@ -145,4 +155,18 @@ class MobileNetV3Spec:
             out += "_expandalways"
         if self.eval_dropout_scale != 1.0:
             out += f"_evaldropout{self.eval_dropout_scale:g}"
+        if self.expansion != "ratio":
+            out += f"_expand{self.expansion}"
         return out
+
+
+def expanded_channels(variant: str, width: float, stem_channels: int, rule: str) -> list[int]:
+    """Each block's expanded width in the ``variant``'s table at ``width`` under the ``expansion``
+    rule (spec field): 'ratio' rounds the block's input channels times the table's ratio (timm
+    writes it with two decimals: 3.67 for 88 / 24), 'scaled' the table's expanded channels times
+    ``width``."""
+    out, cin, cin_at_1 = [], stem_channels, 16
+    for _, expanded, channels, *_ in BLOCKS[variant]:
+        out.append(round_channels(cin * round(expanded / cin_at_1, 2)) if rule == "ratio" else round_channels(expanded * width))
+        cin, cin_at_1 = round_channels(channels * width), channels
+    return out

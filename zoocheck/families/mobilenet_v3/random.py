@@ -1,0 +1,17 @@
+"""The MobileNetV3 family's calibrated random weights: zoocheck's one scheme
+(``converters/weights/random.py``) with the family's canonical parameters and numpy forward, and
+``branch_gain`` on the projection batch norm of every block whose input is added back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoocheck.converters.weights.random import branch_gain, calibrated
+from zoocheck.families.mobilenet_v3.canonical import blocks, forward, parameter_shapes
+from zoocheck.zoo_registry.types import Architecture
+
+
+def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
+    residual = [b for b in blocks(arch.structure) if b.skip]
+    gains = dict.fromkeys((f"{b.prefix}.project_bn" for b in residual), branch_gain(len(residual)))
+    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, gains)
