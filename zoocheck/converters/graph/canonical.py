@@ -92,11 +92,16 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     import onnxslim
 
     rewrite.fold_batch_norms(model, weights if weights is not None else {})
+    rewrite.static_pads(model)
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
-        slim = onnxslim.slim(model)
+        # no weight tying: it merges small initializers that compare equal, and the lifted
+        # stand-ins (no data) of two convolutions of one shape under 1000 values (EfficientNet's
+        # squeeze-excitation) compare equal, so one would take the other's weights
+        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
+    rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
     rewrite.flatten_concats(slim)
