@@ -69,8 +69,9 @@ def entry_dict(entry) -> dict:
         "preprocess": entry.preprocess.to_dict(),
         "input_size": entry.input_size,
         "label_space": entry.label_space,
-        # every canonical file of this architecture has it (at the default opset); None: native only
-        "structure_fingerprint": canonical_fingerprint(entry.arch, DEFAULT_OPSET),
+        # every canonical file of this architecture has it (at the default opset and the entry's
+        # input size); None: native only
+        "structure_fingerprint": canonical_fingerprint(entry.arch, DEFAULT_OPSET, entry.input_size),
         "published": [dataclasses.asdict(p) for p in entry.published],
         "naming": entry.naming,
         "alternate_weights": [weights_dict(w) for w in entry.alternate_weights],

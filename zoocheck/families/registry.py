@@ -58,6 +58,9 @@ class Family:
     # initializers declared without data (``converters/graph/template.py`` has the builder); None:
     # native graphs only
     template: str | None = None
+    # whether the template also takes ``input_size=`` (the side of the square input, None where
+    # unknown): a graph whose structure depends on it (TF "same" padding as explicit pads)
+    sized_template: bool = False
     # 'module:function' (arch, seed, input_size) -> calibrated random canonical weights (float32)
     random_weights: str | None = None
     # 'module:function' (arch, params, x, *, dtype=np.float64) -> logits: the numpy reference
@@ -181,12 +184,13 @@ def _spec_and_names(name: str, spec_class: str, networks: tuple[tuple[str, str],
     return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names", networks=tuple((source, f"{_F}{name}.{path}") for source, path in networks))
 
 
-def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...]) -> Family:
+def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...], *, sized_template: bool = False) -> Family:
     """``family`` with its canonical form, from its package: ``canonical.py`` (``parameter_shapes``,
-    ``forward``, ``layer_outputs``), ``template.py`` (``build_template``), ``random.py``
-    (``draw``) and ``layouts.py`` (``to_<framework>`` for each of ``frameworks``)."""
+    ``forward``, ``layer_outputs``), ``template.py`` (``build_template``, taking ``input_size=``
+    where ``sized_template``), ``random.py`` (``draw``) and ``layouts.py`` (``to_<framework>`` for
+    each of ``frameworks``)."""
     package = f"{_F}{family.name}."
-    return replace(family, parameters=package + "canonical:parameter_shapes", template=package + "template:build_template",
+    return replace(family, parameters=package + "canonical:parameter_shapes", template=package + "template:build_template", sized_template=sized_template,
                    random_weights=package + "random:draw", forward=package + "canonical:forward", layer_outputs=f"{package}canonical:{layer_outputs}",
                    layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks))  # fmt: skip
 
@@ -201,7 +205,7 @@ _BUILTIN = (
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
     _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
-    _spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS,)),
+    _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS,)), "layer_outputs", ("torchvision", "timm"), sized_template=True),
     _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "conv_outputs", ("torchvision", "timm")),

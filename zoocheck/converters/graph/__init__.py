@@ -23,8 +23,9 @@ GRAPH_FORMS: tuple[str, ...] = ("canonical", "native")
 FINGERPRINT_KEY = "structure_fingerprint"
 
 
-#: the opset a template is built at to learn whether it refuses a spec (a refusal is the spec's)
-_ANY_OPSET = 17
+#: the opset (and, for a template that takes one, the input size) a template is built at to learn
+#: whether it refuses a spec (a refusal is the spec's)
+_ANY_OPSET, _ANY_INPUT_SIZE = 17, 224
 
 
 @lru_cache(maxsize=None)
@@ -36,10 +37,15 @@ def _refusal(arch: Architecture) -> str | None:
         with_form = ", ".join(f.name for f in all_families() if f.has_canonical_form)
         return f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only"
     try:
-        family.part("template")(arch.structure, arch.num_classes, opset=_ANY_OPSET, graph_name=arch.id)
+        _build(family, arch, _ANY_OPSET, _ANY_INPUT_SIZE)
     except NoCanonicalForm as exc:
         return str(exc)
     return None
+
+
+def _build(family: Family, arch: Architecture, opset: int, input_size: int | None):
+    sized = {"input_size": input_size} if family.sized_template else {}
+    return family.part("template")(arch.structure, arch.num_classes, opset=opset, graph_name=arch.id, **sized)
 
 
 def has_canonical_form(arch: Architecture) -> bool:
@@ -74,19 +80,33 @@ def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabili
     return "canonical" if has_canonical_form(arch) else "native"
 
 
-def template_for(arch: Architecture, opset: int):
-    """The canonical template (initializers without data) of ``arch``, built by its family."""
-    build_template = _family_with_template(arch).part("template")
-    return build_template(arch.structure, arch.num_classes, opset=opset, graph_name=arch.id)
+def template_for(arch: Architecture, opset: int, input_size: int | None = None):
+    """The canonical template (initializers without data) of ``arch``, built by its family, for
+    inputs of ``input_size`` pixels where its structure depends on the size (TF "same" padding:
+    NoCanonicalForm where it is None)."""
+    return _build(_family_with_template(arch), arch, opset, input_size)
 
 
 @lru_cache(maxsize=None)
-def canonical_fingerprint(arch: Architecture, opset: int) -> str | None:
-    """The structure fingerprint every canonical file of ``arch`` has; None if ``arch`` has no
-    canonical form."""
+def canonical_fingerprint(arch: Architecture, opset: int, input_size: int | None = None) -> str | None:
+    """The structure fingerprint every canonical file of ``arch`` (at ``input_size`` pixels, where
+    its structure depends on the size) has; None if ``arch`` has no canonical form, or one that
+    depends on the input size and none is given."""
     from zoocheck.converters.graph.fingerprint import fingerprint
 
-    return fingerprint(template_for(arch, opset)) if has_canonical_form(arch) else None
+    if not has_canonical_form(arch):
+        return None
+    try:
+        return fingerprint(template_for(arch, opset, input_size))
+    except NoCanonicalForm:
+        return None
+
+
+def _static_input_size(model) -> int | None:
+    """The side of a square input the graph declares, None where H or W is symbolic."""
+    dims = model.graph.input[0].type.tensor_type.shape.dim[2:]
+    sides = {d.dim_value if d.HasField("dim_value") else None for d in dims}
+    return sides.pop() if len(sides) == 1 else None
 
 
 def finish_graph(raw_export, arch: Architecture, form: GraphForm):
@@ -105,7 +125,7 @@ def finish_graph(raw_export, arch: Architecture, form: GraphForm):
         # the conv weights move out to arrays and the loaded message, holding them once more, goes
         model, lifted = lift_conv_weights(model)
         normalize_model(model, {}, num_classes=arch.num_classes)
-        model = canonicalize(model, lifted, template_for(arch, onnx_facts(model)["opset"]))
+        model = canonicalize(model, lifted, template_for(arch, onnx_facts(model)["opset"], _static_input_size(model)))
     else:
         normalize_model(model, {}, num_classes=arch.num_classes)
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}

@@ -93,21 +93,22 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     import onnxslim
 
     rewrite.fold_batch_norms(model, weights if weights is not None else {})
+    rewrite.static_pads(model)
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
-        # no weight tying: it merges equal constants, and the lifted weights' stand-ins (no values)
-        # of a small convolution's shape are all equal to it (a depthwise 3x3 of 36 channels
-        # read another block's weight)
+        # no weight tying: it merges small initializers that compare equal, and the lifted
+        # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
+        # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights
         slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
+    rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
     rewrite.flatten_concats(slim)
     rewrite.head_pool_as_global(slim)
     rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
     rewrite.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
-    rewrite.reduce_mean_as_global_pool(slim)
     rewrite.scalar_constants(slim)
     rewrite.hard_sigmoid_from_clip(slim)
     rewrite.hardswish_op(slim)

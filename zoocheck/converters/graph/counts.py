@@ -108,7 +108,7 @@ def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
     if parameters is None:
         return None
     try:
-        template = template_for(arch, _TEMPLATE_OPSET)
+        template = template_for(arch, _TEMPLATE_OPSET, input_size)
     except ValueError:  # the family has no canonical graph for this member of it
         return None
     params, bn_stats = parameters

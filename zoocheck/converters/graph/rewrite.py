@@ -483,8 +483,8 @@ def head_pool_as_global(model) -> None:
 # wrote (docs/architecture.md, "Activations"), each exact like the rewrites above:
 # ``pointwise_classifier_as_gemm`` (GluonCV's 1x1-conv classifiers), ``hard_sigmoid_from_clip``
 # (GluonCV's clip(x + 3, 0, 6) / 6), ``hardswish_op`` (Mul(x, HardSigmoid(x)) as HardSwish from
-# opset 14), ``reduce_mean_as_global_pool`` (timm's SE mean), ``scalar_constants`` and
-# ``flatten_pooled_reshape`` (PaddleClas's head).
+# opset 14), ``scalar_constants`` and ``flatten_pooled_reshape`` (PaddleClas's head); timm's SE
+# mean is ``reduce_mean_as_global_pool`` (below).
 
 #: The first opset whose Clip takes its bounds as inputs (attributes before).
 CLIP_INPUTS_OPSET = 11
@@ -648,26 +648,124 @@ def hardswish_op(model) -> None:
                 break
 
 
-def _ranks(model) -> dict[str, int]:
+# --- EfficientNet: TF "same" padding computed at run time, SE's mean ------------------------------
+
+
+def static_pads(model) -> None:
+    """Every Pad whose amounts are computed at run time from tensor shapes (timm's ``tf_`` and mmcv's
+    TF "same" padding: Shape, Gather, Ceil, Cast ... chains) gets them as an initializer, computed
+    at the graph's static spatial sizes, in place; the chains are left for onnxslim to drop, and a
+    Pad of constant amounts before a Conv is then folded into the Conv's pads by onnxslim.
+
+    The same function at the exported input size (the only one such an export computes TF's
+    padding for as it stands); ValueError where an amount depends on a symbolic size, on the batch
+    size or on tensor values. onnxslim's own folding of these chains is not used: on mmcv's
+    (``math.ceil`` of a traced size, a constant in the export) it computed wrong pads."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    initializer_names = {t.name for t in graph.initializer}
+    constant_names = initializer_names | {n.output[0] for n in graph.node if n.op_type == "Constant"}
+    pending = [n for n in graph.node if n.op_type == "Pad" and len(n.input) > 1 and n.input[1] and n.input[1] not in constant_names]
+    while pending:
+        shapes = _static_shapes(model)
+        ready = [pad for pad in pending if _pads_chain(pad.input[1], producer, initializer_names, shapes) is not None]
+        if not ready:
+            pad = pending[0]
+            raise ValueError(f"Pad {pad.name or pad.output[0]}: its amounts depend on the size of a tensor whose size is not static "
+                             "(a symbolic input size: export at the entry's input size, or use --graph native)")  # fmt: skip
+        for pad in ready:
+            chain = _pads_chain(pad.input[1], producer, initializer_names, shapes)
+            values = {_evaluate_pads(model, pad.input[1], chain, shapes, batch) for batch in (1, 2)}
+            if len(values) != 1:
+                raise ValueError(f"Pad {pad.name or pad.output[0]}: its amounts depend on the batch size")
+            name = f"{pad.name or pad.output[0]}.static_pads"
+            graph.initializer.append(numpy_helper.from_array(np.array(values.pop(), dtype=np.int64), name))
+            pad.input[1] = name
+            initializer_names.add(name)
+            pending.remove(pad)
+
+
+def _static_shapes(model) -> dict[str, list]:
+    """Every tensor's inferred shape, a symbolic dimension as its name (``data_prop``: Pad outputs
+    whose amounts are now initializers get their sizes)."""
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model)
-    return {vi.name: len(vi.type.tensor_type.shape.dim) for vi in list(inferred.graph.value_info) + list(inferred.graph.input) if vi.type.tensor_type.HasField("shape")}
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+    return shapes
+
+
+def _pads_chain(name: str, producer: dict, initializers: set[str], shapes: dict) -> list | None:
+    """The nodes computing ``name`` from constants and the shapes of other tensors; None where a
+    Shape reads a tensor whose sizes (but the batch) are not static yet. ValueError where the
+    values of a graph input flow in."""
+    chain, stack, seen = [], [name], set()
+    while stack:
+        tensor = stack.pop()
+        if tensor in seen or tensor in initializers or not tensor:
+            continue
+        seen.add(tensor)
+        node = producer.get(tensor)
+        if node is None:  # a graph input's values
+            raise ValueError(f"the pad amounts {name} depend on the values of {tensor}, not only on shapes")
+        chain.append(node)
+        if node.op_type == "Shape":
+            shape = shapes.get(node.input[0])
+            if shape is None or any(not isinstance(d, int) for d in shape[1:]):
+                return None
+            continue
+        stack.extend(node.input)
+    return chain
+
+
+def _evaluate_pads(model, name: str, chain: list, shapes: dict, batch: int) -> tuple[int, ...]:
+    """``name``'s value: ``chain`` run by onnx's reference evaluator, each Shape a constant of its
+    input's static shape (a symbolic batch dimension set to ``batch``)."""
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    order = {id(n): i for i, n in enumerate(model.graph.node)}
+    nodes = []
+    for node in sorted(chain, key=lambda n: order[id(n)]):
+        if node.op_type == "Shape":
+            shape = [d if isinstance(d, int) else batch for d in shapes[node.input[0]]]
+            attrs = _attrs(node)
+            shape = shape[attrs.get("start", 0) : attrs.get("end", len(shape))]
+            value = numpy_helper.from_array(np.array(shape, dtype=np.int64))
+            nodes.append(helper.make_node("Constant", [], [node.output[0]], value=value))
+        else:
+            nodes.append(node)
+    produced = {out for node in nodes for out in node.output}
+    needed = {i for node in nodes for i in node.input if i and i not in produced}
+    inits = [t for t in model.graph.initializer if t.name in needed]
+    graph = helper.make_graph(nodes, "pads", [], [helper.make_tensor_value_info(name, onnx.TensorProto.INT64, None)], inits)
+    sub = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    return tuple(int(v) for v in ReferenceEvaluator(sub).run(None, {})[0])
 
 
 def reduce_mean_as_global_pool(model) -> None:
-    """A ReduceMean of a 4-D tensor over axes 2 and 3 keeping them (timm's squeeze-excitation:
-    ``x.mean((2, 3), keepdim=True)``; axes an attribute, or an input from opset 18) becomes
-    ``GlobalAveragePool``, in place."""
-    graph = model.graph
+    """A ReduceMean over the spatial axes of a 4-d tensor, keeping them (timm's squeeze-excitation:
+    ``x.mean((2, 3), keepdim=True)``), becomes GlobalAveragePool, in place (axes as an attribute,
+    or from opset 18 as an initializer)."""
+    shapes = None
     inits = _initializers(model)
-    means = [n for n in graph.node if n.op_type == "ReduceMean" and _attrs(n).get("keepdims", 1) == 1]
-    ranks = _ranks(model) if means else {}
-    for node in means:
+    for node in model.graph.node:
+        if node.op_type != "ReduceMean" or not _attrs(node).get("keepdims", 1):
+            continue
         axes = _attrs(node).get("axes")
         if axes is None and len(node.input) > 1 and node.input[1] in inits:
             axes = _array(inits[node.input[1]]).tolist()
-        if ranks.get(node.input[0]) == 4 and axes is not None and sorted(a % 4 for a in axes) == [2, 3]:
+        if shapes is None:
+            shapes = _static_shapes(model)
+        rank = len(shapes.get(node.input[0]) or [])
+        if rank == 4 and axes is not None and sorted(a % rank for a in axes) == [2, 3]:
             node.op_type = "GlobalAveragePool"
             del node.input[1:]
             del node.attribute[:]

@@ -52,13 +52,15 @@ class Builder:
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attrs))
         return output
 
-    def conv(self, layer: str, x: str, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> str:
-        pad = (kernel - 1) // 2
+    def conv(self, layer: str, x: str, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
+             pads: tuple[int, int, int, int] | None = None) -> str:  # fmt: skip
+        """``pads``: (top, left, bottom, right), by default (k - 1) // 2 on every side."""
+        top, left, bottom, right = pads if pads is not None else ((kernel - 1) // 2,) * 4
         weight = self._param(f"{layer}.weight", (cout, cin // groups, kernel, kernel))
         bias = self._param(f"{layer}.bias", (cout,))
         return self._node(
             "Conv", layer, [x, weight, bias],
-            dilations=[1, 1], group=groups, kernel_shape=[kernel, kernel], pads=[pad] * 4, strides=[stride, stride],
+            dilations=[1, 1], group=groups, kernel_shape=[kernel, kernel], pads=[top, left, bottom, right], strides=[stride, stride],
         )  # fmt: skip
 
     def affine(self, layer: str, x: str, channels: int) -> str:
@@ -139,8 +141,16 @@ class Builder:
             return self._node("AveragePool", name, [x], ceil_mode=1, count_include_pad=0, kernel_shape=[2, 2], pads=[0] * 4, strides=[2, 2])
         return self._node("AveragePool", name, [x], count_include_pad=0, kernel_shape=[2, 2], pads=[0, 0, 1, 1], strides=[2, 2])
 
+    def sigmoid(self, name: str, x: str) -> str:
+        return self._node("Sigmoid", name, [x])
+
+    def silu(self, name: str, x: str) -> str:
+        """SiLU (swish) as ``Mul(x, Sigmoid(x))``, the Sigmoid named ``<name>.sigmoid``: the form
+        torch.onnx writes at every opset, and paddle2onnx's and mmcv's swish."""
+        return self.mul(name, x, self.sigmoid(f"{name}.sigmoid", x))
+
     def head(self, x: str, features: int, classes: int) -> str:
-        pooled = self._node("GlobalAveragePool", "head.pool", [x])
+        pooled = self.global_pool("head.pool", x)
         return self.linear("fc", self.flatten("head.flatten", pooled), features, classes, OUTPUT_NAME)
 
     def model(self, graph_name: str, num_classes: int):

@@ -23,18 +23,12 @@ import math
 from zoocheck.converters.base import NoBuilder
 from zoocheck.converters.paddle_layers import ACTIVATIONS, F, nn, paddle
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
-from zoocheck.families.efficientnet.spec import BLOCKS, HEAD_CHANNELS, STEM_CHANNELS, EfficientNetSpec
+from zoocheck.families.efficientnet.spec import BLOCKS, HEAD_CHANNELS, STEM_CHANNELS, EfficientNetSpec, same_padding
 from zoocheck.families.mobilenet_v3.spec import round_channels
 
 SOURCE_FILE = "model_zoo/efficientnet.py"
 #: the compound scalings that file builds (``efficientnet_params``)
 VARIANTS = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
-
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF's "same" padding of one side of ``size`` pixels: (before, after)."""
-    total = max(kernel - (stride if size % stride == 0 else size % stride), 0)
-    return total // 2, total - total // 2
 
 
 class Conv(nn.Layer):

@@ -90,3 +90,9 @@ class EfficientNetSpec:
         if not self.squeeze_excitation and not self.lite:
             out += "_nose"
         return out
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF's "same" padding of one side of ``size`` pixels: (before, after), the odd pixel after."""
+    total = max(kernel - (stride if size % stride == 0 else size % stride), 0)
+    return total // 2, total - total // 2

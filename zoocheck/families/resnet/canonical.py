@@ -137,19 +137,27 @@ def _spec(arch: Architecture) -> ResNetSpec:
 IM2COL_MAX_COLUMNS = 256
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None) -> np.ndarray:
-    """NHWC convolution with padding k // 2 (every conv of the family); ``w`` is [out, in/groups, k, k]."""
+def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None,
+           pads: tuple[int, int, int, int] | None = None) -> np.ndarray:  # fmt: skip
+    """NHWC convolution; ``w`` is [out, in/groups, k, k]; ``pads`` (top, left, bottom, right), by
+    default k // 2 on every side (every conv of the family)."""
     n, h, width, _ = x.shape
     co, cg, k, _ = w.shape
-    pad = k // 2
-    ho, wo = (h + 2 * pad - k) // stride + 1, (width + 2 * pad - k) // stride + 1
-    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
+    top, left, bottom, right = pads if pads is not None else (k // 2,) * 4
+    ho, wo = (h + top + bottom - k) // stride + 1, (width + left + right - k) // stride + 1
+    xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0))) if any((top, left, bottom, right)) else x
     # [k, k, groups, in/groups, out/groups], contiguous: numpy hands only such operands to BLAS
     taps_w = np.ascontiguousarray(w.reshape(groups, co // groups, cg, k, k).transpose(3, 4, 0, 2, 1), dtype=x.dtype)
 
     def tap(i: int, j: int) -> np.ndarray:  # the input each output pixel sees through kernel tap (i, j)
         return xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
 
+    if cg == 1 and groups == co > 1:  # depthwise: per-channel products, no matmul
+        out = np.zeros((n, ho, wo, co), dtype=x.dtype)
+        for i in range(k):
+            for j in range(k):
+                out += tap(i, j) * taps_w[i, j, :, 0, 0]
+        return out + bias.astype(x.dtype) if bias is not None else out
     if groups == 1 and k > 1 and k * k * cg <= IM2COL_MAX_COLUMNS:
         columns = np.empty((n, ho, wo, k, k, cg), dtype=x.dtype)
         for i in range(k):

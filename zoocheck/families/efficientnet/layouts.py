@@ -1,0 +1,69 @@
+"""The EfficientNet family's canonical weights (``canonical.py`` names) under torchvision's and
+timm's parameter names (the family's ``layouts``, ``families/registry.py``).
+
+=========================  ===========================================  ==========================================
+canonical                  torchvision                                  timm
+=========================  ===========================================  ==========================================
+``stem.conv`` / ``.bn``    ``features.0.0`` / ``features.0.1``          ``conv_stem`` / ``bn1``
+``stage{s}.{i}.<unit>``    ``features.{s}.{i}.block.{k}``: the k-th    ``blocks.{s-1}.{i}.``: ``conv_pw`` /
+                           unit present (expand, dw, se, project), a    ``bn1`` (expand), ``conv_dw`` / ``bn2``
+                           conv unit ``.0`` (conv) / ``.1`` (BN), SE    (dw), ``se.conv_reduce`` /
+                           ``fc1`` / ``fc2``                            ``se.conv_expand``, ``conv_pwl`` / ``bn3``
+                                                                        (project); at expansion 1 timm's
+                                                                        depthwise-separable block: ``conv_dw`` /
+                                                                        ``bn1``, ``se``, ``conv_pw`` / ``bn2``
+``head.conv`` / ``.bn``    ``features.8.0`` / ``features.8.1``          ``conv_head`` / ``bn2``
+``fc``                     ``classifier.1``                             ``classifier``
+=========================  ===========================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoocheck.families.efficientnet.canonical import blocks
+from zoocheck.families.efficientnet.spec import BLOCKS
+from zoocheck.zoo_registry.types import Architecture
+
+_TIMM_UNITS = {"expand": "conv_pw", "expand_bn": "bn1", "dw": "conv_dw", "dw_bn": "bn2", "se.reduce": "se.conv_reduce",
+               "se.expand": "se.conv_expand", "project": "conv_pwl", "project_bn": "bn3"}  # fmt: skip
+#: timm's depthwise-separable block (expansion 1)
+_TIMM_DS_UNITS = {"dw": "conv_dw", "dw_bn": "bn1", "se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand", "project": "conv_pw", "project_bn": "bn2"}
+
+
+def _torchvision_modules(arch: Architecture) -> dict[str, str]:
+    head = f"features.{len(BLOCKS) + 1}"
+    out = {"stem.conv": "features.0.0", "stem.bn": "features.0.1", "head.conv": f"{head}.0", "head.bn": f"{head}.1", "fc": "classifier.1"}
+    for b in blocks(arch.structure):
+        units = (["expand"] if b.expands else []) + ["dw"] + (["se"] if b.squeeze else []) + ["project"]
+        for k, unit in enumerate(units):
+            module = f"features.{b.stage}.{b.index}.block.{k}"
+            if unit == "se":
+                out.update({f"{b.prefix}.se.reduce": f"{module}.fc1", f"{b.prefix}.se.expand": f"{module}.fc2"})
+            else:
+                out.update({f"{b.prefix}.{unit}": f"{module}.0", f"{b.prefix}.{unit}_bn": f"{module}.1"})
+    return out
+
+
+def _timm_modules(arch: Architecture) -> dict[str, str]:
+    out = {"stem.conv": "conv_stem", "stem.bn": "bn1", "head.conv": "conv_head", "head.bn": "bn2", "fc": "classifier"}
+    for b in blocks(arch.structure):
+        units = _TIMM_UNITS if b.expands else _TIMM_DS_UNITS
+        out.update({f"{b.prefix}.{unit}": f"blocks.{b.stage - 1}.{b.index}.{name}" for unit, name in units.items()})
+    return out
+
+
+def _renamed(params: dict, modules: dict[str, str]) -> dict:
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        out[f"{modules[module]}.{leaf}"] = value
+    return out
+
+
+def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    return _renamed(params, _torchvision_modules(arch))
+
+
+def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    return _renamed(params, _timm_modules(arch))
