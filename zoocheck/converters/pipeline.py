@@ -116,28 +116,44 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None)
     )
 
 
-def weights_fix(entry: Entry, exc: BaseException) -> str:
-    """The fix for a weights file that cannot be used, when zoocheck knows one: fetch a damaged
-    file again; for weights of another architecture, the registry models whose architecture has
-    exactly as many numbers as the file holds."""
-    from zoocheck.converters.base import CorruptWeightsError, WeightsError
+def _weights_fix(entry: Entry, exc: BaseException) -> str:
+    """The fix for a damaged weights file, when zoocheck knows one: fetch it again."""
+    from zoocheck.converters.base import CorruptWeightsError
+
+    if not isinstance(exc, CorruptWeightsError):
+        return ""
+    if entry.weights is not None:
+        return f"download it again: `zoocheck fetch --src {entry.source} --model {entry.name} --force`"
+    return "download or save it again"
+
+
+def _models_the_weights_fit(entry: Entry, exc: BaseException) -> list[Entry]:
+    """For weights of another architecture: the source's models whose architecture has exactly as
+    many numbers as the file holds."""
+    from zoocheck.converters.base import WeightsError
     from zoocheck.zoo_registry import list_entries
 
-    if isinstance(exc, CorruptWeightsError):
-        if entry.weights is not None:
-            return f"download it again: `zoocheck fetch --src {entry.source} --model {entry.name} --force`"
-        return "download or save it again"
     if not isinstance(exc, WeightsError) or not exc.elements:
-        return ""
+        return []
     fits = []
     for other in list_entries(entry.source):
         counts = parameter_counts(other.arch)
         if other.arch.id != entry.arch.id and counts is not None and exc.elements in (counts[0], sum(counts)):
             fits.append(other)
-    if not fits:
-        return ""
-    shown = ", ".join(f"--model {e.name} (arch {e.arch.id})" for e in fits[:3])
-    return f"they have the size of {entry.source}'s {shown}"
+    return fits
+
+
+def _job_failure(entry: Entry, weights: Path | None, stage: str, exc: BaseException, versions: dict) -> Failure:
+    """The failure record of ``exc`` raised by a job on ``entry``. Weights of another architecture
+    lead with the fix, the model they fit; the keys and shapes that disagree go to the detail
+    (``--verbose`` and the failure log)."""
+    fits = _models_the_weights_fit(entry, exc)
+    if not fits or weights is None:
+        return Failure.from_exception(entry.source, entry.name, stage, exc, versions, fix=_weights_fix(entry, exc))
+    failure = Failure.from_exception(entry.source, entry.name, stage, exc, versions)
+    models = " or ".join(f"--model {other.name}" for other in fits[:3])
+    lead = f"{Path(weights).name} fits {models} (arch {fits[0].arch.id}), not {entry.arch.id}; --verbose lists the tensors that differ"
+    return dataclasses.replace(failure, message=lead, detail="\n".join(filter(None, [failure.message, failure.detail])))
 
 
 def check_published_file(entry: Entry, weights: Path | None) -> None:
@@ -317,7 +333,7 @@ class ConvertJob(_ModelJob):
             metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
             channel.send(_Converted(self.output, metadata, native_outputs, native_fp64, outputs_probabilities, versions))
         except BaseException as exc:  # everything becomes a failure record for this one model
-            channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+            channel.send(_Failed(_job_failure(entry, self.weights, progress.stage, exc, versions)))
 
 
 @dataclass(frozen=True)
@@ -342,7 +358,7 @@ class ServeJob(_ModelJob):
             except EOFError:  # the parent is gone
                 return
             except BaseException as exc:
-                channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+                channel.send(_Failed(_job_failure(entry, self.weights, progress.stage, exc, versions)))
 
 
 @dataclass(frozen=True)
