@@ -9,6 +9,7 @@ declared again here.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ from zoocheck.zoo_registry.sources.ppcls import PPCLS
 from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
 from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+
+# Converter children of the torch sources are forked from one process per test worker that imported
+# torch, torchvision, timm and onnx once (``converters/child.py``, warm children): 4-8 s saved per
+# child. Other sources' children start fresh, and test_warm_children runs both kinds side by side.
+os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim")
 
 # ---------------------------------------------------------------------------------------------
 # entries

@@ -282,6 +282,13 @@ class _ModelJob:
     random_seed: int | None
     log: Path
 
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The modules every model of the entry's source imports (a warm child's preload)."""
+        from zoocheck.sources import get_source
+
+        return tuple(f.module for f in get_source(self.entry.source).frameworks if f.needed == "always")
+
 
 @dataclass(frozen=True)
 class ConvertJob(_ModelJob):
@@ -474,7 +481,7 @@ def _run_job(job: _ModelJob, on_stage: Callable[[str], None] | None, isolate: bo
     if not isolate:
         job.run(replies)
         return replies, 0
-    with ChildProcess(job) as child:
+    with ChildProcess(job, job.frameworks) as child:
         for reply in child.replies():
             replies.send(reply)
         return replies, child.wait()
@@ -524,7 +531,8 @@ class NativeSession:
         self.entry, self.stage, self.log = entry, "load", ""
         self._resources = contextlib.ExitStack()
         self._log = self._resources.enter_context(_framework_log())
-        self._child = self._resources.enter_context(ChildProcess(ServeJob(entry, weights, random_seed, self._log)))
+        job = ServeJob(entry, weights, random_seed, self._log)
+        self._child = self._resources.enter_context(ChildProcess(job, job.frameworks))
         try:
             ready = self._next()
         except BaseException:
