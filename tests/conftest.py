@@ -95,6 +95,20 @@ def inputs_for(entry: Entry, n_random: int = 2, seed: int = 0) -> np.ndarray:
 # ONNX files and parity
 
 
+@pytest.fixture(scope="session")
+def torchvision_resnet18_onnx(tmp_path_factory) -> Path:
+    """torchvision's resnet18 converted once per test process with random weights (seed 0), the
+    canonical graph: the ONNX file the tests that only read one share. Never modify it."""
+    pytest.importorskip("torch")
+    from zoocheck.converters.pipeline import convert
+    from zoocheck.zoo_registry import get_entry
+
+    conversion = convert(get_entry("torchvision", "resnet18.IMAGENET1K_V1"), output=tmp_path_factory.mktemp("shared") / "resnet18.onnx", random_seed=0)
+    assert conversion.ok, conversion.failure
+    return conversion.onnx_path
+
+
+
 def run_onnx(path: Path, batch: np.ndarray) -> np.ndarray:
     return run_first_output(session(path), batch)
 

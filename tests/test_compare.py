@@ -16,18 +16,13 @@ from zoocheck.zoo_registry import get_entry
 TV18 = "resnet18.IMAGENET1K_V1"
 
 
-@pytest.fixture(scope="module")
-def tv18(tmp_path_factory):
-    pytest.importorskip("torch")
-    from zoocheck.converters.pipeline import convert
-
-    conversion = convert(get_entry("torchvision", TV18), output=tmp_path_factory.mktemp("cmp") / "resnet18.onnx", random_seed=5)
-    assert conversion.ok, conversion.failure
-    return conversion.onnx_path
+@pytest.fixture
+def tv18(torchvision_resnet18_onnx):
+    return torchvision_resnet18_onnx  # conftest's, shared (seed 0): the tests alter copies only
 
 
 def _side(entry, path):
-    return Side(entry.source, entry.name, entry.arch.id, str(path), None, random_seed=5)
+    return Side(entry.source, entry.name, entry.arch.id, str(path), None, random_seed=0)
 
 
 def _scaled_copy(path, out, tensor_index: int, factor: float):
