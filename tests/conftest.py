@@ -9,6 +9,7 @@ declared again here.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,11 @@ from zoocheck.zoo_registry.sources.ppcls import PPCLS
 from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
 from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
+
+# Converter children of the torch sources are forked from one process per test worker that imported
+# torch, torchvision, timm and onnx once (``converters/child.py``, warm children): 4-8 s saved per
+# child. Other sources' children start fresh, and test_warm_children runs both kinds side by side.
+os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim")
 
 # ---------------------------------------------------------------------------------------------
 # entries
@@ -87,6 +93,20 @@ def inputs_for(entry: Entry, n_random: int = 2, seed: int = 0) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # ONNX files and parity
+
+
+@pytest.fixture(scope="session")
+def torchvision_resnet18_onnx(tmp_path_factory) -> Path:
+    """torchvision's resnet18 converted once per test process with random weights (seed 0), the
+    canonical graph: the ONNX file the tests that only read one share. Never modify it."""
+    pytest.importorskip("torch")
+    from zoocheck.converters.pipeline import convert
+    from zoocheck.zoo_registry import get_entry
+
+    conversion = convert(get_entry("torchvision", "resnet18.IMAGENET1K_V1"), output=tmp_path_factory.mktemp("shared") / "resnet18.onnx", random_seed=0)
+    assert conversion.ok, conversion.failure
+    return conversion.onnx_path
+
 
 
 def run_onnx(path: Path, batch: np.ndarray) -> np.ndarray:

@@ -79,6 +79,23 @@ def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_
     assert not (results / "results.jsonl").exists()  # an unusable file says nothing about the model
 
 
+def test_weights_of_another_architecture_lead_with_the_model_they_fit_and_keep_the_tensors_for_verbose(tmp_path, capsys):
+    from conftest import random_checkpoint
+
+    resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
+    argv = ["convert", *MODEL, "--weights", str(resnet34), "--output", str(tmp_path / "r18.onnx"), "--results", str(tmp_path / "results")]
+    assert main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    message = line.split(" build failed: ", 1)[1].split(" (failure log: ")[0]
+    assert message.startswith("r34.pth fits --model resnet34.IMAGENET1K_V1 (arch resnet34), not resnet18"), line
+    assert len(line) - len(str(tmp_path)) < 300 and "unexpected keys" not in line  # the failure log's path is the caller's
+    assert main([*argv, "--verbose"]) == 2
+    first, *verbose = capsys.readouterr().err.strip().splitlines()
+    assert first == line and "80 unexpected keys: layer1.2.conv1.weight" in verbose[0]
+    logged = store_records(tmp_path / "results", "failures.jsonl")
+    assert all(f["message"] == message and "80 unexpected keys" in f["detail"] for f in logged) and len(logged) == 2
+
+
 def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint, capsys):
     results = tmp_path / "results"
     assert main(["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results), "--json"]) == 0

@@ -16,18 +16,13 @@ from zoocheck.zoo_registry import get_entry
 TV18 = "resnet18.IMAGENET1K_V1"
 
 
-@pytest.fixture(scope="module")
-def tv18(tmp_path_factory):
-    pytest.importorskip("torch")
-    from zoocheck.converters.pipeline import convert
-
-    conversion = convert(get_entry("torchvision", TV18), output=tmp_path_factory.mktemp("cmp") / "resnet18.onnx", random_seed=5)
-    assert conversion.ok, conversion.failure
-    return conversion.onnx_path
+@pytest.fixture
+def tv18(torchvision_resnet18_onnx):
+    return torchvision_resnet18_onnx  # conftest's, shared (seed 0): the tests alter copies only
 
 
 def _side(entry, path):
-    return Side(entry.source, entry.name, entry.arch.id, str(path), None, random_seed=5)
+    return Side(entry.source, entry.name, entry.arch.id, str(path), None, random_seed=0)
 
 
 def _scaled_copy(path, out, tensor_index: int, factor: float):
@@ -179,12 +174,12 @@ def test_cli_weights_of_another_architecture_are_bad_input_naming_the_model_they
 
     resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
     code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(resnet34), str(resnet34), "--results", str(tmp_path))
-    assert code == 2 and "r34.pth" in err and "resnet34" in err
+    assert code == 2 and "r34.pth fits --model resnet34.IMAGENET1K_V1 (arch resnet34)" in err
 
 
 def test_cli_an_architecture_without_a_canonical_graph_is_refused_before_any_work(tmp_path, capsys):
-    code, err = _compare_error(capsys, "torchvision:efficientnet_b0", "timm:efficientnet_b0", "--random-weights", "--results", str(tmp_path))
-    assert code == 2 and "efficientnet_b0" in err and "canonical graph" in err
+    code, err = _compare_error(capsys, "timm:tf_efficientnetv2_b3.in1k", "mmpretrain:efficientnetv2-b3_3rdparty_in1k", "--random-weights", "--results", str(tmp_path))
+    assert code == 2 and "efficientnet_v2_b3" in err and "canonical graph" in err
     assert not (tmp_path / "results.jsonl").exists()  # nothing was converted or stored
 
 

@@ -13,14 +13,9 @@ from zoocheck.sources import Framework, Source
 from zoocheck.zoo_registry import get_entry
 
 
-@pytest.fixture(scope="module")
-def resnet18(tmp_path_factory):
-    pytest.importorskip("torch")
-    from zoocheck.converters.pipeline import convert
-
-    conversion = convert(get_entry("torchvision", "resnet18.IMAGENET1K_V1"), output=tmp_path_factory.mktemp("div") / "resnet18.onnx", random_seed=3)
-    assert conversion.ok, conversion.failure
-    return conversion.onnx_path
+@pytest.fixture
+def resnet18(torchvision_resnet18_onnx):
+    return torchvision_resnet18_onnx  # conftest's, shared: the tests alter copies only
 
 
 def _altered(path, tmp_path, pick):

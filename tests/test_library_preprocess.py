@@ -125,17 +125,6 @@ def test_the_set_up_gives_what_the_paddleclas_check_needs(tmp_path):
     assert check["status"] == "ok", check["library"]
 
 
-@pytest.fixture(scope="module")
-def torchvision_resnet18_onnx(tmp_path_factory):
-    pytest.importorskip("torch")
-    from zoocheck.converters.pipeline import convert
-
-    entry = get_entry("torchvision", "resnet18.IMAGENET1K_V1")
-    conversion = convert(entry, output=tmp_path_factory.mktemp("tv") / "resnet18.onnx", random_seed=0)
-    assert conversion.ok, conversion.failure
-    return conversion.onnx_path
-
-
 def test_torchvision_vs_ppcls_preprocessing_differs_and_moves_the_logits(torchvision_resnet18_onnx):
     """PIL antialiased resize with floor rounding vs OpenCV bilinear with rounding: same photos, other pixels."""
     tv, pp = get_entry("torchvision", "resnet18.IMAGENET1K_V1"), get_entry("ppcls", "ResNet18")

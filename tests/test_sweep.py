@@ -70,6 +70,41 @@ def test_sweep_runs_resumes_and_redoes_only_what_changed(tmp_path):
     assert len(run_sweep(toy_jobs(entries), LocalExecutor(), store, force=True).outcomes) == 4
 
 
+_KEYS = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import crash_converter, zoocheck
+from zoocheck.sources import register_source
+from zoocheck.sweep.jobs import plan
+from zoocheck.zoo_registry.types import Architecture, Entry, LibraryNetwork, Preprocess
+register_source(crash_converter.SOURCE)
+entry = Entry("crash-test", "toy-a", Architecture(LibraryNetwork("test", "linear")), "linear", Preprocess(resize=32, crop=32), input_size=32)
+jobs = plan([entry], ("convert", "parity"), framework_of=lambda e: "test", weights_of=lambda e: (None, 0), options={"parity": {"tolerance": {}}})
+print(zoocheck.__file__, *[job.key for job in jobs])
+"""
+
+
+def test_an_edit_of_zoocheck_code_changes_every_job_key(tmp_path):
+    import shutil
+
+    import zoocheck
+
+    def keys(package_parent: Path) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", _KEYS, str(TESTS)], env={**os.environ, "PYTHONPATH": str(package_parent)},
+                             cwd=package_parent, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        assert Path(out[0]).is_relative_to(package_parent)  # that copy's code ran
+        return out[1:]
+
+    copy = tmp_path / "zoocheck"
+    shutil.copytree(Path(zoocheck.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = keys(tmp_path)
+    assert original == [job.key for job in toy_jobs([toy("linear", "toy-a")])]  # the same code anywhere: the same keys
+    module = copy / "checks" / "parity.py"
+    module.write_text(module.read_text() + "\n# an edit that changes no version number\n")
+    edited = keys(tmp_path)
+    assert len(edited) == 2 and not set(edited) & set(original)
+
+
 def test_parity_fail_is_a_numerical_failure_record(tmp_path):
     store = ResultsStore(tmp_path)
     result = run_sweep(toy_jobs([toy("off")]), LocalExecutor(), store)

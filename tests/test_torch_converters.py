@@ -111,6 +111,50 @@ def test_onnx_file_follows_the_conventions(tmp_path):
         assert_same(conversion.native_outputs[:n], out_n, 1e-3)
 
 
+def _stored_floats(path) -> int:
+    return sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
+
+
+def test_bit_std_conv_weights_are_stored_once_standardized(tmp_path):
+    """A small ResNetV2 built as timm builds BiT (StdConv2d, eps 1e-8; random weights; GroupNorm of 8
+    groups for its narrow layers): the file holds each standardized weight once, as a plain Conv's,
+    and computes the same function."""
+    from functools import partial
+
+    from timm.layers import GroupNormAct, StdConv2d
+    from timm.models.resnetv2 import ResNetV2
+
+    from zoocheck.converters.torch_common import TorchModel
+
+    torch.manual_seed(SEED)
+    module = ResNetV2([1, 1, 1, 1], channels=(32, 64, 128, 256), stem_chs=16, stem_type="fixed", conv_layer=partial(StdConv2d, eps=1e-8),
+                      norm_layer=partial(GroupNormAct, num_groups=8), num_classes=10)  # fmt: skip
+    parameters = sum(p.numel() for p in module.parameters())
+    model = TorchModel(module, 64, {})
+    x = np.random.default_rng(SEED).standard_normal((3, 3, 64, 64)).astype(np.float32)
+    before = model.forward(x)
+    out = tmp_path / "bit.onnx"
+    model.export_onnx(out, 17)
+    np.testing.assert_array_equal(model.forward(x), before)  # the native model computes what it did, bit for bit
+    assert abs(_stored_floats(out) / parameters - 1) < 0.01  # (as timm's forward exports: 2x)
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert "Conv" in ops and not ops & {"BatchNormalization", "ReduceMean"}  # no standardization left
+    assert_same(before, run_onnx(out, x), 1e-5)
+
+
+@pytest.mark.slow
+def test_a_bit_network_file_is_no_bigger_than_its_weights(tmp_path):
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry("timm", "resnetv2_50x1_bit")
+    x = inputs_for(entry, n_random=1)
+    conversion = convert(entry, output=tmp_path / "bit.onnx", random_seed=SEED, inputs=x, graph="native")
+    assert conversion.ok, conversion.failure
+    parameters = sum(p.numel() for p in timm.create_model(entry.builder, pretrained=False).parameters())
+    assert conversion.onnx_path.stat().st_size < 4 * parameters * 1.01
+    assert_same(conversion.native_outputs, run_onnx(conversion.onnx_path, x), 1e-3)
+
+
 def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
     entry = converter_for("torchvision").resolve("resnet18")
     conv = converter_for("torchvision")

@@ -116,28 +116,44 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None)
     )
 
 
-def weights_fix(entry: Entry, exc: BaseException) -> str:
-    """The fix for a weights file that cannot be used, when zoocheck knows one: fetch a damaged
-    file again; for weights of another architecture, the registry models whose architecture has
-    exactly as many numbers as the file holds."""
-    from zoocheck.converters.base import CorruptWeightsError, WeightsError
+def _weights_fix(entry: Entry, exc: BaseException) -> str:
+    """The fix for a damaged weights file, when zoocheck knows one: fetch it again."""
+    from zoocheck.converters.base import CorruptWeightsError
+
+    if not isinstance(exc, CorruptWeightsError):
+        return ""
+    if entry.weights is not None:
+        return f"download it again: `zoocheck fetch --src {entry.source} --model {entry.name} --force`"
+    return "download or save it again"
+
+
+def _models_the_weights_fit(entry: Entry, exc: BaseException) -> list[Entry]:
+    """For weights of another architecture: the source's models whose architecture has exactly as
+    many numbers as the file holds."""
+    from zoocheck.converters.base import WeightsError
     from zoocheck.zoo_registry import list_entries
 
-    if isinstance(exc, CorruptWeightsError):
-        if entry.weights is not None:
-            return f"download it again: `zoocheck fetch --src {entry.source} --model {entry.name} --force`"
-        return "download or save it again"
     if not isinstance(exc, WeightsError) or not exc.elements:
-        return ""
+        return []
     fits = []
     for other in list_entries(entry.source):
         counts = parameter_counts(other.arch)
         if other.arch.id != entry.arch.id and counts is not None and exc.elements in (counts[0], sum(counts)):
             fits.append(other)
-    if not fits:
-        return ""
-    shown = ", ".join(f"--model {e.name} (arch {e.arch.id})" for e in fits[:3])
-    return f"they have the size of {entry.source}'s {shown}"
+    return fits
+
+
+def _job_failure(entry: Entry, weights: Path | None, stage: str, exc: BaseException, versions: dict) -> Failure:
+    """The failure record of ``exc`` raised by a job on ``entry``. Weights of another architecture
+    lead with the fix, the model they fit; the keys and shapes that disagree go to the detail
+    (``--verbose`` and the failure log)."""
+    fits = _models_the_weights_fit(entry, exc)
+    if not fits or weights is None:
+        return Failure.from_exception(entry.source, entry.name, stage, exc, versions, fix=_weights_fix(entry, exc))
+    failure = Failure.from_exception(entry.source, entry.name, stage, exc, versions)
+    models = " or ".join(f"--model {other.name}" for other in fits[:3])
+    lead = f"{Path(weights).name} fits {models} (arch {fits[0].arch.id}), not {entry.arch.id}; --verbose lists the tensors that differ"
+    return dataclasses.replace(failure, message=lead, detail="\n".join(filter(None, [failure.message, failure.detail])))
 
 
 def check_published_file(entry: Entry, weights: Path | None) -> None:
@@ -266,6 +282,13 @@ class _ModelJob:
     random_seed: int | None
     log: Path
 
+    @property
+    def frameworks(self) -> tuple[str, ...]:
+        """The modules every model of the entry's source imports (a warm child's preload)."""
+        from zoocheck.sources import get_source
+
+        return tuple(f.module for f in get_source(self.entry.source).frameworks if f.needed == "always")
+
 
 @dataclass(frozen=True)
 class ConvertJob(_ModelJob):
@@ -317,7 +340,7 @@ class ConvertJob(_ModelJob):
             metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
             channel.send(_Converted(self.output, metadata, native_outputs, native_fp64, outputs_probabilities, versions))
         except BaseException as exc:  # everything becomes a failure record for this one model
-            channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+            channel.send(_Failed(_job_failure(entry, self.weights, progress.stage, exc, versions)))
 
 
 @dataclass(frozen=True)
@@ -342,7 +365,7 @@ class ServeJob(_ModelJob):
             except EOFError:  # the parent is gone
                 return
             except BaseException as exc:
-                channel.send(_Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions, fix=weights_fix(entry, exc))))
+                channel.send(_Failed(_job_failure(entry, self.weights, progress.stage, exc, versions)))
 
 
 @dataclass(frozen=True)
@@ -458,7 +481,7 @@ def _run_job(job: _ModelJob, on_stage: Callable[[str], None] | None, isolate: bo
     if not isolate:
         job.run(replies)
         return replies, 0
-    with ChildProcess(job) as child:
+    with ChildProcess(job, job.frameworks) as child:
         for reply in child.replies():
             replies.send(reply)
         return replies, child.wait()
@@ -508,7 +531,8 @@ class NativeSession:
         self.entry, self.stage, self.log = entry, "load", ""
         self._resources = contextlib.ExitStack()
         self._log = self._resources.enter_context(_framework_log())
-        self._child = self._resources.enter_context(ChildProcess(ServeJob(entry, weights, random_seed, self._log)))
+        job = ServeJob(entry, weights, random_seed, self._log)
+        self._child = self._resources.enter_context(ChildProcess(job, job.frameworks))
         try:
             ready = self._next()
         except BaseException:

@@ -358,6 +358,26 @@ def write_torch_state_dict(entry: Entry, params: dict[str, np.ndarray], path: Pa
     return save_checkpoint(state, path, wrapper=wrapper)
 
 
+def standardize_conv_weights(module: nn.Module) -> None:
+    """timm's weight-standardized convolutions (BiT's ``StdConv2d``) standardize their weight at
+    every forward; exported so, the file holds each raw weight twice (in the two layouts that feed
+    the standardization) and recomputes it on every inference. Standardize each once, with the
+    module's own arithmetic, and make it a plain convolution: the same function, bit for bit, with
+    the weights stored once. In place: for the export, after the native forwards."""
+    import sys
+    import types
+
+    std_conv = sys.modules.get("timm.layers.std_conv")  # without timm imported, no module is one
+    if std_conv is None:
+        return
+    for conv in module.modules():
+        if type(conv) is std_conv.StdConv2d:
+            with torch.no_grad():
+                weight = nn.functional.batch_norm(conv.weight.reshape(1, conv.out_channels, -1), None, None, training=True, momentum=0.0, eps=conv.eps)
+                conv.weight.copy_(weight.reshape_as(conv.weight))
+            conv.forward = types.MethodType(nn.Conv2d.forward, conv)
+
+
 # ---------------------------------------------------------------------------------------------
 # The NativeModel
 
@@ -409,6 +429,7 @@ class TorchModel(NativeModel):
         ``path``; ``onnx.load(path)`` reads them back and the pipeline rewrites them as one file.
         """
         dummy = torch.zeros(1, 3, self.input_size, self.input_size)
+        standardize_conv_weights(self.module)
         with torch.no_grad():
             torch.onnx.export(
                 self.module,

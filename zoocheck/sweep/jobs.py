@@ -2,7 +2,8 @@
 
 A job's key hashes everything its result depends on: the registry entry as data, the weights'
 identity (random seed, or the weights file's size, mtime and the entry's published checksum), the
-step's options, zoocheck's version and the versions of the source's framework packages. A re-run
+step's options, zoocheck's version, a digest of its code (``digests.code_digest``: an edit
+re-runs what it could change) and the versions of the source's framework packages. A re-run
 skips a job whose key has a finished record; anything that changed gets a new key and runs again.
 The conversion's key also names its cached ONNX file, which parity and eval reuse.
 """
@@ -17,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from zoocheck import __version__
-from zoocheck.digests import json_digest
+from zoocheck.digests import code_digest, json_digest
 from zoocheck.records import Failure
 from zoocheck.zoo_registry.types import Entry
 
@@ -98,6 +99,7 @@ def job_key(entry: Entry, step: str, framework: str, weights_id: dict, options: 
             "options": options,
             "conversion": conversion_key,
             "zoocheck": __version__,
+            "code": code_digest(),
             "versions": framework_versions(framework),
         }
     )

@@ -1,0 +1,143 @@
+"""The README's main job on a real checkpoint file against the hand-written floor, as whole processes.
+
+Writes a real PaddleClas checkpoint (seeded random weights, ``paddle.save``'s ``.pdparams``), then
+times, in alternating order per pair, three whole processes:
+
+- ``zoocheck parity --src ppcls --model resnext101_vd_32x4d --weights F.pdparams`` (canonical graph),
+- the same with ``--graph native``,
+- the floor: what a user writes by hand with the same libraries, in one process: build the
+  network, ``set_state_dict``, ``paddle.jit.save``, ``paddle2onnx.export``, onnxruntime, compare on
+  the same 7 inputs (zoocheck's own network code stands in for PaddleClas's, which is not
+  installed: the same layers under the same names; the inputs are read from a file, so the floor
+  does not decode photographs).
+
+and prints each pair's ratios to the floor and their medians. ``--pairs`` (default 5); the
+machine should be otherwise idle. Arguments after ``--`` go to both zoocheck commands.
+
+Where zoocheck's time goes beyond the floor (stages timed in one process on this 2-core machine,
+ResNeXt101_vd_32x4d, 7 inputs; the floor's own work: Paddle import 0.7 s, build and load 0.2-0.5 s,
+fp32 forward 0.4 s, ``jit.save`` + paddle2onnx 5.0-5.4 s, onnxruntime 1.1 s):
+
+- the float64 forward on the same inputs, 1.3-1.9 s: fp32's own error, reported beside the ONNX
+  file's (the scale the tolerance is read against);
+- the ONNX file written a second time, 0.8-0.95 s: paddle2onnx's file is read, normalised (names,
+  dynamic batch, IR version, metadata) and written atomically beside its description, then
+  ``onnx.checker`` parses it again and its sha256 is read back;
+- the canonical graph (default), 0.9-1.1 s: the export matched against the architecture's template
+  and rewritten in the one form every source shares (``--graph native``: 0.14 s of normalising);
+- a second interpreter, about 0.3 s: every framework call runs in a child process, so an abort or
+  segfault inside Paddle ends that child only and Ctrl-C never reaches Paddle;
+- decoding and preprocessing the bundled photographs and storing the records, about 0.2 s.
+
+Together about 4.5 s with the canonical graph; the whole-process gap measured here (floor 9 s,
+zoocheck 15-16 s) is larger, and the rest of it is not accounted for yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SOURCE, MODEL = "ppcls", "resnext101_vd_32x4d"
+
+FLOOR = r"""
+import pickle, sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import paddle
+import paddle2onnx
+from paddle.static import InputSpec
+
+from zoocheck.converters.paddle import build_model
+
+entry_file, checkpoint, inputs_file, work = sys.argv[1:5]
+entry = pickle.loads(Path(entry_file).read_bytes())
+network = build_model(entry)
+network.set_state_dict(paddle.load(checkpoint))
+network.eval()
+batch = np.load(inputs_file)
+with paddle.no_grad():
+    reference = network(paddle.to_tensor(batch)).numpy()
+size = entry.input_size
+paddle.jit.save(network, f"{work}/inference", input_spec=[InputSpec([None, 3, size, size], "float32", "x")])
+program = next(p for p in (Path(f"{work}/inference.json"), Path(f"{work}/inference.pdmodel")) if p.exists())
+paddle2onnx.export(str(program), f"{work}/inference.pdiparams", f"{work}/model.onnx", opset_version=17, enable_optimize=True)
+session = ort.InferenceSession(f"{work}/model.onnx", providers=["CPUExecutionProvider"])
+test = session.run(None, {session.get_inputs()[0].name: batch})[0]
+span = reference.max(axis=1) - reference.min(axis=1)
+rel = float((np.abs(reference - test).max(axis=1) / span).max())
+assert rel < 1e-3 and (reference.argmax(1) == test.argmax(1)).all(), rel
+print(f"floor: max rel err {rel:.2g}")
+"""
+
+
+def prepare(folder: Path, seed: int) -> tuple[Path, Path, Path]:
+    """The checkpoint, the pickled registry entry and the 7 inputs zoocheck's parity feeds."""
+    from zoocheck.capture import captured_text
+    from zoocheck.checks.parity import model_inputs
+    from zoocheck.converters.weights import random_weights, write_weights
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry(SOURCE, MODEL)
+    checkpoint = write_weights(entry, random_weights(entry.arch, seed, entry.input_size), folder / f"{entry.builder}_pretrained.pdparams")
+    entry_file = folder / "entry.pickle"
+    entry_file.write_bytes(pickle.dumps(entry))
+    inputs = folder / "inputs.npy"
+    with captured_text():  # libpng's colour-profile warnings
+        np.save(inputs, model_inputs(entry, None).batch)
+    return checkpoint, entry_file, inputs
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv[:6])} ... failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("extra", nargs="*", help="more zoocheck parity options")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="zoocheck-bench-") as tmp:
+        folder = Path(tmp)
+        checkpoint, entry_file, inputs = prepare(folder, args.seed)
+
+        def zoocheck(run: int, *graph: str) -> list[str]:
+            results = folder / f"results-{run}-{'-'.join(graph) or 'canonical'}"  # fresh: nothing reused
+            return [sys.executable, "-m", "zoocheck", "parity", "--src", SOURCE, "--model", MODEL, "--weights", str(checkpoint),
+                    "--results", str(results), *graph, *args.extra]  # fmt: skip
+
+        def floor(run: int) -> list[str]:
+            work = folder / f"floor-{run}"
+            work.mkdir()
+            return [sys.executable, "-c", FLOOR, str(entry_file), str(checkpoint), str(inputs), str(work)]
+
+        ratios: dict[str, list[float]] = {"canonical": [], "native": []}
+        for run in range(args.pairs):
+            commands = {"floor": floor(run), "canonical": zoocheck(run), "native": zoocheck(run, "--graph", "native")}
+            order = list(commands) if run % 2 == 0 else list(reversed(commands))  # alternate who goes first
+            seconds = {name: timed(commands[name]) for name in order}
+            for name in ratios:
+                ratios[name].append(seconds[name] / seconds["floor"])
+            print(f"pair {run + 1}: floor {seconds['floor']:.1f} s, canonical {seconds['canonical']:.1f} s "
+                  f"({ratios['canonical'][-1]:.3f}x), native {seconds['native']:.1f} s ({ratios['native'][-1]:.3f}x)", flush=True)  # fmt: skip
+        print(f"median: canonical {statistics.median(ratios['canonical']):.3f}x, native {statistics.median(ratios['native']):.3f}x the floor")
+
+
+if __name__ == "__main__":
+    main()
