@@ -17,24 +17,21 @@ structure follows mmpretrain 1.2.0 ``models/backbones/resnet.py`` and ``resnext.
 - ``neck`` GlobalAveragePooling (no parameters), ``head.fc`` Linear.
 
 The other families' mmpretrain networks (MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet,
-VGG) are their families' (``FAMILY_NETWORKS``: ``zoocheck/families/<family>/mmpretrain.py``, built
-from ``converters/mmpretrain_layers.py``); without canonical weights, their random weights are the
+VGG) are their families' (each descriptor's ``networks`` names its
+``zoocheck/families/<family>/mmpretrain.py``, built from ``converters/mmpretrain_layers.py``); without canonical weights, their random weights are the
 network's own initialisation randomised by ``torch_common.randomize``.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.torch_base import TorchConverter
+from zoocheck.families.registry import family_of
 from zoocheck.families.resnet.spec import BASE_WIDTH, STANDARD_LAYERS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
-#: the families whose mmpretrain networks are their own modules, ``zoocheck/families/<family>/mmpretrain.py``
-#: (``build_classifier(arch)``; imported by name, as the family registry resolves its parts)
-FAMILY_NETWORKS = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
 # mmpretrain's ResNet.arch_settings / ResNeXt.arch_settings (stage depths: the standard table)
 _DEPTHS = {"ResNet": (18, 34, 50, 101, 152), "ResNeXt": (50, 101, 152)}
 _BACKBONE_TYPE = {"b": "ResNet", "c": "ResNetV1c", "d": "ResNetV1d"}
@@ -78,11 +75,12 @@ class MMPretrainConverter(TorchConverter):
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.weights import layer_modules, to_layout
 
-        refuse_unbuilt(entry, ("resnet", *FAMILY_NETWORKS), "mmpretrain network")
+        family = family_of(entry.arch)
+        if family is not None and family.builds_network("mmpretrain"):
+            self.prepare(weights, random_seed)
+            return self._load_family_network(entry, weights, random_seed, family.network("mmpretrain"))
+        refuse_unbuilt(entry, ("resnet",), "mmpretrain network")
         self.prepare(weights, random_seed)
-        if entry.arch.family in FAMILY_NETWORKS:
-            build = importlib.import_module(f"zoocheck.families.{entry.arch.family}.mmpretrain").build_classifier
-            return self._load_family_network(entry, weights, random_seed, build)
         try:
             describe = f"mmpretrain {backbone_config(entry.arch)['type']} {entry.arch.id} ({entry.arch.num_classes} classes)"
         except ValueError as exc:

@@ -195,20 +195,23 @@ def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[s
                    layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks))  # fmt: skip
 
 
-#: PaddleClas's networks of a family: ``families/<family>/paddle.py``
+#: PaddleClas's, mmpretrain's and GluonCV's networks of a family: ``families/<family>/paddle.py``,
+#: ``mmpretrain.py``, ``gluoncv.py``
 _PPCLS = ("ppcls", "paddle:build_network")
+_MMPRETRAIN = ("mmpretrain", "mmpretrain:build_classifier")
+_GLUONCV = ("gluoncv", "gluoncv:network")
 
 _BUILTIN = (
     Family("resnet", _RESNET + "spec:ResNetSpec", _RESNET + "names",
            parameters=_RESNET + "canonical:parameter_shapes", template=_RESNET + "template:build_template",
            random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:batch_norm_outputs",
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
-    _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
-    _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
-    _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS,)), "layer_outputs", ("torchvision", "timm"), sized_template=True),
-    _spec_and_names("efficientnet_v2", "EfficientNetV2Spec"),
-    _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
-    _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "conv_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm"), sized_template=True),
+    _spec_and_names("efficientnet_v2", "EfficientNetV2Spec", (_MMPRETRAIN,)),
+    _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
+    _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "conv_outputs", ("torchvision", "timm")),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)
 for _family in _BUILTIN:
