@@ -273,6 +273,11 @@ def test_show_and_list_give_the_architectures_fingerprint(capsys):
     assert {e["structure_fingerprint"] for e in listed} == {canonical_fingerprint(entry.arch, 17)}
     assert main(["list", "--src", "timm", "--arch", "resnetrs50", "--json"]) == 0
     assert [e["structure_fingerprint"] for e in json.loads(capsys.readouterr().out)] == [None]
+    # an entry without one is shown with the reason
+    assert main(["show", "--src", "timm", "--model", "tf_mobilenetv3_large_100"]) == 0
+    assert "canonical graph: none (native graph only): mobilenet_v3_large_100_bneps1e-3_samepad: no canonical form yet for TF 'same' padding" in capsys.readouterr().out
+    assert main(["show", "--src", "timm", "--model", "tf_mobilenetv3_large_100", "--json"]) == 0
+    assert "TF 'same' padding" in json.loads(capsys.readouterr().out)["canonical_graph_refusal"]
 
 
 def openvino_run(path: Path, batch: np.ndarray) -> np.ndarray:

@@ -143,6 +143,9 @@ def run_show(args) -> int:
     entry = resolve_entry(args.src, args.model)
     data = entry_dict(entry)
     from zoocheck.checks.runs import audit_entries
+    from zoocheck.converters.graph import canonical_refusal
+
+    data["canonical_graph_refusal"] = canonical_refusal(entry.arch)
     from zoocheck.converters.graph.counts import architecture_counts
 
     counts = architecture_counts(entry.arch, entry.input_size)
@@ -170,7 +173,8 @@ def run_show(args) -> int:
     if entry.aliases:
         out.print(f"aliases: {', '.join(entry.aliases)}")
     fingerprint = data["structure_fingerprint"]
-    out.print(f"canonical graph: {fingerprint} (structure fingerprint, opset 17)" if fingerprint else "canonical graph: none (native graph only)", markup=False)
+    no_graph = f"canonical graph: none (native graph only): {data['canonical_graph_refusal']}"
+    out.print(f"canonical graph: {fingerprint} (structure fingerprint, opset 17)" if fingerprint else no_graph, markup=False)
     if data["weights"]:
         w = data["weights"]
         out.print(f"weights: {w['url']}\n  file {w['file_name']}  format {w['format']}  checksum {w['checksum'] or '(none published)'}")

@@ -52,6 +52,11 @@ def has_canonical_form(arch: Architecture) -> bool:
     return _refusal(arch) is None
 
 
+def canonical_refusal(arch: Architecture) -> str | None:
+    """Why ``arch`` has no canonical graph, in one line; None where it has one."""
+    return _refusal(arch)
+
+
 def _family_with_template(arch: Architecture) -> Family:
     """The family whose template is ``arch``'s canonical graph; NoCanonicalForm where none is."""
     reason = _refusal(arch)
