@@ -232,7 +232,7 @@ def test_eval_command_usage_errors(world, tmp_path, capsys, argv, message):
 
 @pytest.mark.skipif(importlib.util.find_spec("zoocheck.converters.torch_hub") is None or importlib.util.find_spec("timm") is None, reason="timm converter not available")
 @pytest.mark.parametrize("backend", ["onnx", "native"])
-def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, backend):
+def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, monkeypatch, backend):
     results = tmp_path / "results"
     argv = ["eval", "--src", "timm", "--model", "resnet18", "--random-weights", "--data", str(world["roots"]["list"]), "--limit", "4", "--backend", backend, "--results", str(results), "--json", "--no-progress", "--no-cache"]
     assert main(argv) == 0
@@ -240,9 +240,13 @@ def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, backend
     assert out["random_weights"] is True and out["images"] == 4 and out["backend"] == ("onnxruntime" if backend == "onnx" else "native")
     if backend == "onnx":
         assert ResultsStore(results).results("conversion")[0].status == "ok"
-        # A second run reuses the conversion made from the same (random) weights.
+        # A second run reuses the conversion made from the same (random) weights ...
         assert main(argv) == 0
         assert len(ResultsStore(results).results("conversion")) == 1
+        # ... by the same zoocheck code: an edit (another code digest) converts again
+        monkeypatch.setattr("zoocheck.checks.runs.code_digest", lambda: "edited")
+        assert main(argv) == 0
+        assert len(ResultsStore(results).results("conversion")) == 2
 
 
 def test_cache_chunks_and_predictions_get_the_umask_mode_not_0600(world, tmp_path):

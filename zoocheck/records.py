@@ -307,6 +307,7 @@ class OnnxMetadata(Record):
     graph: Literal["canonical", "native"] | None = None  # the graph form written (converters/graph)
     structure_fingerprint: str | None = None  # equal for every file of one architecture's structure
     onnx_file: OnnxFile | None = None  # only in the description beside the file
+    zoocheck_code: str | None = None  # digests.code_digest of the zoocheck that wrote it
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()

@@ -16,7 +16,7 @@ from typing import ContextManager
 
 from zoocheck import __version__
 from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert
-from zoocheck.digests import file_digest_or_none, json_digest
+from zoocheck.digests import code_digest, file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
 from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
 from zoocheck.store import ResultsStore
@@ -191,8 +191,9 @@ def onnx_metadata(path: Path) -> OnnxMetadata | None:
 
 
 def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_seed: int | None) -> bool:
-    """An earlier conversion at ``path`` made by this zoocheck version from the same weights (same
-    sha256, or same random seed) and the same preprocessing spec."""
+    """An earlier conversion at ``path`` made by this zoocheck (its version and its code's digest:
+    an edit could change the file) from the same weights (same sha256, or same random seed) and
+    the same preprocessing spec."""
     if not path.is_file() or (weights is not None and not Path(weights).is_file()):
         return False
     try:
@@ -206,6 +207,7 @@ def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_s
         same_weights
         and meta.random_weights == (weights is None)
         and meta.zoocheck_version == __version__
+        and meta.zoocheck_code == code_digest()
         and (meta.source, meta.model) == (entry.source, entry.name)
         and meta.preprocess == entry.preprocess.to_dict()
     )

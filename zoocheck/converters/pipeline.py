@@ -27,7 +27,7 @@ from zoocheck.capture import captured_output, read_log
 from zoocheck.converters.child import ChildProcess
 from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
-from zoocheck.digests import file_digest_or_none
+from zoocheck.digests import code_digest, file_digest_or_none
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata, WeightsRef
 from zoocheck.zoo_registry.download import ChecksumMismatch, cached_weights, cached_weights_path
 from zoocheck.zoo_registry.types import Entry
@@ -199,6 +199,7 @@ def describe(entry: Entry, weights: Path | None, random_seed: int | None, versio
     facts = onnx_facts(model)
     return OnnxMetadata(
         zoocheck_version=__version__,
+        zoocheck_code=code_digest(),
         source=entry.source,
         model=entry.name,
         arch=entry.arch.id,
