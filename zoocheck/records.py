@@ -170,9 +170,15 @@ def _strip_ansi(text: str) -> str:
     return _ANSI.sub("", text)
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text``, terminal colour codes removed; "" where there is none."""
     lines = [line for line in _strip_ansi(text).strip().splitlines() if line.strip()]
     return lines[0].strip() if lines else ""
+
+
+def exception_line(exc: BaseException) -> str:
+    """An exception in one line: its message's first line, or its type where it has no message."""
+    return first_line(str(exc)) or type(exc).__name__
 
 
 def _raised_in(exc: BaseException) -> str | None:
@@ -214,7 +220,7 @@ def _in_own_words(exc: BaseException) -> tuple[str, str]:
     library = _raised_in(exc)
     if library is None:
         cause = exc.__cause__ or exc.__context__
-        return _first_line(str(exc)) or type(exc).__name__, _strip_ansi(str(cause)).strip()[-4000:] if cause else ""
+        return exception_line(exc), _strip_ansi(str(cause)).strip()[-4000:] if cause else ""
     detail = _strip_ansi(str(exc)).strip()
     said = _library_line(detail)
     if not said:

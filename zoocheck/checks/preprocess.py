@@ -8,7 +8,6 @@ model exactly what the zoo fed it when it published its numbers.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -137,8 +136,3 @@ def preprocess_array(rgb: np.ndarray, spec: Preprocess) -> np.ndarray:
 def preprocess_image(path: str | Path, spec: Preprocess) -> np.ndarray:
     """The float32 CHW tensor the source's own pipeline feeds its model for the image at ``path``."""
     return preprocess_array(decode_image(path, spec.image_library), spec)
-
-
-def timm_resize_for(crop: int, crop_pct: float) -> int:
-    """timm's eval resize: floor(img_size / crop_pct) (timm/data/transforms_factory.py)."""
-    return math.floor(crop / crop_pct)

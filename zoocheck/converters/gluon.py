@@ -26,6 +26,7 @@ from zoocheck.converters.base import Converter, NativeModel, WeightsError, hooke
 from zoocheck.converters.mxnet_compat import import_mxnet
 from zoocheck.converters.mxnet_params import write_mxnet_params
 from zoocheck.families.resnet.spec import STANDARD_LAYERS, resnet_spec
+from zoocheck.records import exception_line
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 #: the depths mxnet.gluon.model_zoo.vision builds (resnet_spec)
@@ -215,16 +216,12 @@ def load_export_pair(symbol: Path, params: Path, arch: Architecture, input_size:
     try:
         net(mx.nd.zeros((1, 3, input_size, input_size)))
     except Exception as exc:
-        raise WeightsError(f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {_first_line(exc)}") from exc
+        raise WeightsError(f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {exception_line(exc)}") from exc
     stored_shapes = sorted(tuple(int(d) for d in v.shape) for v in saved.values())
     if stored_shapes != _param_shapes(reference.collect_params()):
         raise WeightsError(f"{symbol.name}: the exported graph's parameters are not those of {arch.id}")
     return net
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def load_saved_parameters(entry: Entry, path: Path, net=None, what: str = "gluon"):
@@ -241,7 +238,7 @@ def load_saved_parameters(entry: Entry, path: Path, net=None, what: str = "gluon
     try:
         net.load_parameters(str(path), ctx=mx.cpu())
     except Exception as exc:  # AssertionError for missing/extra keys, MXNetError for shapes
-        raise WeightsError(f"{path.name}: weights do not fit {what} {entry.builder} ({entry.arch.id}): {_first_line(exc)}") from exc
+        raise WeightsError(f"{path.name}: weights do not fit {what} {entry.builder} ({entry.arch.id}): {exception_line(exc)}") from exc
     return net
 
 

@@ -571,11 +571,6 @@ class NativeSession:
         self.close()
 
 
-def failure_for(entry: Entry, stage: str, exc: BaseException) -> Failure:
-    """A Failure for an error raised outside the child (e.g. weights that cannot be resolved)."""
-    return Failure.from_exception(entry.source, entry.name, stage, exc)
-
-
 __all__ = [
     "Conversion",
     "DEFAULT_OPSET",
@@ -585,7 +580,6 @@ __all__ = [
     "check_weights_usable",
     "convert",
     "describe",
-    "failure_for",
     "native_layer_outputs",
     "resolve_weights",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoocheck.records import Failure, ParityResult
+from zoocheck.records import ParityResult
 
 RANDOM_WEIGHTS_BANNER = (
     "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, "
@@ -53,7 +53,3 @@ def print_parity(console, result: ParityResult) -> None:
     if not result.onnx_verified:
         console.print(f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]")
     console.print(result.summary(), markup=False)
-
-
-def print_failure(console, failure: Failure, log_path) -> None:
-    console.print(f"zoocheck: error: {failure.one_line()} (failure log: {log_path})", markup=False, style="red")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zoocheck.extensions import Extensions, register_extensions, registered_extensions
+from zoocheck.records import exception_line
 from zoocheck.sweep.local import Item, died
 from zoocheck.sweep.work import JobOutcome
 
@@ -42,9 +43,6 @@ def _eval_shard(job, onnx_path, data, limit, start, end, predictions):
 
     return evaluate_onnx(job, onnx_path, data, predictions=predictions, limit=limit, start=start, end=end, threads=1)
 
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class RayExecutor:
@@ -152,13 +150,13 @@ class RayExecutor:
         ray = self.ray
         step = "+".join(j.step for j in item.work.jobs)
         if isinstance(exc, ray.exceptions.OutOfMemoryError):
-            return died(item, f"{step}: Ray's memory monitor killed the task ({_first_line(exc)})", "out of memory", seconds)
+            return died(item, f"{step}: Ray's memory monitor killed the task ({exception_line(exc)})", "out of memory", seconds)
         if isinstance(exc, ray.exceptions.WorkerCrashedError):
-            return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {_first_line(exc)}", "build", seconds)
+            return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {exception_line(exc)}", "build", seconds)
         cause = getattr(exc, "cause", None) or exc
         job = item.work.jobs[0]
-        category = categorize(Failure(job.entry.source, job.entry.name, job.step, type(cause).__name__, _first_line(cause)))
-        return died(item, f"{step} failed in its Ray task: {type(cause).__name__}: {_first_line(cause)}", category, seconds)
+        category = categorize(Failure(job.entry.source, job.entry.name, job.step, type(cause).__name__, exception_line(cause)))
+        return died(item, f"{step} failed in its Ray task: {type(cause).__name__}: {exception_line(cause)}", category, seconds)
 
     def _sharded_eval(self, item: Item, on_done, on_start) -> None:
         from zoocheck.sweep.evalshards import merge_shards, shard_ranges

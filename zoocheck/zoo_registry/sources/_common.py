@@ -27,9 +27,6 @@ COLUMNS = (
     "resize", "crop", "interpolation", "mean", "std", "weights_url", "checksum_or_sha", "notes",
 )  # fmt: skip
 
-#: reference name for the vendor card rows (shared/seeds/modelzoo_resnext_card.md)
-VENDOR_CARD = "vendor ResNeXt model card (modelzoo_resnext_card.md)"
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
