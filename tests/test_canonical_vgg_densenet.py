@@ -226,3 +226,23 @@ def test_a_variant_the_family_does_not_draw_yet_stays_native():
     assert resolve_form(arch, None) == "native" and canonical_fingerprint(arch, 17) is None
     with pytest.raises(NoCanonicalForm, match="blur pool"):
         resolve_form(arch, "canonical")
+
+
+def test_a_flatten_of_a_dense_layers_output_goes():
+    """GluonCV's VGG head as MXNet exports it (a Flatten before every Dense): torchvision's form,
+    one Flatten then Gemm, Relu, Gemm, the same numbers."""
+    rng = np.random.default_rng(2)
+    weights = {"w1": rng.standard_normal((6, 4 * 5 * 5)), "b1": rng.standard_normal(6), "w2": rng.standard_normal((3, 6)), "b2": rng.standard_normal(3)}
+    nodes = [
+        helper.make_node("Flatten", ["input"], ["f1"]),
+        helper.make_node("Gemm", ["f1", "w1", "b1"], ["d1"], transB=1),
+        helper.make_node("Relu", ["d1"], ["r1"]),
+        helper.make_node("Flatten", ["r1"], ["f2"]),
+        helper.make_node("Gemm", ["f2", "w2", "b2"], ["logits"], transB=1),
+    ]
+    model = _graph(nodes, weights, 5)
+    x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
+    expected = _run(model, x)
+    rewrite.drop_flattens_of_matrices(model)
+    assert [n.op_type for n in model.graph.node] == ["Flatten", "Gemm", "Relu", "Gemm"]
+    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)

@@ -196,3 +196,15 @@ def test_parity_passes_on_a_checkpoint_mmpretrain_wrote(tmp_path, get_model, cap
     report = json.loads(capsys.readouterr().out)
     assert report["status"] == "ok" and report["random_weights"] is False
     assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_canonical_weights_are_not_written_under_names_no_mmpretrain_network_loads(tmp_path, family):
+    # these families have no mmpretrain layout: their canonical names are not mmpretrain's
+    from zoocheck.converters.weights.formats import write_weights
+
+    entry = get_entry("mmpretrain", SMALLEST[family])
+    path = tmp_path / "random.pth"
+    with pytest.raises(NoBuilder, match=f"no mmpretrain checkpoint writer .* for the {family} family"):
+        write_weights(entry, {}, path)
+    assert not path.exists()

@@ -188,6 +188,7 @@ def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
         ({"stage": "export", "exception_type": "RuntimeError", "message": "tracing failed"}, "export"),
         ({"stage": "parity", "exception_type": "ImageDecodeError", "message": "cannot decode x.png"}, "preprocessing"),
         ({"stage": "parity", "exception_type": "ParityFail", "message": "PARITY FAIL"}, "numerical"),
+        ({"stage": "parity", "exception_type": "NoBuilder", "message": "zoocheck has no mmpretrain checkpoint writer for the densenet family yet"}, "build"),
         ({"stage": "eval", "exception_type": "ValueError", "message": "the model outputs shape (8, 1001); ImageNet-1k evaluation needs [N, 1000]"}, "labels"),
         ({"stage": "convert", "exception_type": "JobTimeout", "message": "ran past"}, "timeout"),
         ({"stage": "build", "exception_type": "ProcessKilled", "message": "killed by SIGKILL"}, "out of memory"),

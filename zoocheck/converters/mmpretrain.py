@@ -123,7 +123,13 @@ def _load_checkpoint(module, path: Path, describe: str) -> None:
 def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
     from zoocheck.converters.torch_common import save_checkpoint, torch_tensors
     from zoocheck.converters.weights.layouts import to_layout
+    from zoocheck.families.registry import all_families
 
+    # a family without an mmpretrain layout would be written under its canonical names, which no
+    # mmpretrain network loads
+    refuse_unbuilt(entry, tuple(f.name for f in all_families() if "mmpretrain" in dict(f.layouts)),
+                   "mmpretrain checkpoint writer (canonical weights under mmpretrain's parameter names)",
+                   "its random weights come from the network's own randomised initialisation only")  # fmt: skip
     meta = {"mmpretrain_version": "1.2.0", "note": "zoocheck canonical weights",
             "dataset_meta": {"classes": [str(i) for i in range(entry.arch.num_classes)]}}  # fmt: skip
     return save_checkpoint(torch_tensors(to_layout(params, entry.arch, "mmpretrain")), path, wrapper="state_dict", meta=meta)

@@ -174,6 +174,8 @@ _BY_EXCEPTION = {
     "MissingWeightsError": "weights",
     "ChecksumMismatch": "weights",
     "FrameworkUnavailable": "load",
+    # zoocheck builds (or writes weights for) no such network, whichever step asked for it
+    "NoBuilder": "build",
     "ImageDecodeError": "preprocessing",
     "DatasetError": "labels",
     "JobTimeout": "timeout",

@@ -105,6 +105,7 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
+    rewrite.drop_flattens_of_matrices(slim)
     rewrite.flatten_concats(slim)
     rewrite.head_pool_as_global(slim)
     rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})

@@ -26,6 +26,8 @@ Each one computes the same function as the graph it rewrites (the tests check it
   every piece per layer);
 - ``head_pool_as_global``: an average pool covering its whole input, read by the head's Flatten
   (GluonCV's DenseNet's ``AvgPool2D(7)`` on the 7x7 map), becomes ``GlobalAveragePool``;
+- ``drop_flattens_of_matrices``: a Flatten of a Gemm's [N, C] output (MXNet's exporter puts one
+  before every Dense layer, GluonCV's VGG's second and third too) goes;
 - ``dense_convs_as_gemm``: a classifier computed by convolutions over the whole feature map (timm's
   VGG: a 7x7 convolution on the 7x7 map, then 1x1 convolutions on its one pixel, then a global pool
   of that pixel) becomes ``Flatten`` then ``Gemm`` layers.
@@ -367,6 +369,21 @@ def drop_identity_pools(model) -> None:
             _set_attrs(node, count_include_pad=None)
         identity = list(attrs.get("kernel_shape", [])) == [1, 1] and list(attrs.get("strides") or [1, 1]) == [1, 1] and not any(attrs.get("pads") or [])
         if identity and node.output[0] not in graph_outputs:
+            _remove_passing_through(graph, node)
+
+
+def drop_flattens_of_matrices(model) -> None:
+    """Every Flatten(axis=1) of a Gemm's output (through Relu and other Flattens: a [N, C]
+    matrix, which it leaves as it is) is removed, in place."""
+    graph = model.graph
+    graph_outputs = {out.name for out in graph.output}
+    matrices: set[str] = set()
+    for node in list(graph.node):  # topological order: a matrix is known before its readers
+        if node.op_type == "Gemm":
+            matrices.add(node.output[0])
+        elif node.op_type == "Relu" and node.input[0] in matrices:
+            matrices.add(node.output[0])
+        elif node.op_type == "Flatten" and node.input[0] in matrices and _attrs(node).get("axis", 1) == 1 and node.output[0] not in graph_outputs:
             _remove_passing_through(graph, node)
 
 
