@@ -68,3 +68,21 @@ def test_ids_with_a_canonical_graph_and_one_without():
     assert resolve_form(gc, None) == "native"
     with pytest.raises(NoCanonicalForm, match="'gc' attention"):
         template_for(gc, 17)
+
+
+@pytest.mark.slow
+def test_mmpretrain_same_padding_file_is_timms_graph(tmp_path):
+    """mmpretrain's EfficientNetV2 (Conv2dAdaptivePadding, EnhancedConvModule first stage): the
+    canonical graph of timm's tf_efficientnetv2_b0, the same fingerprint at the same size."""
+    entry, model = _convert(tmp_path, "mmpretrain", "efficientnetv2-b0_3rdparty_in1k")
+    assert entry.arch.id == get_entry("timm", "tf_efficientnetv2_b0.in1k").arch.id
+
+
+@pytest.mark.slow
+def test_compare_random_weights_says_identical(tmp_path, capsys):
+    """timm's tf_efficientnetv2_b0 (192 px) and mmpretrain's efficientnetv2-b0 (224 px): one id, one
+    function, both converted at the first side's size (TF "same" pads depend on it)."""
+    from zoocheck.cli import main
+
+    assert main(["compare", "timm:tf_efficientnetv2_b0.in1k", "mmpretrain:efficientnetv2-b0_3rdparty_in1k", "--random-weights", "--results", str(tmp_path)]) == 0
+    assert "COMPARE IDENTICAL" in capsys.readouterr().out

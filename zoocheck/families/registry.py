@@ -206,7 +206,7 @@ _BUILTIN = (
     _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS,)), "layer_outputs", ("torchvision", "timm"), sized_template=True),
-    _with_canonical_form(_spec_and_names("efficientnet_v2", "EfficientNetV2Spec"), "layer_outputs", ("torchvision", "timm"), sized_template=True),
+    _with_canonical_form(_spec_and_names("efficientnet_v2", "EfficientNetV2Spec"), "layer_outputs", ("torchvision", "timm", "mmpretrain"), sized_template=True),
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (("gluoncv", "gluoncv:network"), _PPCLS)), "conv_outputs", ("torchvision", "timm")),
 )  # fmt: skip
