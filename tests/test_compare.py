@@ -178,8 +178,9 @@ def test_cli_weights_of_another_architecture_are_bad_input_naming_the_model_they
 
 
 def test_cli_an_architecture_without_a_canonical_graph_is_refused_before_any_work(tmp_path, capsys):
-    code, err = _compare_error(capsys, "timm:tf_efficientnetv2_b3.in1k", "mmpretrain:efficientnetv2-b3_3rdparty_in1k", "--random-weights", "--results", str(tmp_path))
-    assert code == 2 and "efficientnet_v2_b3" in err and "canonical graph" in err
+    # timm's TF-ported MobileNetV3 ("same" padding) stays native; one entry, named twice
+    code, err = _compare_error(capsys, "timm:tf_mobilenetv3_large_100.in1k", "timm:tf_mobilenetv3_large_100", "--random-weights", "--results", str(tmp_path))
+    assert code == 2 and "mobilenet_v3_large_100_bneps1e-3_samepad" in err and "canonical graph" in err
     assert not (tmp_path / "results.jsonl").exists()  # nothing was converted or stored
 
 

@@ -21,21 +21,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.efficientnet.canonical import blocks
-from zoocheck.families.efficientnet.spec import BLOCKS
+from zoocheck.families.efficientnet.canonical import Skeleton, skeleton
 from zoocheck.zoo_registry.types import Architecture
 
 _TIMM_UNITS = {"expand": "conv_pw", "expand_bn": "bn1", "dw": "conv_dw", "dw_bn": "bn2", "se.reduce": "se.conv_reduce",
                "se.expand": "se.conv_expand", "project": "conv_pwl", "project_bn": "bn3"}  # fmt: skip
 #: timm's depthwise-separable block (expansion 1)
 _TIMM_DS_UNITS = {"dw": "conv_dw", "dw_bn": "bn1", "se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand", "project": "conv_pw", "project_bn": "bn2"}
+#: timm's EdgeResidual (a fused block with a project) and ConvBnAct (a fused block of one conv)
+_TIMM_EDGE_UNITS = {"fused": "conv_exp", "fused_bn": "bn1", "project": "conv_pwl", "project_bn": "bn2"}
+_TIMM_CONV_UNITS = {"fused": "conv", "fused_bn": "bn1"}
 
 
-def _torchvision_modules(arch: Architecture) -> dict[str, str]:
-    head = f"features.{len(BLOCKS) + 1}"
+def torchvision_modules(net: Skeleton) -> dict[str, str]:
+    """Canonical module -> torchvision's, for any skeleton (EfficientNetV2's fused blocks: the
+    fused conv, then the project, each a conv unit)."""
+    head = f"features.{net.blocks[-1].stage + 1}"
     out = {"stem.conv": "features.0.0", "stem.bn": "features.0.1", "head.conv": f"{head}.0", "head.bn": f"{head}.1", "fc": "classifier.1"}
-    for b in blocks(arch.structure):
-        units = (["expand"] if b.expands else []) + ["dw"] + (["se"] if b.squeeze else []) + ["project"]
+    for b in net.blocks:
+        units = ["fused"] if b.fused else (["expand"] if b.expands else []) + ["dw"]
+        units += (["se"] if b.squeeze else []) + (["project"] if b.projects else [])
         for k, unit in enumerate(units):
             module = f"features.{b.stage}.{b.index}.block.{k}"
             if unit == "se":
@@ -45,15 +50,19 @@ def _torchvision_modules(arch: Architecture) -> dict[str, str]:
     return out
 
 
-def _timm_modules(arch: Architecture) -> dict[str, str]:
+def timm_modules(net: Skeleton) -> dict[str, str]:
+    """Canonical module -> timm's, for any skeleton."""
     out = {"stem.conv": "conv_stem", "stem.bn": "bn1", "head.conv": "conv_head", "head.bn": "bn2", "fc": "classifier"}
-    for b in blocks(arch.structure):
-        units = _TIMM_UNITS if b.expands else _TIMM_DS_UNITS
+    for b in net.blocks:
+        if b.fused:
+            units = _TIMM_EDGE_UNITS if b.projects else _TIMM_CONV_UNITS
+        else:
+            units = _TIMM_UNITS if b.expands else _TIMM_DS_UNITS
         out.update({f"{b.prefix}.{unit}": f"blocks.{b.stage - 1}.{b.index}.{name}" for unit, name in units.items()})
     return out
 
 
-def _renamed(params: dict, modules: dict[str, str]) -> dict:
+def renamed(params: dict, modules: dict[str, str]) -> dict:
     out = {}
     for name, value in params.items():
         module, leaf = name.rsplit(".", 1)
@@ -62,8 +71,8 @@ def _renamed(params: dict, modules: dict[str, str]) -> dict:
 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    return _renamed(params, _torchvision_modules(arch))
+    return renamed(params, torchvision_modules(skeleton(arch.structure)))
 
 
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    return _renamed(params, _timm_modules(arch))
+    return renamed(params, timm_modules(skeleton(arch.structure)))

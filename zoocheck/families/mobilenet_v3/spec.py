@@ -79,10 +79,11 @@ BLOCKS: dict[str, tuple[tuple[int, int, int, bool, str, int], ...]] = {
 }  # fmt: skip
 
 
-def round_channels(channels: float, divisor: int = 8) -> int:
-    """The zoos' channel rounding: to a multiple of ``divisor``, never below 90% of ``channels``."""
+def round_channels(channels: float, divisor: int = 8, round_limit: float = 0.9) -> int:
+    """The zoos' channel rounding: to a multiple of ``divisor``, never below ``round_limit`` x
+    ``channels`` (90%; timm's EfficientNetV2-B0..B3 round with no limit, 0)."""
     out = max(divisor, int(channels + divisor / 2) // divisor * divisor)
-    return out + divisor if out < 0.9 * channels else out
+    return out + divisor if out < round_limit * channels else out
 
 
 @dataclass(frozen=True)
