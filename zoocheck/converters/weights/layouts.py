@@ -18,6 +18,16 @@ def _family(arch: Architecture) -> Family:
     return family
 
 
+def renamed(params: dict[str, np.ndarray], modules: dict[str, str]) -> dict[str, np.ndarray]:
+    """``params`` with each ``<module>.<leaf>`` under ``modules[module]``: a family layout that
+    renames modules one to one (``families/<family>/layouts.py``)."""
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        out[f"{modules[module]}.{leaf}"] = value
+    return out
+
+
 def to_layout(params: dict[str, np.ndarray], arch: Architecture, framework: str, naming: str = "") -> dict[str, np.ndarray]:
     """Canonical ``params`` of ``arch`` under ``framework``'s names (``naming``: the source's
     parameter-naming scheme where it has several, ``Entry.naming``)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.weights.layouts import renamed
 from zoocheck.families.efficientnet.canonical import Skeleton, skeleton
 from zoocheck.zoo_registry.types import Architecture
 
@@ -61,13 +62,6 @@ def timm_modules(net: Skeleton) -> dict[str, str]:
         out.update({f"{b.prefix}.{unit}": f"blocks.{b.stage - 1}.{b.index}.{name}" for unit, name in units.items()})
     return out
 
-
-def renamed(params: dict, modules: dict[str, str]) -> dict:
-    out = {}
-    for name, value in params.items():
-        module, leaf = name.rsplit(".", 1)
-        out[f"{modules[module]}.{leaf}"] = value
-    return out
 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:

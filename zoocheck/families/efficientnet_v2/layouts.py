@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.weights.layouts import renamed
 from zoocheck.families.efficientnet.canonical import Skeleton
-from zoocheck.families.efficientnet.layouts import renamed, timm_modules, torchvision_modules
+from zoocheck.families.efficientnet.layouts import timm_modules, torchvision_modules
 from zoocheck.families.efficientnet_v2.canonical import skeleton
 from zoocheck.zoo_registry.types import Architecture
 

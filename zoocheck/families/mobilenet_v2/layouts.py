@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.weights.layouts import renamed
 from zoocheck.families.mobilenet_v2.canonical import blocks
 from zoocheck.zoo_registry.types import Architecture
 
@@ -50,14 +51,6 @@ def _timm_modules(arch: Architecture) -> dict[str, str]:
         out.update({f"{b.prefix}.{unit}": f"{block}.{module}" for unit, module in units.items()})
     return out
 
-
-def renamed(params: dict[str, np.ndarray], modules: dict[str, str]) -> dict[str, np.ndarray]:
-    """``params`` with each ``<module>.<leaf>`` under ``modules[module]``."""
-    out = {}
-    for name, value in params.items():
-        module, leaf = name.rsplit(".", 1)
-        out[f"{modules[module]}.{leaf}"] = value
-    return out
 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:

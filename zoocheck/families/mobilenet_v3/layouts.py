@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.mobilenet_v2.layouts import renamed
+from zoocheck.converters.weights.layouts import renamed
 from zoocheck.families.mobilenet_v3.canonical import blocks
 from zoocheck.zoo_registry.types import Architecture
 

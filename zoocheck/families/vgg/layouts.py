@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.weights.layouts import renamed
 from zoocheck.families.vgg.canonical import FEATURE_SIDE, convs
 from zoocheck.zoo_registry.types import Architecture
 
@@ -36,20 +37,13 @@ def _feature_modules(arch: Architecture) -> dict[str, str]:
     return out
 
 
-def _renamed(params: dict, modules: dict[str, str]) -> dict:
-    out = {}
-    for name, value in params.items():
-        module, leaf = name.rsplit(".", 1)
-        out[f"{modules[module]}.{leaf}"] = value
-    return out
-
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    return _renamed(params, {**_feature_modules(arch), **_TORCHVISION_HEAD})
+    return renamed(params, {**_feature_modules(arch), **_TORCHVISION_HEAD})
 
 
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    out = _renamed(params, {**_feature_modules(arch), **_TIMM_HEAD})
+    out = renamed(params, {**_feature_modules(arch), **_TIMM_HEAD})
     for layer, side in (("pre_logits.fc1.weight", FEATURE_SIDE), ("pre_logits.fc2.weight", 1)):
         if layer in out:  # a convolution over the whole map: the matrix, channel-major
             out[layer] = out[layer].reshape(out[layer].shape[0], -1, side, side)
