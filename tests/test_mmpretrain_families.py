@@ -198,9 +198,10 @@ def test_parity_passes_on_a_checkpoint_mmpretrain_wrote(tmp_path, get_model, cap
     assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "efficientnet_v2"])
 def test_canonical_weights_are_not_written_under_names_no_mmpretrain_network_loads(tmp_path, family):
-    # these families have no mmpretrain layout: their canonical names are not mmpretrain's
+    # these families have no mmpretrain layout (EfficientNetV2 has one): their canonical names are
+    # not mmpretrain's
     from zoocheck.converters.weights.formats import write_weights
 
     entry = get_entry("mmpretrain", SMALLEST[family])
