@@ -52,7 +52,6 @@ def _timm_modules(arch: Architecture) -> dict[str, str]:
     return out
 
 
-
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     return renamed(params, _torchvision_modules(arch))
 
