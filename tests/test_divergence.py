@@ -43,6 +43,10 @@ def test_an_altered_initializer_is_found_at_the_node_that_consumes_it(resnet18, 
     assert divergence.max_rel_err > 1e-2
     assert divergence.nodes_compared >= pick  # every node before it agreed
     assert node_name in divergence.summary()
+    # each node compared, the agreeing ones within the tolerance, the diverging one last
+    *agreed, last = divergence.node_errors
+    assert len(agreed) == divergence.nodes_compared and all(e.max_rel_err <= 1e-4 for e in agreed)
+    assert (last.node, last.output, last.max_rel_err) == (node_name, divergence.output, divergence.max_rel_err)
 
 
 def test_identical_files_have_no_divergence(resnet18):

@@ -251,6 +251,7 @@ class Failure(Record):
     fp32_noise: bool | None = None
     detail: str = ""  # what the library itself said (shown with --verbose; never in the one line)
     bad_input: bool = False  # the input (a weights file, an ONNX file) is unusable: exit 2, not 1
+    command: str = ""  # the zoocheck command that reproduces it, where the run that failed knows it (a sweep's job)
 
     @classmethod
     def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> "Failure":
@@ -425,6 +426,15 @@ class OutputComparison(Record):
 
 
 @dataclass(frozen=True)
+class NodeError(Record):
+    """One node output's error between two computations of a graph (``Divergence.node_errors``)."""
+
+    node: str
+    output: str  # the tensor compared
+    max_rel_err: float
+
+
+@dataclass(frozen=True)
 class Divergence(Record):
     """The first node of a reference graph whose output exceeds the tolerance in the graph under
     test (``checks/divergence.py``): where a mismatch starts."""
@@ -437,6 +447,8 @@ class Divergence(Record):
     nodes_compared: int  # how many nodes before it agreed (0: the very first node)
     tolerance: float
     initializers: tuple[str, ...] = ()  # the initializers the node consumes (which weights to look at)
+    # every node compared, in graph order up to and including this one: the agreeing ones first
+    node_errors: tuple[NodeError, ...] = ()
 
     def summary(self) -> str:
         weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
@@ -883,6 +895,7 @@ __all__ = [
     "EvalResult",
     "Divergence",
     "Failure",
+    "NodeError",
     "OnnxFile",
     "OnnxMetadata",
     "OutputComparison",

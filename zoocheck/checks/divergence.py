@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.records import Divergence
+from zoocheck.records import Divergence, NodeError
 
 
 class DivergenceUnavailable(RuntimeError):
@@ -132,13 +132,15 @@ def _first_exceeding(graph, reference: Mapping[str, np.ndarray], test: Mapping[s
     ``tolerance``, as a Divergence (with the initializers the node consumes)."""
     initializers = {t.name for t in graph.initializer}
     compared = [(node, node.output[0]) for node in graph.node if node.output and node.output[0] in reference]
+    errors = []
     for index, (node, out) in enumerate(compared):
         rel, absolute = _relative_error(reference[out], test[out])
+        errors.append(NodeError(node.name or out, out, rel))
         if not rel <= tolerance:
             return Divergence(
                 node=node.name or out, op_type=node.op_type, output=out, max_rel_err=rel, max_abs_err=absolute,
                 nodes_compared=index, tolerance=tolerance,
-                initializers=tuple(i for i in node.input if i in initializers),
+                initializers=tuple(i for i in node.input if i in initializers), node_errors=tuple(errors),
             )  # fmt: skip
     return None
 
