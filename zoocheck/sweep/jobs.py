@@ -165,6 +165,40 @@ def _partner(key: str, framework_of, weights_of) -> dict:
             "entry": dataclasses.asdict(other), "weights_id": weights_id, "versions": framework_versions(framework)}  # fmt: skip
 
 
+def reproduce_command(job: Job, message: str = "") -> str:
+    """The one zoocheck command that runs ``job``'s step of its entry alone, as the sweep ran it
+    (a compare job: with the partner ``message`` names, else its first)."""
+    import shlex
+
+    entry, options = job.entry, job.options
+    weights = ["--random-weights", "--seed", str(job.random_seed)] if job.weights is None and job.random_seed is not None else []
+    if job.weights is not None and job.step != "compare":
+        weights = ["--weights", str(job.weights)]
+    tolerance = options.get("tolerance", {}).get("max_rel_err")
+    images = {str(Path(p).parent) for p in options.get("images") or ()}
+    extra = {
+        "opset": ["--opset", str(options["opset"])] if options.get("opset") else [],
+        "images": ["--images", images.pop()] if len(images) == 1 else [],
+        "tolerance": ["--max-rel-err", f"{tolerance:g}"] if tolerance else [],
+    }
+    if job.step == "compare":
+        partners = [p for p in options.get("partners", ()) if p["key"] in message] or list(options.get("partners", ()))
+        if not partners:
+            return ""
+        partner = partners[0]
+        if job.weights is not None and partner["weights"]:
+            weights = ["--weights", str(job.weights), partner["weights"]]
+        argv = ["compare", entry.key.replace("/", ":", 1), partner["key"].replace("/", ":", 1), *weights, *extra["images"], *extra["tolerance"]]
+    elif job.step == "eval":
+        argv = ["eval", "--src", entry.source, "--model", entry.name, *weights, "--data", str(options.get("data"))]
+        argv += ["--limit", str(options["limit"])] if options.get("limit") else []
+    elif job.step == "parity":
+        argv = ["parity", "--src", entry.source, "--model", entry.name, *weights, *extra["opset"], *extra["images"], *extra["tolerance"]]
+    else:
+        argv = ["convert", "--src", entry.source, "--model", entry.name, *weights, *extra["opset"]]
+    return shlex.join(["zoocheck", *argv])
+
+
 # ---------------------------------------------------------------------------------------------
 # the failure taxonomy
 
@@ -202,4 +236,4 @@ def categorize(failure: Failure) -> str:
     return _BY_STAGE.get(stage, "load")
 
 
-__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "compare_partners", "framework_versions", "job_key", "plan", "weights_identity"]
+__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "compare_partners", "framework_versions", "job_key", "plan", "reproduce_command", "weights_identity"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zoocheck.records import Failure, Record, SweepJobRecord
-from zoocheck.sweep.jobs import Job, categorize
+from zoocheck.sweep.jobs import Job, categorize, reproduce_command
 
 NO_PARTNER = "the registry records no same_weights_as partner to compare with"
 
@@ -66,11 +66,11 @@ def conversion_path(results_dir: Path, job: Job) -> Path:
 
 
 def _failure(job: Job, failure: Failure) -> Failure:
-    return dataclasses.replace(failure, category=categorize(failure), job=job.key, step=job.step)
+    return dataclasses.replace(failure, category=categorize(failure), job=job.key, step=job.step, command=reproduce_command(job, failure.message))
 
 
 def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
-    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, random_weights=job.weights is None, **kw)
+    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, random_weights=job.weights is None and job.random_seed is not None, **kw)
 
 
 def run_entry_captured(work: EntryWork, on_stage: Callable[[str], None] | None = None) -> list[JobOutcome]:
