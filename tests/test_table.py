@@ -133,19 +133,25 @@ def test_csv_round_trip():
     assert len(rows) == 6
 
 
-def test_html_has_the_scatter_plot_of_real_weight_results():
-    text = render(build_rows(ENTRIES, RECORDS, FAILURES), "html")
-    assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "</html>" in text
-    # one point per model with a published and a real-weights measured top-1 (the random one is left out)
-    assert len(re.findall(r"<circle [^>]*><title>", text)) == 1
-    assert "timm/resnet50d.gluon_in1k (resnet50_d): published 79.078, measured 79.074" in text
-    assert text.count('<tr class="group">') == 4
+def test_html_is_the_reports_entries_page_on_its_own():
+    from zoocheck.reports.site import render_table_page
+
+    rows = build_rows(ENTRIES, RECORDS, FAILURES)
+    text = render_table_page(rows)
+    assert text.startswith("<!DOCTYPE html>") and "</html>" in text and '<table id="entries">' in text and "<script>" in text
+    body = text[text.index("<tbody>") : text.index("</tbody>")]
+    assert body.count("<tr") == len(rows) == 6
+    # the random-weights evaluation's row is marked in every cell, its measured numbers say so
+    random_row = next(line for line in body.split("<tr")[1:] if "resnet50.IMAGENET1K_V1" in line)
+    assert 'class="rw"' in random_row and "0.098" in random_row and "(random weights)" in random_row
+    assert "arch/" not in text and "<nav>" not in text  # on its own: no links to the report's other pages
 
 
-def test_html_escapes_and_handles_no_points():
-    rows = build_rows([entry("timm", "a<b>", R50, 70.0, 90.0, ref="x & y")], [])
-    text = render(rows, "html")
-    assert "a&lt;b&gt;" in text and "x &amp; y" in text and "no model has both" in text
+def test_html_escapes():
+    from zoocheck.reports.site import render_table_page
+
+    text = render_table_page(build_rows([entry("timm", "a<b>", R50, 70.0, 90.0, ref="x & y")], []))
+    assert "a&lt;b&gt;" in text and "x &amp; y" in text and "a<b>" not in text
 
 
 def test_table_command(tmp_path, monkeypatch, capsys):
@@ -161,7 +167,7 @@ def test_table_command(tmp_path, monkeypatch, capsys):
     assert [r["model"] for r in json.loads(capsys.readouterr().out)] == ["ResNet50_vd"]
     out = tmp_path / "t.html"
     assert main(["table", "--results", str(tmp_path), "--format", "html", "--output", str(out)]) == 0
-    assert "<svg" in out.read_text()
+    assert '<table id="entries">' in out.read_text()
     assert main(["table", "--results", str(tmp_path), "--src", "nope"]) == 2
 
 
@@ -224,7 +230,10 @@ def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
     assert csv_rows[entry.name]["conversion_random_weights"] == "True" and csv_rows[entry.name]["parity_random_weights"] == "True"
     assert csv_rows[entry.name]["any_random_weights"] == "True"
     assert csv_rows[other.name]["parity_random_weights"] == "False"
-    assert 'class="random"' in render([r18], "html") and "ok (random weights)" in render([r18], "html")
+    from zoocheck.reports.site import render_table_page
+
+    page = render_table_page([r18])
+    assert 'class="rw"' in page and '<span class="ok">ok</span> <span class="rwmark">(random weights)</span>' in page
 
 
 def test_an_unverified_parity_is_marked_and_a_verified_one_preferred():
@@ -287,9 +296,10 @@ def test_compared_with_lists_same_weights_partners_first_and_real_over_random():
     assert row.compared == ("different timm/resnet50.tv_in1k", "identical mmpretrain/resnet50_8xb32_in1k (random weights)")
 
 
-def test_results_from_weights_other_than_the_published_file_are_marked_and_have_no_delta():
+def test_results_from_weights_other_than_the_published_file_are_marked_and_have_no_delta(tmp_path):
     """`eval --weights untrained.pth`: beside the published 69.76 only marked, with no Δ, out of the plot."""
-    from zoocheck.reports.table import scatter_svg
+    from zoocheck.reports import plots
+    from zoocheck.reports.site import EntryView, render_table_page
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("torchvision", "resnet18")
@@ -303,8 +313,11 @@ def test_results_from_weights_other_than_the_published_file_are_marked_and_have_
     assert "Cells marked (other weights)" in render([row], "md")
     [csv_row] = csv.DictReader(io.StringIO(render([row], "csv")))
     assert (csv_row["other_weights"], csv_row["parity_other_weights"], csv_row["delta_top1"]) == ("True", "True", "")
-    page = render([row], "html")
-    assert 'class="other"' in page and "0.100 (other weights)" in page and "<circle" not in scatter_svg([row])
+    page = render_table_page([row])
+    assert 'class="other"' in page and '0.100 <span class="othermark">(other weights)</span>' in page
+    plot = tmp_path / "accuracy.svg"
+    plots.accuracy([EntryView(row, entry, (), "", "")], plot)
+    assert "no entry has a published and a real-weights measured top-1" in plot.read_text()
     # the published file's result takes the cell, though older
     published = eval_record(entry.source, entry.name, 69.758, 89.078, time="2026-01-01T00:00:00+00:00")
     [row] = build_rows([entry], [published, own_eval])

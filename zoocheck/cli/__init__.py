@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "zoocheck.cli.registry",
     "zoocheck.cli.eval",
     "zoocheck.cli.table",
+    "zoocheck.cli.report",
     "zoocheck.cli.sweep",
     "zoocheck.cli.preprocess",
     "zoocheck.cli.compare",

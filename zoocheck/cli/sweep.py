@@ -33,6 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--memory-limit", type=float, help="per-job memory limit in GB: a job over it is killed and recorded as 'out of memory'")
     parser.add_argument("--force", action="store_true", help="run every job again, finished or not")
     add_results_arg(parser)
+    parser.add_argument("--report", metavar="DIR", help="at the end, write the report of the sweep's entries into DIR (as `zoocheck report --output DIR`)")
     parser.add_argument("--json", action="store_true", help="print every job's record as JSON")
     parser.set_defaults(run=run)
 
@@ -77,6 +78,9 @@ def _executor(args):
 
 
 def run(args) -> int:
+    import dataclasses
+    from pathlib import Path
+
     from zoocheck.checks.images import images_in
     from zoocheck.sources import get_source
     from zoocheck.converters.pipeline import resolve_weights
@@ -100,6 +104,11 @@ def run(args) -> int:
         check_opset(source, args.opset)
     store = ResultsStore(args.results)
     check_writable_dir(store.directory, "the results folder")
+    if args.report:
+        from zoocheck.reports.site import check_output
+
+        check_writable_dir(Path(args.report), "the report folder (--report)")
+        check_output(Path(args.report))
     if "eval" in steps and not args.data:
         raise UsageError("the eval step needs a validation set: pass --data DIR (or leave eval out of --steps)")
     try:
@@ -146,4 +155,8 @@ def run(args) -> int:
         print_summary(out, result)
         if result.failed:
             out.print(f"failure log: {store.failures_path}", markup=False)
+    if args.report:
+        from zoocheck.cli.report import selection, write
+
+        write(store.directory, args.report, dataclasses.replace(selection(None, args.arch), keys=tuple(e.key for e in entries)))
     return EXIT_FAILED if result.failed else EXIT_OK

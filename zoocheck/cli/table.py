@@ -12,7 +12,7 @@ FORMATS = ("md", "csv", "html")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("table", help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture")
+    parser = subparsers.add_parser("table", help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture (html: the report's entries page)")
     parser.add_argument("--src", help="only this source")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch, e.g. 'resnet50*')")
     form = parser.add_mutually_exclusive_group()
@@ -35,8 +35,8 @@ def table_format(args) -> str:
 
 
 def run(args) -> int:
-    from zoocheck.reports.table import build_rows, render
-    from zoocheck.identity import record_disowned_by_file
+    from zoocheck.reports.site import render_table_page
+    from zoocheck.reports.table import build_rows, render, stored_records
     from zoocheck.store import ResultsStore, write_atomic
     from zoocheck.validate import check_writable_file
     from zoocheck.zoo_registry import UnknownSourceError, canonical_source, list_entries
@@ -52,20 +52,15 @@ def run(args) -> int:
     if store.directory.exists() and not store.directory.is_dir():
         raise UsageError(f"{store.directory}: the results folder is a file, not a folder; give --results FOLDER")
     # A record is about the file it names only while that file still holds the same model and weights.
-    records, problems = [], []
-    for record in store.results():
-        why = record_disowned_by_file(record)
-        if why is None:
-            records.append(record)
-        else:
-            problems.append(f"{store.results_path}: the {record.KIND} record of {record.source}/{record.model} ({record.time or 'no time'}) is left out: {why}")
+    records, problems = stored_records(store)
+    read = len(store.skipped_lines)
     rows = build_rows(list_entries(source), records, store.failures(), arch=args.arch, source=source)
-    for problem in store.skipped_lines + problems:
+    for problem in problems + store.skipped_lines[read:]:
         print(f"zoocheck: warning: {problem}", file=sys.stderr)
     if args.json:
         print_json([r.to_dict() for r in rows])
         return EXIT_OK
-    text = render(rows, text_format)
+    text = render_table_page(rows) if text_format == "html" else render(rows, text_format)
     if args.output:
         write_atomic(Path(args.output), text)
         print(f"wrote {args.output} ({len(rows)} rows)", file=sys.stderr)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import csv
 import fnmatch
-import html
 import io
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
-from zoocheck.sources import UnknownSourceError, get_source, source_names
+from zoocheck.sources import source_names
 from zoocheck.zoo_registry import published_at_input_size
 from zoocheck.zoo_registry.types import Entry
 
 FORMATS = ("md", "csv", "html")
+TEXT_FORMATS = ("md", "csv")  # the html table is the report's table page (reports/site.py)
 _CONVERSION_STAGES = {"load", "build", "export", "check"}
 
 
@@ -55,6 +55,8 @@ class Row:
     # `zoocheck compare` verdicts against other entries ('identical timm/resnet50.tv_in1k (random
     # weights)'), the entries the registry records as the same weights first
     compared: tuple[str, ...] = ()
+    family: str = ""  # the architecture's family ('resnet', 'mobilenet_v3', ...); '' without an entry
+    parity_error: float | None = None  # the parity record's worst max rel err over its inputs
 
     @property
     def delta_top1(self) -> float | None:
@@ -142,15 +144,50 @@ def _natural(text: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The one record of each kind a row's cells come from, per (source, model): the published
+    weights' before other real weights' before random ones, the latest among equals."""
+
+    evals: dict[tuple[str, str], EvalResult]
+    conversions: dict[tuple[str, str], ConversionRecord]
+    parities: dict[tuple[str, str], ParityResult]
+    params: dict[tuple[str, str], AuditRecord]
+
+
+def shown_records(records: Iterable[Record]) -> Shown:
+    records = list(records)
+    by_type = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
+    return Shown(
+        evals=_latest(by_type(EvalResult), prefer=_real_first),
+        conversions=_latest(by_type(ConversionRecord), prefer=_real_first),
+        parities=_latest(by_type(ParityResult), prefer=_real_first),
+        params=_latest([r for r in by_type(AuditRecord) if r.quantity == "params_m" and r.measured is not None]),
+    )
+
+
+def stored_records(store) -> tuple[list[Record], list[str]]:
+    """The results ``store`` holds that still describe their files, and a warning for each line or
+    record left out (an unreadable line; a record whose ONNX file now holds another model)."""
+    from zoocheck.identity import record_disowned_by_file
+
+    records, problems = [], []
+    for record in store.results():
+        why = record_disowned_by_file(record)
+        if why is None:
+            records.append(record)
+        else:
+            problems.append(f"{store.results_path}: the {record.KIND} record of {record.source}/{record.model} ({record.time or 'no time'}) is left out: {why}")
+    return records, store.skipped_lines + problems
+
+
 def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: Iterable[Failure] = (), arch: str | None = None, source: str | None = None) -> list[Row]:
     """One row per registry entry, plus one per (source, model) that has records but no entry;
     ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
     records = list(records)
     by_type = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
-    evals: dict = _latest(by_type(EvalResult), prefer=_real_first)
-    conversions: dict = _latest(by_type(ConversionRecord), prefer=_real_first)
-    parities: dict = _latest(by_type(ParityResult), prefer=_real_first)
-    params: dict = _latest([r for r in by_type(AuditRecord) if r.quantity == "params_m" and r.measured is not None])
+    shown = shown_records(records)
+    evals, conversions, parities, params = shown.evals, shown.conversions, shown.parities, shown.params
     failed = {(f.source, f.model) for f in failures if f.stage in _CONVERSION_STAGES}
     sweeps = _sweep_status(by_type(SweepJobRecord))
     entries = list(entries)
@@ -183,6 +220,8 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
             params_m_measured=audit.measured if audit else None,
             sweep=sweeps.get(key, ""),
             compared=compared.get(key, ()),
+            family=entry.arch.family if entry else "",
+            parity_error=max((c.max_rel_err for c in par.comparisons), default=None) if par else None,
         )
 
     rows, seen = [], set()
@@ -289,8 +328,8 @@ def render_markdown(rows: list[Row]) -> str:
 
 
 CSV_FIELDS = (
-    "arch", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
-    "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_random_weights",
+    "arch", "family", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
+    "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_error", "parity_random_weights",
     "parity_unverified", "eval_unverified", "other_weights", "parity_other_weights", "any_random_weights", "any_other_weights", "sweep", "compared", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
@@ -305,100 +344,12 @@ def render_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
-_UNKNOWN_COLOUR = "#444444"  # a stored result of a source no longer registered
-
-
-def _colour(source: str) -> str:
-    try:
-        return get_source(source).colour
-    except UnknownSourceError:
-        return _UNKNOWN_COLOUR
-
-
-def scatter_svg(rows: list[Row], width: int = 520, height: int = 440) -> str:
-    """Inline SVG: published top-1 (x) against measured top-1 (y), one point per model measured
-    with real weights, the diagonal where they agree; hover a point for its model."""
-    points = [r for r in rows if r.published_top1 is not None and r.measured_top1 is not None and not (r.random_weights or r.other_weights)]
-    margin = 56
-    if not points:
-        return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="80"><text x="10" y="40">no model has both a published and a measured top-1 (real weights) yet</text></svg>'
-    values = [v for r in points for v in (r.published_top1, r.measured_top1)]
-    lo, hi = min(values), max(values)
-    pad = max(0.5, (hi - lo) * 0.08)
-    lo, hi = lo - pad, hi + pad
-
-    def sx(v: float) -> float:
-        return margin + (v - lo) / (hi - lo) * (width - 1.5 * margin)
-
-    def sy(v: float) -> float:
-        return height - margin - (v - lo) / (hi - lo) * (height - 1.5 * margin)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">',
-        f'<rect x="{margin}" y="{margin / 2}" width="{width - 1.5 * margin}" height="{height - 1.5 * margin}" fill="none" stroke="#888"/>',
-        f'<line x1="{sx(lo):.1f}" y1="{sy(lo):.1f}" x2="{sx(hi):.1f}" y2="{sy(hi):.1f}" stroke="#bbb" stroke-dasharray="4 3"/>',
-    ]
-    step = max(0.5, round((hi - lo) / 6 * 2) / 2)
-    tick = (int(lo / step) + 1) * step
-    while tick < hi:
-        parts.append(f'<text x="{sx(tick):.1f}" y="{height - margin + 14}" text-anchor="middle">{tick:g}</text>')
-        parts.append(f'<text x="{margin - 6}" y="{sy(tick) + 4:.1f}" text-anchor="end">{tick:g}</text>')
-        tick += step
-    parts.append(f'<text x="{margin + (width - 1.5 * margin) / 2:.1f}" y="{height - 12}" text-anchor="middle">published top-1 (%)</text>')
-    parts.append(f'<text transform="translate(14 {(height - margin) / 2 + margin / 4:.1f}) rotate(-90)" text-anchor="middle">measured top-1 (%)</text>')
-    for r in points:
-        colour = _colour(r.source)
-        label = html.escape(f"{r.source}/{r.model} ({r.arch}): published {_pct(r.published_top1)}, measured {r.measured_top1:.3f}")
-        parts.append(f'<circle cx="{sx(r.published_top1):.1f}" cy="{sy(r.measured_top1):.1f}" r="4" fill="{colour}" fill-opacity="0.8"><title>{label}</title></circle>')
-    for i, src in enumerate(s for s in source_names() if any(r.source == s for r in points)):
-        y = margin / 2 + 14 + 14 * i
-        parts.append(f'<circle cx="{margin + 10}" cy="{y - 4}" r="4" fill="{_colour(src)}"/><text x="{margin + 18}" y="{y}">{src}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def render_html(rows: list[Row], title: str = "zoocheck: published vs measured ImageNet-1k accuracy") -> str:
-    head = "".join(f"<th>{html.escape(t)}</th>" for _, t in COLUMNS)
-    groups: dict[str, list[Row]] = {}
-    for r in rows:
-        groups.setdefault(r.arch, []).append(r)
-    bodies = []
-    for arch, members in groups.items():
-        lines = [f'<tr class="group"><th colspan="{len(COLUMNS)}">{html.escape(arch)}</th></tr>']
-        for r in members:
-            cls = ' class="random"' if r.any_random_weights else ' class="other"' if r.any_other_weights else ""
-            lines.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>")
-        bodies.append("<tbody>" + "\n".join(lines) + "</tbody>")
-    note = "<p>Cells marked (random weights) check the pipeline only, not the published model; random-weights accuracies are left out of the plot.</p>" if any(r.any_random_weights for r in rows) else ""
-    if any(r.any_other_weights for r in rows):
-        note += f"<p>{html.escape(OTHER_WEIGHTS_NOTE)} They are left out of the plot.</p>"
-    return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; }}
-table {{ border-collapse: collapse; font-size: 13px; }}
-th, td {{ border: 1px solid #ccc; padding: 3px 6px; text-align: left; }}
-tr.group th {{ background: #eef; }}
-tr.random td, tr.other td {{ color: #999; }}
-</style></head><body>
-<h1>{html.escape(title)}</h1>
-{scatter_svg(rows)}
-{note}
-<table><thead><tr>{head}</tr></thead>
-{chr(10).join(bodies)}
-</table>
-</body></html>
-"""
-
-
 def render(rows: list[Row], fmt: str) -> str:
     if fmt == "md":
         return render_markdown(rows)
     if fmt == "csv":
         return render_csv(rows)
-    if fmt == "html":
-        return render_html(rows)
-    raise ValueError(f"unknown table format {fmt!r}; one of {', '.join(FORMATS)}")
+    raise ValueError(f"unknown table format {fmt!r}: this module writes {', '.join(TEXT_FORMATS)}; html is the report's table page (reports.site.render_table_page)")
 
 
-__all__ = ["FORMATS", "Row", "build_rows", "render", "render_csv", "render_html", "render_markdown", "scatter_svg"]
+__all__ = ["CSV_FIELDS", "FORMATS", "OTHER_WEIGHTS_NOTE", "Row", "Shown", "TEXT_FORMATS", "build_rows", "render", "render_csv", "render_markdown", "shown_records", "stored_records"]
