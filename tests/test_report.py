@@ -44,7 +44,7 @@ def results(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     try:
         store = folder / "results"
-        assert main(["sweep", "--model", TINY_A, TINY_B, "--random-weights", "--results", str(store), "--json"]) == 0
+        assert main(["sweep", "--model", TINY_A, TINY_B, "--random-weights", "--results", str(store), "--report", str(folder / "sweep-report"), "--json"]) == 0
         mp.setenv("ZOOCHECK_CACHE", str(folder / "cache"))
         bad = cached_weights_path(get_entry(*BAD.split("/")))
         bad.parent.mkdir(parents=True)
@@ -72,7 +72,7 @@ def results(tmp_path_factory):
                                            {}, random_weights=False, arch="tinynet_w8", published_weights=True))  # fmt: skip
         site = folder / "site"
         assert main(["report", "--results", str(store), "--output", str(site), *SELECTED]) == 0
-        yield store, site
+        yield store, site, folder / "sweep-report"
     finally:
         mp.undo()
         for name in ("tiny-torch", "tiny-seq"):
@@ -114,7 +114,7 @@ def pages(site: Path) -> dict[Path, Page]:
 
 
 def test_every_link_of_every_page_resolves(results):
-    _, site = results
+    _, site, _ = results
     parsed = pages(site)
     assert {p.relative_to(site).as_posix() for p in parsed} >= {"index.html", "entries.html", "architectures.html", "failures.html", "divergences.html", "arch/tinynet_w8.html"}
     for path, page in parsed.items():
@@ -130,7 +130,7 @@ def test_every_link_of_every_page_resolves(results):
 def test_overview_counts_are_the_stores(results):
     """Each count, real and random apart, equals what the store holds (the entries selected: the
     tiny pair and torchvision's ResNets)."""
-    store, site = results
+    store, site, _ = results
     s = ResultsStore(store)
     index = Page(site / "index.html")
     counts = {}
@@ -159,7 +159,7 @@ def test_overview_counts_are_the_stores(results):
 
 
 def test_the_failures_page_shows_the_bad_files_failure_with_its_category_and_command(results):
-    store, site = results
+    store, site, _ = results
     [failure] = [f for f in ResultsStore(store).failures() if f"{f.source}/{f.model}" == BAD and f.step == "convert"]
     assert failure.category == "weights" and failure.command == f"zoocheck convert --src torchvision --model {BAD.split('/')[1]}"
     text = (site / "failures.html").read_text()
@@ -169,7 +169,7 @@ def test_the_failures_page_shows_the_bad_files_failure_with_its_category_and_com
 
 
 def test_the_architecture_page_shows_both_zoos_and_their_comparison(results):
-    _, site = results
+    _, site, _ = results
     page = Page(site / "arch" / "tinynet_w8.html")
     entries = {attrs["data-entry"] for tag, attrs in page.tags if tag == "th" and "data-entry" in attrs}
     assert entries == {TINY_A, TINY_B}
@@ -182,7 +182,7 @@ def test_the_architecture_page_shows_both_zoos_and_their_comparison(results):
 
 
 def test_the_divergence_page_and_its_model_explorer_node_data(results):
-    _, site = results
+    _, site, _ = results
     text = (site / "divergences.html").read_text()
     assert f"parity of {TINY_A}" in text and "conv2" in text
     [link] = [attrs["href"] for tag, attrs in Page(site / "divergences.html").tags if tag == "a" and attrs.get("class") == "nodedata"]
@@ -194,7 +194,7 @@ def test_the_divergence_page_and_its_model_explorer_node_data(results):
 
 
 def test_plots_are_svg_and_random_weights_stay_out_of_the_real_ones(results):
-    _, site = results
+    _, site, _ = results
     for name in ("parity-errors", "accuracy", "failures"):
         text = (site / "plots" / f"{name}.svg").read_text()
         assert text.lstrip().startswith("<?xml") and "<svg" in text
@@ -203,7 +203,7 @@ def test_plots_are_svg_and_random_weights_stay_out_of_the_real_ones(results):
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(results, tmp_path, capsys):
-    store, site = results
+    store, site, _ = results
     (tmp_path / "mine.txt").write_text("keep")
     assert main(["report", "--results", str(store), "--output", str(tmp_path), "--src", "tiny-torch"]) == 2
     assert "is not a zoocheck report" in capsys.readouterr().err and (tmp_path / "mine.txt").read_text() == "keep"
@@ -236,7 +236,7 @@ def test_the_site_in_headless_chromium(results):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    _, site = results
+    _, site, _ = results
     driver = _browser()
     try:
         def load(url: str) -> None:
@@ -298,3 +298,11 @@ def test_the_site_in_headless_chromium(results):
         assert re.match(r"1 of \d+ entries shown", driver.find_element(By.ID, "shown").text)
     finally:
         driver.quit()
+
+
+def test_a_sweep_writes_the_report_of_its_entries_at_its_end(results):
+    *_, sweep_report = results
+    rows = Page(sweep_report / "entries.html").rows("entries")
+    assert sorted(f"{r['data-source']}/{r['data-text'].split()[0].split('/')[1]}" for r in rows) == sorted([TINY_A, TINY_B])
+    assert all("converted:random" in r["data-status"].split() for r in rows)
+    assert (sweep_report / "arch" / "tinynet_w8.html").is_file() and (sweep_report / "plots" / "parity-errors.svg").is_file()
