@@ -18,7 +18,9 @@ from zoocheck import __version__
 from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert
 from zoocheck.digests import code_digest, file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
-from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
+from zoocheck.checks.variants import VariantOutcome, compare_with_fp32, make_variant
+from zoocheck.identity import onnx_metadata
+from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, ParityResult, Tolerance
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry
 from zoocheck.zoo_registry.download import is_published_file
@@ -92,19 +94,28 @@ def parity_runs(
     *,
     onnx_path: Path | None = None,
     images: Sequence[Path] | None = None,
-    tolerance: Tolerance = Tolerance(),
+    tolerance: Tolerance | None = None,
     opset: int | None = None,
     graph: str | None = None,
     allow_unverified_onnx: bool = False,
     watch: Callable[[Entry], ContextManager[StageCallback]] | None = None,
     on_result: Callable[[ParityResult, Conversion], None] | None = None,
+    precision: str = "fp32",
+    calibration: Path | None = None,
+    on_variant: Callable[["VariantOutcome"], None] | None = None,
 ) -> list[ParityResult]:
     """Source framework vs onnxruntime for each run, one after another, each framework forward in
     its own child: a crash in one never loses the others' results. Converts each to its run's
     output unless ``onnx_path`` names an existing file to check (one run only).
     Stores every conversion, parity result and failure (for an unusable input file the failure
     only: it says nothing about the model). ``watch(entry)`` is entered around each
-    model and yields the callback told each stage; ``on_result`` sees each result as it comes."""
+    model and yields the callback told each stage; ``on_result`` sees each result as it comes.
+    ``tolerance`` None: the tolerance of the file's precision.
+
+    ``precision`` fp16/int8: each converted file's variant is made (int8 calibrated on the images
+    in ``calibration``, default the bundled photographs) and checked against the source framework
+    and against the fp32 file, both with the precision's tolerance; ``on_variant`` sees each
+    variant made. An existing ``onnx_path`` that is a variant is checked the same two ways."""
     from zoocheck.checks.parity import check_parity
 
     if len(runs) > 1 and onnx_path:
@@ -134,7 +145,44 @@ def parity_runs(
         results.append(result)
         if on_result:
             on_result(result, conversion)
+        variant = onnx_path if onnx_path is not None and result.precision != "fp32" else None
+        if precision != "fp32" and onnx_path is None and conversion.ok:
+            outcome = make_variant(conversion.onnx_path, precision, calibration_folder=calibration)
+            store.add(outcome.record or outcome.failure)
+            if on_variant:
+                on_variant(outcome)
+            variant = outcome.path if outcome.record else None
+        if variant is not None:
+            checked = onnx_path is not None  # an existing variant's run above was against the framework
+            results.extend(_variant_parity(run, Path(variant), store, images, tolerance, opset, graph, on_result, framework_checked=checked))
     return results
+
+
+def _variant_parity(run: ModelRun, variant: Path, store: ResultsStore, images, tolerance, opset, graph, on_result, *, framework_checked: bool) -> list[ParityResult]:
+    """A variant against the source framework (unless ``framework_checked``) and against the
+    fp32 file it was made from; each result stored and shown (``on_result`` gets no conversion
+    for the second: none was made)."""
+    from zoocheck.checks.parity import check_parity, model_inputs, variant_random_inputs
+
+    meta = onnx_metadata(variant)
+    found = []
+    if not framework_checked:
+        framework, conversion = check_parity(
+            run.entry, weights=run.weights, random_seed=run.random_seed, output=None, onnx_path=variant, images=images,
+            tolerance=tolerance, opset=opset, graph=graph,
+        )  # fmt: skip
+        found.append((framework, conversion))
+    fed = model_inputs(run.entry, images, random_count=variant_random_inputs(meta.precision))
+    against_fp32 = compare_with_fp32(
+        variant, fed.names, fed.batch, inputs=fed.described, skipped=fed.skipped, random_seed=meta.random_seed,
+        published_weights=run.weights is not None and is_published_file(run.entry, run.weights),
+    )  # fmt: skip
+    found.append((against_fp32, None))
+    for result, conversion in found:
+        store.add(result)
+        if on_result:
+            on_result(result, conversion)
+    return [result for result, _ in found]
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -174,20 +222,6 @@ def default_crop_cache() -> Path:
 
 def _file_key(path: Path) -> str:
     return file_digest_or_none(path) or f"dir:{path.resolve()}"
-
-
-def onnx_metadata(path: Path) -> OnnxMetadata | None:
-    """The zoocheck metadata of an ONNX file; None for a file without it. BadInput when it is not
-    an ONNX file, or its metadata is not zoocheck's."""
-    from zoocheck.identity import read_identity
-
-    _, meta = read_identity(path)
-    if meta is None:
-        return None
-    try:
-        return OnnxMetadata.from_json(meta)
-    except RecordError as exc:
-        raise BadInput(f"{path}: its zoocheck metadata is not usable ({exc}); convert it again with `zoocheck convert`") from None
 
 
 def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_seed: int | None) -> bool:
