@@ -66,6 +66,13 @@ def _store_conversion(store: ResultsStore, conversion: Conversion) -> None:
         store.add(conversion.failure)
 
 
+def variant_of_file(fp32_path: Path, precision: str, store: ResultsStore, *, output: Path | None = None, calibration: Path | None = None) -> VariantOutcome:
+    """``variants.make_variant`` of a zoocheck fp32 file, its record (or failure) stored."""
+    outcome = make_variant(fp32_path, precision, output=output, calibration_folder=calibration)
+    store.add(outcome.record or outcome.failure)
+    return outcome
+
+
 # --- parity ----------------------------------------------------------------------------------
 
 StageCallback = Callable[[str], None]
@@ -147,8 +154,7 @@ def parity_runs(
             on_result(result, conversion)
         variant = onnx_path if onnx_path is not None and result.precision != "fp32" else None
         if precision != "fp32" and onnx_path is None and conversion.ok:
-            outcome = make_variant(conversion.onnx_path, precision, calibration_folder=calibration)
-            store.add(outcome.record or outcome.failure)
+            outcome = variant_of_file(conversion.onnx_path, precision, store, calibration=calibration)
             if on_variant:
                 on_variant(outcome)
             variant = outcome.path if outcome.record else None
@@ -365,6 +371,7 @@ __all__ = [
     "onnx_metadata",
     "parity_runs",
     "reusable_conversion",
+    "variant_of_file",
 ]
 
 
