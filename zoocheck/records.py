@@ -646,6 +646,13 @@ class EvalResult(Record):
     time: str = field(default_factory=utc_now)
     onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
     published_weights: bool = False  # as ParityResult.published_weights
+    predictions: str | None = None  # the per-image top-5 (.npz: top5, labels, images) a paired comparison reads
+    subsample: int | None = None  # every k-th image only, this many (checks/evaluate.selected_samples)
+    precision: str = "fp32"  # of the model evaluated (an fp16/int8 variant's file)
+    # ImageNet-ReaL (checks/real_labels.py): where the images are ImageNet val's
+    real_top1: float | None = None
+    real_top5: float | None = None
+    real_images: int = 0
 
     @property
     def status(self) -> Status:
