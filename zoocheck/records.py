@@ -674,6 +674,61 @@ class EvalResult(Record):
 
 
 @dataclass(frozen=True)
+class EvaluatedModel(Record):
+    """One side of a paired comparison: which evaluation, of which model and file."""
+
+    source: str
+    model: str
+    precision: str
+    backend: str
+    random_weights: bool
+    predictions: str  # the .npz its per-image top-5 came from
+    onnx_path: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    real_top1: float | None = None
+
+
+@dataclass(frozen=True)
+class PairedEval(Record):
+    """Two evaluations on the same images, image by image (``checks/paired.py``): the top-1
+    difference, the images that flipped each way, an exact McNemar test, a bootstrap confidence
+    interval of the difference, and the verdict against the largest drop allowed."""
+
+    KIND: ClassVar[str] = "paired_eval"
+
+    reference: EvaluatedModel  # 'a': the fp32 file, the source framework, zoo A
+    candidate: EvaluatedModel  # 'b': the variant, the ONNX file, zoo B
+    dataset_fingerprint: str
+    images: int  # images both evaluated
+    difference: float  # candidate top-1 - reference top-1, points
+    top5_difference: float
+    reference_only: int  # images the reference got right (top-1) and the candidate wrong
+    candidate_only: int
+    mcnemar_p: float  # exact two-sided (binomial on the discordant images)
+    ci_low: float  # bootstrap percentile interval of the difference, points
+    ci_high: float
+    confidence: float
+    bootstrap_samples: int
+    max_drop: float  # allowed relative drop of the reference's top-1 (0.01: MLPerf's 99%)
+    verdict: Literal["pass", "fail"]  # the point estimate against max_drop (MLPerf's rule)
+    conclusive: bool  # the whole interval is on the verdict's side of the allowed drop
+    flipped_to_wrong: tuple[str, ...] = ()  # images (first ones) the candidate lost
+    flipped_to_right: tuple[str, ...] = ()  # images the candidate gained
+    real_difference: float | None = None  # the same difference in ImageNet-ReaL top-1
+    time: str = field(default_factory=utc_now)
+
+    @property
+    def allowed_drop(self) -> float:
+        """The largest top-1 drop allowed, in points."""
+        return self.max_drop * (self.reference.top1 or 0.0)
+
+    @property
+    def status(self) -> Status:
+        return "ok" if self.verdict == "pass" else "failed"
+
+
+@dataclass(frozen=True)
 class AuditRecord(Record):
     """One published parameter count or FLOPs/MACs figure beside the count measured on the graph,
     or one conflict between values the zoo itself published (``discrepancy``: failed, no numbers)."""
@@ -919,7 +974,7 @@ class Comparison(Record):
 
 #: record kind -> type, for everything the results store holds
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, AuditRecord, SweepJobRecord, Failure, LibraryPreprocessCheck, Comparison)
+    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, PairedEval, AuditRecord, SweepJobRecord, Failure, LibraryPreprocessCheck, Comparison)
 }
 
 
@@ -935,6 +990,8 @@ def record_from_json(data: Any, *, where: str = "record") -> Record:
 
 __all__ = [
     "CalibrationSet",
+    "EvaluatedModel",
+    "PairedEval",
     "PRECISIONS",
     "PRECISION_TOLERANCES",
     "VariantInfo",

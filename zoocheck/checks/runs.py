@@ -218,6 +218,7 @@ class EvalOptions:
     workers: int | None = None  # decoding threads (default: one per CPU core)
     cache_dir: Path | None = None  # preprocessed-image cache; None: no cache
     progress: Callable[[int, int], None] | None = None  # (done, total) after every batch
+    subsample: int | None = None  # every k-th image only, this many (evaluate.selected_samples)
 
 
 def default_crop_cache() -> Path:
@@ -264,12 +265,13 @@ def _onnx_predict(path: Path):
 def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: EvalOptions, *, source: str, model: str, backend: str, run_key: str, **described) -> EvalResult | Failure:
     from zoocheck.checks.evaluate import evaluate
 
-    name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit])[:20]
+    name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit, options.subsample])[:20]
     try:
         result = evaluate(
             dataset, spec, predict, source=source, model=model, backend=backend, run_key=run_key,
             batch_size=options.batch_size, limit=options.limit, workers=options.workers, cache_dir=options.cache_dir,
-            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress, **described,
+            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress,
+            predictions=store.directory / "predictions" / f"{model}.{name}.npz", subsample=options.subsample, **described,
         )  # fmt: skip
     except NativeProcessError as exc:  # the framework failed or its child died: its own record
         store.add(exc.failure)
@@ -322,7 +324,48 @@ def evaluate_onnx_file(
         source=meta.source, model=meta.model, backend="onnxruntime", run_key=f"onnx:{_file_key(path)}",
         arch=meta.arch, random_weights=meta.random_weights, onnx_path=str(path), weights=meta.weights.file if meta.weights else None,
         published_weights=owner is not None and meta.weights is not None and is_published_file(owner, meta.weights.file),
+        precision=meta.precision,
     )  # fmt: skip
+
+
+def evaluate_variant(dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *, max_drop: float | None = None, expected=None):
+    """An fp16/int8 file and the fp32 file it was made from (checked by sha256) evaluated on the
+    same images, and their paired comparison (``paired.pair``), stored. Returns (variant result,
+    fp32 result, PairedEval), where a failed evaluation is its Failure and the comparison None."""
+    from zoocheck.checks.paired import DEFAULT_MAX_DROP, pair
+    from zoocheck.digests import file_digest
+
+    info = onnx_metadata(Path(path)).variant
+    fp32 = Path(info.fp32_path)
+    if not fp32.is_file() or file_digest(fp32) != info.fp32_file.sha256:
+        raise BadInput(f"{path}: the fp32 file it was made from ({fp32}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file")
+    variant = evaluate_onnx_file(dataset, Path(path), store, options, expected=expected)
+    if isinstance(variant, Failure):
+        return variant, None, None
+    reference = evaluate_onnx_file(dataset, fp32, store, options)
+    if isinstance(reference, Failure):
+        return variant, reference, None
+    paired = pair(reference, variant, max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop)
+    store.add(paired)
+    return variant, reference, paired
+
+
+def pair_evaluations(reference: Path, candidate: Path, store: ResultsStore, *, max_drop: float | None = None):
+    """The paired comparison of the two evaluations whose per-image predictions files are
+    ``reference`` and ``candidate`` (as the results store records them), stored. BadInput for a
+    file no stored evaluation names, or two evaluations on different images."""
+    from zoocheck.checks.paired import DEFAULT_MAX_DROP, pair
+
+    evaluations = {Path(r.predictions).resolve(): r for r in store.results("eval") if r.predictions}
+    found = []
+    for path in (reference, candidate):
+        result = evaluations.get(Path(path).resolve())
+        if result is None:
+            raise BadInput(f"{path}: no evaluation in {store.directory} kept these predictions; give a file `zoocheck eval` printed, with the same --results")
+        found.append(result)
+    paired = pair(*found, max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop)
+    store.add(paired)
+    return paired
 
 
 def evaluate_entry(
@@ -368,6 +411,8 @@ __all__ = [
     "default_onnx_path",
     "evaluate_entry",
     "evaluate_onnx_file",
+    "evaluate_variant",
+    "pair_evaluations",
     "onnx_metadata",
     "parity_runs",
     "reusable_conversion",

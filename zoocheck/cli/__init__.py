@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "zoocheck.cli.parity",
     "zoocheck.cli.registry",
     "zoocheck.cli.eval",
+    "zoocheck.cli.diff_eval",
     "zoocheck.cli.table",
     "zoocheck.cli.sweep",
     "zoocheck.cli.preprocess",

@@ -106,6 +106,11 @@ def check_precision_args(args) -> None:
         raise UsageError("--calibration calibrates an int8 variant: add --precision int8")
 
 
+def check_max_drop(value: float) -> None:
+    if not 0 <= value < 100:
+        raise UsageError(f"--max-drop {value:g}: give a percentage of the reference top-1 from 0 to 100 (1: MLPerf's 99%)")
+
+
 def add_results_arg(parser) -> None:
     parser.add_argument("--results", help="results folder (default $ZOOCHECK_RESULTS or ./zoocheck-results)")
 
