@@ -255,13 +255,15 @@ def test_cache_chunks_and_predictions_get_the_umask_mode_not_0600(world, tmp_pat
     import os
     import stat
 
-    cache, predictions = tmp_path / "cache", tmp_path / "top5.npy"
+    cache, predictions = tmp_path / "cache", tmp_path / "top5.npz"
     previous = os.umask(0o022)
     try:
         _eval(world, cache_dir=cache, predictions=predictions, batch_size=4)
     finally:
         os.umask(previous)
     written = [predictions, *(p for p in cache.rglob("*") if p.is_file())]
-    assert {p.suffix for p in written} == {".npy", ".json"}
+    assert {p.suffix for p in written} == {".npz", ".npy", ".json"}
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {p.name: 0o644 for p in written}
-    assert np.load(predictions).shape == (len(world["items"]) + 1, 5)
+    with np.load(predictions) as saved:
+        assert saved["top5"].shape == (len(world["items"]) + 1, 5)
+        assert saved["labels"].shape == saved["images"].shape == (len(world["items"]) + 1,)

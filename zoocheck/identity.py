@@ -87,6 +87,20 @@ def read_identity(path: Path, option: str = "--onnx") -> tuple[ModelIdentity | N
     return None, None
 
 
+def onnx_metadata(path: Path):
+    """The zoocheck metadata of an ONNX file as an ``OnnxMetadata``; None for a file without it.
+    BadInput when it is not an ONNX file, or its metadata is not zoocheck's."""
+    from zoocheck.records import OnnxMetadata, RecordError
+
+    _, meta = read_identity(path)
+    if meta is None:
+        return None
+    try:
+        return OnnxMetadata.from_json(meta)
+    except RecordError as exc:
+        raise BadInput(f"{path}: its zoocheck metadata is not usable ({exc}); convert it again with `zoocheck convert`") from None
+
+
 def check_onnx_file(path: Path, expected: ModelIdentity, *, allow_unverified: bool, option: str = "--onnx") -> dict | None:
     """Refuse an ONNX file that holds another model or other weights than ``expected``.
 

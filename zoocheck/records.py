@@ -290,6 +290,28 @@ class OnnxFile(Record):
 
 
 @dataclass(frozen=True)
+class CalibrationSet(Record):
+    """The images an int8 file's activation ranges were calibrated on."""
+
+    fingerprint: str  # json digest of the images' sha256 in the order fed
+    images: int
+    origin: str  # the folder or data set they were taken from ('bundled photographs' by default)
+    preprocess_fingerprint: str  # json digest of the preprocessing spec they were fed through
+
+
+@dataclass(frozen=True)
+class VariantInfo(Record):
+    """How a deployment variant (fp16, int8) was made from an fp32 file zoocheck wrote."""
+
+    precision: Literal["fp16", "int8"]
+    method: str  # 'onnxconverter-common float16, fp32 inputs/outputs kept', 'onnxruntime static QDQ ...'
+    fp32_file: OnnxFile  # the fp32 file it came from, by name and sha256
+    fp32_path: str  # where that file was when the variant was made
+    tools: dict[str, str]  # the converters' versions
+    calibration: CalibrationSet | None = None  # int8 only
+
+
+@dataclass(frozen=True)
 class OnnxMetadata(Record):
     """The JSON in ``metadata_props["zoocheck"]`` of every file zoocheck writes, and beside it."""
 
@@ -315,6 +337,11 @@ class OnnxMetadata(Record):
     structure_fingerprint: str | None = None  # equal for every file of one architecture's structure
     onnx_file: OnnxFile | None = None  # only in the description beside the file
     zoocheck_code: str | None = None  # digests.code_digest of the zoocheck that wrote it
+    variant: VariantInfo | None = None  # set for an fp16/int8 file made from a zoocheck fp32 file
+
+    @property
+    def precision(self) -> str:
+        return self.variant.precision if self.variant else "fp32"
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
@@ -361,6 +388,11 @@ class ConversionRecord(Record):
     versions: dict[str, str] = field(default_factory=dict)
     failure: Failure | None = None
     time: str = field(default_factory=utc_now)
+    variant: VariantInfo | None = None  # an fp16/int8 file made from an fp32 one: how, and from which
+
+    @property
+    def precision(self) -> str:
+        return self.variant.precision if self.variant else "fp32"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,6 +417,32 @@ class Tolerance(Record):
     min_cosine: float = 0.9999
     require_top1: bool = True
     min_top5_overlap: int = 4
+    # the share of inputs whose top-1 must agree (None: not judged): a variant's tolerance judges
+    # agreement over the inputs, not per input
+    min_top1_agreement: float | None = None
+    precision: str = "fp32"  # the precision of the output under test these bounds belong to
+
+    def agreement_violation(self, comparisons: "tuple[OutputComparison, ...]") -> str | None:
+        """Why the share of ``comparisons`` whose top-1 agrees is below ``min_top1_agreement``."""
+        if self.min_top1_agreement is None or not comparisons:
+            return None
+        agree = sum(c.top1_agree for c in comparisons)
+        if agree >= self.min_top1_agreement * len(comparisons):
+            return None
+        return f"top-1 agrees on {agree}/{len(comparisons)} inputs < {self.min_top1_agreement:.0%}"
+
+
+#: the precisions of the files zoocheck writes: the exported fp32 file and its deployment variants
+PRECISIONS = ("fp32", "fp16", "int8")
+
+#: what counts as the same output for each precision, against the fp32 file and the source
+#: framework: fp16 keeps logits within 1% of their range; int8 is judged by how often its top-1
+#: agrees, with its logit error bounded loosely and always reported
+PRECISION_TOLERANCES: dict[str, Tolerance] = {
+    "fp32": Tolerance(),
+    "fp16": Tolerance(max_rel_err=1e-2, min_cosine=0.999, require_top1=False, min_top5_overlap=3, min_top1_agreement=0.8, precision="fp16"),
+    "int8": Tolerance(max_rel_err=0.15, min_cosine=0.98, require_top1=False, min_top5_overlap=2, min_top1_agreement=0.8, precision="int8"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -494,11 +552,14 @@ class ParityResult(Record):
     # the weights are the file the zoo publishes (download.is_published_file); False: another
     # file, or one not proved to be it, which says nothing about the published model
     published_weights: bool = False
+    precision: str = "fp32"  # of the file under test (an fp16/int8 variant is judged by its own tolerance)
 
     @property
     def status(self) -> Status:
         if self.failure is not None or not self.comparisons:
             return "error"
+        if self.tolerance.agreement_violation(self.comparisons):
+            return "failed"
         return "ok" if all(not c.violations(self.tolerance) for c in self.comparisons) else "failed"
 
     @property
@@ -597,6 +658,13 @@ class EvalResult(Record):
     time: str = field(default_factory=utc_now)
     onnx_verified: bool = True  # False: an ONNX file without zoocheck metadata, taken on request
     published_weights: bool = False  # as ParityResult.published_weights
+    predictions: str | None = None  # the per-image top-5 (.npz: top5, labels, images) a paired comparison reads
+    subsample: int | None = None  # every k-th image only, this many (checks/evaluate.selected_samples)
+    precision: str = "fp32"  # of the model evaluated (an fp16/int8 variant's file)
+    # ImageNet-ReaL (checks/real_labels.py): where the images are ImageNet val's
+    real_top1: float | None = None
+    real_top5: float | None = None
+    real_images: int = 0
 
     @property
     def status(self) -> Status:
@@ -615,6 +683,61 @@ class EvalResult(Record):
 
 # ---------------------------------------------------------------------------------------------
 # audit
+
+
+@dataclass(frozen=True)
+class EvaluatedModel(Record):
+    """One side of a paired comparison: which evaluation, of which model and file."""
+
+    source: str
+    model: str
+    precision: str
+    backend: str
+    random_weights: bool
+    predictions: str  # the .npz its per-image top-5 came from
+    onnx_path: str | None = None
+    top1: float | None = None
+    top5: float | None = None
+    real_top1: float | None = None
+
+
+@dataclass(frozen=True)
+class PairedEval(Record):
+    """Two evaluations on the same images, image by image (``checks/paired.py``): the top-1
+    difference, the images that flipped each way, an exact McNemar test, a bootstrap confidence
+    interval of the difference, and the verdict against the largest drop allowed."""
+
+    KIND: ClassVar[str] = "paired_eval"
+
+    reference: EvaluatedModel  # 'a': the fp32 file, the source framework, zoo A
+    candidate: EvaluatedModel  # 'b': the variant, the ONNX file, zoo B
+    dataset_fingerprint: str
+    images: int  # images both evaluated
+    difference: float  # candidate top-1 - reference top-1, points
+    top5_difference: float
+    reference_only: int  # images the reference got right (top-1) and the candidate wrong
+    candidate_only: int
+    mcnemar_p: float  # exact two-sided (binomial on the discordant images)
+    ci_low: float  # bootstrap percentile interval of the difference, points
+    ci_high: float
+    confidence: float
+    bootstrap_samples: int
+    max_drop: float  # allowed relative drop of the reference's top-1 (0.01: MLPerf's 99%)
+    verdict: Literal["pass", "fail"]  # the point estimate against max_drop (MLPerf's rule)
+    conclusive: bool  # the whole interval is on the verdict's side of the allowed drop
+    flipped_to_wrong: tuple[str, ...] = ()  # images (first ones) the candidate lost
+    flipped_to_right: tuple[str, ...] = ()  # images the candidate gained
+    real_difference: float | None = None  # the same difference in ImageNet-ReaL top-1
+    time: str = field(default_factory=utc_now)
+
+    @property
+    def allowed_drop(self) -> float:
+        """The largest top-1 drop allowed, in points."""
+        return self.max_drop * (self.reference.top1 or 0.0)
+
+    @property
+    def status(self) -> Status:
+        return "ok" if self.verdict == "pass" else "failed"
 
 
 @dataclass(frozen=True)
@@ -863,7 +986,7 @@ class Comparison(Record):
 
 #: record kind -> type, for everything the results store holds
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, AuditRecord, SweepJobRecord, Failure, LibraryPreprocessCheck, Comparison)
+    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, PairedEval, AuditRecord, SweepJobRecord, Failure, LibraryPreprocessCheck, Comparison)
 }
 
 
@@ -878,6 +1001,12 @@ def record_from_json(data: Any, *, where: str = "record") -> Record:
 
 
 __all__ = [
+    "CalibrationSet",
+    "EvaluatedModel",
+    "PairedEval",
+    "PRECISIONS",
+    "PRECISION_TOLERANCES",
+    "VariantInfo",
     "Comparison",
     "FunctionComparison",
     "ImagePixelDifference",

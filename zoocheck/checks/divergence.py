@@ -46,9 +46,11 @@ def _with_all_outputs(path: Path, names: Sequence[str], folder: Path) -> Path:
     model = onnx.load(str(path), load_external_data=False)
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
         raise DivergenceUnavailable(f"{path}: weights in external data (over 2 GB); intermediate outputs are not compared")
+    # an fp16 variant's tensors are half precision: each output is declared with its own type
+    types = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
     del model.graph.output[:]
     for name in names:
-        model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+        model.graph.output.append(onnx.helper.make_tensor_value_info(name, types.get(name) or onnx.TensorProto.FLOAT, None))
     copy = folder / path.name
     onnx.save(model, str(copy))
     return copy

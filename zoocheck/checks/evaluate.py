@@ -22,6 +22,7 @@ import numpy as np
 from zoocheck.checks.crop_cache import CropCache, geometry_key
 from zoocheck.checks.eval_feed import Feeder
 from zoocheck.checks.imagenet import NUM_CLASSES, Dataset
+from zoocheck.checks.real_labels import real_accuracy, real_labels
 from zoocheck.converters.base import available_cpus
 from zoocheck.digests import json_digest
 from zoocheck.records import EvalResult, SkippedImage, utc_now
@@ -124,6 +125,8 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     predictions: str | Path | None = None,
+    subsample: int | None = None,
+    precision: str = "fp32",
 ) -> EvalResult:
     """Top-1/top-5 of ``predict`` (float32 NCHW batch -> [N, 1000] scores) on ``dataset``.
 
@@ -132,13 +135,15 @@ def evaluate(
     ``progress(done, total)`` is called after every batch with samples finished so far;
     ``on_batch(batches_done)`` too (an exception from it interrupts the run, as Ctrl-C would,
     and the checkpoint keeps every finished batch). Unreadable images are skipped and listed.
-    ``predictions``: a ``.npy`` file to write the per-image top-5 to ([N, 5] int16 in data set
-    order, -1 for a skipped image).
+    ``predictions``: a ``.npz`` file to write the per-image top-5 to (``top5`` [N, 5] int16 in data
+    set order, -1 for a skipped image; ``labels`` [N]; ``images``: each file relative to the data
+    set's folder), what a paired comparison of two evaluations reads. ``subsample``: every k-th
+    image only, N of them (``selected_samples``). ``precision``: of the model evaluated.
     """
-    samples = dataset.samples[:limit] if limit is not None else dataset.samples
+    samples = selected_samples(dataset.samples, limit, subsample)
     total = len(samples)
     fingerprint = dataset.fingerprint()
-    key = json_digest([run_key, backend, fingerprint, spec_key(spec)])
+    key = json_digest([run_key, backend, fingerprint, spec_key(spec), subsample])
     ckpt = _Checkpoint.open(Path(checkpoint) if checkpoint else None, key, total)
     resumed = ckpt.done - len(ckpt.skipped)
     cache = CropCache(Path(cache_dir) / f"{fingerprint[:16]}-{geometry_key(spec)[:16]}") if cache_dir else None
@@ -174,10 +179,14 @@ def evaluate(
     labels = np.fromiter((s.label for s in samples), dtype=np.int64, count=total)[evaluated]
     images = int(evaluated.sum())
     top1_acc, top5_acc = accuracy(ckpt.top5[evaluated], labels)
+    per_image = ckpt.top5.copy()
+    per_image[~evaluated] = -1
+    all_labels = np.fromiter((s.label for s in samples), dtype=np.int64, count=total)
+    names = [_relative_name(s.path, dataset.root) for s in samples]
+    reals = real_labels(names)
+    real_top1, real_top5, real_images = real_accuracy(per_image, reals) if reals is not None else (None, None, 0)
     if predictions is not None:
-        per_image = ckpt.top5.copy()
-        per_image[~evaluated] = -1
-        write_atomic(Path(predictions), lambda fh: np.save(fh, per_image))
+        write_atomic(Path(predictions), lambda fh: np.savez(fh, top5=per_image, labels=all_labels, images=np.array(names)))
     ckpt.remove()
     this_run = images - resumed
     return EvalResult(
@@ -205,7 +214,30 @@ def evaluate(
         time=utc_now(),
         onnx_verified=onnx_verified,
         published_weights=published_weights,
+        predictions=str(predictions) if predictions is not None else None,
+        subsample=subsample,
+        precision=precision,
+        real_top1=real_top1,
+        real_top5=real_top5,
+        real_images=real_images,
     )
 
 
-__all__ = ["accuracy", "evaluate", "spec_key", "top5_of"]
+def selected_samples(samples, limit: int | None, subsample: int | None):
+    """The samples an evaluation runs on: the first ``limit``, then with ``subsample`` N every
+    k-th of them (k = len // N, from the first), N at most: a fixed subset any run repeats."""
+    samples = samples[:limit] if limit is not None else samples
+    if subsample is None or subsample >= len(samples):
+        return samples
+    return samples[:: len(samples) // subsample][:subsample]
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    root = root if root.is_dir() else root.parent
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+__all__ = ["accuracy", "evaluate", "selected_samples", "spec_key", "top5_of"]

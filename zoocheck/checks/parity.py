@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.pipeline import Conversion
-from zoocheck.records import Failure, OutputComparison, ParityResult, Tolerance
+from zoocheck.records import PRECISION_TOLERANCES, Failure, OutputComparison, ParityResult, Tolerance
 
 
 def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> OutputComparison:
@@ -134,7 +134,7 @@ def check_parity(
     output: Path | None,
     onnx_path: Path | None = None,
     images: Sequence[Path] | None = None,
-    tolerance: Tolerance = Tolerance(),
+    tolerance: Tolerance | None = None,
     opset: int | None = None,
     on_stage: Callable[[str], None] | None = None,
     isolate: bool = True,
@@ -143,7 +143,8 @@ def check_parity(
 ) -> tuple[ParityResult, Conversion]:
     """Source framework vs onnxruntime on the same inputs.
 
-    Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``), runs the native forward
+    Converts ``entry`` to ``output`` (or takes an existing ``onnx_path``: an fp16/int8 variant is
+    judged by its precision's tolerance unless ``tolerance`` is given), runs the native forward
     in an isolated child (``isolate=False``: in this process, for callers that isolate already)
     and the ONNX file in onnxruntime, and compares per input. Never raises for the model's
     failure: the result's status is 'error' and its failure says why. Raises BadInput before any
@@ -163,8 +164,11 @@ def check_parity(
         file_meta = check_onnx_file(onnx_path, ModelIdentity.of_run(entry, weights, random_seed), allow_unverified=allow_unverified_onnx)
         verified = file_meta is not None
         check_input_size(onnx_path, entry.preprocess.crop, entry.key)
+    precision = ((file_meta or {}).get("variant") or {}).get("precision", "fp32")
+    if tolerance is None:
+        tolerance = PRECISION_TOLERANCES[precision]
     with captured_text() as caught:  # libpng's warnings about colour profiles go to the debug log
-        fed = model_inputs(entry, images)
+        fed = model_inputs(entry, images, random_count=variant_random_inputs(precision))
     decode_text = caught[0]
     if images and len(fed.skipped) == len(images):
         path, reason = fed.skipped[0]
@@ -188,8 +192,9 @@ def check_parity(
         source=entry.source,
         model=entry.name,
         reference_runtime=converter_for(entry.source).runtime(entry),
-        test_runtime="onnxruntime",
+        test_runtime="onnxruntime" if precision == "fp32" else f"onnxruntime ({precision})",
         names=names,
+        precision=precision,
         random_weights=weights is None,
         tolerance=tolerance,
         onnx_path=str(test_path) if test_path else None,
@@ -208,7 +213,9 @@ def check_parity(
         return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
     result = parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common)
     if result.status == "failed" and not result.fp32_noise:
-        if onnx_path is not None:
+        if precision != "fp32":
+            divergence = variant_divergence(onnx_path, batch, tolerance)
+        elif onnx_path is not None:
             graph_form = (file_meta or {}).get("graph") or graph
             try:
                 divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
@@ -222,6 +229,30 @@ def check_parity(
 
 #: inputs fed to both graphs when looking for the first diverging node (every intermediate is kept)
 DIVERGENCE_INPUTS = 3
+
+
+def variant_random_inputs(precision: str) -> int:
+    """How many standard-normal tensors a parity check feeds a file of ``precision``: none for int8,
+    whose activation ranges are calibrated on images (noise beyond them says nothing about
+    deployment), two otherwise."""
+    return 0 if precision == "int8" else 2
+
+
+def variant_divergence(variant: Path, batch: np.ndarray, tolerance: Tolerance):
+    """Where an fp16/int8 variant starts to depart from the fp32 file it was made from (same
+    tensor names: the converters keep them), beyond its precision's tolerance; None when no
+    node can be compared."""
+    from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
+    from zoocheck.identity import onnx_metadata
+
+    meta = onnx_metadata(variant)
+    fp32 = Path(meta.variant.fp32_path)
+    if not fp32.is_file():
+        return None
+    try:
+        return first_divergence(fp32, variant, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err)
+    except DivergenceUnavailable:
+        return None
 
 
 def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, opset: int, graph: str | None):

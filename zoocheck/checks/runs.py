@@ -18,7 +18,9 @@ from zoocheck import __version__
 from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert
 from zoocheck.digests import code_digest, file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
-from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, OnnxMetadata, ParityResult, RecordError, Tolerance
+from zoocheck.checks.variants import VariantOutcome, compare_with_fp32, make_variant
+from zoocheck.identity import onnx_metadata
+from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, ParityResult, Tolerance
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import get_entry
 from zoocheck.zoo_registry.download import is_published_file
@@ -64,6 +66,13 @@ def _store_conversion(store: ResultsStore, conversion: Conversion) -> None:
         store.add(conversion.failure)
 
 
+def variant_of_file(fp32_path: Path, precision: str, store: ResultsStore, *, output: Path | None = None, calibration: Path | None = None) -> VariantOutcome:
+    """``variants.make_variant`` of a zoocheck fp32 file, its record (or failure) stored."""
+    outcome = make_variant(fp32_path, precision, output=output, calibration_folder=calibration)
+    store.add(outcome.record or outcome.failure)
+    return outcome
+
+
 # --- parity ----------------------------------------------------------------------------------
 
 StageCallback = Callable[[str], None]
@@ -92,19 +101,28 @@ def parity_runs(
     *,
     onnx_path: Path | None = None,
     images: Sequence[Path] | None = None,
-    tolerance: Tolerance = Tolerance(),
+    tolerance: Tolerance | None = None,
     opset: int | None = None,
     graph: str | None = None,
     allow_unverified_onnx: bool = False,
     watch: Callable[[Entry], ContextManager[StageCallback]] | None = None,
     on_result: Callable[[ParityResult, Conversion], None] | None = None,
+    precision: str = "fp32",
+    calibration: Path | None = None,
+    on_variant: Callable[["VariantOutcome"], None] | None = None,
 ) -> list[ParityResult]:
     """Source framework vs onnxruntime for each run, one after another, each framework forward in
     its own child: a crash in one never loses the others' results. Converts each to its run's
     output unless ``onnx_path`` names an existing file to check (one run only).
     Stores every conversion, parity result and failure (for an unusable input file the failure
     only: it says nothing about the model). ``watch(entry)`` is entered around each
-    model and yields the callback told each stage; ``on_result`` sees each result as it comes."""
+    model and yields the callback told each stage; ``on_result`` sees each result as it comes.
+    ``tolerance`` None: the tolerance of the file's precision.
+
+    ``precision`` fp16/int8: each converted file's variant is made (int8 calibrated on the images
+    in ``calibration``, default the bundled photographs) and checked against the source framework
+    and against the fp32 file, both with the precision's tolerance; ``on_variant`` sees each
+    variant made. An existing ``onnx_path`` that is a variant is checked the same two ways."""
     from zoocheck.checks.parity import check_parity
 
     if len(runs) > 1 and onnx_path:
@@ -134,7 +152,43 @@ def parity_runs(
         results.append(result)
         if on_result:
             on_result(result, conversion)
+        variant = onnx_path if onnx_path is not None and result.precision != "fp32" else None
+        if precision != "fp32" and onnx_path is None and conversion.ok:
+            outcome = variant_of_file(conversion.onnx_path, precision, store, calibration=calibration)
+            if on_variant:
+                on_variant(outcome)
+            variant = outcome.path if outcome.record else None
+        if variant is not None:
+            checked = onnx_path is not None  # an existing variant's run above was against the framework
+            results.extend(_variant_parity(run, Path(variant), store, images, tolerance, opset, graph, on_result, framework_checked=checked))
     return results
+
+
+def _variant_parity(run: ModelRun, variant: Path, store: ResultsStore, images, tolerance, opset, graph, on_result, *, framework_checked: bool) -> list[ParityResult]:
+    """A variant against the source framework (unless ``framework_checked``) and against the
+    fp32 file it was made from; each result stored and shown (``on_result`` gets no conversion
+    for the second: none was made)."""
+    from zoocheck.checks.parity import check_parity, model_inputs, variant_random_inputs
+
+    meta = onnx_metadata(variant)
+    found = []
+    if not framework_checked:
+        framework, conversion = check_parity(
+            run.entry, weights=run.weights, random_seed=run.random_seed, output=None, onnx_path=variant, images=images,
+            tolerance=tolerance, opset=opset, graph=graph,
+        )  # fmt: skip
+        found.append((framework, conversion))
+    fed = model_inputs(run.entry, images, random_count=variant_random_inputs(meta.precision))
+    against_fp32 = compare_with_fp32(
+        variant, fed.names, fed.batch, inputs=fed.described, skipped=fed.skipped, random_seed=meta.random_seed,
+        published_weights=run.weights is not None and is_published_file(run.entry, run.weights),
+    )  # fmt: skip
+    found.append((against_fp32, None))
+    for result, conversion in found:
+        store.add(result)
+        if on_result:
+            on_result(result, conversion)
+    return [result for result, _ in found]
 
 
 # --- audit -----------------------------------------------------------------------------------
@@ -164,6 +218,7 @@ class EvalOptions:
     workers: int | None = None  # decoding threads (default: one per CPU core)
     cache_dir: Path | None = None  # preprocessed-image cache; None: no cache
     progress: Callable[[int, int], None] | None = None  # (done, total) after every batch
+    subsample: int | None = None  # every k-th image only, this many (evaluate.selected_samples)
 
 
 def default_crop_cache() -> Path:
@@ -174,20 +229,6 @@ def default_crop_cache() -> Path:
 
 def _file_key(path: Path) -> str:
     return file_digest_or_none(path) or f"dir:{path.resolve()}"
-
-
-def onnx_metadata(path: Path) -> OnnxMetadata | None:
-    """The zoocheck metadata of an ONNX file; None for a file without it. BadInput when it is not
-    an ONNX file, or its metadata is not zoocheck's."""
-    from zoocheck.identity import read_identity
-
-    _, meta = read_identity(path)
-    if meta is None:
-        return None
-    try:
-        return OnnxMetadata.from_json(meta)
-    except RecordError as exc:
-        raise BadInput(f"{path}: its zoocheck metadata is not usable ({exc}); convert it again with `zoocheck convert`") from None
 
 
 def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_seed: int | None) -> bool:
@@ -224,12 +265,13 @@ def _onnx_predict(path: Path):
 def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: EvalOptions, *, source: str, model: str, backend: str, run_key: str, **described) -> EvalResult | Failure:
     from zoocheck.checks.evaluate import evaluate
 
-    name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit])[:20]
+    name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit, options.subsample])[:20]
     try:
         result = evaluate(
             dataset, spec, predict, source=source, model=model, backend=backend, run_key=run_key,
             batch_size=options.batch_size, limit=options.limit, workers=options.workers, cache_dir=options.cache_dir,
-            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress, **described,
+            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress,
+            predictions=store.directory / "predictions" / f"{model}.{name}.npz", subsample=options.subsample, **described,
         )  # fmt: skip
     except NativeProcessError as exc:  # the framework failed or its child died: its own record
         store.add(exc.failure)
@@ -282,7 +324,48 @@ def evaluate_onnx_file(
         source=meta.source, model=meta.model, backend="onnxruntime", run_key=f"onnx:{_file_key(path)}",
         arch=meta.arch, random_weights=meta.random_weights, onnx_path=str(path), weights=meta.weights.file if meta.weights else None,
         published_weights=owner is not None and meta.weights is not None and is_published_file(owner, meta.weights.file),
+        precision=meta.precision,
     )  # fmt: skip
+
+
+def evaluate_variant(dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *, max_drop: float | None = None, expected=None):
+    """An fp16/int8 file and the fp32 file it was made from (checked by sha256) evaluated on the
+    same images, and their paired comparison (``paired.pair``), stored. Returns (variant result,
+    fp32 result, PairedEval), where a failed evaluation is its Failure and the comparison None."""
+    from zoocheck.checks.paired import DEFAULT_MAX_DROP, pair
+    from zoocheck.digests import file_digest
+
+    info = onnx_metadata(Path(path)).variant
+    fp32 = Path(info.fp32_path)
+    if not fp32.is_file() or file_digest(fp32) != info.fp32_file.sha256:
+        raise BadInput(f"{path}: the fp32 file it was made from ({fp32}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file")
+    variant = evaluate_onnx_file(dataset, Path(path), store, options, expected=expected)
+    if isinstance(variant, Failure):
+        return variant, None, None
+    reference = evaluate_onnx_file(dataset, fp32, store, options)
+    if isinstance(reference, Failure):
+        return variant, reference, None
+    paired = pair(reference, variant, max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop)
+    store.add(paired)
+    return variant, reference, paired
+
+
+def pair_evaluations(reference: Path, candidate: Path, store: ResultsStore, *, max_drop: float | None = None):
+    """The paired comparison of the two evaluations whose per-image predictions files are
+    ``reference`` and ``candidate`` (as the results store records them), stored. BadInput for a
+    file no stored evaluation names, or two evaluations on different images."""
+    from zoocheck.checks.paired import DEFAULT_MAX_DROP, pair
+
+    evaluations = {Path(r.predictions).resolve(): r for r in store.results("eval") if r.predictions}
+    found = []
+    for path in (reference, candidate):
+        result = evaluations.get(Path(path).resolve())
+        if result is None:
+            raise BadInput(f"{path}: no evaluation in {store.directory} kept these predictions; give a file `zoocheck eval` printed, with the same --results")
+        found.append(result)
+    paired = pair(*found, max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop)
+    store.add(paired)
+    return paired
 
 
 def evaluate_entry(
@@ -328,9 +411,12 @@ __all__ = [
     "default_onnx_path",
     "evaluate_entry",
     "evaluate_onnx_file",
+    "evaluate_variant",
+    "pair_evaluations",
     "onnx_metadata",
     "parity_runs",
     "reusable_conversion",
+    "variant_of_file",
 ]
 
 

@@ -21,9 +21,11 @@ from zoocheck.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED,
 # subcommand module names, in the order `zoocheck --help` lists them
 SUBCOMMAND_MODULES = (
     "zoocheck.cli.convert",
+    "zoocheck.cli.quantize",
     "zoocheck.cli.parity",
     "zoocheck.cli.registry",
     "zoocheck.cli.eval",
+    "zoocheck.cli.diff_eval",
     "zoocheck.cli.table",
     "zoocheck.cli.report",
     "zoocheck.cli.sweep",

@@ -92,6 +92,25 @@ def add_output_args(parser, what: str) -> None:
     parser.add_argument("--opset", type=int, help="ONNX opset (default 17; each exporter's range is checked)")
 
 
+def add_precision_args(parser, default: str | None = "fp32") -> None:
+    """--precision/--calibration: a deployment variant of the file converted."""
+    from zoocheck.records import PRECISIONS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default=default,
+                        help="also write this variant beside the fp32 file (<name>.<precision>.onnx) and check it with its own tolerance")  # fmt: skip
+    parser.add_argument("--calibration", help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)")
+
+
+def check_precision_args(args) -> None:
+    if args.calibration and args.precision != "int8":
+        raise UsageError("--calibration calibrates an int8 variant: add --precision int8")
+
+
+def check_max_drop(value: float) -> None:
+    if not 0 <= value < 100:
+        raise UsageError(f"--max-drop {value:g}: give a percentage of the reference top-1 from 0 to 100 (1: MLPerf's 99%)")
+
+
 def add_results_arg(parser) -> None:
     parser.add_argument("--results", help="results folder (default $ZOOCHECK_RESULTS or ./zoocheck-results)")
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from zoocheck.cli.common import (
+    EXIT_FAILED,
     EXIT_OK,
     add_graph_arg,
     add_model_args,
+    add_precision_args,
+    check_precision_args,
     add_results_arg,
     check_graph_form,
     console,
@@ -24,16 +29,18 @@ def register(subparsers) -> None:
     add_model_args(parser)
     add_output_args(parser, "")
     add_graph_arg(parser)
+    add_precision_args(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the conversion record as JSON")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from zoocheck.checks.runs import convert_entry
-    from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER
+    from zoocheck.checks.runs import convert_entry, variant_of_file
+    from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER, print_variant
     from zoocheck.store import ResultsStore
 
+    check_precision_args(args)
     store = ResultsStore(args.results)
     entry, weights, seed = model_and_weights(args)
     output = prepare_output(args, store, entry, weights, seed)
@@ -44,9 +51,14 @@ def run(args) -> int:
     if conversion.failure is not None:
         return report_failure(store, conversion.failure, args)
     record = conversion.record()
+    variant = None
+    if args.precision != "fp32":
+        calibration = Path(args.calibration) if args.calibration else None
+        variant = variant_of_file(conversion.onnx_path, args.precision, store, calibration=calibration)
+        keep_framework_log(store, args, f"{args.precision} variant {variant.path.name}", variant.log)
     if args.json:
-        print_json(record.to_json())
-        return EXIT_OK
+        print_json(record.to_json() if variant is None else [record.to_json(), (variant.record or variant.failure).to_json()])
+        return EXIT_OK if variant is None or variant.record else EXIT_FAILED
     out = console()
     if weights is None:
         out.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER} (seed {seed})[/bold yellow]")
@@ -55,4 +67,9 @@ def run(args) -> int:
         f"opset {record.opset}, {record.graph} graph {record.structure_fingerprint}",
         markup=False,
     )
+    if variant is None:
+        return EXIT_OK
+    if variant.failure is not None:
+        return report_failure(store, variant.failure, args)
+    print_variant(out, variant)
     return EXIT_OK

@@ -11,6 +11,7 @@ from zoocheck.cli.common import (
     UsageError,
     add_random_weights_args,
     add_results_arg,
+    check_max_drop,
     console,
     keep_framework_log,
     print_json,
@@ -35,6 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("--data", required=True, help="ImageNet val folder, or its val_list.txt / LOC_val_solution.csv / ground-truth file")
     parser.add_argument("--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
+    parser.add_argument("--subsample", type=int, help="evaluate N images, every k-th of the data set (a fixed subset; the output says the confidence interval it buys)")
+    parser.add_argument("--max-drop", type=float, default=1.0, help="an fp16/int8 --onnx file is evaluated beside its fp32 file: the top-1 drop allowed, in percent of the fp32 top-1 (default 1: MLPerf's 99%%)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
     parser.add_argument("--workers", type=int, help="decoding threads (default: one per CPU core)")
     cache = parser.add_mutually_exclusive_group()
@@ -71,13 +74,17 @@ def _progress_bar():
 
 def run(args) -> int:
     from zoocheck.checks.imagenet import DatasetError, read_dataset
-    from zoocheck.checks.runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file
-    from zoocheck.identity import ModelIdentity, entry_of_file
+    from zoocheck.checks.paired import interval_bought
+    from zoocheck.checks.runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
+    from zoocheck.identity import ModelIdentity, entry_of_file, onnx_metadata
+    from zoocheck.reports.eval_report import print_eval, print_paired
     from zoocheck.records import Failure
     from zoocheck.store import ResultsStore
     from zoocheck.validate import at_least_one, check_writable_dir
 
     at_least_one("--limit", args.limit)
+    at_least_one("--subsample", args.subsample)
+    check_max_drop(args.max_drop)
     at_least_one("--batch-size", args.batch_size)
     at_least_one("--workers", args.workers)
     if args.unverified_onnx and not args.onnx:
@@ -115,11 +122,15 @@ def run(args) -> int:
         else:
             bar.update(task, completed=done)
 
-    options = EvalOptions(limit=args.limit, batch_size=args.batch_size, workers=args.workers, cache_dir=cache, progress=progress if bar else None)
+    options = EvalOptions(limit=args.limit, batch_size=args.batch_size, workers=args.workers, cache_dir=cache, progress=progress if bar else None, subsample=args.subsample)
+    variant = args.onnx and onnx_metadata(Path(args.onnx)) is not None and onnx_metadata(Path(args.onnx)).variant is not None
+    paired = None
     try:
         if bar:
             bar.start()
-        if args.onnx:
+        if variant:
+            result, _, paired = evaluate_variant(dataset, Path(args.onnx), store, options, max_drop=args.max_drop / 100, expected=expected)
+        elif args.onnx:
             result = evaluate_onnx_file(dataset, Path(args.onnx), store, options, entry=entry, expected=expected, allow_unverified=args.unverified_onnx)
         else:
             weights, seed = run_weights
@@ -133,38 +144,14 @@ def run(args) -> int:
     if isinstance(result, Failure):
         return report_failure(store, result, args)
     if args.json:
-        print_json(result.to_json())
+        print_json(result.to_json() if paired is None else {"evaluation": result.to_json(), "paired": paired.to_json()})
     else:
-        _print_result(result, store)
+        out = console()
+        print_eval(out, result, store.results_path, interval_bought(result.top1, result.images) if result.subsample else None)
+        if paired is not None:
+            print_paired(out, paired)
     if result.images == 0:
         print("zoocheck: error: no image could be evaluated", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_FAILED if paired is not None and paired.verdict == "fail" else EXIT_OK
 
-
-def _print_result(result, store) -> None:
-    from rich.table import Table
-
-    from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER
-
-    out = console()
-    if result.random_weights:
-        out.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER}[/bold yellow]")
-    table = Table(title=f"{result.source}/{result.model} ({result.backend}) on {result.dataset['layout']} {result.dataset['root']}", title_justify="left")
-    for column in ("top-1 %", "top-5 %", "images", "skipped", "time", "img/s"):
-        table.add_column(column, justify="right")
-    fmt = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
-    table.add_row(fmt(result.top1), fmt(result.top5), str(result.images), str(len(result.skipped)), f"{result.time_s:.1f} s", f"{result.throughput:.1f}")
-    out.print(table)
-    for skipped in result.skipped[:10]:
-        out.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
-    if len(result.skipped) > 10:
-        out.print(f"... and {len(result.skipped) - 10} more skipped images (listed in {store.results_path})", markup=False)
-    notes = []
-    if result.resumed_images:
-        notes.append(f"{result.resumed_images} images resumed from an interrupted run")
-    if result.cached_images:
-        notes.append(f"{result.cached_images} crops from the preprocessed cache")
-    if notes:
-        out.print("; ".join(notes), markup=False)
-    out.print(result.summary(), markup=False)

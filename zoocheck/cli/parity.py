@@ -16,6 +16,8 @@ from zoocheck.cli.common import (
     UsageError,
     add_graph_arg,
     add_model_args,
+    add_precision_args,
+    check_precision_args,
     add_results_arg,
     check_graph_form,
     console,
@@ -38,7 +40,8 @@ def register(subparsers) -> None:
     parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata (the result is recorded as unverified)")
     add_output_args(parser, "one model only; ")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
-    parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3)")
+    parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3; an fp16/int8 variant's own otherwise)")
+    add_precision_args(parser)
     add_graph_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the parity results as JSON")
@@ -52,7 +55,7 @@ def run(args) -> int:
     from zoocheck.checks.runs import ModelRun, parity_runs
     from zoocheck.identity import weights_recorded_in
     from zoocheck.records import Tolerance
-    from zoocheck.reports.parity_report import print_parity
+    from zoocheck.reports.parity_report import print_parity, print_variant
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, positive_finite
 
@@ -66,11 +69,14 @@ def run(args) -> int:
     if args.unverified_onnx and not args.onnx:
         raise UsageError("--unverified-onnx goes with --onnx FILE")
     random_seed(args)  # a --seed without --random-weights is refused, also where --onnx records the weights
+    check_precision_args(args)
+    if args.onnx and args.precision != "fp32":
+        raise UsageError("--onnx checks an existing file: make its variant with `zoocheck quantize`, then check that file with --onnx")
     try:
         images = images_in(args.images) if args.images else None
     except FileNotFoundError as exc:
         raise UsageError(f"{exc}; check the --images folder") from None
-    tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
+    tolerance = None if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     # Resolve every model's weights and output before converting any, so a typo fails fast with exit 2.
     check_writable_dir(store.directory, "the results folder")
     runs = []
@@ -84,7 +90,8 @@ def run(args) -> int:
     out = console()
 
     def show(result, conversion) -> None:
-        keep_framework_log(store, args, f"parity {result.source}/{result.model}", conversion.log)
+        if conversion is not None:
+            keep_framework_log(store, args, f"parity {result.source}/{result.model}", conversion.log)
         if args.json:
             return
         if result.failure is not None and result.failure.bad_input:
@@ -93,6 +100,11 @@ def run(args) -> int:
             print_parity(out, result)
         else:
             out.print(result.summary(), markup=False)
+
+    def made(outcome) -> None:
+        keep_framework_log(store, args, f"{args.precision} variant {outcome.path.name}", outcome.log)
+        if not args.json:
+            print_variant(out, outcome)
 
     results = parity_runs(
         runs,
@@ -105,12 +117,15 @@ def run(args) -> int:
         allow_unverified_onnx=args.unverified_onnx,
         watch=lambda entry: stage_status(f"parity {entry.key}", enabled=not args.json),
         on_result=show,
+        precision=args.precision,
+        calibration=Path(args.calibration) if args.calibration else None,
+        on_variant=made,
     )
     if args.json:
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
     elif len(results) > 1:
         counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "error")}
-        out.print(f"{len(results)} models: {counts['ok']} passed, {counts['failed']} failed, {counts['error']} errors", markup=False)
+        out.print(f"{len(results)} parity checks of {len(runs)} models: {counts['ok']} passed, {counts['failed']} failed, {counts['error']} errors", markup=False)
     if any(r.failure is not None for r in results) and not args.json:
         print(f"failure log: {store.failures_path}")
     unpassed = [r for r in results if r.status != "ok"]

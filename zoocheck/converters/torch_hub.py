@@ -28,12 +28,22 @@ class _TorchLibraryConverter(TorchConverter):
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
+        from zoocheck.converters.weights.layouts import recognised_layout
 
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
         module = self.build(entry)
         what = f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)"
-        if state is not None:
+        # a checkpoint of this architecture under another naming its family knows (e.g.
+        # EfficientNet-PyTorch's for a timm tf_efficientnet): renamed, never reshaped
+        foreign = None
+        if state is not None and set(state) != set(module.state_dict()):
+            foreign = recognised_layout({k: tuple(v.shape) for k, v in state.items()}, entry.arch)
+        if foreign is not None and foreign[0] != self.library:
+            layout, canonical_names = foreign
+            canonical = {canonical_names[k]: v.numpy() for k, v in state.items() if k in canonical_names}
+            tc.load_canonical(module, to_layout(canonical, entry.arch, self.library), origin=f"{Path(weights).name} ({layout} names)", what=what)
+        elif state is not None:
             tc.load_strict(module, state, Path(weights), what)
         elif has_canonical_weights(entry.arch):
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)

@@ -208,7 +208,7 @@ _BUILTIN = (
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
     _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
-    _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm"), sized_template=True),
+    _with_canonical_form(_spec_and_names("efficientnet", "EfficientNetSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "efficientnet_pytorch"), sized_template=True),
     _with_canonical_form(_spec_and_names("efficientnet_v2", "EfficientNetV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("torchvision", "timm", "mmpretrain"), sized_template=True),
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "conv_outputs", ("torchvision", "timm")),

