@@ -214,3 +214,20 @@ def test_genuine_lite0_weights_quantize_and_the_int8_eval_reports_its_paired_ver
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "different selections" in done.stderr
     done = zoocheck("diff-eval", result.reference.predictions, result.candidate.predictions, results=tmp_path)
     assert done.returncode in (0, 1) and "PAIRED" in done.stdout and "McNemar" in done.stdout
+
+
+def test_the_table_shows_fp32_results_in_its_columns_and_the_variants_beside_them(tmp_path):
+    """An int8 parity result stored after the fp32 one never takes the fp32 columns."""
+    from zoocheck.records import OutputComparison, ParityResult, Tolerance
+    from zoocheck.reports.table import build_rows, render_csv
+
+    def parity(precision: str, error: float, reference: str = "torch") -> ParityResult:
+        comparison = OutputComparison("chelsea.png", error, error, 1 - error, 281, 281, 5, False)
+        return ParityResult(source="timm", model="m", reference=reference, test="onnxruntime", tolerance=Tolerance(precision=precision),
+                            comparisons=(comparison,), random_weights=True, precision=precision)  # fmt: skip
+
+    fp32, int8 = parity("fp32", 1e-6), parity("int8", 0.05)
+    lines = {r.model: r for r in build_rows([], [fp32, int8, parity("int8", 0.05, reference="onnxruntime (fp32 file)")])}
+    assert lines["m"].parity == "ok" and lines["m"].parity_error == pytest.approx(1e-6)
+    assert lines["m"].variants == ("int8 parity failed (random weights)",)
+    assert "int8 parity failed (random weights)" in render_csv(list(lines.values()))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, ParityResult, Record, SweepJobRecord
+from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, PairedEval, ParityResult, Record, SweepJobRecord
 from zoocheck.sources import source_names
 from zoocheck.zoo_registry import published_at_input_size
 from zoocheck.zoo_registry.types import Entry
@@ -57,6 +57,8 @@ class Row:
     compared: tuple[str, ...] = ()
     family: str = ""  # the architecture's family ('resnet', 'mobilenet_v3', ...); '' without an entry
     parity_error: float | None = None  # the parity record's worst max rel err over its inputs
+    # the fp16/int8 variants beside the fp32 file: 'int8 parity ok, top-1 -0.40 pass (random weights)'
+    variants: tuple[str, ...] = ()
 
     @property
     def delta_top1(self) -> float | None:
@@ -87,12 +89,13 @@ def _delta(measured, published, not_the_published_weights) -> float | None:
     return measured - published
 
 
-def _latest(records: Iterable[Record], prefer=lambda r: 0) -> dict[tuple[str, str], Record]:
+def _latest(records: Iterable[Record], prefer=lambda r: 0, key=lambda r: (r.source, r.model)) -> dict[tuple[str, str], Record]:
     """(source, model) -> the preferred record, the latest among equals (ISO times sort as text;
     equal times keep their file order)."""
     best: dict[tuple[str, str], tuple] = {}
+    by_key = key
     for order, r in enumerate(records):
-        key = (r.source, r.model)
+        key = by_key(r)
         rank = (prefer(r), r.time, order)
         if key not in best or rank >= best[key][0]:
             best[key] = (rank, r)
@@ -156,7 +159,8 @@ class Shown:
 
 
 def shown_records(records: Iterable[Record]) -> Shown:
-    records = list(records)
+    """The fp32 records of each kind a row shows (a variant's are in ``variant_cells``)."""
+    records = [r for r in records if getattr(r, "precision", "fp32") == "fp32"]
     by_type = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
     return Shown(
         evals=_latest(by_type(EvalResult), prefer=_real_first),
@@ -164,6 +168,23 @@ def shown_records(records: Iterable[Record]) -> Shown:
         parities=_latest(by_type(ParityResult), prefer=_real_first),
         params=_latest([r for r in by_type(AuditRecord) if r.quantity == "params_m" and r.measured is not None]),
     )
+
+
+def variant_cells(records: Iterable[Record]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(source, model) -> one line per variant precision: its parity against the source framework
+    and its paired top-1 difference against the fp32 file, from the latest records."""
+    records = list(records)
+    parities = [r for r in records if isinstance(r, ParityResult) and r.precision != "fp32" and not r.reference.startswith("onnxruntime")]
+    paired = [r for r in records if isinstance(r, PairedEval) and r.reference.precision == "fp32" and r.candidate.precision != "fp32"]
+    cells: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for precision in ("fp16", "int8"):
+        for key, par in _latest([r for r in parities if r.precision == precision]).items():
+            weights = " (random weights)" if par.random_weights else ""
+            cells.setdefault(key, {}).setdefault(precision, []).append(f"parity {par.status}{weights}")
+        for key, pair in _latest([r for r in paired if r.candidate.precision == precision], key=lambda r: (r.candidate.source, r.candidate.model)).items():
+            weights = " (random weights)" if pair.candidate.random_weights else ""
+            cells.setdefault(key, {}).setdefault(precision, []).append(f"top-1 {pair.difference:+.2f} {pair.verdict}{weights}")
+    return {key: tuple(f"{precision} {', '.join(parts)}" for precision, parts in found.items()) for key, found in cells.items()}
 
 
 def stored_records(store) -> tuple[list[Record], list[str]]:
@@ -192,6 +213,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
     sweeps = _sweep_status(by_type(SweepJobRecord))
     entries = list(entries)
     compared = _comparisons(by_type(Comparison), {(e.source, e.name): set(e.same_weights_as) for e in entries})
+    variants = variant_cells(records)
 
     def row(src: str, model: str, arch_id: str, entry: Entry | None) -> Row:
         key = (src, model)
@@ -222,6 +244,7 @@ def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: It
             compared=compared.get(key, ()),
             family=entry.arch.family if entry else "",
             parity_error=max((c.max_rel_err for c in par.comparisons), default=None) if par else None,
+            variants=variants.get(key, ()),
         )
 
     rows, seen = [], set()
@@ -285,6 +308,7 @@ COLUMNS = (
     ("parity", "parity"),
     ("sweep", "sweep"),
     ("compared", "compared with"),
+    ("variants", "fp16 / int8"),
     ("params", "params M (measured / published)"),
     ("reference", "reference"),
 )
@@ -306,6 +330,7 @@ def _cells(row: Row) -> list[str]:
         _status(row.parity, row.parity_random_weights, row.parity_unverified, row.parity_other_weights),
         row.sweep or "-",
         "; ".join(row.compared) or "-",
+        "; ".join(row.variants) or "-",
         _params(row),
         row.reference or "-",
     ]
@@ -330,7 +355,7 @@ def render_markdown(rows: list[Row]) -> str:
 CSV_FIELDS = (
     "arch", "family", "source", "model", "published_top1", "published_top5", "measured_top1", "measured_top5", "delta_top1",
     "delta_top5", "images", "random_weights", "conversion", "conversion_random_weights", "parity", "parity_error", "parity_random_weights",
-    "parity_unverified", "eval_unverified", "other_weights", "parity_other_weights", "any_random_weights", "any_other_weights", "sweep", "compared", "params_m_measured", "params_m_published", "reference",
+    "parity_unverified", "eval_unverified", "other_weights", "parity_other_weights", "any_random_weights", "any_other_weights", "sweep", "compared", "variants", "params_m_measured", "params_m_published", "reference",
 )  # fmt: skip
 
 
@@ -339,7 +364,7 @@ def render_csv(rows: list[Row]) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        d = {**r.to_dict(), "compared": "; ".join(r.compared)}
+        d = {**r.to_dict(), "compared": "; ".join(r.compared), "variants": "; ".join(r.variants)}
         writer.writerow({k: "" if d[k] is None else d[k] for k in CSV_FIELDS})
     return buf.getvalue()
 
