@@ -231,3 +231,11 @@ def test_the_table_shows_fp32_results_in_its_columns_and_the_variants_beside_the
     assert lines["m"].parity == "ok" and lines["m"].parity_error == pytest.approx(1e-6)
     assert lines["m"].variants == ("int8 parity failed (random weights)",)
     assert "int8 parity failed (random weights)" in render_csv(list(lines.values()))
+
+
+def test_an_execution_provider_onnxruntime_lacks_is_refused_with_those_it_has(tmp_path):
+    import onnxruntime as ort
+
+    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--execution-provider", "NoSuchExecutionProvider", results=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "'NoSuchExecutionProvider' is not in this onnxruntime" in done.stderr and all(p in done.stderr for p in ort.get_available_providers())

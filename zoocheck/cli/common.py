@@ -106,6 +106,21 @@ def check_precision_args(args) -> None:
         raise UsageError("--calibration calibrates an int8 variant: add --precision int8")
 
 
+def add_execution_provider_arg(parser) -> None:
+    parser.add_argument("--execution-provider", help="onnxruntime execution provider to run the ONNX file on (default CPUExecutionProvider; one this onnxruntime has)")
+
+
+def use_execution_provider(args) -> None:
+    """The --execution-provider asked for, or a one-line refusal listing those installed."""
+    from zoocheck.converters.onnx_runtime import use_execution_provider as use
+
+    if args.execution_provider:
+        try:
+            use(args.execution_provider)
+        except ValueError as exc:
+            raise UsageError(f"{exc}; pick one of those for --execution-provider") from None
+
+
 def check_max_drop(value: float) -> None:
     if not 0 <= value < 100:
         raise UsageError(f"--max-drop {value:g}: give a percentage of the reference top-1 from 0 to 100 (1: MLPerf's 99%)")

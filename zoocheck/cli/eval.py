@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 from zoocheck.cli.common import (
+    add_execution_provider_arg,
+    use_execution_provider,
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
@@ -44,6 +46,7 @@ def register(subparsers) -> None:
     cache.add_argument("--cache-dir", help="preprocessed-image cache (default <zoocheck cache>/preprocessed)")
     cache.add_argument("--no-cache", action="store_true", help="neither read nor write the preprocessed-image cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_execution_provider_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the result (top1, top5, images, ...) as JSON")
     parser.set_defaults(run=run)
@@ -82,6 +85,7 @@ def run(args) -> int:
     from zoocheck.store import ResultsStore
     from zoocheck.validate import at_least_one, check_writable_dir
 
+    use_execution_provider(args)
     at_least_one("--limit", args.limit)
     at_least_one("--subsample", args.subsample)
     check_max_drop(args.max_drop)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoocheck.cli.common import (
+    add_execution_provider_arg,
+    use_execution_provider,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -42,6 +44,7 @@ def register(subparsers) -> None:
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3; an fp16/int8 variant's own otherwise)")
     add_precision_args(parser)
+    add_execution_provider_arg(parser)
     add_graph_arg(parser)
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the parity results as JSON")
@@ -59,6 +62,7 @@ def run(args) -> int:
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, positive_finite
 
+    use_execution_provider(args)
     store = ResultsStore(args.results)
     positive_finite("--max-rel-err", args.max_rel_err)
     entries = resolve_entries(args.src, args.model)
