@@ -121,6 +121,10 @@ def use_execution_provider(args) -> None:
             raise UsageError(f"{exc}; pick one of those for --execution-provider") from None
 
 
+def add_max_drop_arg(parser, compared: str) -> None:
+    parser.add_argument("--max-drop", type=float, default=1.0, help=f"{compared}: the top-1 drop allowed, in percent of the reference's top-1 (default 1: MLPerf's 99%%)")
+
+
 def check_max_drop(value: float) -> None:
     if not 0 <= value < 100:
         raise UsageError(f"--max-drop {value:g}: give a percentage of the reference top-1 from 0 to 100 (1: MLPerf's 99%)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, add_results_arg, check_max_drop, console, print_json
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, add_max_drop_arg, add_results_arg, check_max_drop, console, print_json
 
 
 def register(subparsers) -> None:
@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("reference", help="the reference evaluation's per-image predictions (.npz; `zoocheck eval` prints it): fp32, source framework, zoo A")
     parser.add_argument("candidate", help="the candidate's predictions (.npz): the variant, the ONNX file, zoo B")
-    parser.add_argument("--max-drop", type=float, default=1.0, help="the top-1 drop allowed, in percent of the reference's top-1 (default 1: MLPerf's 99%%)")
+    add_max_drop_arg(parser, "the candidate against the reference")
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the paired comparison as JSON")
     parser.set_defaults(run=run)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from zoocheck.cli.common import (
     add_execution_provider_arg,
+    add_max_drop_arg,
     use_execution_provider,
     EXIT_FAILED,
     EXIT_OK,
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
     parser.add_argument("--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
     parser.add_argument("--subsample", type=int, help="evaluate N images, every k-th of the data set (a fixed subset; the output says the confidence interval it buys)")
-    parser.add_argument("--max-drop", type=float, default=1.0, help="an fp16/int8 --onnx file is evaluated beside its fp32 file: the top-1 drop allowed, in percent of the fp32 top-1 (default 1: MLPerf's 99%%)")
+    add_max_drop_arg(parser, "an fp16/int8 --onnx file is evaluated beside its fp32 file (the reference)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
     parser.add_argument("--workers", type=int, help="decoding threads (default: one per CPU core)")
     cache = parser.add_mutually_exclusive_group()
