@@ -61,7 +61,10 @@ def recognised_layout(shapes: dict[str, tuple[int, ...]], arch: Architecture) ->
     canonical = family.part("parameters")(arch)
     stand_ins = {name: np.zeros(1, np.float32) for name in canonical}
     for framework, _ in family.layouts:
-        under = list(family.layout(framework)(stand_ins, arch, ""))  # a layout renames one to one, in order
+        try:
+            under = list(family.layout(framework)(stand_ins, arch, ""))  # a layout renames one to one, in order
+        except (KeyError, ValueError, IndexError):  # it needs a source's naming scheme, or reshapes: not a rename
+            continue
         if set(under) != set(given) or len(under) != len(canonical):
             continue
         names = dict(zip(under, canonical, strict=True))
