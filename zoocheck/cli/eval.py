@@ -80,7 +80,7 @@ def run(args) -> int:
     from zoocheck.checks.imagenet import DatasetError, read_dataset
     from zoocheck.checks.paired import interval_bought
     from zoocheck.checks.runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
-    from zoocheck.identity import ModelIdentity, entry_of_file, onnx_metadata
+    from zoocheck.identity import ModelIdentity, entry_of_file, read_identity
     from zoocheck.reports.eval_report import print_eval, print_paired
     from zoocheck.records import Failure
     from zoocheck.store import ResultsStore
@@ -128,7 +128,7 @@ def run(args) -> int:
             bar.update(task, completed=done)
 
     options = EvalOptions(limit=args.limit, batch_size=args.batch_size, workers=args.workers, cache_dir=cache, progress=progress if bar else None, subsample=args.subsample)
-    variant = args.onnx and onnx_metadata(Path(args.onnx)) is not None and onnx_metadata(Path(args.onnx)).variant is not None
+    variant = bool(args.onnx) and bool((read_identity(Path(args.onnx))[1] or {}).get("variant"))
     paired = None
     try:
         if bar:
