@@ -239,3 +239,25 @@ def test_an_execution_provider_onnxruntime_lacks_is_refused_with_those_it_has(tm
     done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--execution-provider", "NoSuchExecutionProvider", results=tmp_path)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "'NoSuchExecutionProvider' is not in this onnxruntime" in done.stderr and all(p in done.stderr for p in ort.get_available_providers())
+
+
+def test_sweep_refuses_a_calibration_folder_without_int8(tmp_path):
+    done = zoocheck("sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--calibration", str(tmp_path), results=tmp_path)
+    assert done.returncode == 2 and "--precision int8" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_sweep_with_precision_checks_and_evaluates_the_variant_beside_fp32(tmp_path, labelled):
+    done = zoocheck("sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--steps", "convert,parity,eval", "--data", str(labelled),
+                    "--precision", "int8", "--json", results=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    from zoocheck.store import ResultsStore
+
+    store = ResultsStore(tmp_path)
+    parities = store.results("parity")
+    assert sorted(p.precision for p in parities) == ["fp32", "int8", "int8"] and all(p.status == "ok" for p in parities)
+    assert sorted(e.precision for e in store.results("eval")) == ["fp32", "int8"]
+    (paired_result,) = store.results("paired_eval")
+    assert paired_result.images == 16 and paired_result.candidate.precision == "int8"
+    done = zoocheck("table", "--format", "csv", "--src", "torchvision", "--arch", "resnet18", results=tmp_path)
+    assert "int8 parity ok (random weights), top-1" in done.stdout

@@ -18,7 +18,7 @@ from zoocheck import __version__
 from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, NativeProcessError, NativeSession, convert
 from zoocheck.digests import code_digest, file_digest_or_none, json_digest
 from zoocheck.errors import BadInput
-from zoocheck.checks.variants import VariantOutcome, compare_with_fp32, make_variant
+from zoocheck.checks.variants import VariantOutcome, make_variant, variant_parity
 from zoocheck.identity import onnx_metadata
 from zoocheck.records import AuditRecord, Comparison, EvalResult, Failure, LibraryPreprocessCheck, ParityResult, Tolerance
 from zoocheck.store import ResultsStore
@@ -165,25 +165,9 @@ def parity_runs(
 
 
 def _variant_parity(run: ModelRun, variant: Path, store: ResultsStore, images, tolerance, opset, graph, on_result, *, framework_checked: bool) -> list[ParityResult]:
-    """A variant against the source framework (unless ``framework_checked``) and against the
-    fp32 file it was made from; each result stored and shown (``on_result`` gets no conversion
-    for the second: none was made)."""
-    from zoocheck.checks.parity import check_parity, model_inputs, variant_random_inputs
-
-    meta = onnx_metadata(variant)
-    found = []
-    if not framework_checked:
-        framework, conversion = check_parity(
-            run.entry, weights=run.weights, random_seed=run.random_seed, output=None, onnx_path=variant, images=images,
-            tolerance=tolerance, opset=opset, graph=graph,
-        )  # fmt: skip
-        found.append((framework, conversion))
-    fed = model_inputs(run.entry, images, random_count=variant_random_inputs(meta.precision))
-    against_fp32 = compare_with_fp32(
-        variant, fed.names, fed.batch, inputs=fed.described, skipped=fed.skipped, random_seed=meta.random_seed,
-        published_weights=run.weights is not None and is_published_file(run.entry, run.weights),
-    )  # fmt: skip
-    found.append((against_fp32, None))
+    """``variants.variant_parity`` of a run's variant, each result stored and shown (``on_result``
+    gets the conversion of the framework check, none for the fp32 comparison)."""
+    found = variant_parity(run.entry, run.weights, run.random_seed, variant, images=images, tolerance=tolerance, opset=opset, graph=graph, framework_checked=framework_checked)
     for result, conversion in found:
         store.add(result)
         if on_result:

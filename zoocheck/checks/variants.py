@@ -155,3 +155,30 @@ def compare_with_fp32(variant: Path, names: Sequence[str], batch: np.ndarray, **
         random_weights=meta.random_weights, tolerance=PRECISION_TOLERANCES[info.precision], onnx_path=str(variant),
         weights=meta.weights.file if meta.weights else None, precision=info.precision, **described,
     )  # fmt: skip
+
+
+def variant_parity(
+    entry, weights: Path | None, random_seed: int | None, variant: Path, *, images=None, tolerance=None, opset: int | None = None,
+    graph: str | None = None, framework_checked: bool = False, isolate: bool = True,
+) -> list[tuple[ParityResult, object]]:  # fmt: skip
+    """A variant against the source framework (unless ``framework_checked``: a parity run on the
+    variant itself did that) and against the fp32 file it was made from, each judged by the
+    variant's precision's tolerance (unless ``tolerance``): [(result, the framework check's
+    conversion or None)]."""
+    from zoocheck.checks.parity import check_parity, model_inputs, variant_random_inputs
+    from zoocheck.zoo_registry.download import is_published_file
+
+    meta = onnx_metadata(variant)
+    found = []
+    if not framework_checked:
+        found.append(check_parity(
+            entry, weights=weights, random_seed=random_seed, output=None, onnx_path=variant, images=images, tolerance=tolerance,
+            opset=opset, graph=graph, isolate=isolate,
+        ))  # fmt: skip
+    fed = model_inputs(entry, images, random_count=variant_random_inputs(meta.precision))
+    against_fp32 = compare_with_fp32(
+        variant, fed.names, fed.batch, inputs=fed.described, skipped=fed.skipped, random_seed=meta.random_seed,
+        published_weights=weights is not None and is_published_file(entry, weights),
+    )  # fmt: skip
+    found.append((against_fp32, None))
+    return found

@@ -92,12 +92,11 @@ def add_output_args(parser, what: str) -> None:
     parser.add_argument("--opset", type=int, help="ONNX opset (default 17; each exporter's range is checked)")
 
 
-def add_precision_args(parser, default: str | None = "fp32") -> None:
+def add_precision_args(parser, what: str = "also write this variant beside the fp32 file (<name>.<precision>.onnx) and check it with its own tolerance") -> None:
     """--precision/--calibration: a deployment variant of the file converted."""
     from zoocheck.records import PRECISIONS
 
-    parser.add_argument("--precision", choices=PRECISIONS, default=default,
-                        help="also write this variant beside the fp32 file (<name>.<precision>.onnx) and check it with its own tolerance")  # fmt: skip
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help=what)
     parser.add_argument("--calibration", help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)")
 
 

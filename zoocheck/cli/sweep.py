@@ -7,7 +7,7 @@ what changed or failed (``--force``: everything). Exit 0 when every job passed, 
 
 from __future__ import annotations
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, add_seed_arg, console, print_json, random_seed
+from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_precision_args, add_results_arg, add_seed_arg, check_precision_args, console, print_json, random_seed
 
 
 def register(subparsers) -> None:
@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--images", help="parity: folder of photographs (default: the ones bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="parity tolerance: max |diff| / logit range (default 1e-3)")
     parser.add_argument("--opset", type=int, help="ONNX opset when converting (default 17)")
+    add_precision_args(parser, "parity: also make each converted file's variant and check it against the framework and the fp32 file; eval: evaluate it beside the fp32 file, paired")
     parser.add_argument("--workers", type=int, default=1, help="jobs run at once (local: worker processes; default 1)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default local)")
     parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one on 127.0.0.1)")
@@ -124,10 +125,12 @@ def run(args) -> int:
         except DatasetError as exc:
             raise UsageError(str(exc)) from None
     tolerance = {"max_rel_err": args.max_rel_err} if args.max_rel_err is not None else {}
+    check_precision_args(args)
+    variant = {"precision": args.precision, "calibration": args.calibration} if args.precision != "fp32" else {}
     options = {
         "convert": {"opset": args.opset},
-        "parity": {"opset": args.opset, "tolerance": tolerance, "images": images},
-        "eval": {"data": args.data, "data_fingerprint": data_fingerprint, "limit": args.limit},
+        "parity": {"opset": args.opset, "tolerance": tolerance, "images": images, **variant},
+        "eval": {"data": args.data, "data_fingerprint": data_fingerprint, "limit": args.limit, **variant},
         "compare": {"tolerance": tolerance, "images": images},
     }
     jobs = plan(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoocheck.records import Failure, Record, SweepJobRecord
+from zoocheck.records import Failure, PairedEval, ParityResult, Record, SweepJobRecord
 from zoocheck.sweep.jobs import Job, categorize, reproduce_command
 
 NO_PARTNER = "the registry records no same_weights_as partner to compare with"
@@ -153,15 +153,46 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
         if not conversion.ok:  # parity has nothing to check: it fails with the same reason
             failure = _failure(parity_job, conversion.failure)
             return outcomes + [_outcome(parity_job, began, "failed", records=(result,), failure=failure, message=f"no conversion: {conversion.failure.one_line()}")]
-    status = "ok" if result.status == "ok" else "failed"
+    records, variant_failure = (result,), None
+    if parity_job.options.get("precision", "fp32") != "fp32" and work.onnx_path.is_file():
+        variant_records, variant_failure = _variant(work, parity_job)
+        records += variant_records
+    results = [r for r in records if isinstance(r, ParityResult)]
+    status = "ok" if all(r.status == "ok" for r in results) and variant_failure is None else "failed"
     failure = None
     if result.failure is not None:
         failure = _failure(parity_job, result.failure)
+    elif variant_failure is not None:
+        failure = _failure(parity_job, variant_failure)
     elif status == "failed":
-        failed = _failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", result.summary()))
-        failure = dataclasses.replace(failed, category="numerical", fp32_noise=result.fp32_noise)
-    outcomes.append(_outcome(parity_job, began, status, records=(result,), failure=failure, message=result.summary(), onnx_path=str(work.onnx_path), log=conversion.log))
+        failing = next(r for r in results if r.status != "ok")
+        if failing.failure is not None:
+            failure = _failure(parity_job, failing.failure)
+        else:
+            failed = _failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", failing.summary()))
+            failure = dataclasses.replace(failed, category="numerical", fp32_noise=failing.fp32_noise)
+    message = "; ".join(r.summary() for r in results)
+    outcomes.append(_outcome(parity_job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path), log=conversion.log))
     return outcomes
+
+
+def variant_path(work: EntryWork, precision: str) -> Path:
+    """Where the sweep keeps the ``precision`` variant of its cached conversion."""
+    return work.onnx_path.with_name(f"{work.onnx_path.stem}.{precision}.onnx")
+
+
+def _variant(work: EntryWork, job: Job) -> tuple[tuple[Record, ...], Failure | None]:
+    """The variant of the job's conversion (made again: its key is the parity job's) and its
+    parity against the framework and the fp32 file: (records, the failure making it)."""
+    from zoocheck.checks.variants import make_variant, variant_parity
+
+    precision, calibration = job.options["precision"], job.options.get("calibration")
+    made = make_variant(work.onnx_path, precision, output=variant_path(work, precision), calibration_folder=Path(calibration) if calibration else None)
+    if made.record is None:
+        return (), made.failure
+    images = [Path(p) for p in work.images] if work.images is not None else None
+    checked = variant_parity(job.entry, job.weights, job.random_seed, made.path, images=images, opset=job.options.get("opset"), isolate=False)
+    return (made.record, *(result for result, _ in checked)), None
 
 
 def _conversion_outcome(job: Job, conversion, began: float) -> JobOutcome:
@@ -228,12 +259,35 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
 def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     from zoocheck.sweep.evalshards import evaluate_onnx
 
+    precision = job.options.get("precision", "fp32")
     try:
         result = evaluate_onnx(job, work.onnx_path, work.data, predictions=work.predictions, **work.options.get("eval", {}))
-    except Exception as exc:  # unreadable data, a label space that is not ImageNet-1k
+        records: tuple[Record, ...] = (result,)
+        if precision != "fp32":
+            records += _paired_eval(work, job, result, precision)
+    except Exception as exc:  # unreadable data, a label space that is not ImageNet-1k, no variant made
         failure = Failure.from_exception(job.entry.source, job.entry.name, "eval", exc)
         return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure.message)
-    return _outcome(job, began, "ok", records=(result,), message=result.summary(), onnx_path=str(work.onnx_path))
+    paired = [r for r in records if isinstance(r, PairedEval)]
+    status = "failed" if any(p.verdict == "fail" for p in paired) else "ok"
+    message = "; ".join([result.summary()] + [f"{precision} top-1 {p.difference:+.3f} points: {p.verdict}" for p in paired])
+    failure = None
+    if status == "failed":
+        failure = dataclasses.replace(_failure(job, Failure(job.entry.source, job.entry.name, "eval", "VariantDrop", message)), category="numerical")
+    return _outcome(job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path))
+
+
+def _paired_eval(work: EntryWork, job: Job, fp32, precision: str) -> tuple[Record, ...]:
+    """The variant the parity step made, evaluated on the same images and paired with ``fp32``."""
+    from zoocheck.checks.paired import pair
+    from zoocheck.sweep.evalshards import evaluate_onnx
+
+    variant = variant_path(work, precision)
+    if not variant.is_file():
+        raise FileNotFoundError(f"{variant}: no {precision} variant to evaluate; run the parity step with --precision {precision} first")
+    predictions = work.predictions.with_name(f"{work.predictions.stem}.{precision}.npz")
+    result = evaluate_onnx(job, variant, work.data, predictions=predictions, precision=precision, **work.options.get("eval", {}))
+    return result, pair(fp32, result)
 
 
 __all__ = ["NO_PARTNER", "EntryWork", "JobOutcome", "conversion_path", "run_entry", "run_entry_captured"]
