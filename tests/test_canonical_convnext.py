@@ -10,11 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import max_rel
 from test_canonical_efficientnet import SEED, SIZE, _convert, check_numpy_forward
+
 from zoocheck.cli import main
-from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
+from zoocheck.converters.graph import (
+    NoCanonicalForm,
+    canonical_fingerprint,
+    resolve_form,
+    template_for,
+)
 from zoocheck.converters.weights import random_weights, to_layout
 from zoocheck.converters.weights.random import calibration_batch
 from zoocheck.families.convnext.canonical import forward

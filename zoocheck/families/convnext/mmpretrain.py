@@ -20,7 +20,12 @@ from zoocheck.converters._mmpretrain_modules import LinearClsHead
 from zoocheck.converters.base import require_fields
 from zoocheck.converters.mmpretrain_layers import ImageClassifier
 from zoocheck.families.convnext.canonical import DOWNSAMPLE, DW_KERNEL, STEM_PATCH
-from zoocheck.families.convnext.spec import DEFAULT_NORM_EPS, GRN_EPS, MLP_RATIO, ConvNeXtSpec
+from zoocheck.families.convnext.spec import (
+    DEFAULT_NORM_EPS,
+    GRN_EPS,
+    MLP_RATIO,
+    ConvNeXtSpec,
+)
 
 
 class LayerNorm2d(nn.LayerNorm):

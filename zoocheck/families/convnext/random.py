@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import BETA_STD, CLASSIFIER_STD, GAMMA_RANGE, branch_gain, spread_classifier
+from zoocheck.converters.weights.random import (
+    BETA_STD,
+    CLASSIFIER_STD,
+    GAMMA_RANGE,
+    branch_gain,
+    spread_classifier,
+)
 from zoocheck.families.convnext.canonical import blocks, forward, parameter_shapes
 from zoocheck.zoo_registry.types import Architecture
 

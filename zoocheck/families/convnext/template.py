@@ -34,7 +34,12 @@ import numpy as np
 
 from zoocheck.converters.graph.template import Builder, NoCanonicalForm
 from zoocheck.converters.normalize import INPUT_NAME, OUTPUT_NAME
-from zoocheck.families.convnext.canonical import DOWNSAMPLE, DW_KERNEL, STEM_PATCH, blocks
+from zoocheck.families.convnext.canonical import (
+    DOWNSAMPLE,
+    DW_KERNEL,
+    STEM_PATCH,
+    blocks,
+)
 from zoocheck.families.convnext.spec import GRN_EPS, MLP_RATIO, ConvNeXtSpec
 
 #: the first opset with ``LayerNormalization``

@@ -3,6 +3,10 @@ spec's GRN and layer-scale fields."""
 
 from __future__ import annotations
 
-from zoocheck.families.convnext.canonical import forward, layer_outputs, parameter_shapes
+from zoocheck.families.convnext.canonical import (
+    forward,
+    layer_outputs,
+    parameter_shapes,
+)
 
 __all__ = ["forward", "layer_outputs", "parameter_shapes"]
