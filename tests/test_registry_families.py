@@ -169,6 +169,7 @@ SAME_FUNCTION = {
     "efficientnet": ("efficientnet_b0", "efficientnet_b0", 64),
     "densenet": ("densenet121", "densenet121", 64),
     "vgg": ("vgg11_bn", "vgg11_bn", 224),  # timm's 7x7-conv classifier equals torchvision's Linear at 224 only
+    "convnext": ("convnext_tiny", "convnext_tiny", 64),  # layer scale after the permute back (torchvision) or on NCHW (timm)
 }
 
 

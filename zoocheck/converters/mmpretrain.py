@@ -100,13 +100,19 @@ class MMPretrainConverter(TorchConverter):
     @staticmethod
     def _load_family_network(entry: Entry, weights: Path | None, random_seed: int | None, build) -> NativeModel:
         """A family's mmpretrain network (``build(arch)``, NoBuilder for a spec it does not build)
-        with the checkpoint's weights, or randomised."""
+        with the checkpoint's weights, or random: the family's canonical random weights where it
+        has an mmpretrain layout, the network's own randomised otherwise."""
         from zoocheck.converters import torch_common as tc
+        from zoocheck.converters.weights import random_weights, to_layout
 
         module = build(entry.arch)
+        describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
+        family = family_of(entry.arch)
         if weights is not None:
-            describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
             _load_checkpoint(module, Path(weights), describe)
+        elif "mmpretrain" in dict(family.layouts) and family.random_weights is not None:
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
+            tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         else:
             tc.randomize(module, random_seed, entry.input_size)
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})

@@ -100,8 +100,9 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
         # no weight tying: it merges small initializers that compare equal, and the lifted
         # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
-        # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights
-        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
+        # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
+        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
+        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul"])
     rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
@@ -115,6 +116,9 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     rewrite.hardswish_op(slim)
     rewrite.flatten_pooled_reshape(slim)
     rewrite.batch_norm_to_affine(slim)
+    rewrite.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
+    rewrite.layer_scale_before_transpose(slim)
+    rewrite.channels_last_constants(slim)
     rewrite.flatten_head(slim)
     rewrite.gemm_head(slim)
     return slim
@@ -228,6 +232,7 @@ def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
     weights of ``exported_model``, a normalised export (input ``input``, output ``logits``) whose
     Conv weights ``lift_conv_weights`` took out into ``lifted`` (emptied here as the template
     fills). Raises GraphMismatch when the export does not have the template's structure."""
+    import onnx
     from onnx import numpy_helper
 
     exported = simplify(exported_model, lifted)
@@ -244,8 +249,10 @@ def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
             slot = template.graph.initializer[template_inits[name]]
             if tuple(value.shape) != tuple(slot.dims):
                 raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
-            # reshaped: ascontiguousarray makes a scalar (a Clip bound) one-dimensional
-            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32).reshape(value.shape), name))
+            # reshaped: ascontiguousarray makes a scalar (a Clip bound) one-dimensional; the
+            # template's dtype kept (a Reduce's int64 axes)
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(slot.data_type)
+            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype).reshape(value.shape), name))
         del values
         for source_name in pairs[node.name].input:  # copied: the lifted array can go
             uses[source_name] -= 1

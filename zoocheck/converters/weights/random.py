@@ -159,6 +159,14 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
             std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
             params[name] = params[name] + rng.standard_normal(shapes[name]) * MEAN_SHIFT_STD * std
             params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(*VARIANCE_FACTOR_RANGE, shapes[name])
+    spread_classifier(arch, params, forward, seed, input_size, classifier)
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def spread_classifier(arch: Architecture, params: dict[str, np.ndarray], forward: Callable, seed: int, input_size: int,
+                      classifier: str = "fc") -> None:  # fmt: skip
+    """The scheme's classifier step, in place: ``<classifier>.weight`` projected off the mean
+    feature of the second calibration batch, scaled to the logit spread ``LOGIT_SPREAD``."""
     fc = f"{classifier}.weight"
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
@@ -171,4 +179,3 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
     spread = float(logits.std(axis=1).mean())
     if np.isfinite(spread) and spread > 0:
         params[fc] = params[fc] * (LOGIT_SPREAD / spread)
-    return {k: v.astype(np.float32) for k, v in params.items()}

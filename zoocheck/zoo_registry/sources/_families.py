@@ -1,5 +1,6 @@
 """What the per-source tables of the new families share (data/families_<source>.csv, one row per
-published weights of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet and VGG): the
+published weights of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet, VGG, ConvNeXt and
+ConvNeXt-V2): the
 architecture, from the family's own name parser (``zoocheck/families/<family>/names.py``). A row
 that cannot be an entry has its reason in the ``excluded`` column and becomes an ``Excluded``.
 """
@@ -10,7 +11,7 @@ from zoocheck.families.registry import get_family
 from zoocheck.zoo_registry.sources._common import Row, read_rows
 from zoocheck.zoo_registry.types import Architecture, Excluded
 
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "convnext", "convnext_v2")
 
 
 def family_architecture(family: str, scheme: str, name: str) -> Architecture:

@@ -1,5 +1,6 @@
 """mmpretrain (formerly mmcls): the ImageNet-1k ResNet / ResNeXt configs (data/mmpretrain.csv) and
-those of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet and VGG (data/families_mmpretrain.csv).
+those of MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet, VGG, ConvNeXt and ConvNeXt-V2
+(data/families_mmpretrain.csv).
 
 Entry name = the config name (``resnetv1d50_8xb32_in1k``); builder = the config name too; the
 converter builds from ``entry.arch``. Aliases: the short model name (``resnet50``, ``resnetv1d50``,
@@ -7,7 +8,8 @@ converter builds from ``entry.arch``. Aliases: the short model name (``resnet50`
 mmcls 0.x checkpoint stem (``resnext101_32x4d_b32x8_imagenet``).
 
 The new families' rows carry their test pipeline as typed columns: ``resize_mode`` ('short':
-ResizeEdge + CenterCrop; 'crop_first': EfficientNetCenterCrop, whose ``resize`` is crop + crop_padding)
+ResizeEdge + CenterCrop; 'crop_first': EfficientNetCenterCrop, whose ``resize`` is crop + crop_padding;
+'squash': the 384/512-px configs' ``Resize(scale=384)``, whose ``resize`` cell reads ``384x384``)
 and ``image_library`` (the resize backend: pillow or cv2); the architecture comes from the family's
 ``mmpretrain`` name parser.
 """
@@ -100,11 +102,20 @@ def _family_preprocess(row: Row) -> Preprocess:
     EfficientNetCenterCrop; mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
     library = row["image_library"]
     return Preprocess(
-        resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
+        resize=_resize_edge(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
         image_library=library, antialias=library == "pil", resize_mode=row["resize_mode"],  # type: ignore[arg-type]
         size_rounding="floor", crop_rounding="round", mean=triple(row["mean"], MEAN_255),
         std=triple(row["std"], STD_255), scale=1.0,
     )  # fmt: skip
+
+
+def _resize_edge(cell: str) -> int:
+    """The ``resize`` cell: the short side (``256``), or a square squash's side (``384x384``: the
+    ``Resize(scale=384)`` of the 384-px configs, ``resize_mode`` 'squash')."""
+    sides = {int(side) for side in cell.split("x")}
+    if len(sides) != 1:
+        raise ValueError(f"resize {cell!r} is not one side or a square")
+    return sides.pop()
 
 
 def _family_entries() -> tuple[Entry, ...]:

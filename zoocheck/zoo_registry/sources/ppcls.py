@@ -1,6 +1,7 @@
 """PaddleClas: the ResNet / ResNet_vc / ResNet_vd / ssld / ResNeXt / ResNeXt_vd / ResNeXt101_wsl models
-(data/paddleclas.csv) and the MobileNetV2/V3, EfficientNet, DenseNet and VGG models
-(data/families_paddleclas.csv; its int8 row without weights and the EfficientNetV2 rows without
+(data/paddleclas.csv) and the MobileNetV2/V3, EfficientNet, DenseNet, VGG and ConvNeXt models
+(data/families_paddleclas.csv, whose ``image_library`` column names ResizeImage's backend, cv2 where
+empty: ConvNeXt's configs resize with PIL, bicubic; its int8 row without weights and the EfficientNetV2 rows without
 numbers or eval config are ``EXCLUDED`` with their reason).
 
 Entry name = PaddleClas's own name (``ResNeXt101_vd_32x4d``); lookups are case-insensitive, so the
@@ -119,7 +120,7 @@ def _entries() -> tuple[Entry, ...]:
 
 #: family -> its per-family page (docs/zh_CN/models/ImageNet1k/)
 FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
-                "densenet": "DenseNet.md", "vgg": "VGG.md"}  # fmt: skip
+                "densenet": "DenseNet.md", "vgg": "VGG.md", "convnext": "ConvNeXt.md"}  # fmt: skip
 FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
                 "for these CNNs, the unit unstated)")  # fmt: skip
 
@@ -133,7 +134,10 @@ def _family_entries() -> tuple[Entry, ...]:
             name, url = row["model"], row["weights_url"]
             notes = []
             if row["resize"]:
-                preprocess = dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]))
+                # ResizeImage's backend: cv2 (its default, INTER_LINEAR) where the column is empty
+                library = row["image_library"] or "cv2"
+                preprocess = dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],
+                                                 image_library=library, antialias=library == "pil")  # fmt: skip
             else:
                 preprocess = PPCLS
                 notes.append("no eval config in this PaddleClas snapshot: the 224-pixel configs' preprocessing assumed")

@@ -1,5 +1,6 @@
 """timm: one entry per pretrained tag of the resnet / resnext / wide_resnet families (data/timm.csv) and
-of mobilenetv2 / mobilenetv3 / efficientnet / efficientnetv2 / densenet / vgg (data/families_timm.csv).
+of mobilenetv2 / mobilenetv3 / efficientnet / efficientnetv2 / densenet / vgg / convnext / convnextv2
+(data/families_timm.csv).
 
 Entry name ``<arch>.<tag>`` (``resnet50d.gluon_in1k``), builder the timm architecture name. The default
 tag (what ``timm.create_model(arch, pretrained=True)`` loads) also answers to the bare arch name; old
