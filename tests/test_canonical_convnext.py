@@ -119,7 +119,7 @@ def test_random_weights_keep_every_block_in_play():
     assert np.ptp(logits, axis=1).min() > 1
 
 
-@pytest.mark.parametrize("source, name", [("torchvision", "convnext_tiny"), ("timm", "convnext_atto.d2_in1k"),
+@pytest.mark.parametrize("source, name", [pytest.param("torchvision", "convnext_tiny", marks=pytest.mark.slow), ("timm", "convnext_atto.d2_in1k"),
                                           ("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
                                           pytest.param("timm", "convnextv2_atto.fcmae_ft_in1k", marks=pytest.mark.slow),
                                           pytest.param("timm", "convnext_tiny.fb_in1k", marks=pytest.mark.slow),
