@@ -14,7 +14,7 @@ def test_identical_outputs_pass_with_zero_error():
     ref = np.array([0.0, 1.0, 5.0, -2.0, 3.0, 4.0])
     c = compare_outputs("x", ref, ref.copy())
     assert c.max_abs_err == 0 and c.max_rel_err == 0 and c.cosine == pytest.approx(1.0)
-    assert c.top1_agree and c.top5_overlap == 5 and not c.violations(Tolerance())
+    assert c.top1_agree and c.top5_overlap == 5 and not Tolerance().violations(c)
 
 
 def test_relative_error_is_scaled_by_the_logit_range():
@@ -24,8 +24,8 @@ def test_relative_error_is_scaled_by_the_logit_range():
     c = compare_outputs("x", ref, test)
     assert c.max_abs_err == pytest.approx(0.05)
     assert c.max_rel_err == pytest.approx(5e-4)
-    assert not c.violations(Tolerance())
-    assert c.violations(Tolerance(max_rel_err=1e-4)) == ["rel err 0.0005 > 0.0001"]
+    assert not Tolerance().violations(c)
+    assert Tolerance(max_rel_err=1e-4).violations(c) == ["rel err 0.0005 > 0.0001"]
 
 
 def test_top1_disagreement_fails_even_when_errors_are_small():
@@ -34,8 +34,8 @@ def test_top1_disagreement_fails_even_when_errors_are_small():
     c = compare_outputs("x", ref, test)
     assert c.max_rel_err < 1e-3
     assert c.top1_reference == 1 and c.top1_test == 0
-    assert any("top-1" in v for v in c.violations(Tolerance()))
-    assert not c.violations(Tolerance(require_top1=False))
+    assert any("top-1" in v for v in Tolerance().violations(c))
+    assert not Tolerance(require_top1=False).violations(c)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -45,7 +45,7 @@ def test_nonfinite_always_fails(bad):
     test[2] = bad
     c = compare_outputs("x", ref, test)
     assert c.nonfinite
-    assert c.violations(Tolerance(max_rel_err=float("inf"), min_cosine=-1, require_top1=False, min_top5_overlap=0))
+    assert Tolerance(max_rel_err=float("inf"), min_cosine=-1, require_top1=False, min_top5_overlap=0).violations(c)
 
 
 def test_top5_overlap_counts_shared_classes():

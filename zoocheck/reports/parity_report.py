@@ -22,7 +22,7 @@ def parity_table(result: ParityResult):
     for column in ("input", "max abs err", "max rel err", "cosine", f"top-1 {result.reference}", f"top-1 {result.test}", "top-5 overlap", "verdict"):
         table.add_column(column, justify="left" if column in ("input", "verdict") else "right")
     for c in result.comparisons:
-        problems = c.violations(result.tolerance)
+        problems = result.tolerance.violations(c)
         table.add_row(
             c.input,
             _fmt(c.max_abs_err),
@@ -42,15 +42,7 @@ def print_parity(console, result: ParityResult) -> None:
     if result.comparisons:
         console.print(parity_table(result))
         t = result.tolerance
-        console.print(
-            f"tolerance: rel err <= {t.max_rel_err:g} (of the logit range)"
-            + (f", abs err <= {t.max_abs_err:g}" if t.max_abs_err is not None else "")
-            + f", cosine >= {t.min_cosine:g}, top-1 {'must agree' if t.require_top1 else 'not judged'}, "
-            f"top-5 overlap >= {t.min_top5_overlap}"
-            + (f", top-1 agreement >= {t.min_top1_agreement:.0%} of the inputs" if t.min_top1_agreement is not None else "")
-            + ("" if t.precision == "fp32" else f" ({t.precision} tolerance)")
-            + "; NaN/Inf always fail"
-        )
+        console.print(f"tolerance: {t.describe()}")
         agreement = t.agreement_violation(result.comparisons)
         if agreement:
             console.print(f"[red]{agreement}[/red]")
