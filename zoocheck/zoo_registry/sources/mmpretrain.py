@@ -7,7 +7,8 @@ converter builds from ``entry.arch``. Aliases: the short model name (``resnet50`
 mmcls 0.x checkpoint stem (``resnext101_32x4d_b32x8_imagenet``).
 
 The new families' rows carry their test pipeline as typed columns: ``resize_mode`` ('short':
-ResizeEdge + CenterCrop; 'crop_first': EfficientNetCenterCrop, whose ``resize`` is crop + crop_padding)
+ResizeEdge + CenterCrop; 'crop_first': EfficientNetCenterCrop, whose ``resize`` is crop + crop_padding;
+'squash': mmcv's Resize to ``HxW``, the 384-pixel transformers)
 and ``image_library`` (the resize backend: pillow or cv2); the architecture comes from the family's
 ``mmpretrain`` name parser.
 """
@@ -95,12 +96,24 @@ def _entries() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
+def _resize_side(row: Row) -> int:
+    """The ``resize`` cell: the short side, or a squash's ``HxW`` (mmcv's ``Resize(scale=384)``:
+    square)."""
+    if row["resize_mode"] != "squash":
+        return int(row["resize"])
+    height, width = (int(side) for side in row["resize"].split("x"))
+    if height != width:
+        raise ValueError(f"squash to {row['resize']}: not square")
+    return height
+
+
 def _family_preprocess(row: Row) -> Preprocess:
-    """The config's test pipeline: ResizeEdge (long side int()) + CenterCrop (offset round), or
-    EfficientNetCenterCrop; mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
+    """The config's test pipeline: ResizeEdge (long side int()) + CenterCrop (offset round),
+    EfficientNetCenterCrop, or a squash (mmcv's Resize to a square, the 384-pixel transformers);
+    mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
     library = row["image_library"]
     return Preprocess(
-        resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
+        resize=_resize_side(row), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
         image_library=library, antialias=library == "pil", resize_mode=row["resize_mode"],  # type: ignore[arg-type]
         size_rounding="floor", crop_rounding="round", mean=triple(row["mean"], MEAN_255),
         std=triple(row["std"], STD_255), scale=1.0,

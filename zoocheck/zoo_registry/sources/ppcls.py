@@ -30,6 +30,7 @@ from zoocheck.zoo_registry.sources._common import (
     num,
     published,
     read_rows,
+    triple,
     with_relations,
 )
 from zoocheck.zoo_registry.names import paddleclas
@@ -119,9 +120,19 @@ def _entries() -> tuple[Entry, ...]:
 
 #: family -> its per-family page (docs/zh_CN/models/ImageNet1k/)
 FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
-                "densenet": "DenseNet.md", "vgg": "VGG.md"}  # fmt: skip
+                "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md"}  # fmt: skip
 FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
                 "for these CNNs, the unit unstated)")  # fmt: skip
+
+
+def _eval_config(row) -> Preprocess:
+    """The row's eval config: ResizeImage(resize_short, backend, interpolation) + CropImage +
+    NormalizeImage(mean, std) (cv2 bilinear and ImageNet's mean/std where the row leaves them out;
+    the PIL backend resizes with PIL's filters, as torchvision's antialias)."""
+    library = row["image_library"] or "cv2"
+    return dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"] or "bilinear",
+                               image_library=library, antialias=library == "pil",
+                               mean=triple(row["mean"], IMAGENET_MEAN), std=triple(row["std"], IMAGENET_STD))  # fmt: skip
 
 
 def _family_entries() -> tuple[Entry, ...]:
@@ -133,7 +144,7 @@ def _family_entries() -> tuple[Entry, ...]:
             name, url = row["model"], row["weights_url"]
             notes = []
             if row["resize"]:
-                preprocess = dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]))
+                preprocess = _eval_config(row)
             else:
                 preprocess = PPCLS
                 notes.append("no eval config in this PaddleClas snapshot: the 224-pixel configs' preprocessing assumed")
