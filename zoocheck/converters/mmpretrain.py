@@ -103,10 +103,15 @@ class MMPretrainConverter(TorchConverter):
         with the checkpoint's weights, or randomised."""
         from zoocheck.converters import torch_common as tc
 
+        from zoocheck.converters.weights import has_canonical_weights, random_weights, to_layout
+
         module = build(entry.arch)
+        describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
         if weights is not None:
-            describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
             _load_checkpoint(module, Path(weights), describe)
+        elif has_canonical_weights(entry.arch) and "mmpretrain" in dict(family_of(entry.arch).layouts):
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
+            tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         else:
             tc.randomize(module, random_seed, entry.input_size)
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})

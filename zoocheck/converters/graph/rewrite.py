@@ -46,6 +46,10 @@ CEIL_MODE_OPSET = 10
 INITIALIZERS_NOT_INPUTS_IR = 4
 #: Constant holds any tensor type from opset 9 on, float types only before.
 ANY_CONSTANT_OPSET = 9
+#: The first opset with LayerNormalization.
+LAYER_NORM_OPSET = 17
+#: Pad takes its pads as an input from opset 11, an attribute before.
+PAD_INPUTS_OPSET = 11
 
 
 def _attrs(node) -> dict:
@@ -319,14 +323,19 @@ def _is_flat_target(shape: np.ndarray) -> bool:
 
 
 def gemm_head(model) -> None:
-    """MatMul(x, W) + Add(b) and Gemm(transB=0) become Gemm(x, W^T, b, transB=1), in place."""
+    """MatMul(x, W) + Add(b) of a matrix x [N, C] and Gemm(transB=0) become Gemm(x, W^T, b,
+    transB=1), in place."""
     import onnx
 
     graph = model.graph
     inits = _initializers(model)
     consumers = _consumers(graph)
+    ranks = None
     for node in list(graph.node):
         if node.op_type == "MatMul" and node.input[1] in inits and len(inits[node.input[1]].dims) == 2:
+            ranks = ranks if ranks is not None else {name: len(shape) for name, shape in _static_shapes(model).items()}
+            if ranks.get(node.input[0], 2) != 2:  # a Linear layer on tokens [N, T, C] (a ViT's) stays a MatMul
+                continue
             users = consumers.get(node.output[0], [])
             add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
             bias_name = next((n for n in add.input if n in inits), None) if add is not None else None
@@ -823,4 +832,68 @@ def flatten_pooled_reshape(model) -> None:
         if shapes.get(node.input[0]) == [1, 1]:
             flatten = onnx.helper.make_node("Flatten", [node.input[0]], [node.output[0]], name=node.name, axis=1)
             _replace_nodes(model.graph, [node], [flatten], node)
+    _drop_unused_initializers(model)
+
+
+def _drop_dead_nodes(graph) -> None:
+    """Remove the nodes whose outputs nothing reads (and no graph output is), until none is left."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        read = {name for node in graph.node for name in node.input} | outputs
+        dead = [node for node in graph.node if not any(out in read for out in node.output)]
+        if not dead:
+            return
+        for node in dead:
+            graph.node.remove(node)
+
+
+def class_tokens_as_pad(model) -> None:
+    """A ViT's class (and distillation) tokens in one form, in place: ``Concat(Expand(cls, [N, -1,
+    -1]), .., x)`` on the token axis, then ``Add`` of the position embedding (or the embedding added
+    to the patches before it, DeiT-III), becomes ``Pad`` (that many zero tokens in front of x) +
+    ``Add`` of one constant table: the position embedding with each token added to its row (or the
+    tokens in their rows and zeros). The same numbers bit for bit (0 + a = a, and the sum of a
+    token and its position is the one float32 addition the exporter's graph makes), without the
+    Shape chain that expands the tokens to the batch size."""
+    import onnx
+    import onnx.numpy_helper
+
+    graph = model.graph
+    inits = _initializers(model)
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    for concat in [n for n in graph.node if n.op_type == "Concat" and _attrs(n).get("axis") == 1 and len(n.input) >= 2]:
+        expands = [producer.get(name) for name in concat.input[:-1]]
+        if not all(e is not None and e.op_type == "Expand" and e.input[0] in inits and len(inits[e.input[0]].dims) == 3 for e in expands):
+            continue
+        tokens = [_array(inits[e.input[0]]) for e in expands]
+        users = consumers.get(concat.output[0], [])
+        add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+        pos_name = next((name for name in add.input if name in inits), None) if add is not None else None
+        if pos_name is not None:  # Concat, then the position embedding of every token
+            table, output, removed = _array(inits[pos_name]).copy(), add.output[0], [concat, add]
+            for row, token in enumerate(tokens):
+                table[:, row] = table[:, row] + token[:, 0]
+        else:  # the tokens after the position embedding: their own values in their rows
+            width = tokens[0].shape[-1]
+            count = _static_shapes(model).get(concat.output[0], [None, None])[1]
+            if not isinstance(count, int):
+                continue
+            table = np.zeros((1, count, width), np.float32)
+            for row, token in enumerate(tokens):
+                table[:, row] = token[:, 0]
+            output, removed = concat.output[0], [concat]
+        name = f"{concat.name or concat.output[0]}.token_table"
+        _replace_initializer(model, name, table.astype(np.float32))
+        pads = f"{name}.pads"
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array([0, len(tokens), 0, 0, 0, 0], np.int64), pads))
+        position = list(graph.node).index(concat)
+        padded = f"{name}.padded"
+        new = [onnx.helper.make_node("Pad", [concat.input[-1], pads], [padded], name=f"{name}.pad", mode="constant"),
+               onnx.helper.make_node("Add", [padded, name], [output], name=f"{name}.add")]  # fmt: skip
+        for node in removed:
+            graph.node.remove(node)
+        for offset, node in enumerate(new):
+            graph.node.insert(position + offset, node)
+    _drop_dead_nodes(graph)
     _drop_unused_initializers(model)

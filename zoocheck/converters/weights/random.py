@@ -162,13 +162,17 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
     fc = f"{classifier}.weight"
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    feats = seen[0].astype(np.float64)
+    params[fc] = spread_classifier(params[fc], seen[0].astype(np.float64))
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def spread_classifier(weight: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    """The scheme's classifier step: ``weight`` [classes, features] projected off the mean of
+    ``feats`` (the features it reads on the second calibration batch), scaled so the logits spread
+    by ``LOGIT_SPREAD``."""
     mean = feats.mean(axis=0)
     if np.linalg.norm(mean) > 0:
         u = mean / np.linalg.norm(mean)
-        params[fc] = params[fc] - np.outer(params[fc] @ u, u)
-    logits = feats @ params[fc].T
-    spread = float(logits.std(axis=1).mean())
-    if np.isfinite(spread) and spread > 0:
-        params[fc] = params[fc] * (LOGIT_SPREAD / spread)
-    return {k: v.astype(np.float32) for k, v in params.items()}
+        weight = weight - np.outer(weight @ u, u)
+    spread = float((feats @ weight.T).std(axis=1).mean())
+    return weight * (LOGIT_SPREAD / spread) if np.isfinite(spread) and spread > 0 else weight
