@@ -103,7 +103,7 @@ class MMPretrainConverter(TorchConverter):
         with the checkpoint's weights, or randomised."""
         from zoocheck.converters import torch_common as tc
 
-        from zoocheck.converters.weights import has_canonical_weights, random_weights, to_layout
+        from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         module = build(entry.arch)
         describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
@@ -114,7 +114,8 @@ class MMPretrainConverter(TorchConverter):
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         else:
             tc.randomize(module, random_seed, entry.input_size)
-        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
+        layers = layer_modules(entry.arch, "mmpretrain") if "mmpretrain" in dict(family_of(entry.arch).layouts) else {}
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
 
 
 def _load_checkpoint(module, path: Path, describe: str) -> None:

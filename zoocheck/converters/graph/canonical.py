@@ -110,6 +110,7 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights
         slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
     rewrite.class_tokens_as_pad(slim)
+    rewrite.attention_in_one_form(slim)
     rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
