@@ -183,3 +183,46 @@ def test_ids_across_zoos():
     assert names.mmpretrain("deit3-small-p16_3rdparty_in1k").id == names.timm("deit3_small_patch16_224").id + "_ffnnormattn"
     # PaddleClas's ViT-S is the first timm ViT-S: 768 wide, 8 blocks, MLP ratio 3, no q/k/v bias, scale dim ** -0.5
     assert names.paddleclas("ViT_small_patch16_224").id == "vit_d768x8h8m2304_p16_224_noqkvbias_qkscale0.0360844_lneps1e-5"
+
+
+@pytest.mark.parametrize("distilled", [False, True])
+def test_paddle_network_is_paddleclas_own(distilled):
+    """zoocheck's PaddleClas network and PaddleClas's own VisionTransformer /
+    DistilledVisionTransformer (the paddleclas wheel) hold one state dict under the same names and
+    compute the same logits."""
+    pytest.importorskip("paddle")
+    module = "distilled_vision_transformer" if distilled else "vision_transformer"
+    try:
+        theirs_module = __import__(f"paddleclas.ppcls.arch.backbone.model_zoo.{module}", fromlist=["x"])
+    except Exception as exc:  # the wheel's own imports (faiss, ...) may be missing
+        pytest.skip(f"paddleclas: {exc}")
+    import paddle
+
+    from zoocheck.families.vit.paddle import build_network
+
+    arch = _arch("distilled" if distilled else "vit")
+    ours = build_network(arch)
+    cls = theirs_module.DistilledVisionTransformer if distilled else theirs_module.VisionTransformer
+    theirs = cls(img_size=SIZE, patch_size=16, class_num=CLASSES, embed_dim=192, depth=2, num_heads=3, mlp_ratio=4, qkv_bias=True, epsilon=1e-6)
+    params = _params(arch)
+    state = {k: paddle.to_tensor(v) for k, v in layouts.to_paddle(params, arch).items()}
+    assert set(state) == set(theirs.state_dict()) == set(ours.state_dict())
+    ours.set_state_dict(state)
+    theirs.set_state_dict(state)
+    ours.eval(), theirs.eval()
+    x = paddle.to_tensor(_batch().astype(np.float32))
+    expected = canonical.forward(arch, params, _batch())
+    for network in (ours, theirs):
+        assert np.abs(network(x).numpy() - expected).max() <= 1e-5 * np.ptp(expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paddle_name, timm_name", [("DeiT_tiny_patch16_224", "deit_tiny_patch16_224.fb_in1k"),
+                                                    ("DeiT_tiny_distilled_patch16_224", "deit_tiny_distilled_patch16_224.fb_in1k")])  # fmt: skip
+def test_timm_and_paddleclas_deit_tiny_are_identical(tmp_path, paddle_name, timm_name):
+    """One set of random weights as a timm state dict and a PaddleClas .pdparams, converted by
+    torch.onnx and paddle2onnx (its attention as ``(q @ k^T) * scale``, ``x[:, 0]`` a Slice,
+    the mean of two heads a Mul by 0.5): ``identical``."""
+    from zoocheck.cli import main
+
+    assert main(["compare", f"timm:{timm_name}", f"ppcls:{paddle_name}", "--random-weights", "--results", str(tmp_path), "--json"]) == 0

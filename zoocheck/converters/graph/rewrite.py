@@ -1080,3 +1080,58 @@ def attention_in_one_form(model) -> None:
         inits.update({t.name: t for t in new_inits})
     _drop_dead_nodes(graph)
     _drop_unused_initializers(model)
+
+
+def layer_norm_last_axis(model) -> None:
+    """A LayerNormalization over the last axis named by its positive index (paddle2onnx's
+    ``axis=2`` of [N, T, C]) says ``axis=-1``, as torch.onnx writes it, in place: the same op."""
+    norms = [n for n in model.graph.node if n.op_type == "LayerNormalization" and _attrs(n).get("axis", -1) >= 0]
+    if not norms:
+        return
+    shapes = _static_shapes(model)
+    for node in norms:
+        rank = len(shapes.get(node.input[0], []))
+        if rank and _attrs(node)["axis"] == rank - 1:
+            _set_attrs(node, axis=-1)
+
+
+def token_slice_as_gather(model) -> None:
+    """``Slice`` of one index on an axis then ``Squeeze`` of that axis (paddle2onnx's ``x[:, 0]``)
+    becomes ``Gather(axis, index)`` (torch.onnx's form), in place: the same tensor."""
+    import onnx
+    import onnx.numpy_helper
+
+    graph = model.graph
+    inits = _initializers(model)
+    consumers = _consumers(graph)
+    for node in [n for n in graph.node if n.op_type == "Slice" and len(n.input) >= 4 and all(i in inits for i in n.input[1:])]:
+        starts, ends, axes = (_array(inits[i]).tolist() for i in node.input[1:4])
+        steps = _array(inits[node.input[4]]).tolist() if len(node.input) > 4 else [1]
+        users = consumers.get(node.output[0], [])
+        squeeze = users[0] if len(users) == 1 and users[0].op_type == "Squeeze" and len(users[0].input) == 2 and users[0].input[1] in inits else None
+        if squeeze is None or len(axes) != 1 or steps != [1] or ends[0] != starts[0] + 1 or starts[0] < 0 or _array(inits[squeeze.input[1]]).tolist() != axes:
+            continue
+        index = f"{node.name or node.output[0]}.index"
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array(starts[0], np.int64), index))
+        position = list(graph.node).index(node)
+        graph.node.remove(node)
+        graph.node.remove(squeeze)
+        graph.node.insert(position, onnx.helper.make_node("Gather", [node.input[0], index], [squeeze.output[0]], name=squeeze.name or node.name, axis=axes[0]))
+    _drop_unused_initializers(model)
+
+
+def halving_as_mul(model) -> None:
+    """``Div(x, 2)`` becomes ``Mul(x, 0.5)`` (paddle2onnx's form of DeiT's mean of two heads), in
+    place: halving is exact either way in binary floating point."""
+    import onnx.numpy_helper
+
+    inits = _initializers(model)
+    for node in [n for n in model.graph.node if n.op_type == "Div" and n.input[1] in inits]:
+        value = _array(inits[node.input[1]])
+        if value.size == 1 and float(value.reshape(())) == 2.0 and node.input[0] not in inits:
+            half = f"{node.input[1]}.half"
+            if half not in inits:
+                inits[half] = onnx.numpy_helper.from_array(np.array(0.5, value.dtype), half)
+                model.graph.initializer.append(inits[half])
+            node.op_type, node.input[1] = "Mul", half
+    _drop_unused_initializers(model)

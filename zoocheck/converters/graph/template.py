@@ -93,9 +93,9 @@ class Builder:
     def mul(self, name: str, a: str, b: str) -> str:
         return self._node("Mul", name, [a, b])
 
-    def scale(self, name: str, x: str, value: float) -> str:
+    def scale(self, name: str, x: str, value: float, output: str | None = None) -> str:
         """``x`` times the constant ``value`` (``<name>.value``, a scalar)."""
-        return self._node("Mul", name, [x, self._constant(f"{name}.value", value)])
+        return self._node("Mul", name, [x, self._constant(f"{name}.value", value)], output)
 
     def hard_sigmoid(self, name: str, x: str, slope: float) -> str:
         """``clip(slope * x + 0.5, 0, 1)``: ONNX's HardSigmoid (every opset)."""
@@ -233,9 +233,6 @@ class Builder:
     def constant_tensor(self, name: str, shape: tuple[int, ...]) -> str:
         """A float initializer filled from the export (a token table, a layer scale)."""
         return self._param(name, shape)
-
-    def div(self, name: str, x: str, value: float, output: str | None = None) -> str:
-        return self._node("Div", name, [x, self._constant(f"{name}.value", value)], output)
 
     def head(self, x: str, features: int, classes: int) -> str:
         pooled = self.global_pool("head.pool", x)

@@ -1,5 +1,5 @@
-"""The ViT family's canonical weights (``canonical.py`` names) under torchvision's, timm's and
-mmpretrain's parameter names (the family's ``layouts``, ``families/registry.py``).
+"""The ViT family's canonical weights (``canonical.py`` names) under torchvision's, timm's,
+mmpretrain's and PaddleClas's (timm's, Linear weights [in, out]) parameter names (the family's ``layouts``, ``families/registry.py``).
 
 ====================  ==================================  =====================  ===================================
 canonical             torchvision                         timm                   mmpretrain
@@ -83,6 +83,17 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
 
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     return _renamed(params, arch, "timm")
+
+
+def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """PaddleClas's names (timm's: its files were written from timm's), each Linear weight
+    transposed to Paddle's [in, out]."""
+    spec = spec_of(arch)
+    if spec.layer_scale or not spec.pos_embed_tokens or spec.ffn_norm != "own":
+        raise ValueError(f"{spec.id}: PaddleClas's ViT has no layer scale or other token layout")
+    linear = ("qkv", "proj", "fc1", "fc2", "fc", "fc_dist")
+    return {_name(name, "timm"): value.T if name.endswith(".weight") and name.rsplit(".", 2)[-2] in linear else value
+            for name, value in params.items()}  # fmt: skip
 
 
 def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:

@@ -17,7 +17,8 @@ and ``attn.k.scale`` (each times sqrt(scale), ``attention.sqrt_scale``), ``attn.
 ``attn.proj``; ``ls1`` (Mul, layer scale), ``add1``; ``norm2``, ``mlp.fc1``, ``mlp.gelu`` (the
 Erf chain), ``mlp.fc2``, ``ls2``, ``add2``; then ``norm``, ``head.cls`` (Gather of token 0) and
 ``fc`` (Gemm), or for DeiT's distillation ``head.dist`` (token 1), ``fc_dist``, ``head.sum`` and
-``head.mean`` (Div by 2). A Linear layer on tokens is MatMul([in, out]) + Add.
+``head.mean`` (Mul by 0.5: paddle2onnx's form; torch.onnx's Div by 2 is rewritten to it, the same
+number). A Linear layer on tokens is MatMul([in, out]) + Add.
 """
 
 from __future__ import annotations
@@ -67,5 +68,5 @@ def build_template(spec: ViTSpec, num_classes: int, *, opset: int, graph_name: s
     else:
         both = b.add("head.sum", b.linear("fc", b.gather("head.cls", x, 0, axis=1), d, num_classes),
                      b.linear("fc_dist", b.gather("head.dist", x, 1, axis=1), d, num_classes))  # fmt: skip
-        b.div("head.mean", both, 2.0, OUTPUT_NAME)
+        b.scale("head.mean", both, 0.5, OUTPUT_NAME)
     return b.model(graph_name, num_classes)
