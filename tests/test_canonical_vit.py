@@ -151,6 +151,28 @@ def test_library_export_becomes_the_canonical_graph(tmp_path, library, kind):
     assert np.abs(got - expected).max() <= 1e-5 * np.ptp(expected)
 
 
+def test_layer_norm_below_opset_17_is_one_decomposition(tmp_path):
+    """Below opset 17 (no LayerNormalization op) torch.onnx's decomposition is the template's
+    (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul, Add), and computes timm's forward."""
+    import onnxruntime as ort
+    import torch
+
+    from zoocheck.converters.graph import finish_graph, template_for
+    from zoocheck.converters.graph.fingerprint import fingerprint
+    from zoocheck.converters.torch_common import TorchModel
+
+    arch, params, module = _network("timm", "vit")
+    TorchModel(module.float(), SIZE, {}).export_onnx(tmp_path / "export.onnx", 14)
+    model, facts = finish_graph(tmp_path / "export.onnx", arch, "canonical")
+    assert facts["structure_fingerprint"] == fingerprint(template_for(arch, 14))
+    assert "LayerNormalization" not in {n.op_type for n in model.graph.node}
+    x = _batch().astype(np.float32)
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    assert np.abs(got - expected).max() <= 1e-5 * np.ptp(expected)
+
+
 def test_other_input_sizes_are_refused():
     """A ViT's parameters hold its input size (the position embedding): random weights and the
     reference forward at another size are refused with the reason."""

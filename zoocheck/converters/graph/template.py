@@ -199,8 +199,8 @@ class Builder:
 
     def _reduce_mean(self, name: str, x: str) -> str:
         if self.opset >= 18:
-            return self._node("ReduceMean", name, [x, self.int_constant("layer_norm.axes", [-1])], keepdims=1)
-        return self._node("ReduceMean", name, [x], axes=[-1], keepdims=1)
+            return self._node("ReduceMean", name, [x, self.int_constant("layer_norm.axes", [-1])])
+        return self._node("ReduceMean", name, [x], axes=[-1])
 
     def gelu(self, name: str, x: str) -> str:
         """The exact GELU as torch.onnx writes it (no ``Gelu`` op before opset 20, and not at 20
