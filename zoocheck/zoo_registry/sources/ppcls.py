@@ -123,6 +123,10 @@ FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.m
                 "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md"}  # fmt: skip
 FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
                 "for these CNNs, the unit unstated)")  # fmt: skip
+TRANSFORMERS_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
+                    "for the transformers, the unit unstated)")  # fmt: skip
+#: the families whose pages count FLOPs as multiply-adds (the CNN pages count about twice that)
+MAC_PAGES = ("vit", "deit")
 
 
 def _eval_config(row) -> Preprocess:
@@ -133,6 +137,13 @@ def _eval_config(row) -> Preprocess:
     return dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"] or "bilinear",
                                image_library=library, antialias=library == "pil",
                                mean=triple(row["mean"], IMAGENET_MEAN), std=triple(row["std"], IMAGENET_STD))  # fmt: skip
+
+
+def _family_page_published(row) -> Published:
+    page = FAMILY_PAGES[row["family"]]
+    if row["family"] in MAC_PAGES:
+        return published(row, TRANSFORMERS_REF.format(page=page), flops_unit="MACs")
+    return published(row, FAMILIES_REF.format(page=page), flops_unit="FLOPs")
 
 
 def _family_entries() -> tuple[Entry, ...]:
@@ -162,8 +173,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     preprocess=preprocess,
                     weights=Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams"),
                     alternate_weights=alternates,
-                    published=(published(row, FAMILIES_REF.format(page=FAMILY_PAGES[row["family"]]), flops_unit="FLOPs"),
-                               *extras_for(SOURCE, name)),  # fmt: skip
+                    published=(_family_page_published(row), *extras_for(SOURCE, name)),
                     input_size=preprocess.crop,
                     discrepancies=discrepancies(row),
                     notes="; ".join(notes),
