@@ -248,3 +248,22 @@ def test_timm_and_paddleclas_deit_tiny_are_identical(tmp_path, paddle_name, timm
     from zoocheck.cli import main
 
     assert main(["compare", f"timm:{timm_name}", f"ppcls:{paddle_name}", "--random-weights", "--results", str(tmp_path), "--json"]) == 0
+
+
+@pytest.mark.parametrize("source, name", [("mmpretrain", "deit-tiny-distilled_3rdparty_in1k"),
+                                          pytest.param("torchvision", "vit_b_32.IMAGENET1K_V1", marks=pytest.mark.slow),
+                                          pytest.param("ppcls", "DeiT_tiny_distilled_patch16_224", marks=pytest.mark.slow)])  # fmt: skip
+def test_parity_from_a_checkpoint_in_the_zoos_format(tmp_path, source, name):
+    """Random weights written as the zoo ships them (mmpretrain's ``{"meta", "state_dict"}``,
+    torchvision's state dict, PaddleClas's .pdparams), converted to the canonical graph and checked
+    against the framework's own forward on the photographs by ``zoocheck parity``."""
+    import json
+
+    from conftest import random_checkpoint
+    from zoocheck.cli import main
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry(source, name)
+    suffix = {"mmpretrain": ".pth", "torchvision": ".pth", "ppcls": ".pdparams"}[source]
+    weights = random_checkpoint(entry, tmp_path / f"weights{suffix}", seed=3)
+    assert main(["parity", "--src", source, "--model", name, "--weights", str(weights), "--results", str(tmp_path / "results"), "--json"]) == 0
