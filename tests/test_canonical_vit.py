@@ -99,15 +99,13 @@ def test_mmpretrain_network_is_mmpretrains_own():
     import torch
 
     mmpretrain = pytest.importorskip("mmpretrain.models")
-    small = dict(embed_dims=192, num_layers=2, num_heads=3, feedforward_channels=768)
-    configs = {
-        "distilled": dict(type="ImageClassifier", backbone=dict(type="DistilledVisionTransformer", arch=small, img_size=SIZE, patch_size=16),
-                          neck=None, head=dict(type="DeiTClsHead", num_classes=CLASSES, in_channels=192)),
-        "deit3_mm": dict(type="ImageClassifier", backbone=dict(type="DeiT3", arch=small, img_size=SIZE, patch_size=16),
-                         neck=None, head=dict(type="VisionTransformerClsHead", num_classes=CLASSES, in_channels=192)),
-    }  # fmt: skip
+    small = {"embed_dims": 192, "num_layers": 2, "num_heads": 3, "feedforward_channels": 768}
+    heads = {"distilled": "DeiTClsHead", "deit3_mm": "VisionTransformerClsHead"}
+    backbones = {"distilled": "DistilledVisionTransformer", "deit3_mm": "DeiT3"}
+    configs = {kind: {"type": "ImageClassifier", "backbone": {"type": backbones[kind], "arch": small, "img_size": SIZE, "patch_size": 16},
+                      "neck": None, "head": {"type": heads[kind], "num_classes": CLASSES, "in_channels": 192}} for kind in heads}  # fmt: skip
     for kind, config in configs.items():
-        arch, params, ours = _network("mmpretrain", kind)
+        _, _, ours = _network("mmpretrain", kind)
         if kind == "deit3_mm":  # ln2 is loaded but unused: random values in it must change nothing
             state = ours.state_dict()
             for key in state:
@@ -139,7 +137,7 @@ def test_library_export_becomes_the_canonical_graph(tmp_path, library, kind):
     from zoocheck.converters.graph import finish_graph, template_for
     from zoocheck.converters.graph.fingerprint import fingerprint
 
-    arch, params, module = _network(library, kind)
+    arch, _, module = _network(library, kind)
     _export(module, tmp_path / "export.onnx")
     model, facts = finish_graph(tmp_path / "export.onnx", arch, "canonical")
     assert facts["structure_fingerprint"] == fingerprint(template_for(arch, 17))
@@ -161,7 +159,7 @@ def test_layer_norm_below_opset_17_is_one_decomposition(tmp_path):
     from zoocheck.converters.graph.fingerprint import fingerprint
     from zoocheck.converters.torch_common import TorchModel
 
-    arch, params, module = _network("timm", "vit")
+    arch, _, module = _network("timm", "vit")
     TorchModel(module.float(), SIZE, {}).export_onnx(tmp_path / "export.onnx", 14)
     model, facts = finish_graph(tmp_path / "export.onnx", arch, "canonical")
     assert facts["structure_fingerprint"] == fingerprint(template_for(arch, 14))
@@ -216,7 +214,7 @@ def test_paddle_network_is_paddleclas_own(distilled):
     module = "distilled_vision_transformer" if distilled else "vision_transformer"
     try:
         theirs_module = __import__(f"paddleclas.ppcls.arch.backbone.model_zoo.{module}", fromlist=["x"])
-    except Exception as exc:  # the wheel's own imports (faiss, ...) may be missing
+    except Exception as exc:  # noqa: BLE001 (the wheel's own imports, faiss among them, may fail any way)
         pytest.skip(f"paddleclas: {exc}")
     import paddle
 
@@ -257,9 +255,9 @@ def test_parity_from_a_checkpoint_in_the_zoos_format(tmp_path, source, name):
     """Random weights written as the zoo ships them (mmpretrain's ``{"meta", "state_dict"}``,
     torchvision's state dict, PaddleClas's .pdparams), converted to the canonical graph and checked
     against the framework's own forward on the photographs by ``zoocheck parity``."""
-    import json
 
     from conftest import random_checkpoint
+
     from zoocheck.cli import main
     from zoocheck.zoo_registry import get_entry
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import BETA_STD, CLASSIFIER_STD, GAMMA_RANGE, branch_gain, calibration_batch, spread_classifier
+from zoocheck.converters.weights.random import (
+    BETA_STD,
+    CLASSIFIER_STD,
+    GAMMA_RANGE,
+    branch_gain,
+    calibration_batch,
+    spread_classifier,
+)
 from zoocheck.families.vit.canonical import forward, parameter_shapes, spec_of
 from zoocheck.zoo_registry.types import Architecture
 
