@@ -107,9 +107,10 @@ from pathlib import Path  # noqa: E402
 from zoocheck.cli import main  # noqa: E402
 from zoocheck.zoo_registry import get_entry, list_entries, list_excluded  # noqa: E402
 from zoocheck.zoo_registry.sources._common import parse_checksum, read_rows  # noqa: E402
+from zoocheck.zoo_registry.sources._families import TABLE_FAMILIES  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published" / "families"
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "deit", "deit3")
 #: packaged table -> (registry source, the shared table it copies, the column naming the entry)
 TABLES = {
     "families_mmpretrain.csv": ("mmpretrain", "mmpretrain.csv", "model"),
@@ -146,7 +147,7 @@ def test_every_row_is_an_entry_with_its_numbers_and_preprocessing_or_excluded(ta
         assert any(x.model == row["model"] and x.reason == row["excluded"] for x in list_excluded(source))
         return
     entry = get_entry(source, row[column])
-    assert entry.arch.family == row["family"]
+    assert entry.arch.family == TABLE_FAMILIES.get(row["family"], row["family"])
     numbers = {field: float(row[field]) if row[field] else None for field in ("top1", "top5", "params_m", "flops_g")}
     if any(numbers.values()):
         assert {field: getattr(entry.published[0], field) for field in numbers} == numbers
@@ -156,7 +157,7 @@ def test_every_row_is_an_entry_with_its_numbers_and_preprocessing_or_excluded(ta
     assert entry.weights.checksum == parse_checksum(row["checksum_or_sha"])
     pre = entry.preprocess
     if row["resize"]:
-        assert (pre.resize, pre.crop, pre.interpolation) == (int(row["resize"]), int(row["crop"]), row["interpolation"])
+        assert (pre.resize, pre.crop, pre.interpolation) == (int(row["resize"].split("x")[0]), int(row["crop"]), row["interpolation"])
         mean, std = tuple(m / pre.scale for m in pre.mean), tuple(s / pre.scale for s in pre.std)
         assert mean == pytest.approx(_pixel_scale(row["mean"])) and std == pytest.approx(_pixel_scale(row["std"]))
     assert entry.input_size == int(row["input_size"] or pre.crop)

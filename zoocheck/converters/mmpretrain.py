@@ -103,19 +103,20 @@ class MMPretrainConverter(TorchConverter):
         with the checkpoint's weights, or random: the family's canonical random weights where it
         has an mmpretrain layout, the network's own randomised otherwise."""
         from zoocheck.converters import torch_common as tc
-        from zoocheck.converters.weights import random_weights, to_layout
+        from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         module = build(entry.arch)
         describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
-        family = family_of(entry.arch)
+        laid_out = "mmpretrain" in dict(family_of(entry.arch).layouts)
         if weights is not None:
             _load_checkpoint(module, Path(weights), describe)
-        elif "mmpretrain" in dict(family.layouts) and family.random_weights is not None:
+        elif has_canonical_weights(entry.arch) and laid_out:
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         else:
             tc.randomize(module, random_seed, entry.input_size)
-        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"})
+        layers = layer_modules(entry.arch, "mmpretrain") if laid_out else {}
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
 
 
 def _load_checkpoint(module, path: Path, describe: str) -> None:

@@ -430,6 +430,9 @@ class TorchModel(NativeModel):
         """
         dummy = torch.zeros(1, 3, self.input_size, self.input_size)
         standardize_conv_weights(self.module)
+        # nn.MultiheadAttention's fast path (torchvision's ViT) is one fused op torch.onnx cannot export
+        fastpath = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
         with torch.no_grad():
             torch.onnx.export(
                 self.module,
@@ -442,3 +445,4 @@ class TorchModel(NativeModel):
                 do_constant_folding=True,
                 dynamo=False,
             )
+        torch.backends.mha.set_fastpath_enabled(fastpath)

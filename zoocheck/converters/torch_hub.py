@@ -60,7 +60,10 @@ class TorchvisionConverter(_TorchLibraryConverter):
     def build(self, entry: Entry):
         import torchvision
 
-        return torchvision.models.get_model(entry.builder, weights=None, num_classes=entry.arch.num_classes).eval()
+        # a network whose parameters are sized for its input (a ViT's position embedding) is built
+        # at the spec's size, as torchvision builds the weights of another size
+        sized = {"image_size": entry.arch.structure.image_size} if hasattr(entry.arch.structure, "image_size") else {}
+        return torchvision.models.get_model(entry.builder, weights=None, num_classes=entry.arch.num_classes, **sized).eval()
 
     def resolve(self, name: str) -> Entry | None:
         from zoocheck.converters.library_entries import torchvision_resolve

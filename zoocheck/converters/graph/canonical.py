@@ -17,8 +17,9 @@
    Add and Mul unordered) and paired nodes must have equal digests. Nothing is guessed: a graph
    whose structure differs anywhere from the template fails with the first template layer (in
    graph order) that has no counterpart.
-3. **Fill** the template's initializers with the paired nodes' weights (a Conv without a bias
-   gets a zero bias), each lifted array dropped once it is copied. The result is the template, so
+3. **Fill** the template's float initializers with the paired nodes' weights (a Conv without a
+   bias gets a zero bias), each lifted array dropped once it is copied; its integer constants (a
+   Reshape's shape, a Gather's index) are the template's. The result is the template, so
    its structure is the architecture's, and the values are the exporter's, so ``zoocheck parity``
    checks the source framework against them.
 """
@@ -44,6 +45,12 @@ _SEMANTIC_DEFAULTS: dict[str, dict[str, object]] = {
     "Gemm": {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
     "Flatten": {"axis": 1},
     "HardSigmoid": {"alpha": float(np.float32(0.2)), "beta": 0.5},  # float attributes are float32
+    "LayerNormalization": {"axis": -1, "epsilon": float(np.float32(1e-5)), "stash_type": 1},
+    "Softmax": {"axis": -1},
+    "Reshape": {"allowzero": 0},
+    "Gather": {"axis": 0},
+    "Split": {"axis": 0},
+    "Pad": {"mode": "constant"},
 }
 _COMMUTATIVE = ("Add", "Mul")
 
@@ -103,6 +110,11 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
         # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
         slim = onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul"])
+    rewrite.class_tokens_as_pad(slim)
+    rewrite.attention_in_one_form(slim)
+    rewrite.layer_norm_last_axis(slim)
+    rewrite.token_slice_as_gather(slim)
+    rewrite.halving_as_mul(slim)
     rewrite.reduce_mean_as_global_pool(slim)
     rewrite.explicit_pads(slim)
     rewrite.drop_identity_pools(slim)
@@ -247,12 +259,12 @@ def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
         values = _weights(pairs[node.name], exported_inits, lifted)
         for name, value in zip(names, values):
             slot = template.graph.initializer[template_inits[name]]
+            if slot.data_type != onnx.TensorProto.FLOAT:  # a shape or an index: the template's own
+                continue
             if tuple(value.shape) != tuple(slot.dims):
                 raise GraphMismatch(f"{name}: the exporter's tensor has shape {tuple(value.shape)}, the canonical {tuple(slot.dims)}")
-            # reshaped: ascontiguousarray makes a scalar (a Clip bound) one-dimensional; the
-            # template's dtype kept (a Reduce's int64 axes)
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(slot.data_type)
-            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype).reshape(value.shape), name))
+            # reshaped: ascontiguousarray makes a scalar (a Clip bound) one-dimensional
+            slot.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32).reshape(value.shape), name))
         del values
         for source_name in pairs[node.name].input:  # copied: the lifted array can go
             uses[source_name] -= 1

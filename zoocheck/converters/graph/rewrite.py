@@ -46,6 +46,10 @@ CEIL_MODE_OPSET = 10
 INITIALIZERS_NOT_INPUTS_IR = 4
 #: Constant holds any tensor type from opset 9 on, float types only before.
 ANY_CONSTANT_OPSET = 9
+#: The first opset with LayerNormalization.
+LAYER_NORM_OPSET = 17
+#: Pad takes its pads as an input from opset 11, an attribute before.
+PAD_INPUTS_OPSET = 11
 
 
 def _attrs(node) -> dict:
@@ -1009,4 +1013,309 @@ def channels_last_constants(model) -> None:
                     inits[vector] = numpy_helper.from_array(_array(inits[name]).reshape(-1), vector)
                     graph.initializer.append(inits[vector])
                 node.input[position] = vector
+    _drop_unused_initializers(model)
+
+
+# --- ViT: class tokens, attention, LayerNorm axes, PaddleClas forms ----------------------------
+
+
+def _drop_dead_nodes(graph) -> None:
+    """Remove the nodes whose outputs nothing reads (and no graph output is), until none is left."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        read = {name for node in graph.node for name in node.input} | outputs
+        dead = [node for node in graph.node if not any(out in read for out in node.output)]
+        if not dead:
+            return
+        for node in dead:
+            graph.node.remove(node)
+
+
+def class_tokens_as_pad(model) -> None:
+    """A ViT's class (and distillation) tokens in one form, in place: ``Concat(Expand(cls, [N, -1,
+    -1]), .., x)`` on the token axis, then ``Add`` of the position embedding (or the embedding added
+    to the patches before it, DeiT-III), becomes ``Pad`` (that many zero tokens in front of x) +
+    ``Add`` of one constant table: the position embedding with each token added to its row (or the
+    tokens in their rows and zeros). The same numbers bit for bit (0 + a = a, and the sum of a
+    token and its position is the one float32 addition the exporter's graph makes), without the
+    Shape chain that expands the tokens to the batch size."""
+    import onnx
+    import onnx.numpy_helper
+
+    graph = model.graph
+    inits = _initializers(model)
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    for concat in [n for n in graph.node if n.op_type == "Concat" and _attrs(n).get("axis") == 1 and len(n.input) >= 2]:
+        expands = [producer.get(name) for name in concat.input[:-1]]
+        if not all(e is not None and e.op_type == "Expand" and e.input[0] in inits and len(inits[e.input[0]].dims) == 3 for e in expands):
+            continue
+        tokens = [_array(inits[e.input[0]]) for e in expands]
+        users = consumers.get(concat.output[0], [])
+        add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
+        pos_name = next((name for name in add.input if name in inits), None) if add is not None else None
+        if pos_name is not None:  # Concat, then the position embedding of every token
+            table, output, removed = _array(inits[pos_name]).copy(), add.output[0], [concat, add]
+            for row, token in enumerate(tokens):
+                table[:, row] = table[:, row] + token[:, 0]
+        else:  # the tokens after the position embedding: their own values in their rows
+            width = tokens[0].shape[-1]
+            count = _static_shapes(model).get(concat.output[0], [None, None])[1]
+            if not isinstance(count, int):
+                continue
+            table = np.zeros((1, count, width), np.float32)
+            for row, token in enumerate(tokens):
+                table[:, row] = token[:, 0]
+            output, removed = concat.output[0], [concat]
+        name = f"{concat.name or concat.output[0]}.token_table"
+        _replace_initializer(model, name, table.astype(np.float32))
+        pads = f"{name}.pads"
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array([0, len(tokens), 0, 0, 0, 0], np.int64), pads))
+        position = list(graph.node).index(concat)
+        padded = f"{name}.padded"
+        new = [onnx.helper.make_node("Pad", [concat.input[-1], pads], [padded], name=f"{name}.pad", mode="constant"),
+               onnx.helper.make_node("Add", [padded, name], [output], name=f"{name}.add")]  # fmt: skip
+        for node in removed:
+            graph.node.remove(node)
+        for offset, node in enumerate(new):
+            graph.node.insert(position + offset, node)
+    _drop_dead_nodes(graph)
+    _drop_unused_initializers(model)
+
+
+#: the ops a self-attention region may hold besides its two projections: layout, the scaled
+#: product, softmax, and the shape arithmetic some exporters compute the layout with
+_ATTENTION_OPS = frozenset({"MatMul", "Gemm", "Add", "Mul", "Div", "Softmax", "Reshape", "Transpose", "Split", "Squeeze", "Unsqueeze",
+                            "Gather", "Slice", "Shape", "Concat", "Cast", "Identity"})  # fmt: skip
+#: the op counts of the one form (no q/k/v bias: one Add fewer)
+_CANONICAL_ATTENTION = collections.Counter({"MatMul": 4, "Add": 2, "Reshape": 2, "Transpose": 3, "Split": 1, "Squeeze": 3, "Mul": 2, "Softmax": 1})
+#: how far an exporter's self-attention may be from the one form, relative to its output's range
+ATTENTION_RTOL = 1e-5
+
+
+def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict):
+    """(input, nodes, output) of the self-attention whose fused q/k/v projection is the MatMul
+    ``qkv``: from the tensor the block normalised (through the layout ops before the projection)
+    to the tensor the residual addition reads, everything between; None where it is not one."""
+    dim = int(inits[qkv.input[1]].dims[0])
+    start = qkv.input[0]
+    region = [qkv]
+    while start in producer and producer[start].op_type in ("Transpose", "Reshape") and all(i in inits for i in producer[start].input[1:]):
+        region.append(producer[start])
+        start = producer[start].input[0]
+    frontier, proj = [qkv.output[0]], None
+    seen = {id(n) for n in region}
+    while frontier:
+        tensor = frontier.pop()
+        for node in consumers.get(tensor, []):
+            if id(node) in seen:
+                continue
+            if node.op_type not in _ATTENTION_OPS:
+                return None
+            seen.add(id(node))
+            region.append(node)
+            weight = inits.get(node.input[1]) if len(node.input) > 1 else None
+            if node.op_type in ("MatMul", "Gemm") and weight is not None and list(weight.dims) == [dim, dim]:
+                if proj is not None:
+                    return None
+                proj = node
+                continue
+            frontier.extend(node.output)
+    if proj is None:
+        return None
+    output = proj.output[0]
+    while True:  # the projection's bias and the layout back to the block's tokens
+        users = consumers.get(output, [])
+        if len(users) != 1 or users[0].op_type not in ("Add", "Reshape", "Transpose") or not all(i in inits for i in users[0].input if i != output):
+            break
+        region.append(users[0])
+        output = users[0].output[0]
+    produced = {out for node in region for out in node.output}
+    if any(i and i not in produced and i not in inits and i != start for node in region for i in node.input):
+        return None
+    order = {id(node): index for index, node in enumerate(graph.node)}
+    return start, sorted(region, key=lambda node: order[id(node)]), output, proj
+
+
+def _attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim: int):
+    """(q/k/v weight [dim, 3 dim], its bias or None, projection weight [dim, dim] as x @ W, its
+    bias, heads, scale) of an exporter's attention region."""
+    consumers = {i: n for n in region for i in n.input}
+    w_qkv = _array(inits[qkv.input[1]])
+    after = consumers.get(qkv.output[0])
+    b_qkv = next((_array(inits[i]) for i in after.input if i in inits), None) if after is not None and after.op_type == "Add" else None
+    w_proj = _array(inits[proj.input[1]])
+    if proj.op_type == "Gemm":
+        w_proj = w_proj.T if _attrs(proj).get("transB", 0) else w_proj
+        b_proj = _array(inits[proj.input[2]]) if len(proj.input) > 2 else None
+    else:
+        after = consumers.get(proj.output[0])
+        b_proj = next((_array(inits[i]) for i in after.input if i in inits), None) if after is not None and after.op_type == "Add" else None
+    products = [n for n in region if n.op_type == "MatMul" and not any(i in inits for i in n.input)]
+    head_dim = shapes.get(products[0].input[0], [None])[-1] if products else None
+    scale = 1.0
+    for node in region:
+        constant = next((_array(inits[i]) for i in node.input[1:] if i in inits and _array(inits[i]).size == 1), None)
+        if constant is not None and node.op_type in ("Mul", "Div") and node is not proj:
+            scale = scale * float(constant.reshape(())) if node.op_type == "Mul" else scale / float(constant.reshape(()))
+    if not isinstance(head_dim, int) or dim % head_dim or b_proj is None:
+        return None
+    return w_qkv, b_qkv, w_proj, b_proj, dim // head_dim, scale
+
+
+def _canonical_attention(prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, has_qkv_bias: bool):
+    """The one form's nodes and initializer names -> arrays (families/vit/template.py)."""
+    from onnx import helper
+
+    def node(op, name, inputs, **attrs):
+        return helper.make_node(op, inputs, [f"{prefix}.{name}"], name=f"{prefix}.{name}", **attrs)
+
+    sqrt_scale = np.float32(np.sqrt(scale))
+    consts = {f"{prefix}.qkv_shape": np.array([-1, tokens, 3, heads, dim // heads], np.int64), f"{prefix}.sizes": np.array([1, 1, 1], np.int64),
+              f"{prefix}.axes": np.array([0], np.int64), f"{prefix}.sqrt_scale": np.array(sqrt_scale, np.float32),
+              f"{prefix}.context_shape": np.array([-1, tokens, dim], np.int64)}  # fmt: skip
+    nodes = [node("MatMul", "qkv.matmul", [x, f"{prefix}.qkv.weight"])]
+    if has_qkv_bias:
+        nodes.append(node("Add", "qkv", [nodes[-1].output[0], f"{prefix}.qkv.bias"]))
+    nodes += [node("Reshape", "reshape", [nodes[-1].output[0], f"{prefix}.qkv_shape"]),
+              node("Transpose", "transpose", [f"{prefix}.reshape"], perm=[2, 0, 3, 1, 4]),
+              helper.make_node("Split", [f"{prefix}.transpose", f"{prefix}.sizes"], [f"{prefix}.{p}.piece" for p in "qkv"], name=f"{prefix}.split", axis=0)]
+    nodes += [node("Squeeze", p, [f"{prefix}.{p}.piece", f"{prefix}.axes"]) for p in "qkv"]
+    nodes += [node("Transpose", "k.transpose", [f"{prefix}.k"], perm=[0, 1, 3, 2]),
+              node("Mul", "q.scale", [f"{prefix}.q", f"{prefix}.sqrt_scale"]),
+              node("Mul", "k.scale", [f"{prefix}.k.transpose", f"{prefix}.sqrt_scale"]),
+              node("MatMul", "logits", [f"{prefix}.q.scale", f"{prefix}.k.scale"]),
+              node("Softmax", "softmax", [f"{prefix}.logits"], axis=-1),
+              node("MatMul", "context", [f"{prefix}.softmax", f"{prefix}.v"]),
+              node("Transpose", "context.transpose", [f"{prefix}.context"], perm=[0, 2, 1, 3]),
+              node("Reshape", "context.reshape", [f"{prefix}.context.transpose", f"{prefix}.context_shape"]),
+              node("MatMul", "proj.matmul", [f"{prefix}.context.reshape", f"{prefix}.proj.weight"]),
+              helper.make_node("Add", [f"{prefix}.proj.matmul", f"{prefix}.proj.bias"], [output], name=f"{prefix}.proj")]  # fmt: skip
+    return nodes, consts
+
+
+def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.ndarray, opset: int) -> np.ndarray:
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.helper.make_graph(nodes, "region", [onnx.helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, list(value.shape))],
+                                   [onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)], initializers)  # fmt: skip
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, {x: value})[0]
+
+
+def attention_in_one_form(model) -> None:
+    """Every self-attention in the one form (``families/vit/template.py``: the fused q/k/v
+    projection, ``reshape``, ``transpose``, ``split`` into q, k, v, each of q and k times
+    sqrt(scale), ``softmax``, context, ``reshape``, projection), in place, whatever the exporter
+    wrote between the q/k/v projection and the residual addition (torchvision's
+    ``nn.MultiheadAttention``: tokens transposed to [T, N, C], the heads folded into the batch,
+    the output projection as a Gemm on [T * N, C]). The region is found by its weights (a MatMul
+    by [C, 3C], then one by [C, C]) and holds only layout, scaling and softmax ops; heads and scale
+    are read from it (the product's operand width, the constants multiplying). The one form is
+    put in its place only after both computed the same on seeded random tokens (within
+    ``ATTENTION_RTOL`` of the output's range), so a region that is not this attention is left as
+    it is, and the match to the template then fails naming it."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    inits = _initializers(model)
+    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
+                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    if not candidates:
+        return
+    shapes = _static_shapes(model)
+    opset = _opset(model)
+    for index, qkv in enumerate(candidates):
+        producer = {out: node for node in graph.node for out in node.output}
+        found = _attention_region(graph, qkv, inits, _consumers(graph), producer)
+        if found is None:
+            continue
+        x, region, output, proj = found
+        if collections.Counter(n.op_type for n in region) == _CANONICAL_ATTENTION:  # already the one form
+            continue
+        dim = int(inits[qkv.input[1]].dims[0])
+        found = _attention_parameters(region, qkv, proj, inits, shapes, dim)
+        tokens = shapes.get(x, [None, None, None])
+        if found is None or len(tokens) != 3 or not isinstance(tokens[1], int):
+            continue
+        w_qkv, b_qkv, w_proj, b_proj, heads, scale = found
+        prefix = f"attention{index}"
+        nodes, consts = _canonical_attention(prefix, x, output, tokens[1], dim, heads, scale, b_qkv is not None)
+        arrays = {**consts, f"{prefix}.qkv.weight": w_qkv, f"{prefix}.proj.weight": w_proj, f"{prefix}.proj.bias": b_proj}
+        if b_qkv is not None:
+            arrays[f"{prefix}.qkv.bias"] = b_qkv
+        new_inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()]
+        used = {i for n in region for i in n.input if i in inits}
+        value = np.random.default_rng(index).standard_normal((1, tokens[1], dim)).astype(np.float32)
+        expected = _run_region(list(region), [inits[i] for i in used], x, output, value, opset)
+        got = _run_region(nodes, new_inits, x, output, value, opset)
+        if expected.shape != got.shape or np.abs(expected - got).max() > ATTENTION_RTOL * max(float(np.ptp(expected)), 1e-30):
+            continue
+        position = list(graph.node).index(region[0])
+        for node in region:
+            graph.node.remove(node)
+        for offset, node in enumerate(nodes):
+            graph.node.insert(position + offset, node)
+        graph.initializer.extend(new_inits)
+        inits.update({t.name: t for t in new_inits})
+    _drop_dead_nodes(graph)
+    _drop_unused_initializers(model)
+
+
+def layer_norm_last_axis(model) -> None:
+    """A LayerNormalization over the last axis named by its positive index (paddle2onnx's
+    ``axis=2`` of [N, T, C]) says ``axis=-1``, as torch.onnx writes it, in place: the same op."""
+    norms = [n for n in model.graph.node if n.op_type == "LayerNormalization" and _attrs(n).get("axis", -1) >= 0]
+    if not norms:
+        return
+    shapes = _static_shapes(model)
+    for node in norms:
+        rank = len(shapes.get(node.input[0], []))
+        if rank and _attrs(node)["axis"] == rank - 1:
+            _set_attrs(node, axis=-1)
+
+
+def token_slice_as_gather(model) -> None:
+    """``Slice`` of one index on an axis then ``Squeeze`` of that axis (paddle2onnx's ``x[:, 0]``)
+    becomes ``Gather(axis, index)`` (torch.onnx's form), in place: the same tensor."""
+    import onnx
+    import onnx.numpy_helper
+
+    graph = model.graph
+    inits = _initializers(model)
+    consumers = _consumers(graph)
+    for node in [n for n in graph.node if n.op_type == "Slice" and len(n.input) >= 4 and all(i in inits for i in n.input[1:])]:
+        starts, ends, axes = (_array(inits[i]).tolist() for i in node.input[1:4])
+        steps = _array(inits[node.input[4]]).tolist() if len(node.input) > 4 else [1]
+        users = consumers.get(node.output[0], [])
+        squeeze = users[0] if len(users) == 1 and users[0].op_type == "Squeeze" and len(users[0].input) == 2 and users[0].input[1] in inits else None
+        if squeeze is None or len(axes) != 1 or steps != [1] or ends[0] != starts[0] + 1 or starts[0] < 0 or _array(inits[squeeze.input[1]]).tolist() != axes:
+            continue
+        index = f"{node.name or node.output[0]}.index"
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array(starts[0], np.int64), index))
+        position = list(graph.node).index(node)
+        graph.node.remove(node)
+        graph.node.remove(squeeze)
+        graph.node.insert(position, onnx.helper.make_node("Gather", [node.input[0], index], [squeeze.output[0]], name=squeeze.name or node.name, axis=axes[0]))
+    _drop_unused_initializers(model)
+
+
+def halving_as_mul(model) -> None:
+    """``Div(x, 2)`` becomes ``Mul(x, 0.5)`` (paddle2onnx's form of DeiT's mean of two heads), in
+    place: halving is exact either way in binary floating point."""
+    import onnx.numpy_helper
+
+    inits = _initializers(model)
+    for node in [n for n in model.graph.node if n.op_type == "Div" and n.input[1] in inits]:
+        value = _array(inits[node.input[1]])
+        if value.size == 1 and float(value.reshape(())) == 2.0 and node.input[0] not in inits:
+            half = f"{node.input[1]}.half"
+            if half not in inits:
+                inits[half] = onnx.numpy_helper.from_array(np.array(0.5, value.dtype), half)
+                model.graph.initializer.append(inits[half])
+            node.op_type, node.input[1] = "Mul", half
     _drop_unused_initializers(model)

@@ -18,7 +18,16 @@ features], ``fc.bias``).
 
 from __future__ import annotations
 
-from zoocheck.converters.graph.rewrite import CEIL_MODE_OPSET, CLIP_INPUTS_OPSET, HARDSWISH_OPSET, declare_initializers_as_inputs
+import numpy as np
+
+from zoocheck.converters.graph.rewrite import (
+    CEIL_MODE_OPSET,
+    CLIP_INPUTS_OPSET,
+    HARDSWISH_OPSET,
+    LAYER_NORM_OPSET,
+    PAD_INPUTS_OPSET,
+    declare_initializers_as_inputs,
+)
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not
@@ -91,9 +100,9 @@ class Builder:
     def mul(self, name: str, a: str, b: str) -> str:
         return self._node("Mul", name, [a, b])
 
-    def scale(self, name: str, x: str, value: float) -> str:
+    def scale(self, name: str, x: str, value: float, output: str | None = None) -> str:
         """``x`` times the constant ``value`` (``<name>.value``, a scalar)."""
-        return self._node("Mul", name, [x, self._constant(f"{name}.value", value)])
+        return self._node("Mul", name, [x, self._constant(f"{name}.value", value)], output)
 
     def hard_sigmoid(self, name: str, x: str, slope: float) -> str:
         """``clip(slope * x + 0.5, 0, 1)``: ONNX's HardSigmoid (every opset)."""
@@ -148,6 +157,89 @@ class Builder:
         """SiLU (swish) as ``Mul(x, Sigmoid(x))``, the Sigmoid named ``<name>.sigmoid``: the form
         torch.onnx writes at every opset, and paddle2onnx's and mmcv's swish."""
         return self.mul(name, x, self.sigmoid(f"{name}.sigmoid", x))
+
+    # --- the transformer families' ops (families/vit/template.py)
+
+    def int_constant(self, name: str, values: list[int] | int) -> str:
+        """An int64 constant initializer (a Reshape's shape, a Gather's index: a scalar for an int),
+        declared once with its values."""
+        if all(t.name != name for t in self.initializers):
+            dims = [] if isinstance(values, int) else [len(values)]
+            self.initializers.append(self.onnx.helper.make_tensor(name, self.onnx.TensorProto.INT64, dims, [values] if isinstance(values, int) else values))
+        return name
+
+    def reshape(self, name: str, x: str, shape: list[int]) -> str:
+        return self._node("Reshape", name, [x, self.int_constant(f"{name}.shape", shape)])
+
+    def transpose(self, name: str, x: str, perm: list[int]) -> str:
+        return self._node("Transpose", name, [x], perm=perm)
+
+    def matmul(self, name: str, a: str, b: str) -> str:
+        return self._node("MatMul", name, [a, b])
+
+    def token_linear(self, layer: str, x: str, features: int, out: int, bias: bool = True) -> str:
+        """A Linear layer on tokens [N, T, features]: ``MatMul(x, <layer>.weight [features, out])``
+        (node ``<layer>.matmul``) then ``Add(<layer>.bias)`` (node ``<layer>``), as torch.onnx writes
+        a Linear on a 3-d input; without a bias the MatMul is ``<layer>``."""
+        weight = self._param(f"{layer}.weight", (features, out))
+        if not bias:
+            return self._node("MatMul", layer, [x, weight])
+        return self._node("Add", layer, [self._node("MatMul", f"{layer}.matmul", [x, weight]), self._param(f"{layer}.bias", (out,))])
+
+    def layer_norm(self, layer: str, x: str, channels: int, eps: float, params: str | None = None) -> str:
+        """LayerNormalization over the last axis (``<params>.weight``, ``.bias``: the layer's own by
+        default); ONNX's op from opset 17, below it the decomposition torch.onnx writes there."""
+        params = params or layer
+        weight, bias = (f"{params}.{leaf}" for leaf in ("weight", "bias"))
+        for name in (weight, bias):
+            if all(t.name != name for t in self.initializers):
+                self._param(name, (channels,))
+        if self.opset >= LAYER_NORM_OPSET:
+            return self._node("LayerNormalization", layer, [x, weight, bias], axis=-1, epsilon=eps)
+        mean = self._reduce_mean(f"{layer}.mean", x)
+        centred = self._node("Sub", f"{layer}.centred", [x, mean])
+        square = self._node("Pow", f"{layer}.square", [centred, self._constant("layer_norm.two", 2.0)])
+        var = self._reduce_mean(f"{layer}.variance", square)
+        std = self._node("Sqrt", f"{layer}.std", [self._node("Add", f"{layer}.variance_eps", [var, self._constant(f"{layer}.eps", eps)])])
+        scaled = self._node("Mul", f"{layer}.scale", [self._node("Div", f"{layer}.normalised", [centred, std]), weight])
+        return self._node("Add", layer, [scaled, bias])
+
+    def _reduce_mean(self, name: str, x: str) -> str:
+        if self.opset >= 18:
+            return self._node("ReduceMean", name, [x, self.int_constant("layer_norm.axes", [-1])])
+        return self._node("ReduceMean", name, [x], axes=[-1])
+
+    def gelu(self, name: str, x: str) -> str:
+        """The exact GELU as torch.onnx writes it (no ``Gelu`` op before opset 20, and not at 20
+        either): ``x * (erf(x / sqrt(2)) + 1) * 0.5``, nodes ``<name>.div``, ``.erf``, ``.add``,
+        ``.mul`` and ``<name>``, the constants shared."""
+        erf = self._node("Erf", f"{name}.erf", [self._node("Div", f"{name}.div", [x, self._constant("gelu.sqrt2", float(np.float32(np.sqrt(2.0))))])])
+        shifted = self._node("Add", f"{name}.add", [erf, self._constant("gelu.one", 1.0)])
+        return self._node("Mul", name, [self._node("Mul", f"{name}.mul", [x, shifted]), self._constant("gelu.half", 0.5)])
+
+    def softmax(self, name: str, x: str) -> str:
+        return self._node("Softmax", name, [x], axis=-1)
+
+    def split(self, name: str, x: str, parts: list[str]) -> list[str]:
+        """Split along axis 0 into one-element pieces, each squeezed (torch.onnx's ``unbind(0)``):
+        the Squeeze nodes are ``<name>.<part>``."""
+        pieces = [f"{name}.{part}.piece" for part in parts]
+        self.nodes.append(self.onnx.helper.make_node("Split", [x, self.int_constant(f"{name}.sizes", [1] * len(parts))], pieces, name=name, axis=0))
+        return [self._node("Squeeze", f"{name}.{part}", [piece, self.int_constant("squeeze.axes", [0])]) for part, piece in zip(parts, pieces)]
+
+    def gather(self, name: str, x: str, index: int, axis: int) -> str:
+        return self._node("Gather", name, [x, self.int_constant(f"{name}.index", index)], axis=axis)
+
+    def pad_front(self, name: str, x: str, count: int) -> str:
+        """``count`` zero tokens in front of [N, T, C] (``pads`` an input from opset 11)."""
+        pads = [0, count, 0, 0, 0, 0]
+        if self.opset >= PAD_INPUTS_OPSET:
+            return self._node("Pad", name, [x, self.int_constant(f"{name}.pads", pads)], mode="constant")
+        return self._node("Pad", name, [x], mode="constant", pads=pads)
+
+    def constant_tensor(self, name: str, shape: tuple[int, ...]) -> str:
+        """A float initializer filled from the export (a token table, a layer scale)."""
+        return self._param(name, shape)
 
     def head(self, x: str, features: int, classes: int) -> str:
         pooled = self.global_pool("head.pool", x)

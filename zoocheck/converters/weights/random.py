@@ -159,23 +159,20 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
             std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
             params[name] = params[name] + rng.standard_normal(shapes[name]) * MEAN_SHIFT_STD * std
             params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(*VARIANCE_FACTOR_RANGE, shapes[name])
-    spread_classifier(arch, params, forward, seed, input_size, classifier)
-    return {k: v.astype(np.float32) for k, v in params.items()}
-
-
-def spread_classifier(arch: Architecture, params: dict[str, np.ndarray], forward: Callable, seed: int, input_size: int,
-                      classifier: str = "fc") -> None:  # fmt: skip
-    """The scheme's classifier step, in place: ``<classifier>.weight`` projected off the mean
-    feature of the second calibration batch, scaled to the logit spread ``LOGIT_SPREAD``."""
     fc = f"{classifier}.weight"
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    feats = seen[0].astype(np.float64)
+    params[fc] = spread_classifier(params[fc], seen[0].astype(np.float64))
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def spread_classifier(weight: np.ndarray, feats: np.ndarray) -> np.ndarray:
+    """The scheme's classifier step: ``weight`` [classes, features] projected off the mean of
+    ``feats`` (the features it reads on the second calibration batch), scaled so the logits spread
+    by ``LOGIT_SPREAD``."""
     mean = feats.mean(axis=0)
     if np.linalg.norm(mean) > 0:
         u = mean / np.linalg.norm(mean)
-        params[fc] = params[fc] - np.outer(params[fc] @ u, u)
-    logits = feats @ params[fc].T
-    spread = float(logits.std(axis=1).mean())
-    if np.isfinite(spread) and spread > 0:
-        params[fc] = params[fc] * (LOGIT_SPREAD / spread)
+        weight = weight - np.outer(weight @ u, u)
+    spread = float((feats @ weight.T).std(axis=1).mean())
+    return weight * (LOGIT_SPREAD / spread) if np.isfinite(spread) and spread > 0 else weight

@@ -18,6 +18,7 @@ from zoocheck.converters.weights.random import (
     CLASSIFIER_STD,
     GAMMA_RANGE,
     branch_gain,
+    calibration_batch,
     spread_classifier,
 )
 from zoocheck.families.convnext.canonical import blocks, forward, parameter_shapes
@@ -40,5 +41,7 @@ def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray
             params[name] = rng.uniform(*GAMMA_RANGE, shape) * (gain if module.endswith(".layer_scale") else 1.0)
         else:
             params[name] = rng.normal(0.0, BETA_STD, shape)
-    spread_classifier(arch, params, forward, seed, input_size)
+    seen: list[np.ndarray] = []
+    forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
+    params["fc.weight"] = spread_classifier(params["fc.weight"], seen[0].astype(np.float64))
     return {k: v.astype(np.float32) for k, v in params.items()}

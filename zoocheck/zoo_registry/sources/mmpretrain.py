@@ -98,8 +98,9 @@ def _entries() -> tuple[Entry, ...]:
 
 
 def _family_preprocess(row: Row) -> Preprocess:
-    """The config's test pipeline: ResizeEdge (long side int()) + CenterCrop (offset round), or
-    EfficientNetCenterCrop; mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
+    """The config's test pipeline: ResizeEdge (long side int()) + CenterCrop (offset round),
+    EfficientNetCenterCrop, or a squash (mmcv's Resize to a square, the 384-pixel transformers);
+    mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
     library = row["image_library"]
     return Preprocess(
         resize=_resize_edge(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ from zoocheck.zoo_registry.sources._common import (
     num,
     published,
     read_rows,
+    triple,
     with_relations,
 )
 from zoocheck.zoo_registry.names import paddleclas
@@ -120,9 +121,30 @@ def _entries() -> tuple[Entry, ...]:
 
 #: family -> its per-family page (docs/zh_CN/models/ImageNet1k/)
 FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
-                "densenet": "DenseNet.md", "vgg": "VGG.md", "convnext": "ConvNeXt.md"}  # fmt: skip
+                "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md", "convnext": "ConvNeXt.md"}  # fmt: skip
 FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
                 "for these CNNs, the unit unstated)")  # fmt: skip
+TRANSFORMERS_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
+                    "for the transformers, the unit unstated)")  # fmt: skip
+#: the families whose pages count FLOPs as multiply-adds (the CNN pages count about twice that)
+MAC_PAGES = ("vit", "deit")
+
+
+def _eval_config(row) -> Preprocess:
+    """The row's eval config: ResizeImage(resize_short, backend, interpolation) + CropImage +
+    NormalizeImage(mean, std) (cv2 bilinear and ImageNet's mean/std where the row leaves them out;
+    the PIL backend resizes with PIL's filters, as torchvision's antialias)."""
+    library = row["image_library"] or "cv2"
+    return dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"] or "bilinear",
+                               image_library=library, antialias=library == "pil",
+                               mean=triple(row["mean"], IMAGENET_MEAN), std=triple(row["std"], IMAGENET_STD))  # fmt: skip
+
+
+def _family_page_published(row) -> Published:
+    page = FAMILY_PAGES[row["family"]]
+    if row["family"] in MAC_PAGES:
+        return published(row, TRANSFORMERS_REF.format(page=page), flops_unit="MACs")
+    return published(row, FAMILIES_REF.format(page=page), flops_unit="FLOPs")
 
 
 def _family_entries() -> tuple[Entry, ...]:
@@ -134,10 +156,7 @@ def _family_entries() -> tuple[Entry, ...]:
             name, url = row["model"], row["weights_url"]
             notes = []
             if row["resize"]:
-                # ResizeImage's backend: cv2 (its default, INTER_LINEAR) where the column is empty
-                library = row["image_library"] or "cv2"
-                preprocess = dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],
-                                                 image_library=library, antialias=library == "pil")  # fmt: skip
+                preprocess = _eval_config(row)
             else:
                 preprocess = PPCLS
                 notes.append("no eval config in this PaddleClas snapshot: the 224-pixel configs' preprocessing assumed")
@@ -155,8 +174,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     preprocess=preprocess,
                     weights=Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams"),
                     alternate_weights=alternates,
-                    published=(published(row, FAMILIES_REF.format(page=FAMILY_PAGES[row["family"]]), flops_unit="FLOPs"),
-                               *extras_for(SOURCE, name)),  # fmt: skip
+                    published=(_family_page_published(row), *extras_for(SOURCE, name)),
                     input_size=preprocess.crop,
                     discrepancies=discrepancies(row),
                     notes="; ".join(notes),

@@ -9,7 +9,9 @@ names from timm's deprecation table (``gluon_resnet50_v1d``, ``tv_resnext50_32x4
 two image sizes) is one Published with its input size; the entry's preprocessing is the tag's
 ``pretrained_cfg`` (input size, crop_pct, interpolation, crop_mode: 'squash' resizes both sides).
 Weights only on the Hugging Face Hub are named by hub id and file. The default tag of a ResNet is in
-DEFAULT_TAGS, of the other families in their table's ``default_tag`` column.
+DEFAULT_TAGS, of the other families in their table's ``default_tag`` column. A row of a network no
+family's parser reads yet (CLIP, SigLIP, register-token, RoPE, relative-position and hybrid ViTs) is
+``EXCLUDED`` with the reason in its ``excluded`` column.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from zoocheck.zoo_registry.sources._common import (
     triple,
     with_relations,
 )
-from zoocheck.zoo_registry.sources._families import family_architecture
-from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess, Weights
+from zoocheck.zoo_registry.sources._families import excluded, family_architecture
+from zoocheck.zoo_registry.types import Architecture, Entry, Excluded, Preprocess, Weights
 
 SOURCE = "timm"
 REFERENCE = "timm results/results-imagenet.csv @aa4b5850 (img_size {size}, crop_pct {crop_pct})"
@@ -122,7 +124,8 @@ def _is_default_tag(row: Row, arch: str, tag: str) -> bool:
 def _entries(file_name: str) -> tuple[Entry, ...]:
     by_name: dict[str, list[Row]] = {}
     for row in read_rows(file_name):
-        by_name.setdefault(row["model"], []).append(row)
+        if not row.get("excluded"):
+            by_name.setdefault(row["model"], []).append(row)
     deprecated = _deprecated_aliases(by_name)
     entries = []
     for name, rows in by_name.items():
@@ -156,3 +159,5 @@ def _entries(file_name: str) -> tuple[Entry, ...]:
 
 
 ENTRIES: tuple[Entry, ...] = with_relations(_entries("timm.csv") + _entries("families_timm.csv"))
+
+EXCLUDED: tuple[Excluded, ...] = excluded(SOURCE, "families_timm.csv")

@@ -9,7 +9,8 @@ Entry name ``<builder>.<enum value>`` (``resnet50.IMAGENET1K_V2``). Aliases: the
 every page written before the weights API, such as the vendor ResNeXt card, means by the name).
 The preprocessing is the enum's ``transforms()`` as its row has it (efficientnet_b1 IMAGENET1K_V2
 resizes to 255, efficientnet_v2_l is bicubic with mean/std 0.5). The int8 QNNPACK weights of
-``torchvision.models.quantization`` are ``EXCLUDED`` with their reason.
+``torchvision.models.quantization`` are ``EXCLUDED`` with their reason. A ViT is built at its weights'
+size (the SWAG end-to-end weights: 384, 512, 518; ``_families.at_input_size``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from zoocheck.zoo_registry.sources._common import (
     triple,
     with_relations,
 )
-from zoocheck.zoo_registry.sources._families import family_architecture
+from zoocheck.zoo_registry.sources._families import at_input_size, family_architecture
 from zoocheck.zoo_registry.types import Architecture, Entry, Excluded, Preprocess, Weights
 
 SOURCE = "torchvision"
@@ -91,7 +92,8 @@ def _entries() -> tuple[Entry, ...]:
             continue
         with located(row):
             reference = FAMILY_REFERENCE.format(defined_in=row["defined_in"], enum=row["weights_enum"])
-            entries.append(_entry(row, family_architecture(row["family"], SOURCE, row["model"]), reference))
+            arch = at_input_size(family_architecture(row["family"], SOURCE, row["model"]), int(row["crop"]))
+            entries.append(_entry(row, arch, reference))
     return tuple(entries)
 
 
