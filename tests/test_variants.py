@@ -261,3 +261,13 @@ def test_a_sweep_with_precision_checks_and_evaluates_the_variant_beside_fp32(tmp
     assert paired_result.images == 16 and paired_result.candidate.precision == "int8"
     done = zoocheck("table", "--format", "csv", "--src", "torchvision", "--arch", "resnet18", results=tmp_path)
     assert "int8 parity ok (random weights), top-1" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source, model", [("torchvision", "mobilenet_v2"), ("timm", "resnet50.a1_in1k")])
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_random_weights_mobilenet_v2_and_resnet50_variants_pass_their_parity(tmp_path, source, model, precision):
+    done = zoocheck("parity", "--src", source, "--model", model, "--random-weights", "--precision", precision, "--json", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert [r["precision"] for r in results] == ["fp32", precision, precision] and all(r["status"] == "ok" for r in results)

