@@ -10,7 +10,7 @@ import pytest
 
 from conftest import make_entry
 from zoocheck.cli import main
-from zoocheck.converters.pipeline import MissingWeightsError, resolve_weights
+from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_weights
 from zoocheck.zoo_registry import UnknownModelError, get_entry, published_at_input_size, select_entries
 from zoocheck.zoo_registry.download import cached_weights_path, fetch
 from zoocheck.zoo_registry.types import Checksum, Published, Weights

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import make_entry
-from zoocheck.converters.pipeline import _death_message
+from zoocheck.converters.pipeline import _death
 from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture
 
@@ -24,11 +24,11 @@ RESNEXT_32X48D = Architecture(resnet(101, groups=32, width_per_group=48))
 
 def test_oom_kill_message_says_how_much_memory_is_needed():
     entry = make_entry("ppcls", "ResNeXt101_32x48d_wsl", RESNEXT_32X48D)
-    kind, message = _death_message(-signal.SIGKILL, "export", entry)
-    assert kind == "ProcessKilled"
-    assert "out of memory" in message and "828 M parameters" in message and "8.1 GiB" in message
-    kind, message = _death_message(-signal.SIGSEGV, "export", entry)
-    assert kind == "ProcessCrash" and "SIGSEGV" in message
+    killed = _death(entry, -signal.SIGKILL, "export")
+    assert killed.exception_type == "ProcessKilled" and killed.stage == "export"
+    assert "out of memory" in killed.message and "828 M parameters" in killed.message and "8.1 GiB" in killed.message
+    crashed = _death(entry, -signal.SIGSEGV, "export")
+    assert crashed.exception_type == "ProcessCrash" and "SIGSEGV" in crashed.message
 
 
 @pytest.mark.slow

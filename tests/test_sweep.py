@@ -270,7 +270,7 @@ def test_a_compare_job_depends_on_its_partner_and_covers_each_pair_once():
 
 
 def test_a_partner_without_weights_is_a_weights_failure_of_the_compare_job(tmp_path):
-    from zoocheck.converters.pipeline import MissingWeightsError
+    from zoocheck.converters.weights_resolution import MissingWeightsError
     from zoocheck.sweep.work import EntryWork, run_entry
     from zoocheck.zoo_registry import get_entry
 

@@ -23,7 +23,8 @@ from zoocheck.checks.library_preprocess import timm_transform, torchvision_trans
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
-from zoocheck.converters.pipeline import MissingWeightsError, convert, resolve_weights  # noqa: E402
+from zoocheck.converters.pipeline import convert  # noqa: E402
+from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_weights  # noqa: E402
 from zoocheck.converters.torch_common import read_state_dict  # noqa: E402
 from zoocheck.zoo_registry.names import timm_style  # noqa: E402
 

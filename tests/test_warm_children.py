@@ -15,7 +15,8 @@ import pytest
 import crash_converter
 from conftest import make_entry
 from zoocheck.converters import child
-from zoocheck.converters.pipeline import ConvertJob, convert
+from zoocheck.converters.pipeline import convert
+from zoocheck.converters.jobs import ConvertJob
 
 GROUP = "numpy,onnx"  # the crash-test source needs no framework: any group holds it
 

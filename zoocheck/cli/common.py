@@ -162,7 +162,7 @@ def weights_for(entry, args):
     Raises UsageError (exit 2) for both --weights and --random-weights, for neither of them without
     a fetched file in the cache, for a weights path that does not exist, or for a bad --seed.
     """
-    from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
+    from zoocheck.converters.weights_resolution import MissingWeightsError, check_published_file, resolve_weights
 
     if args.weights and args.random_weights:
         raise UsageError("give either --weights or --random-weights, not both")
@@ -189,7 +189,7 @@ def prepare_output(args, store, entry, weights, seed):
     from pathlib import Path
 
     from zoocheck.checks.runs import default_onnx_path
-    from zoocheck.converters.pipeline import check_weights_usable
+    from zoocheck.converters.weights_resolution import check_weights_usable
     from zoocheck.errors import BadInput
     from zoocheck.identity import ModelIdentity, check_replaceable
     from zoocheck.validate import check_opset, check_writable_dir, check_writable_file

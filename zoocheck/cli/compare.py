@@ -53,7 +53,7 @@ def run(args) -> int:
     from zoocheck.checks.images import bundled_photos, images_in
     from zoocheck.checks.runs import compare_and_store
     from zoocheck.converters.graph import NoCanonicalForm, resolve_form
-    from zoocheck.converters.pipeline import MissingWeightsError, check_published_file, resolve_weights
+    from zoocheck.converters.weights_resolution import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
     from zoocheck.validate import positive_finite

@@ -84,7 +84,7 @@ def run(args) -> int:
 
     from zoocheck.checks.images import images_in
     from zoocheck.sources import get_source
-    from zoocheck.converters.pipeline import resolve_weights
+    from zoocheck.converters.weights_resolution import resolve_weights
     from zoocheck.reports.sweep_report import ProgressPrinter, print_summary
     from zoocheck.store import ResultsStore
     from zoocheck.sweep.driver import run_sweep

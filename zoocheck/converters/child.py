@@ -367,3 +367,20 @@ if __name__ == "__main__":
     if sys.argv[1] == "--zygote":
         sys.exit(_serve_zygote(int(sys.argv[3]), sys.argv[2].split(",")))
     sys.exit(main(sys.argv[1:]))
+
+
+def explain_exit(exitcode: int | None, process: str, during: str, *, memory_need: str = "") -> tuple[str, str]:
+    """Why a child ended without a result, as (exception type, message): killed by SIGKILL (most
+    likely the kernel's OOM killer; ``memory_need`` says what the work needs), another signal (a
+    crash inside the framework), or an exit code. ``process`` names it ('the converter process',
+    'the worker'), ``during`` what it was doing."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        if name == "SIGKILL":
+            need = f" ({memory_need})" if memory_need else ""
+            return "ProcessKilled", (
+                f"{process} was killed by SIGKILL during {during}: most likely out of memory "
+                f"(the kernel's OOM killer){need}; see `dmesg` and free memory before retrying"
+            )
+        return "ProcessCrash", f"{process} died with {name} during {during} (a crash inside the framework)"
+    return "ProcessExit", f"{process} exited with code {exitcode} during {during} without a result"

@@ -134,7 +134,7 @@ def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job
 def _weights_of(entry: Entry, weights_of) -> tuple[Path | None, int | None, dict, str | None]:
     """(weights, seed, their identity, why they are missing): weights that cannot be found make
     that entry's jobs fail as 'weights' while the others run."""
-    from zoocheck.converters.pipeline import MissingWeightsError
+    from zoocheck.converters.weights_resolution import MissingWeightsError
 
     try:
         weights, seed = weights_of(entry)

@@ -240,13 +240,9 @@ class LocalExecutor:
             return f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the worker was killed"
         if worker.killed_for == "out of memory":
             return f"{step} went over the memory limit of {self.memory_limit_bytes / 2**30:.1f} GiB; the worker was killed"
-        code = worker.proc.exitcode
-        if code is not None and code < 0:
-            name = signal.Signals(-code).name
-            if name == "SIGKILL":
-                return f"the worker was killed by SIGKILL during {step}: most likely out of memory (the kernel's OOM killer; see `dmesg`)"
-            return f"the worker died with {name} during {step} (a crash inside the framework)"
-        return f"the worker exited with code {code} during {step} without a result"
+        from zoocheck.converters.child import explain_exit
+
+        return explain_exit(worker.proc.exitcode, "the worker", step)[1]
 
 
 __all__ = ["Item", "LocalExecutor", "cpu_slice", "died", "rss_bytes"]
