@@ -192,6 +192,40 @@ def audit_entries(entries: Iterable[Entry], store: ResultsStore | None = None) -
     return records
 
 
+def structure_facts(entry: Entry) -> dict:
+    """What ``list --json`` adds to an entry: the structure fingerprint every canonical file of its
+    architecture has (at the default opset and the entry's input size; None: native only)."""
+    from zoocheck.converters.graph import canonical_fingerprint
+
+    return {"structure_fingerprint": canonical_fingerprint(entry.arch, DEFAULT_OPSET, entry.input_size)}
+
+
+def entry_facts(entry: Entry) -> dict:
+    """Everything ``zoocheck show`` says about one entry, as JSON-ready data: the entry itself
+    (``reports.registry_report.entry_json``' fields are the registry's), its canonical graph or
+    why it has none, the parameters and MACs counted on it, its audit findings, and whether its
+    published weights are in the cache (or a damaged file is)."""
+    from zoocheck.converters.graph import canonical_refusal
+    from zoocheck.converters.graph.counts import architecture_counts
+    from zoocheck.zoo_registry.download import ChecksumMismatch, cached_weights
+
+    counts = architecture_counts(entry.arch, entry.input_size)
+    try:
+        cached, damaged = cached_weights(entry), None
+    except ChecksumMismatch as exc:  # a file is there, but not the published one
+        cached, damaged = None, str(exc)
+    return {
+        **structure_facts(entry),
+        "canonical_graph_refusal": canonical_refusal(entry.arch),  # why there is no canonical graph
+        "measured": None if counts is None else {
+            "params": counts.params, "params_with_bn_stats": counts.params_with_bn_stats, "macs": counts.macs, "input_size": counts.input_size,
+        },
+        "audit": [f.to_json() for f in audit_entries([entry])],
+        "cached_weights": str(cached) if cached is not None else None,
+        "cached_weights_error": damaged,
+    }  # fmt: skip
+
+
 # --- evaluation ------------------------------------------------------------------------------
 
 
@@ -394,6 +428,8 @@ __all__ = [
     "default_crop_cache",
     "default_onnx_path",
     "evaluate_entry",
+    "entry_facts",
+    "structure_facts",
     "evaluate_onnx_file",
     "evaluate_variant",
     "pair_evaluations",

@@ -58,8 +58,10 @@ def blocks(spec: ConvNeXtSpec) -> list[Block]:
 
 
 def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
-    """Every canonical parameter of ``arch`` and its shape, in network order."""
+    """Every canonical parameter of ``arch`` and its shape, in network order (ValueError where the
+    spec is not drawn yet: its weights are the library's own, randomised)."""
     spec: ConvNeXtSpec = arch.structure
+    require_drawn(spec)
     dims = spec.dims
     shapes: dict[str, tuple[int, ...]] = {}
 
