@@ -94,13 +94,8 @@ def _make_stand_in(tensor) -> None:
     tensor.external_data.add(key="location", value=LIFTED_LOCATION)
 
 
-def simplify(model, weights: dict[str, np.ndarray] | None = None):
-    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
-    zoocheck's exact rewrites; returns a new ModelProto."""
+def _slim(model, **options):
     import onnxslim
-
-    rewrite.fold_batch_norms(model, weights if weights is not None else {})
-    rewrite.static_pads(model)
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
@@ -108,9 +103,30 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         # no weight tying: it merges small initializers that compare equal, and the lifted
         # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights
-        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"])
+        return onnxslim.slim(model, skip_optimizations=["weight_tying"], **options)
+
+
+def simplify(model, weights: dict[str, np.ndarray] | None = None):
+    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
+    zoocheck's exact rewrites; returns a new ModelProto. Where shape arithmetic remains after
+    onnxslim (an exporter's computed from the batch size), the batch is pinned to one and onnxslim
+    runs again (``rewrite.pin_batch``)."""
+    rewrite.fold_batch_norms(model, weights if weights is not None else {})
+    rewrite.static_pads(model)
+
+    slim = _slim(model)
     rewrite.class_tokens_as_pad(slim)
     rewrite.attention_in_one_form(slim)
+    if any(node.op_type == "Shape" for node in slim.graph.node):
+        rewrite.pin_batch(slim)
+        # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
+        slim = _slim(slim, skip_fusion_patterns=["FusionGemm", "FusionGemmMul", "FusionGemmAdd"])
+    rewrite.drop_identity_slices(slim)
+    rewrite.merge_reshape_chains(slim)
+    rewrite.window_attention_in_one_form(slim)
+    rewrite.patch_merging_as_reshape(slim)
+    rewrite.map_tokens_in_place(slim)
+    rewrite.spatial_mean_as_global_pool(slim)
     rewrite.layer_norm_last_axis(slim)
     rewrite.token_slice_as_gather(slim)
     rewrite.halving_as_mul(slim)
