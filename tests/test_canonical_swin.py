@@ -14,15 +14,17 @@ from zoocheck.zoo_registry.types import Architecture
 
 SIZE = 56  # a 14-token map in 7-token windows (shifted, masked), then 7 tokens in one window
 CLASSES = 10
-SMALL = dict(embed_dim=32, depths=(2, 2), num_heads=(2, 4))
 
 
-def _arch(v2: bool, pretrained_window: tuple[int, ...] = ()) -> Architecture:
-    return Architecture(SwinSpec(dim=32, depths=(2, 2), heads=(2, 4), window=7, image_size=SIZE, v2=v2, pretrained_window=pretrained_window), CLASSES)
+def _arch(v2: bool, pretrained_window: tuple[int, ...] = (), stages: int = 2) -> Architecture:
+    """Two stages at 56 pixels; three at 112 (28, 14 and 7 tokens: two patch mergings)."""
+    spec = SwinSpec(dim=32, depths=(2,) * stages, heads=(2, 4, 8)[:stages], window=7, image_size=SIZE * 2 ** (stages - 2), v2=v2,
+                    pretrained_window=pretrained_window)  # fmt: skip
+    return Architecture(spec, CLASSES)
 
 
-def _batch() -> np.ndarray:
-    return np.random.default_rng(1).standard_normal((2, 3, SIZE, SIZE))
+def _batch(size: int = SIZE) -> np.ndarray:
+    return np.random.default_rng(1).standard_normal((2, 3, size, size))
 
 
 def _timm(arch: Architecture, params):
@@ -32,7 +34,8 @@ def _timm(arch: Architecture, params):
     spec = arch.structure
     extra = {"pretrained_window_sizes": spec.pretrained_window} if spec.pretrained_window else {}
     name = "swinv2_tiny_window8_256" if spec.v2 else "swin_tiny_patch4_window7_224"
-    module = timm.create_model(name, img_size=SIZE, window_size=7, num_classes=CLASSES, **SMALL, **extra).eval()
+    module = timm.create_model(name, img_size=spec.image_size, window_size=7, num_classes=CLASSES, embed_dim=spec.dim, depths=spec.depths,
+                               num_heads=spec.heads, **extra).eval()  # fmt: skip
     module.load_state_dict(torch_tensors(layouts.to_timm(params, arch)), strict=True)
     return module
 
@@ -44,7 +47,9 @@ def _torchvision(arch: Architecture, params):
     from zoocheck.converters.torch_common import torch_tensors
 
     v2 = {"block": SwinTransformerBlockV2, "downsample_layer": PatchMergingV2} if arch.structure.v2 else {}
-    module = SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4], window_size=[7, 7], num_classes=CLASSES, **v2).eval()
+    spec = arch.structure
+    module = SwinTransformer(patch_size=[4, 4], embed_dim=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads), window_size=[7, 7],
+                             num_classes=CLASSES, **v2).eval()  # fmt: skip
     module.load_state_dict(torch_tensors(layouts.to_torchvision(params, arch)), strict=True)
     return module
 
@@ -125,3 +130,80 @@ def test_parity_with_canonical_random_weights(tmp_path, capsys, source, model):
     out = capsys.readouterr().out
     assert rc == 0, out[-2000:]
     assert '"status": "ok"' in out
+
+
+def _canonical(library: str, arch: Architecture, path, opset: int = 17):
+    """(the library's network, its canonical ONNX model) from one set of random weights."""
+    from zoocheck.converters.graph import finish_graph, template_for
+    from zoocheck.converters.graph.fingerprint import fingerprint
+    from zoocheck.converters.torch_common import TorchModel
+    from zoocheck.families.swin.random import draw
+
+    size = arch.structure.image_size
+    module = {"timm": _timm, "torchvision": _torchvision}[library](arch, draw(arch, 0, size)).float()
+    TorchModel(module, size, {}).export_onnx(path, opset)
+    model, facts = finish_graph(path, arch, "canonical")
+    assert facts["structure_fingerprint"] == fingerprint(template_for(arch, opset))
+    return module, model
+
+
+def _run(model, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+
+
+@pytest.mark.parametrize("v2", [False, True])
+def test_timm_and_torchvision_exports_become_one_canonical_file(tmp_path, v2):
+    """torch.onnx's export of each library's three-stage network (torchvision: patch merging as four
+    strided Slices, q/k/v as Gathers; timm: shape arithmetic from the batch size, padding to whole
+    windows, reshape(B, -1, C) around the MLP, the head a ReduceMean, some of it left by onnxslim's
+    first pass on the pinned batch; V2: F.normalize's Expand) is the template, node for node, with
+    no shape arithmetic left, and computes the library's float32 forward on a batch of two. From one set of canonical random weights the two canonical files
+    hold the same weights (compare's ``identical``: every initializer within ``WEIGHTS_RTOL`` of its
+    largest magnitude, the position biases, V2's evaluated position-bias MLP and logit scales and
+    the shift masks included)."""
+    import torch
+    from onnx import numpy_helper
+
+    from zoocheck.checks.compare import WEIGHTS_RTOL
+
+    arch = _arch(v2, stages=3)
+    x = _batch(arch.structure.image_size).astype(np.float32)
+    weights = []
+    for library in ("timm", "torchvision"):
+        module, model = _canonical(library, arch, tmp_path / f"{library}.onnx")
+        assert {"Shape", "Expand", "Gather", "Gemm"} & {n.op_type for n in model.graph.node if n.name != "fc"} == set()
+        with torch.no_grad():
+            expected = module.float()(torch.from_numpy(x)).numpy()
+        assert np.abs(_run(model, x) - expected).max() <= 1e-5 * np.ptp(expected), library
+        weights.append({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
+    timm_weights, torchvision_weights = weights
+    assert set(timm_weights) == set(torchvision_weights)
+    assert any(name.endswith("attn.mask.value") for name in timm_weights)
+    for name, value in timm_weights.items():
+        assert np.abs(value - torchvision_weights[name]).max() <= WEIGHTS_RTOL * max(np.abs(value).max(), 1e-30), name
+
+
+def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
+    """At opset 14 (LayerNorm as its decomposition) timm's reshape(B, -1, C) around the MLP goes
+    too: timm's Swin V2 export is the template of opset 14 and computes timm's forward."""
+    import torch
+
+    module, model = _canonical("timm", _arch(True), tmp_path / "export.onnx", opset=14)
+    assert "LayerNormalization" not in {n.op_type for n in model.graph.node}
+    x = _batch().astype(np.float32)
+    with torch.no_grad():
+        expected = module.float()(torch.from_numpy(x)).numpy()
+    assert np.abs(_run(model, x) - expected).max() <= 1e-5 * np.ptp(expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("timm_name, torchvision_name", [("swin_tiny_patch4_window7_224.ms_in1k", "swin_t.IMAGENET1K_V1"),
+                                                         ("swinv2_tiny_window8_256.ms_in1k", "swin_v2_t.IMAGENET1K_V1")])  # fmt: skip
+def test_timm_and_torchvision_swin_tiny_are_identical(tmp_path, timm_name, torchvision_name):
+    """One set of random weights as a timm and a torchvision state dict, each converted by its own
+    converter (torch.onnx, canonical graph): ``identical``."""
+    from zoocheck.cli import main
+
+    assert main(["compare", f"timm:{timm_name}", f"torchvision:{torchvision_name}", "--random-weights", "--results", str(tmp_path), "--json"]) == 0

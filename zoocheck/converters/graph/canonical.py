@@ -94,6 +94,11 @@ def _make_stand_in(tensor) -> None:
     tensor.external_data.add(key="location", value=LIFTED_LOCATION)
 
 
+#: how many times onnxslim runs again on the pinned batch while shape arithmetic remains (one pass
+#: leaves some of a Swin-T's: each pass folds what the last one made static)
+PINNED_SLIM_PASSES = 4
+
+
 def _slim(model, **options):
     import onnxslim
 
@@ -110,14 +115,16 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
     zoocheck's exact rewrites; returns a new ModelProto. Where shape arithmetic remains after
     onnxslim (an exporter's computed from the batch size), the batch is pinned to one and onnxslim
-    runs again (``rewrite.pin_batch``)."""
+    runs again, up to ``PINNED_SLIM_PASSES`` times (``rewrite.pin_batch``)."""
     rewrite.fold_batch_norms(model, weights if weights is not None else {})
     rewrite.static_pads(model)
 
     slim = _slim(model)
     rewrite.class_tokens_as_pad(slim)
     rewrite.attention_in_one_form(slim)
-    if any(node.op_type == "Shape" for node in slim.graph.node):
+    for _ in range(PINNED_SLIM_PASSES):
+        if not any(node.op_type == "Shape" for node in slim.graph.node):
+            break
         rewrite.pin_batch(slim)
         # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
         slim = _slim(slim, skip_fusion_patterns=["FusionGemm", "FusionGemmMul", "FusionGemmAdd"])
