@@ -54,7 +54,18 @@ def _torchvision(arch: Architecture, params):
     return module
 
 
-NETWORKS = [("timm", False, ()), ("torchvision", False, ()), ("timm", True, ()), ("torchvision", True, ()), ("timm", True, (12, 6))]
+def _mmpretrain(arch: Architecture, params):
+    from zoocheck.converters.torch_common import torch_tensors
+    from zoocheck.families.swin.mmpretrain import build_classifier
+
+    module = build_classifier(arch)
+    module.load_state_dict(torch_tensors(layouts.to_mmpretrain(params, arch)), strict=True)
+    return module
+
+
+_BUILD = {"timm": _timm, "torchvision": _torchvision, "mmpretrain": _mmpretrain}
+NETWORKS = [("timm", False, ()), ("torchvision", False, ()), ("mmpretrain", False, ()), ("timm", True, ()), ("torchvision", True, ()),
+            ("timm", True, (12, 6))]  # fmt: skip
 
 
 @pytest.mark.parametrize("library, v2, pretrained_window", NETWORKS)
@@ -67,7 +78,7 @@ def test_numpy_forward_is_the_librarys_network(library, v2, pretrained_window):
 
     arch = _arch(v2, pretrained_window)
     params = draw(arch, 0, SIZE)
-    module = {"timm": _timm, "torchvision": _torchvision}[library](arch, params)
+    module = _BUILD[library](arch, params)
     x = _batch()
     reference = canonical.forward(arch, params, x)
     with torch.no_grad():
@@ -75,6 +86,36 @@ def test_numpy_forward_is_the_librarys_network(library, v2, pretrained_window):
     assert np.ptp(reference) > 1
     assert np.abs(out - reference).max() <= 1e-12 * np.ptp(reference)
     assert np.abs(canonical.forward(arch, params, x, dtype=np.float32) - reference).max() <= 1e-5 * np.ptp(reference)
+
+
+def test_mmpretrain_network_is_mmpretrains_own():
+    """zoocheck's mmpretrain network (the patch merging computed in the canonical order, its weights
+    read in nn.Unfold's) and mmpretrain's own SwinTransformer classifier load one state dict
+    strictly and compute the same logits, the numpy forward's; a V2 is refused (mmpretrain's
+    SwinTransformerV2 is not written yet)."""
+    import torch
+
+    from zoocheck.converters.base import NoBuilder
+    from zoocheck.families.swin.mmpretrain import build_classifier
+    from zoocheck.families.swin.random import draw
+
+    mmpretrain = pytest.importorskip("mmpretrain.models")
+    arch = _arch(False, stages=3)
+    spec = arch.structure
+    params = draw(arch, 0, spec.image_size)
+    ours = _mmpretrain(arch, params)
+    backbone = dict(type="SwinTransformer", arch=dict(embed_dims=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads)),
+                    img_size=spec.image_size, window_size=7, out_indices=(len(spec.depths) - 1,))  # fmt: skip
+    theirs = mmpretrain.build_classifier(dict(type="ImageClassifier", backbone=backbone, neck=dict(type="GlobalAveragePooling"),
+                                              head=dict(type="LinearClsHead", num_classes=CLASSES, in_channels=spec.features))).eval()  # fmt: skip
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    x = _batch(spec.image_size)
+    reference = canonical.forward(arch, params, x)
+    with torch.no_grad():
+        for out in (ours.double()(torch.from_numpy(x)), theirs.double()(torch.from_numpy(x), mode="tensor")):
+            assert np.abs(out.numpy() - reference).max() <= 1e-12 * np.ptp(reference)
+    with pytest.raises(NoBuilder, match="v2"):
+        build_classifier(_arch(True))
 
 
 def test_the_shifted_windows_mask_and_pretrained_windows_matter():
@@ -140,7 +181,7 @@ def _canonical(library: str, arch: Architecture, path, opset: int = 17):
     from zoocheck.families.swin.random import draw
 
     size = arch.structure.image_size
-    module = {"timm": _timm, "torchvision": _torchvision}[library](arch, draw(arch, 0, size)).float()
+    module = _BUILD[library](arch, draw(arch, 0, size)).float()
     TorchModel(module, size, {}).export_onnx(path, opset)
     model, facts = finish_graph(path, arch, "canonical")
     assert facts["structure_fingerprint"] == fingerprint(template_for(arch, opset))
@@ -154,13 +195,14 @@ def _run(model, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("v2", [False, True])
-def test_timm_and_torchvision_exports_become_one_canonical_file(tmp_path, v2):
+def test_library_exports_become_one_canonical_file(tmp_path, v2):
     """torch.onnx's export of each library's three-stage network (torchvision: patch merging as four
     strided Slices, q/k/v as Gathers; timm: shape arithmetic from the batch size, padding to whole
     windows, reshape(B, -1, C) around the MLP, the head a ReduceMean, some of it left by onnxslim's
-    first pass on the pinned batch; V2: F.normalize's Expand) is the template, node for node, with
-    no shape arithmetic left, and computes the library's float32 forward on a batch of two. From one set of canonical random weights the two canonical files
-    hold the same weights (compare's ``identical``: every initializer within ``WEIGHTS_RTOL`` of its
+    first pass on the pinned batch; V2: F.normalize's Expand; V1 also zoocheck's mmpretrain
+    network, its merging weights permuted from nn.Unfold's order) is the template, node for node,
+    with no shape arithmetic left, and computes the library's float32 forward on a batch of two.
+    From one set of canonical random weights the canonical files hold the same weights (compare's ``identical``: every initializer within ``WEIGHTS_RTOL`` of its
     largest magnitude, the position biases, V2's evaluated position-bias MLP and logit scales and
     the shift masks included)."""
     import torch
@@ -171,18 +213,19 @@ def test_timm_and_torchvision_exports_become_one_canonical_file(tmp_path, v2):
     arch = _arch(v2, stages=3)
     x = _batch(arch.structure.image_size).astype(np.float32)
     weights = []
-    for library in ("timm", "torchvision"):
+    for library in ("timm", "torchvision") if v2 else ("timm", "torchvision", "mmpretrain"):
         module, model = _canonical(library, arch, tmp_path / f"{library}.onnx")
         assert {"Shape", "Expand", "Gather", "Gemm"} & {n.op_type for n in model.graph.node if n.name != "fc"} == set()
         with torch.no_grad():
             expected = module.float()(torch.from_numpy(x)).numpy()
         assert np.abs(_run(model, x) - expected).max() <= 1e-5 * np.ptp(expected), library
         weights.append({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
-    timm_weights, torchvision_weights = weights
-    assert set(timm_weights) == set(torchvision_weights)
+    timm_weights = weights[0]
     assert any(name.endswith("attn.mask.value") for name in timm_weights)
-    for name, value in timm_weights.items():
-        assert np.abs(value - torchvision_weights[name]).max() <= WEIGHTS_RTOL * max(np.abs(value).max(), 1e-30), name
+    for other in weights[1:]:
+        assert set(other) == set(timm_weights)
+        for name, value in timm_weights.items():
+            assert np.abs(value - other[name]).max() <= WEIGHTS_RTOL * max(np.abs(value).max(), 1e-30), name
 
 
 def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
@@ -199,11 +242,12 @@ def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("timm_name, torchvision_name", [("swin_tiny_patch4_window7_224.ms_in1k", "swin_t.IMAGENET1K_V1"),
-                                                         ("swinv2_tiny_window8_256.ms_in1k", "swin_v2_t.IMAGENET1K_V1")])  # fmt: skip
-def test_timm_and_torchvision_swin_tiny_are_identical(tmp_path, timm_name, torchvision_name):
-    """One set of random weights as a timm and a torchvision state dict, each converted by its own
-    converter (torch.onnx, canonical graph): ``identical``."""
+@pytest.mark.parametrize("timm_name, other", [("swin_tiny_patch4_window7_224.ms_in1k", "torchvision:swin_t.IMAGENET1K_V1"),
+                                              ("swinv2_tiny_window8_256.ms_in1k", "torchvision:swin_v2_t.IMAGENET1K_V1"),
+                                              ("swin_tiny_patch4_window7_224.ms_in1k", "mmpretrain:swin-tiny_16xb64_in1k")])  # fmt: skip
+def test_timm_and_other_zoos_swin_tiny_are_identical(tmp_path, timm_name, other):
+    """One set of random weights as a timm state dict and a torchvision state dict or mmpretrain
+    checkpoint, each converted by its own converter (torch.onnx, canonical graph): ``identical``."""
     from zoocheck.cli import main
 
-    assert main(["compare", f"timm:{timm_name}", f"torchvision:{torchvision_name}", "--random-weights", "--results", str(tmp_path), "--json"]) == 0
+    assert main(["compare", f"timm:{timm_name}", other, "--random-weights", "--results", str(tmp_path), "--json"]) == 0

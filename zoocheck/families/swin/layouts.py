@@ -1,20 +1,25 @@
-"""The Swin family's canonical weights (``canonical.py`` names) under torchvision's and timm's
-parameter names (the family's ``layouts``, ``families/registry.py``).
+"""The Swin family's canonical weights (``canonical.py`` names) under torchvision's, timm's and
+mmpretrain's parameter names (the family's ``layouts``, ``families/registry.py``; mmpretrain's in
+``to_mmpretrain``).
 
-=================================  ==========================  ==============================
-canonical                          torchvision                 timm
-=================================  ==========================  ==============================
-``patch_embed`` / ``.norm``        ``features.0.0`` / ``.0.2``  ``patch_embed.proj`` / ``.norm``
-``stages.{s}.downsample``          ``features.{2 s}``          ``layers.{s}.downsample``
-``stages.{s}.blocks.{i}``          ``features.{2 s + 1}.{i}``  ``layers.{s}.blocks.{i}``
-``.mlp.fc1`` / ``.mlp.fc2``        ``.mlp.0`` / ``.mlp.3``     ``.mlp.fc1`` / ``.mlp.fc2``
-``fc``                             ``head``                    ``head.fc``
-=================================  ==========================  ==============================
+=============================  ==========================  ================================  =========================================
+canonical                      torchvision                 timm                              mmpretrain (``backbone.`` but ``head``)
+=============================  ==========================  ================================  =========================================
+``patch_embed`` / ``.norm``    ``features.0.0`` / ``.0.2``  ``patch_embed.proj`` / ``.norm``  ``patch_embed.projection`` / ``.norm``
+``stages.{s}.downsample``      ``features.{2 s}``          ``layers.{s}.downsample``         ``stages.{s - 1}.downsample``
+``stages.{s}.blocks.{i}``      ``features.{2 s + 1}.{i}``  ``layers.{s}.blocks.{i}``         ``stages.{s}.blocks.{i}``
+``.attn``                      ``.attn``                   ``.attn``                         ``.attn.w_msa``
+``.mlp.fc1`` / ``.mlp.fc2``    ``.mlp.0`` / ``.mlp.3``     ``.mlp.fc1`` / ``.mlp.fc2``       ``.ffn.layers.0.0`` / ``.ffn.layers.1``
+``norm``                       ``norm``                    ``norm``                          ``norm{last stage}``
+``fc``                         ``head``                    ``head.fc``                       ``head.fc``
+=============================  ==========================  ================================  =========================================
 
 torchvision keeps each window's relative position index (and V2's coordinates table) in its
 state dict: written from the spec (``canonical.relative_position_index``,
 ``relative_coords_table``); its V2 q/k/v Linear has a bias of 3 C whose key part it zeroes in
-the forward: written as the canonical q and v biases around zeros.
+the forward: written as the canonical q and v biases around zeros. mmpretrain keeps the position
+index too, and its patch merging's norm and reduction are in ``nn.Unfold``'s channel order
+(``mmpretrain.merging_order``).
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ from zoocheck.zoo_registry.types import Architecture
 _TOP = {
     "torchvision": {"patch_embed": "features.0.0", "patch_embed.norm": "features.0.2", "norm": "norm", "fc": "head"},
     "timm": {"patch_embed": "patch_embed.proj", "patch_embed.norm": "patch_embed.norm", "norm": "norm", "fc": "head.fc"},
+    "mmpretrain": {"patch_embed": "backbone.patch_embed.projection", "patch_embed.norm": "backbone.patch_embed.norm", "fc": "head.fc"},
 }
-_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {}}
+_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {},
+        "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1", "attn.qkv": "attn.w_msa.qkv", "attn.proj": "attn.w_msa.proj",
+                       "attn": "attn.w_msa"}}  # fmt: skip
 
 
 def _module(module: str, framework: str) -> str:
@@ -40,9 +48,10 @@ def _module(module: str, framework: str) -> str:
         raise ValueError(f"{framework}'s Swin has no counterpart of {module}")
     stage, rest = int(parts[1]), parts[2:]
     if rest[0] == "downsample":
-        prefix = f"features.{2 * stage}" if framework == "torchvision" else f"layers.{stage}.downsample"
-        return ".".join([prefix, *rest[1:]])
-    block = f"features.{2 * stage + 1}.{rest[1]}" if framework == "torchvision" else f"layers.{stage}.blocks.{rest[1]}"
+        prefix = {"torchvision": f"features.{2 * stage}", "timm": f"layers.{stage}.downsample", "mmpretrain": f"backbone.stages.{stage - 1}.downsample"}
+        return ".".join([prefix[framework], *rest[1:]])
+    block = {"torchvision": f"features.{2 * stage + 1}.{rest[1]}", "timm": f"layers.{stage}.blocks.{rest[1]}",
+             "mmpretrain": f"backbone.stages.{stage}.blocks.{rest[1]}"}[framework]  # fmt: skip
     unit = ".".join(rest[2:])
     return f"{block}.{_MLP[framework].get(unit, unit)}"
 
@@ -75,3 +84,31 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
                     q, v = params.pop(f"{attn}.q_bias"), params.pop(f"{attn}.v_bias")
                     params[f"{attn}.qkv.bias"] = np.concatenate([q, np.zeros_like(q), v])
     return _renamed(params, "torchvision")
+
+
+def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """mmpretrain's names (``families/swin/mmpretrain.py``): the final norm ``backbone.norm{last
+    stage}``, the patch merging at the end of the stage before, its norm and reduction in
+    ``nn.Unfold``'s channel order, each window's position index (a buffer of its checkpoints)."""
+    from zoocheck.families.swin.mmpretrain import merging_order
+
+    spec = spec_of(arch)
+    if spec.v2:
+        raise ValueError(f"{spec.id}: mmpretrain's Swin V2 (SwinTransformerV2) has no layout in zoocheck yet")
+    params = dict(params)
+    last = f"norm{len(spec.depths) - 1}"
+    if "patch_embed.weight" in params:  # parameters, not layer taps: the merging's order, the buffers
+        for stage, depth in enumerate(spec.depths):
+            if stage:
+                merge, order = f"stages.{stage}.downsample", merging_order(spec.width(stage - 1))
+                for name in (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight"):
+                    unfolded = np.empty_like(params[name])
+                    unfolded[..., order] = params[name]
+                    params[name] = unfolded
+            for i in range(depth):
+                params[f"stages.{stage}.blocks.{i}.attn.relative_position_index"] = relative_position_index(spec.stage_window(stage))
+    out = {}
+    for name, value in params.items():
+        module, _, leaf = name.rpartition(".")
+        out[f"backbone.{last}.{leaf}" if module == "norm" else f"{_module(module, 'mmpretrain')}.{leaf}"] = value
+    return out
