@@ -65,7 +65,7 @@ def _mmpretrain(arch: Architecture, params):
 
 _BUILD = {"timm": _timm, "torchvision": _torchvision, "mmpretrain": _mmpretrain}
 NETWORKS = [("timm", False, ()), ("torchvision", False, ()), ("mmpretrain", False, ()), ("timm", True, ()), ("torchvision", True, ()),
-            ("timm", True, (12, 6))]  # fmt: skip
+            ("mmpretrain", True, ()), ("timm", True, (12, 6)), ("mmpretrain", True, (12, 6))]  # fmt: skip
 
 
 @pytest.mark.parametrize("library, v2, pretrained_window", NETWORKS)
@@ -88,34 +88,34 @@ def test_numpy_forward_is_the_librarys_network(library, v2, pretrained_window):
     assert np.abs(canonical.forward(arch, params, x, dtype=np.float32) - reference).max() <= 1e-5 * np.ptp(reference)
 
 
-def test_mmpretrain_network_is_mmpretrains_own():
+@pytest.mark.parametrize("v2, pretrained_window", [(False, ()), (True, ()), (True, (12, 12, 6))])
+def test_mmpretrain_network_is_mmpretrains_own(v2, pretrained_window):
     """zoocheck's mmpretrain network (the patch merging computed in the canonical order, its weights
-    read in nn.Unfold's) and mmpretrain's own SwinTransformer classifier load one state dict
-    strictly and compute the same logits, the numpy forward's; a V2 is refused (mmpretrain's
-    SwinTransformerV2 is not written yet)."""
+    read in nn.Unfold's) and mmpretrain's own SwinTransformer / SwinTransformerV2 classifier hold
+    one state dict and compute the numpy forward's logits. mmpretrain's V2 drops the position
+    index and coordinates table from what it loads (it recomputes them): the only keys it misses."""
     import torch
 
-    from zoocheck.converters.base import NoBuilder
-    from zoocheck.families.swin.mmpretrain import build_classifier
+    mmpretrain = pytest.importorskip("mmpretrain.models")
     from zoocheck.families.swin.random import draw
 
-    mmpretrain = pytest.importorskip("mmpretrain.models")
-    arch = _arch(False, stages=3)
+    arch = _arch(v2, pretrained_window, stages=3)
     spec = arch.structure
     params = draw(arch, 0, spec.image_size)
     ours = _mmpretrain(arch, params)
-    backbone = dict(type="SwinTransformer", arch=dict(embed_dims=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads)),
-                    img_size=spec.image_size, window_size=7, out_indices=(len(spec.depths) - 1,))  # fmt: skip
+    sizes = dict(embed_dims=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads), **({"extra_norm_every_n_blocks": 0} if v2 else {}))
+    backbone = dict(type="SwinTransformerV2" if v2 else "SwinTransformer", arch=sizes, img_size=spec.image_size, window_size=7,
+                    out_indices=(len(spec.depths) - 1,), **({"pretrained_window_sizes": list(pretrained_window)} if pretrained_window else {}))  # fmt: skip
     theirs = mmpretrain.build_classifier(dict(type="ImageClassifier", backbone=backbone, neck=dict(type="GlobalAveragePooling"),
                                               head=dict(type="LinearClsHead", num_classes=CLASSES, in_channels=spec.features))).eval()  # fmt: skip
-    theirs.load_state_dict(ours.state_dict(), strict=True)
+    missing, unexpected = theirs.load_state_dict(ours.state_dict(), strict=False)
+    assert not unexpected and {k.rsplit(".", 1)[1] for k in missing} <= {"relative_position_index", "relative_coords_table"}
+    assert bool(missing) == v2
     x = _batch(spec.image_size)
     reference = canonical.forward(arch, params, x)
     with torch.no_grad():
         for out in (ours.double()(torch.from_numpy(x)), theirs.double()(torch.from_numpy(x), mode="tensor")):
             assert np.abs(out.numpy() - reference).max() <= 1e-12 * np.ptp(reference)
-    with pytest.raises(NoBuilder, match="v2"):
-        build_classifier(_arch(True))
 
 
 def test_the_shifted_windows_mask_and_pretrained_windows_matter():
@@ -199,8 +199,8 @@ def test_library_exports_become_one_canonical_file(tmp_path, v2):
     """torch.onnx's export of each library's three-stage network (torchvision: patch merging as four
     strided Slices, q/k/v as Gathers; timm: shape arithmetic from the batch size, padding to whole
     windows, reshape(B, -1, C) around the MLP, the head a ReduceMean, some of it left by onnxslim's
-    first pass on the pinned batch; V2: F.normalize's Expand; V1 also zoocheck's mmpretrain
-    network, its merging weights permuted from nn.Unfold's order) is the template, node for node,
+    first pass on the pinned batch; V2: F.normalize's Expand; zoocheck's mmpretrain network, its
+    merging weights permuted from nn.Unfold's order) is the template, node for node,
     with no shape arithmetic left, and computes the library's float32 forward on a batch of two.
     From one set of canonical random weights the canonical files hold the same weights (compare's ``identical``: every initializer within ``WEIGHTS_RTOL`` of its
     largest magnitude, the position biases, V2's evaluated position-bias MLP and logit scales and
@@ -213,7 +213,7 @@ def test_library_exports_become_one_canonical_file(tmp_path, v2):
     arch = _arch(v2, stages=3)
     x = _batch(arch.structure.image_size).astype(np.float32)
     weights = []
-    for library in ("timm", "torchvision") if v2 else ("timm", "torchvision", "mmpretrain"):
+    for library in ("timm", "torchvision", "mmpretrain"):
         module, model = _canonical(library, arch, tmp_path / f"{library}.onnx")
         assert {"Shape", "Expand", "Gather", "Gemm"} & {n.op_type for n in model.graph.node if n.name != "fc"} == set()
         with torch.no_grad():
@@ -244,7 +244,8 @@ def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("timm_name, other", [("swin_tiny_patch4_window7_224.ms_in1k", "torchvision:swin_t.IMAGENET1K_V1"),
                                               ("swinv2_tiny_window8_256.ms_in1k", "torchvision:swin_v2_t.IMAGENET1K_V1"),
-                                              ("swin_tiny_patch4_window7_224.ms_in1k", "mmpretrain:swin-tiny_16xb64_in1k")])  # fmt: skip
+                                              ("swin_tiny_patch4_window7_224.ms_in1k", "mmpretrain:swin-tiny_16xb64_in1k"),
+                                              ("swinv2_tiny_window8_256.ms_in1k", "mmpretrain:swinv2-tiny-w8_3rdparty_in1k-256px")])  # fmt: skip
 def test_timm_and_other_zoos_swin_tiny_are_identical(tmp_path, timm_name, other):
     """One set of random weights as a timm state dict and a torchvision state dict or mmpretrain
     checkpoint, each converted by its own converter (torch.onnx, canonical graph): ``identical``."""

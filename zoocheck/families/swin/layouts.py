@@ -34,9 +34,7 @@ _TOP = {
     "timm": {"patch_embed": "patch_embed.proj", "patch_embed.norm": "patch_embed.norm", "norm": "norm", "fc": "head.fc"},
     "mmpretrain": {"patch_embed": "backbone.patch_embed.projection", "patch_embed.norm": "backbone.patch_embed.norm", "fc": "head.fc"},
 }
-_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {},
-        "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1", "attn.qkv": "attn.w_msa.qkv", "attn.proj": "attn.w_msa.proj",
-                       "attn": "attn.w_msa"}}  # fmt: skip
+_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {}, "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1"}}
 
 
 def _module(module: str, framework: str) -> str:
@@ -53,6 +51,8 @@ def _module(module: str, framework: str) -> str:
     block = {"torchvision": f"features.{2 * stage + 1}.{rest[1]}", "timm": f"layers.{stage}.blocks.{rest[1]}",
              "mmpretrain": f"backbone.stages.{stage}.blocks.{rest[1]}"}[framework]  # fmt: skip
     unit = ".".join(rest[2:])
+    if framework == "mmpretrain" and rest[2] == "attn":
+        unit = ".".join(["attn.w_msa", *rest[3:]])
     return f"{block}.{_MLP[framework].get(unit, unit)}"
 
 
@@ -88,27 +88,35 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
 
 def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     """mmpretrain's names (``families/swin/mmpretrain.py``): the final norm ``backbone.norm{last
-    stage}``, the patch merging at the end of the stage before, its norm and reduction in
-    ``nn.Unfold``'s channel order, each window's position index (a buffer of its checkpoints)."""
+    stage}``; V1's patch merging at the end of the stage before (V2's starts its own stage, as the
+    canonical names say), its reduction (V1: and norm) in ``nn.Unfold``'s channel order; each
+    window's position index and V2's coordinates table (buffers of its checkpoints)."""
     from zoocheck.families.swin.mmpretrain import merging_order
 
     spec = spec_of(arch)
-    if spec.v2:
-        raise ValueError(f"{spec.id}: mmpretrain's Swin V2 (SwinTransformerV2) has no layout in zoocheck yet")
     params = dict(params)
-    last = f"norm{len(spec.depths) - 1}"
     if "patch_embed.weight" in params:  # parameters, not layer taps: the merging's order, the buffers
         for stage, depth in enumerate(spec.depths):
-            if stage:
-                merge, order = f"stages.{stage}.downsample", merging_order(spec.width(stage - 1))
-                for name in (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight"):
+            merge = f"stages.{stage}.downsample"
+            for name in (f"{merge}.reduction.weight",) if spec.v2 else (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight"):
+                if stage:
                     unfolded = np.empty_like(params[name])
-                    unfolded[..., order] = params[name]
+                    unfolded[..., merging_order(spec.width(stage - 1))] = params[name]
                     params[name] = unfolded
+            window = spec.stage_window(stage)
             for i in range(depth):
-                params[f"stages.{stage}.blocks.{i}.attn.relative_position_index"] = relative_position_index(spec.stage_window(stage))
+                attn = f"stages.{stage}.blocks.{i}.attn"
+                params[f"{attn}.relative_position_index"] = relative_position_index(window)
+                if spec.v2:
+                    table = relative_coords_table(window, spec.coords_window(stage))
+                    params[f"{attn}.relative_coords_table"] = table.reshape(1, 2 * window - 1, 2 * window - 1, 2)
     out = {}
     for name, value in params.items():
         module, _, leaf = name.rpartition(".")
-        out[f"backbone.{last}.{leaf}" if module == "norm" else f"{_module(module, 'mmpretrain')}.{leaf}"] = value
+        if module == "norm":
+            out[f"backbone.norm{len(spec.depths) - 1}.{leaf}"] = value
+        elif spec.v2 and ".downsample" in module:
+            out[f"backbone.{module}.{leaf}"] = value
+        else:
+            out[f"{_module(module, 'mmpretrain')}.{leaf}"] = value
     return out
