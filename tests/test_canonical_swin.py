@@ -118,6 +118,27 @@ def test_mmpretrain_network_is_mmpretrains_own(v2, pretrained_window):
             assert np.abs(out.numpy() - reference).max() <= 1e-12 * np.ptp(reference)
 
 
+def test_every_mmpretrain_entry_is_the_network_its_config_declares():
+    """Each mmpretrain Swin entry's spec is its config's backbone (type, sizes, input size, each
+    stage's window, V2's pretrained windows) and head, as mmpretrain's model index ships them."""
+    from zoocheck.families.swin.spec import SIZES
+    from zoocheck.zoo_registry import list_entries
+
+    apis = pytest.importorskip("mmpretrain.apis")
+    entries = [e for e in list_entries("mmpretrain") if e.arch.family == "swin"]
+    assert len(entries) == 21
+    for entry in entries:
+        spec, config = entry.arch.structure, apis.ModelHub.get(entry.name).config.model
+        backbone = config.backbone
+        assert backbone.type == ("SwinTransformerV2" if spec.v2 else "SwinTransformer"), entry.name
+        assert SIZES[backbone.arch] == (spec.dim, spec.depths, spec.heads) and backbone.img_size == spec.image_size == entry.input_size, entry.name
+        window = backbone.get("window_size") or backbone.get("stage_cfgs", {}).get("block_cfgs", {}).get("window_size") or (8 if spec.v2 else 7)
+        windows = window if isinstance(window, list) else [window] * len(spec.depths)
+        assert [min(w, spec.resolution(s)) for s, w in enumerate(windows)] == [spec.stage_window(s) for s in range(len(spec.depths))], entry.name
+        assert tuple(backbone.get("pretrained_window_sizes") or ()) == spec.pretrained_window, entry.name
+        assert not backbone.get("pad_small_map") and (config.head.in_channels, config.head.num_classes) == (spec.features, entry.arch.num_classes)
+
+
 def test_the_shifted_windows_mask_and_pretrained_windows_matter():
     """The mask keeps apart what the cyclic shift brought together (-100 off the block diagonal of
     regions), and a V2 network's pretrained window changes its function."""

@@ -30,7 +30,11 @@ Each one computes the same function as the graph it rewrites (the tests check it
   before every Dense layer, GluonCV's VGG's second and third too) goes;
 - ``dense_convs_as_gemm``: a classifier computed by convolutions over the whole feature map (timm's
   VGG: a 7x7 convolution on the 7x7 map, then 1x1 convolutions on its one pixel, then a global pool
-  of that pixel) becomes ``Flatten`` then ``Gemm`` layers.
+  of that pixel) becomes ``Flatten`` then ``Gemm`` layers;
+- the transformers' (``attention_in_one_form`` and the rewrites after it) and, at the end, Swin's
+  section (``pin_batch``, ``window_attention_in_one_form``, ``patch_merging_as_reshape``,
+  ``map_tokens_in_place``, ``spatial_mean_as_global_pool``, ``drop_identity_slices``,
+  ``merge_reshape_chains``: ``families/swin/template.py``'s form).
 """
 
 from __future__ import annotations
