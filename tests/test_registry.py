@@ -334,8 +334,8 @@ def test_entry_builds_with_random_weights(entry):
     except NoBuilder as exc:  # the refusal itself: tests/test_registry_families_zoos.py
         pytest.skip(str(exc))
     # exported ONNX files have a fixed size, and so have GluonCV's and PaddleClas's VGG (their Linear layers flatten the 7x7 map)
-    # and the ViTs (their position embedding)
-    fixed_size = entry.source == "onnx-zoo" or (entry.source, entry.arch.family) in (("gluoncv", "vgg"), ("ppcls", "vgg")) or entry.arch.family == "vit"
+    # and the ViTs (their position embedding) and Swins (timm's shifted windows' masks are sized at build)
+    fixed_size = entry.source == "onnx-zoo" or (entry.source, entry.arch.family) in (("gluoncv", "vgg"), ("ppcls", "vgg")) or entry.arch.family in ("vit", "swin")
     size = entry.input_size if fixed_size else 64
     x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
     out = model.forward(x)

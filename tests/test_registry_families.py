@@ -185,9 +185,10 @@ def test_same_weights_have_one_id():
 def test_every_id_torchvision_and_timm_share_is_of_a_kind_proven_below():
     tv = {e.arch.id: e.arch.family for e in list_entries("torchvision") if e.arch.family in FAMILIES}
     shared = {family for arch_id, family in tv.items() if arch_id in {e.arch.id for e in list_entries("timm")}}
-    # the ViTs' shared ids are proven by tests/test_canonical_vit.py: one set of canonical weights in
-    # both libraries' layouts, both forwards equal to the numpy reference
-    assert shared == set(SAME_FUNCTION) | {"vit"}
+    # the ViTs' and Swins' shared ids are proven by tests/test_canonical_vit.py and
+    # test_canonical_swin.py: one set of canonical weights in both libraries' layouts, both forwards
+    # equal to the numpy reference
+    assert shared == set(SAME_FUNCTION) | {"vit", "swin"}
 
 
 @pytest.mark.parametrize(

@@ -61,8 +61,9 @@ class TorchvisionConverter(_TorchLibraryConverter):
         import torchvision
 
         # a network whose parameters are sized for its input (a ViT's position embedding) is built
-        # at the spec's size, as torchvision builds the weights of another size
-        sized = {"image_size": entry.arch.structure.image_size} if hasattr(entry.arch.structure, "image_size") else {}
+        # at the spec's size, as torchvision builds the weights of another size; its Swin builders
+        # take no size (their windows are computed from the input)
+        sized = {"image_size": entry.arch.structure.image_size} if entry.arch.family == "vit" else {}
         return torchvision.models.get_model(entry.builder, weights=None, num_classes=entry.arch.num_classes, **sized).eval()
 
     def resolve(self, name: str) -> Entry | None:

@@ -94,13 +94,13 @@ def _make_stand_in(tensor) -> None:
     tensor.external_data.add(key="location", value=LIFTED_LOCATION)
 
 
-def simplify(model, weights: dict[str, np.ndarray] | None = None):
-    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
-    zoocheck's exact rewrites; returns a new ModelProto."""
-    import onnxslim
+#: how many times onnxslim runs again on the pinned batch while shape arithmetic remains (one pass
+#: leaves some of a Swin-T's: each pass folds what the last one made static)
+PINNED_SLIM_PASSES = 4
 
-    rewrite.fold_batch_norms(model, weights if weights is not None else {})
-    rewrite.static_pads(model)
+
+def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
+    import onnxslim
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
@@ -109,9 +109,32 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
         # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
-        slim = onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul"])
+        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns])
+
+
+def simplify(model, weights: dict[str, np.ndarray] | None = None):
+    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
+    zoocheck's exact rewrites; returns a new ModelProto. Where shape arithmetic remains after
+    onnxslim (an exporter's computed from the batch size), the batch is pinned to one and onnxslim
+    runs again, up to ``PINNED_SLIM_PASSES`` times (``rewrite.pin_batch``)."""
+    rewrite.fold_batch_norms(model, weights if weights is not None else {})
+    rewrite.static_pads(model)
+
+    slim = _slim(model)
     rewrite.class_tokens_as_pad(slim)
     rewrite.attention_in_one_form(slim)
+    for _ in range(PINNED_SLIM_PASSES):
+        if not any(node.op_type == "Shape" for node in slim.graph.node):
+            break
+        rewrite.pin_batch(slim)
+        # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
+        slim = _slim(slim, skip_fusion_patterns=("FusionGemm", "FusionGemmMul", "FusionGemmAdd"))
+    rewrite.drop_identity_slices(slim)
+    rewrite.merge_reshape_chains(slim)
+    rewrite.window_attention_in_one_form(slim)
+    rewrite.patch_merging_as_reshape(slim)
+    rewrite.map_tokens_in_place(slim)
+    rewrite.spatial_mean_as_global_pool(slim)
     rewrite.layer_norm_last_axis(slim)
     rewrite.token_slice_as_gather(slim)
     rewrite.halving_as_mul(slim)

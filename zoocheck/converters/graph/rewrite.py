@@ -30,7 +30,11 @@ Each one computes the same function as the graph it rewrites (the tests check it
   before every Dense layer, GluonCV's VGG's second and third too) goes;
 - ``dense_convs_as_gemm``: a classifier computed by convolutions over the whole feature map (timm's
   VGG: a 7x7 convolution on the 7x7 map, then 1x1 convolutions on its one pixel, then a global pool
-  of that pixel) becomes ``Flatten`` then ``Gemm`` layers.
+  of that pixel) becomes ``Flatten`` then ``Gemm`` layers;
+- the transformers' (``attention_in_one_form`` and the rewrites after it) and, at the end, Swin's
+  section (``pin_batch``, ``window_attention_in_one_form``, ``patch_merging_as_reshape``,
+  ``map_tokens_in_place``, ``spatial_mean_as_global_pool``, ``drop_identity_slices``,
+  ``merge_reshape_chains``: ``families/swin/template.py``'s form).
 """
 
 from __future__ import annotations
@@ -676,11 +680,17 @@ def hardswish_op(model) -> None:
 # --- EfficientNet: TF "same" padding computed at run time, SE's mean ------------------------------
 
 
+#: what TF "same" padding pads for
+_PADDED_OPS = ("Conv", "MaxPool", "AveragePool")
+
+
 def static_pads(model) -> None:
-    """Every Pad whose amounts are computed at run time from tensor shapes (timm's ``tf_`` and mmcv's
-    TF "same" padding: Shape, Gather, Ceil, Cast ... chains) gets them as an initializer, computed
-    at the graph's static spatial sizes, in place; the chains are left for onnxslim to drop, and a
-    Pad of constant amounts before a Conv is then folded into the Conv's pads by onnxslim.
+    """Every Pad before a convolution or pooling whose amounts are computed at run time from tensor
+    shapes (timm's ``tf_`` and mmcv's TF "same" padding: Shape, Gather, Ceil, Cast ... chains) gets
+    them as an initializer, computed at the graph's static spatial sizes, in place; the chains are
+    left for onnxslim to drop, and a Pad of constant amounts before a Conv is then folded into the
+    Conv's pads by onnxslim. Other Pads (timm's Swin's padding to whole windows, zero at the sizes
+    it is built for) are left to ``pin_batch`` and onnxslim.
 
     The same function at the exported input size (the only one such an export computes TF's
     padding for as it stands); ValueError where an amount depends on a symbolic size, on the batch
@@ -692,7 +702,9 @@ def static_pads(model) -> None:
     producer = {out: node for node in graph.node for out in node.output}
     initializer_names = {t.name for t in graph.initializer}
     constant_names = initializer_names | {n.output[0] for n in graph.node if n.op_type == "Constant"}
-    pending = [n for n in graph.node if n.op_type == "Pad" and len(n.input) > 1 and n.input[1] and n.input[1] not in constant_names]
+    readers = _consumers(graph)
+    pending = [n for n in graph.node if n.op_type == "Pad" and len(n.input) > 1 and n.input[1] and n.input[1] not in constant_names
+               and any(r.op_type in _PADDED_OPS for r in readers.get(n.output[0], []))]  # fmt: skip
     while pending:
         shapes = _static_shapes(model)
         ready = [pad for pad in pending if _pads_chain(pad.input[1], producer, initializer_names, shapes) is not None]
@@ -1093,14 +1105,16 @@ _CANONICAL_ATTENTION = collections.Counter({"MatMul": 4, "Add": 2, "Reshape": 2,
 ATTENTION_RTOL = 1e-5
 
 
-def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict):
+def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict, ops: frozenset = _ATTENTION_OPS, layout: bool = True):
     """(input, nodes, output) of the self-attention whose fused q/k/v projection is the MatMul
     ``qkv``: from the tensor the block normalised (through the layout ops before the projection)
-    to the tensor the residual addition reads, everything between; None where it is not one."""
+    to the tensor the residual addition reads, everything between; None where it is not one.
+    Without ``layout`` it is the projections' tokens in and out (Swin's windows: the layout
+    around them is the window partition's)."""
     dim = int(inits[qkv.input[1]].dims[0])
     start = qkv.input[0]
     region = [qkv]
-    while start in producer and producer[start].op_type in ("Transpose", "Reshape") and all(i in inits for i in producer[start].input[1:]):
+    while layout and start in producer and producer[start].op_type in ("Transpose", "Reshape") and all(i in inits for i in producer[start].input[1:]):
         region.append(producer[start])
         start = producer[start].input[0]
     frontier, proj = [qkv.output[0]], None
@@ -1110,7 +1124,7 @@ def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict):
         for node in consumers.get(tensor, []):
             if id(node) in seen:
                 continue
-            if node.op_type not in _ATTENTION_OPS:
+            if node.op_type not in ops:
                 return None
             seen.add(id(node))
             region.append(node)
@@ -1126,7 +1140,7 @@ def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict):
     output = proj.output[0]
     while True:  # the projection's bias and the layout back to the block's tokens
         users = consumers.get(output, [])
-        if len(users) != 1 or users[0].op_type not in ("Add", "Reshape", "Transpose") or not all(i in inits for i in users[0].input if i != output):
+        if len(users) != 1 or users[0].op_type not in ("Add", "Reshape", "Transpose")[: 3 if layout else 1] or not all(i in inits for i in users[0].input if i != output):
             break
         region.append(users[0])
         output = users[0].output[0]
@@ -1163,35 +1177,59 @@ def _attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, di
     return w_qkv, b_qkv, w_proj, b_proj, dim // head_dim, scale
 
 
-def _canonical_attention(prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, has_qkv_bias: bool):
-    """The one form's nodes and initializer names -> arrays (families/vit/template.py)."""
+def _attention_node(prefix: str, op: str, name: str, inputs: list[str], **attrs):
     from onnx import helper
 
-    def node(op, name, inputs, **attrs):
-        return helper.make_node(op, inputs, [f"{prefix}.{name}"], name=f"{prefix}.{name}", **attrs)
+    return helper.make_node(op, inputs, [f"{prefix}.{name}"], name=f"{prefix}.{name}", **attrs)
 
-    sqrt_scale = np.float32(np.sqrt(scale))
+
+def _canonical_qkv(prefix: str, x: str, tokens: int, dim: int, heads: int, has_qkv_bias: bool):
+    """The one form's fused q/k/v projection, split into the heads' q, k, v (``<prefix>.q``, ...):
+    nodes and integer constants."""
+    from onnx import helper
+
+    node = _attention_node
     consts = {f"{prefix}.qkv_shape": np.array([-1, tokens, 3, heads, dim // heads], np.int64), f"{prefix}.sizes": np.array([1, 1, 1], np.int64),
-              f"{prefix}.axes": np.array([0], np.int64), f"{prefix}.sqrt_scale": np.array(sqrt_scale, np.float32),
-              f"{prefix}.context_shape": np.array([-1, tokens, dim], np.int64)}  # fmt: skip
-    nodes = [node("MatMul", "qkv.matmul", [x, f"{prefix}.qkv.weight"])]
+              f"{prefix}.axes": np.array([0], np.int64)}  # fmt: skip
+    nodes = [node(prefix, "MatMul", "qkv.matmul", [x, f"{prefix}.qkv.weight"])]
     if has_qkv_bias:
-        nodes.append(node("Add", "qkv", [nodes[-1].output[0], f"{prefix}.qkv.bias"]))
-    nodes += [node("Reshape", "reshape", [nodes[-1].output[0], f"{prefix}.qkv_shape"]),
-              node("Transpose", "transpose", [f"{prefix}.reshape"], perm=[2, 0, 3, 1, 4]),
-              helper.make_node("Split", [f"{prefix}.transpose", f"{prefix}.sizes"], [f"{prefix}.{p}.piece" for p in "qkv"], name=f"{prefix}.split", axis=0)]
-    nodes += [node("Squeeze", p, [f"{prefix}.{p}.piece", f"{prefix}.axes"]) for p in "qkv"]
-    nodes += [node("Transpose", "k.transpose", [f"{prefix}.k"], perm=[0, 1, 3, 2]),
-              node("Mul", "q.scale", [f"{prefix}.q", f"{prefix}.sqrt_scale"]),
-              node("Mul", "k.scale", [f"{prefix}.k.transpose", f"{prefix}.sqrt_scale"]),
-              node("MatMul", "logits", [f"{prefix}.q.scale", f"{prefix}.k.scale"]),
-              node("Softmax", "softmax", [f"{prefix}.logits"], axis=-1),
-              node("MatMul", "context", [f"{prefix}.softmax", f"{prefix}.v"]),
-              node("Transpose", "context.transpose", [f"{prefix}.context"], perm=[0, 2, 1, 3]),
-              node("Reshape", "context.reshape", [f"{prefix}.context.transpose", f"{prefix}.context_shape"]),
-              node("MatMul", "proj.matmul", [f"{prefix}.context.reshape", f"{prefix}.proj.weight"]),
-              helper.make_node("Add", [f"{prefix}.proj.matmul", f"{prefix}.proj.bias"], [output], name=f"{prefix}.proj")]  # fmt: skip
+        nodes.append(node(prefix, "Add", "qkv", [nodes[-1].output[0], f"{prefix}.qkv.bias"]))
+    nodes += [node(prefix, "Reshape", "reshape", [nodes[-1].output[0], f"{prefix}.qkv_shape"]),
+              node(prefix, "Transpose", "transpose", [f"{prefix}.reshape"], perm=[2, 0, 3, 1, 4]),
+              helper.make_node("Split", [f"{prefix}.transpose", f"{prefix}.sizes"], [f"{prefix}.{p}.piece" for p in "qkv"], name=f"{prefix}.split", axis=0)]  # fmt: skip
+    nodes += [node(prefix, "Squeeze", p, [f"{prefix}.{p}.piece", f"{prefix}.axes"]) for p in "qkv"]
     return nodes, consts
+
+
+def _canonical_scaled_logits(prefix: str, q: str, k: str, scale: float):
+    """q times sqrt(scale) by k^T times sqrt(scale) (``<prefix>.logits``)."""
+    node = _attention_node
+    nodes = [node(prefix, "Transpose", "k.transpose", [k], perm=[0, 1, 3, 2]),
+             node(prefix, "Mul", "q.scale", [q, f"{prefix}.sqrt_scale"]),
+             node(prefix, "Mul", "k.scale", [f"{prefix}.k.transpose", f"{prefix}.sqrt_scale"]),
+             node(prefix, "MatMul", "logits", [f"{prefix}.q.scale", f"{prefix}.k.scale"])]  # fmt: skip
+    return nodes, {f"{prefix}.sqrt_scale": np.array(np.float32(np.sqrt(scale)), np.float32)}
+
+
+def _canonical_context(prefix: str, logits: str, output: str, tokens: int, dim: int):
+    """Softmax of ``logits``, times v, the heads merged and projected into ``output``."""
+    from onnx import helper
+
+    node = _attention_node
+    nodes = [node(prefix, "Softmax", "softmax", [logits], axis=-1),
+             node(prefix, "MatMul", "context", [f"{prefix}.softmax", f"{prefix}.v"]),
+             node(prefix, "Transpose", "context.transpose", [f"{prefix}.context"], perm=[0, 2, 1, 3]),
+             node(prefix, "Reshape", "context.reshape", [f"{prefix}.context.transpose", f"{prefix}.context_shape"]),
+             node(prefix, "MatMul", "proj.matmul", [f"{prefix}.context.reshape", f"{prefix}.proj.weight"]),
+             helper.make_node("Add", [f"{prefix}.proj.matmul", f"{prefix}.proj.bias"], [output], name=f"{prefix}.proj")]  # fmt: skip
+    return nodes, {f"{prefix}.context_shape": np.array([-1, tokens, dim], np.int64)}
+
+
+def _canonical_attention(prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, has_qkv_bias: bool):
+    """The one form's nodes and initializer names -> arrays (families/vit/template.py)."""
+    parts = [_canonical_qkv(prefix, x, tokens, dim, heads, has_qkv_bias), _canonical_scaled_logits(prefix, f"{prefix}.q", f"{prefix}.k", scale),
+             _canonical_context(prefix, f"{prefix}.logits", output, tokens, dim)]  # fmt: skip
+    return [n for nodes, _ in parts for n in nodes], {k: v for _, consts in parts for k, v in consts.items()}
 
 
 def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.ndarray, opset: int) -> np.ndarray:
@@ -1207,6 +1245,28 @@ def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.
     return session.run(None, {x: value})[0]
 
 
+def _replace_if_same(graph, inits: dict, region: list, nodes: list, arrays: dict[str, np.ndarray], x: str, output: str, shape: tuple, seed: int, opset: int) -> bool:
+    """``nodes`` (reading ``arrays``) put in the place of ``region`` when both compute the same
+    ``output`` from seeded random ``x`` of ``shape`` (within ``ATTENTION_RTOL`` of its range)."""
+    from onnx import numpy_helper
+
+    new_inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()]
+    used = {i for n in region for i in n.input if i in inits}
+    value = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    expected = _run_region(list(region), [inits[i] for i in used], x, output, value, opset)
+    got = _run_region(nodes, new_inits, x, output, value, opset)
+    if expected.shape != got.shape or np.abs(expected - got).max() > ATTENTION_RTOL * max(float(np.ptp(expected)), 1e-30):
+        return False
+    position = list(graph.node).index(region[0])
+    for node in region:
+        graph.node.remove(node)
+    for offset, node in enumerate(nodes):
+        graph.node.insert(position + offset, node)
+    graph.initializer.extend(new_inits)
+    inits.update({t.name: t for t in new_inits})
+    return True
+
+
 def attention_in_one_form(model) -> None:
     """Every self-attention in the one form (``families/vit/template.py``: the fused q/k/v
     projection, ``reshape``, ``transpose``, ``split`` into q, k, v, each of q and k times
@@ -1219,8 +1279,6 @@ def attention_in_one_form(model) -> None:
     put in its place only after both computed the same on seeded random tokens (within
     ``ATTENTION_RTOL`` of the output's range), so a region that is not this attention is left as
     it is, and the match to the template then fails naming it."""
-    from onnx import numpy_helper
-
     graph = model.graph
     inits = _initializers(model)
     candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
@@ -1248,20 +1306,7 @@ def attention_in_one_form(model) -> None:
         arrays = {**consts, f"{prefix}.qkv.weight": w_qkv, f"{prefix}.proj.weight": w_proj, f"{prefix}.proj.bias": b_proj}
         if b_qkv is not None:
             arrays[f"{prefix}.qkv.bias"] = b_qkv
-        new_inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()]
-        used = {i for n in region for i in n.input if i in inits}
-        value = np.random.default_rng(index).standard_normal((1, tokens[1], dim)).astype(np.float32)
-        expected = _run_region(list(region), [inits[i] for i in used], x, output, value, opset)
-        got = _run_region(nodes, new_inits, x, output, value, opset)
-        if expected.shape != got.shape or np.abs(expected - got).max() > ATTENTION_RTOL * max(float(np.ptp(expected)), 1e-30):
-            continue
-        position = list(graph.node).index(region[0])
-        for node in region:
-            graph.node.remove(node)
-        for offset, node in enumerate(nodes):
-            graph.node.insert(position + offset, node)
-        graph.initializer.extend(new_inits)
-        inits.update({t.name: t for t in new_inits})
+        _replace_if_same(graph, inits, region, nodes, arrays, x, output, (1, tokens[1], dim), index, opset)
     _drop_dead_nodes(graph)
     _drop_unused_initializers(model)
 
@@ -1318,4 +1363,305 @@ def halving_as_mul(model) -> None:
                 inits[half] = onnx.numpy_helper.from_array(np.array(0.5, value.dtype), half)
                 model.graph.initializer.append(inits[half])
             node.op_type, node.input[1] = "Mul", half
+    _drop_unused_initializers(model)
+
+
+# --- Swin (families/swin/template.py) -----------------------------------------------------------
+
+#: the end torch.onnx gives a Slice to the end of an axis (``torch.roll``'s pieces)
+ROLL_END = 2**63 - 1
+#: ReduceMean / ReduceL2 take their axes as an input from opset 18, an attribute before
+REDUCE_AXES_INPUTS_OPSET = 18
+#: the smallest norm F.normalize divides by (Swin V2's q and k, every zoo)
+NORMALIZE_EPS = 1e-12
+#: a window attention's region may also hold V2's q and k normalisation (F.normalize)
+_WINDOW_ATTENTION_OPS = _ATTENTION_OPS | {"ReduceL2", "Clip", "Expand"}
+
+
+def pin_batch(model) -> None:
+    """The input's and output's batch dimension fixed at 1 and the inferred shapes dropped, in
+    place, so that onnxslim can fold the shape arithmetic an exporter computed from the batch size
+    (timm's Swin: its padding to whole windows, ``reshape(B, -1, C)``). The canonical graph is the
+    template's, whose shapes say -1 for the batch; only the values of this graph are kept."""
+    for value in (model.graph.input[0], *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].Clear()
+            dims[0].dim_value = 1
+    del model.graph.value_info[:]
+
+
+def _int_inputs(node, inits: dict) -> list | None:
+    """The values of a node's inputs after the first, all initializers, as lists; None otherwise."""
+    if not all(i in inits for i in node.input[1:] if i):
+        return None
+    return [_array(inits[i]).reshape(-1).tolist() for i in node.input[1:] if i]
+
+
+def drop_identity_slices(model) -> None:
+    """A Slice that keeps every element of its input (start 0, end past the size, step 1 on each
+    axis it names: torchvision's Swin's ``x[:, :H, :W]`` after its windows) goes, in place."""
+    graph = model.graph
+    inits = _initializers(model)
+    outputs = {o.name for o in graph.output}
+    slices = [n for n in graph.node if n.op_type == "Slice" and len(n.input) >= 4 and n.output[0] not in outputs]
+    shapes = _static_shapes(model) if slices else {}
+    for node in slices:
+        values, shape = _int_inputs(node, inits), shapes.get(node.input[0])
+        if values is None or not shape:
+            continue
+        starts, ends, axes = values[:3]
+        steps = values[3] if len(values) > 3 else [1] * len(axes)
+        sizes = [shape[a] for a in axes]
+        if all(isinstance(n, int) and s == 0 and e >= n and t == 1 for n, s, e, t in zip(sizes, starts, ends, steps)):
+            _remove_passing_through(graph, node)
+    _drop_unused_initializers(model)
+
+
+def merge_reshape_chains(model) -> None:
+    """A Reshape of a Reshape that nothing else reads becomes one Reshape to the second's shape,
+    in place (timm's window partition of a map that is one window: [B, 1, w, 1, w, C] then
+    [-1, w * w, C]); a reshape keeps the element order, so only the last shape counts."""
+    graph = model.graph
+    inits = _initializers(model)
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers = _consumers(graph)
+    outputs = {o.name for o in graph.output}
+    for node in [n for n in graph.node if n.op_type == "Reshape" and n.input[1] in inits]:
+        first = producer.get(node.input[0])
+        if first is None or first.op_type != "Reshape" or len(consumers[first.output[0]]) != 1 or first.output[0] in outputs:
+            continue
+        if 0 in _array(inits[node.input[1]]).tolist() and not _attrs(node).get("allowzero", 0):  # 0 copies the input's size
+            continue
+        node.input[0] = first.input[0]
+        graph.node.remove(first)
+    _drop_unused_initializers(model)
+
+
+def _window_attention_constants(region: list, inits: dict) -> dict[str, np.ndarray] | None:
+    """The position bias [1, heads, N, N] (an Add's constant), the mask [1, windows, 1, N, N] (an
+    Add's constant, shifted windows) and V2's logit scale [heads, 1, 1] (a Mul's constant) of a
+    window attention region; None where it has no position bias (not a Swin window attention)."""
+    found = {}
+    for node in region:
+        for name in node.input:
+            tensor = inits.get(name)
+            if tensor is None or tensor.data_type != 1:
+                continue
+            dims = list(tensor.dims)
+            if node.op_type == "Add" and len(dims) == 4 and dims[0] == 1 and dims[2] == dims[3]:
+                found["position_bias"] = _array(tensor)
+            elif node.op_type == "Add" and len(dims) == 5 and dims[0] == dims[2] == 1 and dims[3] == dims[4]:
+                found["mask"] = _array(tensor)
+            elif node.op_type == "Mul" and len(dims) == 3 and dims[1:] == [1, 1]:
+                found["logit_scale"] = _array(tensor)
+    return found if "position_bias" in found else None
+
+
+def _canonical_unit_norm(name: str, x: str, opset: int) -> list:
+    """``F.normalize(x, dim=-1)`` into ``name``, in the template's form (``families/swin/template.py``)."""
+    from onnx import helper
+
+    if opset >= REDUCE_AXES_INPUTS_OPSET:
+        l2 = helper.make_node("ReduceL2", [x, "normalize.axes"], [f"{name}.l2"], name=f"{name}.l2", keepdims=1)
+    else:
+        l2 = helper.make_node("ReduceL2", [x], [f"{name}.l2"], name=f"{name}.l2", axes=[-1], keepdims=1)
+    if opset >= CLIP_INPUTS_OPSET:
+        clip = helper.make_node("Clip", [f"{name}.l2", "normalize.eps"], [f"{name}.clip"], name=f"{name}.clip")
+    else:
+        clip = helper.make_node("Clip", [f"{name}.l2"], [f"{name}.clip"], name=f"{name}.clip", min=float(np.float32(NORMALIZE_EPS)))
+    return [l2, clip, helper.make_node("Div", [x, f"{name}.clip"], [name], name=name)]
+
+
+def _canonical_window_attention(prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, constants: dict, opset: int):
+    """The template's window attention (``families/swin/template.py``) between the windows'
+    tokens ``x`` and the projection's ``output``: nodes and initializer names -> arrays (but the
+    projections' weights)."""
+    node = _attention_node
+    nodes, consts = _canonical_qkv(prefix, x, tokens, dim, heads, True)
+    if "logit_scale" in constants:  # V2's cosine attention
+        for part in "qk":
+            nodes += _canonical_unit_norm(f"{prefix}.{part}.normalize", f"{prefix}.{part}", opset)
+        nodes += [node(prefix, "Transpose", "k.transpose", [f"{prefix}.k.normalize"], perm=[0, 1, 3, 2]),
+                  node(prefix, "MatMul", "product", [f"{prefix}.q.normalize", f"{prefix}.k.transpose"]),
+                  node(prefix, "Mul", "logits", [f"{prefix}.product", f"{prefix}.logit_scale"])]  # fmt: skip
+        consts.update({"normalize.axes": np.array([-1], np.int64), "normalize.eps": np.array(np.float32(NORMALIZE_EPS))})
+        consts[f"{prefix}.logit_scale"] = constants["logit_scale"]
+    else:
+        scaled, scale_consts = _canonical_scaled_logits(prefix, f"{prefix}.q", f"{prefix}.k", scale)
+        nodes += scaled
+        consts.update(scale_consts)
+    nodes.append(node(prefix, "Add", "bias", [f"{prefix}.logits", f"{prefix}.position_bias"]))
+    consts[f"{prefix}.position_bias"] = constants["position_bias"]
+    logits = f"{prefix}.bias"
+    if "mask" in constants:
+        windows = constants["mask"].shape[1]
+        nodes += [node(prefix, "Reshape", "mask.split", [logits, f"{prefix}.mask_shape"]),
+                  node(prefix, "Add", "mask", [f"{prefix}.mask.split", f"{prefix}.mask.value"]),
+                  node(prefix, "Reshape", "mask.merge", [f"{prefix}.mask", f"{prefix}.logits_shape"])]  # fmt: skip
+        consts.update({f"{prefix}.mask_shape": np.array([-1, windows, heads, tokens, tokens], np.int64), f"{prefix}.mask.value": constants["mask"],
+                       f"{prefix}.logits_shape": np.array([-1, heads, tokens, tokens], np.int64)})  # fmt: skip
+        logits = f"{prefix}.mask.merge"
+    context, context_consts = _canonical_context(prefix, logits, output, tokens, dim)
+    return nodes + context, {**consts, **context_consts}
+
+
+def window_attention_in_one_form(model) -> None:
+    """Every Swin window attention in the template's form (``families/swin/template.py``), in
+    place, as ``attention_in_one_form`` does a ViT's: the region between the windows' tokens and
+    the output projection's bias (found by the weights: a MatMul by [C, 3 C], then one by [C, C])
+    whose constants hold a relative position bias [1, heads, N, N]; the shift mask, V2's logit
+    scale and q/k normalisation, heads and scale are read from it. The one form is put in its
+    place only after both computed the same on seeded random windows."""
+    graph = model.graph
+    inits = _initializers(model)
+    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
+                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    if not candidates:
+        return
+    shapes = _static_shapes(model)
+    opset = _opset(model)
+    for index, qkv in enumerate(candidates):
+        producer = {out: node for node in graph.node for out in node.output}
+        found = _attention_region(graph, qkv, inits, _consumers(graph), producer, ops=_WINDOW_ATTENTION_OPS, layout=False)
+        if found is None:
+            continue
+        x, region, output, proj = found
+        constants = _window_attention_constants(region, inits)
+        dim = int(inits[qkv.input[1]].dims[0])
+        parameters = _attention_parameters(region, qkv, proj, inits, shapes, dim)
+        tokens = shapes.get(x, [None, None, None])
+        if constants is None or parameters is None or parameters[1] is None or len(tokens) != 3 or not isinstance(tokens[1], int):
+            continue
+        w_qkv, b_qkv, w_proj, b_proj, heads, scale = parameters
+        prefix = f"window_attention{index}"
+        nodes, consts = _canonical_window_attention(prefix, x, output, tokens[1], dim, heads, scale, constants, opset)
+        arrays = {**consts, f"{prefix}.qkv.weight": w_qkv, f"{prefix}.qkv.bias": b_qkv, f"{prefix}.proj.weight": w_proj, f"{prefix}.proj.bias": b_proj}
+        # a graph whose batch is pinned computes its own number of windows only
+        windows = tokens[0] if isinstance(tokens[0], int) else 2 * (constants["mask"].shape[1] if "mask" in constants else 1)
+        _replace_if_same(graph, inits, region, nodes, arrays, x, output, (windows, tokens[1], dim), index, opset)
+    _drop_dead_nodes(graph)
+    _drop_unused_initializers(model)
+
+
+def patch_merging_as_reshape(model) -> None:
+    """Swin's patch merging written as four strided Slices of the map [N, H, W, C] (offsets (0, 0),
+    (1, 0), (0, 1), (1, 1) of (row, column)) and a Concat of their channels (torchvision) becomes
+    the template's ``Reshape [-1, H/2, 2, W/2, 2, C]``, ``Transpose [0, 1, 3, 4, 2, 5]``, ``Reshape
+    [-1, H/2, W/2, 4 C]`` (timm's), in place: the same tensor."""
+    import onnx
+
+    graph = model.graph
+    inits = _initializers(model)
+    producer = {out: node for node in graph.node for out in node.output}
+    concats = [n for n in graph.node if n.op_type == "Concat" and len(n.input) == 4]
+    shapes = _static_shapes(model) if concats else {}
+    for concat in concats:
+        pieces = [producer.get(i) for i in concat.input]
+        if any(p is None or p.op_type != "Slice" or p.input[0] != pieces[0].input[0] for p in pieces):
+            continue
+        shape = shapes.get(pieces[0].input[0])
+        if not shape or len(shape) != 4 or _attrs(concat)["axis"] % 4 != 3 or not all(isinstance(n, int) and n % 2 == 0 for n in shape[1:3]):
+            continue
+        values = [_int_inputs(p, inits) for p in pieces]
+        if any(v is None or len(v) != 4 or sorted(a % 4 for a in v[2]) != [1, 2] or v[3] != [2, 2] for v in values):
+            continue
+        offsets = [tuple(dict(zip((a % 4 for a in v[2]), v[0]))[axis] for axis in (1, 2)) for v in values]
+        if offsets != [(0, 0), (1, 0), (0, 1), (1, 1)] or any(e < n for v in values for e, n in zip(v[1], shape[1:3])):
+            continue
+        _, h, w, c = shape
+        name = concat.name or concat.output[0]
+        for suffix, target in (("split_shape", [-1, h // 2, 2, w // 2, 2, c]), ("merge_shape", [-1, h // 2, w // 2, 4 * c])):
+            graph.initializer.append(onnx.numpy_helper.from_array(np.array(target, np.int64), f"{name}.{suffix}"))
+        new = [onnx.helper.make_node("Reshape", [pieces[0].input[0], f"{name}.split_shape"], [f"{name}.split"], name=f"{name}.split"),
+               onnx.helper.make_node("Transpose", [f"{name}.split"], [f"{name}.transpose"], name=f"{name}.transpose", perm=[0, 1, 3, 4, 2, 5]),
+               onnx.helper.make_node("Reshape", [f"{name}.transpose", f"{name}.merge_shape"], [concat.output[0]], name=f"{name}.merge")]  # fmt: skip
+        _replace_nodes(graph, [concat], new, concat)
+    _drop_dead_nodes(graph)
+    _drop_unused_initializers(model)
+
+
+#: ops that compute each token from that token's channels alone (the other operand a constant of
+#: at most one axis, or another such token tensor; LayerNorm and its decomposition over the last axis)
+_TOKENWISE = frozenset({"LayerNormalization", "ReduceMean", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Sigmoid", "Relu", "Tanh"})
+
+
+def _tokenwise(node, inits: dict) -> bool:
+    if node.op_type not in _TOKENWISE:
+        return False
+    if node.op_type == "LayerNormalization":
+        return _attrs(node).get("axis", -1) == -1
+    if node.op_type == "ReduceMean":
+        axes = _attrs(node).get("axes") or (_array(inits[node.input[1]]).tolist() if len(node.input) > 1 and node.input[1] in inits else None)
+        return axes == [-1] and _attrs(node).get("keepdims", 1) == 1
+    if node.op_type == "MatMul":
+        return node.input[1] in inits and len(inits[node.input[1]].dims) == 2
+    return all(len(inits[i].dims) <= 1 for i in node.input if i in inits)
+
+
+def map_tokens_in_place(model) -> None:
+    """A block's MLP computed on the map flattened to tokens (timm's Swin: ``reshape(B, -1, C)``
+    of [B, H, W, C] before the MLP's residual branch, a Reshape back after it) computes on the map
+    itself, in place: the first Reshape goes, and the Reshapes after it read the map (one back to
+    the map's shape goes too). Only where every op between computes each token on its own and the
+    flattened tokens feed a residual Add."""
+    graph = model.graph
+    inits = _initializers(model)
+    outputs = {o.name for o in graph.output}
+    reshapes = [n for n in graph.node if n.op_type == "Reshape"]
+    shapes = _static_shapes(model) if reshapes else {}
+    for first in reshapes:
+        source, tokens = shapes.get(first.input[0]), shapes.get(first.output[0])
+        if not source or not tokens or len(source) != 4 or len(tokens) != 3 or not all(isinstance(n, int) for n in source[1:]) or tokens[1:] != [source[1] * source[2], source[3]]:
+            continue
+        consumers = _consumers(graph)
+        region, exits, seen, frontier, closed = [], [], set(), [first.output[0]], True
+        while frontier and closed:
+            tensor = frontier.pop()
+            closed = tensor not in outputs
+            for node in consumers.get(tensor, []):
+                if id(node) in seen:
+                    continue
+                seen.add(id(node))
+                if node.op_type == "Reshape" and node.input[0] == tensor:
+                    exits.append(node)
+                elif _tokenwise(node, inits):
+                    region.append(node)
+                    frontier.extend(node.output)
+                else:
+                    closed = False
+        produced = {first.output[0]} | {o for n in region for o in n.output}
+        residual = any(n.op_type == "Add" and first.output[0] in n.input and all(i in produced for i in n.input) for n in region)
+        if not closed or not residual or not exits or any(i not in produced and i not in inits for n in region for i in n.input):
+            continue
+        for node in region + exits:
+            node.input[:] = [first.input[0] if i == first.output[0] else i for i in node.input]
+        graph.node.remove(first)
+        for node in exits:
+            if shapes.get(node.output[0]) == source and node.output[0] not in outputs:
+                _remove_passing_through(graph, node)
+    _drop_unused_initializers(model)
+
+
+def spatial_mean_as_global_pool(model) -> None:
+    """The mean over the rows and columns of an NHWC map without keeping them (timm's Swin head:
+    ``ReduceMean(axes=[1, 2], keepdims=0)``) becomes ``Transpose`` to NCHW, ``GlobalAveragePool``
+    and ``Flatten`` (torchvision's), in place: the same [N, C]."""
+    import onnx
+
+    graph = model.graph
+    inits = _initializers(model)
+    means = [n for n in graph.node if n.op_type == "ReduceMean" and not _attrs(n).get("keepdims", 1)]
+    shapes = _static_shapes(model) if means else {}
+    for node in means:
+        axes = _attrs(node).get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1] in inits:
+            axes = _array(inits[node.input[1]]).tolist()
+        if len(shapes.get(node.input[0]) or []) != 4 or axes is None or sorted(a % 4 for a in axes) != [1, 2]:
+            continue
+        name = node.name or node.output[0]
+        new = [onnx.helper.make_node("Transpose", [node.input[0]], [f"{name}.transpose"], name=f"{name}.transpose", perm=[0, 3, 1, 2]),
+               onnx.helper.make_node("GlobalAveragePool", [f"{name}.transpose"], [f"{name}.pool"], name=f"{name}.pool"),
+               onnx.helper.make_node("Flatten", [f"{name}.pool"], [node.output[0]], name=f"{name}.flatten", axis=1)]  # fmt: skip
+        _replace_nodes(graph, [node], new, node)
     _drop_unused_initializers(model)

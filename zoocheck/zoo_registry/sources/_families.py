@@ -13,11 +13,12 @@ from zoocheck.families.registry import get_family
 from zoocheck.zoo_registry.sources._common import Row, read_rows
 from zoocheck.zoo_registry.types import Architecture, Excluded
 
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "convnext", "convnext_v2")
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "swin", "convnext",
+            "convnext_v2")
 
 #: the tables' families that are a spec field of another family: DeiT (the distillation token) and
-#: DeiT-III (layer scale) are ViTs
-TABLE_FAMILIES = {"deit": "vit", "deit3": "vit"}
+#: DeiT-III (layer scale) are ViTs, Swin V2 is a Swin (``SwinSpec.v2``)
+TABLE_FAMILIES = {"deit": "vit", "deit3": "vit", "swin_v2": "swin"}
 
 
 def family_architecture(family: str, scheme: str, name: str) -> Architecture:

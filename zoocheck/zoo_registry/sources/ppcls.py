@@ -121,7 +121,8 @@ def _entries() -> tuple[Entry, ...]:
 
 #: family -> its per-family page (docs/zh_CN/models/ImageNet1k/)
 FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
-                "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md", "convnext": "ConvNeXt.md"}  # fmt: skip
+                "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md",
+                "swin": "SwinTransformer.md", "swin_v2": "SwinTransformerV2.md", "convnext": "ConvNeXt.md"}  # fmt: skip
 FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
                 "for these CNNs, the unit unstated)")  # fmt: skip
 TRANSFORMERS_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
@@ -153,7 +154,10 @@ def _family_entries() -> tuple[Entry, ...]:
         if row["excluded"]:
             continue
         with located(row):
-            name, url = row["model"], row["weights_url"]
+            # ImageNet-22k pre-trained weights fine-tuned on 1k: the same builder, its own file
+            # (PaddleClas's ``<model>_22kto1k_pretrained.pdparams``)
+            model, url = row["model"], row["weights_url"]
+            name = f"{model}_22kto1k" if row["variant"] == "22kto1k" else model
             notes = []
             if row["resize"]:
                 preprocess = _eval_config(row)
@@ -165,12 +169,14 @@ def _family_entries() -> tuple[Entry, ...]:
                 alternates = (Weights(url=row["inference_url"], file_name=file_name_of(row["inference_url"]), format="paddle-inference"),)
             if row["variant"] == "ssld":
                 notes.append("ssld: distilled weights of the same network")
+            if row["variant"] == "22kto1k":
+                notes.append("22kto1k: pre-trained on ImageNet-22k, fine-tuned on ImageNet-1k")
             entries.append(
                 Entry(
                     source=SOURCE,
                     name=name,
-                    arch=family_architecture(row["family"], "paddleclas", name),
-                    builder=name,
+                    arch=family_architecture(row["family"], "paddleclas", model),
+                    builder=model,
                     preprocess=preprocess,
                     weights=Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams"),
                     alternate_weights=alternates,

@@ -1,0 +1,122 @@
+"""The Swin family's canonical weights (``canonical.py`` names) under torchvision's, timm's and
+mmpretrain's parameter names (the family's ``layouts``, ``families/registry.py``; mmpretrain's in
+``to_mmpretrain``).
+
+=============================  ==========================  ================================  =========================================
+canonical                      torchvision                 timm                              mmpretrain (``backbone.`` but ``head``)
+=============================  ==========================  ================================  =========================================
+``patch_embed`` / ``.norm``    ``features.0.0`` / ``.0.2``  ``patch_embed.proj`` / ``.norm``  ``patch_embed.projection`` / ``.norm``
+``stages.{s}.downsample``      ``features.{2 s}``          ``layers.{s}.downsample``         ``stages.{s - 1}.downsample``
+``stages.{s}.blocks.{i}``      ``features.{2 s + 1}.{i}``  ``layers.{s}.blocks.{i}``         ``stages.{s}.blocks.{i}``
+``.attn``                      ``.attn``                   ``.attn``                         ``.attn.w_msa``
+``.mlp.fc1`` / ``.mlp.fc2``    ``.mlp.0`` / ``.mlp.3``     ``.mlp.fc1`` / ``.mlp.fc2``       ``.ffn.layers.0.0`` / ``.ffn.layers.1``
+``norm``                       ``norm``                    ``norm``                          ``norm{last stage}``
+``fc``                         ``head``                    ``head.fc``                       ``head.fc``
+=============================  ==========================  ================================  =========================================
+
+torchvision keeps each window's relative position index (and V2's coordinates table) in its
+state dict: written from the spec (``canonical.relative_position_index``,
+``relative_coords_table``); its V2 q/k/v Linear has a bias of 3 C whose key part it zeroes in
+the forward: written as the canonical q and v biases around zeros. mmpretrain keeps the position
+index too, and its patch merging's norm and reduction are in ``nn.Unfold``'s channel order
+(``mmpretrain.merging_order``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoocheck.families.swin.canonical import relative_coords_table, relative_position_index, spec_of
+from zoocheck.zoo_registry.types import Architecture
+
+_TOP = {
+    "torchvision": {"patch_embed": "features.0.0", "patch_embed.norm": "features.0.2", "norm": "norm", "fc": "head"},
+    "timm": {"patch_embed": "patch_embed.proj", "patch_embed.norm": "patch_embed.norm", "norm": "norm", "fc": "head.fc"},
+    "mmpretrain": {"patch_embed": "backbone.patch_embed.projection", "patch_embed.norm": "backbone.patch_embed.norm", "fc": "head.fc"},
+}
+_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {}, "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1"}}
+
+
+def _module(module: str, framework: str) -> str:
+    """One canonical module's name under ``framework``."""
+    if module in _TOP[framework]:
+        return _TOP[framework][module]
+    parts = module.split(".")
+    if parts[0] != "stages":
+        raise ValueError(f"{framework}'s Swin has no counterpart of {module}")
+    stage, rest = int(parts[1]), parts[2:]
+    if rest[0] == "downsample":
+        prefix = {"torchvision": f"features.{2 * stage}", "timm": f"layers.{stage}.downsample", "mmpretrain": f"backbone.stages.{stage - 1}.downsample"}
+        return ".".join([prefix[framework], *rest[1:]])
+    block = {"torchvision": f"features.{2 * stage + 1}.{rest[1]}", "timm": f"layers.{stage}.blocks.{rest[1]}",
+             "mmpretrain": f"backbone.stages.{stage}.blocks.{rest[1]}"}[framework]  # fmt: skip
+    unit = ".".join(rest[2:])
+    if framework == "mmpretrain" and rest[2] == "attn":
+        unit = ".".join(["attn.w_msa", *rest[3:]])
+    return f"{block}.{_MLP[framework].get(unit, unit)}"
+
+
+def _renamed(params: dict[str, np.ndarray], framework: str) -> dict[str, np.ndarray]:
+    out = {}
+    for name, value in params.items():
+        module, _, leaf = name.rpartition(".")
+        out[f"{_module(module, framework)}.{leaf}" if module else name] = value
+    return out
+
+
+def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    return _renamed(params, "timm")
+
+
+def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    spec = spec_of(arch)
+    if spec.pretrained_window:
+        raise ValueError(f"{spec.id}: torchvision's Swin V2 normalises its position-bias coordinates by its own window only")
+    params = dict(params)
+    if "patch_embed.weight" in params:  # parameters, not layer taps: the buffers and V2's fused bias
+        for stage, depth in enumerate(spec.depths):
+            window = spec.stage_window(stage)
+            for i in range(depth):
+                attn = f"stages.{stage}.blocks.{i}.attn"
+                params[f"{attn}.relative_position_index"] = relative_position_index(window).reshape(-1)
+                if spec.v2:
+                    params[f"{attn}.relative_coords_table"] = relative_coords_table(window, window).reshape(1, 2 * window - 1, 2 * window - 1, 2)
+                    q, v = params.pop(f"{attn}.q_bias"), params.pop(f"{attn}.v_bias")
+                    params[f"{attn}.qkv.bias"] = np.concatenate([q, np.zeros_like(q), v])
+    return _renamed(params, "torchvision")
+
+
+def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """mmpretrain's names (``families/swin/mmpretrain.py``): the final norm ``backbone.norm{last
+    stage}``; V1's patch merging at the end of the stage before (V2's starts its own stage, as the
+    canonical names say), its reduction (V1: and norm) in ``nn.Unfold``'s channel order; each
+    window's position index and V2's coordinates table (buffers of its checkpoints)."""
+    from zoocheck.families.swin.mmpretrain import merging_order
+
+    spec = spec_of(arch)
+    params = dict(params)
+    if "patch_embed.weight" in params:  # parameters, not layer taps: the merging's order, the buffers
+        for stage, depth in enumerate(spec.depths):
+            merge = f"stages.{stage}.downsample"
+            for name in (f"{merge}.reduction.weight",) if spec.v2 else (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight"):
+                if stage:
+                    unfolded = np.empty_like(params[name])
+                    unfolded[..., merging_order(spec.width(stage - 1))] = params[name]
+                    params[name] = unfolded
+            window = spec.stage_window(stage)
+            for i in range(depth):
+                attn = f"stages.{stage}.blocks.{i}.attn"
+                params[f"{attn}.relative_position_index"] = relative_position_index(window)
+                if spec.v2:
+                    table = relative_coords_table(window, spec.coords_window(stage))
+                    params[f"{attn}.relative_coords_table"] = table.reshape(1, 2 * window - 1, 2 * window - 1, 2)
+    out = {}
+    for name, value in params.items():
+        module, _, leaf = name.rpartition(".")
+        if module == "norm":
+            out[f"backbone.norm{len(spec.depths) - 1}.{leaf}"] = value
+        elif spec.v2 and ".downsample" in module:
+            out[f"backbone.{module}.{leaf}"] = value
+        else:
+            out[f"{_module(module, 'mmpretrain')}.{leaf}"] = value
+    return out
