@@ -290,8 +290,16 @@ def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo_and_mmpr
     # and its README "From scratch" (two published discrepancies each)
     swins = ("swin-base_in21k-pre-3rdparty_in1k", "swin-base_in21k-pre-3rdparty_in1k-384", "swin-large_in21k-pre-3rdparty_in1k",
              "swin-large_in21k-pre-3rdparty_in1k-384")  # fmt: skip
-    others = sorted((f.model, f.quantity) for f in bad if not f.model.startswith(("efficientnet-", "efficientnetv2-")))
-    assert others == sorted([("resnet34_8xb32_in1k", "params_m"), *((m, "macs_g") for m in mobilenets), *((m, "discrepancy") for m in swins for _ in range(2))])
+    # its in21k-pre ConvNeXts at 384 px: README "ImageNet-21k" pretraining vs metafile (one discrepancy each)
+    convnexts = ("convnext-base_in21k-pre-3rdparty_in1k-384px", "convnext-large_in21k-pre-3rdparty_in1k-384px", "convnext-xlarge_in21k-pre-3rdparty_in1k-384px")
+    # its Swin V2 MACs (and Swin's at 384 px) are below the canonical graph's conv+MatMul count,
+    # by 6% (Swin-B 384) to 50% (Swin V2-B w24 384): not explained yet, kept as findings
+    swin_macs = ("swin-base_3rdparty_in1k-384", "swin-base_in21k-pre-3rdparty_in1k-384", "swin-large_in21k-pre-3rdparty_in1k-384")
+    others = sorted((f.model, f.quantity) for f in bad if not f.model.startswith(("efficientnet-", "efficientnetv2-", "swinv2-")))
+    assert others == sorted([("resnet34_8xb32_in1k", "params_m"), *((m, "macs_g") for m in mobilenets), *((m, "discrepancy") for m in swins for _ in range(2)),
+                             *((m, "discrepancy") for m in convnexts), *((m, "macs_g") for m in swin_macs)])  # fmt: skip
+    swin_v2 = [f for f in bad if f.model.startswith("swinv2-")]
+    assert {f.quantity for f in swin_v2} == {"macs_g"} and len(swin_v2) == 10 and all(1.3 < f.measured / f.normalised < 1.65 for f in swin_v2)
     # mmpretrain's EfficientNet FLOPs (mmengine's counter) count the SiLU, batch-norm and SE
     # products too: 3-9% above the conv+fc MACs (torchvision's numbers for the same networks agree)
     flops = {f.model: f for f in bad if f.model.startswith("efficientnet-")}
@@ -312,7 +320,7 @@ def test_audit_command(tmp_path, capsys):
     # the resnet34 typo is a finding about mmpretrain's table (exit 0), a failure only with --strict
     assert main(["audit", "--src", "mmpretrain", *results]) == 0
     out = capsys.readouterr().out
-    assert "resnet34_8xb32_in1k" in out and "51 disagree" in out  # and mmpretrain's MobileNet and EfficientNet(V2) MACs (above)
+    assert "resnet34_8xb32_in1k" in out and "64 disagree" in out  # and mmpretrain's MobileNet, EfficientNet(V2) and Swin MACs (above)
     assert main(["audit", "--src", "mmpretrain", "--strict", *results]) == 1
     capsys.readouterr()
     assert main(["audit", "--src", "torchvision", "--json", *results]) == 0

@@ -110,7 +110,8 @@ from zoocheck.zoo_registry.sources._common import parse_checksum, read_rows  # n
 from zoocheck.zoo_registry.sources._families import TABLE_FAMILIES  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published" / "families"
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "deit", "deit3", "swin", "swin_v2")
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "deit", "deit3", "swin", "swin_v2",
+            "convnext", "convnext_v2")
 #: packaged table -> (registry source, the shared table it copies, the column naming the entry)
 TABLES = {
     "families_mmpretrain.csv": ("mmpretrain", "mmpretrain.csv", "model"),

@@ -26,6 +26,7 @@ from zoocheck.records.codec import (  # noqa: F401
     utc_now,
 )
 from zoocheck.records.failures import (  # noqa: F401
+    LIBRARY_LINE_CHARS,
     Failure,
     STAGES,
     _library_line,
@@ -91,6 +92,7 @@ def record_from_json(data: Any, *, where: str = "record") -> Record:
 
 
 __all__ = [
+    "LIBRARY_LINE_CHARS",
     "AuditRecord",
     "CalibrationSet",
     "Comparison",
