@@ -1267,6 +1267,12 @@ def _replace_if_same(graph, inits: dict, region: list, nodes: list, arrays: dict
     return True
 
 
+def _qkv_projections(graph, inits: dict) -> list:
+    """The MatMuls by a constant [C, 3 C]: each a fused q/k/v projection an attention region starts from."""
+    return [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
+            and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+
+
 def attention_in_one_form(model) -> None:
     """Every self-attention in the one form (``families/vit/template.py``: the fused q/k/v
     projection, ``reshape``, ``transpose``, ``split`` into q, k, v, each of q and k times
@@ -1281,8 +1287,7 @@ def attention_in_one_form(model) -> None:
     it is, and the match to the template then fails naming it."""
     graph = model.graph
     inits = _initializers(model)
-    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
-                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    candidates = _qkv_projections(graph, inits)
     if not candidates:
         return
     shapes = _static_shapes(model)
@@ -1515,8 +1520,7 @@ def window_attention_in_one_form(model) -> None:
     place only after both computed the same on seeded random windows."""
     graph = model.graph
     inits = _initializers(model)
-    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
-                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    candidates = _qkv_projections(graph, inits)
     if not candidates:
         return
     shapes = _static_shapes(model)

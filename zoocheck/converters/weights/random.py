@@ -32,9 +32,9 @@ accumulated in float64): a ResNet-50 at 224 costs 2 passes x 4 images x 8 GFLOP,
 
 from __future__ import annotations
 
-import numpy as np
-
 from collections.abc import Callable
+
+import numpy as np
 
 from zoocheck.families.registry import family_of
 from zoocheck.zoo_registry.types import Architecture
@@ -159,11 +159,18 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
             std = np.sqrt(np.maximum(params[f"{module}.running_var"], 1e-5))
             params[name] = params[name] + rng.standard_normal(shapes[name]) * MEAN_SHIFT_STD * std
             params[f"{module}.running_var"] = params[f"{module}.running_var"] * rng.uniform(*VARIANCE_FACTOR_RANGE, shapes[name])
-    fc = f"{classifier}.weight"
+    spread_heads(arch, params, forward, seed, input_size, (classifier,))
+    return {k: v.astype(np.float32) for k, v in params.items()}
+
+
+def spread_heads(arch: Architecture, params: dict[str, np.ndarray], forward: Callable, seed: int, input_size: int, heads: tuple[str, ...] = ("fc",)) -> None:
+    """The scheme's classifier step for each head, in place: ``forward`` (the family's numpy
+    forward) on the second calibration batch gives the features each head reads, in order, and
+    ``spread_classifier`` its weight (a DeiT's distillation head beside its class head)."""
     seen: list[np.ndarray] = []
     forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    params[fc] = spread_classifier(params[fc], seen[0].astype(np.float64))
-    return {k: v.astype(np.float32) for k, v in params.items()}
+    for head, feats in zip(heads, seen):
+        params[f"{head}.weight"] = spread_classifier(params[f"{head}.weight"], feats.astype(np.float64))
 
 
 def spread_classifier(weight: np.ndarray, feats: np.ndarray) -> np.ndarray:

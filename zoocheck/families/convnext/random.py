@@ -7,7 +7,7 @@ U(0.5, 1.5) and every bias and shift N(0, 0.1) (none zero: an exporter's simplif
 addition of zeros, and a dropped bias would go unseen); V1's layer scale U(0.5, 1.5) times the
 scheme's ``branch_gain`` (so each block matters, as trained ConvNeXts' layer scales of 0.1 to 1
 make them), V2's ``fc2`` times that gain (it has no layer scale); then the scheme's classifier
-step (``spread_classifier``) on the pooled, normalised features."""
+step (``spread_heads``) on the pooled, normalised features."""
 
 from __future__ import annotations
 
@@ -18,8 +18,7 @@ from zoocheck.converters.weights.random import (
     CLASSIFIER_STD,
     GAMMA_RANGE,
     branch_gain,
-    calibration_batch,
-    spread_classifier,
+    spread_heads,
 )
 from zoocheck.families.convnext.canonical import blocks, forward, parameter_shapes
 from zoocheck.zoo_registry.types import Architecture
@@ -41,7 +40,5 @@ def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray
             params[name] = rng.uniform(*GAMMA_RANGE, shape) * (gain if module.endswith(".layer_scale") else 1.0)
         else:
             params[name] = rng.normal(0.0, BETA_STD, shape)
-    seen: list[np.ndarray] = []
-    forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    params["fc.weight"] = spread_classifier(params["fc.weight"], seen[0].astype(np.float64))
+    spread_heads(arch, params, forward, seed, input_size, ("fc",))
     return {k: v.astype(np.float32) for k, v in params.items()}

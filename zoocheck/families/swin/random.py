@@ -6,13 +6,13 @@ relative position bias table N(0, 0.5); V2's logit scales log-uniform between 5 
 that some are clamped at 100, as the zoos' forwards clamp them) and its position-bias MLP He by
 fan-in; each residual branch's output times ``branch_gain(blocks)`` (V1: ``attn.proj`` and
 ``mlp.fc2``; V2's post-norm branches: the gamma of ``norm1`` and ``norm2``); the classifier
-projected and spread on the calibration batch as every family's (``spread_classifier``)."""
+projected and spread on the calibration batch as every family's (``spread_heads``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import BETA_STD, CLASSIFIER_STD, GAMMA_RANGE, branch_gain, calibration_batch, spread_classifier
+from zoocheck.converters.weights.random import BETA_STD, CLASSIFIER_STD, GAMMA_RANGE, branch_gain, spread_heads
 from zoocheck.families.swin.canonical import forward, parameter_shapes, spec_of
 from zoocheck.zoo_registry.types import Architecture
 
@@ -45,7 +45,5 @@ def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray
             params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std * branch)
         else:
             params[name] = rng.normal(0.0, BETA_STD, shape)
-    seen: list[np.ndarray] = []
-    forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    params["fc.weight"] = spread_classifier(params["fc.weight"], seen[0].astype(np.float64))
+    spread_heads(arch, params, forward, seed, input_size, ("fc",))
     return {k: v.astype(np.float32) for k, v in params.items()}

@@ -5,7 +5,7 @@ the patch embedding and every Linear layer He-normal by fan-in (the q/k/v projec
 dropped bias shows; the tokens and position embedding N(0, 0.5); each residual branch's output
 projection (``attn.proj``, ``mlp.fc2``) times ``branch_gain(depth)``, so the token stream keeps its
 scale through every block and float32 stays close to float64; the classifiers projected and
-spread on the calibration batch as every family's (``spread_classifier``)."""
+spread on the calibration batch as every family's (``spread_heads``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from zoocheck.converters.weights.random import (
     CLASSIFIER_STD,
     GAMMA_RANGE,
     branch_gain,
-    calibration_batch,
-    spread_classifier,
+    spread_heads,
 )
 from zoocheck.families.vit.canonical import forward, parameter_shapes, spec_of
 from zoocheck.zoo_registry.types import Architecture
@@ -49,8 +48,5 @@ def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray
             params[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(std * branch)
         else:
             params[name] = rng.normal(0.0, BETA_STD, shape)
-    seen: list[np.ndarray] = []
-    forward(arch, params, calibration_batch(seed + 1, input_size), features=seen, dtype=np.float32)
-    for fc, feats in zip(("fc", "fc_dist"), seen):
-        params[f"{fc}.weight"] = spread_classifier(params[f"{fc}.weight"], feats.astype(np.float64))
+    spread_heads(arch, params, forward, seed, input_size, ("fc", "fc_dist"))
     return {k: v.astype(np.float32) for k, v in params.items()}
