@@ -69,6 +69,7 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
     assert sorted(o.model for o in again.outcomes) == ["toy-hang", "toy-hang", "toy-segfault", "toy-segfault"]
 
 
+@pytest.mark.slow  # 19 s; the default run has Ray run the same jobs as local (above)
 def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
     import numpy as np
 

@@ -74,13 +74,6 @@ def test_variants_of_a_random_weights_resnet_load_carry_their_metadata_and_pass_
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(fp16_file)).graph.initializer)
 
-    # a variant's parity through --onnx: judged by its precision, also against its fp32 file
-    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--onnx", str(fp16_file), "--json", results=tmp_path)
-    assert done.returncode == 0, done.stderr
-    checks = json.loads(done.stdout)
-    assert [c["test"] for c in checks] == ["onnxruntime (fp16)", "onnxruntime (fp16)"] and checks[0]["tolerance"]["max_rel_err"] == 1e-2
-    assert len(checks[0]["comparisons"]) == 7  # fp16 is fed the random tensors too
-
     # a variant is made from the fp32 file, and a file without metadata is refused in one line
     done = zoocheck("quantize", str(int8_file), "--precision", "fp16", results=tmp_path)
     assert done.returncode == 2 and "is already an int8 variant" in done.stderr and "make variants from the fp32 file" in done.stderr
@@ -261,6 +254,18 @@ def test_a_sweep_with_precision_checks_and_evaluates_the_variant_beside_fp32(tmp
     assert paired_result.images == 16 and paired_result.candidate.precision == "int8"
     done = zoocheck("table", "--format", "csv", "--src", "torchvision", "--arch", "resnet18", results=tmp_path)
     assert "int8 parity ok (random weights), top-1" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_variants_parity_through_onnx_is_judged_by_its_precision_also_against_its_fp32_file(tmp_path):
+    done = zoocheck("convert", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "fp16", "--json", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    _, variant = json.loads(done.stdout)
+    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--onnx", variant["onnx_path"], "--json", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    checks = json.loads(done.stdout)
+    assert [c["test"] for c in checks] == ["onnxruntime (fp16)", "onnxruntime (fp16)"] and checks[0]["tolerance"]["max_rel_err"] == 1e-2
+    assert len(checks[0]["comparisons"]) == 7  # fp16 is fed the random tensors too
 
 
 @pytest.mark.slow
