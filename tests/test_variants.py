@@ -72,6 +72,15 @@ def test_variants_of_a_random_weights_resnet_load_carry_their_metadata_and_pass_
     assert int8_meta["variant"]["calibration"]["images"] == 5 and int8_meta["variant"]["tools"]["onnxruntime"]
     ops = {n.op_type for n in onnx.load(str(int8_file)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # where the int8 file departs from its fp32 file: a canonical layer, by name, before the logits
+    from zoocheck.checks.parity import model_inputs, variant_divergence
+    from zoocheck.records import Tolerance
+    from zoocheck.zoo_registry import get_entry
+
+    photos = model_inputs(get_entry("torchvision", "resnet18"), None, random_count=0).batch
+    divergence = variant_divergence(int8_file, photos, Tolerance(max_rel_err=1e-3))
+    assert divergence is not None and divergence.node.startswith(("stem", "layer"))
+    assert divergence.max_rel_err > 1e-3 and variant_divergence(int8_file, photos, Tolerance(max_rel_err=1.0)) is None
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(fp16_file)).graph.initializer)
 
     # a variant is made from the fp32 file, and a file without metadata is refused in one line

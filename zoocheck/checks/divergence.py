@@ -24,6 +24,10 @@ import numpy as np
 from zoocheck.records import Divergence, NodeError
 
 
+#: the suffix onnxruntime's QDQ quantizer gives a tensor's dequantized value
+DEQUANTIZED = "_DequantizeLinear_Output"
+
+
 class DivergenceUnavailable(RuntimeError):
     """The two files cannot be compared node by node (no common tensor names, or too large)."""
 
@@ -102,11 +106,16 @@ def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray,
     names = [out for node in ref_graph.node for out in node.output[:1] if out and out in test_outputs]
     if not names:
         raise DivergenceUnavailable(f"{reference.name} and {test.name} share no tensor names; compare canonical graphs")
+    # an int8 (QDQ) file keeps each tensor's name on the op computing it, but what the next op
+    # reads is its dequantized value, which also carries an activation the quantizer removed
+    # (a ReLU folded into the quantization range): compare that one
+    read = {name: f"{name}{DEQUANTIZED}" if f"{name}{DEQUANTIZED}" in test_outputs else name for name in names}
     with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
         ref_dir, test_dir = Path(tmp, "reference"), Path(tmp, "test")
         ref_dir.mkdir(), test_dir.mkdir()
         ref_values = _run(reference, names, batch, ref_dir)
-        test_values = _run(test, names, batch, test_dir)
+        test_values = _run(test, [read[name] for name in names], batch, test_dir)
+    test_values = {name: test_values[read[name]] for name in names}
     return _first_exceeding(ref_graph, ref_values, test_values, tolerance)
 
 
