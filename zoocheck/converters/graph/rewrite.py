@@ -40,6 +40,7 @@ Each one computes the same function as the graph it rewrites (the tests check it
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterator
 import math
 
 import numpy as np
@@ -1267,10 +1268,22 @@ def _replace_if_same(graph, inits: dict, region: list, nodes: list, arrays: dict
     return True
 
 
-def _qkv_projections(graph, inits: dict) -> list:
-    """The MatMuls by a constant [C, 3 C]: each a fused q/k/v projection an attention region starts from."""
-    return [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
-            and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+def _attention_regions(model, inits: dict, **find) -> Iterator[tuple]:
+    """Each attention region of ``model``, in order, found from a MatMul by a constant [C, 3 C]
+    (a fused q/k/v projection; ``find``: ``_attention_region``'s options): (its index, that
+    MatMul, (input, region, output, projection), the graph's inferred shapes, its opset). The
+    graph is read again for each, as the caller replaces the region before."""
+    graph = model.graph
+    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
+                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    if not candidates:
+        return
+    shapes, opset = _static_shapes(model), _opset(model)
+    for index, qkv in enumerate(candidates):
+        producer = {out: node for node in graph.node for out in node.output}
+        found = _attention_region(graph, qkv, inits, _consumers(graph), producer, **find)
+        if found is not None:
+            yield index, qkv, found, shapes, opset
 
 
 def attention_in_one_form(model) -> None:
@@ -1287,17 +1300,7 @@ def attention_in_one_form(model) -> None:
     it is, and the match to the template then fails naming it."""
     graph = model.graph
     inits = _initializers(model)
-    candidates = _qkv_projections(graph, inits)
-    if not candidates:
-        return
-    shapes = _static_shapes(model)
-    opset = _opset(model)
-    for index, qkv in enumerate(candidates):
-        producer = {out: node for node in graph.node for out in node.output}
-        found = _attention_region(graph, qkv, inits, _consumers(graph), producer)
-        if found is None:
-            continue
-        x, region, output, proj = found
+    for index, qkv, (x, region, output, proj), shapes, opset in _attention_regions(model, inits):
         if collections.Counter(n.op_type for n in region) == _CANONICAL_ATTENTION:  # already the one form
             continue
         dim = int(inits[qkv.input[1]].dims[0])
@@ -1520,17 +1523,7 @@ def window_attention_in_one_form(model) -> None:
     place only after both computed the same on seeded random windows."""
     graph = model.graph
     inits = _initializers(model)
-    candidates = _qkv_projections(graph, inits)
-    if not candidates:
-        return
-    shapes = _static_shapes(model)
-    opset = _opset(model)
-    for index, qkv in enumerate(candidates):
-        producer = {out: node for node in graph.node for out in node.output}
-        found = _attention_region(graph, qkv, inits, _consumers(graph), producer, ops=_WINDOW_ATTENTION_OPS, layout=False)
-        if found is None:
-            continue
-        x, region, output, proj = found
+    for index, qkv, (x, region, output, proj), shapes, opset in _attention_regions(model, inits, ops=_WINDOW_ATTENTION_OPS, layout=False):
         constants = _window_attention_constants(region, inits)
         dim = int(inits[qkv.input[1]].dims[0])
         parameters = _attention_parameters(region, qkv, proj, inits, shapes, dim)
