@@ -19,9 +19,11 @@ from onnx import helper, numpy_helper
 
 from conftest import max_rel
 from zoocheck.cli import main
-from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, rewrite, template_for
+from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
 from zoocheck.converters.graph.canonical import simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.graph.rewrites.heads import reduce_mean_as_global_pool
+from zoocheck.converters.graph.rewrites.pads import static_pads
 from zoocheck.converters.normalize import read_metadata
 from zoocheck.converters.pipeline import convert
 from zoocheck.converters.weights import forward, random_weights, to_layout
@@ -202,7 +204,7 @@ def test_pads_computed_from_shapes_become_constants_at_the_static_size(side, pad
     model = _model(nodes, weights, side)
     x = np.random.default_rng(1).standard_normal((2, 4, side, side)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.static_pads(model)
+    static_pads(model)
     pad = next(n for n in model.graph.node if n.op_type == "Pad")
     values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     assert values[pad.input[1]].tolist() == [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]
@@ -212,7 +214,7 @@ def test_pads_computed_from_shapes_become_constants_at_the_static_size(side, pad
 def test_pads_of_a_symbolic_size_are_refused():
     nodes, weights = _same_pad_chain("H")
     with pytest.raises(ValueError, match="not static"):
-        rewrite.static_pads(_model(nodes, weights, "H"))
+        static_pads(_model(nodes, weights, "H"))
 
 
 @pytest.mark.parametrize("opset", [13, 18])
@@ -224,7 +226,7 @@ def test_a_spatial_mean_keeping_its_axes_becomes_global_average_pool(opset):
     model = _model(nodes, axes, 5, opset)
     x = np.random.default_rng(2).standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.reduce_mean_as_global_pool(model)
+    reduce_mean_as_global_pool(model)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Mul"] and not model.graph.initializer
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)
 

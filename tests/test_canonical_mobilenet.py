@@ -22,9 +22,10 @@ from onnx import helper, numpy_helper
 from conftest import max_rel
 from zoocheck.checks.images import random_inputs
 from zoocheck.cli import main
-from zoocheck.converters.graph import canonical_fingerprint, rewrite, template_for
+from zoocheck.converters.graph import canonical_fingerprint, template_for
 from zoocheck.converters.graph.canonical import GraphMismatch, lift_conv_weights, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.graph.rewrites import activations, conformance, heads, onnx_graph, shapes
 from zoocheck.converters.normalize import read_metadata
 from zoocheck.converters.pipeline import convert
 from zoocheck.converters.weights import forward, random_weights, to_layout
@@ -222,7 +223,7 @@ def test_a_pointwise_classifier_on_the_pooled_map_becomes_flatten_and_gemm():
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = _run(model, x)
     lifted = {"w": weights["w"].astype(np.float32)}
-    rewrite.pointwise_classifier_as_gemm(model, lifted)
+    heads.pointwise_classifier_as_gemm(model, lifted)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"]
     assert lifted["w"].shape == (3, 4)
     for tensor in model.graph.initializer:
@@ -236,7 +237,7 @@ def test_a_pointwise_conv_on_a_larger_map_is_left_alone():
     nodes = [helper.make_node("Conv", ["input", "w"], ["c"], kernel_shape=[1, 1]), helper.make_node("Flatten", ["c"], ["logits"], axis=1)]
     model = _graph(nodes, {"w": rng.standard_normal((3, 4, 1, 1))}, 3, classes=27)
     before = model.SerializeToString()
-    rewrite.pointwise_classifier_as_gemm(model, {})
+    heads.pointwise_classifier_as_gemm(model, {})
     assert model.SerializeToString() == before
 
 
@@ -261,7 +262,7 @@ def _clip_model(high: float, opset: int):
     """input -> Conv -> Clip(0, high) -> pool -> Flatten -> Gemm, the bounds as the opset writes them."""
     rng = np.random.default_rng(3)
     weights = {"w": rng.standard_normal((4, 4, 1, 1)), "wb": np.zeros(4), "fc": rng.standard_normal((3, 4)), "b": np.zeros(3)}
-    if opset >= rewrite.CLIP_INPUTS_OPSET:
+    if opset >= onnx_graph.CLIP_INPUTS_OPSET:
         weights.update({"lo": np.float32(0.0), "hi": np.float32(high)})
         clip = helper.make_node("Clip", ["c", "lo", "hi"], ["r"])
     else:
@@ -269,7 +270,7 @@ def _clip_model(high: float, opset: int):
     nodes = [helper.make_node("Conv", ["input", "w", "wb"], ["c"], kernel_shape=[1, 1]), clip, helper.make_node("GlobalAveragePool", ["r"], ["g"]),
              helper.make_node("Flatten", ["g"], ["f"], axis=1), helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1)]  # fmt: skip
     model = _graph(nodes, weights, 5, opset=opset)
-    rewrite.name_nodes(model)
+    conformance.name_nodes(model)
     return model
 
 
@@ -289,12 +290,12 @@ def _activation_model(nodes, weights, opset: int, channels: int = 4):
     nodes = [*nodes, helper.make_node("GlobalAveragePool", ["y"], ["g"]), helper.make_node("Flatten", ["g"], ["f"], axis=1),
              helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1)]  # fmt: skip
     model = _graph(nodes, weights, 3, channels=channels, opset=opset)
-    rewrite.name_nodes(model)
+    conformance.name_nodes(model)
     return model
 
 
 def _relu6_plus_3(x: str, out: str, opset: int) -> list:
-    bounds = ["zero", "six"] if opset >= rewrite.CLIP_INPUTS_OPSET else []
+    bounds = ["zero", "six"] if opset >= onnx_graph.CLIP_INPUTS_OPSET else []
     attrs = {} if bounds else {"min": 0.0, "max": 6.0}
     return [helper.make_node("Add", [x, "three"], [f"{out}.add"]), helper.make_node("Clip", [f"{out}.add", *bounds], [out], **attrs)]
 
@@ -313,13 +314,13 @@ def test_clip_forms_of_hard_sigmoid_and_hardswish_become_the_canonical_ops(opset
     model = _activation_model(nodes, CONSTANTS, opset)
     x = np.random.default_rng(5).uniform(-5, 5, (2, 4, 3, 3)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.scalar_constants(model)
-    rewrite.hard_sigmoid_from_clip(model)
-    rewrite.hardswish_op(model)
+    shapes.scalar_constants(model)
+    activations.hard_sigmoid_from_clip(model)
+    activations.hardswish_op(model)
     ops = [n.op_type for n in model.graph.node]
     assert "Clip" not in ops and "Div" not in ops and "Add" not in ops
-    assert ops.count("HardSwish") == (3 if opset >= rewrite.HARDSWISH_OPSET else 0)
-    assert ops.count("HardSigmoid") == (0 if opset >= rewrite.HARDSWISH_OPSET else 3)
+    assert ops.count("HardSwish") == (3 if opset >= onnx_graph.HARDSWISH_OPSET else 0)
+    assert ops.count("HardSigmoid") == (0 if opset >= onnx_graph.HARDSWISH_OPSET else 3)
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -328,7 +329,7 @@ def test_other_constants_are_not_a_hard_sigmoid():
     nodes = [*_relu6_plus_3("input", "r", 17), helper.make_node("Div", ["r", "six"], ["y"])]
     model = _activation_model(nodes, {**CONSTANTS, "three": np.float32([2.0])}, 17)
     before = [n.op_type for n in model.graph.node]
-    rewrite.hard_sigmoid_from_clip(model)
+    activations.hard_sigmoid_from_clip(model)
     assert [n.op_type for n in model.graph.node] == before
 
 
@@ -346,11 +347,11 @@ def test_a_spatial_mean_keeping_dims_becomes_a_global_pool(opset):
         model.graph.initializer.append(numpy_helper.from_array(value, name))
     x = np.random.default_rng(6).standard_normal((2, 4, 3, 3)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.reduce_mean_as_global_pool(model)
+    heads.reduce_mean_as_global_pool(model)
     assert [n.op_type for n in model.graph.node][:2] == ["GlobalAveragePool", "Mul"]
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-6)
     other = _activation_model([helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 3], keepdims=1), helper.make_node("Mul", ["input", "m"], ["y"])], {}, 17)
-    rewrite.reduce_mean_as_global_pool(other)
+    heads.reduce_mean_as_global_pool(other)
     assert other.graph.node[0].op_type == "ReduceMean"
 
 
@@ -364,8 +365,8 @@ def test_paddles_scaled_dropout_and_flatten_reshape_take_the_canonical_form():
     model.graph.initializer.append(numpy_helper.from_array(np.array([0, -1], np.int64), "shape"))
     x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.scalar_constants(model)
-    rewrite.flatten_pooled_reshape(model)
+    shapes.scalar_constants(model)
+    heads.flatten_pooled_reshape(model)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Mul", "Flatten", "Gemm"]
     assert [list(t.dims) for t in model.graph.initializer if t.name == model.graph.node[1].input[1]] == [[]]
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)

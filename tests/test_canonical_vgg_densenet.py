@@ -19,8 +19,9 @@ from onnx import helper, numpy_helper
 from conftest import max_rel
 from zoocheck.checks.images import random_inputs
 from zoocheck.cli import main
-from zoocheck.converters.graph import canonical_fingerprint, rewrite, template_for
+from zoocheck.converters.graph import canonical_fingerprint, template_for
 from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.graph.rewrites import heads, shapes
 from zoocheck.converters.normalize import read_metadata
 from zoocheck.converters.pipeline import convert
 from zoocheck.converters.weights import forward, random_weights
@@ -150,8 +151,8 @@ def test_a_classifier_of_convolutions_over_the_whole_map_becomes_flatten_and_gem
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = _run(model, x)
     lifted = {"w1": weights["w1"].astype(np.float32)}  # as canonical.lift_conv_weights leaves it
-    rewrite.drop_identity_pools(model)
-    rewrite.dense_convs_as_gemm(model, lifted)
+    heads.drop_identity_pools(model)
+    heads.dense_convs_as_gemm(model, lifted)
     assert [n.op_type for n in model.graph.node] == ["Flatten", "Gemm", "Relu", "Gemm", "Relu", "Gemm"]
     assert lifted["w1"].shape == (6, 100)
     for tensor in model.graph.initializer:
@@ -173,7 +174,7 @@ def test_a_convolution_on_a_larger_map_is_left_alone():
     ]
     model = _graph(nodes, weights, 7)
     before = model.SerializeToString()
-    rewrite.dense_convs_as_gemm(model, {})
+    heads.dense_convs_as_gemm(model, {})
     assert model.SerializeToString() == before
 
 
@@ -207,8 +208,8 @@ def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.flatten_concats(model)
-    rewrite.head_pool_as_global(model)
+    shapes.flatten_concats(model)
+    heads.head_pool_as_global(model)
     concats = [list(n.input) for n in model.graph.node if n.op_type == "Concat"]
     assert concats == [["input", "n0"], ["input", "n0", "n1"]]
     assert "GlobalAveragePool" in [n.op_type for n in model.graph.node]
@@ -243,6 +244,6 @@ def test_a_flatten_of_a_dense_layers_output_goes():
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = _run(model, x)
-    rewrite.drop_flattens_of_matrices(model)
+    heads.drop_flattens_of_matrices(model)
     assert [n.op_type for n in model.graph.node] == ["Flatten", "Gemm", "Relu", "Gemm"]
     np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)

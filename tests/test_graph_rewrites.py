@@ -10,10 +10,10 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from zoocheck.converters.graph import rewrite
 from zoocheck.converters.graph.canonical import GraphMismatch, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.graph import resolve_form, template_for
+from zoocheck.converters.graph.rewrites import batch_norm, conformance, heads, onnx_graph, pads
 from zoocheck.converters.graph.template import NoCanonicalForm
 from zoocheck.families.resnet.template import build_template
 from zoocheck.families.resnet.spec import resnet
@@ -40,14 +40,14 @@ def one_node_model(op: str, size: int, initializers=(), inputs=None, opset=17, *
 @pytest.mark.parametrize("opset", [17, 9])
 def test_paddle_same_upper_average_pool_becomes_ceil_mode_with_the_same_values(size, opset):
     # opset 9's AveragePool has no ceil_mode (paddle2onnx writes none there): one excluded end pad
-    ceil = {"ceil_mode": 1} if opset >= rewrite.CEIL_MODE_OPSET else {}
+    ceil = {"ceil_mode": 1} if opset >= onnx_graph.CEIL_MODE_OPSET else {}
     model = one_node_model("AveragePool", size, opset=opset, auto_pad="SAME_UPPER", **ceil, kernel_shape=[2, 2], strides=[2, 2])
     x = np.random.default_rng(0).standard_normal((2, 3, size, size), dtype=np.float32)
     before = run(model, x)
-    rewrite.explicit_pads(model)
+    pads.explicit_pads(model)
     attrs = {a.name: helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
     assert "auto_pad" not in attrs
-    if opset >= rewrite.CEIL_MODE_OPSET:
+    if opset >= onnx_graph.CEIL_MODE_OPSET:
         assert attrs["pads"] == [0, 0, 0, 0] and attrs["ceil_mode"] == 1
     else:
         assert attrs["pads"] == [0, 0, 1, 1] and "ceil_mode" not in attrs
@@ -66,7 +66,7 @@ def test_other_auto_pads_become_pads_from_the_static_size(mode):
     model = one_node_model("MaxPool", 9, auto_pad=mode, kernel_shape=[4, 4], strides=[2, 2])
     x = np.random.default_rng(1).standard_normal((2, 3, 9, 9), dtype=np.float32)
     before = run(model, x)
-    rewrite.explicit_pads(model)
+    pads.explicit_pads(model)
     attrs = {a.name: helper.get_attribute_value(a) for a in model.graph.node[0].attribute}
     assert "auto_pad" not in attrs
     assert attrs["pads"] == ([1, 1, 2, 2] if mode == "SAME_UPPER" else [2, 2, 1, 1])
@@ -80,7 +80,7 @@ def test_batch_norm_becomes_scale_and_shift_with_the_same_values():
     model = one_node_model("BatchNormalization", 5, params, ["g", "b", "m", "v"], epsilon=1e-3)
     x = rng.standard_normal((2, 3, 5, 5), dtype=np.float32)
     before = run(model, x)
-    rewrite.batch_norm_to_affine(model)
+    batch_norm.batch_norm_to_affine(model)
     assert [n.op_type for n in model.graph.node] == ["Mul", "Add"]
     assert sorted(t.name for t in model.graph.initializer) == ["n.scale", "n.shift"]
     np.testing.assert_allclose(run(model, x), before, rtol=1e-6, atol=1e-6)
@@ -133,7 +133,7 @@ def test_batch_norm_folds_into_the_lifted_conv_weight_with_the_same_values(conv_
     stand_in = next(t for t in skeleton.graph.initializer if t.name == "w")
     assert list(lifted) == ["w"] and lifted["w"].shape == (4, 3, 3, 3)
     assert list(stand_in.dims) == [4, 3, 3, 3] and not stand_in.raw_data and stand_in.external_data[0].value == LIFTED_LOCATION
-    rewrite.fold_batch_norms(skeleton, lifted)
+    batch_norm.fold_batch_norms(skeleton, lifted)
     assert [n.op_type for n in skeleton.graph.node] == ["Conv"] and skeleton.graph.node[0].output[0] == "y"
     assert {t.name for t in skeleton.graph.initializer} == {"w", "y.folded_bias"}  # the batch norm's tensors are gone
     # put the folded values back into the graph to run it: the function is the same
@@ -145,7 +145,7 @@ def test_batch_norm_folds_into_the_lifted_conv_weight_with_the_same_values(conv_
 
 def test_a_batch_norm_whose_conv_output_is_read_elsewhere_is_not_folded():
     model = conv_bn_model(conv_bias=True, second_reader=True)
-    rewrite.fold_batch_norms(model, {})
+    batch_norm.fold_batch_norms(model, {})
     assert [n.op_type for n in model.graph.node] == ["Conv", "BatchNormalization"]
 
 
@@ -153,8 +153,8 @@ def test_paddle_head_becomes_flatten_and_gemm_with_the_same_values():
     model = paddle_like_head()
     x = np.random.default_rng(4).standard_normal((2, 6, 4, 4), dtype=np.float32)
     before = run(model, x)
-    rewrite.flatten_head(model)
-    rewrite.gemm_head(model)
+    heads.flatten_head(model)
+    heads.gemm_head(model)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"]
     gemm = model.graph.node[2]
     assert {a.name: helper.get_attribute_value(a) for a in gemm.attribute}["transB"] == 1
@@ -166,7 +166,7 @@ def test_name_nodes_fills_empty_and_duplicate_names():
     model = paddle_like_head()
     model.graph.node[0].name = ""
     model.graph.node[2].name = "reshape"
-    rewrite.name_nodes(model)
+    conformance.name_nodes(model)
     names = [n.name for n in model.graph.node]
     assert all(names) and len(set(names)) == len(names)
 
@@ -242,7 +242,7 @@ def test_template_at_every_accepted_opset_passes_the_checker_and_computes_alike_
         model = filled(build_template(resnet(18, variant), 10, opset=opset, graph_name="t"))
         assert model.ir_version == helper.find_min_ir_version_for(list(model.opset_import))
         onnx.checker.check_model(model, full_check=True)
-        if model.ir_version < rewrite.INITIALIZERS_NOT_INPUTS_IR:
+        if model.ir_version < onnx_graph.INITIALIZERS_NOT_INPUTS_IR:
             assert {t.name for t in model.graph.initializer} <= {i.name for i in model.graph.input}
         expected = run(model, x)
         assert expected.std() > 0.01
@@ -261,8 +261,8 @@ def test_opset_8_constants_become_initializers_and_ir_3_lists_them_as_inputs():
     before = run(model, x)
     with pytest.raises(onnx.checker.ValidationError):
         onnx.checker.check_model(model, full_check=True)
-    rewrite.constants_as_initializers(model)
-    rewrite.declare_initializers_as_inputs(model)
+    conformance.constants_as_initializers(model)
+    conformance.declare_initializers_as_inputs(model)
     assert "Constant" not in {n.op_type for n in model.graph.node}
     assert [i.name for i in model.graph.input] == ["input", "linear_0.w_0", "linear_0.b_0", "shape"]
     onnx.checker.check_model(model, full_check=True)

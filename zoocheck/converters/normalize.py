@@ -77,10 +77,11 @@ def _declare_classes(value_info, num_classes: int) -> None:
 def normalize_model(model, metadata: dict, *, num_classes: int | None = None) -> "onnx.ModelProto":  # noqa: F821
     """Rename the input/first output, make the batch dynamic (and the output [N, num_classes]
     where ``num_classes`` is given), make pads explicit, write what the opset's operator versions
-    allow (``graph/rewrite.py``), name every node, attach metadata. In place; returned."""
+    allow (``graph/rewrites/``), name every node, attach metadata. In place; returned."""
     import onnx
 
-    from zoocheck.converters.graph.rewrite import constants_as_initializers, declare_initializers_as_inputs, explicit_pads, name_nodes
+    from zoocheck.converters.graph.rewrites.conformance import constants_as_initializers, declare_initializers_as_inputs, name_nodes
+    from zoocheck.converters.graph.rewrites.pads import explicit_pads
 
     graph = model.graph
     initializer_names = {t.name for t in graph.initializer}

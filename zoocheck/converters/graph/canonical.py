@@ -6,10 +6,10 @@
    message's bytes until the whole message is freed, and onnxslim rebuilds the model several times
    per pass; with the weights inside, the largest models (3.1 GiB of weights) needed six to eight
    times their weights and did not fit in 24 GiB. With them outside, about two.
-1. **Simplify**: batch norm folded into the convolution it follows (``rewrite.fold_batch_norms``,
+1. **Simplify**: batch norm folded into the convolution it follows (``rewrites/batch_norm.py``,
    on the lifted arrays: onnxslim's folding would need the values inside the graph), then onnxslim
    (a maintained library: Identity / Dropout / dead nodes removed, shape computations on static
-   shapes folded), then zoocheck's few exact rewrites (``rewrite.py``: explicit pads, remaining
+   shapes folded), then zoocheck's few exact rewrites (``rewrites/``: explicit pads, remaining
    batch norms as Mul + Add, one Flatten, a Gemm head).
 2. **Match** the simplified graph onto the architecture's template (``template.py``), node for
    node, from the output back to the input: every node of both graphs gets a structural digest
@@ -34,7 +34,7 @@ import logging
 
 import numpy as np
 
-from zoocheck.converters.graph import rewrite
+from zoocheck.converters.graph.rewrites import activations, attention, batch_norm, channels_last, heads, pads, shapes, tokens, windows
 
 # Attributes that decide what a node computes, with the default ONNX gives each one; attributes
 # outside this table are compared as written.
@@ -116,46 +116,46 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
     zoocheck's exact rewrites; returns a new ModelProto. Where shape arithmetic remains after
     onnxslim (an exporter's computed from the batch size), the batch is pinned to one and onnxslim
-    runs again, up to ``PINNED_SLIM_PASSES`` times (``rewrite.pin_batch``)."""
-    rewrite.fold_batch_norms(model, weights if weights is not None else {})
-    rewrite.static_pads(model)
+    runs again, up to ``PINNED_SLIM_PASSES`` times (``shapes.pin_batch``)."""
+    batch_norm.fold_batch_norms(model, weights if weights is not None else {})
+    pads.static_pads(model)
 
     slim = _slim(model)
-    rewrite.class_tokens_as_pad(slim)
-    rewrite.attention_in_one_form(slim)
+    tokens.class_tokens_as_pad(slim)
+    attention.attention_in_one_form(slim)
     for _ in range(PINNED_SLIM_PASSES):
         if not any(node.op_type == "Shape" for node in slim.graph.node):
             break
-        rewrite.pin_batch(slim)
+        shapes.pin_batch(slim)
         # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
         slim = _slim(slim, skip_fusion_patterns=("FusionGemm", "FusionGemmMul", "FusionGemmAdd"))
-    rewrite.drop_identity_slices(slim)
-    rewrite.merge_reshape_chains(slim)
-    rewrite.window_attention_in_one_form(slim)
-    rewrite.patch_merging_as_reshape(slim)
-    rewrite.map_tokens_in_place(slim)
-    rewrite.spatial_mean_as_global_pool(slim)
-    rewrite.layer_norm_last_axis(slim)
-    rewrite.token_slice_as_gather(slim)
-    rewrite.halving_as_mul(slim)
-    rewrite.reduce_mean_as_global_pool(slim)
-    rewrite.explicit_pads(slim)
-    rewrite.drop_identity_pools(slim)
-    rewrite.drop_flattens_of_matrices(slim)
-    rewrite.flatten_concats(slim)
-    rewrite.head_pool_as_global(slim)
-    rewrite.dense_convs_as_gemm(slim, weights if weights is not None else {})
-    rewrite.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
-    rewrite.scalar_constants(slim)
-    rewrite.hard_sigmoid_from_clip(slim)
-    rewrite.hardswish_op(slim)
-    rewrite.flatten_pooled_reshape(slim)
-    rewrite.batch_norm_to_affine(slim)
-    rewrite.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
-    rewrite.layer_scale_before_transpose(slim)
-    rewrite.channels_last_constants(slim)
-    rewrite.flatten_head(slim)
-    rewrite.gemm_head(slim)
+    shapes.drop_identity_slices(slim)
+    shapes.merge_reshape_chains(slim)
+    windows.window_attention_in_one_form(slim)
+    windows.patch_merging_as_reshape(slim)
+    windows.map_tokens_in_place(slim)
+    windows.spatial_mean_as_global_pool(slim)
+    tokens.layer_norm_last_axis(slim)
+    tokens.token_slice_as_gather(slim)
+    tokens.halving_as_mul(slim)
+    heads.reduce_mean_as_global_pool(slim)
+    pads.explicit_pads(slim)
+    heads.drop_identity_pools(slim)
+    heads.drop_flattens_of_matrices(slim)
+    shapes.flatten_concats(slim)
+    heads.head_pool_as_global(slim)
+    heads.dense_convs_as_gemm(slim, weights if weights is not None else {})
+    heads.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
+    shapes.scalar_constants(slim)
+    activations.hard_sigmoid_from_clip(slim)
+    activations.hardswish_op(slim)
+    heads.flatten_pooled_reshape(slim)
+    batch_norm.batch_norm_to_affine(slim)
+    channels_last.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
+    channels_last.layer_scale_before_transpose(slim)
+    channels_last.channels_last_constants(slim)
+    heads.flatten_head(slim)
+    heads.gemm_head(slim)
     return slim
 
 

@@ -20,14 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrite import (
-    CEIL_MODE_OPSET,
-    CLIP_INPUTS_OPSET,
-    HARDSWISH_OPSET,
-    LAYER_NORM_OPSET,
-    PAD_INPUTS_OPSET,
-    declare_initializers_as_inputs,
-)
+from zoocheck.converters.graph.rewrites.conformance import declare_initializers_as_inputs
+from zoocheck.converters.graph.rewrites.onnx_graph import CEIL_MODE_OPSET, CLIP_INPUTS_OPSET, HARDSWISH_OPSET, LAYER_NORM_OPSET, PAD_INPUTS_OPSET
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not

@@ -1,8 +1,8 @@
 """The canonical ONNX graph of a ConvNeXt (V1 or V2), built from its spec alone (the families'
 ``template``; ``converters/graph/template.py`` has the builder and the conventions).
 
-One form per operation, whatever the exporter wrote (``rewrite.py``'s ConvNeXt section brings
-them to it):
+One form per operation, whatever the exporter wrote (``converters/graph/rewrites/channels_last.py``
+brings them to it):
 
 - LayerNorm over channels: ``<layer>.to_nhwc`` (Transpose 0, 2, 3, 1), ``<layer>``
   (``LayerNormalization``, axis -1, the spec's epsilon), ``<layer>.to_nchw`` (Transpose 0, 3, 1,
@@ -32,6 +32,7 @@ import math
 
 import numpy as np
 
+from zoocheck.converters.graph.rewrites.onnx_graph import LAYER_NORM_OPSET, REDUCE_AXES_INPUTS_OPSET
 from zoocheck.converters.graph.template import Builder, NoCanonicalForm
 from zoocheck.converters.normalize import INPUT_NAME, OUTPUT_NAME
 from zoocheck.families.convnext.canonical import (
@@ -41,11 +42,6 @@ from zoocheck.families.convnext.canonical import (
     blocks,
 )
 from zoocheck.families.convnext.spec import GRN_EPS, MLP_RATIO, ConvNeXtSpec
-
-#: the first opset with ``LayerNormalization``
-LAYER_NORM_OPSET = 17
-#: the first opset whose ReduceL2 / ReduceMean take their axes as an input
-REDUCE_AXES_INPUT_OPSET = 18
 
 
 class _ConvNeXtBuilder(Builder):
@@ -78,7 +74,7 @@ class _ConvNeXtBuilder(Builder):
         return self._node("Mul", name, [self.mul(f"{name}.mul", x, y), self._constant("gelu.half", 0.5)])
 
     def _reduce(self, op: str, name: str, x: str, axes: list[int]) -> str:
-        if self.opset >= REDUCE_AXES_INPUT_OPSET:
+        if self.opset >= REDUCE_AXES_INPUTS_OPSET:
             label = "_".join(str(a) for a in axes).replace("-", "m")
             return self._node(op, name, [x, self._initializer(f"axes.{label}", np.array(axes, np.int64))], keepdims=1)
         return self._node(op, name, [x], axes=axes, keepdims=1)

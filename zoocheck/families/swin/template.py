@@ -1,5 +1,5 @@
 """The canonical graph of a Swin Transformer (V1 and V2), built from its ``SwinSpec``: torch.onnx's
-export of torchvision's network, simplified, in one form (``converters/graph/rewrite.py``'s Swin
+export of torchvision's network, simplified, in one form (``converters/graph/rewrites/windows.py``'s Swin
 section brings torchvision's and timm's exports to it).
 
 The map is NHWC after the patch embedding (Conv, ``patch_embed.transpose`` to [N, H, W, C],
@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrite import CLIP_INPUTS_OPSET, NORMALIZE_EPS, REDUCE_AXES_INPUTS_OPSET, ROLL_END
+from zoocheck.converters.graph.rewrites.onnx_graph import CLIP_INPUTS_OPSET, REDUCE_AXES_INPUTS_OPSET
+from zoocheck.converters.graph.rewrites.windows import NORMALIZE_EPS, ROLL_END
 from zoocheck.converters.graph.template import Builder
-from zoocheck.converters.normalize import INPUT_NAME, OUTPUT_NAME
+from zoocheck.converters.normalize import INPUT_NAME
 from zoocheck.families.swin.spec import SwinSpec
 
 def _roll(b: Builder, name: str, x: str, shift: int) -> str:

@@ -1,0 +1,173 @@
+"""Reading and editing an ONNX graph in place, for the rewrites: node attributes, initializers as
+arrays, who reads a tensor, nodes replaced or removed, inferred shapes and ranks; and the opset
+(and IR) facts the rewrites and the canonical templates test against. Imports onnx lazily.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+#: The first opset whose MaxPool / AveragePool have ``ceil_mode``.
+CEIL_MODE_OPSET = 10
+#: Below this IR version (opsets 7 and 8) every initializer must also be declared a graph input.
+INITIALIZERS_NOT_INPUTS_IR = 4
+#: Constant holds any tensor type from opset 9 on, float types only before.
+ANY_CONSTANT_OPSET = 9
+#: The first opset with LayerNormalization.
+LAYER_NORM_OPSET = 17
+#: Pad takes its pads as an input from opset 11, an attribute before.
+PAD_INPUTS_OPSET = 11
+#: The first opset whose Clip takes its bounds as inputs (attributes before).
+CLIP_INPUTS_OPSET = 11
+#: The first opset with the HardSwish operator (below it: Mul(x, HardSigmoid(x, 1/6, 0.5))).
+HARDSWISH_OPSET = 14
+#: ReduceMean / ReduceL2 take their axes as an input from opset 18, an attribute before
+REDUCE_AXES_INPUTS_OPSET = 18
+
+
+def attributes(node) -> dict:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def set_attributes(node, **values) -> None:
+    import onnx
+
+    keep = [a for a in node.attribute if a.name not in values]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    for name, value in values.items():
+        if value is not None:
+            node.attribute.append(onnx.helper.make_attribute(name, value))
+
+
+def as_str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def opset_of(model) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
+def initializers_of(model) -> dict:
+    return {t.name: t for t in model.graph.initializer}
+
+
+def as_array(tensor) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor)
+
+
+def replace_initializer(model, name: str, array: np.ndarray) -> None:
+    from onnx import numpy_helper
+
+    inits = model.graph.initializer
+    for i, t in enumerate(inits):
+        if t.name == name:
+            inits[i].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+            return
+    inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+
+
+def drop_unused_initializers(model) -> None:
+    # deleted in place: extending a repeated field with the kept tensors would copy every one
+    # (for a 3.3 GB model, gigabytes that the allocator keeps after they are freed)
+    used = {name for node in model.graph.node for name in node.input}
+    inits = model.graph.initializer
+    for index in reversed(range(len(inits))):
+        if inits[index].name not in used:
+            del inits[index]
+
+
+def consumers_of(graph) -> dict[str, list]:
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
+def remove_passing_through(graph, node) -> None:
+    """Remove a node computing the identity, its consumers reading its input instead."""
+    for other in graph.node:
+        other.input[:] = [node.input[0] if name == node.output[0] else name for name in other.input]
+    graph.node.remove(node)
+
+
+def replace_nodes(graph, removed: list, added: list, at) -> None:
+    """``added`` inserted where ``at`` is, then every node of ``removed`` taken out."""
+    position = list(graph.node).index(at)
+    for offset, node in enumerate(added):
+        graph.node.insert(position + offset, node)
+    for node in removed:
+        graph.node.remove(node)
+
+
+def drop_dead_nodes(graph) -> None:
+    """Remove the nodes whose outputs nothing reads (and no graph output is), until none is left."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        read = {name for node in graph.node for name in node.input} | outputs
+        dead = [node for node in graph.node if not any(out in read for out in node.output)]
+        if not dead:
+            return
+        for node in dead:
+            graph.node.remove(node)
+
+
+def int_inputs(node, inits: dict) -> list | None:
+    """The values of a node's inputs after the first, all initializers, as lists; None otherwise."""
+    if not all(i in inits for i in node.input[1:] if i):
+        return None
+    return [as_array(inits[i]).reshape(-1).tolist() for i in node.input[1:] if i]
+
+
+def spatial_shapes(model) -> dict[str, list[int]]:
+    """Static spatial sizes of every tensor shape inference can tell (only called when needed)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
+        dims = vi.type.tensor_type.shape.dim
+        if len(dims) == 4 and all(d.HasField("dim_value") for d in dims[2:]):
+            shapes[vi.name] = [d.dim_value for d in dims[2:]]
+    return shapes
+
+
+def static_shapes(model) -> dict[str, list]:
+    """Every tensor's inferred shape, a symbolic dimension as its name (``data_prop``: Pad outputs
+    whose amounts are now initializers get their sizes)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
+    return shapes
+
+
+def tensor_ranks(model) -> dict[str, int]:
+    """Every tensor's rank shape inference can tell, inferred on a copy of the graph whose large
+    initializers carry no data (their shapes are all it reads)."""
+    import onnx
+
+    graph = onnx.GraphProto(name=model.graph.name)
+    graph.node.extend(model.graph.node)
+    graph.input.extend(model.graph.input)
+    graph.output.extend(model.graph.output)
+    for tensor in model.graph.initializer:
+        small = int(np.prod(tensor.dims)) <= 64 and tensor.data_location != onnx.TensorProto.EXTERNAL
+        graph.initializer.append(tensor if small else onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims))
+    stub = onnx.helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+    inferred = onnx.shape_inference.infer_shapes(stub)
+    ranks = {t.name: len(t.dims) for t in model.graph.initializer}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        if vi.type.tensor_type.HasField("shape"):
+            ranks[vi.name] = len(vi.type.tensor_type.shape.dim)
+    return ranks
