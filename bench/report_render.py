@@ -18,7 +18,8 @@ from zoocheck.records import (
     Comparison, ConversionRecord, Divergence, EvalResult, Failure, FunctionComparison, NodeError, OutputComparison, ParityResult,
     Side, SweepJobRecord, Tolerance, WeightsComparison,
 )  # fmt: skip
-from zoocheck.reports.site import Selection, write_report
+from zoocheck.reports.site import write_report
+from zoocheck.reports.site_views import Selection
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry import list_entries
 

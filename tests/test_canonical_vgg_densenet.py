@@ -218,7 +218,7 @@ def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form
 
 def test_a_variant_the_family_does_not_draw_yet_stays_native():
     """timm's blur-pool DenseNet: no canonical graph (native by default, the reason where canonical
-    is asked for), and the library's own random weights (``torch_common.randomize``)."""
+    is asked for), and the library's own random weights (``torch_random.randomize``)."""
     from zoocheck.converters.graph import NoCanonicalForm, has_canonical_form, resolve_form
     from zoocheck.converters.weights import has_canonical_weights
 

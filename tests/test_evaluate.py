@@ -244,7 +244,7 @@ def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, monkeyp
         assert main(argv) == 0
         assert len(ResultsStore(results).results("conversion")) == 1
         # ... by the same zoocheck code: an edit (another code digest) converts again
-        monkeypatch.setattr("zoocheck.checks.runs.code_digest", lambda: "edited")
+        monkeypatch.setattr("zoocheck.checks.eval_runs.code_digest", lambda: "edited")
         assert main(argv) == 0
         assert len(ResultsStore(results).results("conversion")) == 2
 

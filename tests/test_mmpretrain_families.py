@@ -64,7 +64,7 @@ def _their_checkpoint(get_model, entry: Entry, path, seed: int):
     mmpretrain publishes checkpoints (``{"meta", "state_dict"}``)."""
     from mmengine.runner.checkpoint import save_checkpoint
 
-    from zoocheck.converters.torch_common import randomize
+    from zoocheck.converters.torch_random import randomize
 
     torch.manual_seed(seed)
     model = get_model(entry.name, pretrained=False).eval()

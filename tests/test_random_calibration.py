@@ -47,7 +47,7 @@ def test_residual_branch_ends_are_found_in_the_data_flow():
     import torch
     from torchvision.models import resnet18
 
-    from zoocheck.converters.torch_common import residual_branch_ends
+    from zoocheck.converters.torch_random import residual_branch_ends
 
     def ends(module):
         module.eval()

@@ -217,7 +217,7 @@ def test_different_ids_are_different_functions(tv_name, timm_name, why):
 # --- convert and parity ------------------------------------------------------------------------
 
 #: the smallest model of each family (a tf_ port for the "same" padding), with calibrated random
-#: weights (``torch_common.randomize``: fp32 within ~1e-6 of fp64, tests/test_random_calibration.py)
+#: weights (``torch_random.randomize``: fp32 within ~1e-6 of fp64, tests/test_random_calibration.py)
 PARITY = [
     ("torchvision", "mobilenet_v2.IMAGENET1K_V1"),
     ("timm", "mobilenetv3_small_050.lamb_in1k"),

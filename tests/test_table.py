@@ -299,7 +299,8 @@ def test_compared_with_lists_same_weights_partners_first_and_real_over_random():
 def test_results_from_weights_other_than_the_published_file_are_marked_and_have_no_delta(tmp_path):
     """`eval --weights untrained.pth`: beside the published 69.76 only marked, with no Δ, out of the plot."""
     from zoocheck.reports import plots
-    from zoocheck.reports.site import EntryView, render_table_page
+    from zoocheck.reports.site import render_table_page
+    from zoocheck.reports.site_views import EntryView
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("torchvision", "resnet18")

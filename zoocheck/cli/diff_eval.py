@@ -21,7 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from zoocheck.checks.runs import pair_evaluations
+    from zoocheck.checks.eval_runs import pair_evaluations
     from zoocheck.reports.eval_report import print_paired
     from zoocheck.store import ResultsStore
 

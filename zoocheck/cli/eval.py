@@ -79,7 +79,7 @@ def _progress_bar():
 def run(args) -> int:
     from zoocheck.checks.imagenet import DatasetError, read_dataset
     from zoocheck.checks.paired import interval_bought
-    from zoocheck.checks.runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
+    from zoocheck.checks.eval_runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
     from zoocheck.identity import ModelIdentity, entry_of_file, read_identity
     from zoocheck.reports.eval_report import print_eval, print_paired
     from zoocheck.records import Failure

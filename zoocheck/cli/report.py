@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 
 def selection(sources, arch: str | None):
     """The report's Selection of ``--src`` / ``--arch``: UsageError for a source no one registered."""
-    from zoocheck.reports.site import Selection
+    from zoocheck.reports.site_views import Selection
     from zoocheck.zoo_registry import UnknownSourceError, canonical_source
 
     try:

@@ -174,7 +174,8 @@ class GluonCVConverter(TorchConverter):
             return GluonConverter().load(entry, weights, random_seed=random_seed)
         import timm
 
-        from zoocheck.converters.torch_common import TorchModel, load_strict, randomize, timm_network
+        from zoocheck.converters.torch_common import TorchModel, load_strict, timm_network
+        from zoocheck.converters.torch_random import randomize
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         self.prepare(weights, random_seed)

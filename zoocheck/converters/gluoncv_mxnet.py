@@ -8,7 +8,7 @@ converter's ``GluonNative``).
 
 Seeded random weights (``randomize``): these families have no canonical weights yet, so the
 scheme of ``converters/weights/random.py`` is applied to the MXNet network itself, as
-``torch_common.randomize`` does in torch: convolutions He-normal by fan-out, Dense layers
+``torch_random.randomize`` does in torch: convolutions He-normal by fan-out, Dense layers
 He-normal by fan-in, biases 0, batch-norm gamma and beta drawn, running statistics measured on
 the calibration batch then perturbed, the classifier projected off the mean feature and scaled to
 the logit spread. All draws are numpy's (PCG64 of the seed), so a seed gives the same weights on

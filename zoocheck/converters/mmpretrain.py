@@ -19,7 +19,7 @@ structure follows mmpretrain 1.2.0 ``models/backbones/resnet.py`` and ``resnext.
 The other families' mmpretrain networks (MobileNetV2/V3, EfficientNet, EfficientNetV2, DenseNet,
 VGG) are their families' (each descriptor's ``networks`` names its
 ``zoocheck/families/<family>/mmpretrain.py``, built from ``converters/mmpretrain_layers.py``); without canonical weights, their random weights are the
-network's own initialisation randomised by ``torch_common.randomize``.
+network's own initialisation randomised by ``torch_random.randomize``.
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ class MMPretrainConverter(TorchConverter):
         with the checkpoint's weights, or random: the family's canonical random weights where it
         has an mmpretrain layout, the network's own randomised otherwise."""
         from zoocheck.converters import torch_common as tc
+        from zoocheck.converters.torch_random import randomize
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
 
         module = build(entry.arch)
@@ -114,7 +115,7 @@ class MMPretrainConverter(TorchConverter):
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         else:
-            tc.randomize(module, random_seed, entry.input_size)
+            randomize(module, random_seed, entry.input_size)
         layers = layer_modules(entry.arch, "mmpretrain") if laid_out else {}
         return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
 

@@ -1,6 +1,6 @@
 """Seeded random weights for a PaddleClas network whose family draws no canonical weights
 (MobileNetV2/V3, DenseNet, VGG, EfficientNet: ``zoocheck/families/<family>/paddle.py``), as
-``torch_common.randomize`` gives them to a torch network: Paddle's own initialisation of the
+``torch_random.randomize`` gives them to a torch network: Paddle's own initialisation of the
 convolutions (seeded), then the batch-norm and classifier steps of zoocheck's one scheme with its
 constants (``weights/random.py``): gammas and betas drawn (times ``branch_gain`` on the batch
 norms the builder marks as ending a residual branch), running statistics measured on the

@@ -27,6 +27,7 @@ class _TorchLibraryConverter(TorchConverter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         from zoocheck.converters import torch_common as tc
+        from zoocheck.converters.torch_random import randomize
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
         from zoocheck.converters.weights.layouts import recognised_layout
 
@@ -49,7 +50,7 @@ class _TorchLibraryConverter(TorchConverter):
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
-            tc.randomize(module, random_seed, entry.input_size)
+            randomize(module, random_seed, entry.input_size)
         layers = layer_modules(entry.arch, self.library)
         return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layers)
 

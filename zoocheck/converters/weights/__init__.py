@@ -26,7 +26,7 @@ def _part(arch: Architecture, name: str):
 
 def has_canonical_weights(arch: Architecture) -> bool:
     """Whether ``arch``'s family draws canonical random weights (else a converter randomises the
-    library's own network: ``torch_common.randomize``)."""
+    library's own network: ``torch_random.randomize``)."""
     family = family_of(arch)
     if family is None or family.random_weights is None:
         return False

@@ -6,7 +6,7 @@ in each source's format (``formats.py``). A family's draw is ``calibrated(...)``
 parameter shapes, its numpy forward and its residual branches' last batch norms
 (``families/resnet/random.py``). Networks of no such family (timm's ResNet-RS, BiT/ResNetV2 with
 GroupNorm, ...; GluonCV's resnet50_v1b_gn) keep the library's own convolution init and get the
-batch-norm and classifier steps below in torch, with these constants (``torch_common.randomize``).
+batch-norm and classifier steps below in torch, with these constants (``torch_random.randomize``).
 
 For seed ``s`` and an architecture, deterministic (numpy's PCG64):
 
