@@ -113,6 +113,38 @@ def run_onnx(path: Path, batch: np.ndarray) -> np.ndarray:
     return run_first_output(session(path), batch)
 
 
+def run_model(model, x: np.ndarray) -> np.ndarray:
+    """An in-memory ONNX model's first output for ``x`` fed to its input ``input``, in onnxruntime."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+
+
+def checked_layer_outputs(source: str, name: str, input_size: int | None = None) -> dict[str, str]:
+    """``first_divergence``'s per-layer outputs of an entry (canonical tensor -> the library's
+    module), each checked to name a module of the library's network and a tensor of the canonical
+    template (built at ``input_size`` where its structure depends on it)."""
+    from zoocheck.converters import converter_for
+    from zoocheck.converters.graph import template_for
+    from zoocheck.converters.weights import layer_modules
+    from zoocheck.zoo_registry import get_entry
+
+    entry = get_entry(source, name)
+    modules = dict(converter_for(source).build(entry).named_modules())
+    layers = layer_modules(entry.arch, source)
+    assert layers and set(layers.values()) <= modules.keys()
+    assert set(layers) <= {output for node in template_for(entry.arch, 17, input_size).graph.node for output in node.output}
+    return layers
+
+
+def assert_compare_identical(a: str, b: str, results: Path, capsys) -> None:
+    """``zoocheck compare a b --random-weights`` (``source:name`` each) says one function."""
+    from zoocheck.cli import main
+
+    assert main(["compare", a, b, "--random-weights", "--results", str(results)]) == 0
+    assert "COMPARE IDENTICAL" in capsys.readouterr().out
+
+
 def max_rel(reference: np.ndarray, test: np.ndarray) -> float:
     """Worst row of max|diff| / (max - min of the reference logits)."""
     reference, test = np.asarray(reference, np.float64), np.asarray(test, np.float64)
@@ -127,6 +159,20 @@ def assert_same(reference: np.ndarray, test: np.ndarray, tol: float) -> None:
     rel = max_rel(reference, test)
     assert rel < tol, f"relative error {rel:.3g} >= {tol}"
     assert (reference.argmax(1) == test.argmax(1)).all()
+
+
+def assert_forward_is_network(forward, arch: Architecture, params: dict[str, np.ndarray], module, x: np.ndarray) -> None:
+    """A family's numpy ``forward`` of the canonical ``params`` gives the library's network
+    ``module`` (holding them under its names) its logits on ``x``: to float64 rounding (1e-12 of
+    the logit range) with both in float64, and the float32 forward within 1e-5 of them."""
+    import torch
+
+    reference = forward(arch, params, x)
+    with torch.no_grad():
+        out = module.double()(torch.from_numpy(x)).numpy()
+    assert np.ptp(reference) > 1
+    assert np.abs(out - reference).max() <= 1e-12 * np.ptp(reference)
+    assert np.abs(forward(arch, params, x, dtype=np.float32) - reference).max() <= 1e-5 * np.ptp(reference)
 
 
 def assert_not_degenerate(logits: np.ndarray, n_photos: int) -> None:

@@ -17,8 +17,7 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from conftest import max_rel
-from zoocheck.cli import main
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
 from zoocheck.converters.graph.canonical import simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
@@ -136,28 +135,16 @@ def test_a_variant_the_family_does_not_draw_yet_stays_native():
 @pytest.mark.parametrize("source, name", [("torchvision", "efficientnet_b0"), ("timm", "tf_efficientnet_b0.in1k")])
 def test_every_layer_output_is_a_module_of_the_librarys_network(source, name):
     """``first_divergence``'s per-layer outputs name modules the library's network has."""
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.weights import layer_modules
-
-    entry = get_entry(source, name)
-    modules = dict(converter_for(source).build(entry).named_modules())
-    layers = layer_modules(entry.arch, source)
-    assert len(layers) == 16 and set(layers.values()) <= modules.keys()
-    assert set(layers) <= {output for node in template_for(entry.arch, 17, 224).graph.node for output in node.output}
+    assert len(checked_layer_outputs(source, name, 224)) == 16
 
 
 @pytest.mark.slow
 def test_compare_random_weights_says_identical(tmp_path, capsys):
     """torchvision's efficientnet_b0 and timm's efficientnet_b0: one id, one function."""
-    assert main(["compare", "torchvision:efficientnet_b0", f"timm:{B0['timm']}", "--random-weights", "--results", str(tmp_path)]) == 0
-    assert "COMPARE IDENTICAL" in capsys.readouterr().out
+    assert_compare_identical("torchvision:efficientnet_b0", f"timm:{B0['timm']}", tmp_path, capsys)
 
 
 # --- the rewrites, on small synthetic graphs ----------------------------------------------------
-
-
-def _run(model, x: np.ndarray) -> np.ndarray:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
 
 
 def _model(nodes, weights: dict[str, np.ndarray], side, opset: int = 17, channels: int = 4):
@@ -203,12 +190,12 @@ def test_pads_computed_from_shapes_become_constants_at_the_static_size(side, pad
     nodes, weights = _same_pad_chain(side)
     model = _model(nodes, weights, side)
     x = np.random.default_rng(1).standard_normal((2, 4, side, side)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     static_pads(model)
     pad = next(n for n in model.graph.node if n.op_type == "Pad")
     values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     assert values[pad.input[1]].tolist() == [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]]
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_pads_of_a_symbolic_size_are_refused():
@@ -225,10 +212,10 @@ def test_a_spatial_mean_keeping_its_axes_becomes_global_average_pool(opset):
     nodes = [mean, helper.make_node("Mul", ["input", "m"], ["logits"])]
     model = _model(nodes, axes, 5, opset)
     x = np.random.default_rng(2).standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     reduce_mean_as_global_pool(model)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Mul"] and not model.graph.initializer
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_small_convolutions_of_one_shape_keep_their_own_weights():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from onnx import helper
 
+from conftest import assert_compare_identical
 from test_canonical_efficientnet import SIZE, _convert, check_numpy_forward
 from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
 from zoocheck.zoo_registry import get_entry
@@ -82,7 +83,4 @@ def test_mmpretrain_same_padding_file_is_timms_graph(tmp_path):
 def test_compare_random_weights_says_identical(tmp_path, capsys):
     """timm's tf_efficientnetv2_b0 (192 px) and mmpretrain's efficientnetv2-b0 (224 px): one id, one
     function, both converted at the first side's size (TF "same" pads depend on it)."""
-    from zoocheck.cli import main
-
-    assert main(["compare", "timm:tf_efficientnetv2_b0.in1k", "mmpretrain:efficientnetv2-b0_3rdparty_in1k", "--random-weights", "--results", str(tmp_path)]) == 0
-    assert "COMPARE IDENTICAL" in capsys.readouterr().out
+    assert_compare_identical("timm:tf_efficientnetv2_b0.in1k", "mmpretrain:efficientnetv2-b0_3rdparty_in1k", tmp_path, capsys)

@@ -19,10 +19,10 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from conftest import max_rel
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.checks.images import random_inputs
 from zoocheck.cli import main
-from zoocheck.converters.graph import canonical_fingerprint, template_for
+from zoocheck.converters.graph import canonical_fingerprint
 from zoocheck.converters.graph.canonical import GraphMismatch, lift_conv_weights, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.graph.rewrites import activations, conformance, heads, onnx_graph, shapes
@@ -167,9 +167,7 @@ def test_every_exporters_graph_is_the_canonical_one(tmp_path, source, name, opse
 @pytest.mark.slow
 @pytest.mark.parametrize("arch_id", sorted(PAIRS))
 def test_compare_random_weights_says_identical(tmp_path, capsys, arch_id):
-    (a, b) = (f"{source}:{name}" for source, name in PAIRS[arch_id])
-    assert main(["compare", a, b, "--random-weights", "--results", str(tmp_path)]) == 0
-    assert "COMPARE IDENTICAL" in capsys.readouterr().out
+    assert_compare_identical(*(f"{source}:{name}" for source, name in PAIRS[arch_id]), tmp_path, capsys)
 
 
 def test_parity_of_the_default_graph_is_canonical(tmp_path, capsys):
@@ -185,21 +183,10 @@ def test_parity_of_the_default_graph_is_canonical(tmp_path, capsys):
 @pytest.mark.parametrize("source, name", [pair for pairs in PAIRS.values() for pair in pairs])
 def test_every_layer_output_is_a_module_of_the_librarys_network(source, name):
     """``first_divergence``'s per-layer outputs name modules the library's network has."""
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.weights import layer_modules
-
-    entry = get_entry(source, name)
-    modules = dict(converter_for(source).build(entry).named_modules())
-    layers = layer_modules(entry.arch, source)
-    assert layers and set(layers.values()) <= modules.keys()
-    assert set(layers) <= {output for node in template_for(entry.arch, 17).graph.node for output in node.output}
+    checked_layer_outputs(source, name)
 
 
 # --- rewrites and matching on small synthetic graphs -------------------------------------------
-
-
-def _run(model, x: np.ndarray) -> np.ndarray:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
 
 
 def _graph(nodes, weights: dict[str, np.ndarray], side: int, channels: int = 4, opset: int = 17, classes: int = 3):
@@ -221,7 +208,7 @@ def test_a_pointwise_classifier_on_the_pooled_map_becomes_flatten_and_gemm():
     ]
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     lifted = {"w": weights["w"].astype(np.float32)}
     heads.pointwise_classifier_as_gemm(model, lifted)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"]
@@ -229,7 +216,7 @@ def test_a_pointwise_classifier_on_the_pooled_map_becomes_flatten_and_gemm():
     for tensor in model.graph.initializer:
         if tensor.name == "w":
             tensor.CopyFrom(numpy_helper.from_array(lifted["w"], "w"))
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_pointwise_conv_on_a_larger_map_is_left_alone():
@@ -313,7 +300,7 @@ def test_clip_forms_of_hard_sigmoid_and_hardswish_become_the_canonical_ops(opset
              *_relu6_plus_3("s2", "r3", opset), helper.make_node("Mul", ["s2", "r3"], ["p3"]), helper.make_node("Div", ["p3", "six"], ["y"])]  # fmt: skip
     model = _activation_model(nodes, CONSTANTS, opset)
     x = np.random.default_rng(5).uniform(-5, 5, (2, 4, 3, 3)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     shapes.scalar_constants(model)
     activations.hard_sigmoid_from_clip(model)
     activations.hardswish_op(model)
@@ -321,7 +308,7 @@ def test_clip_forms_of_hard_sigmoid_and_hardswish_become_the_canonical_ops(opset
     assert "Clip" not in ops and "Div" not in ops and "Add" not in ops
     assert ops.count("HardSwish") == (3 if opset >= onnx_graph.HARDSWISH_OPSET else 0)
     assert ops.count("HardSigmoid") == (0 if opset >= onnx_graph.HARDSWISH_OPSET else 3)
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_other_constants_are_not_a_hard_sigmoid():
@@ -346,10 +333,10 @@ def test_a_spatial_mean_keeping_dims_becomes_a_global_pool(opset):
     for name, value in weights.items():
         model.graph.initializer.append(numpy_helper.from_array(value, name))
     x = np.random.default_rng(6).standard_normal((2, 4, 3, 3)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     heads.reduce_mean_as_global_pool(model)
     assert [n.op_type for n in model.graph.node][:2] == ["GlobalAveragePool", "Mul"]
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-6)
     other = _activation_model([helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 3], keepdims=1), helper.make_node("Mul", ["input", "m"], ["y"])], {}, 17)
     heads.reduce_mean_as_global_pool(other)
     assert other.graph.node[0].op_type == "ReduceMean"
@@ -364,9 +351,9 @@ def test_paddles_scaled_dropout_and_flatten_reshape_take_the_canonical_form():
     model = _graph(nodes, {"scale": np.float32([0.8]), "fc": rng.standard_normal((3, 4)), "b": np.zeros(3)}, 3)
     model.graph.initializer.append(numpy_helper.from_array(np.array([0, -1], np.int64), "shape"))
     x = rng.standard_normal((2, 4, 3, 3)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     shapes.scalar_constants(model)
     heads.flatten_pooled_reshape(model)
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Mul", "Flatten", "Gemm"]
     assert [list(t.dims) for t in model.graph.initializer if t.name == model.graph.node[1].input[1]] == [[]]
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-6, atol=1e-6)

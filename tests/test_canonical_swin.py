@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import assert_forward_is_network, run_model
 from zoocheck.families.swin import canonical, layouts, names
 from zoocheck.families.swin.spec import SwinSpec
 from zoocheck.zoo_registry.types import Architecture
@@ -72,20 +73,11 @@ NETWORKS = [("timm", False, ()), ("torchvision", False, ()), ("mmpretrain", Fals
 def test_numpy_forward_is_the_librarys_network(library, v2, pretrained_window):
     """The canonical weights under the library's names give the library's logits, to float64
     rounding (1e-12 of the logit range), and the float32 forward stays within 1e-5 of it."""
-    import torch
-
     from zoocheck.families.swin.random import draw
 
     arch = _arch(v2, pretrained_window)
     params = draw(arch, 0, SIZE)
-    module = _BUILD[library](arch, params)
-    x = _batch()
-    reference = canonical.forward(arch, params, x)
-    with torch.no_grad():
-        out = module.double()(torch.from_numpy(x)).numpy()
-    assert np.ptp(reference) > 1
-    assert np.abs(out - reference).max() <= 1e-12 * np.ptp(reference)
-    assert np.abs(canonical.forward(arch, params, x, dtype=np.float32) - reference).max() <= 1e-5 * np.ptp(reference)
+    assert_forward_is_network(canonical.forward, arch, params, _BUILD[library](arch, params), _batch())
 
 
 @pytest.mark.parametrize("v2, pretrained_window", [(False, ()), (True, ()), (True, (12, 12, 6))])
@@ -209,12 +201,6 @@ def _canonical(library: str, arch: Architecture, path, opset: int = 17):
     return module, model
 
 
-def _run(model, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-
-
 # V2 in the slow run (20 s): its template is exported in the default run too, at opset 14
 # (test_layer_norm_decomposition_and_timm_tokens)
 @pytest.mark.parametrize("v2", [False, pytest.param(True, marks=pytest.mark.slow)])
@@ -241,7 +227,7 @@ def test_library_exports_become_one_canonical_file(tmp_path, v2):
         assert {"Shape", "Expand", "Gather", "Gemm"} & {n.op_type for n in model.graph.node if n.name != "fc"} == set()
         with torch.no_grad():
             expected = module.float()(torch.from_numpy(x)).numpy()
-        assert np.abs(_run(model, x) - expected).max() <= 1e-5 * np.ptp(expected), library
+        assert np.abs(run_model(model, x) - expected).max() <= 1e-5 * np.ptp(expected), library
         weights.append({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
     timm_weights = weights[0]
     assert any(name.endswith("attn.mask.value") for name in timm_weights)
@@ -261,7 +247,7 @@ def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
     x = _batch().astype(np.float32)
     with torch.no_grad():
         expected = module.float()(torch.from_numpy(x)).numpy()
-    assert np.abs(_run(model, x) - expected).max() <= 1e-5 * np.ptp(expected)
+    assert np.abs(run_model(model, x) - expected).max() <= 1e-5 * np.ptp(expected)
 
 
 @pytest.mark.slow

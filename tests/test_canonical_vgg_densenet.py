@@ -16,10 +16,9 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from conftest import max_rel
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.checks.images import random_inputs
-from zoocheck.cli import main
-from zoocheck.converters.graph import canonical_fingerprint, template_for
+from zoocheck.converters.graph import canonical_fingerprint
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.graph.rewrites import heads, shapes
 from zoocheck.converters.normalize import read_metadata
@@ -109,19 +108,13 @@ def test_vgg11_from_torchvision_and_timm_is_one_canonical_graph(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("arch_id", sorted(PAIRS))
 def test_compare_random_weights_says_identical(tmp_path, capsys, arch_id):
-    (a, b) = (f"{source}:{name}" for source, name in PAIRS[arch_id])
-    assert main(["compare", a, b, "--random-weights", "--results", str(tmp_path)]) == 0
-    assert "COMPARE IDENTICAL" in capsys.readouterr().out
+    assert_compare_identical(*(f"{source}:{name}" for source, name in PAIRS[arch_id]), tmp_path, capsys)
 
 
 def test_vgg_at_another_input_size_is_refused_in_one_line(tmp_path, capsys):
     entry = dataclasses.replace(get_entry("torchvision", "vgg11"), input_size=64)
     conversion = convert(entry, output=tmp_path / "vgg.onnx", random_seed=SEED, isolate=False)
     assert not conversion.ok and "7x7 feature map" in conversion.failure.message
-
-
-def _run(model, x: np.ndarray) -> np.ndarray:
-    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
 
 
 def _graph(nodes, weights: dict[str, np.ndarray], side: int):
@@ -149,7 +142,7 @@ def test_a_classifier_of_convolutions_over_the_whole_map_becomes_flatten_and_gem
     ]
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     lifted = {"w1": weights["w1"].astype(np.float32)}  # as canonical.lift_conv_weights leaves it
     heads.drop_identity_pools(model)
     heads.dense_convs_as_gemm(model, lifted)
@@ -158,7 +151,7 @@ def test_a_classifier_of_convolutions_over_the_whole_map_becomes_flatten_and_gem
     for tensor in model.graph.initializer:
         if tensor.name == "w1":
             tensor.CopyFrom(numpy_helper.from_array(lifted["w1"], "w1"))
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-4)
 
 
 def test_a_convolution_on_a_larger_map_is_left_alone():
@@ -181,14 +174,7 @@ def test_a_convolution_on_a_larger_map_is_left_alone():
 @pytest.mark.parametrize("source, name", [pair for pairs in PAIRS.values() for pair in pairs])
 def test_every_layer_output_is_a_module_of_the_librarys_network(source, name):
     """``first_divergence``'s per-layer outputs name modules the library's network has."""
-    from zoocheck.converters import converter_for
-    from zoocheck.converters.weights import layer_modules
-
-    entry = get_entry(source, name)
-    modules = dict(converter_for(source).build(entry).named_modules())
-    layers = layer_modules(entry.arch, source)
-    assert layers and set(layers.values()) <= modules.keys()
-    assert set(layers) <= {output for node in template_for(entry.arch, 17).graph.node for output in node.output}
+    checked_layer_outputs(source, name)
 
 
 def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form():
@@ -207,13 +193,13 @@ def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form
     ]
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     shapes.flatten_concats(model)
     heads.head_pool_as_global(model)
     concats = [list(n.input) for n in model.graph.node if n.op_type == "Concat"]
     assert concats == [["input", "n0"], ["input", "n0", "n1"]]
     assert "GlobalAveragePool" in [n.op_type for n in model.graph.node]
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_a_variant_the_family_does_not_draw_yet_stays_native():
@@ -243,7 +229,7 @@ def test_a_flatten_of_a_dense_layers_output_goes():
     ]
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
-    expected = _run(model, x)
+    expected = run_model(model, x)
     heads.drop_flattens_of_matrices(model)
     assert [n.op_type for n in model.graph.node] == ["Flatten", "Gemm", "Relu", "Gemm"]
-    np.testing.assert_allclose(_run(model, x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import assert_forward_is_network
 from zoocheck.families.vit import canonical, layouts
 from zoocheck.families.vit.spec import ViTSpec
 from zoocheck.zoo_registry.types import Architecture
@@ -80,16 +81,8 @@ def _network(library: str, kind: str):
 def test_numpy_forward_is_the_librarys_network(library, kind):
     """The canonical weights under the library's names give the library's logits, to float64
     rounding (1e-12 of the logit range), and the float32 forward stays within 1e-5 of it."""
-    import torch
-
     arch, params, module = _network(library, kind)
-    x = _batch()
-    reference = canonical.forward(arch, params, x)
-    with torch.no_grad():
-        out = module.double()(torch.from_numpy(x)).numpy()
-    assert np.ptp(reference) > 1
-    assert np.abs(out - reference).max() <= 1e-12 * np.ptp(reference)
-    assert np.abs(canonical.forward(arch, params, x, dtype=np.float32) - reference).max() <= 1e-5 * np.ptp(reference)
+    assert_forward_is_network(canonical.forward, arch, params, module, _batch())
 
 
 def test_mmpretrain_network_is_mmpretrains_own():

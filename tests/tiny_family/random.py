@@ -8,4 +8,4 @@ from tiny_family.canonical import forward, parameter_shapes
 
 
 def draw(arch, seed: int, input_size: int):
-    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, gains={})
+    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size)

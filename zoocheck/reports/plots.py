@@ -33,6 +33,20 @@ def _empty(ax, text: str) -> None:
     ax.set_yticks([])
 
 
+def _one_axes(path: Path, size: tuple[float, float], title: str, *, empty: str | None):
+    """A figure of ``size`` inches with one axes titled ``title``, as (figure, axes); where
+    ``empty`` (why there is nothing to draw) is given, the axes says it, the figure is saved to
+    ``path`` and None is returned."""
+    fig = _figure(*size)
+    ax = fig.subplots()
+    ax.set_title(title, loc="left")
+    if empty is not None:
+        _empty(ax, empty)
+        _save(fig, path)
+        return None
+    return fig, ax
+
+
 def parity_errors(entries: Sequence, path: Path) -> None:
     """Each entry's parity error (its worst input's max |diff| over the logit range), sorted, on a
     log scale with its tolerance; one panel per kind of weights."""
@@ -67,13 +81,11 @@ def accuracy(entries: Sequence, path: Path) -> None:
     """Published (x) against measured (y) top-1 of every entry measured with the published
     weights, one colour per family; the diagonal is where they agree."""
     points = [v for v in entries if v.row.published_top1 is not None and v.row.measured_top1 is not None and not (v.row.random_weights or v.row.other_weights)]
-    fig = _figure(5.5, 4.6)
-    ax = fig.subplots()
-    ax.set_title("published vs measured top-1, real weights", loc="left")
-    if not points:
-        _empty(ax, "no entry has a published and a real-weights measured top-1 yet")
-        _save(fig, path)
+    drawn = _one_axes(path, (5.5, 4.6), "published vs measured top-1, real weights",
+                      empty=None if points else "no entry has a published and a real-weights measured top-1 yet")  # fmt: skip
+    if drawn is None:
         return
+    fig, ax = drawn
     values = [x for v in points for x in (v.row.published_top1, v.row.measured_top1)]
     lo, hi = min(values) - 0.5, max(values) + 0.5
     ax.plot([lo, hi], [lo, hi], color="#bbb", linestyle="--", linewidth=1)
@@ -92,13 +104,10 @@ def accuracy(entries: Sequence, path: Path) -> None:
 
 def failures(counts: Sequence, path: Path) -> None:
     """Failures by the sweep's taxonomy: real- and random-weights runs as separate bars."""
-    fig = _figure(6.5, 2.8)
-    ax = fig.subplots()
-    ax.set_title("failures by category", loc="left")
-    if not counts:
-        _empty(ax, "no failure recorded")
-        _save(fig, path)
+    drawn = _one_axes(path, (6.5, 2.8), "failures by category", empty=None if counts else "no failure recorded")
+    if drawn is None:
         return
+    fig, ax = drawn
     x = range(len(counts))
     ax.bar([i - 0.2 for i in x], [c.real for c in counts], width=0.4, color=_FAIL, label="real weights")
     ax.bar([i + 0.2 for i in x], [c.random for c in counts], width=0.4, color=_RANDOM, label="random weights")

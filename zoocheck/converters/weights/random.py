@@ -32,7 +32,7 @@ accumulated in float64): a ResNet-50 at 224 costs 2 passes x 4 images x 8 GFLOP,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -120,12 +120,14 @@ def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict
 
 
 def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: Callable, seed: int, input_size: int,
-               gains: dict[str, float], classifier: str = "fc") -> dict[str, np.ndarray]:  # fmt: skip
+               branch_ends: Sequence[str] = (), classifier: str = "fc") -> dict[str, np.ndarray]:  # fmt: skip
     """The scheme above for a family: ``shapes`` its canonical parameters (batch norms as
     ``<module>.weight/bias/running_mean/running_var``, convolutions 4-d ``weight``), ``forward``
     its numpy forward (``forward(arch, params, x, measure=, features=, dtype=)``: ``measure(bn,
     activations)`` before each batch norm, ``features`` the pooled features the classifier
-    ``<classifier>.weight`` sees), ``gains`` the batch norms scaled down (residual branches' last)."""
+    ``<classifier>.weight`` sees), ``branch_ends`` the batch norms scaled down by ``branch_gain``
+    (the last of each residual branch, one per block)."""
+    gains = dict.fromkeys(branch_ends, branch_gain(len(branch_ends)))
     rng = np.random.default_rng(seed)
     params: dict[str, np.ndarray] = {}
     for name, shape in shapes.items():

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from zoocheck.families.densenet.spec import DenseNetSpec
-from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, conv2d, max_pool
+from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, batch_norm, conv2d, max_pool
 from zoocheck.families.vgg.canonical import pool_2x2
 from zoocheck.zoo_registry.types import Architecture
 
@@ -115,10 +115,7 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
     p = params
 
     def bn_relu(name: str, y: np.ndarray) -> np.ndarray:
-        if measure is not None:
-            measure(name, y)
-        scale = p[f"{name}.weight"].astype(np.float64) / np.sqrt(p[f"{name}.running_var"].astype(np.float64) + spec.bn_eps)
-        return np.maximum(y * scale.astype(dtype) + (p[f"{name}.bias"] - p[f"{name}.running_mean"] * scale).astype(dtype), 0)
+        return np.maximum(batch_norm(p, name, y, spec.bn_eps, dtype, measure), 0)
 
     y = np.ascontiguousarray(np.asarray(x).transpose(0, 2, 3, 1), dtype=dtype)
     for k, _, _, _, stride in stem_units(spec):

@@ -33,7 +33,7 @@ import numpy as np
 
 from zoocheck.families.efficientnet.spec import BLOCKS, HEAD_CHANNELS, STEM_CHANNELS, EfficientNetSpec, same_padding
 from zoocheck.families.mobilenet_v3.spec import round_channels
-from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, conv2d
+from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, batch_norm, conv2d
 from zoocheck.zoo_registry.types import Architecture
 
 
@@ -204,11 +204,7 @@ def skeleton_forward(net: Skeleton, params: dict[str, np.ndarray], x: np.ndarray
         return np.clip(y, 0, 6) if net.relu6 else y * sigmoid(y)
 
     def conv_bn(conv: str, norm: str, y: np.ndarray, stride: int = 1, groups: int = 1) -> np.ndarray:
-        y = conv2d(y, p[f"{conv}.weight"], stride, groups, pads=strided.get(conv))
-        if measure is not None:
-            measure(norm, y)
-        scale = p[f"{norm}.weight"].astype(np.float64) / np.sqrt(p[f"{norm}.running_var"].astype(np.float64) + net.bn_eps)
-        return y * scale.astype(dtype) + (p[f"{norm}.bias"] - p[f"{norm}.running_mean"] * scale).astype(dtype)
+        return batch_norm(p, norm, conv2d(y, p[f"{conv}.weight"], stride, groups, pads=strided.get(conv)), net.bn_eps, dtype, measure)
 
     def pointwise(name: str, y: np.ndarray) -> np.ndarray:  # a 1x1 convolution with bias on [N, C]
         return y @ p[f"{name}.weight"][:, :, 0, 0].T.astype(dtype) + p[f"{name}.bias"].astype(dtype)

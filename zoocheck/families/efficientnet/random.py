@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import branch_gain, calibrated
+from zoocheck.converters.weights.random import calibrated
 from zoocheck.families.efficientnet.canonical import Skeleton, forward, parameter_shapes, skeleton
 from zoocheck.zoo_registry.types import Architecture
 
@@ -17,7 +17,7 @@ def draw_skeleton(arch: Architecture, net: Skeleton, shapes: dict, network_forwa
     A residual block's last batch norm (``project_bn``, or ``fused_bn`` of a block of one conv)
     gets the branch gain."""
     residual = [f"{b.prefix}.{'project' if b.projects else 'fused'}_bn" for b in net.blocks if b.residual]
-    return calibrated(arch, shapes, network_forward, seed, input_size, dict.fromkeys(residual, branch_gain(len(residual))))
+    return calibrated(arch, shapes, network_forward, seed, input_size, residual)
 
 
 def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:

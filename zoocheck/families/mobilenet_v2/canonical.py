@@ -25,7 +25,7 @@ import numpy as np
 
 from zoocheck.families.mobilenet_v2.spec import CHANNELS, MobileNetV2Spec
 from zoocheck.families.mobilenet_v3.spec import round_channels
-from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, conv2d
+from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, batch_norm, conv2d
 from zoocheck.zoo_registry.types import Architecture
 
 #: per stage (expansion, repeats, stride of its first block): the paper's Table 2
@@ -93,11 +93,15 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def layer_outputs(arch: Architecture) -> dict[str, str]:
+def projection_outputs(units) -> dict[str, str]:
     """Canonical graph tensor -> the canonical module whose output it is, in network order: each
-    block's projection (its batch norm folded in; no activation follows it, so torchvision's
-    BatchNorm2d and timm's BatchNormAct2d compute the same tensor there)."""
-    return {f"{b.prefix}.project": f"{b.prefix}.project_bn" for b in blocks(arch.structure)}
+    inverted-residual block's projection (its batch norm folded in; no activation follows it, so
+    torchvision's BatchNorm2d and timm's BatchNormAct2d compute the same tensor there)."""
+    return {f"{b.prefix}.project": f"{b.prefix}.project_bn" for b in units}
+
+
+def layer_outputs(arch: Architecture) -> dict[str, str]:
+    return projection_outputs(blocks(arch.structure))
 
 
 def depthwise_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pads: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -115,14 +119,6 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, pads: tuple[
         for j in range(k):
             out += xp[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :] * taps[i, j]
     return out
-
-
-def batch_norm(params: dict[str, np.ndarray], name: str, y: np.ndarray, eps: float, dtype: type, measure: BatchNormHook | None) -> np.ndarray:
-    """Inference batch norm ``name`` of NHWC ``y`` (``measure`` called first with its input)."""
-    if measure is not None:
-        measure(name, y)
-    scale = params[f"{name}.weight"].astype(np.float64) / np.sqrt(params[f"{name}.running_var"].astype(np.float64) + eps)
-    return y * scale.astype(dtype) + (params[f"{name}.bias"] - params[f"{name}.running_mean"] * scale).astype(dtype)
 
 
 def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,

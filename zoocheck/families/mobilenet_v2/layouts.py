@@ -39,16 +39,20 @@ def _torchvision_modules(arch: Architecture) -> dict[str, str]:
     return out
 
 
+def timm_block_units(expand: bool) -> dict[str, str]:
+    """Canonical unit -> timm's module of an inverted-residual block (``InvertedResidual``, or
+    ``DepthwiseSeparableConv`` without an expansion)."""
+    if expand:
+        return {"expand": "conv_pw", "expand_bn": "bn1", "depthwise": "conv_dw", "depthwise_bn": "bn2", "project": "conv_pwl", "project_bn": "bn3"}
+    return {"depthwise": "conv_dw", "depthwise_bn": "bn1", "project": "conv_pw", "project_bn": "bn2"}
+
+
 def _timm_modules(arch: Architecture) -> dict[str, str]:
     out = {"stem.conv": "conv_stem", "stem.bn": "bn1", "head.conv": "conv_head", "head.bn": "bn2", "fc": "classifier"}
     for b in blocks(arch.structure):
         stage, index = b.prefix.removeprefix("stage").split(".")
         block = f"blocks.{int(stage) - 1}.{index}"
-        if b.expand:
-            units = {"expand": "conv_pw", "expand_bn": "bn1", "depthwise": "conv_dw", "depthwise_bn": "bn2", "project": "conv_pwl", "project_bn": "bn3"}
-        else:
-            units = {"depthwise": "conv_dw", "depthwise_bn": "bn1", "project": "conv_pw", "project_bn": "bn2"}
-        out.update({f"{b.prefix}.{unit}": f"{block}.{module}" for unit, module in units.items()})
+        out.update({f"{b.prefix}.{unit}": f"{block}.{module}" for unit, module in timm_block_units(b.expand).items()})
     return out
 
 

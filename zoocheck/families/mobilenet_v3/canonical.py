@@ -29,9 +29,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from zoocheck.families.mobilenet_v2.canonical import batch_norm, depthwise_conv2d
+from zoocheck.families.mobilenet_v2.canonical import depthwise_conv2d, projection_outputs
 from zoocheck.families.mobilenet_v3.spec import BLOCKS, MobileNetV3Spec, expanded_channels, round_channels
-from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, conv2d
+from zoocheck.families.resnet.canonical import BN_FIELDS, BatchNormHook, batch_norm, conv2d
 from zoocheck.zoo_registry.types import Architecture
 
 
@@ -106,10 +106,7 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
 
 
 def layer_outputs(arch: Architecture) -> dict[str, str]:
-    """Canonical graph tensor -> the canonical module whose output it is, in network order: each
-    block's projection (its batch norm folded in; no activation follows it, so torchvision's
-    BatchNorm2d and timm's BatchNormAct2d compute the same tensor there)."""
-    return {f"{b.prefix}.project": f"{b.prefix}.project_bn" for b in blocks(arch.structure)}
+    return projection_outputs(blocks(arch.structure))
 
 
 def hard_sigmoid(x: np.ndarray, slope: float = 1 / 6) -> np.ndarray:

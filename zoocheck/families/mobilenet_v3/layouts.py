@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from zoocheck.converters.weights.layouts import renamed
+from zoocheck.families.mobilenet_v2.layouts import timm_block_units
 from zoocheck.families.mobilenet_v3.canonical import blocks
 from zoocheck.zoo_registry.types import Architecture
 
@@ -57,11 +58,7 @@ def _timm_modules(arch: Architecture) -> dict[str, str]:
     places = [(stage, index) for stage, count in enumerate(stages) for index in range(count)]
     for b, (stage, index) in zip(blocks(spec), places, strict=True):
         block = f"blocks.{stage}.{index}"
-        if b.expand:
-            units = {"expand": "conv_pw", "expand_bn": "bn1", "depthwise": "conv_dw", "depthwise_bn": "bn2", "project": "conv_pwl", "project_bn": "bn3"}
-        else:
-            units = {"depthwise": "conv_dw", "depthwise_bn": "bn1", "project": "conv_pw", "project_bn": "bn2"}
-        units.update({"se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand"})
+        units = {**timm_block_units(b.expand), "se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand"}
         out.update({f"{b.prefix}.{unit}": f"{block}.{module}" for unit, module in units.items()})
     return out
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import branch_gain, calibrated
+from zoocheck.converters.weights.random import calibrated
 from zoocheck.families.mobilenet_v3.canonical import blocks, forward, parameter_shapes
 from zoocheck.zoo_registry.types import Architecture
 
 
 def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
-    residual = [b for b in blocks(arch.structure) if b.skip]
-    gains = dict.fromkeys((f"{b.prefix}.project_bn" for b in residual), branch_gain(len(residual)))
-    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, gains)
+    residual = [f"{b.prefix}.project_bn" for b in blocks(arch.structure) if b.skip]
+    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, residual)

@@ -205,6 +205,15 @@ def avg_pool_2x2(x: np.ndarray) -> np.ndarray:
 BatchNormHook = Callable[[str, np.ndarray], None]
 
 
+def batch_norm(params: dict[str, np.ndarray], name: str, y: np.ndarray, eps: float, dtype: type, measure: BatchNormHook | None) -> np.ndarray:
+    """Inference batch norm ``name`` of NHWC ``y`` (``measure`` called first with its input), as the
+    other families' numpy forwards compute it (this family's own, in ``dtype``, has a non-affine form)."""
+    if measure is not None:
+        measure(name, y)
+    scale = params[f"{name}.weight"].astype(np.float64) / np.sqrt(params[f"{name}.running_var"].astype(np.float64) + eps)
+    return y * scale.astype(dtype) + (params[f"{name}.bias"] - params[f"{name}.running_mean"] * scale).astype(dtype)
+
+
 def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
             features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype`` (float64

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.random import branch_gain, calibrated
+from zoocheck.converters.weights.random import calibrated
 from zoocheck.families.resnet.canonical import blocks, branch_units, forward, parameter_shapes
 from zoocheck.zoo_registry.types import Architecture
 
 
 def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
     spec = arch.structure
-    gain = branch_gain(sum(1 for _ in blocks(spec)))
-    last = () if spec.preact else (f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec))
-    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, dict.fromkeys(last, gain))
+    last = [] if spec.preact else [f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)]
+    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, last)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.resnet.canonical import BN_EPS, BN_FIELDS, BatchNormHook, conv2d
+from zoocheck.families.resnet.canonical import BN_EPS, BN_FIELDS, BatchNormHook, batch_norm, conv2d
 from zoocheck.families.vgg.spec import VGGSpec
 from zoocheck.zoo_registry.types import Architecture
 
@@ -90,11 +90,7 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
     for stage, k, _, _ in convs(spec):
         y = conv2d(y, p[f"stage{stage}.conv{k}.weight"], bias=p.get(f"stage{stage}.conv{k}.bias"))
         if spec.batch_norm:
-            name = f"stage{stage}.bn{k}"
-            if measure is not None:
-                measure(name, y)
-            scale = p[f"{name}.weight"].astype(np.float64) / np.sqrt(p[f"{name}.running_var"].astype(np.float64) + BN_EPS)
-            y = y * scale.astype(dtype) + (p[f"{name}.bias"] - p[f"{name}.running_mean"] * scale).astype(dtype)
+            y = batch_norm(p, f"stage{stage}.bn{k}", y, BN_EPS, dtype, measure)
         y = np.maximum(y, 0)
         if k == spec.layers[stage - 1]:
             y = pool_2x2(y)

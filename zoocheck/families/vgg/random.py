@@ -11,4 +11,4 @@ from zoocheck.zoo_registry.types import Architecture
 
 
 def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
-    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, {})
+    return calibrated(arch, parameter_shapes(arch), forward, seed, input_size)
