@@ -90,6 +90,13 @@ def test_variants_of_a_random_weights_resnet_load_carry_their_metadata_and_pass_
     assert done.returncode == 2 and "--precision int8" in done.stderr
 
 
+def test_quantize_names_a_missing_file_as_given(tmp_path, capsys):
+    from zoocheck.cli import main
+
+    assert main(["quantize", "missing/resnet18.onnx", "--precision", "fp16", "--results", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "zoocheck: error: missing/resnet18.onnx: no such ONNX file; check the fp32 file's path\n"
+
+
 def _predictions(path: Path, top1: np.ndarray, labels: np.ndarray) -> str:
     top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1).astype(np.int16)
     np.savez(path, top5=top5, labels=labels, images=np.array([f"ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(len(labels))]))

@@ -26,6 +26,8 @@ def run(args) -> int:
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, check_writable_file
 
+    if not Path(args.onnx).is_file():  # named as given: a positional file, not parity's --onnx
+        raise UsageError(f"{args.onnx}: no such ONNX file; check the fp32 file's path")
     if args.calibration and args.precision != "int8":
         raise UsageError("--calibration calibrates an int8 variant: use it with --precision int8")
     output = Path(args.output) if args.output else None
