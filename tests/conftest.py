@@ -45,6 +45,15 @@ def make_entry(source: str, name: str, arch: Architecture = Architecture(resnet(
     return Entry(source=source, name=name, arch=arch, builder=builder or name, preprocess=preprocess or PREPROCESS.get(source, TORCHVISION_V1), **fields)
 
 
+def at_size(entry: Entry, size: int) -> Entry:
+    """``entry`` fed ``size``-pixel crops (its resize scaled alike): its random weights are then
+    calibrated at that size too, cheaply for a test that does not depend on the size."""
+    import dataclasses
+
+    preprocess = dataclasses.replace(entry.preprocess, crop=size, resize=round(entry.preprocess.resize * size / entry.input_size))
+    return dataclasses.replace(entry, input_size=size, preprocess=preprocess)
+
+
 def random_checkpoint(entry: Entry, path: Path, seed: int, **options) -> Path:
     """Seeded random weights of ``entry`` (zoocheck's one scheme, at the entry's input size) written
     in its source's on-disk format at ``path`` (``write_weights``; ``options`` are the format

@@ -7,7 +7,6 @@ and ``zoocheck parity`` passes on it end to end."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import json
@@ -16,7 +15,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import assert_not_degenerate, assert_same, inputs_for, make_entry  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, at_size, inputs_for, make_entry  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.cli import main  # noqa: E402
 from zoocheck.converters import converter_for  # noqa: E402
@@ -51,12 +50,6 @@ def get_model(mmpretrain_models):
 
 def _mmpretrain_entries(family: str) -> list[Entry]:
     return [e for e in list_entries("mmpretrain") if e.arch.family == family]
-
-
-def _at_size(entry: Entry, size: int) -> Entry:
-    """``entry`` fed ``size``-pixel crops (its resize scaled alike)."""
-    preprocess = dataclasses.replace(entry.preprocess, crop=size, resize=round(entry.preprocess.resize * size / entry.input_size))
-    return dataclasses.replace(entry, input_size=size, preprocess=preprocess)
 
 
 def _their_checkpoint(get_model, entry: Entry, path, seed: int):
@@ -103,7 +96,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "size"), CASES)
 def test_forward_equals_mmpretrain_on_its_own_checkpoint(tmp_path, get_model, name, size):
-    entry = _at_size(get_entry("mmpretrain", name), size)
+    entry = at_size(get_entry("mmpretrain", name), size)
     path = _their_checkpoint(get_model, entry, tmp_path / f"{name}.pth", seed=7)
     x = inputs_for(entry)
     reference = _their_forward(get_model, entry, path, x)
@@ -176,7 +169,7 @@ def test_networks_mmpretrain_does_not_build_are_refused_with_the_field(structure
 
 
 def test_random_weights_are_seeded_and_tell_inputs_apart():
-    entry = _at_size(get_entry("mmpretrain", "mobilenet-v3-small-050_3rdparty_in1k"), 96)
+    entry = at_size(get_entry("mmpretrain", "mobilenet-v3-small-050_3rdparty_in1k"), 96)
     x = inputs_for(entry)
     first = converter_for("mmpretrain").load(entry, None, random_seed=3).forward(x)
     assert_not_degenerate(first, len(bundled_photos()))
