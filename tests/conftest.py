@@ -27,10 +27,11 @@ from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
 from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
-# Converter children of the torch sources are forked from one process per test worker that imported
-# torch, torchvision, timm and onnx once (``converters/child.py``, warm children): 4-8 s saved per
-# child. Other sources' children start fresh, and test_warm_children runs both kinds side by side.
-os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim")
+# Converter children of the torch and PaddleClas sources are forked from one process per group and
+# test worker that imported the group once (``converters/child.py``, warm children): 4-8 s saved
+# per torch child, 1-2 s per Paddle one. MXNet children start fresh, and test_warm_children runs
+# both kinds side by side.
+os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim;paddle,paddle2onnx,onnx,onnxslim")
 
 # ---------------------------------------------------------------------------------------------
 # entries
