@@ -64,9 +64,10 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
     local = run_sweep(toy_jobs([toy("linear", "toy-a"), toy("linear", "toy-b")]), LocalExecutor(), local_store)
     assert all(o.status == "ok" for o in local.outcomes)
     assert _comparisons(ray_store) == _comparisons(local_store)  # same numbers, whichever executor
-    # resumable across executors: the finished jobs are not run again
-    again = run_sweep(toy_jobs(entries), ray_executor, ray_store)
-    assert sorted(o.model for o in again.outcomes) == ["toy-hang", "toy-hang", "toy-segfault", "toy-segfault"]
+    # resumable across executors: the finished jobs are not run again, the failed ones are (the hang
+    # left out: it would only wait for its timeout again)
+    again = run_sweep(toy_jobs(entries[:3]), ray_executor, ray_store)
+    assert sorted(o.model for o in again.outcomes) == ["toy-segfault", "toy-segfault"]
 
 
 @pytest.mark.slow  # 19 s; the default run has Ray run the same jobs as local (above)
