@@ -12,6 +12,12 @@ import json
 import os
 from pathlib import Path
 
+# Parallel test workers share the cores: each gets its share of threads (onnxruntime's, torch's,
+# BLAS's), set before numpy loads BLAS. Oversubscribed thread pools spin-wait: a third more CPU
+# for the same tests on 2 cores and 2 workers.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 import numpy as np
 import pytest
 
