@@ -56,7 +56,7 @@ def run(args) -> int:
     from zoocheck.converters.weights_resolution import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
-    from zoocheck.validate import positive_finite
+    from zoocheck.validate import check_writable_dir, positive_finite
 
     entry_a, entry_b = (_entry(m) for m in args.models)
     if entry_a.arch.id != entry_b.arch.id:
@@ -84,6 +84,7 @@ def run(args) -> int:
         raise UsageError(f"{exc}; check the --images folder") from None
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     store = ResultsStore(args.results)
+    check_writable_dir(store.directory, "the results folder")
     with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json):
         result, log = compare_and_store(
             entry_a, entry_b, store, weights=weights, random_seed=seed, images=images, tolerance=tolerance
