@@ -8,8 +8,6 @@ different architectures, an architecture without a canonical graph, or an unusab
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -18,9 +16,9 @@ from zoocheck.cli.common import (
     add_seed_arg,
     console,
     keep_framework_log,
-    report_failure,
     print_json,
     random_seed,
+    report_failure,
     resolve_entry,
     stage_status,
 )
