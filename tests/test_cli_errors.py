@@ -234,3 +234,27 @@ def _raise_in(function, *args) -> BaseException:
     except BaseException as raised:
         return raised
     raise AssertionError(f"{function.__name__} did not raise")
+
+
+def test_convert_whose_variant_fails_keeps_the_fp32_file_and_says_why(tmp_path, capsys, monkeypatch):
+    """`convert --precision fp16` where the converter refuses the graph: exit 1, the failure's one
+    line; the fp32 file stands complete, no variant file is left."""
+
+    def refuse(*_args, **_kwargs):
+        raise ValueError("the fp16 converter keeps no Resize in this graph")
+
+    monkeypatch.setattr("zoocheck.converters.variants.write_variant", refuse)
+    output = tmp_path / "r18.onnx"
+    argv = ["convert", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "fp16", "--output", str(output), "--results", str(tmp_path / "r")]
+    assert main(argv) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "torchvision/resnet18.IMAGENET1K_V1: export failed: " in line and "keeps no Resize" in line and "failures.jsonl" in line
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(output)))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["r18.onnx", "r18.onnx.json"]
+
+
+def test_a_table_that_selects_nothing_says_so(tmp_path, capsys):
+    assert main(["table", "--arch", "no_such_arch*", "--results", str(tmp_path / "r")]) == 0
+    assert "zoocheck: no registry entry or stored result matches" in capsys.readouterr().err
