@@ -224,6 +224,14 @@ def test_cli_a_side_that_cannot_be_converted_is_a_failed_comparison(tmp_path, ca
     assert code == 1 and "timm/resnet18.tv_in1k: export failed: the exporter refused the model" in err and "failures.jsonl" in err
 
 
+def test_cli_a_side_without_a_random_weights_file_is_named_with_the_fix(tmp_path, capsys):
+    """The ONNX zoo writes no random-weights MobileNetV2 file: side a's failure (not side b's), with
+    the compare that still works; nothing was converted."""
+    code, err = _compare_error(capsys, "onnx-zoo:mobilenetv2-12", "torchvision:mobilenet_v2.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path))
+    assert code == 1 and err.startswith("zoocheck: error: onnx-zoo/mobilenetv2-12: load failed: ") and "--weights A B" in err, err
+    assert "failures.jsonl" in err and not list(tmp_path.rglob("*.onnx"))
+
+
 def test_cli_options_are_checked_like_every_other_command(capsys):
     code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--random-weights", "--seed", "-1")
     assert code == 2 and "--seed -1" in err
