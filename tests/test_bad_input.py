@@ -89,6 +89,7 @@ CASES = {
     "eval-onnx-not-onnx": (["eval", "--onnx", "{file}", "--data", "{data}", "--results", "{results}"], "not a readable ONNX file"),
     "eval-onnx-relabelled": (["eval", "--src", "ppcls", "--model", "ResNet18_vd", "--onnx", "{foreign_onnx}", "--data", "{data}", "--results", "{results}"], "this file is timm/"),
     "eval-onnx-without-metadata": (["eval", "--onnx", "{bare_onnx}", "--data", "{data}", "--results", "{results}"], "--unverified-onnx"),
+    "eval-onnx-without-metadata-random-weights": (["eval", "--onnx", "{bare_onnx}", "--random-weights", "--data", "{data}", "--results", "{results}"], "--unverified-onnx"),
     "eval-onnx-native-backend": (["eval", "--onnx", "{foreign_onnx}", "--backend", "native", "--data", "{data}", "--results", "{results}"], "--backend native"),
     "eval-cache-dir-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--cache-dir", "{file}", "--results", "{results}"], "is a file, not a folder"),
     "eval-results-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--results", "{file}"], "results folder is a file"),
