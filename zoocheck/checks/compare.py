@@ -167,7 +167,7 @@ def compare_entries(
         except ValueError as exc:
             return Failure.from_exception(entry_a.source, entry_a.name, "load", exc, fix=given_files)
         written = []
-        for side, e in zip("ab", entries):
+        for side, e in zip("ab", entries, strict=True):
             try:
                 written.append(write_weights(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}"))
             except ValueError as exc:
