@@ -117,6 +117,7 @@ CASES = {
     # compare
     "compare-weights-and-random": (["compare", *PAIR, "--weights", "{r18}", "{r18}", "--random-weights", "--results", "{results}"], "either --weights A B or --random-weights"),
     "compare-missing-weights": (["compare", *PAIR, "--weights", "{dir}/nope.pth", "{r18}", "--results", "{results}"], "nope.pth: no such weights file or directory; check the --weights path"),
+    "compare-no-weights-fetched": (["compare", *PAIR, "--results", "{results}"], "pass --weights A B, or --random-weights"),
     "compare-images-missing": (["compare", *PAIR, "--random-weights", "--images", "{dir}/nope", "--results", "{results}"], "nope: not a directory of images; check the --images folder"),
     "compare-results-is-a-file": (["compare", *PAIR, "--random-weights", "--results", "{file}"], "results folder is a file"),
     # eval and diff-eval: the other options

@@ -258,3 +258,15 @@ def test_convert_whose_variant_fails_keeps_the_fp32_file_and_says_why(tmp_path, 
 def test_a_table_that_selects_nothing_says_so(tmp_path, capsys):
     assert main(["table", "--arch", "no_such_arch*", "--results", str(tmp_path / "r")]) == 0
     assert "zoocheck: no registry entry or stored result matches" in capsys.readouterr().err
+
+
+def test_a_sweep_without_fetched_weights_records_how_to_get_them(tmp_path, capsys, monkeypatch):
+    """The sweep takes no --weights: each job's failure says to fetch or use --random-weights."""
+    monkeypatch.setenv("ZOOCHECK_CACHE", str(tmp_path / "empty-cache"))
+    results = tmp_path / "r"
+    assert main(["sweep", "--src", "torchvision", "--arch", "resnet18", "--steps", "convert", "--json", "--results", str(results)]) == 1
+    [record] = json.loads(capsys.readouterr().out)
+    assert record["status"] == "failed" and record["category"] == "weights", record
+    assert "zoocheck fetch --src torchvision --model resnet18.IMAGENET1K_V1" in record["message"] and "or --random-weights" in record["message"]
+    assert "--weights" not in record["message"].replace("--random-weights", "")
+    assert not list(results.rglob("*.onnx"))

@@ -71,7 +71,7 @@ def run(args) -> int:
     if not args.random_weights:
         try:
             given = args.weights or (None, None)
-            weights = tuple(resolve_weights(e, w, None) for e, w in zip((entry_a, entry_b), given))
+            weights = tuple(resolve_weights(e, w, None, weights_option="--weights A B") for e, w in zip((entry_a, entry_b), given))
         except MissingWeightsError as exc:
             raise UsageError(str(exc)) from None
         for entry, path in zip((entry_a, entry_b), weights):
