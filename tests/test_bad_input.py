@@ -107,6 +107,7 @@ CASES = {
     "table-results-is-a-file": (["table", "--results", "{file}"], "results folder is a file"),
     "audit-unknown-source": (["audit", "--src", "caffe", "--results", "{results}"], "unknown source"),
     "audit-results-is-a-file": (["audit", "--src", "torchvision", "--results", "{file}"], "results folder is a file"),
+    "fetch-url-of-another-file": (["fetch", "--src", "torchvision", "--model", "resnet18", "--url", "{file}", "--no-progress"], "give --url a copy of that file, or leave --url out"),
     "fetch-unknown-model": (["fetch", "--src", "ppcls", "--model", "ResNet9000"], "ResNet9000"),
     "show-unknown-model": (["show", "--src", "timm", "--model", "nonexistent_net"], "nonexistent_net"),
     "list-unknown-source": (["list", "--src", "caffe"], "unknown source"),
