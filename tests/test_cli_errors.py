@@ -270,3 +270,28 @@ def test_a_sweep_without_fetched_weights_records_how_to_get_them(tmp_path, capsy
     assert "zoocheck fetch --src torchvision --model resnet18.IMAGENET1K_V1" in record["message"] and "or --random-weights" in record["message"]
     assert "--weights" not in record["message"].replace("--random-weights", "")
     assert not list(results.rglob("*.onnx"))
+
+
+def test_diff_eval_pairs_two_evaluations_and_refuses_other_images(tmp_path, capsys, photos, torchvision_resnet18_onnx):
+    """`diff-eval` of two evaluations `eval` printed: the paired report (exit 0 for the same file
+    twice); evaluations of different images are refused in one line (exit 2), nothing stored."""
+    data = tmp_path / "val"
+    for index, (wnid, photo) in enumerate(zip(("n01440764", "n01443537"), photos[:2], strict=True)):
+        (data / wnid).mkdir(parents=True)
+        (data / wnid / f"ILSVRC2012_val_{index + 1:08d}{photo.suffix}").write_bytes(photo.read_bytes())
+    results = tmp_path / "r"
+
+    def predictions(*options: str) -> str:
+        argv = ["eval", "--onnx", str(torchvision_resnet18_onnx), "--data", str(data), "--no-cache", "--no-progress", "--json", "--results", str(results)]
+        assert main([*argv, *options]) == 0
+        return json.loads(capsys.readouterr().out)["predictions"]
+
+    everything, again, first_only = predictions(), predictions("--batch-size", "1"), predictions("--limit", "1")
+    assert main(["diff-eval", everything, again, "--results", str(results)]) == 0
+    report = capsys.readouterr().out
+    assert "PAIRED" in report and "McNemar" in report
+    stored = (results / "results.jsonl").read_text()
+    assert main(["diff-eval", everything, first_only, "--results", str(results)]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert everything in line and first_only in line and "evaluate both with the same --data, --limit and --subsample" in line
+    assert (results / "results.jsonl").read_text() == stored
