@@ -24,6 +24,7 @@ from zoocheck.cli import main
 MODEL = ["--src", "torchvision", "--model", "resnet18"]
 RANDOM = [*MODEL, "--random-weights"]
 OUT = ["--output", "{out}", "--results", "{results}"]
+PAIR = ["torchvision:resnet18", "timm:resnet18.tv_in1k"]
 LONG = "x" * 250
 
 CASES = {
@@ -88,6 +89,7 @@ CASES = {
     "eval-onnx-not-onnx": (["eval", "--onnx", "{file}", "--data", "{data}", "--results", "{results}"], "not a readable ONNX file"),
     "eval-onnx-relabelled": (["eval", "--src", "ppcls", "--model", "ResNet18_vd", "--onnx", "{foreign_onnx}", "--data", "{data}", "--results", "{results}"], "this file is timm/"),
     "eval-onnx-without-metadata": (["eval", "--onnx", "{bare_onnx}", "--data", "{data}", "--results", "{results}"], "--unverified-onnx"),
+    "eval-onnx-without-metadata-random-weights": (["eval", "--onnx", "{bare_onnx}", "--random-weights", "--data", "{data}", "--results", "{results}"], "--unverified-onnx"),
     "eval-onnx-native-backend": (["eval", "--onnx", "{foreign_onnx}", "--backend", "native", "--data", "{data}", "--results", "{results}"], "--backend native"),
     "eval-cache-dir-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--cache-dir", "{file}", "--results", "{results}"], "is a file, not a folder"),
     "eval-results-is-a-file": (["eval", *RANDOM, "--data", "{data}", "--results", "{file}"], "results folder is a file"),
@@ -105,9 +107,33 @@ CASES = {
     "table-results-is-a-file": (["table", "--results", "{file}"], "results folder is a file"),
     "audit-unknown-source": (["audit", "--src", "caffe", "--results", "{results}"], "unknown source"),
     "audit-results-is-a-file": (["audit", "--src", "torchvision", "--results", "{file}"], "results folder is a file"),
+    "fetch-url-of-another-file": (["fetch", "--src", "torchvision", "--model", "resnet18", "--url", "{file}", "--no-progress"], "give --url a copy of that file, or leave --url out"),
     "fetch-unknown-model": (["fetch", "--src", "ppcls", "--model", "ResNet9000"], "ResNet9000"),
     "show-unknown-model": (["show", "--src", "timm", "--model", "nonexistent_net"], "nonexistent_net"),
     "list-unknown-source": (["list", "--src", "caffe"], "unknown source"),
+    "list-excluded-with-arch": (["list", "--excluded", "--arch", "resnet*"], "--excluded rows have no architecture id: select them with --src"),
+    "list-excluded-unknown-source": (["list", "--excluded", "--src", "caffe"], "unknown source 'caffe'"),
+    "report-unknown-source": (["report", "--src", "caffe", "--results", "{results}", "--output", "{out}"], "unknown source 'caffe'"),
+    "report-results-is-a-file": (["report", "--results", "{file}", "--output", "{out}"], "results folder is a file"),
+    # compare
+    "compare-weights-and-random": (["compare", *PAIR, "--weights", "{r18}", "{r18}", "--random-weights", "--results", "{results}"], "either --weights A B or --random-weights"),
+    "compare-missing-weights": (["compare", *PAIR, "--weights", "{dir}/nope.pth", "{r18}", "--results", "{results}"], "nope.pth: no such weights file or directory; check the --weights path"),
+    "compare-no-weights-fetched": (["compare", *PAIR, "--results", "{results}"], "pass --weights A B, or --random-weights"),
+    "compare-images-missing": (["compare", *PAIR, "--random-weights", "--images", "{dir}/nope", "--results", "{results}"], "nope: not a directory of images; check the --images folder"),
+    "compare-results-is-a-file": (["compare", *PAIR, "--random-weights", "--results", "{file}"], "results folder is a file"),
+    # eval and diff-eval: the other options
+    "eval-unverified-without-onnx": (["eval", *RANDOM, "--unverified-onnx", "--data", "{data}", "--results", "{results}"], "--unverified-onnx goes with --onnx FILE"),
+    "eval-max-drop-over-100": (["eval", "--onnx", "{foreign_onnx}", "--data", "{data}", "--max-drop", "150", "--results", "{results}"], "--max-drop 150: give a percentage"),
+    "diff-eval-max-drop-negative": (["diff-eval", "{file}", "{file}", "--max-drop", "-3", "--results", "{results}"], "--max-drop -3: give a percentage"),
+    "diff-eval-unknown-predictions": (["diff-eval", "{dir}/a.npz", "{dir}/b.npz", "--results", "{results}"], "a.npz: no evaluation in"),
+    # parity, preprocess, quantize, sweep: the other options
+    "parity-onnx-with-precision": (["parity", *RANDOM, "--onnx", "{foreign_onnx}", "--precision", "int8", "--results", "{results}"], "make its variant with `zoocheck quantize`"),
+    "preprocess-images-missing": (["preprocess", *MODEL, "--images", "{dir}/nope", "--results", "{results}"], "nope: not a directory of images; check the --images folder"),
+    "quantize-output-not-onnx": (["quantize", "{foreign_onnx}", "--precision", "fp16", "--output", "{out}.txt", "--results", "{results}"], "must end in .onnx"),
+    "quantize-output-is-its-input": (["quantize", "{foreign_onnx}", "--precision", "fp16", "--output", "{foreign_onnx}", "--results", "{results}"], "is the fp32 file itself; name another --output"),
+    "quantize-without-metadata": (["quantize", "{bare_onnx}", "--precision", "fp16", "--output", "{out}", "--results", "{results}"], "convert it with `zoocheck convert` first"),
+    "quantize-calibration-without-int8": (["quantize", "{foreign_onnx}", "--precision", "fp16", "--calibration", "{dir}", "--results", "{results}"], "use it with --precision int8"),
+    "sweep-images-missing": (["sweep", "--src", "torchvision", "--arch", "resnet18", "--random-weights", "--images", "{dir}/nope", "--results", "{results}"], "check the --images folder"),
 }
 
 
@@ -220,6 +246,8 @@ def test_bad_input_gives_one_clear_line_and_leaves_nothing(case, files, tmp_path
     assert _listing(tmp) == before_tmp
     assert _snapshot(inputs) == before_inputs  # nothing given as input was overwritten
     assert not Path(files["pwned"]).exists()
+    results = tmp_path / "results"  # no result and no ONNX file half-written there (the failure log may name the file)
+    assert not results.exists() or [p.name for p in results.rglob("*") if p.suffix == ".onnx" or p.name == "results.jsonl"] == []
 
 
 def test_library_text_reaches_the_terminal_only_with_verbose(files, tmp_path, capfd):

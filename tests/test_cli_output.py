@@ -72,3 +72,30 @@ def test_every_command_has_json_output():
     assert set(commands.choices) >= {"convert", "parity", "list", "show", "fetch", "audit", "eval", "table", "preprocess", "sweep", "compare"}
     for name, subparser in commands.choices.items():
         assert "--json" in subparser._option_string_actions, name
+
+
+def test_every_command_and_option_the_readme_shows_exists():
+    """The README's command lines (its bash blocks and `zoocheck ...` spans) name only commands and
+    options the parser has, and its commands table lists every command."""
+    import re
+    from pathlib import Path
+
+    from zoocheck.cli import build_parser
+
+    parser = build_parser()
+    [commands] = [a for a in parser._actions if a.dest == "command"]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = re.findall(r"^```bash\n(.*?)^```", readme, re.S | re.M)
+    prose = re.sub(r"^```.*?^```", "", readme, flags=re.S | re.M)
+    spans = [span.replace("\\|", " ") for span in re.findall(r"(?<!`)`(zoocheck [^`\n]+)`", prose)]  # a table cell's \| is "or"
+    shown = []
+    for line in [line.split("#")[0] for block in blocks for line in block.splitlines()] + spans:
+        shown += [(m.group(1), m.group(2), line) for m in re.finditer(r"(?:^|[\s/])zoocheck ([a-z][a-z-]*)([^;&|]*)", line)]
+    assert len(shown) > 20
+    for command, rest, line in shown:
+        assert command in commands.choices, line
+        known = commands.choices[command]._option_string_actions.keys() | parser._option_string_actions.keys()
+        unknown = [option for option in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", rest) if option not in known]
+        assert not unknown, (line, unknown)
+    table = {m.group(1) for m in re.finditer(r"^\| `zoocheck ([a-z-]+)", readme, re.M)} | {m.group(1) for m in re.finditer(r"/ `zoocheck ([a-z-]+)", readme)}
+    assert table == set(commands.choices)

@@ -147,6 +147,34 @@ def test_resnet50_d_from_timm_mmpretrain_and_ppcls_is_identical(tmp_path, capsys
     assert code == 0 and result["verdict"] == "identical", result
 
 
+@pytest.mark.slow
+def test_a_new_users_densenet121_compare_prints_its_verdict_first(tmp_path, capsys):
+    """Issue 22's first try (`compare torchvision:densenet121.IMAGENET1K_V1 timm:densenet121.tv_in1k
+    --random-weights`, once a NameError), as text: the verdict line, then weights, function and
+    preprocessing. Default-suite counterparts: the resnet18 self-test above, the DenseNet canonical
+    graph tests (test_canonical_vgg_densenet.py) and the failure tests below."""
+    from zoocheck.cli import main
+
+    code = main(["compare", "torchvision:densenet121.IMAGENET1K_V1", "timm:densenet121.tv_in1k", "--random-weights", "--results", str(tmp_path)])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert code == 0 and "internal error" not in captured.err, captured.err
+    assert lines[0].startswith("COMPARE IDENTICAL torchvision/densenet121.IMAGENET1K_V1 vs timm/densenet121.tv_in1k [densenet121]")
+    assert "RANDOM WEIGHTS" in lines[0] and [line.split(":")[0].strip() for line in lines[1:4]] == ["weights", "function", "preprocessing"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_onnx_zoo_resnet_files_are_gluons_and_only_the_preprocessing_differs(tmp_path, capsys, version):
+    """The ONNX zoo's top-1 differs from Gluon's on the same photographs with the same random
+    weights: the files are identical (weights and function), the preprocessings are not (the zoo's
+    256x256 squash against Gluon's short side 256; test_registry checks the presets)."""
+    code, result = _compare_json(capsys, f"gluon:resnet18_{version}", f"onnx-zoo:resnet18-{version}-7", "--random-weights", "--results", str(tmp_path))
+    assert code == 0 and result["verdict"] == "identical", result
+    assert result["weights"]["identical"] and result["function"]["max_rel_err"] == 0
+    assert result["preprocessing"]["max_pixel_diff"] > 100 and result["preprocessing"]["effect"]["top1_flips"]
+
+
 # -- a side that cannot be compared: one line in zoocheck's words, exit 2 for bad input -----------
 
 
@@ -194,6 +222,14 @@ def test_cli_a_side_that_cannot_be_converted_is_a_failed_comparison(tmp_path, ca
     monkeypatch.setattr(compare, "compare_entries", refused)
     code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--random-weights", "--results", str(tmp_path))
     assert code == 1 and "timm/resnet18.tv_in1k: export failed: the exporter refused the model" in err and "failures.jsonl" in err
+
+
+def test_cli_a_side_without_a_random_weights_file_is_named_with_the_fix(tmp_path, capsys):
+    """The ONNX zoo writes no random-weights MobileNetV2 file: side a's failure (not side b's), with
+    the compare that still works; nothing was converted."""
+    code, err = _compare_error(capsys, "onnx-zoo:mobilenetv2-12", "torchvision:mobilenet_v2.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path))
+    assert code == 1 and err.startswith("zoocheck: error: onnx-zoo/mobilenetv2-12: load failed: ") and "--weights A B" in err, err
+    assert "failures.jsonl" in err and not list(tmp_path.rglob("*.onnx"))
 
 
 def test_cli_options_are_checked_like_every_other_command(capsys):

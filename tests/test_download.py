@@ -202,7 +202,7 @@ def test_fetch_command_checksum_mismatch_one_line_exit_2(server, registry_entry,
     registry_entry["entry"] = weights_entry(server.url("/x.pth"), Checksum("sha256", "f" * 64))
     assert main(["fetch", "--src", "torchvision", "--model", "test-model"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "checksum mismatch" in err
+    assert err.count("\n") == 1 and "checksum mismatch" in err and "run the fetch again" in err
     assert not (cache / "torchvision" / "x.pth").exists()
 
 

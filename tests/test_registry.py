@@ -145,6 +145,21 @@ def test_preprocessing_presets():
     assert (g.image_library, g.size_rounding, g.crop_rounding) == ("cv2", "floor", "floor")
 
 
+def test_onnx_zoo_resnets_are_evaluated_like_their_gluon_models_but_squashed():
+    """The ONNX zoo's ResNet v1/v2 files hold the Gluon networks they were exported from (the slow
+    compare test: identical); their top-1 on the same photographs differs only by the preprocessing
+    each zoo evaluates with: the zoo's notebook squashes to 256x256, Gluon resizes the short side."""
+    import dataclasses
+
+    exported = [e for e in list_entries("onnx-zoo") if e.exported_from and e.exported_from.startswith("gluon/")]
+    assert {e.arch.id for e in exported} >= {f"resnet{depth}_{v}" for depth in (18, 34, 50, 101, 152) for v in ("v1", "v2")}
+    for entry in exported:
+        gluon = get_entry(*entry.exported_from.split("/", 1))
+        assert gluon.arch == entry.arch, entry.name
+        assert (entry.preprocess.resize_mode, gluon.preprocess.resize_mode) == ("squash", "short"), entry.name
+        assert dataclasses.replace(entry.preprocess, resize_mode="short") == gluon.preprocess, entry.name
+
+
 def test_timm_default_tags_match_installed_timm():
     timm = pytest.importorskip("timm")
     from timm.models._registry import _model_default_cfgs

@@ -159,14 +159,20 @@ def compare_entries(
         # function at one size: side b is converted at side a's, which the inputs are fed at
         entries = (entry_a, dataclasses.replace(entry_b, input_size=entry_a.input_size))
     if weights is None:
+        # an architecture without canonical weights, or a side whose format has no writer for it:
+        # that side's failure, with the way that still compares them
+        given_files = "compare the published files instead (--weights A B)"
         try:
             common = random_weights(entry_a.arch, random_seed, entry_a.input_size)
-            weights = tuple(
-                write_weights(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}")
-                for side, e in zip("ab", entries)
-            )
-        except ValueError as exc:  # an architecture or format without canonical weights
-            return Failure.from_exception(entry_b.source, entry_b.name, "load", exc)
+        except ValueError as exc:
+            return Failure.from_exception(entry_a.source, entry_a.name, "load", exc, fix=given_files)
+        written = []
+        for side, e in zip("ab", entries, strict=True):
+            try:
+                written.append(write_weights(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}"))
+            except ValueError as exc:
+                return Failure.from_exception(e.source, e.name, "load", exc, fix=given_files)
+        weights = tuple(written)
     sides = []
     for side, entry, path in zip("ab", entries, weights):
         conversion = convert(entry, output=workdir / f"{side}.onnx", weights=Path(path), graph="canonical")

@@ -40,7 +40,7 @@ def _stub(subparsers, module_name: str, error: Exception) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER)
 
     def run(_args) -> int:
-        return fail(f"`zoocheck {name}` is unavailable: {type(error).__name__}: {error}")
+        return fail(f"`zoocheck {name}` is unavailable: {type(error).__name__}: {error}; install zoocheck's dependencies again (`pip install zoocheck`) and run it again")
 
     parser.set_defaults(run=run)
 

@@ -48,17 +48,16 @@ def sources_help() -> str:
     return ", ".join(source_names())
 
 
-def add_model_args(parser, *, weights: bool = True, many: bool = False) -> None:
-    """--src/--model (and --weights/--random-weights/--seed): how every per-model command names one.
-    With ``many``, --model takes several names or fnmatch patterns."""
+def add_model_args(parser, *, many: bool = False) -> None:
+    """--src/--model, --weights/--random-weights/--seed: how convert and parity name a model and its
+    weights. With ``many``, --model takes several names or fnmatch patterns."""
     parser.add_argument("--src", required=True, help=f"source zoo: {sources_help()}")
     if many:
         parser.add_argument("--model", required=True, nargs="+", help="model names or fnmatch patterns such as 'ResNet*_vd' (case-insensitive)")
     else:
         parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
-    if weights:
-        parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
-        add_random_weights_args(parser)
+    parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
+    add_random_weights_args(parser)
 
 
 def add_random_weights_args(parser) -> None:

@@ -8,8 +8,6 @@ different architectures, an architecture without a canonical graph, or an unusab
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -18,9 +16,9 @@ from zoocheck.cli.common import (
     add_seed_arg,
     console,
     keep_framework_log,
-    report_failure,
     print_json,
     random_seed,
+    report_failure,
     resolve_entry,
     stage_status,
 )
@@ -56,7 +54,7 @@ def run(args) -> int:
     from zoocheck.converters.weights_resolution import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
     from zoocheck.store import ResultsStore
-    from zoocheck.validate import positive_finite
+    from zoocheck.validate import check_writable_dir, positive_finite
 
     entry_a, entry_b = (_entry(m) for m in args.models)
     if entry_a.arch.id != entry_b.arch.id:
@@ -73,7 +71,7 @@ def run(args) -> int:
     if not args.random_weights:
         try:
             given = args.weights or (None, None)
-            weights = tuple(resolve_weights(e, w, None) for e, w in zip((entry_a, entry_b), given))
+            weights = tuple(resolve_weights(e, w, None, weights_option="--weights A B") for e, w in zip((entry_a, entry_b), given))
         except MissingWeightsError as exc:
             raise UsageError(str(exc)) from None
         for entry, path in zip((entry_a, entry_b), weights):
@@ -84,6 +82,7 @@ def run(args) -> int:
         raise UsageError(f"{exc}; check the --images folder") from None
     tolerance = Tolerance() if args.max_rel_err is None else dataclasses.replace(Tolerance(), max_rel_err=args.max_rel_err)
     store = ResultsStore(args.results)
+    check_writable_dir(store.directory, "the results folder")
     with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json):
         result, log = compare_and_store(
             entry_a, entry_b, store, weights=weights, random_seed=seed, images=images, tolerance=tolerance

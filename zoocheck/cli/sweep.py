@@ -137,7 +137,7 @@ def run(args) -> int:
         entries,
         steps,
         framework_of=lambda e: get_source(e.source).runtime,  # one worker pool per framework
-        weights_of=lambda e: (resolve_weights(e, None, seed), seed),
+        weights_of=lambda e: (resolve_weights(e, None, seed, weights_option=None), seed),  # a sweep takes fetched files only
         options=options,
     )
     executor = _executor(args)

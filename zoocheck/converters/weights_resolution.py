@@ -15,10 +15,11 @@ class MissingWeightsError(FileNotFoundError):
     pass
 
 
-def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None) -> Path | None:
+def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None, *, weights_option: str | None = "--weights PATH") -> Path | None:
     """The weights file to load: the one given, else the fetched one in the cache (verified), else
-    None for a random-weights run. Raises MissingWeightsError naming where weights are expected,
-    or the cached file that fails its checksum."""
+    None for a random-weights run. Raises MissingWeightsError naming where weights are expected
+    (``weights_option``: how the command takes a file, None where it takes none), or the cached
+    file that fails its checksum."""
     if weights is not None:
         weights = Path(weights)
         if not weights.exists():
@@ -33,14 +34,9 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None)
     if verified is not None:
         return verified
     cached = cached_weights_path(entry)
-    where = (
-        f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached}), "
-        if cached is not None
-        else ""
-    )
-    raise MissingWeightsError(
-        f"no weights for {entry.key}: {where}pass --weights PATH, or --random-weights to convert with seeded random weights"
-    )
+    ways = [f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached})"] if cached is not None else []
+    ways += [f"pass {weights_option}"] if weights_option else []
+    raise MissingWeightsError(f"no weights for {entry.key}: {', '.join(ways)}{', or' if ways else 'pass'} --random-weights to convert with seeded random weights")
 
 
 def check_published_file(entry: Entry, weights: Path | None) -> None:

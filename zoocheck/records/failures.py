@@ -4,6 +4,7 @@ library's own text kept apart (its first line shortened on the terminal, all of 
 from __future__ import annotations
 
 import re
+import sysconfig
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import ClassVar
 from zoocheck.errors import BadInput
 from zoocheck.records.codec import Record, utc_now
 
-
 #: where in the pipeline a failure happened
 STAGES = ("load", "build", "export", "check", "parity", "eval")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent  # zoocheck/, whose frames are not the library's
+_STDLIB_DIR = Path(sysconfig.get_paths()["stdlib"]).resolve()
 
 
 def _strip_ansi(text: str) -> str:
@@ -37,7 +38,8 @@ def exception_line(exc: BaseException) -> str:
 
 
 def _raised_in(exc: BaseException) -> str | None:
-    """The top-level package whose code raised ``exc`` (None for zoocheck's own code, or no traceback)."""
+    """The top-level package (or, outside any, the file) whose code raised ``exc``; None for
+    zoocheck's own code, or no traceback."""
     tb = exc.__traceback__
     if tb is None:
         return None
@@ -49,12 +51,14 @@ def _raised_in(exc: BaseException) -> str | None:
     parts = filename.parts
     if "site-packages" in parts and parts.index("site-packages") + 1 < len(parts):
         return parts[parts.index("site-packages") + 1].removesuffix(".py")
-    return "the Python standard library"
+    if str(filename).startswith("<") or filename.resolve().is_relative_to(_STDLIB_DIR):  # "<frozen ...>" too
+        return "the Python standard library"
+    return filename.name  # code of the user's own (a plugin source's converter, a script)
 
 
 #: the most of a library's message the one line shows
 LIBRARY_LINE_CHARS = 160
-_ERROR_LINE = re.compile(r"\w*(Error|Exception): ")
+_ERROR_LINE = re.compile(r"[\w.]*(Error|Exception): ")  # a qualified class too: mxnet.base.MXNetError
 
 
 def _library_line(text: str) -> str:
@@ -109,7 +113,7 @@ class Failure(Record):
     command: str = ""  # the zoocheck command that reproduces it, where the run that failed knows it (a sweep's job)
 
     @classmethod
-    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> "Failure":
+    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> Failure:
         """The failure record of ``exc``: its message when zoocheck wrote it, else a line naming the
         library that raised it (the library's own text goes to ``detail``), plus ``fix``."""
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])

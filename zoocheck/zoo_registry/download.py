@@ -115,6 +115,7 @@ def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force:
         raise FetchError(f"{entry.key}: the zoo publishes no weights file for this model")
     dest = cached_weights_path(entry)
     assert dest is not None
+    given_url = url is not None
     url = _openable(url or entry.weights.url)
     checksum = entry.weights.checksum
     if dest.exists() and not force:
@@ -139,7 +140,12 @@ def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force:
         verify(part, checksum)
     except ChecksumMismatch as exc:
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{exc} (downloaded from {url}); the file was removed") from None
+        fix = ("give --url a copy of that file, or leave --url out to download the published one" if given_url
+               else "run the fetch again (a damaged transfer), or give --url a mirror of that file")  # fmt: skip
+        raise ChecksumMismatch(
+            f"checksum mismatch: what {url} holds is not {entry.key}'s published {entry.weights.file_name} ({exc.mismatch}); it was removed: {fix}",
+            exc.mismatch,
+        ) from None
     os.replace(part, dest)
     return dest
 
