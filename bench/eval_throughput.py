@@ -30,8 +30,8 @@ import numpy as np
 from zoocheck.checks.evaluate import evaluate
 from zoocheck.checks.imagenet import classes, read_dataset
 from zoocheck.checks.images import bundled_photos
-from zoocheck.converters.onnx_runtime import session
 from zoocheck.checks.preprocess import preprocess_image
+from zoocheck.converters.onnx_runtime import session
 
 
 def cpu_seconds() -> float:
@@ -86,7 +86,9 @@ def main(argv=None) -> int:
         print(f"converted timm {args.model} (random weights) in {time.perf_counter() - t0:.1f} s")
         make_images(tmp / "val", args.images)
         dataset = read_dataset(tmp / "val")
-        print(f"{len(dataset)} JPEGs 500x375 in an ImageFolder; batch {args.batch_size}; {os.cpu_count()} CPU cores; {platform.processor() or platform.machine()}")
+        print(
+            f"{len(dataset)} JPEGs 500x375 in an ImageFolder; batch {args.batch_size}; {os.cpu_count()} CPU cores; {platform.processor() or platform.machine()}"
+        )
 
         sess = session(onnx_path)
         name = sess.get_inputs()[0].name
@@ -114,8 +116,10 @@ def main(argv=None) -> int:
             assert second.decoded_images == 0 and (second.top1, second.top5) == (first.top1, first.top5)
             cold.append(first.throughput)
             warm.append(second.throughput)
-            print(f"  round {r + 1}: bare {bare[-1]:.2f}, evaluate cold cache {cold[-1]:.2f}, warm cache {warm[-1]:.2f} img/s; "
-                  f"CPU ms/img {1000 * cpu['bare'][-1]:.0f} / {1000 * cpu['cold'][-1]:.0f} / {1000 * cpu['warm'][-1]:.0f}")
+            print(
+                f"  round {r + 1}: bare {bare[-1]:.2f}, evaluate cold cache {cold[-1]:.2f}, warm cache {warm[-1]:.2f} img/s; "
+                f"CPU ms/img {1000 * cpu['bare'][-1]:.0f} / {1000 * cpu['cold'][-1]:.0f} / {1000 * cpu['warm'][-1]:.0f}"
+            )
         del batches
         bare, cold, warm = max(bare), max(cold), max(warm)
         cpu = {k: min(v) for k, v in cpu.items()}
@@ -124,8 +128,10 @@ def main(argv=None) -> int:
         print(f"evaluate, warm cache:        {warm:7.2f} img/s   speed-up over cold {warm / cold:.3f}x; ratio to bare {warm / bare:.3f}")
         # On a machine shared with other work, wall-clock ratios are noisy; CPU time per image is
         # not: its ratio is the throughput ratio of a dedicated, CPU-bound machine.
-        print(f"CPU time per image:          bare {1000 * cpu['bare']:.1f} ms, evaluate cold {1000 * cpu['cold']:.1f} ms "
-              f"(ratio {cpu['bare'] / cpu['cold']:.3f}), warm {1000 * cpu['warm']:.1f} ms (ratio {cpu['bare'] / cpu['warm']:.3f})")
+        print(
+            f"CPU time per image:          bare {1000 * cpu['bare']:.1f} ms, evaluate cold {1000 * cpu['cold']:.1f} ms "
+            f"(ratio {cpu['bare'] / cpu['cold']:.3f}), warm {1000 * cpu['warm']:.1f} ms (ratio {cpu['bare'] / cpu['warm']:.3f})"
+        )
 
         def nothing(batch):
             return np.zeros((len(batch), 1000), np.float32)

@@ -119,8 +119,22 @@ def main() -> None:
 
         def zoocheck(run: int, *graph: str) -> list[str]:
             results = folder / f"results-{run}-{'-'.join(graph) or 'canonical'}"  # fresh: nothing reused
-            return [sys.executable, "-m", "zoocheck", "parity", "--src", SOURCE, "--model", MODEL, "--weights", str(checkpoint),
-                    "--results", str(results), *graph, *args.extra]  # fmt: skip
+            return [
+                sys.executable,
+                "-m",
+                "zoocheck",
+                "parity",
+                "--src",
+                SOURCE,
+                "--model",
+                MODEL,
+                "--weights",
+                str(checkpoint),
+                "--results",
+                str(results),
+                *graph,
+                *args.extra,
+            ]
 
         def floor(run: int) -> list[str]:
             work = folder / f"floor-{run}"
@@ -134,9 +148,14 @@ def main() -> None:
             seconds = {name: timed(commands[name]) for name in order}
             for name in ratios:
                 ratios[name].append(seconds[name] / seconds["floor"])
-            print(f"pair {run + 1}: floor {seconds['floor']:.1f} s, canonical {seconds['canonical']:.1f} s "
-                  f"({ratios['canonical'][-1]:.3f}x), native {seconds['native']:.1f} s ({ratios['native'][-1]:.3f}x)", flush=True)  # fmt: skip
-        print(f"median: canonical {statistics.median(ratios['canonical']):.3f}x, native {statistics.median(ratios['native']):.3f}x the floor")
+            print(
+                f"pair {run + 1}: floor {seconds['floor']:.1f} s, canonical {seconds['canonical']:.1f} s "
+                f"({ratios['canonical'][-1]:.3f}x), native {seconds['native']:.1f} s ({ratios['native'][-1]:.3f}x)",
+                flush=True,
+            )
+        print(
+            f"median: canonical {statistics.median(ratios['canonical']):.3f}x, native {statistics.median(ratios['native']):.3f}x the floor"
+        )
 
 
 if __name__ == "__main__":

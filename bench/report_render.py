@@ -15,9 +15,20 @@ import time
 from pathlib import Path
 
 from zoocheck.records import (
-    Comparison, ConversionRecord, Divergence, EvalResult, Failure, FunctionComparison, NodeError, OutputComparison, ParityResult,
-    Side, SweepJobRecord, Tolerance, WeightsComparison,
-)  # fmt: skip
+    Comparison,
+    ConversionRecord,
+    Divergence,
+    EvalResult,
+    Failure,
+    FunctionComparison,
+    NodeError,
+    OutputComparison,
+    ParityResult,
+    Side,
+    SweepJobRecord,
+    Tolerance,
+    WeightsComparison,
+)
 from zoocheck.reports.site import write_report
 from zoocheck.reports.site_views import Selection
 from zoocheck.store import ResultsStore
@@ -29,20 +40,88 @@ def fill(store: ResultsStore, entries) -> None:
         random = i % 5 == 0
         failing = i % 23 == 7
         seed = 0 if random else None
-        store.add(ConversionRecord("ok", e.source, e.name, e.arch.id, random, seed, weights=None if random else f"/w/{e.name}", structure_fingerprint="sha256:" + "ab" * 32, graph="canonical"))
+        store.add(
+            ConversionRecord(
+                "ok",
+                e.source,
+                e.name,
+                e.arch.id,
+                random,
+                seed,
+                weights=None if random else f"/w/{e.name}",
+                structure_fingerprint="sha256:" + "ab" * 32,
+                graph="canonical",
+            )
+        )
         error = 3e-2 if failing else 10 ** -(5 + i % 3)
         divergence = None
         if failing:
-            errors = tuple(NodeError(f"layer{k}.conv1", f"layer{k}.conv1", 1e-6) for k in range(40)) + (NodeError("layer3.0.conv2", "layer3.0.conv2", 3e-2),)
+            errors = tuple(NodeError(f"layer{k}.conv1", f"layer{k}.conv1", 1e-6) for k in range(40)) + (
+                NodeError("layer3.0.conv2", "layer3.0.conv2", 3e-2),
+            )
             divergence = Divergence("layer3.0.conv2", "Conv", "layer3.0.conv2", 3e-2, 0.4, 40, 1e-4, ("layer3.0.conv2.weight",), errors)
         comparisons = tuple(OutputComparison(f"input-{k}", error, error * 10, 0.99999, 1, 1, 5, False) for k in range(5))
-        store.add(ParityResult(e.source, e.name, "torch", "onnxruntime", Tolerance(), comparisons, random, random_seed=seed, first_divergence=divergence, published_weights=not random))
+        store.add(
+            ParityResult(
+                e.source,
+                e.name,
+                "torch",
+                "onnxruntime",
+                Tolerance(),
+                comparisons,
+                random,
+                random_seed=seed,
+                first_divergence=divergence,
+                published_weights=not random,
+            )
+        )
         published = e.published[0].top1 if e.published else 75.0
-        store.add(EvalResult(e.source, e.name, "onnxruntime", published - 0.1 * (i % 7), 92.0, 50000, (), 100.0, 500.0, {}, "f" * 64, {}, random, arch=e.arch.id, published_weights=not random))
-        store.add(SweepJobRecord(f"k{i}", e.source, e.name, "convert", "failed" if i % 31 == 3 else "ok", 1.0, category="export" if i % 31 == 3 else None, random_weights=random))
+        store.add(
+            EvalResult(
+                e.source,
+                e.name,
+                "onnxruntime",
+                published - 0.1 * (i % 7),
+                92.0,
+                50000,
+                (),
+                100.0,
+                500.0,
+                {},
+                "f" * 64,
+                {},
+                random,
+                arch=e.arch.id,
+                published_weights=not random,
+            )
+        )
+        store.add(
+            SweepJobRecord(
+                f"k{i}",
+                e.source,
+                e.name,
+                "convert",
+                "failed" if i % 31 == 3 else "ok",
+                1.0,
+                category="export" if i % 31 == 3 else None,
+                random_weights=random,
+            )
+        )
         if i % 31 == 3:
-            store.add(Failure(e.source, e.name, "export", "RuntimeError", "Exporting the operator foo is not supported", category="unsupported op", job=f"k{i}", step="convert",
-                              command=f"zoocheck convert --src {e.source} --model {e.name}", detail="Traceback ...\nRuntimeError: foo"))  # fmt: skip
+            store.add(
+                Failure(
+                    e.source,
+                    e.name,
+                    "export",
+                    "RuntimeError",
+                    "Exporting the operator foo is not supported",
+                    category="unsupported op",
+                    job=f"k{i}",
+                    step="convert",
+                    command=f"zoocheck convert --src {e.source} --model {e.name}",
+                    detail="Traceback ...\nRuntimeError: foo",
+                )
+            )
     pairs = [(a, b) for a, b in zip(entries, entries[1:]) if a.arch.id == b.arch.id]
     for a, b in pairs:
         side = lambda e: Side(e.source, e.name, e.arch.id, f"/onnx/{e.name}.onnx", None, random_seed=0)  # noqa: E731

@@ -77,7 +77,9 @@ print(json.dumps(t))
 def zoocheck(*args: str, env: dict | None = None) -> float:
     """Wall time of one ``zoocheck`` command (exit 0 or 1: a failed check is still a run)."""
     began = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "zoocheck", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoocheck", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"zoocheck {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
     return time.perf_counter() - began
@@ -94,15 +96,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="sweep parallelism, local and Ray alike (default 2)")
     args = parser.parse_args()
     env = {**os.environ, "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
-    print(f"models: {len(args.model)} ({', '.join(args.model)}); random weights; steps convert,parity; sweep workers {args.workers}", flush=True)
+    print(
+        f"models: {len(args.model)} ({', '.join(args.model)}); random weights; steps convert,parity; sweep workers {args.workers}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="zoocheck-sweep-bench-") as tmp:
         tmp = Path(tmp)
         one_by_one = {}
         for key in args.model:
             source, name = key.split("/", 1)
-            one_by_one[key] = zoocheck("parity", "--src", source, "--model", name, "--random-weights", "--results", str(tmp / "one-by-one"), env=env)
+            one_by_one[key] = zoocheck(
+                "parity", "--src", source, "--model", name, "--random-weights", "--results", str(tmp / "one-by-one"), env=env
+            )
         total = sum(one_by_one.values())
-        print(f"one by one as today (zoocheck parity per model): {total:.1f} s  [{', '.join(f'{k} {v:.1f}' for k, v in one_by_one.items())}]", flush=True)
+        print(
+            f"one by one as today (zoocheck parity per model): {total:.1f} s  [{', '.join(f'{k} {v:.1f}' for k, v in one_by_one.items())}]",
+            flush=True,
+        )
         sweep = ["sweep", "--model", *args.model, "--random-weights", "--workers", str(args.workers)]
         first = zoocheck(*sweep, "--results", str(tmp / "sweep"), env=env)
         print(f"sweep, first run: {first:.1f} s = {first / total:.2f} of one by one  (target <= 0.6)", flush=True)
@@ -112,7 +122,10 @@ def main() -> None:
         # local once more after Ray: the machine is shared, so the drift between runs shows
         local_again = zoocheck(*sweep, "--results", str(tmp / "sweep-again"), env=env)
         local = min(first, local_again)
-        print(f"ray executor (local cluster start included): {ray:.1f} s; local {first:.1f} s and {local_again:.1f} s; ray vs the faster local: {100 * (ray / local - 1):+.1f}%  (target <= 10%)", flush=True)
+        print(
+            f"ray executor (local cluster start included): {ray:.1f} s; local {first:.1f} s and {local_again:.1f} s; ray vs the faster local: {100 * (ray / local - 1):+.1f}%  (target <= 10%)",
+            flush=True,
+        )
     print("per-model cost breakdown (s), each model in a fresh interpreter:", flush=True)
     for key in args.model:
         try:
@@ -121,6 +134,7 @@ def main() -> None:
             print(f"  {key}: the breakdown script failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}", flush=True)
             continue
         print(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in cost.items()) + f"; total {sum(cost.values()):.2f}", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ much it held. One run, by hand; not part of any test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import signal
@@ -93,12 +94,12 @@ class Watchdog(threading.Thread):
             self.peak_tree_rss = max(self.peak_tree_rss, tree)
             free = available_memory()
             if free < self.floor:
-                self.tripped = f"available memory {free / GIB:.1f} GiB < floor {self.floor / GIB:.1f} GiB with this run holding {tree / GIB:.1f} GiB"
+                self.tripped = (
+                    f"available memory {free / GIB:.1f} GiB < floor {self.floor / GIB:.1f} GiB with this run holding {tree / GIB:.1f} GiB"
+                )
                 for child in children:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(child, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 return
 
 
@@ -132,8 +133,12 @@ def main() -> int:
         out_dir = args.output_dir or Path(scratch)
         out = out_dir / f"{entry.name}.onnx"
         start = time.perf_counter()
+
         def on_stage(stage: str) -> None:
-            print(f"  {time.perf_counter() - start:6.0f} s  {stage} (this run holds {watchdog.peak_tree_rss / GIB:.1f} GiB at most so far)", flush=True)
+            print(
+                f"  {time.perf_counter() - start:6.0f} s  {stage} (this run holds {watchdog.peak_tree_rss / GIB:.1f} GiB at most so far)",
+                flush=True,
+            )
 
         conversion = convert(entry, output=out, random_seed=0, inputs=batch, graph="canonical", on_stage=on_stage)
         convert_s = time.perf_counter() - start
@@ -151,7 +156,9 @@ def main() -> int:
         header = onnx.load(str(out), load_external_data=False)
         meta = read_metadata(out)
         expected = canonical_fingerprint(entry.arch, DEFAULT_OPSET)
-        print(f"graph {meta['graph']}; fingerprint is the architecture's: {fingerprint(header) == meta['structure_fingerprint'] == expected}")
+        print(
+            f"graph {meta['graph']}; fingerprint is the architecture's: {fingerprint(header) == meta['structure_fingerprint'] == expected}"
+        )
         start = time.perf_counter()
         try:
             onnx.checker.check_model(str(out), full_check=True)
@@ -163,8 +170,10 @@ def main() -> int:
         test = run_first_output(session(out), batch)
         reference = conversion.native_outputs.astype(np.float64)
         rel = np.abs(test - reference).max(axis=1) / np.ptp(reference, axis=1)
-        print(f"parity (onnxruntime vs Paddle, {time.perf_counter() - start:.0f} s): max rel err per input {', '.join(f'{r:.2g}' for r in rel)}; "
-              f"logit range {', '.join(f'{r:.3g}' for r in np.ptp(reference, axis=1))}; same top-1: {bool((test.argmax(1) == reference.argmax(1)).all())}")
+        print(
+            f"parity (onnxruntime vs Paddle, {time.perf_counter() - start:.0f} s): max rel err per input {', '.join(f'{r:.2g}' for r in rel)}; "
+            f"logit range {', '.join(f'{r:.3g}' for r in np.ptp(reference, axis=1))}; same top-1: {bool((test.argmax(1) == reference.argmax(1)).all())}"
+        )
     watchdog.stop.set()
     print(f"peak RSS of this process tree (polled): {watchdog.peak_tree_rss / GIB:.1f} GiB")
     return 0

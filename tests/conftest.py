@@ -24,13 +24,13 @@ import pytest
 from zoocheck.checks.images import bundled_photos, random_inputs
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.converters.onnx_runtime import run_first_output, session
+from zoocheck.families.resnet.spec import resnet
 from zoocheck.sources import Source, register_source, unregister_source
 from zoocheck.zoo_registry.sources.gluon import GLUON
 from zoocheck.zoo_registry.sources.mmpretrain import MMPRETRAIN_CV2
 from zoocheck.zoo_registry.sources.onnx_zoo import ONNX_ZOO
 from zoocheck.zoo_registry.sources.ppcls import PPCLS
 from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
-from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
 # Converter children of the torch and PaddleClas sources are forked from one process per group and
@@ -43,13 +43,35 @@ os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim;
 # entries
 
 #: each source's usual evaluation preprocessing (the registry's presets)
-PREPROCESS = {"torchvision": TORCHVISION_V1, "timm": TORCHVISION_V1, "mmpretrain": MMPRETRAIN_CV2, "ppcls": PPCLS, "gluon": GLUON, "gluoncv": GLUON, "onnx-zoo": ONNX_ZOO}
+PREPROCESS = {
+    "torchvision": TORCHVISION_V1,
+    "timm": TORCHVISION_V1,
+    "mmpretrain": MMPRETRAIN_CV2,
+    "ppcls": PPCLS,
+    "gluon": GLUON,
+    "gluoncv": GLUON,
+    "onnx-zoo": ONNX_ZOO,
+}
 
 
-def make_entry(source: str, name: str, arch: Architecture = Architecture(resnet(18)), builder: str | None = None, preprocess: Preprocess | None = None, **fields) -> Entry:
+def make_entry(
+    source: str,
+    name: str,
+    arch: Architecture = Architecture(resnet(18)),
+    builder: str | None = None,
+    preprocess: Preprocess | None = None,
+    **fields,
+) -> Entry:
     """A registry entry for a test: ``builder`` defaults to ``name``, the preprocessing to the
     source's usual preset; any other Entry field by keyword."""
-    return Entry(source=source, name=name, arch=arch, builder=builder or name, preprocess=preprocess or PREPROCESS.get(source, TORCHVISION_V1), **fields)
+    return Entry(
+        source=source,
+        name=name,
+        arch=arch,
+        builder=builder or name,
+        preprocess=preprocess or PREPROCESS.get(source, TORCHVISION_V1),
+        **fields,
+    )
 
 
 def at_size(entry: Entry, size: int) -> Entry:
@@ -119,10 +141,11 @@ def torchvision_resnet18_onnx(tmp_path_factory) -> Path:
     from zoocheck.converters.pipeline import convert
     from zoocheck.zoo_registry import get_entry
 
-    conversion = convert(get_entry("torchvision", "resnet18.IMAGENET1K_V1"), output=tmp_path_factory.mktemp("shared") / "resnet18.onnx", random_seed=0)
+    conversion = convert(
+        get_entry("torchvision", "resnet18.IMAGENET1K_V1"), output=tmp_path_factory.mktemp("shared") / "resnet18.onnx", random_seed=0
+    )
     assert conversion.ok, conversion.failure
     return conversion.onnx_path
-
 
 
 def run_onnx(path: Path, batch: np.ndarray) -> np.ndarray:

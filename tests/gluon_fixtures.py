@@ -10,6 +10,7 @@ with ``save_parameters`` IS a GluonCV checkpoint: the parameter names come from 
 not from zoocheck's mapping, and their MXNet forward is an independent reference for the timm
 model zoocheck builds.
 """
+
 # ruff: noqa
 # pylint: skip-file
 from __future__ import division
@@ -34,19 +35,18 @@ from mxnet.gluon.nn import BatchNorm  # noqa: E402
 
 class BasicBlockV1b(HybridBlock):
     expansion = 1
-    def __init__(self, planes, strides=1, dilation=1, downsample=None,
-                 previous_dilation=1, norm_layer=None, norm_kwargs=None, **kwargs):
+
+    def __init__(self, planes, strides=1, dilation=1, downsample=None, previous_dilation=1, norm_layer=None, norm_kwargs=None, **kwargs):
         super(BasicBlockV1b, self).__init__()
         norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
-        self.conv1 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
-                               padding=dilation, dilation=dilation, use_bias=False)
+        self.conv1 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides, padding=dilation, dilation=dilation, use_bias=False)
         self.bn1 = norm_layer(in_channels=planes, **({} if norm_kwargs is None else norm_kwargs))
-        self.relu1 = nn.Activation('relu')
-        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=1,
-                               padding=previous_dilation, dilation=previous_dilation,
-                               use_bias=False)
+        self.relu1 = nn.Activation("relu")
+        self.conv2 = nn.Conv2D(
+            channels=planes, kernel_size=3, strides=1, padding=previous_dilation, dilation=previous_dilation, use_bias=False
+        )
         self.bn2 = norm_layer(in_channels=planes, **({} if norm_kwargs is None else norm_kwargs))
-        self.relu2 = nn.Activation('relu')
+        self.relu2 = nn.Activation("relu")
         self.downsample = downsample
         self.strides = strides
 
@@ -72,26 +72,33 @@ class BasicBlockV1b(HybridBlock):
 class BottleneckV1b(HybridBlock):
     # pylint: disable=unused-argument
     expansion = 4
-    def __init__(self, planes, strides=1, dilation=1,
-                 downsample=None, previous_dilation=1, norm_layer=None,
-                 norm_kwargs=None, last_gamma=False, **kwargs):
+
+    def __init__(
+        self,
+        planes,
+        strides=1,
+        dilation=1,
+        downsample=None,
+        previous_dilation=1,
+        norm_layer=None,
+        norm_kwargs=None,
+        last_gamma=False,
+        **kwargs,
+    ):
         super(BottleneckV1b, self).__init__()
         norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
-        self.conv1 = nn.Conv2D(channels=planes, kernel_size=1,
-                               use_bias=False)
+        self.conv1 = nn.Conv2D(channels=planes, kernel_size=1, use_bias=False)
         self.bn1 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu1 = nn.Activation('relu')
-        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides,
-                               padding=dilation, dilation=dilation, use_bias=False)
+        self.relu1 = nn.Activation("relu")
+        self.conv2 = nn.Conv2D(channels=planes, kernel_size=3, strides=strides, padding=dilation, dilation=dilation, use_bias=False)
         self.bn2 = norm_layer(in_channels=planes, **norm_kwargs)
-        self.relu2 = nn.Activation('relu')
+        self.relu2 = nn.Activation("relu")
         self.conv3 = nn.Conv2D(channels=planes * 4, kernel_size=1, use_bias=False)
         if not last_gamma:
-            self.bn3 = norm_layer(in_channels=planes*4, **norm_kwargs)
+            self.bn3 = norm_layer(in_channels=planes * 4, **norm_kwargs)
         else:
-            self.bn3 = norm_layer(in_channels=planes*4, gamma_initializer='zeros',
-                                  **norm_kwargs)
-        self.relu3 = nn.Activation('relu')
+            self.bn3 = norm_layer(in_channels=planes * 4, gamma_initializer="zeros", **norm_kwargs)
+        self.relu3 = nn.Activation("relu")
         self.downsample = downsample
         self.dilation = dilation
         self.strides = strides
@@ -121,54 +128,62 @@ class BottleneckV1b(HybridBlock):
 
 class ResNetV1b(HybridBlock):
     # pylint: disable=unused-variable
-    def __init__(self, block, layers, classes=1000, dilated=False, norm_layer=BatchNorm,
-                 norm_kwargs=None, last_gamma=False, deep_stem=False, stem_width=32,
-                 avg_down=False, final_drop=0.0, use_global_stats=False,
-                 name_prefix='', **kwargs):
-        self.inplanes = stem_width*2 if deep_stem else 64
+    def __init__(
+        self,
+        block,
+        layers,
+        classes=1000,
+        dilated=False,
+        norm_layer=BatchNorm,
+        norm_kwargs=None,
+        last_gamma=False,
+        deep_stem=False,
+        stem_width=32,
+        avg_down=False,
+        final_drop=0.0,
+        use_global_stats=False,
+        name_prefix="",
+        **kwargs,
+    ):
+        self.inplanes = stem_width * 2 if deep_stem else 64
         super(ResNetV1b, self).__init__(prefix=name_prefix)
         norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
         if use_global_stats:
-            norm_kwargs['use_global_stats'] = True
+            norm_kwargs["use_global_stats"] = True
         self.norm_kwargs = norm_kwargs
         with self.name_scope():
             if not deep_stem:
-                self.conv1 = nn.Conv2D(channels=64, kernel_size=7, strides=2,
-                                       padding=3, use_bias=False)
+                self.conv1 = nn.Conv2D(channels=64, kernel_size=7, strides=2, padding=3, use_bias=False)
             else:
-                self.conv1 = nn.HybridSequential(prefix='conv1')
-                self.conv1.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=2,
-                                         padding=1, use_bias=False))
+                self.conv1 = nn.HybridSequential(prefix="conv1")
+                self.conv1.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=2, padding=1, use_bias=False))
                 self.conv1.add(norm_layer(in_channels=stem_width, **norm_kwargs))
-                self.conv1.add(nn.Activation('relu'))
-                self.conv1.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=1,
-                                         padding=1, use_bias=False))
+                self.conv1.add(nn.Activation("relu"))
+                self.conv1.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=1, padding=1, use_bias=False))
                 self.conv1.add(norm_layer(in_channels=stem_width, **norm_kwargs))
-                self.conv1.add(nn.Activation('relu'))
-                self.conv1.add(nn.Conv2D(channels=stem_width*2, kernel_size=3, strides=1,
-                                         padding=1, use_bias=False))
-            self.bn1 = norm_layer(in_channels=64 if not deep_stem else stem_width*2,
-                                  **norm_kwargs)
-            self.relu = nn.Activation('relu')
+                self.conv1.add(nn.Activation("relu"))
+                self.conv1.add(nn.Conv2D(channels=stem_width * 2, kernel_size=3, strides=1, padding=1, use_bias=False))
+            self.bn1 = norm_layer(in_channels=64 if not deep_stem else stem_width * 2, **norm_kwargs)
+            self.relu = nn.Activation("relu")
             self.maxpool = nn.MaxPool2D(pool_size=3, strides=2, padding=1)
-            self.layer1 = self._make_layer(1, block, 64, layers[0], avg_down=avg_down,
-                                           norm_layer=norm_layer, last_gamma=last_gamma)
-            self.layer2 = self._make_layer(2, block, 128, layers[1], strides=2, avg_down=avg_down,
-                                           norm_layer=norm_layer, last_gamma=last_gamma)
+            self.layer1 = self._make_layer(1, block, 64, layers[0], avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma)
+            self.layer2 = self._make_layer(
+                2, block, 128, layers[1], strides=2, avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma
+            )
             if dilated:
-                self.layer3 = self._make_layer(3, block, 256, layers[2], strides=1, dilation=2,
-                                               avg_down=avg_down, norm_layer=norm_layer,
-                                               last_gamma=last_gamma)
-                self.layer4 = self._make_layer(4, block, 512, layers[3], strides=1, dilation=4,
-                                               avg_down=avg_down, norm_layer=norm_layer,
-                                               last_gamma=last_gamma)
+                self.layer3 = self._make_layer(
+                    3, block, 256, layers[2], strides=1, dilation=2, avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma
+                )
+                self.layer4 = self._make_layer(
+                    4, block, 512, layers[3], strides=1, dilation=4, avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma
+                )
             else:
-                self.layer3 = self._make_layer(3, block, 256, layers[2], strides=2,
-                                               avg_down=avg_down, norm_layer=norm_layer,
-                                               last_gamma=last_gamma)
-                self.layer4 = self._make_layer(4, block, 512, layers[3], strides=2,
-                                               avg_down=avg_down, norm_layer=norm_layer,
-                                               last_gamma=last_gamma)
+                self.layer3 = self._make_layer(
+                    3, block, 256, layers[2], strides=2, avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma
+                )
+                self.layer4 = self._make_layer(
+                    4, block, 512, layers[3], strides=2, avg_down=avg_down, norm_layer=norm_layer, last_gamma=last_gamma
+                )
             self.avgpool = nn.GlobalAvgPool2D()
             self.flat = nn.Flatten()
             self.drop = None
@@ -176,49 +191,65 @@ class ResNetV1b(HybridBlock):
                 self.drop = nn.Dropout(final_drop)
             self.fc = nn.Dense(in_units=512 * block.expansion, units=classes)
 
-    def _make_layer(self, stage_index, block, planes, blocks, strides=1, dilation=1,
-                    avg_down=False, norm_layer=None, last_gamma=False):
+    def _make_layer(self, stage_index, block, planes, blocks, strides=1, dilation=1, avg_down=False, norm_layer=None, last_gamma=False):
         downsample = None
         if strides != 1 or self.inplanes != planes * block.expansion:
-            downsample = nn.HybridSequential(prefix='down%d_'%stage_index)
+            downsample = nn.HybridSequential(prefix="down%d_" % stage_index)
             with downsample.name_scope():
                 if avg_down:
                     if dilation == 1:
-                        downsample.add(nn.AvgPool2D(pool_size=strides, strides=strides,
-                                                    ceil_mode=True, count_include_pad=False))
+                        downsample.add(nn.AvgPool2D(pool_size=strides, strides=strides, ceil_mode=True, count_include_pad=False))
                     else:
-                        downsample.add(nn.AvgPool2D(pool_size=1, strides=1,
-                                                    ceil_mode=True, count_include_pad=False))
-                    downsample.add(nn.Conv2D(channels=planes * block.expansion, kernel_size=1,
-                                             strides=1, use_bias=False))
-                    downsample.add(norm_layer(in_channels=planes * block.expansion,
-                                              **self.norm_kwargs))
+                        downsample.add(nn.AvgPool2D(pool_size=1, strides=1, ceil_mode=True, count_include_pad=False))
+                    downsample.add(nn.Conv2D(channels=planes * block.expansion, kernel_size=1, strides=1, use_bias=False))
+                    downsample.add(norm_layer(in_channels=planes * block.expansion, **self.norm_kwargs))
                 else:
-                    downsample.add(nn.Conv2D(channels=planes * block.expansion,
-                                             kernel_size=1, strides=strides, use_bias=False))
-                    downsample.add(norm_layer(in_channels=planes * block.expansion,
-                                              **self.norm_kwargs))
+                    downsample.add(nn.Conv2D(channels=planes * block.expansion, kernel_size=1, strides=strides, use_bias=False))
+                    downsample.add(norm_layer(in_channels=planes * block.expansion, **self.norm_kwargs))
 
-        layers = nn.HybridSequential(prefix='layers%d_'%stage_index)
+        layers = nn.HybridSequential(prefix="layers%d_" % stage_index)
         with layers.name_scope():
             if dilation in (1, 2):
-                layers.add(block(planes, strides, dilation=1,
-                                 downsample=downsample, previous_dilation=dilation,
-                                 norm_layer=norm_layer, norm_kwargs=self.norm_kwargs,
-                                 last_gamma=last_gamma))
+                layers.add(
+                    block(
+                        planes,
+                        strides,
+                        dilation=1,
+                        downsample=downsample,
+                        previous_dilation=dilation,
+                        norm_layer=norm_layer,
+                        norm_kwargs=self.norm_kwargs,
+                        last_gamma=last_gamma,
+                    )
+                )
             elif dilation == 4:
-                layers.add(block(planes, strides, dilation=2,
-                                 downsample=downsample, previous_dilation=dilation,
-                                 norm_layer=norm_layer, norm_kwargs=self.norm_kwargs,
-                                 last_gamma=last_gamma))
+                layers.add(
+                    block(
+                        planes,
+                        strides,
+                        dilation=2,
+                        downsample=downsample,
+                        previous_dilation=dilation,
+                        norm_layer=norm_layer,
+                        norm_kwargs=self.norm_kwargs,
+                        last_gamma=last_gamma,
+                    )
+                )
             else:
                 raise RuntimeError("=> unknown dilation size: {}".format(dilation))
 
             self.inplanes = planes * block.expansion
             for i in range(1, blocks):
-                layers.add(block(planes, dilation=dilation,
-                                 previous_dilation=dilation, norm_layer=norm_layer,
-                                 norm_kwargs=self.norm_kwargs, last_gamma=last_gamma))
+                layers.add(
+                    block(
+                        planes,
+                        dilation=dilation,
+                        previous_dilation=dilation,
+                        norm_layer=norm_layer,
+                        norm_kwargs=self.norm_kwargs,
+                        last_gamma=last_gamma,
+                    )
+                )
 
         return layers
 
@@ -243,48 +274,53 @@ class ResNetV1b(HybridBlock):
 
 
 class Block(HybridBlock):
-
-    def __init__(self, channels, cardinality, bottleneck_width, stride,
-                 downsample=False, last_gamma=False, use_se=False, avg_down=False,
-                 norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+    def __init__(
+        self,
+        channels,
+        cardinality,
+        bottleneck_width,
+        stride,
+        downsample=False,
+        last_gamma=False,
+        use_se=False,
+        avg_down=False,
+        norm_layer=BatchNorm,
+        norm_kwargs=None,
+        **kwargs,
+    ):
         super(Block, self).__init__(**kwargs)
         D = int(math.floor(channels * (bottleneck_width / 64)))
         group_width = cardinality * D
 
-        self.body = nn.HybridSequential(prefix='')
+        self.body = nn.HybridSequential(prefix="")
         self.body.add(nn.Conv2D(group_width, kernel_size=1, use_bias=False))
         self.body.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-        self.body.add(nn.Activation('relu'))
-        self.body.add(nn.Conv2D(group_width, kernel_size=3, strides=stride, padding=1,
-                                groups=cardinality, use_bias=False))
+        self.body.add(nn.Activation("relu"))
+        self.body.add(nn.Conv2D(group_width, kernel_size=3, strides=stride, padding=1, groups=cardinality, use_bias=False))
         self.body.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-        self.body.add(nn.Activation('relu'))
+        self.body.add(nn.Activation("relu"))
         self.body.add(nn.Conv2D(channels * 4, kernel_size=1, use_bias=False))
         if last_gamma:
             self.body.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
         else:
-            self.body.add(norm_layer(gamma_initializer='zeros',
-                                     **({} if norm_kwargs is None else norm_kwargs)))
+            self.body.add(norm_layer(gamma_initializer="zeros", **({} if norm_kwargs is None else norm_kwargs)))
 
         if use_se:
-            self.se = nn.HybridSequential(prefix='')
+            self.se = nn.HybridSequential(prefix="")
             self.se.add(nn.Conv2D(channels // 4, kernel_size=1, padding=0))
-            self.se.add(nn.Activation('relu'))
+            self.se.add(nn.Activation("relu"))
             self.se.add(nn.Conv2D(channels * 4, kernel_size=1, padding=0))
-            self.se.add(nn.Activation('sigmoid'))
+            self.se.add(nn.Activation("sigmoid"))
         else:
             self.se = None
 
         if downsample:
-            self.downsample = nn.HybridSequential(prefix='')
+            self.downsample = nn.HybridSequential(prefix="")
             if avg_down:
-                self.downsample.add(nn.AvgPool2D(pool_size=stride, strides=stride,
-                                                 ceil_mode=True, count_include_pad=False))
-                self.downsample.add(nn.Conv2D(channels=channels * 4, kernel_size=1,
-                                              strides=1, use_bias=False))
+                self.downsample.add(nn.AvgPool2D(pool_size=stride, strides=stride, ceil_mode=True, count_include_pad=False))
+                self.downsample.add(nn.Conv2D(channels=channels * 4, kernel_size=1, strides=1, use_bias=False))
             else:
-                self.downsample.add(nn.Conv2D(channels * 4, kernel_size=1, strides=stride,
-                                              use_bias=False))
+                self.downsample.add(nn.Conv2D(channels * 4, kernel_size=1, strides=stride, use_bias=False))
             self.downsample.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
         else:
             self.downsample = None
@@ -302,61 +338,100 @@ class Block(HybridBlock):
         if self.downsample:
             residual = self.downsample(residual)
 
-        x = F.Activation(x + residual, act_type='relu')
+        x = F.Activation(x + residual, act_type="relu")
         return x
 
 
 class ResNext(HybridBlock):
-
-    def __init__(self, layers, cardinality, bottleneck_width,
-                 classes=1000, last_gamma=False, use_se=False, deep_stem=False, avg_down=False,
-                 stem_width=64, norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+    def __init__(
+        self,
+        layers,
+        cardinality,
+        bottleneck_width,
+        classes=1000,
+        last_gamma=False,
+        use_se=False,
+        deep_stem=False,
+        avg_down=False,
+        stem_width=64,
+        norm_layer=BatchNorm,
+        norm_kwargs=None,
+        **kwargs,
+    ):
         super(ResNext, self).__init__(**kwargs)
         self.cardinality = cardinality
         self.bottleneck_width = bottleneck_width
         channels = 64
 
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
+            self.features = nn.HybridSequential(prefix="")
             if not deep_stem:
-                self.features.add(nn.Conv2D(channels=64, kernel_size=7, strides=2,
-                                            padding=3, use_bias=False))
+                self.features.add(nn.Conv2D(channels=64, kernel_size=7, strides=2, padding=3, use_bias=False))
             else:
-                self.features.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=2,
-                                            padding=1, use_bias=False))
+                self.features.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=2, padding=1, use_bias=False))
                 self.features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-                self.features.add(nn.Activation('relu'))
-                self.features.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=1,
-                                            padding=1, use_bias=False))
+                self.features.add(nn.Activation("relu"))
+                self.features.add(nn.Conv2D(channels=stem_width, kernel_size=3, strides=1, padding=1, use_bias=False))
                 self.features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-                self.features.add(nn.Activation('relu'))
-                self.features.add(nn.Conv2D(channels=stem_width * 2, kernel_size=3, strides=1,
-                                            padding=1, use_bias=False))
+                self.features.add(nn.Activation("relu"))
+                self.features.add(nn.Conv2D(channels=stem_width * 2, kernel_size=3, strides=1, padding=1, use_bias=False))
 
             self.features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-            self.features.add(nn.Activation('relu'))
+            self.features.add(nn.Activation("relu"))
             self.features.add(nn.MaxPool2D(3, 2, 1))
             for i, num_layer in enumerate(layers):
                 stride = 1 if i == 0 else 2
-                self.features.add(self._make_layer(channels, num_layer, stride, last_gamma, use_se,
-                                                   False if i == 0 else avg_down, i + 1,
-                                                   norm_layer=norm_layer, norm_kwargs=norm_kwargs))
+                self.features.add(
+                    self._make_layer(
+                        channels,
+                        num_layer,
+                        stride,
+                        last_gamma,
+                        use_se,
+                        False if i == 0 else avg_down,
+                        i + 1,
+                        norm_layer=norm_layer,
+                        norm_kwargs=norm_kwargs,
+                    )
+                )
                 channels *= 2
             self.features.add(nn.GlobalAvgPool2D())
 
             self.output = nn.Dense(classes)
 
-    def _make_layer(self, channels, num_layers, stride, last_gamma, use_se, avg_down, stage_index,
-                    norm_layer=BatchNorm, norm_kwargs=None):
-        layer = nn.HybridSequential(prefix='stage%d_' % stage_index)
+    def _make_layer(self, channels, num_layers, stride, last_gamma, use_se, avg_down, stage_index, norm_layer=BatchNorm, norm_kwargs=None):
+        layer = nn.HybridSequential(prefix="stage%d_" % stage_index)
         with layer.name_scope():
-            layer.add(Block(channels, self.cardinality, self.bottleneck_width,
-                            stride, True, last_gamma=last_gamma, use_se=use_se, avg_down=avg_down,
-                            prefix='', norm_layer=norm_layer, norm_kwargs=norm_kwargs))
+            layer.add(
+                Block(
+                    channels,
+                    self.cardinality,
+                    self.bottleneck_width,
+                    stride,
+                    True,
+                    last_gamma=last_gamma,
+                    use_se=use_se,
+                    avg_down=avg_down,
+                    prefix="",
+                    norm_layer=norm_layer,
+                    norm_kwargs=norm_kwargs,
+                )
+            )
             for _ in range(num_layers - 1):
-                layer.add(Block(channels, self.cardinality, self.bottleneck_width,
-                                1, False, last_gamma=last_gamma, use_se=use_se, prefix='',
-                                norm_layer=norm_layer, norm_kwargs=norm_kwargs))
+                layer.add(
+                    Block(
+                        channels,
+                        self.cardinality,
+                        self.bottleneck_width,
+                        1,
+                        False,
+                        last_gamma=last_gamma,
+                        use_se=use_se,
+                        prefix="",
+                        norm_layer=norm_layer,
+                        norm_kwargs=norm_kwargs,
+                    )
+                )
         return layer
 
     # pylint: disable=unused-argument
@@ -365,7 +440,6 @@ class ResNext(HybridBlock):
         x = self.output(x)
 
         return x
-
 
 
 # ---- end GluonCV 0.10.5 code ---------------------------------------------------------------

@@ -9,6 +9,7 @@ densenet.py and vgg.py. GluonCV is Copyright Amazon/DMLC contributors, licensed 
 License 2.0. It needs only MXNet. A network built from it and saved with ``save_parameters`` IS a
 GluonCV checkpoint: the parameter names come from GluonCV's code, not from zoocheck's builders.
 """
+
 # ruff: noqa
 # pylint: skip-file
 from __future__ import division
@@ -30,14 +31,15 @@ from mxnet.initializer import Xavier  # noqa: E402
 
 # ---- begin GluonCV 0.10.5 code -------------------------------------------------------------
 
+
 # gluoncv/nn/block.py
 class ReLU6(HybridBlock):
-
     def __init__(self, **kwargs):
         super(ReLU6, self).__init__(**kwargs)
 
     def hybrid_forward(self, F, x):
         return F.clip(x, 0, 6, name="relu6")
+
 
 class HardSigmoid(HybridBlock):
     def __init__(self, **kwargs):
@@ -45,7 +47,8 @@ class HardSigmoid(HybridBlock):
         self.act = ReLU6()
 
     def hybrid_forward(self, F, x):
-        return self.act(x + 3.) / 6.
+        return self.act(x + 3.0) / 6.0
+
 
 class HardSwish(HybridBlock):
     def __init__(self, **kwargs):
@@ -57,41 +60,34 @@ class HardSwish(HybridBlock):
 
 
 # gluoncv/model_zoo/mobilenet.py
-def _add_conv(out, channels=1, kernel=1, stride=1, pad=0,
-              num_group=1, active=True, relu6=False, norm_layer=BatchNorm, norm_kwargs=None):
+def _add_conv(out, channels=1, kernel=1, stride=1, pad=0, num_group=1, active=True, relu6=False, norm_layer=BatchNorm, norm_kwargs=None):
     out.add(nn.Conv2D(channels, kernel, stride, pad, groups=num_group, use_bias=False))
     out.add(norm_layer(scale=True, **({} if norm_kwargs is None else norm_kwargs)))
     if active:
-        out.add(ReLU6() if relu6 else nn.Activation('relu'))
+        out.add(ReLU6() if relu6 else nn.Activation("relu"))
 
 
 class LinearBottleneck(nn.HybridBlock):
-
-    def __init__(self, in_channels, channels, t, stride,
-                 norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+    def __init__(self, in_channels, channels, t, stride, norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
         super(LinearBottleneck, self).__init__(**kwargs)
         self.use_shortcut = stride == 1 and in_channels == channels
         with self.name_scope():
             self.out = nn.HybridSequential()
 
             if t != 1:
-                _add_conv(self.out,
-                          in_channels * t,
-                          relu6=True,
-                          norm_layer=norm_layer, norm_kwargs=norm_kwargs)
-            _add_conv(self.out,
-                      in_channels * t,
-                      kernel=3,
-                      stride=stride,
-                      pad=1,
-                      num_group=in_channels * t,
-                      relu6=True,
-                      norm_layer=norm_layer, norm_kwargs=norm_kwargs)
-            _add_conv(self.out,
-                      channels,
-                      active=False,
-                      relu6=True,
-                      norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                _add_conv(self.out, in_channels * t, relu6=True, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+            _add_conv(
+                self.out,
+                in_channels * t,
+                kernel=3,
+                stride=stride,
+                pad=1,
+                num_group=in_channels * t,
+                relu6=True,
+                norm_layer=norm_layer,
+                norm_kwargs=norm_kwargs,
+            )
+            _add_conv(self.out, channels, active=False, relu6=True, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
 
     def hybrid_forward(self, F, x):
         out = self.out(x)
@@ -104,45 +100,40 @@ class LinearBottleneck(nn.HybridBlock):
 
 
 class MobileNetV2(nn.HybridBlock):
-
-    def __init__(self, multiplier=1.0, classes=1000,
-                 norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+    def __init__(self, multiplier=1.0, classes=1000, norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
         super(MobileNetV2, self).__init__(**kwargs)
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='features_')
+            self.features = nn.HybridSequential(prefix="features_")
             with self.features.name_scope():
-                _add_conv(self.features, int(32 * multiplier), kernel=3,
-                          stride=2, pad=1, relu6=True,
-                          norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                _add_conv(
+                    self.features,
+                    int(32 * multiplier),
+                    kernel=3,
+                    stride=2,
+                    pad=1,
+                    relu6=True,
+                    norm_layer=norm_layer,
+                    norm_kwargs=norm_kwargs,
+                )
 
-                in_channels_group = [int(x * multiplier) for x in [32] + [16] + [24] * 2
-                                     + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3]
-                channels_group = [int(x * multiplier) for x in [16] + [24] * 2 + [32] * 3
-                                  + [64] * 4 + [96] * 3 + [160] * 3 + [320]]
+                in_channels_group = [int(x * multiplier) for x in [32] + [16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3]
+                channels_group = [int(x * multiplier) for x in [16] + [24] * 2 + [32] * 3 + [64] * 4 + [96] * 3 + [160] * 3 + [320]]
                 ts = [1] + [6] * 16
                 strides = [1, 2] * 2 + [1, 1, 2] + [1] * 6 + [2] + [1] * 3
 
                 for in_c, c, t, s in zip(in_channels_group, channels_group, ts, strides):
-                    self.features.add(LinearBottleneck(in_channels=in_c,
-                                                       channels=c,
-                                                       t=t,
-                                                       stride=s,
-                                                       norm_layer=norm_layer,
-                                                       norm_kwargs=norm_kwargs))
+                    self.features.add(
+                        LinearBottleneck(in_channels=in_c, channels=c, t=t, stride=s, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                    )
 
                 last_channels = int(1280 * multiplier) if multiplier > 1.0 else 1280
-                _add_conv(self.features,
-                          last_channels,
-                          relu6=True,
-                          norm_layer=norm_layer, norm_kwargs=norm_kwargs)
+                _add_conv(self.features, last_channels, relu6=True, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
 
                 self.features.add(nn.GlobalAvgPool2D())
 
-            self.output = nn.HybridSequential(prefix='output_')
+            self.output = nn.HybridSequential(prefix="output_")
             with self.output.name_scope():
-                self.output.add(
-                    nn.Conv2D(classes, 1, use_bias=False, prefix='pred_'),
-                    nn.Flatten())
+                self.output.add(nn.Conv2D(classes, 1, use_bias=False, prefix="pred_"), nn.Flatten())
 
     def hybrid_forward(self, F, x):
         x = self.features(x)
@@ -155,14 +146,14 @@ class MobileNetV2(nn.HybridBlock):
 
 # gluoncv/model_zoo/mobilenetv3.py
 def make_divisible(x, divisible_by=8):
-    return int(np.ceil(x * 1. / divisible_by) * divisible_by)
+    return int(np.ceil(x * 1.0 / divisible_by) * divisible_by)
 
 
 class Activation(HybridBlock):
     def __init__(self, act_func, **kwargs):
         super(Activation, self).__init__(**kwargs)
         if act_func == "relu":
-            self.act = nn.Activation('relu')
+            self.act = nn.Activation("relu")
         elif act_func == "relu6":
             self.act = ReLU6()
         elif act_func == "hard_sigmoid":
@@ -181,17 +172,14 @@ class Activation(HybridBlock):
 
 
 class _SE(HybridBlock):
-    def __init__(self, num_out, ratio=4, \
-                 act_func=("relu", "hard_sigmoid"), use_bn=False, prefix='', **kwargs):
+    def __init__(self, num_out, ratio=4, act_func=("relu", "hard_sigmoid"), use_bn=False, prefix="", **kwargs):
         super(_SE, self).__init__(**kwargs)
         self.use_bn = use_bn
         num_mid = make_divisible(num_out // ratio)
         self.pool = nn.GlobalAvgPool2D()
-        self.conv1 = nn.Conv2D(channels=num_mid, \
-                               kernel_size=1, use_bias=True, prefix=('%s_fc1_' % prefix))
+        self.conv1 = nn.Conv2D(channels=num_mid, kernel_size=1, use_bias=True, prefix=("%s_fc1_" % prefix))
         self.act1 = Activation(act_func[0])
-        self.conv2 = nn.Conv2D(channels=num_out, \
-                               kernel_size=1, use_bias=True, prefix=('%s_fc2_' % prefix))
+        self.conv2 = nn.Conv2D(channels=num_out, kernel_size=1, use_bias=True, prefix=("%s_fc2_" % prefix))
         self.act2 = Activation(act_func[1])
 
     def hybrid_forward(self, F, x):
@@ -204,15 +192,31 @@ class _SE(HybridBlock):
 
 
 class _Unit(HybridBlock):
-    def __init__(self, num_out, kernel_size=1, strides=1, pad=0, num_groups=1,
-                 use_act=True, act_type="relu", prefix='', norm_layer=BatchNorm, **kwargs):
+    def __init__(
+        self,
+        num_out,
+        kernel_size=1,
+        strides=1,
+        pad=0,
+        num_groups=1,
+        use_act=True,
+        act_type="relu",
+        prefix="",
+        norm_layer=BatchNorm,
+        **kwargs,
+    ):
         super(_Unit, self).__init__(**kwargs)
         self.use_act = use_act
-        self.conv = nn.Conv2D(channels=num_out, \
-                              kernel_size=kernel_size, strides=strides, \
-                              padding=pad, groups=num_groups, use_bias=False, \
-                              prefix='%s-conv2d_'%prefix)
-        self.bn = norm_layer(prefix='%s-batchnorm_'%prefix)
+        self.conv = nn.Conv2D(
+            channels=num_out,
+            kernel_size=kernel_size,
+            strides=strides,
+            padding=pad,
+            groups=num_groups,
+            use_bias=False,
+            prefix="%s-conv2d_" % prefix,
+        )
+        self.bn = norm_layer(prefix="%s-batchnorm_" % prefix)
         if use_act is True:
             self.act = Activation(act_type)
 
@@ -225,28 +229,40 @@ class _Unit(HybridBlock):
 
 
 class _ResUnit(HybridBlock):
-    def __init__(self, num_in, num_mid, num_out, \
-                 kernel_size, act_type="relu", \
-                 use_se=False, strides=1, prefix='', norm_layer=BatchNorm, **kwargs):
+    def __init__(
+        self, num_in, num_mid, num_out, kernel_size, act_type="relu", use_se=False, strides=1, prefix="", norm_layer=BatchNorm, **kwargs
+    ):
         super(_ResUnit, self).__init__(**kwargs)
         with self.name_scope():
             self.use_se = use_se
-            self.first_conv = (num_out != num_mid)
+            self.first_conv = num_out != num_mid
             self.use_short_cut_conv = True
             if self.first_conv:
-                self.expand = _Unit(num_mid, kernel_size=1, \
-                                    strides=1, pad=0, act_type=act_type, \
-                                    prefix='%s-exp'%prefix, norm_layer=norm_layer)
-            self.conv1 = _Unit(num_mid, kernel_size=kernel_size, strides=strides,
-                               pad=self._get_pad(kernel_size), \
-                               act_type=act_type, num_groups=num_mid, \
-                               prefix='%s-depthwise'%prefix, norm_layer=norm_layer)
+                self.expand = _Unit(
+                    num_mid, kernel_size=1, strides=1, pad=0, act_type=act_type, prefix="%s-exp" % prefix, norm_layer=norm_layer
+                )
+            self.conv1 = _Unit(
+                num_mid,
+                kernel_size=kernel_size,
+                strides=strides,
+                pad=self._get_pad(kernel_size),
+                act_type=act_type,
+                num_groups=num_mid,
+                prefix="%s-depthwise" % prefix,
+                norm_layer=norm_layer,
+            )
             if use_se:
-                self.se = _SE(num_mid, prefix='%s-se'%prefix)
-            self.conv2 = _Unit(num_out, kernel_size=1, \
-                               strides=1, pad=0, \
-                               act_type=act_type, use_act=False, \
-                               prefix='%s-linear'%prefix, norm_layer=norm_layer)
+                self.se = _SE(num_mid, prefix="%s-se" % prefix)
+            self.conv2 = _Unit(
+                num_out,
+                kernel_size=1,
+                strides=1,
+                pad=0,
+                act_type=act_type,
+                use_act=False,
+                prefix="%s-linear" % prefix,
+                norm_layer=norm_layer,
+            )
             if num_in != num_out or strides != 1:
                 self.use_short_cut_conv = False
 
@@ -275,14 +291,24 @@ class _ResUnit(HybridBlock):
 
 
 class _MobileNetV3(HybridBlock):
-    def __init__(self, cfg, cls_ch_squeeze, cls_ch_expand, multiplier=1.,
-                 classes=1000, norm_kwargs=None, last_gamma=False,
-                 final_drop=0., use_global_stats=False, name_prefix='',
-                 norm_layer=BatchNorm):
+    def __init__(
+        self,
+        cfg,
+        cls_ch_squeeze,
+        cls_ch_expand,
+        multiplier=1.0,
+        classes=1000,
+        norm_kwargs=None,
+        last_gamma=False,
+        final_drop=0.0,
+        use_global_stats=False,
+        name_prefix="",
+        norm_layer=BatchNorm,
+    ):
         super(_MobileNetV3, self).__init__(prefix=name_prefix)
         norm_kwargs = norm_kwargs if norm_kwargs is not None else {}
         if use_global_stats:
-            norm_kwargs['use_global_stats'] = True
+            norm_kwargs["use_global_stats"] = True
         # initialize residual networks
         k = multiplier
         self.last_gamma = last_gamma
@@ -290,53 +316,61 @@ class _MobileNetV3(HybridBlock):
         self.inplanes = 16
 
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
-            self.features.add(nn.Conv2D(channels=make_divisible(k*self.inplanes), \
-                                        kernel_size=3, padding=1, strides=2,
-                                        use_bias=False, prefix='first-3x3-conv-conv2d_'))
-            self.features.add(norm_layer(prefix='first-3x3-conv-batchnorm_'))
+            self.features = nn.HybridSequential(prefix="")
+            self.features.add(
+                nn.Conv2D(
+                    channels=make_divisible(k * self.inplanes),
+                    kernel_size=3,
+                    padding=1,
+                    strides=2,
+                    use_bias=False,
+                    prefix="first-3x3-conv-conv2d_",
+                )
+            )
+            self.features.add(norm_layer(prefix="first-3x3-conv-batchnorm_"))
             self.features.add(HardSwish())
             i = 0
             for layer_cfg in cfg:
-                layer = self._make_layer(kernel_size=layer_cfg[0],
-                                         exp_ch=make_divisible(k * layer_cfg[1]),
-                                         out_channel=make_divisible(k * layer_cfg[2]),
-                                         use_se=layer_cfg[3],
-                                         act_func=layer_cfg[4],
-                                         stride=layer_cfg[5],
-                                         prefix='seq-%d'%i,
-                                        )
+                layer = self._make_layer(
+                    kernel_size=layer_cfg[0],
+                    exp_ch=make_divisible(k * layer_cfg[1]),
+                    out_channel=make_divisible(k * layer_cfg[2]),
+                    use_se=layer_cfg[3],
+                    act_func=layer_cfg[4],
+                    stride=layer_cfg[5],
+                    prefix="seq-%d" % i,
+                )
                 self.features.add(layer)
                 i += 1
-            self.features.add(nn.Conv2D(channels= \
-                         make_divisible(k*cls_ch_squeeze), \
-                         kernel_size=1, padding=0, strides=1,
-                                        use_bias=False, prefix='last-1x1-conv1-conv2d_'))
-            self.features.add(norm_layer(prefix='last-1x1-conv1-batchnorm_',
-                                         **({} if norm_kwargs is None else norm_kwargs)))
+            self.features.add(
+                nn.Conv2D(
+                    channels=make_divisible(k * cls_ch_squeeze),
+                    kernel_size=1,
+                    padding=0,
+                    strides=1,
+                    use_bias=False,
+                    prefix="last-1x1-conv1-conv2d_",
+                )
+            )
+            self.features.add(norm_layer(prefix="last-1x1-conv1-batchnorm_", **({} if norm_kwargs is None else norm_kwargs)))
             self.features.add(HardSwish())
             self.features.add(nn.GlobalAvgPool2D())
-            self.features.add(nn.Conv2D(channels=cls_ch_expand, kernel_size=1, padding=0, strides=1,
-                                        use_bias=False, prefix='last-1x1-conv2-conv2d_'))
+            self.features.add(
+                nn.Conv2D(channels=cls_ch_expand, kernel_size=1, padding=0, strides=1, use_bias=False, prefix="last-1x1-conv2-conv2d_")
+            )
             self.features.add(HardSwish())
 
             if final_drop > 0:
                 self.features.add(nn.Dropout(final_drop))
-            self.output = nn.HybridSequential(prefix='output_')
+            self.output = nn.HybridSequential(prefix="output_")
             with self.output.name_scope():
-                self.output.add(
-                    nn.Conv2D(in_channels=cls_ch_expand, channels=classes,
-                              kernel_size=1, prefix='fc_'),
-                    nn.Flatten())
+                self.output.add(nn.Conv2D(in_channels=cls_ch_expand, channels=classes, kernel_size=1, prefix="fc_"), nn.Flatten())
 
-
-    def _make_layer(self, kernel_size, exp_ch, out_channel, use_se, act_func, stride=1, prefix=''):
+    def _make_layer(self, kernel_size, exp_ch, out_channel, use_se, act_func, stride=1, prefix=""):
 
         mid_planes = exp_ch
         out_planes = out_channel
-        layer = _ResUnit(self.inplanes, mid_planes, \
-                         out_planes, kernel_size, \
-                         act_func, strides=stride, use_se=use_se, prefix=prefix)
+        layer = _ResUnit(self.inplanes, mid_planes, out_planes, kernel_size, act_func, strides=stride, use_se=use_se, prefix=prefix)
         self.inplanes = out_planes
         return layer
 
@@ -346,57 +380,56 @@ class _MobileNetV3(HybridBlock):
         return x
 
 
-def get_mobilenet_v3(model_name, multiplier=1., pretrained=False, ctx=cpu(),
-                     root='~/.mxnet/models', norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+def get_mobilenet_v3(
+    model_name, multiplier=1.0, pretrained=False, ctx=cpu(), root="~/.mxnet/models", norm_layer=BatchNorm, norm_kwargs=None, **kwargs
+):
     if model_name == "large":
         cfg = [
             # k, exp, c,  se,     nl,  s,
-            [3, 16, 16, False, 'relu', 1],
-            [3, 64, 24, False, 'relu', 2],
-            [3, 72, 24, False, 'relu', 1],
-            [5, 72, 40, True, 'relu', 2],
-            [5, 120, 40, True, 'relu', 1],
-            [5, 120, 40, True, 'relu', 1],
-            [3, 240, 80, False, 'hard_swish', 2],
-            [3, 200, 80, False, 'hard_swish', 1],
-            [3, 184, 80, False, 'hard_swish', 1],
-            [3, 184, 80, False, 'hard_swish', 1],
-            [3, 480, 112, True, 'hard_swish', 1],
-            [3, 672, 112, True, 'hard_swish', 1],
-            [5, 672, 160, True, 'hard_swish', 2],
-            [5, 960, 160, True, 'hard_swish', 1],
-            [5, 960, 160, True, 'hard_swish', 1],
-            ]
+            [3, 16, 16, False, "relu", 1],
+            [3, 64, 24, False, "relu", 2],
+            [3, 72, 24, False, "relu", 1],
+            [5, 72, 40, True, "relu", 2],
+            [5, 120, 40, True, "relu", 1],
+            [5, 120, 40, True, "relu", 1],
+            [3, 240, 80, False, "hard_swish", 2],
+            [3, 200, 80, False, "hard_swish", 1],
+            [3, 184, 80, False, "hard_swish", 1],
+            [3, 184, 80, False, "hard_swish", 1],
+            [3, 480, 112, True, "hard_swish", 1],
+            [3, 672, 112, True, "hard_swish", 1],
+            [5, 672, 160, True, "hard_swish", 2],
+            [5, 960, 160, True, "hard_swish", 1],
+            [5, 960, 160, True, "hard_swish", 1],
+        ]
         cls_ch_squeeze = 960
         cls_ch_expand = 1280
     elif model_name == "small":
         cfg = [
             # k, exp, c,  se,     nl,  s,
-            [3, 16, 16, True, 'relu', 2],
-            [3, 72, 24, False, 'relu', 2],
-            [3, 88, 24, False, 'relu', 1],
-            [5, 96, 40, True, 'hard_swish', 2],
-            [5, 240, 40, True, 'hard_swish', 1],
-            [5, 240, 40, True, 'hard_swish', 1],
-            [5, 120, 48, True, 'hard_swish', 1],
-            [5, 144, 48, True, 'hard_swish', 1],
-            [5, 288, 96, True, 'hard_swish', 2],
-            [5, 576, 96, True, 'hard_swish', 1],
-            [5, 576, 96, True, 'hard_swish', 1],
-            ]
+            [3, 16, 16, True, "relu", 2],
+            [3, 72, 24, False, "relu", 2],
+            [3, 88, 24, False, "relu", 1],
+            [5, 96, 40, True, "hard_swish", 2],
+            [5, 240, 40, True, "hard_swish", 1],
+            [5, 240, 40, True, "hard_swish", 1],
+            [5, 120, 48, True, "hard_swish", 1],
+            [5, 144, 48, True, "hard_swish", 1],
+            [5, 288, 96, True, "hard_swish", 2],
+            [5, 576, 96, True, "hard_swish", 1],
+            [5, 576, 96, True, "hard_swish", 1],
+        ]
         cls_ch_squeeze = 576
         cls_ch_expand = 1280
     else:
         raise NotImplementedError
-    net = _MobileNetV3(cfg, cls_ch_squeeze, \
-                        cls_ch_expand, multiplier=multiplier, \
-                        final_drop=0.2, norm_layer=norm_layer, **kwargs)
+    net = _MobileNetV3(cfg, cls_ch_squeeze, cls_ch_expand, multiplier=multiplier, final_drop=0.2, norm_layer=norm_layer, **kwargs)
     if pretrained:
         from .model_store import get_model_file
-        net.load_parameters(get_model_file('mobilenetv3_%s' % model_name,
-                                           tag=pretrained,
-                                           root=root), ctx=ctx)
+
+        net.load_parameters(get_model_file("mobilenetv3_%s" % model_name, tag=pretrained, root=root), ctx=ctx)
         from ..data import ImageNet1kAttr
+
         attrib = ImageNet1kAttr()
         net.synset = attrib.synset
         net.classes = attrib.classes
@@ -405,63 +438,72 @@ def get_mobilenet_v3(model_name, multiplier=1., pretrained=False, ctx=cpu(),
 
 
 # gluoncv/model_zoo/densenet.py
-def _make_dense_block(num_layers, bn_size, growth_rate, dropout, stage_index,
-                      norm_layer, norm_kwargs):
-    out = nn.HybridSequential(prefix='stage%d_'%stage_index)
+def _make_dense_block(num_layers, bn_size, growth_rate, dropout, stage_index, norm_layer, norm_kwargs):
+    out = nn.HybridSequential(prefix="stage%d_" % stage_index)
     with out.name_scope():
         for _ in range(num_layers):
             out.add(_make_dense_layer(growth_rate, bn_size, dropout, norm_layer, norm_kwargs))
     return out
 
+
 def _make_dense_layer(growth_rate, bn_size, dropout, norm_layer, norm_kwargs):
-    new_features = nn.HybridSequential(prefix='')
+    new_features = nn.HybridSequential(prefix="")
     new_features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-    new_features.add(nn.Activation('relu'))
+    new_features.add(nn.Activation("relu"))
     new_features.add(nn.Conv2D(bn_size * growth_rate, kernel_size=1, use_bias=False))
     new_features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-    new_features.add(nn.Activation('relu'))
+    new_features.add(nn.Activation("relu"))
     new_features.add(nn.Conv2D(growth_rate, kernel_size=3, padding=1, use_bias=False))
     if dropout:
         new_features.add(nn.Dropout(dropout))
 
-    out = HybridConcurrent(axis=1, prefix='')
+    out = HybridConcurrent(axis=1, prefix="")
     out.add(Identity())
     out.add(new_features)
 
     return out
 
+
 def _make_transition(num_output_features, norm_layer, norm_kwargs):
-    out = nn.HybridSequential(prefix='')
+    out = nn.HybridSequential(prefix="")
     out.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-    out.add(nn.Activation('relu'))
+    out.add(nn.Activation("relu"))
     out.add(nn.Conv2D(num_output_features, kernel_size=1, use_bias=False))
     out.add(nn.AvgPool2D(pool_size=2, strides=2))
     return out
 
+
 # Net
 class DenseNet(HybridBlock):
-    def __init__(self, num_init_features, growth_rate, block_config,
-                 bn_size=4, dropout=0, classes=1000,
-                 norm_layer=BatchNorm, norm_kwargs=None, **kwargs):
+    def __init__(
+        self,
+        num_init_features,
+        growth_rate,
+        block_config,
+        bn_size=4,
+        dropout=0,
+        classes=1000,
+        norm_layer=BatchNorm,
+        norm_kwargs=None,
+        **kwargs,
+    ):
         super(DenseNet, self).__init__(**kwargs)
         with self.name_scope():
-            self.features = nn.HybridSequential(prefix='')
-            self.features.add(nn.Conv2D(num_init_features, kernel_size=7,
-                                        strides=2, padding=3, use_bias=False))
+            self.features = nn.HybridSequential(prefix="")
+            self.features.add(nn.Conv2D(num_init_features, kernel_size=7, strides=2, padding=3, use_bias=False))
             self.features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-            self.features.add(nn.Activation('relu'))
+            self.features.add(nn.Activation("relu"))
             self.features.add(nn.MaxPool2D(pool_size=3, strides=2, padding=1))
             # Add dense blocks
             num_features = num_init_features
             for i, num_layers in enumerate(block_config):
-                self.features.add(_make_dense_block(
-                    num_layers, bn_size, growth_rate, dropout, i+1, norm_layer, norm_kwargs))
+                self.features.add(_make_dense_block(num_layers, bn_size, growth_rate, dropout, i + 1, norm_layer, norm_kwargs))
                 num_features = num_features + num_layers * growth_rate
                 if i != len(block_config) - 1:
                     self.features.add(_make_transition(num_features // 2, norm_layer, norm_kwargs))
                     num_features = num_features // 2
             self.features.add(norm_layer(**({} if norm_kwargs is None else norm_kwargs)))
-            self.features.add(nn.Activation('relu'))
+            self.features.add(nn.Activation("relu"))
             self.features.add(nn.AvgPool2D(pool_size=7))
             self.features.add(nn.Flatten())
 
@@ -474,10 +516,12 @@ class DenseNet(HybridBlock):
 
 
 # Specification
-densenet_spec = {121: (64, 32, [6, 12, 24, 16]),
-                 161: (96, 48, [6, 12, 36, 24]),
-                 169: (64, 32, [6, 12, 32, 32]),
-                 201: (64, 32, [6, 12, 48, 32])}
+densenet_spec = {
+    121: (64, 32, [6, 12, 24, 16]),
+    161: (96, 48, [6, 12, 36, 24]),
+    169: (64, 32, [6, 12, 32, 32]),
+    201: (64, 32, [6, 12, 48, 32]),
+}
 
 
 # Constructor
@@ -490,30 +534,28 @@ class VGG(HybridBlock):
         assert len(layers) == len(filters)
         with self.name_scope():
             self.features = self._make_features(layers, filters, batch_norm)
-            self.features.add(nn.Dense(4096, activation='relu',
-                                       weight_initializer='normal',
-                                       bias_initializer='zeros'))
+            self.features.add(nn.Dense(4096, activation="relu", weight_initializer="normal", bias_initializer="zeros"))
             self.features.add(nn.Dropout(rate=0.5))
-            self.features.add(nn.Dense(4096, activation='relu',
-                                       weight_initializer='normal',
-                                       bias_initializer='zeros'))
+            self.features.add(nn.Dense(4096, activation="relu", weight_initializer="normal", bias_initializer="zeros"))
             self.features.add(nn.Dropout(rate=0.5))
-            self.output = nn.Dense(classes,
-                                   weight_initializer='normal',
-                                   bias_initializer='zeros')
+            self.output = nn.Dense(classes, weight_initializer="normal", bias_initializer="zeros")
 
     def _make_features(self, layers, filters, batch_norm):
-        featurizer = nn.HybridSequential(prefix='')
+        featurizer = nn.HybridSequential(prefix="")
         for i, num in enumerate(layers):
             for _ in range(num):
-                featurizer.add(nn.Conv2D(filters[i], kernel_size=3, padding=1,
-                                         weight_initializer=Xavier(rnd_type='gaussian',
-                                                                   factor_type='out',
-                                                                   magnitude=2),
-                                         bias_initializer='zeros'))
+                featurizer.add(
+                    nn.Conv2D(
+                        filters[i],
+                        kernel_size=3,
+                        padding=1,
+                        weight_initializer=Xavier(rnd_type="gaussian", factor_type="out", magnitude=2),
+                        bias_initializer="zeros",
+                    )
+                )
                 if batch_norm:
                     featurizer.add(nn.BatchNorm())
-                featurizer.add(nn.Activation('relu'))
+                featurizer.add(nn.Activation("relu"))
             featurizer.add(nn.MaxPool2D(strides=2))
         return featurizer
 
@@ -524,16 +566,19 @@ class VGG(HybridBlock):
 
 
 # Specification
-vgg_spec = {11: ([1, 1, 2, 2, 2], [64, 128, 256, 512, 512]),
-            13: ([2, 2, 2, 2, 2], [64, 128, 256, 512, 512]),
-            16: ([2, 2, 3, 3, 3], [64, 128, 256, 512, 512]),
-            19: ([2, 2, 4, 4, 4], [64, 128, 256, 512, 512])}
+vgg_spec = {
+    11: ([1, 1, 2, 2, 2], [64, 128, 256, 512, 512]),
+    13: ([2, 2, 2, 2, 2], [64, 128, 256, 512, 512]),
+    16: ([2, 2, 3, 3, 3], [64, 128, 256, 512, 512]),
+    19: ([2, 2, 4, 4, 4], [64, 128, 256, 512, 512]),
+}
 
 
 # Constructors
 
 
 # ---- end GluonCV 0.10.5 code ---------------------------------------------------------------
+
 
 def gluoncv_net(builder: str):
     """The network GluonCV's ``model_zoo.get_model(builder)`` builds, from GluonCV's own

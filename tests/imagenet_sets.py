@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 
 from zoocheck import __version__
-from zoocheck.checks.images import bundled_photos
 from zoocheck.checks.imagenet import classes
+from zoocheck.checks.images import bundled_photos
 from zoocheck.records import OnnxMetadata, WeightsRef
 from zoocheck.zoo_registry.types import Preprocess
 
@@ -155,10 +155,21 @@ def prototype_model(path: Path, prototypes: dict[int, np.ndarray], spec: Preproc
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     metadata = OnnxMetadata(
-        zoocheck_version=__version__, source="timm", model="prototype_test", arch="prototype", random_weights=False, random_seed=None,
-        weights=WeightsRef("class prototypes built by the test", None), published_weights_url=None,
-        preprocess=spec.to_dict(), input_size=spec.crop, label_space="imagenet-1k", output="logits", opset=17, versions={},
-    )  # fmt: skip
+        zoocheck_version=__version__,
+        source="timm",
+        model="prototype_test",
+        arch="prototype",
+        random_weights=False,
+        random_seed=None,
+        weights=WeightsRef("class prototypes built by the test", None),
+        published_weights_url=None,
+        preprocess=spec.to_dict(),
+        input_size=spec.crop,
+        label_space="imagenet-1k",
+        output="logits",
+        opset=17,
+        versions={},
+    )
     helper.set_model_props(model, {"zoocheck": json.dumps(metadata.to_json())})
     onnx.checker.check_model(model)
     onnx.save(model, str(path))

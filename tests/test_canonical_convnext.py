@@ -59,10 +59,21 @@ def test_preprocessing_and_ids_across_zoos():
     assert get_entry("ppcls", "MobileNetV2_x0_25").preprocess.image_library == "cv2"
     timm384 = get_entry("timm", "convnext_tiny.fb_in22k_ft_in1k_384")
     assert timm384.preprocess.resize_mode == "squash" and "convnext_tiny_384_in22ft1k" in timm384.aliases
-    tiny = {get_entry(*key).arch.id for key in [("torchvision", "convnext_tiny.IMAGENET1K_V1"), ("timm", "convnext_tiny.fb_in1k"),
-                                                ("mmpretrain", "convnext-tiny_32xb128_in1k"), ("ppcls", "ConvNeXt_tiny")]}  # fmt: skip
+    tiny = {
+        get_entry(*key).arch.id
+        for key in [
+            ("torchvision", "convnext_tiny.IMAGENET1K_V1"),
+            ("timm", "convnext_tiny.fb_in1k"),
+            ("mmpretrain", "convnext-tiny_32xb128_in1k"),
+            ("ppcls", "ConvNeXt_tiny"),
+        ]
+    }
     assert tiny == {"convnext_tiny"}
-    assert get_entry("timm", "convnextv2_atto.fcmae_ft_in1k").arch.id == get_entry("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k").arch.id == "convnext_v2_atto"
+    assert (
+        get_entry("timm", "convnextv2_atto.fcmae_ft_in1k").arch.id
+        == get_entry("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k").arch.id
+        == "convnext_v2_atto"
+    )
     ids = {e.arch.id for e in list_entries("timm") if e.arch.family == "convnext"}
     assert {"convnext_nano_overlapstem", "convnext_tiny_headnormfirst", "convnext_large_mlphead1536", "convnext_xxlarge_lneps1e-5"} <= ids
 
@@ -80,9 +91,15 @@ def test_canonical_form_is_refused_where_not_drawn():
     assert canonical_fingerprint(tiny, 17) == canonical_fingerprint(get_entry("mmpretrain", "convnext-tiny_32xb128_in1k").arch, 17)
 
 
-@pytest.mark.parametrize("source, name", [("timm", "convnext_atto"), ("timm", "convnextv2_atto"),
-                                          pytest.param("torchvision", "convnext_tiny", marks=pytest.mark.slow),
-                                          pytest.param("timm", "convnextv2_tiny", marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("timm", "convnext_atto"),
+        ("timm", "convnextv2_atto"),
+        pytest.param("torchvision", "convnext_tiny", marks=pytest.mark.slow),
+        pytest.param("timm", "convnextv2_tiny", marks=pytest.mark.slow),
+    ],
+)
 def test_numpy_forward_is_the_librarys_network(source, name):
     """The forward the random weights are drawn with computes torchvision's / timm's network
     (Linear and 1x1-conv MLPs, GRN) from the canonical weights under the library's names, to 1e-9
@@ -119,12 +136,18 @@ def test_random_weights_keep_every_block_in_play():
     assert np.ptp(logits, axis=1).min() > 1
 
 
-@pytest.mark.parametrize("source, name", [pytest.param("torchvision", "convnext_tiny", marks=pytest.mark.slow), ("timm", "convnext_atto.d2_in1k"),
-                                          ("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
-                                          pytest.param("timm", "convnextv2_atto.fcmae_ft_in1k", marks=pytest.mark.slow),
-                                          pytest.param("timm", "convnext_tiny.fb_in1k", marks=pytest.mark.slow),
-                                          pytest.param("mmpretrain", "convnext-tiny_32xb128_in1k", marks=pytest.mark.slow),
-                                          pytest.param("timm", "convnextv2_tiny.fcmae_ft_in1k", marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        pytest.param("torchvision", "convnext_tiny", marks=pytest.mark.slow),
+        ("timm", "convnext_atto.d2_in1k"),
+        ("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
+        pytest.param("timm", "convnextv2_atto.fcmae_ft_in1k", marks=pytest.mark.slow),
+        pytest.param("timm", "convnext_tiny.fb_in1k", marks=pytest.mark.slow),
+        pytest.param("mmpretrain", "convnext-tiny_32xb128_in1k", marks=pytest.mark.slow),
+        pytest.param("timm", "convnextv2_tiny.fcmae_ft_in1k", marks=pytest.mark.slow),
+    ],
+)
 def test_canonical_file(tmp_path, source, name):
     """torch.onnx's export of each zoo's network (timm's conv_mlp MLP as 1x1 convs and its GRN on
     NCHW or NHWC tensors, torchvision's layer scale on NCHW, mmpretrain's Linear layers) is the
@@ -138,9 +161,14 @@ def test_canonical_file(tmp_path, source, name):
     assert ("ReduceL2" in ops) == entry.arch.structure.grn
 
 
-@pytest.mark.parametrize("a, b", [("timm:convnextv2_atto.fcmae_ft_in1k", "mmpretrain:convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
-                                  pytest.param("torchvision:convnext_tiny", "timm:convnext_tiny.fb_in1k", marks=pytest.mark.slow),
-                                  pytest.param("timm:convnext_tiny.fb_in1k", "mmpretrain:convnext-tiny_32xb128_in1k", marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("timm:convnextv2_atto.fcmae_ft_in1k", "mmpretrain:convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
+        pytest.param("torchvision:convnext_tiny", "timm:convnext_tiny.fb_in1k", marks=pytest.mark.slow),
+        pytest.param("timm:convnext_tiny.fb_in1k", "mmpretrain:convnext-tiny_32xb128_in1k", marks=pytest.mark.slow),
+    ],
+)
 def test_compare_random_weights_says_identical(tmp_path, capsys, a, b):
     """One set of weights written in each zoo's own checkpoint format and read back by its
     converter: the canonical files are identical (timm's 1x1-conv MLP vs mmpretrain's Linear)."""

@@ -15,9 +15,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from onnx import helper, numpy_helper
 
-from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
 from zoocheck.converters.graph.canonical import simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
@@ -52,8 +52,10 @@ def _convert(tmp_path, source: str, name: str, size: int = SIZE, tol: float = PA
     return entry, model
 
 
-@pytest.mark.parametrize("source, name", [("torchvision", "efficientnet_b0"), ("timm", "tf_efficientnet_b0"), ("timm", "efficientnet_lite0"),
-                                          ("timm", "tf_efficientnet_lite0")])  # fmt: skip
+@pytest.mark.parametrize(
+    "source, name",
+    [("torchvision", "efficientnet_b0"), ("timm", "tf_efficientnet_b0"), ("timm", "efficientnet_lite0"), ("timm", "tf_efficientnet_lite0")],
+)
 def test_numpy_forward_is_the_librarys_network(source, name):
     """The forward the random weights are calibrated by computes torchvision's / timm's network
     from the canonical weights under the library's names (TF "same" padding at 64 px, ReLU6)."""
@@ -72,7 +74,9 @@ def check_numpy_forward(source: str, name: str, size: int = SIZE, fp32_tol: floa
     entry = converter_for(source).resolve(name)
     params = random_weights(entry.arch, SEED, size)
     network = (torchvision.models.get_model(name) if source == "torchvision" else timm.create_model(name)).eval().double()
-    missing, unexpected = network.load_state_dict({k: torch.from_numpy(v) for k, v in to_layout(params, entry.arch, source).items()}, strict=False)
+    missing, unexpected = network.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in to_layout(params, entry.arch, source).items()}, strict=False
+    )
     assert not unexpected and all(key.endswith("num_batches_tracked") for key in missing)
     x = calibration_batch(2, size, 2)
     with torch.no_grad():
@@ -90,7 +94,9 @@ def test_efficientnet_b0_canonical_file(tmp_path, source):
     assert ops == {"Conv", "Sigmoid", "Mul", "GlobalAveragePool", "Add", "Flatten", "Gemm"}
 
 
-@pytest.mark.parametrize("source", ["timm", pytest.param("mmpretrain", marks=pytest.mark.slow), pytest.param("ppcls", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "source", ["timm", pytest.param("mmpretrain", marks=pytest.mark.slow), pytest.param("ppcls", marks=pytest.mark.slow)]
+)
 def test_same_padding_b0_canonical_file_has_the_pads_at_its_input_size(tmp_path, source):
     """timm's tf_ port (Pad/Ceil/Cast/Shape chains at opset 17), mmpretrain's Conv2dAdaptivePadding
     and PaddleClas's SAME padding: TF's pads on the strided convolutions themselves, the input
@@ -108,8 +114,14 @@ def test_same_padding_depends_on_the_input_size():
     """At 260 px (B2's size) the third and fourth strided convs see 65 and 33 pixels: TF pads them
     symmetrically; the graph of another size is another structure; without a size there is none."""
     arch = get_entry("timm", "tf_efficientnet_b2.in1k").arch
-    pads = {n.name: list(helper.get_attribute_value(a)) for n in template_for(arch, 17, 260).graph.node for a in n.attribute if a.name == "pads"}
-    assert pads["stem.conv"] == pads["stage2.0.dw"] == [0, 0, 1, 1] and pads["stage3.0.dw"] == [2, 2, 2, 2] and pads["stage4.0.dw"] == [1, 1, 1, 1]
+    pads = {
+        n.name: list(helper.get_attribute_value(a)) for n in template_for(arch, 17, 260).graph.node for a in n.attribute if a.name == "pads"
+    }
+    assert (
+        pads["stem.conv"] == pads["stage2.0.dw"] == [0, 0, 1, 1]
+        and pads["stage3.0.dw"] == [2, 2, 2, 2]
+        and pads["stage4.0.dw"] == [1, 1, 1, 1]
+    )
     assert canonical_fingerprint(arch, 17, 260) != canonical_fingerprint(arch, 17, 256)
     assert canonical_fingerprint(arch, 17) is None
     with pytest.raises(NoCanonicalForm, match="depends on the input size"):
@@ -120,7 +132,11 @@ def test_same_padding_depends_on_the_input_size():
 
 def test_same_and_symmetric_padding_are_different_ids():
     assert get_entry("timm", "tf_efficientnet_b0.in1k").arch.id != get_entry("torchvision", "efficientnet_b0").arch.id
-    assert get_entry("timm", "tf_efficientnet_b0.in1k").arch.id == get_entry("mmpretrain", B0_SAME["mmpretrain"]).arch.id == get_entry("ppcls", "EfficientNetB0").arch.id
+    assert (
+        get_entry("timm", "tf_efficientnet_b0.in1k").arch.id
+        == get_entry("mmpretrain", B0_SAME["mmpretrain"]).arch.id
+        == get_entry("ppcls", "EfficientNetB0").arch.id
+    )
 
 
 def test_a_variant_the_family_does_not_draw_yet_stays_native():
@@ -148,9 +164,13 @@ def test_compare_random_weights_says_identical(tmp_path, capsys):
 
 
 def _model(nodes, weights: dict[str, np.ndarray], side, opset: int = 17, channels: int = 4):
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", channels, side, side])],
-                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, None)],
-                              [numpy_helper.from_array(v, k) for k, v in weights.items()])  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", channels, side, side])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -226,7 +246,10 @@ def test_small_convolutions_of_one_shape_keep_their_own_weights():
 
     rng = np.random.default_rng(3)
     weights = {"w1": rng.standard_normal((4, 4, 1, 1)).astype(np.float32), "w2": rng.standard_normal((4, 4, 1, 1)).astype(np.float32)}
-    nodes = [helper.make_node("Conv", ["input", "w1"], ["c1"], kernel_shape=[1, 1]), helper.make_node("Conv", ["c1", "w2"], ["logits"], kernel_shape=[1, 1])]
+    nodes = [
+        helper.make_node("Conv", ["input", "w1"], ["c1"], kernel_shape=[1, 1]),
+        helper.make_node("Conv", ["c1", "w2"], ["logits"], kernel_shape=[1, 1]),
+    ]
     model, lifted = lift_conv_weights(_model(nodes, weights, 3))
     slim = simplify(model, lifted)
     assert [n.input[1] for n in slim.graph.node] == ["w1", "w2"] and set(lifted) == {"w1", "w2"}

@@ -7,10 +7,10 @@ computes. At 64 pixels."""
 from __future__ import annotations
 
 import pytest
-from onnx import helper
-
 from conftest import assert_compare_identical
+from onnx import helper
 from test_canonical_efficientnet import SIZE, _convert, check_numpy_forward
+
 from zoocheck.converters.graph import NoCanonicalForm, canonical_fingerprint, resolve_form, template_for
 from zoocheck.zoo_registry import get_entry
 
@@ -25,11 +25,17 @@ OPS = {"Conv", "Sigmoid", "Mul", "GlobalAveragePool", "Add", "Flatten", "Gemm"}
 TIMM_OWN_FP32_TOL = 0.05
 
 
-@pytest.mark.parametrize("source, name, fp32_tol", [("torchvision", "efficientnet_v2_s", 1e-4), ("timm", "tf_efficientnetv2_b0", 1e-4),
-                                                    ("timm", "efficientnetv2_rw_t", TIMM_OWN_FP32_TOL),
-                                                    pytest.param("timm", "efficientnetv2_rw_s", TIMM_OWN_FP32_TOL, marks=pytest.mark.slow),
-                                                    pytest.param("timm", "tf_efficientnetv2_b3", 1e-4, marks=pytest.mark.slow),
-                                                    pytest.param("torchvision", "efficientnet_v2_m", 1e-4, marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.parametrize(
+    "source, name, fp32_tol",
+    [
+        ("torchvision", "efficientnet_v2_s", 1e-4),
+        ("timm", "tf_efficientnetv2_b0", 1e-4),
+        ("timm", "efficientnetv2_rw_t", TIMM_OWN_FP32_TOL),
+        pytest.param("timm", "efficientnetv2_rw_s", TIMM_OWN_FP32_TOL, marks=pytest.mark.slow),
+        pytest.param("timm", "tf_efficientnetv2_b3", 1e-4, marks=pytest.mark.slow),
+        pytest.param("torchvision", "efficientnet_v2_m", 1e-4, marks=pytest.mark.slow),
+    ],
+)
 def test_numpy_forward_is_the_librarys_network(source, name, fp32_tol):
     """torchvision's and timm's networks (timm's ``cn`` first stage and rw's ``er`` one at
     expansion 1, "same" padding) from the canonical weights under the library's names. V2-M at

@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from onnx import helper, numpy_helper
 
-from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.checks.images import random_inputs
 from zoocheck.cli import main
 from zoocheck.converters.graph import canonical_fingerprint
@@ -60,7 +60,9 @@ def test_numpy_forward_is_the_librarys(source, name):
     arch = get_entry(source, name).arch
     params = random_weights(arch, SEED, 32)
     network = _library_network(source, name).eval().double()
-    missing, unexpected = network.load_state_dict({k: torch.from_numpy(v) for k, v in to_layout(params, arch, source).items()}, strict=False)
+    missing, unexpected = network.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in to_layout(params, arch, source).items()}, strict=False
+    )
     assert not unexpected and all(key.endswith("num_batches_tracked") for key in missing)
     x = random_inputs(2, 32, seed=2)
     with torch.no_grad():
@@ -126,7 +128,10 @@ def test_one_id_from_torchvision_and_mmpretrain_is_one_canonical_graph(tmp_path)
     """torchvision's MobileNetV3-small and mmpretrain's (its network, its own random weights): the
     same canonical structure, each computing what its framework computes."""
     batch = random_inputs(2, SIZE, seed=1)
-    files = [_canonical_file(tmp_path, source, name, batch) for source, name in (("torchvision", "mobilenet_v3_small"), ("mmpretrain", "mobilenet-v3-small_8xb128_in1k"))]
+    files = [
+        _canonical_file(tmp_path, source, name, batch)
+        for source, name in (("torchvision", "mobilenet_v3_small"), ("mmpretrain", "mobilenet-v3-small_8xb128_in1k"))
+    ]
     assert files[0][0].arch == files[1][0].arch
     assert fingerprint(onnx.load(str(files[0][1]))) == fingerprint(onnx.load(str(files[1][1])))
     assert all(error <= PARITY_TOL for _, _, error in files)
@@ -138,7 +143,11 @@ def test_variants_not_drawn_yet_stay_native():
     from zoocheck.converters.graph import NoCanonicalForm, has_canonical_form, resolve_form
     from zoocheck.converters.weights import has_canonical_weights
 
-    for name, reason in (("tf_mobilenetv3_small_100.in1k", "same"), ("mobilenetv3_rw.rmsp_in1k", "large_rw"), ("mobilenetv3_large_150d.ra4_e3600_r256_in1k", "depth")):
+    for name, reason in (
+        ("tf_mobilenetv3_small_100.in1k", "same"),
+        ("mobilenetv3_rw.rmsp_in1k", "large_rw"),
+        ("mobilenetv3_large_150d.ra4_e3600_r256_in1k", "depth"),
+    ):
         arch = get_entry("timm", name).arch
         assert not has_canonical_form(arch) and not has_canonical_weights(arch) and resolve_form(arch, None) == "native"
         with pytest.raises(NoCanonicalForm, match=reason):
@@ -190,9 +199,13 @@ def test_every_layer_output_is_a_module_of_the_librarys_network(source, name):
 
 
 def _graph(nodes, weights: dict[str, np.ndarray], side: int, channels: int = 4, opset: int = 17, classes: int = 3):
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", channels, side, side])],
-                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", classes])],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in weights.items()])  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", channels, side, side])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", classes])],
+        [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in weights.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -232,7 +245,12 @@ def test_small_convolutions_of_one_shape_keep_their_own_weights():
     """Lifted weights leave data-less stand-ins; onnxslim's weight tying must not merge two small
     convolutions' stand-ins of one shape (a width-0.25 MobileNet's depthwise convs did)."""
     rng = np.random.default_rng(2)
-    weights = {"w1": rng.standard_normal((4, 1, 3, 3)), "w2": rng.standard_normal((4, 1, 3, 3)), "fc": rng.standard_normal((3, 4)), "b": np.zeros(3)}
+    weights = {
+        "w1": rng.standard_normal((4, 1, 3, 3)),
+        "w2": rng.standard_normal((4, 1, 3, 3)),
+        "fc": rng.standard_normal((3, 4)),
+        "b": np.zeros(3),
+    }
     nodes = [
         helper.make_node("Conv", ["input", "w1"], ["c1"], group=4, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
         helper.make_node("Conv", ["c1", "w2"], ["c2"], group=4, kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
@@ -337,7 +355,9 @@ def test_a_spatial_mean_keeping_dims_becomes_a_global_pool(opset):
     heads.reduce_mean_as_global_pool(model)
     assert [n.op_type for n in model.graph.node][:2] == ["GlobalAveragePool", "Mul"]
     np.testing.assert_allclose(run_model(model, x), expected, rtol=1e-5, atol=1e-6)
-    other = _activation_model([helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 3], keepdims=1), helper.make_node("Mul", ["input", "m"], ["y"])], {}, 17)
+    other = _activation_model(
+        [helper.make_node("ReduceMean", ["input"], ["m"], axes=[1, 3], keepdims=1), helper.make_node("Mul", ["input", "m"], ["y"])], {}, 17
+    )
     heads.reduce_mean_as_global_pool(other)
     assert other.graph.node[0].op_type == "ReduceMean"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import assert_forward_is_network, run_model
+
 from zoocheck.families.swin import canonical, layouts, names
 from zoocheck.families.swin.spec import SwinSpec
 from zoocheck.zoo_registry.types import Architecture
@@ -19,8 +19,15 @@ CLASSES = 10
 
 def _arch(v2: bool, pretrained_window: tuple[int, ...] = (), stages: int = 2) -> Architecture:
     """Two stages at 56 pixels; three at 112 (28, 14 and 7 tokens: two patch mergings)."""
-    spec = SwinSpec(dim=32, depths=(2,) * stages, heads=(2, 4, 8)[:stages], window=7, image_size=SIZE * 2 ** (stages - 2), v2=v2,
-                    pretrained_window=pretrained_window)  # fmt: skip
+    spec = SwinSpec(
+        dim=32,
+        depths=(2,) * stages,
+        heads=(2, 4, 8)[:stages],
+        window=7,
+        image_size=SIZE * 2 ** (stages - 2),
+        v2=v2,
+        pretrained_window=pretrained_window,
+    )
     return Architecture(spec, CLASSES)
 
 
@@ -35,8 +42,16 @@ def _timm(arch: Architecture, params):
     spec = arch.structure
     extra = {"pretrained_window_sizes": spec.pretrained_window} if spec.pretrained_window else {}
     name = "swinv2_tiny_window8_256" if spec.v2 else "swin_tiny_patch4_window7_224"
-    module = timm.create_model(name, img_size=spec.image_size, window_size=7, num_classes=CLASSES, embed_dim=spec.dim, depths=spec.depths,
-                               num_heads=spec.heads, **extra).eval()  # fmt: skip
+    module = timm.create_model(
+        name,
+        img_size=spec.image_size,
+        window_size=7,
+        num_classes=CLASSES,
+        embed_dim=spec.dim,
+        depths=spec.depths,
+        num_heads=spec.heads,
+        **extra,
+    ).eval()
     module.load_state_dict(torch_tensors(layouts.to_timm(params, arch)), strict=True)
     return module
 
@@ -49,8 +64,15 @@ def _torchvision(arch: Architecture, params):
 
     v2 = {"block": SwinTransformerBlockV2, "downsample_layer": PatchMergingV2} if arch.structure.v2 else {}
     spec = arch.structure
-    module = SwinTransformer(patch_size=[4, 4], embed_dim=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads), window_size=[7, 7],
-                             num_classes=CLASSES, **v2).eval()  # fmt: skip
+    module = SwinTransformer(
+        patch_size=[4, 4],
+        embed_dim=spec.dim,
+        depths=list(spec.depths),
+        num_heads=list(spec.heads),
+        window_size=[7, 7],
+        num_classes=CLASSES,
+        **v2,
+    ).eval()
     module.load_state_dict(torch_tensors(layouts.to_torchvision(params, arch)), strict=True)
     return module
 
@@ -95,11 +117,25 @@ def test_mmpretrain_network_is_mmpretrains_own(v2, pretrained_window):
     spec = arch.structure
     params = draw(arch, 0, spec.image_size)
     ours = _mmpretrain(arch, params)
-    sizes = dict(embed_dims=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads), **({"extra_norm_every_n_blocks": 0} if v2 else {}))
-    backbone = dict(type="SwinTransformerV2" if v2 else "SwinTransformer", arch=sizes, img_size=spec.image_size, window_size=7,
-                    out_indices=(len(spec.depths) - 1,), **({"pretrained_window_sizes": list(pretrained_window)} if pretrained_window else {}))  # fmt: skip
-    theirs = mmpretrain.build_classifier(dict(type="ImageClassifier", backbone=backbone, neck=dict(type="GlobalAveragePooling"),
-                                              head=dict(type="LinearClsHead", num_classes=CLASSES, in_channels=spec.features))).eval()  # fmt: skip
+    sizes = dict(
+        embed_dims=spec.dim, depths=list(spec.depths), num_heads=list(spec.heads), **({"extra_norm_every_n_blocks": 0} if v2 else {})
+    )
+    backbone = dict(
+        type="SwinTransformerV2" if v2 else "SwinTransformer",
+        arch=sizes,
+        img_size=spec.image_size,
+        window_size=7,
+        out_indices=(len(spec.depths) - 1,),
+        **({"pretrained_window_sizes": list(pretrained_window)} if pretrained_window else {}),
+    )
+    theirs = mmpretrain.build_classifier(
+        dict(
+            type="ImageClassifier",
+            backbone=backbone,
+            neck=dict(type="GlobalAveragePooling"),
+            head=dict(type="LinearClsHead", num_classes=CLASSES, in_channels=spec.features),
+        )
+    ).eval()
     missing, unexpected = theirs.load_state_dict(ours.state_dict(), strict=False)
     assert not unexpected and {k.rsplit(".", 1)[1] for k in missing} <= {"relative_position_index", "relative_coords_table"}
     assert bool(missing) == v2
@@ -123,12 +159,21 @@ def test_every_mmpretrain_entry_is_the_network_its_config_declares():
         spec, config = entry.arch.structure, apis.ModelHub.get(entry.name).config.model
         backbone = config.backbone
         assert backbone.type == ("SwinTransformerV2" if spec.v2 else "SwinTransformer"), entry.name
-        assert SIZES[backbone.arch] == (spec.dim, spec.depths, spec.heads) and backbone.img_size == spec.image_size == entry.input_size, entry.name
-        window = backbone.get("window_size") or backbone.get("stage_cfgs", {}).get("block_cfgs", {}).get("window_size") or (8 if spec.v2 else 7)
+        assert SIZES[backbone.arch] == (spec.dim, spec.depths, spec.heads) and backbone.img_size == spec.image_size == entry.input_size, (
+            entry.name
+        )
+        window = (
+            backbone.get("window_size") or backbone.get("stage_cfgs", {}).get("block_cfgs", {}).get("window_size") or (8 if spec.v2 else 7)
+        )
         windows = window if isinstance(window, list) else [window] * len(spec.depths)
-        assert [min(w, spec.resolution(s)) for s, w in enumerate(windows)] == [spec.stage_window(s) for s in range(len(spec.depths))], entry.name
+        assert [min(w, spec.resolution(s)) for s, w in enumerate(windows)] == [spec.stage_window(s) for s in range(len(spec.depths))], (
+            entry.name
+        )
         assert tuple(backbone.get("pretrained_window_sizes") or ()) == spec.pretrained_window, entry.name
-        assert not backbone.get("pad_small_map") and (config.head.in_channels, config.head.num_classes) == (spec.features, entry.arch.num_classes)
+        assert not backbone.get("pad_small_map") and (config.head.in_channels, config.head.num_classes) == (
+            spec.features,
+            entry.arch.num_classes,
+        )
 
 
 def test_the_shifted_windows_mask_and_pretrained_windows_matter():
@@ -159,13 +204,25 @@ def test_other_input_sizes_are_refused():
 def test_ids_across_zoos():
     """One id where the functions are one (the four zoos' Swin-T, their Swin V2 windows), another
     where the pretrained windows differ."""
-    assert (names.torchvision("swin_t") == names.timm("swin_tiny_patch4_window7_224.ms_in1k") == names.mmpretrain("swin-tiny_16xb64_in1k")
-            == names.paddleclas("SwinTransformer_tiny_patch4_window7_224"))  # fmt: skip
+    assert (
+        names.torchvision("swin_t")
+        == names.timm("swin_tiny_patch4_window7_224.ms_in1k")
+        == names.mmpretrain("swin-tiny_16xb64_in1k")
+        == names.paddleclas("SwinTransformer_tiny_patch4_window7_224")
+    )
     assert names.timm("swin_base_patch4_window12_384").id == names.mmpretrain("swin-base_3rdparty_in1k-384").id == "swin_base_w12_384"
-    assert (names.torchvision("swin_v2_t") == names.timm("swinv2_tiny_window8_256") == names.mmpretrain("swinv2-tiny-w8_3rdparty_in1k-256px")
-            == names.paddleclas("SwinTransformerV2_tiny_patch4_window8_256"))  # fmt: skip
+    assert (
+        names.torchvision("swin_v2_t")
+        == names.timm("swinv2_tiny_window8_256")
+        == names.mmpretrain("swinv2-tiny-w8_3rdparty_in1k-256px")
+        == names.paddleclas("SwinTransformerV2_tiny_patch4_window8_256")
+    )
     pretrained = names.timm("swinv2_base_window12to24_192to384")
-    assert pretrained == names.mmpretrain("swinv2-base-w24_in21k-pre_3rdparty_in1k-384px") == names.paddleclas("SwinTransformerV2_base_patch4_window24_384")
+    assert (
+        pretrained
+        == names.mmpretrain("swinv2-base-w24_in21k-pre_3rdparty_in1k-384px")
+        == names.paddleclas("SwinTransformerV2_base_patch4_window24_384")
+    )
     assert pretrained.id == "swinv2_base_w24_384_pw12-12-12-6"
     assert names.timm("swinv2_base_window16_256").id != names.mmpretrain("swinv2-base-w16_in21k-pre_3rdparty_in1k-256px").id
     for unread in ("swin_s3_tiny_224", "swinv2_cr_small_224"):
@@ -251,10 +308,15 @@ def test_layer_norm_decomposition_and_timm_tokens(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("timm_name, other", [("swin_tiny_patch4_window7_224.ms_in1k", "torchvision:swin_t.IMAGENET1K_V1"),
-                                              ("swinv2_tiny_window8_256.ms_in1k", "torchvision:swin_v2_t.IMAGENET1K_V1"),
-                                              ("swin_tiny_patch4_window7_224.ms_in1k", "mmpretrain:swin-tiny_16xb64_in1k"),
-                                              ("swinv2_tiny_window8_256.ms_in1k", "mmpretrain:swinv2-tiny-w8_3rdparty_in1k-256px")])  # fmt: skip
+@pytest.mark.parametrize(
+    "timm_name, other",
+    [
+        ("swin_tiny_patch4_window7_224.ms_in1k", "torchvision:swin_t.IMAGENET1K_V1"),
+        ("swinv2_tiny_window8_256.ms_in1k", "torchvision:swin_v2_t.IMAGENET1K_V1"),
+        ("swin_tiny_patch4_window7_224.ms_in1k", "mmpretrain:swin-tiny_16xb64_in1k"),
+        ("swinv2_tiny_window8_256.ms_in1k", "mmpretrain:swinv2-tiny-w8_3rdparty_in1k-256px"),
+    ],
+)
 def test_timm_and_other_zoos_swin_tiny_are_identical(tmp_path, timm_name, other):
     """One set of random weights as a timm state dict and a torchvision state dict or mmpretrain
     checkpoint, each converted by its own converter (torch.onnx, canonical graph): ``identical``."""

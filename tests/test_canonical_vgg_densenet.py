@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from onnx import helper, numpy_helper
 
-from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
 from zoocheck.checks.images import random_inputs
 from zoocheck.converters.graph import canonical_fingerprint
 from zoocheck.converters.graph.fingerprint import fingerprint
@@ -28,8 +28,10 @@ from zoocheck.zoo_registry import get_entry
 
 SEED = 5
 PARITY_TOL = 1e-5  # canonical file vs the framework's float64 forward, of the logit range
-PAIRS = {"densenet121": (("torchvision", "densenet121"), ("timm", "densenet121.tv_in1k")),
-         "vgg11": (("torchvision", "vgg11"), ("timm", "vgg11.tv_in1k"))}  # fmt: skip
+PAIRS = {
+    "densenet121": (("torchvision", "densenet121"), ("timm", "densenet121.tv_in1k")),
+    "vgg11": (("torchvision", "vgg11"), ("timm", "vgg11.tv_in1k")),
+}
 
 
 def _canonical_files(tmp_path, arch_id: str, size: int):
@@ -89,7 +91,9 @@ def test_densenet_numpy_forward_is_torchvisions():
     arch = get_entry("torchvision", "densenet121").arch
     params = random_weights(arch, SEED, 32)
     network = torchvision.models.densenet121(weights=None).eval().double()
-    missing, unexpected = network.load_state_dict({k: torch.from_numpy(v) for k, v in to_layout(params, arch, "torchvision").items()}, strict=False)
+    missing, unexpected = network.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in to_layout(params, arch, "torchvision").items()}, strict=False
+    )
     assert not unexpected and all(key.endswith("num_batches_tracked") for key in missing)
     x = random_inputs(2, 32, seed=2)
     with torch.no_grad():
@@ -118,9 +122,13 @@ def test_vgg_at_another_input_size_is_refused_in_one_line(tmp_path, capsys):
 
 
 def _graph(nodes, weights: dict[str, np.ndarray], side: int):
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", 4, side, side])],
-                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 3])],
-                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()])  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", 4, side, side])],
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in weights.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -181,7 +189,12 @@ def test_chained_concatenations_and_a_whole_map_head_pool_take_torchvisions_form
     """GluonCV's DenseNet (each layer's features appended to its input, ``AvgPool2D(7)`` on the 7x7
     map before the Flatten) as torchvision's: one Concat of every piece per layer, a global pool."""
     rng = np.random.default_rng(2)
-    weights = {"w": rng.standard_normal((2, 4, 1, 1)), "v": rng.standard_normal((2, 6, 1, 1)), "fc": rng.standard_normal((3, 8)), "b": rng.standard_normal(3)}
+    weights = {
+        "w": rng.standard_normal((2, 4, 1, 1)),
+        "v": rng.standard_normal((2, 6, 1, 1)),
+        "fc": rng.standard_normal((3, 8)),
+        "b": rng.standard_normal(3),
+    }
     nodes = [
         helper.make_node("Conv", ["input", "w"], ["n0"], kernel_shape=[1, 1]),
         helper.make_node("Concat", ["input", "n0"], ["x1"], axis=1),
@@ -219,7 +232,12 @@ def test_a_flatten_of_a_dense_layers_output_goes():
     """GluonCV's VGG head as MXNet exports it (a Flatten before every Dense): torchvision's form,
     one Flatten then Gemm, Relu, Gemm, the same numbers."""
     rng = np.random.default_rng(2)
-    weights = {"w1": rng.standard_normal((6, 4 * 5 * 5)), "b1": rng.standard_normal(6), "w2": rng.standard_normal((3, 6)), "b2": rng.standard_normal(3)}
+    weights = {
+        "w1": rng.standard_normal((6, 4 * 5 * 5)),
+        "b1": rng.standard_normal(6),
+        "w2": rng.standard_normal((3, 6)),
+        "b2": rng.standard_normal(3),
+    }
     nodes = [
         helper.make_node("Flatten", ["input"], ["f1"]),
         helper.make_node("Gemm", ["f1", "w1", "b1"], ["d1"], transB=1),

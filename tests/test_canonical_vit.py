@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import assert_forward_is_network
+
 from zoocheck.families.vit import canonical, layouts
 from zoocheck.families.vit.spec import ViTSpec
 from zoocheck.zoo_registry.types import Architecture
@@ -95,8 +95,15 @@ def test_mmpretrain_network_is_mmpretrains_own():
     small = {"embed_dims": 192, "num_layers": 2, "num_heads": 3, "feedforward_channels": 768}
     heads = {"distilled": "DeiTClsHead", "deit3_mm": "VisionTransformerClsHead"}
     backbones = {"distilled": "DistilledVisionTransformer", "deit3_mm": "DeiT3"}
-    configs = {kind: {"type": "ImageClassifier", "backbone": {"type": backbones[kind], "arch": small, "img_size": SIZE, "patch_size": 16},
-                      "neck": None, "head": {"type": heads[kind], "num_classes": CLASSES, "in_channels": 192}} for kind in heads}  # fmt: skip
+    configs = {
+        kind: {
+            "type": "ImageClassifier",
+            "backbone": {"type": backbones[kind], "arch": small, "img_size": SIZE, "patch_size": 16},
+            "neck": None,
+            "head": {"type": heads[kind], "num_classes": CLASSES, "in_channels": 192},
+        }
+        for kind in heads
+    }
     for kind, config in configs.items():
         _, _, ours = _network("mmpretrain", kind)
         if kind == "deit3_mm":  # ln2 is loaded but unused: random values in it must change nothing
@@ -181,8 +188,20 @@ def test_timm_and_mmpretrain_deit_tiny_are_identical(tmp_path):
     converted by its own converter (torch.onnx, canonical graph): ``identical``."""
     from zoocheck.cli import main
 
-    assert main(["compare", "timm:deit_tiny_patch16_224.fb_in1k", "mmpretrain:deit-tiny_4xb256_in1k", "--random-weights",
-                 "--results", str(tmp_path), "--json"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "compare",
+                "timm:deit_tiny_patch16_224.fb_in1k",
+                "mmpretrain:deit-tiny_4xb256_in1k",
+                "--random-weights",
+                "--results",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+        == 0
+    )
 
 
 def test_ids_across_zoos():
@@ -216,7 +235,9 @@ def test_paddle_network_is_paddleclas_own(distilled):
     arch = _arch("distilled" if distilled else "vit")
     ours = build_network(arch)
     cls = theirs_module.DistilledVisionTransformer if distilled else theirs_module.VisionTransformer
-    theirs = cls(img_size=SIZE, patch_size=16, class_num=CLASSES, embed_dim=192, depth=2, num_heads=3, mlp_ratio=4, qkv_bias=True, epsilon=1e-6)
+    theirs = cls(
+        img_size=SIZE, patch_size=16, class_num=CLASSES, embed_dim=192, depth=2, num_heads=3, mlp_ratio=4, qkv_bias=True, epsilon=1e-6
+    )
     params = _params(arch)
     state = {k: paddle.to_tensor(v) for k, v in layouts.to_paddle(params, arch).items()}
     assert set(state) == set(theirs.state_dict()) == set(ours.state_dict())
@@ -230,8 +251,13 @@ def test_paddle_network_is_paddleclas_own(distilled):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("paddle_name, timm_name", [("DeiT_tiny_patch16_224", "deit_tiny_patch16_224.fb_in1k"),
-                                                    ("DeiT_tiny_distilled_patch16_224", "deit_tiny_distilled_patch16_224.fb_in1k")])  # fmt: skip
+@pytest.mark.parametrize(
+    "paddle_name, timm_name",
+    [
+        ("DeiT_tiny_patch16_224", "deit_tiny_patch16_224.fb_in1k"),
+        ("DeiT_tiny_distilled_patch16_224", "deit_tiny_distilled_patch16_224.fb_in1k"),
+    ],
+)
 def test_timm_and_paddleclas_deit_tiny_are_identical(tmp_path, paddle_name, timm_name):
     """One set of random weights as a timm state dict and a PaddleClas .pdparams, converted by
     torch.onnx and paddle2onnx (its attention as ``(q @ k^T) * scale``, ``x[:, 0]`` a Slice,
@@ -241,9 +267,14 @@ def test_timm_and_paddleclas_deit_tiny_are_identical(tmp_path, paddle_name, timm
     assert main(["compare", f"timm:{timm_name}", f"ppcls:{paddle_name}", "--random-weights", "--results", str(tmp_path), "--json"]) == 0
 
 
-@pytest.mark.parametrize("source, name", [("mmpretrain", "deit-tiny-distilled_3rdparty_in1k"),
-                                          pytest.param("torchvision", "vit_b_32.IMAGENET1K_V1", marks=pytest.mark.slow),
-                                          pytest.param("ppcls", "DeiT_tiny_distilled_patch16_224", marks=pytest.mark.slow)])  # fmt: skip
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("mmpretrain", "deit-tiny-distilled_3rdparty_in1k"),
+        pytest.param("torchvision", "vit_b_32.IMAGENET1K_V1", marks=pytest.mark.slow),
+        pytest.param("ppcls", "DeiT_tiny_distilled_patch16_224", marks=pytest.mark.slow),
+    ],
+)
 def test_parity_from_a_checkpoint_in_the_zoos_format(tmp_path, source, name):
     """Random weights written as the zoo ships them (mmpretrain's ``{"meta", "state_dict"}``,
     torchvision's state dict, PaddleClas's .pdparams), converted to the canonical graph and checked
@@ -257,4 +288,6 @@ def test_parity_from_a_checkpoint_in_the_zoos_format(tmp_path, source, name):
     entry = get_entry(source, name)
     suffix = {"mmpretrain": ".pth", "torchvision": ".pth", "ppcls": ".pdparams"}[source]
     weights = random_checkpoint(entry, tmp_path / f"weights{suffix}", seed=3)
-    assert main(["parity", "--src", source, "--model", name, "--weights", str(weights), "--results", str(tmp_path / "results"), "--json"]) == 0
+    assert (
+        main(["parity", "--src", source, "--model", name, "--weights", str(weights), "--results", str(tmp_path / "results"), "--json"]) == 0
+    )

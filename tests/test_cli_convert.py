@@ -7,10 +7,10 @@ import onnx
 import pytest
 
 from zoocheck.checks.images import bundled_photos
-from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.converters.normalize import read_metadata
+from zoocheck.converters.onnx_runtime import run_first_output, session
 from zoocheck.digests import file_digest
 from zoocheck.zoo_registry import get_entry
 

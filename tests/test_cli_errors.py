@@ -49,7 +49,10 @@ def test_output_must_be_an_onnx_file(tmp_path, capsys):
         (["table", "--json", "--format", "html"], ("--json", "--format")),
         (["table", "--format", "md", "--output", "{tmp}/t.html"], ("--format md", "t.html")),
         (["table", "--json", "--output", "{tmp}/t.json"], ("--json", "--output")),
-        (["eval", "--src", "torchvision", "--model", "resnet18", "--data", "{tmp}", "--no-cache", "--cache-dir", "{tmp}/c"], ("--no-cache", "--cache-dir")),
+        (
+            ["eval", "--src", "torchvision", "--model", "resnet18", "--data", "{tmp}", "--no-cache", "--cache-dir", "{tmp}/c"],
+            ("--no-cache", "--cache-dir"),
+        ),
         (["preprocess", "--src", "timm", "--model", "resnet18.a1_in1k", "--unverified-onnx"], ("--unverified-onnx", "--onnx")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,
@@ -84,7 +87,11 @@ def test_a_zoocheck_bug_is_one_line_and_its_traceback_only_with_verbose(monkeypa
     monkeypatch.setattr("zoocheck.cli.table.run", broken)
     assert main(["table"]) == 1
     line = _one_error_line(capsys.readouterr().err)
-    assert "internal error: ValueError: no such column (a zoocheck bug" in line and "second line" not in line and "--verbose shows where" in line
+    assert (
+        "internal error: ValueError: no such column (a zoocheck bug" in line
+        and "second line" not in line
+        and "--verbose shows where" in line
+    )
     assert main(["table", "--verbose"]) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "in broken" in err and err.rstrip().splitlines()[-1] == line
@@ -134,10 +141,27 @@ def test_a_model_that_cannot_be_built_is_one_line_from_the_failure_log_in_eval(t
     data.mkdir(parents=True)
     (data / f"ILSVRC2012_val_00000001{photos[0].suffix}").write_bytes(photos[0].read_bytes())
     results = tmp_path / "r"
-    argv = ["eval", "--src", "onnx-zoo", "--model", "densenet-12", "--random-weights", "--data", str(tmp_path / "val"), "--no-cache", "--no-progress", "--results", str(results)]
+    argv = [
+        "eval",
+        "--src",
+        "onnx-zoo",
+        "--model",
+        "densenet-12",
+        "--random-weights",
+        "--data",
+        str(tmp_path / "val"),
+        "--no-cache",
+        "--no-progress",
+        "--results",
+        str(results),
+    ]
     assert main(argv) == 1
     line = _one_error_line(capsys.readouterr().err)
-    assert "onnx-zoo/densenet-12: build failed" in line and "zoocheck fetch --src onnx-zoo --model densenet-12" in line and str(results / "failures.jsonl") in line
+    assert (
+        "onnx-zoo/densenet-12: build failed" in line
+        and "zoocheck fetch --src onnx-zoo --model densenet-12" in line
+        and str(results / "failures.jsonl") in line
+    )
     [record] = [json.loads(text) for text in (results / "failures.jsonl").read_text().splitlines()]
     assert record["model"] == "densenet-12" and record["stage"] == "build" and not record["bad_input"]
     assert not list(results.rglob("*.onnx"))
@@ -147,7 +171,17 @@ def test_an_eval_whose_images_all_fail_to_decode_is_a_failure(tmp_path, capsys, 
     data = tmp_path / "val" / "n01440764"
     data.mkdir(parents=True)
     (data / "ILSVRC2012_val_00000001.JPEG").write_bytes(b"\xff\xd8 not really a jpeg")
-    argv = ["eval", "--onnx", str(torchvision_resnet18_onnx), "--data", str(tmp_path / "val"), "--no-cache", "--no-progress", "--results", str(tmp_path / "r")]
+    argv = [
+        "eval",
+        "--onnx",
+        str(torchvision_resnet18_onnx),
+        "--data",
+        str(tmp_path / "val"),
+        "--no-cache",
+        "--no-progress",
+        "--results",
+        str(tmp_path / "r"),
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "zoocheck: error: no image could be evaluated" in err
@@ -158,14 +192,18 @@ def test_a_variant_the_quantizer_refuses_is_one_line_and_no_file(tmp_path, capsy
     the failure log keeps all it said, and no variant file is left."""
     library = tmp_path / "site-packages" / "fakequant"
     library.mkdir(parents=True)
-    (library / "__init__.py").write_text("def convert(*args, **kwargs):\n    raise RuntimeError('Unsupported op Foo in node 17\\nmore the library said')\n")
+    (library / "__init__.py").write_text(
+        "def convert(*args, **kwargs):\n    raise RuntimeError('Unsupported op Foo in node 17\\nmore the library said')\n"
+    )
     monkeypatch.syspath_prepend(str(library.parent))
     import fakequant
 
     monkeypatch.setattr("zoocheck.converters.variants.write_variant", fakequant.convert)
     output = tmp_path / "variant.onnx"
     results = tmp_path / "r"
-    assert main(["quantize", str(torchvision_resnet18_onnx), "--precision", "fp16", "--output", str(output), "--results", str(results)]) == 1
+    assert (
+        main(["quantize", str(torchvision_resnet18_onnx), "--precision", "fp16", "--output", str(output), "--results", str(results)]) == 1
+    )
     line = _one_error_line(capsys.readouterr().err)
     assert "export failed: RuntimeError raised inside fakequant: Unsupported op Foo in node 17 (--verbose shows all it said)" in line
     [record] = [json.loads(text) for text in (results / "failures.jsonl").read_text().splitlines()]
@@ -202,19 +240,21 @@ def test_a_failure_raised_by_a_library_names_it_and_keeps_its_text_apart(tmp_pat
 
     library = tmp_path / "site-packages" / "fakelib.py"
     library.parent.mkdir()
-    library.write_text(
-        "def fail(text):\n    raise ValueError(text)\n"
-        "def fail_quietly():\n    raise RuntimeError()\n"
-    )  # fmt: skip
+    library.write_text("def fail(text):\n    raise ValueError(text)\ndef fail_quietly():\n    raise RuntimeError()\n")
     monkeypatch.syspath_prepend(str(library.parent))
     import fakelib
 
     long = Failure.from_exception("gluon", "resnet18_v1", "export", _raise_in(fakelib.fail, "\x1b[31mshape mismatch\x1b[0m " + "x" * 300))
-    assert long.message.startswith("ValueError raised inside fakelib: shape mismatch x") and long.message.endswith("... (--verbose shows all it said)")
+    assert long.message.startswith("ValueError raised inside fakelib: shape mismatch x") and long.message.endswith(
+        "... (--verbose shows all it said)"
+    )
     assert len(long.message) < LIBRARY_LINE_CHARS + 80 and "\x1b" not in long.message + long.detail and len(long.detail) > 300
-    mxnet_style = "Traceback (most recent call last):\n  File \"x.py\", line 1\n    op()\nmxnet.base.MXNetError: [12:00] src/op.cc:42: Check failed: dim == 4"
+    mxnet_style = 'Traceback (most recent call last):\n  File "x.py", line 1\n    op()\nmxnet.base.MXNetError: [12:00] src/op.cc:42: Check failed: dim == 4'
     said = Failure.from_exception("gluon", "resnet18_v1", "export", _raise_in(fakelib.fail, mxnet_style))
-    assert said.message == "ValueError raised inside fakelib: mxnet.base.MXNetError: [12:00] src/op.cc:42: Check failed: dim == 4 (--verbose shows all it said)"
+    assert (
+        said.message
+        == "ValueError raised inside fakelib: mxnet.base.MXNetError: [12:00] src/op.cc:42: Check failed: dim == 4 (--verbose shows all it said)"
+    )
     silent = Failure.from_exception("gluon", "resnet18_v1", "export", _raise_in(fakelib.fail_quietly))
     assert silent.message == "RuntimeError raised inside fakelib (its message is in the failure log; --verbose shows it)"
     stdlib = Failure.from_exception("ppcls", "ResNet18", "build", _raise_in(stdlib_json.loads, "{"))
@@ -245,7 +285,20 @@ def test_convert_whose_variant_fails_keeps_the_fp32_file_and_says_why(tmp_path, 
 
     monkeypatch.setattr("zoocheck.converters.variants.write_variant", refuse)
     output = tmp_path / "r18.onnx"
-    argv = ["convert", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "fp16", "--output", str(output), "--results", str(tmp_path / "r")]
+    argv = [
+        "convert",
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--precision",
+        "fp16",
+        "--output",
+        str(output),
+        "--results",
+        str(tmp_path / "r"),
+    ]
     assert main(argv) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "torchvision/resnet18.IMAGENET1K_V1: export failed: " in line and "keeps no Resize" in line and "failures.jsonl" in line
@@ -267,7 +320,10 @@ def test_a_sweep_without_fetched_weights_records_how_to_get_them(tmp_path, capsy
     assert main(["sweep", "--src", "torchvision", "--arch", "resnet18", "--steps", "convert", "--json", "--results", str(results)]) == 1
     [record] = json.loads(capsys.readouterr().out)
     assert record["status"] == "failed" and record["category"] == "weights", record
-    assert "zoocheck fetch --src torchvision --model resnet18.IMAGENET1K_V1" in record["message"] and "or --random-weights" in record["message"]
+    assert (
+        "zoocheck fetch --src torchvision --model resnet18.IMAGENET1K_V1" in record["message"]
+        and "or --random-weights" in record["message"]
+    )
     assert "--weights" not in record["message"].replace("--random-weights", "")
     assert not list(results.rglob("*.onnx"))
 
@@ -282,7 +338,18 @@ def test_diff_eval_pairs_two_evaluations_and_refuses_other_images(tmp_path, caps
     results = tmp_path / "r"
 
     def predictions(*options: str) -> str:
-        argv = ["eval", "--onnx", str(torchvision_resnet18_onnx), "--data", str(data), "--no-cache", "--no-progress", "--json", "--results", str(results)]
+        argv = [
+            "eval",
+            "--onnx",
+            str(torchvision_resnet18_onnx),
+            "--data",
+            str(data),
+            "--no-cache",
+            "--no-progress",
+            "--json",
+            "--results",
+            str(results),
+        ]
         assert main([*argv, *options]) == 0
         return json.loads(capsys.readouterr().out)["predictions"]
 

@@ -24,9 +24,11 @@ def test_a_reader_that_closed_the_pipe_ends_the_command_quietly(command, tmp_pat
     try:
         done = subprocess.run(
             [sys.executable, "-m", "zoocheck", *command],
-            stdout=write_end, stderr=subprocess.PIPE, timeout=120,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=120,
             env={**os.environ, "ZOOCHECK_RESULTS": str(tmp_path / "results")},
-        )  # fmt: skip
+        )
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr.decode()) == (141, "")
@@ -52,10 +54,44 @@ def test_written_files_get_the_umask_mode_not_the_temporary_files_0600(tmp_path)
         store = ResultsStore(tmp_path / "results")
         store.replace_results(lambda record: True, [])
         html = tmp_path / "table.html"
-        assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "html", "--output", str(html), "--results", str(store.directory)]) == 0
+        assert (
+            main(
+                [
+                    "table",
+                    "--src",
+                    "torchvision",
+                    "--arch",
+                    "resnet18",
+                    "--format",
+                    "html",
+                    "--output",
+                    str(html),
+                    "--results",
+                    str(store.directory),
+                ]
+            )
+            == 0
+        )
         os.umask(0o027)
         csv_file = tmp_path / "table.csv"
-        assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--format", "csv", "--output", str(csv_file), "--results", str(store.directory)]) == 0
+        assert (
+            main(
+                [
+                    "table",
+                    "--src",
+                    "torchvision",
+                    "--arch",
+                    "resnet18",
+                    "--format",
+                    "csv",
+                    "--output",
+                    str(csv_file),
+                    "--results",
+                    str(store.directory),
+                ]
+            )
+            == 0
+        )
     finally:
         os.umask(previous)
     assert stat.S_IMODE(store.results_path.stat().st_mode) == 0o644
@@ -69,7 +105,19 @@ def test_every_command_has_json_output():
 
     parser = build_parser()
     [commands] = [a for a in parser._actions if a.dest == "command"]
-    assert set(commands.choices) >= {"convert", "parity", "list", "show", "fetch", "audit", "eval", "table", "preprocess", "sweep", "compare"}
+    assert set(commands.choices) >= {
+        "convert",
+        "parity",
+        "list",
+        "show",
+        "fetch",
+        "audit",
+        "eval",
+        "table",
+        "preprocess",
+        "sweep",
+        "compare",
+    }
     for name, subparser in commands.choices.items():
         assert "--json" in subparser._option_string_actions, name
 
@@ -97,5 +145,7 @@ def test_every_command_and_option_the_readme_shows_exists():
         known = commands.choices[command]._option_string_actions.keys() | parser._option_string_actions.keys()
         unknown = [option for option in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", rest) if option not in known]
         assert not unknown, (line, unknown)
-    table = {m.group(1) for m in re.finditer(r"^\| `zoocheck ([a-z-]+)", readme, re.M)} | {m.group(1) for m in re.finditer(r"/ `zoocheck ([a-z-]+)", readme)}
+    table = {m.group(1) for m in re.finditer(r"^\| `zoocheck ([a-z-]+)", readme, re.M)} | {
+        m.group(1) for m in re.finditer(r"/ `zoocheck ([a-z-]+)", readme)
+    }
     assert table == set(commands.choices)

@@ -58,8 +58,16 @@ def test_top5_overlap_counts_shared_classes():
 def test_result_round_trips_through_json_and_can_be_rejudged():
     ref = np.random.default_rng(0).standard_normal((3, 10))
     test = ref + 2e-3 * (ref.max() - ref.min())
-    result = parity_result(source="timm", model="m", reference_runtime="torch", test_runtime="onnxruntime",
-                           names=["a", "b", "c"], reference=ref, test=test, random_weights=True)
+    result = parity_result(
+        source="timm",
+        model="m",
+        reference_runtime="torch",
+        test_runtime="onnxruntime",
+        names=["a", "b", "c"],
+        reference=ref,
+        test=test,
+        random_weights=True,
+    )
     assert result.status == "failed"
     restored = ParityResult.from_json(json.loads(json.dumps(result.to_json())))
     assert restored.comparisons == result.comparisons
@@ -69,8 +77,16 @@ def test_result_round_trips_through_json_and_can_be_rejudged():
 
 
 def test_shape_mismatch_is_an_error_result_not_an_exception():
-    result = parity_result(source="s", model="m", reference_runtime="r", test_runtime="t", names=["a"],
-                           reference=np.zeros((1, 10)), test=np.zeros((1, 11)), random_weights=False)
+    result = parity_result(
+        source="s",
+        model="m",
+        reference_runtime="r",
+        test_runtime="t",
+        names=["a"],
+        reference=np.zeros((1, 10)),
+        test=np.zeros((1, 11)),
+        random_weights=False,
+    )
     assert result.status == "error"
     assert result.failure.stage == "parity"
 

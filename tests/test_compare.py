@@ -9,8 +9,8 @@ import pytest
 from onnx import numpy_helper
 
 from zoocheck.checks.compare import ArchitectureMismatch, compare_files, compare_weights, summary_lines
-from zoocheck.records import Comparison, Side, record_from_json
 from zoocheck.checks.images import bundled_photos
+from zoocheck.records import Side, record_from_json
 from zoocheck.zoo_registry import get_entry
 
 TV18 = "resnet18.IMAGENET1K_V1"
@@ -48,7 +48,9 @@ def test_a_perturbed_tensor_is_named_and_found_where_it_diverges(tv18, tmp_path)
     entry = get_entry("torchvision", TV18)
     model = onnx.load(str(tv18))
     consumers = {i: n for n in model.graph.node for i in n.input}
-    index = next(i for i, t in enumerate(model.graph.initializer) if t.name in consumers and consumers[t.name].op_type == "Conv" and len(t.dims) == 4)
+    index = next(
+        i for i, t in enumerate(model.graph.initializer) if t.name in consumers and consumers[t.name].op_type == "Conv" and len(t.dims) == 4
+    )
     altered = tmp_path / "altered.onnx"
     name = _scaled_copy(tv18, altered, index, 3.0)
     result = compare_files(entry, _side(entry, tv18), entry, _side(entry, altered), images=bundled_photos())
@@ -81,7 +83,6 @@ def test_different_architectures_are_refused_naming_both():
 
 
 def _compare_json(capsys, *argv) -> tuple[int, dict]:
-    import json
 
     from zoocheck.cli import main
 
@@ -91,18 +92,23 @@ def _compare_json(capsys, *argv) -> tuple[int, dict]:
 
 
 def test_cli_random_weights_self_test_is_identical_and_stored(tmp_path, capsys):
-    import json
 
     from zoocheck.store import ResultsStore
 
-    code, result = _compare_json(capsys, "timm:resnet18.a1_in1k", "mmpretrain:resnet18_8xb32_in1k", "--random-weights", "--results", str(tmp_path))
+    code, result = _compare_json(
+        capsys, "timm:resnet18.a1_in1k", "mmpretrain:resnet18_8xb32_in1k", "--random-weights", "--results", str(tmp_path)
+    )
     assert code == 0 and result["verdict"] == "identical", result
     assert result["weights"]["identical"] and result["weights"]["tensors"] > 40
     assert result["random_weights"] and result["a"]["random_seed"] == 0
     assert result["function"]["max_rel_err"] < 1e-5 and result["function"]["top1_agree"] == result["function"]["inputs"]
     assert result["preprocessing"]["max_pixel_diff"] > 0  # timm's bicubic crop_pct 0.95 vs mmpretrain's cv2 bilinear 256
     # the comparison is kept in the store (kind compare), verdict included
-    stored = [json.loads(line) for line in ResultsStore(tmp_path).results_path.read_text().splitlines() if json.loads(line).get("kind") == "compare"]
+    stored = [
+        json.loads(line)
+        for line in ResultsStore(tmp_path).results_path.read_text().splitlines()
+        if json.loads(line).get("kind") == "compare"
+    ]
     assert len(stored) == 1 and stored[0]["verdict"] == "identical"
 
 
@@ -118,7 +124,9 @@ def test_cli_a_perturbed_tensor_in_one_checkpoint_is_different_and_named(tmp_pat
     state = torch.load(path_b, weights_only=True)
     state["layer3.0.conv2.weight"] *= 1.5
     torch.save(state, path_b)
-    code, result = _compare_json(capsys, f"torchvision:{TV18}", "timm:resnet18.tv_in1k", "--weights", str(path_a), str(path_b), "--results", str(tmp_path))
+    code, result = _compare_json(
+        capsys, f"torchvision:{TV18}", "timm:resnet18.tv_in1k", "--weights", str(path_a), str(path_b), "--results", str(tmp_path)
+    )
     assert code == 1 and result["verdict"] == "different"
     assert [d["name"] for d in result["weights"]["differing"]] == ["layer3.0.conv2.weight"]
     assert result["first_divergence"]["node"].startswith("layer3.0.conv2")
@@ -141,7 +149,14 @@ def test_cli_model_without_source_is_a_usage_error(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pair", [("timm:resnet50d.ra2_in1k", "mmpretrain:resnetv1d50_8xb32_in1k"), ("timm:resnet50d.ra2_in1k", "ppcls:ResNet50_vd"), ("mmpretrain:resnetv1d50_8xb32_in1k", "ppcls:ResNet50_vd")])
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("timm:resnet50d.ra2_in1k", "mmpretrain:resnetv1d50_8xb32_in1k"),
+        ("timm:resnet50d.ra2_in1k", "ppcls:ResNet50_vd"),
+        ("mmpretrain:resnetv1d50_8xb32_in1k", "ppcls:ResNet50_vd"),
+    ],
+)
 def test_resnet50_d_from_timm_mmpretrain_and_ppcls_is_identical(tmp_path, capsys, pair):
     code, result = _compare_json(capsys, *pair, "--random-weights", "--results", str(tmp_path))
     assert code == 0 and result["verdict"] == "identical", result
@@ -155,7 +170,9 @@ def test_a_new_users_densenet121_compare_prints_its_verdict_first(tmp_path, caps
     graph tests (test_canonical_vgg_densenet.py) and the failure tests below."""
     from zoocheck.cli import main
 
-    code = main(["compare", "torchvision:densenet121.IMAGENET1K_V1", "timm:densenet121.tv_in1k", "--random-weights", "--results", str(tmp_path)])
+    code = main(
+        ["compare", "torchvision:densenet121.IMAGENET1K_V1", "timm:densenet121.tv_in1k", "--random-weights", "--results", str(tmp_path)]
+    )
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     assert code == 0 and "internal error" not in captured.err, captured.err
@@ -169,7 +186,9 @@ def test_onnx_zoo_resnet_files_are_gluons_and_only_the_preprocessing_differs(tmp
     """The ONNX zoo's top-1 differs from Gluon's on the same photographs with the same random
     weights: the files are identical (weights and function), the preprocessings are not (the zoo's
     256x256 squash against Gluon's short side 256; test_registry checks the presets)."""
-    code, result = _compare_json(capsys, f"gluon:resnet18_{version}", f"onnx-zoo:resnet18-{version}-7", "--random-weights", "--results", str(tmp_path))
+    code, result = _compare_json(
+        capsys, f"gluon:resnet18_{version}", f"onnx-zoo:resnet18-{version}-7", "--random-weights", "--results", str(tmp_path)
+    )
     assert code == 0 and result["verdict"] == "identical", result
     assert result["weights"]["identical"] and result["function"]["max_rel_err"] == 0
     assert result["preprocessing"]["max_pixel_diff"] > 100 and result["preprocessing"]["effect"]["top1_flips"]
@@ -193,7 +212,9 @@ def test_cli_a_file_that_is_not_weights_as_side_b_is_bad_input(tmp_path, capsys)
     weights_a = random_checkpoint(get_entry("torchvision", TV18), tmp_path / "r18.pth", seed=0)
     not_weights = tmp_path / "notweights.txt"
     not_weights.write_text("not weights\n")
-    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(weights_a), str(not_weights), "--results", str(tmp_path))
+    code, err = _compare_error(
+        capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(weights_a), str(not_weights), "--results", str(tmp_path)
+    )
     assert code == 2 and "notweights.txt" in err and "timm/resnet18.tv_in1k" in err
 
 
@@ -201,13 +222,17 @@ def test_cli_weights_of_another_architecture_are_bad_input_naming_the_model_they
     from conftest import random_checkpoint
 
     resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
-    code, err = _compare_error(capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(resnet34), str(resnet34), "--results", str(tmp_path))
+    code, err = _compare_error(
+        capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(resnet34), str(resnet34), "--results", str(tmp_path)
+    )
     assert code == 2 and "r34.pth fits --model resnet34.IMAGENET1K_V1 (arch resnet34)" in err
 
 
 def test_cli_an_architecture_without_a_canonical_graph_is_refused_before_any_work(tmp_path, capsys):
     # timm's TF-ported MobileNetV3 ("same" padding) stays native; one entry, named twice
-    code, err = _compare_error(capsys, "timm:tf_mobilenetv3_large_100.in1k", "timm:tf_mobilenetv3_large_100", "--random-weights", "--results", str(tmp_path))
+    code, err = _compare_error(
+        capsys, "timm:tf_mobilenetv3_large_100.in1k", "timm:tf_mobilenetv3_large_100", "--random-weights", "--results", str(tmp_path)
+    )
     assert code == 2 and "mobilenet_v3_large_100_bneps1e-3_samepad" in err and "canonical graph" in err
     assert not (tmp_path / "results.jsonl").exists()  # nothing was converted or stored
 
@@ -227,7 +252,9 @@ def test_cli_a_side_that_cannot_be_converted_is_a_failed_comparison(tmp_path, ca
 def test_cli_a_side_without_a_random_weights_file_is_named_with_the_fix(tmp_path, capsys):
     """The ONNX zoo writes no random-weights MobileNetV2 file: side a's failure (not side b's), with
     the compare that still works; nothing was converted."""
-    code, err = _compare_error(capsys, "onnx-zoo:mobilenetv2-12", "torchvision:mobilenet_v2.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path))
+    code, err = _compare_error(
+        capsys, "onnx-zoo:mobilenetv2-12", "torchvision:mobilenet_v2.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path)
+    )
     assert code == 1 and err.startswith("zoocheck: error: onnx-zoo/mobilenetv2-12: load failed: ") and "--weights A B" in err, err
     assert "failures.jsonl" in err and not list(tmp_path.rglob("*.onnx"))
 

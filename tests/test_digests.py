@@ -33,5 +33,8 @@ def test_json_digest_ignores_dict_order_and_sees_every_value():
 def test_json_digest_keeps_the_keys_of_existing_caches_and_checkpoints():
     # the crop cache's folder names and an eval checkpoint's key, as stores written before this
     # helper have them: a changed formula would silently orphan every cache and checkpoint
-    assert json_digest(["zoocheck-crops-v1", {"resize": 256, "crop": [224, 224]}]) == "64b2f4cb9cdfe73372fad70bb79562456a74d22a75133769bf6f58e8591fd3ab"
+    assert (
+        json_digest(["zoocheck-crops-v1", {"resize": 256, "crop": [224, 224]}])
+        == "64b2f4cb9cdfe73372fad70bb79562456a74d22a75133769bf6f58e8591fd3ab"
+    )
     assert json_digest(["onnx:abc", "onnxruntime", "fp", "spec"]) == "8dc8117adafbc01b46ff35d125f59434480d5b8d12510a642b9d6d63a6d62e4f"

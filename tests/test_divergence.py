@@ -88,8 +88,23 @@ def test_parity_onnx_of_an_altered_canonical_file_names_the_consuming_node(tmp_p
             model.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * 1.5, init.name))
     onnx.save(model, str(good.onnx_path))
     capsys.readouterr()
-    code = main(["parity", "--src", "torchvision", "--model", entry.name, "--random-weights", "--seed", "3",
-                 "--onnx", str(good.onnx_path), "--results", str(tmp_path / "results"), "--json"])  # fmt: skip
+    code = main(
+        [
+            "parity",
+            "--src",
+            "torchvision",
+            "--model",
+            entry.name,
+            "--random-weights",
+            "--seed",
+            "3",
+            "--onnx",
+            str(good.onnx_path),
+            "--results",
+            str(tmp_path / "results"),
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1, out
     result = json.loads(out)
@@ -102,10 +117,15 @@ def test_parity_onnx_of_an_altered_canonical_file_names_the_consuming_node(tmp_p
 # --- a fresh conversion: the framework's own per-layer outputs against the file's -----------------
 
 WRONG_EXPORT = Source(
-    name="wrong-export", registry="wrong_export_entries", converter="wrong_export_converter:WrongExportConverter",
-    frameworks=(Framework("torch", extra="torch"), Framework("torchvision", extra="torch")), runtime="torch",
-    title="a test-only zoo whose export is wrong in one layer", order=51, colour="#654321",
-)  # fmt: skip
+    name="wrong-export",
+    registry="wrong_export_entries",
+    converter="wrong_export_converter:WrongExportConverter",
+    frameworks=(Framework("torch", extra="torch"), Framework("torchvision", extra="torch")),
+    runtime="torch",
+    title="a test-only zoo whose export is wrong in one layer",
+    order=51,
+    colour="#654321",
+)
 
 
 @pytest.fixture
@@ -127,7 +147,17 @@ def test_a_fresh_conversion_wrong_in_one_layer_fails_parity_naming_that_layer(wr
     from zoocheck.store import ResultsStore
 
     results = tmp_path / "results"
-    argv = ["parity", "--src", "wrong-export", "--model", "resnet18-wrong-layer2.1.conv1", "--random-weights", "--results", str(results), "--json"]
+    argv = [
+        "parity",
+        "--src",
+        "wrong-export",
+        "--model",
+        "resnet18-wrong-layer2.1.conv1",
+        "--random-weights",
+        "--results",
+        str(results),
+        "--json",
+    ]
     assert main(argv) == 1
     result = json.loads(capsys.readouterr().out)
     divergence = result["first_divergence"]
@@ -154,7 +184,17 @@ def test_a_passing_fresh_parity_computes_no_intermediates(wrong_export, tmp_path
 
     from zoocheck.cli import main
 
-    argv = ["parity", "--src", "wrong-export", "--model", "resnet18-right", "--random-weights", "--results", str(tmp_path / "results"), "--json"]
+    argv = [
+        "parity",
+        "--src",
+        "wrong-export",
+        "--model",
+        "resnet18-right",
+        "--random-weights",
+        "--results",
+        str(tmp_path / "results"),
+        "--json",
+    ]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["status"] == "ok" and result["first_divergence"] is None

@@ -10,8 +10,8 @@ import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.cli import main
 from zoocheck.zoo_registry.download import ChecksumMismatch, FetchError, cached_weights_path, fetch
 from zoocheck.zoo_registry.types import Checksum, Entry, Weights
@@ -91,8 +91,12 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-def weights_entry(url: str, checksum: Checksum | None, file_name: str = "x.pth", source: str = "torchvision", fmt="torch-state-dict") -> Entry:
-    return make_entry(source, "test-model", builder="resnet18", weights=Weights(url=url, file_name=file_name, format=fmt, checksum=checksum))
+def weights_entry(
+    url: str, checksum: Checksum | None, file_name: str = "x.pth", source: str = "torchvision", fmt="torch-state-dict"
+) -> Entry:
+    return make_entry(
+        source, "test-model", builder="resnet18", weights=Weights(url=url, file_name=file_name, format=fmt, checksum=checksum)
+    )
 
 
 def test_good_file_full_sha256(server, cache):
@@ -171,7 +175,9 @@ def test_gluon_zip_is_extracted_and_sha1_checked(server, cache):
         z.writestr("resnet18_v1-a0666292.params", PAYLOAD)
     server.files["/resnet18_v1-a0666292.zip"] = buf.getvalue()
     sha1 = hashlib.sha1(PAYLOAD).hexdigest()
-    entry = weights_entry(server.url("/resnet18_v1-a0666292.zip"), Checksum("sha1", sha1), "resnet18_v1-a0666292.params", "gluon", "gluon-params")
+    entry = weights_entry(
+        server.url("/resnet18_v1-a0666292.zip"), Checksum("sha1", sha1), "resnet18_v1-a0666292.params", "gluon", "gluon-params"
+    )
     path = fetch(entry, progress=False)
     assert path == cache / "gluon" / "resnet18_v1-a0666292.params" and path.read_bytes() == PAYLOAD
     assert not list((cache / "gluon").glob("*.part")) and not list((cache / "gluon").glob("*.zip"))

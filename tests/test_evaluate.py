@@ -9,15 +9,15 @@ import json
 
 import numpy as np
 import pytest
-
 from imagenet_sets import SPEC, build_layouts, cmyk_item, grey_item, input_mean, photo_items, prototype_model, synthetic_items
+
 from zoocheck.checks.eval_feed import crop_image, normalize_batch
 from zoocheck.checks.evaluate import evaluate
-from zoocheck.records import EvalResult
 from zoocheck.checks.imagenet import read_dataset
-from zoocheck.converters.onnx_runtime import session
 from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
+from zoocheck.converters.onnx_runtime import session
+from zoocheck.records import EvalResult
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry.types import Preprocess
 
@@ -85,7 +85,16 @@ def test_identical_across_layouts_and_batch_sizes(world):
 def test_batches_are_the_source_transform_bit_for_bit(world):
     """The pipeline's crop + batched normalisation equals preprocess_image per file, for PIL and
     OpenCV specs (greyscale and CMYK decoded as each library decodes them)."""
-    cv2_bgr = Preprocess(resize=64, crop=56, image_library="cv2", antialias=False, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), scale=1.0, channel_order="BGR")
+    cv2_bgr = Preprocess(
+        resize=64,
+        crop=56,
+        image_library="cv2",
+        antialias=False,
+        mean=(123.675, 116.28, 103.53),
+        std=(58.395, 57.12, 57.375),
+        scale=1.0,
+        channel_order="BGR",
+    )
     ds = read_dataset(world["roots"]["list"])
     for spec in (SPEC, cv2_bgr):
         for s in ds.samples[:-1]:  # the last is the corrupt file
@@ -95,7 +104,11 @@ def test_batches_are_the_source_transform_bit_for_bit(world):
 
 @pytest.mark.parametrize(
     "spec",
-    [SPEC, Preprocess(resize=8, crop=8, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), scale=1.0, channel_order="BGR"), Preprocess(resize=8, crop=8, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))],
+    [
+        SPEC,
+        Preprocess(resize=8, crop=8, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375), scale=1.0, channel_order="BGR"),
+        Preprocess(resize=8, crop=8, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+    ],
 )
 def test_batched_normalisation_is_bit_identical_for_every_pixel_value(spec):
     from zoocheck.checks.preprocess import normalize
@@ -137,7 +150,15 @@ def test_interrupted_run_resumes_without_recomputing(world, tmp_path):
 
     first = []
     with pytest.raises(KeyboardInterrupt):
-        _eval(world, batch_size=2, checkpoint=checkpoint, checkpoint_every=1, on_batch=stop_after_two, run_key="m1", predict=_predict(world["model"], first))
+        _eval(
+            world,
+            batch_size=2,
+            checkpoint=checkpoint,
+            checkpoint_every=1,
+            on_batch=stop_after_two,
+            run_key="m1",
+            predict=_predict(world["model"], first),
+        )
     assert checkpoint.is_file() and sum(first) == 4
 
     second = []
@@ -198,7 +219,21 @@ def test_result_round_trips_through_json(world):
 
 def test_eval_command_on_an_onnx_file(world, tmp_path, capsys):
     results = tmp_path / "results"
-    code = main(["eval", "--onnx", str(world["model"]), "--data", str(world["roots"]["devkit"]), "--json", "--results", str(results), "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
+    code = main(
+        [
+            "eval",
+            "--onnx",
+            str(world["model"]),
+            "--data",
+            str(world["roots"]["devkit"]),
+            "--json",
+            "--results",
+            str(results),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["top1"] == pytest.approx(world["top1"]) and out["top5"] == pytest.approx(world["top5"])
@@ -209,7 +244,9 @@ def test_eval_command_on_an_onnx_file(world, tmp_path, capsys):
 
 
 def test_eval_command_prints_a_table(world, tmp_path, capsys):
-    code = main(["eval", "--onnx", str(world["model"]), "--data", str(world["roots"]["imagefolder"]), "--results", str(tmp_path), "--no-cache"])
+    code = main(
+        ["eval", "--onnx", str(world["model"]), "--data", str(world["roots"]["imagefolder"]), "--results", str(tmp_path), "--no-cache"]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "top-1" in out and "skipped" in out and "EVAL timm/prototype_test" in out
 
@@ -230,11 +267,32 @@ def test_eval_command_usage_errors(world, tmp_path, capsys, argv, message):
     assert code == 2 and message in capsys.readouterr().err
 
 
-@pytest.mark.skipif(importlib.util.find_spec("zoocheck.converters.torch_hub") is None or importlib.util.find_spec("timm") is None, reason="timm converter not available")
+@pytest.mark.skipif(
+    importlib.util.find_spec("zoocheck.converters.torch_hub") is None or importlib.util.find_spec("timm") is None,
+    reason="timm converter not available",
+)
 @pytest.mark.parametrize("backend", ["onnx", "native"])
 def test_eval_command_converts_a_registry_model(world, tmp_path, capsys, monkeypatch, backend):
     results = tmp_path / "results"
-    argv = ["eval", "--src", "timm", "--model", "resnet18", "--random-weights", "--data", str(world["roots"]["list"]), "--limit", "4", "--backend", backend, "--results", str(results), "--json", "--no-progress", "--no-cache"]
+    argv = [
+        "eval",
+        "--src",
+        "timm",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--data",
+        str(world["roots"]["list"]),
+        "--limit",
+        "4",
+        "--backend",
+        backend,
+        "--results",
+        str(results),
+        "--json",
+        "--no-progress",
+        "--no-cache",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["random_weights"] is True and out["images"] == 4 and out["backend"] == ("onnxruntime" if backend == "onnx" else "native")

@@ -39,7 +39,11 @@ def test_every_recorded_entry_keeps_its_id_and_fingerprints():
     # entries added since (new families) are not compared; every recorded one must stay as it was
     changed_ids = {key: (arch, now["entries"].get(key)) for key, arch in golden["entries"].items() if now["entries"].get(key) != arch}
     assert not changed_ids, f"entries whose architecture id changed (recorded, now): {changed_ids}"
-    changed = {arch: (prints, now["fingerprints"].get(arch)) for arch, prints in golden["fingerprints"].items() if now["fingerprints"].get(arch) != prints}
+    changed = {
+        arch: (prints, now["fingerprints"].get(arch))
+        for arch, prints in golden["fingerprints"].items()
+        if now["fingerprints"].get(arch) != prints
+    }
     assert not changed, f"architectures whose canonical structure fingerprints changed: {sorted(changed)}"
 
 
@@ -73,10 +77,17 @@ def test_random_weights_are_drawn_as_recorded():
 
 
 #: the test-only family: its own modules, one descriptor
-TINY = Family("tiny", "tiny_family.spec:TinySpec", "tiny_family.names", parameters="tiny_family.canonical:parameter_shapes",
-              template="tiny_family.template:build_template", random_weights="tiny_family.random:draw",
-              forward="tiny_family.canonical:forward", layer_outputs="tiny_family.canonical:layer_outputs",
-              layouts=(("tiny_seq", "tiny_family.layouts:to_sequential"),))  # fmt: skip
+TINY = Family(
+    "tiny",
+    "tiny_family.spec:TinySpec",
+    "tiny_family.names",
+    parameters="tiny_family.canonical:parameter_shapes",
+    template="tiny_family.template:build_template",
+    random_weights="tiny_family.random:draw",
+    forward="tiny_family.canonical:forward",
+    layer_outputs="tiny_family.canonical:layer_outputs",
+    layouts=(("tiny_seq", "tiny_family.layouts:to_sequential"),),
+)
 
 
 @pytest.fixture
@@ -86,9 +97,17 @@ def tiny_family(registered_source, tmp_path):
     register_family(TINY)
     torch = (Framework("torch", extra="torch"),)
     for name, registry in (("tiny-torch", "tiny_family.torch_entries"), ("tiny-seq", "tiny_family.seq_entries")):
-        registered_source(Source(name=name, registry=registry, converter="tiny_family.converter:TinyFamilyConverter", frameworks=torch,
-                                 runtime="torch", weights_format="torch-state-dict",
-                                 checkpoint_writers=(("torch-state-dict", "tiny_family.converter:write_checkpoint"),)))  # fmt: skip
+        registered_source(
+            Source(
+                name=name,
+                registry=registry,
+                converter="tiny_family.converter:TinyFamilyConverter",
+                frameworks=torch,
+                runtime="torch",
+                weights_format="torch-state-dict",
+                checkpoint_writers=(("torch-state-dict", "tiny_family.converter:write_checkpoint"),),
+            )
+        )
     yield tmp_path / "results"
     unregister_family(TINY.name)
 
@@ -106,7 +125,10 @@ def test_a_new_family_runs_end_to_end_without_editing_zoocheck(tiny_family, caps
     assert main(["convert", "--src", "tiny-torch", "--model", "tinynet-a", "--random-weights", "--results", results, "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert (record["status"], record["arch"]) == ("ok", "tinynet_w8"), record
-    assert (read_metadata(record["onnx_path"])["graph"], read_metadata(record["onnx_path"])["structure_fingerprint"]) == ("canonical", fingerprint)
+    assert (read_metadata(record["onnx_path"])["graph"], read_metadata(record["onnx_path"])["structure_fingerprint"]) == (
+        "canonical",
+        fingerprint,
+    )
     assert main(["parity", "--src", "tiny-seq", "--model", "tinynet-b", "--random-weights", "--results", results, "--json"]) == 0
     parity = json.loads(capsys.readouterr().out)
     parity = parity[0] if isinstance(parity, list) else parity
@@ -122,6 +144,11 @@ def test_a_new_family_runs_end_to_end_without_editing_zoocheck(tiny_family, caps
 def test_a_sweep_runs_a_run_time_family_in_its_workers(tiny_family, capsys):
     """Sweep workers are other processes: the family (and sources) registered here at run time are
     registered there too, so its entries convert and pass parity as they do in this process."""
-    assert main(["sweep", "--src", "tiny-torch", "--random-weights", "--steps", "convert,parity", "--results", str(tiny_family), "--json"]) == 0
+    assert (
+        main(["sweep", "--src", "tiny-torch", "--random-weights", "--steps", "convert,parity", "--results", str(tiny_family), "--json"])
+        == 0
+    )
     outcomes = json.loads(capsys.readouterr().out)
-    assert {(o["model"], o["step"], o["status"]) for o in outcomes} == {("tinynet-a", "convert", "ok"), ("tinynet-a", "parity", "ok")}, outcomes
+    assert {(o["model"], o["step"], o["status"]) for o in outcomes} == {("tinynet-a", "convert", "ok"), ("tinynet-a", "parity", "ok")}, (
+        outcomes
+    )

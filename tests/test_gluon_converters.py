@@ -21,14 +21,14 @@ try:
 except FrameworkUnavailable as exc:  # pragma: no cover - the project environment has mxnet
     pytest.skip(str(exc), allow_module_level=True)
 
+import crash_converter  # noqa: E402
+import gluon_fixtures  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-
-import crash_converter  # noqa: E402
 from conftest import assert_conventions, assert_not_degenerate, inputs_for, make_entry, random_checkpoint  # noqa: E402
-from zoocheck.checks.images import bundled_photos  # noqa: E402
-import gluon_fixtures  # noqa: E402
+
 from zoocheck.checks.cross_source import cross_check_reference, cross_source_parity  # noqa: E402
+from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.parity import check_parity  # noqa: E402
 from zoocheck.converters import gluon, gluoncv, mxnet_params, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
@@ -60,7 +60,9 @@ def zoo_entry(builder: str) -> Entry:
     """The ONNX zoo's file of Gluon's ``builder``, exported from it as the registry records."""
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
     name = f"resnet{depth}-{version}-7"
-    return make_entry("onnx-zoo", name, gluon_style(builder).arch, builder, preprocess=GLUON, exported_from=get_entry("onnx-zoo", name).exported_from)
+    return make_entry(
+        "onnx-zoo", name, gluon_style(builder).arch, builder, preprocess=GLUON, exported_from=get_entry("onnx-zoo", name).exported_from
+    )
 
 
 def onnx_io(path):
@@ -174,7 +176,11 @@ def test_gluoncv_checkpoint_from_gluoncv_code_matches_its_mxnet_forward(builder,
 
 
 def test_mxnet_params_reader_and_writer_match_mxnet(tmp_path):
-    arrays = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "b.gamma": np.array([1.5], np.float16), "c": np.ones((2, 1, 3, 3), np.float64)}
+    arrays = {
+        "a.weight": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "b.gamma": np.array([1.5], np.float16),
+        "c": np.ones((2, 1, 3, 3), np.float64),
+    }
     ours, theirs = tmp_path / "ours.params", tmp_path / "theirs.params"
     mxnet_params.write_mxnet_params(ours, arrays)
     mx.nd.save(str(theirs), {k: mx.nd.array(v, dtype=v.dtype) for k, v in arrays.items()})
@@ -186,7 +192,14 @@ def test_mxnet_params_reader_and_writer_match_mxnet(tmp_path):
 def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
     path = random_checkpoint(gluoncv_entry("resnet50_v1d", SMALL), tmp_path / "resnet50_v1d.params", SEED)
     names = set(mxnet_params.read_mxnet_params(path))
-    assert {"conv1.0.weight", "conv1.1.gamma", "conv1.6.weight", "layer1.0.downsample.1.weight", "layer2.0.downsample.2.running_var", "fc.bias"} <= names
+    assert {
+        "conv1.0.weight",
+        "conv1.1.gamma",
+        "conv1.6.weight",
+        "layer1.0.downsample.1.weight",
+        "layer2.0.downsample.2.running_var",
+        "fc.bias",
+    } <= names
     with pytest.raises(WeightsError, match="do not fit"):
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), path)  # v1c has no avg-pool shortcut
     with pytest.raises(WeightsError, match="not an MXNet"):
@@ -353,4 +366,3 @@ def test_crash_in_converter_child_becomes_failure_and_run_continues(crash_source
     after = convert(gluon_entry("resnet18_v1"), output=tmp_path / "next.onnx", random_seed=0)
     assert after.ok, after.failure and after.failure.one_line()
     assert_conventions(after.onnx_path)
-

@@ -64,7 +64,10 @@ def write_gluoncv_checkpoint(builder: str, size: int, path, seed: int = 0):
 
 
 def _every_entry():
-    return [pytest.param(name, marks=() if name in SMALLEST else pytest.mark.slow, id=name) for name in sorted({e.name for e in _gluoncv_entries()})]
+    return [
+        pytest.param(name, marks=() if name in SMALLEST else pytest.mark.slow, id=name)
+        for name in sorted({e.name for e in _gluoncv_entries()})
+    ]
 
 
 @pytest.mark.parametrize("name", _every_entry())
@@ -110,8 +113,22 @@ def test_parity_of_a_gluoncv_file(name, tmp_path, capsys):
     """A file written by GluonCV's own code converts (mxnet.onnx) and onnxruntime matches MXNet."""
     weights = tmp_path / f"{name}.params"
     write_gluoncv_checkpoint(name, get_entry("gluoncv", name).input_size, weights)
-    rc = main(["parity", "--src", "gluoncv", "--model", name, "--weights", str(weights), "--results", str(tmp_path / "results"),
-               "--output", str(tmp_path / f"{name}.onnx"), "--json"])  # fmt: skip
+    rc = main(
+        [
+            "parity",
+            "--src",
+            "gluoncv",
+            "--model",
+            name,
+            "--weights",
+            str(weights),
+            "--results",
+            str(tmp_path / "results"),
+            "--output",
+            str(tmp_path / f"{name}.onnx"),
+            "--json",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out[-2000:]
     assert '"status": "ok"' in out

@@ -19,8 +19,8 @@ from zoocheck.checks.images import random_inputs
 from zoocheck.converters.graph import FINGERPRINT_KEY, canonical_fingerprint, finish_graph
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.normalize import attach_metadata, onnx_facts, read_metadata, save_atomic
-from zoocheck.validate import opset_range
 from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
+from zoocheck.validate import opset_range
 from zoocheck.zoo_registry import get_entry, list_entries
 
 SIZE = 64
@@ -60,7 +60,9 @@ def architecture_groups() -> dict[str, list[tuple[str, str]]]:
 def _group_params():
     # basic-block depths in the default suite, the rest (bottlenecks, ResNeXts, wide) slow
     return [
-        pytest.param(arch, marks=() if get_entry(*cases[0]).arch.structure.block == "basic" and arch.startswith("resnet18") else pytest.mark.slow)
+        pytest.param(
+            arch, marks=() if get_entry(*cases[0]).arch.structure.block == "basic" and arch.startswith("resnet18") else pytest.mark.slow
+        )
         for arch, cases in sorted(architecture_groups().items())
     ]
 
@@ -123,7 +125,14 @@ def conversions(tmp_path_factory):
             weights = weights_for(entry, root)
             native = root / "native" / f"{source}_{name}_opset{opset}.onnx"
             conversion = convert(
-                entry, output=native, weights=weights, random_seed=None if weights else SEED, opset=opset, inputs=batch, isolate=False, graph="native"
+                entry,
+                output=native,
+                weights=weights,
+                random_seed=None if weights else SEED,
+                opset=opset,
+                inputs=batch,
+                isolate=False,
+                graph="native",
             )
             assert conversion.ok, conversion.failure
             canonical = root / "canonical" / native.name
@@ -132,7 +141,9 @@ def conversions(tmp_path_factory):
             attach_metadata(model, metadata)
             save_atomic(model, canonical, metadata)
             for form_, path in (("native", native), ("canonical", canonical)):
-                cache[(source, name, form_, opset)] = Converted(entry, path, conversion.native_outputs, conversion.native_outputs_fp64, batch)
+                cache[(source, name, form_, opset)] = Converted(
+                    entry, path, conversion.native_outputs, conversion.native_outputs_fp64, batch
+                )
         return cache[(source, name, form, opset)]
 
     return get
@@ -195,7 +206,9 @@ def test_sources_of_one_architecture_give_identical_graphs_but_for_values(conver
         parity, parity_fp32 = max_rel(reference, outputs), max_rel(converted.native_outputs, outputs)
         evaluator = max_rel(ort_run(converted.path, tiny), ReferenceEvaluator(str(converted.path)).run(None, {"input": tiny})[0])
         figures[f"{source}/{name}"] = (parity, tolerance, evaluator)
-        print(f"{arch} {source}/{name}: canonical vs framework {kind} {parity:.3g} (vs fp32 {parity_fp32:.3g}), reference evaluator vs ORT {evaluator:.3g}")
+        print(
+            f"{arch} {source}/{name}: canonical vs framework {kind} {parity:.3g} (vs fp32 {parity_fp32:.3g}), reference evaluator vs ORT {evaluator:.3g}"
+        )
     assert all(parity <= tolerance for parity, tolerance, _ in figures.values()), f"canonical vs framework: {figures}"
     assert all(evaluator <= CONSUMER_TOL for _, _, evaluator in figures.values()), f"reference evaluator vs ORT: {figures}"
 
@@ -210,7 +223,11 @@ def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conver
     assert read_metadata(path)[FINGERPRINT_KEY] == fingerprint(model)
     # declared, not left to shape inference (MXNet's exporter writes [N, ?])
     assert onnx_facts(model)["output_shape"] == ["N", converted.entry.arch.num_classes]
-    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED):
+    for level in (
+        ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    ):
         assert max_rel(reference, ort_run(path, batch, level)) <= CONSUMER_TOL, level
     evaluated = ReferenceEvaluator(str(path)).run(None, {"input": batch[:1]})[0]
     assert max_rel(reference[:1], evaluated) <= CONSUMER_TOL
@@ -220,7 +237,9 @@ def test_every_file_agrees_in_the_reference_evaluator_and_every_ort_level(conver
 #: their exporters write: below 10 pools have no ceil_mode, below 9 (IR 3) initializers are inputs.
 OPSET_CASES = [
     # default suite: torch's opset 9 (a vd pool without ceil_mode), paddle's opset 7 (IR 3, int64 Constants)
-    pytest.param(source, name, opset, id=f"{source}-opset{opset}", marks=() if (source, opset) in (("timm", 9), ("ppcls", 7)) else pytest.mark.slow)
+    pytest.param(
+        source, name, opset, id=f"{source}-opset{opset}", marks=() if (source, opset) in (("timm", 9), ("ppcls", 7)) else pytest.mark.slow
+    )
     for source, name in (("timm", "resnet18d.ra2_in1k"), ("ppcls", "ResNet18"), ("gluon", "resnet18_v1"))
     for opset in (7, 9, 11, 13, 17)
     if opset_range(source)[0] <= opset <= opset_range(source)[1]
@@ -275,7 +294,10 @@ def test_show_and_list_give_the_architectures_fingerprint(capsys):
     assert [e["structure_fingerprint"] for e in json.loads(capsys.readouterr().out)] == [None]
     # an entry without one is shown with the reason
     assert main(["show", "--src", "timm", "--model", "tf_mobilenetv3_large_100"]) == 0
-    assert "canonical graph: none (native graph only): mobilenet_v3_large_100_bneps1e-3_samepad: no canonical form yet for TF 'same' padding" in capsys.readouterr().out
+    assert (
+        "canonical graph: none (native graph only): mobilenet_v3_large_100_bneps1e-3_samepad: no canonical form yet for TF 'same' padding"
+        in capsys.readouterr().out
+    )
     assert main(["show", "--src", "timm", "--model", "tf_mobilenetv3_large_100", "--json"]) == 0
     assert "TF 'same' padding" in json.loads(capsys.readouterr().out)["canonical_graph_refusal"]
 

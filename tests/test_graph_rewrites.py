@@ -10,13 +10,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from zoocheck.converters.graph import resolve_form, template_for
 from zoocheck.converters.graph.canonical import GraphMismatch, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
-from zoocheck.converters.graph import resolve_form, template_for
 from zoocheck.converters.graph.rewrites import batch_norm, conformance, heads, onnx_graph, pads
 from zoocheck.converters.graph.template import NoCanonicalForm
-from zoocheck.families.resnet.template import build_template
 from zoocheck.families.resnet.spec import resnet
+from zoocheck.families.resnet.template import build_template
 from zoocheck.zoo_registry.types import Architecture, LibraryNetwork
 
 
@@ -30,9 +30,12 @@ def run(model, x: np.ndarray, level=ort.GraphOptimizationLevel.ORT_DISABLE_ALL) 
 def one_node_model(op: str, size: int, initializers=(), inputs=None, opset=17, **attrs):
     nodes = [helper.make_node(op, ["x", *(inputs or [])], ["y"], name="n", **attrs)]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, size, size])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], list(initializers),
-    )  # fmt: skip
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        list(initializers),
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -75,8 +78,10 @@ def test_other_auto_pads_become_pads_from_the_static_size(mode):
 
 def test_batch_norm_becomes_scale_and_shift_with_the_same_values():
     rng = np.random.default_rng(2)
-    params = [numpy_helper.from_array(v.astype(np.float32), n) for n, v in
-              (("g", rng.uniform(0.5, 1.5, 3)), ("b", rng.normal(0, 1, 3)), ("m", rng.normal(0, 1, 3)), ("v", rng.uniform(0.5, 2, 3)))]  # fmt: skip
+    params = [
+        numpy_helper.from_array(v.astype(np.float32), n)
+        for n, v in (("g", rng.uniform(0.5, 1.5, 3)), ("b", rng.normal(0, 1, 3)), ("m", rng.normal(0, 1, 3)), ("v", rng.uniform(0.5, 2, 3)))
+    ]
     model = one_node_model("BatchNormalization", 5, params, ["g", "b", "m", "v"], epsilon=1e-3)
     x = rng.standard_normal((2, 3, 5, 5), dtype=np.float32)
     before = run(model, x)
@@ -99,9 +104,12 @@ def paddle_like_head(size: int = 4, channels: int = 6, classes: int = 5):
         helper.make_node("Add", ["mm", "linear_0.b_0"], ["logits"], name="add"),
     ]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, channels, size, size])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, classes])], [w, b, shape],
-    )  # fmt: skip
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [2, channels, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2, classes])],
+        [w, b, shape],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -109,7 +117,13 @@ def conv_bn_model(*, conv_bias: bool, second_reader: bool):
     """x -> Conv (3 -> 4, 3x3) -> BatchNormalization -> y; with ``second_reader`` the Conv's output
     is also a graph output (so the batch norm cannot be folded)."""
     rng = np.random.default_rng(3)
-    arrays = {"w": rng.normal(0, 0.5, (4, 3, 3, 3)), "g": rng.uniform(0.5, 1.5, 4), "b": rng.normal(0, 1, 4), "m": rng.normal(0, 1, 4), "v": rng.uniform(0.1, 2, 4)}
+    arrays = {
+        "w": rng.normal(0, 0.5, (4, 3, 3, 3)),
+        "g": rng.uniform(0.5, 1.5, 4),
+        "b": rng.normal(0, 1, 4),
+        "m": rng.normal(0, 1, 4),
+        "v": rng.uniform(0.1, 2, 4),
+    }
     if conv_bias:
         arrays["cb"] = rng.normal(0, 1, 4)
     inits = [numpy_helper.from_array(v.astype(np.float32), n) for n, v in arrays.items()]
@@ -117,7 +131,9 @@ def conv_bn_model(*, conv_bias: bool, second_reader: bool):
         helper.make_node("Conv", ["x", "w", *(["cb"] if conv_bias else [])], ["c"], name="conv", pads=[1, 1, 1, 1]),
         helper.make_node("BatchNormalization", ["c", "g", "b", "m", "v"], ["y"], name="bn", epsilon=1e-3),
     ]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)] + ([helper.make_tensor_value_info("c", TensorProto.FLOAT, None)] if second_reader else [])
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)] + (
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, None)] if second_reader else []
+    )
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 6, 6])], outputs, inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -181,12 +197,23 @@ def test_template_follows_the_naming_scheme_and_conventions():
     assert names[:3] == ["stem.conv1", "stem.conv1.relu", "stem.pool"]
     # block: branch first, then the shortcut, then the sum and its ReLU
     assert names[names.index("layer2.0.conv1") : names.index("layer2.0.relu") + 1] == [
-        "layer2.0.conv1", "layer2.0.conv1.relu", "layer2.0.conv2", "layer2.0.downsample.conv", "layer2.0.add", "layer2.0.relu",
-    ]  # fmt: skip
+        "layer2.0.conv1",
+        "layer2.0.conv1.relu",
+        "layer2.0.conv2",
+        "layer2.0.downsample.conv",
+        "layer2.0.add",
+        "layer2.0.relu",
+    ]
     assert names[-3:] == ["head.pool", "head.flatten", "fc"]
     add = next(n for n in model.graph.node if n.name == "layer2.0.add")
     assert list(add.input) == ["layer2.0.conv2", "layer2.0.downsample.conv"]
-    assert {t.name for t in model.graph.initializer} >= {"stem.conv1.weight", "stem.conv1.bias", "layer4.1.conv2.weight", "fc.weight", "fc.bias"}
+    assert {t.name for t in model.graph.initializer} >= {
+        "stem.conv1.weight",
+        "stem.conv1.bias",
+        "layer4.1.conv2.weight",
+        "fc.weight",
+        "fc.bias",
+    }
     assert "layer1.0.downsample.conv.weight" not in {t.name for t in model.graph.initializer}
     assert model.ir_version == 8 and model.opset_import[0].version == 17
     dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in (model.graph.input[0], model.graph.output[0])]
@@ -199,7 +226,9 @@ def test_template_follows_the_naming_scheme_and_conventions():
 
 def test_fingerprint_sees_structure_not_values_or_metadata():
     a, b = resnet18_template(), resnet18_template()
-    b.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones(tuple(b.graph.initializer[0].dims), np.float32), b.graph.initializer[0].name))
+    b.graph.initializer[0].CopyFrom(
+        numpy_helper.from_array(np.ones(tuple(b.graph.initializer[0].dims), np.float32), b.graph.initializer[0].name)
+    )
     helper.set_model_props(b, {"zoocheck": '{"source": "elsewhere"}'})
     b.producer_name = "someone else"
     assert fingerprint(a) == fingerprint(b)
@@ -225,7 +254,11 @@ def filled(template, seed: int = 0):
     rng = np.random.default_rng(seed)
     for t in template.graph.initializer:
         fan_in = int(np.prod(t.dims[1:])) if len(t.dims) > 1 else 1
-        value = rng.standard_normal(tuple(t.dims)) / np.sqrt(fan_in) if len(t.dims) > 1 and t.dims[1:] != [1, 1] else rng.uniform(0.5, 1.5, tuple(t.dims))
+        value = (
+            rng.standard_normal(tuple(t.dims)) / np.sqrt(fan_in)
+            if len(t.dims) > 1 and t.dims[1:] != [1, 1]
+            else rng.uniform(0.5, 1.5, tuple(t.dims))
+        )
         t.CopyFrom(numpy_helper.from_array(value.astype(np.float32), t.name))
     return template
 
@@ -246,7 +279,9 @@ def test_template_at_every_accepted_opset_passes_the_checker_and_computes_alike_
             assert {t.name for t in model.graph.initializer} <= {i.name for i in model.graph.input}
         expected = run(model, x)
         assert expected.std() > 0.01
-        np.testing.assert_allclose(ReferenceEvaluator(model).run(None, {"input": x})[0], expected, rtol=1e-4, atol=1e-5 * float(np.ptp(expected)))
+        np.testing.assert_allclose(
+            ReferenceEvaluator(model).run(None, {"input": x})[0], expected, rtol=1e-4, atol=1e-5 * float(np.ptp(expected))
+        )
 
 
 def test_opset_8_constants_become_initializers_and_ir_3_lists_them_as_inputs():

@@ -76,7 +76,11 @@ def test_timm_and_gluoncv_files_of_one_weight_set_give_one_canonical_file(tmp_pa
 def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_file(tmp_path):
     """One MXNet .params file read by the gluon and gluoncv sources, and the ONNX zoo's file of the
     same seeded weights (exported by MXNet at opset 7, upgraded by onnx)."""
-    gluon_entry, gluoncv_entry, zoo_entry = small("gluon", "resnet18_v1"), small("gluoncv", "resnet18_v1"), small("onnx-zoo", "resnet18-v1-7")
+    gluon_entry, gluoncv_entry, zoo_entry = (
+        small("gluon", "resnet18_v1"),
+        small("gluoncv", "resnet18_v1"),
+        small("onnx-zoo", "resnet18-v1-7"),
+    )
     assert gluoncv_entry.key in gluon_entry.same_weights_as and zoo_entry.exported_from == gluon_entry.key
     written = write_one_weight_set(tmp_path, [gluon_entry, zoo_entry])
     params, zoo_file = written["gluon"], written["onnx-zoo"]
@@ -103,7 +107,11 @@ def test_gluon_gluoncv_and_onnx_zoo_files_of_one_weight_set_give_one_canonical_f
 ACCEPTANCE = {
     "resnet50": (("timm", "resnet50.a1_in1k"), ("mmpretrain", "resnet50_8xb32_in1k"), ("ppcls", "ResNet50")),
     "resnet50_d": (("timm", "resnet50d.a1_in1k"), ("mmpretrain", "resnetv1d50_8xb32_in1k"), ("ppcls", "ResNet50_vd")),
-    "resnext101_32x4d": (("timm", "resnext101_32x4d.fb_swsl_ig1b_ft_in1k"), ("mmpretrain", "resnext101-32x4d_8xb32_in1k"), ("ppcls", "ResNeXt101_32x4d")),
+    "resnext101_32x4d": (
+        ("timm", "resnext101_32x4d.fb_swsl_ig1b_ft_in1k"),
+        ("mmpretrain", "resnext101-32x4d_8xb32_in1k"),
+        ("ppcls", "ResNeXt101_32x4d"),
+    ),
 }
 
 

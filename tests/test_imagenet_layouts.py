@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from imagenet_sets import build_layouts, photo_items, synthetic_items, val_name
+
 from zoocheck.checks.imagenet import (
     DatasetError,
     classes,

@@ -28,7 +28,21 @@ def _start_conversion(tmp_path: Path):
     (tmp / "someone-elses-file").write_text("kept")
     out = tmp_path / "out" / "ResNet18.onnx"
     env = {**os.environ, "TMPDIR": str(tmp)}
-    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out), "--results", str(tmp_path / "results")]
+    argv = [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "convert",
+        "--src",
+        "ppcls",
+        "--model",
+        "ResNet18",
+        "--random-weights",
+        "--output",
+        str(out),
+        "--results",
+        str(tmp_path / "results"),
+    ]
     before = _listing(tmp)
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, tmp, out, before
@@ -76,10 +90,12 @@ def test_a_killed_run_is_swept_by_the_next_one(tmp_path):
 def test_a_second_writer_of_the_same_output_is_refused(tmp_path):
     out = tmp_path / "model.onnx"
     with rundir.run_directory():
-        with rundir.output_lock(out):
-            with pytest.raises(rundir.OutputBusyError, match="another zoocheck run is writing"):
-                with rundir.output_lock(out):
-                    pass
+        with (
+            rundir.output_lock(out),
+            pytest.raises(rundir.OutputBusyError, match="another zoocheck run is writing"),
+            rundir.output_lock(out),
+        ):
+            pass
         with rundir.output_lock(out):  # free again once the first writer is done
             pass
     assert list(tmp_path.iterdir()) == []
@@ -95,7 +111,23 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     out, results = tmp_path / "out" / "r18.onnx", tmp_path / "results"
-    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--opset", "10", "--output", str(out), "--results", str(results)]
+    argv = [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "convert",
+        "--src",
+        "ppcls",
+        "--model",
+        "ResNet18",
+        "--random-weights",
+        "--opset",
+        "10",
+        "--output",
+        str(out),
+        "--results",
+        str(results),
+    ]
     done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     terminal = done.stdout + done.stderr
@@ -119,7 +151,21 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
 def test_a_second_process_writing_the_same_output_is_refused_while_the_first_converts(tmp_path):
     proc, tmp, out, before = _start_conversion(tmp_path)
     _wait_for_export(tmp, proc)
-    argv = [sys.executable, "-m", "zoocheck", "convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out), "--results", str(tmp_path / "results2")]
+    argv = [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "convert",
+        "--src",
+        "ppcls",
+        "--model",
+        "ResNet18",
+        "--random-weights",
+        "--output",
+        str(out),
+        "--results",
+        str(tmp_path / "results2"),
+    ]
     second = subprocess.run(argv, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp)}, capture_output=True, text=True, timeout=120)
     assert second.returncode == 2, second.stderr
     assert "another zoocheck run is writing" in second.stderr and second.stderr.strip().count("\n") == 0

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import onnx
 import pytest
-
 from conftest import random_checkpoint
 from imagenet_sets import build_layouts, synthetic_items
+
 from zoocheck.cli import main
 from zoocheck.digests import file_digest
 from zoocheck.errors import BadInput
@@ -63,16 +63,23 @@ def _with_metadata(source: Path, target: Path, **changes) -> Path:
 
 def _input_size_file(path: Path, size: int) -> Path:
     """An ONNX classifier without zoocheck metadata declaring [N, 3, size, size] inputs."""
-    from onnx import TensorProto, helper, numpy_helper
     import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
-        [helper.make_node("GlobalAveragePool", ["input"], ["pooled"]), helper.make_node("Flatten", ["pooled"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], transB=1)],
-        "small", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
+        [
+            helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], transB=1),
+        ],
+        "small",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-        initializer=[numpy_helper.from_array(np.ones((1000, 3), np.float32), "fc.weight"), numpy_helper.from_array(np.zeros(1000, np.float32), "fc.bias")],
-    )  # fmt: skip
+        initializer=[
+            numpy_helper.from_array(np.ones((1000, 3), np.float32), "fc.weight"),
+            numpy_helper.from_array(np.zeros(1000, np.float32), "fc.bias"),
+        ],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
@@ -82,7 +89,17 @@ def _input_size_file(path: Path, size: int) -> Path:
 
 def test_eval_refuses_weights_the_file_was_not_made_with(files, tmp_path, capfd):
     other = random_checkpoint(get_entry("torchvision", "resnet18"), tmp_path / "other.pth", seed=1)
-    common = ["eval", "--onnx", str(files["resnet18"]), "--data", str(files["data"]), "--results", str(tmp_path / "r"), "--no-cache", "--no-progress"]
+    common = [
+        "eval",
+        "--onnx",
+        str(files["resnet18"]),
+        "--data",
+        str(files["data"]),
+        "--results",
+        str(tmp_path / "r"),
+        "--no-cache",
+        "--no-progress",
+    ]
     assert main([*common, "--random-weights", "--seed", "3"]) == 2
     line = _error_line(capfd)
     assert str(files["resnet18"]) in line and "seed 0" in line and "seed 3" in line
@@ -111,7 +128,19 @@ def test_a_file_of_another_input_size_is_refused_before_any_work(files, tmp_path
 
 def test_parity_of_a_file_of_another_architecture_says_so(files, tmp_path, capfd):
     results = tmp_path / "r"
-    argv = ["parity", "--onnx", str(files["mobilenet"]), "--unverified-onnx", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--results", str(results)]
+    argv = [
+        "parity",
+        "--onnx",
+        str(files["mobilenet"]),
+        "--unverified-onnx",
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--results",
+        str(results),
+    ]
     assert main(argv) == 2
     err = capfd.readouterr().err
     [line] = [line for line in err.splitlines() if "error:" in line]
@@ -125,7 +154,18 @@ def test_parity_of_a_file_of_another_architecture_says_so(files, tmp_path, capfd
 
 
 def test_parity_takes_the_weights_the_file_records(files, tmp_path, capsys):
-    argv = ["parity", "--onnx", str(files["resnet18"]), "--src", "torchvision", "--model", "resnet18", "--results", str(tmp_path / "r"), "--json"]
+    argv = [
+        "parity",
+        "--onnx",
+        str(files["resnet18"]),
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--results",
+        str(tmp_path / "r"),
+        "--json",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok" and out["random_weights"] is True and out["random_seed"] == 0
@@ -137,7 +177,13 @@ def test_a_recorded_weights_file_is_found_by_its_checksum_or_asked_for(files, tm
     entry = get_entry("torchvision", "resnet18")
     weights = tmp_path / "r18.pth"
     weights.write_bytes(b"the weights")
-    made = _with_metadata(files["resnet18"], tmp_path / "made.onnx", random_weights=False, random_seed=None, weights={"file": str(weights), "sha256": file_digest(weights)})
+    made = _with_metadata(
+        files["resnet18"],
+        tmp_path / "made.onnx",
+        random_weights=False,
+        random_seed=None,
+        weights={"file": str(weights), "sha256": file_digest(weights)},
+    )
     assert weights_recorded_in(made, entry) == (weights, None)
     moved = tmp_path / "elsewhere.pth"
     shutil.move(weights, moved)

@@ -54,9 +54,14 @@ def test_ray_options_without_the_ray_executor_are_refused(tmp_path, capsys, monk
     from zoocheck.sweep import driver
 
     monkeypatch.setattr(driver, "run_sweep", lambda *_, **__: pytest.fail("the sweep started work with an option it ignores"))
-    assert main(["sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--results", str(tmp_path / "results"), *options]) == 2
+    assert (
+        main(["sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--results", str(tmp_path / "results"), *options])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
-    assert err.splitlines() == [f"zoocheck: error: {named}: Ray options, used only with --executor ray; add --executor ray or leave them out"]
+    assert err.splitlines() == [
+        f"zoocheck: error: {named}: Ray options, used only with --executor ray; add --executor ray or leave them out"
+    ]
     assert not (tmp_path / "results").exists()
 
 
@@ -67,7 +72,10 @@ def test_sweep_selects_with_the_one_selector():
     from zoocheck.cli.sweep import selected_entries
 
     keys = lambda entries: [e.key for e in entries]  # noqa: E731
-    assert keys(selected_entries(None, None, ["paddleclas/ResNet18", "torchvision/resnet18"])) == ["ppcls/ResNet18", "torchvision/resnet18.IMAGENET1K_V1"]
+    assert keys(selected_entries(None, None, ["paddleclas/ResNet18", "torchvision/resnet18"])) == [
+        "ppcls/ResNet18",
+        "torchvision/resnet18.IMAGENET1K_V1",
+    ]
     assert keys(selected_entries(["timm", "ppcls"], "resnet18_proj", ["resnet18*"])) == ["ppcls/ResNet18"]
     with pytest.raises(UsageError, match="unknown model 'resnet19' for source 'torchvision'; closest: resnet18"):
         selected_entries(["torchvision"], None, ["resnet18", "resnet19"])

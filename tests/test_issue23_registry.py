@@ -7,8 +7,8 @@ import hashlib
 import json
 
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.cli import main
 from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_weights
 from zoocheck.zoo_registry import UnknownModelError, get_entry, published_at_input_size, select_entries
@@ -32,7 +32,10 @@ def test_one_selector_matches_names_aliases_keys_and_patterns_in_the_order_given
     # a pattern matches aliases too (resnet18.gluon_in1k is gluon_resnet18_v1b), whatever the case
     assert keys(select_entries("timm", ["GLUON_resnet18*"])) == ["timm/resnet18.gluon_in1k"]
     # 'source/name' (a source alias or a pattern as prefix) picks from that source only
-    assert keys(select_entries(None, ["paddleclas/ResNet18", "torchvision/resnet18"])) == ["ppcls/ResNet18", "torchvision/resnet18.IMAGENET1K_V1"]
+    assert keys(select_entries(None, ["paddleclas/ResNet18", "torchvision/resnet18"])) == [
+        "ppcls/ResNet18",
+        "torchvision/resnet18.IMAGENET1K_V1",
+    ]
     assert {e.source for e in select_entries(None, ["*/resnet18"])} >= {"torchvision", "timm", "mmpretrain", "ppcls"}
     # the order of the names given, each entry once; the architecture filter applies to names too
     assert keys(select_entries("timm", ["resnet34", "resnet18", "resnet18.a1_in1k"])) == ["timm/resnet34.a1_in1k", "timm/resnet18.a1_in1k"]
@@ -50,7 +53,10 @@ def test_the_library_is_asked_only_for_a_name_the_registry_lacks_in_one_source()
         asked.append((source, name))
         return make_entry(source, name) if name == "Known_By_Library" else None
 
-    assert [e.name for e in select_entries("timm", ["resnet18", "Known_By_Library"], library=library)] == ["resnet18.a1_in1k", "Known_By_Library"]
+    assert [e.name for e in select_entries("timm", ["resnet18", "Known_By_Library"], library=library)] == [
+        "resnet18.a1_in1k",
+        "Known_By_Library",
+    ]
     assert asked == [("timm", "Known_By_Library")]  # the original spelling, never for a registry name
     with pytest.raises(UnknownModelError):
         select_entries(["timm", "torchvision"], ["Known_By_Library"], library=library)
@@ -59,7 +65,10 @@ def test_the_library_is_asked_only_for_a_name_the_registry_lacks_in_one_source()
     assert asked == [("timm", "Known_By_Library")]
 
 
-@pytest.mark.parametrize(("source", "name", "shown"), [("torchvision", "mobilenet_v3_small", "mobilenet_v3_small.IMAGENET1K_V1"), ("timm", "efficientnet_b0", "efficientnet_b0.ra_in1k")])
+@pytest.mark.parametrize(
+    ("source", "name", "shown"),
+    [("torchvision", "mobilenet_v3_small", "mobilenet_v3_small.IMAGENET1K_V1"), ("timm", "efficientnet_b0", "efficientnet_b0.ra_in1k")],
+)
 def test_show_knows_the_library_models_convert_accepts(source, name, shown, capsys):
     assert main(["show", "--src", source, "--model", name, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == shown
@@ -128,7 +137,11 @@ def test_show_and_convert_say_the_cached_file_fails_its_checksum(cache, tmp_path
 
 
 def test_a_verified_cached_file_is_used_and_an_unverifiable_one_too(cache):
-    verified = make_entry("torchvision", "t", weights=Weights("http://127.0.0.1:9/v.pth", "v.pth", "torch-state-dict", Checksum("sha256", hashlib.sha256(PAYLOAD).hexdigest())))
+    verified = make_entry(
+        "torchvision",
+        "t",
+        weights=Weights("http://127.0.0.1:9/v.pth", "v.pth", "torch-state-dict", Checksum("sha256", hashlib.sha256(PAYLOAD).hexdigest())),
+    )
     unverifiable = make_entry("ppcls", "t", weights=Weights("http://127.0.0.1:9/u.pdparams", "u.pdparams", "paddle-pdparams"))
     for entry in (verified, unverifiable):
         cached_weights_path(entry).parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +158,11 @@ def test_a_verified_cached_file_is_used_and_an_unverifiable_one_too(cache):
 def test_fetch_takes_a_plain_path_and_says_when_it_does_not_exist(cache, tmp_path, monkeypatch, capsys):
     import zoocheck.cli.registry as cli_registry
 
-    entry = make_entry("torchvision", "t", weights=Weights("http://127.0.0.1:9/x.pth", "x.pth", "torch-state-dict", Checksum("sha256", hashlib.sha256(PAYLOAD).hexdigest())))
+    entry = make_entry(
+        "torchvision",
+        "t",
+        weights=Weights("http://127.0.0.1:9/x.pth", "x.pth", "torch-state-dict", Checksum("sha256", hashlib.sha256(PAYLOAD).hexdigest())),
+    )
     monkeypatch.setattr(cli_registry, "resolve_entry", lambda source, name: entry)
     mirror = tmp_path / "mirror" / "x.pth"
     mirror.parent.mkdir()

@@ -3,8 +3,6 @@ makes (before any work, exit 2, one line), and compare partners named from eithe
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from zoocheck.cli import main

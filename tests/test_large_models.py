@@ -13,8 +13,8 @@ import signal
 
 import numpy as np
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.converters.pipeline import _death
 from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture
@@ -37,10 +37,10 @@ def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
     import torch
     from torchvision.models.resnet import Bottleneck, ResNet
 
-    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.normalize import PROTOBUF_LIMIT, initializer_bytes, normalize_model, save_atomic
-    from zoocheck.converters.weights import random_weights
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.torch_common import torch_tensors
+    from zoocheck.converters.weights import random_weights
     from zoocheck.families.resnet.spec import resnet
     from zoocheck.zoo_registry.types import Architecture
 
@@ -56,8 +56,16 @@ def test_over_2gb_model_is_written_as_one_model_and_one_data_file(tmp_path):
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir()
     with torch.no_grad():
-        torch.onnx.export(model, (torch.from_numpy(x),), str(raw_dir / "raw.onnx"), input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "b"}, "y": {0: "b"}}, opset_version=17, dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            model,
+            (torch.from_numpy(x),),
+            str(raw_dir / "raw.onnx"),
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+            opset_version=17,
+            dynamo=False,
+        )
     del model
     assert len(list(raw_dir.iterdir())) > 2  # torch wrote loose external tensor files
     raw = onnx.load(str(raw_dir / "raw.onnx"))  # pulls the external data in
@@ -93,8 +101,8 @@ def test_ppcls_resnext101_32x48d_wsl_converts_with_external_data(tmp_path):
     import onnx
 
     from zoocheck.checks.images import bundled_photos
-    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.preprocess import preprocess_image
+    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import convert
     from zoocheck.zoo_registry import get_entry
 

@@ -14,8 +14,8 @@ from zoocheck.checks.images import bundled_photos
 from zoocheck.checks.library_preprocess import (
     PIXEL_TOLERANCE,
     check_library_preprocessing,
-    paddleclas_transform,
     compare_with_library,
+    paddleclas_transform,
     preprocessing_difference,
 )
 from zoocheck.cli import main
@@ -49,7 +49,9 @@ def _key(entry) -> str:
 #: cv2, NHWC, (x - 127) / 128): no library object exists to compare with, and the check says so
 README_CODE_ENTRIES = ("onnx-zoo/efficientnet-lite4-11",)
 EVERY_SPEC = [
-    e for s in ("torchvision", "timm", "mmpretrain", "gluon", "gluoncv", "onnx-zoo") for e in _distinct_specs(s)
+    e
+    for s in ("torchvision", "timm", "mmpretrain", "gluon", "gluoncv", "onnx-zoo")
+    for e in _distinct_specs(s)
     if getattr(e, "values", (e,))[0].key not in README_CODE_ENTRIES
 ]
 
@@ -119,7 +121,19 @@ def test_the_set_up_gives_what_the_paddleclas_check_needs(tmp_path):
 
     if paddleclas_root() is None:
         pytest.skip("paddleclas is not installed (./setup.sh installs it)")
-    command = [sys.executable, "-m", "zoocheck", "preprocess", "--src", "ppcls", "--model", "ResNet18", "--json", "--results", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "preprocess",
+        "--src",
+        "ppcls",
+        "--model",
+        "ResNet18",
+        "--json",
+        "--results",
+        str(tmp_path),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     (check,) = json.loads(done.stdout)
     assert check["status"] == "ok", check["library"]

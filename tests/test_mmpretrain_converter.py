@@ -11,7 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import make_entry, assert_not_degenerate, assert_same, inputs_for, random_checkpoint, run_onnx  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, inputs_for, make_entry, random_checkpoint, run_onnx  # noqa: E402
+
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.mmpretrain import backbone_config, build_classifier  # noqa: E402
@@ -19,6 +20,7 @@ from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.families.resnet.spec import ResNetSpec, resnet  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry  # noqa: E402
+
 
 def _entry(arch: Architecture) -> Entry:
     return make_entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test")
@@ -81,7 +83,9 @@ def _forward_parity(tmp_path, models, arch, seed):
     return entry, path, x, ours
 
 
-@pytest.mark.parametrize("arch", [R18, V1C18, V1D18, pytest.param(X50, marks=pytest.mark.slow), pytest.param(V1D50, marks=pytest.mark.slow)], ids=lambda a: a.id)
+@pytest.mark.parametrize(
+    "arch", [R18, V1C18, V1D18, pytest.param(X50, marks=pytest.mark.slow), pytest.param(V1D50, marks=pytest.mark.slow)], ids=lambda a: a.id
+)
 def test_forward_equals_mmpretrain_on_the_same_checkpoint(tmp_path, mmpretrain_models, arch):
     _forward_parity(tmp_path, mmpretrain_models, arch, seed=11)
 

@@ -16,6 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import assert_not_degenerate, assert_same, at_size, inputs_for, make_entry  # noqa: E402
+
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.cli import main  # noqa: E402
 from zoocheck.converters import converter_for  # noqa: E402
@@ -156,7 +157,10 @@ def test_every_entry_is_the_network_its_config_declares(get_model, family):
         (EfficientNetSpec("lite0", padding="same"), "has no lite0"),
         (EfficientNetV2Spec("rw_t", padding="same"), "has no rw_t"),
         (DenseNetSpec(32, (6, 12, 24, 16), stem="deep"), "stem 'deep' (mmpretrain: '7x7')"),
-        (VGGSpec(STANDARD_LAYERS[16], conv_bias=False, eval_dropout_scale=0.5), "conv_bias False (mmpretrain: True), eval_dropout_scale 0.5"),
+        (
+            VGGSpec(STANDARD_LAYERS[16], conv_bias=False, eval_dropout_scale=0.5),
+            "conv_bias False (mmpretrain: True), eval_dropout_scale 0.5",
+        ),
     ],
     ids=lambda v: v.id if hasattr(v, "id") else "",
 )

@@ -8,8 +8,8 @@ import json
 
 import numpy as np
 import pytest
-
 import tiny_zoo_converter
+
 from zoocheck.cli import main
 from zoocheck.converters.normalize import read_metadata
 from zoocheck.converters.onnx_runtime import run_first_output, session
@@ -49,7 +49,12 @@ def test_list_and_help_know_the_new_source(tiny, capsys):
 
 
 def test_convert_parity_and_table_end_to_end(tiny, tmp_path, capsys):
-    assert main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--random-weights", "--seed", "3", "--results", str(tiny), "--json"]) == 0
+    assert (
+        main(
+            ["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--random-weights", "--seed", "3", "--results", str(tiny), "--json"]
+        )
+        == 0
+    )
     record = _json(capsys)
     assert (record["status"], record["random_weights"], record["arch"]) == ("ok", True, "tiny_linear")
     onnx_file = tiny / "onnx" / "tiny-zoo" / "tiny-linear.random-seed3.onnx"  # random weights never take the real name
@@ -69,12 +74,20 @@ def test_convert_parity_and_table_end_to_end(tiny, tmp_path, capsys):
 
     assert main(["table", "--src", "tiny-zoo", "--results", str(tiny), "--json"]) == 0
     [row] = _json(capsys)
-    assert (row["arch"], row["model"], row["published_top1"], row["conversion"], row["parity"]) == ("tiny_linear", "tiny-linear", 1.5, "ok", "ok")
+    assert (row["arch"], row["model"], row["published_top1"], row["conversion"], row["parity"]) == (
+        "tiny_linear",
+        "tiny-linear",
+        1.5,
+        "ok",
+        "ok",
+    )
 
 
 def test_bad_weights_for_the_new_source_are_refused_naming_the_file(tiny, tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, weight=np.zeros((10, 3), np.float32))
-    assert main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--weights", str(bad), "--results", str(tiny)]) == 2  # unusable input: exit 2
+    assert (
+        main(["convert", "--src", "tiny-zoo", "--model", "tiny-linear", "--weights", str(bad), "--results", str(tiny)]) == 2
+    )  # unusable input: exit 2
     err = capsys.readouterr().err
     assert "bad.npz" in err and "missing keys: bias" in err and "shape mismatches" in err

@@ -29,7 +29,9 @@ def tiny_classifier(input_name="data", output_name="scores", batch=1, initialize
 
 @pytest.mark.parametrize("initializer_as_input", [False, True])
 def test_normalised_file_follows_the_conventions(tmp_path, initializer_as_input):
-    model = normalize.normalize_model(tiny_classifier(initializer_as_input=initializer_as_input), {"source": "test", "random_weights": True})
+    model = normalize.normalize_model(
+        tiny_classifier(initializer_as_input=initializer_as_input), {"source": "test", "random_weights": True}
+    )
     out = tmp_path / "m.onnx"
     written = normalize.save_atomic(model, out, {"source": "test", "random_weights": True})
     assert set(written) == {out, tmp_path / "m.onnx.json"}
@@ -71,7 +73,9 @@ def test_external_data_holds_the_large_tensors_in_one_file_named_after_the_model
     locations = {t.name: {e.key: e.value for e in t.external_data}.get("location") for t in header.graph.initializer}
     assert locations == {"fc_w": "m.onnx.data", "small": None}
     assert (tmp_path / "m.onnx.data").stat().st_size == 60
-    np.testing.assert_array_equal(numpy_helper.to_array(onnx.load(str(path)).graph.initializer[0]), np.arange(15, dtype=np.float32).reshape(3, 5) / 10)
+    np.testing.assert_array_equal(
+        numpy_helper.to_array(onnx.load(str(path)).graph.initializer[0]), np.arange(15, dtype=np.float32).reshape(3, 5) / 10
+    )
 
 
 def test_failed_check_leaves_nothing_under_the_final_name(tmp_path, monkeypatch):

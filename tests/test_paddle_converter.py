@@ -28,14 +28,13 @@ from zoocheck.checks.library_preprocess import paddleclas_transform  # noqa: E40
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.paddle import PaddleClasConverter  # noqa: E402
-from zoocheck.converters.paddle_inference import ends_in_softmax, find_inference_files  # noqa: E402
 from zoocheck.converters.paddle_arch import scheme_for  # noqa: E402
+from zoocheck.converters.paddle_inference import ends_in_softmax, find_inference_files  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
-from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
 from zoocheck.families.resnet.spec import resnet  # noqa: E402
+from zoocheck.zoo_registry.names import UnknownName, paddleclas  # noqa: E402
 from zoocheck.zoo_registry.sources.ppcls import PPCLS  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa: E402
-
 
 needs_paddleclas = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas not installed (./setup.sh installs it --no-deps)")
 
@@ -82,7 +81,9 @@ def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
 PDPARAMS_CASES = [
     pytest.param("ResNet18", id="ResNet18"),
     pytest.param("ResNet18_vd", id="ResNet18_vd"),
-    pytest.param("ResNet18_vc", id="ResNet18_vc", marks=pytest.mark.slow),  # the vc stem stays in the PaddleClas-code checkpoint cases below
+    pytest.param(
+        "ResNet18_vc", id="ResNet18_vc", marks=pytest.mark.slow
+    ),  # the vc stem stays in the PaddleClas-code checkpoint cases below
     pytest.param("ResNeXt50_vd_32x4d", id="ResNeXt50_vd_32x4d", marks=pytest.mark.slow),
     pytest.param("ResNet34_vd", id="ResNet34_vd", marks=pytest.mark.slow),
     pytest.param("ResNet50_vc", id="ResNet50_vc", marks=pytest.mark.slow),
@@ -337,7 +338,11 @@ def test_paddleclas_resnet18_projects_stage_one_where_torchvision_does_not():
     for module, build in (("legendary", lambda m: m.ResNet18()), ("vc", lambda m: m.ResNet_vc(layers=18))):
         with paddle.utils.unique_name.guard():
             state = build(import_paddleclas(ARCH_MODULES[module])).state_dict()
-        short = {k: tuple(v.shape) for k, v in state.items() if k.startswith(("blocks.0.short.", "bb_0_0.short.")) and k.endswith("weight") and len(v.shape) == 4}
+        short = {
+            k: tuple(v.shape)
+            for k, v in state.items()
+            if k.startswith(("blocks.0.short.", "bb_0_0.short.")) and k.endswith("weight") and len(v.shape) == 4
+        }
         assert list(short.values()) == [(64, 64, 1, 1)], short
     assert paddleclas("ResNet18").arch.id == "resnet18_proj" and paddleclas("ResNet34_vd").arch.id == "resnet34_d_proj"
     assert paddleclas("ResNet50").arch.id == "resnet50"  # a bottleneck stage 1 projects anyway

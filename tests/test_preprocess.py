@@ -1,10 +1,11 @@
 """The transform derived from a Preprocess spec: rounding rules, and each library's semantics."""
 
 import dataclasses
+
 import numpy as np
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.checks.images import bundled_photos
 from zoocheck.checks.library_preprocess import mxnet_transform
 from zoocheck.checks.preprocess import ImageDecodeError, center_crop, decode_image, preprocess_image, resized_size

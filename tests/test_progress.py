@@ -18,7 +18,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def _run_on_a_terminal(argv: list[str], timeout: float = 300.0) -> tuple[int, str]:
     """Run ``argv`` with standard error on a pseudo-terminal; (exit code, what the terminal showed)."""
     controller, terminal = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env={**os.environ, "COLUMNS": "200", "TERM": "xterm"})
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env={**os.environ, "COLUMNS": "200", "TERM": "xterm"}
+    )
     os.close(terminal)
     shown, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -41,10 +43,23 @@ def _run_on_a_terminal(argv: list[str], timeout: float = 300.0) -> tuple[int, st
 def test_convert_shows_each_step_on_a_terminal(tmp_path):
     pytest.importorskip("torchvision")
     output = tmp_path / "resnet18.onnx"
-    code, shown = _run_on_a_terminal([
-        sys.executable, "-m", "zoocheck", "convert", "--src", "torchvision", "--model", "resnet18.IMAGENET1K_V1",
-        "--random-weights", "--output", str(output), "--results", str(tmp_path / "results"),
-    ])  # fmt: skip
+    code, shown = _run_on_a_terminal(
+        [
+            sys.executable,
+            "-m",
+            "zoocheck",
+            "convert",
+            "--src",
+            "torchvision",
+            "--model",
+            "resnet18.IMAGENET1K_V1",
+            "--random-weights",
+            "--output",
+            str(output),
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     assert code == 0 and output.is_file(), shown
     assert "converting torchvision/resnet18.IMAGENET1K_V1" in shown
     for step in ("building the model and loading its weights", "exporting ONNX with the source's exporter"):
@@ -53,10 +68,23 @@ def test_convert_shows_each_step_on_a_terminal(tmp_path):
 
 def test_parity_shows_each_step_on_a_terminal(tmp_path):
     pytest.importorskip("torchvision")
-    code, shown = _run_on_a_terminal([
-        sys.executable, "-m", "zoocheck", "parity", "--src", "torchvision", "--model", "resnet18.IMAGENET1K_V1",
-        "--random-weights", "--output", str(tmp_path / "resnet18.onnx"), "--results", str(tmp_path / "results"),
-    ])  # fmt: skip
+    code, shown = _run_on_a_terminal(
+        [
+            sys.executable,
+            "-m",
+            "zoocheck",
+            "parity",
+            "--src",
+            "torchvision",
+            "--model",
+            "resnet18.IMAGENET1K_V1",
+            "--random-weights",
+            "--output",
+            str(tmp_path / "resnet18.onnx"),
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     assert code == 0, shown
     for step in ("running the framework's own forward", "exporting ONNX with the source's exporter"):
         assert step in shown, shown

@@ -59,7 +59,12 @@ def test_residual_branch_ends_are_found_in_the_data_flow():
     assert ends(resnet18()) == sorted(f"layer{s}.{b}.bn2" for s in range(1, 5) for b in range(2))
     # EfficientNet: the projecting batch norm of every block with a skip (after SE, before drop-path)
     net = timm.create_model("efficientnet_b0", pretrained=False)
-    skips = [f"blocks.{s}.{b}.{'bn2' if s == 0 else 'bn3'}" for s, stage in enumerate(net.blocks) for b, block in enumerate(stage) if block.has_skip]
+    skips = [
+        f"blocks.{s}.{b}.{'bn2' if s == 0 else 'bn3'}"
+        for s, stage in enumerate(net.blocks)
+        for b, block in enumerate(stage)
+        if block.has_skip
+    ]
     assert len(skips) == 9 and ends(net) == sorted(skips)
     assert ends(timm.create_model("densenet121", pretrained=False)) == []  # concatenations, no additions
 
@@ -69,7 +74,9 @@ def test_residual_branch_ends_are_found_in_the_data_flow():
 _V2_S_FP32 = pytest.mark.xfail(strict=True, reason="canonical EfficientNetV2-S random weights: fp32 1.19e-4 of the span at 384 px")
 
 
-@pytest.mark.parametrize("source,name", [("timm", "efficientnet_b0.ra_in1k"), pytest.param("torchvision", "efficientnet_v2_s", marks=_V2_S_FP32)])
+@pytest.mark.parametrize(
+    "source,name", [("timm", "efficientnet_b0.ra_in1k"), pytest.param("torchvision", "efficientnet_v2_s", marks=_V2_S_FP32)]
+)
 def test_random_weights_are_fp32_stable(source, name):
     entry = _entry(source, name)
     native = _load(entry, 0)
@@ -86,7 +93,9 @@ def test_random_weights_are_fp32_stable(source, name):
 def test_parity_of_random_efficientnet_b0_passes_and_reports_fp64(tmp_path):
     from zoocheck.checks.parity import check_parity
 
-    result, conversion = check_parity(_entry("timm", "efficientnet_b0.ra_in1k"), weights=None, random_seed=0, output=tmp_path / "b0.onnx", isolate=False)
+    result, conversion = check_parity(
+        _entry("timm", "efficientnet_b0.ra_in1k"), weights=None, random_seed=0, output=tmp_path / "b0.onnx", isolate=False
+    )
     assert conversion.ok, conversion.failure
     assert result.status == "ok", result.summary()
     assert len(result.reference_fp64_rel_err) == len(result.comparisons) and max(result.reference_fp64_rel_err) < 1e-4
@@ -97,7 +106,14 @@ def test_a_framework_without_fp64_forward_is_named():
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((2, 10))
     result = parity_result(
-        source="gluon", model="m", reference_runtime="mxnet", test_runtime="onnxruntime", names=["a", "b"],
-        reference=logits, test=logits + 1e-7, random_weights=True, reference_fp64=None,
-    )  # fmt: skip
+        source="gluon",
+        model="m",
+        reference_runtime="mxnet",
+        test_runtime="onnxruntime",
+        names=["a", "b"],
+        reference=logits,
+        test=logits + 1e-7,
+        random_weights=True,
+        reference_fp64=None,
+    )
     assert result.status == "ok" and "(tol 0.001; mxnet has no fp64 forward)" in result.summary()

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import at_size
+
 from zoocheck.cli import main
 from zoocheck.families.resnet.spec import resnet_spec
 from zoocheck.sources import source_names
@@ -128,7 +128,14 @@ def test_lookups_and_aliases():
 
 def test_preprocessing_presets():
     mm = get_entry("mmpretrain", "resnet50_8xb32_in1k").preprocess
-    assert (mm.image_library, mm.antialias, mm.scale, mm.mean[0], mm.size_rounding, mm.crop_rounding) == ("cv2", False, 1.0, 123.675, "floor", "round")
+    assert (mm.image_library, mm.antialias, mm.scale, mm.mean[0], mm.size_rounding, mm.crop_rounding) == (
+        "cv2",
+        False,
+        1.0,
+        123.675,
+        "floor",
+        "round",
+    )
     assert get_entry("mmpretrain", "resnetv1d50_8xb32_in1k").preprocess.image_library == "pil"
     rsb = get_entry("mmpretrain", "resnet50_8xb256-rsb-a1-600e_in1k").preprocess
     assert (rsb.resize, rsb.interpolation) == (236, "bicubic")
@@ -226,8 +233,12 @@ def test_seed_tables_parsed_completely():
     by_file: dict[str, int] = {}
     for r in rows:
         by_file[r[4]] = by_file.get(r[4], 0) + 1
-    assert by_file == {"mmpretrain_resnet_README.md": 15, "paddleclas_ResNet.md": 16,
-                       "onnx_model_zoo_resnet_README.md": 10, "modelzoo_resnext_card.md": 29}  # fmt: skip
+    assert by_file == {
+        "mmpretrain_resnet_README.md": 15,
+        "paddleclas_ResNet.md": 16,
+        "onnx_model_zoo_resnet_README.md": 10,
+        "modelzoo_resnext_card.md": 29,
+    }
 
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds not present (not a workplace checkout)")
@@ -239,8 +250,13 @@ def test_every_seed_row_is_in_the_registry_with_its_numbers():
         except Exception as exc:  # noqa: BLE001 - collect every miss
             missing.append(f"{seed}: {source}/{name}: {exc}")
             continue
-        if not any(p.top1 is not None and math.isclose(p.top1, top1, abs_tol=1e-6)
-                   and p.top5 is not None and math.isclose(p.top5, top5, abs_tol=1e-6) for p in entry.published):  # fmt: skip
+        if not any(
+            p.top1 is not None
+            and math.isclose(p.top1, top1, abs_tol=1e-6)
+            and p.top5 is not None
+            and math.isclose(p.top5, top5, abs_tol=1e-6)
+            for p in entry.published
+        ):
             missing.append(f"{seed}: {source}/{name} -> {entry.name} lacks {top1}/{top5}")
     assert not missing, "\n".join(missing)
 
@@ -330,6 +346,8 @@ REPRESENTATIVES = _representatives()
 def test_representatives_are_small_and_cover_every_source():
     assert {e.source for e in ENTRIES if e.key in REPRESENTATIVES} == set(SOURCES)
     assert all(_params_m(e) <= REPRESENTATIVE_MAX_PARAMS_M for e in ENTRIES if e.key in REPRESENTATIVES)
+
+
 BUILD_PARAMS = [pytest.param(e, id=e.key, marks=() if e.key in REPRESENTATIVES else pytest.mark.slow) for e in ENTRIES]
 
 
@@ -348,7 +366,11 @@ def test_entry_builds_with_random_weights(entry):
     # exported ONNX files have a fixed size, and so have GluonCV's and PaddleClas's VGG (their Linear layers flatten the 7x7 map)
     # and the ViTs (their position embedding) and Swins (timm's shifted windows' masks are sized at build); the others are
     # built for 64-px inputs, their random weights calibrated at that size (the build does not depend on it)
-    fixed_size = entry.source == "onnx-zoo" or (entry.source, entry.arch.family) in (("gluoncv", "vgg"), ("ppcls", "vgg")) or entry.arch.family in ("vit", "swin")
+    fixed_size = (
+        entry.source == "onnx-zoo"
+        or (entry.source, entry.arch.family) in (("gluoncv", "vgg"), ("ppcls", "vgg"))
+        or entry.arch.family in ("vit", "swin")
+    )
     size = entry.input_size if fixed_size else 64
     try:
         model = converter.load(at_size(entry, size), None, random_seed=0)

@@ -54,7 +54,10 @@ def test_every_csv_file_is_read():
     from importlib import resources
 
     packaged = {p.name for p in resources.files(_common.DATA_PACKAGE).joinpath("data").iterdir() if p.name.endswith(".csv")}
-    families = {f"families_{name}" for name in ("torchvision.csv", "timm.csv", "mmpretrain.csv", "paddleclas.csv", "gluoncv.csv", "onnx_model_zoo.csv")}
+    families = {
+        f"families_{name}"
+        for name in ("torchvision.csv", "timm.csv", "mmpretrain.csv", "paddleclas.csv", "gluoncv.csv", "onnx_model_zoo.csv")
+    }
     assert packaged == {*CSV_FILES, *families, "extra_published.csv", "relations.csv"}
 
 
@@ -118,7 +121,9 @@ def test_cross_source_pairs_are_the_relations_of_relations_csv(monkeypatch):
     zoo, gluon = get_entry("onnx-zoo", "resnet18-v1-7"), get_entry("gluon", "resnet18_v1")
     everything = list_entries()
     assert cross_check_reference(zoo, everything) == gluon  # exported_from
-    assert cross_check_reference(get_entry("timm", "resnet50.tv_in1k"), everything) == get_entry("torchvision", "resnet50.IMAGENET1K_V1")  # same_weights_as
+    assert cross_check_reference(get_entry("timm", "resnet50.tv_in1k"), everything) == get_entry(
+        "torchvision", "resnet50.IMAGENET1K_V1"
+    )  # same_weights_as
     # the Caffe2 ResNet-50 files share gluon resnet50_v1's network, not its weights: no pair
     assert cross_check_reference(get_entry("onnx-zoo", "resnet50-caffe2-v1-7"), everything) is None
     # the row removed from relations.csv, the pair is gone
@@ -161,7 +166,11 @@ def test_known_relations():
 
 def test_typed_facts():
     t = get_entry("timm", "resnext101_32x32d.fb_wsl_ig1b_ft_in1k")
-    assert (t.licence, t.hub_id, t.origin_url) == ("cc-by-nc-4.0", "timm/resnext101_32x32d.fb_wsl_ig1b_ft_in1k", "https://github.com/facebookresearch/WSL-Images")
+    assert (t.licence, t.hub_id, t.origin_url) == (
+        "cc-by-nc-4.0",
+        "timm/resnext101_32x32d.fb_wsl_ig1b_ft_in1k",
+        "https://github.com/facebookresearch/WSL-Images",
+    )
     p = get_entry("ppcls", "ResNet50_vd")
     assert [(w.format, w.file_name) for w in p.alternate_weights] == [("paddle-inference", "ResNet50_vd_infer.tar")]
     wsl = get_entry("ppcls", "ResNeXt101_32x16d_wsl")

@@ -52,7 +52,10 @@ def test_every_row_is_an_entry_or_excluded(source):
 def test_quantized_weights_are_listed_as_excluded(capsys):
     assert main(["list", "--excluded", "--src", "torchvision", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["model"] for r in rows} == {"quantized_mobilenet_v2.IMAGENET1K_QNNPACK_V1", "quantized_mobilenet_v3_large.IMAGENET1K_QNNPACK_V1"}
+    assert {r["model"] for r in rows} == {
+        "quantized_mobilenet_v2.IMAGENET1K_QNNPACK_V1",
+        "quantized_mobilenet_v3_large.IMAGENET1K_QNNPACK_V1",
+    }
     assert all("QNNPACK" in r["reason"] for r in rows)
 
 
@@ -95,7 +98,9 @@ def test_timm_entries_are_their_pretrained_cfg():
         assert pre.resize_mode == ("squash" if cfg.get("crop_mode") == "squash" else "short"), entry.name
         arch, tag = entry.name.split(".", 1)
         assert (arch in entry.aliases) == (_model_default_cfgs[arch].tags[0] == tag), entry.name
-        assert entry.weights is not None and (entry.weights.checksum is not None or entry.hub_id == cfg["hf_hub_id"].rstrip("/") or cfg["hf_hub_id"] == "timm/")
+        assert entry.weights is not None and (
+            entry.weights.checksum is not None or entry.hub_id == cfg["hf_hub_id"].rstrip("/") or cfg["hf_hub_id"] == "timm/"
+        )
 
 
 def test_torchvision_entries_are_their_weights_transforms():
@@ -191,9 +196,7 @@ def test_every_id_torchvision_and_timm_share_is_of_a_kind_proven_below():
     assert shared == set(SAME_FUNCTION) | {"vit", "swin"}
 
 
-@pytest.mark.parametrize(
-    "family", [pytest.param(f, marks=pytest.mark.slow) if f == "vgg" else f for f in SAME_FUNCTION]
-)  # fmt: skip
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.slow) if f == "vgg" else f for f in SAME_FUNCTION])
 def test_a_shared_id_is_one_function(family):
     """torchvision's network and timm's, of one id, compute the same outputs from the same weights."""
     tv_name, timm_name, size = SAME_FUNCTION[family]
@@ -238,4 +241,3 @@ def test_parity_with_random_weights(tmp_path, capsys, source, model):
     out = capsys.readouterr().out
     assert rc == 0, out[-2000:]
     assert '"status": "ok"' in out
-

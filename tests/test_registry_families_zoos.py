@@ -6,8 +6,8 @@ EfficientNetCenterCrop against mmpretrain's own transform."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.checks.library_preprocess import PIXEL_TOLERANCE, LibraryUnavailable, compare_with_library, mmpretrain_transform
 from zoocheck.zoo_registry.types import Preprocess
 
@@ -18,8 +18,17 @@ MEAN_255, STD_255 = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 
 
 def _crop_first(crop: int, padding: int, library: str = "cv2") -> Preprocess:
-    return Preprocess(resize=crop + padding, crop=crop, interpolation="bicubic", image_library=library,  # type: ignore[arg-type]
-                      antialias=library == "pil", resize_mode="crop_first", mean=MEAN_255, std=STD_255, scale=1.0)  # fmt: skip
+    return Preprocess(
+        resize=crop + padding,
+        crop=crop,
+        interpolation="bicubic",
+        image_library=library,  # type: ignore[arg-type]
+        antialias=library == "pil",
+        resize_mode="crop_first",
+        mean=MEAN_255,
+        std=STD_255,
+        scale=1.0,
+    )
 
 
 @pytest.mark.parametrize(("crop", "padding", "library"), [(224, 32, "cv2"), (380, 32, "cv2"), (384, 0, "cv2"), (260, 32, "pil")])
@@ -40,9 +49,12 @@ def test_crop_first_is_not_a_short_side_resize(photos):
     """Cropping first and resizing the crop is another image than resizing the short side to the
     same equivalent size and cropping: the mode matters."""
     crop_first = make_entry("mmpretrain", "efficientnet-test", preprocess=_crop_first(224, 32), input_size=224)
-    short = make_entry("mmpretrain", "resize-edge-test", input_size=224,
-                       preprocess=Preprocess(**{**crop_first.preprocess.to_dict(), "resize_mode": "short",
-                                                "mean": MEAN_255, "std": STD_255}))  # fmt: skip
+    short = make_entry(
+        "mmpretrain",
+        "resize-edge-test",
+        input_size=224,
+        preprocess=Preprocess(**{**crop_first.preprocess.to_dict(), "resize_mode": "short", "mean": MEAN_255, "std": STD_255}),
+    )
     try:
         transform = mmpretrain_transform(short)
     except LibraryUnavailable as exc:
@@ -54,36 +66,43 @@ def test_crop_first_is_not_a_short_side_resize(photos):
 # --- each zoo's names -> one id per function ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("family", "scheme", "name", "arch_id"), [
-    # mmpretrain's MobileNetV2 and V3 are torchvision's networks
-    ("mobilenet_v2", "mmpretrain", "mobilenet-v2_8xb32_in1k", "mobilenet_v2_100"),
-    ("mobilenet_v3", "mmpretrain", "mobilenet-v3-large_3rdparty_in1k", "mobilenet_v3_large_100_linearhead_bneps1e-3"),
-    ("mobilenet_v3", "mmpretrain", "mobilenet-v3-small-050_3rdparty_in1k", "mobilenet_v3_small_050_stem16_linearhead"),
-    # PaddleClas truncates channels and expands the first block; x2_0 and x1_0 truncate nothing
-    ("mobilenet_v2", "paddleclas", "MobileNetV2_x0_25", "mobilenet_v2_025_truncated_expandfirst"),
-    ("mobilenet_v2", "paddleclas", "MobileNetV2_ssld", "mobilenet_v2_100_expandfirst"),
-    ("mobilenet_v2", "paddleclas", "MobileNetV2_x2_0", "mobilenet_v2_200_expandfirst"),
-    ("mobilenet_v3", "paddleclas", "MobileNetV3_large_x1_0_ssld",
-     "mobilenet_v3_large_100_headnobias_segate0.2_sefloor_expandalways_evaldropout0.8"),
-    ("mobilenet_v2", "gluoncv", "mobilenetv2_1.0", "mobilenet_v2_100_convclassifier"),
-    ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_convclassifier"),
-    ("mobilenet_v2", "onnx_zoo", "mobilenetv2-12-qdq", "mobilenet_v2_100"),
-    ("mobilenet_v3", "gluoncv", "mobilenetv3_small", "mobilenet_v3_small_100_head1280_headnobias_convclassifier"),
-    # TF "same" padding and eps 1e-3: mmpretrain, PaddleClas and the ONNX zoo's Lite4 are timm's tf_ ports
-    ("efficientnet", "mmpretrain", "efficientnet-b3_3rdparty_8xb32-aa-advprop_in1k", "efficientnet_b3_bneps1e-3_samepad"),
-    ("efficientnet", "paddleclas", "EfficientNetB3", "efficientnet_b3_bneps1e-3_samepad"),
-    ("efficientnet", "paddleclas", "EfficientNetB0_small", "efficientnet_b0_bneps1e-3_nose"),
-    ("efficientnet", "onnx_zoo", "efficientnet-lite4-11-int8", "efficientnet_lite4_bneps1e-3_samepad"),
-    ("efficientnet_v2", "mmpretrain", "efficientnetv2-xl_in21k-pre_3rdparty_in1k", "efficientnet_v2_xl_bneps1e-3_samepad"),
-    ("densenet", "mmpretrain", "densenet161_3rdparty_in1k", "densenet161"),
-    ("densenet", "paddleclas", "DenseNet264", "densenet264"),
-    ("densenet", "gluoncv", "densenet121", "densenet121"),
-    ("vgg", "mmpretrain", "vgg16bn_8xb32_in1k", "vgg16_bn"),
-    ("vgg", "paddleclas", "VGG16", "vgg16_convnobias_evaldropout0.5"),
-    ("vgg", "onnx_zoo", "vgg19-caffe2-9", "vgg19"),
-    ("vgg", "onnx_zoo", "vgg16-bn-7", "vgg16_bn"),
-    ("densenet", "onnx_zoo", "densenet-12-int8", "densenet121"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("family", "scheme", "name", "arch_id"),
+    [
+        # mmpretrain's MobileNetV2 and V3 are torchvision's networks
+        ("mobilenet_v2", "mmpretrain", "mobilenet-v2_8xb32_in1k", "mobilenet_v2_100"),
+        ("mobilenet_v3", "mmpretrain", "mobilenet-v3-large_3rdparty_in1k", "mobilenet_v3_large_100_linearhead_bneps1e-3"),
+        ("mobilenet_v3", "mmpretrain", "mobilenet-v3-small-050_3rdparty_in1k", "mobilenet_v3_small_050_stem16_linearhead"),
+        # PaddleClas truncates channels and expands the first block; x2_0 and x1_0 truncate nothing
+        ("mobilenet_v2", "paddleclas", "MobileNetV2_x0_25", "mobilenet_v2_025_truncated_expandfirst"),
+        ("mobilenet_v2", "paddleclas", "MobileNetV2_ssld", "mobilenet_v2_100_expandfirst"),
+        ("mobilenet_v2", "paddleclas", "MobileNetV2_x2_0", "mobilenet_v2_200_expandfirst"),
+        (
+            "mobilenet_v3",
+            "paddleclas",
+            "MobileNetV3_large_x1_0_ssld",
+            "mobilenet_v3_large_100_headnobias_segate0.2_sefloor_expandalways_evaldropout0.8",
+        ),
+        ("mobilenet_v2", "gluoncv", "mobilenetv2_1.0", "mobilenet_v2_100_convclassifier"),
+        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_convclassifier"),
+        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-12-qdq", "mobilenet_v2_100"),
+        ("mobilenet_v3", "gluoncv", "mobilenetv3_small", "mobilenet_v3_small_100_head1280_headnobias_convclassifier"),
+        # TF "same" padding and eps 1e-3: mmpretrain, PaddleClas and the ONNX zoo's Lite4 are timm's tf_ ports
+        ("efficientnet", "mmpretrain", "efficientnet-b3_3rdparty_8xb32-aa-advprop_in1k", "efficientnet_b3_bneps1e-3_samepad"),
+        ("efficientnet", "paddleclas", "EfficientNetB3", "efficientnet_b3_bneps1e-3_samepad"),
+        ("efficientnet", "paddleclas", "EfficientNetB0_small", "efficientnet_b0_bneps1e-3_nose"),
+        ("efficientnet", "onnx_zoo", "efficientnet-lite4-11-int8", "efficientnet_lite4_bneps1e-3_samepad"),
+        ("efficientnet_v2", "mmpretrain", "efficientnetv2-xl_in21k-pre_3rdparty_in1k", "efficientnet_v2_xl_bneps1e-3_samepad"),
+        ("densenet", "mmpretrain", "densenet161_3rdparty_in1k", "densenet161"),
+        ("densenet", "paddleclas", "DenseNet264", "densenet264"),
+        ("densenet", "gluoncv", "densenet121", "densenet121"),
+        ("vgg", "mmpretrain", "vgg16bn_8xb32_in1k", "vgg16_bn"),
+        ("vgg", "paddleclas", "VGG16", "vgg16_convnobias_evaldropout0.5"),
+        ("vgg", "onnx_zoo", "vgg19-caffe2-9", "vgg19"),
+        ("vgg", "onnx_zoo", "vgg16-bn-7", "vgg16_bn"),
+        ("densenet", "onnx_zoo", "densenet-12-int8", "densenet121"),
+    ],
+)
 def test_zoo_names_parse_to_one_id_per_function(family, scheme, name, arch_id):
     import importlib
 
@@ -110,8 +129,21 @@ from zoocheck.zoo_registry.sources._common import parse_checksum, read_rows  # n
 from zoocheck.zoo_registry.sources._families import TABLE_FAMILIES  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published" / "families"
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "deit", "deit3", "swin", "swin_v2",
-            "convnext", "convnext_v2")
+FAMILIES = (
+    "mobilenet_v2",
+    "mobilenet_v3",
+    "efficientnet",
+    "efficientnet_v2",
+    "densenet",
+    "vgg",
+    "vit",
+    "deit",
+    "deit3",
+    "swin",
+    "swin_v2",
+    "convnext",
+    "convnext_v2",
+)
 #: packaged table -> (registry source, the shared table it copies, the column naming the entry)
 TABLES = {
     "families_mmpretrain.csv": ("mmpretrain", "mmpretrain.csv", "model"),
@@ -183,7 +215,13 @@ def test_preprocessing_as_each_zoo_evaluates():
     assert get_entry("mmpretrain", "vgg16_8xb32_in1k").preprocess.image_library == "pil"  # backend='pillow'
     assert get_entry("mmpretrain", "densenet121_3rdparty_in1k").preprocess.image_library == "cv2"
     paddle = get_entry("ppcls", "EfficientNetB3").preprocess
-    assert (paddle.image_library, paddle.size_rounding, paddle.crop_rounding, paddle.resize, paddle.crop) == ("cv2", "round", "floor", 332, 300)
+    assert (paddle.image_library, paddle.size_rounding, paddle.crop_rounding, paddle.resize, paddle.crop) == (
+        "cv2",
+        "round",
+        "floor",
+        332,
+        300,
+    )
     # the ONNX zoo's numbers come from a notebook that squashes; Lite4's README code resizes the short side
     assert get_entry("onnx-zoo", "VGG 16").preprocess.resize_mode == "squash"
     lite4 = get_entry("onnx-zoo", "efficientnet-lite4-11")
@@ -204,8 +242,12 @@ def test_list_arch_finds_every_entry_of_these_zoos(capsys, pattern):
     import fnmatch
     import json
 
-    ours = {e.key: e for source in ("mmpretrain", "ppcls", "gluoncv", "onnx-zoo") for e in list_entries(source)
-            if e.arch.family != "resnet" and fnmatch.fnmatch(e.arch.id, pattern)}  # fmt: skip
+    ours = {
+        e.key: e
+        for source in ("mmpretrain", "ppcls", "gluoncv", "onnx-zoo")
+        for e in list_entries(source)
+        if e.arch.family != "resnet" and fnmatch.fnmatch(e.arch.id, pattern)
+    }
     assert ours
     assert main(["list", "--arch", pattern, "--json"]) == 0
     listed = {f"{d['source']}/{d['name']}": d for d in json.loads(capsys.readouterr().out)}
@@ -228,9 +270,12 @@ def _published_as(entry, path: Path):
     return dataclasses.replace(entry, weights=dataclasses.replace(entry.weights, checksum=Checksum("sha256", file_digest(path))))
 
 
-@pytest.mark.parametrize(("source", "model", "what"), [
-    ("onnx-zoo", "vgg16-7", "random-weights writer of ONNX-zoo files for the vgg family"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("source", "model", "what"),
+    [
+        ("onnx-zoo", "vgg16-7", "random-weights writer of ONNX-zoo files for the vgg family"),
+    ],
+)
 def test_a_family_without_a_builder_fails_at_build_with_one_line(tmp_path, source, model, what):
     from zoocheck.converters.pipeline import convert
 
@@ -250,16 +295,23 @@ def test_an_onnx_zoo_mobilenet_file_converts(tmp_path):
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")
     import numpy as np
-
     from conftest import inputs_for, run_onnx
+
     from zoocheck.converters.pipeline import convert
 
     torch.manual_seed(0)
     network = torchvision.models.mobilenet_v2(weights=None).eval()
     published = tmp_path / "mobilenetv2-10.onnx"
-    torch.onnx.export(network, torch.zeros(1, 3, 224, 224), str(published), opset_version=10, input_names=["input"],
-                      output_names=["output"], dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
-                      dynamo=False)  # fmt: skip
+    torch.onnx.export(
+        network,
+        torch.zeros(1, 3, 224, 224),
+        str(published),
+        opset_version=10,
+        input_names=["input"],
+        output_names=["output"],
+        dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
+        dynamo=False,
+    )
     entry = _published_as(get_entry("onnx-zoo", "mobilenetv2-10"), published)
     batch = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / "converted.onnx", weights=published, inputs=batch, isolate=False)
@@ -279,15 +331,18 @@ def test_an_nhwc_zoo_file_is_refused_at_build(tmp_path):
     from zoocheck.converters.pipeline import convert
 
     graph = helper.make_graph(
-        [helper.make_node("Transpose", ["images:0"], ["nchw"], perm=[0, 3, 1, 2]),
-         helper.make_node("GlobalAveragePool", ["nchw"], ["pooled"]),
-         helper.make_node("Flatten", ["pooled"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "w"], ["scores"]),
-         helper.make_node("Softmax", ["scores"], ["Softmax:0"])],
-        "lite4_like", [helper.make_tensor_value_info("images:0", TensorProto.FLOAT, [1, 224, 224, 3])],
+        [
+            helper.make_node("Transpose", ["images:0"], ["nchw"], perm=[0, 3, 1, 2]),
+            helper.make_node("GlobalAveragePool", ["nchw"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "w"], ["scores"]),
+            helper.make_node("Softmax", ["scores"], ["Softmax:0"]),
+        ],
+        "lite4_like",
+        [helper.make_tensor_value_info("images:0", TensorProto.FLOAT, [1, 224, 224, 3])],
         [helper.make_tensor_value_info("Softmax:0", TensorProto.FLOAT, [1, 1000])],
         [numpy_helper.from_array(np.zeros((3, 1000), np.float32), "w")],
-    )  # fmt: skip
+    )
     published = tmp_path / "efficientnet-lite4-11.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), str(published))
     entry = _published_as(get_entry("onnx-zoo", "efficientnet-lite4-11"), published)
@@ -303,17 +358,19 @@ def test_a_caffe2_densenet_file_converts_to_n_by_classes_logits(tmp_path):
     needs the whole network)."""
     import numpy as np
     import onnx
+    from conftest import inputs_for, run_onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from conftest import inputs_for, run_onnx
     from zoocheck.converters.pipeline import convert
 
     weights = np.random.default_rng(0).standard_normal((1000, 3, 1, 1)).astype(np.float32)
     graph = helper.make_graph(
         [helper.make_node("GlobalAveragePool", ["data_0"], ["pooled"]), helper.make_node("Conv", ["pooled", "w"], ["fc6_1"])],
-        "densenet_like", [helper.make_tensor_value_info("data_0", TensorProto.FLOAT, [1, 3, 224, 224])],
-        [helper.make_tensor_value_info("fc6_1", TensorProto.FLOAT, [1, 1000, 1, 1])], [numpy_helper.from_array(weights, "w")],
-    )  # fmt: skip
+        "densenet_like",
+        [helper.make_tensor_value_info("data_0", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("fc6_1", TensorProto.FLOAT, [1, 1000, 1, 1])],
+        [numpy_helper.from_array(weights, "w")],
+    )
     published = tmp_path / "densenet-9.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)], ir_version=4), str(published))
     entry = _published_as(get_entry("onnx-zoo", "densenet-9"), published)

@@ -39,18 +39,46 @@ def results(tmp_path_factory):
     register_family(TINY)
     torch = (Framework("torch", extra="torch"),)
     for name, registry in (("tiny-torch", "tiny_family.torch_entries"), ("tiny-seq", "tiny_family.seq_entries")):
-        register_source(Source(name=name, registry=registry, converter="tiny_family.converter:TinyFamilyConverter", frameworks=torch, runtime="torch",
-                               weights_format="torch-state-dict", checkpoint_writers=(("torch-state-dict", "tiny_family.converter:write_checkpoint"),)))  # fmt: skip
+        register_source(
+            Source(
+                name=name,
+                registry=registry,
+                converter="tiny_family.converter:TinyFamilyConverter",
+                frameworks=torch,
+                runtime="torch",
+                weights_format="torch-state-dict",
+                checkpoint_writers=(("torch-state-dict", "tiny_family.converter:write_checkpoint"),),
+            )
+        )
     mp = pytest.MonkeyPatch()
     try:
         store = folder / "results"
-        assert main(["sweep", "--model", TINY_A, TINY_B, "--random-weights", "--results", str(store), "--report", str(folder / "sweep-report"), "--json"]) == 0
+        assert (
+            main(
+                [
+                    "sweep",
+                    "--model",
+                    TINY_A,
+                    TINY_B,
+                    "--random-weights",
+                    "--results",
+                    str(store),
+                    "--report",
+                    str(folder / "sweep-report"),
+                    "--json",
+                ]
+            )
+            == 0
+        )
         mp.setenv("ZOOCHECK_CACHE", str(folder / "cache"))
         bad = cached_weights_path(get_entry(*BAD.split("/")))
         bad.parent.mkdir(parents=True)
         bad.write_bytes(b"not a checkpoint: a download cut short")
         assert main(["sweep", "--model", BAD, "--results", str(store), "--json"]) == 1
-        assert main(["compare", TINY_A.replace("/", ":"), TINY_B.replace("/", ":"), "--random-weights", "--results", str(store), "--json"]) == 0
+        assert (
+            main(["compare", TINY_A.replace("/", ":"), TINY_B.replace("/", ":"), "--random-weights", "--results", str(store), "--json"])
+            == 0
+        )
 
         # a real-weights parity of tinynet-a that failed: its first divergence located on the
         # converted file against a copy with one weight altered
@@ -66,10 +94,39 @@ def results(tmp_path_factory):
         divergence = first_divergence(converted, altered, random_inputs(2, 32, seed=1), tolerance=1e-4)
         assert divergence is not None and divergence.node_errors
         compared = OutputComparison("random-0", 0.5, divergence.max_rel_err, 0.9, 1, 2, 3, False)
-        ResultsStore(store).add(ParityResult("tiny-torch", "tinynet-a", "torch", "onnxruntime", Tolerance(), (compared,), random_weights=False,
-                                             weights="/weights/tinynet-a.pt", first_divergence=divergence, published_weights=True))  # fmt: skip
-        ResultsStore(store).add(EvalResult("tiny-seq", "tinynet-b", "onnxruntime", 61.5, 88.0, 500, (), 1.0, 500.0, {"layout": "imagefolder"}, "f" * 64,
-                                           {}, random_weights=False, arch="tinynet_w8", published_weights=True))  # fmt: skip
+        ResultsStore(store).add(
+            ParityResult(
+                "tiny-torch",
+                "tinynet-a",
+                "torch",
+                "onnxruntime",
+                Tolerance(),
+                (compared,),
+                random_weights=False,
+                weights="/weights/tinynet-a.pt",
+                first_divergence=divergence,
+                published_weights=True,
+            )
+        )
+        ResultsStore(store).add(
+            EvalResult(
+                "tiny-seq",
+                "tinynet-b",
+                "onnxruntime",
+                61.5,
+                88.0,
+                500,
+                (),
+                1.0,
+                500.0,
+                {"layout": "imagefolder"},
+                "f" * 64,
+                {},
+                random_weights=False,
+                arch="tinynet_w8",
+                published_weights=True,
+            )
+        )
         site = folder / "site"
         assert main(["report", "--results", str(store), "--output", str(site), *SELECTED]) == 0
         yield store, site, folder / "sweep-report"
@@ -116,7 +173,14 @@ def pages(site: Path) -> dict[Path, Page]:
 def test_every_link_of_every_page_resolves(results):
     _, site, _ = results
     parsed = pages(site)
-    assert {p.relative_to(site).as_posix() for p in parsed} >= {"index.html", "entries.html", "architectures.html", "failures.html", "divergences.html", "arch/tinynet_w8.html"}
+    assert {p.relative_to(site).as_posix() for p in parsed} >= {
+        "index.html",
+        "entries.html",
+        "architectures.html",
+        "failures.html",
+        "divergences.html",
+        "arch/tinynet_w8.html",
+    }
     for path, page in parsed.items():
         for link in page.links:
             url = urlparse(link)
@@ -124,7 +188,9 @@ def test_every_link_of_every_page_resolves(results):
             target = (path.parent / unquote(url.path)).resolve() if url.path else path
             assert target.is_file(), f"{path.relative_to(site)}: broken link {link}"
             if url.fragment:
-                assert url.fragment in (parsed[target].ids if target in parsed else set()), f"{path.relative_to(site)}: no #{url.fragment} in {target.name}"
+                assert url.fragment in (parsed[target].ids if target in parsed else set()), (
+                    f"{path.relative_to(site)}: no #{url.fragment} in {target.name}"
+                )
 
 
 def test_overview_counts_are_the_stores(results):
@@ -209,7 +275,9 @@ def test_a_folder_that_is_not_a_report_is_never_replaced(results, tmp_path, caps
     assert "is not a zoocheck report" in capsys.readouterr().err and (tmp_path / "mine.txt").read_text() == "keep"
     again = tmp_path / "copy"
     shutil.copytree(site, again)
-    assert main(["report", "--results", str(store), "--output", str(again), "--src", "tiny-torch", "--json"]) == 0  # an earlier report: replaced
+    assert (
+        main(["report", "--results", str(store), "--output", str(again), "--src", "tiny-torch", "--json"]) == 0
+    )  # an earlier report: replaced
     assert json.loads(capsys.readouterr().out)["index"] == str((again / "index.html").resolve())
     assert not (again / "arch" / "resnet18.html").exists() and (again / "arch" / "tinynet_w8.html").is_file()
 
@@ -239,11 +307,14 @@ def test_the_site_in_headless_chromium(results):
     _, site, _ = results
     driver = _browser()
     try:
+
         def load(url: str) -> None:
             driver.get(url)
             errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
             assert not errors, f"{url}: console errors {errors}"
-            broken = driver.execute_script("return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            broken = driver.execute_script(
+                "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+            )
             assert not broken, f"{url}: images that did not load {broken}"
 
         def visible_rows():

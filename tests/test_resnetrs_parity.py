@@ -31,8 +31,8 @@ def resnetrs50():
 
 def test_random_resnetrs_is_fp32_stable_and_exported_in_eval_mode(resnetrs50, tmp_path):
     import torch
-
     from conftest import max_rel, run_onnx
+
     from zoocheck.converters import converter_for
 
     native = converter_for("timm").load(resnetrs50, None, random_seed=0)
@@ -70,9 +70,16 @@ def _logits(rng, n=3, classes=50):
 
 def _judge(reference, test, fp64):
     return parity_result(
-        source="timm", model="m", reference_runtime="torch", test_runtime="onnxruntime", names=["a", "b", "c"],
-        reference=reference, test=test, random_weights=True, reference_fp64=fp64,
-    )  # fmt: skip
+        source="timm",
+        model="m",
+        reference_runtime="torch",
+        test_runtime="onnxruntime",
+        names=["a", "b", "c"],
+        reference=reference,
+        test=test,
+        random_weights=True,
+        reference_fp64=fp64,
+    )
 
 
 def test_fail_from_fp32_noise_says_so_instead_of_blaming_the_conversion():

@@ -7,7 +7,6 @@ in about a second, so the default suite stays fast."""
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 import signal
@@ -17,9 +16,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import crash_converter
 import pytest
 
-import crash_converter
 from zoocheck.records import Failure, SweepJobRecord
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep
@@ -31,7 +30,14 @@ TESTS = Path(__file__).parent
 
 
 def toy(builder: str, name: str | None = None) -> Entry:
-    return Entry(crash_converter.SOURCE.name, name or f"toy-{builder}", Architecture(LibraryNetwork("test", builder)), builder, Preprocess(resize=32, crop=32), input_size=32)
+    return Entry(
+        crash_converter.SOURCE.name,
+        name or f"toy-{builder}",
+        Architecture(LibraryNetwork("test", builder)),
+        builder,
+        Preprocess(resize=32, crop=32),
+        input_size=32,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -90,8 +96,14 @@ def test_an_edit_of_zoocheck_code_changes_every_job_key(tmp_path):
     import zoocheck
 
     def keys(package_parent: Path) -> list[str]:
-        out = subprocess.run([sys.executable, "-c", _KEYS, str(TESTS)], env={**os.environ, "PYTHONPATH": str(package_parent)},
-                             cwd=package_parent, capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", _KEYS, str(TESTS)],
+            env={**os.environ, "PYTHONPATH": str(package_parent)},
+            cwd=package_parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         assert Path(out[0]).is_relative_to(package_parent)  # that copy's code ran
         return out[1:]
 
@@ -184,12 +196,33 @@ def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
         ({"stage": "load", "exception_type": "WeightsError", "message": "model.pth: weights do not fit"}, "weights"),
         ({"stage": "load", "exception_type": "FrameworkUnavailable", "message": "PyTorch cannot be imported"}, "load"),
         ({"stage": "build", "exception_type": "KeyError", "message": "'resnet9'"}, "build"),
-        ({"stage": "export", "exception_type": "UnsupportedOperatorError", "message": "Exporting the operator 'aten::foo' to ONNX opset 17 is not supported"}, "unsupported op"),
+        (
+            {
+                "stage": "export",
+                "exception_type": "UnsupportedOperatorError",
+                "message": "Exporting the operator 'aten::foo' to ONNX opset 17 is not supported",
+            },
+            "unsupported op",
+        ),
         ({"stage": "export", "exception_type": "RuntimeError", "message": "tracing failed"}, "export"),
         ({"stage": "parity", "exception_type": "ImageDecodeError", "message": "cannot decode x.png"}, "preprocessing"),
         ({"stage": "parity", "exception_type": "ParityFail", "message": "PARITY FAIL"}, "numerical"),
-        ({"stage": "parity", "exception_type": "NoBuilder", "message": "zoocheck has no mmpretrain checkpoint writer for the densenet family yet"}, "build"),
-        ({"stage": "eval", "exception_type": "ValueError", "message": "the model outputs shape (8, 1001); ImageNet-1k evaluation needs [N, 1000]"}, "labels"),
+        (
+            {
+                "stage": "parity",
+                "exception_type": "NoBuilder",
+                "message": "zoocheck has no mmpretrain checkpoint writer for the densenet family yet",
+            },
+            "build",
+        ),
+        (
+            {
+                "stage": "eval",
+                "exception_type": "ValueError",
+                "message": "the model outputs shape (8, 1001); ImageNet-1k evaluation needs [N, 1000]",
+            },
+            "labels",
+        ),
         ({"stage": "convert", "exception_type": "JobTimeout", "message": "ran past"}, "timeout"),
         ({"stage": "build", "exception_type": "ProcessKilled", "message": "killed by SIGKILL"}, "out of memory"),
     ],
@@ -226,10 +259,9 @@ def test_sweep_compare_step_compares_same_weights_pairs_once_and_table_shows_the
     selected together, the pair is compared once, on one common random set, and both rows of the
     table say so; an entry whose partner is compared by the partner's job is skipped."""
     pytest.importorskip("timm")
+    from zoocheck.checks.images import bundled_photos
     from zoocheck.cli import main
     from zoocheck.records import Comparison
-
-    from zoocheck.checks.images import bundled_photos
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -314,7 +346,16 @@ def test_table_shows_each_entrys_latest_sweep_status_and_failure_category():
     entries = [toy("linear", "toy-a"), toy("linear", "toy-b"), toy("linear", "toy-c")]
 
     def job(model, step, status, category=None, time="2026-12-01T10:00:00+00:00"):
-        return SweepJobRecord(key=f"{model}-{step}", source=crash_converter.SOURCE.name, model=model, step=step, status=status, seconds=1.0, category=category, time=time)
+        return SweepJobRecord(
+            key=f"{model}-{step}",
+            source=crash_converter.SOURCE.name,
+            model=model,
+            step=step,
+            status=status,
+            seconds=1.0,
+            category=category,
+            time=time,
+        )
 
     records = [
         job("toy-a", "convert", "ok"), job("toy-a", "parity", "ok"), job("toy-a", "compare", "skipped"),

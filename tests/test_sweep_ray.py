@@ -18,6 +18,7 @@ if importlib.util.find_spec("ray") is None:
 
 import crash_converter  # noqa: E402
 from test_sweep import toy, toy_jobs  # noqa: E402
+
 from zoocheck.sources import register_source, unregister_source  # noqa: E402
 from zoocheck.store import ResultsStore  # noqa: E402
 from zoocheck.sweep.driver import run_sweep  # noqa: E402
@@ -73,8 +74,8 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
 @pytest.mark.slow  # 19 s; the default run has Ray run the same jobs as local (above)
 def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
     import numpy as np
-
     from imagenet_sets import build_layouts, photo_items, synthetic_items
+
     from zoocheck.sweep.evalshards import predictions_path
 
     data = str(build_layouts(tmp_path / "val", photo_items() + synthetic_items(7), corrupt_label=3)["imagefolder"])
@@ -101,4 +102,6 @@ def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
 def plan_eval(entries, data):
     from zoocheck.sweep.jobs import plan
 
-    return plan(entries, ("convert", "eval"), framework_of=lambda e: "test", weights_of=lambda e: (None, 0), options={"eval": {"data": data}})
+    return plan(
+        entries, ("convert", "eval"), framework_of=lambda e: "test", weights_of=lambda e: (None, 0), options={"eval": {"data": data}}
+    )

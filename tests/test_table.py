@@ -9,20 +9,31 @@ import json
 import re
 
 import pytest
-
 from conftest import make_entry
+
 from zoocheck.cli import main
-from zoocheck.records import ConversionRecord, EvalResult, Failure, OutputComparison, ParityResult, SkippedImage, Tolerance, record_from_json
+from zoocheck.families.resnet.spec import resnet
+from zoocheck.records import (
+    ConversionRecord,
+    EvalResult,
+    Failure,
+    OutputComparison,
+    ParityResult,
+    SkippedImage,
+    Tolerance,
+    record_from_json,
+)
 from zoocheck.reports.table import build_rows, render
 from zoocheck.store import ResultsStore
-from zoocheck.families.resnet.spec import resnet
 from zoocheck.zoo_registry.types import Architecture, Preprocess, Published
 
 SPEC = Preprocess(resize=256, crop=224)
 
 
 def entry(source, name, arch, top1, top5, params=25.56, ref=None):
-    return make_entry(source, name, arch, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),))
+    return make_entry(
+        source, name, arch, preprocess=SPEC, published=(Published(top1, top5, ref or f"https://{source}.example/{name}", params_m=params),)
+    )
 
 
 R50 = Architecture(resnet(50))
@@ -37,19 +48,47 @@ ENTRIES = [
 ]
 
 
-def eval_record(source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000, published_weights=None):
+def eval_record(
+    source, model, top1, top5, *, random_weights=False, time="2026-01-01T00:00:00+00:00", arch=None, images=50000, published_weights=None
+):
     """An evaluation of the published weights file, unless ``random_weights`` or ``published_weights=False``."""
     return EvalResult(
-        source=source, model=model, backend="onnxruntime", top1=top1, top5=top5, images=images, skipped=(SkippedImage("/x.JPEG", "cannot decode"),),
-        time_s=1.0, throughput=25.0, dataset={"layout": "imagefolder"}, dataset_fingerprint="f" * 64, preprocess=SPEC.to_dict(),
-        random_weights=random_weights, arch=arch, time=time, published_weights=not random_weights if published_weights is None else published_weights,
-    )  # fmt: skip
+        source=source,
+        model=model,
+        backend="onnxruntime",
+        top1=top1,
+        top5=top5,
+        images=images,
+        skipped=(SkippedImage("/x.JPEG", "cannot decode"),),
+        time_s=1.0,
+        throughput=25.0,
+        dataset={"layout": "imagefolder"},
+        dataset_fingerprint="f" * 64,
+        preprocess=SPEC.to_dict(),
+        random_weights=random_weights,
+        arch=arch,
+        time=time,
+        published_weights=not random_weights if published_weights is None else published_weights,
+    )
 
 
 def audit_line(source, model, measured, published):
     """An audit record as zoocheck stored it before the one status vocabulary ('name' and 'model')."""
-    return {"kind": "audit", "source": source, "name": model, "model": model, "quantity": "params_m", "measured": measured, "published": published,
-            "published_unit": "M params", "normalised": published, "convention": "trainable", "status": "ok", "reference": "r", "input_size": 224}  # fmt: skip
+    return {
+        "kind": "audit",
+        "source": source,
+        "name": model,
+        "model": model,
+        "quantity": "params_m",
+        "measured": measured,
+        "published": published,
+        "published_unit": "M params",
+        "normalised": published,
+        "convention": "trainable",
+        "status": "ok",
+        "reference": "r",
+        "input_size": 224,
+    }
 
 
 # Lines as results.jsonl files written before typed records hold them: parity said 'pass'.
@@ -92,9 +131,13 @@ def test_a_record_of_the_wrong_shape_is_skipped_naming_file_line_and_field(tmp_p
 def test_rows_join_published_and_measured_grouped_by_architecture():
     rows = build_rows(ENTRIES, RECORDS, FAILURES)
     assert [(r.arch, r.source) for r in rows] == [
-        ("resnet50", "torchvision"), ("resnet50", "timm"), ("resnet50_d", "timm"), ("resnet50_d", "ppcls"),
-        ("resnet50_v1", "gluon"), ("resnext101_32x4d", "mmpretrain"),
-    ]  # fmt: skip
+        ("resnet50", "torchvision"),
+        ("resnet50", "timm"),
+        ("resnet50_d", "timm"),
+        ("resnet50_d", "ppcls"),
+        ("resnet50_v1", "gluon"),
+        ("resnext101_32x4d", "mmpretrain"),
+    ]
     r50d = next(r for r in rows if r.model == "resnet50d.gluon_in1k")
     assert (r50d.measured_top1, r50d.measured_top5, r50d.random_weights) == (79.074, 94.468, False)
     assert r50d.delta_top1 == pytest.approx(-0.004) and r50d.delta_top5 == pytest.approx(0.002)
@@ -128,7 +171,13 @@ def test_markdown():
 def test_csv_round_trip():
     rows = list(csv.DictReader(io.StringIO(render(build_rows(ENTRIES, RECORDS, FAILURES), "csv"))))
     r = next(r for r in rows if r["model"] == "resnet50d.gluon_in1k")
-    assert (r["arch"], float(r["published_top1"]), float(r["measured_top1"]), r["conversion"], r["parity"]) == ("resnet50_d", 79.078, 79.074, "ok", "ok")
+    assert (r["arch"], float(r["published_top1"]), float(r["measured_top1"]), r["conversion"], r["parity"]) == (
+        "resnet50_d",
+        79.078,
+        79.074,
+        "ok",
+        "ok",
+    )
     assert next(r for r in rows if r["source"] == "torchvision")["random_weights"] == "True"
     assert len(rows) == 6
 
@@ -173,7 +222,6 @@ def test_table_command(tmp_path, monkeypatch, capsys):
 
 def test_a_corrupted_store_line_is_skipped_with_a_warning_naming_it(tmp_path, capsys):
     from zoocheck.cli import main
-
     from zoocheck.zoo_registry import get_entry
 
     name = get_entry("torchvision", "resnet18").name
@@ -200,8 +248,18 @@ def conversion(entry, random_weights):
 def parity(entry, passed, random_weights, time, onnx_verified=True, published_weights=None):
     comparison = _AGREE if passed else _DISAGREE
     published = not random_weights if published_weights is None else published_weights
-    return ParityResult(entry.source, entry.name, "torch", "onnxruntime", Tolerance(), (comparison,), random_weights, time=time, onnx_verified=onnx_verified,
-                        published_weights=published)  # fmt: skip
+    return ParityResult(
+        entry.source,
+        entry.name,
+        "torch",
+        "onnxruntime",
+        Tolerance(),
+        (comparison,),
+        random_weights,
+        time=time,
+        onnx_verified=onnx_verified,
+        published_weights=published,
+    )
 
 
 def test_random_weights_mark_every_cell_and_never_share_one_with_real_results():
@@ -279,7 +337,9 @@ def test_compared_with_lists_same_weights_partners_first_and_real_over_random():
     assert "timm/resnet50.tv_in1k" in tv.same_weights_as
 
     def comparison(other_source, other_model, *, random_weights, identical, time):
-        a = Side("torchvision", tv.name, tv.arch.id, "a.onnx", None if random_weights else "a.pth", random_seed=0 if random_weights else None)
+        a = Side(
+            "torchvision", tv.name, tv.arch.id, "a.onnx", None if random_weights else "a.pth", random_seed=0 if random_weights else None
+        )
         b = Side(other_source, other_model, tv.arch.id, "b.onnx", None if random_weights else "b.pth")
         from zoocheck.records import TensorDifference
 
@@ -334,7 +394,9 @@ def test_only_the_file_with_the_registry_checksum_is_the_published_one(tmp_path,
     published, own = tmp_path / "published.pth", tmp_path / "own.pth"
     published.write_bytes(b"the zoo's bytes")
     own.write_bytes(b"a user's bytes")
-    weights = Weights("https://zoo.example/published.pth", "published.pth", "torch-state-dict", Checksum("sha256", file_digest(published)[:10], "prefix"))
+    weights = Weights(
+        "https://zoo.example/published.pth", "published.pth", "torch-state-dict", Checksum("sha256", file_digest(published)[:10], "prefix")
+    )
     checked = make_entry("torchvision", "resnet18", weights=weights)
     assert is_published_file(checked, published) and not is_published_file(checked, own)
     assert not is_published_file(checked, tmp_path) and not is_published_file(make_entry("torchvision", "resnet18"), published)
@@ -359,7 +421,9 @@ def test_a_parity_records_whether_its_weights_are_the_published_file(registered_
     registered_source(TINY)
     published = tiny_zoo_converter.write_checkpoint(tmp_path / "published.npz", seed=1)
     own = tiny_zoo_converter.write_checkpoint(tmp_path / "own.npz", seed=2)
-    weights = Weights("https://tiny-zoo.example/published.npz", "published.npz", "torch-state-dict", Checksum("sha256", file_digest(published)))
+    weights = Weights(
+        "https://tiny-zoo.example/published.npz", "published.npz", "torch-state-dict", Checksum("sha256", file_digest(published))
+    )
     entry = dataclasses.replace(get_entry("tiny-zoo", "tiny-linear"), weights=weights)
     for path, expected in ((published, True), (own, False)):
         result, _ = check_parity(entry, weights=path, random_seed=None, output=tmp_path / f"{path.stem}.onnx", isolate=False)

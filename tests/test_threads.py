@@ -14,9 +14,11 @@ from zoocheck.converters.onnx_runtime import session
 
 def _relu_model(path):
     graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
-    )  # fmt: skip
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
@@ -25,10 +27,10 @@ def test_the_core_count_follows_the_affinity_mask_not_the_host(tmp_path):
     model = _relu_model(tmp_path / "relu.onnx")
     one = min(os.sched_getaffinity(0))
     script = (
-        "import os, sys; os.sched_setaffinity(0, {%d})\n"
+        f"import os, sys; os.sched_setaffinity(0, {{{one}}})\n"
         "from zoocheck.converters.base import allowed_cpus, available_cpus\n"
         "from zoocheck.converters.onnx_runtime import session\n"
-        "print(allowed_cpus(), available_cpus(), session(sys.argv[1]).get_session_options().intra_op_num_threads)\n" % one
+        "print(allowed_cpus(), available_cpus(), session(sys.argv[1]).get_session_options().intra_op_num_threads)\n"
     )
     out = subprocess.run([sys.executable, "-c", script, str(model)], capture_output=True, text=True, check=True).stdout.split("\n")[0]
     assert out == f"[{one}] 1 1"

@@ -16,16 +16,16 @@ torchvision = pytest.importorskip("torchvision")
 timm = pytest.importorskip("timm")
 
 import onnx  # noqa: E402
-
 from conftest import assert_not_degenerate, assert_same, inputs_for, random_checkpoint, run_onnx  # noqa: E402
+
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import timm_transform, torchvision_transform  # noqa: E402
 from zoocheck.checks.preprocess import preprocess_image  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
 from zoocheck.converters.normalize import read_metadata  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
-from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_weights  # noqa: E402
 from zoocheck.converters.torch_common import read_state_dict  # noqa: E402
+from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_weights  # noqa: E402
 from zoocheck.zoo_registry.names import timm_style  # noqa: E402
 
 SEED = 7
@@ -47,10 +47,18 @@ CASES = [
     pytest.param("timm", "resnet26d", "model.safetensors", None, False, id="timm-resnet26d-safetensors"),
     pytest.param("timm", "RESNET18D.ra2_in1k", "resnet18d.pth", "state_dict", True, id="timm-resnet18d-wrapped-dataparallel"),
     pytest.param("torchvision", "resnet18", "resnet18-f37072fd.pth", "model", False, id="torchvision-resnet18-model-wrapped"),
-    pytest.param("torchvision", "resnext50_32x4d", "resnext50_32x4d-1a0047aa.pth", "model", False, id="torchvision-resnext50-wrapped",
-                 marks=pytest.mark.slow),  # fmt: skip
-    pytest.param("timm", "gluon_resnext50_32x4d", "model.safetensors", None, False, id="timm-gluon-resnext50-safetensors",
-                 marks=pytest.mark.slow),  # fmt: skip
+    pytest.param(
+        "torchvision",
+        "resnext50_32x4d",
+        "resnext50_32x4d-1a0047aa.pth",
+        "model",
+        False,
+        id="torchvision-resnext50-wrapped",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
+        "timm", "gluon_resnext50_32x4d", "model.safetensors", None, False, id="timm-gluon-resnext50-safetensors", marks=pytest.mark.slow
+    ),
 ]
 
 
@@ -71,7 +79,7 @@ def test_checkpoint_converts_and_matches_native_and_library(tmp_path, source, na
     assert_same(library, native, 1e-5)
     meta = read_metadata(conversion.onnx_path)
     assert meta["random_weights"] is False and meta["weights"]["file"] == str(weights)
-    assert meta["versions"][source] == getattr(torchvision if source == "torchvision" else timm, "__version__").split("+")[0]
+    assert meta["versions"][source] == (torchvision if source == "torchvision" else timm).__version__.split("+")[0]
 
 
 @pytest.mark.parametrize(
@@ -128,8 +136,15 @@ def test_bit_std_conv_weights_are_stored_once_standardized(tmp_path):
     from zoocheck.converters.torch_common import TorchModel
 
     torch.manual_seed(SEED)
-    module = ResNetV2([1, 1, 1, 1], channels=(32, 64, 128, 256), stem_chs=16, stem_type="fixed", conv_layer=partial(StdConv2d, eps=1e-8),
-                      norm_layer=partial(GroupNormAct, num_groups=8), num_classes=10)  # fmt: skip
+    module = ResNetV2(
+        [1, 1, 1, 1],
+        channels=(32, 64, 128, 256),
+        stem_chs=16,
+        stem_type="fixed",
+        conv_layer=partial(StdConv2d, eps=1e-8),
+        norm_layer=partial(GroupNormAct, num_groups=8),
+        num_classes=10,
+    )
     parameters = sum(p.numel() for p in module.parameters())
     model = TorchModel(module, 64, {})
     x = np.random.default_rng(SEED).standard_normal((3, 3, 64, 64)).astype(np.float32)
@@ -278,7 +293,9 @@ def test_preprocessing_equals_torchvision_transforms(name):
         assert np.abs(ours - theirs).max() < 1e-5, (name, path.name)
 
 
-@pytest.mark.parametrize("name", ["resnet50d.gluon_in1k", "resnet50.a1_in1k", "vit_base_patch16_clip_224.openai_ft_in12k", "mobilenetv3_large_100"])
+@pytest.mark.parametrize(
+    "name", ["resnet50d.gluon_in1k", "resnet50.a1_in1k", "vit_base_patch16_clip_224.openai_ft_in12k", "mobilenetv3_large_100"]
+)
 def test_preprocessing_equals_timm_transforms(name):
     entry = converter_for("timm").resolve(name)
     transform = timm_transform(entry)

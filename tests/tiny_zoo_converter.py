@@ -18,7 +18,9 @@ SHAPES = {"weight": (CLASSES, 3), "bias": (CLASSES,)}
 
 def write_checkpoint(path: Path, seed: int) -> Path:
     rng = np.random.default_rng(seed)
-    np.savez(path, weight=rng.standard_normal(SHAPES["weight"]).astype(np.float32), bias=rng.standard_normal(SHAPES["bias"]).astype(np.float32))
+    np.savez(
+        path, weight=rng.standard_normal(SHAPES["weight"]).astype(np.float32), bias=rng.standard_normal(SHAPES["bias"]).astype(np.float32)
+    )
     return Path(path)
 
 
@@ -52,7 +54,9 @@ class TinyConverter(Converter):
     def load(self, entry, weights, *, random_seed=None) -> NativeModel:
         if weights is None:
             rng = np.random.default_rng(random_seed)
-            return TinyModel(rng.standard_normal(SHAPES["weight"]).astype(np.float32), rng.standard_normal(SHAPES["bias"]).astype(np.float32))
+            return TinyModel(
+                rng.standard_normal(SHAPES["weight"]).astype(np.float32), rng.standard_normal(SHAPES["bias"]).astype(np.float32)
+            )
         try:
             with np.load(weights, allow_pickle=False) as arrays:
                 state = {k: arrays[k] for k in arrays.files}

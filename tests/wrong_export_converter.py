@@ -49,4 +49,4 @@ class OneLayerWrongOnExport(TorchModel):
 class WrongExportConverter(TorchvisionConverter):
     def load(self, entry, weights, *, random_seed=None):
         native = super().load(entry, weights, random_seed=random_seed)
-        return OneLayerWrongOnExport(native, entry.name[len(WRONG):] if entry.name.startswith(WRONG) else None)
+        return OneLayerWrongOnExport(native, entry.name[len(WRONG) :] if entry.name.startswith(WRONG) else None)

@@ -5,12 +5,20 @@ as a model whose export is right and once as one whose export is wrong in one la
 import dataclasses
 
 from zoocheck.zoo_registry import get_entry
-from zoocheck.zoo_registry.types import Preprocess
 
 _RESNET18 = get_entry("torchvision", "resnet18.IMAGENET1K_V1")
 
 ENTRIES = tuple(
-    dataclasses.replace(_RESNET18, source="wrong-export", name=name, aliases=(), weights=None, published=(), same_weights_as=(),
-                        input_size=64, preprocess=dataclasses.replace(_RESNET18.preprocess, resize=73, crop=64))  # fmt: skip
+    dataclasses.replace(
+        _RESNET18,
+        source="wrong-export",
+        name=name,
+        aliases=(),
+        weights=None,
+        published=(),
+        same_weights_as=(),
+        input_size=64,
+        preprocess=dataclasses.replace(_RESNET18.preprocess, resize=73, crop=64),
+    )
     for name in ("resnet18-right", "resnet18-wrong-layer2.1.conv1")
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -33,7 +33,7 @@ def json_digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_digest() -> str:
     """sha256 over the files of the zoocheck package being run (code and data, by path relative to
     the package, compiled caches left out): any edit changes it, whatever the version says."""

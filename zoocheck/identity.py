@@ -28,14 +28,14 @@ class ModelIdentity:
     weights_file: str | None = None
 
     @classmethod
-    def of_run(cls, entry, weights: Path | None, random_seed: int | None) -> "ModelIdentity":
+    def of_run(cls, entry, weights: Path | None, random_seed: int | None) -> ModelIdentity:
         if weights is None:
             return cls(entry.source, entry.name, random_seed=random_seed)
         weights = Path(weights)
         return cls(entry.source, entry.name, weights_sha256=file_digest_or_none(weights), weights_file=str(weights))
 
     @classmethod
-    def from_metadata(cls, meta: dict) -> "ModelIdentity":
+    def from_metadata(cls, meta: dict) -> ModelIdentity:
         weights = meta.get("weights") or {}
         seed = meta.get("random_seed") if meta.get("random_weights") else None
         return cls(str(meta.get("source")), str(meta.get("model")), seed, weights.get("sha256"), weights.get("file"))
@@ -50,7 +50,7 @@ class ModelIdentity:
         shown = f"sha256 {self.weights_sha256[:12]}" if self.weights_sha256 else self.weights_file
         return f"{self.source}/{self.model} with the weights {Path(self.weights_file or '?').name} ({shown})"
 
-    def same_as(self, other: "ModelIdentity") -> bool:
+    def same_as(self, other: ModelIdentity) -> bool:
         if (self.source, self.model, self.random_weights) != (other.source, other.model, other.random_weights):
             return False
         if self.random_weights:
@@ -74,7 +74,9 @@ def read_identity(path: Path, option: str = "--onnx") -> tuple[ModelIdentity | N
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:
-        raise BadInput(f"{path}: not a readable ONNX file ({type(exc).__name__}); check the {option} path, or convert the model again with `zoocheck convert`") from None
+        raise BadInput(
+            f"{path}: not a readable ONNX file ({type(exc).__name__}); check the {option} path, or convert the model again with `zoocheck convert`"
+        ) from None
     if not model.graph.node:
         raise BadInput(f"{path}: not an ONNX model (no graph in it); check the {option} path")
     for prop in model.metadata_props:
@@ -116,7 +118,9 @@ def check_onnx_file(path: Path, expected: ModelIdentity, *, allow_unverified: bo
             f"convert it with `zoocheck convert`, or pass --unverified-onnx to use it anyway (recorded as unverified)"
         )
     if not found.same_as(expected):
-        raise BadInput(f"{path}: this file is {found.describe()}, not {expected.describe()}; give the file of that model, or the --src/--model/--seed/--weights it was made with")
+        raise BadInput(
+            f"{path}: this file is {found.describe()}, not {expected.describe()}; give the file of that model, or the --src/--model/--seed/--weights it was made with"
+        )
     return meta
 
 
@@ -134,7 +138,9 @@ def entry_of_file(path: Path, option: str = "--onnx"):
         [entry] = select_entries(found.source, [found.model], library=library_entry)
         return entry
     except (UnknownSourceError, UnknownModelError) as exc:
-        raise BadInput(f"{path}: holds {found.source}/{found.model}, which this zoocheck cannot load ({exc}); name the model with --src and --model") from None
+        raise BadInput(
+            f"{path}: holds {found.source}/{found.model}, which this zoocheck cannot load ({exc}); name the model with --src and --model"
+        ) from None
 
 
 def weights_recorded_in(path: Path, entry, option: str = "--onnx") -> tuple[Path | None, int | None] | None:
@@ -152,10 +158,16 @@ def weights_recorded_in(path: Path, entry, option: str = "--onnx") -> tuple[Path
 
     recorded = Path(found.weights_file or "")
     for candidate in (recorded, cached_weights_path(entry)):
-        if candidate is not None and candidate.exists() and (found.weights_sha256 is None or file_digest_or_none(candidate) == found.weights_sha256):
+        if (
+            candidate is not None
+            and candidate.exists()
+            and (found.weights_sha256 is None or file_digest_or_none(candidate) == found.weights_sha256)
+        ):
             return candidate, None
     checksum = f" (sha256 {found.weights_sha256[:12]})" if found.weights_sha256 else ""
-    raise BadInput(f"{path}: was made with the weights {recorded.name}{checksum}, which are not at {recorded}; pass --weights PATH to that file")
+    raise BadInput(
+        f"{path}: was made with the weights {recorded.name}{checksum}, which are not at {recorded}; pass --weights PATH to that file"
+    )
 
 
 def check_input_size(path: Path, crop: int, model: str, option: str = "--onnx") -> None:
@@ -179,7 +191,11 @@ def check_onnx_model(path: Path, entry, *, allow_unverified: bool, option: str =
     """Refuse an ONNX file of another source or model than ``entry`` (whatever its weights: for
     checks whose verdict does not depend on them). Returns its metadata; None as in check_onnx_file."""
     found, _ = read_identity(path, option)
-    expected = ModelIdentity(entry.source, entry.name) if found is None else ModelIdentity(entry.source, entry.name, found.random_seed, found.weights_sha256, found.weights_file)
+    expected = (
+        ModelIdentity(entry.source, entry.name)
+        if found is None
+        else ModelIdentity(entry.source, entry.name, found.random_seed, found.weights_sha256, found.weights_file)
+    )
     return check_onnx_file(path, expected, allow_unverified=allow_unverified, option=option)
 
 
@@ -205,7 +221,11 @@ def record_disowned_by_file(record) -> str | None:
         return f"its ONNX file {path} no longer carries zoocheck metadata"
     random = bool(record.random_weights)
     seed = getattr(record, "random_seed", None)
-    if (found.source, found.model) != (record.source, record.model) or found.random_weights != random or (random and seed is not None and found.random_seed != seed):
+    if (
+        (found.source, found.model) != (record.source, record.model)
+        or found.random_weights != random
+        or (random and seed is not None and found.random_seed != seed)
+    ):
         return f"its ONNX file {path} now holds {found.describe()}"
     return None
 
@@ -227,6 +247,13 @@ def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool)
 
 
 __all__ = [
-    "ModelIdentity", "check_input_size", "entry_of_file", "check_onnx_file", "check_onnx_model", "check_replaceable", "read_identity", "record_disowned_by_file",
+    "ModelIdentity",
+    "check_input_size",
+    "entry_of_file",
+    "check_onnx_file",
+    "check_onnx_model",
+    "check_replaceable",
+    "read_identity",
+    "record_disowned_by_file",
     "weights_recorded_in",
 ]

@@ -214,7 +214,9 @@ def output_lock(output: Path) -> Iterator[None]:
             os.close(fd)
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            raise OutputBusyError(f"{output}: another zoocheck run is writing this file; wait for it to finish or choose another --output") from None
+            raise OutputBusyError(
+                f"{output}: another zoocheck run is writing this file; wait for it to finish or choose another --output"
+            ) from None
         try:  # the holder before us may have unlinked the file after we opened it: lock the live one
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
                 break

@@ -98,7 +98,7 @@ class ResultsStore:
                     self.skipped_lines.append(f"{exc}; skipped")
 
     def results(self, kind: str | None = None) -> list[Record]:
-        return [r for r in self._read(self.results_path) if kind is None or r.KIND == kind]
+        return [r for r in self._read(self.results_path) if kind is None or kind == r.KIND]
 
     def failures(self) -> list[Failure]:
         return list(self._read(self.failures_path))

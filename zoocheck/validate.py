@@ -76,7 +76,9 @@ def _check_name(path: Path, what: str) -> None:
         name_max = 255
     for part in path.parts:
         if len(part.encode()) + _LONGEST_COMPANION > name_max:
-            raise BadInput(f"{path}: {what} has a name over the file system's {name_max}-byte limit (with the companion files zoocheck writes beside it); choose a shorter name")
+            raise BadInput(
+                f"{path}: {what} has a name over the file system's {name_max}-byte limit (with the companion files zoocheck writes beside it); choose a shorter name"
+            )
 
 
 def check_writable_file(path: Path, what: str = "the output file") -> None:
@@ -104,4 +106,13 @@ def check_writable_dir(path: Path, what: str) -> None:
     _probe_writable(ancestor, what, path)
 
 
-__all__ = ["MAX_SEED", "at_least_one", "check_opset", "check_seed", "check_writable_dir", "check_writable_file", "opset_range", "positive_finite"]
+__all__ = [
+    "MAX_SEED",
+    "at_least_one",
+    "check_opset",
+    "check_seed",
+    "check_writable_dir",
+    "check_writable_file",
+    "opset_range",
+    "positive_finite",
+]

@@ -20,7 +20,12 @@ def network(entry):
     layers = [nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
               nn.Conv2d(width, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]  # fmt: skip
     if entry.source == "tiny-seq":
-        parts = {"features": nn.Sequential(*layers), "pool": nn.AdaptiveAvgPool2d(1), "flatten": nn.Flatten(), "classifier": nn.Linear(width, classes)}
+        parts = {
+            "features": nn.Sequential(*layers),
+            "pool": nn.AdaptiveAvgPool2d(1),
+            "flatten": nn.Flatten(),
+            "classifier": nn.Linear(width, classes),
+        }
         return nn.Sequential(OrderedDict(parts)).eval()
 
     class TinyNet(nn.Module):

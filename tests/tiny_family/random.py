@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from zoocheck.converters.weights.random import calibrated
-
 from tiny_family.canonical import forward, parameter_shapes
+from zoocheck.converters.weights.random import calibrated
 
 
 def draw(arch, seed: int, input_size: int):

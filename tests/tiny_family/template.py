@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from tiny_family.canonical import UNITS
 from zoocheck.converters.graph.template import Builder
 from zoocheck.converters.normalize import INPUT_NAME
-
-from tiny_family.canonical import UNITS
 
 
 def build_template(spec, num_classes: int, *, opset: int, graph_name: str):

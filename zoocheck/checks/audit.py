@@ -58,8 +58,11 @@ def measure(entry: Entry, input_size: int, conversions: Iterable[ConversionRecor
         return Measurement(counts, "canonical parameter set and graph of the architecture")
     path = converted_file(entry, conversions)
     if path is None:
-        return Measurement(None, f"{entry.arch.id} has no canonical graph and no converted file: "
-                                 f"`zoocheck convert --src {entry.source} --model {entry.name} --random-weights` measures it")  # fmt: skip
+        return Measurement(
+            None,
+            f"{entry.arch.id} has no canonical graph and no converted file: "
+            f"`zoocheck convert --src {entry.source} --model {entry.name} --random-weights` measures it",
+        )
     return _measure_file(path, input_size)
 
 
@@ -83,10 +86,13 @@ def _measure_file(path: Path, input_size: int) -> Measurement:
     model = onnx.load(str(path), load_external_data=False)
     counts = count_graph(model, input_size)
     folded = not any(node.op_type == "BatchNormalization" for node in model.graph.node)
-    return Measurement(counts, f"graph of {path}" + (" (no batch norm left: folded ones count one value per channel less)" if folded else ""))
+    return Measurement(
+        counts, f"graph of {path}" + (" (no batch norm left: folded ones count one value per channel less)" if folded else "")
+    )
 
 
 # --- comparing with what each zoo published ---------------------------------------------------
+
 
 def audit_entry(entry: Entry, conversions: Iterable[ConversionRecord] = ()) -> list[AuditRecord]:
     """A finding for every published parameter count and FLOPs/MACs figure of ``entry`` (ok when it
@@ -107,9 +113,20 @@ def audit_entry(entry: Entry, conversions: Iterable[ConversionRecord] = ()) -> l
         if pub.flops_g is not None:
             findings.append(_macs_finding(entry, pub, measurement, size))
     findings += [
-        AuditRecord(status="failed", source=entry.source, model=entry.name, quantity="discrepancy", published=None,
-                    published_unit="", measured=None, normalised=None, convention="", reference="the zoo's own pages",
-                    input_size=entry.input_size, note=text)  # fmt: skip
+        AuditRecord(
+            status="failed",
+            source=entry.source,
+            model=entry.name,
+            quantity="discrepancy",
+            published=None,
+            published_unit="",
+            measured=None,
+            normalised=None,
+            convention="",
+            reference="the zoo's own pages",
+            input_size=entry.input_size,
+            note=text,
+        )
         for text in entry.discrepancies
     ]
     return findings
@@ -121,15 +138,23 @@ def _close(a: float, b: float, rtol: float) -> bool:
 
 def _params_finding(entry: Entry, pub: Published, measurement: Measurement, size: int) -> AuditRecord:
     assert pub.params_m is not None
-    base = dict(source=entry.source, model=entry.name, quantity="params_m", published=pub.params_m, published_unit="M params",
-                normalised=pub.params_m, reference=pub.reference, input_size=size, note=measurement.note)  # fmt: skip
+    base = dict(
+        source=entry.source,
+        model=entry.name,
+        quantity="params_m",
+        published=pub.params_m,
+        published_unit="M params",
+        normalised=pub.params_m,
+        reference=pub.reference,
+        input_size=size,
+        note=measurement.note,
+    )
     counts = measurement.counts
     if counts is None:
         return AuditRecord(**base, measured=None, convention="", status="skipped")  # type: ignore[arg-type]
     trainable, with_stats = counts.params / 1e6, counts.params_with_bn_stats / 1e6
     # the convention whose count is nearest to the published number (they differ by ~0.2-0.4%)
-    convention, measured = min((("trainable", trainable), ("with BN stats", with_stats)),
-                               key=lambda cm: abs(cm[1] - pub.params_m))  # type: ignore[operator]  # fmt: skip
+    convention, measured = min((("trainable", trainable), ("with BN stats", with_stats)), key=lambda cm: abs(cm[1] - pub.params_m))  # type: ignore[operator]
     if _close(pub.params_m, measured, PARAMS_RTOL):
         return AuditRecord(**base, measured=round(measured, 6), convention=convention, status="ok")  # type: ignore[arg-type]
     return AuditRecord(**base, measured=round(measured, 6), convention="none", status="failed")  # type: ignore[arg-type]
@@ -140,8 +165,17 @@ def _macs_finding(entry: Entry, pub: Published, measurement: Measurement, size: 
     flops_unit = pub.flops_unit or "MACs"
     normalised = pub.flops_g / 2 if flops_unit == "FLOPs" else pub.flops_g
     unit = "GFLOPs (2 x MACs)" if flops_unit == "FLOPs" else "GMACs"
-    base = dict(source=entry.source, model=entry.name, quantity="macs_g", published=pub.flops_g, published_unit=unit,
-                normalised=normalised, reference=pub.reference, input_size=size, note=measurement.note)  # fmt: skip
+    base = dict(
+        source=entry.source,
+        model=entry.name,
+        quantity="macs_g",
+        published=pub.flops_g,
+        published_unit=unit,
+        normalised=normalised,
+        reference=pub.reference,
+        input_size=size,
+        note=measurement.note,
+    )
     counts = measurement.counts
     if counts is None or counts.macs is None:
         unknown = dict(base, note=f"{measurement.note}: {counts.macs_unknown}") if counts is not None else base

@@ -71,7 +71,9 @@ def compare_weights(file_a: str | Path, file_b: str | Path, rtol: float = WEIGHT
 def summary_lines(comparison: Comparison) -> list[str]:
     """The terminal report of a comparison, verdict first."""
     weights = "RANDOM WEIGHTS (one common set)" if comparison.random_weights else f"{comparison.a.weights} vs {comparison.b.weights}"
-    lines = [f"COMPARE {comparison.verdict.upper()} {comparison.a.source}/{comparison.a.model} vs {comparison.b.source}/{comparison.b.model} [{comparison.a.arch}] [{weights}]"]
+    lines = [
+        f"COMPARE {comparison.verdict.upper()} {comparison.a.source}/{comparison.a.model} vs {comparison.b.source}/{comparison.b.model} [{comparison.a.arch}] [{weights}]"
+    ]
     w = comparison.weights
     if w.identical:
         lines.append(f"  weights: {w.tensors} tensors identical")
@@ -82,7 +84,9 @@ def summary_lines(comparison: Comparison) -> list[str]:
         if w.only_in_a or w.only_in_b:
             lines.append(f"  weights: only in a: {len(w.only_in_a)}, only in b: {len(w.only_in_b)}")
     agree, total = comparison.function.top1_agreement
-    lines.append(f"  function: max rel err {comparison.function.max_rel_err:.3g} (tol {comparison.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}")
+    lines.append(
+        f"  function: max rel err {comparison.function.max_rel_err:.3g} (tol {comparison.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}"
+    )
     if comparison.first_divergence is not None:
         lines.append(f"  {comparison.first_divergence.summary()}")
     elif comparison.divergence_note:
@@ -92,7 +96,9 @@ def summary_lines(comparison: Comparison) -> list[str]:
         effect = ""
         if p.effect is not None:
             effect = f"; through a's model: logits rel err {p.effect.max_rel_err:.3g}, top-1 flips {len(p.effect.top1_flips)}"
-        lines.append(f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}")
+        lines.append(
+            f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}"
+        )
     return lines
 
 
@@ -108,11 +114,13 @@ def compare_files(
     seed: int = 0,
 ) -> Comparison:
     """Compare two canonical ONNX files of one architecture (``side_a.onnx_path``, ``side_b.onnx_path``)."""
-    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.parity import compare_batches, model_inputs
+    from zoocheck.converters.onnx_runtime import run_first_output, session
 
     if entry_a.arch.id != entry_b.arch.id:
-        raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+        raise ArchitectureMismatch(
+            f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare"
+        )
     weights = compare_weights(side_a.onnx_path, side_b.onnx_path)
     fed = model_inputs(entry_a, images, random_count=random_count, seed=seed)
     names, batch = fed.names, fed.batch
@@ -122,7 +130,7 @@ def compare_files(
     divergence, note = None, None
     if not weights.identical and not function.within_tolerance:
         try:
-            divergence = first_divergence(side_a.onnx_path, side_b.onnx_path, batch[:random_count + 1], tolerance=tolerance.max_rel_err)
+            divergence = first_divergence(side_a.onnx_path, side_b.onnx_path, batch[: random_count + 1], tolerance=tolerance.max_rel_err)
         except DivergenceUnavailable as exc:
             note = str(exc)
         if divergence is None and note is None:
@@ -152,7 +160,9 @@ def compare_entries(
     from zoocheck.converters.weights import random_weights, write_weights
 
     if entry_a.arch.id != entry_b.arch.id:
-        raise ArchitectureMismatch(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+        raise ArchitectureMismatch(
+            f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare"
+        )
     entries = (entry_a, entry_b)
     if entry_b.input_size != entry_a.input_size and canonical_fingerprint(entry_a.arch, 17) is None:
         # a canonical graph whose structure depends on the input size (TF "same" pads) is one
@@ -179,9 +189,17 @@ def compare_entries(
         if not conversion.ok:
             return conversion.failure
         given = random_seed is None
-        sides.append(Side(entry.source, entry.name, entry.arch.id, str(conversion.onnx_path),
-                          str(path) if given else None, file_digest_or_none(path) if given else None,
-                          None if given else random_seed))  # fmt: skip
+        sides.append(
+            Side(
+                entry.source,
+                entry.name,
+                entry.arch.id,
+                str(conversion.onnx_path),
+                str(path) if given else None,
+                file_digest_or_none(path) if given else None,
+                None if given else random_seed,
+            )
+        )
     return compare_files(entry_a, sides[0], entry_b, sides[1], images=images, tolerance=tolerance)
 
 

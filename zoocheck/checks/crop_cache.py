@@ -28,7 +28,6 @@ def geometry_key(spec: Preprocess) -> str:
     return json_digest([_CACHE_FORMAT, geometry])
 
 
-
 class CropCache:
     """uint8 crops of one (data set, geometry) in chunks of ``CACHE_CHUNK`` images.
 
@@ -65,4 +64,3 @@ class CropCache:
             write_atomic(meta, json.dumps({"skipped": {str(k): v for k, v in skipped.items()}}))
         except OSError as exc:  # a full disk costs the cache, not the evaluation
             self.enabled, self.error = False, f"preprocessed cache disabled: {exc}"
-

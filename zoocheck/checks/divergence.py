@@ -23,7 +23,6 @@ import numpy as np
 
 from zoocheck.records import Divergence, NodeError
 
-
 #: the suffix onnxruntime's QDQ quantizer gives a tensor's dequantized value
 DEQUANTIZED = "_DequantizeLinear_Output"
 
@@ -119,7 +118,9 @@ def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray,
     return _first_exceeding(ref_graph, ref_values, test_values, tolerance)
 
 
-def first_divergence_from_layers(layers: Mapping[str, np.ndarray], test: str | Path, batch: np.ndarray, *, tolerance: float) -> Divergence | None:
+def first_divergence_from_layers(
+    layers: Mapping[str, np.ndarray], test: str | Path, batch: np.ndarray, *, tolerance: float
+) -> Divergence | None:
     """The first node of the ONNX file ``test`` (in its order) whose output differs from the source
     framework's own output of that layer, ``layers`` (``NativeModel.layer_outputs`` on ``batch``:
     canonical tensor names), by more than ``tolerance``; None when every layer agrees.
@@ -149,10 +150,16 @@ def _first_exceeding(graph, reference: Mapping[str, np.ndarray], test: Mapping[s
         errors.append(NodeError(node.name or out, out, rel))
         if not rel <= tolerance:
             return Divergence(
-                node=node.name or out, op_type=node.op_type, output=out, max_rel_err=rel, max_abs_err=absolute,
-                nodes_compared=index, tolerance=tolerance,
-                initializers=tuple(i for i in node.input if i in initializers), node_errors=tuple(errors),
-            )  # fmt: skip
+                node=node.name or out,
+                op_type=node.op_type,
+                output=out,
+                max_rel_err=rel,
+                max_abs_err=absolute,
+                nodes_compared=index,
+                tolerance=tolerance,
+                initializers=tuple(i for i in node.input if i in initializers),
+                node_errors=tuple(errors),
+            )
     return None
 
 

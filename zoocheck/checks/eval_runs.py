@@ -56,7 +56,9 @@ def reusable_conversion(path: Path, entry: Entry, weights: Path | None, random_s
         return False
     if meta is None:
         return False
-    same_weights = meta.random_seed == random_seed if weights is None else meta.weights is not None and meta.weights.sha256 == _file_key(Path(weights))
+    same_weights = (
+        meta.random_seed == random_seed if weights is None else meta.weights is not None and meta.weights.sha256 == _file_key(Path(weights))
+    )
     return (
         same_weights
         and meta.random_weights == (weights is None)
@@ -75,17 +77,41 @@ def _onnx_predict(path: Path):
     return lambda batch: sess.run(None, {name: batch})[0]
 
 
-def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: EvalOptions, *, source: str, model: str, backend: str, run_key: str, **described) -> EvalResult | Failure:
+def _evaluate(
+    dataset,
+    store: ResultsStore,
+    spec: Preprocess,
+    predict,
+    options: EvalOptions,
+    *,
+    source: str,
+    model: str,
+    backend: str,
+    run_key: str,
+    **described,
+) -> EvalResult | Failure:
     from zoocheck.checks.evaluate import evaluate
 
     name = json_digest([source, model, backend, run_key, str(Path(dataset.root).resolve()), options.limit, options.subsample])[:20]
     try:
         result = evaluate(
-            dataset, spec, predict, source=source, model=model, backend=backend, run_key=run_key,
-            batch_size=options.batch_size, limit=options.limit, workers=options.workers, cache_dir=options.cache_dir,
-            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz", progress=options.progress,
-            predictions=store.directory / "predictions" / f"{model}.{name}.npz", subsample=options.subsample, **described,
-        )  # fmt: skip
+            dataset,
+            spec,
+            predict,
+            source=source,
+            model=model,
+            backend=backend,
+            run_key=run_key,
+            batch_size=options.batch_size,
+            limit=options.limit,
+            workers=options.workers,
+            cache_dir=options.cache_dir,
+            checkpoint=store.directory / "eval-checkpoints" / f"{name}.npz",
+            progress=options.progress,
+            predictions=store.directory / "predictions" / f"{model}.{name}.npz",
+            subsample=options.subsample,
+            **described,
+        )
     except NativeProcessError as exc:  # the framework failed or its child died: its own record
         store.add(exc.failure)
         return exc.failure
@@ -98,9 +124,15 @@ def _evaluate(dataset, store: ResultsStore, spec: Preprocess, predict, options: 
 
 
 def evaluate_onnx_file(
-    dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *,
-    entry: Entry | None = None, expected=None, allow_unverified: bool = False,
-) -> EvalResult | Failure:  # fmt: skip
+    dataset,
+    path: Path,
+    store: ResultsStore,
+    options: EvalOptions = EvalOptions(),
+    *,
+    entry: Entry | None = None,
+    expected=None,
+    allow_unverified: bool = False,
+) -> EvalResult | Failure:
     """Top-1/top-5 of a zoocheck ONNX file in onnxruntime, fed as its metadata's spec says. With
     ``expected`` (an ``identity.ModelIdentity``) the file must hold that model and weights. A file
     without zoocheck metadata is taken only with ``allow_unverified``, fed ``entry``'s spec, and
@@ -117,31 +149,59 @@ def evaluate_onnx_file(
     if meta is None:
         check_onnx_file(path, expected, allow_unverified=allow_unverified)  # raises the explanation unless allowed
         if entry is None:
-            raise BadInput(f"{path}: has no zoocheck metadata; with --unverified-onnx, name its model with --src and --model (for its preprocessing)")
+            raise BadInput(
+                f"{path}: has no zoocheck metadata; with --unverified-onnx, name its model with --src and --model (for its preprocessing)"
+            )
         check_input_size(path, entry.preprocess.crop, entry.key)
         return _evaluate(
-            dataset, store, entry.preprocess, _onnx_predict(path), options, source=entry.source, model=entry.name, backend="onnxruntime",
-            run_key=f"onnx:{_file_key(path)}", arch=entry.arch.id, random_weights=False, onnx_path=str(path), weights=None, onnx_verified=False,
-        )  # fmt: skip
+            dataset,
+            store,
+            entry.preprocess,
+            _onnx_predict(path),
+            options,
+            source=entry.source,
+            model=entry.name,
+            backend="onnxruntime",
+            run_key=f"onnx:{_file_key(path)}",
+            arch=entry.arch.id,
+            random_weights=False,
+            onnx_path=str(path),
+            weights=None,
+            onnx_verified=False,
+        )
     try:
         spec = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.preprocess.items()})
     except (TypeError, ValueError) as exc:
-        raise BadInput(f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`") from None
+        raise BadInput(
+            f"{path}: its zoocheck metadata has no usable preprocessing ({exc}); convert it again with `zoocheck convert`"
+        ) from None
     check_input_size(path, spec.crop, f"{meta.source}/{meta.model}")
     owner = entry
     if owner is None:
         with contextlib.suppress(LookupError):  # a library model the registry does not list: no published file
             owner = get_entry(meta.source, meta.model)
     return _evaluate(
-        dataset, store, spec, _onnx_predict(path), options,
-        source=meta.source, model=meta.model, backend="onnxruntime", run_key=f"onnx:{_file_key(path)}",
-        arch=meta.arch, random_weights=meta.random_weights, onnx_path=str(path), weights=meta.weights.file if meta.weights else None,
+        dataset,
+        store,
+        spec,
+        _onnx_predict(path),
+        options,
+        source=meta.source,
+        model=meta.model,
+        backend="onnxruntime",
+        run_key=f"onnx:{_file_key(path)}",
+        arch=meta.arch,
+        random_weights=meta.random_weights,
+        onnx_path=str(path),
+        weights=meta.weights.file if meta.weights else None,
         published_weights=owner is not None and meta.weights is not None and is_published_file(owner, meta.weights.file),
         precision=meta.precision,
-    )  # fmt: skip
+    )
 
 
-def evaluate_variant(dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *, max_drop: float | None = None, expected=None):
+def evaluate_variant(
+    dataset, path: Path, store: ResultsStore, options: EvalOptions = EvalOptions(), *, max_drop: float | None = None, expected=None
+):
     """An fp16/int8 file and the fp32 file it was made from (checked by sha256) evaluated on the
     same images, and their paired comparison (``paired.pair``), stored. Returns (variant result,
     fp32 result, PairedEval), where a failed evaluation is its Failure and the comparison None."""
@@ -151,7 +211,9 @@ def evaluate_variant(dataset, path: Path, store: ResultsStore, options: EvalOpti
     info = onnx_metadata(Path(path)).variant
     fp32 = Path(info.fp32_path)
     if not fp32.is_file() or file_digest(fp32) != info.fp32_file.sha256:
-        raise BadInput(f"{path}: the fp32 file it was made from ({fp32}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file")
+        raise BadInput(
+            f"{path}: the fp32 file it was made from ({fp32}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file"
+        )
     variant = evaluate_onnx_file(dataset, Path(path), store, options, expected=expected)
     if isinstance(variant, Failure):
         return variant, None, None
@@ -174,7 +236,9 @@ def pair_evaluations(reference: Path, candidate: Path, store: ResultsStore, *, m
     for path in (reference, candidate):
         result = evaluations.get(Path(path).resolve())
         if result is None:
-            raise BadInput(f"{path}: no evaluation in {store.directory} kept these predictions; give a file `zoocheck eval` printed, with the same --results")
+            raise BadInput(
+                f"{path}: no evaluation in {store.directory} kept these predictions; give a file `zoocheck eval` printed, with the same --results"
+            )
         found.append(result)
     paired = pair(*found, max_drop=DEFAULT_MAX_DROP if max_drop is None else max_drop)
     store.add(paired)
@@ -182,20 +246,41 @@ def pair_evaluations(reference: Path, candidate: Path, store: ResultsStore, *, m
 
 
 def evaluate_entry(
-    dataset, entry: Entry, store: ResultsStore, options: EvalOptions = EvalOptions(), *,
-    weights: Path | None, random_seed: int | None, backend: str = "onnx", on_conversion: Callable[[Conversion], None] | None = None,
-) -> EvalResult | Failure:  # fmt: skip
+    dataset,
+    entry: Entry,
+    store: ResultsStore,
+    options: EvalOptions = EvalOptions(),
+    *,
+    weights: Path | None,
+    random_seed: int | None,
+    backend: str = "onnx",
+    on_conversion: Callable[[Conversion], None] | None = None,
+) -> EvalResult | Failure:
     """Top-1/top-5 of ``entry``: converted (or an earlier identical conversion reused) and run in
     onnxruntime, or with ``backend='native'`` run in its own framework in an isolated child.
     ``on_conversion`` sees a conversion made for it (its framework log, say)."""
-    described = dict(arch=entry.arch.id, random_weights=weights is None, weights=str(weights) if weights else None,
-                     published_weights=weights is not None and is_published_file(entry, weights))  # fmt: skip
+    described = dict(
+        arch=entry.arch.id,
+        random_weights=weights is None,
+        weights=str(weights) if weights else None,
+        published_weights=weights is not None and is_published_file(entry, weights),
+    )
     if backend == "native":
         run_key = f"random:{random_seed}" if weights is None else f"weights:{_file_key(Path(weights))}"
         try:
             with NativeSession(entry, weights, random_seed) as native:
-                return _evaluate(dataset, store, entry.preprocess, native.forward, options,
-                                 source=entry.source, model=entry.name, backend="native", run_key=run_key, **described)  # fmt: skip
+                return _evaluate(
+                    dataset,
+                    store,
+                    entry.preprocess,
+                    native.forward,
+                    options,
+                    source=entry.source,
+                    model=entry.name,
+                    backend="native",
+                    run_key=run_key,
+                    **described,
+                )
         except NativeProcessError as exc:  # the model could not be loaded
             store.add(exc.failure)
             return exc.failure
@@ -211,8 +296,19 @@ def evaluate_entry(
             on_conversion(conversion)
         if conversion.failure is not None:
             return conversion.failure
-    return _evaluate(dataset, store, entry.preprocess, _onnx_predict(output), options, source=entry.source, model=entry.name,
-                     backend="onnxruntime", run_key=f"onnx:{_file_key(output)}", onnx_path=str(output), **described)  # fmt: skip
+    return _evaluate(
+        dataset,
+        store,
+        entry.preprocess,
+        _onnx_predict(output),
+        options,
+        source=entry.source,
+        model=entry.name,
+        backend="onnxruntime",
+        run_key=f"onnx:{_file_key(output)}",
+        onnx_path=str(output),
+        **described,
+    )
 
 
 __all__ = [

@@ -55,7 +55,7 @@ class _Checkpoint:
     skipped: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: Path | None, run_key: str, total: int) -> "_Checkpoint":
+    def open(cls, path: Path | None, run_key: str, total: int) -> _Checkpoint:
         ckpt = cls(path, run_key, 0, np.full((total, 5), -1, dtype=np.int16))
         if path is None or not Path(path).is_file():
             return ckpt

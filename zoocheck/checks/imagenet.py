@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from zoocheck.checks.images import IMAGE_SUFFIXES
@@ -59,25 +59,23 @@ class ImageNetClass:
     short_name: str  # torchvision's display name
 
 
-@lru_cache(maxsize=None)
+@cache
 def classes() -> tuple[ImageNetClass, ...]:
     """The 1000 ImageNet-1k classes in sorted-WNID order (the packaged class table)."""
     with open(CLASS_TABLE, encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    table = tuple(
-        ImageNetClass(int(r["index"]), r["wnid"], int(r["ilsvrc2012_id"]), r["name"], r["torchvision_name"]) for r in rows
-    )
+    table = tuple(ImageNetClass(int(r["index"]), r["wnid"], int(r["ilsvrc2012_id"]), r["name"], r["torchvision_name"]) for r in rows)
     if [c.index for c in table] != list(range(NUM_CLASSES)) or sorted(c.wnid for c in table) != [c.wnid for c in table]:
         raise RuntimeError(f"{CLASS_TABLE}: not the 1000 ImageNet classes in sorted-WNID order")
     return table
 
 
-@lru_cache(maxsize=None)
+@cache
 def wnid_to_index() -> dict[str, int]:
     return {c.wnid: c.index for c in classes()}
 
 
-@lru_cache(maxsize=None)
+@cache
 def ilsvrc2012_id_to_index() -> dict[int, int]:
     return {c.ilsvrc2012_id: c.index for c in classes()}
 
@@ -122,7 +120,12 @@ class Dataset:
         return self.root if self.root.is_dir() else self.root.parent
 
     def describe(self) -> dict:
-        return {"layout": self.layout, "root": str(self.root), "label_file": str(self.label_file) if self.label_file else None, "images": len(self.samples)}
+        return {
+            "layout": self.layout,
+            "root": str(self.root),
+            "label_file": str(self.label_file) if self.label_file else None,
+            "images": len(self.samples),
+        }
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -244,9 +247,7 @@ def read_devkit(gt_file: Path, data_root: Path | None = None) -> list[Sample]:
             image_dir = d
             break
     if image_dir is None:
-        raise DatasetError(
-            f"{gt_file}: no ILSVRC2012_val_*.JPEG images found in any of: {', '.join(str(c) for c in candidates)}"
-        )
+        raise DatasetError(f"{gt_file}: no ILSVRC2012_val_*.JPEG images found in any of: {', '.join(str(c) for c in candidates)}")
     return [Sample(image_dir / f"ILSVRC2012_val_{i:08d}.JPEG", to_index[gid]) for i, gid in enumerate(ids, 1)]
 
 

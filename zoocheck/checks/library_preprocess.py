@@ -100,18 +100,23 @@ def mmpretrain_transform(entry: Entry) -> LibraryTransform:
         _short_side_spec(spec, "mmpretrain")
     try:
         import mmpretrain
-        from mmpretrain.datasets.transforms import EfficientNetCenterCrop, ResizeEdge
         from mmcv.transforms import CenterCrop
+        from mmpretrain.datasets.transforms import EfficientNetCenterCrop, ResizeEdge
     except Exception as exc:  # mmpretrain installed --no-deps may miss a module it imports
         raise LibraryUnavailable(f"mmpretrain's transforms cannot be imported ({type(exc).__name__}: {exc})") from None
     backend = "pillow" if spec.image_library == "pil" else "cv2"
     if spec.resize_mode == "crop_first":
-        steps = [EfficientNetCenterCrop(crop_size=spec.crop, crop_padding=spec.resize - spec.crop,
-                                        interpolation=spec.interpolation, backend=backend)]  # fmt: skip
+        steps = [
+            EfficientNetCenterCrop(
+                crop_size=spec.crop, crop_padding=spec.resize - spec.crop, interpolation=spec.interpolation, backend=backend
+            )
+        ]
         described = "EfficientNetCenterCrop"
     else:
-        steps = [ResizeEdge(scale=spec.resize, edge="short", backend=backend, interpolation=spec.interpolation),
-                 CenterCrop(crop_size=spec.crop)]  # fmt: skip
+        steps = [
+            ResizeEdge(scale=spec.resize, edge="short", backend=backend, interpolation=spec.interpolation),
+            CenterCrop(crop_size=spec.crop),
+        ]
         described = "ResizeEdge + CenterCrop"
     mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
 
@@ -144,12 +149,14 @@ def mxnet_transform(entry: Entry) -> LibraryTransform:
     if spec.scale != 1.0 / 255.0 or spec.channel_order != "RGB":
         raise LibraryUnavailable("MXNet's ToTensor scales by 1/255 into RGB; this entry's spec does otherwise")
     interpolation = {"nearest": 0, "bilinear": 1, "bicubic": 2}[spec.interpolation]
-    pipeline = transforms.Compose([
-        transforms.Resize(spec.resize, keep_ratio=spec.resize_mode == "short", interpolation=interpolation),
-        transforms.CenterCrop(spec.crop, interpolation=interpolation),
-        transforms.ToTensor(),
-        transforms.Normalize(mean=list(spec.mean), std=list(spec.std)),
-    ])  # fmt: skip
+    pipeline = transforms.Compose(
+        [
+            transforms.Resize(spec.resize, keep_ratio=spec.resize_mode == "short", interpolation=interpolation),
+            transforms.CenterCrop(spec.crop, interpolation=interpolation),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=list(spec.mean), std=list(spec.std)),
+        ]
+    )
     return LibraryTransform(
         f"mxnet {mx.__version__} gluon.data.vision.transforms Resize + CenterCrop + ToTensor + Normalize",
         lambda path: pipeline(mx.image.imread(str(path))).asnumpy(),
@@ -220,8 +227,8 @@ def compare_with_library(entry: Entry, images: Sequence[Path], transform: Librar
 
 def logit_effect(onnx_path: str | Path, names: Sequence[str], batch_a: np.ndarray, batch_b: np.ndarray) -> LogitEffect:
     """Feed both preprocessings of the same images through the ONNX model at ``onnx_path``."""
-    from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.checks.parity import compare_batches
+    from zoocheck.converters.onnx_runtime import run_first_output, session
 
     sess = session(onnx_path)
     comparisons = compare_batches(names, run_first_output(sess, batch_a), run_first_output(sess, batch_b))
@@ -259,10 +266,14 @@ def check_library_preprocessing(entry: Entry, images: Sequence[Path], *, onnx_pa
         ours = np.stack([preprocess_image(p, entry.preprocess) for p in paths])
         theirs = np.stack([transform.apply(Path(p)) for p in paths]).astype(np.float32)
         effect = logit_effect(onnx_path, [r.image for r in usable], theirs, ours)
-    return LibraryPreprocessCheck(entry.source, entry.name, transform.description, "ok" if worst <= PIXEL_TOLERANCE else "failed", rows, effect=effect)
+    return LibraryPreprocessCheck(
+        entry.source, entry.name, transform.description, "ok" if worst <= PIXEL_TOLERANCE else "failed", rows, effect=effect
+    )
 
 
-def preprocessing_difference(entry_a: Entry, entry_b: Entry, images: Sequence[Path], *, onnx_path_a: str | Path | None = None) -> PreprocessingDifference:
+def preprocessing_difference(
+    entry_a: Entry, entry_b: Entry, images: Sequence[Path], *, onnx_path_a: str | Path | None = None
+) -> PreprocessingDifference:
     """Each entry's own preprocessing of ``images``: pixel differences (both undone to 0-255 RGB)
     and, with ``onnx_path_a``, the logit difference and top-1 flips b's preprocessing causes in a's model."""
     rows, names, batch_a, batch_b = [], [], [], []

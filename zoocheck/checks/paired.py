@@ -45,7 +45,9 @@ def read_predictions(path: Path) -> Predictions:
         with np.load(path, allow_pickle=False) as saved:
             found = Predictions(saved["top5"], saved["labels"], saved["images"])
     except (OSError, ValueError, KeyError) as exc:
-        raise BadInput(f"{path}: not a zoocheck predictions file ({type(exc).__name__}); give the .npz an evaluation recorded (`zoocheck eval` prints it)") from None
+        raise BadInput(
+            f"{path}: not a zoocheck predictions file ({type(exc).__name__}); give the .npz an evaluation recorded (`zoocheck eval` prints it)"
+        ) from None
     if not (len(found.top5) == len(found.labels) == len(found.images)) or found.top5.ndim != 2:
         raise BadInput(f"{path}: its top-5, labels and image names differ in length; evaluate again")
     return found
@@ -70,7 +72,9 @@ def mcnemar_exact(reference_only: int, candidate_only: int) -> float:
     return 1.0 if discordant == 0 else float(binomtest(candidate_only, discordant, 0.5).pvalue)
 
 
-def bootstrap_interval(reference_right: np.ndarray, candidate_right: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE) -> tuple[float, float]:
+def bootstrap_interval(
+    reference_right: np.ndarray, candidate_right: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
     """Percentile interval of the top-1 difference (points) over ``samples`` resamplings of the
     images with replacement (seeded: the same images give the same interval)."""
     rng = np.random.default_rng(BOOTSTRAP_SEED)
@@ -91,7 +95,9 @@ def pair(reference: EvalResult, candidate: EvalResult, *, max_drop: float = DEFA
     lack per-image predictions."""
     for result in (reference, candidate):
         if not result.predictions:
-            raise BadInput(f"the evaluation of {result.source}/{result.model} kept no per-image predictions; evaluate it again with `zoocheck eval`")
+            raise BadInput(
+                f"the evaluation of {result.source}/{result.model} kept no per-image predictions; evaluate it again with `zoocheck eval`"
+            )
     a, b = read_predictions(Path(reference.predictions)), read_predictions(Path(candidate.predictions))
     why = same_images(reference, candidate, a, b)
     if why is not None:
@@ -116,22 +122,41 @@ def pair(reference: EvalResult, candidate: EvalResult, *, max_drop: float = DEFA
     if reference.real_top1 is not None and candidate.real_top1 is not None:
         real = candidate.real_top1 - reference.real_top1
     return PairedEval(
-        reference=_side(reference), candidate=_side(candidate), dataset_fingerprint=reference.dataset_fingerprint,
-        images=int(both.sum()), difference=difference, top5_difference=100.0 * float(b_top5_right.mean() - a_top5_right.mean()),
-        reference_only=reference_only, candidate_only=candidate_only, mcnemar_p=mcnemar_exact(reference_only, candidate_only),
-        ci_low=low, ci_high=high, confidence=CONFIDENCE, bootstrap_samples=BOOTSTRAP_SAMPLES, max_drop=max_drop,
-        verdict=verdict, conclusive=bool(conclusive),
+        reference=_side(reference),
+        candidate=_side(candidate),
+        dataset_fingerprint=reference.dataset_fingerprint,
+        images=int(both.sum()),
+        difference=difference,
+        top5_difference=100.0 * float(b_top5_right.mean() - a_top5_right.mean()),
+        reference_only=reference_only,
+        candidate_only=candidate_only,
+        mcnemar_p=mcnemar_exact(reference_only, candidate_only),
+        ci_low=low,
+        ci_high=high,
+        confidence=CONFIDENCE,
+        bootstrap_samples=BOOTSTRAP_SAMPLES,
+        max_drop=max_drop,
+        verdict=verdict,
+        conclusive=bool(conclusive),
         flipped_to_wrong=tuple(str(n) for n in names[a_right & ~b_right][:FLIPS_LISTED]),
         flipped_to_right=tuple(str(n) for n in names[~a_right & b_right][:FLIPS_LISTED]),
         real_difference=real,
-    )  # fmt: skip
+    )
 
 
 def _side(result: EvalResult) -> EvaluatedModel:
     return EvaluatedModel(
-        source=result.source, model=result.model, precision=result.precision, backend=result.backend, random_weights=result.random_weights,
-        predictions=str(result.predictions), onnx_path=result.onnx_path, top1=result.top1, top5=result.top5, real_top1=result.real_top1,
-    )  # fmt: skip
+        source=result.source,
+        model=result.model,
+        precision=result.precision,
+        backend=result.backend,
+        random_weights=result.random_weights,
+        predictions=str(result.predictions),
+        onnx_path=result.onnx_path,
+        top1=result.top1,
+        top5=result.top5,
+        real_top1=result.real_top1,
+    )
 
 
 def interval_bought(top1: float | None, images: int, confidence: float = CONFIDENCE) -> float | None:

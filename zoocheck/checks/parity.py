@@ -20,7 +20,9 @@ def compare_outputs(name: str, reference: np.ndarray, test: np.ndarray) -> Outpu
         raise ValueError(f"{name}: output shapes differ: {reference.shape} vs {test.shape}")
     nonfinite = not (np.isfinite(ref).all() and np.isfinite(out).all())
     if nonfinite:
-        return OutputComparison(name, float("nan"), float("nan"), float("nan"), int(np.argmax(np.nan_to_num(ref))), int(np.argmax(np.nan_to_num(out))), 0, True)
+        return OutputComparison(
+            name, float("nan"), float("nan"), float("nan"), int(np.argmax(np.nan_to_num(ref))), int(np.argmax(np.nan_to_num(out))), 0, True
+        )
     diff = np.abs(ref - out)
     max_abs = float(diff.max()) if diff.size else 0.0
     span = float(ref.max() - ref.min()) if ref.size else 0.0
@@ -172,7 +174,9 @@ def check_parity(
     decode_text = caught[0]
     if images and len(fed.skipped) == len(images):
         path, reason = fed.skipped[0]
-        raise BadInput(f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs")
+        raise BadInput(
+            f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs"
+        )
     names, batch = fed.names, fed.batch
     conversion = convert(
         entry,
@@ -210,7 +214,9 @@ def check_parity(
     try:
         test = run_first_output(session(test_path), batch)
     except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
-        return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
+        return parity_result(
+            reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common
+        ), conversion
     result = parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common)
     if result.status == "failed" and not result.fp32_noise:
         if precision != "fp32":
@@ -220,7 +226,9 @@ def check_parity(
             try:
                 divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
             except BadInput as exc:  # not this model's architecture: the file given is wrong, not a conversion
-                return parity_result(reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common), conversion
+                return parity_result(
+                    reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common
+                ), conversion
         else:
             divergence = locate_fresh_divergence(entry, weights, random_seed, test_path, batch, tolerance, isolate)
         result = dataclasses.replace(result, first_divergence=divergence)
@@ -266,12 +274,16 @@ def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.nd
     from zoocheck.errors import BadInput
 
     with rundir.run_directory() as run:
-        reference = convert(entry, output=run / "divergence-reference.onnx", weights=weights, random_seed=random_seed, opset=opset, graph=graph)
+        reference = convert(
+            entry, output=run / "divergence-reference.onnx", weights=weights, random_seed=random_seed, opset=opset, graph=graph
+        )
         if not reference.ok:
             return None
         difference = architecture_difference(reference.onnx_path, onnx_path)
         if difference is not None:
-            raise BadInput(f"{onnx_path}: its graph is not the architecture of {entry.key} ({entry.arch.id}): {difference}; give the file of that model, or the --src/--model of the model it holds")
+            raise BadInput(
+                f"{onnx_path}: its graph is not the architecture of {entry.key} ({entry.arch.id}): {difference}; give the file of that model, or the --src/--model of the model it holds"
+            )
         try:
             return first_divergence(reference.onnx_path, onnx_path, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err)
         except DivergenceUnavailable:

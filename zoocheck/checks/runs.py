@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ContextManager
 
-from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, convert
 from zoocheck.checks.variants import VariantOutcome, make_variant, variant_parity
+from zoocheck.converters.pipeline import DEFAULT_OPSET, Conversion, convert
 from zoocheck.identity import onnx_metadata
 from zoocheck.records import AuditRecord, Comparison, Failure, LibraryPreprocessCheck, ParityResult, Tolerance
 from zoocheck.store import ResultsStore
@@ -47,9 +47,14 @@ def convert_entry(
     nothing about the model: then the failure only). ``on_stage`` hears each stage as it starts;
     ``graph`` is the graph form (``pipeline.convert``)."""
     conversion = convert(
-        entry, output=output or default_onnx_path(store, entry, random_seed), weights=weights, random_seed=random_seed, opset=opset or DEFAULT_OPSET,
-        on_stage=on_stage, graph=graph,
-    )  # fmt: skip
+        entry,
+        output=output or default_onnx_path(store, entry, random_seed),
+        weights=weights,
+        random_seed=random_seed,
+        opset=opset or DEFAULT_OPSET,
+        on_stage=on_stage,
+        graph=graph,
+    )
     _store_conversion(store, conversion)
     return conversion
 
@@ -61,7 +66,9 @@ def _store_conversion(store: ResultsStore, conversion: Conversion) -> None:
         store.add(conversion.failure)
 
 
-def variant_of_file(fp32_path: Path, precision: str, store: ResultsStore, *, output: Path | None = None, calibration: Path | None = None) -> VariantOutcome:
+def variant_of_file(
+    fp32_path: Path, precision: str, store: ResultsStore, *, output: Path | None = None, calibration: Path | None = None
+) -> VariantOutcome:
     """``variants.make_variant`` of a zoocheck fp32 file, its record (or failure) stored."""
     outcome = make_variant(fp32_path, precision, output=output, calibration_folder=calibration)
     store.add(outcome.record or outcome.failure)
@@ -76,7 +83,6 @@ StageCallback = Callable[[str], None]
 @contextlib.contextmanager
 def _unwatched(entry: Entry) -> Iterator[StageCallback | None]:
     yield None
-
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,11 @@ def parity_runs(
     opset: int | None = None,
     graph: str | None = None,
     allow_unverified_onnx: bool = False,
-    watch: Callable[[Entry], ContextManager[StageCallback]] | None = None,
+    watch: Callable[[Entry], AbstractContextManager[StageCallback]] | None = None,
     on_result: Callable[[ParityResult, Conversion], None] | None = None,
     precision: str = "fp32",
     calibration: Path | None = None,
-    on_variant: Callable[["VariantOutcome"], None] | None = None,
+    on_variant: Callable[[VariantOutcome], None] | None = None,
 ) -> list[ParityResult]:
     """Source framework vs onnxruntime for each run, one after another, each framework forward in
     its own child: a crash in one never loses the others' results. Converts each to its run's
@@ -155,14 +161,28 @@ def parity_runs(
             variant = outcome.path if outcome.record else None
         if variant is not None:
             checked = onnx_path is not None  # an existing variant's run above was against the framework
-            results.extend(_variant_parity(run, Path(variant), store, images, tolerance, opset, graph, on_result, framework_checked=checked))
+            results.extend(
+                _variant_parity(run, Path(variant), store, images, tolerance, opset, graph, on_result, framework_checked=checked)
+            )
     return results
 
 
-def _variant_parity(run: ModelRun, variant: Path, store: ResultsStore, images, tolerance, opset, graph, on_result, *, framework_checked: bool) -> list[ParityResult]:
+def _variant_parity(
+    run: ModelRun, variant: Path, store: ResultsStore, images, tolerance, opset, graph, on_result, *, framework_checked: bool
+) -> list[ParityResult]:
     """``variants.variant_parity`` of a run's variant, each result stored and shown (``on_result``
     gets the conversion of the framework check, none for the fp32 comparison)."""
-    found = variant_parity(run.entry, run.weights, run.random_seed, variant, images=images, tolerance=tolerance, opset=opset, graph=graph, framework_checked=framework_checked)
+    found = variant_parity(
+        run.entry,
+        run.weights,
+        run.random_seed,
+        variant,
+        images=images,
+        tolerance=tolerance,
+        opset=opset,
+        graph=graph,
+        framework_checked=framework_checked,
+    )
     for result, conversion in found:
         store.add(result)
         if on_result:
@@ -171,6 +191,7 @@ def _variant_parity(run: ModelRun, variant: Path, store: ResultsStore, images, t
 
 
 # --- audit -----------------------------------------------------------------------------------
+
 
 def audit_entries(entries: Iterable[Entry], store: ResultsStore | None = None) -> list[AuditRecord]:
     """Published params / MACs of ``entries`` against the counts measured on their graphs (for an
@@ -212,13 +233,18 @@ def entry_facts(entry: Entry) -> dict:
     return {
         **structure_facts(entry),
         "canonical_graph_refusal": canonical_refusal(entry.arch),  # why there is no canonical graph
-        "measured": None if counts is None else {
-            "params": counts.params, "params_with_bn_stats": counts.params_with_bn_stats, "macs": counts.macs, "input_size": counts.input_size,
+        "measured": None
+        if counts is None
+        else {
+            "params": counts.params,
+            "params_with_bn_stats": counts.params_with_bn_stats,
+            "macs": counts.macs,
+            "input_size": counts.input_size,
         },
         "audit": [f.to_json() for f in audit_entries([entry])],
         "cached_weights": str(cached) if cached is not None else None,
         "cached_weights_error": damaged,
-    }  # fmt: skip
+    }
 
 
 __all__ = [
@@ -238,8 +264,14 @@ __all__ = [
 
 
 def compare_and_store(
-    entry_a: Entry, entry_b: Entry, store: ResultsStore, *, weights: tuple[Path, Path] | None, random_seed: int | None,
-    images: Sequence[Path], tolerance: Tolerance = Tolerance(),
+    entry_a: Entry,
+    entry_b: Entry,
+    store: ResultsStore,
+    *,
+    weights: tuple[Path, Path] | None,
+    random_seed: int | None,
+    images: Sequence[Path],
+    tolerance: Tolerance = Tolerance(),
 ) -> tuple[Comparison | Failure, str]:
     """``compare.compare_entries`` in the run directory, its record (or failure) stored; with what
     the frameworks printed meanwhile (for the debug log)."""
@@ -248,13 +280,19 @@ def compare_and_store(
     from zoocheck.checks.compare import compare_entries
 
     with rundir.run_directory() as run, captured_text() as caught:
-        result = compare_entries(entry_a, entry_b, weights=weights, random_seed=random_seed, images=images, workdir=run, tolerance=tolerance)
+        result = compare_entries(
+            entry_a, entry_b, weights=weights, random_seed=random_seed, images=images, workdir=run, tolerance=tolerance
+        )
     store.add(result)
     return result, caught[0]
 
 
 def preprocess_and_store(
-    entries: Sequence[Entry], store: ResultsStore, *, images: Sequence[Path], onnx_path: Path | None = None,
+    entries: Sequence[Entry],
+    store: ResultsStore,
+    *,
+    images: Sequence[Path],
+    onnx_path: Path | None = None,
 ) -> tuple[list[LibraryPreprocessCheck], str]:
     """``library_preprocess.check_library_preprocessing`` for each entry, records stored; with
     what the libraries printed meanwhile (libpng's colour-profile warnings)."""
@@ -266,4 +304,3 @@ def preprocess_and_store(
     for check in checks:
         store.add(check)
     return checks, caught[0]
-

@@ -50,10 +50,14 @@ def calibration_images(folder: Path | None, count: int = DEFAULT_CALIBRATION_IMA
         return bundled_photos(), "the bundled photographs (scikit-image)"
     folder = Path(folder)
     if not folder.is_dir():
-        raise BadInput(f"{folder}: not a folder of calibration images; give --calibration a folder of JPEG/PNG images from the data you evaluate on")
+        raise BadInput(
+            f"{folder}: not a folder of calibration images; give --calibration a folder of JPEG/PNG images from the data you evaluate on"
+        )
     found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not found:
-        raise BadInput(f"{folder}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); give --calibration a folder of images from the data you evaluate on")
+        raise BadInput(
+            f"{folder}: holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); give --calibration a folder of images from the data you evaluate on"
+        )
     step = max(1, len(found) // count)
     return found[::step][:count], f"{folder.resolve()} (every {step}. of {len(found)} images)"
 
@@ -73,8 +77,12 @@ def calibration(spec: Preprocess, folder: Path | None, count: int = DEFAULT_CALI
             continue
         used.append(path)
     if not used:
-        raise BadInput(f"{folder or 'the bundled photographs'}: none of the calibration images decodes; give --calibration a folder of JPEG/PNG images")
-    described = CalibrationSet(fingerprint=json_digest([file_digest(p) for p in used]), images=len(used), origin=origin, preprocess_fingerprint=spec_key(spec))
+        raise BadInput(
+            f"{folder or 'the bundled photographs'}: none of the calibration images decodes; give --calibration a folder of JPEG/PNG images"
+        )
+    described = CalibrationSet(
+        fingerprint=json_digest([file_digest(p) for p in used]), images=len(used), origin=origin, preprocess_fingerprint=spec_key(spec)
+    )
     warning = None
     if len(used) < FEW_CALIBRATION_IMAGES:
         warning = (
@@ -100,9 +108,13 @@ def fp32_metadata(path: Path) -> OnnxMetadata:
     """The zoocheck metadata of an fp32 file a variant can be made from; BadInput otherwise."""
     meta = onnx_metadata(path)
     if meta is None:
-        raise BadInput(f"{path}: has no zoocheck metadata, so the model and weights of its variant could not be named; convert it with `zoocheck convert` first")
+        raise BadInput(
+            f"{path}: has no zoocheck metadata, so the model and weights of its variant could not be named; convert it with `zoocheck convert` first"
+        )
     if meta.variant is not None:
-        raise BadInput(f"{path}: is already an {meta.variant.precision} variant (of {meta.variant.fp32_file.name}); make variants from the fp32 file")
+        raise BadInput(
+            f"{path}: is already an {meta.variant.precision} variant (of {meta.variant.fp32_file.name}); make variants from the fp32 file"
+        )
     return meta
 
 
@@ -121,20 +133,37 @@ def make_variant(fp32_path: Path, precision: str, *, output: Path | None = None,
         calib = calibration(spec, calibration_folder)
     try:
         written, log = write_variant(
-            fp32_path, output, precision, meta,
-            calibration=calib.inputs if calib else None, calibration_set=calib.described if calib else None,
-        )  # fmt: skip
+            fp32_path,
+            output,
+            precision,
+            meta,
+            calibration=calib.inputs if calib else None,
+            calibration_set=calib.described if calib else None,
+        )
     except Exception as exc:  # the quantizer or converter refused this graph: a finding about the model
         failure = Failure.from_exception(meta.source, meta.model, "export", exc)
         return VariantOutcome(None, failure, output, warning=calib.warning if calib else None)
     record = ConversionRecord(
-        status="ok", source=meta.source, model=meta.model, arch=meta.arch, random_weights=meta.random_weights,
-        random_seed=meta.random_seed, onnx_path=str(output), weights=meta.weights.file if meta.weights else None,
-        weights_sha256=meta.weights.sha256 if meta.weights else None, output=meta.output, opset=written.opset,
-        ir_version=written.ir_version, input_shape=meta.input_shape, output_shape=meta.output_shape,
-        onnx_sha256=file_digest(output), graph=meta.graph, structure_fingerprint=meta.structure_fingerprint,
-        versions=written.variant.tools, variant=written.variant,
-    )  # fmt: skip
+        status="ok",
+        source=meta.source,
+        model=meta.model,
+        arch=meta.arch,
+        random_weights=meta.random_weights,
+        random_seed=meta.random_seed,
+        onnx_path=str(output),
+        weights=meta.weights.file if meta.weights else None,
+        weights_sha256=meta.weights.sha256 if meta.weights else None,
+        output=meta.output,
+        opset=written.opset,
+        ir_version=written.ir_version,
+        input_shape=meta.input_shape,
+        output_shape=meta.output_shape,
+        onnx_sha256=file_digest(output),
+        graph=meta.graph,
+        structure_fingerprint=meta.structure_fingerprint,
+        versions=written.variant.tools,
+        variant=written.variant,
+    )
     return VariantOutcome(record, None, output, log, calib.warning if calib else None)
 
 
@@ -148,19 +177,39 @@ def compare_with_fp32(variant: Path, names: Sequence[str], batch: np.ndarray, **
     info = meta.variant
     fp32 = Path(info.fp32_path)
     if not fp32.is_file() or file_digest(fp32) != info.fp32_file.sha256:
-        raise BadInput(f"{variant}: the fp32 file it was made from ({info.fp32_path}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file")
+        raise BadInput(
+            f"{variant}: the fp32 file it was made from ({info.fp32_path}, sha256 {info.fp32_file.sha256[:12]}) is gone or changed; make the variant again from the fp32 file"
+        )
     return parity_result(
-        source=meta.source, model=meta.model, reference_runtime="onnxruntime (fp32 file)", test_runtime=f"onnxruntime ({info.precision})",
-        names=names, reference=run_first_output(session(fp32), batch), test=run_first_output(session(variant), batch),
-        random_weights=meta.random_weights, tolerance=PRECISION_TOLERANCES[info.precision], onnx_path=str(variant),
-        weights=meta.weights.file if meta.weights else None, precision=info.precision, **described,
-    )  # fmt: skip
+        source=meta.source,
+        model=meta.model,
+        reference_runtime="onnxruntime (fp32 file)",
+        test_runtime=f"onnxruntime ({info.precision})",
+        names=names,
+        reference=run_first_output(session(fp32), batch),
+        test=run_first_output(session(variant), batch),
+        random_weights=meta.random_weights,
+        tolerance=PRECISION_TOLERANCES[info.precision],
+        onnx_path=str(variant),
+        weights=meta.weights.file if meta.weights else None,
+        precision=info.precision,
+        **described,
+    )
 
 
 def variant_parity(
-    entry, weights: Path | None, random_seed: int | None, variant: Path, *, images=None, tolerance=None, opset: int | None = None,
-    graph: str | None = None, framework_checked: bool = False, isolate: bool = True,
-) -> list[tuple[ParityResult, object]]:  # fmt: skip
+    entry,
+    weights: Path | None,
+    random_seed: int | None,
+    variant: Path,
+    *,
+    images=None,
+    tolerance=None,
+    opset: int | None = None,
+    graph: str | None = None,
+    framework_checked: bool = False,
+    isolate: bool = True,
+) -> list[tuple[ParityResult, object]]:
     """A variant against the source framework (unless ``framework_checked``: a parity run on the
     variant itself did that) and against the fp32 file it was made from, each judged by the
     variant's precision's tolerance (unless ``tolerance``): [(result, the framework check's
@@ -171,14 +220,29 @@ def variant_parity(
     meta = onnx_metadata(variant)
     found = []
     if not framework_checked:
-        found.append(check_parity(
-            entry, weights=weights, random_seed=random_seed, output=None, onnx_path=variant, images=images, tolerance=tolerance,
-            opset=opset, graph=graph, isolate=isolate,
-        ))  # fmt: skip
+        found.append(
+            check_parity(
+                entry,
+                weights=weights,
+                random_seed=random_seed,
+                output=None,
+                onnx_path=variant,
+                images=images,
+                tolerance=tolerance,
+                opset=opset,
+                graph=graph,
+                isolate=isolate,
+            )
+        )
     fed = model_inputs(entry, images, random_count=variant_random_inputs(meta.precision))
     against_fp32 = compare_with_fp32(
-        variant, fed.names, fed.batch, inputs=fed.described, skipped=fed.skipped, random_seed=meta.random_seed,
+        variant,
+        fed.names,
+        fed.batch,
+        inputs=fed.described,
+        skipped=fed.skipped,
+        random_seed=meta.random_seed,
         published_weights=weights is not None and is_published_file(entry, weights),
-    )  # fmt: skip
+    )
     found.append((against_fp32, None))
     return found

@@ -8,6 +8,7 @@ is replaced by a stub that explains why, so one broken part never breaks the who
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import select
@@ -15,8 +16,8 @@ import sys
 import traceback
 
 from zoocheck import __version__, rundir
-from zoocheck.errors import BadInput
 from zoocheck.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_TERMINATED, EXIT_USAGE, UsageError, fail
+from zoocheck.errors import BadInput
 
 # subcommand module names, in the order `zoocheck --help` lists them
 SUBCOMMAND_MODULES = (
@@ -40,7 +41,9 @@ def _stub(subparsers, module_name: str, error: Exception) -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER)
 
     def run(_args) -> int:
-        return fail(f"`zoocheck {name}` is unavailable: {type(error).__name__}: {error}; install zoocheck's dependencies again (`pip install zoocheck`) and run it again")
+        return fail(
+            f"`zoocheck {name}` is unavailable: {type(error).__name__}: {error}; install zoocheck's dependencies again (`pip install zoocheck`) and run it again"
+        )
 
     parser.set_defaults(run=run)
 
@@ -90,10 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
                 os.dup2(devnull, stream.fileno())
-            except (AttributeError, OSError, ValueError):
-                pass
         return EXIT_PIPE_CLOSED
 
 
@@ -114,9 +115,13 @@ def _run_command(argv: list[str] | None) -> int:
         except (UsageError, BadInput, rundir.OutputBusyError) as exc:
             return fail(str(exc))
         except KeyboardInterrupt:
-            return fail("interrupted (Ctrl-C): nothing was written under the final name and no temporary file is left", code=EXIT_INTERRUPTED)
+            return fail(
+                "interrupted (Ctrl-C): nothing was written under the final name and no temporary file is left", code=EXIT_INTERRUPTED
+            )
         except rundir.Terminated:
-            return fail("terminated (SIGTERM): nothing was written under the final name and no temporary file is left", code=EXIT_TERMINATED)
+            return fail(
+                "terminated (SIGTERM): nothing was written under the final name and no temporary file is left", code=EXIT_TERMINATED
+            )
         except OSError as exc:  # the disk filled up, a file vanished or changed permissions mid-run
             if isinstance(exc, BrokenPipeError) and _output_closed():
                 raise  # not an error: main() ends quietly
@@ -124,7 +129,10 @@ def _run_command(argv: list[str] | None) -> int:
         except Exception as exc:  # a zoocheck bug: one line, the traceback only on request
             if getattr(args, "verbose", False):
                 traceback.print_exc()
-            return fail(f"internal error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} (a zoocheck bug; --verbose shows where)", code=EXIT_FAILED)
+            return fail(
+                f"internal error: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} (a zoocheck bug; --verbose shows where)",
+                code=EXIT_FAILED,
+            )
 
 
 def entry_point() -> None:

@@ -53,7 +53,9 @@ def add_model_args(parser, *, many: bool = False) -> None:
     weights. With ``many``, --model takes several names or fnmatch patterns."""
     parser.add_argument("--src", required=True, help=f"source zoo: {sources_help()}")
     if many:
-        parser.add_argument("--model", required=True, nargs="+", help="model names or fnmatch patterns such as 'ResNet*_vd' (case-insensitive)")
+        parser.add_argument(
+            "--model", required=True, nargs="+", help="model names or fnmatch patterns such as 'ResNet*_vd' (case-insensitive)"
+        )
     else:
         parser.add_argument("--model", required=True, help="the source's own model name (case-insensitive; aliases accepted)")
     parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
@@ -86,17 +88,25 @@ def random_seed(args) -> int | None:
 
 def add_output_args(parser, what: str) -> None:
     """--output/--overwrite/--opset for a command that writes a conversion."""
-    parser.add_argument("--output", help=f"ONNX file to write ({what}default <results>/onnx/<source>/<model>.onnx, or <model>.random-seed<N>.onnx for random weights)")
+    parser.add_argument(
+        "--output",
+        help=f"ONNX file to write ({what}default <results>/onnx/<source>/<model>.onnx, or <model>.random-seed<N>.onnx for random weights)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file that holds another model or other weights")
     parser.add_argument("--opset", type=int, help="ONNX opset (default 17; each exporter's range is checked)")
 
 
-def add_precision_args(parser, what: str = "also write this variant beside the fp32 file (<name>.<precision>.onnx) and check it with its own tolerance") -> None:
+def add_precision_args(
+    parser, what: str = "also write this variant beside the fp32 file (<name>.<precision>.onnx) and check it with its own tolerance"
+) -> None:
     """--precision/--calibration: a deployment variant of the file converted."""
     from zoocheck.records import PRECISIONS
 
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help=what)
-    parser.add_argument("--calibration", help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)")
+    parser.add_argument(
+        "--calibration",
+        help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)",
+    )
 
 
 def check_precision_args(args) -> None:
@@ -105,7 +115,10 @@ def check_precision_args(args) -> None:
 
 
 def add_execution_provider_arg(parser) -> None:
-    parser.add_argument("--execution-provider", help="onnxruntime execution provider to run the ONNX file on (default CPUExecutionProvider; one this onnxruntime has)")
+    parser.add_argument(
+        "--execution-provider",
+        help="onnxruntime execution provider to run the ONNX file on (default CPUExecutionProvider; one this onnxruntime has)",
+    )
 
 
 def use_execution_provider(args) -> None:
@@ -120,7 +133,12 @@ def use_execution_provider(args) -> None:
 
 
 def add_max_drop_arg(parser, compared: str) -> None:
-    parser.add_argument("--max-drop", type=float, default=1.0, help=f"{compared}: the top-1 drop allowed, in percent of the reference's top-1 (default 1: MLPerf's 99%%)")
+    parser.add_argument(
+        "--max-drop",
+        type=float,
+        default=1.0,
+        help=f"{compared}: the top-1 drop allowed, in percent of the reference's top-1 (default 1: MLPerf's 99%%)",
+    )
 
 
 def check_max_drop(value: float) -> None:
@@ -249,10 +267,11 @@ def keep_framework_log(store, args, title: str, text: str) -> None:
 
 def add_graph_arg(parser) -> None:
     parser.add_argument(
-        "--graph", choices=("canonical", "native"),
+        "--graph",
+        choices=("canonical", "native"),
         help="canonical: the architecture's one graph, the same from every zoo (default where the architecture has one); "
         "native: the source exporter's graph, normalised",
-    )  # fmt: skip
+    )
 
 
 def check_graph_form(entry, requested: str | None) -> None:

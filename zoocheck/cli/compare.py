@@ -27,8 +27,17 @@ from zoocheck.cli.common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser("compare", help="compare two zoos' versions of one architecture: weights, function, preprocessing")
     parser.add_argument("models", nargs=2, metavar="SRC:MODEL", help="two models, e.g. timm:resnet50d ppcls:ResNet50_vd")
-    parser.add_argument("--weights", nargs=2, metavar=("A", "B"), help="a weights file per side, each in its source's own format (default: the fetched files)")
-    parser.add_argument("--random-weights", action="store_true", help="one common random set written in each side's own format (a self-test of both weight mappings)")
+    parser.add_argument(
+        "--weights",
+        nargs=2,
+        metavar=("A", "B"),
+        help="a weights file per side, each in its source's own format (default: the fetched files)",
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="one common random set written in each side's own format (a self-test of both weight mappings)",
+    )
     add_seed_arg(parser)
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="function tolerance: max |diff| / logit range (default 1e-3)")
@@ -58,7 +67,9 @@ def run(args) -> int:
 
     entry_a, entry_b = (_entry(m) for m in args.models)
     if entry_a.arch.id != entry_b.arch.id:
-        raise UsageError(f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare")
+        raise UsageError(
+            f"{entry_a.key} is {entry_a.arch.id} and {entry_b.key} is {entry_b.arch.id}: different architectures, nothing to compare"
+        )
     try:  # both sides are compared as the architecture's canonical graph
         resolve_form(entry_a.arch, "canonical")
     except NoCanonicalForm as exc:
@@ -84,9 +95,7 @@ def run(args) -> int:
     store = ResultsStore(args.results)
     check_writable_dir(store.directory, "the results folder")
     with stage_status(f"comparing {entry_a.key} with {entry_b.key}", enabled=not args.json):
-        result, log = compare_and_store(
-            entry_a, entry_b, store, weights=weights, random_seed=seed, images=images, tolerance=tolerance
-        )  # fmt: skip
+        result, log = compare_and_store(entry_a, entry_b, store, weights=weights, random_seed=seed, images=images, tolerance=tolerance)
     keep_framework_log(store, args, f"compare {entry_a.key} {entry_b.key}", log)
     if isinstance(result, Failure):
         return report_failure(store, result, args)

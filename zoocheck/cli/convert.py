@@ -9,12 +9,12 @@ from zoocheck.cli.common import (
     EXIT_OK,
     add_graph_arg,
     add_model_args,
+    add_output_args,
     add_precision_args,
-    check_precision_args,
     add_results_arg,
     check_graph_form,
+    check_precision_args,
     console,
-    add_output_args,
     keep_framework_log,
     model_and_weights,
     prepare_output,
@@ -46,7 +46,9 @@ def run(args) -> int:
     output = prepare_output(args, store, entry, weights, seed)
     check_graph_form(entry, args.graph)
     with stage_status(f"converting {entry.key}", enabled=not args.json) as on_stage:
-        conversion = convert_entry(entry, store, weights=weights, random_seed=seed, output=output, opset=args.opset, on_stage=on_stage, graph=args.graph)
+        conversion = convert_entry(
+            entry, store, weights=weights, random_seed=seed, output=output, opset=args.opset, on_stage=on_stage, graph=args.graph
+        )
     keep_framework_log(store, args, f"convert {entry.key}", conversion.log)
     if conversion.failure is not None:
         return report_failure(store, conversion.failure, args)

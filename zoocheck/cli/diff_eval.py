@@ -12,7 +12,10 @@ def register(subparsers) -> None:
         "diff-eval",
         help="paired comparison of two evaluations on the same images: flips, McNemar test, bootstrap interval, verdict",
     )
-    parser.add_argument("reference", help="the reference evaluation's per-image predictions (.npz; `zoocheck eval` prints it): fp32, source framework, zoo A")
+    parser.add_argument(
+        "reference",
+        help="the reference evaluation's per-image predictions (.npz; `zoocheck eval` prints it): fp32, source framework, zoo A",
+    )
     parser.add_argument("candidate", help="the candidate's predictions (.npz): the variant, the ONNX file, zoo B")
     add_max_drop_arg(parser, "the candidate against the reference")
     add_results_arg(parser)

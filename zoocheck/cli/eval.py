@@ -6,12 +6,11 @@ import sys
 from pathlib import Path
 
 from zoocheck.cli.common import (
-    add_execution_provider_arg,
-    add_max_drop_arg,
-    use_execution_provider,
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_execution_provider_arg,
+    add_max_drop_arg,
     add_random_weights_args,
     add_results_arg,
     check_max_drop,
@@ -21,6 +20,7 @@ from zoocheck.cli.common import (
     random_seed,
     report_failure,
     resolve_entry,
+    use_execution_provider,
     weights_for,
 )
 
@@ -35,11 +35,21 @@ def register(subparsers) -> None:
     parser.add_argument("--weights", help="weights file or directory in the source's own format (default: the fetched file in the cache)")
     add_random_weights_args(parser)
     parser.add_argument("--onnx", help="evaluate this zoocheck ONNX file (its metadata gives model and preprocessing)")
-    parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata, with --src/--model for its preprocessing (recorded as unverified)")
+    parser.add_argument(
+        "--unverified-onnx",
+        action="store_true",
+        help="accept an --onnx file without zoocheck metadata, with --src/--model for its preprocessing (recorded as unverified)",
+    )
     parser.add_argument("--data", required=True, help="ImageNet val folder, or its val_list.txt / LOC_val_solution.csv / ground-truth file")
-    parser.add_argument("--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework")
+    parser.add_argument(
+        "--backend", choices=("onnx", "native"), default="onnx", help="onnxruntime on the converted model (default) or the source framework"
+    )
     parser.add_argument("--limit", type=int, help="evaluate only the first N images")
-    parser.add_argument("--subsample", type=int, help="evaluate N images, every k-th of the data set (a fixed subset; the output says the confidence interval it buys)")
+    parser.add_argument(
+        "--subsample",
+        type=int,
+        help="evaluate N images, every k-th of the data set (a fixed subset; the output says the confidence interval it buys)",
+    )
     add_max_drop_arg(parser, "an fp16/int8 --onnx file is evaluated beside its fp32 file (the reference)")
     parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
     parser.add_argument("--workers", type=int, help="decoding threads (default: one per CPU core)")
@@ -77,12 +87,12 @@ def _progress_bar():
 
 
 def run(args) -> int:
+    from zoocheck.checks.eval_runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
     from zoocheck.checks.imagenet import DatasetError, read_dataset
     from zoocheck.checks.paired import interval_bought
-    from zoocheck.checks.eval_runs import EvalOptions, default_crop_cache, evaluate_entry, evaluate_onnx_file, evaluate_variant
     from zoocheck.identity import ModelIdentity, entry_of_file, read_identity
-    from zoocheck.reports.eval_report import print_eval, print_paired
     from zoocheck.records import Failure
+    from zoocheck.reports.eval_report import print_eval, print_paired
     from zoocheck.store import ResultsStore
     from zoocheck.validate import at_least_one, check_writable_dir
 
@@ -127,7 +137,14 @@ def run(args) -> int:
         else:
             bar.update(task, completed=done)
 
-    options = EvalOptions(limit=args.limit, batch_size=args.batch_size, workers=args.workers, cache_dir=cache, progress=progress if bar else None, subsample=args.subsample)
+    options = EvalOptions(
+        limit=args.limit,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        cache_dir=cache,
+        progress=progress if bar else None,
+        subsample=args.subsample,
+    )
     variant = bool(args.onnx) and bool((read_identity(Path(args.onnx))[1] or {}).get("variant"))
     paired = None
     try:
@@ -136,13 +153,21 @@ def run(args) -> int:
         if variant:
             result, _, paired = evaluate_variant(dataset, Path(args.onnx), store, options, max_drop=args.max_drop / 100, expected=expected)
         elif args.onnx:
-            result = evaluate_onnx_file(dataset, Path(args.onnx), store, options, entry=entry, expected=expected, allow_unverified=args.unverified_onnx)
+            result = evaluate_onnx_file(
+                dataset, Path(args.onnx), store, options, entry=entry, expected=expected, allow_unverified=args.unverified_onnx
+            )
         else:
             weights, seed = run_weights
             result = evaluate_entry(
-                dataset, entry, store, options, weights=weights, random_seed=seed, backend=args.backend,
+                dataset,
+                entry,
+                store,
+                options,
+                weights=weights,
+                random_seed=seed,
+                backend=args.backend,
                 on_conversion=lambda conversion: keep_framework_log(store, args, f"eval {entry.key}: convert", conversion.log),
-            )  # fmt: skip
+            )
     finally:
         if bar:
             bar.stop()
@@ -159,4 +184,3 @@ def run(args) -> int:
         print("zoocheck: error: no image could be evaluated", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if paired is not None and paired.verdict == "fail" else EXIT_OK
-

@@ -10,27 +10,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from zoocheck.cli.common import (
-    add_execution_provider_arg,
-    use_execution_provider,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    add_execution_provider_arg,
     add_graph_arg,
     add_model_args,
+    add_output_args,
     add_precision_args,
-    check_precision_args,
     add_results_arg,
     check_graph_form,
+    check_precision_args,
     console,
-    add_output_args,
     keep_framework_log,
-    report_failure,
     prepare_output,
     print_json,
     random_seed,
+    report_failure,
     resolve_entries,
     stage_status,
+    use_execution_provider,
     weights_for,
 )
 
@@ -38,11 +38,20 @@ from zoocheck.cli.common import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser("parity", help="compare the source framework with onnxruntime on random tensors and real photographs")
     add_model_args(parser, many=True)
-    parser.add_argument("--onnx", help="an existing ONNX file to check instead of converting (one model only; its zoocheck metadata must name this model and weights, and gives the weights when none are named)")
-    parser.add_argument("--unverified-onnx", action="store_true", help="accept an --onnx file without zoocheck metadata (the result is recorded as unverified)")
+    parser.add_argument(
+        "--onnx",
+        help="an existing ONNX file to check instead of converting (one model only; its zoocheck metadata must name this model and weights, and gives the weights when none are named)",
+    )
+    parser.add_argument(
+        "--unverified-onnx",
+        action="store_true",
+        help="accept an --onnx file without zoocheck metadata (the result is recorded as unverified)",
+    )
     add_output_args(parser, "one model only; ")
     parser.add_argument("--images", help="folder of photographs (default: the real photographs bundled with scikit-image)")
-    parser.add_argument("--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3; an fp16/int8 variant's own otherwise)")
+    parser.add_argument(
+        "--max-rel-err", type=float, help="tolerance: max |diff| / logit range (default 1e-3; an fp16/int8 variant's own otherwise)"
+    )
     add_precision_args(parser)
     add_execution_provider_arg(parser)
     add_graph_arg(parser)
@@ -129,7 +138,10 @@ def run(args) -> int:
         print_json(results[0].to_json() if len(results) == 1 else [r.to_json() for r in results])
     elif len(results) > 1:
         counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "error")}
-        out.print(f"{len(results)} parity checks of {len(runs)} models: {counts['ok']} passed, {counts['failed']} failed, {counts['error']} errors", markup=False)
+        out.print(
+            f"{len(results)} parity checks of {len(runs)} models: {counts['ok']} passed, {counts['failed']} failed, {counts['error']} errors",
+            markup=False,
+        )
     if any(r.failure is not None for r in results) and not args.json:
         print(f"failure log: {store.failures_path}")
     unpassed = [r for r in results if r.status != "ok"]

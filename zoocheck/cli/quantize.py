@@ -10,10 +10,15 @@ from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, console, k
 def register(subparsers) -> None:
     from zoocheck.records import PRECISIONS
 
-    parser = subparsers.add_parser("quantize", help="write the fp16 or int8 variant of a converted fp32 file (drop-in: fp32 inputs and outputs)")
+    parser = subparsers.add_parser(
+        "quantize", help="write the fp16 or int8 variant of a converted fp32 file (drop-in: fp32 inputs and outputs)"
+    )
     parser.add_argument("onnx", help="an fp32 ONNX file written by zoocheck (its metadata names the model, weights and preprocessing)")
     parser.add_argument("--precision", required=True, choices=[p for p in PRECISIONS if p != "fp32"], help="the variant to write")
-    parser.add_argument("--calibration", help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)")
+    parser.add_argument(
+        "--calibration",
+        help="int8: folder of images to calibrate on, from the data you evaluate on (default: the bundled photographs, too few: a warning says so)",
+    )
     parser.add_argument("--output", help="the variant's file (default: beside the fp32 file, <name>.<precision>.onnx)")
     add_results_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the variant's conversion record as JSON")
@@ -39,7 +44,9 @@ def run(args) -> int:
         check_writable_file(output)
     store = ResultsStore(args.results)
     check_writable_dir(store.directory, "the results folder")
-    outcome = variant_of_file(Path(args.onnx), args.precision, store, output=output, calibration=Path(args.calibration) if args.calibration else None)
+    outcome = variant_of_file(
+        Path(args.onnx), args.precision, store, output=output, calibration=Path(args.calibration) if args.calibration else None
+    )
     keep_framework_log(store, args, f"{args.precision} variant {outcome.path.name}", outcome.log)
     if outcome.failure is not None:
         return report_failure(store, outcome.failure, args)

@@ -19,7 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--src", help=f"only this source ({sources_help()})")
     p.add_argument("--arch", help="only architecture ids matching this pattern (fnmatch, e.g. 'resnet50*')")
     p.add_argument("--json", action="store_true", help="print a JSON array of entries")
-    p.add_argument("--excluded", action="store_true", help="list the published rows that are not entries, each with why (e.g. int8 weights)")
+    p.add_argument(
+        "--excluded", action="store_true", help="list the published rows that are not entries, each with why (e.g. int8 weights)"
+    )
     p.set_defaults(run=run_list)
 
     p = subparsers.add_parser("show", help="everything the registry knows about one model")
@@ -37,10 +39,14 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print {path, verified, checksum} as JSON")
     p.set_defaults(run=run_fetch)
 
-    p = subparsers.add_parser("audit", help="published params / FLOPs vs the counts measured on the ONNX graph, and the zoos' own discrepancies")
+    p = subparsers.add_parser(
+        "audit", help="published params / FLOPs vs the counts measured on the ONNX graph, and the zoos' own discrepancies"
+    )
     p.add_argument("--src", help="only this source")
     p.add_argument("--all", action="store_true", help="also list the numbers that agree")
-    p.add_argument("--strict", action="store_true", help="exit 1 when a published number disagrees (default: disagreements are findings, exit 0)")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 when a published number disagrees (default: disagreements are findings, exit 0)"
+    )
     p.add_argument("--json", action="store_true", help="print every finding as JSON")
     add_results_arg(p)
     p.set_defaults(run=run_audit)
@@ -108,8 +114,9 @@ def run_fetch(args) -> int:
         return fail(str(exc))
     checksum = entry.weights.checksum if entry.weights else None
     if checksum is None:
-        print(f"zoocheck: warning: {entry.source} publishes no checksum for {entry.name}: {path.name} could not be verified",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"zoocheck: warning: {entry.source} publishes no checksum for {entry.name}: {path.name} could not be verified", file=sys.stderr
+        )
     if args.json:
         print_json({"path": str(path), "verified": checksum is not None, "checksum": str(checksum) if checksum else None})
     else:

@@ -13,10 +13,14 @@ DEFAULT_OUTPUT = "zoocheck-report"
 def register(subparsers) -> None:
     parser = subparsers.add_parser("report", help="write the results store as a static HTML site (no server, no network needed to open it)")
     add_results_arg(parser)
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"folder to write the site into (default ./{DEFAULT_OUTPUT}; an earlier report there is replaced)")
+    parser.add_argument(
+        "--output",
+        default=DEFAULT_OUTPUT,
+        help=f"folder to write the site into (default ./{DEFAULT_OUTPUT}; an earlier report there is replaced)",
+    )
     parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
-    parser.add_argument("--json", action="store_true", help="print where the report is as JSON ({\"index\": PATH})")
+    parser.add_argument("--json", action="store_true", help='print where the report is as JSON ({"index": PATH})')
     parser.set_defaults(run=run)
 
 

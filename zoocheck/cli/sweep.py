@@ -7,23 +7,49 @@ what changed or failed (``--force``: everything). Exit 0 when every job passed, 
 
 from __future__ import annotations
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_precision_args, add_results_arg, add_seed_arg, check_precision_args, console, print_json, random_seed
+from zoocheck.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_precision_args,
+    add_results_arg,
+    add_seed_arg,
+    check_precision_args,
+    console,
+    print_json,
+    random_seed,
+)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("sweep", help="convert and check every selected entry (all sources by default), resumably, locally or on Ray")
+    parser = subparsers.add_parser(
+        "sweep", help="convert and check every selected entry (all sources by default), resumably, locally or on Ray"
+    )
     parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
-    parser.add_argument("--model", nargs="+", help="only models matching these names or fnmatch patterns (case-insensitive); 'source/name' picks one source's")
-    parser.add_argument("--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)")
-    parser.add_argument("--random-weights", action="store_true", help="seeded random weights for every entry (every output says so); default: the fetched weights")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        help="only models matching these names or fnmatch patterns (case-insensitive); 'source/name' picks one source's",
+    )
+    parser.add_argument(
+        "--steps", default="convert,parity", help="comma-separated steps from convert,parity,eval,compare (default convert,parity)"
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="seeded random weights for every entry (every output says so); default: the fetched weights",
+    )
     add_seed_arg(parser)
     parser.add_argument("--data", help="validation set for the eval step (any layout `zoocheck eval` reads)")
     parser.add_argument("--limit", type=int, help="eval: only the first N images")
     parser.add_argument("--images", help="parity: folder of photographs (default: the ones bundled with scikit-image)")
     parser.add_argument("--max-rel-err", type=float, help="parity tolerance: max |diff| / logit range (default 1e-3)")
     parser.add_argument("--opset", type=int, help="ONNX opset when converting (default 17)")
-    add_precision_args(parser, "parity: also make each converted file's variant and check it against the framework and the fp32 file; eval: evaluate it beside the fp32 file, paired")
+    add_precision_args(
+        parser,
+        "parity: also make each converted file's variant and check it against the framework and the fp32 file; eval: evaluate it beside the fp32 file, paired",
+    )
     parser.add_argument("--workers", type=int, default=1, help="jobs run at once (local: worker processes; default 1)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where jobs run (default local)")
     parser.add_argument("--ray-address", help="Ray cluster to join (default: start a local one on 127.0.0.1)")
@@ -31,10 +57,14 @@ def register(subparsers) -> None:
     parser.add_argument("--cpus-per-job", type=float, help="ray: CPUs each task requests (default 1)")
     parser.add_argument("--eval-shards", type=int, help="ray: split each eval into this many tasks, merged exactly (default 1)")
     parser.add_argument("--timeout", type=float, help="per-job time limit in seconds: a job past it is killed and recorded as 'timeout'")
-    parser.add_argument("--memory-limit", type=float, help="per-job memory limit in GB: a job over it is killed and recorded as 'out of memory'")
+    parser.add_argument(
+        "--memory-limit", type=float, help="per-job memory limit in GB: a job over it is killed and recorded as 'out of memory'"
+    )
     parser.add_argument("--force", action="store_true", help="run every job again, finished or not")
     add_results_arg(parser)
-    parser.add_argument("--report", metavar="DIR", help="at the end, write the report of the sweep's entries into DIR (as `zoocheck report --output DIR`)")
+    parser.add_argument(
+        "--report", metavar="DIR", help="at the end, write the report of the sweep's entries into DIR (as `zoocheck report --output DIR`)"
+    )
     parser.add_argument("--json", action="store_true", help="print every job's record as JSON")
     parser.set_defaults(run=run)
 
@@ -69,7 +99,9 @@ def _executor(args):
         from zoocheck.sweep.ray_executor import RayExecutor, RayUnavailable
 
         try:
-            given = {k: v for k, v in (("cpus_per_job", args.cpus_per_job), ("eval_shards", args.eval_shards)) if v is not None}  # else RayExecutor's defaults
+            given = {
+                k: v for k, v in (("cpus_per_job", args.cpus_per_job), ("eval_shards", args.eval_shards)) if v is not None
+            }  # else RayExecutor's defaults
             return RayExecutor(address=args.ray_address, memory_bytes=memory, timeout_s=args.timeout, **given)
         except RayUnavailable as exc:
             raise UsageError(str(exc)) from None
@@ -83,9 +115,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from zoocheck.checks.images import images_in
-    from zoocheck.sources import get_source
     from zoocheck.converters.weights_resolution import resolve_weights
     from zoocheck.reports.sweep_report import ProgressPrinter, print_summary
+    from zoocheck.sources import get_source
     from zoocheck.store import ResultsStore
     from zoocheck.sweep.driver import run_sweep
     from zoocheck.sweep.jobs import plan
@@ -94,9 +126,22 @@ def run(args) -> int:
     steps = _steps(args.steps)
     for name, value in (("--workers", args.workers), ("--eval-shards", args.eval_shards), ("--limit", args.limit)):
         at_least_one(name, value)
-    for name, value in (("--timeout", args.timeout), ("--memory-limit", args.memory_limit), ("--cpus-per-job", args.cpus_per_job), ("--max-rel-err", args.max_rel_err)):
+    for name, value in (
+        ("--timeout", args.timeout),
+        ("--memory-limit", args.memory_limit),
+        ("--cpus-per-job", args.cpus_per_job),
+        ("--max-rel-err", args.max_rel_err),
+    ):
         positive_finite(name, value)
-    ray_only = [option for option, value in (("--ray-address", args.ray_address), ("--cpus-per-job", args.cpus_per_job), ("--eval-shards", args.eval_shards)) if value is not None]
+    ray_only = [
+        option
+        for option, value in (
+            ("--ray-address", args.ray_address),
+            ("--cpus-per-job", args.cpus_per_job),
+            ("--eval-shards", args.eval_shards),
+        )
+        if value is not None
+    ]
     if ray_only and args.executor != "ray":
         raise UsageError(f"{', '.join(ray_only)}: Ray options, used only with --executor ray; add --executor ray or leave them out")
     seed = random_seed(args)
@@ -143,7 +188,9 @@ def run(args) -> int:
     executor = _executor(args)
     printer = ProgressPrinter()
     try:
-        result = run_sweep(jobs, executor, store, force=args.force, data=args.data, images=images, eval_options={"limit": args.limit}, on_progress=printer)
+        result = run_sweep(
+            jobs, executor, store, force=args.force, data=args.data, images=images, eval_options={"limit": args.limit}, on_progress=printer
+        )
     finally:
         printer.close()
         getattr(executor, "close", lambda: None)()

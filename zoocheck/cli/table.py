@@ -7,12 +7,14 @@ from pathlib import Path
 
 from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, print_json
 
-
 FORMATS = ("md", "csv", "html")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("table", help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture (html: the report's entries page)")
+    parser = subparsers.add_parser(
+        "table",
+        help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture (html: the report's entries page)",
+    )
     parser.add_argument("--src", help="only this source")
     parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch, e.g. 'resnet50*')")
     form = parser.add_mutually_exclusive_group()
@@ -30,7 +32,9 @@ def table_format(args) -> str:
     suffix = Path(args.output).suffix.lower().lstrip(".") if args.output else ""
     named = {"markdown": "md", "htm": "html"}.get(suffix, suffix)
     if args.format and named in FORMATS and named != args.format:
-        raise UsageError(f"--format {args.format} contradicts --output {args.output} (a .{suffix} file): give --format {named} or a .{args.format} file")
+        raise UsageError(
+            f"--format {args.format} contradicts --output {args.output} (a .{suffix} file): give --format {named} or a .{args.format} file"
+        )
     return args.format or (named if named in FORMATS else "md")
 
 

@@ -8,9 +8,9 @@ export (names, dynamic batch, metadata, checker, atomic write) is shared: ``norm
 from __future__ import annotations
 
 import abc
-import os
 import importlib
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,7 +19,6 @@ import numpy as np
 from zoocheck.errors import BadInput
 from zoocheck.sources import Framework, Source, all_sources
 from zoocheck.zoo_registry.types import Entry
-
 
 #: opsets torch.onnx's TorchScript exporter writes (torch.onnx._constants), for every torch-based source
 TORCH_OPSETS = (7, 20)
@@ -58,8 +57,9 @@ def refuse_unbuilt(entry: Entry, families: tuple[str, ...], what: str, fix: str 
     """NoBuilder unless ``entry``'s family is one of ``families``, the ones ``what`` (e.g.
     "mmpretrain network") is built for."""
     if entry.arch.family not in families:
-        raise NoBuilder(f"{entry.key} ({entry.arch.id}): zoocheck has no {what} for the {entry.arch.family} family yet"
-                        + (f"; {fix}" if fix else ""))  # fmt: skip
+        raise NoBuilder(
+            f"{entry.key} ({entry.arch.id}): zoocheck has no {what} for the {entry.arch.family} family yet" + (f"; {fix}" if fix else "")
+        )
 
 
 def require_fields(spec, fixed: Mapping[str, object], builder: str, zoo: str) -> None:
@@ -110,9 +110,7 @@ def check_weights_fit(
     missing = [k for k in expected if k not in given and not optional(k)]
     unexpected = [k for k in given if k not in expected and not optional(k)]
     shapes = [
-        f"{k} {tuple(given[k])} in file vs {tuple(v)} in model"
-        for k, v in expected.items()
-        if k in given and tuple(given[k]) != tuple(v)
+        f"{k} {tuple(given[k])} in file vs {tuple(v)} in model" for k, v in expected.items() if k in given and tuple(given[k]) != tuple(v)
     ]
     problems = []
     if missing:
@@ -241,7 +239,7 @@ class Converter(abc.ABC):
             raise ValueError("weights=None needs random_seed (seeded random weights)")
         self.configure(available_cpus(), random_seed)
 
-    def configure(self, threads: int | None, random_seed: int | None) -> None:
+    def configure(self, threads: int | None, random_seed: int | None) -> None:  # noqa: B027 (an optional hook)
         """Framework hook for ``prepare``: set ``threads`` (None: leave) and the global seed the
         library's own initialisation draws from (None: leave). Default: nothing to set."""
 

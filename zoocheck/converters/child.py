@@ -43,7 +43,7 @@ _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 
 
 class Job(Protocol):
-    def run(self, channel: "Channel") -> None: ...
+    def run(self, channel: Channel) -> None: ...
 
 
 class Channel:
@@ -91,8 +91,11 @@ def _spawn(argv: list[str], fd: int) -> subprocess.Popen:
     # the child and removes the run's files.
     return subprocess.Popen(
         [sys.executable, "-m", "zoocheck.converters.child", *argv, str(fd)],
-        pass_fds=(fd,), env=_child_env(), stdin=subprocess.DEVNULL, process_group=0,
-    )  # fmt: skip
+        pass_fds=(fd,),
+        env=_child_env(),
+        stdin=subprocess.DEVNULL,
+        process_group=0,
+    )
 
 
 class _Fresh:
@@ -148,7 +151,7 @@ class ChildProcess:
     def kill(self) -> None:
         self._process.kill()
 
-    def __enter__(self) -> "ChildProcess":
+    def __enter__(self) -> ChildProcess:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

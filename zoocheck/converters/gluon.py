@@ -184,8 +184,13 @@ def build(arch: Architecture):
 
     spec = resnet_spec(arch)
     version = 2 if spec is not None and spec.preact else 1
-    if spec is None or (spec.stride_on != "1x1" and not spec.preact) or spec.depth not in DEPTHS or spec.groups != 1 \
-            or tuple(spec.layers) != STANDARD_LAYERS[spec.depth]:  # fmt: skip
+    if (
+        spec is None
+        or (spec.stride_on != "1x1" and not spec.preact)
+        or spec.depth not in DEPTHS
+        or spec.groups != 1
+        or tuple(spec.layers) != STANDARD_LAYERS[spec.depth]
+    ):
         raise ValueError(f"MXNet's model zoo has no {arch.id} (it builds resnetNN_v1 / _v2, NN in {DEPTHS})")
     return vision.get_resnet(version, spec.depth, classes=arch.num_classes)
 
@@ -216,12 +221,13 @@ def load_export_pair(symbol: Path, params: Path, arch: Architecture, input_size:
     try:
         net(mx.nd.zeros((1, 3, input_size, input_size)))
     except Exception as exc:
-        raise WeightsError(f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {exception_line(exc)}") from exc
+        raise WeightsError(
+            f"{symbol.name}: the exported graph does not run on a {input_size}x{input_size} image: {exception_line(exc)}"
+        ) from exc
     stored_shapes = sorted(tuple(int(d) for d in v.shape) for v in saved.values())
     if stored_shapes != _param_shapes(reference.collect_params()):
         raise WeightsError(f"{symbol.name}: the exported graph's parameters are not those of {arch.id}")
     return net
-
 
 
 def load_saved_parameters(entry: Entry, path: Path, net=None, what: str = "gluon"):
@@ -232,7 +238,9 @@ def load_saved_parameters(entry: Entry, path: Path, net=None, what: str = "gluon
     try:
         keys = list(mx.nd.load(str(path)))
     except Exception as exc:
-        raise WeightsError(f"{path.name}: not an MXNet .params file (mxnet.nd.save format), or a truncated one; check the --weights path") from exc
+        raise WeightsError(
+            f"{path.name}: not an MXNet .params file (mxnet.nd.save format), or a truncated one; check the --weights path"
+        ) from exc
     if keys and all(k.startswith(("arg:", "aux:")) for k in keys):
         raise WeightsError(f"{path.name}: an mxnet export .params (arg:/aux: keys) needs its *{_SYMBOL_SUFFIX} beside it")
     try:
@@ -280,4 +288,14 @@ class GluonConverter(Converter):
         return GluonNative(load_saved_parameters(entry, weights), size, zoo_layers(entry.arch))
 
 
-__all__ = ["DEPTHS", "GluonConverter", "GluonNative", "build", "canonical_network", "find_export_pair", "load_export_pair", "load_saved_parameters", "mxnet_to_onnx"]
+__all__ = [
+    "DEPTHS",
+    "GluonConverter",
+    "GluonNative",
+    "build",
+    "canonical_network",
+    "find_export_pair",
+    "load_export_pair",
+    "load_saved_parameters",
+    "mxnet_to_onnx",
+]

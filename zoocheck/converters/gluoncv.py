@@ -37,7 +37,7 @@ from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, re
 from zoocheck.converters.mxnet_params import read_mxnet_params, write_mxnet_params
 from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.families.registry import family_of
-from zoocheck.zoo_registry.types import Architecture, Entry
+from zoocheck.zoo_registry.types import Entry
 
 # ---------------------------------------------------------------------------------------------
 # Architecture and name mapping

@@ -24,7 +24,16 @@ from zoocheck.records import Failure, OnnxMetadata, WeightsRef
 from zoocheck.zoo_registry.types import Entry
 
 
-def describe(entry: Entry, weights: Path | None, random_seed: int | None, versions: dict, outputs_probabilities: bool, model, opset_requested: int, graph_facts: dict) -> OnnxMetadata:
+def describe(
+    entry: Entry,
+    weights: Path | None,
+    random_seed: int | None,
+    versions: dict,
+    outputs_probabilities: bool,
+    model,
+    opset_requested: int,
+    graph_facts: dict,
+) -> OnnxMetadata:
     """The description written into the ONNX metadata and beside the file. Opset, IR version and
     shapes are read from ``model``, the finished file about to be written: what the exporter
     wrote is not always what was asked for (paddle2onnx raises the opset to what the model's
@@ -260,5 +269,3 @@ class LayerOutputsJob(ModelJob):
                 channel.send(LayerOutputs(native.layer_outputs(self.inputs)))
             except BaseException as exc:
                 channel.send(Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions)))
-
-

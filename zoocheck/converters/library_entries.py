@@ -14,7 +14,9 @@ from zoocheck.zoo_registry.types import Checksum, Entry, Preprocess, Published, 
 
 
 def _label_space(num_classes: int) -> str:
-    return {1000: "imagenet-1k", 11821: "imagenet-12k", 21841: "imagenet-21k", 21843: "imagenet-21k"}.get(num_classes, f"{num_classes}-classes")
+    return {1000: "imagenet-1k", 11821: "imagenet-12k", 21841: "imagenet-21k", 21843: "imagenet-21k"}.get(
+        num_classes, f"{num_classes}-classes"
+    )
 
 
 def torchvision_resolve(name: str) -> Entry | None:
@@ -43,10 +45,10 @@ def torchvision_resolve(name: str) -> Entry | None:
             notes="torchvision publishes no weights for this builder",
         )
     members = {m.name.lower(): m for m in enum}
-    weights = getattr(enum, "DEFAULT") if not tag else members.get(tag.lower())
+    weights = enum.DEFAULT if not tag else members.get(tag.lower())
     if weights is None:
         return None
-    return torchvision_entry(builder, weights, is_default=weights is getattr(enum, "DEFAULT"))
+    return torchvision_entry(builder, weights, is_default=weights is enum.DEFAULT)
 
 
 def torchvision_entry(builder: str, weights, is_default: bool) -> Entry:
@@ -54,7 +56,9 @@ def torchvision_entry(builder: str, weights, is_default: bool) -> Entry:
     from torchvision.transforms import InterpolationMode
 
     t = weights.transforms()
-    interpolation = {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic", InterpolationMode.NEAREST: "nearest"}[t.interpolation]
+    interpolation = {InterpolationMode.BILINEAR: "bilinear", InterpolationMode.BICUBIC: "bicubic", InterpolationMode.NEAREST: "nearest"}[
+        t.interpolation
+    ]
     preprocess = Preprocess(
         resize=int(t.resize_size[0]),
         crop=int(t.crop_size[0]),
@@ -160,7 +164,11 @@ def timm_entry(arch: str, cfg, alias: str | None = None) -> Entry:
     hf = getattr(cfg, "hf_hub_id", None)
     if hf:
         file_name = getattr(cfg, "hf_hub_filename", None) or "model.safetensors"
-        weights = Weights(url=f"https://huggingface.co/{hf}/resolve/main/{file_name}", file_name=f"{arch}.{tag}.{file_name.rsplit('.', 1)[-1]}", format="torch-state-dict")
+        weights = Weights(
+            url=f"https://huggingface.co/{hf}/resolve/main/{file_name}",
+            file_name=f"{arch}.{tag}.{file_name.rsplit('.', 1)[-1]}",
+            format="torch-state-dict",
+        )
     elif getattr(cfg, "url", None):
         weights = Weights(url=cfg.url, file_name=cfg.url.rsplit("/", 1)[-1], format="torch-state-dict")
     name = f"{arch}.{tag}" if tag else arch

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel, WeightsError, refuse_unbuilt
 from zoocheck.converters.torch_base import TorchConverter
 from zoocheck.families.registry import family_of
@@ -135,9 +137,12 @@ def write_mmpretrain_checkpoint(entry: Entry, params: dict[str, np.ndarray], pat
 
     # a family without an mmpretrain layout would be written under its canonical names, which no
     # mmpretrain network loads
-    refuse_unbuilt(entry, tuple(f.name for f in all_families() if "mmpretrain" in dict(f.layouts)),
-                   "mmpretrain checkpoint writer (canonical weights under mmpretrain's parameter names)",
-                   "its random weights come from the network's own randomised initialisation only")  # fmt: skip
+    refuse_unbuilt(
+        entry,
+        tuple(f.name for f in all_families() if "mmpretrain" in dict(f.layouts)),
+        "mmpretrain checkpoint writer (canonical weights under mmpretrain's parameter names)",
+        "its random weights come from the network's own randomised initialisation only",
+    )
     meta = {"mmpretrain_version": "1.2.0", "note": "zoocheck canonical weights",
             "dataset_meta": {"classes": [str(i) for i in range(entry.arch.num_classes)]}}  # fmt: skip
     return save_checkpoint(torch_tensors(to_layout(params, entry.arch, "mmpretrain")), path, wrapper="state_dict", meta=meta)

@@ -37,7 +37,14 @@ class Swish(nn.Module):
 
 
 #: mmcv's activation layers by their config names (mmcv registers nn.Hardswish as 'HSwish')
-ACTIVATIONS = {"ReLU": nn.ReLU, "ReLU6": nn.ReLU6, "HSwish": nn.Hardswish, "Swish": Swish, "Sigmoid": nn.Sigmoid, "HSigmoid": nn.Hardsigmoid}
+ACTIVATIONS = {
+    "ReLU": nn.ReLU,
+    "ReLU6": nn.ReLU6,
+    "HSwish": nn.Hardswish,
+    "Swish": Swish,
+    "Sigmoid": nn.Sigmoid,
+    "HSigmoid": nn.Hardsigmoid,
+}
 
 
 class SamePaddingConv2d(nn.Conv2d):
@@ -56,8 +63,20 @@ class ConvModule(nn.Module):
     """mmcv's ConvModule (conv, norm, act order): ``conv``, ``bn`` (``norm`` False: none), then the
     activation named by ``act`` (None: none)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, *, groups: int = 1, act: str | None = "ReLU",
-                 norm: bool = True, eps: float = 1e-5, bias: bool | None = None, same_padding: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        act: str | None = "ReLU",
+        norm: bool = True,
+        eps: float = 1e-5,
+        bias: bool | None = None,
+        same_padding: bool = False,
+    ):
         super().__init__()
         bias = not norm if bias is None else bias
         if same_padding and stride > 1:
@@ -85,8 +104,19 @@ class SELayer(nn.Module):
 class InvertedResidual(nn.Module):
     """``se``: an SELayer on the depthwise output, or None."""
 
-    def __init__(self, cin: int, cout: int, mid: int, kernel: int, stride: int, se: SELayer | None, act: str, *,
-                 eps: float, same_padding: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        mid: int,
+        kernel: int,
+        stride: int,
+        se: SELayer | None,
+        act: str,
+        *,
+        eps: float,
+        same_padding: bool = False,
+    ):
         super().__init__()
         self.skip = stride == 1 and cin == cout
         conv = dict(eps=eps, same_padding=same_padding)

@@ -74,7 +74,7 @@ def _declare_classes(value_info, num_classes: int) -> None:
     dims[1].dim_value = num_classes
 
 
-def normalize_model(model, metadata: dict, *, num_classes: int | None = None) -> "onnx.ModelProto":  # noqa: F821
+def normalize_model(model, metadata: dict, *, num_classes: int | None = None) -> onnx.ModelProto:  # noqa: F821
     """Rename the input/first output, make the batch dynamic (and the output [N, num_classes]
     where ``num_classes`` is given), make pads explicit, write what the opset's operator versions
     allow (``graph/rewrites/``), name every node, attach metadata. In place; returned."""
@@ -125,7 +125,9 @@ def attach_metadata(model, metadata: dict) -> None:
 
     for prop in [p for p in model.metadata_props if p.key == METADATA_KEY]:
         model.metadata_props.remove(prop)
-    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    onnx.helper.set_model_props(
+        model, {**{p.key: p.value for p in model.metadata_props}, METADATA_KEY: json.dumps(metadata, sort_keys=True)}
+    )
     model.producer_name, model.producer_version = PRODUCER, __version__
 
 
@@ -160,7 +162,14 @@ def save_with_external_data(model, path: Path) -> None:
     ONE external data file ``<path name>.data`` beside it (the README's layout for models over 2 GB)."""
     import onnx
 
-    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=Path(path).name + ".data", size_threshold=EXTERNAL_SIZE_THRESHOLD)
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=Path(path).name + ".data",
+        size_threshold=EXTERNAL_SIZE_THRESHOLD,
+    )
 
 
 def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
@@ -188,7 +197,10 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
             onnx.save_model(model, str(staged_model))
         # The path-based checker handles external data and models over 2 GB.
         onnx.checker.check_model(str(staged_model), full_check=False)
-        described = {**metadata, "onnx_file": {"name": output.name, "sha256": file_digest(staged_model), "bytes": staged_model.stat().st_size}}
+        described = {
+            **metadata,
+            "onnx_file": {"name": output.name, "sha256": file_digest(staged_model), "bytes": staged_model.stat().st_size},
+        }
         (staging / (output.name + ".json")).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")
         written = []
         # Tensors under size_threshold stay inline, so a data file exists only if some were large.

@@ -8,7 +8,6 @@ import numpy as np
 
 from zoocheck.converters.base import available_cpus
 
-
 #: the execution provider every session of this process uses (``use_execution_provider``)
 _provider = "CPUExecutionProvider"
 

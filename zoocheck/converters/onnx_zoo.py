@@ -55,15 +55,19 @@ def read_model(path: Path, num_classes: int | None = None):
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # DecodeError, not protobuf at all
-        raise WeightsError(f"{Path(path).name}: not an ONNX file: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+        raise WeightsError(
+            f"{Path(path).name}: not an ONNX file: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        ) from exc
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1 or len(inputs[0].type.tensor_type.shape.dim) != 4:
         raise WeightsError(f"{Path(path).name}: expected one NCHW image input, found {[i.name for i in inputs]}")
     channels, last = (d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim[1::2])
     if channels != 3 and last == 3:  # TF exports (EfficientNet-Lite4) take NHWC
-        raise NoBuilder(f"{Path(path).name}: input {inputs[0].name} is NHWC; zoocheck feeds [N, 3, H, W] and does not "
-                        "transpose a published file's input yet")  # fmt: skip
+        raise NoBuilder(
+            f"{Path(path).name}: input {inputs[0].name} is NHWC; zoocheck feeds [N, 3, H, W] and does not "
+            "transpose a published file's input yet"
+        )
     if not model.graph.output:
         raise WeightsError(f"{Path(path).name}: the graph has no output")
     dims = model.graph.output[0].type.tensor_type.shape.dim
@@ -106,7 +110,9 @@ def flatten_scores(model):
     dims = scores.type.tensor_type.shape.dim
     if len(dims) != 4 or any(not d.HasField("dim_value") or d.dim_value != 1 for d in dims[2:]):
         return model
-    flat = helper.make_tensor_value_info(f"{scores.name}_flat", scores.type.tensor_type.elem_type, [dims[0].dim_value or None, dims[1].dim_value or None])
+    flat = helper.make_tensor_value_info(
+        f"{scores.name}_flat", scores.type.tensor_type.elem_type, [dims[0].dim_value or None, dims[1].dim_value or None]
+    )
     model.graph.node.append(helper.make_node("Flatten", [scores.name], [flat.name], name=f"{scores.name}_flatten", axis=1))
     model.graph.output.remove(scores)
     model.graph.output.insert(0, flat)
@@ -144,8 +150,12 @@ class OnnxZooConverter(Converter):
 
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         if weights is None:
-            refuse_unbuilt(entry, ("resnet",), "random-weights writer of ONNX-zoo files",
-                           f"convert the published file instead (zoocheck fetch --src {entry.source} --model {entry.name})")  # fmt: skip
+            refuse_unbuilt(
+                entry,
+                ("resnet",),
+                "random-weights writer of ONNX-zoo files",
+                f"convert the published file instead (zoocheck fetch --src {entry.source} --model {entry.name})",
+            )
         self.prepare(weights, random_seed)
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:

@@ -44,17 +44,24 @@ import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs, refuse_unbuilt
 from zoocheck.converters.paddle_arch import build_network, scheme_for
-from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_large, export_program, import_paddle, paddle_versions, stdout_to_stderr
-#: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
-#: weights (``export_large``): paddle2onnx holds about ten copies of the weights while it exports
-#: (3.5 GB peak for ResNeXt101_32x8d_wsl's 0.36 GB, 1.05 GB by the program alone), which puts the
-#: WSL ResNeXts out of a 16 GB machine's reach; and it cannot write a model over 2 GB at all.
-PROGRAM_ALONE_ABOVE = 512 * 2**20
+from zoocheck.converters.paddle_export import (
+    PROGRAM_SUFFIXES,
+    export_large,
+    export_program,
+    import_paddle,
+    paddle_versions,
+    stdout_to_stderr,
+)
 from zoocheck.converters.paddle_inference import FORWARD_CHUNK, _inference_source, load_inference
 from zoocheck.converters.safe_pickle import UnsafePickleError, load_state_pickle
 from zoocheck.families.registry import all_families, family_of
 from zoocheck.zoo_registry.types import Entry
 
+#: Above this many bytes of weights paddle2onnx gets the program alone and zoocheck attaches the
+#: weights (``export_large``): paddle2onnx holds about ten copies of the weights while it exports
+#: (3.5 GB peak for ResNeXt101_32x8d_wsl's 0.36 GB, 1.05 GB by the program alone), which puts the
+#: WSL ResNeXts out of a 16 GB machine's reach; and it cannot write a model over 2 GB at all.
+PROGRAM_ALONE_ABOVE = 512 * 2**20
 
 # -- building and loading -------------------------------------------------------------------------
 
@@ -98,9 +105,13 @@ def read_pdparams(path: Path) -> dict[str, np.ndarray]:
     try:
         state = load_state_pickle(path)
     except UnsafePickleError as exc:
-        raise WeightsError(f"{path}: refused to read this .pdparams: {exc}; a PaddleClas checkpoint holds only arrays, so re-download it from the zoo") from None
+        raise WeightsError(
+            f"{path}: refused to read this .pdparams: {exc}; a PaddleClas checkpoint holds only arrays, so re-download it from the zoo"
+        ) from None
     except Exception as exc:  # not a pickle at all: truncated, another format
-        raise WeightsError(f"{path}: not a Paddle .pdparams file ({type(exc).__name__}: {str(exc)[:200]}); re-download it or check the --weights path") from exc
+        raise WeightsError(
+            f"{path}: not a Paddle .pdparams file ({type(exc).__name__}: {str(exc)[:200]}); re-download it or check the --weights path"
+        ) from exc
     if not isinstance(state, dict) or not state:
         raise WeightsError(f"{path}: not a Paddle .pdparams state dict (it holds a {type(state).__name__})")
     state = dict(state)
@@ -265,8 +276,9 @@ def write_pdparams(entry: Entry, params: dict[str, np.ndarray], path: Path) -> P
     return path
 
 
-def write_paddle_inference(entry: Entry, params: dict[str, np.ndarray], path: Path, *, softmax: bool = False,
-                           legacy_format: bool = False) -> Path:  # fmt: skip
+def write_paddle_inference(
+    entry: Entry, params: dict[str, np.ndarray], path: Path, *, softmax: bool = False, legacy_format: bool = False
+) -> Path:
     """As PaddleClas exports one: ``paddle.jit.save`` of the network, optionally with the softmax
     PaddleClas's export appends by default, in the PIR (``inference.json``) or legacy format."""
     native = PaddleDygraphModel(entry, canonical_network(entry, params, origin="canonical weights"))

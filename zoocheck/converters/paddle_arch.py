@@ -66,13 +66,20 @@ SCHEMES: dict[str, Scheme] = {
     s.name: s
     for s in (
         Scheme("legendary", "b", "conv", "bn", ("stem.0",), ("conv0", "conv1", "conv2"), "short", "fc", False, "SAME"),
-        Scheme("legendary_vd", "d", "conv", "bn", ("stem.0", "stem.1", "stem.2"), ("conv0", "conv1", "conv2"), "short", "fc", False, "SAME"),
+        Scheme(
+            "legendary_vd", "d", "conv", "bn", ("stem.0", "stem.1", "stem.2"), ("conv0", "conv1", "conv2"), "short", "fc", False, "SAME"
+        ),
         Scheme("vc", "c", "_conv", "_batch_norm", ("conv1_1", "conv1_2", "conv1_3"), ("conv0", "conv1", "conv2"), "short", "out", False),
         Scheme("resnext", "b", "_conv", "_batch_norm", ("conv",), ("conv0", "conv1", "conv2"), "short", "out", True),
-        Scheme("resnext_vd", "d", "_conv", "_batch_norm", ("conv1_1", "conv1_2", "conv1_3"), ("conv0", "conv1", "conv2"), "short", "out", True),
-        Scheme("wsl", "b", "_conv", "_bn", ("_conv_stem",), ("_conv0", "_conv1", "_conv2"), "_short._conv", "_out", True, projects_first=False),
+        Scheme(
+            "resnext_vd", "d", "_conv", "_batch_norm", ("conv1_1", "conv1_2", "conv1_3"), ("conv0", "conv1", "conv2"), "short", "out", True
+        ),
+        Scheme(
+            "wsl", "b", "_conv", "_bn", ("_conv_stem",), ("_conv0", "_conv1", "_conv2"), "_short._conv", "_out", True, projects_first=False
+        ),
     )
 }
+
 
 def scheme_for(arch: Architecture, naming: str) -> Scheme:
     """The naming scheme ``naming`` (``Entry.naming``, set by ``names.paddleclas``); checks that the
@@ -89,7 +96,9 @@ def scheme_for(arch: Architecture, naming: str) -> Scheme:
     if not scheme.grouped and spec.groups != 1:
         raise ValueError(f"PaddleClas's {scheme.name} networks have no grouped convolutions, {arch.id} has")
     if spec.project_first != (scheme.projects_first and spec.block == "basic"):
-        raise ValueError(f"PaddleClas's {scheme.name} networks {'do' if scheme.projects_first else 'do not'} project stage 1's first block; {arch.id} disagrees")
+        raise ValueError(
+            f"PaddleClas's {scheme.name} networks {'do' if scheme.projects_first else 'do not'} project stage 1's first block; {arch.id} disagrees"
+        )
     return scheme
 
 
@@ -183,7 +192,9 @@ def build_network(arch: Architecture, scheme: Scheme):
             if scheme.name == "legendary" or scheme.name == "legendary_vd":
                 self.blocks = nn.Sequential(*blocks)
             else:
-                names = iter(f"_conv{s + 1}_{i}" if scheme.name == "wsl" else f"bb_{s}_{i}" for s, n in enumerate(spec.layers) for i in range(n))
+                names = iter(
+                    f"_conv{s + 1}_{i}" if scheme.name == "wsl" else f"bb_{s}_{i}" for s, n in enumerate(spec.layers) for i in range(n)
+                )
                 for name, block in zip(names, blocks):
                     self.add_sublayer(name, block)
             self._blocks = blocks

@@ -95,7 +95,9 @@ def export_large(model_file: Path, weights: dict, path: Path, opset: int) -> Non
     used = list(dict.fromkeys(i for n in graph.node for i in n.input if i and i not in defined))
     missing = [name for name in used if name not in weights]
     if missing:
-        raise RuntimeError(f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {quote_names(missing)}")
+        raise RuntimeError(
+            f"paddle2onnx's graph of {model_file} uses {len(missing)} tensors that are not Paddle parameters: {quote_names(missing)}"
+        )
     for name in used:
         graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weights[name].numpy(), dtype=np.float32), name))
     save_with_external_data(model, path)

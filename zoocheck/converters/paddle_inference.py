@@ -30,11 +30,11 @@ def find_inference_files(folder: Path) -> tuple[Path, Path]:
                 found.append((program, params))
                 break
     if not found:
-        raise WeightsError(
-            f"{folder}: no Paddle inference model (inference.pdmodel or inference.json beside inference.pdiparams) found"
-        )
+        raise WeightsError(f"{folder}: no Paddle inference model (inference.pdmodel or inference.json beside inference.pdiparams) found")
     if len(found) > 1:
-        raise WeightsError(f"{folder}: several inference models ({quote_names([str(p.relative_to(folder)) for p, _ in found])}); point at one folder")
+        raise WeightsError(
+            f"{folder}: several inference models ({quote_names([str(p.relative_to(folder)) for p, _ in found])}); point at one folder"
+        )
     return found[0]
 
 
@@ -118,7 +118,9 @@ class PaddleInferenceModel(NativeModel):
             outputs.append(np.asarray(out, dtype=np.float32).reshape(len(chunk), -1))
         result = np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), np.float32)
         if result.shape[1] != self.entry.arch.num_classes:
-            raise WeightsError(f"{self.origin}: the inference model outputs {result.shape[1]} values per image, {self.entry.key} has {self.entry.arch.num_classes} classes")
+            raise WeightsError(
+                f"{self.origin}: the inference model outputs {result.shape[1]} values per image, {self.entry.key} has {self.entry.arch.num_classes} classes"
+            )
         return result
 
     def export_onnx(self, path: Path, opset: int) -> None:

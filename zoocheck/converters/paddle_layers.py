@@ -35,8 +35,19 @@ class ConvBN(nn.Layer):
     names the PaddleClas file gives them (``names``). ``bn_first``: batch norm, ``act``, then the
     conv (DenseNet's pre-activation units)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, *, groups: int = 1, act: str | None = None,
-                 names: tuple[str, str] = ("conv", "bn"), eps: float = 1e-5, bn_first: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        act: str | None = None,
+        names: tuple[str, str] = ("conv", "bn"),
+        eps: float = 1e-5,
+        bn_first: bool = False,
+    ):
         super().__init__()
         self._names = names
         self._act = ACTIVATIONS[act]

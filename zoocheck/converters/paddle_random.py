@@ -17,7 +17,6 @@ import numpy as np
 from zoocheck.converters.paddle_export import import_paddle
 from zoocheck.converters.weights import random as rw
 
-
 #: set True by a builder on the batch norm that ends a residual branch (its output is added to the
 #: block's input): its gamma and beta are drawn times ``branch_gain``, as the scheme says
 RESIDUAL_BRANCH_END = "ends_residual_branch"

@@ -86,12 +86,15 @@ class Conversion:
 PEAK_BYTES_PER_PARAMETER = 10.5
 
 
-
 def _death(entry: Entry, exitcode: int, stage: str) -> Failure:
     """A child that died without a reply, explained (``child.explain_exit``), with the memory a
     conversion of this architecture needs where the kernel killed it."""
     counts = parameter_counts(entry.arch)
-    need = f"{counts[0] / 1e6:.0f} M parameters: converting needs about {counts[0] * PEAK_BYTES_PER_PARAMETER / 2**30:.1f} GiB" if counts and counts[0] else ""
+    need = (
+        f"{counts[0] / 1e6:.0f} M parameters: converting needs about {counts[0] * PEAK_BYTES_PER_PARAMETER / 2**30:.1f} GiB"
+        if counts and counts[0]
+        else ""
+    )
     exc_type, message = explain_exit(exitcode, "the converter process", stage, memory_need=need)
     return Failure(entry.source, entry.name, stage, exc_type, message, versions={"python": platform.python_version()})
 
@@ -138,7 +141,9 @@ def convert(
         return dataclasses.replace(_outcome(entry, weights, random_seed, replies, exitcode), log=read_log(log))
 
 
-def native_layer_outputs(entry: Entry, weights: Path | None, random_seed: int | None, inputs: np.ndarray, *, isolate: bool = True) -> dict[str, np.ndarray] | None:
+def native_layer_outputs(
+    entry: Entry, weights: Path | None, random_seed: int | None, inputs: np.ndarray, *, isolate: bool = True
+) -> dict[str, np.ndarray] | None:
     """``entry``'s framework forward on ``inputs`` with its per-layer outputs, by canonical graph
     tensor name (``NativeModel.layer_outputs``), loaded afresh in a child like every framework
     call; None where the model cannot name them or the framework failed (a second load of what
@@ -148,7 +153,7 @@ def native_layer_outputs(entry: Entry, weights: Path | None, random_seed: int | 
     return replies.outcome.layers if isinstance(replies.outcome, LayerOutputs) else None
 
 
-def _run_job(job: ModelJob, on_stage: Callable[[str], None] | None, isolate: bool) -> tuple["_Replies", int]:
+def _run_job(job: ModelJob, on_stage: Callable[[str], None] | None, isolate: bool) -> tuple[_Replies, int]:
     """Run ``job`` in a child (``isolate=False``: in this process); its replies and exit status."""
     replies = _Replies(on_stage)
     if not isolate:
@@ -181,9 +186,17 @@ def _outcome(entry: Entry, weights: Path | None, random_seed: int | None, replie
     if failure is not None:
         return Conversion(entry, weights, random_seed, None, None, None, None, False, failure, failure.versions)
     return Conversion(
-        entry, weights, random_seed, outcome.onnx_path, outcome.metadata, outcome.native_outputs, outcome.native_outputs_fp64,
-        outcome.outputs_probabilities, None, outcome.versions,
-    )  # fmt: skip
+        entry,
+        weights,
+        random_seed,
+        outcome.onnx_path,
+        outcome.metadata,
+        outcome.native_outputs,
+        outcome.native_outputs_fp64,
+        outcome.outputs_probabilities,
+        None,
+        outcome.versions,
+    )
 
 
 class NativeProcessError(RuntimeError):
@@ -234,7 +247,7 @@ class NativeSession:
         self.log = read_log(self._log) or self.log
         self._resources.close()
 
-    def __enter__(self) -> "NativeSession":
+    def __enter__(self) -> NativeSession:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -14,7 +14,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoocheck.converters.base import CorruptWeightsError, NativeModel, PickledObjectError, WeightsError, check_weights_fit, hooked_layer_outputs, quote_names
+from zoocheck.converters.base import (
+    CorruptWeightsError,
+    NativeModel,
+    PickledObjectError,
+    WeightsError,
+    check_weights_fit,
+    hooked_layer_outputs,
+    quote_names,
+)
 from zoocheck.families.resnet.spec import STEM_CHANNELS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
@@ -99,7 +107,9 @@ def _unreadable(path: Path, exc: Exception) -> WeightsError:
     with open(path, "rb") as fh:
         zipped = fh.read(4) == b"PK\x03\x04"  # torch.save's archive format
     if not zipped and path.suffix != ".safetensors":
-        return WeightsError(f"{path.name}: not a PyTorch checkpoint (neither a torch.save archive nor a safetensors file); check the --weights path")
+        return WeightsError(
+            f"{path.name}: not a PyTorch checkpoint (neither a torch.save archive nor a safetensors file); check the --weights path"
+        )
     if zipped and "Weights only load failed" in str(exc):
         return PickledObjectError(
             f"{path.name}: pickles Python objects (a whole model?) instead of a state_dict of tensors, and zoocheck "
@@ -136,7 +146,9 @@ def load_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path
 # Seeded random weights
 
 
-def load_canonical(module: nn.Module, state: Mapping[str, np.ndarray], *, origin: str, what: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
+def load_canonical(
+    module: nn.Module, state: Mapping[str, np.ndarray], *, origin: str, what: str, ignore_prefixes: tuple[str, ...] = ()
+) -> None:
     """Load canonical weights (``converters/weights``), already under ``module``'s names, by the
     strict path a checkpoint file takes; ``origin`` names them in errors (e.g. the seed)."""
     load_strict(module, torch_tensors(dict(state)), Path(origin), what, ignore_prefixes)
@@ -169,8 +181,9 @@ def torch_tensors(arrays: dict[str, np.ndarray]):
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
 
-def write_torch_state_dict(entry: Entry, params: dict[str, np.ndarray], path: Path, *, wrapper: str | None = None,
-                           data_parallel: bool = False) -> Path:  # fmt: skip
+def write_torch_state_dict(
+    entry: Entry, params: dict[str, np.ndarray], path: Path, *, wrapper: str | None = None, data_parallel: bool = False
+) -> Path:
     """torchvision / timm: the state dict (the library's names: the family's layout for the source)."""
     from zoocheck.converters.weights.layouts import to_layout
 
@@ -195,7 +208,9 @@ def standardize_conv_weights(module: nn.Module) -> None:
     for conv in module.modules():
         if type(conv) is std_conv.StdConv2d:
             with torch.no_grad():
-                weight = nn.functional.batch_norm(conv.weight.reshape(1, conv.out_channels, -1), None, None, training=True, momentum=0.0, eps=conv.eps)
+                weight = nn.functional.batch_norm(
+                    conv.weight.reshape(1, conv.out_channels, -1), None, None, training=True, momentum=0.0, eps=conv.eps
+                )
                 conv.weight.copy_(weight.reshape_as(conv.weight))
             conv.forward = types.MethodType(nn.Conv2d.forward, conv)
 

@@ -43,7 +43,9 @@ class _TorchLibraryConverter(TorchConverter):
         if foreign is not None and foreign[0] != self.library:
             layout, canonical_names = foreign
             canonical = {canonical_names[k]: v.numpy() for k, v in state.items() if k in canonical_names}
-            tc.load_canonical(module, to_layout(canonical, entry.arch, self.library), origin=f"{Path(weights).name} ({layout} names)", what=what)
+            tc.load_canonical(
+                module, to_layout(canonical, entry.arch, self.library), origin=f"{Path(weights).name} ({layout} names)", what=what
+            )
         elif state is not None:
             tc.load_strict(module, state, Path(weights), what)
         elif has_canonical_weights(entry.arch):

@@ -55,16 +55,26 @@ def _int8(source: Path, staging: Path, calibration: np.ndarray):
     quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
     input_name = onnx.load(str(prepared), load_external_data=False).graph.input[0].name
     quantize_static(
-        str(prepared), str(quantized), Batches(input_name),
-        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-    )  # fmt: skip
+        str(prepared),
+        str(quantized),
+        Batches(input_name),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+    )
     return onnx.load(str(quantized))
 
 
 def write_variant(
-    source: Path, output: Path, precision: str, metadata: OnnxMetadata, *,
-    calibration: np.ndarray | None = None, calibration_set: CalibrationSet | None = None,
-) -> tuple[OnnxMetadata, str]:  # fmt: skip
+    source: Path,
+    output: Path,
+    precision: str,
+    metadata: OnnxMetadata,
+    *,
+    calibration: np.ndarray | None = None,
+    calibration_set: CalibrationSet | None = None,
+) -> tuple[OnnxMetadata, str]:
     """Write the ``precision`` variant of the fp32 file ``source`` (whose zoocheck metadata is
     ``metadata``) to ``output`` (+ its description); int8 needs ``calibration`` (float32 NCHW
     inputs, preprocessed as the model's spec says) and its ``calibration_set``. Returns the
@@ -84,10 +94,16 @@ def write_variant(
             model, method, tools = _int8(source, staging, calibration), INT8_METHOD, _versions("onnxruntime", "onnx")
         facts = onnx_facts(model)
         variant = VariantInfo(
-            precision=precision, method=method, tools=tools, calibration=calibration_set if precision == "int8" else None,
-            fp32_file=OnnxFile(name=source.name, sha256=file_digest(source), bytes=source.stat().st_size), fp32_path=str(source.resolve()),
-        )  # fmt: skip
-        written = OnnxMetadata.from_json({**metadata.to_json(), "opset": facts["opset"], "ir_version": facts["ir_version"], "variant": variant.to_json()})
+            precision=precision,
+            method=method,
+            tools=tools,
+            calibration=calibration_set if precision == "int8" else None,
+            fp32_file=OnnxFile(name=source.name, sha256=file_digest(source), bytes=source.stat().st_size),
+            fp32_path=str(source.resolve()),
+        )
+        written = OnnxMetadata.from_json(
+            {**metadata.to_json(), "opset": facts["opset"], "ir_version": facts["ir_version"], "variant": variant.to_json()}
+        )
         body = written.to_json()
         body.pop("onnx_file", None)
         attach_metadata(model, body)

@@ -15,7 +15,9 @@ class MissingWeightsError(FileNotFoundError):
     pass
 
 
-def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None, *, weights_option: str | None = "--weights PATH") -> Path | None:
+def resolve_weights(
+    entry: Entry, weights: Path | None, random_seed: int | None, *, weights_option: str | None = "--weights PATH"
+) -> Path | None:
     """The weights file to load: the one given, else the fetched one in the cache (verified), else
     None for a random-weights run. Raises MissingWeightsError naming where weights are expected
     (``weights_option``: how the command takes a file, None where it takes none), or the cached
@@ -34,9 +36,15 @@ def resolve_weights(entry: Entry, weights: Path | None, random_seed: int | None,
     if verified is not None:
         return verified
     cached = cached_weights_path(entry)
-    ways = [f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached})"] if cached is not None else []
+    ways = (
+        [f"run `zoocheck fetch --src {entry.source} --model {entry.name}` (downloads {entry.weights.url} to {cached})"]
+        if cached is not None
+        else []
+    )
     ways += [f"pass {weights_option}"] if weights_option else []
-    raise MissingWeightsError(f"no weights for {entry.key}: {', '.join(ways)}{', or' if ways else 'pass'} --random-weights to convert with seeded random weights")
+    raise MissingWeightsError(
+        f"no weights for {entry.key}: {', '.join(ways)}{', or' if ways else 'pass'} --random-weights to convert with seeded random weights"
+    )
 
 
 def check_published_file(entry: Entry, weights: Path | None) -> None:
@@ -50,11 +58,15 @@ def check_published_file(entry: Entry, weights: Path | None) -> None:
         return
     fetch = f"`zoocheck fetch --src {entry.source} --model {entry.name}`"
     if entry.weights is None or entry.weights.checksum is None:
-        raise BadInput(f"{weights}: the registry has no checksum for {entry.key}, so this file cannot be proved to be the zoo's own; nothing is converted")
+        raise BadInput(
+            f"{weights}: the registry has no checksum for {entry.key}, so this file cannot be proved to be the zoo's own; nothing is converted"
+        )
     try:
         verify(Path(weights), entry.weights.checksum)
     except ChecksumMismatch:
-        raise BadInput(f"{weights}: not the file {entry.source} publishes for {entry.name} (its checksum is not {entry.weights.checksum}); fetch the published one with {fetch}") from None
+        raise BadInput(
+            f"{weights}: not the file {entry.source} publishes for {entry.name} (its checksum is not {entry.weights.checksum}); fetch the published one with {fetch}"
+        ) from None
 
 
 def check_weights_usable(entry: Entry, weights: Path | None) -> None:

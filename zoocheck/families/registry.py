@@ -181,7 +181,12 @@ _RESNET = _F + "resnet."
 def _spec_and_names(name: str, spec_class: str, networks: tuple[tuple[str, str], ...] = ()) -> Family:
     """A family of which zoocheck knows the structure and the names (its spec and parsers) and the
     networks some sources' converters build (source, 'module:function' inside the family's package)."""
-    return Family(name, f"{_F}{name}.spec:{spec_class}", f"{_F}{name}.names", networks=tuple((source, f"{_F}{name}.{path}") for source, path in networks))
+    return Family(
+        name,
+        f"{_F}{name}.spec:{spec_class}",
+        f"{_F}{name}.names",
+        networks=tuple((source, f"{_F}{name}.{path}") for source, path in networks),
+    )
 
 
 def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...], *, sized_template: bool = False) -> Family:
@@ -190,9 +195,16 @@ def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[s
     where ``sized_template``), ``random.py`` (``draw``) and ``layouts.py`` (``to_<framework>`` for
     each of ``frameworks``)."""
     package = f"{_F}{family.name}."
-    return replace(family, parameters=package + "canonical:parameter_shapes", template=package + "template:build_template", sized_template=sized_template,
-                   random_weights=package + "random:draw", forward=package + "canonical:forward", layer_outputs=f"{package}canonical:{layer_outputs}",
-                   layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks))  # fmt: skip
+    return replace(
+        family,
+        parameters=package + "canonical:parameter_shapes",
+        template=package + "template:build_template",
+        sized_template=sized_template,
+        random_weights=package + "random:draw",
+        forward=package + "canonical:forward",
+        layer_outputs=f"{package}canonical:{layer_outputs}",
+        layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks),
+    )
 
 
 #: PaddleClas's, mmpretrain's and GluonCV's networks of a family: ``families/<family>/paddle.py``,

@@ -18,50 +18,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoocheck.records.codec import (  # noqa: F401
-    Record,
-    RecordError,
-    STATUSES,
-    Status,
-    utc_now,
-)
-from zoocheck.records.failures import (  # noqa: F401
-    LIBRARY_LINE_CHARS,
-    Failure,
-    STAGES,
-    _library_line,
-    exception_line,
-    first_line,
-)
-from zoocheck.records.files import (  # noqa: F401
-    CalibrationSet,
-    ConversionRecord,
-    OnnxFile,
-    OnnxMetadata,
-    VariantInfo,
-    WeightsRef,
-)
-from zoocheck.records.parity import (  # noqa: F401
-    Divergence,
-    FP32_NOISE_MARGIN,
-    NodeError,
-    OutputComparison,
-    PRECISIONS,
-    PRECISION_TOLERANCES,
-    ParityResult,
-    Tolerance,
-)
-from zoocheck.records.evaluation import (  # noqa: F401
-    EvalResult,
-    EvaluatedModel,
-    PairedEval,
-    SkippedImage,
-)
 from zoocheck.records.audit import (  # noqa: F401
     AuditRecord,
 )
-from zoocheck.records.sweep import (  # noqa: F401
-    SweepJobRecord,
+from zoocheck.records.codec import (  # noqa: F401
+    STATUSES,
+    Record,
+    RecordError,
+    Status,
+    utc_now,
 )
 from zoocheck.records.comparison import (  # noqa: F401
     Comparison,
@@ -75,9 +40,55 @@ from zoocheck.records.comparison import (  # noqa: F401
     Verdict,
     WeightsComparison,
 )
+from zoocheck.records.evaluation import (  # noqa: F401
+    EvalResult,
+    EvaluatedModel,
+    PairedEval,
+    SkippedImage,
+)
+from zoocheck.records.failures import (  # noqa: F401
+    LIBRARY_LINE_CHARS,
+    STAGES,
+    Failure,
+    _library_line,
+    exception_line,
+    first_line,
+)
+from zoocheck.records.files import (  # noqa: F401
+    CalibrationSet,
+    ConversionRecord,
+    OnnxFile,
+    OnnxMetadata,
+    VariantInfo,
+    WeightsRef,
+)
+from zoocheck.records.parity import (  # noqa: F401
+    FP32_NOISE_MARGIN,
+    PRECISION_TOLERANCES,
+    PRECISIONS,
+    Divergence,
+    NodeError,
+    OutputComparison,
+    ParityResult,
+    Tolerance,
+)
+from zoocheck.records.sweep import (  # noqa: F401
+    SweepJobRecord,
+)
 
 RECORD_TYPES: dict[str, type[Record]] = {
-    cls.KIND: cls for cls in (ConversionRecord, ParityResult, EvalResult, PairedEval, AuditRecord, SweepJobRecord, Failure, LibraryPreprocessCheck, Comparison)
+    cls.KIND: cls
+    for cls in (
+        ConversionRecord,
+        ParityResult,
+        EvalResult,
+        PairedEval,
+        AuditRecord,
+        SweepJobRecord,
+        Failure,
+        LibraryPreprocessCheck,
+        Comparison,
+    )
 }
 
 

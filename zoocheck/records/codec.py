@@ -11,13 +11,12 @@ import types
 import typing
 from typing import Any, ClassVar, Literal
 
-
-
 #: ok: the check passed / the model converted. failed: it ran and a tolerance or published number
 #: was not met. error: it could not run (crash, unreadable file). skipped: deliberately not judged.
 Status = Literal["ok", "failed", "error", "skipped"]
 STATUSES: tuple[str, ...] = typing.get_args(Status)
 _LEGACY_STATUS = {"pass": "ok", "fail": "failed"}
+
 
 class RecordError(ValueError):
     """A stored or received record that does not have the shape its kind requires."""

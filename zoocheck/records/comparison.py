@@ -132,8 +132,13 @@ class FunctionComparison(Record):
 
     def to_json(self) -> dict[str, Any]:
         agree, total = self.top1_agreement
-        return {**super().to_json(), "max_rel_err": _finite_or_text(self.max_rel_err), "top1_agree": agree, "inputs": total,
-                "within_tolerance": self.within_tolerance}  # fmt: skip
+        return {
+            **super().to_json(),
+            "max_rel_err": _finite_or_text(self.max_rel_err),
+            "top1_agree": agree,
+            "inputs": total,
+            "within_tolerance": self.within_tolerance,
+        }
 
 
 @dataclass(frozen=True)

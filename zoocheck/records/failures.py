@@ -113,14 +113,26 @@ class Failure(Record):
     command: str = ""  # the zoocheck command that reproduces it, where the run that failed knows it (a sweep's job)
 
     @classmethod
-    def from_exception(cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = "") -> Failure:
+    def from_exception(
+        cls, source: str, model: str, stage: str, exc: BaseException, versions: dict | None = None, fix: str = ""
+    ) -> Failure:
         """The failure record of ``exc``: its message when zoocheck wrote it, else a line naming the
         library that raised it (the library's own text goes to ``detail``), plus ``fix``."""
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
         message, detail = _in_own_words(exc)
         if fix:
             message = f"{message}; {fix}"
-        return cls(source, model, stage, type(exc).__name__, message, _strip_ansi(tail)[-4000:], dict(versions or {}), detail=detail, bad_input=isinstance(exc, BadInput))
+        return cls(
+            source,
+            model,
+            stage,
+            type(exc).__name__,
+            message,
+            _strip_ansi(tail)[-4000:],
+            dict(versions or {}),
+            detail=detail,
+            bad_input=isinstance(exc, BadInput),
+        )
 
     def one_line(self) -> str:
         return f"{self.source}/{self.model}: {self.stage} failed: {self.message}"

@@ -90,7 +90,9 @@ class OnnxMetadata(Record):
 
     def __post_init__(self) -> None:
         if self.random_weights == (self.weights is not None):
-            raise RecordError(f"{self.source}/{self.model}: metadata must name either weights or random weights, not {'both' if self.weights else 'neither'}")
+            raise RecordError(
+                f"{self.source}/{self.model}: metadata must name either weights or random weights, not {'both' if self.weights else 'neither'}"
+            )
         if self.random_weights and self.random_seed is None:
             raise RecordError(f"{self.source}/{self.model}: random-weights metadata without a seed")
 

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from zoocheck.records.codec import Record, Status, utc_now
 from zoocheck.records.failures import Failure
 
-
 # How much further from the fp64 forward than the framework's own fp32 forward a test output may
 # be and still count as the same fp32 rounding (onnxruntime sums in other orders, so its error is
 # of the same size, not identical).
@@ -40,7 +39,7 @@ class Tolerance(Record):
     min_top1_agreement: float | None = None
     precision: str = "fp32"  # the precision of the output under test these bounds belong to
 
-    def violations(self, comparison: "OutputComparison") -> list[str]:
+    def violations(self, comparison: OutputComparison) -> list[str]:
         """Why one input's comparison fails these bounds (empty when it passes)."""
         c = comparison
         if c.nonfinite:
@@ -58,7 +57,7 @@ class Tolerance(Record):
             out.append(f"top-5 overlap {c.top5_overlap} < {self.min_top5_overlap}")
         return out
 
-    def passed(self, comparisons: "tuple[OutputComparison, ...]") -> bool:
+    def passed(self, comparisons: tuple[OutputComparison, ...]) -> bool:
         """Every input within the bounds, and top-1 agreeing on the share asked for."""
         return bool(comparisons) and not self.agreement_violation(comparisons) and all(not self.violations(c) for c in comparisons)
 
@@ -74,7 +73,7 @@ class Tolerance(Record):
             + "; NaN/Inf always fail"
         )
 
-    def agreement_violation(self, comparisons: "tuple[OutputComparison, ...]") -> str | None:
+    def agreement_violation(self, comparisons: tuple[OutputComparison, ...]) -> str | None:
         """Why the share of ``comparisons`` whose top-1 agrees is below ``min_top1_agreement``."""
         if self.min_top1_agreement is None or not comparisons:
             return None
@@ -209,7 +208,7 @@ class ParityResult(Record):
             t <= tol + FP32_NOISE_MARGIN * r for r, t in zip(self.reference_fp64_rel_err, self.test_fp64_rel_err)
         )
 
-    def rejudge(self, tolerance: Tolerance) -> "ParityResult":
+    def rejudge(self, tolerance: Tolerance) -> ParityResult:
         return dataclasses.replace(self, tolerance=tolerance)
 
     def summary(self) -> str:
@@ -220,7 +219,9 @@ class ParityResult(Record):
         if self.skipped:
             weights += f", {len(self.skipped)} photographs skipped"
         if self.status == "error":
-            return f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
+            return (
+                f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
+            )
         worst = max(c.max_rel_err for c in self.comparisons)
         agree = sum(c.top1_agree for c in self.comparisons)
         verdict = "PASS" if self.status == "ok" else "FAIL"

@@ -18,12 +18,23 @@ def print_eval(out, result: EvalResult, results_path, interval: float | None = N
     if result.random_weights:
         out.print(f"[bold yellow]{RANDOM_WEIGHTS_BANNER}[/bold yellow]")
     precision = "" if result.precision == "fp32" else f" {result.precision}"
-    table = Table(title=f"{result.source}/{result.model}{precision} ({result.backend}) on {result.dataset['layout']} {result.dataset['root']}", title_justify="left")
+    table = Table(
+        title=f"{result.source}/{result.model}{precision} ({result.backend}) on {result.dataset['layout']} {result.dataset['root']}",
+        title_justify="left",
+    )
     columns = ["top-1 %", "top-5 %"] + (["ReaL top-1 %"] if result.real_top1 is not None else []) + ["images", "skipped", "time", "img/s"]
     for column in columns:
         table.add_column(column, justify="right")
     real = [_fmt(result.real_top1)] if result.real_top1 is not None else []
-    table.add_row(_fmt(result.top1), _fmt(result.top5), *real, str(result.images), str(len(result.skipped)), f"{result.time_s:.1f} s", f"{result.throughput:.1f}")
+    table.add_row(
+        _fmt(result.top1),
+        _fmt(result.top5),
+        *real,
+        str(result.images),
+        str(len(result.skipped)),
+        f"{result.time_s:.1f} s",
+        f"{result.throughput:.1f}",
+    )
     out.print(table)
     for skipped in result.skipped[:10]:
         out.print(f"skipped {skipped.path}: {skipped.reason}", markup=False)
@@ -66,14 +77,19 @@ def print_paired(out, paired: PairedEval) -> None:
     for column in ("model", "precision", "top-1 %", "top-5 %", "ReaL top-1 %", "predictions"):
         table.add_column(column, justify="left" if column in ("model", "precision", "predictions") else "right")
     for side in (a, b):
-        table.add_row(f"{side.source}/{side.model}", side.precision, _fmt(side.top1), _fmt(side.top5), _fmt(side.real_top1), side.predictions)
+        table.add_row(
+            f"{side.source}/{side.model}", side.precision, _fmt(side.top1), _fmt(side.top5), _fmt(side.real_top1), side.predictions
+        )
     out.print(table)
     out.print(
         f"difference (candidate - reference): top-1 {paired.difference:+.3f}, top-5 {paired.top5_difference:+.3f} points"
         + (f", ReaL top-1 {paired.real_difference:+.3f}" if paired.real_difference is not None else ""),
         markup=False,
     )
-    out.print(f"images flipped: {paired.reference_only} right -> wrong, {paired.candidate_only} wrong -> right; exact McNemar p = {paired.mcnemar_p:.3g}", markup=False)
+    out.print(
+        f"images flipped: {paired.reference_only} right -> wrong, {paired.candidate_only} wrong -> right; exact McNemar p = {paired.mcnemar_p:.3g}",
+        markup=False,
+    )
     if paired.flipped_to_wrong:
         out.print(f"lost (first {len(paired.flipped_to_wrong)}): {', '.join(paired.flipped_to_wrong)}", markup=False)
     if paired.flipped_to_right:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from zoocheck.records import ParityResult
 
-RANDOM_WEIGHTS_BANNER = (
-    "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, "
-    "not the published model"
-)
+RANDOM_WEIGHTS_BANNER = "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, not the published model"
 
 
 def _fmt(x: float) -> str:
@@ -19,7 +16,16 @@ def parity_table(result: ParityResult):
 
     title = f"{result.source}/{result.model}: {result.reference} vs {result.test}"
     table = Table(title=title, title_justify="left")
-    for column in ("input", "max abs err", "max rel err", "cosine", f"top-1 {result.reference}", f"top-1 {result.test}", "top-5 overlap", "verdict"):
+    for column in (
+        "input",
+        "max abs err",
+        "max rel err",
+        "cosine",
+        f"top-1 {result.reference}",
+        f"top-1 {result.test}",
+        "top-5 overlap",
+        "verdict",
+    ):
         table.add_column(column, justify="left" if column in ("input", "verdict") else "right")
     for c in result.comparisons:
         problems = result.tolerance.violations(c)
@@ -49,7 +55,9 @@ def print_parity(console, result: ParityResult) -> None:
     for path, reason in result.skipped:
         console.print(f"skipped {path}: {reason}", markup=False)
     if not result.onnx_verified:
-        console.print(f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]")
+        console.print(
+            f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]"
+        )
     console.print(result.summary(), markup=False)
 
 
@@ -62,4 +70,7 @@ def print_variant(console, outcome) -> None:
         return
     variant = outcome.record.variant
     calibrated = f", calibrated on {variant.calibration.images} images" if variant.calibration else ""
-    console.print(f"wrote {outcome.path} (+ {outcome.path.name}.json): {variant.precision} variant of {variant.fp32_file.name}{calibrated}", markup=False)
+    console.print(
+        f"wrote {outcome.path} (+ {outcome.path.name}.json): {variant.precision} variant of {variant.fp32_file.name}{calibrated}",
+        markup=False,
+    )

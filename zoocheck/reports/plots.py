@@ -50,8 +50,20 @@ def _one_axes(path: Path, size: tuple[float, float], title: str, *, empty: str |
 def parity_errors(entries: Sequence, path: Path) -> None:
     """Each entry's parity error (its worst input's max |diff| over the logit range), sorted, on a
     log scale with its tolerance; one panel per kind of weights."""
-    panels = [(w, sorted((v for v in entries if v.parity is not None and v.row.parity_error is not None and v.parity.random_weights == (w == "random")),
-                         key=lambda v: v.row.parity_error)) for w in ("real", "random")]  # fmt: skip
+    panels = [
+        (
+            w,
+            sorted(
+                (
+                    v
+                    for v in entries
+                    if v.parity is not None and v.row.parity_error is not None and v.parity.random_weights == (w == "random")
+                ),
+                key=lambda v: v.row.parity_error,
+            ),
+        )
+        for w in ("real", "random")
+    ]
     panels = [p for p in panels if p[1]] or [("real", [])]
     fig = _figure(7.5, 2.6 * len(panels))
     for ax, (weights, views) in zip(fig.subplots(len(panels), 1, squeeze=False)[:, 0], panels):
@@ -80,9 +92,17 @@ def parity_errors(entries: Sequence, path: Path) -> None:
 def accuracy(entries: Sequence, path: Path) -> None:
     """Published (x) against measured (y) top-1 of every entry measured with the published
     weights, one colour per family; the diagonal is where they agree."""
-    points = [v for v in entries if v.row.published_top1 is not None and v.row.measured_top1 is not None and not (v.row.random_weights or v.row.other_weights)]
-    drawn = _one_axes(path, (5.5, 4.6), "published vs measured top-1, real weights",
-                      empty=None if points else "no entry has a published and a real-weights measured top-1 yet")  # fmt: skip
+    points = [
+        v
+        for v in entries
+        if v.row.published_top1 is not None and v.row.measured_top1 is not None and not (v.row.random_weights or v.row.other_weights)
+    ]
+    drawn = _one_axes(
+        path,
+        (5.5, 4.6),
+        "published vs measured top-1, real weights",
+        empty=None if points else "no entry has a published and a real-weights measured top-1 yet",
+    )
     if drawn is None:
         return
     fig, ax = drawn
@@ -91,7 +111,9 @@ def accuracy(entries: Sequence, path: Path) -> None:
     ax.plot([lo, hi], [lo, hi], color="#bbb", linestyle="--", linewidth=1)
     for family in sorted({v.row.family or "?" for v in points}):
         members = [v for v in points if (v.row.family or "?") == family]
-        collection = ax.scatter([v.row.published_top1 for v in members], [v.row.measured_top1 for v in members], s=18, label=family, zorder=3)
+        collection = ax.scatter(
+            [v.row.published_top1 for v in members], [v.row.measured_top1 for v in members], s=18, label=family, zorder=3
+        )
         collection.set_gid(f"family-{family}")
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
@@ -120,7 +142,11 @@ def failures(counts: Sequence, path: Path) -> None:
 
 def write_plots(report, folder: Path) -> dict[str, str]:
     """Every plot of ``report`` into ``folder``; name -> path relative to the report's root."""
-    drawn = {"parity-errors": lambda p: parity_errors(report.entries, p), "accuracy": lambda p: accuracy(report.entries, p), "failures": lambda p: failures(report.failure_counts, p)}
+    drawn = {
+        "parity-errors": lambda p: parity_errors(report.entries, p),
+        "accuracy": lambda p: accuracy(report.entries, p),
+        "failures": lambda p: failures(report.failure_counts, p),
+    }
     paths = {}
     for name, draw in drawn.items():
         draw(folder / f"{name}.svg")

@@ -51,10 +51,15 @@ def print_entries(out, entries) -> None:
     for e in entries:
         pub = published_at_input_size(e)
         table.add_row(
-            e.source, e.name, e.arch.id,
-            _fmt(pub.top1 if pub else None), _fmt(pub.top5 if pub else None), str(e.input_size),
-            e.weights.format if e.weights else "-", ", ".join(e.aliases),
-        )  # fmt: skip
+            e.source,
+            e.name,
+            e.arch.id,
+            _fmt(pub.top1 if pub else None),
+            _fmt(pub.top5 if pub else None),
+            str(e.input_size),
+            e.weights.format if e.weights else "-",
+            ", ".join(e.aliases),
+        )
     out.print(table)
 
 
@@ -73,8 +78,10 @@ def finding_line(f) -> str:
     if f.quantity == "discrepancy":
         return f"published discrepancy: {f.note}"
     err = f.relative_error
-    return (f"{f.quantity} published {f.published:g} {f.published_unit} (= {f.normalised:g}) vs measured "
-            f"{f.measured:.4f} ({err:+.1%}) [{f.reference}]")  # fmt: skip
+    return (
+        f"{f.quantity} published {f.published:g} {f.published_unit} (= {f.normalised:g}) vs measured "
+        f"{f.measured:.4f} ({err:+.1%}) [{f.reference}]"
+    )
 
 
 def print_entry(out, entry, facts: dict) -> None:
@@ -106,14 +113,17 @@ def print_entry(out, entry, facts: dict) -> None:
     )
     counts = facts["measured"]
     if counts is not None:
-        out.print(f"measured: {counts['params'] / 1e6:.6f} M params ({counts['params_with_bn_stats'] / 1e6:.6f} M with BN stats), "
-                  f"{counts['macs'] / 1e9:.4f} GMACs at {counts['input_size']}")  # fmt: skip
+        out.print(
+            f"measured: {counts['params'] / 1e6:.6f} M params ({counts['params_with_bn_stats'] / 1e6:.6f} M with BN stats), "
+            f"{counts['macs'] / 1e9:.4f} GMACs at {counts['input_size']}"
+        )
     table = Table(title="published")
     for col in ("top-1", "top-5", "params (M)", "FLOPs (G)", "unit", "input", "reference"):
         table.add_column(col, overflow="fold")
     for p in entry.published:
-        table.add_row(_fmt(p.top1), _fmt(p.top5), _fmt(p.params_m), _fmt(p.flops_g), p.flops_unit or "",
-                      str(p.input_size or ""), p.reference)  # fmt: skip
+        table.add_row(
+            _fmt(p.top1), _fmt(p.top5), _fmt(p.params_m), _fmt(p.flops_g), p.flops_unit or "", str(p.input_size or ""), p.reference
+        )
     out.print(table)
     for finding in (AuditRecord.from_json(f) for f in facts["audit"]):
         if finding.status == "failed":
@@ -139,9 +149,19 @@ def print_audit(out, findings, *, show_all: bool) -> None:
         table.add_column(col, overflow="fold", no_wrap=col in ("source", "model"))
     for f in shown:
         err = f.relative_error
-        table.add_row(f.status, f.source, f.model, f.quantity, f"{_fmt(f.published)} {f.published_unit}".strip(),
-                      _fmt(f.normalised), "" if f.measured is None else f"{f.measured:.4f}",
-                      "" if err is None else f"{err:+.1%}", str(f.input_size), f.reference, f.note)  # fmt: skip
+        table.add_row(
+            f.status,
+            f.source,
+            f.model,
+            f.quantity,
+            f"{_fmt(f.published)} {f.published_unit}".strip(),
+            _fmt(f.normalised),
+            "" if f.measured is None else f"{f.measured:.4f}",
+            "" if err is None else f"{err:+.1%}",
+            str(f.input_size),
+            f.reference,
+            f.note,
+        )
     if shown:
         out.print(table)
     discrepancies = sum(f.quantity == "discrepancy" for f in bad)
@@ -150,5 +170,7 @@ def print_audit(out, findings, *, show_all: bool) -> None:
         summary.append(f"{discrepancies} published discrepancies")
     skipped = sum(f.status == "skipped" for f in findings)
     if skipped:
-        summary.append(f"{skipped} not measured (no canonical graph and no converted file: --all lists each with the command that measures it)")
+        summary.append(
+            f"{skipped} not measured (no canonical graph and no converted file: --all lists each with the command that measures it)"
+        )
     out.print("audit: " + ", ".join(summary))

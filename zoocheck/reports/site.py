@@ -82,10 +82,19 @@ def render_table_page(rows: Sequence[Row], title: str = "zoocheck: published vs 
     """The report's entries page for ``rows`` on its own (``zoocheck table --format html``): the
     same table, sort and filters, without the links to the report's other pages."""
     views = [EntryView(row=r, entry=None, statuses=row_statuses(r, {}), arch_page="", anchor="") for r in rows]
-    return _environment().get_template("entries.html").render(
-        title=title, views=views, families=sorted({r.family for r in rows if r.family}), sources=list(dict.fromkeys(r.source for r in rows)),
-        standalone=True, root="", other_weights_note=OTHER_WEIGHTS_NOTE,
-    )  # fmt: skip
+    return (
+        _environment()
+        .get_template("entries.html")
+        .render(
+            title=title,
+            views=views,
+            families=sorted({r.family for r in rows if r.family}),
+            sources=list(dict.fromkeys(r.source for r in rows)),
+            standalone=True,
+            root="",
+            other_weights_note=OTHER_WEIGHTS_NOTE,
+        )
+    )
 
 
 def _write_site(report: Report, folder: Path) -> None:
@@ -99,13 +108,18 @@ def _write_site(report: Report, folder: Path) -> None:
     common = {"report": report, "standalone": False}
     pages = {
         "index.html": ("overview.html", {}),
-        "entries.html": ("entries.html", {"title": "entries", "views": report.entries, "families": report.families, "sources": report.sources}),
+        "entries.html": (
+            "entries.html",
+            {"title": "entries", "views": report.entries, "families": report.families, "sources": report.sources},
+        ),
         "failures.html": ("failures.html", {}),
         "divergences.html": ("divergences.html", {}),
         "architectures.html": ("architectures.html", {}),
     }
     for name, (template, context) in pages.items():
-        (folder / name).write_text(env.get_template(template).render(root="", **common, other_weights_note=OTHER_WEIGHTS_NOTE, **context), encoding="utf-8")
+        (folder / name).write_text(
+            env.get_template(template).render(root="", **common, other_weights_note=OTHER_WEIGHTS_NOTE, **context), encoding="utf-8"
+        )
     arch_template = env.get_template("arch.html")
     for arch in report.archs:
         (folder / arch.page).write_text(arch_template.render(root="../", arch=arch, **common), encoding="utf-8")
@@ -123,7 +137,9 @@ def check_output(output: Path) -> None:
         raise BadInput(f"{output}: exists and is not a zoocheck report; give a new or empty folder, or an earlier report's")
 
 
-def write_report(results_dir: str | Path | None, output_dir: str | Path, selection: Selection = Selection(), *, entries: Sequence[Entry] | None = None) -> Path:
+def write_report(
+    results_dir: str | Path | None, output_dir: str | Path, selection: Selection = Selection(), *, entries: Sequence[Entry] | None = None
+) -> Path:
     """Write the report of the results store at ``results_dir`` into ``output_dir`` and return
     its overview page. The site is written beside ``output_dir`` and moved in whole; an existing
     ``output_dir`` is replaced only when it is empty or an earlier zoocheck report."""

@@ -256,10 +256,17 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
     views = []
     for r in rows:
         key = (r.source, r.model)
-        views.append(EntryView(
-            row=r, entry=by_key.get(key), statuses=row_statuses(r, failed_sweep), arch_page=f"arch/{arch_slugs[r.arch]}.html",
-            anchor=slug(f"{r.source}-{r.model}"), conversion=shown.conversions.get(key), parity=shown.parities.get(key),
-        ))  # fmt: skip
+        views.append(
+            EntryView(
+                row=r,
+                entry=by_key.get(key),
+                statuses=row_statuses(r, failed_sweep),
+                arch_page=f"arch/{arch_slugs[r.arch]}.html",
+                anchor=slug(f"{r.source}-{r.model}"),
+                conversion=shown.conversions.get(key),
+                parity=shown.parities.get(key),
+            )
+        )
     keys = {v.key: v for v in views}
 
     def link(key: str, prefix: str = "") -> str | None:
@@ -267,7 +274,9 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
         return f"{prefix}{view.arch_page}#{view.anchor}" if view else None
 
     tally = Counter(s for v in views for s in v.statuses)
-    counts = [Count(status, label, tally[f"{status}:real"], tally[f"{status}:random"]) for status, label in STATUSES if status != "parity-not-run"]
+    counts = [
+        Count(status, label, tally[f"{status}:real"], tally[f"{status}:random"]) for status, label in STATUSES if status != "parity-not-run"
+    ]
     counts.insert(5, Count("parity-not-run", "parity not run", tally["parity-not-run"], 0))
 
     jobs_by_key = {j.key: j for j in jobs}
@@ -276,7 +285,9 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
         if f"{f.source}/{f.model}" not in keys:
             continue
         category = f.category or categorize(f)
-        failures[category if category in failures else OTHER_CATEGORY].append(FailureView(f, category, _failure_random(f, jobs_by_key), link(f"{f.source}/{f.model}", "")))
+        failures[category if category in failures else OTHER_CATEGORY].append(
+            FailureView(f, category, _failure_random(f, jobs_by_key), link(f"{f.source}/{f.model}", ""))
+        )
     failure_counts = [Count(c, c, sum(not f.random for f in fs), sum(f.random for f in fs)) for c, fs in failures.items() if fs]
 
     divergences: list[DivergenceView] = []
@@ -284,8 +295,14 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
     for key, parity in sorted(shown.parities.items()):
         view = keys.get(f"{key[0]}/{key[1]}")
         if view is not None and parity.first_divergence is not None:
-            d = DivergenceView(len(divergences) + 1, f"parity of {view.key} ({parity.reference} vs {parity.test})", parity.first_divergence, parity.random_weights,
-                               f"nodedata/{len(divergences) + 1}.json", ((view.key, link(view.key)),))  # fmt: skip
+            d = DivergenceView(
+                len(divergences) + 1,
+                f"parity of {view.key} ({parity.reference} vs {parity.test})",
+                parity.first_divergence,
+                parity.random_weights,
+                f"nodedata/{len(divergences) + 1}.json",
+                ((view.key, link(view.key)),),
+            )
             divergences.append(d)
             arch_divergences.setdefault(view.row.arch, []).append(d)
     comparisons = [c for c in records if isinstance(c, Comparison) and (c.a.key in keys or c.b.key in keys)]
@@ -295,8 +312,14 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
     comparisons = sorted(latest_pairs.values(), key=lambda c: (c.a.arch, c.a.key, c.b.key, c.random_weights))
     for c in comparisons:
         if c.first_divergence is not None:
-            d = DivergenceView(len(divergences) + 1, f"compare of {c.a.key} vs {c.b.key}", c.first_divergence, c.random_weights,
-                               f"nodedata/{len(divergences) + 1}.json", tuple((k, link(k)) for k in (c.a.key, c.b.key) if k in keys))  # fmt: skip
+            d = DivergenceView(
+                len(divergences) + 1,
+                f"compare of {c.a.key} vs {c.b.key}",
+                c.first_divergence,
+                c.random_weights,
+                f"nodedata/{len(divergences) + 1}.json",
+                tuple((k, link(k)) for k in (c.a.key, c.b.key) if k in keys),
+            )
             divergences.append(d)
             arch_divergences.setdefault(c.a.arch, []).append(d)
 
@@ -304,11 +327,18 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
     for arch_id, page in arch_slugs.items():
         members = tuple(v for v in views if v.row.arch == arch_id)
         points, span = _accuracy_points(members)
-        archs.append(ArchView(
-            id=arch_id, family=next((v.row.family for v in members if v.row.family), ""), page=f"arch/{page}.html", entries=members,
-            comparisons=tuple(c for c in comparisons if arch_id in (c.a.arch, c.b.arch)), divergences=tuple(arch_divergences.get(arch_id, ())),
-            accuracy_points=points, accuracy_range=span,
-        ))  # fmt: skip
+        archs.append(
+            ArchView(
+                id=arch_id,
+                family=next((v.row.family for v in members if v.row.family), ""),
+                page=f"arch/{page}.html",
+                entries=members,
+                comparisons=tuple(c for c in comparisons if arch_id in (c.a.arch, c.b.arch)),
+                divergences=tuple(arch_divergences.get(arch_id, ())),
+                accuracy_points=points,
+                accuracy_range=span,
+            )
+        )
 
     times = sorted(r.time for r in [*records, *all_failures] if getattr(r, "time", None))
     versions: dict[str, set[str]] = {}

@@ -39,7 +39,7 @@ class ProgressPrinter:
             return
         self.last = line
         if self.tty:
-            self.stream.write("\r\x1b[K" + line[: 200])
+            self.stream.write("\r\x1b[K" + line[:200])
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
@@ -52,7 +52,10 @@ class ProgressPrinter:
 
 def summary_rows(result) -> list[tuple[str, str, str, str, str, str]]:
     """(entry, step, status, category, seconds, message) per job: this run's, then the cached."""
-    rows = [(f"{o.source}/{o.model}", o.step, o.status, o.failure.category if o.failure else "", f"{o.seconds:.1f}", o.message) for o in result.outcomes]
+    rows = [
+        (f"{o.source}/{o.model}", o.step, o.status, o.failure.category if o.failure else "", f"{o.seconds:.1f}", o.message)
+        for o in result.outcomes
+    ]
     rows += [(f"{c.source}/{c.model}", c.step, f"{c.status} (cached)", c.category or "", "-", c.message) for c in result.cached]
     return rows
 

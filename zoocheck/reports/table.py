@@ -15,7 +15,17 @@ import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-from zoocheck.records import AuditRecord, Comparison, ConversionRecord, EvalResult, Failure, PairedEval, ParityResult, Record, SweepJobRecord
+from zoocheck.records import (
+    AuditRecord,
+    Comparison,
+    ConversionRecord,
+    EvalResult,
+    Failure,
+    PairedEval,
+    ParityResult,
+    Record,
+    SweepJobRecord,
+)
 from zoocheck.sources import source_names
 from zoocheck.zoo_registry import published_at_input_size
 from zoocheck.zoo_registry.types import Entry
@@ -79,8 +89,13 @@ class Row:
         return self.other_weights or self.parity_other_weights
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "delta_top1": self.delta_top1, "delta_top5": self.delta_top5,
-                "any_random_weights": self.any_random_weights, "any_other_weights": self.any_other_weights}  # fmt: skip
+        return {
+            **asdict(self),
+            "delta_top1": self.delta_top1,
+            "delta_top5": self.delta_top5,
+            "any_random_weights": self.any_random_weights,
+            "any_other_weights": self.any_other_weights,
+        }
 
 
 def _delta(measured, published, not_the_published_weights) -> float | None:
@@ -181,7 +196,9 @@ def variant_cells(records: Iterable[Record]) -> dict[tuple[str, str], tuple[str,
         for key, par in _latest([r for r in parities if r.precision == precision]).items():
             weights = " (random weights)" if par.random_weights else ""
             cells.setdefault(key, {}).setdefault(precision, []).append(f"parity {par.status}{weights}")
-        for key, pair in _latest([r for r in paired if r.candidate.precision == precision], key=lambda r: (r.candidate.source, r.candidate.model)).items():
+        for key, pair in _latest(
+            [r for r in paired if r.candidate.precision == precision], key=lambda r: (r.candidate.source, r.candidate.model)
+        ).items():
             weights = " (random weights)" if pair.candidate.random_weights else ""
             cells.setdefault(key, {}).setdefault(precision, []).append(f"top-1 {pair.difference:+.2f} {pair.verdict}{weights}")
     return {key: tuple(f"{precision} {', '.join(parts)}" for precision, parts in found.items()) for key, found in cells.items()}
@@ -198,11 +215,19 @@ def stored_records(store) -> tuple[list[Record], list[str]]:
         if why is None:
             records.append(record)
         else:
-            problems.append(f"{store.results_path}: the {record.KIND} record of {record.source}/{record.model} ({record.time or 'no time'}) is left out: {why}")
+            problems.append(
+                f"{store.results_path}: the {record.KIND} record of {record.source}/{record.model} ({record.time or 'no time'}) is left out: {why}"
+            )
     return records, store.skipped_lines + problems
 
 
-def build_rows(entries: Iterable[Entry], records: Iterable[Record], failures: Iterable[Failure] = (), arch: str | None = None, source: str | None = None) -> list[Row]:
+def build_rows(
+    entries: Iterable[Entry],
+    records: Iterable[Record],
+    failures: Iterable[Failure] = (),
+    arch: str | None = None,
+    source: str | None = None,
+) -> list[Row]:
     """One row per registry entry, plus one per (source, model) that has records but no entry;
     ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
     records = list(records)
@@ -374,7 +399,22 @@ def render(rows: list[Row], fmt: str) -> str:
         return render_markdown(rows)
     if fmt == "csv":
         return render_csv(rows)
-    raise ValueError(f"unknown table format {fmt!r}: this module writes {', '.join(TEXT_FORMATS)}; html is the report's table page (reports.site.render_table_page)")
+    raise ValueError(
+        f"unknown table format {fmt!r}: this module writes {', '.join(TEXT_FORMATS)}; html is the report's table page (reports.site.render_table_page)"
+    )
 
 
-__all__ = ["CSV_FIELDS", "FORMATS", "OTHER_WEIGHTS_NOTE", "Row", "Shown", "TEXT_FORMATS", "build_rows", "render", "render_csv", "render_markdown", "shown_records", "stored_records"]
+__all__ = [
+    "CSV_FIELDS",
+    "FORMATS",
+    "OTHER_WEIGHTS_NOTE",
+    "Row",
+    "Shown",
+    "TEXT_FORMATS",
+    "build_rows",
+    "render",
+    "render_csv",
+    "render_markdown",
+    "shown_records",
+    "stored_records",
+]

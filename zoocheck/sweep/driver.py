@@ -74,7 +74,9 @@ def _is_cached(job: Job, finished: dict[str, SweepJobRecord]) -> bool:
     return job.step != "convert" or bool(record.onnx_path and Path(record.onnx_path).is_file())
 
 
-def pending_work(jobs: list[Job], finished: dict[str, SweepJobRecord], results_dir: Path, *, force: bool, data: str | None, images, eval_options: dict) -> tuple[list[EntryWork], list[SweepJobRecord]]:
+def pending_work(
+    jobs: list[Job], finished: dict[str, SweepJobRecord], results_dir: Path, *, force: bool, data: str | None, images, eval_options: dict
+) -> tuple[list[EntryWork], list[SweepJobRecord]]:
     """(EntryWork per entry with something to run, the finished records of the rest)."""
     by_entry: dict[str, list[Job]] = {}
     cached = []
@@ -97,11 +99,23 @@ def pending_work(jobs: list[Job], finished: dict[str, SweepJobRecord], results_d
     return works, cached
 
 
-def run_sweep(jobs: list[Job], executor, store, *, force: bool = False, data: str | None = None, images=None, eval_options: dict | None = None, on_progress: Callable[[SweepProgress], None] = lambda p: None) -> SweepResult:
+def run_sweep(
+    jobs: list[Job],
+    executor,
+    store,
+    *,
+    force: bool = False,
+    data: str | None = None,
+    images=None,
+    eval_options: dict | None = None,
+    on_progress: Callable[[SweepProgress], None] = lambda p: None,
+) -> SweepResult:
     from zoocheck.sweep.local import Item
 
     began = time.perf_counter()
-    works, cached = pending_work(jobs, finished_jobs(store), store.directory, force=force, data=data, images=images, eval_options=eval_options or {})
+    works, cached = pending_work(
+        jobs, finished_jobs(store), store.directory, force=force, data=data, images=images, eval_options=eval_options or {}
+    )
     progress = SweepProgress(total=len(jobs), cached=len(cached))
     # by framework, in the registry's order but with the entries of one architecture and input size
     # brought together: a worker's consecutive entries then share one draw of random weights
@@ -109,7 +123,10 @@ def run_sweep(jobs: list[Job], executor, store, *, force: bool = False, data: st
     group = {}
     for w in works:
         group.setdefault((w.jobs[0].entry.arch.id, w.jobs[0].entry.input_size), len(group))
-    items = sorted((Item(w.jobs[0].framework, w.jobs[0].entry.source, w) for w in works), key=lambda it: (it.framework, group[(it.work.jobs[0].entry.arch.id, it.work.jobs[0].entry.input_size)]))
+    items = sorted(
+        (Item(w.jobs[0].framework, w.jobs[0].entry.source, w) for w in works),
+        key=lambda it: (it.framework, group[(it.work.jobs[0].entry.arch.id, it.work.jobs[0].entry.input_size)]),
+    )
     outcomes: list[JobOutcome] = []
 
     def started(item) -> None:

@@ -30,7 +30,19 @@ def _dataset(data: str, limit: int | None, start: int = 0, end: int | None = Non
     return dataset, dataclasses.replace(dataset, samples=samples[start:end])
 
 
-def evaluate_onnx(job, onnx_path: Path, data: str | None, *, predictions: Path, limit: int | None = None, start: int = 0, end: int | None = None, batch_size: int | None = None, threads: int | None = None, precision: str = "fp32"):
+def evaluate_onnx(
+    job,
+    onnx_path: Path,
+    data: str | None,
+    *,
+    predictions: Path,
+    limit: int | None = None,
+    start: int = 0,
+    end: int | None = None,
+    batch_size: int | None = None,
+    threads: int | None = None,
+    precision: str = "fp32",
+):
     """EvalResult of the ONNX file at ``onnx_path`` on images ``start:end`` of the data set at
     ``data`` (any layout ``zoocheck eval`` reads; first ``limit`` images), preprocessed by the
     entry's own spec; the per-image top-5 go to ``predictions``."""

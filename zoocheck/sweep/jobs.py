@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -36,7 +36,7 @@ CATEGORIES = (
 _COMMON_PACKAGES = ("numpy", "onnx", "onnxruntime")
 
 
-@lru_cache(maxsize=None)
+@cache
 def framework_versions(extra: str) -> dict[str, str]:
     """Installed versions of the packages zoocheck's pip extra ``extra`` declares, read from
     zoocheck's own package metadata (pyproject.toml is the one list), plus numpy/onnx/onnxruntime."""
@@ -126,7 +126,11 @@ def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job
                 step_options["partners"] = [{k: p[k] for k in ("key", "weights", "missing_weights")} for p in partners]
                 step_options["compared_by_partner"] = [k for k in entry.same_weights_as if k not in compared_here]
                 key_options = {**key_options, "partners": partners}
-            key = conversion_key if step == "convert" else job_key(entry, step, framework, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
+            key = (
+                conversion_key
+                if step == "convert"
+                else job_key(entry, step, framework, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
+            )
             jobs.append(Job(entry, step, framework, weights, seed, step_options, key))
     return jobs
 
@@ -161,8 +165,14 @@ def _partner(key: str, framework_of, weights_of) -> dict:
         return {"key": key, "weights": None, "missing_weights": f"{key}: {exc}", "entry": None, "weights_id": None, "versions": None}
     weights, _, weights_id, missing = _weights_of(other, weights_of)
     framework = framework_of(other)
-    return {"key": key, "weights": str(weights) if weights else None, "missing_weights": missing,
-            "entry": dataclasses.asdict(other), "weights_id": weights_id, "versions": framework_versions(framework)}  # fmt: skip
+    return {
+        "key": key,
+        "weights": str(weights) if weights else None,
+        "missing_weights": missing,
+        "entry": dataclasses.asdict(other),
+        "weights_id": weights_id,
+        "versions": framework_versions(framework),
+    }
 
 
 def reproduce_command(job: Job, message: str = "") -> str:
@@ -188,7 +198,14 @@ def reproduce_command(job: Job, message: str = "") -> str:
         partner = partners[0]
         if job.weights is not None and partner["weights"]:
             weights = ["--weights", str(job.weights), partner["weights"]]
-        argv = ["compare", entry.key.replace("/", ":", 1), partner["key"].replace("/", ":", 1), *weights, *extra["images"], *extra["tolerance"]]
+        argv = [
+            "compare",
+            entry.key.replace("/", ":", 1),
+            partner["key"].replace("/", ":", 1),
+            *weights,
+            *extra["images"],
+            *extra["tolerance"],
+        ]
     elif job.step == "eval":
         argv = ["eval", "--src", entry.source, "--model", entry.name, *weights, "--data", str(options.get("data"))]
         argv += ["--limit", str(options["limit"])] if options.get("limit") else []
@@ -236,4 +253,16 @@ def categorize(failure: Failure) -> str:
     return _BY_STAGE.get(stage, "load")
 
 
-__all__ = ["CATEGORIES", "Job", "NEEDS_CONVERSION", "STEPS", "categorize", "compare_partners", "framework_versions", "job_key", "plan", "reproduce_command", "weights_identity"]
+__all__ = [
+    "CATEGORIES",
+    "Job",
+    "NEEDS_CONVERSION",
+    "STEPS",
+    "categorize",
+    "compare_partners",
+    "framework_versions",
+    "job_key",
+    "plan",
+    "reproduce_command",
+    "weights_identity",
+]

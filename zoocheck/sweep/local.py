@@ -10,6 +10,7 @@ is the results store's one writer.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -77,9 +78,12 @@ def warm_up(source: str) -> None:
     from zoocheck.capture import captured_output
     from zoocheck.converters import converter_for
 
-    with tempfile.NamedTemporaryFile(prefix="sweep-warm-up-", suffix=".log") as log, captured_output(Path(log.name)):
-        with contextlib.suppress(Exception):
-            converter_for(source).check_available()
+    with (
+        tempfile.NamedTemporaryFile(prefix="sweep-warm-up-", suffix=".log") as log,
+        captured_output(Path(log.name)),
+        contextlib.suppress(Exception),
+    ):
+        converter_for(source).check_available()
 
 
 @dataclass
@@ -91,16 +95,14 @@ class _Worker:
     started: float = field(default_factory=time.perf_counter)
     ready_s: float | None = None
     work: EntryWork | None = None
-    item: "Item | None" = None
+    item: Item | None = None
     work_started: float = 0.0
     stage: str = "load"  # the stage its current job reported last: where a death happened
     killed_for: str | None = None  # 'timeout' or 'out of memory' when the driver killed it
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError, BrokenPipeError):
             self.conn.send(None)
-        except (OSError, BrokenPipeError):
-            pass
         self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
@@ -125,7 +127,19 @@ def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutc
     for job in item.work.jobs:
         exception_type = {"timeout": "JobTimeout", "out of memory": "ProcessKilled"}.get(category, "ProcessCrash")
         failure = Failure(job.entry.source, job.entry.name, job.step, exception_type, reason, category=category, job=job.key, step=job.step)
-        outcomes.append(JobOutcome(job.key, job.entry.source, job.entry.name, job.step, "failed", seconds, failure=failure, message=reason, random_weights=job.weights is None))
+        outcomes.append(
+            JobOutcome(
+                job.key,
+                job.entry.source,
+                job.entry.name,
+                job.step,
+                "failed",
+                seconds,
+                failure=failure,
+                message=reason,
+                random_weights=job.weights is None,
+            )
+        )
     return outcomes
 
 
@@ -144,12 +158,16 @@ class LocalExecutor:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         cpus = cpu_slice(slot, self.workers, allowed_cpus())
-        proc = ctx.Process(target=_serve, args=(child, item.source, cpus, registered_extensions()), daemon=True, name=f"zoocheck-sweep-{item.framework}")
+        proc = ctx.Process(
+            target=_serve, args=(child, item.source, cpus, registered_extensions()), daemon=True, name=f"zoocheck-sweep-{item.framework}"
+        )
         start_detached(proc)
         child.close()
         return _Worker(item.framework, slot, proc, parent)
 
-    def run(self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None) -> None:
+    def run(
+        self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None
+    ) -> None:
         pending = list(items)
         idle: list[_Worker] = []
         busy: list[_Worker] = []
@@ -178,7 +196,13 @@ class LocalExecutor:
             else:
                 idle.remove(worker)
             item = pending.pop(index)
-            worker.work, worker.item, worker.work_started, worker.killed_for, worker.stage = item.work, item, time.perf_counter(), None, "load"
+            worker.work, worker.item, worker.work_started, worker.killed_for, worker.stage = (
+                item.work,
+                item,
+                time.perf_counter(),
+                None,
+                "load",
+            )
             worker.conn.send(item.work)
             busy.append(worker)
             on_start(item)

@@ -44,11 +44,19 @@ def _eval_shard(job, onnx_path, data, limit, start, end, predictions):
     return evaluate_onnx(job, onnx_path, data, predictions=predictions, limit=limit, start=start, end=end, threads=1)
 
 
-
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, cpus_per_job: float = 1.0, memory_bytes: int | None = None, timeout_s: float | None = None, eval_shards: int = 1, num_cpus: int | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        cpus_per_job: float = 1.0,
+        memory_bytes: int | None = None,
+        timeout_s: float | None = None,
+        eval_shards: int = 1,
+        num_cpus: int | None = None,
+    ):
         if address is None:
             # Ray's own switch for a single-machine cluster: the node's address becomes 127.0.0.1
             # instead of this machine's network address (read when ray is imported)
@@ -69,11 +77,15 @@ class RayExecutor:
                     # the workers of a cluster started here import this very zoocheck
                     package_root = str(Path(__file__).resolve().parents[2])
                     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-                    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="ERROR")
+                    ray.init(
+                        num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level="ERROR"
+                    )
                 else:
                     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             except Exception as exc:  # a cluster that cannot be reached or started
-                raise RayUnavailable(f"cannot {'start a local Ray cluster' if address is None else f'join the Ray cluster at {address}'}: {exc}") from exc
+                raise RayUnavailable(
+                    f"cannot {'start a local Ray cluster' if address is None else f'join the Ray cluster at {address}'}: {exc}"
+                ) from exc
             self.started_here = True
         self._remote = ray.remote(_run_item)
         self._shard = ray.remote(_eval_shard)
@@ -83,7 +95,9 @@ class RayExecutor:
         cpus = self.ray.cluster_resources().get("CPU", 1)
         return max(1, int(cpus // self.cpus_per_job))
 
-    def run(self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None) -> None:
+    def run(
+        self, items: list[Item], on_done: Callable[[list[JobOutcome]], None], on_start: Callable[[Item], None] = lambda item: None
+    ) -> None:
         """Each item as one task; with ``eval_shards`` > 1 an item's eval job runs afterwards as
         that many shard tasks, merged here (``evalshards.merge_shards``)."""
         first, sharded = [], []
@@ -136,7 +150,14 @@ class RayExecutor:
                             ray.cancel(ref, force=True)
                             running.pop(ref)
                             step = "+".join(j.step for j in item.work.jobs)
-                            failed(died(item, f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the Ray task was cancelled", "timeout", now - began))
+                            failed(
+                                died(
+                                    item,
+                                    f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the Ray task was cancelled",
+                                    "timeout",
+                                    now - began,
+                                )
+                            )
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
@@ -152,7 +173,12 @@ class RayExecutor:
         if isinstance(exc, ray.exceptions.OutOfMemoryError):
             return died(item, f"{step}: Ray's memory monitor killed the task ({exception_line(exc)})", "out of memory", seconds)
         if isinstance(exc, ray.exceptions.WorkerCrashedError):
-            return died(item, f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {exception_line(exc)}", "build", seconds)
+            return died(
+                item,
+                f"the Ray worker died during {step} (a crash inside the framework, or the kernel's OOM killer): {exception_line(exc)}",
+                "build",
+                seconds,
+            )
         cause = getattr(exc, "cause", None) or exc
         job = item.work.jobs[0]
         category = categorize(Failure(job.entry.source, job.entry.name, job.step, type(cause).__name__, exception_line(cause)))
@@ -178,7 +204,13 @@ class RayExecutor:
         parts: dict[int, object] = {}
         failures: list[list[JobOutcome]] = []
         tasks = [
-            (alone, self._shard, (job, work.onnx_path, work.data, limit, start, end, files[i]), failures.append, lambda result, i=i: parts.__setitem__(i, result))
+            (
+                alone,
+                self._shard,
+                (job, work.onnx_path, work.data, limit, start, end, files[i]),
+                failures.append,
+                lambda result, i=i: parts.__setitem__(i, result),
+            )
             for i, (start, end) in enumerate(ranges)
         ]
         try:
@@ -190,7 +222,22 @@ class RayExecutor:
         finally:
             for f in files:
                 f.unlink(missing_ok=True)
-        on_done([JobOutcome(job.key, job.entry.source, job.entry.name, "eval", "ok", time.perf_counter() - began, records=(merged,), message=merged.summary(), onnx_path=str(work.onnx_path), random_weights=job.weights is None)])
+        on_done(
+            [
+                JobOutcome(
+                    job.key,
+                    job.entry.source,
+                    job.entry.name,
+                    "eval",
+                    "ok",
+                    time.perf_counter() - began,
+                    records=(merged,),
+                    message=merged.summary(),
+                    onnx_path=str(work.onnx_path),
+                    random_weights=job.weights is None,
+                )
+            ]
+        )
 
     def close(self) -> None:
         if self.started_here:

@@ -41,10 +41,17 @@ class JobOutcome:
     def record(self) -> SweepJobRecord:
         """The job's marker in the results store."""
         return SweepJobRecord(
-            key=self.key, source=self.source, model=self.model, step=self.step, status=self.status, seconds=round(self.seconds, 3),
-            category=self.failure.category if self.failure else None, message=self.message, onnx_path=self.onnx_path,
+            key=self.key,
+            source=self.source,
+            model=self.model,
+            step=self.step,
+            status=self.status,
+            seconds=round(self.seconds, 3),
+            category=self.failure.category if self.failure else None,
+            message=self.message,
+            onnx_path=self.onnx_path,
             random_weights=self.random_weights,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,22 @@ def conversion_path(results_dir: Path, job: Job) -> Path:
 
 
 def _failure(job: Job, failure: Failure) -> Failure:
-    return dataclasses.replace(failure, category=categorize(failure), job=job.key, step=job.step, command=reproduce_command(job, failure.message))
+    return dataclasses.replace(
+        failure, category=categorize(failure), job=job.key, step=job.step, command=reproduce_command(job, failure.message)
+    )
 
 
 def _outcome(job: Job, began: float, status: str, **kw) -> JobOutcome:
-    return JobOutcome(job.key, job.entry.source, job.entry.name, job.step, status, time.perf_counter() - began, random_weights=job.weights is None and job.random_seed is not None, **kw)
+    return JobOutcome(
+        job.key,
+        job.entry.source,
+        job.entry.name,
+        job.step,
+        status,
+        time.perf_counter() - began,
+        random_weights=job.weights is None and job.random_seed is not None,
+        **kw,
+    )
 
 
 def run_entry_captured(work: EntryWork, on_stage: Callable[[str], None] | None = None) -> list[JobOutcome]:
@@ -112,7 +130,13 @@ def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) ->
     if "eval" in by_step:
         job, began = by_step["eval"], time.perf_counter()
         if not onnx_ready:
-            reason = Failure(job.entry.source, job.entry.name, "eval", "NoConversion", "no converted ONNX file to evaluate (the convert step failed or was not run)")
+            reason = Failure(
+                job.entry.source,
+                job.entry.name,
+                "eval",
+                "NoConversion",
+                "no converted ONNX file to evaluate (the convert step failed or was not run)",
+            )
             outcomes.append(_outcome(job, began, "failed", failure=_failure(job, reason), message=reason.message))
         else:
             if on_stage is not None:
@@ -129,7 +153,15 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
     began = time.perf_counter()
     job = convert_job or parity_job
     if parity_job is None:
-        conversion = convert(job.entry, output=work.onnx_path, weights=job.weights, random_seed=job.random_seed, opset=job.options.get("opset") or 17, isolate=False, on_stage=on_stage)
+        conversion = convert(
+            job.entry,
+            output=work.onnx_path,
+            weights=job.weights,
+            random_seed=job.random_seed,
+            opset=job.options.get("opset") or 17,
+            isolate=False,
+            on_stage=on_stage,
+        )
         return [_conversion_outcome(convert_job, conversion, began)]
 
     from zoocheck.checks.parity import check_parity
@@ -152,7 +184,16 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
         outcomes.append(_conversion_outcome(convert_job, conversion, began))
         if not conversion.ok:  # parity has nothing to check: it fails with the same reason
             failure = _failure(parity_job, conversion.failure)
-            return outcomes + [_outcome(parity_job, began, "failed", records=(result,), failure=failure, message=f"no conversion: {conversion.failure.one_line()}")]
+            return outcomes + [
+                _outcome(
+                    parity_job,
+                    began,
+                    "failed",
+                    records=(result,),
+                    failure=failure,
+                    message=f"no conversion: {conversion.failure.one_line()}",
+                )
+            ]
     records, variant_failure = (result,), None
     if parity_job.options.get("precision", "fp32") != "fp32" and work.onnx_path.is_file():
         variant_records, variant_failure = _variant(work, parity_job)
@@ -172,7 +213,11 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
             failed = _failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", failing.summary()))
             failure = dataclasses.replace(failed, category="numerical", fp32_noise=failing.fp32_noise)
     message = "; ".join(r.summary() for r in results)
-    outcomes.append(_outcome(parity_job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path), log=conversion.log))
+    outcomes.append(
+        _outcome(
+            parity_job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path), log=conversion.log
+        )
+    )
     return outcomes
 
 
@@ -187,19 +232,39 @@ def _variant(work: EntryWork, job: Job) -> tuple[tuple[Record, ...], Failure | N
     from zoocheck.checks.variants import make_variant, variant_parity
 
     precision, calibration = job.options["precision"], job.options.get("calibration")
-    made = make_variant(work.onnx_path, precision, output=variant_path(work, precision), calibration_folder=Path(calibration) if calibration else None)
+    made = make_variant(
+        work.onnx_path, precision, output=variant_path(work, precision), calibration_folder=Path(calibration) if calibration else None
+    )
     if made.record is None:
         return (), made.failure
     images = [Path(p) for p in work.images] if work.images is not None else None
-    checked = variant_parity(job.entry, job.weights, job.random_seed, made.path, images=images, opset=job.options.get("opset"), isolate=False)
+    checked = variant_parity(
+        job.entry, job.weights, job.random_seed, made.path, images=images, opset=job.options.get("opset"), isolate=False
+    )
     return (made.record, *(result for result, _ in checked)), None
 
 
 def _conversion_outcome(job: Job, conversion, began: float) -> JobOutcome:
     record = conversion.record()
     if conversion.ok:
-        return _outcome(job, began, "ok", records=(record,), message=f"wrote {conversion.onnx_path}", onnx_path=str(conversion.onnx_path), log=conversion.log)
-    return _outcome(job, began, "failed", records=(record,), failure=_failure(job, conversion.failure), message=conversion.failure.one_line(), log=conversion.log)
+        return _outcome(
+            job,
+            began,
+            "ok",
+            records=(record,),
+            message=f"wrote {conversion.onnx_path}",
+            onnx_path=str(conversion.onnx_path),
+            log=conversion.log,
+        )
+    return _outcome(
+        job,
+        began,
+        "failed",
+        records=(record,),
+        failure=_failure(job, conversion.failure),
+        message=conversion.failure.one_line(),
+        log=conversion.log,
+    )
 
 
 def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
@@ -226,13 +291,23 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
     records, lines = [], []
     for partner in partners:
         if partner["missing_weights"]:
-            result = Failure(entry.source, entry.name, "load", "MissingWeightsError", f"compare with {partner['key']}: {partner['missing_weights']}")
+            result = Failure(
+                entry.source, entry.name, "load", "MissingWeightsError", f"compare with {partner['key']}: {partner['missing_weights']}"
+            )
         else:
             other = get_entry(*partner["key"].split("/", 1))
             weights = None if job.weights is None else (job.weights, Path(partner["weights"]))
             try:
                 with rundir.run_directory() as run, tempfile.TemporaryDirectory(prefix="sweep-compare-", dir=run) as workdir:
-                    result = compare_entries(entry, other, weights=weights, random_seed=job.random_seed, images=images, workdir=Path(workdir), tolerance=tolerance)
+                    result = compare_entries(
+                        entry,
+                        other,
+                        weights=weights,
+                        random_seed=job.random_seed,
+                        images=images,
+                        workdir=Path(workdir),
+                        tolerance=tolerance,
+                    )
             except Exception as exc:  # e.g. ArchitectureMismatch: a relation the registry got wrong
                 result = Failure.from_exception(entry.source, entry.name, "parity", exc)
         if isinstance(result, Comparison):
@@ -248,7 +323,13 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
     failure = failures[0] if failures else None
     if failure is None and different:
         first = different[0]
-        failed = Failure(entry.source, entry.name, "parity", "CompareDifferent", f"{entry.key} and {first.b.key} differ: max rel err {first.function.max_rel_err:.3g}")
+        failed = Failure(
+            entry.source,
+            entry.name,
+            "parity",
+            "CompareDifferent",
+            f"{entry.key} and {first.b.key} differ: max rel err {first.function.max_rel_err:.3g}",
+        )
         failure = dataclasses.replace(_failure(job, failed), category="numerical")
     status = "failed" if failure is not None else "ok"
     # the pairs' Failures are records of their own; the job's failure is written once, as the outcome's
@@ -273,7 +354,9 @@ def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
     message = "; ".join([result.summary()] + [f"{precision} top-1 {p.difference:+.3f} points: {p.verdict}" for p in paired])
     failure = None
     if status == "failed":
-        failure = dataclasses.replace(_failure(job, Failure(job.entry.source, job.entry.name, "eval", "VariantDrop", message)), category="numerical")
+        failure = dataclasses.replace(
+            _failure(job, Failure(job.entry.source, job.entry.name, "eval", "VariantDrop", message)), category="numerical"
+        )
     return _outcome(job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path))
 
 

@@ -12,7 +12,7 @@ import fnmatch
 import importlib
 import warnings
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache
 
 from zoocheck.sources import UnknownSourceError, get_source, source_names
 from zoocheck.zoo_registry.sources._common import RowError
@@ -39,7 +39,9 @@ class UnknownModelError(LookupError):
         hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
         listing = f"zoocheck list --src {source}" if source else "zoocheck list"
         what = f"no model matches {name!r}" if _is_pattern(name) else f"unknown model {name!r}"
-        super().__init__(f"{what} for source {source!r}{hint} (see `{listing}`)" if source else f"{what} in the sources selected{hint} (see `{listing}`)")
+        super().__init__(
+            f"{what} for source {source!r}{hint} (see `{listing}`)" if source else f"{what} in the sources selected{hint} (see `{listing}`)"
+        )
 
 
 def canonical_source(source: str) -> str:
@@ -51,7 +53,7 @@ def canonical_source(source: str) -> str:
 SOURCE_ERRORS: dict[str, str] = {}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _entries_of(source: str) -> tuple[Entry, ...]:
     """The entries of ``source``; a malformed row disables this source only (warned once, kept
     in SOURCE_ERRORS), so ``zoocheck list`` still lists every other source."""
@@ -67,7 +69,7 @@ class RegistryWarning(UserWarning):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def _name_index(source: str) -> dict[str, Entry]:
     """Lower-cased name and every alias -> entry; a name claimed twice raises."""
     index: dict[str, Entry] = {}

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -104,8 +103,7 @@ def cached_weights(entry: Entry) -> Path | None:
     return path
 
 
-def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force: bool = False,
-          timeout: float = 30.0) -> Path:  # fmt: skip
+def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force: bool = False, timeout: float = 30.0) -> Path:
     """Download ``entry``'s weights into the cache (resuming a partial download) and verify them.
 
     Returns the verified (or, for zoos that publish no checksum, unverifiable) file's path. ``url``
@@ -140,8 +138,11 @@ def fetch(entry: Entry, *, url: str | None = None, progress: bool = True, force:
         verify(part, checksum)
     except ChecksumMismatch as exc:
         part.unlink(missing_ok=True)
-        fix = ("give --url a copy of that file, or leave --url out to download the published one" if given_url
-               else "run the fetch again (a damaged transfer), or give --url a mirror of that file")  # fmt: skip
+        fix = (
+            "give --url a copy of that file, or leave --url out to download the published one"
+            if given_url
+            else "run the fetch again (a damaged transfer), or give --url a mirror of that file"
+        )
         raise ChecksumMismatch(
             f"checksum mismatch: what {url} holds is not {entry.key}'s published {entry.weights.file_name} ({exc.mismatch}); it was removed: {fix}",
             exc.mismatch,
@@ -177,9 +178,7 @@ def _download(url: str, part: Path, dest: Path, *, progress: bool, timeout: floa
         raise FetchError(f"HTTP {exc.code} {exc.reason} for {url}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise FetchError(
-            f"cannot reach {url} ({reason}); offline, download that file elsewhere and put it at {dest}"
-        ) from None
+        raise FetchError(f"cannot reach {url} ({reason}); offline, download that file elsewhere and put it at {dest}") from None
     with response:
         if have and response.status != 206:  # the server ignored the Range: start again
             have = 0
@@ -198,7 +197,7 @@ def _download(url: str, part: Path, dest: Path, *, progress: bool, timeout: floa
                     received += len(block)
                     if bar is not None:
                         bar[0].update(bar[1], completed=received)
-        except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError) as exc:
+        except (TimeoutError, http.client.IncompleteRead, ConnectionError, OSError) as exc:
             raise FetchError(
                 f"transfer of {url} interrupted after {received} bytes ({type(exc).__name__}); "
                 f"run the same command again to resume from {part}"
@@ -207,9 +206,7 @@ def _download(url: str, part: Path, dest: Path, *, progress: bool, timeout: floa
             if bar is not None:
                 bar[0].stop()
     if total is not None and received < total:
-        raise FetchError(
-            f"transfer of {url} ended after {received} of {total} bytes; run the same command again to resume from {part}"
-        )
+        raise FetchError(f"transfer of {url} ended after {received} of {total} bytes; run the same command again to resume from {part}")
 
 
 def _progress_bar(label: str, total: int | None, done: int):
@@ -217,9 +214,14 @@ def _progress_bar(label: str, total: int | None, done: int):
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
-    )  # fmt: skip
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
     task = bar.add_task(label, total=total, completed=done)
     bar.start()
     return bar, task

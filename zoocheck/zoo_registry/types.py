@@ -137,7 +137,7 @@ class Checksum:
         return hexdigest.startswith(self.value) if self.kind == "prefix" else hexdigest == self.value
 
     def __str__(self) -> str:
-        return f"{self.algorithm}{'[:%d]' % len(self.value) if self.kind == 'prefix' else ''}={self.value}"
+        return f"{self.algorithm}{f'[:{len(self.value)}]' if self.kind == 'prefix' else ''}={self.value}"
 
 
 @dataclass(frozen=True)

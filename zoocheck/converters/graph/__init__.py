@@ -11,7 +11,7 @@ package imports no framework and not onnx.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Literal
 
 from zoocheck.converters.graph.template import NoCanonicalForm
@@ -28,7 +28,7 @@ FINGERPRINT_KEY = "structure_fingerprint"
 _ANY_OPSET, _ANY_INPUT_SIZE = 17, 224
 
 
-@lru_cache(maxsize=None)
+@cache
 def _refusal(arch: Architecture) -> str | None:
     """Why ``arch`` has no canonical graph: its family has none, or the family's template refuses
     this spec (a variant it does not draw yet); None where it has one."""
@@ -92,7 +92,7 @@ def template_for(arch: Architecture, opset: int, input_size: int | None = None):
     return _build(_family_with_template(arch), arch, opset, input_size)
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical_fingerprint(arch: Architecture, opset: int, input_size: int | None = None) -> str | None:
     """The structure fingerprint every canonical file of ``arch`` (at ``input_size`` pixels, where
     its structure depends on the size) has; None if ``arch`` has no canonical form, or one that
@@ -136,4 +136,14 @@ def finish_graph(raw_export, arch: Architecture, form: GraphForm):
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
 
 
-__all__ = ["FINGERPRINT_KEY", "GRAPH_FORMS", "GraphForm", "NoCanonicalForm", "canonical_fingerprint", "finish_graph", "has_canonical_form", "resolve_form", "template_for"]
+__all__ = [
+    "FINGERPRINT_KEY",
+    "GRAPH_FORMS",
+    "GraphForm",
+    "NoCanonicalForm",
+    "canonical_fingerprint",
+    "finish_graph",
+    "has_canonical_form",
+    "resolve_form",
+    "template_for",
+]

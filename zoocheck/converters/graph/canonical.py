@@ -41,7 +41,14 @@ from zoocheck.converters.graph.rewrites import activations, attention, batch_nor
 _SEMANTIC_DEFAULTS: dict[str, dict[str, object]] = {
     "Conv": {"auto_pad": "NOTSET", "dilations": [1, 1], "group": 1, "pads": [0, 0, 0, 0], "strides": [1, 1]},
     "MaxPool": {"auto_pad": "NOTSET", "ceil_mode": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "storage_order": 0, "strides": [1, 1]},
-    "AveragePool": {"auto_pad": "NOTSET", "ceil_mode": 0, "count_include_pad": 0, "dilations": [1, 1], "pads": [0, 0, 0, 0], "strides": [1, 1]},
+    "AveragePool": {
+        "auto_pad": "NOTSET",
+        "ceil_mode": 0,
+        "count_include_pad": 0,
+        "dilations": [1, 1],
+        "pads": [0, 0, 0, 0],
+        "strides": [1, 1],
+    },
     "Gemm": {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0},
     "Flatten": {"axis": 1},
     "HardSigmoid": {"alpha": float(np.float32(0.2)), "beta": 0.5},  # float attributes are float32

@@ -30,7 +30,7 @@ MACs on the canonical graph. Importing this module imports neither onnx nor a fr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from math import prod
 
 from zoocheck.zoo_registry.types import Architecture
@@ -97,7 +97,7 @@ def count_graph(model, input_size: int) -> Counts:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
     """What the zoos count for an architecture with a canonical form: parameters and batch-norm
     statistics of its canonical parameter set, MACs of its canonical graph at ``input_size``;
@@ -115,7 +115,7 @@ def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
     return Counts(params=params, bn_stats=bn_stats, macs=count_graph(template, input_size).macs, input_size=input_size)
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameter_counts(arch: Architecture) -> tuple[int, int] | None:
     """(trainable parameters, batch-norm statistics) of the canonical parameter set of ``arch``,
     None without a canonical form (a family's template and parameters, which raise ValueError for
@@ -134,8 +134,11 @@ def parameter_counts(arch: Architecture) -> tuple[int, int] | None:
     except ValueError:
         return None
     stats = {name: prod(shape) for name, shape in shapes.items() if name.endswith(_BN_STATS_SUFFIXES)}
-    frozen = sum(2 * n for name, n in stats.items()
-                 if name.endswith(".running_mean") and name.removesuffix(".running_mean") + ".weight" not in shapes)  # fmt: skip
+    frozen = sum(
+        2 * n
+        for name, n in stats.items()
+        if name.endswith(".running_mean") and name.removesuffix(".running_mean") + ".weight" not in shapes
+    )
     return sum(prod(shape) for shape in shapes.values()) - sum(stats.values()), sum(stats.values()) + frozen
 
 
@@ -170,8 +173,9 @@ def _macs(model, input_size: int) -> int:
             else:  # MatMul: [..., M, K] x [..., K, N] (a 1-D first operand is [K])
                 macs += prod(shapes[node.output[0]]) * shapes[node.input[0]][-1]
         except (KeyError, IndexError):
-            raise ValueError(f"{node.op_type} node {node.name!r}: shape inference gave no static shape for its operands "
-                             f"at {input_size}x{input_size}") from None  # fmt: skip
+            raise ValueError(
+                f"{node.op_type} node {node.name!r}: shape inference gave no static shape for its operands at {input_size}x{input_size}"
+            ) from None
     return macs
 
 
@@ -223,7 +227,8 @@ def _fold_shape_computations(model, shapes: dict[str, tuple[int, ...]]) -> bool:
     values = {
         tensor.name: numpy_helper.to_array(tensor)
         for tensor in model.graph.initializer
-        if prod(tensor.dims) <= _KEEP_VALUES_UP_TO and tensor.data_location != onnx.TensorProto.EXTERNAL
+        if prod(tensor.dims) <= _KEEP_VALUES_UP_TO
+        and tensor.data_location != onnx.TensorProto.EXTERNAL
         and any(len(getattr(tensor, field)) for field in _TENSOR_DATA_FIELDS)  # a template's initializers have none
     }
     kept, folded = [], []
@@ -232,9 +237,12 @@ def _fold_shape_computations(model, shapes: dict[str, tuple[int, ...]]) -> bool:
         if node.op_type == "Shape" and node.input[0] in shapes:
             attrs = {a.name: a.i for a in node.attribute}
             dims = shapes[node.input[0]]
-            outputs = [np.array(dims[attrs.get("start", 0):attrs.get("end", len(dims))], np.int64)]
-        elif node.op_type not in MAC_OPS and all(not name or name in values for name in node.input) and not (
-                node.op_type == "Constant" and prod(node.attribute[0].t.dims) > _KEEP_VALUES_UP_TO):  # fmt: skip
+            outputs = [np.array(dims[attrs.get("start", 0) : attrs.get("end", len(dims))], np.int64)]
+        elif (
+            node.op_type not in MAC_OPS
+            and all(not name or name in values for name in node.input)
+            and not (node.op_type == "Constant" and prod(node.attribute[0].t.dims) > _KEEP_VALUES_UP_TO)
+        ):
             outputs = _evaluate(model, node, values)
         if outputs is None:
             kept.append(node)
@@ -256,8 +264,12 @@ def _evaluate(model, node, values: dict) -> list | None:
     from onnx.reference import ReferenceEvaluator
 
     inputs = [name for name in node.input if name]
-    graph = helper.make_graph([node], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(values[n].dtype), values[n].shape)
-                                                for n in inputs], [helper.make_value_info(n, helper.TypeProto()) for n in node.output])  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "fold",
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(values[n].dtype), values[n].shape) for n in inputs],
+        [helper.make_value_info(n, helper.TypeProto()) for n in node.output],
+    )
     try:
         return ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {n: values[n] for n in inputs})
     except Exception:  # noqa: BLE001 -- an op it lacks, or a node that computes nothing small

@@ -21,7 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from zoocheck.converters.graph.rewrites.conformance import declare_initializers_as_inputs
-from zoocheck.converters.graph.rewrites.onnx_graph import CEIL_MODE_OPSET, CLIP_INPUTS_OPSET, HARDSWISH_OPSET, LAYER_NORM_OPSET, PAD_INPUTS_OPSET
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    CEIL_MODE_OPSET,
+    CLIP_INPUTS_OPSET,
+    HARDSWISH_OPSET,
+    LAYER_NORM_OPSET,
+    PAD_INPUTS_OPSET,
+)
 from zoocheck.converters.normalize import BATCH_DIM, INPUT_NAME, OUTPUT_NAME
 
 #: Spatial input dimensions are symbolic: a canonical graph is a function of the architecture, not
@@ -55,16 +61,31 @@ class Builder:
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attrs))
         return output
 
-    def conv(self, layer: str, x: str, cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1,
-             pads: tuple[int, int, int, int] | None = None) -> str:  # fmt: skip
+    def conv(
+        self,
+        layer: str,
+        x: str,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int = 1,
+        groups: int = 1,
+        pads: tuple[int, int, int, int] | None = None,
+    ) -> str:
         """``pads``: (top, left, bottom, right), by default (k - 1) // 2 on every side."""
         top, left, bottom, right = pads if pads is not None else ((kernel - 1) // 2,) * 4
         weight = self._param(f"{layer}.weight", (cout, cin // groups, kernel, kernel))
         bias = self._param(f"{layer}.bias", (cout,))
         return self._node(
-            "Conv", layer, [x, weight, bias],
-            dilations=[1, 1], group=groups, kernel_shape=[kernel, kernel], pads=[top, left, bottom, right], strides=[stride, stride],
-        )  # fmt: skip
+            "Conv",
+            layer,
+            [x, weight, bias],
+            dilations=[1, 1],
+            group=groups,
+            kernel_shape=[kernel, kernel],
+            pads=[top, left, bottom, right],
+            strides=[stride, stride],
+        )
 
     def affine(self, layer: str, x: str, channels: int) -> str:
         """A batch norm no convolution precedes, as per-channel scale then shift."""
@@ -159,7 +180,9 @@ class Builder:
         declared once with its values."""
         if all(t.name != name for t in self.initializers):
             dims = [] if isinstance(values, int) else [len(values)]
-            self.initializers.append(self.onnx.helper.make_tensor(name, self.onnx.TensorProto.INT64, dims, [values] if isinstance(values, int) else values))
+            self.initializers.append(
+                self.onnx.helper.make_tensor(name, self.onnx.TensorProto.INT64, dims, [values] if isinstance(values, int) else values)
+            )
         return name
 
     def reshape(self, name: str, x: str, shape: list[int]) -> str:
@@ -207,7 +230,9 @@ class Builder:
         """The exact GELU as torch.onnx writes it (no ``Gelu`` op before opset 20, and not at 20
         either): ``x * (erf(x / sqrt(2)) + 1) * 0.5``, nodes ``<name>.div``, ``.erf``, ``.add``,
         ``.mul`` and ``<name>``, the constants shared."""
-        erf = self._node("Erf", f"{name}.erf", [self._node("Div", f"{name}.div", [x, self._constant("gelu.sqrt2", float(np.float32(np.sqrt(2.0))))])])
+        erf = self._node(
+            "Erf", f"{name}.erf", [self._node("Div", f"{name}.div", [x, self._constant("gelu.sqrt2", float(np.float32(np.sqrt(2.0))))])]
+        )
         shifted = self._node("Add", f"{name}.add", [erf, self._constant("gelu.one", 1.0)])
         return self._node("Mul", name, [self._node("Mul", f"{name}.mul", [x, shifted]), self._constant("gelu.half", 0.5)])
 
@@ -218,8 +243,12 @@ class Builder:
         """Split along axis 0 into one-element pieces, each squeezed (torch.onnx's ``unbind(0)``):
         the Squeeze nodes are ``<name>.<part>``."""
         pieces = [f"{name}.{part}.piece" for part in parts]
-        self.nodes.append(self.onnx.helper.make_node("Split", [x, self.int_constant(f"{name}.sizes", [1] * len(parts))], pieces, name=name, axis=0))
-        return [self._node("Squeeze", f"{name}.{part}", [piece, self.int_constant("squeeze.axes", [0])]) for part, piece in zip(parts, pieces)]
+        self.nodes.append(
+            self.onnx.helper.make_node("Split", [x, self.int_constant(f"{name}.sizes", [1] * len(parts))], pieces, name=name, axis=0)
+        )
+        return [
+            self._node("Squeeze", f"{name}.{part}", [piece, self.int_constant("squeeze.axes", [0])]) for part, piece in zip(parts, pieces)
+        ]
 
     def gather(self, name: str, x: str, index: int, axis: int) -> str:
         return self._node("Gather", name, [x, self.int_constant(f"{name}.index", index)], axis=axis)

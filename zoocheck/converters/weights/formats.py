@@ -48,6 +48,8 @@ def write_weights(entry: Entry, params: dict[str, np.ndarray], path: Path, *, fm
     fmt = fmt or (entry.weights.format if entry.weights is not None else source.weights_format)
     writers = dict(source.checkpoint_writers)
     if fmt not in writers:
-        raise ValueError(f"{entry.key}: no canonical-weights writer for format {fmt!r} (source {source.name} writes: {', '.join(writers) or 'none'})")
+        raise ValueError(
+            f"{entry.key}: no canonical-weights writer for format {fmt!r} (source {source.name} writes: {', '.join(writers) or 'none'})"
+        )
     module, _, function = writers[fmt].partition(":")
     return getattr(importlib.import_module(module), function)(entry, params, Path(path), **options)

@@ -119,8 +119,15 @@ def random_weights(arch: Architecture, seed: int, input_size: int = 224) -> dict
     return params
 
 
-def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: Callable, seed: int, input_size: int,
-               branch_ends: Sequence[str] = (), classifier: str = "fc") -> dict[str, np.ndarray]:  # fmt: skip
+def calibrated(
+    arch: Architecture,
+    shapes: dict[str, tuple[int, ...]],
+    forward: Callable,
+    seed: int,
+    input_size: int,
+    branch_ends: Sequence[str] = (),
+    classifier: str = "fc",
+) -> dict[str, np.ndarray]:
     """The scheme above for a family: ``shapes`` its canonical parameters (batch norms as
     ``<module>.weight/bias/running_mean/running_var``, convolutions 4-d ``weight``), ``forward``
     its numpy forward (``forward(arch, params, x, measure=, features=, dtype=)``: ``measure(bn,
@@ -165,7 +172,9 @@ def calibrated(arch: Architecture, shapes: dict[str, tuple[int, ...]], forward: 
     return {k: v.astype(np.float32) for k, v in params.items()}
 
 
-def spread_heads(arch: Architecture, params: dict[str, np.ndarray], forward: Callable, seed: int, input_size: int, heads: tuple[str, ...] = ("fc",)) -> None:
+def spread_heads(
+    arch: Architecture, params: dict[str, np.ndarray], forward: Callable, seed: int, input_size: int, heads: tuple[str, ...] = ("fc",)
+) -> None:
     """The scheme's classifier step for each head, in place: ``forward`` (the family's numpy
     forward) on the second calibration batch gives the features each head reads, in order, and
     ``spread_classifier`` its weight (a DeiT's distillation head beside its class head)."""

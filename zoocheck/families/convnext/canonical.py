@@ -74,8 +74,12 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
         c, hidden = b.channels, MLP_RATIO * b.channels
         if b.index == 0 and b.stage > 1:
             norm(f"stage{b.stage}.downsample.norm", dims[b.stage - 2])
-            shapes.update({f"stage{b.stage}.downsample.conv.weight": (c, dims[b.stage - 2], DOWNSAMPLE, DOWNSAMPLE),
-                           f"stage{b.stage}.downsample.conv.bias": (c,)})  # fmt: skip
+            shapes.update(
+                {
+                    f"stage{b.stage}.downsample.conv.weight": (c, dims[b.stage - 2], DOWNSAMPLE, DOWNSAMPLE),
+                    f"stage{b.stage}.downsample.conv.bias": (c,),
+                }
+            )
         shapes.update({f"{b.prefix}.dw.weight": (c, 1, DW_KERNEL, DW_KERNEL), f"{b.prefix}.dw.bias": (c,)})
         norm(f"{b.prefix}.norm", c)
         shapes.update({f"{b.prefix}.fc1.weight": (hidden, c), f"{b.prefix}.fc1.bias": (hidden,)})
@@ -142,8 +146,9 @@ def patchify(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return patches @ kernel + bias.astype(x.dtype)
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, features: list | None = None,
-            dtype: type = np.float64, **_hooks) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, features: list | None = None, dtype: type = np.float64, **_hooks
+) -> np.ndarray:
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype`` (channels
     last); ``features`` gets the normalised pooled features ``fc`` sees. No batch norm: the
     ``measure`` hook of the other families' forwards has nothing to measure."""

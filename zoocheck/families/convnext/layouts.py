@@ -30,7 +30,9 @@ from zoocheck.zoo_registry.types import Architecture
 TIMM_CONV_MLP = frozenset({"zepto", "atto", "femto", "pico", "nano"})
 
 
-def _renamed(params: dict[str, np.ndarray], names: dict[str, str], shapes: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+def _renamed(
+    params: dict[str, np.ndarray], names: dict[str, str], shapes: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, np.ndarray]:
     """``params`` under ``names`` (canonical name -> framework name), reshaped where ``shapes``
     (framework name -> shape) says."""
     shapes = shapes or {}
@@ -70,8 +72,14 @@ def _leaf_names(params: dict[str, np.ndarray], modules: dict[str, str], leaves: 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     units = {"dw": "block.0", "norm": "block.2", "fc1": "block.3", "fc2": "block.5", "layer_scale": "layer_scale"}
-    modules = _modules(arch, ("features.0.0", "features.0.1"), lambda s: (f"features.{2 * s - 2}.0", f"features.{2 * s - 2}.1"),
-                       lambda s, i: f"features.{2 * s - 1}.{i}", units, ("classifier.0", "classifier.2"))  # fmt: skip
+    modules = _modules(
+        arch,
+        ("features.0.0", "features.0.1"),
+        lambda s: (f"features.{2 * s - 2}.0", f"features.{2 * s - 2}.1"),
+        lambda s, i: f"features.{2 * s - 1}.{i}",
+        units,
+        ("classifier.0", "classifier.2"),
+    )
     names = _leaf_names(params, modules, {"layer_scale.weight": "layer_scale"})
     shapes = {names[k]: (v.shape[0], 1, 1) for k, v in params.items() if k.endswith(".layer_scale.weight")}
     return _renamed(params, names, shapes)
@@ -79,8 +87,14 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
 
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     units = {"dw": "conv_dw", "norm": "norm", "fc1": "mlp.fc1", "grn": "mlp.grn", "fc2": "mlp.fc2", "layer_scale": "gamma"}
-    modules = _modules(arch, ("stem.0", "stem.1"), lambda s: (f"stages.{s - 1}.downsample.0", f"stages.{s - 1}.downsample.1"),
-                       lambda s, i: f"stages.{s - 1}.blocks.{i}", units, ("head.norm", "head.fc"))  # fmt: skip
+    modules = _modules(
+        arch,
+        ("stem.0", "stem.1"),
+        lambda s: (f"stages.{s - 1}.downsample.0", f"stages.{s - 1}.downsample.1"),
+        lambda s, i: f"stages.{s - 1}.blocks.{i}",
+        units,
+        ("head.norm", "head.fc"),
+    )
     names = _leaf_names(params, modules, {"layer_scale.weight": "gamma"})
     shapes = {}
     if arch.structure.size in TIMM_CONV_MLP:
@@ -89,8 +103,22 @@ def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "")
 
 
 def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    units = {"dw": "depthwise_conv", "norm": "norm", "fc1": "pointwise_conv1", "grn": "grn", "fc2": "pointwise_conv2", "layer_scale": "gamma"}
-    modules = _modules(arch, ("backbone.downsample_layers.0.0", "backbone.downsample_layers.0.1"),
-                       lambda s: (f"backbone.downsample_layers.{s - 1}.0", f"backbone.downsample_layers.{s - 1}.1"),
-                       lambda s, i: f"backbone.stages.{s - 1}.{i}", units, ("backbone.norm3", "head.fc"))  # fmt: skip
-    return _renamed(params, _leaf_names(params, modules, {"layer_scale.weight": "gamma", "grn.weight": "grn.gamma", "grn.bias": "grn.beta"}))
+    units = {
+        "dw": "depthwise_conv",
+        "norm": "norm",
+        "fc1": "pointwise_conv1",
+        "grn": "grn",
+        "fc2": "pointwise_conv2",
+        "layer_scale": "gamma",
+    }
+    modules = _modules(
+        arch,
+        ("backbone.downsample_layers.0.0", "backbone.downsample_layers.0.1"),
+        lambda s: (f"backbone.downsample_layers.{s - 1}.0", f"backbone.downsample_layers.{s - 1}.1"),
+        lambda s, i: f"backbone.stages.{s - 1}.{i}",
+        units,
+        ("backbone.norm3", "head.fc"),
+    )
+    return _renamed(
+        params, _leaf_names(params, modules, {"layer_scale.weight": "gamma", "grn.weight": "grn.gamma", "grn.bias": "grn.beta"})
+    )

@@ -76,10 +76,16 @@ class ConvNeXt(nn.Module):
     def __init__(self, spec: ConvNeXtSpec):
         super().__init__()
         dims = spec.dims
-        self.downsample_layers = nn.ModuleList([nn.Sequential(nn.Conv2d(3, dims[0], STEM_PATCH, STEM_PATCH), LayerNorm2d(dims[0], eps=DEFAULT_NORM_EPS))])
-        self.downsample_layers.extend(nn.Sequential(LayerNorm2d(dims[s - 1], eps=DEFAULT_NORM_EPS), nn.Conv2d(dims[s - 1], dims[s], DOWNSAMPLE, DOWNSAMPLE))
-                                      for s in range(1, len(dims)))  # fmt: skip
-        self.stages = nn.ModuleList(nn.Sequential(*(ConvNeXtBlock(c, spec.grn, spec.layer_scale) for _ in range(depth))) for depth, c in zip(spec.depths, dims))
+        self.downsample_layers = nn.ModuleList(
+            [nn.Sequential(nn.Conv2d(3, dims[0], STEM_PATCH, STEM_PATCH), LayerNorm2d(dims[0], eps=DEFAULT_NORM_EPS))]
+        )
+        self.downsample_layers.extend(
+            nn.Sequential(LayerNorm2d(dims[s - 1], eps=DEFAULT_NORM_EPS), nn.Conv2d(dims[s - 1], dims[s], DOWNSAMPLE, DOWNSAMPLE))
+            for s in range(1, len(dims))
+        )
+        self.stages = nn.ModuleList(
+            nn.Sequential(*(ConvNeXtBlock(c, spec.grn, spec.layer_scale) for _ in range(depth))) for depth, c in zip(spec.depths, dims)
+        )
         self.norm3 = LayerNorm2d(dims[-1], eps=DEFAULT_NORM_EPS)
         self.feat_dim = dims[-1]
 

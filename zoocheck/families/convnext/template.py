@@ -97,7 +97,9 @@ def build_template(spec: ConvNeXtSpec, num_classes: int, *, opset: int, graph_na
     except ValueError as exc:
         raise NoCanonicalForm(str(exc)) from None
     if opset < LAYER_NORM_OPSET:
-        raise NoCanonicalForm(f"{spec.id}: the canonical ConvNeXt graph needs LayerNormalization (opset {LAYER_NORM_OPSET} or later), not opset {opset}")
+        raise NoCanonicalForm(
+            f"{spec.id}: the canonical ConvNeXt graph needs LayerNormalization (opset {LAYER_NORM_OPSET} or later), not opset {opset}"
+        )
     b = _ConvNeXtBuilder(opset)
     dims, eps = spec.dims, spec.norm_eps
     x = b.conv("stem.conv", INPUT_NAME, 3, dims[0], STEM_PATCH, STEM_PATCH, pads=(0, 0, 0, 0))

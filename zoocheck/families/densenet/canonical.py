@@ -106,8 +106,15 @@ def layer_outputs(arch: Architecture) -> dict[str, str]:
     return out
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-            features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    measure: BatchNormHook | None = None,
+    features: list | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype``;
     ``measure`` and ``features`` as the ResNet family's forward takes them (before each batch norm,
     channels last; the pooled features ``fc`` sees)."""

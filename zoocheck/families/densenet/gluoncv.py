@@ -27,7 +27,6 @@ def network(arch: Architecture):
     require_fields(spec, GLUONCV_FIELDS, "GluonCV's DenseNet", "GluonCV")
     import_mxnet()
     from mxnet.gluon.model_zoo.vision import DenseNet
-
     from mxnet.gluon.nn import GlobalAvgPool2D
 
     net = DenseNet(spec.init_features, spec.growth_rate, list(spec.blocks), bn_size=spec.bn_size, classes=arch.num_classes)

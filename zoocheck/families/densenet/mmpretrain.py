@@ -27,8 +27,12 @@ MMPRETRAIN = {"stem": "7x7", "blur_pool": False}
 def backbone_config(spec: DenseNetSpec) -> dict:
     """The mmpretrain backbone config ``spec`` is; NoBuilder for one mmpretrain does not build."""
     require_fields(spec, MMPRETRAIN, "mmpretrain's DenseNet", "mmpretrain")
-    return {"type": "DenseNet", "arch": {"growth_rate": spec.growth_rate, "depths": list(spec.blocks), "init_channels": spec.init_features},
-            "bn_size": spec.bn_size, "norm_cfg": {"type": "BN", "eps": spec.bn_eps}}  # fmt: skip
+    return {
+        "type": "DenseNet",
+        "arch": {"growth_rate": spec.growth_rate, "depths": list(spec.blocks), "init_channels": spec.init_features},
+        "bn_size": spec.bn_size,
+        "norm_cfg": {"type": "BN", "eps": spec.bn_eps},
+    }
 
 
 class DenseLayer(nn.Module):
@@ -59,8 +63,12 @@ class DenseNet(nn.Module):
     def __init__(self, spec: DenseNetSpec):
         super().__init__()
         eps, channels = spec.bn_eps, spec.init_features
-        self.stem = nn.Sequential(nn.Conv2d(3, channels, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(channels, eps=eps), nn.ReLU(),
-                                  nn.MaxPool2d(3, stride=2, padding=1))  # fmt: skip
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, channels, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(channels, eps=eps),
+            nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
         self.stages, self.transitions = nn.ModuleList(), nn.ModuleList()
         for i, layers in enumerate(spec.blocks):
             self.stages.append(DenseBlock(layers, channels, spec.growth_rate, spec.bn_size, eps))

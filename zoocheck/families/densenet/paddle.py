@@ -10,7 +10,7 @@ network): ``conv1_func`` (the 7x7/2 stem: conv, BN, ReLU), ``db_conv_<b>.conv<b>
 
 from __future__ import annotations
 
-from zoocheck.converters.paddle_layers import F, ConvBN, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields
 from zoocheck.families.densenet.spec import DenseNetSpec
 
 SOURCE_FILE = "model_zoo/densenet.py"

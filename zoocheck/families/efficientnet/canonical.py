@@ -160,8 +160,14 @@ def skeleton_parameter_shapes(net: Skeleton, num_classes: int) -> dict[str, tupl
                 conv_bn(f"{p}.expand", f"{p}.expand_bn", b.cin, b.mid, 1)
             conv_bn(f"{p}.dw", f"{p}.dw_bn", b.mid, b.mid, b.kernel, groups=b.mid)
         if b.squeeze:
-            shapes.update({f"{p}.se.reduce.weight": (b.squeeze, b.mid, 1, 1), f"{p}.se.reduce.bias": (b.squeeze,),
-                           f"{p}.se.expand.weight": (b.mid, b.squeeze, 1, 1), f"{p}.se.expand.bias": (b.mid,)})  # fmt: skip
+            shapes.update(
+                {
+                    f"{p}.se.reduce.weight": (b.squeeze, b.mid, 1, 1),
+                    f"{p}.se.reduce.bias": (b.squeeze,),
+                    f"{p}.se.expand.weight": (b.mid, b.squeeze, 1, 1),
+                    f"{p}.se.expand.bias": (b.mid,),
+                }
+            )
         if b.projects:
             conv_bn(f"{p}.project", f"{p}.project_bn", b.mid, b.cout, 1)
     conv_bn("head.conv", "head.bn", net.blocks[-1].cout, net.head, 1)
@@ -192,8 +198,15 @@ def sigmoid(y: np.ndarray) -> np.ndarray:
     return (0.5 * (1 + np.tanh(0.5 * y))).astype(y.dtype, copy=False)
 
 
-def skeleton_forward(net: Skeleton, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-                     features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+def skeleton_forward(
+    net: Skeleton,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    measure: BatchNormHook | None = None,
+    features: list | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
     """``net``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype`` ("same"
     padding at ``x``'s size); ``measure`` and ``features`` as the ResNet family's forward takes
     them (before each batch norm, channels last; the pooled features ``fc`` sees)."""

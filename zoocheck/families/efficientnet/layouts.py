@@ -35,7 +35,14 @@ from zoocheck.zoo_registry.types import Architecture
 _TIMM_UNITS = {"expand": "conv_pw", "expand_bn": "bn1", "dw": "conv_dw", "dw_bn": "bn2", "se.reduce": "se.conv_reduce",
                "se.expand": "se.conv_expand", "project": "conv_pwl", "project_bn": "bn3"}  # fmt: skip
 #: timm's depthwise-separable block (expansion 1)
-_TIMM_DS_UNITS = {"dw": "conv_dw", "dw_bn": "bn1", "se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand", "project": "conv_pw", "project_bn": "bn2"}
+_TIMM_DS_UNITS = {
+    "dw": "conv_dw",
+    "dw_bn": "bn1",
+    "se.reduce": "se.conv_reduce",
+    "se.expand": "se.conv_expand",
+    "project": "conv_pw",
+    "project_bn": "bn2",
+}
 #: timm's EdgeResidual (a fused block with a project) and ConvBnAct (a fused block of one conv)
 _TIMM_EDGE_UNITS = {"fused": "conv_exp", "fused_bn": "bn1", "project": "conv_pwl", "project_bn": "bn2"}
 _TIMM_CONV_UNITS = {"fused": "conv", "fused_bn": "bn1"}
@@ -68,7 +75,6 @@ def timm_modules(net: Skeleton) -> dict[str, str]:
             units = _TIMM_UNITS if b.expands else _TIMM_DS_UNITS
         out.update({f"{b.prefix}.{unit}": f"blocks.{b.stage - 1}.{b.index}.{name}" for unit, name in units.items()})
     return out
-
 
 
 _EFFICIENTNET_PYTORCH_UNITS = {"expand": "_expand_conv", "expand_bn": "_bn0", "dw": "_depthwise_conv", "dw_bn": "_bn1",

@@ -71,7 +71,7 @@ class EfficientNet(nn.Module):
         super().__init__()
         stages = scaled_stages(spec.width, spec.depth)
         conv = dict(eps=spec.bn_eps, same_padding=True)
-        (kernel, cin, _, stride, _), = stages[0]
+        ((kernel, cin, _, stride, _),) = stages[0]
         self.layers = nn.ModuleList([ConvModule(3, cin, kernel, stride, act="Swish", **conv)])
         for stage in stages[1:-1]:
             blocks = []
@@ -81,7 +81,7 @@ class EfficientNet(nn.Module):
                 blocks.append(InvertedResidual(cin, cout, mid, kernel, stride, se, "Swish", **conv))
                 cin = cout
             self.layers.append(nn.Sequential(*blocks))
-        (kernel, self.feat_dim, _, stride, _), = stages[-1]
+        ((kernel, self.feat_dim, _, stride, _),) = stages[-1]
         self.layers.append(ConvModule(cin, self.feat_dim, kernel, stride, act="Swish", **conv))
 
     def forward(self, x):

@@ -39,8 +39,15 @@ class Conv(nn.Layer):
         # a stride-1 conv of odd kernel pads (k - 1) / 2 on every side in both paddings
         self._same = same and stride > 1
         self._kernel, self._stride = kernel, stride
-        self._conv = nn.Conv2D(cin, cout, kernel, stride=stride, padding=0 if self._same else (kernel - 1) // 2, groups=groups,
-                               bias_attr=None if bias else False)  # fmt: skip
+        self._conv = nn.Conv2D(
+            cin,
+            cout,
+            kernel,
+            stride=stride,
+            padding=0 if self._same else (kernel - 1) // 2,
+            groups=groups,
+            bias_attr=None if bias else False,
+        )
 
     def forward(self, x):
         if not self._same:
@@ -55,7 +62,9 @@ class Conv(nn.Layer):
 class ConvBN(nn.Layer):
     """PaddleClas's ``ConvBNLayer``: ``_conv`` (a ``Conv``) then ``_bn``."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, *, groups: int = 1, spec: EfficientNetSpec, act: str | None = "swish"):
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int = 1, *, groups: int = 1, spec: EfficientNetSpec, act: str | None = "swish"
+    ):
         super().__init__()
         self._conv = Conv(cin, cout, kernel, stride, groups=groups, same=spec.padding == "same")
         self._bn = nn.BatchNorm2D(cout, epsilon=spec.bn_eps)

@@ -46,7 +46,13 @@ DEFAULT_BN_EPS = 1e-5
 #: the B0 block table (the paper's Table 1), before width and depth scaling: per stage (kernel,
 #: repeats, stride of its first block, expansion, output channels); stem 32 and head 1280 channels
 BLOCKS: tuple[tuple[int, int, int, int, int], ...] = (
-    (3, 1, 1, 1, 16), (3, 2, 2, 6, 24), (5, 2, 2, 6, 40), (3, 3, 2, 6, 80), (5, 3, 1, 6, 112), (5, 4, 2, 6, 192), (3, 1, 1, 6, 320),
+    (3, 1, 1, 1, 16),
+    (3, 2, 2, 6, 24),
+    (5, 2, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (5, 3, 1, 6, 112),
+    (5, 4, 2, 6, 192),
+    (3, 1, 1, 6, 320),
 )
 STEM_CHANNELS, HEAD_CHANNELS = 32, 1280
 

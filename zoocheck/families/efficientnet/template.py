@@ -55,7 +55,10 @@ def build_skeleton(draw: Callable[[], Skeleton], num_classes: int, *, opset: int
         else:
             if block.expands:
                 y = act(f"{p}.expand", b.conv(f"{p}.expand", y, block.cin, block.mid, 1))
-            y = act(f"{p}.dw", b.conv(f"{p}.dw", y, block.mid, block.mid, block.kernel, block.stride, groups=block.mid, pads=strided.get(f"{p}.dw")))
+            y = act(
+                f"{p}.dw",
+                b.conv(f"{p}.dw", y, block.mid, block.mid, block.kernel, block.stride, groups=block.mid, pads=strided.get(f"{p}.dw")),
+            )
         if block.squeeze:
             gate = act(f"{p}.se.reduce", b.conv(f"{p}.se.reduce", b.global_pool(f"{p}.se.pool", y), block.mid, block.squeeze, 1))
             gate = b.sigmoid(f"{p}.se.gate", b.conv(f"{p}.se.expand", gate, block.squeeze, block.mid, 1))

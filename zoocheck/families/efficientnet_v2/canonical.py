@@ -50,8 +50,20 @@ def skeleton(spec: EfficientNetV2Spec) -> Skeleton:
         for index in range(math.ceil(repeats * depth)):
             fused = kind != "mbconv"
             mid = cout if kind == "conv" else cin * expansion
-            out.append(Block(stage, index, cin, mid, cout, kernel, stride if index == 0 else 1, cin // 4 if se else 0,
-                             fused=fused, projects=kind != "conv"))  # fmt: skip
+            out.append(
+                Block(
+                    stage,
+                    index,
+                    cin,
+                    mid,
+                    cout,
+                    kernel,
+                    stride if index == 0 else 1,
+                    cin // 4 if se else 0,
+                    fused=fused,
+                    projects=kind != "conv",
+                )
+            )
             cin = cout
     return Skeleton(spec.id, stem, tuple(out), width(scaling.head), spec.bn_eps, spec.padding)
 

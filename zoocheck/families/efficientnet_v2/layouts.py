@@ -28,12 +28,24 @@ def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "")
 #: project), InvertedResidual
 _MMPRETRAIN_CONV_UNITS = {"fused": ""}
 _MMPRETRAIN_EDGE_UNITS = {"fused": "conv1.", "project": "conv2."}
-_MMPRETRAIN_MBCONV_UNITS = {"expand": "expand_conv.", "dw": "depthwise_conv.", "se.reduce": "se.conv1.", "se.expand": "se.conv2.", "project": "linear_conv."}
+_MMPRETRAIN_MBCONV_UNITS = {
+    "expand": "expand_conv.",
+    "dw": "depthwise_conv.",
+    "se.reduce": "se.conv1.",
+    "se.expand": "se.conv2.",
+    "project": "linear_conv.",
+}
 
 
 def mmpretrain_modules(net: Skeleton) -> dict[str, str]:
     head = f"backbone.layers.{net.blocks[-1].stage + 1}"
-    out = {"stem.conv": "backbone.layers.0.conv", "stem.bn": "backbone.layers.0.bn", "head.conv": f"{head}.conv", "head.bn": f"{head}.bn", "fc": "head.fc"}
+    out = {
+        "stem.conv": "backbone.layers.0.conv",
+        "stem.bn": "backbone.layers.0.bn",
+        "head.conv": f"{head}.conv",
+        "head.bn": f"{head}.bn",
+        "fc": "head.fc",
+    }
     for b in net.blocks:
         units = _MMPRETRAIN_MBCONV_UNITS if not b.fused else _MMPRETRAIN_EDGE_UNITS if b.projects else _MMPRETRAIN_CONV_UNITS
         for unit, module in units.items():

@@ -14,14 +14,14 @@ form for is refused (``NoBuilder``) naming it. Imported only to build a network:
 
 from __future__ import annotations
 
+from mxnet.gluon import nn  # noqa: E402  (MXNet imported by mobilenet_v3.gluoncv)
+from mxnet.gluon.block import HybridBlock  # noqa: E402
+
 from zoocheck.converters.base import require_fields
 from zoocheck.families.mobilenet_v2.spec import CHANNELS, MobileNetV2Spec
 from zoocheck.families.mobilenet_v3.gluoncv import ReLU6
 from zoocheck.families.mobilenet_v3.spec import round_channels
 from zoocheck.zoo_registry.types import Architecture
-
-from mxnet.gluon import nn  # noqa: E402  (MXNet imported by mobilenet_v3.gluoncv)
-from mxnet.gluon.block import HybridBlock  # noqa: E402
 
 #: expansion, repeats and first stride of the seven stages (the paper's table, GluonCV's lists)
 STAGES = ((1, 1, 1), (6, 2, 2), (6, 3, 2), (6, 4, 2), (6, 3, 1), (6, 3, 2), (6, 1, 1))

@@ -34,8 +34,14 @@ def _torchvision_modules(arch: Architecture) -> dict[str, str]:
         e = int(b.expand)
         if b.expand:
             out.update({f"{b.prefix}.expand": f"features.{n}.conv.0.0", f"{b.prefix}.expand_bn": f"features.{n}.conv.0.1"})
-        out.update({f"{b.prefix}.depthwise": f"features.{n}.conv.{e}.0", f"{b.prefix}.depthwise_bn": f"features.{n}.conv.{e}.1",
-                    f"{b.prefix}.project": f"features.{n}.conv.{e + 1}", f"{b.prefix}.project_bn": f"features.{n}.conv.{e + 2}"})  # fmt: skip
+        out.update(
+            {
+                f"{b.prefix}.depthwise": f"features.{n}.conv.{e}.0",
+                f"{b.prefix}.depthwise_bn": f"features.{n}.conv.{e}.1",
+                f"{b.prefix}.project": f"features.{n}.conv.{e + 1}",
+                f"{b.prefix}.project_bn": f"features.{n}.conv.{e + 2}",
+            }
+        )
     return out
 
 
@@ -43,7 +49,14 @@ def timm_block_units(expand: bool) -> dict[str, str]:
     """Canonical unit -> timm's module of an inverted-residual block (``InvertedResidual``, or
     ``DepthwiseSeparableConv`` without an expansion)."""
     if expand:
-        return {"expand": "conv_pw", "expand_bn": "bn1", "depthwise": "conv_dw", "depthwise_bn": "bn2", "project": "conv_pwl", "project_bn": "bn3"}
+        return {
+            "expand": "conv_pw",
+            "expand_bn": "bn1",
+            "depthwise": "conv_dw",
+            "depthwise_bn": "bn2",
+            "project": "conv_pwl",
+            "project_bn": "bn3",
+        }
     return {"depthwise": "conv_dw", "depthwise_bn": "bn1", "project": "conv_pw", "project_bn": "bn2"}
 
 

@@ -11,7 +11,7 @@ truncated (``int(c * scale)``) and an expansion conv in the first block too.
 
 from __future__ import annotations
 
-from zoocheck.converters.paddle_layers import F, ConvBN, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v2.spec import CHANNELS, MobileNetV2Spec, round_channels
 

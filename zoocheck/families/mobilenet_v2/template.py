@@ -30,7 +30,9 @@ def build_template(spec: MobileNetV2Spec, num_classes: int, *, opset: int, graph
         y = x
         if block.expand:
             y = act(f"{block.prefix}.expand", b.conv(f"{block.prefix}.expand", y, block.cin, block.mid, 1))
-        y = act(f"{block.prefix}.depthwise", b.conv(f"{block.prefix}.depthwise", y, block.mid, block.mid, 3, block.stride, groups=block.mid))
+        y = act(
+            f"{block.prefix}.depthwise", b.conv(f"{block.prefix}.depthwise", y, block.mid, block.mid, 3, block.stride, groups=block.mid)
+        )
         y = b.conv(f"{block.prefix}.project", y, block.mid, block.cout, 1)
         x = b.add(f"{block.prefix}.add", x, y) if block.skip else y
     features = head_channels(spec)

@@ -66,7 +66,9 @@ def blocks(spec: MobileNetV3Spec) -> list[Block]:
     for n, ((kernel, _, channels, se, act, stride), mid) in enumerate(zip(BLOCKS[spec.variant], mids), start=1):
         cout = round_channels(channels * spec.width)
         squeeze = (mid // 4 if spec.se_rounding == "floor" else round_channels(mid // 4)) if se else 0
-        out.append(Block(f"block{n}", kernel, cin, mid, cout, stride, squeeze, act, spec.expand_always or mid != cin, stride == 1 and cin == cout))
+        out.append(
+            Block(f"block{n}", kernel, cin, mid, cout, stride, squeeze, act, spec.expand_always or mid != cin, stride == 1 and cin == cout)
+        )
         cin = cout
     return out
 
@@ -92,8 +94,14 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
             conv_bn(f"{b.prefix}.expand", f"{b.prefix}.expand_bn", b.cin, b.mid, 1)
         conv_bn(f"{b.prefix}.depthwise", f"{b.prefix}.depthwise_bn", b.mid, b.mid, b.kernel, b.mid)
         if b.se:
-            shapes.update({f"{b.prefix}.se.reduce.weight": (b.se, b.mid, 1, 1), f"{b.prefix}.se.reduce.bias": (b.se,),
-                           f"{b.prefix}.se.expand.weight": (b.mid, b.se, 1, 1), f"{b.prefix}.se.expand.bias": (b.mid,)})  # fmt: skip
+            shapes.update(
+                {
+                    f"{b.prefix}.se.reduce.weight": (b.se, b.mid, 1, 1),
+                    f"{b.prefix}.se.reduce.bias": (b.se,),
+                    f"{b.prefix}.se.expand.weight": (b.mid, b.se, 1, 1),
+                    f"{b.prefix}.se.expand.bias": (b.mid,),
+                }
+            )
         conv_bn(f"{b.prefix}.project", f"{b.prefix}.project_bn", b.mid, b.cout, 1)
     last = last_channels(spec)
     conv_bn("head.conv", "head.bn", units[-1].cout, last, 1)
@@ -117,8 +125,15 @@ def hardswish(x: np.ndarray) -> np.ndarray:
     return x * hard_sigmoid(x)
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-            features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    measure: BatchNormHook | None = None,
+    features: list | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype``;
     ``measure`` and ``features`` as the ResNet family's forward takes them (before each batch norm,
     channels last; the features ``fc`` sees)."""

@@ -153,6 +153,8 @@ def network(arch: Architecture):
     """GluonCV's MobileNetV3 of ``arch`` (uninitialised, GluonCV's parameter names)."""
     spec = arch.structure
     if spec.variant not in BLOCKS:
-        raise NoBuilder(f"{arch.id}: GluonCV's MobileNetV3 builds no such network: variant {spec.variant!r} (it builds {' and '.join(BLOCKS)})")
+        raise NoBuilder(
+            f"{arch.id}: GluonCV's MobileNetV3 builds no such network: variant {spec.variant!r} (it builds {' and '.join(BLOCKS)})"
+        )
     require_fields(spec, GLUONCV_FIELDS, "GluonCV's MobileNetV3", "GluonCV")
     return MobileNetV3(spec, arch.num_classes)

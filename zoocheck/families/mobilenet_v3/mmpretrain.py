@@ -51,7 +51,9 @@ def backbone_config(spec: MobileNetV3Spec) -> dict:
     """The mmpretrain backbone config ``spec`` is; NoBuilder for one mmpretrain does not build."""
     require_fields(spec, {**MMPRETRAIN, "head_channels": HEAD_CHANNELS[spec.size]}, "mmpretrain's MobileNetV3", "mmpretrain")
     if (spec.variant, spec.width) not in ARCHS:
-        raise NoBuilder(f"{spec.id}: mmpretrain's MobileNetV3 has no {spec.variant} network of width {spec.width} (its archs: {', '.join(ARCHS.values())})")
+        raise NoBuilder(
+            f"{spec.id}: mmpretrain's MobileNetV3 has no {spec.variant} network of width {spec.width} (its archs: {', '.join(ARCHS.values())})"
+        )
     return {"type": "MobileNetV3", "arch": ARCHS[spec.variant, spec.width], "norm_cfg": {"type": "BN", "eps": spec.bn_eps}}
 
 

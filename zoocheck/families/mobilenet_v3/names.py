@@ -53,11 +53,12 @@ def timm(name: str) -> MobileNetV3Spec:
     width = percent / 100
     return MobileNetV3Spec(
         variant=f"{size}_minimal" if minimal else size,  # type: ignore[arg-type]
-        width=width, depth=_TIMM_DEEPER[percent] if deeper else 1.0,
+        width=width,
+        depth=_TIMM_DEEPER[percent] if deeper else 1.0,
         stem_channels=16 if width < 0.75 else round_channels(16 * width),
         bn_eps=TF_BN_EPS if tf else DEFAULT_BN_EPS,
         padding="same" if tf else "symmetric",
-    )  # fmt: skip
+    )
 
 
 _MMPRETRAIN = re.compile(r"^mobilenet-v3-(large|small)(?:-(050|075))?_(?:8xb128|3rdparty)_in1k$")
@@ -88,10 +89,17 @@ def paddleclas(name: str) -> MobileNetV3Spec:
         raise ValueError(f"{name!r} is not a PaddleClas MobileNetV3 name")
     width = float(f"{m[2]}.{m[3]}")
     return MobileNetV3Spec(
-        variant=m[1], width=width, stem_channels=round_channels(16 * width),  # type: ignore[arg-type]
-        head_channels=1280, head_bias=False, se_gate_slope=0.2, se_rounding="floor",
-        expand_always=True, eval_dropout_scale=0.8, expansion="scaled",
-    )  # fmt: skip
+        variant=m[1],
+        width=width,
+        stem_channels=round_channels(16 * width),  # type: ignore[arg-type]
+        head_channels=1280,
+        head_bias=False,
+        se_gate_slope=0.2,
+        se_rounding="floor",
+        expand_always=True,
+        eval_dropout_scale=0.8,
+        expansion="scaled",
+    )
 
 
 def gluoncv(name: str) -> MobileNetV3Spec:

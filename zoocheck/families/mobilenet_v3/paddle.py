@@ -13,7 +13,7 @@ and gated by ``hardsigmoid(slope=0.2, offset=0.5)``, an expansion conv in every 
 from __future__ import annotations
 
 from zoocheck.converters.base import NoBuilder
-from zoocheck.converters.paddle_layers import ACTIVATIONS, F, ConvBN, eval_dropout, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ACTIVATIONS, ConvBN, F, eval_dropout, nn, paddle, require_fields
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v3.spec import BLOCKS, MobileNetV3Spec, round_channels
 

@@ -64,19 +64,36 @@ HEAD_CHANNELS = {"large": 1280, "small": 1024}
 #: block's expanded width (960 / 576)
 BLOCKS: dict[str, tuple[tuple[int, int, int, bool, str, int], ...]] = {
     "large": (
-        (3, 16, 16, False, "relu", 1), (3, 64, 24, False, "relu", 2), (3, 72, 24, False, "relu", 1),
-        (5, 72, 40, True, "relu", 2), (5, 120, 40, True, "relu", 1), (5, 120, 40, True, "relu", 1),
-        (3, 240, 80, False, "hardswish", 2), (3, 200, 80, False, "hardswish", 1), (3, 184, 80, False, "hardswish", 1),
-        (3, 184, 80, False, "hardswish", 1), (3, 480, 112, True, "hardswish", 1), (3, 672, 112, True, "hardswish", 1),
-        (5, 672, 160, True, "hardswish", 2), (5, 960, 160, True, "hardswish", 1), (5, 960, 160, True, "hardswish", 1),
+        (3, 16, 16, False, "relu", 1),
+        (3, 64, 24, False, "relu", 2),
+        (3, 72, 24, False, "relu", 1),
+        (5, 72, 40, True, "relu", 2),
+        (5, 120, 40, True, "relu", 1),
+        (5, 120, 40, True, "relu", 1),
+        (3, 240, 80, False, "hardswish", 2),
+        (3, 200, 80, False, "hardswish", 1),
+        (3, 184, 80, False, "hardswish", 1),
+        (3, 184, 80, False, "hardswish", 1),
+        (3, 480, 112, True, "hardswish", 1),
+        (3, 672, 112, True, "hardswish", 1),
+        (5, 672, 160, True, "hardswish", 2),
+        (5, 960, 160, True, "hardswish", 1),
+        (5, 960, 160, True, "hardswish", 1),
     ),
     "small": (
-        (3, 16, 16, True, "relu", 2), (3, 72, 24, False, "relu", 2), (3, 88, 24, False, "relu", 1),
-        (5, 96, 40, True, "hardswish", 2), (5, 240, 40, True, "hardswish", 1), (5, 240, 40, True, "hardswish", 1),
-        (5, 120, 48, True, "hardswish", 1), (5, 144, 48, True, "hardswish", 1), (5, 288, 96, True, "hardswish", 2),
-        (5, 576, 96, True, "hardswish", 1), (5, 576, 96, True, "hardswish", 1),
+        (3, 16, 16, True, "relu", 2),
+        (3, 72, 24, False, "relu", 2),
+        (3, 88, 24, False, "relu", 1),
+        (5, 96, 40, True, "hardswish", 2),
+        (5, 240, 40, True, "hardswish", 1),
+        (5, 240, 40, True, "hardswish", 1),
+        (5, 120, 48, True, "hardswish", 1),
+        (5, 144, 48, True, "hardswish", 1),
+        (5, 288, 96, True, "hardswish", 2),
+        (5, 576, 96, True, "hardswish", 1),
+        (5, 576, 96, True, "hardswish", 1),
     ),
-}  # fmt: skip
+}
 
 
 def round_channels(channels: float, divisor: int = 8, round_limit: float = 0.9) -> int:

@@ -137,8 +137,14 @@ def _spec(arch: Architecture) -> ResNetSpec:
 IM2COL_MAX_COLUMNS = 256
 
 
-def conv2d(x: np.ndarray, w: np.ndarray, stride: int = 1, groups: int = 1, bias: np.ndarray | None = None,
-           pads: tuple[int, int, int, int] | None = None) -> np.ndarray:  # fmt: skip
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int = 1,
+    groups: int = 1,
+    bias: np.ndarray | None = None,
+    pads: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
     """NHWC convolution; ``w`` is [out, in/groups, k, k]; ``pads`` (top, left, bottom, right), by
     default k // 2 on every side (every conv of the family)."""
     n, h, width, _ = x.shape
@@ -205,7 +211,9 @@ def avg_pool_2x2(x: np.ndarray) -> np.ndarray:
 BatchNormHook = Callable[[str, np.ndarray], None]
 
 
-def batch_norm(params: dict[str, np.ndarray], name: str, y: np.ndarray, eps: float, dtype: type, measure: BatchNormHook | None) -> np.ndarray:
+def batch_norm(
+    params: dict[str, np.ndarray], name: str, y: np.ndarray, eps: float, dtype: type, measure: BatchNormHook | None
+) -> np.ndarray:
     """Inference batch norm ``name`` of NHWC ``y`` (``measure`` called first with its input), as the
     other families' numpy forwards compute it (this family's own, in ``dtype``, has a non-affine form)."""
     if measure is not None:
@@ -214,8 +222,15 @@ def batch_norm(params: dict[str, np.ndarray], name: str, y: np.ndarray, eps: flo
     return y * scale.astype(dtype) + (params[f"{name}.bias"] - params[f"{name}.running_mean"] * scale).astype(dtype)
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-            features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    measure: BatchNormHook | None = None,
+    features: list | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
     """``arch``'s logits for NCHW ``x``, computed from canonical ``params`` in ``dtype`` (float64
     by default: the reference; random weights calibrate in float32).
 
@@ -231,7 +246,10 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
         scale = (1.0 / np.sqrt(p[f"{name}.running_var"].astype(np.float64) + BN_EPS)).astype(dtype)
         shift = -p[f"{name}.running_mean"].astype(dtype) * scale
         if affine:
-            scale, shift = scale * p[f"{name}.weight"].astype(dtype), shift * p[f"{name}.weight"].astype(dtype) + p[f"{name}.bias"].astype(dtype)
+            scale, shift = (
+                scale * p[f"{name}.weight"].astype(dtype),
+                shift * p[f"{name}.weight"].astype(dtype) + p[f"{name}.bias"].astype(dtype),
+            )
         out = y * scale
         out += shift
         return out

@@ -81,13 +81,16 @@ def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str) ->
     for pair, role in units(arch):
         conv, norm = pair.split("|")
         if role.startswith("stem"):
-            target = scheme.stem[int(role[len("stem"):])]
+            target = scheme.stem[int(role[len("stem") :])]
         else:
             where, part = role.split("|")
             stage, index, number = map(int, where.split(","))
-            block = f"blocks.{number}" if scheme.name.startswith("legendary") else (
-                f"_conv{stage + 1}_{index}" if scheme.name == "wsl" else f"bb_{stage}_{index}")  # fmt: skip
-            target = f"{block}.{scheme.short if part == 'short' else scheme.units[int(part[len('branch'):])]}"
+            block = (
+                f"blocks.{number}"
+                if scheme.name.startswith("legendary")
+                else (f"_conv{stage + 1}_{index}" if scheme.name == "wsl" else f"bb_{stage}_{index}")
+            )
+            target = f"{block}.{scheme.short if part == 'short' else scheme.units[int(part[len('branch') :])]}"
         renames[conv] = f"{target}.{scheme.conv}"
         renames[norm] = f"{target}.{scheme.bn}"
     out = {}

@@ -14,5 +14,9 @@ from zoocheck.zoo_registry.types import Architecture
 
 def draw(arch: Architecture, seed: int, input_size: int) -> dict[str, np.ndarray]:
     spec = arch.structure
-    last = [] if spec.preact else [f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)]
+    last = (
+        []
+        if spec.preact
+        else [f"{prefix}.bn{branch_units(spec, stage, cin, stride)[-1][0]}" for stage, _, prefix, cin, stride in blocks(spec)]
+    )
     return calibrated(arch, parameter_shapes(arch), forward, seed, input_size, last)

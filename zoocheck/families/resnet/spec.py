@@ -169,8 +169,15 @@ _VARIANT_STRUCTURE: dict[str, dict] = {
 VARIANTS = tuple(_VARIANT_STRUCTURE)
 
 
-def resnet(depth: int, variant: str = "b", *, groups: int = 1, width_per_group: int = BASE_WIDTH,
-           layers: tuple[int, ...] | None = None, project_first: bool = False) -> ResNetSpec:  # fmt: skip
+def resnet(
+    depth: int,
+    variant: str = "b",
+    *,
+    groups: int = 1,
+    width_per_group: int = BASE_WIDTH,
+    layers: tuple[int, ...] | None = None,
+    project_first: bool = False,
+) -> ResNetSpec:
     """The spec a zoo means by depth + variant letter (+ ResNeXt groups/width, wide width).
 
     ``layers`` defaults to the standard table for ``depth``; ValueError for a depth without one or
@@ -182,8 +189,14 @@ def resnet(depth: int, variant: str = "b", *, groups: int = 1, width_per_group: 
             raise ValueError(f"no standard ResNet of depth {depth} (known: {', '.join(map(str, STANDARD_LAYERS))})")
         layers = STANDARD_LAYERS[depth]
     block: Block = "basic" if depth in (18, 34) else "bottleneck"
-    spec = ResNetSpec(layers=tuple(layers), block=block, groups=groups, width_per_group=width_per_group,
-                      project_first=project_first, **_VARIANT_STRUCTURE[variant])  # fmt: skip
+    spec = ResNetSpec(
+        layers=tuple(layers),
+        block=block,
+        groups=groups,
+        width_per_group=width_per_group,
+        project_first=project_first,
+        **_VARIANT_STRUCTURE[variant],
+    )
     if spec.depth != depth:
         raise ValueError(f"layers {layers} with {block} blocks make a ResNet-{spec.depth}, not {depth}")
     return spec

@@ -56,14 +56,30 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
             b = f"stages.{stage}.blocks.{i}"
             out.update({f"{b}.norm1.weight": (c,), f"{b}.norm1.bias": (c,), f"{b}.attn.qkv.weight": (3 * c, c)})
             if s.v2:
-                out.update({f"{b}.attn.q_bias": (c,), f"{b}.attn.v_bias": (c,), f"{b}.attn.logit_scale": (heads, 1, 1),
-                            f"{b}.attn.cpb_mlp.0.weight": (CPB_HIDDEN, 2), f"{b}.attn.cpb_mlp.0.bias": (CPB_HIDDEN,),
-                            f"{b}.attn.cpb_mlp.2.weight": (heads, CPB_HIDDEN)})  # fmt: skip
+                out.update(
+                    {
+                        f"{b}.attn.q_bias": (c,),
+                        f"{b}.attn.v_bias": (c,),
+                        f"{b}.attn.logit_scale": (heads, 1, 1),
+                        f"{b}.attn.cpb_mlp.0.weight": (CPB_HIDDEN, 2),
+                        f"{b}.attn.cpb_mlp.0.bias": (CPB_HIDDEN,),
+                        f"{b}.attn.cpb_mlp.2.weight": (heads, CPB_HIDDEN),
+                    }
+                )
             else:
                 out.update({f"{b}.attn.qkv.bias": (3 * c,), f"{b}.attn.relative_position_bias_table": ((2 * window - 1) ** 2, heads)})
-            out.update({f"{b}.attn.proj.weight": (c, c), f"{b}.attn.proj.bias": (c,), f"{b}.norm2.weight": (c,), f"{b}.norm2.bias": (c,),
-                        f"{b}.mlp.fc1.weight": (4 * c, c), f"{b}.mlp.fc1.bias": (4 * c,), f"{b}.mlp.fc2.weight": (c, 4 * c),
-                        f"{b}.mlp.fc2.bias": (c,)})  # fmt: skip
+            out.update(
+                {
+                    f"{b}.attn.proj.weight": (c, c),
+                    f"{b}.attn.proj.bias": (c,),
+                    f"{b}.norm2.weight": (c,),
+                    f"{b}.norm2.bias": (c,),
+                    f"{b}.mlp.fc1.weight": (4 * c, c),
+                    f"{b}.mlp.fc1.bias": (4 * c,),
+                    f"{b}.mlp.fc2.weight": (c, 4 * c),
+                    f"{b}.mlp.fc2.bias": (c,),
+                }
+            )
     f = s.features
     out.update({"norm.weight": (f,), "norm.bias": (f,), "fc.weight": (arch.num_classes, f), "fc.bias": (arch.num_classes,)})
     return out
@@ -185,14 +201,23 @@ def patch_merging(spec: SwinSpec, params: dict[str, np.ndarray], stage: int, x: 
     return layer_norm(x, *norm) @ params[f"{m}.reduction.weight"].T
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, features: list | None = None,
-            taps: dict | None = None, dtype=np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    features: list | None = None,
+    taps: dict | None = None,
+    dtype=np.float64,
+) -> np.ndarray:
     """Logits of canonical ``params`` on NCHW ``x`` in ``dtype``; ``features``, when given,
     receives what the classifier reads and ``taps`` each block's MLP output by its
     ``layer_outputs`` name."""
     spec = spec_of(arch)
     if x.shape[-1] != spec.image_size or x.shape[-2] != spec.image_size:
-        raise ValueError(f"{spec.id} computes on {spec.image_size}-pixel inputs (its windows, shifts and masks), not {x.shape[-2]}x{x.shape[-1]}")
+        raise ValueError(
+            f"{spec.id} computes on {spec.image_size}-pixel inputs (its windows, shifts and masks), not {x.shape[-2]}x{x.shape[-1]}"
+        )
     w = {k: v.astype(dtype, copy=False) for k, v in params.items()}
     n, p, g = x.shape[0], spec.patch, spec.image_size // spec.patch
     patches = x.astype(dtype).reshape(n, 3, g, p, g, p).transpose(0, 2, 4, 1, 3, 5).reshape(n, g, g, 3 * p * p)

@@ -34,7 +34,11 @@ _TOP = {
     "timm": {"patch_embed": "patch_embed.proj", "patch_embed.norm": "patch_embed.norm", "norm": "norm", "fc": "head.fc"},
     "mmpretrain": {"patch_embed": "backbone.patch_embed.projection", "patch_embed.norm": "backbone.patch_embed.norm", "fc": "head.fc"},
 }
-_MLP = {"torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"}, "timm": {}, "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1"}}
+_MLP = {
+    "torchvision": {"mlp.fc1": "mlp.0", "mlp.fc2": "mlp.3"},
+    "timm": {},
+    "mmpretrain": {"mlp.fc1": "ffn.layers.0.0", "mlp.fc2": "ffn.layers.1"},
+}
 
 
 def _module(module: str, framework: str) -> str:
@@ -46,10 +50,17 @@ def _module(module: str, framework: str) -> str:
         raise ValueError(f"{framework}'s Swin has no counterpart of {module}")
     stage, rest = int(parts[1]), parts[2:]
     if rest[0] == "downsample":
-        prefix = {"torchvision": f"features.{2 * stage}", "timm": f"layers.{stage}.downsample", "mmpretrain": f"backbone.stages.{stage - 1}.downsample"}
+        prefix = {
+            "torchvision": f"features.{2 * stage}",
+            "timm": f"layers.{stage}.downsample",
+            "mmpretrain": f"backbone.stages.{stage - 1}.downsample",
+        }
         return ".".join([prefix[framework], *rest[1:]])
-    block = {"torchvision": f"features.{2 * stage + 1}.{rest[1]}", "timm": f"layers.{stage}.blocks.{rest[1]}",
-             "mmpretrain": f"backbone.stages.{stage}.blocks.{rest[1]}"}[framework]  # fmt: skip
+    block = {
+        "torchvision": f"features.{2 * stage + 1}.{rest[1]}",
+        "timm": f"layers.{stage}.blocks.{rest[1]}",
+        "mmpretrain": f"backbone.stages.{stage}.blocks.{rest[1]}",
+    }[framework]
     unit = ".".join(rest[2:])
     if framework == "mmpretrain" and rest[2] == "attn":
         unit = ".".join(["attn.w_msa", *rest[3:]])
@@ -80,7 +91,9 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
                 attn = f"stages.{stage}.blocks.{i}.attn"
                 params[f"{attn}.relative_position_index"] = relative_position_index(window).reshape(-1)
                 if spec.v2:
-                    params[f"{attn}.relative_coords_table"] = relative_coords_table(window, window).reshape(1, 2 * window - 1, 2 * window - 1, 2)
+                    params[f"{attn}.relative_coords_table"] = relative_coords_table(window, window).reshape(
+                        1, 2 * window - 1, 2 * window - 1, 2
+                    )
                     q, v = params.pop(f"{attn}.q_bias"), params.pop(f"{attn}.v_bias")
                     params[f"{attn}.qkv.bias"] = np.concatenate([q, np.zeros_like(q), v])
     return _renamed(params, "torchvision")
@@ -98,7 +111,9 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str
     if "patch_embed.weight" in params:  # parameters, not layer taps: the merging's order, the buffers
         for stage, depth in enumerate(spec.depths):
             merge = f"stages.{stage}.downsample"
-            for name in (f"{merge}.reduction.weight",) if spec.v2 else (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight"):
+            for name in (
+                (f"{merge}.reduction.weight",) if spec.v2 else (f"{merge}.norm.weight", f"{merge}.norm.bias", f"{merge}.reduction.weight")
+            ):
                 if stage:
                     unfolded = np.empty_like(params[name])
                     unfolded[..., merging_order(spec.width(stage - 1))] = params[name]

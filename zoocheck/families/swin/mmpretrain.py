@@ -88,7 +88,12 @@ class ShiftWindowMSA(nn.Module):
     def __init__(self, spec: SwinSpec, stage: int, block: int):
         super().__init__()
         self.w_msa = WindowMSA(spec, stage)
-        self.window, self.shift, self.side, self.channels = spec.stage_window(stage), spec.shift(stage, block), spec.resolution(stage), spec.width(stage)
+        self.window, self.shift, self.side, self.channels = (
+            spec.stage_window(stage),
+            spec.shift(stage, block),
+            spec.resolution(stage),
+            spec.width(stage),
+        )
         mask = attention_mask(self.side, self.window, self.shift)
         mask = None if mask is None else torch.from_numpy(mask.astype(np.float32))[None, :, None]
         self.register_buffer("mask", mask, persistent=False)

@@ -76,7 +76,9 @@ class SwinSpec:
         for stage in range(len(self.depths)):
             side = self.resolution(stage)
             if side * self.patch * 2**stage != self.image_size or side % self.stage_window(stage):
-                raise ValueError(f"a {self.image_size}-pixel input is no whole number of {self.stage_window(stage)}-token windows in stage {stage + 1}")
+                raise ValueError(
+                    f"a {self.image_size}-pixel input is no whole number of {self.stage_window(stage)}-token windows in stage {stage + 1}"
+                )
 
     def width(self, stage: int) -> int:
         return self.dim * 2**stage

@@ -37,13 +37,22 @@ from zoocheck.converters.graph.template import Builder
 from zoocheck.converters.normalize import INPUT_NAME
 from zoocheck.families.swin.spec import SwinSpec
 
+
 def _roll(b: Builder, name: str, x: str, shift: int) -> str:
     """``torch.roll(x, (shift, shift), (1, 2))`` as torch.onnx writes it: per axis
     ``Concat(x[-shift:], x[:-shift])``."""
     for axis in (1, 2):
         axes = b.int_constant(f"roll.axes.{axis}", [axis])
-        tail = b._node("Slice", f"{name}.{axis}.tail", [x, b.int_constant(f"{name}.{axis}.tail.starts", [-shift]), b.int_constant("roll.end", [ROLL_END]), axes])
-        head = b._node("Slice", f"{name}.{axis}.head", [x, b.int_constant("roll.start", [0]), b.int_constant(f"{name}.{axis}.head.ends", [-shift]), axes])
+        tail = b._node(
+            "Slice",
+            f"{name}.{axis}.tail",
+            [x, b.int_constant(f"{name}.{axis}.tail.starts", [-shift]), b.int_constant("roll.end", [ROLL_END]), axes],
+        )
+        head = b._node(
+            "Slice",
+            f"{name}.{axis}.head",
+            [x, b.int_constant("roll.start", [0]), b.int_constant(f"{name}.{axis}.head.ends", [-shift]), axes],
+        )
         x = b._node("Concat", f"{name}.{axis}", [tail, head], axis=axis)
     return x
 
@@ -91,8 +100,11 @@ def _attention(b: Builder, spec: SwinSpec, p: str, x: str, stage: int, index: in
     q, k, v = b.split(f"{a}.split", y, ["q", "k", "v"])
     if spec.v2:
         q, k = _unit_norm(b, f"{a}.q.normalize", q), _unit_norm(b, f"{a}.k.normalize", k)
-        y = b.mul(f"{a}.logits.scale", b.matmul(f"{a}.logits", q, b.transpose(f"{a}.k.transpose", k, [0, 1, 3, 2])),
-                  b.constant_tensor(f"{a}.logit_scale", (heads, 1, 1)))  # fmt: skip
+        y = b.mul(
+            f"{a}.logits.scale",
+            b.matmul(f"{a}.logits", q, b.transpose(f"{a}.k.transpose", k, [0, 1, 3, 2])),
+            b.constant_tensor(f"{a}.logit_scale", (heads, 1, 1)),
+        )
     else:
         sqrt_scale = float(np.float32(np.sqrt(float(np.float32(d**-0.5)))))
         q = b.scale(f"{a}.q.scale", q, sqrt_scale)
@@ -101,7 +113,11 @@ def _attention(b: Builder, spec: SwinSpec, p: str, x: str, stage: int, index: in
     y = b.add(f"{a}.bias", y, b.constant_tensor(f"{a}.position_bias", (1, heads, n, n)))
     if shift:
         count = (side // window) ** 2
-        y = b.add(f"{a}.mask", b.reshape(f"{a}.mask.split", y, [-1, count, heads, n, n]), b.constant_tensor(f"{a}.mask.value", (1, count, 1, n, n)))
+        y = b.add(
+            f"{a}.mask",
+            b.reshape(f"{a}.mask.split", y, [-1, count, heads, n, n]),
+            b.constant_tensor(f"{a}.mask.value", (1, count, 1, n, n)),
+        )
         y = b.reshape(f"{a}.mask.merge", y, [-1, heads, n, n])
     y = b.transpose(f"{a}.context.transpose", b.matmul(f"{a}.context", b.softmax(f"{a}.softmax", y), v), [0, 2, 1, 3])
     y = b.token_linear(f"{a}.proj", b.reshape(f"{a}.context.reshape", y, [-1, n, c]), c, c)

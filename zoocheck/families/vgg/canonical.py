@@ -79,8 +79,15 @@ def pool_2x2(x: np.ndarray, reduce=np.max) -> np.ndarray:
     return reduce(x.reshape(n, h // 2, 2, w // 2, 2, c), axis=(2, 4))
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, measure: BatchNormHook | None = None,
-            features: list | None = None, dtype: type = np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    measure: BatchNormHook | None = None,
+    features: list | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
     """``arch``'s logits for NCHW ``x`` (224 to 255 pixels), computed from canonical ``params`` in
     ``dtype``; ``measure`` and ``features`` as the ResNet family's forward takes them (before each
     batch norm, channels last; the features the last layer ``fc`` sees)."""
@@ -95,7 +102,9 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
         if k == spec.layers[stage - 1]:
             y = pool_2x2(y)
     if y.shape[1:3] != (FEATURE_SIDE, FEATURE_SIDE):
-        raise ValueError(f"{arch.id}: the classifier reads a {FEATURE_SIDE}x{FEATURE_SIDE} feature map (224 to 255-pixel inputs), not {y.shape[1]}x{y.shape[2]}")
+        raise ValueError(
+            f"{arch.id}: the classifier reads a {FEATURE_SIDE}x{FEATURE_SIDE} feature map (224 to 255-pixel inputs), not {y.shape[1]}x{y.shape[2]}"
+        )
     # flattened channel-major, as torch's flatten of an NCHW map
     y = y.transpose(0, 3, 1, 2).reshape(len(y), -1)
     for layer, _, _ in classifier(arch.num_classes)[:2]:

@@ -37,7 +37,6 @@ def _feature_modules(arch: Architecture) -> dict[str, str]:
     return out
 
 
-
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     return renamed(params, {**_feature_modules(arch), **_TORCHVISION_HEAD})
 

@@ -40,8 +40,15 @@ class VGG(nn.Module):
                 cin = cout
             layers.append(nn.MaxPool2d(2, stride=2))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(),
-                                        nn.Linear(4096, num_classes))  # fmt: skip
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(),
+            nn.Dropout(),
+            nn.Linear(4096, 4096),
+            nn.ReLU(),
+            nn.Dropout(),
+            nn.Linear(4096, num_classes),
+        )
 
     def forward(self, x):
         return self.classifier(self.features(x).flatten(1))

@@ -52,8 +52,14 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
             out[f"{b}.ls1.weight"] = (d,)
         if s.ffn_norm == "own":
             out.update({f"{b}.norm2.weight": (d,), f"{b}.norm2.bias": (d,)})
-        out.update({f"{b}.mlp.fc1.weight": (s.mlp_dim, d), f"{b}.mlp.fc1.bias": (s.mlp_dim,),
-                    f"{b}.mlp.fc2.weight": (d, s.mlp_dim), f"{b}.mlp.fc2.bias": (d,)})  # fmt: skip
+        out.update(
+            {
+                f"{b}.mlp.fc1.weight": (s.mlp_dim, d),
+                f"{b}.mlp.fc1.bias": (s.mlp_dim,),
+                f"{b}.mlp.fc2.weight": (d, s.mlp_dim),
+                f"{b}.mlp.fc2.bias": (d,),
+            }
+        )
         if s.layer_scale:
             out[f"{b}.ls2.weight"] = (d,)
     out.update({"norm.weight": (d,), "norm.bias": (d,), "fc.weight": (arch.num_classes, d), "fc.bias": (arch.num_classes,)})
@@ -115,8 +121,15 @@ def attention(spec: ViTSpec, params: dict[str, np.ndarray], block: str, y: np.nd
     return context @ params[f"{block}.attn.proj.weight"].T + params[f"{block}.attn.proj.bias"]
 
 
-def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *, features: list | None = None,
-            taps: dict | None = None, dtype=np.float64) -> np.ndarray:  # fmt: skip
+def forward(
+    arch: Architecture,
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    features: list | None = None,
+    taps: dict | None = None,
+    dtype=np.float64,
+) -> np.ndarray:
     """Logits of canonical ``params`` on NCHW ``x`` in ``dtype``; ``features``, when given,
     receives what each classifier reads (the class token's, then the distillation token's
     features) and ``taps`` each block's MLP output by its ``layer_outputs`` name."""
@@ -130,7 +143,9 @@ def forward(arch: Architecture, params: dict[str, np.ndarray], x: np.ndarray, *,
         out = attention(spec, w, b, layer_norm(h, w[f"{b}.norm1.weight"], w[f"{b}.norm1.bias"], spec.ln_eps))
         h = h + (out * w[f"{b}.ls1.weight"] if spec.layer_scale else out)
         norm = "norm2" if spec.ffn_norm == "own" else "norm1"
-        y = gelu(layer_norm(h, w[f"{b}.{norm}.weight"], w[f"{b}.{norm}.bias"], spec.ln_eps) @ w[f"{b}.mlp.fc1.weight"].T + w[f"{b}.mlp.fc1.bias"])
+        y = gelu(
+            layer_norm(h, w[f"{b}.{norm}.weight"], w[f"{b}.{norm}.bias"], spec.ln_eps) @ w[f"{b}.mlp.fc1.weight"].T + w[f"{b}.mlp.fc1.bias"]
+        )
         out = y @ w[f"{b}.mlp.fc2.weight"].T + w[f"{b}.mlp.fc2.bias"]
         if taps is not None:
             taps[f"{b}.mlp.fc2"] = out

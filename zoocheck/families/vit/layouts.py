@@ -92,8 +92,10 @@ def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "
     if spec.layer_scale or not spec.pos_embed_tokens or spec.ffn_norm != "own":
         raise ValueError(f"{spec.id}: PaddleClas's ViT has no layer scale or other token layout")
     linear = ("qkv", "proj", "fc1", "fc2", "fc", "fc_dist")
-    return {_name(name, "timm"): value.T if name.endswith(".weight") and name.rsplit(".", 2)[-2] in linear else value
-            for name, value in params.items()}  # fmt: skip
+    return {
+        _name(name, "timm"): value.T if name.endswith(".weight") and name.rsplit(".", 2)[-2] in linear else value
+        for name, value in params.items()
+    }
 
 
 def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:

@@ -59,8 +59,15 @@ def mmpretrain(config: str) -> ViTSpec:
     if not m or (m[3] and m[1] != "deit") or (m[1] == "deit") == bool(m[4]):
         raise ValueError(f"{config!r} is not an mmpretrain ViT / DeiT / DeiT-III config name")
     deit3 = m[1] == "deit3"
-    return sized(m[2], int(m[4] or 16), int(m[5] or 224), distilled=bool(m[3]), layer_scale=deit3, pos_embed_tokens=not deit3,
-                 ffn_norm="attn" if deit3 else "own")  # fmt: skip
+    return sized(
+        m[2],
+        int(m[4] or 16),
+        int(m[5] or 224),
+        distilled=bool(m[3]),
+        layer_scale=deit3,
+        pos_embed_tokens=not deit3,
+        ffn_norm="attn" if deit3 else "own",
+    )
 
 
 _PADDLECLAS = re.compile(r"^(ViT|DeiT)_(tiny|small|base|large|huge)(_distilled)?_patch(\d+)_(\d+)$")
@@ -76,5 +83,7 @@ def paddleclas(name: str) -> ViTSpec:
         raise ValueError(f"{name!r} is not a PaddleClas ViT / DeiT name")
     patch, image = int(m[4]), int(m[5])
     if m[1] == "ViT" and m[2] == "small":
-        return ViTSpec(patch=patch, dim=768, depth=8, heads=8, mlp_dim=2304, image_size=image, qkv_bias=False, qk_scale=768**-0.5, ln_eps=1e-5)
+        return ViTSpec(
+            patch=patch, dim=768, depth=8, heads=8, mlp_dim=2304, image_size=image, qkv_bias=False, qk_scale=768**-0.5, ln_eps=1e-5
+        )
     return sized(m[2], patch, image, distilled=bool(m[3]))

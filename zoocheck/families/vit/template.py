@@ -72,7 +72,10 @@ def build_template(spec: ViTSpec, num_classes: int, *, opset: int, graph_name: s
     if not spec.distilled:
         b.linear("fc", b.gather("head.cls", x, 0, axis=1), d, num_classes, OUTPUT_NAME)
     else:
-        both = b.add("head.sum", b.linear("fc", b.gather("head.cls", x, 0, axis=1), d, num_classes),
-                     b.linear("fc_dist", b.gather("head.dist", x, 1, axis=1), d, num_classes))  # fmt: skip
+        both = b.add(
+            "head.sum",
+            b.linear("fc", b.gather("head.cls", x, 0, axis=1), d, num_classes),
+            b.linear("fc_dist", b.gather("head.dist", x, 1, axis=1), d, num_classes),
+        )
         b.scale("head.mean", both, 0.5, OUTPUT_NAME)
     return b.model(graph_name, num_classes)

@@ -14,7 +14,7 @@ import csv
 import dataclasses
 import io
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from zoocheck.zoo_registry.types import Checksum, Entry, Published
@@ -58,7 +58,7 @@ def located(row: Row):
         raise RowError(f"{row.where} ({row.get('model') or row.get('name', '?')}): {type(exc).__name__}: {exc}") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_rows(file_name: str) -> tuple[Row, ...]:
     """The rows of one packaged CSV."""
     text = resources.files(DATA_PACKAGE).joinpath("data", file_name).read_text(encoding="utf-8")
@@ -66,12 +66,14 @@ def read_rows(file_name: str) -> tuple[Row, ...]:
     rows = []
     for cells in reader:
         if None in cells:  # more cells than the header has columns
-            raise RowError(f"zoo_registry/data/{file_name} line {reader.line_num}: {len(cells) - 1 + len(cells[None])} cells, the header has {len(cells) - 1}")
+            raise RowError(
+                f"zoo_registry/data/{file_name} line {reader.line_num}: {len(cells) - 1 + len(cells[None])} cells, the header has {len(cells) - 1}"
+            )
         rows.append(Row({k: (v or "").strip() for k, v in cells.items()}, file_name, reader.line_num))
     return tuple(rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def extra_published() -> dict[tuple[str, str], tuple[Published, ...]]:
     """(source, entry name) -> numbers from pages the reference CSVs do not cover (extra_published.csv)."""
     out: dict[tuple[str, str], list[Published]] = {}
@@ -96,7 +98,7 @@ def extras_for(source: str, name: str) -> tuple[Published, ...]:
 RELATIONS = ("same_weights_as", "exported_from")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _relations() -> dict[tuple[str, str], dict[str, list[str]]]:
     """(source, name) -> relation -> keys of the related entries (relations.csv; same_weights_as is
     declared once per pair and holds both ways)."""
@@ -120,8 +122,11 @@ def with_relations(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
         exported = related.get("exported_from", [])
         if len(exported) > 1:
             raise ValueError(f"relations.csv: {entry.key} is exported from several entries: {exported}")
-        out.append(dataclasses.replace(entry, same_weights_as=tuple(related.get("same_weights_as", ())),
-                                       exported_from=exported[0] if exported else None))  # fmt: skip
+        out.append(
+            dataclasses.replace(
+                entry, same_weights_as=tuple(related.get("same_weights_as", ())), exported_from=exported[0] if exported else None
+            )
+        )
     return tuple(out)
 
 
@@ -170,8 +175,7 @@ def file_name_of(url: str) -> str:
     return url.rsplit("/", 1)[-1].split("?", 1)[0]
 
 
-def published(row: dict[str, str], reference: str, *, flops_unit: str | None = "MACs",
-              params_m: float | None = None) -> Published:  # fmt: skip
+def published(row: dict[str, str], reference: str, *, flops_unit: str | None = "MACs", params_m: float | None = None) -> Published:
     """The numbers of one reference-CSV row."""
     return Published(
         top1=num(row["top1"]),

@@ -13,8 +13,7 @@ from zoocheck.families.registry import get_family
 from zoocheck.zoo_registry.sources._common import Row, read_rows
 from zoocheck.zoo_registry.types import Architecture, Excluded
 
-FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "swin", "convnext",
-            "convnext_v2")
+FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg", "vit", "swin", "convnext", "convnext_v2")
 
 #: the tables' families that are a spec field of another family: DeiT (the distillation token) and
 #: DeiT-III (layer scale) are ViTs, Swin V2 is a Swin (``SwinSpec.v2``)
@@ -48,5 +47,8 @@ def discrepancies(row: Row) -> tuple[str, ...]:
 
 def excluded(source: str, file_name: str) -> tuple[Excluded, ...]:
     """The rows of ``file_name`` with a reason in their ``excluded`` column, as ``Excluded``."""
-    return tuple(Excluded(source=source, model=row["model"], family=row["family"], reason=row["excluded"])
-                 for row in read_rows(file_name) if row["excluded"])  # fmt: skip
+    return tuple(
+        Excluded(source=source, model=row["model"], family=row["family"], reason=row["excluded"])
+        for row in read_rows(file_name)
+        if row["excluded"]
+    )

@@ -9,16 +9,16 @@ MXNet's, which include the batch-norm running mean/var.
 
 from __future__ import annotations
 
+from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.sources._common import (
-    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    located,
     parse_checksum,
     published,
     read_rows,
     with_relations,
 )
-from zoocheck.zoo_registry.names import gluon_style
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
 SOURCE = "gluon"
@@ -31,9 +31,17 @@ REFERENCE = {
 #: [offset int((w - 224) / 2)], ToTensor (/255), Normalize. The MXNet docs give no eval pipeline; this is
 #: GluonCV's scripts/classification/imagenet/verify_pretrained.py, which evaluated the same weights.
 GLUON = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="floor", crop_rounding="floor", mean=IMAGENET_MEAN, std=IMAGENET_STD, scale=1.0 / 255.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    size_rounding="floor",
+    crop_rounding="floor",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scale=1.0 / 255.0,
+)
 
 
 def _entries() -> tuple[Entry, ...]:
@@ -55,8 +63,7 @@ def _entries() -> tuple[Entry, ...]:
                     naming=parsed.naming,
                     builder=model,
                     preprocess=GLUON,
-                    weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluon-params",
-                                    checksum=checksum),  # fmt: skip
+                    weights=Weights(url=row["weights_url"], file_name=f"{stem}.params", format="gluon-params", checksum=checksum),
                     published=(published(row, REFERENCE[table]),),
                     input_size=GLUON.crop,
                     notes=f"{table} MXNet model-zoo table; weights zip holds {stem}.params (sha1 of the .params); "

@@ -11,7 +11,7 @@ v1s is the 64-wide deep stem (timm ``resnetNNs``: id ``resnetNN_s``); the GroupN
 from __future__ import annotations
 
 from zoocheck.zoo_registry.names import gluon_style
-from zoocheck.zoo_registry.sources._common import located, flag, parse_checksum, published, read_rows, with_relations
+from zoocheck.zoo_registry.sources._common import flag, located, parse_checksum, published, read_rows, with_relations
 from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.sources.gluon import GLUON
 from zoocheck.zoo_registry.types import Entry, Weights
@@ -89,7 +89,8 @@ def _family_entries() -> tuple[Entry, ...]:
                     published=(published(row, REFERENCE.format(table=FAMILY_TABLES[row["family"]])),),
                     input_size=GLUONCV.crop,
                     discrepancies=discrepancies(row),
-                    notes=f"docs hashtag {row['variant']}" + ("" if checksum.value.startswith(row["variant"]) else f", the default weights' sha1 {checksum.value[:8]}"),
+                    notes=f"docs hashtag {row['variant']}"
+                    + ("" if checksum.value.startswith(row["variant"]) else f", the default weights' sha1 {checksum.value[:8]}"),
                 )
             )
     return tuple(entries)

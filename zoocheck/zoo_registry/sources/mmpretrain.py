@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import re
 
+from zoocheck.zoo_registry.names import mmpretrain_config
 from zoocheck.zoo_registry.sources._common import (
     Row,
-    located,
     extras_for,
     file_name_of,
+    located,
     parse_checksum,
     published,
     read_rows,
     triple,
     with_relations,
 )
-from zoocheck.zoo_registry.names import mmpretrain_config
 from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
@@ -42,19 +42,43 @@ STD_255 = (58.395, 57.12, 57.375)
 #: configs/_base_/datasets/imagenet_bs32.py: ResizeEdge(256, edge='short') backend cv2 bilinear (long side
 #: int()), CenterCrop(224) (offset round), mean/std on 0-255, to_rgb
 MMPRETRAIN_CV2 = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    size_rounding="floor",
+    crop_rounding="round",
+    mean=MEAN_255,
+    std=STD_255,
+    scale=1.0,
+)
 #: imagenet_bs32_pil_resize.py: the same with backend='pillow' (PIL's resize filters when downscaling)
 MMPRETRAIN_PIL = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="pil", antialias=True,
-    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="pil",
+    antialias=True,
+    size_rounding="floor",
+    crop_rounding="round",
+    mean=MEAN_255,
+    std=STD_255,
+    scale=1.0,
+)
 #: imagenet_bs256_rsb_a12.py / _a3.py: ResizeEdge(236, backend='pillow', interpolation='bicubic'), crop 224
 MMPRETRAIN_RSB = Preprocess(
-    resize=236, crop=224, interpolation="bicubic", image_library="pil", antialias=True,
-    size_rounding="floor", crop_rounding="round", mean=MEAN_255, std=STD_255, scale=1.0,
-)  # fmt: skip
+    resize=236,
+    crop=224,
+    interpolation="bicubic",
+    image_library="pil",
+    antialias=True,
+    size_rounding="floor",
+    crop_rounding="round",
+    mean=MEAN_255,
+    std=STD_255,
+    scale=1.0,
+)
 
 #: dataset config named in the CSV notes -> preset
 PRESETS = {
@@ -87,8 +111,12 @@ def _entries() -> tuple[Entry, ...]:
                     arch=arch,
                     builder=name,
                     preprocess=preprocess,
-                    weights=Weights(url=url, file_name=file_name_of(url), format="mmpretrain-checkpoint",
-                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    weights=Weights(
+                        url=url,
+                        file_name=file_name_of(url),
+                        format="mmpretrain-checkpoint",
+                        checksum=parse_checksum(row["checksum_or_sha"]),
+                    ),
                     published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
                     input_size=preprocess.crop,
                     notes="; ".join(filter(None, (row["caveat"], f"config configs/{family}/{name}.py, dataset {base}"))),
@@ -103,11 +131,18 @@ def _family_preprocess(row: Row) -> Preprocess:
     mean/std on 0-255 (ClsDataPreprocessor, to_rgb)."""
     library = row["image_library"]
     return Preprocess(
-        resize=_resize_edge(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
-        image_library=library, antialias=library == "pil", resize_mode=row["resize_mode"],  # type: ignore[arg-type]
-        size_rounding="floor", crop_rounding="round", mean=triple(row["mean"], MEAN_255),
-        std=triple(row["std"], STD_255), scale=1.0,
-    )  # fmt: skip
+        resize=_resize_edge(row["resize"]),
+        crop=int(row["crop"]),
+        interpolation=row["interpolation"],  # type: ignore[arg-type]
+        image_library=library,
+        antialias=library == "pil",
+        resize_mode=row["resize_mode"],  # type: ignore[arg-type]
+        size_rounding="floor",
+        crop_rounding="round",
+        mean=triple(row["mean"], MEAN_255),
+        std=triple(row["std"], STD_255),
+        scale=1.0,
+    )
 
 
 def _resize_edge(cell: str) -> int:
@@ -139,8 +174,9 @@ def _family_entries() -> tuple[Entry, ...]:
                     arch=family_architecture(family, "mmpretrain", name),
                     builder=name,
                     preprocess=preprocess,
-                    weights=Weights(url=url, file_name=stem, format="mmpretrain-checkpoint",
-                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    weights=Weights(
+                        url=url, file_name=stem, format="mmpretrain-checkpoint", checksum=parse_checksum(row["checksum_or_sha"])
+                    ),
                     published=(published(row, REFERENCE.format(family=family)), *extras_for(SOURCE, name)),
                     input_size=preprocess.crop,
                     discrepancies=discrepancies(row),

@@ -16,17 +16,17 @@ states none, so ``ONNX_ZOO`` is assumed and said so.
 
 from __future__ import annotations
 
+from zoocheck.zoo_registry.names import onnx_zoo_file
 from zoocheck.zoo_registry.sources._common import (
-    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
     file_name_of,
+    located,
     parse_checksum,
     published,
     read_rows,
     with_relations,
 )
-from zoocheck.zoo_registry.names import onnx_zoo_file
 from zoocheck.zoo_registry.sources._families import discrepancies, family_architecture
 from zoocheck.zoo_registry.types import Entry, Preprocess, Weights
 
@@ -39,10 +39,19 @@ REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/resnet/README
 #: keep_ratio=False (a 256x256 squash), CenterCrop(224), ToTensor, Normalize (README note 3 of the
 #: reference data: the README's "short side 256" text does not reproduce the table)
 ONNX_ZOO = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    resize_mode="squash", size_rounding="floor", crop_rounding="floor", mean=IMAGENET_MEAN,
-    std=IMAGENET_STD, scale=1.0 / 255.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    resize_mode="squash",
+    size_rounding="floor",
+    crop_rounding="floor",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scale=1.0 / 255.0,
+)
+
 
 def _entries() -> tuple[Entry, ...]:
     entries = []
@@ -50,7 +59,13 @@ def _entries() -> tuple[Entry, ...]:
         with located(row):
             name = row["model"]
             parsed = onnx_zoo_file(name)
-            depth, version, opset, caffe2, quant = parsed.arch.structure.depth, parsed.arch.structure.variant[1], parsed.opset, parsed.caffe2, parsed.quantization
+            depth, version, opset, caffe2, quant = (
+                parsed.arch.structure.depth,
+                parsed.arch.structure.variant[1],
+                parsed.opset,
+                parsed.caffe2,
+                parsed.quantization,
+            )
             aliases: tuple[str, ...] = ()
             if opset == 7 and not caffe2:
                 v = f"v{version}"
@@ -58,8 +73,10 @@ def _entries() -> tuple[Entry, ...]:
             url = row["weights_url"]
             notes = [f"opset {opset}"]
             if caffe2:
-                notes.append("Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
-                             "preprocessing as the zoo's shared imagenet_preprocess")  # fmt: skip
+                notes.append(
+                    "Caffe2 ResNet-50 (not exported from MXNet Gluon): no accuracy published; "
+                    "preprocessing as the zoo's shared imagenet_preprocess"
+                )
             if quant:
                 notes.append(f"{quant} quantized by Intel Neural Compressor from resnet50-v1-12")
             entries.append(
@@ -70,14 +87,19 @@ def _entries() -> tuple[Entry, ...]:
                     arch=parsed.arch,
                     builder=parsed.gluon_name,
                     preprocess=ONNX_ZOO,
-                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
-                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx", checksum=parse_checksum(row["checksum_or_sha"])),
                     published=(published(row, REFERENCE),) if row["top1"] else (),
                     input_size=ONNX_ZOO.crop,
                     notes="; ".join(notes),
-                    alternate_weights=(Weights(url=f"{LEGACY_S3}/resnet{depth}v{version}/resnet{depth}v{version}.onnx",
-                                               file_name=f"resnet{depth}v{version}.onnx", format="onnx"),)  # fmt: skip
-                    if opset == 7 and not caffe2 else (),
+                    alternate_weights=(
+                        Weights(
+                            url=f"{LEGACY_S3}/resnet{depth}v{version}/resnet{depth}v{version}.onnx",
+                            file_name=f"resnet{depth}v{version}.onnx",
+                            format="onnx",
+                        ),
+                    )
+                    if opset == 7 and not caffe2
+                    else (),
                 )
             )
     return tuple(entries)
@@ -86,9 +108,17 @@ def _entries() -> tuple[Entry, ...]:
 #: efficientnet-lite4/README.md's code: cv2 INTER_LINEAR, short side int(100 * 224 / 87.5) = 256 (long
 #: side truncated), crop at int((w - 224) / 2), (x - 127) / 128 on 0-255, RGB
 ONNX_ZOO_LITE4 = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="floor", crop_rounding="floor", mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0), scale=1.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    size_rounding="floor",
+    crop_rounding="floor",
+    mean=(127.0, 127.0, 127.0),
+    std=(128.0, 128.0, 128.0),
+    scale=1.0,
+)
 FAMILY_REFERENCE = "onnx/models @b1eeaa1a validated/vision/classification/{folder}/README.md"
 
 
@@ -116,10 +146,10 @@ def _family_entries() -> tuple[Entry, ...]:
                     arch=family_architecture(row["family"], "onnx_zoo", name),
                     builder=label,
                     preprocess=preprocess,
-                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx",
-                                    checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+                    weights=Weights(url=url, file_name=file_name_of(url), format="onnx", checksum=parse_checksum(row["checksum_or_sha"])),
                     published=(published(row, FAMILY_REFERENCE.format(folder=url.split("/classification/")[1].split("/")[0])),)
-                    if row["top1"] else (),
+                    if row["top1"]
+                    else (),
                     input_size=preprocess.crop,
                     softmax_output=row["output"] == "probabilities",
                     discrepancies=discrepancies(row),

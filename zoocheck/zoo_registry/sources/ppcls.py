@@ -20,21 +20,21 @@ from __future__ import annotations
 
 import dataclasses
 
+from zoocheck.zoo_registry.names import paddleclas
 from zoocheck.zoo_registry.sources._common import (
-    located,
     IMAGENET_MEAN,
     IMAGENET_STD,
     extras_for,
     file_name_of,
     flag,
     integer,
+    located,
     num,
     published,
     read_rows,
     triple,
     with_relations,
 )
-from zoocheck.zoo_registry.names import paddleclas
 from zoocheck.zoo_registry.sources._families import discrepancies, excluded, family_architecture
 from zoocheck.zoo_registry.types import Entry, Excluded, Preprocess, Published, Weights
 
@@ -45,15 +45,31 @@ FAMILY_REF = "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-fami
 #: ppcls/configs/ImageNet/ResNet/*.yaml DataLoader.Eval: DecodeImage(to_rgb) ResizeImage(resize_short=256)
 #: [cv2 INTER_LINEAR, short side int(round())] CropImage(224) [offset (w - 224) // 2] NormalizeImage(1/255)
 PPCLS = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="round", crop_rounding="floor", mean=IMAGENET_MEAN, std=IMAGENET_STD, scale=1.0 / 255.0,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    size_rounding="round",
+    crop_rounding="floor",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scale=1.0 / 255.0,
+)
 #: FixRes models: fine-tuned at 320; PaddleClas's speed tables give "Crop Size 320, Resize Short Size 320"
 #: (docs/en/models/ResNet_and_vd_en.md, Fix_ResNet50_vd_ssld_v2); no eval config ships in ppcls/configs
 PPCLS_FIX320 = Preprocess(
-    resize=320, crop=320, interpolation="bilinear", image_library="cv2", antialias=False,
-    size_rounding="round", crop_rounding="floor", mean=IMAGENET_MEAN, std=IMAGENET_STD, scale=1.0 / 255.0,
-)  # fmt: skip
+    resize=320,
+    crop=320,
+    interpolation="bilinear",
+    image_library="cv2",
+    antialias=False,
+    size_rounding="round",
+    crop_rounding="floor",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    scale=1.0 / 255.0,
+)
 
 #: older names PaddleClas used for the same weights
 OLD_NAMES = {"Fix_ResNet50_vd_ssld": ("Fix_ResNet50_vd_ssld_v2",)}
@@ -67,9 +83,17 @@ def _family_published(row: dict[str, str]) -> tuple[Published, ...]:
     """The per-family page's numbers (the CSV's family_* columns)."""
     if not row["family_page"]:
         return ()
-    return (Published(top1=_pct(row["family_top1"]), top5=_pct(row["family_top5"]), params_m=num(row["family_params_m"]),
-                      flops_g=num(row["family_flops_g"]), flops_unit="FLOPs" if row["family_flops_g"] else None,
-                      input_size=integer(row["input_size"]), reference=FAMILY_REF.format(page=row["family_page"])),)  # fmt: skip
+    return (
+        Published(
+            top1=_pct(row["family_top1"]),
+            top5=_pct(row["family_top5"]),
+            params_m=num(row["family_params_m"]),
+            flops_g=num(row["family_flops_g"]),
+            flops_unit="FLOPs" if row["family_flops_g"] else None,
+            input_size=integer(row["input_size"]),
+            reference=FAMILY_REF.format(page=row["family_page"]),
+        ),
+    )
 
 
 def _entries() -> tuple[Entry, ...]:
@@ -85,14 +109,19 @@ def _entries() -> tuple[Entry, ...]:
             notes = []
             alternates = []
             if row["inference_url"]:
-                alternates.append(Weights(url=row["inference_url"], file_name=file_name_of(row["inference_url"]), format="paddle-inference"))
+                alternates.append(
+                    Weights(url=row["inference_url"], file_name=file_name_of(row["inference_url"]), format="paddle-inference")
+                )
             if docs_url:
                 alternates.append(Weights(url=docs_url, file_name=file_name_of(docs_url), format="paddle-pdparams"))
-                notes.append(f"README links {file_name_of(docs_url)}; MODEL_URLS (what pretrained=True fetches) "
-                             f"has {file_name_of(url)}, used here")  # fmt: skip
+                notes.append(
+                    f"README links {file_name_of(docs_url)}; MODEL_URLS (what pretrained=True fetches) has {file_name_of(url)}, used here"
+                )
             if row["family_reference_top1"]:
-                notes.append(f"{row['family_page']} also lists another implementation's top-1/top-5 "
-                             f"{_pct(row['family_reference_top1'])}/{_pct(row['family_reference_top5']) or '-'} (not these weights)")  # fmt: skip
+                notes.append(
+                    f"{row['family_page']} also lists another implementation's top-1/top-5 "
+                    f"{_pct(row['family_reference_top1'])}/{_pct(row['family_reference_top5']) or '-'} (not these weights)"
+                )
             weights = Weights(url=url, file_name=file_name_of(url), format="paddle-pdparams") if url else None
             if not row["resize"] and not fix:
                 notes.append("no eval config in this PaddleClas snapshot: preprocessing of the ResNet family assumed")
@@ -123,10 +152,13 @@ def _entries() -> tuple[Entry, ...]:
 FAMILY_PAGES = {"mobilenet_v2": "MobileNetV2.md", "mobilenet_v3": "MobileNetV3.md", "efficientnet": "EfficientNet.md",
                 "densenet": "DenseNet.md", "vgg": "VGG.md", "vit": "ViT.md", "deit": "DeiT.md",
                 "swin": "SwinTransformer.md", "swin_v2": "SwinTransformerV2.md", "convnext": "ConvNeXt.md"}  # fmt: skip
-FAMILIES_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs "
-                "for these CNNs, the unit unstated)")  # fmt: skip
-TRANSFORMERS_REF = ("PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
-                    "for the transformers, the unit unstated)")  # fmt: skip
+FAMILIES_REF = (
+    "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; FLOPs about 2 x MACs for these CNNs, the unit unstated)"
+)
+TRANSFORMERS_REF = (
+    "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
+    "for the transformers, the unit unstated)"
+)
 #: the families whose pages count FLOPs as multiply-adds (the CNN pages count about twice that)
 MAC_PAGES = ("vit", "deit")
 
@@ -136,9 +168,16 @@ def _eval_config(row) -> Preprocess:
     NormalizeImage(mean, std) (cv2 bilinear and ImageNet's mean/std where the row leaves them out;
     the PIL backend resizes with PIL's filters, as torchvision's antialias)."""
     library = row["image_library"] or "cv2"
-    return dataclasses.replace(PPCLS, resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"] or "bilinear",
-                               image_library=library, antialias=library == "pil",
-                               mean=triple(row["mean"], IMAGENET_MEAN), std=triple(row["std"], IMAGENET_STD))  # fmt: skip
+    return dataclasses.replace(
+        PPCLS,
+        resize=int(row["resize"]),
+        crop=int(row["crop"]),
+        interpolation=row["interpolation"] or "bilinear",
+        image_library=library,
+        antialias=library == "pil",
+        mean=triple(row["mean"], IMAGENET_MEAN),
+        std=triple(row["std"], IMAGENET_STD),
+    )
 
 
 def _family_page_published(row) -> Published:

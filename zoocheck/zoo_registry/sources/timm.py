@@ -75,11 +75,17 @@ def _preprocess(row: Row) -> Preprocess:
     if row["crop_mode"] not in _RESIZE_MODES:
         raise ValueError(f"crop_mode {row['crop_mode']!r} is not one of {', '.join(_RESIZE_MODES)}")
     return Preprocess(
-        resize=math.floor(size / crop_pct), crop=size, interpolation=row["cfg_interpolation"],  # type: ignore[arg-type]
+        resize=math.floor(size / crop_pct),
+        crop=size,
+        interpolation=row["cfg_interpolation"],  # type: ignore[arg-type]
         resize_mode=_RESIZE_MODES[row["crop_mode"]],  # type: ignore[arg-type]
-        image_library="pil", antialias=True, size_rounding="floor", crop_rounding="round",
-        mean=triple(row["mean"], (0.485, 0.456, 0.406)), std=triple(row["std"], (0.229, 0.224, 0.225)),
-    )  # fmt: skip
+        image_library="pil",
+        antialias=True,
+        size_rounding="floor",
+        crop_rounding="round",
+        mean=triple(row["mean"], (0.485, 0.456, 0.406)),
+        std=triple(row["std"], (0.229, 0.224, 0.225)),
+    )
 
 
 def _deprecated_aliases(by_name: dict[str, list[Row]]) -> dict[str, list[str]]:
@@ -103,12 +109,12 @@ def _deprecated_aliases(by_name: dict[str, list[Row]]) -> dict[str, list[str]]:
 def _weights(name: str, row: Row) -> Weights | None:
     url = row["weights_url"]
     if url:
-        return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
-                       checksum=parse_checksum(row["checksum_or_sha"]))  # fmt: skip
+        return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict", checksum=parse_checksum(row["checksum_or_sha"]))
     hub = row["hf_hub_id"]
     if hub:  # newer tags live only on the Hugging Face hub, as safetensors, without a published hash
-        return Weights(url=f"https://huggingface.co/{hub}/resolve/main/model.safetensors",
-                       file_name=f"{name}.safetensors", format="torch-state-dict")  # fmt: skip
+        return Weights(
+            url=f"https://huggingface.co/{hub}/resolve/main/model.safetensors", file_name=f"{name}.safetensors", format="torch-state-dict"
+        )
     return None
 
 

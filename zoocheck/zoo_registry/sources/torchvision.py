@@ -39,9 +39,16 @@ FAMILY_REFERENCE = "{defined_in} {enum} meta (acc@1/acc@5, _ops as GMACs)"
 
 #: ImageClassification(crop_size=224, resize_size=256): PIL, antialias, short side floor, crop round
 TORCHVISION_V1 = Preprocess(
-    resize=256, crop=224, interpolation="bilinear", image_library="pil", antialias=True,
-    size_rounding="floor", crop_rounding="round", mean=IMAGENET_MEAN, std=IMAGENET_STD,
-)  # fmt: skip
+    resize=256,
+    crop=224,
+    interpolation="bilinear",
+    image_library="pil",
+    antialias=True,
+    size_rounding="floor",
+    crop_rounding="round",
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+)
 
 
 def _preprocess(row: Row) -> Preprocess:
@@ -49,10 +56,16 @@ def _preprocess(row: Row) -> Preprocess:
     as the row has it, PIL with antialias, short side floor, crop offset round (TORCHVISION_V1 at
     256/224)."""
     return Preprocess(
-        resize=int(row["resize"]), crop=int(row["crop"]), interpolation=row["interpolation"],  # type: ignore[arg-type]
-        image_library="pil", antialias=True, size_rounding="floor", crop_rounding="round",
-        mean=triple(row["mean"], IMAGENET_MEAN), std=triple(row["std"], IMAGENET_STD),
-    )  # fmt: skip
+        resize=int(row["resize"]),
+        crop=int(row["crop"]),
+        interpolation=row["interpolation"],  # type: ignore[arg-type]
+        image_library="pil",
+        antialias=True,
+        size_rounding="floor",
+        crop_rounding="round",
+        mean=triple(row["mean"], IMAGENET_MEAN),
+        std=triple(row["std"], IMAGENET_STD),
+    )
 
 
 def _entry(row: Row, arch: Architecture, reference: str) -> Entry:
@@ -74,8 +87,7 @@ def _entry(row: Row, arch: Architecture, reference: str) -> Entry:
         arch=arch,
         builder=builder,
         preprocess=preprocess,
-        weights=Weights(url=url, file_name=file_name_of(url), format="torch-state-dict",
-                        checksum=parse_checksum(row["checksum_or_sha"])),  # fmt: skip
+        weights=Weights(url=url, file_name=file_name_of(url), format="torch-state-dict", checksum=parse_checksum(row["checksum_or_sha"])),
         published=(published(row, reference), *extras_for(SOURCE, f"{builder}.{value}")),
         input_size=preprocess.crop,
         notes=f"weights enum {enum}" + (" (DEFAULT)" if is_default else ""),

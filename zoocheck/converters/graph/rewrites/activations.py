@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (CLIP_INPUTS_OPSET, HARDSWISH_OPSET, as_array, attributes, consumers_of,
-                                                           drop_unused_initializers, initializers_of, opset_of, replace_nodes)
-
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    CLIP_INPUTS_OPSET,
+    HARDSWISH_OPSET,
+    as_array,
+    attributes,
+    consumers_of,
+    drop_unused_initializers,
+    initializers_of,
+    opset_of,
+    replace_nodes,
+)
 
 #: hard_sigmoid(x) = clip(x / 6 + 0.5, 0, 1) = relu6(x + 3) / 6: the constants of the second form
 _HARD_SIGMOID_SHIFT, _RELU6_MAX = 3.0, 6.0

@@ -12,16 +12,44 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_dead_nodes, drop_unused_initializers,
-                                                           initializers_of, opset_of, static_shapes)
-
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_dead_nodes,
+    drop_unused_initializers,
+    initializers_of,
+    opset_of,
+    static_shapes,
+)
 
 #: the ops a self-attention region may hold besides its two projections: layout, the scaled
 #: product, softmax, and the shape arithmetic some exporters compute the layout with
-ATTENTION_OPS = frozenset({"MatMul", "Gemm", "Add", "Mul", "Div", "Softmax", "Reshape", "Transpose", "Split", "Squeeze", "Unsqueeze",
-                           "Gather", "Slice", "Shape", "Concat", "Cast", "Identity"})  # fmt: skip
+ATTENTION_OPS = frozenset(
+    {
+        "MatMul",
+        "Gemm",
+        "Add",
+        "Mul",
+        "Div",
+        "Softmax",
+        "Reshape",
+        "Transpose",
+        "Split",
+        "Squeeze",
+        "Unsqueeze",
+        "Gather",
+        "Slice",
+        "Shape",
+        "Concat",
+        "Cast",
+        "Identity",
+    }
+)
 #: the op counts of the one form (no q/k/v bias: one Add fewer)
-_CANONICAL_ATTENTION = collections.Counter({"MatMul": 4, "Add": 2, "Reshape": 2, "Transpose": 3, "Split": 1, "Squeeze": 3, "Mul": 2, "Softmax": 1})
+_CANONICAL_ATTENTION = collections.Counter(
+    {"MatMul": 4, "Add": 2, "Reshape": 2, "Transpose": 3, "Split": 1, "Squeeze": 3, "Mul": 2, "Softmax": 1}
+)
 #: how far an exporter's self-attention may be from the one form, relative to its output's range
 ATTENTION_RTOL = 1e-5
 
@@ -35,7 +63,12 @@ def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict, 
     dim = int(inits[qkv.input[1]].dims[0])
     start = qkv.input[0]
     region = [qkv]
-    while layout and start in producer and producer[start].op_type in ("Transpose", "Reshape") and all(i in inits for i in producer[start].input[1:]):
+    while (
+        layout
+        and start in producer
+        and producer[start].op_type in ("Transpose", "Reshape")
+        and all(i in inits for i in producer[start].input[1:])
+    ):
         region.append(producer[start])
         start = producer[start].input[0]
     frontier, proj = [qkv.output[0]], None
@@ -61,7 +94,11 @@ def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict, 
     output = proj.output[0]
     while True:  # the projection's bias and the layout back to the block's tokens
         users = consumers.get(output, [])
-        if len(users) != 1 or users[0].op_type not in ("Add", "Reshape", "Transpose")[: 3 if layout else 1] or not all(i in inits for i in users[0].input if i != output):
+        if (
+            len(users) != 1
+            or users[0].op_type not in ("Add", "Reshape", "Transpose")[: 3 if layout else 1]
+            or not all(i in inits for i in users[0].input if i != output)
+        ):
             break
         region.append(users[0])
         output = users[0].output[0]
@@ -85,7 +122,9 @@ def attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim
         b_proj = as_array(inits[proj.input[2]]) if len(proj.input) > 2 else None
     else:
         after = consumers.get(proj.output[0])
-        b_proj = next((as_array(inits[i]) for i in after.input if i in inits), None) if after is not None and after.op_type == "Add" else None
+        b_proj = (
+            next((as_array(inits[i]) for i in after.input if i in inits), None) if after is not None and after.op_type == "Add" else None
+        )
     products = [n for n in region if n.op_type == "MatMul" and not any(i in inits for i in n.input)]
     head_dim = shapes.get(products[0].input[0], [None])[-1] if products else None
     scale = 1.0
@@ -115,9 +154,13 @@ def canonical_qkv(prefix: str, x: str, tokens: int, dim: int, heads: int, has_qk
     nodes = [node(prefix, "MatMul", "qkv.matmul", [x, f"{prefix}.qkv.weight"])]
     if has_qkv_bias:
         nodes.append(node(prefix, "Add", "qkv", [nodes[-1].output[0], f"{prefix}.qkv.bias"]))
-    nodes += [node(prefix, "Reshape", "reshape", [nodes[-1].output[0], f"{prefix}.qkv_shape"]),
-              node(prefix, "Transpose", "transpose", [f"{prefix}.reshape"], perm=[2, 0, 3, 1, 4]),
-              helper.make_node("Split", [f"{prefix}.transpose", f"{prefix}.sizes"], [f"{prefix}.{p}.piece" for p in "qkv"], name=f"{prefix}.split", axis=0)]  # fmt: skip
+    nodes += [
+        node(prefix, "Reshape", "reshape", [nodes[-1].output[0], f"{prefix}.qkv_shape"]),
+        node(prefix, "Transpose", "transpose", [f"{prefix}.reshape"], perm=[2, 0, 3, 1, 4]),
+        helper.make_node(
+            "Split", [f"{prefix}.transpose", f"{prefix}.sizes"], [f"{prefix}.{p}.piece" for p in "qkv"], name=f"{prefix}.split", axis=0
+        ),
+    ]
     nodes += [node(prefix, "Squeeze", p, [f"{prefix}.{p}.piece", f"{prefix}.axes"]) for p in "qkv"]
     return nodes, consts
 
@@ -157,8 +200,13 @@ def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.
     import onnx
     import onnxruntime as ort
 
-    graph = onnx.helper.make_graph(nodes, "region", [onnx.helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, list(value.shape))],
-                                   [onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)], initializers)  # fmt: skip
+    graph = onnx.helper.make_graph(
+        nodes,
+        "region",
+        [onnx.helper.make_tensor_value_info(x, onnx.TensorProto.FLOAT, list(value.shape))],
+        [onnx.helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)],
+        initializers,
+    )
     model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
@@ -166,7 +214,9 @@ def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.
     return session.run(None, {x: value})[0]
 
 
-def replace_if_same(graph, inits: dict, region: list, nodes: list, arrays: dict[str, np.ndarray], x: str, output: str, shape: tuple, seed: int, opset: int) -> bool:
+def replace_if_same(
+    graph, inits: dict, region: list, nodes: list, arrays: dict[str, np.ndarray], x: str, output: str, shape: tuple, seed: int, opset: int
+) -> bool:
     """``nodes`` (reading ``arrays``) put in the place of ``region`` when both compute the same
     ``output`` from seeded random ``x`` of ``shape`` (within ``ATTENTION_RTOL`` of its range)."""
     from onnx import numpy_helper
@@ -194,8 +244,14 @@ def attention_regions(model, inits: dict, **find) -> Iterator[tuple]:
     MatMul, (input, region, output, projection), the graph's inferred shapes, its opset). The
     graph is read again for each, as the caller replaces the region before."""
     graph = model.graph
-    candidates = [n for n in graph.node if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
-                  and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]]  # fmt: skip
+    candidates = [
+        n
+        for n in graph.node
+        if n.op_type == "MatMul"
+        and n.input[1] in inits
+        and len(inits[n.input[1]].dims) == 2
+        and inits[n.input[1]].dims[1] == 3 * inits[n.input[1]].dims[0]
+    ]
     if not candidates:
         return
     shapes, opset = static_shapes(model), opset_of(model)

@@ -13,8 +13,14 @@ import collections
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_unused_initializers, initializers_of,
-                                                           replace_initializer)
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_unused_initializers,
+    initializers_of,
+    replace_initializer,
+)
 
 
 def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
@@ -33,7 +39,14 @@ def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
     folded = []
     for bn in graph.node:
         conv = producer.get(bn.input[0]) if bn.op_type == "BatchNormalization" else None
-        if conv is None or conv.op_type != "Conv" or len(consumers[conv.output[0]]) != 1 or conv.output[0] in graph_outputs or weight_users[conv.input[1]] != 1 or not all(n in inits for n in bn.input[1:5]):
+        if (
+            conv is None
+            or conv.op_type != "Conv"
+            or len(consumers[conv.output[0]]) != 1
+            or conv.output[0] in graph_outputs
+            or weight_users[conv.input[1]] != 1
+            or not all(n in inits for n in bn.input[1:5])
+        ):
             continue
         if (len(bn.output) > 1 and any(bn.output[1:])) or attributes(bn).get("training_mode", 0):
             continue

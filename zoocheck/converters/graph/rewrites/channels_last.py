@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_unused_initializers, initializers_of,
-                                                           opset_of, replace_nodes, set_attributes, tensor_ranks)
-
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_unused_initializers,
+    initializers_of,
+    opset_of,
+    replace_nodes,
+    set_attributes,
+    tensor_ranks,
+)
 
 #: an NCHW axis -> the same axis of the NHWC tensor (channels as -1, the form exporters write)
 _NHWC_AXIS = {0: 0, 1: -1, 2: 1, 3: 2}
@@ -34,8 +42,13 @@ def _is_pointwise_conv(node, lifted: dict[str, np.ndarray], inits: dict) -> bool
         return False
     shape = lifted[node.input[1]].shape if node.input[1] in lifted else tuple(inits[node.input[1]].dims)
     a = attributes(node)
-    return (shape[2:] == (1, 1) and a.get("group", 1) == 1 and list(a.get("strides", [1, 1])) == [1, 1]
-            and not any(a.get("pads", [0] * 4)) and list(a.get("dilations", [1, 1])) == [1, 1])  # fmt: skip
+    return (
+        shape[2:] == (1, 1)
+        and a.get("group", 1) == 1
+        and list(a.get("strides", [1, 1])) == [1, 1]
+        and not any(a.get("pads", [0] * 4))
+        and list(a.get("dilations", [1, 1])) == [1, 1]
+    )
 
 
 def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
@@ -58,7 +71,12 @@ def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
     for transpose in [n for n in graph.node if n.op_type == "Transpose" and list(attributes(n).get("perm", [])) == [0, 3, 1, 2]]:
         source = producer.get(transpose.input[0])
         users = consumers.get(transpose.output[0], [])
-        if source is None or source.op_type != "LayerNormalization" or not users or not all(_is_pointwise_conv(u, lifted, inits) for u in users):
+        if (
+            source is None
+            or source.op_type != "LayerNormalization"
+            or not users
+            or not all(_is_pointwise_conv(u, lifted, inits) for u in users)
+        ):
             continue
         inside = {transpose.output[0]}
         region = []
@@ -86,10 +104,14 @@ def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
             if node.op_type == "Conv":
                 weight = lifted.pop(node.input[1]) if node.input[1] in lifted else as_array(inits[node.input[1]])
                 matrix = f"{node.input[1]}.matmul"
-                graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(weight.reshape(weight.shape[0], -1).T, dtype=np.float32), matrix))
+                graph.initializer.append(
+                    numpy_helper.from_array(np.ascontiguousarray(weight.reshape(weight.shape[0], -1).T, dtype=np.float32), matrix)
+                )
                 has_bias = len(inputs) > 2 and bool(inputs[2])
                 product = renamed[outputs[0]] if not has_bias else f"{outputs[0]}.matmul"
-                rebuilt.append(onnx.helper.make_node("MatMul", [inputs[0], matrix], [product], name=f"{node.name}.matmul" if has_bias else node.name))
+                rebuilt.append(
+                    onnx.helper.make_node("MatMul", [inputs[0], matrix], [product], name=f"{node.name}.matmul" if has_bias else node.name)
+                )
                 if has_bias:
                     rebuilt.append(onnx.helper.make_node("Add", [product, inputs[2]], [renamed[outputs[0]]], name=node.name))
             else:
@@ -113,8 +135,11 @@ def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
                 node.input[:] = inputs
                 node.output[:] = [renamed[out] for out in outputs]
                 rebuilt.append(node)
-            rebuilt.extend(onnx.helper.make_node("Transpose", [renamed[out]], [out], name=f"{out}.to_nchw", perm=[0, 3, 1, 2])
-                           for out in outputs if out in exits)  # fmt: skip
+            rebuilt.extend(
+                onnx.helper.make_node("Transpose", [renamed[out]], [out], name=f"{out}.to_nchw", perm=[0, 3, 1, 2])
+                for out in outputs
+                if out in exits
+            )
         del graph.node[:]
         graph.node.extend(rebuilt)
         return pointwise_convs_as_matmul(model, lifted)  # the graph changed: look again from the start
@@ -146,8 +171,10 @@ def layer_scale_before_transpose(model) -> None:
             inits[name] = numpy_helper.from_array(np.ascontiguousarray(vector), name)
             graph.initializer.append(inits[name])
         scaled = f"{mul.output[0]}.nhwc"
-        added = [onnx.helper.make_node("Mul", [transpose.input[0], name], [scaled], name=mul.name),
-                 onnx.helper.make_node("Transpose", [scaled], [mul.output[0]], name=transpose.name, perm=[0, 3, 1, 2])]  # fmt: skip
+        added = [
+            onnx.helper.make_node("Mul", [transpose.input[0], name], [scaled], name=mul.name),
+            onnx.helper.make_node("Transpose", [scaled], [mul.output[0]], name=transpose.name, perm=[0, 3, 1, 2]),
+        ]
         replace_nodes(graph, [transpose, mul], added, transpose)
     drop_unused_initializers(model)
 
@@ -159,7 +186,12 @@ def channels_last_constants(model) -> None:
 
     graph = model.graph
     inits = initializers_of(model)
-    nodes = [n for n in graph.node if n.op_type in ("Mul", "Add") and any(name in inits and len(inits[name].dims) == 4 and list(inits[name].dims[:3]) == [1, 1, 1] for name in n.input)]
+    nodes = [
+        n
+        for n in graph.node
+        if n.op_type in ("Mul", "Add")
+        and any(name in inits and len(inits[name].dims) == 4 and list(inits[name].dims[:3]) == [1, 1, 1] for name in n.input)
+    ]
     ranks = tensor_ranks(model) if nodes else {}
     for node in nodes:
         for position, name in enumerate(node.input):

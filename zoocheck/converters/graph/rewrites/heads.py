@@ -24,10 +24,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_unused_initializers, initializers_of,
-                                                           remove_passing_through, replace_initializer, replace_nodes, set_attributes,
-                                                           spatial_shapes, static_shapes, tensor_ranks)
-
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_unused_initializers,
+    initializers_of,
+    remove_passing_through,
+    replace_initializer,
+    replace_nodes,
+    set_attributes,
+    spatial_shapes,
+    static_shapes,
+    tensor_ranks,
+)
 
 _RESHAPING = ("Flatten", "Reshape", "Squeeze")
 
@@ -50,9 +60,12 @@ def flatten_head(model) -> None:
                 target = inits.get(node.input[1])
                 if target is None or not _is_flat_target(as_array(target)):
                     break
-            elif node.op_type == "Flatten" and attributes(node).get("axis", 1) != 1:
-                break
-            elif node.op_type == "Squeeze" and (len(node.input) < 2 or sorted(as_array(inits[node.input[1]]).tolist()) != [2, 3]):
+            elif (
+                node.op_type == "Flatten"
+                and attributes(node).get("axis", 1) != 1
+                or node.op_type == "Squeeze"
+                and (len(node.input) < 2 or sorted(as_array(inits[node.input[1]]).tolist()) != [2, 3])
+            ):
                 break
             chain.append(node)
             tensor = node.output[0]
@@ -61,7 +74,9 @@ def flatten_head(model) -> None:
         position = list(graph.node).index(chain[0])
         for node in chain:
             graph.node.remove(node)
-        graph.node.insert(position, onnx.helper.make_node("Flatten", [pool.output[0]], [tensor], name=chain[-1].name or f"{pool.name}.flatten", axis=1))
+        graph.node.insert(
+            position, onnx.helper.make_node("Flatten", [pool.output[0]], [tensor], name=chain[-1].name or f"{pool.name}.flatten", axis=1)
+        )
     drop_unused_initializers(model)
 
 
@@ -93,13 +108,20 @@ def gemm_head(model) -> None:
                 replace_initializer(model, bias_name, np.zeros(weight.shape[1], np.float32))
             replace_initializer(model, node.input[1] + ".t", weight.T)
             output, name = (add.output[0], add.name or node.name) if add is not None else (node.output[0], node.name)
-            gemm = onnx.helper.make_node("Gemm", [node.input[0], node.input[1] + ".t", bias_name], [output], name=name, alpha=1.0, beta=1.0, transB=1)
+            gemm = onnx.helper.make_node(
+                "Gemm", [node.input[0], node.input[1] + ".t", bias_name], [output], name=name, alpha=1.0, beta=1.0, transB=1
+            )
             position = list(graph.node).index(node)
             graph.node.remove(node)
             if add is not None:
                 graph.node.remove(add)
             graph.node.insert(position, gemm)
-        elif node.op_type == "Gemm" and node.input[1] in inits and not attributes(node).get("transB", 0) and not attributes(node).get("transA", 0):
+        elif (
+            node.op_type == "Gemm"
+            and node.input[1] in inits
+            and not attributes(node).get("transB", 0)
+            and not attributes(node).get("transA", 0)
+        ):
             weight = as_array(inits[node.input[1]])
             replace_initializer(model, node.input[1] + ".t", weight.T)
             node.input[1] = node.input[1] + ".t"
@@ -116,7 +138,11 @@ def drop_identity_pools(model) -> None:
         attrs = attributes(node)
         if node.op_type == "AveragePool" and not any(attrs.get("pads") or []) and not attrs.get("ceil_mode", 0) and "auto_pad" not in attrs:
             set_attributes(node, count_include_pad=None)
-        identity = list(attrs.get("kernel_shape", [])) == [1, 1] and list(attrs.get("strides") or [1, 1]) == [1, 1] and not any(attrs.get("pads") or [])
+        identity = (
+            list(attrs.get("kernel_shape", [])) == [1, 1]
+            and list(attrs.get("strides") or [1, 1]) == [1, 1]
+            and not any(attrs.get("pads") or [])
+        )
         if identity and node.output[0] not in graph_outputs:
             remove_passing_through(graph, node)
 
@@ -128,11 +154,14 @@ def drop_flattens_of_matrices(model) -> None:
     graph_outputs = {out.name for out in graph.output}
     matrices: set[str] = set()
     for node in list(graph.node):  # topological order: a matrix is known before its readers
-        if node.op_type == "Gemm":
+        if node.op_type == "Gemm" or node.op_type == "Relu" and node.input[0] in matrices:
             matrices.add(node.output[0])
-        elif node.op_type == "Relu" and node.input[0] in matrices:
-            matrices.add(node.output[0])
-        elif node.op_type == "Flatten" and node.input[0] in matrices and attributes(node).get("axis", 1) == 1 and node.output[0] not in graph_outputs:
+        elif (
+            node.op_type == "Flatten"
+            and node.input[0] in matrices
+            and attributes(node).get("axis", 1) == 1
+            and node.output[0] not in graph_outputs
+        ):
             remove_passing_through(graph, node)
 
 
@@ -184,8 +213,13 @@ def dense_convs_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
 
 def _covers_input(conv, size: list[int] | None) -> bool:
     attrs = attributes(conv)
-    return (size is not None and list(attrs.get("kernel_shape", [])) == size and not any(attrs.get("pads") or [])
-            and attrs.get("group", 1) == 1 and set(attrs.get("dilations") or [1]) == {1})  # fmt: skip
+    return (
+        size is not None
+        and list(attrs.get("kernel_shape", [])) == size
+        and not any(attrs.get("pads") or [])
+        and attrs.get("group", 1) == 1
+        and set(attrs.get("dilations") or [1]) == {1}
+    )
 
 
 def _conv_as_gemm(model, conv, inits: dict, lifted: dict[str, np.ndarray]) -> None:
@@ -207,18 +241,26 @@ def _conv_as_gemm(model, conv, inits: dict, lifted: dict[str, np.ndarray]) -> No
         conv.input[:] = [conv.input[0], weight_name, bias_name]
     conv.op_type = "Gemm"
     del conv.attribute[:]
-    conv.attribute.extend([onnx.helper.make_attribute("alpha", 1.0), onnx.helper.make_attribute("beta", 1.0), onnx.helper.make_attribute("transB", 1)])
+    conv.attribute.extend(
+        [onnx.helper.make_attribute("alpha", 1.0), onnx.helper.make_attribute("beta", 1.0), onnx.helper.make_attribute("transB", 1)]
+    )
 
 
 def head_pool_as_global(model) -> None:
     """An AveragePool without padding whose kernel covers its whole (static) input and whose only
     reader is a Flatten becomes a GlobalAveragePool, in place."""
     consumers = consumers_of(model.graph)
-    pools = [n for n in model.graph.node if n.op_type == "AveragePool" and [c.op_type for c in consumers.get(n.output[0], [])] == ["Flatten"]]
+    pools = [
+        n for n in model.graph.node if n.op_type == "AveragePool" and [c.op_type for c in consumers.get(n.output[0], [])] == ["Flatten"]
+    ]
     shapes = spatial_shapes(model) if pools else {}
     for pool in pools:
         attrs = attributes(pool)
-        if list(attrs.get("kernel_shape", [])) == shapes.get(pool.input[0]) and not any(attrs.get("pads") or []) and "auto_pad" not in attrs:
+        if (
+            list(attrs.get("kernel_shape", [])) == shapes.get(pool.input[0])
+            and not any(attrs.get("pads") or [])
+            and "auto_pad" not in attrs
+        ):
             pool.op_type = "GlobalAveragePool"
             del pool.attribute[:]
 
@@ -284,7 +326,9 @@ def flatten_pooled_reshape(model) -> None:
     import onnx
 
     inits = initializers_of(model)
-    reshapes = [n for n in model.graph.node if n.op_type == "Reshape" and n.input[1] in inits and _is_flat_target(as_array(inits[n.input[1]]))]
+    reshapes = [
+        n for n in model.graph.node if n.op_type == "Reshape" and n.input[1] in inits and _is_flat_target(as_array(inits[n.input[1]]))
+    ]
     shapes = spatial_shapes(model) if reshapes else {}
     for node in reshapes:
         if shapes.get(node.input[0]) == [1, 1]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: The first opset whose MaxPool / AveragePool have ``ceil_mode``.
 CEIL_MODE_OPSET = 10
 #: Below this IR version (opsets 7 and 8) every initializer must also be declared a graph input.

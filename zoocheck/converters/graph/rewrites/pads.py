@@ -12,8 +12,16 @@ import math
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (CEIL_MODE_OPSET, as_str, attributes, consumers_of, opset_of, set_attributes,
-                                                           spatial_shapes, static_shapes)
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    CEIL_MODE_OPSET,
+    as_str,
+    attributes,
+    consumers_of,
+    opset_of,
+    set_attributes,
+    spatial_shapes,
+    static_shapes,
+)
 
 
 def explicit_pads(model) -> None:
@@ -25,7 +33,11 @@ def explicit_pads(model) -> None:
     excluded end pad, which computes the same. Anything else is computed from the static input size.
     """
     has_ceil_mode = opset_of(model) >= CEIL_MODE_OPSET
-    nodes = [n for n in model.graph.node if n.op_type in ("Conv", "MaxPool", "AveragePool") and as_str(attributes(n).get("auto_pad", "NOTSET")) != "NOTSET"]
+    nodes = [
+        n
+        for n in model.graph.node
+        if n.op_type in ("Conv", "MaxPool", "AveragePool") and as_str(attributes(n).get("auto_pad", "NOTSET")) != "NOTSET"
+    ]
     shapes = None
     for node in nodes:
         attrs = attributes(node)
@@ -40,7 +52,14 @@ def explicit_pads(model) -> None:
             set_attributes(node, auto_pad=None, pads=[0] * (2 * len(kernel)))
             continue
         exclusive = node.op_type == "AveragePool" and not attrs.get("count_include_pad", 0)
-        if node.op_type == "AveragePool" and mode == "SAME_UPPER" and exclusive and kernel == [2, 2] and strides == [2, 2] and not attrs.get("dilations"):
+        if (
+            node.op_type == "AveragePool"
+            and mode == "SAME_UPPER"
+            and exclusive
+            and kernel == [2, 2]
+            and strides == [2, 2]
+            and not attrs.get("dilations")
+        ):
             if has_ceil_mode:
                 set_attributes(node, auto_pad=None, pads=[0, 0, 0, 0], ceil_mode=1)
             else:
@@ -85,15 +104,24 @@ def static_pads(model) -> None:
     initializer_names = {t.name for t in graph.initializer}
     constant_names = initializer_names | {n.output[0] for n in graph.node if n.op_type == "Constant"}
     readers = consumers_of(graph)
-    pending = [n for n in graph.node if n.op_type == "Pad" and len(n.input) > 1 and n.input[1] and n.input[1] not in constant_names
-               and any(r.op_type in _PADDED_OPS for r in readers.get(n.output[0], []))]  # fmt: skip
+    pending = [
+        n
+        for n in graph.node
+        if n.op_type == "Pad"
+        and len(n.input) > 1
+        and n.input[1]
+        and n.input[1] not in constant_names
+        and any(r.op_type in _PADDED_OPS for r in readers.get(n.output[0], []))
+    ]
     while pending:
         shapes = static_shapes(model)
         ready = [pad for pad in pending if _pads_chain(pad.input[1], producer, initializer_names, shapes) is not None]
         if not ready:
             pad = pending[0]
-            raise ValueError(f"Pad {pad.name or pad.output[0]}: its amounts depend on the size of a tensor whose size is not static "
-                             "(a symbolic input size: export at the entry's input size, or use --graph native)")  # fmt: skip
+            raise ValueError(
+                f"Pad {pad.name or pad.output[0]}: its amounts depend on the size of a tensor whose size is not static "
+                "(a symbolic input size: export at the entry's input size, or use --graph native)"
+            )
         for pad in ready:
             chain = _pads_chain(pad.input[1], producer, initializer_names, shapes)
             values = {_evaluate_pads(model, pad.input[1], chain, shapes, batch) for batch in (1, 2)}

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_unused_initializers, initializers_of,
-                                                           int_inputs, remove_passing_through, static_shapes)
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_unused_initializers,
+    initializers_of,
+    int_inputs,
+    remove_passing_through,
+    static_shapes,
+)
 
 
 def flatten_concats(model) -> None:

@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import (as_array, attributes, consumers_of, drop_dead_nodes, drop_unused_initializers,
-                                                           initializers_of, replace_initializer, set_attributes, static_shapes)
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    as_array,
+    attributes,
+    consumers_of,
+    drop_dead_nodes,
+    drop_unused_initializers,
+    initializers_of,
+    replace_initializer,
+    set_attributes,
+    static_shapes,
+)
 
 
 def class_tokens_as_pad(model) -> None:
@@ -57,8 +66,10 @@ def class_tokens_as_pad(model) -> None:
         graph.initializer.append(onnx.numpy_helper.from_array(np.array([0, len(tokens), 0, 0, 0, 0], np.int64), pads))
         position = list(graph.node).index(concat)
         padded = f"{name}.padded"
-        new = [onnx.helper.make_node("Pad", [concat.input[-1], pads], [padded], name=f"{name}.pad", mode="constant"),
-               onnx.helper.make_node("Add", [padded, name], [output], name=f"{name}.add")]  # fmt: skip
+        new = [
+            onnx.helper.make_node("Pad", [concat.input[-1], pads], [padded], name=f"{name}.pad", mode="constant"),
+            onnx.helper.make_node("Add", [padded, name], [output], name=f"{name}.add"),
+        ]
         for node in removed:
             graph.node.remove(node)
         for offset, node in enumerate(new):
@@ -93,15 +104,29 @@ def token_slice_as_gather(model) -> None:
         starts, ends, axes = (as_array(inits[i]).tolist() for i in node.input[1:4])
         steps = as_array(inits[node.input[4]]).tolist() if len(node.input) > 4 else [1]
         users = consumers.get(node.output[0], [])
-        squeeze = users[0] if len(users) == 1 and users[0].op_type == "Squeeze" and len(users[0].input) == 2 and users[0].input[1] in inits else None
-        if squeeze is None or len(axes) != 1 or steps != [1] or ends[0] != starts[0] + 1 or starts[0] < 0 or as_array(inits[squeeze.input[1]]).tolist() != axes:
+        squeeze = (
+            users[0]
+            if len(users) == 1 and users[0].op_type == "Squeeze" and len(users[0].input) == 2 and users[0].input[1] in inits
+            else None
+        )
+        if (
+            squeeze is None
+            or len(axes) != 1
+            or steps != [1]
+            or ends[0] != starts[0] + 1
+            or starts[0] < 0
+            or as_array(inits[squeeze.input[1]]).tolist() != axes
+        ):
             continue
         index = f"{node.name or node.output[0]}.index"
         graph.initializer.append(onnx.numpy_helper.from_array(np.array(starts[0], np.int64), index))
         position = list(graph.node).index(node)
         graph.node.remove(node)
         graph.node.remove(squeeze)
-        graph.node.insert(position, onnx.helper.make_node("Gather", [node.input[0], index], [squeeze.output[0]], name=squeeze.name or node.name, axis=axes[0]))
+        graph.node.insert(
+            position,
+            onnx.helper.make_node("Gather", [node.input[0], index], [squeeze.output[0]], name=squeeze.name or node.name, axis=axes[0]),
+        )
     drop_unused_initializers(model)
 
 

@@ -13,12 +13,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.attention import (ATTENTION_OPS, attention_node, attention_parameters, attention_regions,
-                                                          canonical_context, canonical_qkv, canonical_scaled_logits, replace_if_same)
-from zoocheck.converters.graph.rewrites.onnx_graph import (CLIP_INPUTS_OPSET, REDUCE_AXES_INPUTS_OPSET, as_array, attributes, consumers_of,
-                                                           drop_dead_nodes, drop_unused_initializers, initializers_of, int_inputs,
-                                                           remove_passing_through, replace_nodes, static_shapes)
-
+from zoocheck.converters.graph.rewrites.attention import (
+    ATTENTION_OPS,
+    attention_node,
+    attention_parameters,
+    attention_regions,
+    canonical_context,
+    canonical_qkv,
+    canonical_scaled_logits,
+    replace_if_same,
+)
+from zoocheck.converters.graph.rewrites.onnx_graph import (
+    CLIP_INPUTS_OPSET,
+    REDUCE_AXES_INPUTS_OPSET,
+    as_array,
+    attributes,
+    consumers_of,
+    drop_dead_nodes,
+    drop_unused_initializers,
+    initializers_of,
+    int_inputs,
+    remove_passing_through,
+    replace_nodes,
+    static_shapes,
+)
 
 #: the end torch.onnx gives a Slice to the end of an axis (``torch.roll``'s pieces)
 ROLL_END = 2**63 - 1
@@ -63,7 +81,9 @@ def _canonical_unit_norm(name: str, x: str, opset: int) -> list:
     return [l2, clip, helper.make_node("Div", [x, f"{name}.clip"], [name], name=name)]
 
 
-def _canonical_window_attention(prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, constants: dict, opset: int):
+def _canonical_window_attention(
+    prefix: str, x: str, output: str, tokens: int, dim: int, heads: int, scale: float, constants: dict, opset: int
+):
     """The template's window attention (``families/swin/template.py``) between the windows'
     tokens ``x`` and the projection's ``output``: nodes and initializer names -> arrays (but the
     projections' weights)."""
@@ -72,9 +92,11 @@ def _canonical_window_attention(prefix: str, x: str, output: str, tokens: int, d
     if "logit_scale" in constants:  # V2's cosine attention
         for part in "qk":
             nodes += _canonical_unit_norm(f"{prefix}.{part}.normalize", f"{prefix}.{part}", opset)
-        nodes += [node(prefix, "Transpose", "k.transpose", [f"{prefix}.k.normalize"], perm=[0, 1, 3, 2]),
-                  node(prefix, "MatMul", "product", [f"{prefix}.q.normalize", f"{prefix}.k.transpose"]),
-                  node(prefix, "Mul", "logits", [f"{prefix}.product", f"{prefix}.logit_scale"])]  # fmt: skip
+        nodes += [
+            node(prefix, "Transpose", "k.transpose", [f"{prefix}.k.normalize"], perm=[0, 1, 3, 2]),
+            node(prefix, "MatMul", "product", [f"{prefix}.q.normalize", f"{prefix}.k.transpose"]),
+            node(prefix, "Mul", "logits", [f"{prefix}.product", f"{prefix}.logit_scale"]),
+        ]
         consts.update({"normalize.axes": np.array([-1], np.int64), "normalize.eps": np.array(np.float32(NORMALIZE_EPS))})
         consts[f"{prefix}.logit_scale"] = constants["logit_scale"]
     else:
@@ -86,11 +108,18 @@ def _canonical_window_attention(prefix: str, x: str, output: str, tokens: int, d
     logits = f"{prefix}.bias"
     if "mask" in constants:
         windows = constants["mask"].shape[1]
-        nodes += [node(prefix, "Reshape", "mask.split", [logits, f"{prefix}.mask_shape"]),
-                  node(prefix, "Add", "mask", [f"{prefix}.mask.split", f"{prefix}.mask.value"]),
-                  node(prefix, "Reshape", "mask.merge", [f"{prefix}.mask", f"{prefix}.logits_shape"])]  # fmt: skip
-        consts.update({f"{prefix}.mask_shape": np.array([-1, windows, heads, tokens, tokens], np.int64), f"{prefix}.mask.value": constants["mask"],
-                       f"{prefix}.logits_shape": np.array([-1, heads, tokens, tokens], np.int64)})  # fmt: skip
+        nodes += [
+            node(prefix, "Reshape", "mask.split", [logits, f"{prefix}.mask_shape"]),
+            node(prefix, "Add", "mask", [f"{prefix}.mask.split", f"{prefix}.mask.value"]),
+            node(prefix, "Reshape", "mask.merge", [f"{prefix}.mask", f"{prefix}.logits_shape"]),
+        ]
+        consts.update(
+            {
+                f"{prefix}.mask_shape": np.array([-1, windows, heads, tokens, tokens], np.int64),
+                f"{prefix}.mask.value": constants["mask"],
+                f"{prefix}.logits_shape": np.array([-1, heads, tokens, tokens], np.int64),
+            }
+        )
         logits = f"{prefix}.mask.merge"
     context, context_consts = canonical_context(prefix, logits, output, tokens, dim)
     return nodes + context, {**consts, **context_consts}
@@ -115,7 +144,13 @@ def window_attention_in_one_form(model) -> None:
         w_qkv, b_qkv, w_proj, b_proj, heads, scale = parameters
         prefix = f"window_attention{index}"
         nodes, consts = _canonical_window_attention(prefix, x, output, tokens[1], dim, heads, scale, constants, opset)
-        arrays = {**consts, f"{prefix}.qkv.weight": w_qkv, f"{prefix}.qkv.bias": b_qkv, f"{prefix}.proj.weight": w_proj, f"{prefix}.proj.bias": b_proj}
+        arrays = {
+            **consts,
+            f"{prefix}.qkv.weight": w_qkv,
+            f"{prefix}.qkv.bias": b_qkv,
+            f"{prefix}.proj.weight": w_proj,
+            f"{prefix}.proj.bias": b_proj,
+        }
         # a graph whose batch is pinned computes its own number of windows only
         windows = tokens[0] if isinstance(tokens[0], int) else 2 * (constants["mask"].shape[1] if "mask" in constants else 1)
         replace_if_same(graph, inits, region, nodes, arrays, x, output, (windows, tokens[1], dim), index, opset)
@@ -140,7 +175,12 @@ def patch_merging_as_reshape(model) -> None:
         if any(p is None or p.op_type != "Slice" or p.input[0] != pieces[0].input[0] for p in pieces):
             continue
         shape = shapes.get(pieces[0].input[0])
-        if not shape or len(shape) != 4 or attributes(concat)["axis"] % 4 != 3 or not all(isinstance(n, int) and n % 2 == 0 for n in shape[1:3]):
+        if (
+            not shape
+            or len(shape) != 4
+            or attributes(concat)["axis"] % 4 != 3
+            or not all(isinstance(n, int) and n % 2 == 0 for n in shape[1:3])
+        ):
             continue
         values = [int_inputs(p, inits) for p in pieces]
         if any(v is None or len(v) != 4 or sorted(a % 4 for a in v[2]) != [1, 2] or v[3] != [2, 2] for v in values):
@@ -162,7 +202,9 @@ def patch_merging_as_reshape(model) -> None:
 
 #: ops that compute each token from that token's channels alone (the other operand a constant of
 #: at most one axis, or another such token tensor; LayerNorm and its decomposition over the last axis)
-_TOKENWISE = frozenset({"LayerNormalization", "ReduceMean", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Sigmoid", "Relu", "Tanh"})
+_TOKENWISE = frozenset(
+    {"LayerNormalization", "ReduceMean", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Sigmoid", "Relu", "Tanh"}
+)
 
 
 def _tokenwise(node, inits: dict) -> bool:
@@ -171,7 +213,9 @@ def _tokenwise(node, inits: dict) -> bool:
     if node.op_type == "LayerNormalization":
         return attributes(node).get("axis", -1) == -1
     if node.op_type == "ReduceMean":
-        axes = attributes(node).get("axes") or (as_array(inits[node.input[1]]).tolist() if len(node.input) > 1 and node.input[1] in inits else None)
+        axes = attributes(node).get("axes") or (
+            as_array(inits[node.input[1]]).tolist() if len(node.input) > 1 and node.input[1] in inits else None
+        )
         return axes == [-1] and attributes(node).get("keepdims", 1) == 1
     if node.op_type == "MatMul":
         return node.input[1] in inits and len(inits[node.input[1]].dims) == 2
@@ -191,7 +235,14 @@ def map_tokens_in_place(model) -> None:
     shapes = static_shapes(model) if reshapes else {}
     for first in reshapes:
         source, tokens = shapes.get(first.input[0]), shapes.get(first.output[0])
-        if not source or not tokens or len(source) != 4 or len(tokens) != 3 or not all(isinstance(n, int) for n in source[1:]) or tokens[1:] != [source[1] * source[2], source[3]]:
+        if (
+            not source
+            or not tokens
+            or len(source) != 4
+            or len(tokens) != 3
+            or not all(isinstance(n, int) for n in source[1:])
+            or tokens[1:] != [source[1] * source[2], source[3]]
+        ):
             continue
         consumers = consumers_of(graph)
         region, exits, seen, frontier, closed = [], [], set(), [first.output[0]], True
