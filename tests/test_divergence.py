@@ -210,6 +210,8 @@ LAYER_SOURCES = [
     ("ppcls", "ResNet18_vd"),  # Paddle, PaddleClas's names
     pytest.param("gluon", "resnet18_v1", marks=pytest.mark.slow),  # MXNet, the model zoo's blocks
     pytest.param("gluon", "resnet50_v1", marks=pytest.mark.slow),  # its bottleneck (conv biases)
+    ("gluon", "resnet18_v2"),  # pre-activation: batch norms as Mul + Add, convolutions their own layers
+    pytest.param("gluoncv", "resnet50_v2", marks=pytest.mark.slow),  # GluonCV's v2, its bottleneck
 ]
 
 
@@ -221,14 +223,14 @@ def test_the_frameworks_layer_outputs_are_the_canonical_graphs_intermediates(sou
 
     from zoocheck.checks.divergence import first_divergence_from_layers
     from zoocheck.converters.pipeline import convert, native_layer_outputs
-    from zoocheck.families.resnet.canonical import batch_norm_outputs
+    from zoocheck.families.resnet.canonical import layer_outputs
 
     entry = dataclasses.replace(get_entry(source, model), input_size=64)
     conversion = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical")
     assert conversion.ok, conversion.failure
     batch = random_inputs(2, 64, seed=1)
-    layers = native_layer_outputs(entry, None, 3, batch)
-    assert layers is not None and list(layers) == [*batch_norm_outputs(entry.arch), "logits"]
+    layers = native_layer_outputs(entry, None, 3, batch).layers
+    assert layers is not None and list(layers) == [*layer_outputs(entry.arch), "logits"]
     graph_outputs = {n.output[0] for n in onnx.load(str(conversion.onnx_path)).graph.node}
     assert set(layers) <= graph_outputs
     assert first_divergence_from_layers(layers, conversion.onnx_path, batch, tolerance=1e-4) is None

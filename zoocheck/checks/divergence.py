@@ -15,13 +15,14 @@ range (max - min), so early activations of any scale are judged alike.
 
 from __future__ import annotations
 
-import tempfile
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from zoocheck.records import Divergence, NodeError
+from zoocheck.zoo_registry.types import Architecture
 
 #: the suffix onnxruntime's QDQ quantizer gives a tensor's dequantized value
 DEQUANTIZED = "_DequantizeLinear_Output"
@@ -42,29 +43,13 @@ def _relative_error(reference: np.ndarray, test: np.ndarray) -> tuple[float, flo
     return (max_abs / span if span > 0 else (0.0 if max_abs == 0 else float("inf"))), max_abs
 
 
-def _with_all_outputs(path: Path, names: Sequence[str], folder: Path) -> Path:
-    """A copy of the ONNX file at ``path`` whose graph outputs are ``names`` (every float tensor asked)."""
-    import onnx
+def _run(path: Path, names: Sequence[str], batch: np.ndarray) -> dict[str, np.ndarray]:
+    from zoocheck.converters.onnx_runtime import IntermediatesUnavailable, intermediate_outputs
 
-    model = onnx.load(str(path), load_external_data=False)
-    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-        raise DivergenceUnavailable(f"{path}: weights in external data (over 2 GB); intermediate outputs are not compared")
-    # an fp16 variant's tensors are half precision: each output is declared with its own type
-    types = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
-    del model.graph.output[:]
-    for name in names:
-        model.graph.output.append(onnx.helper.make_tensor_value_info(name, types.get(name) or onnx.TensorProto.FLOAT, None))
-    copy = folder / path.name
-    onnx.save(model, str(copy))
-    return copy
-
-
-def _run(path: Path, names: Sequence[str], batch: np.ndarray, folder: Path) -> dict[str, np.ndarray]:
-    from zoocheck.converters.onnx_runtime import session
-
-    # the graph as written: no fusion may change the tensors compared
-    sess = session(_with_all_outputs(path, names, folder), optimize=False)
-    return dict(zip(names, sess.run(list(names), {sess.get_inputs()[0].name: batch})))
+    try:
+        return intermediate_outputs(path, list(names), batch)
+    except IntermediatesUnavailable as exc:
+        raise DivergenceUnavailable(str(exc)) from exc
 
 
 def _conv_weight_shapes(path: Path) -> list[tuple[int, ...]] | None:
@@ -109,34 +94,58 @@ def first_divergence(reference: str | Path, test: str | Path, batch: np.ndarray,
     # reads is its dequantized value, which also carries an activation the quantizer removed
     # (a ReLU folded into the quantization range): compare that one
     read = {name: f"{name}{DEQUANTIZED}" if f"{name}{DEQUANTIZED}" in test_outputs else name for name in names}
-    with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
-        ref_dir, test_dir = Path(tmp, "reference"), Path(tmp, "test")
-        ref_dir.mkdir(), test_dir.mkdir()
-        ref_values = _run(reference, names, batch, ref_dir)
-        test_values = _run(test, [read[name] for name in names], batch, test_dir)
+    ref_values = _run(reference, names, batch)
+    test_values = _run(test, [read[name] for name in names], batch)
     test_values = {name: test_values[read[name]] for name in names}
     return _first_exceeding(ref_graph, ref_values, test_values, tolerance)
 
 
 def first_divergence_from_layers(
-    layers: Mapping[str, np.ndarray], test: str | Path, batch: np.ndarray, *, tolerance: float
+    layers: Mapping[str, np.ndarray], test: str | Path, batch: np.ndarray, *, tolerance: float, arch: Architecture | None = None
 ) -> Divergence | None:
     """The first node of the ONNX file ``test`` (in its order) whose output differs from the source
     framework's own output of that layer, ``layers`` (``NativeModel.layer_outputs`` on ``batch``:
     canonical tensor names), by more than ``tolerance``; None when every layer agrees.
 
-    Raises DivergenceUnavailable when the file computes none of the tensors named (not a
-    canonical graph)."""
+    A file that computes none of the tensors by name (a native graph) is compared through its
+    canonical form, computed in memory for ``arch`` (``graph/correspondence.py``): each layer is
+    looked up under the native tensor holding its value, the file itself is run, and the
+    divergence names the native node with the canonical ``layer`` beside it. Raises
+    DivergenceUnavailable when neither names the layers (no ``arch``, or a graph that is not its
+    canonical form's)."""
     import onnx
 
     test = Path(test)
     graph = onnx.load(str(test), load_external_data=False).graph
     names = [out for node in graph.node for out in node.output[:1] if out in layers]
+    layer_of: dict[str, str] = {}
+    if not names and arch is not None:
+        layer_of = _native_tensors(test, arch, layers)
+        layers = {native: layers[canonical] for native, canonical in layer_of.items()}
+        names = [out for node in graph.node for out in node.output[:1] if out in layers]
     if not names:
         raise DivergenceUnavailable(f"{test.name} computes none of the framework's layers by name; only canonical graphs name them")
-    with tempfile.TemporaryDirectory(prefix="zoocheck-divergence-") as tmp:
-        values = _run(test, names, batch, Path(tmp))
-    return _first_exceeding(graph, {n: layers[n] for n in names}, values, tolerance)
+    values = _run(test, names, batch)
+    divergence = _first_exceeding(graph, {n: layers[n] for n in names}, values, tolerance)
+    if divergence is None or not layer_of:
+        return divergence
+    return dataclasses.replace(divergence, layer=layer_of.get(divergence.output))
+
+
+def _native_tensors(path: Path, arch: Architecture, layers: Mapping[str, np.ndarray]) -> dict[str, str]:
+    """Native tensor of the file at ``path`` -> the canonical tensor among ``layers`` whose value it
+    holds (``correspondence.canonical_tensors``)."""
+    import onnx
+
+    from zoocheck.converters.graph import NoCanonicalForm
+    from zoocheck.converters.graph.canonical import GraphMismatch
+    from zoocheck.converters.graph.correspondence import canonical_tensors
+
+    try:
+        pairs = canonical_tensors(onnx.load(str(path)), arch)
+    except (GraphMismatch, NoCanonicalForm) as exc:
+        raise DivergenceUnavailable(f"{path.name}: its layers cannot be paired with the canonical graph's ({exc})") from exc
+    return {native: canonical for canonical, native in pairs.items() if canonical in layers}
 
 
 def _first_exceeding(graph, reference: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], tolerance: float) -> Divergence | None:

@@ -220,18 +220,22 @@ def check_parity(
     result = parity_result(reference=conversion.native_outputs, test=test, reference_fp64=conversion.native_outputs_fp64, **common)
     if result.status == "failed" and not result.fp32_noise:
         if precision != "fp32":
-            divergence = variant_divergence(onnx_path, batch, tolerance)
+            divergence, note = variant_divergence(onnx_path, batch, tolerance), None
         elif onnx_path is not None:
             graph_form = (file_meta or {}).get("graph") or graph
             try:
-                divergence = locate_divergence(entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form)
+                divergence, note = locate_divergence(
+                    entry, weights, random_seed, onnx_path, batch, tolerance, opset or DEFAULT_OPSET, graph_form
+                )
             except BadInput as exc:  # not this model's architecture: the file given is wrong, not a conversion
                 return parity_result(
                     reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common
                 ), conversion
         else:
-            divergence = locate_fresh_divergence(entry, weights, random_seed, test_path, batch, tolerance, isolate)
-        result = dataclasses.replace(result, first_divergence=divergence)
+            divergence, note = locate_fresh_divergence(entry, weights, random_seed, test_path, batch, tolerance, isolate)
+        if divergence is None and note is None:
+            note = f"no compared tensor exceeds the tolerance on the first {DIVERGENCE_INPUTS} inputs"
+        result = dataclasses.replace(result, first_divergence=divergence, divergence_note=None if divergence else note)
     return result, conversion
 
 
@@ -266,7 +270,7 @@ def variant_divergence(variant: Path, batch: np.ndarray, tolerance: Tolerance):
 def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, opset: int, graph: str | None):
     """Where ``onnx_path`` starts to differ from what the source framework computes: a fresh
     conversion of the same model and weights (same graph form, so the same node names), both
-    compared node by node. None when no such node can be found (e.g. the file's names differ).
+    compared node by node. (divergence, None), or (None, why none was found in one line).
     BadInput when the file's graph is not the architecture of ``entry`` at all."""
     from zoocheck import rundir
     from zoocheck.checks.divergence import DivergenceUnavailable, architecture_difference, first_divergence
@@ -278,34 +282,37 @@ def locate_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.nd
             entry, output=run / "divergence-reference.onnx", weights=weights, random_seed=random_seed, opset=opset, graph=graph
         )
         if not reference.ok:
-            return None
+            return None, f"the fresh conversion to compare with failed: {reference.failure.one_line()}"
         difference = architecture_difference(reference.onnx_path, onnx_path)
         if difference is not None:
             raise BadInput(
                 f"{onnx_path}: its graph is not the architecture of {entry.key} ({entry.arch.id}): {difference}; give the file of that model, or the --src/--model of the model it holds"
             )
         try:
-            return first_divergence(reference.onnx_path, onnx_path, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err)
-        except DivergenceUnavailable:
-            return None
+            return first_divergence(reference.onnx_path, onnx_path, batch[:DIVERGENCE_INPUTS], tolerance=tolerance.max_rel_err), None
+        except DivergenceUnavailable as exc:
+            return None, str(exc)
         finally:
             reference.onnx_path.unlink(missing_ok=True)
             Path(f"{reference.onnx_path}.json").unlink(missing_ok=True)
 
 
 def locate_fresh_divergence(entry, weights, random_seed, onnx_path: Path, batch: np.ndarray, tolerance: Tolerance, isolate: bool):
-    """Where the file just converted (``onnx_path``, canonical) starts to differ from the source
-    framework: the framework's own per-layer outputs (loaded again: the cost of a failure only)
-    against the file's intermediates, in graph order. None where the framework cannot name its
-    layers (no canonical mapping, e.g. an inference model) or the file is not canonical."""
+    """Where the file just converted (``onnx_path``, canonical or native) starts to differ from
+    the source framework: the framework's own per-layer outputs (loaded again: the cost of a
+    failure only) against the file's intermediates, in graph order (a native file's through its
+    canonical form). (divergence, None), or (None, why none was found in one line: the
+    framework cannot give its layers, e.g. a PaddleClas inference model, or the file's graph
+    cannot be paired with the canonical one)."""
     from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence_from_layers
+    from zoocheck.converters import converter_for
     from zoocheck.converters.pipeline import native_layer_outputs
 
     inputs = batch[:DIVERGENCE_INPUTS]
-    layers = native_layer_outputs(entry, weights, random_seed, inputs, isolate=isolate)
-    if layers is None:
-        return None
+    outputs = native_layer_outputs(entry, weights, random_seed, inputs, isolate=isolate)
+    if outputs.layers is None:
+        return None, f"no per-layer outputs from {converter_for(entry.source).runtime(entry)}: {outputs.unavailable}"
     try:
-        return first_divergence_from_layers(layers, onnx_path, inputs, tolerance=tolerance.max_rel_err)
-    except DivergenceUnavailable:
-        return None
+        return first_divergence_from_layers(outputs.layers, onnx_path, inputs, tolerance=tolerance.max_rel_err, arch=entry.arch), None
+    except DivergenceUnavailable as exc:
+        return None, str(exc)

@@ -124,6 +124,11 @@ def check_weights_fit(
         raise WeightsError(f"{file_name}: weights do not fit {what}: " + "; ".join(problems), elements=elements)
 
 
+class LayersUnavailable(Exception):
+    """Why a model gives no per-layer outputs (``NativeModel.layer_outputs``), in one line: a
+    parity failure's first divergence is then not located, and the record says this instead."""
+
+
 class NativeModel(abc.ABC):
     """A model loaded into its source framework, ready to run and to export."""
 
@@ -141,13 +146,13 @@ class NativeModel(abc.ABC):
         yardstick that tells fp32 rounding of ill-conditioned weights from a conversion error."""
         return None
 
-    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """The framework's own per-layer outputs on ``batch``, named by the canonical graph's
         tensors (``layer1.0.conv2``: that unit's batch-norm output, which the canonical graph's
-        Conv computes) in network order, ``logits`` last; None where this model cannot give them.
-        Where a parity failure starts (``checks/divergence.py``): it costs a forward, so it runs
-        only after a failure."""
-        return None
+        Conv computes) in network order, ``logits`` last; LayersUnavailable, saying why, where
+        this model cannot give them. Where a parity failure starts (``checks/divergence.py``): it
+        costs a forward, so it runs only after a failure."""
+        raise LayersUnavailable("the model as loaded has no layers to hook")
 
     @abc.abstractmethod
     def export_onnx(self, path: Path, opset: int) -> None:
@@ -165,15 +170,21 @@ def hooked_layer_outputs(
     hook: Callable[[object, Callable[[np.ndarray], None]], Callable[[], None]],
     forward: Callable[[np.ndarray], np.ndarray],
     batch: np.ndarray,
-) -> dict[str, np.ndarray] | None:
+) -> dict[str, np.ndarray]:
     """``NativeModel.layer_outputs`` for a framework with forward hooks: ``layers`` maps canonical
     graph tensors to module names, ``modules`` the network's modules by name, ``hook(module,
     keep)`` makes the module hand each output to ``keep`` as numpy and returns the hook's remover.
-    Outputs of a forward that runs in chunks are concatenated. None when a module is missing."""
+    Outputs of a forward that runs in chunks are concatenated. LayersUnavailable when nothing is
+    mapped or a module is missing."""
     from zoocheck.converters.normalize import OUTPUT_NAME
 
-    if not layers or any(name not in modules for name in layers.values()):
-        return None
+    if not layers:
+        raise LayersUnavailable(
+            "the network's layers are not mapped onto the canonical graph's (no canonical form, or an imported graph without modules)"
+        )
+    missing = next((name for name in layers.values() if name not in modules), None)
+    if missing is not None:
+        raise LayersUnavailable(f"the network has no module {missing}, where the family's layout puts a layer")
     seen: dict[str, list[np.ndarray]] = {tensor: [] for tensor in layers}
     removers = [hook(modules[name], seen[tensor].append) for tensor, name in layers.items()]
     try:

@@ -164,7 +164,7 @@ class GluonNative(NativeModel):
         mx = import_mxnet()
         return self.net(mx.nd.array(np.asarray(batch, dtype=np.float32))).asnumpy()
 
-    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Forward hooks on the batch-norm blocks (the network runs imperatively: it is never
         hybridized before this, so every block's hook fires)."""
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from zoocheck import __version__
 from zoocheck.capture import captured_output
+from zoocheck.converters.base import LayersUnavailable
 from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import code_digest, file_digest_or_none
@@ -251,7 +252,10 @@ class ServeJob(ModelJob):
 
 @dataclass(frozen=True)
 class LayerOutputs:
+    """The framework's per-layer outputs, or why there are none (one line)."""
+
     layers: dict[str, np.ndarray] | None
+    unavailable: str | None = None
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,10 @@ class LayerOutputsJob(ModelJob):
             try:
                 native = _load(entry, self.weights, self.random_seed, progress, versions)
                 progress.enter("parity")
-                channel.send(LayerOutputs(native.layer_outputs(self.inputs)))
+                try:
+                    layers = LayerOutputs(native.layer_outputs(self.inputs))
+                except LayersUnavailable as exc:
+                    layers = LayerOutputs(None, str(exc))
+                channel.send(layers)
             except BaseException as exc:
                 channel.send(Failed(Failure.from_exception(entry.source, entry.name, progress.stage, exc, versions)))

@@ -185,7 +185,7 @@ class PaddleDygraphModel(NativeModel):
                 outputs.append(self.network(paddle.to_tensor(batch[start : start + FORWARD_CHUNK])).numpy())
         return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), dtype)
 
-    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Forward post-hooks on the batch norms (PaddleClas's names: the family's ``paddle`` layout);
         the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
         from zoocheck.converters.weights.layouts import layer_modules

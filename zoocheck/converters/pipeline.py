@@ -143,14 +143,18 @@ def convert(
 
 def native_layer_outputs(
     entry: Entry, weights: Path | None, random_seed: int | None, inputs: np.ndarray, *, isolate: bool = True
-) -> dict[str, np.ndarray] | None:
+) -> LayerOutputs:
     """``entry``'s framework forward on ``inputs`` with its per-layer outputs, by canonical graph
     tensor name (``NativeModel.layer_outputs``), loaded afresh in a child like every framework
-    call; None where the model cannot name them or the framework failed (a second load of what
-    a conversion just loaded: only worth it to locate a failure)."""
+    call (a second load of what a conversion just loaded: only worth it to locate a failure);
+    where the model cannot name them or the framework failed, none and why."""
     with _framework_log() as log:
-        replies, _ = _run_job(LayerOutputsJob(entry, weights, random_seed, log, inputs), None, isolate)
-    return replies.outcome.layers if isinstance(replies.outcome, LayerOutputs) else None
+        replies, exitcode = _run_job(LayerOutputsJob(entry, weights, random_seed, log, inputs), None, isolate)
+    if isinstance(replies.outcome, LayerOutputs):
+        return replies.outcome
+    if isinstance(replies.outcome, Failed):
+        return LayerOutputs(None, f"the framework failed computing them: {replies.outcome.failure.one_line()}")
+    return LayerOutputs(None, explain_exit(exitcode, "the framework's process", "computing its per-layer outputs")[1])
 
 
 def _run_job(job: ModelJob, on_stage: Callable[[str], None] | None, isolate: bool) -> tuple[_Replies, int]:

@@ -231,8 +231,8 @@ class TorchModel(NativeModel):
         self.versions = {"torch": torch.__version__.split("+")[0], **versions}
         self.layers = dict(layers or {})
 
-    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
-        """Forward hooks on the ``layers`` modules (None when the module has other names)."""
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """Forward hooks on the ``layers`` modules."""
 
         def hook(module: nn.Module, keep):
             return module.register_forward_hook(lambda _m, _args, output: keep(output.detach().numpy().copy())).remove

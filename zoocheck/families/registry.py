@@ -216,7 +216,7 @@ _GLUONCV = ("gluoncv", "gluoncv:network")
 _BUILTIN = (
     Family("resnet", _RESNET + "spec:ResNetSpec", _RESNET + "names",
            parameters=_RESNET + "canonical:parameter_shapes", template=_RESNET + "template:build_template",
-           random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:batch_norm_outputs",
+           random_weights=_RESNET + "random:draw", forward=_RESNET + "canonical:forward", layer_outputs=_RESNET + "canonical:layer_outputs",
            layouts=tuple((framework, f"{_RESNET}layouts:to_{framework}") for framework in ("mmpretrain", "paddle", "gluoncv", "gluon"))),
     _with_canonical_form(_spec_and_names("mobilenet_v2", "MobileNetV2Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("mobilenet_v3", "MobileNetV3Spec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),

@@ -143,11 +143,15 @@ class Divergence(Record):
     initializers: tuple[str, ...] = ()  # the initializers the node consumes (which weights to look at)
     # every node compared, in graph order up to and including this one: the agreeing ones first
     node_errors: tuple[NodeError, ...] = ()
+    # the canonical graph's layer the node computes, where the file compared is not canonical
+    # (its names are the exporter's: a native file, an ONNX model zoo file)
+    layer: str | None = None
 
     def summary(self) -> str:
         weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
+        layer = f" = canonical layer {self.layer}" if self.layer else ""
         return (
-            f"first divergence at node {self.node} ({self.op_type}){weights}: rel err {self.max_rel_err:.3g} "
+            f"first divergence at node {self.node} ({self.op_type}){layer}{weights}: rel err {self.max_rel_err:.3g} "
             f"> {self.tolerance:g} after {self.nodes_compared} agreeing nodes"
         )
 
@@ -185,6 +189,8 @@ class ParityResult(Record):
     random_seed: int | None = None
     # a failed check of an existing file: where it starts to differ from a fresh conversion
     first_divergence: Divergence | None = None
+    # a failed check whose first divergence could not be looked for or found: why, in one line
+    divergence_note: str | None = None
     # the weights are the file the zoo publishes (download.is_published_file); False: another
     # file, or one not proved to be it, which says nothing about the published model
     published_weights: bool = False
@@ -231,6 +237,7 @@ class ParityResult(Record):
             f"top-1 agree {agree}/{len(self.comparisons)}"
             + (f": fp32 rounding, not the conversion ({self.test} vs fp64 {max(self.test_fp64_rel_err):.3g})" if self.fp32_noise else "")
             + (f"; {self.first_divergence.summary()}" if self.first_divergence is not None else "")
+            + (f"; first divergence not located: {self.divergence_note}" if self.divergence_note else "")
         )
 
     def fp32_yardstick(self) -> str:

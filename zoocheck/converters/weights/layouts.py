@@ -47,8 +47,16 @@ def layer_modules(arch: Architecture, framework: str | None = None, naming: str 
         return {}
     if framework is None or not taps:
         return taps
-    # a layout renames parameters one to one, in order: a module's running variance names it
-    renamed = list(to_layout({f"{module}.running_var": np.zeros(1, np.float32) for module in taps.values()}, arch, framework, naming))
+    # a layout renames parameters one to one, in order: one parameter per module names it (a batch
+    # norm's running variance, which tells the layout it is one; a convolution's weight)
+    parameters = family.part("parameters")(arch)
+    stand_ins = {
+        f"{module}.running_var" if f"{module}.running_var" in parameters else f"{module}.weight": np.zeros(1, np.float32)
+        for module in taps.values()
+    }
+    # a layout may append constants the framework's file holds besides (MXNet's un-learned input
+    # batch norm's gamma and beta): the renames come first
+    renamed = list(to_layout(stand_ins, arch, framework, naming))[: len(taps)]
     return {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(taps, renamed, strict=True)}
 
 

@@ -69,21 +69,35 @@ def shortcut_names(spec: ResNetSpec) -> tuple[str, str]:
     return "downsample.0", "downsample.1"
 
 
-def batch_norm_outputs(arch: Architecture) -> dict[str, str]:
-    """Canonical graph tensor (``graph/template.py``) -> the canonical batch norm whose output it
-    is, for every conv-BN unit, in network order: the canonical graph folds each BN into the
-    convolution before it, so ``layer1.0.conv2`` computes what ``layer1.0.bn2`` outputs. This is
-    how a framework's per-layer outputs are found in the graph (``NativeModel.layer_outputs``).
+def layer_outputs(arch: Architecture) -> dict[str, str]:
+    """Canonical graph tensor (``template.py``) -> the canonical module whose output it is, in
+    network order: how a framework's per-layer outputs are found in the graph
+    (``NativeModel.layer_outputs``).
 
-    v1 networks only (the BNs of v2's pre-activation are not after a convolution: {} for v2)."""
+    v1: every conv-BN unit's batch norm, which the canonical graph folds into the convolution
+    before it, so ``layer1.0.conv2`` computes what ``layer1.0.bn2`` outputs. v2 (pre-activation):
+    the batch norm inside a branch follows a convolution too and is folded the same way
+    (``layer1.0.conv1`` computes what ``layer1.0.bn2`` outputs); the branch's last convolution and
+    the shortcut's are their own modules (``layer1.0.conv2``, ``layer1.0.downsample.conv`` =
+    ``downsample.0``); a batch norm that follows no convolution stays a ``Mul`` + ``Add`` whose sum
+    is its output (``layer1.0.bn1.add`` is ``layer1.0.bn1``'s, the input's ``stem.bn0.add`` is
+    ``bn_data``'s, ``head.bn.add`` is ``bn_final``'s)."""
     spec = _spec(arch)
-    if spec.preact:
-        return {}
-    out = {f"stem.conv{k}": norm for k, (_, norm, *_) in enumerate(stem_units(spec), start=1)}
+    out = {"stem.bn0.add": "bn_data"} if spec.preact else {}
+    out.update({f"stem.conv{k}": norm for k, (_, norm, *_) in enumerate(stem_units(spec), start=1)})
     for stage, index, prefix, cin, stride in blocks(spec):
-        out.update({f"{prefix}.conv{unit}": f"{prefix}.bn{unit}" for unit, *_ in branch_units(spec, stage, cin, stride)})
+        units = [unit for unit, *_ in branch_units(spec, stage, cin, stride)]
+        if spec.preact:
+            out[f"{prefix}.bn1.add"] = f"{prefix}.bn1"
+            out.update({f"{prefix}.conv{unit}": f"{prefix}.bn{after}" for unit, after in zip(units, units[1:])})
+            out[f"{prefix}.conv{units[-1]}"] = f"{prefix}.conv{units[-1]}"
+        else:
+            out.update({f"{prefix}.conv{unit}": f"{prefix}.bn{unit}" for unit in units})
         if spec.projects(stage, index):
-            out[f"{prefix}.downsample.conv"] = f"{prefix}.{shortcut_names(spec)[1]}"
+            conv, norm = shortcut_names(spec)
+            out[f"{prefix}.downsample.conv"] = f"{prefix}.{norm or conv}"
+    if spec.preact:
+        out["head.bn.add"] = "bn_final"
     return out
 
 

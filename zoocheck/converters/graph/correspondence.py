@@ -1,0 +1,44 @@
+"""Which tensor of a native graph holds the value of each tensor of the canonical graph.
+
+A native file (the source exporter's graph, ``--graph native``; an ONNX model zoo file; MXNet's
+export) names its tensors its own way, so the framework's per-layer outputs (named by the canonical
+graph: ``NativeModel.layer_outputs``) cannot be looked up in it by name. The canonical form
+computed in memory (``canonical.simplify`` + ``canonical.match``, exactly what a canonical
+conversion does, weights lifted so nothing large is copied) pairs every template node with the
+exporter's node computing the same thing; the rewrites keep the exporter's tensor names where a
+value survives (a Conv with a batch norm folded in takes the batch norm's output name, a batch
+norm made Mul + Add outputs under its own), so the pair's output names the native tensor. A
+canonical tensor whose value the native graph never holds (a rewrite's new tensor) is left out.
+"""
+
+from __future__ import annotations
+
+from zoocheck.zoo_registry.types import Architecture
+
+
+def canonical_tensors(model, arch: Architecture) -> dict[str, str]:
+    """Canonical graph tensor -> the tensor of ``model`` (a normalised export of ``arch``: input
+    ``input``, output ``logits``; left unchanged) holding the same value, in the canonical graph's
+    order. Raises GraphMismatch where the graph is not ``arch``'s, NoCanonicalForm where ``arch``
+    has no canonical graph."""
+    import onnx
+
+    from zoocheck.converters.graph import _static_input_size, template_for
+    from zoocheck.converters.graph.canonical import lift_conv_weights, match, simplify
+    from zoocheck.converters.normalize import onnx_facts
+
+    native_tensors = {out for node in model.graph.node for out in node.output}
+    template = template_for(arch, onnx_facts(model)["opset"], _static_input_size(model))
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    lifted_graph, lifted = lift_conv_weights(copy)
+    pairs = match(template, simplify(lifted_graph, lifted))
+    found = {}
+    for node in template.graph.node:
+        paired = pairs.get(node.name)
+        if paired is not None and paired.output and paired.output[0] in native_tensors:
+            found[node.output[0]] = paired.output[0]
+    return found
+
+
+__all__ = ["canonical_tensors"]
