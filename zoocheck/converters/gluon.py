@@ -177,6 +177,51 @@ class GluonNative(NativeModel):
         mxnet_to_onnx(self.net, path, opset, self.input_size)
 
 
+class GluonExportNative(GluonNative):
+    """An imported ``export`` pair (a SymbolBlock: no blocks to hook). Its per-layer outputs are
+    the symbol's own internal outputs: MXNet's exporter names each ONNX tensor after the symbol
+    node computing it, so the canonical form of its export (``graph/correspondence.py``) says
+    which node holds each layer, and a SymbolBlock over those nodes' outputs (the same
+    parameters) computes them in MXNet."""
+
+    def __init__(self, net, input_size: int, arch: Architecture, symbol: Path):
+        super().__init__(net, input_size)
+        self.arch, self.symbol = arch, Path(symbol)
+
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        import onnx
+
+        from zoocheck.converters.base import LayersUnavailable
+        from zoocheck.converters.graph import NoCanonicalForm
+        from zoocheck.converters.graph.canonical import GraphMismatch
+        from zoocheck.converters.graph.correspondence import canonical_tensors
+        from zoocheck.converters.normalize import OUTPUT_NAME, normalize_model
+        from zoocheck.converters.pipeline import DEFAULT_OPSET
+        from zoocheck.converters.weights.layouts import layer_modules
+
+        mx = import_mxnet()
+        with tempfile.TemporaryDirectory(prefix="zoocheck-mxnet-layers-") as tmp:
+            mxnet_to_onnx(self.net, Path(tmp) / "export.onnx", DEFAULT_OPSET, self.input_size)
+            exported = normalize_model(onnx.load(str(Path(tmp) / "export.onnx")), {}, num_classes=self.arch.num_classes)
+        try:
+            pairs = canonical_tensors(exported, self.arch)
+        except (GraphMismatch, NoCanonicalForm) as exc:
+            raise LayersUnavailable(f"{self.symbol.name}: its graph cannot be paired with the canonical one ({exc})") from exc
+        symbol = mx.sym.load(str(self.symbol))
+        internals = symbol.get_internals()
+        nodes = set(internals.list_outputs())
+        taps = {layer: f"{pairs[layer]}_output" for layer in layer_modules(self.arch) if f"{pairs.get(layer)}_output" in nodes}
+        if not taps:
+            raise LayersUnavailable(f"{self.symbol.name}: none of its nodes holds a layer of the canonical graph")
+        stored = set(self.net.collect_params())
+        [image] = [name for name in symbol.list_inputs() if name not in stored]
+        layers = mx.gluon.SymbolBlock(
+            mx.sym.Group([internals[node] for node in taps.values()]), mx.sym.var(image), params=self.net.collect_params()
+        )
+        outputs = layers(mx.nd.array(np.asarray(batch, dtype=np.float32)))
+        return {**{layer: out.asnumpy() for layer, out in zip(taps, outputs, strict=True)}, OUTPUT_NAME: self.forward(batch)}
+
+
 def build(arch: Architecture):
     """The model-zoo network of ``arch`` (uninitialised): ``vision.get_resnet(version, depth)``."""
     import_mxnet()
@@ -284,13 +329,14 @@ class GluonConverter(Converter):
         weights = Path(weights)
         pair = find_export_pair(weights)
         if pair is not None:
-            return GluonNative(load_export_pair(*pair, entry.arch, size), size)
+            return GluonExportNative(load_export_pair(*pair, entry.arch, size), size, entry.arch, pair[0])
         return GluonNative(load_saved_parameters(entry, weights), size, zoo_layers(entry.arch))
 
 
 __all__ = [
     "DEPTHS",
     "GluonConverter",
+    "GluonExportNative",
     "GluonNative",
     "build",
     "canonical_network",

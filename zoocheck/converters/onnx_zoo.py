@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import Converter, NativeModel, NoBuilder, WeightsError, refuse_unbuilt
-from zoocheck.zoo_registry.types import Entry
+from zoocheck.zoo_registry.types import Architecture, Entry
 
 ZOO_OPSET = 7
 ZOO_IR_VERSION = 3
@@ -120,11 +120,12 @@ def flatten_scores(model):
 
 
 class OnnxZooNative(NativeModel):
-    def __init__(self, path: Path, scratch: tempfile.TemporaryDirectory | None = None):
+    def __init__(self, path: Path, arch: Architecture, scratch: tempfile.TemporaryDirectory | None = None):
         import onnx
         import onnxruntime as ort
 
         self.path = Path(path)
+        self.arch = arch
         self._scratch = scratch  # keeps an extracted or generated file alive as long as the model
         self.versions = {"onnxruntime": ort.__version__, "onnx": onnx.__version__}
 
@@ -137,6 +138,33 @@ class OnnxZooNative(NativeModel):
         batch = np.asarray(batch, dtype=np.float32)
         parts = [sess.run(None, {first.name: batch[i : i + fixed]})[0] for i in range(0, len(batch), fixed)]
         return np.concatenate(parts, axis=0).reshape(len(batch), -1)
+
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """The zoo file's own tensors that hold the canonical graph's layers, run as published: its
+        canonical form, computed in memory from the file made what a conversion makes of it,
+        pairs each layer with the zoo tensor of the same value (``graph/correspondence.py``; the
+        names survive the opset upgrade and the normalisation)."""
+        from zoocheck.converters.base import LayersUnavailable
+        from zoocheck.converters.graph import NoCanonicalForm
+        from zoocheck.converters.graph.canonical import GraphMismatch
+        from zoocheck.converters.graph.correspondence import canonical_tensors
+        from zoocheck.converters.normalize import OUTPUT_NAME, normalize_model
+        from zoocheck.converters.onnx_runtime import intermediate_outputs
+        from zoocheck.converters.pipeline import DEFAULT_OPSET
+        from zoocheck.converters.weights.layouts import layer_modules
+
+        original = read_model(self.path)
+        published = {out for node in original.graph.node for out in node.output}
+        converted = normalize_model(flatten_scores(upgrade(original, DEFAULT_OPSET)), {}, num_classes=self.arch.num_classes)
+        try:
+            pairs = canonical_tensors(converted, self.arch)
+        except (GraphMismatch, NoCanonicalForm) as exc:
+            raise LayersUnavailable(f"{self.path.name}: its graph cannot be paired with the canonical one ({exc})") from exc
+        taps = {layer: pairs[layer] for layer in layer_modules(self.arch) if pairs.get(layer) in published}
+        if not taps:
+            raise LayersUnavailable(f"{self.path.name}: none of its tensors holds a layer of the canonical graph")
+        values = intermediate_outputs(self.path, list(taps.values()), np.asarray(batch, dtype=np.float32))
+        return {**{layer: values[tensor] for layer, tensor in taps.items()}, OUTPUT_NAME: self.forward(batch)}
 
     def export_onnx(self, path: Path, opset: int) -> None:
         import onnx
@@ -167,7 +195,7 @@ class OnnxZooConverter(Converter):
         else:
             path = find_onnx(Path(weights), Path(scratch.name))
         read_model(path, entry.arch.num_classes)
-        return OnnxZooNative(path, scratch)
+        return OnnxZooNative(path, entry.arch, scratch)
 
 
 # ---------------------------------------------------------------------------------------------
