@@ -179,6 +179,29 @@ def test_a_fresh_conversion_wrong_in_one_layer_fails_parity_naming_that_layer(wr
     assert "first divergence at node layer2.1.conv1 (Conv) (weights layer2.1.conv1.weight, layer2.1.conv1.bias)" in terminal.export_text()
 
 
+def test_a_native_graph_wrong_in_one_layer_names_its_node_and_the_canonical_layer(wrong_export, tmp_path, capsys):
+    """--graph native: the exporter's own names; the framework's layers are found in the file
+    through its canonical form computed in memory, and the file itself is run."""
+    import json
+
+    from zoocheck.cli import main
+    from zoocheck.store import ResultsStore
+
+    output = tmp_path / "native.onnx"
+    argv = ["parity", "--src", "wrong-export", "--model", "resnet18-wrong-layer2.1.conv1", "--random-weights", "--graph", "native"]
+    assert main([*argv, "--output", str(output), "--results", str(tmp_path / "results"), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    divergence = result["first_divergence"]
+    assert divergence["layer"] == "layer2.1.conv1" and divergence["nodes_compared"] == 8
+    # torch.onnx's node for that convolution, reading the weights the export scaled
+    native = onnx.load(str(output)).graph
+    [node] = [n for n in native.node if n.name == divergence["node"]]
+    assert node.op_type == divergence["op_type"] == "Conv" and node.output[0] == divergence["output"]
+    assert node.input[1] in divergence["initializers"] and "layer2.1.conv1" not in {n.name for n in native.node}
+    [stored] = ResultsStore(tmp_path / "results").results("parity")
+    assert f"first divergence at node {node.name} (Conv) = canonical layer layer2.1.conv1" in stored.summary()
+
+
 def test_a_passing_fresh_parity_computes_no_intermediates(wrong_export, tmp_path, capsys):
     import json
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import NativeModel, WeightsError, quote_names
+from zoocheck.converters.base import LayersUnavailable, NativeModel, WeightsError, quote_names
 from zoocheck.converters.paddle_export import PROGRAM_SUFFIXES, export_program, import_paddle, paddle_versions, stdout_to_stderr
 from zoocheck.zoo_registry.types import Entry
 
@@ -122,6 +122,12 @@ class PaddleInferenceModel(NativeModel):
                 f"{self.origin}: the inference model outputs {result.shape[1]} values per image, {self.entry.key} has {self.entry.arch.num_classes} classes"
             )
         return result
+
+    def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        raise LayersUnavailable(
+            "an inference model runs in paddle.inference's predictor, which hands out the program's fetch targets only, "
+            "not its intermediate tensors; parity of the training weights (.pdparams) locates where it starts"
+        )
 
     def export_onnx(self, path: Path, opset: int) -> None:
         export_program(self.program, self.params, path, opset)
