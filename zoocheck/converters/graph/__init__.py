@@ -114,6 +114,14 @@ def _static_input_size(model) -> int | None:
     return sides.pop() if len(sides) == 1 else None
 
 
+def template_for_export(model, arch: Architecture):
+    """The canonical template an export of ``arch`` (a normalised ModelProto) is made into: at the
+    export's opset, and at its input size where it declares one (TF "same" padding)."""
+    from zoocheck.converters.normalize import onnx_facts
+
+    return template_for(arch, onnx_facts(model)["opset"], _static_input_size(model))
+
+
 def finish_graph(raw_export, arch: Architecture, form: GraphForm):
     """The model to write from the ONNX file ``raw_export`` (a path: this function holds the only
     copy of its weights, so it can free them), and what to record about its graph: normalised
@@ -123,14 +131,14 @@ def finish_graph(raw_export, arch: Architecture, form: GraphForm):
 
     from zoocheck.converters.graph.canonical import canonicalize, lift_conv_weights
     from zoocheck.converters.graph.fingerprint import fingerprint
-    from zoocheck.converters.normalize import normalize_model, onnx_facts
+    from zoocheck.converters.normalize import normalize_model
 
     model = onnx.load(str(raw_export))
     if form == "canonical":
         # the conv weights move out to arrays and the loaded message, holding them once more, goes
         model, lifted = lift_conv_weights(model)
         normalize_model(model, {}, num_classes=arch.num_classes)
-        model = canonicalize(model, lifted, template_for(arch, onnx_facts(model)["opset"], _static_input_size(model)))
+        model = canonicalize(model, lifted, template_for_export(model, arch))
     else:
         normalize_model(model, {}, num_classes=arch.num_classes)
     return model, {"graph": form, FINGERPRINT_KEY: fingerprint(model)}
@@ -146,4 +154,5 @@ __all__ = [
     "has_canonical_form",
     "resolve_form",
     "template_for",
+    "template_for_export",
 ]

@@ -23,12 +23,11 @@ def canonical_tensors(model, arch: Architecture) -> dict[str, str]:
     has no canonical graph."""
     import onnx
 
-    from zoocheck.converters.graph import _static_input_size, template_for
+    from zoocheck.converters.graph import template_for_export
     from zoocheck.converters.graph.canonical import lift_conv_weights, match, simplify
-    from zoocheck.converters.normalize import onnx_facts
 
     native_tensors = {out for node in model.graph.node for out in node.output}
-    template = template_for(arch, onnx_facts(model)["opset"], _static_input_size(model))
+    template = template_for_export(model, arch)
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
     lifted_graph, lifted = lift_conv_weights(copy)
