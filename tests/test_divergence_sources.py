@@ -149,3 +149,10 @@ def test_a_paddle_inference_model_says_in_one_line_why_no_divergence_is_located(
     [stored] = ResultsStore(results).results("parity")
     assert stored.divergence_note == note
     assert stored.summary().endswith(f"first divergence not located: {note}")
+    # the report's architecture page says it beside the parity table
+    import html
+
+    site = tmp_path / "site"
+    assert main(["report", "--results", str(results), "--output", str(site)]) == 0
+    pages = [html.unescape(p.read_text(encoding="utf-8")) for p in site.rglob("*.html")]
+    assert any(f"first divergence not located: {note}" in page for page in pages)
