@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from zoocheck.sources import Framework, Source, all_sources
 from zoocheck.zoo_registry.types import Entry
 
 #: opsets torch.onnx's TorchScript exporter writes (torch.onnx._constants), for every torch-based source
+T = TypeVar("T")
+
 TORCH_OPSETS = (7, 20)
 
 
@@ -152,6 +155,14 @@ class NativeModel(abc.ABC):
     @abc.abstractmethod
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
+
+    def export_onnx_beside(self, path: Path, opset: int, work: Callable[[], T]) -> T:
+        """``export_onnx(path, opset)`` and ``work`` (a forward of this model, e.g. the float64
+        one), overlapped where the framework allows it; returns what ``work`` returned. Here: one
+        after the other."""
+        result = work()
+        self.export_onnx(path, opset)
+        return result
 
 
 def allowed_cpus() -> list[int]:

@@ -6,6 +6,7 @@ said in zoocheck's words (weights of another architecture lead with the model th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import json
 import platform
@@ -191,24 +192,25 @@ class ConvertJob(ModelJob):
         entry, versions, progress = self.entry, _versions(), Progress(channel)
         try:
             native = _load(entry, self.weights, self.random_seed, progress, versions)
-            native_outputs = native_fp64 = None
+            native_outputs = None
             if self.inputs is not None:
                 progress.enter("parity")
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
-                native_fp64 = native.forward_fp64(self.inputs)  # fp32's own error, beside the ONNX file's
+            # fp32's own error, beside the ONNX file's
+            forward_fp64 = (lambda: None) if self.inputs is None else functools.partial(native.forward_fp64, self.inputs)
             if self.output is None:  # native forward only (parity against an existing ONNX file)
-                channel.send(Converted(None, None, native_outputs, native_fp64, native.outputs_probabilities, versions))
+                channel.send(Converted(None, None, native_outputs, forward_fp64(), native.outputs_probabilities, versions))
                 return
-            progress.enter("export")
+            progress.enter("export")  # a failure of the float64 forward, which may run beside the export, is told at it
             import onnx
 
             outputs_probabilities = native.outputs_probabilities
             with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
                 raw = Path(tmp) / "raw.onnx"
-                native.export_onnx(raw, self.opset)
+                native_fp64 = native.export_onnx_beside(raw, self.opset, forward_fp64)
                 # the framework's copy of the weights is not needed any more: for the largest
                 # models (3.3 GB of weights) it is the difference between fitting and not
-                del native
+                del native, forward_fp64
                 gc.collect()
                 progress.enter("check")
                 versions["onnx"] = onnx.__version__
