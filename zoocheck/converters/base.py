@@ -13,7 +13,6 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 
@@ -22,8 +21,6 @@ from zoocheck.sources import Framework, Source, all_sources
 from zoocheck.zoo_registry.types import Entry
 
 #: opsets torch.onnx's TorchScript exporter writes (torch.onnx._constants), for every torch-based source
-T = TypeVar("T")
-
 TORCH_OPSETS = (7, 20)
 
 
@@ -156,13 +153,12 @@ class NativeModel(abc.ABC):
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
-    def export_onnx_beside(self, path: Path, opset: int, work: Callable[[], T]) -> T:
-        """``export_onnx(path, opset)`` and ``work`` (a forward of this model, e.g. the float64
-        one), overlapped where the framework allows it; returns what ``work`` returned. Here: one
-        after the other."""
-        result = work()
-        self.export_onnx(path, opset)
-        return result
+    def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray | None]:
+        """``forward_fp64(batch)`` started beside whatever this model does next (its float32
+        forward, its export) where the framework allows it; returns the function that waits for
+        and returns its result. Here: computed now."""
+        result = self.forward_fp64(batch)
+        return lambda: result
 
 
 def allowed_cpus() -> list[int]:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, T, WeightsError, check_weights_fit, hooked_layer_outputs, refuse_unbuilt
+from zoocheck.converters.base import Converter, NativeModel, WeightsError, check_weights_fit, hooked_layer_outputs, refuse_unbuilt
 from zoocheck.converters.paddle_arch import build_network, scheme_for
 from zoocheck.converters.paddle_export import (
     PROGRAM_SUFFIXES,
@@ -156,6 +156,14 @@ def canonical_network(entry: Entry, params: dict[str, np.ndarray], *, origin: st
     return network
 
 
+def _chunked_forward(network, batch: np.ndarray, dtype, num_classes: int) -> np.ndarray:
+    """``network`` on ``batch`` (float32 values, computed in ``dtype``), FORWARD_CHUNK at a time."""
+    paddle = import_paddle()
+    batch = np.ascontiguousarray(np.asarray(batch, dtype=np.float32), dtype=dtype)
+    outputs = [network(paddle.to_tensor(batch[start : start + FORWARD_CHUNK])).numpy() for start in range(0, len(batch), FORWARD_CHUNK)]
+    return np.concatenate(outputs) if outputs else np.zeros((0, num_classes), dtype)
+
+
 class PaddleDygraphModel(NativeModel):
     """A PaddleClas network with loaded (or random) weights, run in dygraph."""
 
@@ -178,13 +186,8 @@ class PaddleDygraphModel(NativeModel):
             self.network.to(dtype="float32")
 
     def _run(self, batch: np.ndarray, dtype) -> np.ndarray:
-        paddle = import_paddle()
-        batch = np.ascontiguousarray(np.asarray(batch, dtype=np.float32), dtype=dtype)
-        outputs = []
-        with paddle.no_grad():
-            for start in range(0, len(batch), FORWARD_CHUNK):
-                outputs.append(self.network(paddle.to_tensor(batch[start : start + FORWARD_CHUNK])).numpy())
-        return np.concatenate(outputs) if outputs else np.zeros((0, self.entry.arch.num_classes), dtype)
+        with import_paddle().no_grad():
+            return _chunked_forward(self.network, batch, dtype, self.entry.arch.num_classes)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray] | None:
         """Forward post-hooks on the batch norms (PaddleClas's names: the family's ``paddle`` layout);
@@ -215,32 +218,43 @@ class PaddleDygraphModel(NativeModel):
             paddle.jit.save(layer, str(prefix), input_spec=spec)
 
     def export_onnx(self, path: Path, opset: int) -> None:
-        self.export_onnx_beside(path, opset, lambda: None)
-
-    def export_onnx_beside(self, path: Path, opset: int, work: Callable[[], T]) -> T:
-        """``jit.save`` (it traces the float32 network), then paddle2onnx in a thread while
-        ``work`` runs here: paddle2onnx's C++ conversion and Polygraphy's onnxruntime folding
-        release the GIL, as Paddle's kernels do, so on two cores the float64 forward (1.3-1.9 s
-        for a ResNeXt-101) mostly hides behind the export. Weights over ``PROGRAM_ALONE_ABOVE``
-        are exported from the network's parameters, which ``work`` may cast: after it."""
-        from concurrent.futures import ThreadPoolExecutor
-
         with tempfile.TemporaryDirectory(prefix="zoocheck-paddle-export-") as tmp:
             prefix = Path(tmp) / "inference"
             self.save_inference(prefix)
             program = next(prefix.with_suffix(s) for s in PROGRAM_SUFFIXES if prefix.with_suffix(s).exists())
             params = prefix.with_suffix(".pdiparams")
-            if params.stat().st_size > PROGRAM_ALONE_ABOVE:
-                params.unlink()  # paddle2onnx gets the program alone; the weights come from the network
-                result = work()
-                # Inside the saved program a parameter is named by its dygraph Tensor.name (conv2d_0.w_0).
-                export_large(program, {p.name: p for p in self.network.parameters()}, path, opset)
-                return result
-            with ThreadPoolExecutor(1, thread_name_prefix="paddle2onnx") as pool:
-                exported = pool.submit(export_program, program, params, path, opset)
-                result = work()
-                exported.result()
-            return result
+            if params.stat().st_size <= PROGRAM_ALONE_ABOVE:
+                export_program(program, params, path, opset)
+                return
+            params.unlink()  # paddle2onnx gets the program alone; the weights come from the network
+            # Inside the saved program a parameter is named by its dygraph Tensor.name (conv2d_0.w_0).
+            export_large(program, {p.name: p for p in self.network.parameters()}, path, opset)
+
+    def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
+        """The float64 forward on a float64 twin of the network, in a thread, beside the float32
+        forward, ``jit.save`` and paddle2onnx: Paddle runs a forward on one core and its kernels,
+        paddle2onnx's conversion and Polygraphy's folding release the GIL, so on an otherwise idle
+        second core it costs no wall time (1.3-1.9 s of a ResNeXt-101's job done one after the
+        other). The twin's parameters stop gradients: the thread never reads Paddle's global
+        no-grad switch, which the other thread's ``no_grad`` blocks flip. Weights over
+        ``PROGRAM_ALONE_ABOVE`` (a twin would add twice their size): cast in place, now."""
+        import copy
+        from concurrent.futures import ThreadPoolExecutor
+
+        if sum(int(np.prod(t.shape)) for t in self.network.state_dict().values()) * 4 > PROGRAM_ALONE_ABOVE:
+            return super().start_forward_fp64(batch)
+        twin = copy.deepcopy(self.network)
+
+        def forward() -> np.ndarray:
+            twin.to(dtype="float64")
+            for parameter in twin.parameters():
+                parameter.stop_gradient = True
+            return _chunked_forward(twin, batch, np.float64, self.entry.arch.num_classes)
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="paddle-fp64")
+        result = pool.submit(forward)
+        pool.shutdown(wait=False)  # the thread ends with its one task
+        return result.result
 
 
 def _WithSoftmax(network):
