@@ -311,6 +311,47 @@ def test_pipeline_turns_bad_weights_into_a_failure(tmp_path):
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_fp64_forward_in_its_thread_equals_the_in_place_one(tmp_path, photos):
+    """The float64 forward on the network's float64 copy, run beside the float32 forward, gives
+    the same bits as the network cast in place, and leaves the network in float32."""
+    e = entry("ResNet18")
+    native = PaddleClasConverter().load(e, random_checkpoint(e, tmp_path / "ResNet18_pretrained.pdparams", 7))
+    batch = photos[:3]
+    waiting = native.start_forward_fp64(batch)
+    fp32 = native.forward(batch)
+    beside = waiting()
+    assert beside.dtype == np.float64 and np.array_equal(beside, native.forward_fp64(batch))
+    assert np.array_equal(native.forward(batch), fp32) and 0 < np.abs(beside - fp32).max() < 1e-3 * np.ptp(beside)
+
+
+def test_paddle2onnx_failure_is_a_runtime_error_not_an_exit(tmp_path):
+    """paddle2onnx logs a conversion error and calls sys.exit(-1): zoocheck raises RuntimeError."""
+    from zoocheck.converters.paddle_export import export_program
+
+    program, params = tmp_path / "inference.json", tmp_path / "inference.pdiparams"
+    program.write_text('{"not": "a program"}')
+    params.write_bytes(b"\0" * 64)
+    with pytest.raises(RuntimeError, match="paddle2onnx could not convert"):
+        export_program(program, params, tmp_path / "out.onnx", 17)
+
+
+def test_paddle2onnx_failure_beside_the_fp64_forward_is_the_models_failure(tmp_path, photos, monkeypatch):
+    """The export fails while the float64 forward runs in its thread: one failure record at the
+    export stage, and this process goes on."""
+    import paddle2onnx.convert
+
+    def fail(*args, **kwargs):
+        raise ValueError("an operator paddle2onnx cannot map")
+
+    monkeypatch.setattr(paddle2onnx.convert.c_p2o, "export", fail)
+    e = entry("ResNet18")
+    weights = random_checkpoint(e, tmp_path / "ResNet18_pretrained.pdparams", 7)
+    conversion = convert(e, output=tmp_path / "x.onnx", weights=weights, inputs=photos[:2], isolate=False)
+    assert not conversion.ok and conversion.failure.stage == "export"
+    assert conversion.failure.exception_type == "RuntimeError" and "paddle2onnx could not convert" in conversion.failure.message
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_builder_names_pick_paddleclas_naming_schemes():
     assert paddleclas("ResNet50").naming == "legendary"
     assert paddleclas("ResNet50_vd_ssld").naming == "legendary_vd"

@@ -158,6 +158,13 @@ class NativeModel(abc.ABC):
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
+    def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray | None]:
+        """``forward_fp64(batch)`` started beside whatever this model does next (its float32
+        forward, its export) where the framework allows it; returns the function that waits for
+        and returns its result. Here: computed now."""
+        result = self.forward_fp64(batch)
+        return lambda: result
+
 
 def allowed_cpus() -> list[int]:
     """The CPU cores this process may run on (a container's or taskset's limit, not the host's)."""

@@ -33,9 +33,9 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 _HEADER = struct.Struct("!Q")
 _PR_SET_PDEATHSIG = 1
@@ -295,13 +295,12 @@ def _fork_child(message: bytes, fds: list[int], zygote_fds: list[int]) -> int:
     """Fork a child that runs ``main`` on the channel ``fds[0]`` with the caller's environment,
     working directory and standard output and error (``fds[1:3]``)."""
     import tempfile
-    import traceback
 
     pid = os.fork()
     if pid:
         return pid
-    code = 1
-    try:
+
+    def run() -> int:
         for fd in [*zygote_fds, fds[3]]:
             os.close(fd)
         os.dup2(fds[1], 1)
@@ -313,9 +312,24 @@ def _fork_child(message: bytes, fds: list[int], zygote_fds: list[int]) -> int:
         os.environ.update(environ)
         tempfile.tempdir = None  # TMPDIR: the caller's run directory
         os.chdir(cwd)
-        code = main([str(fds[0])])
+        return main([str(fds[0])])
+
+    _exit_after(run)
+
+
+def _exit_after(run: Callable[[], int]) -> NoReturn:
+    """Run ``run`` and end the process with its status (1 where it raised, with the traceback a
+    fresh interpreter would print), without the interpreter's teardown: the reply is sent and the
+    channel closed by then, and finalising Paddle's or torch's modules and freeing the model took
+    1-1.5 s that the parent spent waiting for the exit status. Temporary files are the jobs'
+    ``with`` blocks' (closed before ``run`` returns) or the run directory's (removed by the parent)."""
+    import traceback
+
+    code = 1
+    try:
+        code = run()
     except BaseException:
-        traceback.print_exc()  # as a fresh interpreter would
+        traceback.print_exc()
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -369,7 +383,7 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "--zygote":
         sys.exit(_serve_zygote(int(sys.argv[3]), sys.argv[2].split(",")))
-    sys.exit(main(sys.argv[1:]))
+    _exit_after(lambda: main(sys.argv[1:]))
 
 
 def explain_exit(exitcode: int | None, process: str, during: str, *, memory_need: str = "") -> tuple[str, str]:

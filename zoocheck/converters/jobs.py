@@ -192,13 +192,14 @@ class ConvertJob(ModelJob):
         entry, versions, progress = self.entry, _versions(), Progress(channel)
         try:
             native = _load(entry, self.weights, self.random_seed, progress, versions)
-            native_outputs = native_fp64 = None
+            native_outputs, fp64_outputs = None, lambda: None
             if self.inputs is not None:
                 progress.enter("parity")
+                # fp32's own error, beside the ONNX file's; it may run on while this one goes on
+                fp64_outputs = native.start_forward_fp64(self.inputs)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
-                native_fp64 = native.forward_fp64(self.inputs)  # fp32's own error, beside the ONNX file's
             if self.output is None:  # native forward only (parity against an existing ONNX file)
-                channel.send(Converted(None, None, native_outputs, native_fp64, native.outputs_probabilities, versions))
+                channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))
                 return
             progress.enter("export")
             import onnx
@@ -207,9 +208,10 @@ class ConvertJob(ModelJob):
             with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
                 raw = Path(tmp) / "raw.onnx"
                 native.export_onnx(raw, self.opset)
+                native_fp64 = fp64_outputs()  # a float64 forward that fails: told at the export stage
                 # the framework's copy of the weights is not needed any more: for the largest
                 # models (3.3 GB of weights) it is the difference between fitting and not
-                del native
+                del native, fp64_outputs
                 gc.collect()
                 progress.enter("check")
                 versions["onnx"] = onnx.__version__

@@ -50,6 +50,19 @@ def paddle_versions() -> dict[str, str]:
     return {"paddlepaddle": paddle.__version__, "paddle2onnx": paddle2onnx.__version__}
 
 
+def _paddle2onnx(model_file: Path, params_file: Path | str, path: Path, opset: int, **options) -> None:
+    """``paddle2onnx.export``, its progress kept off stdout. paddle2onnx answers a conversion error
+    by logging it and calling ``sys.exit(-1)``: here a RuntimeError, like any library's failure (a
+    SystemExit would end the whole process, or the export's thread without a word)."""
+    import paddle2onnx
+
+    try:
+        with stdout_to_stderr():
+            paddle2onnx.export(str(model_file), str(params_file), str(path), opset_version=opset, enable_optimize=True, **options)
+    except SystemExit:
+        raise RuntimeError(f"paddle2onnx could not convert {model_file} (its log on stderr says why)") from None
+
+
 def export_program(model_file: Path, params_file: Path, path: Path, opset: int) -> None:
     """paddle2onnx ``model_file`` + ``params_file`` -> ``path`` (a graph under protobuf's 2 GB)."""
     import paddle2onnx
@@ -63,8 +76,7 @@ def export_program(model_file: Path, params_file: Path, path: Path, opset: int) 
         )
     path = Path(path)
     path.unlink(missing_ok=True)  # paddle2onnx logs its own failures and may write nothing
-    with stdout_to_stderr():
-        paddle2onnx.export(str(model_file), str(params_file), str(path), opset_version=opset, enable_optimize=True)
+    _paddle2onnx(model_file, params_file, path, opset)
     if not path.exists() or path.stat().st_size == 0:  # a failed serialisation leaves an empty file
         raise RuntimeError(f"paddle2onnx wrote no ONNX model for {model_file} (its log on stderr says why)")
 
@@ -79,13 +91,11 @@ def export_large(model_file: Path, weights: dict, path: Path, opset: int) -> Non
     its optimizer has no constants to fold, which for a ResNet changes nothing but the Conv+bias
     and MatMul+Add fusions, both left to onnxruntime."""
     import onnx
-    import paddle2onnx
     from onnx import numpy_helper
 
     path = Path(path)
     skeleton = path.with_name(path.stem + ".graph.onnx")
-    with stdout_to_stderr():
-        paddle2onnx.export(str(model_file), "", str(skeleton), opset_version=opset, enable_optimize=True, optimize_tool="none")
+    _paddle2onnx(model_file, "", skeleton, opset, optimize_tool="none")
     if not skeleton.exists() or skeleton.stat().st_size == 0:
         raise RuntimeError(f"paddle2onnx wrote no ONNX graph for {model_file} (its log on stderr says why)")
     model = onnx.load(str(skeleton))
