@@ -56,7 +56,9 @@ class WindowAttention(nn.Layer):
         n = w * w
         qkv = self.qkv(windows).reshape((-1, n, 3, heads, c // heads)).transpose((2, 0, 3, 1, 4))
         q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
-        bias = paddle.index_select(self.relative_position_bias_table, self.relative_position_index.reshape((-1,)))
+        # cast: a float64 forward (``forward_fp64``) casts every buffer, the index too
+        index = self.relative_position_index.reshape((-1,)).astype("int64")
+        bias = paddle.index_select(self.relative_position_bias_table, index)
         attn = paddle.matmul(q, k, transpose_y=True) + bias.reshape((n, n, heads)).transpose((2, 0, 1)).unsqueeze(0)
         if self.mask is not None:
             count = (side // w) ** 2
