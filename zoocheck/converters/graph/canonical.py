@@ -115,8 +115,11 @@ def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
         # no weight tying: it merges small initializers that compare equal, and the lifted
         # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
-        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
-        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns])
+        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul); no
+        # Transpose of size-1 axes as a Reshape: the templates state those Transposes (ConvNeXt's
+        # head norm on the pooled [N, C, 1, 1] map, which paddle2onnx's flatten follows as a Reshape)
+        skipped = ["FusionConvMul", "EliminationTransposeAsReshape", *skip_fusion_patterns]
+        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=skipped)
 
 
 def simplify(model, weights: dict[str, np.ndarray] | None = None):

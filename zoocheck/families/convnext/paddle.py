@@ -72,7 +72,8 @@ class ConvNeXt(nn.Layer):
         for downsample, stage in zip(self.downsample_layers, self.stages):
             x = stage(downsample(x))
         pooled = self.norm(nn.functional.adaptive_avg_pool2d(x, 1))
-        return self.head(pooled.flatten(1))
+        # a constant [0, -1] target, not flatten's shape arithmetic on the batch size
+        return self.head(pooled.reshape((0, -1)))
 
 
 def build_network(arch):
