@@ -115,11 +115,8 @@ def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
         # no weight tying: it merges small initializers that compare equal, and the lifted
         # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
         # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
-        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul); no
-        # Transpose of size-1 axes as a Reshape: the templates state those Transposes (ConvNeXt's
-        # head norm on the pooled [N, C, 1, 1] map, which paddle2onnx's flatten follows as a Reshape)
-        skipped = ["FusionConvMul", "EliminationTransposeAsReshape", *skip_fusion_patterns]
-        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=skipped)
+        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
+        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns])
 
 
 def simplify(model, weights: dict[str, np.ndarray] | None = None):
@@ -164,6 +161,7 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     channels_last.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
     channels_last.layer_scale_before_transpose(slim)
     channels_last.channels_last_constants(slim)
+    channels_last.pooled_norm_transpose_back(slim)
     heads.flatten_head(slim)
     heads.gemm_head(slim)
     return slim
