@@ -28,9 +28,22 @@ from zoocheck.converters.paddle_layers import nn, paddle, require_fields
 from zoocheck.families.swin.canonical import attention_mask, relative_position_index
 from zoocheck.families.swin.spec import SwinSpec
 
+#: a slice "to the end", as torch.onnx writes it
+ROLL_END = 2**63 - 1
+
 SOURCE_FILE = "model_zoo/swin_transformer.py"
 #: what that file builds; the other fields the builder implements
 PADDLECLAS = {"v2": False, "patch": 4}
+
+
+def _roll(x, shift: int):
+    """``roll(x, (-shift, -shift), (1, 2))`` of an NHWC map as per-axis ``concat(x[shift:], x[:shift])``
+    (the canonical graph's form; ``shift`` < 0 rolls back)."""
+    for axis in (1, 2):
+        tail = paddle.slice(x, axes=[axis], starts=[shift], ends=[ROLL_END])
+        head = paddle.slice(x, axes=[axis], starts=[0], ends=[shift])
+        x = paddle.concat([tail, head], axis=axis)
+    return x
 
 
 class WindowAttention(nn.Layer):
@@ -49,23 +62,24 @@ class WindowAttention(nn.Layer):
     def forward(self, x):
         """``x``: the normalised map [B, H, W, C] -> the attention's output on it, windows put back."""
         w, side, heads = self.window, self.side, self.heads
-        c = x.shape[-1]
+        c, count, n = x.shape[-1], side // w, w * w
         if self.shift:
-            x = paddle.roll(x, shifts=(-self.shift, -self.shift), axis=(1, 2))
-        windows = x.reshape((-1, side // w, w, side // w, w, c)).transpose((0, 1, 3, 2, 4, 5)).reshape((-1, w * w, c))
-        n = w * w
-        qkv = self.qkv(windows).reshape((-1, n, 3, heads, c // heads)).transpose((2, 0, 3, 1, 4))
-        q, k, v = qkv[0] * self.scale, qkv[1], qkv[2]
+            x = _roll(x, self.shift)
+        if count > 1:
+            x = x.reshape((-1, count, w, count, w, c)).transpose((0, 1, 3, 2, 4, 5))
+        qkv = self.qkv(x.reshape((-1, n, c))).reshape((-1, n, 3, heads, c // heads)).transpose((2, 0, 3, 1, 4))
+        q, k, v = paddle.unbind(qkv, axis=0)
         # cast: a float64 forward (``forward_fp64``) casts every buffer, the index too
         index = self.relative_position_index.reshape((-1,)).astype("int64")
-        bias = paddle.index_select(self.relative_position_bias_table, index)
-        attn = paddle.matmul(q, k, transpose_y=True) + bias.reshape((n, n, heads)).transpose((2, 0, 1)).unsqueeze(0)
+        bias = paddle.index_select(self.relative_position_bias_table, index).reshape((n, n, heads)).transpose((2, 0, 1)).unsqueeze(0)
+        attn = paddle.matmul(q * self.scale, k, transpose_y=True) + bias
         if self.mask is not None:
-            count = (side // w) ** 2
-            attn = (attn.reshape((-1, count, heads, n, n)) + self.mask).reshape((-1, heads, n, n))
-        out = paddle.matmul(nn.functional.softmax(attn, axis=-1), v).transpose((0, 2, 1, 3)).reshape((-1, n, c))
-        out = self.proj(out).reshape((-1, side // w, side // w, w, w, c)).transpose((0, 1, 3, 2, 4, 5)).reshape((-1, side, side, c))
-        return paddle.roll(out, shifts=(self.shift, self.shift), axis=(1, 2)) if self.shift else out
+            attn = (attn.reshape((-1, count**2, heads, n, n)) + self.mask).reshape((-1, heads, n, n))
+        out = self.proj(paddle.matmul(nn.functional.softmax(attn, axis=-1), v).transpose((0, 2, 1, 3)).reshape((-1, n, c)))
+        if count > 1:
+            out = out.reshape((-1, count, count, w, w, c)).transpose((0, 1, 3, 2, 4, 5))
+        out = out.reshape((-1, side, side, c))
+        return _roll(out, -self.shift) if self.shift else out
 
 
 class Mlp(nn.Layer):
@@ -80,19 +94,19 @@ class Mlp(nn.Layer):
 
 
 class SwinTransformerBlock(nn.Layer):
+    """On the NHWC map, as every layer here (PaddleClas's file keeps [B, H * W, C] tokens between
+    them: the same function)."""
+
     def __init__(self, spec: SwinSpec, stage: int, block: int):
         super().__init__()
         width = spec.width(stage)
-        self.side = spec.resolution(stage)
         self.norm1 = nn.LayerNorm(width, epsilon=spec.ln_eps)
         self.attn = WindowAttention(spec, stage, block)
         self.norm2 = nn.LayerNorm(width, epsilon=spec.ln_eps)
         self.mlp = Mlp(width)
 
     def forward(self, x):
-        """``x``: tokens [B, H * W, C]."""
-        c = x.shape[-1]
-        x = x + self.attn(self.norm1(x).reshape((-1, self.side, self.side, c))).reshape((-1, self.side * self.side, c))
+        x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
@@ -100,15 +114,16 @@ class PatchMerging(nn.Layer):
     def __init__(self, spec: SwinSpec, stage: int):
         super().__init__()
         width = spec.width(stage)
-        self.side = spec.resolution(stage)
+        self.half = spec.resolution(stage) // 2
         self.reduction = nn.Linear(4 * width, 2 * width, bias_attr=False)
         self.norm = nn.LayerNorm(4 * width, epsilon=spec.ln_eps)
 
     def forward(self, x):
-        c = x.shape[-1]
-        x = x.reshape((-1, self.side, self.side, c))
-        x = paddle.concat([x[:, 0::2, 0::2, :], x[:, 1::2, 0::2, :], x[:, 0::2, 1::2, :], x[:, 1::2, 1::2, :]], -1)
-        return self.reduction(self.norm(x.reshape((-1, (self.side // 2) ** 2, 4 * c))))
+        """The 2x2 neighbours' channels in the order (0, 0), (1, 0), (0, 1), (1, 1) of (row,
+        column) offsets, PaddleClas's four strided slices, as one reshape and transpose."""
+        c, half = x.shape[-1], self.half
+        x = x.reshape((-1, half, 2, half, 2, c)).transpose((0, 1, 3, 4, 2, 5)).reshape((-1, half, half, 4 * c))
+        return self.reduction(self.norm(x))
 
 
 class BasicLayer(nn.Layer):
@@ -130,7 +145,7 @@ class PatchEmbed(nn.Layer):
         self.norm = nn.LayerNorm(spec.dim, epsilon=spec.ln_eps)
 
     def forward(self, x):
-        return self.norm(self.proj(x).flatten(2).transpose((0, 2, 1)))
+        return self.norm(self.proj(x).transpose((0, 2, 3, 1)))
 
 
 class SwinTransformer(nn.Layer):
@@ -145,7 +160,9 @@ class SwinTransformer(nn.Layer):
         x = self.patch_embed(x)
         for layer in self.layers:
             x = layer(x)
-        return self.head(self.norm(x).mean(axis=1))
+        pooled = nn.functional.adaptive_avg_pool2d(self.norm(x).transpose((0, 3, 1, 2)), 1)
+        # a constant [0, -1] target, not flatten's shape arithmetic on the batch size
+        return self.head(pooled.reshape((0, -1)))
 
 
 def build_network(arch):
