@@ -1,8 +1,8 @@
 """PaddleClas's Swin Transformer (V1) and ConvNeXt: zoocheck's networks (``families/swin/paddle.py``,
 ``families/convnext/paddle.py``) hold PaddleClas's own state dict (the paddleclas wheel's
 networks, ``paddle_fixtures.py``) and compute what its code computes; a ``.pdparams`` written by
-PaddleClas's network loads by name; paddle2onnx's export of the ConvNeXt is the canonical graph
-(the template's fingerprint, timm's and torchvision's), the Swin's converts natively.
+PaddleClas's network loads by name; paddle2onnx's export of either is the canonical graph (the
+template's fingerprint, timm's and torchvision's).
 
 PaddleClas 2.6 (the wheel) computes Swin with a shift and a mask in a stage whose map is one
 window (legendary_models/swin_transformer.py); its earlier model_zoo/swin_transformer.py and the
@@ -161,10 +161,18 @@ def test_checkpoint_written_by_paddleclas_code_loads_and_matches(tmp_path, name,
     assert max_rel(expected, native.forward(x.astype(np.float32))) < 1e-5
 
 
-def test_convnext_export_is_the_canonical_graph(tmp_path):
-    """paddle2onnx's export of zoocheck's PaddleClas ConvNeXt (atto's sizes, 64 pixels) becomes the
-    canonical graph of its id, node for node (the template's fingerprint, which timm's and
-    torchvision's exports have: test_canonical_convnext.py), and computes the Paddle forward."""
+@pytest.mark.parametrize(
+    "arch",
+    [
+        pytest.param(Architecture(ConvNeXtSpec("atto"), CLASSES), id="convnext_atto_64"),
+        # 28, 14 and 7 tokens in 7-token windows: shifted, masked, then one unshifted window
+        pytest.param(Architecture(SwinSpec(dim=32, depths=(2, 2, 2), heads=(2, 4, 8), window=7, image_size=112), CLASSES), id="swin_112"),
+    ],
+)
+def test_export_is_the_canonical_graph(tmp_path, arch):
+    """paddle2onnx's export of zoocheck's PaddleClas network becomes the canonical graph of its id,
+    node for node (the template's fingerprint, which timm's and torchvision's exports have:
+    test_canonical_convnext.py, test_canonical_swin.py), and computes the Paddle forward."""
     from conftest import run_model
 
     from zoocheck.converters.graph import finish_graph, template_for
@@ -172,13 +180,14 @@ def test_convnext_export_is_the_canonical_graph(tmp_path):
     from zoocheck.converters.paddle import PaddleDygraphModel, canonical_network
     from zoocheck.converters.weights import random_weights
 
-    arch = Architecture(ConvNeXtSpec("atto"), CLASSES)
-    entry = dataclasses.replace(get_entry("ppcls", CONVNEXT_T), arch=arch, input_size=64)
-    native = PaddleDygraphModel(entry, canonical_network(entry, random_weights(arch, 0, 64), origin="test"))
+    size = 64 if arch.family == "convnext" else arch.structure.image_size
+    name = CONVNEXT_T if arch.family == "convnext" else SWIN_T
+    entry = dataclasses.replace(get_entry("ppcls", name), arch=arch, input_size=size)
+    native = PaddleDygraphModel(entry, canonical_network(entry, random_weights(arch, 0, size), origin="test"))
     native.export_onnx(tmp_path / "export.onnx", 17)
     model, facts = finish_graph(tmp_path / "export.onnx", arch, "canonical")
     assert facts["structure_fingerprint"] == fingerprint(template_for(arch, 17))
-    x = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((2, 3, size, size)).astype(np.float32)
     assert max_rel(native.forward(x), run_model(model, x)) < 1e-5
 
 
@@ -193,10 +202,10 @@ def test_a_spec_field_the_paddleclas_file_does_not_build_is_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, graph", [(CONVNEXT_T, "canonical"), (SWIN_T, "native")])
+@pytest.mark.parametrize("name, graph", [(CONVNEXT_T, "canonical"), (SWIN_T, "canonical"), (SWIN_T, "native")])
 def test_parity_with_random_weights(tmp_path, capsys, name, graph):
-    """``zoocheck parity --random-weights`` on the full-size entry: ConvNeXt-T in its default
-    canonical graph, Swin-T natively."""
+    """``zoocheck parity --random-weights`` on the full-size entry, in the default canonical graph
+    and natively."""
     argv = ["parity", "--src", "ppcls", "--model", name, "--random-weights", "--results", str(tmp_path), "--json"]
     code = main([*argv, *(["--graph", "native"] if graph == "native" else [])])
     out = capsys.readouterr().out
@@ -206,8 +215,9 @@ def test_parity_with_random_weights(tmp_path, capsys, name, graph):
 
 
 @pytest.mark.slow
-def test_timm_and_paddleclas_convnext_tiny_are_identical(tmp_path):
+@pytest.mark.parametrize("timm_name, name", [("convnext_tiny.fb_in1k", CONVNEXT_T), ("swin_tiny_patch4_window7_224.ms_in1k", SWIN_T)])
+def test_timm_and_paddleclas_tiny_are_identical(tmp_path, timm_name, name):
     """One set of random weights as a timm state dict and a PaddleClas .pdparams, converted by
     torch.onnx and paddle2onnx to the canonical graph: ``identical`` (same fingerprint, weights,
     function)."""
-    assert main(["compare", "timm:convnext_tiny.fb_in1k", f"ppcls:{CONVNEXT_T}", "--random-weights", "--results", str(tmp_path)]) == 0
+    assert main(["compare", f"timm:{timm_name}", f"ppcls:{name}", "--random-weights", "--results", str(tmp_path)]) == 0
