@@ -143,7 +143,9 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
         what=f"PaddleClas {builder}",
     )
     for key, tensor in expected.items():
-        tensor.set_value(np.ascontiguousarray(state[key], dtype=np.float32))
+        # integer buffers (Swin's relative position index) stay integers
+        dtype = np.float32 if tensor.is_floating_point() else np.int64
+        tensor.set_value(np.ascontiguousarray(state[key], dtype=dtype))
 
 
 def canonical_network(entry: Entry, params: dict[str, np.ndarray], *, origin: str):

@@ -225,8 +225,8 @@ _BUILTIN = (
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "conv_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vit", "ViTSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
-    _with_canonical_form(_spec_and_names("swin", "SwinSpec", (_MMPRETRAIN,)), "layer_outputs", ("torchvision", "timm", "mmpretrain")),
-    _with_canonical_form(_spec_and_names("convnext", "ConvNeXtSpec", (_MMPRETRAIN,)), "layer_outputs", ("torchvision", "timm", "mmpretrain")),
+    _with_canonical_form(_spec_and_names("swin", "SwinSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
+    _with_canonical_form(_spec_and_names("convnext", "ConvNeXtSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
     _with_canonical_form(_spec_and_names("convnext_v2", "ConvNeXtV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("timm", "mmpretrain")),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)

@@ -137,6 +137,7 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
         # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
         slim = _slim(slim, skip_fusion_patterns=("FusionGemm", "FusionGemmMul", "FusionGemmAdd"))
     shapes.drop_identity_slices(slim)
+    shapes.default_slice_steps(slim)
     shapes.merge_reshape_chains(slim)
     windows.window_attention_in_one_form(slim)
     windows.patch_merging_as_reshape(slim)
@@ -161,6 +162,7 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     channels_last.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
     channels_last.layer_scale_before_transpose(slim)
     channels_last.channels_last_constants(slim)
+    channels_last.pooled_norm_transpose_back(slim)
     heads.flatten_head(slim)
     heads.gemm_head(slim)
     return slim

@@ -1,5 +1,7 @@
-"""The ConvNeXt families' canonical weights (``canonical.py`` names) under torchvision's, timm's and
-mmpretrain's parameter names (the families' ``layouts``, ``families/registry.py``).
+"""The ConvNeXt families' canonical weights (``canonical.py`` names) under torchvision's, timm's,
+mmpretrain's and (V1) PaddleClas's parameter names (the families' ``layouts``,
+``families/registry.py``; PaddleClas's in ``to_paddle``: ``downsample_layers.{s}``, ``stages.{s}.{i}``
+with ``dwconv``, ``pwconv1/2``, ``gamma``, ``norm``, ``head``, Linear weights [in, out]).
 
 =========================  ==========================  ===========================  ===============================
 canonical                  torchvision                 timm                         mmpretrain
@@ -122,3 +124,20 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str
     return _renamed(
         params, _leaf_names(params, modules, {"layer_scale.weight": "gamma", "grn.weight": "grn.gamma", "grn.bias": "grn.beta"})
     )
+
+
+def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """PaddleClas's names (``families/convnext/paddle.py``), each Linear weight transposed to
+    Paddle's [in, out]."""
+    units = {"dw": "dwconv", "norm": "norm", "fc1": "pwconv1", "fc2": "pwconv2", "layer_scale": "gamma"}
+    modules = _modules(
+        arch,
+        ("downsample_layers.0.0", "downsample_layers.0.1"),
+        lambda s: (f"downsample_layers.{s - 1}.0", f"downsample_layers.{s - 1}.1"),
+        lambda s, i: f"stages.{s - 1}.{i}",
+        units,
+        ("norm", "head"),
+    )
+    names = _leaf_names(params, modules, {"layer_scale.weight": "gamma"})
+    linear = {k for k in params if k.endswith((".fc1.weight", ".fc2.weight")) or k == "fc.weight"}
+    return {names[k]: (v.T if k in linear else v) for k, v in params.items()}

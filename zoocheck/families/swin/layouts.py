@@ -1,6 +1,8 @@
-"""The Swin family's canonical weights (``canonical.py`` names) under torchvision's, timm's and
-mmpretrain's parameter names (the family's ``layouts``, ``families/registry.py``; mmpretrain's in
-``to_mmpretrain``).
+"""The Swin family's canonical weights (``canonical.py`` names) under torchvision's, timm's,
+mmpretrain's and PaddleClas's parameter names (the family's ``layouts``, ``families/registry.py``;
+mmpretrain's in ``to_mmpretrain``, PaddleClas's in ``to_paddle``: the official code's names,
+``layers.{s}`` with V1's patch merging at the end of the stage before, ``head``, Linear weights
+[in, out]).
 
 =============================  ==========================  ================================  =========================================
 canonical                      torchvision                 timm                              mmpretrain (``backbone.`` but ``head``)
@@ -134,4 +136,42 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str
             out[f"backbone.{module}.{leaf}"] = value
         else:
             out[f"{_module(module, 'mmpretrain')}.{leaf}"] = value
+    return out
+
+
+#: canonical modules whose weights are Linear weights ([out, in] canonical, [in, out] in Paddle)
+_LINEAR = ("qkv", "proj", "fc1", "fc2", "reduction", "fc")
+
+
+def _paddle_module(module: str) -> str:
+    """One canonical module's name in PaddleClas's network (``families/swin/paddle.py``)."""
+    parts = module.split(".")
+    if module == "patch_embed":
+        return "patch_embed.proj"
+    if module == "fc":
+        return "head"
+    if parts[0] != "stages":
+        return module
+    stage = int(parts[1])
+    if parts[2] == "downsample":  # at the end of the stage before, as the official code has it
+        return ".".join([f"layers.{stage - 1}", *parts[2:]])
+    return ".".join([f"layers.{stage}", *parts[2:]])
+
+
+def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """PaddleClas's names (V1's: ``layers.{s}``, the patch merging at the end of the stage before,
+    ``head``), each Linear weight transposed to Paddle's [in, out], and each window's position
+    index (a buffer of its checkpoints)."""
+    spec = spec_of(arch)
+    if spec.v2:
+        raise ValueError(f"{spec.id}: PaddleClas's Swin V2 (model_zoo/swin_transformer_v2.py) has no layout in zoocheck yet")
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        linear = leaf == "weight" and module.rsplit(".", 1)[-1] in _LINEAR
+        out[f"{_paddle_module(module)}.{leaf}"] = value.T if linear else value
+    if "patch_embed.weight" in params:  # parameters, not layer taps: the buffers
+        for stage, depth in enumerate(spec.depths):
+            for i in range(depth):
+                out[f"layers.{stage}.blocks.{i}.attn.relative_position_index"] = relative_position_index(spec.stage_window(stage))
     return out

@@ -4,7 +4,8 @@ per-channel constants.
 - ``pointwise_convs_as_matmul``: timm's ``conv_mlp`` 1x1 convolutions computed channels last as
   ``MatMul`` + ``Add``;
 - ``layer_scale_before_transpose``: a layer scale after the transpose back to NCHW moved before it;
-- ``channels_last_constants``: a [1, 1, 1, C] constant (timm's GRN) as [C].
+- ``channels_last_constants``: a [1, 1, 1, C] constant (timm's GRN) as [C];
+- ``pooled_norm_transpose_back``: the head norm's transpose back to NCHW that onnxslim made a Reshape.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     opset_of,
     replace_nodes,
     set_attributes,
+    spatial_shapes,
     tensor_ranks,
 )
 
@@ -202,4 +204,32 @@ def channels_last_constants(model) -> None:
                     inits[vector] = numpy_helper.from_array(as_array(inits[name]).reshape(-1), vector)
                     graph.initializer.append(inits[vector])
                 node.input[position] = vector
+    drop_unused_initializers(model)
+
+
+def pooled_norm_transpose_back(model) -> None:
+    """A channels-last LayerNorm of a one-pixel map ([N, 1, 1, C]) read back to NCHW by a
+    ``Reshape`` to [N or -1 or 0, C, 1, 1] becomes the ``Transpose(0, 3, 1, 2)`` it is, in place:
+    onnxslim writes a Transpose that moves only size-1 axes beside a Reshape as a Reshape
+    (paddle2onnx's flatten after PaddleClas's ConvNeXt head norm), the template states it."""
+    import onnx
+
+    inits = initializers_of(model)
+    producer = {out: node for node in model.graph.node for out in node.output}
+    candidates = []
+    for node in model.graph.node:
+        norm = producer.get(node.input[0]) if node.op_type == "Reshape" else None
+        into = producer.get(norm.input[0]) if norm is not None and norm.op_type == "LayerNormalization" else None
+        if into is None or into.op_type != "Transpose" or list(attributes(into).get("perm", [])) != [0, 2, 3, 1]:
+            continue
+        if node.input[1] not in inits or norm.input[1] not in inits:
+            continue
+        target, channels = as_array(inits[node.input[1]]).tolist(), int(np.prod(inits[norm.input[1]].dims))
+        if len(target) == 4 and target[0] in (-1, 0) and target[1:] == [channels, 1, 1]:
+            candidates.append((node, into))
+    shapes = spatial_shapes(model) if candidates else {}
+    for node, into in candidates:
+        if shapes.get(into.input[0]) == [1, 1]:
+            transpose = onnx.helper.make_node("Transpose", [node.input[0]], list(node.output), name=node.name, perm=[0, 3, 1, 2])
+            replace_nodes(model.graph, [node], [transpose], node)
     drop_unused_initializers(model)

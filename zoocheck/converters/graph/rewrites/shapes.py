@@ -7,6 +7,7 @@
   (paddle2onnx's ``scale``) becomes a scalar;
 - ``pin_batch``: the batch fixed at 1 so that onnxslim folds shape arithmetic computed from it;
 - ``drop_identity_slices``: a Slice that keeps every element goes;
+- ``default_slice_steps``: a Slice's steps input of ones (paddle2onnx writes it) goes;
 - ``merge_reshape_chains``: a Reshape of a Reshape becomes one Reshape.
 """
 
@@ -99,6 +100,16 @@ def drop_identity_slices(model) -> None:
         sizes = [shape[a] for a in axes]
         if all(isinstance(n, int) and s == 0 and e >= n and t == 1 for n, s, e, t in zip(sizes, starts, ends, steps)):
             remove_passing_through(graph, node)
+    drop_unused_initializers(model)
+
+
+def default_slice_steps(model) -> None:
+    """A Slice whose steps input is all ones (ONNX's default; paddle2onnx writes it, torch.onnx
+    does not) loses that input, in place: the same slice in the templates' form."""
+    inits = initializers_of(model)
+    for node in model.graph.node:
+        if node.op_type == "Slice" and len(node.input) == 5 and node.input[4] in inits and (as_array(inits[node.input[4]]) == 1).all():
+            del node.input[4]
     drop_unused_initializers(model)
 
 
