@@ -14,23 +14,27 @@ times, in alternating order per pair, three whole processes:
 and prints each pair's ratios to the floor and their medians. ``--pairs`` (default 5); the
 machine should be otherwise idle. Arguments after ``--`` go to both zoocheck commands.
 
-Where zoocheck's time goes beyond the floor (stages timed in one process on this 2-core machine,
-ResNeXt101_vd_32x4d, 7 inputs; the floor's own work: Paddle import 0.7 s, build and load 0.2-0.5 s,
-fp32 forward 0.4 s, ``jit.save`` + paddle2onnx 5.0-5.4 s, onnxruntime 1.1 s):
+Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7 inputs, measured on
+this 2-core machine while other work shared it; ``--pairs 3`` medians there: canonical 1.09-1.23x,
+native 1.06-1.09x, main before these changes 1.60x / 1.50x):
 
-- the float64 forward on the same inputs, 1.3-1.9 s: fp32's own error, reported beside the ONNX
-  file's (the scale the tolerance is read against);
-- the ONNX file written a second time, 0.8-0.95 s: paddle2onnx's file is read, normalised (names,
-  dynamic batch, IR version, metadata) and written atomically beside its description, then
-  ``onnx.checker`` parses it again and its sha256 is read back;
-- the canonical graph (default), 0.9-1.1 s: the export matched against the architecture's template
-  and rewritten in the one form every source shares (``--graph native``: 0.14 s of normalising);
-- a second interpreter, about 0.3 s: every framework call runs in a child process, so an abort or
-  segfault inside Paddle ends that child only and Ctrl-C never reaches Paddle;
-- decoding and preprocessing the bundled photographs and storing the records, about 0.2 s.
-
-Together about 4.5 s with the canonical graph; the whole-process gap measured here (floor 9 s,
-zoocheck 15-16 s) is larger, and the rest of it is not accounted for yet.
+- the float64 forward on the same inputs, 4-5 s of CPU: fp32's own error, reported beside the ONNX
+  file's (the scale the tolerance is read against). It runs in a thread on a float64 copy of the
+  network beside the fp32 forward, ``jit.save`` and paddle2onnx (``NativeModel.start_forward_fp64``),
+  so it costs wall time only when no second core is free; weights over 512 MiB are cast in place
+  after the export instead, so the copy never doubles a large model's memory. This is the main gap
+  left on a shared machine.
+- the canonical graph (default), about 1.3 s (onnxslim 0.84 s of it): the export matched against the
+  architecture's template and rewritten in the one form every source shares (``--graph native``:
+  normalising only);
+- writing the file, about 0.9 s: serialised once; the same bytes go to ``onnx.checker`` (full
+  check), to disk and to sha256. paddle2onnx still writes its own file, read back once (0.2 s):
+  ``paddle2onnx.export(save_file=None)`` would hand the bytes over but skips its constant folding;
+- the weights' sha256 twice (parent 0.16 s, child 0.12 s), decoding the bundled photographs 0.2 s,
+  and a second interpreter, about 0.3 s: every framework call runs in a child process, so an abort
+  or segfault inside Paddle ends that child only and Ctrl-C never reaches Paddle. The child ends
+  with ``os._exit`` once its reply is sent, so Paddle's and torch's interpreter teardown (1.5 s) is
+  not waited for.
 """
 
 from __future__ import annotations
