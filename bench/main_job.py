@@ -14,9 +14,9 @@ times, in alternating order per pair, three whole processes:
 and prints each pair's ratios to the floor and their medians. ``--pairs`` (default 5); the
 machine should be otherwise idle. Arguments after ``--`` go to both zoocheck commands.
 
-Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7 inputs, measured on
-this 2-core machine while other work shared it; ``--pairs 3`` medians there: canonical 1.09-1.23x,
-native 1.06-1.09x, main before these changes 1.60x / 1.50x):
+``--pairs 3`` on this 2-core machine, idle (2026-12-06): floor 12.3-13.2 s, canonical 1.16x, native
+1.08x of the floor (with other work sharing the machine, main before the changes below: 1.60x /
+1.50x). Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7 inputs):
 
 - the float64 forward on the same inputs, 4-5 s of CPU: fp32's own error, reported beside the ONNX
   file's (the scale the tolerance is read against). It runs in a thread on a float64 copy of the
