@@ -137,14 +137,12 @@ def _native_tensors(path: Path, arch: Architecture, layers: Mapping[str, np.ndar
     holds (``correspondence.canonical_tensors``)."""
     import onnx
 
-    from zoocheck.converters.graph import NoCanonicalForm
-    from zoocheck.converters.graph.canonical import GraphMismatch
-    from zoocheck.converters.graph.correspondence import canonical_tensors
+    from zoocheck.converters.graph.correspondence import UnpairedGraph, paired_tensors
 
     try:
-        pairs = canonical_tensors(onnx.load(str(path)), arch)
-    except (GraphMismatch, NoCanonicalForm) as exc:
-        raise DivergenceUnavailable(f"{path.name}: its layers cannot be paired with the canonical graph's ({exc})") from exc
+        pairs = paired_tensors(onnx.load(str(path)), arch, path.name)
+    except UnpairedGraph as exc:
+        raise DivergenceUnavailable(str(exc)) from exc
     return {native: canonical for canonical, native in pairs.items() if canonical in layers}
 
 

@@ -191,28 +191,19 @@ class GluonExportNative(GluonNative):
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         import onnx
 
-        from zoocheck.converters.base import LayersUnavailable
-        from zoocheck.converters.graph import NoCanonicalForm
-        from zoocheck.converters.graph.canonical import GraphMismatch
-        from zoocheck.converters.graph.correspondence import canonical_tensors
+        from zoocheck.converters.graph.correspondence import layer_tensors
         from zoocheck.converters.normalize import OUTPUT_NAME, normalize_model
         from zoocheck.converters.pipeline import DEFAULT_OPSET
-        from zoocheck.converters.weights.layouts import layer_modules
 
         mx = import_mxnet()
         with tempfile.TemporaryDirectory(prefix="zoocheck-mxnet-layers-") as tmp:
             mxnet_to_onnx(self.net, Path(tmp) / "export.onnx", DEFAULT_OPSET, self.input_size)
             exported = normalize_model(onnx.load(str(Path(tmp) / "export.onnx")), {}, num_classes=self.arch.num_classes)
-        try:
-            pairs = canonical_tensors(exported, self.arch)
-        except (GraphMismatch, NoCanonicalForm) as exc:
-            raise LayersUnavailable(f"{self.symbol.name}: its graph cannot be paired with the canonical one ({exc})") from exc
         symbol = mx.sym.load(str(self.symbol))
         internals = symbol.get_internals()
-        nodes = set(internals.list_outputs())
-        taps = {layer: f"{pairs[layer]}_output" for layer in layer_modules(self.arch) if f"{pairs.get(layer)}_output" in nodes}
-        if not taps:
-            raise LayersUnavailable(f"{self.symbol.name}: none of its nodes holds a layer of the canonical graph")
+        # a symbol node's output is "<node>_output"; the exporter names the ONNX tensor "<node>"
+        nodes = {name.removesuffix("_output") for name in internals.list_outputs() if name.endswith("_output")}
+        taps = {layer: f"{node}_output" for layer, node in layer_tensors(exported, self.arch, nodes, self.symbol.name).items()}
         stored = set(self.net.collect_params())
         [image] = [name for name in symbol.list_inputs() if name not in stored]
         layers = mx.gluon.SymbolBlock(

@@ -144,25 +144,15 @@ class OnnxZooNative(NativeModel):
         canonical form, computed in memory from the file made what a conversion makes of it,
         pairs each layer with the zoo tensor of the same value (``graph/correspondence.py``; the
         names survive the opset upgrade and the normalisation)."""
-        from zoocheck.converters.base import LayersUnavailable
-        from zoocheck.converters.graph import NoCanonicalForm
-        from zoocheck.converters.graph.canonical import GraphMismatch
-        from zoocheck.converters.graph.correspondence import canonical_tensors
+        from zoocheck.converters.graph.correspondence import layer_tensors
         from zoocheck.converters.normalize import OUTPUT_NAME, normalize_model
         from zoocheck.converters.onnx_runtime import intermediate_outputs
         from zoocheck.converters.pipeline import DEFAULT_OPSET
-        from zoocheck.converters.weights.layouts import layer_modules
 
         original = read_model(self.path)
         published = {out for node in original.graph.node for out in node.output}
         converted = normalize_model(flatten_scores(upgrade(original, DEFAULT_OPSET)), {}, num_classes=self.arch.num_classes)
-        try:
-            pairs = canonical_tensors(converted, self.arch)
-        except (GraphMismatch, NoCanonicalForm) as exc:
-            raise LayersUnavailable(f"{self.path.name}: its graph cannot be paired with the canonical one ({exc})") from exc
-        taps = {layer: pairs[layer] for layer in layer_modules(self.arch) if pairs.get(layer) in published}
-        if not taps:
-            raise LayersUnavailable(f"{self.path.name}: none of its tensors holds a layer of the canonical graph")
+        taps = layer_tensors(converted, self.arch, published, self.path.name)
         values = intermediate_outputs(self.path, list(taps.values()), np.asarray(batch, dtype=np.float32))
         return {**{layer: values[tensor] for layer, tensor in taps.items()}, OUTPUT_NAME: self.forward(batch)}
 

@@ -40,4 +40,37 @@ def canonical_tensors(model, arch: Architecture) -> dict[str, str]:
     return found
 
 
-__all__ = ["canonical_tensors"]
+class UnpairedGraph(ValueError):
+    """A graph whose tensors cannot be paired with the canonical graph's, said in one line."""
+
+
+def paired_tensors(model, arch: Architecture, what: str) -> dict[str, str]:
+    """``canonical_tensors``; a graph that is not ``arch``'s, or an ``arch`` with no canonical
+    graph, raised as UnpairedGraph naming ``what`` (the file)."""
+    from zoocheck.converters.graph import NoCanonicalForm
+    from zoocheck.converters.graph.canonical import GraphMismatch
+
+    try:
+        return canonical_tensors(model, arch)
+    except (GraphMismatch, NoCanonicalForm) as exc:
+        raise UnpairedGraph(f"{what}: its layers cannot be paired with the canonical graph's ({exc})") from exc
+
+
+def layer_tensors(model, arch: Architecture, present: set[str], what: str) -> dict[str, str]:
+    """Each layer of ``arch``'s per-layer outputs (``weights.layouts.layer_modules``) -> the tensor of
+    ``model`` holding its value, among the tensors ``present`` (those a framework can hand out);
+    LayersUnavailable, in one line, where none can be paired."""
+    from zoocheck.converters.base import LayersUnavailable
+    from zoocheck.converters.weights.layouts import layer_modules
+
+    try:
+        pairs = paired_tensors(model, arch, what)
+    except UnpairedGraph as exc:
+        raise LayersUnavailable(str(exc)) from exc
+    taps = {layer: pairs[layer] for layer in layer_modules(arch) if pairs.get(layer) in present}
+    if not taps:
+        raise LayersUnavailable(f"{what}: none of its tensors holds a layer of the canonical graph")
+    return taps
+
+
+__all__ = ["UnpairedGraph", "canonical_tensors", "layer_tensors", "paired_tensors"]
