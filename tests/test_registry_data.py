@@ -4,8 +4,10 @@ and a malformed row disabling only its own source. Pure Python (no framework).""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import warnings
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -148,6 +150,15 @@ def test_entries_sharing_a_weights_file_are_declared_the_same_weights():
     for keys in by_file.values():
         for a in keys:
             assert set(keys) - {a} <= set(KEYS[a].same_weights_as), f"{a} shares its weights file with {keys}"
+
+
+def test_every_weights_url_is_a_clean_https_url():
+    """A stray character copied from a table's notes (a trailing ';') makes the download 404."""
+    for e in KEYS.values():
+        for weights in ((e.weights,) if e.weights is not None else ()) + tuple(e.alternate_weights):
+            url = urlsplit(weights.url)
+            clean = re.fullmatch(r"[A-Za-z0-9._~/%+=@-]+", url.path)
+            assert url.scheme == "https" and url.netloc and clean and not url.query, f"{e.key}: {weights.url!r}"
 
 
 def test_known_relations():
