@@ -78,6 +78,15 @@ def test_list_arch_finds_them_with_their_published_numbers(capsys):
     assert "tf_efficientnetv2_b0.in1k" in out and "76.876" in out  # the number at the entry's own size (192)
 
 
+def test_list_arch_takes_a_family_name_or_an_id_pattern(capsys):
+    for family in ("densenet", "swin"):
+        assert main(["list", "--arch", family, "--json"]) == 0
+        listed = {(e["source"], e["name"]) for e in json.loads(capsys.readouterr().out)}
+        assert listed == {(e.source, e.name) for e in list_entries() if e.arch.family == family} and len(listed) > 20
+    assert main(["list", "--arch", "DenseNet12?", "--json"]) == 0  # a pattern is over the ids, not the family
+    assert {e["arch"] for e in json.loads(capsys.readouterr().out)} == {"densenet121"}
+
+
 # --- preprocessing as the library defines it ---------------------------------------------------
 
 

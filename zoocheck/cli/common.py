@@ -48,6 +48,12 @@ def sources_help() -> str:
     return ", ".join(source_names())
 
 
+def add_arch_arg(parser) -> None:
+    parser.add_argument(
+        "--arch", help="only these architectures: an id pattern (fnmatch, e.g. 'resnet50*') or a family's name (e.g. 'swin', 'densenet')"
+    )
+
+
 def add_model_args(parser, *, many: bool = False) -> None:
     """--src/--model, --weights/--random-weights/--seed: how convert and parity name a model and its
     weights. With ``many``, --model takes several names or fnmatch patterns."""

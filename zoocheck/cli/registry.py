@@ -11,13 +11,24 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from zoocheck.cli.common import EXIT_FAILED, EXIT_OK, UsageError, add_results_arg, console, fail, print_json, resolve_entry, sources_help
+from zoocheck.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_arch_arg,
+    add_results_arg,
+    console,
+    fail,
+    print_json,
+    resolve_entry,
+    sources_help,
+)
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("list", help="list the registry's models (instant; no framework imports)")
     p.add_argument("--src", help=f"only this source ({sources_help()})")
-    p.add_argument("--arch", help="only architecture ids matching this pattern (fnmatch, e.g. 'resnet50*')")
+    add_arch_arg(p)
     p.add_argument("--json", action="store_true", help="print a JSON array of entries")
     p.add_argument(
         "--excluded", action="store_true", help="list the published rows that are not entries, each with why (e.g. int8 weights)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, print_json
+from zoocheck.cli.common import EXIT_OK, UsageError, add_arch_arg, add_results_arg, print_json
 
 DEFAULT_OUTPUT = "zoocheck-report"
 
@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         help=f"folder to write the site into (default ./{DEFAULT_OUTPUT}; an earlier report there is replaced)",
     )
     parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
-    parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
+    add_arch_arg(parser)
     parser.add_argument("--json", action="store_true", help='print where the report is as JSON ({"index": PATH})')
     parser.set_defaults(run=run)
 

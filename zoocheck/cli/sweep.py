@@ -11,6 +11,7 @@ from zoocheck.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
+    add_arch_arg,
     add_precision_args,
     add_results_arg,
     add_seed_arg,
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
         "sweep", help="convert and check every selected entry (all sources by default), resumably, locally or on Ray"
     )
     parser.add_argument("--src", nargs="+", help="only these sources (default: every source)")
-    parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch on the architecture id, e.g. 'resnet50*')")
+    add_arch_arg(parser)
     parser.add_argument(
         "--model",
         nargs="+",

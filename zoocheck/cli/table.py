@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from zoocheck.cli.common import EXIT_OK, UsageError, add_results_arg, print_json
+from zoocheck.cli.common import EXIT_OK, UsageError, add_arch_arg, add_results_arg, print_json
 
 FORMATS = ("md", "csv", "html")
 
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         help="published vs measured top-1/top-5, conversion and parity status, grouped by architecture (html: the report's entries page)",
     )
     parser.add_argument("--src", help="only this source")
-    parser.add_argument("--arch", help="only architectures matching this pattern (fnmatch, e.g. 'resnet50*')")
+    add_arch_arg(parser)
     form = parser.add_mutually_exclusive_group()
     form.add_argument("--format", choices=FORMATS, help="output format (default: --output's suffix, else md)")
     parser.add_argument("--output", help="write to this file instead of standard output")

@@ -55,7 +55,7 @@ class Selection:
     """Which entries a report covers: some sources (all by default) and an architecture pattern."""
 
     sources: tuple[str, ...] = ()
-    arch: str | None = None  # fnmatch on the architecture id
+    arch: str | None = None  # an architecture id pattern or family name (zoo_registry.arch_matches)
     keys: tuple[str, ...] = ()  # only these entries ('source/name'), e.g. a sweep's
 
 

@@ -9,7 +9,6 @@ joined on (source, model). One architecture's rows from every zoo sit together.
 from __future__ import annotations
 
 import csv
-import fnmatch
 import io
 import re
 from collections.abc import Iterable
@@ -27,7 +26,7 @@ from zoocheck.records import (
     SweepJobRecord,
 )
 from zoocheck.sources import source_names
-from zoocheck.zoo_registry import published_at_input_size
+from zoocheck.zoo_registry import arch_matches, published_at_input_size
 from zoocheck.zoo_registry.types import Entry
 
 FORMATS = ("md", "csv", "html")
@@ -229,7 +228,7 @@ def build_rows(
     source: str | None = None,
 ) -> list[Row]:
     """One row per registry entry, plus one per (source, model) that has records but no entry;
-    ``arch``/``source`` filter both (arch: fnmatch on the architecture id)."""
+    ``arch``/``source`` filter both (arch: ``zoo_registry.arch_matches``)."""
     records = list(records)
     by_type = lambda cls: [r for r in records if isinstance(r, cls)]  # noqa: E731
     shown = shown_records(records)
@@ -280,7 +279,7 @@ def build_rows(
     for key in sorted({*evals, *conversions, *parities} - seen):
         rows.append(row(key[0], key[1], arch_of.get(key) or "?", None))
     if arch:
-        rows = [r for r in rows if fnmatch.fnmatch(r.arch, arch.lower())]
+        rows = [r for r in rows if arch_matches(arch, r.arch, r.family)]
     if source:
         rows = [r for r in rows if r.source == source]
     order = {s: i for i, s in enumerate(source_names())}

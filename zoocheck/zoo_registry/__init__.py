@@ -96,6 +96,15 @@ def list_entries(source: str | None = None, arch: str | None = None) -> list[Ent
     return select_entries(source, arch=arch)
 
 
+def arch_matches(pattern: str | None, arch_id: str, family: str = "") -> bool:
+    """``--arch`` of every command: an fnmatch pattern over the architecture id (``'resnet50*'``)
+    or a family's name (``swin``, ``mobilenet_v3``), case-insensitive; None selects everything."""
+    if not pattern:
+        return True
+    pattern = pattern.lower()
+    return fnmatch.fnmatch(arch_id, pattern) or pattern == family
+
+
 def select_entries(
     sources: str | Sequence[str] | None = None,
     models: Sequence[str] | None = None,
@@ -104,7 +113,7 @@ def select_entries(
     library: Callable[[str, str], Entry | None] | None = None,
 ) -> list[Entry]:
     """The one selector every command uses: entries of ``sources`` (a name, several, or None for
-    all) whose architecture id matches ``arch`` (fnmatch) and, when ``models`` is given, that one
+    all) whose architecture matches ``arch`` (``arch_matches``) and, when ``models`` is given, that one
     of them names, in the order of ``models``, each once.
 
     A model is a name or alias, or an fnmatch pattern over names and aliases (``'ResNet*_vd'``),
@@ -116,7 +125,7 @@ def select_entries(
     if isinstance(sources, str):
         sources = [sources]
     names = [canonical_source(s) for s in sources] if sources else list(source_names())
-    fits = lambda entry: not arch or fnmatch.fnmatch(entry.arch.id, arch.lower())  # noqa: E731
+    fits = lambda entry: arch_matches(arch, entry.arch.id, entry.arch.family)  # noqa: E731
     if models is None:
         return [e for s in names for e in _entries_of(s) if fits(e)]
     selected: list[Entry] = []
@@ -201,6 +210,7 @@ __all__ = [
     "UnknownModelError",
     "UnknownSourceError",
     "Weights",
+    "arch_matches",
     "canonical_source",
     "get_entry",
     "list_entries",
