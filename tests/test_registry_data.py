@@ -161,6 +161,15 @@ def test_every_weights_url_is_a_clean_https_url():
             assert url.scheme == "https" and url.netloc and clean and not url.query, f"{e.key}: {weights.url!r}"
 
 
+def test_every_torch_checkpoint_is_a_file_torch_load_or_safetensors_reads():
+    """A JAX .npz (Google's ViT checkpoints) is not one: those tags name timm's hub copy instead."""
+    for e in KEYS.values():
+        if e.weights is not None and e.weights.format in ("torch-state-dict", "mmpretrain-checkpoint"):
+            assert e.weights.file_name.endswith((".pth", ".pt", ".bin", ".safetensors")), f"{e.key}: {e.weights.file_name}"
+    augreg = get_entry("timm", "vit_base_patch16_224.augreg_in1k").weights
+    assert augreg.url == "https://huggingface.co/timm/vit_base_patch16_224.augreg_in1k/resolve/main/model.safetensors"
+
+
 def test_known_relations():
     assert "timm/resnet50.tv_in1k" in get_entry("torchvision", "resnet50.IMAGENET1K_V1").same_weights_as
     assert "timm/resnet50d.gluon_in1k" in get_entry("gluoncv", "resnet50_v1d").same_weights_as

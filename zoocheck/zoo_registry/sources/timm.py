@@ -8,7 +8,8 @@ names from timm's deprecation table (``gluon_resnet50_v1d``, ``tv_resnext50_32x4
 ``ig_resnext101_32x8d``, ...) are aliases. Every results row of a tag (timm evaluates many weights at
 two image sizes) is one Published with its input size; the entry's preprocessing is the tag's
 ``pretrained_cfg`` (input size, crop_pct, interpolation, crop_mode: 'squash' resizes both sides).
-Weights only on the Hugging Face Hub are named by hub id and file. The default tag of a ResNet is in
+Weights only on the Hugging Face Hub, or published elsewhere only as a JAX ``.npz``, are named by
+hub id and file. The default tag of a ResNet is in
 DEFAULT_TAGS, of the other families in their table's ``default_tag`` column. A row of a network no
 family's parser reads yet (CLIP, SigLIP, register-token, RoPE, relative-position and hybrid ViTs) is
 ``EXCLUDED`` with the reason in its ``excluded`` column.
@@ -107,10 +108,11 @@ def _deprecated_aliases(by_name: dict[str, list[Row]]) -> dict[str, list[str]]:
 
 
 def _weights(name: str, row: Row) -> Weights | None:
-    url = row["weights_url"]
-    if url:
+    url, hub = row["weights_url"], row["hf_hub_id"]
+    # the augreg/SAM ViTs' url is Google's JAX .npz, which only timm's own npz loader reads; timm
+    # itself loads the tag's hub copy (torch tensors) whenever the tag has one
+    if url and not (url.endswith(".npz") and hub):
         return Weights(url=url, file_name=file_name_of(url), format="torch-state-dict", checksum=parse_checksum(row["checksum_or_sha"]))
-    hub = row["hf_hub_id"]
     if hub:  # newer tags live only on the Hugging Face hub, as safetensors, without a published hash
         return Weights(
             url=f"https://huggingface.co/{hub}/resolve/main/model.safetensors", file_name=f"{name}.safetensors", format="torch-state-dict"
