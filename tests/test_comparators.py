@@ -8,6 +8,7 @@ import pytest
 
 from zoocheck.checks.parity import compare_outputs, parity_result
 from zoocheck.records import ParityResult, Tolerance
+from zoocheck.reports.lines import parity_line
 
 
 def test_identical_outputs_pass_with_zero_error():
@@ -73,7 +74,7 @@ def test_result_round_trips_through_json_and_can_be_rejudged():
     assert restored.comparisons == result.comparisons
     assert restored.tolerance == result.tolerance
     assert restored.rejudge(dataclasses.replace(Tolerance(), max_rel_err=1e-2)).status == "ok"
-    assert "RANDOM WEIGHTS" in result.summary()
+    assert "RANDOM WEIGHTS" in parity_line(result)
 
 
 def test_shape_mismatch_is_an_error_result_not_an_exception():

@@ -8,9 +8,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from zoocheck.checks.compare import ArchitectureMismatch, compare_files, compare_weights, summary_lines
+from zoocheck.checks.compare import ArchitectureMismatch, compare_files, compare_weights
 from zoocheck.checks.images import bundled_photos
 from zoocheck.records import Side, record_from_json
+from zoocheck.reports.compare_report import compare_lines
 from zoocheck.zoo_registry import get_entry
 
 TV18 = "resnet18.IMAGENET1K_V1"
@@ -39,7 +40,7 @@ def test_a_file_against_itself_is_identical(tv18):
     assert result.verdict == "identical" and result.weights.tensors > 20
     assert result.function.max_rel_err == 0 and result.function.top1_agreement[0] == result.function.top1_agreement[1]
     assert result.preprocessing is not None and result.preprocessing.max_pixel_diff == 0
-    assert summary_lines(result)[0].startswith("COMPARE IDENTICAL torchvision/resnet18.IMAGENET1K_V1 vs torchvision/resnet18.IMAGENET1K_V1")
+    assert compare_lines(result)[0].startswith("COMPARE IDENTICAL torchvision/resnet18.IMAGENET1K_V1 vs torchvision/resnet18.IMAGENET1K_V1")
     assert result.to_json()["verdict"] == "identical"
     assert record_from_json(result.to_json()) == result  # a stored comparison reads back as it was
 
@@ -58,7 +59,7 @@ def test_a_perturbed_tensor_is_named_and_found_where_it_diverges(tv18, tmp_path)
     assert [d.name for d in result.weights.differing] == [name]
     assert result.first_divergence is not None and name in result.first_divergence.initializers
     assert result.first_divergence.node == consumers[name].name
-    assert any(name in line for line in summary_lines(result))
+    assert any(name in line for line in compare_lines(result))
 
 
 def test_a_tiny_rounding_difference_is_equivalent_not_identical(tv18, tmp_path):

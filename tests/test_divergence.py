@@ -9,6 +9,7 @@ from onnx import numpy_helper
 
 from zoocheck.checks.divergence import DivergenceUnavailable, first_divergence
 from zoocheck.checks.images import random_inputs
+from zoocheck.reports.lines import divergence_line, parity_line
 from zoocheck.sources import Framework, Source
 from zoocheck.zoo_registry import get_entry
 
@@ -42,7 +43,7 @@ def test_an_altered_initializer_is_found_at_the_node_that_consumes_it(resnet18, 
     assert weight_name in divergence.initializers
     assert divergence.max_rel_err > 1e-2
     assert divergence.nodes_compared >= pick  # every node before it agreed
-    assert node_name in divergence.summary()
+    assert node_name in divergence_line(divergence)
     # each node compared, the agreeing ones within the tolerance, the diverging one last
     *agreed, last = divergence.node_errors
     assert len(agreed) == divergence.nodes_compared and all(e.max_rel_err <= 1e-4 for e in agreed)
@@ -199,7 +200,7 @@ def test_a_native_graph_wrong_in_one_layer_names_its_node_and_the_canonical_laye
     assert node.op_type == divergence["op_type"] == "Conv" and node.output[0] == divergence["output"]
     assert node.input[1] in divergence["initializers"] and "layer2.1.conv1" not in {n.name for n in native.node}
     [stored] = ResultsStore(tmp_path / "results").results("parity")
-    assert f"first divergence at node {node.name} (Conv) = canonical layer layer2.1.conv1" in stored.summary()
+    assert f"first divergence at node {node.name} (Conv) = canonical layer layer2.1.conv1" in parity_line(stored)
 
 
 def test_a_passing_fresh_parity_computes_no_intermediates(wrong_export, tmp_path, capsys):

@@ -18,6 +18,7 @@ from zoocheck.checks.preprocess import preprocess_image
 from zoocheck.cli import main
 from zoocheck.converters.onnx_runtime import session
 from zoocheck.records import EvalResult
+from zoocheck.reports.lines import eval_line
 from zoocheck.store import ResultsStore
 from zoocheck.zoo_registry.types import Preprocess
 
@@ -210,7 +211,7 @@ def test_result_round_trips_through_json(world):
     record = json.loads(json.dumps(result.to_json()))
     assert record["kind"] == "eval"
     assert EvalResult.from_json(record) == result
-    assert "EVAL timm/prototype_test" in result.summary()
+    assert "EVAL timm/prototype_test" in eval_line(result)
 
 
 # ---------------------------------------------------------------------------------------------

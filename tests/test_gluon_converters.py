@@ -33,6 +33,7 @@ from zoocheck.checks.parity import check_parity  # noqa: E402
 from zoocheck.converters import gluon, gluoncv, mxnet_params, onnx_zoo  # noqa: E402
 from zoocheck.converters.pipeline import convert  # noqa: E402
 from zoocheck.converters.torch_common import timm_network  # noqa: E402
+from zoocheck.reports.lines import parity_line  # noqa: E402
 
 SEED = 7
 
@@ -126,7 +127,7 @@ def test_gluon_conversion_parity_and_conventions(builder, tmp_path):
     entry = gluon_entry(builder)
     weights = random_checkpoint(gluon_entry(builder), tmp_path / f"{builder}.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / f"{builder}.onnx", images=[])
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert conversion.metadata.versions["mxnet"] == "1.9.1"
     assert_conventions(conversion.onnx_path)
     sess = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
@@ -244,7 +245,7 @@ def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
     entry = get_entry("gluoncv", "resnet18_v1")
     weights = random_checkpoint(gluon_entry("resnet18_v1"), tmp_path / "resnet18_v1.params", SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert conversion.metadata.source == "gluoncv" and "mxnet" in conversion.metadata.versions
     assert_conventions(conversion.onnx_path)
 
@@ -254,7 +255,7 @@ def test_gluoncv_conversion_parity_and_conventions(tmp_path):
     weights = tmp_path / "w.params"
     gluon_fixtures.write_gluoncv_checkpoint(entry, weights, SEED)
     result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[])
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
 
 
@@ -292,7 +293,7 @@ def test_onnx_zoo_native_forward_is_the_original_file_and_matches_gluon(zoo_file
 def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
     result, conversion = check_parity(zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[])
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
     assert onnx.load(str(conversion.onnx_path)).ir_version >= 8
     sess = ort.InferenceSession(str(conversion.onnx_path), providers=["CPUExecutionProvider"])
@@ -322,7 +323,7 @@ def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
     published = next(e for e in list_entries("onnx-zoo") if e.builder == builder)
     assert cross_check_reference(published, list_entries("gluon")) == get_entry("gluon", builder)
     result = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=path, reference_weights=params, images=[])
-    assert (result.status, result.reference, result.test) == ("ok", "gluon", "onnx-zoo"), result.summary()
+    assert (result.status, result.reference, result.test) == ("ok", "gluon", "onnx-zoo"), parity_line(result)
 
 
 # one architecture is enough for the random-weights path (it starts 4 isolated children)
@@ -330,10 +331,10 @@ def test_cross_source_gluon_vs_onnx_zoo(zoo_file):
 def test_cross_source_random_weights_agree_and_different_weights_do_not(zoo_file, tmp_path):
     builder, path, _, _ = zoo_file
     same = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=None, reference_weights=None, random_seed=5, images=[])
-    assert same.status == "ok" and same.random_weights, same.summary()
+    assert same.status == "ok" and same.random_weights, parity_line(same)
     other = random_checkpoint(gluon_entry(builder), tmp_path / "other.params", SEED + 1)
     differ = cross_source_parity(zoo_entry(builder), gluon_entry(builder), weights=path, reference_weights=other, images=[])
-    assert differ.status == "failed", differ.summary()
+    assert differ.status == "failed", parity_line(differ)
 
 
 # ---------------------------------------------------------------------------------------------

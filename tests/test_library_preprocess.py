@@ -19,6 +19,7 @@ from zoocheck.checks.library_preprocess import (
     preprocessing_difference,
 )
 from zoocheck.cli import main
+from zoocheck.reports.lines import preprocess_line
 from zoocheck.zoo_registry import get_entry, list_entries
 
 PHOTOS = bundled_photos()
@@ -59,16 +60,16 @@ EVERY_SPEC = [
 @pytest.mark.parametrize("entry", EVERY_SPEC, ids=_key)
 def test_spec_preprocessing_equals_the_library_transform(entry):
     check = check_library_preprocessing(entry, PHOTOS)
-    assert check.status == "ok", check.summary()
+    assert check.status == "ok", preprocess_line(check)
     assert len(check.images) == len(PHOTOS) and all(r.error is None for r in check.images)
     # the same decode, resize and crop: only float rounding of the normalisation remains
-    assert check.max_pixel_diff < 1e-3, check.summary()
+    assert check.max_pixel_diff < 1e-3, preprocess_line(check)
 
 
 @pytest.mark.parametrize("key", README_CODE_ENTRIES)
 def test_an_entry_no_library_transform_covers_is_skipped_with_the_reason(key):
     check = check_library_preprocessing(get_entry(key.split("/")[0], key.split("/")[1]), PHOTOS)
-    assert check.status == "skipped" and "this entry's spec does otherwise" in check.summary()
+    assert check.status == "skipped" and "this entry's spec does otherwise" in preprocess_line(check)
 
 
 @pytest.mark.parametrize("entry", _distinct_specs("ppcls"), ids=_key)
@@ -88,14 +89,14 @@ def test_a_wrong_interpolation_is_a_failed_check_with_its_pixel_difference():
     check = check_library_preprocessing(wrong, PHOTOS)
     assert check.status == "failed"
     assert check.max_pixel_diff > 10 * PIXEL_TOLERANCE
-    assert "FAILED" in check.summary() and "torchvision" in check.summary()
+    assert "FAILED" in preprocess_line(check) and "torchvision" in preprocess_line(check)
 
 
 def test_a_missing_library_is_skipped_with_the_reason(monkeypatch):
     monkeypatch.setitem(sys.modules, "paddleclas.deploy.python", None)  # import raises ImportError
     check = check_library_preprocessing(get_entry("ppcls", "ResNet50_vd"), PHOTOS)
     assert check.status == "skipped" and "PaddleClas" in check.library and check.images == ()
-    assert check.summary().startswith("PREPROCESS SKIPPED ppcls/ResNet50_vd")
+    assert preprocess_line(check).startswith("PREPROCESS SKIPPED ppcls/ResNet50_vd")
 
 
 @pytest.mark.parametrize("module, install", [("prettytable", "pip install prettytable"), ("sklearn", "pip install scikit-learn")])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from zoocheck.checks.parity import model_inputs, parity_result
+from zoocheck.reports.lines import parity_line
 
 pytest.importorskip("timm")
 SIZE = 96  # small, for the default suite
@@ -93,9 +94,9 @@ def test_parity_of_random_efficientnet_b0_passes_and_reports_fp64(tmp_path):
         _entry("timm", "efficientnet_b0.ra_in1k"), weights=None, random_seed=0, output=tmp_path / "b0.onnx", isolate=False
     )
     assert conversion.ok, conversion.failure
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert len(result.reference_fp64_rel_err) == len(result.comparisons) and max(result.reference_fp64_rel_err) < 1e-4
-    assert f"torch fp32 vs fp64 {max(result.reference_fp64_rel_err):.3g})" in result.summary()
+    assert f"torch fp32 vs fp64 {max(result.reference_fp64_rel_err):.3g})" in parity_line(result)
 
 
 def test_a_framework_without_fp64_forward_is_named():
@@ -112,4 +113,4 @@ def test_a_framework_without_fp64_forward_is_named():
         random_weights=True,
         reference_fp64=None,
     )
-    assert result.status == "ok" and "(tol 0.001; mxnet has no fp64 forward)" in result.summary()
+    assert result.status == "ok" and "(tol 0.001; mxnet has no fp64 forward)" in parity_line(result)

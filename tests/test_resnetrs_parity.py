@@ -16,6 +16,7 @@ import pytest
 
 from zoocheck.checks.parity import parity_result
 from zoocheck.records import Tolerance
+from zoocheck.reports.lines import parity_line
 
 SIZE = 64
 
@@ -58,7 +59,7 @@ def test_resnetrs_parity_passes_through_the_pipeline(resnetrs50, tmp_path):
 
     result, conversion = check_parity(resnetrs50, weights=None, random_seed=0, output=tmp_path / "rs50.onnx")
     assert conversion.ok, conversion.failure
-    assert result.status == "ok", result.summary()
+    assert result.status == "ok", parity_line(result)
     assert len(result.reference_fp64_rel_err) == len(result.comparisons)
     assert max(result.reference_fp64_rel_err) < 1e-5 and max(result.test_fp64_rel_err) < 1e-4
     assert not result.fp32_noise and result.to_json()["fp32_noise"] is False
@@ -91,7 +92,7 @@ def test_fail_from_fp32_noise_says_so_instead_of_blaming_the_conversion():
     result = _judge(reference, test, fp64)
     assert result.status == "failed"
     assert result.fp32_noise
-    assert "fp32 rounding, not the conversion" in result.summary()
+    assert "fp32 rounding, not the conversion" in parity_line(result)
     again = type(result).from_json(result.to_json())
     assert again.fp32_noise and again.reference_fp64_rel_err == result.reference_fp64_rel_err
 
@@ -107,7 +108,7 @@ def test_fail_of_the_conversion_is_not_excused_as_noise():
     wrong = fp64 + rng.standard_normal(fp64.shape) * 0.2 * span
     result = _judge(noisy, wrong, fp64)
     assert result.status == "failed" and not result.fp32_noise
-    assert "fp32 rounding" not in result.summary()
+    assert "fp32 rounding" not in parity_line(result)
     # without an fp64 forward nothing is claimed
     assert not _judge(noisy, wrong, None).fp32_noise
 

@@ -20,8 +20,10 @@ import crash_converter
 import pytest
 
 from zoocheck.records import Failure, SweepJobRecord
+from zoocheck.reports.lines import parity_line
+from zoocheck.reports.sweep_report import job_message
 from zoocheck.store import ResultsStore
-from zoocheck.sweep.driver import run_sweep
+from zoocheck.sweep.driver import run_sweep, write_outcome
 from zoocheck.sweep.jobs import categorize, plan
 from zoocheck.sweep.local import LocalExecutor
 from zoocheck.zoo_registry.types import Architecture, Entry, LibraryNetwork, Preprocess
@@ -119,11 +121,18 @@ def test_an_edit_of_zoocheck_code_changes_every_job_key(tmp_path):
 
 def test_parity_fail_is_a_numerical_failure_record(tmp_path):
     store = ResultsStore(tmp_path)
-    result = run_sweep(toy_jobs([toy("off")]), LocalExecutor(), store)
+    result = run_sweep(toy_jobs([toy("off")]), LocalExecutor(), store, describe=job_message)
     assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("parity", "failed")]
     parity = result.outcomes[1]
     assert parity.failure.category == "numerical" and parity.failure.fp32_noise is False
-    assert "PARITY FAIL" in parity.message and store.failures()[-1].category == "numerical"
+    assert parity.message == parity_line(parity.records[0]) and parity.message.startswith("PARITY FAIL")
+    stored = store.failures()[-1]
+    assert (
+        stored.category == "numerical"
+        and stored.message.startswith("test vs onnxruntime: ")
+        and "inputs outside the fp32 tolerance" in stored.message
+    )
+    assert [r.message for r in store.results("sweep-job")][-1] == parity.message
 
 
 def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
@@ -155,8 +164,10 @@ sys.path[:0] = [{tests!r}, {root!r}]
 import crash_converter
 from test_sweep import toy, toy_jobs
 from zoocheck.records import Failure, SweepJobRecord
+from zoocheck.reports.lines import parity_line
+from zoocheck.reports.sweep_report import job_message
 from zoocheck.store import ResultsStore
-from zoocheck.sweep.driver import run_sweep
+from zoocheck.sweep.driver import run_sweep, write_outcome
 from zoocheck.sweep.local import LocalExecutor
 if __name__ == "__main__":  # the workers are spawned: they import this file
     from zoocheck.sources import register_source
@@ -317,8 +328,13 @@ def test_a_partner_without_weights_is_a_weights_failure_of_the_compare_job(tmp_p
 
     [job] = plan([tv], ("compare",), framework_of=lambda e: "torch", weights_of=weights_of, options={})
     [outcome] = run_entry(EntryWork((job,), tmp_path / "unused.onnx"))
-    assert outcome.status == "failed" and outcome.failure.category == "weights" and outcome.records == ()
+    # the pair's record is the job's failure, written once
+    assert outcome.status == "failed" and outcome.failure.category == "weights" and outcome.records == (outcome.failure,)
     assert f"compare with {timm_tv.key}: no weights for {timm_tv.key}" in outcome.failure.message
+    assert job_message(job, outcome) == f"not compared with {timm_tv.key}: {outcome.failure.one_line()}"
+    store = ResultsStore(tmp_path / "results")
+    write_outcome(store, outcome)
+    assert store.failures() == [outcome.failure]
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,8 @@ def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
     import numpy as np
     from imagenet_sets import build_layouts, photo_items, synthetic_items
 
+    from zoocheck.reports.lines import eval_line
+    from zoocheck.reports.sweep_report import job_message
     from zoocheck.sweep.evalshards import predictions_path
 
     data = str(build_layouts(tmp_path / "val", photo_items() + synthetic_items(7), corrupt_label=3)["imagefolder"])
@@ -93,6 +95,7 @@ def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
     assert sharded.dataset["shards"] == 3 and single.images == sharded.images == 11
     assert (single.top1, single.top5, single.skipped) == (sharded.top1, sharded.top5, sharded.skipped)
     eval_job = next(j for j in jobs if j.step == "eval")
+    assert job_message(eval_job, result.outcomes[1]) == eval_line(sharded)  # the merged record speaks for the job
     one, merged = np.load(predictions_path(local_store.directory, eval_job)), np.load(predictions_path(ray_store.directory, eval_job))
     assert one["top5"].shape == (12, 5) and (one["top5"][:, 0] >= 0).sum() == 11
     for key in ("top5", "labels", "images"):

@@ -26,8 +26,6 @@ from zoocheck.zoo_registry.types import Entry
 
 #: two initializers are the same weights when they agree to this fraction of their largest magnitude
 WEIGHTS_RTOL = 1e-6
-#: differing tensors named in the terminal line
-TENSORS_SHOWN = 3
 
 
 class ArchitectureMismatch(ValueError):
@@ -66,40 +64,6 @@ def compare_weights(file_a: str | Path, file_b: str | Path, rtol: float = WEIGHT
         only_in_a=tuple(n for n in a if n not in b),
         only_in_b=tuple(n for n in b if n not in a),
     )
-
-
-def summary_lines(comparison: Comparison) -> list[str]:
-    """The terminal report of a comparison, verdict first."""
-    weights = "RANDOM WEIGHTS (one common set)" if comparison.random_weights else f"{comparison.a.weights} vs {comparison.b.weights}"
-    lines = [
-        f"COMPARE {comparison.verdict.upper()} {comparison.a.source}/{comparison.a.model} vs {comparison.b.source}/{comparison.b.model} [{comparison.a.arch}] [{weights}]"
-    ]
-    w = comparison.weights
-    if w.identical:
-        lines.append(f"  weights: {w.tensors} tensors identical")
-    else:
-        shown = ", ".join(f"{d.name} (max abs {d.max_abs_diff:.3g}, cosine {d.cosine:.6f})" for d in w.differing[:TENSORS_SHOWN])
-        more = f" (+{len(w.differing) - TENSORS_SHOWN} more)" if len(w.differing) > TENSORS_SHOWN else ""
-        lines.append(f"  weights: {len(w.differing)} of {w.tensors} tensors differ: {shown}{more}")
-        if w.only_in_a or w.only_in_b:
-            lines.append(f"  weights: only in a: {len(w.only_in_a)}, only in b: {len(w.only_in_b)}")
-    agree, total = comparison.function.top1_agreement
-    lines.append(
-        f"  function: max rel err {comparison.function.max_rel_err:.3g} (tol {comparison.function.tolerance.max_rel_err:g}), top-1 agree {agree}/{total}"
-    )
-    if comparison.first_divergence is not None:
-        lines.append(f"  {comparison.first_divergence.summary()}")
-    elif comparison.divergence_note:
-        lines.append(f"  first divergence: {comparison.divergence_note}")
-    p = comparison.preprocessing
-    if p is not None:
-        effect = ""
-        if p.effect is not None:
-            effect = f"; through a's model: logits rel err {p.effect.max_rel_err:.3g}, top-1 flips {len(p.effect.top1_flips)}"
-        lines.append(
-            f"  preprocessing: max pixel diff {p.max_pixel_diff:.3g}, mean {np.nanmean([r.mean_pixel_diff for r in p.images]) if p.images else float('nan'):.3g}{effect}"
-        )
-    return lines
 
 
 def compare_files(
@@ -206,7 +170,6 @@ def compare_entries(
 __all__ = [
     "ArchitectureMismatch",
     "compare_entries",
-    "summary_lines",
     "WEIGHTS_RTOL",
     "compare_files",
     "compare_weights",

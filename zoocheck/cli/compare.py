@@ -56,12 +56,12 @@ def _entry(text: str):
 def run(args) -> int:
     import dataclasses
 
-    from zoocheck.checks.compare import summary_lines
     from zoocheck.checks.images import bundled_photos, images_in
     from zoocheck.checks.runs import compare_and_store
     from zoocheck.converters.graph import NoCanonicalForm, resolve_form
     from zoocheck.converters.weights_resolution import MissingWeightsError, check_published_file, resolve_weights
     from zoocheck.records import Failure, Tolerance
+    from zoocheck.reports.compare_report import compare_lines
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, positive_finite
 
@@ -103,6 +103,6 @@ def run(args) -> int:
         print_json(result.to_json())
     else:
         out = console()
-        for line in summary_lines(result):
+        for line in compare_lines(result):
             out.print(line, markup=False, soft_wrap=True)
     return EXIT_OK if result.verdict in ("identical", "equivalent") else EXIT_FAILED

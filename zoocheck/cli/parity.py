@@ -67,6 +67,7 @@ def run(args) -> int:
     from zoocheck.checks.runs import ModelRun, parity_runs
     from zoocheck.identity import weights_recorded_in
     from zoocheck.records import Tolerance
+    from zoocheck.reports.lines import parity_line
     from zoocheck.reports.parity_report import print_parity, print_variant
     from zoocheck.store import ResultsStore
     from zoocheck.validate import check_writable_dir, positive_finite
@@ -112,7 +113,7 @@ def run(args) -> int:
         elif len(runs) == 1:
             print_parity(out, result)
         else:
-            out.print(result.summary(), markup=False)
+            out.print(parity_line(result), markup=False)
 
     def made(outcome) -> None:
         keep_framework_log(store, args, f"{args.precision} variant {outcome.path.name}", outcome.log)

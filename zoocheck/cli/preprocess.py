@@ -29,6 +29,7 @@ def run(args) -> int:
     from zoocheck.checks.images import bundled_photos, images_in
     from zoocheck.checks.runs import preprocess_and_store
     from zoocheck.identity import check_onnx_model
+    from zoocheck.reports.lines import preprocess_line
     from zoocheck.store import ResultsStore
 
     if args.unverified_onnx and not args.onnx:
@@ -52,5 +53,5 @@ def run(args) -> int:
     else:
         out = console()
         for check in checks:
-            out.print(check.summary(), markup=False, soft_wrap=True)
+            out.print(preprocess_line(check), markup=False, soft_wrap=True)
     return EXIT_FAILED if any(c.status in ("failed", "error") for c in checks) else EXIT_OK

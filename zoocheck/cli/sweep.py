@@ -117,7 +117,7 @@ def run(args) -> int:
 
     from zoocheck.checks.images import images_in
     from zoocheck.converters.weights_resolution import resolve_weights
-    from zoocheck.reports.sweep_report import ProgressPrinter, print_summary
+    from zoocheck.reports.sweep_report import ProgressPrinter, job_message, print_summary
     from zoocheck.sources import get_source
     from zoocheck.store import ResultsStore
     from zoocheck.sweep.driver import run_sweep
@@ -190,7 +190,15 @@ def run(args) -> int:
     printer = ProgressPrinter()
     try:
         result = run_sweep(
-            jobs, executor, store, force=args.force, data=args.data, images=images, eval_options={"limit": args.limit}, on_progress=printer
+            jobs,
+            executor,
+            store,
+            force=args.force,
+            data=args.data,
+            images=images,
+            eval_options={"limit": args.limit},
+            on_progress=printer,
+            describe=job_message,
         )
     finally:
         printer.close()

@@ -5,7 +5,8 @@ errors, so the registry, converters, checks, reports, the store and the CLI can 
 types (as Polygraphy's ``comparator/struct.py`` is shared by its tools). One module per domain:
 ``codec`` (the JSON codec and statuses), ``failures``, ``files`` (ONNX metadata, conversions),
 ``parity``, ``evaluation``, ``audit``, ``sweep``, ``comparison``; everything is importable from
-``zoocheck.records`` itself.
+``zoocheck.records`` itself. A record holds data and what follows from it (its status, verdict);
+``zoocheck/reports/`` renders it.
 
 Every record has ``to_json()`` (a JSON-ready dict) and ``from_json(data)``, which refuses a
 malformed record with a ``RecordError`` naming the record kind and the field. One status

@@ -54,18 +54,6 @@ class LibraryPreprocessCheck(Record):
     def max_pixel_diff(self) -> float:
         return _max_pixel_diff(self.images)
 
-    def summary(self) -> str:
-        head = f"PREPROCESS {self.status.upper()} {self.source}/{self.model} vs {self.library}"
-        if self.status == "skipped":
-            return head
-        line = f"{head}: max pixel diff {self.max_pixel_diff:.3g} (tol {self.tolerance:g}) on {len(self.images)} images"
-        errors = [r.image for r in self.images if r.error]
-        if errors:
-            line += f"; not preprocessed: {', '.join(errors)}"
-        if self.effect is not None:
-            line += f"; logits rel err {self.effect.max_rel_err:.3g}, top-1 flips {len(self.effect.top1_flips)}"
-        return line
-
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "max_pixel_diff": _finite_or_text(self.max_pixel_diff)}
 
@@ -82,6 +70,12 @@ class PreprocessingDifference(Record):
     @property
     def max_pixel_diff(self) -> float:
         return _max_pixel_diff(self.images)
+
+    @property
+    def mean_pixel_diff(self) -> float:
+        """The images' mean pixel differences averaged, leaving out the NaN ones."""
+        means = [r.mean_pixel_diff for r in self.images if not math.isnan(r.mean_pixel_diff)]
+        return math.fsum(means) / len(means) if means else math.nan
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "max_pixel_diff": _finite_or_text(self.max_pixel_diff)}

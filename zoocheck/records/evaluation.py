@@ -57,17 +57,6 @@ class EvalResult(Record):
     def status(self) -> Status:
         return "ok" if self.images else "error"
 
-    def summary(self) -> str:
-        """One greppable line."""
-        weights = " [RANDOM WEIGHTS]" if self.random_weights else ""
-        weights += "" if self.onnx_verified else " [UNVERIFIED ONNX FILE]"
-        acc = f"top-1 {self.top1:.3f}% top-5 {self.top5:.3f}%" if self.top1 is not None else "no image evaluated"
-        precision = "" if self.precision == "fp32" else f" {self.precision}"
-        return (
-            f"EVAL {self.source}/{self.model}{precision} {self.backend}{weights}: {acc} on {self.images} images "
-            f"({len(self.skipped)} skipped) in {self.time_s:.1f} s, {self.throughput:.1f} img/s"
-        )
-
 
 @dataclass(frozen=True)
 class EvaluatedModel(Record):

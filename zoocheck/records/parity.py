@@ -61,18 +61,6 @@ class Tolerance(Record):
         """Every input within the bounds, and top-1 agreeing on the share asked for."""
         return bool(comparisons) and not self.agreement_violation(comparisons) and all(not self.violations(c) for c in comparisons)
 
-    def describe(self) -> str:
-        """The bounds in words, as the reports print them."""
-        return (
-            f"rel err <= {self.max_rel_err:g} (of the logit range)"
-            + (f", abs err <= {self.max_abs_err:g}" if self.max_abs_err is not None else "")
-            + f", cosine >= {self.min_cosine:g}, top-1 {'must agree' if self.require_top1 else 'not judged per input'}, "
-            f"top-5 overlap >= {self.min_top5_overlap}"
-            + (f", top-1 agreement >= {self.min_top1_agreement:.0%} of the inputs" if self.min_top1_agreement is not None else "")
-            + ("" if self.precision == "fp32" else f" ({self.precision} tolerance)")
-            + "; NaN/Inf always fail"
-        )
-
     def agreement_violation(self, comparisons: tuple[OutputComparison, ...]) -> str | None:
         """Why the share of ``comparisons`` whose top-1 agrees is below ``min_top1_agreement``."""
         if self.min_top1_agreement is None or not comparisons:
@@ -147,14 +135,6 @@ class Divergence(Record):
     # (its names are the exporter's: a native file, an ONNX model zoo file)
     layer: str | None = None
 
-    def summary(self) -> str:
-        weights = f" (weights {', '.join(self.initializers)})" if self.initializers else ""
-        layer = f" = canonical layer {self.layer}" if self.layer else ""
-        return (
-            f"first divergence at node {self.node} ({self.op_type}){layer}{weights}: rel err {self.max_rel_err:.3g} "
-            f"> {self.tolerance:g} after {self.nodes_compared} agreeing nodes"
-        )
-
 
 @dataclass(frozen=True)
 class ParityResult(Record):
@@ -216,36 +196,6 @@ class ParityResult(Record):
 
     def rejudge(self, tolerance: Tolerance) -> ParityResult:
         return dataclasses.replace(self, tolerance=tolerance)
-
-    def summary(self) -> str:
-        """One greppable line."""
-        weights = "RANDOM WEIGHTS" if self.random_weights else (self.weights or "?")
-        if not self.onnx_verified:
-            weights += ", UNVERIFIED ONNX FILE"
-        if self.skipped:
-            weights += f", {len(self.skipped)} photographs skipped"
-        if self.status == "error":
-            return (
-                f"PARITY ERROR {self.source}/{self.model} [{weights}]: {self.failure.one_line() if self.failure else 'no inputs compared'}"
-            )
-        worst = max(c.max_rel_err for c in self.comparisons)
-        agree = sum(c.top1_agree for c in self.comparisons)
-        verdict = "PASS" if self.status == "ok" else "FAIL"
-        return (
-            f"PARITY {verdict} {self.source}/{self.model} {self.reference} vs {self.test} "
-            f"[{weights}]: max rel err {worst:.3g} (tol {self.tolerance.max_rel_err:g}; {self.fp32_yardstick()}), "
-            f"top-1 agree {agree}/{len(self.comparisons)}"
-            + (f": fp32 rounding, not the conversion ({self.test} vs fp64 {max(self.test_fp64_rel_err):.3g})" if self.fp32_noise else "")
-            + (f"; {self.first_divergence.summary()}" if self.first_divergence is not None else "")
-            + (f"; first divergence not located: {self.divergence_note}" if self.divergence_note else "")
-        )
-
-    def fp32_yardstick(self) -> str:
-        """The reference framework's own fp32 error beside the test's: how far its fp32 forward is
-        from its fp64 forward, or that it has none (MXNet, an ONNX file run by onnxruntime)."""
-        if not self.reference_fp64_rel_err:
-            return f"{self.reference} has no fp64 forward"
-        return f"{self.reference} fp32 vs fp64 {max(self.reference_fp64_rel_err):.3g}"
 
     def to_json(self) -> dict[str, Any]:
         data = {**super().to_json(), "status": self.status, "fp32_noise": self.fp32_noise}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zoocheck.records import EvalResult, PairedEval
+from zoocheck.reports.lines import eval_line, paired_line
 from zoocheck.reports.parity_report import RANDOM_WEIGHTS_BANNER
 
 
@@ -52,20 +53,7 @@ def print_eval(out, result: EvalResult, results_path, interval: float | None = N
         out.print("; ".join(notes), markup=False)
     if result.predictions:
         out.print(f"per-image predictions: {result.predictions}", markup=False)
-    out.print(result.summary(), markup=False)
-
-
-def paired_summary(paired: PairedEval) -> str:
-    """One greppable line."""
-    a, b = paired.reference, paired.candidate
-    weights = " [RANDOM WEIGHTS]" if a.random_weights or b.random_weights else ""
-    judged = "conclusive" if paired.conclusive else f"not conclusive on {paired.images} images"
-    return (
-        f"PAIRED {paired.verdict.upper()}{weights} {b.source}/{b.model} {b.precision} vs {a.source}/{a.model} {a.precision}: "
-        f"top-1 {paired.difference:+.3f} points ({paired.confidence:.0%} CI {paired.ci_low:+.3f} .. {paired.ci_high:+.3f}), "
-        f"flips {paired.reference_only} lost / {paired.candidate_only} gained, McNemar p={paired.mcnemar_p:.3g}, "
-        f"allowed drop {paired.allowed_drop:.3f} points ({paired.max_drop:.1%} of {a.top1:.3f}): {judged}"
-    )
+    out.print(eval_line(result), markup=False)
 
 
 def print_paired(out, paired: PairedEval) -> None:
@@ -99,4 +87,4 @@ def print_paired(out, paired: PairedEval) -> None:
         f"{paired.ci_low:+.3f} .. {paired.ci_high:+.3f} points",
         markup=False,
     )
-    out.print(paired_summary(paired), markup=False)
+    out.print(paired_line(paired), markup=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from zoocheck.records import ParityResult
+from zoocheck.reports.lines import parity_line, tolerance_line
 
 RANDOM_WEIGHTS_BANNER = "RANDOM WEIGHTS: no real weights were loaded; these numbers check the conversion path only, not the published model"
 
@@ -48,7 +49,7 @@ def print_parity(console, result: ParityResult) -> None:
     if result.comparisons:
         console.print(parity_table(result))
         t = result.tolerance
-        console.print(f"tolerance: {t.describe()}")
+        console.print(f"tolerance: {tolerance_line(t)}")
         agreement = t.agreement_violation(result.comparisons)
         if agreement:
             console.print(f"[red]{agreement}[/red]")
@@ -58,7 +59,7 @@ def print_parity(console, result: ParityResult) -> None:
         console.print(
             f"[bold yellow]UNVERIFIED: {result.onnx_path} carries no zoocheck metadata; which model and weights it holds is not proved[/bold yellow]"
         )
-    console.print(result.summary(), markup=False)
+    console.print(parity_line(result), markup=False)
 
 
 def print_variant(console, outcome) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zoocheck.records import Divergence
+from zoocheck.reports.lines import fp32_yardstick
 from zoocheck.reports.site_views import STATUSES, WEIGHTS, EntryView, Report, Selection, gather, row_statuses
 from zoocheck.reports.table import OTHER_WEIGHTS_NOTE, Row
 from zoocheck.sweep.jobs import CATEGORIES
@@ -57,7 +58,7 @@ def _environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=_num, pct=_pct, signed=_signed, sci=_sci)
+    env.filters.update(num=_num, pct=_pct, signed=_signed, sci=_sci, fp32_yardstick=fp32_yardstick)
     env.globals.update(CATEGORIES=CATEGORIES, STATUSES=STATUSES, WEIGHTS=WEIGHTS)
     return env
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from zoocheck.records import Comparison, EvalResult, PairedEval, ParityResult
+from zoocheck.reports.lines import divergence_line, eval_line, parity_line
 from zoocheck.sweep.jobs import CATEGORIES
 
 
@@ -50,6 +52,32 @@ class ProgressPrinter:
             self.stream.flush()
 
 
+def job_message(job, outcome) -> str:
+    """A finished job's message (its row in the summary, its stored marker's ``message``): what
+    the sweep said, or where its records speak for it, their lines: each parity result's; the
+    evaluation's and each variant's paired verdict; one per partner compared (``job``'s order)."""
+    if outcome.message:
+        return outcome.message
+    records = outcome.records
+    if outcome.step == "parity":
+        return "; ".join(parity_line(r) for r in records if isinstance(r, ParityResult))
+    if outcome.step == "eval":
+        evaluation = next(r for r in records if isinstance(r, EvalResult))
+        paired = [f"{p.candidate.precision} top-1 {p.difference:+.3f} points: {p.verdict}" for p in records if isinstance(p, PairedEval)]
+        return "; ".join([eval_line(evaluation), *paired])
+    if outcome.step == "compare":
+        partners = [p["key"] for p in job.options.get("partners", ())]
+        return "; ".join(_pair_line(key, record) for key, record in zip(partners, records))
+    return ""
+
+
+def _pair_line(partner: str, record) -> str:
+    if not isinstance(record, Comparison):  # the Failure that kept the pair from being compared
+        return f"not compared with {partner}: {record.one_line()}"
+    where = f" ({divergence_line(record.first_divergence)})" if record.first_divergence is not None else ""
+    return f"{record.verdict} with {partner}{where}"
+
+
 def summary_rows(result) -> list[tuple[str, str, str, str, str, str]]:
     """(entry, step, status, category, seconds, message) per job: this run's, then the cached."""
     rows = [
@@ -80,4 +108,4 @@ def print_summary(console, result) -> None:
     )
 
 
-__all__ = ["ProgressPrinter", "print_summary", "progress_line", "summary_rows"]
+__all__ = ["ProgressPrinter", "job_message", "print_summary", "progress_line", "summary_rows"]

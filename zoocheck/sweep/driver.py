@@ -8,6 +8,7 @@ written, and the next run redoes only the job whose marker is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,7 +110,11 @@ def run_sweep(
     images=None,
     eval_options: dict | None = None,
     on_progress: Callable[[SweepProgress], None] = lambda p: None,
+    describe: Callable[[Job, JobOutcome], str] = lambda job, outcome: outcome.message,
 ) -> SweepResult:
+    """Run ``jobs`` not finished in ``store`` on ``executor``, writing each job's records as it
+    ends. ``describe`` gives a finished job its message (in its outcome and its stored marker):
+    the sweep's own words, or its records rendered (the CLI passes ``reports/sweep_report.job_message``)."""
     from zoocheck.sweep.local import Item
 
     began = time.perf_counter()
@@ -128,6 +133,7 @@ def run_sweep(
         key=lambda it: (it.framework, group[(it.work.jobs[0].entry.arch.id, it.work.jobs[0].entry.input_size)]),
     )
     outcomes: list[JobOutcome] = []
+    by_key = {job.key: job for job in jobs}
 
     def started(item) -> None:
         progress.running.add(item.work.jobs[0].entry.key)
@@ -135,6 +141,7 @@ def run_sweep(
 
     def done(batch: list[JobOutcome]) -> None:
         for outcome in batch:
+            outcome = dataclasses.replace(outcome, message=describe(by_key[outcome.key], outcome))
             write_outcome(store, outcome)
             outcomes.append(outcome)
             progress.count(outcome.status)
@@ -157,7 +164,7 @@ def write_outcome(store, outcome: JobOutcome) -> None:
     """The job's records, its failure, its framework log, then its sweep-job marker."""
     for record in outcome.records:
         store.add(record)
-    if outcome.failure is not None:
+    if outcome.failure is not None and outcome.failure not in outcome.records:  # a compare job's failing pair: written once
         store.add(outcome.failure)
     if outcome.log.strip():
         store.add_debug_log(f"sweep {outcome.source}/{outcome.model} {outcome.step}", outcome.log)

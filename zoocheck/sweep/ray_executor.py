@@ -232,7 +232,6 @@ class RayExecutor:
                     "ok",
                     time.perf_counter() - began,
                     records=(merged,),
-                    message=merged.summary(),
                     onnx_path=str(work.onnx_path),
                     random_weights=job.weights is None,
                 )

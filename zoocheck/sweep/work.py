@@ -33,6 +33,8 @@ class JobOutcome:
     seconds: float
     records: tuple[Record, ...] = ()  # results-store records (conversion, parity, eval)
     failure: Failure | None = None  # with its taxonomy category, job and step
+    # what the sweep itself says (a file written, why a step failed or was skipped); empty where
+    # the records speak for the job: the driver's ``describe`` renders them into it
     message: str = ""
     onnx_path: str | None = None
     log: str = ""  # what the framework printed
@@ -210,15 +212,30 @@ def _convert_and_parity(work: EntryWork, convert_job: Job | None, parity_job: Jo
         if failing.failure is not None:
             failure = _failure(parity_job, failing.failure)
         else:
-            failed = _failure(parity_job, Failure(job.entry.source, job.entry.name, "parity", "ParityFail", failing.summary()))
-            failure = dataclasses.replace(failed, category="numerical", fp32_noise=failing.fp32_noise)
-    message = "; ".join(r.summary() for r in results)
+            reason = Failure(job.entry.source, job.entry.name, "parity", "ParityFail", _outside_tolerance(failing))
+            failure = dataclasses.replace(_failure(parity_job, reason), category="numerical", fp32_noise=failing.fp32_noise)
     outcomes.append(
-        _outcome(
-            parity_job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path), log=conversion.log
-        )
+        _outcome(parity_job, began, status, records=records, failure=failure, onnx_path=str(work.onnx_path), log=conversion.log)
     )
     return outcomes
+
+
+def _outside_tolerance(result: ParityResult) -> str:
+    """Why a parity result failed, in its tolerance's words: the inputs outside it (the first
+    one's violations) and the share of top-1 agreement it asks for."""
+    tolerance = result.tolerance
+    failing = [(c.input, tolerance.violations(c)) for c in result.comparisons]
+    failing = [(name, violations) for name, violations in failing if violations]
+    reasons = []
+    if failing:
+        name, violations = failing[0]
+        reasons.append(
+            f"{len(failing)}/{len(result.comparisons)} inputs outside the {result.precision} tolerance (first {name}: {', '.join(violations)})"
+        )
+    agreement = tolerance.agreement_violation(result.comparisons)
+    if agreement:
+        reasons.append(agreement)
+    return f"{result.reference} vs {result.test}: {'; '.join(reasons)}"
 
 
 def variant_path(work: EntryWork, precision: str) -> Path:
@@ -288,7 +305,7 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
     entry = job.entry
     images = [Path(p) for p in work.images] if work.images is not None else bundled_photos()
     tolerance = Tolerance(**job.options.get("tolerance", {}))
-    records, lines = [], []
+    records = []
     for partner in partners:
         if partner["missing_weights"]:
             result = Failure(
@@ -310,13 +327,7 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
                     )
             except Exception as exc:  # e.g. ArchitectureMismatch: a relation the registry got wrong
                 result = Failure.from_exception(entry.source, entry.name, "parity", exc)
-        if isinstance(result, Comparison):
-            where = f" ({result.first_divergence.summary()})" if result.first_divergence is not None else ""
-            lines.append(f"{result.verdict} with {partner['key']}{where}")
-        else:
-            result = _failure(job, result)
-            lines.append(f"not compared with {partner['key']}: {result.one_line()}")
-        records.append(result)
+        records.append(result if isinstance(result, Comparison) else _failure(job, result))
     comparisons = [r for r in records if isinstance(r, Comparison)]
     failures = [r for r in records if isinstance(r, Failure)]
     different = [c for c in comparisons if c.verdict == "different"]
@@ -332,9 +343,9 @@ def _compare(work: EntryWork, job: Job, began: float) -> JobOutcome:
         )
         failure = dataclasses.replace(_failure(job, failed), category="numerical")
     status = "failed" if failure is not None else "ok"
-    # the pairs' Failures are records of their own; the job's failure is written once, as the outcome's
-    stored = tuple(r for r in records if r is not failure)
-    return _outcome(job, began, status, records=stored, failure=failure, message="; ".join(lines))
+    # one record per partner, in the job's order of partners (the job's failure among them when it
+    # is a pair's: the driver writes it once)
+    return _outcome(job, began, status, records=tuple(records), failure=failure)
 
 
 def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
@@ -351,13 +362,18 @@ def _eval(work: EntryWork, job: Job, began: float) -> JobOutcome:
         return _outcome(job, began, "failed", failure=_failure(job, failure), message=failure.message)
     paired = [r for r in records if isinstance(r, PairedEval)]
     status = "failed" if any(p.verdict == "fail" for p in paired) else "ok"
-    message = "; ".join([result.summary()] + [f"{precision} top-1 {p.difference:+.3f} points: {p.verdict}" for p in paired])
     failure = None
     if status == "failed":
-        failure = dataclasses.replace(
-            _failure(job, Failure(job.entry.source, job.entry.name, "eval", "VariantDrop", message)), category="numerical"
+        drop = next(p for p in paired if p.verdict == "fail")
+        reason = Failure(
+            job.entry.source,
+            job.entry.name,
+            "eval",
+            "VariantDrop",
+            f"{precision} top-1 {drop.difference:+.3f} points against fp32, more than the {drop.allowed_drop:.3f} points allowed",
         )
-    return _outcome(job, began, status, records=records, failure=failure, message=message, onnx_path=str(work.onnx_path))
+        failure = dataclasses.replace(_failure(job, reason), category="numerical")
+    return _outcome(job, began, status, records=records, failure=failure, onnx_path=str(work.onnx_path))
 
 
 def _paired_eval(work: EntryWork, job: Job, fp32, precision: str) -> tuple[Record, ...]:
