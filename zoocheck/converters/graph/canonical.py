@@ -35,6 +35,7 @@ import logging
 import numpy as np
 
 from zoocheck.converters.graph.rewrites import activations, attention, batch_norm, channels_last, heads, pads, shapes, tokens, windows
+from zoocheck.converters.graph.rewrites.onnx_graph import weightless_copy
 
 # Attributes that decide what a node computes, with the default ONNX gives each one; attributes
 # outside this table are compared as written.
@@ -106,17 +107,49 @@ def _make_stand_in(tensor) -> None:
 PINNED_SLIM_PASSES = 4
 
 
+#: onnxslim's own bound on its optimise / infer-shapes rounds
+SLIM_ROUNDS = 10
+
+
 def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
+    """onnxslim's optimisations, rounds of them and of shape inference until the graph stops
+    changing, as ``onnxslim.slim`` runs them, but with the shapes inferred on a ``weightless_copy``:
+    onnxslim infers them on the whole model, which for a ViT-B is its 330 MB of weights serialised
+    into onnx's C++ and back each round (20 s of a 30 s canonical pass)."""
     import onnxslim
+    from onnxslim.core import shape_infer  # onnxruntime's symbolic shape inference, else onnx's
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
-        # no weight tying: it merges small initializers that compare equal, and the lifted
-        # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
-        # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
-        # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
-        return onnxslim.slim(model, skip_optimizations=["weight_tying"], skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns])
+        for _ in range(SLIM_ROUNDS):
+            before = _structure(model)
+            # no weight tying: it merges small initializers that compare equal, and the lifted
+            # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
+            # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
+            # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
+            model = onnxslim.slim(
+                model,
+                no_shape_infer=True,
+                skip_optimizations=["weight_tying"],
+                skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns],
+            )
+            inferred = shape_infer(weightless_copy(model)).graph
+            del model.graph.value_info[:]
+            model.graph.value_info.extend(inferred.value_info)
+            for output, typed in zip(model.graph.output, inferred.output):
+                output.type.CopyFrom(typed.type)
+            if _structure(model) == before:
+                return model
+    return model
+
+
+def _structure(model) -> tuple:
+    """What a round of ``_slim`` can change: the nodes and every tensor's inferred shape."""
+    return (
+        tuple((n.op_type, tuple(n.input), tuple(n.output), tuple(a.SerializeToString() for a in n.attribute)) for n in model.graph.node),
+        tuple(v.SerializeToString() for v in (*model.graph.value_info, *model.graph.output)),
+    )
 
 
 def simplify(model, weights: dict[str, np.ndarray] | None = None):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from functools import cache
 from math import prod
 
+from zoocheck.converters.graph.rewrites.onnx_graph import SHAPE_VALUES_UP_TO, weightless_copy
 from zoocheck.zoo_registry.types import Architecture
 
 #: op -> positions of its inputs that are weights when they are initializers
@@ -47,9 +48,6 @@ MAC_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 _BN_STATS_SUFFIXES = (".running_mean", ".running_var")  # the canonical parameter names' batch-norm statistics
 #: convolutions and Gemm are the same at every opset the template is built at
 _TEMPLATE_OPSET = 17
-#: float initializers above this many values lose their data before shape inference (which needs
-#: the values only of the small integer tensors that compute shapes)
-_KEEP_VALUES_UP_TO = 64
 _TENSOR_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data")
 
 
@@ -183,18 +181,10 @@ def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
     """Every tensor of ``model`` whose shape is static for one image of ``input_size`` x
     ``input_size``: shape inference, repeated while it lets a shape computation (TF "same" padding's
     Shape/Cast/Div/Ceil/Pad chains in timm's ``tf_`` exports) be evaluated into constants. It runs on
-    a copy without the values of the large float initializers, which no shape depends on."""
+    a ``weightless_copy``."""
     import onnx
 
-    light = onnx.ModelProto(ir_version=model.ir_version)
-    light.opset_import.extend(model.opset_import)
-    light.functions.extend(model.functions)
-    for field in ("node", "input", "output", "value_info"):
-        getattr(light.graph, field).extend(getattr(model.graph, field))
-    for tensor in model.graph.initializer:
-        if tensor.data_type == onnx.TensorProto.FLOAT and prod(tensor.dims) > _KEEP_VALUES_UP_TO:
-            tensor = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims)
-        light.graph.initializer.append(tensor)
+    light = weightless_copy(model)
     weights = {t.name for t in light.graph.initializer}
     for value in light.graph.input:
         if value.name not in weights:  # the image: batch 1, symbolic spatial sizes at input_size
@@ -227,7 +217,7 @@ def _fold_shape_computations(model, shapes: dict[str, tuple[int, ...]]) -> bool:
     values = {
         tensor.name: numpy_helper.to_array(tensor)
         for tensor in model.graph.initializer
-        if prod(tensor.dims) <= _KEEP_VALUES_UP_TO
+        if prod(tensor.dims) <= SHAPE_VALUES_UP_TO
         and tensor.data_location != onnx.TensorProto.EXTERNAL
         and any(len(getattr(tensor, field)) for field in _TENSOR_DATA_FIELDS)  # a template's initializers have none
     }
@@ -241,7 +231,7 @@ def _fold_shape_computations(model, shapes: dict[str, tuple[int, ...]]) -> bool:
         elif (
             node.op_type not in MAC_OPS
             and all(not name or name in values for name in node.input)
-            and not (node.op_type == "Constant" and prod(node.attribute[0].t.dims) > _KEEP_VALUES_UP_TO)
+            and not (node.op_type == "Constant" and prod(node.attribute[0].t.dims) > SHAPE_VALUES_UP_TO)
         ):
             outputs = _evaluate(model, node, values)
         if outputs is None:

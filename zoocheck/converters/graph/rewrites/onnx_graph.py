@@ -124,13 +124,42 @@ def int_inputs(node, inits: dict) -> list | None:
     return [as_array(inits[i]).reshape(-1).tolist() for i in node.input[1:] if i]
 
 
-def spatial_shapes(model) -> dict[str, list[int]]:
-    """Static spatial sizes of every tensor shape inference can tell (only called when needed)."""
+#: initializers up to this many values keep them in ``weightless_copy``: shape arithmetic reads
+#: its small constants (Reshape targets, Slice bounds, Pad amounts), never a weight
+SHAPE_VALUES_UP_TO = 64
+
+
+def weightless_copy(model):
+    """``model`` with its float initializers over ``SHAPE_VALUES_UP_TO`` values (the weights) as
+    shape and type only, for shape inference: serialising a ViT-B's 330 MB of weights into
+    onnx's C++ and back costs seconds a call, and no shape depends on them."""
     import onnx
 
-    inferred = onnx.shape_inference.infer_shapes(model)
+    light = onnx.ModelProto(ir_version=model.ir_version)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    for field in ("node", "input", "output", "value_info"):
+        getattr(light.graph, field).extend(getattr(model.graph, field))
+    for tensor in model.graph.initializer:
+        weight = tensor.data_type == onnx.TensorProto.FLOAT and int(np.prod(tensor.dims)) > SHAPE_VALUES_UP_TO
+        if weight or tensor.data_location == onnx.TensorProto.EXTERNAL:
+            tensor = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims)
+        light.graph.initializer.append(tensor)
+    return light
+
+
+def _inferred_values(model, data_prop: bool = False) -> list:
+    """The value infos shape inference gives every tensor of ``model`` (inputs and outputs included)."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(weightless_copy(model), data_prop=data_prop).graph
+    return [*inferred.value_info, *inferred.input, *inferred.output]
+
+
+def spatial_shapes(model) -> dict[str, list[int]]:
+    """Static spatial sizes of every tensor shape inference can tell (only called when needed)."""
     shapes = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input):
+    for vi in _inferred_values(model):
         dims = vi.type.tensor_type.shape.dim
         if len(dims) == 4 and all(d.HasField("dim_value") for d in dims[2:]):
             shapes[vi.name] = [d.dim_value for d in dims[2:]]
@@ -140,11 +169,8 @@ def spatial_shapes(model) -> dict[str, list[int]]:
 def static_shapes(model) -> dict[str, list]:
     """Every tensor's inferred shape, a symbolic dimension as its name (``data_prop``: Pad outputs
     whose amounts are now initializers get their sizes)."""
-    import onnx
-
-    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     shapes = {}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+    for vi in _inferred_values(model, data_prop=True):
         t = vi.type.tensor_type
         if t.HasField("shape"):
             shapes[vi.name] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim]
@@ -152,21 +178,9 @@ def static_shapes(model) -> dict[str, list]:
 
 
 def tensor_ranks(model) -> dict[str, int]:
-    """Every tensor's rank shape inference can tell, inferred on a copy of the graph whose large
-    initializers carry no data (their shapes are all it reads)."""
-    import onnx
-
-    graph = onnx.GraphProto(name=model.graph.name)
-    graph.node.extend(model.graph.node)
-    graph.input.extend(model.graph.input)
-    graph.output.extend(model.graph.output)
-    for tensor in model.graph.initializer:
-        small = int(np.prod(tensor.dims)) <= 64 and tensor.data_location != onnx.TensorProto.EXTERNAL
-        graph.initializer.append(tensor if small else onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims))
-    stub = onnx.helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
-    inferred = onnx.shape_inference.infer_shapes(stub)
+    """Every tensor's rank shape inference can tell."""
     ranks = {t.name: len(t.dims) for t in model.graph.initializer}
-    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+    for vi in _inferred_values(model):
         if vi.type.tensor_type.HasField("shape"):
             ranks[vi.name] = len(vi.type.tensor_type.shape.dim)
     return ranks
