@@ -84,7 +84,7 @@ def test_crop_first_is_not_a_short_side_resize(photos):
             "mobilenet_v3_large_100_headnobias_segate0.2_sefloor_expandalways_evaldropout0.8",
         ),
         ("mobilenet_v2", "gluoncv", "mobilenetv2_1.0", "mobilenet_v2_100_convclassifier"),
-        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_convclassifier"),
+        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_expandfirst_convclassifier"),
         ("mobilenet_v2", "onnx_zoo", "mobilenetv2-12-qdq", "mobilenet_v2_100"),
         ("mobilenet_v3", "gluoncv", "mobilenetv3_small", "mobilenet_v3_small_100_head1280_headnobias_convclassifier"),
         # TF "same" padding and eps 1e-3: mmpretrain, PaddleClas and the ONNX zoo's Lite4 are timm's tf_ ports
