@@ -166,6 +166,18 @@ class OnnxZooFile:
         return f"resnet{self.arch.structure.depth}_{self.arch.structure.variant}"
 
 
+_ONNX_ZOO_SUFFIX = re.compile(r"-(\d+)(?:-(int8|qdq))?$")
+
+
+def onnx_zoo_suffix(stem: str) -> tuple[int, str]:
+    """The opset and the quantisation ('' | 'int8' | 'qdq') any ONNX model zoo file stem ends in
+    (``vgg16-12-int8``: 12, 'int8')."""
+    m = _ONNX_ZOO_SUFFIX.search(stem)
+    if not m:
+        raise UnknownName(f"{stem!r} is not an ONNX model zoo file stem (...-OPSET[-int8|-qdq])")
+    return int(m[1]), m[2] or ""
+
+
 def onnx_zoo_file(stem: str) -> OnnxZooFile:
     """An ONNX model zoo file stem (``resnet50-v1-7``, ``resnet50-caffe2-v1-9``, ``resnet50-v1-12-int8``)."""
     m = _ONNX_ZOO.match(stem)
