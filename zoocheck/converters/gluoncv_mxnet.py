@@ -6,8 +6,10 @@ uninitialised, with GluonCV's structural parameter names); a GluonCV ``.params``
 ways. The native forward runs in MXNet and the ONNX file is written by ``mxnet.onnx`` (the Gluon
 converter's ``GluonNative``).
 
-Seeded random weights (``randomize``): these families have no canonical weights yet, so the
-scheme of ``converters/weights/random.py`` is applied to the MXNet network itself, as
+Canonical weights (``canonical_network``) load into the networks of the families with a ``gluoncv``
+layout (MobileNetV2, VGG), as a GluonCV file written with them does (``compare --random-weights``,
+the ONNX zoo's MXNet files). Seeded random weights (``randomize``) are the converter's own: the
+scheme of ``converters/weights/random.py`` applied to the MXNet network itself, as
 ``torch_random.randomize`` does in torch: convolutions He-normal by fan-out, Dense layers
 He-normal by fan-in, biases 0, batch-norm gamma and beta drawn, running statistics measured on
 the calibration batch then perturbed, the classifier projected off the mean feature and scaled to
