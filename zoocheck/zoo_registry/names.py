@@ -16,6 +16,8 @@ PaddleClas     ResNet50_vd_ssld, ResNeXt101_vd_32x4d,               ``paddleclas
                ResNeXt101_32x8d_wsl, Fix_ResNet50_vd_ssld
 ONNX zoo       resnet50-v1-7, resnet50-caffe2-v1-9, resnet50-v1-12  ``onnx_zoo_file``
 =============  ===================================================  =====================================
+
+Any ONNX-zoo file's stem ends in its opset and quantisation (``vgg16-12-int8``): ``onnx_zoo_suffix``.
 """
 
 from __future__ import annotations
