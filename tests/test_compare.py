@@ -251,12 +251,12 @@ def test_cli_a_side_that_cannot_be_converted_is_a_failed_comparison(tmp_path, ca
 
 
 def test_cli_a_side_without_a_random_weights_file_is_named_with_the_fix(tmp_path, capsys):
-    """The ONNX zoo writes no random-weights MobileNetV2 file: side a's failure (not side b's), with
-    the compare that still works; nothing was converted."""
+    """The ONNX zoo writes no random-weights file of its Caffe2 DenseNet-121: side a's failure (not
+    side b's), with the compare that still works; nothing was converted."""
     code, err = _compare_error(
-        capsys, "onnx-zoo:mobilenetv2-12", "torchvision:mobilenet_v2.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path)
+        capsys, "onnx-zoo:densenet-12", "torchvision:densenet121.IMAGENET1K_V1", "--random-weights", "--results", str(tmp_path)
     )
-    assert code == 1 and err.startswith("zoocheck: error: onnx-zoo/mobilenetv2-12: load failed: ") and "--weights A B" in err, err
+    assert code == 1 and err.startswith("zoocheck: error: onnx-zoo/densenet-12: build failed: ") and "--weights A B" in err, err
     assert "failures.jsonl" in err and not list(tmp_path.rglob("*.onnx"))
 
 

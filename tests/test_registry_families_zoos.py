@@ -84,7 +84,7 @@ def test_crop_first_is_not_a_short_side_resize(photos):
             "mobilenet_v3_large_100_headnobias_segate0.2_sefloor_expandalways_evaldropout0.8",
         ),
         ("mobilenet_v2", "gluoncv", "mobilenetv2_1.0", "mobilenet_v2_100_convclassifier"),
-        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_convclassifier"),
+        ("mobilenet_v2", "onnx_zoo", "mobilenetv2-7", "mobilenet_v2_100_expandfirst_convclassifier"),
         ("mobilenet_v2", "onnx_zoo", "mobilenetv2-12-qdq", "mobilenet_v2_100"),
         ("mobilenet_v3", "gluoncv", "mobilenetv3_small", "mobilenet_v3_small_100_head1280_headnobias_convclassifier"),
         # TF "same" padding and eps 1e-3: mmpretrain, PaddleClas and the ONNX zoo's Lite4 are timm's tf_ ports
@@ -271,20 +271,27 @@ def _published_as(entry, path: Path):
 
 
 @pytest.mark.parametrize(
-    ("source", "model", "what"),
+    ("model", "why"),
     [
-        ("onnx-zoo", "vgg16-7", "random-weights writer of ONNX-zoo files for the vgg family"),
+        ("densenet-12", "the zoo's file was converted from Caffe2, which zoocheck does not have"),
+        ("vgg19-caffe2-9", "the zoo's file was converted from Caffe2, which zoocheck does not have"),
+        ("resnet50-caffe2-v1-9", "the zoo's file was converted from Caffe2, which zoocheck does not have"),
+        ("efficientnet-lite4-11", "the zoo's file was converted from TensorFlow (tf2onnx), which zoocheck does not have"),
+        ("vgg16-12-int8", "the zoo's file is int8, quantised by Intel Neural Compressor"),
     ],
 )
-def test_a_family_without_a_builder_fails_at_build_with_one_line(tmp_path, source, model, what):
+def test_a_zoo_file_zoocheck_cannot_write_fails_at_build_with_one_line(tmp_path, model, why):
+    """Random weights of an ONNX-zoo file made by a framework zoocheck does not have, or quantised:
+    refused at build with the reason and the fix, before anything is drawn or written."""
     from zoocheck.converters.pipeline import convert
 
-    entry = get_entry(source, model)
+    entry = get_entry("onnx-zoo", model)
     conversion = convert(entry, output=tmp_path / "out.onnx", random_seed=0, isolate=False)
     failure = conversion.failure
     assert failure is not None and failure.stage == "build" and failure.exception_type == "NoBuilder"
-    assert failure.message.startswith(f"{entry.key} ({entry.arch.id}): zoocheck has no {what} yet")
-    assert "\n" not in failure.message and not (tmp_path / "out.onnx").exists()
+    assert failure.message.startswith(f"{entry.key} ({entry.arch.id}): {why}")
+    assert f"zoocheck fetch --src onnx-zoo --model {model}" in failure.message
+    assert "\n" not in failure.message and not list(tmp_path.iterdir())
 
 
 def test_an_onnx_zoo_mobilenet_file_converts(tmp_path):

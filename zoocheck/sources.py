@@ -176,7 +176,8 @@ _BUILTIN = (
            library_transform=_LIB + "mxnet_transform", weights_format="gluoncv-params",
            checkpoint_writers=(("gluoncv-params", _CONV + "gluoncv:write_gluoncv_params"), *_GLUON_WRITER)),
     Source("onnx-zoo", _REG + "onnx_zoo", _CONV + "onnx_zoo:OnnxZooConverter",
-           (Framework("onnx"), Framework("onnxruntime"), Framework("mxnet", extra="mxnet", needed="random-weights", importer=_MXNET.importer)),
+           (Framework("onnx"), Framework("onnxruntime"), Framework("mxnet", extra="mxnet", needed="random-weights", importer=_MXNET.importer),
+            Framework("torch", extra="torch", needed="random-weights"), Framework("torchvision", extra="torch", needed="random-weights")),
            runtime="onnxruntime", aliases=("onnx", "onnx_zoo", "onnx-model-zoo"), title="ONNX model zoo files", order=6, colour="#9c755f",
            library_transform=_LIB + "mxnet_transform", weights_format="onnx", checkpoint_writers=(("onnx", _CONV + "onnx_zoo:write_onnx_zoo_file"),)),
 )  # fmt: skip

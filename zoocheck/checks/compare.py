@@ -119,6 +119,7 @@ def compare_entries(
     random set (``converters.weights``) written in each side's format into ``workdir`` and read back
     through each source's own loader, so ``identical`` proves both weight mappings right.
     A side that cannot be written or converted is returned as its Failure: nothing was compared."""
+    from zoocheck.converters.base import NoBuilder
     from zoocheck.converters.graph import canonical_fingerprint
     from zoocheck.converters.pipeline import convert
     from zoocheck.converters.weights import random_weights, write_weights
@@ -146,6 +147,8 @@ def compare_entries(
                 written.append(write_weights(e, common, workdir / f"{side}-{e.weights.file_name if e.weights else e.name + '.pth'}"))
             except ValueError as exc:
                 return Failure.from_exception(e.source, e.name, "load", exc, fix=given_files)
+            except NoBuilder as exc:  # a writer that cannot make such a file (the ONNX zoo's Caffe2 files)
+                return Failure.from_exception(e.source, e.name, "build", exc, fix=given_files)
         weights = tuple(written)
     sides = []
     for side, entry, path in zip("ab", entries, weights):

@@ -6,8 +6,10 @@ uninitialised, with GluonCV's structural parameter names); a GluonCV ``.params``
 ways. The native forward runs in MXNet and the ONNX file is written by ``mxnet.onnx`` (the Gluon
 converter's ``GluonNative``).
 
-Seeded random weights (``randomize``): these families have no canonical weights yet, so the
-scheme of ``converters/weights/random.py`` is applied to the MXNet network itself, as
+Canonical weights (``canonical_network``) load into the networks of the families with a ``gluoncv``
+layout (MobileNetV2, VGG), as a GluonCV file written with them does (``compare --random-weights``,
+the ONNX zoo's MXNet files). Seeded random weights (``randomize``) are the converter's own: the
+scheme of ``converters/weights/random.py`` applied to the MXNet network itself, as
 ``torch_random.randomize`` does in torch: convolutions He-normal by fan-out, Dense layers
 He-normal by fan-in, biases 0, batch-norm gamma and beta drawn, running statistics measured on
 the calibration batch then perturbed, the classifier projected off the mean feature and scaled to
@@ -17,6 +19,7 @@ every machine.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +27,9 @@ import numpy as np
 
 from zoocheck.converters.gluon import GluonNative, _named_blocks, load_saved_parameters
 from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.converters.mxnet_params import write_mxnet_params
 from zoocheck.converters.weights import random as rw
+from zoocheck.converters.weights.layouts import to_layout
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 
@@ -37,6 +42,15 @@ def load_network(entry: Entry, weights: Path | None, random_seed: int | None, ne
     else:
         load_saved_parameters(entry, Path(weights), net, "GluonCV")
     return GluonNative(net, entry.input_size)
+
+
+def canonical_network(entry: Entry, params: dict[str, np.ndarray], network: Callable[[Architecture], object]):
+    """``network(entry.arch)`` holding canonical weights (``converters/weights``): written as the
+    ``.params`` file MXNet saves (the family's ``gluoncv`` layout) and read back strictly, as a file is."""
+    with tempfile.TemporaryDirectory(prefix="zoocheck-gluoncv-weights-") as tmp:
+        path = Path(tmp) / f"{entry.arch.id}.params"
+        write_mxnet_params(path, to_layout(params, entry.arch, "gluoncv"))
+        return load_saved_parameters(entry, path, network(entry.arch), "GluonCV")
 
 
 def randomize(net, seed: int, input_size: int) -> None:

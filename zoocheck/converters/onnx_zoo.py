@@ -1,11 +1,19 @@
-"""ONNX model zoo ResNet v1/v2 files (``resnet50-v1-7.onnx``...) as a source.
+"""ONNX model zoo files (``resnet50-v1-7.onnx``, ``mobilenetv2-12.onnx``...) as a source.
 
-The weights file IS an ONNX file: opset 7, IR version 3 (initializers also listed as graph
-inputs), input ``data`` with a fixed batch of 1, raw scores out. The zoo exported them from the
-MXNet Gluon model zoo (the network of ``entry.arch``). "Converting" normalises the file
-to zoocheck's conventions: upgraded to the requested opset with ``onnx.version_converter``, then
-the shared normaliser renames ``data``->``input`` and the output ->``logits``, makes the batch
-dynamic and adds metadata. The native forward is onnxruntime on the ORIGINAL, unmodified file.
+The weights file IS an ONNX file, written by the framework the zoo converted it from
+(``Entry.naming``): the ResNet v1/v2, MobileNetV2-7 and VGG files by MXNet's exporter from MXNet
+Gluon's model zoo (opset 7: IR version 3, initializers also listed as graph inputs, input ``data``
+with a fixed batch of 1, raw scores out), MobileNetV2-10/12 by torch.onnx from torchvision's
+network, DenseNet-121, VGG-19-caffe2 and the Caffe2 ResNet-50 from Caffe2, EfficientNet-Lite4 by
+tf2onnx (NHWC input). "Converting" normalises the file to zoocheck's conventions: upgraded to the
+requested opset with ``onnx.version_converter``, then the shared normaliser renames the input
+->``input`` and the output ->``logits``, makes the batch dynamic and adds metadata. The native
+forward is onnxruntime on the ORIGINAL, unmodified file.
+
+Seeded random weights are a file written as the zoo's was (``write_onnx_zoo_file``): the canonical
+weights in the network the file came from, through that network's exporter, at the file's opset.
+Files made by a framework zoocheck does not have (Caffe2, TensorFlow) or quantised by Intel Neural
+Compressor have no such writer and are refused at build (``NoBuilder``).
 """
 
 from __future__ import annotations
@@ -17,11 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from zoocheck.converters.base import Converter, NativeModel, NoBuilder, WeightsError, refuse_unbuilt
+from zoocheck.converters.base import Converter, NativeModel, NoBuilder, WeightsError
+from zoocheck.zoo_registry.names import onnx_zoo_suffix
 from zoocheck.zoo_registry.types import Architecture, Entry
 
 ZOO_OPSET = 7
 ZOO_IR_VERSION = 3
+#: the exporter that wrote a zoo file (``Entry.naming``) -> the frameworks zoocheck writes such a file with
+WRITERS = {"mxnet": ("mxnet",), "pytorch": ("torch", "torchvision")}
+#: what the exporters zoocheck has no writer for convert from
+UNWRITTEN = {"caffe2": "Caffe2", "tf2onnx": "TensorFlow (tf2onnx)"}
 
 
 def find_onnx(path: Path, scratch: Path) -> Path:
@@ -166,18 +179,20 @@ class OnnxZooConverter(Converter):
     # the weights file is the zoo's published model itself: only the file with its checksum is it
     weights_are_the_published_file = True
 
+    def frameworks_needed(self, entry: Entry | None, *, random_weights: bool) -> tuple:
+        """onnx and onnxruntime; with random weights also the framework that writes ``entry``'s file."""
+        if entry is None:
+            return super().frameworks_needed(entry, random_weights=random_weights)
+        writer = WRITERS.get(entry.naming, ()) if random_weights else ()
+        return tuple(f for f in self.source.frameworks if f.needed == "always" or f.module in writer)
+
     def load(self, entry: Entry, weights: Path | None, *, random_seed: int | None = None) -> NativeModel:
         if weights is None:
-            refuse_unbuilt(
-                entry,
-                ("resnet",),
-                "random-weights writer of ONNX-zoo files",
-                f"convert the published file instead (zoocheck fetch --src {entry.source} --model {entry.name})",
-            )
+            refuse_unwritten(entry)
         self.prepare(weights, random_seed)
         scratch = tempfile.TemporaryDirectory(prefix="zoocheck-onnx-zoo-")
         if weights is None:
-            # A zoo-like file exported from the Gluon model it came from, with seeded random weights.
+            # a zoo-like file written by the zoo file's exporter, with seeded random weights
             from zoocheck.converters.weights import random_weights
 
             params = random_weights(entry.arch, random_seed, entry.input_size)
@@ -196,13 +211,16 @@ def _relabel_opset(model, opset: int, ir_version: int) -> None:
     """Declare ``model`` at an older opset whose schemas its ops already satisfy.
 
     ``onnx.version_converter`` cannot go down past BatchNormalization-9. The ops of an MXNet
-    ResNet (Conv, BatchNormalization, Relu, MaxPool, Add, GlobalAveragePool, Flatten, Gemm) mean
-    the same at opset 7; attributes the old schema lacks must hold their defaults and are dropped.
-    BatchNormalization gets ``spatial=1`` as MXNet's old exporter wrote it. The checker verifies.
+    ResNet, MobileNetV2 or VGG (Conv, BatchNormalization, Relu, Clip, MaxPool, Add,
+    GlobalAveragePool, Flatten, Gemm, Identity) mean the same at opset 7; attributes the old schema
+    lacks must hold their defaults and are dropped. BatchNormalization gets ``spatial=1`` as
+    MXNet's old exporter wrote it; Clip's bounds, inputs from opset 11, become its attributes below
+    it (the initializers then unread are dropped). The checker verifies.
     """
-    from onnx import defs, helper
+    from onnx import defs, helper, numpy_helper
 
     defaults = {("MaxPool", "ceil_mode"): 0, ("MaxPool", "dilations"): None, ("Conv", "dilations"): None}
+    initializers = {t.name: t for t in model.graph.initializer}
     for node in model.graph.node:
         schema = defs.get_schema(node.op_type, opset)
         keep = []
@@ -218,33 +236,135 @@ def _relabel_opset(model, opset: int, ir_version: int) -> None:
         node.attribute.extend(keep)
         if node.op_type == "BatchNormalization" and opset < 9:
             node.attribute.append(helper.make_attribute("spatial", 1))
+        if node.op_type == "Clip" and opset < 11:
+            for bound, name in zip(("min", "max"), node.input[1:]):
+                if name:
+                    node.attribute.append(helper.make_attribute(bound, float(numpy_helper.to_array(initializers[name]))))
+            del node.input[1:]
+    read = {name for node in model.graph.node for name in node.input}
+    for unread in [t for t in model.graph.initializer if t.name not in read]:
+        model.graph.initializer.remove(unread)
+    for unread in [i for i in model.graph.input if i.name in initializers and i.name not in read]:
+        model.graph.input.remove(unread)
     del model.opset_import[:]
     model.opset_import.append(helper.make_opsetid("", opset))
     model.ir_version = ir_version
 
 
-def write_zoo_like(net, path: Path, input_size: int = 224) -> Path:
-    """Export an MXNet Gluon network the way the ONNX model zoo's ResNet files are: MXNet's exporter,
-    input ``data`` with batch 1, opset 7, IR version 3 with initializers listed as inputs."""
+def refuse_unwritten(entry: Entry) -> None:
+    """NoBuilder unless zoocheck writes a file as the zoo's file of ``entry`` was made: by the
+    framework it came from (``WRITERS``), unquantised."""
+    fix = f"convert the published file instead (zoocheck fetch --src {entry.source} --model {entry.name})"
+    _, quantisation = onnx_zoo_suffix(entry.name)
+    if quantisation:
+        raise NoBuilder(
+            f"{entry.key} ({entry.arch.id}): the zoo's file is {quantisation}, quantised by Intel Neural Compressor: "
+            f"zoocheck writes no random-weights file made that way; {fix}, or convert its fp32 entry with --precision int8"
+        )
+    if entry.naming not in WRITERS:
+        made_by = UNWRITTEN.get(entry.naming, entry.naming or "an unknown exporter")
+        raise NoBuilder(
+            f"{entry.key} ({entry.arch.id}): the zoo's file was converted from {made_by}, which zoocheck does not have: "
+            f"no random-weights writer of such ONNX-zoo files; {fix}"
+        )
+
+
+def write_onnx_zoo_file(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
+    """Canonical ``params`` of ``entry.arch`` in a file made as the zoo's file of ``entry`` was: in
+    the network it was exported from, by that framework's exporter, at the file's opset."""
+    refuse_unwritten(entry)
+    opset, _ = onnx_zoo_suffix(entry.name)
+    if entry.naming == "pytorch":
+        return write_torch_export(entry, params, path, opset)
+    return write_zoo_like(mxnet_network(entry, params), path, entry.input_size, opset)
+
+
+def mxnet_network(entry: Entry, params: dict[str, np.ndarray]):
+    """The MXNet network the zoo's MXNet file of ``entry`` was exported from, holding ``params``: the
+    family's MXNet network (GluonCV's, MXNet's model zoo's line for line) where it has one, else
+    MXNet Gluon's model zoo's (the ResNets)."""
+    from zoocheck.families.registry import family_of
+
+    family = family_of(entry.arch)
+    if family is not None and family.builds_network("gluoncv"):
+        from zoocheck.converters.gluoncv_mxnet import canonical_network
+        from zoocheck.converters.mxnet_compat import import_mxnet
+
+        import_mxnet()  # before the family's network module imports MXNet's layers
+        return canonical_network(entry, params, family.network("gluoncv"))
+    from zoocheck.converters.gluon import canonical_network
+
+    return canonical_network(entry, params)
+
+
+def write_zoo_like(net, path: Path, input_size: int = 224, opset: int = ZOO_OPSET) -> Path:
+    """Export an MXNet Gluon network the way the ONNX model zoo's MXNet files are: MXNet's exporter,
+    input ``data`` with batch 1, at ``opset`` with the lowest IR version it allows (opset 7: IR
+    version 3, initializers listed as inputs; MXNet 1.9.1 exports opset 12 and up, so an older
+    opset is a relabelled opset-12 export)."""
     import onnx
 
     from zoocheck.converters.gluon import MIN_MXNET_OPSET, mxnet_to_onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mxnet_to_onnx(net, path, MIN_MXNET_OPSET, input_size, dynamic=False)
+    mxnet_to_onnx(net, path, max(opset, MIN_MXNET_OPSET), input_size, dynamic=False)
     model = onnx.load(str(path))
-    _relabel_opset(model, ZOO_OPSET, ZOO_IR_VERSION)
+    ir_version = onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)])
+    if opset < MIN_MXNET_OPSET:
+        _relabel_opset(model, opset, ir_version)
+    else:
+        model.ir_version = ir_version
     onnx.checker.check_model(model, full_check=True)
     onnx.save(model, str(path))
     return path
 
 
-__all__ = ["OnnxZooConverter", "OnnxZooNative", "find_onnx", "flatten_scores", "read_model", "upgrade", "write_zoo_like"]
+def write_torch_export(entry: Entry, params: dict[str, np.ndarray], path: Path, opset: int) -> Path:
+    """The zoo's PyTorch files (MobileNetV2-10/12): torchvision's network of ``entry.arch`` holding
+    ``params``, exported by torch.onnx at ``opset`` with input ``input`` and output ``output`` of
+    batch ``batch_size`` (onnx/models#410), at the lowest IR version the opset allows."""
+    import onnx
+    import torch
+
+    from zoocheck.converters.torch_common import load_canonical
+    from zoocheck.converters.torch_hub import TorchvisionConverter
+    from zoocheck.converters.weights.layouts import to_layout
+    from zoocheck.zoo_registry import list_entries
+
+    library = next((e for e in list_entries("torchvision") if e.arch == entry.arch), None)
+    if library is None:
+        raise NoBuilder(f"{entry.key} ({entry.arch.id}): torchvision has no such network to export the zoo's PyTorch file from")
+    module = TorchvisionConverter().build(library)
+    load_canonical(module, to_layout(params, entry.arch, "torchvision"), origin="canonical weights", what=f"torchvision {library.builder}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            (torch.zeros(1, 3, entry.input_size, entry.input_size),),
+            str(path),
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    model = onnx.load(str(path))
+    model.ir_version = onnx.helper.find_min_ir_version_for(list(model.opset_import))
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(path))
+    return path
 
 
-def write_onnx_zoo_file(entry: Entry, params: dict[str, np.ndarray], path: Path) -> Path:
-    """The ONNX model zoo's ResNet files were exported from the Gluon model zoo's networks."""
-    from zoocheck.converters.gluon import canonical_network
-
-    return write_zoo_like(canonical_network(entry, params), path, entry.input_size)
+__all__ = [
+    "OnnxZooConverter",
+    "OnnxZooNative",
+    "find_onnx",
+    "flatten_scores",
+    "read_model",
+    "refuse_unwritten",
+    "upgrade",
+    "write_onnx_zoo_file",
+    "write_zoo_like",
+]

@@ -16,6 +16,8 @@ PaddleClas     ResNet50_vd_ssld, ResNeXt101_vd_32x4d,               ``paddleclas
                ResNeXt101_32x8d_wsl, Fix_ResNet50_vd_ssld
 ONNX zoo       resnet50-v1-7, resnet50-caffe2-v1-9, resnet50-v1-12  ``onnx_zoo_file``
 =============  ===================================================  =====================================
+
+Any ONNX-zoo file's stem ends in its opset and quantisation (``vgg16-12-int8``): ``onnx_zoo_suffix``.
 """
 
 from __future__ import annotations
@@ -164,6 +166,18 @@ class OnnxZooFile:
     def gluon_name(self) -> str:
         """The MXNet Gluon model-zoo name of the network the file was exported from."""
         return f"resnet{self.arch.structure.depth}_{self.arch.structure.variant}"
+
+
+_ONNX_ZOO_SUFFIX = re.compile(r"-(\d+)(?:-(int8|qdq))?$")
+
+
+def onnx_zoo_suffix(stem: str) -> tuple[int, str]:
+    """The opset and the quantisation ('' | 'int8' | 'qdq') any ONNX model zoo file stem ends in
+    (``vgg16-12-int8``: 12, 'int8')."""
+    m = _ONNX_ZOO_SUFFIX.search(stem)
+    if not m:
+        raise UnknownName(f"{stem!r} is not an ONNX model zoo file stem (...-OPSET[-int8|-qdq])")
+    return int(m[1]), m[2] or ""
 
 
 def onnx_zoo_file(stem: str) -> OnnxZooFile:

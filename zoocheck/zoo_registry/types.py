@@ -180,7 +180,8 @@ class Entry:
     softmax_output: bool = False
     # The parameter-naming scheme of the source's checkpoints for this network, where a source has
     # several (PaddleClas: legendary, legendary_vd, vc, resnext, resnext_vd, wsl; GluonCV: gluon,
-    # resnetv1b, resnext). Set by the source's name parser (zoo_registry/names.py).
+    # resnetv1b, resnext; the ONNX zoo: the exporter that wrote the file, mxnet, pytorch, caffe2,
+    # tf2onnx). Set by the source's name parser (zoo_registry/names.py) or its table.
     naming: str = ""
     # Other published files of these weights: PaddleClas's inference model (paddle-inference), a
     # README link other than what the library downloads, the ONNX zoo's old S3 link.

@@ -22,8 +22,8 @@ gluon-params                MXNet ``save_parameters`` ``.params``; a ``path`` wi
                             ``.params`` suffix is a folder that gets the ``export`` pair
                             ``<builder>-symbol.json`` + ``<builder>-0000.params`` (needs MXNet)
 gluoncv-params              GluonCV ``.params`` (GluonCV's names; v1/v2 models: gluon-params)
-onnx                        an ONNX-model-zoo-like file (MXNet's export, opset 7, IR 3, input
-                            ``data`` of batch 1; needs MXNet)
+onnx                        an ONNX-model-zoo-like file, made as the zoo's file was (its
+                            exporter at its opset: MXNet's or torch.onnx; needs that framework)
 ==========================  ======================================================================
 
 Frameworks are imported inside the writer that needs them. The ``.params`` files are written

@@ -18,6 +18,10 @@ def _family(arch: Architecture) -> Family:
     return family
 
 
+#: a canonical batch norm's parameter -> its name in MXNet (Gluon, GluonCV)
+MXNET_BN = {"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var"}
+
+
 def renamed(params: dict[str, np.ndarray], modules: dict[str, str]) -> dict[str, np.ndarray]:
     """``params`` with each ``<module>.<leaf>`` under ``modules[module]``: a family layout that
     renames modules one to one (``families/<family>/layouts.py``)."""

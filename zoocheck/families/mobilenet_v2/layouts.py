@@ -1,5 +1,5 @@
-"""The MobileNetV2 family's canonical weights (``canonical.py`` names) under torchvision's and
-timm's parameter names (the family's ``layouts``, ``families/registry.py``).
+"""The MobileNetV2 family's canonical weights (``canonical.py`` names) under torchvision's, timm's
+and GluonCV's parameter names (the family's ``layouts``, ``families/registry.py``).
 
 =========================  ====================================  ======================================
 canonical                  torchvision                           timm
@@ -15,13 +15,18 @@ block ``stage{s}.{i}``     ``features.{n}.conv`` (n counts the   ``blocks.{s-1}.
 ``head.conv`` / ``.bn``    ``features.{n+1}.0`` / ``.1``         ``conv_head`` / ``bn2``
 ``fc``                     ``classifier.1``                      ``classifier``
 =========================  ====================================  ======================================
+
+GluonCV (its MXNet network, ``gluoncv.py``, MXNet's model zoo's with ``expand_first``): ``features.0``
+/ ``.1`` the stem conv / BN, ``features.{2+n}.out.{k}`` block n's conv, BN (ReLU6) triples in order,
+the head conv / BN after the blocks, ``output.0`` the classifier as a 1x1 conv [classes, features,
+1, 1]; batch norms ``gamma`` / ``beta`` / ``running_mean`` / ``running_var``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.layouts import renamed
+from zoocheck.converters.weights.layouts import MXNET_BN, renamed
 from zoocheck.families.mobilenet_v2.canonical import blocks
 from zoocheck.zoo_registry.types import Architecture
 
@@ -75,3 +80,26 @@ def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: st
 
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     return renamed(params, _timm_modules(arch))
+
+
+def _gluoncv_modules(arch: Architecture) -> dict[str, str]:
+    units = blocks(arch.structure)
+    out = {"stem.conv": "features.0", "stem.bn": "features.1", "head.conv": f"features.{len(units) + 3}",
+           "head.bn": f"features.{len(units) + 4}", "fc": "output.0"}  # fmt: skip
+    for n, b in enumerate(units, start=3):
+        parts = (("expand", "expand_bn") if b.expand else ()) + ("depthwise", "depthwise_bn", "project", "project_bn")
+        # each conv's BN is followed by a ReLU6 (no parameters) but the projection's
+        out.update({f"{b.prefix}.{unit}": f"features.{n}.out.{k + k // 2}" for k, unit in enumerate(parts)})
+    return out
+
+
+def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    """GluonCV's MXNet network's names; the classifier's matrix as its 1x1 conv's weight."""
+    modules = _gluoncv_modules(arch)
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        if module == "fc" and leaf == "weight":
+            value = value.reshape(*value.shape, 1, 1)
+        out[f"{modules[module]}.{MXNET_BN[leaf] if f'{module}.running_var' in params else leaf}"] = value
+    return out

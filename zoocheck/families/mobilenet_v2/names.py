@@ -78,11 +78,16 @@ def gluoncv(name: str) -> MobileNetV2Spec:
 
 
 def onnx_zoo(stem: str) -> MobileNetV2Spec:
-    """The zoo's files ``mobilenetv2-<opset>[-int8|-qdq]``. ``mobilenetv2-7`` is MXNet Gluon's
-    mobilenetv2_1.0 (the README; its output ``mobilenetv20_output_flatten0_reshape0`` is Gluon's
-    naming); the opset-10 file and the opset-12 ones quantised from it are PyTorch exports (input
-    ``input`` [batch_size, 3, 224, 224], output ``output``) of torchvision's network."""
+    """The zoo's files ``mobilenetv2-<opset>[-int8|-qdq]``. ``mobilenetv2-7`` is MXNet Gluon's model
+    zoo MobileNetV2 1.0 as the zoo's train_mobilenet.ipynb defines it (output
+    ``mobilenetv20_output_flatten0_reshape0``): GluonCV's but for the first block's 1x1 expansion
+    conv (``LinearBottleneck`` adds it whatever the expansion; DirectML's sample built from this file
+    reads ``linearbottleneck0_conv0`` [32, 32, 1, 1]). The opset-10 file and the opset-12 ones
+    quantised from it are PyTorch exports (input ``input`` [batch_size, 3, 224, 224], output
+    ``output``; onnx/models#410) of torchvision's network."""
     m = re.match(r"^mobilenetv2-(\d+)(?:-int8|-qdq)?$", stem)
     if not m:
         raise ValueError(f"{stem!r} is not an ONNX model zoo MobileNetV2 file")
-    return gluoncv("mobilenetv2_1.0") if int(m[1]) < 10 else torchvision("mobilenet_v2")
+    if int(m[1]) < 10:
+        return MobileNetV2Spec(channel_rounding="truncate", expand_first=True, classifier="conv_nobias")
+    return torchvision("mobilenet_v2")

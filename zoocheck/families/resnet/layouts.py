@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.weights.layouts import MXNET_BN
 from zoocheck.families.resnet.canonical import blocks, branch_units, shortcut_names, stem_units
 from zoocheck.zoo_registry.types import Architecture
 
@@ -64,7 +65,6 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str
     return out
 
 
-_MXNET_BN = {"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var"}
 # MXNet v1 block body index of each canonical unit (the ReLUs sit at 2 and 5)
 _GLUON_V1_BODY = {"conv1": "0", "bn1": "1", "conv2": "3", "bn2": "4", "conv3": "6", "bn3": "7"}
 
@@ -137,7 +137,7 @@ def to_gluon(params: dict[str, np.ndarray], arch: Architecture, naming: str = ""
         module, leaf = name.rsplit(".", 1)
         target = renames[module]
         if f"{module}.running_var" in params:
-            out[f"{target}.{_MXNET_BN[leaf]}"] = value
+            out[f"{target}.{MXNET_BN[leaf]}"] = value
         else:
             out[f"{target}.{leaf}"] = value
     if "bn_data.running_var" in params:  # MXNet's BatchNorm(scale=False, center=False): gamma 1, beta 0 in the file

@@ -1,5 +1,5 @@
-"""The VGG family's canonical weights (``canonical.py`` names) under torchvision's and timm's
-parameter names (the family's ``layouts``, ``families/registry.py``).
+"""The VGG family's canonical weights (``canonical.py`` names) under torchvision's, timm's and
+GluonCV's parameter names (the family's ``layouts``, ``families/registry.py``).
 
 ============  =====================================================================================
 layout        names
@@ -8,6 +8,9 @@ torchvision   ``features.{i}`` (one Sequential: per conv ``Conv2d`` [, ``BatchNo
               a ``MaxPool2d`` after each stage), ``classifier.{0,3,6}`` (Linear)
 timm          torchvision's ``features``; ``pre_logits.fc1`` (a 7x7 convolution: ``head.fc1``'s
               matrix as [4096, 512, 7, 7]), ``pre_logits.fc2`` (1x1 convolution), ``head.fc``
+gluoncv       MXNet's model zoo's (``gluoncv.py``): torchvision's ``features`` indices, batch norms
+              ``gamma`` / ``beta``; the two 4096 Dense layers (torchvision's matrices) continue
+              ``features`` (each followed by its dropout), ``output`` the classifier
 ============  =====================================================================================
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.weights.layouts import renamed
+from zoocheck.converters.weights.layouts import MXNET_BN, renamed
 from zoocheck.families.vgg.canonical import FEATURE_SIDE, convs
 from zoocheck.zoo_registry.types import Architecture
 
@@ -24,7 +27,8 @@ _TIMM_HEAD = {"head.fc1": "pre_logits.fc1", "head.fc2": "pre_logits.fc2", "fc": 
 
 
 def _feature_modules(arch: Architecture) -> dict[str, str]:
-    """Canonical conv / batch-norm module -> its index in torchvision's (= timm's) ``features``."""
+    """Canonical conv / batch-norm module -> its index in torchvision's (= timm's, = MXNet's)
+    ``features``."""
     spec = arch.structure
     out, index = {}, 0
     for stage, k, _, _ in convs(spec):
@@ -46,4 +50,16 @@ def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "")
     for layer, side in (("pre_logits.fc1.weight", FEATURE_SIDE), ("pre_logits.fc2.weight", 1)):
         if layer in out:  # a convolution over the whole map: the matrix, channel-major
             out[layer] = out[layer].reshape(out[layer].shape[0], -1, side, side)
+    return out
+
+
+def to_gluoncv(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
+    features = _feature_modules(arch)
+    # after the last stage's max-pool, which follows its last conv's ReLU
+    first_dense = int(list(features.values())[-1].rsplit(".", 1)[1]) + 3
+    modules = {**features, "head.fc1": f"features.{first_dense}", "head.fc2": f"features.{first_dense + 2}", "fc": "output"}
+    out = {}
+    for name, value in params.items():
+        module, leaf = name.rsplit(".", 1)
+        out[f"{modules[module]}.{MXNET_BN[leaf] if f'{module}.running_var' in params else leaf}"] = value
     return out

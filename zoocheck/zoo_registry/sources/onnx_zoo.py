@@ -4,6 +4,9 @@ efficientnet-lite4, densenet-121 and vgg folders (data/families_onnx_model_zoo.c
 Entry name = the zoo's file stem (``resnet50-v1-7``); the opset-7 v1/v2 files also answer to the
 names the README and its older S3 links use (``resnet50-v1``, ``ResNet50-v1``, ``ResNet-50-v1``,
 ``resnet50v1``). Builder = the MXNet Gluon model the file was exported from (``resnet50_v1``).
+``Entry.naming`` = the framework that wrote the file (its tensor names are that exporter's):
+``mxnet``, ``pytorch``, ``caffe2`` or ``tf2onnx`` (the new families' ``exporter`` column; the
+ResNets are MXNet's but for the Caffe2 ResNet-50).
 
 The new families' entries are named by file stem too (``mobilenetv2-7``, ``vgg16-bn-7``,
 ``densenet-12-int8``), with the README's label as alias where one file has it alone (``VGG 16-bn``);
@@ -86,6 +89,7 @@ def _entries() -> tuple[Entry, ...]:
                     aliases=aliases,
                     arch=parsed.arch,
                     builder=parsed.gluon_name,
+                    naming="caffe2" if caffe2 else "mxnet",
                     preprocess=ONNX_ZOO,
                     weights=Weights(url=url, file_name=file_name_of(url), format="onnx", checksum=parse_checksum(row["checksum_or_sha"])),
                     published=(published(row, REFERENCE),) if row["top1"] else (),
@@ -145,6 +149,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     aliases=(label,) if labels.count(label) == 1 and label.lower() != name else (),
                     arch=family_architecture(row["family"], "onnx_zoo", name),
                     builder=label,
+                    naming=row["exporter"],
                     preprocess=preprocess,
                     weights=Weights(url=url, file_name=file_name_of(url), format="onnx", checksum=parse_checksum(row["checksum_or_sha"])),
                     published=(published(row, FAMILY_REFERENCE.format(folder=url.split("/classification/")[1].split("/")[0])),)
