@@ -53,7 +53,9 @@ DRAWN = ("resnet18", "resnet50_d", "resnet18_v2", "resnet50_v1", "resnet18_proj"
 
 def test_random_weights_are_drawn_as_recorded():
     """The family's random weights (and the numpy forward calibrating them) are what they were:
-    each parameter's mean absolute value, to float32 noise (BLAS differs between machines)."""
+    each parameter's mean absolute value, to float32 noise: BLAS's summation order differs between
+    machines and thread counts, and the calibration carries it through every layer before a batch
+    norm (ResNeXt-101's deepest statistics: 1.2-1.4e-4); a change of the scheme moves them by far more."""
     import numpy as np
 
     from zoocheck.converters.weights import random_weights
@@ -69,7 +71,7 @@ def test_random_weights_are_drawn_as_recorded():
     golden = json.loads(golden_path.read_text())
     for arch_id in DRAWN:
         assert list(drawn[arch_id]) == list(golden[arch_id]), f"{arch_id}: other parameter names"
-        np.testing.assert_allclose(list(drawn[arch_id].values()), list(golden[arch_id].values()), rtol=1e-4, err_msg=arch_id)
+        np.testing.assert_allclose(list(drawn[arch_id].values()), list(golden[arch_id].values()), rtol=1e-3, err_msg=arch_id)
 
 
 # ---------------------------------------------------------------------------------------------
