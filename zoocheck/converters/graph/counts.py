@@ -185,7 +185,7 @@ def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
     import onnx
 
     light = weightless_copy(model)
-    weights = {t.name for t in light.graph.initializer}
+    weights = {t.name for t in model.graph.initializer}
     for value in light.graph.input:
         if value.name not in weights:  # the image: batch 1, symbolic spatial sizes at input_size
             dims = value.type.tensor_type.shape.dim

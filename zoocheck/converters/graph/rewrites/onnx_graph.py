@@ -131,20 +131,25 @@ SHAPE_VALUES_UP_TO = 64
 
 def weightless_copy(model):
     """``model`` with its float initializers over ``SHAPE_VALUES_UP_TO`` values (the weights) as
-    shape and type only, for shape inference: serialising a ViT-B's 330 MB of weights into
-    onnx's C++ and back costs seconds a call, and no shape depends on them."""
+    graph inputs of their shape and type, for shape inference: serialising a ViT-B's 330 MB of
+    weights into onnx's C++ and back costs seconds a call, and no shape depends on them (an
+    initializer without its values would not do: onnxruntime's symbolic shape inference reads some,
+    a position embedding's among them)."""
     import onnx
 
-    light = onnx.ModelProto(ir_version=model.ir_version)
+    light = onnx.ModelProto(ir_version=max(model.ir_version, 4))  # IR 4: initializers need not be inputs
     light.opset_import.extend(model.opset_import)
     light.functions.extend(model.functions)
     for field in ("node", "input", "output", "value_info"):
         getattr(light.graph, field).extend(getattr(model.graph, field))
+    declared = {value.name for value in model.graph.input}
     for tensor in model.graph.initializer:
         weight = tensor.data_type == onnx.TensorProto.FLOAT and int(np.prod(tensor.dims)) > SHAPE_VALUES_UP_TO
         if weight or tensor.data_location == onnx.TensorProto.EXTERNAL:
-            tensor = onnx.TensorProto(name=tensor.name, data_type=tensor.data_type, dims=tensor.dims)
-        light.graph.initializer.append(tensor)
+            if tensor.name not in declared:
+                light.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+        else:
+            light.graph.initializer.append(tensor)
     return light
 
 
@@ -153,7 +158,8 @@ def _inferred_values(model, data_prop: bool = False) -> list:
     import onnx
 
     inferred = onnx.shape_inference.infer_shapes(weightless_copy(model), data_prop=data_prop).graph
-    return [*inferred.value_info, *inferred.input, *inferred.output]
+    declared = {value.name for value in model.graph.input}  # not the weights the copy declares
+    return [*inferred.value_info, *(v for v in inferred.input if v.name in declared), *inferred.output]
 
 
 def spatial_shapes(model) -> dict[str, list[int]]:
