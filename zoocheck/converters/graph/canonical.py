@@ -35,7 +35,7 @@ import logging
 import numpy as np
 
 from zoocheck.converters.graph.rewrites import activations, attention, batch_norm, channels_last, heads, pads, shapes, tokens, windows
-from zoocheck.converters.graph.rewrites.onnx_graph import weightless_copy
+from zoocheck.converters.graph.rewrites.onnx_graph import producers_of, weightless_copy
 
 # Attributes that decide what a node computes, with the default ONNX gives each one; attributes
 # outside this table are compared as written.
@@ -230,7 +230,7 @@ class _Digests:
     def __init__(self, model):
         graph = model.graph
         self.initializers = {t.name: t for t in graph.initializer}
-        self.producer = {out: node for node in graph.node for out in node.output}
+        self.producer = producers_of(graph)
         self.graph_inputs = {i.name for i in graph.input}
         self._memo: dict[int, str] = {}
 

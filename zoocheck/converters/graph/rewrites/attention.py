@@ -20,6 +20,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_unused_initializers,
     initializers_of,
     opset_of,
+    producers_of,
     static_shapes,
 )
 
@@ -256,7 +257,7 @@ def attention_regions(model, inits: dict, **find) -> Iterator[tuple]:
         return
     shapes, opset = static_shapes(model), opset_of(model)
     for index, qkv in enumerate(candidates):
-        producer = {out: node for node in graph.node for out in node.output}
+        producer = producers_of(graph)
         found = _attention_region(graph, qkv, inits, consumers_of(graph), producer, **find)
         if found is not None:
             yield index, qkv, found, shapes, opset

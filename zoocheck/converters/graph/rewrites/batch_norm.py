@@ -19,6 +19,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     consumers_of,
     drop_unused_initializers,
     initializers_of,
+    producers_of,
     replace_initializer,
 )
 
@@ -32,7 +33,7 @@ def fold_batch_norms(model, lifted: dict[str, np.ndarray]) -> None:
     goes."""
     graph = model.graph
     inits = initializers_of(model)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     weight_users = collections.Counter(node.input[1] for node in graph.node if node.op_type == "Conv")
     graph_outputs = {out.name for out in graph.output}

@@ -19,6 +19,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_unused_initializers,
     initializers_of,
     opset_of,
+    producers_of,
     replace_nodes,
     set_attributes,
     spatial_shapes,
@@ -67,7 +68,7 @@ def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
 
     graph = model.graph
     inits = initializers_of(model)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     opset = opset_of(model)
     for transpose in [n for n in graph.node if n.op_type == "Transpose" and list(attributes(n).get("perm", [])) == [0, 3, 1, 2]]:
@@ -215,7 +216,7 @@ def pooled_norm_transpose_back(model) -> None:
     import onnx
 
     inits = initializers_of(model)
-    producer = {out: node for node in model.graph.node for out in node.output}
+    producer = producers_of(model.graph)
     candidates = []
     for node in model.graph.node:
         norm = producer.get(node.input[0]) if node.op_type == "Reshape" else None

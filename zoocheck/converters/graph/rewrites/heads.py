@@ -30,6 +30,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     consumers_of,
     drop_unused_initializers,
     initializers_of,
+    producers_of,
     remove_passing_through,
     replace_initializer,
     replace_nodes,
@@ -175,7 +176,7 @@ def dense_convs_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
     import onnx
 
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     shapes = None
     for pool in [n for n in graph.node if n.op_type == "GlobalAveragePool"]:
@@ -272,7 +273,7 @@ def pointwise_classifier_as_gemm(model, lifted: dict[str, np.ndarray]) -> None:
     numbers, at every input size (the map is one pixel after a global pool). Weights are read from
     and written to ``lifted`` where lifted."""
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     candidates = []
     for flatten in graph.node:

@@ -81,6 +81,11 @@ def drop_unused_initializers(model) -> None:
             del inits[index]
 
 
+def producers_of(graph) -> dict[str, object]:
+    """The node writing each tensor, by name (inputs and initializers have none)."""
+    return {out: node for node in graph.node for out in node.output}
+
+
 def consumers_of(graph) -> dict[str, list]:
     consumers: dict[str, list] = {}
     for node in graph.node:

@@ -18,6 +18,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     attributes,
     consumers_of,
     opset_of,
+    producers_of,
     set_attributes,
     spatial_shapes,
     static_shapes,
@@ -100,7 +101,7 @@ def static_pads(model) -> None:
     from onnx import numpy_helper
 
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     initializer_names = {t.name for t in graph.initializer}
     constant_names = initializer_names | {n.output[0] for n in graph.node if n.op_type == "Constant"}
     readers = consumers_of(graph)

@@ -22,6 +22,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_unused_initializers,
     initializers_of,
     int_inputs,
+    producers_of,
     remove_passing_through,
     static_shapes,
 )
@@ -32,7 +33,7 @@ def flatten_concats(model) -> None:
     inputs, in place (nodes are in graph order, so an inner Concat is already flat); a Concat left
     unread goes."""
     graph = model.graph
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     for node in graph.node:
         if node.op_type != "Concat":
             continue
@@ -119,7 +120,7 @@ def merge_reshape_chains(model) -> None:
     [-1, w * w, C]); a reshape keeps the element order, so only the last shape counts."""
     graph = model.graph
     inits = initializers_of(model)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     outputs = {o.name for o in graph.output}
     for node in [n for n in graph.node if n.op_type == "Reshape" and n.input[1] in inits]:

@@ -18,6 +18,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_dead_nodes,
     drop_unused_initializers,
     initializers_of,
+    producers_of,
     replace_initializer,
     set_attributes,
     static_shapes,
@@ -37,7 +38,7 @@ def class_tokens_as_pad(model) -> None:
 
     graph = model.graph
     inits = initializers_of(model)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     consumers = consumers_of(graph)
     for concat in [n for n in graph.node if n.op_type == "Concat" and attributes(n).get("axis") == 1 and len(n.input) >= 2]:
         expands = [producer.get(name) for name in concat.input[:-1]]

@@ -33,6 +33,7 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_unused_initializers,
     initializers_of,
     int_inputs,
+    producers_of,
     remove_passing_through,
     replace_nodes,
     static_shapes,
@@ -167,7 +168,7 @@ def patch_merging_as_reshape(model) -> None:
 
     graph = model.graph
     inits = initializers_of(model)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers_of(graph)
     concats = [n for n in graph.node if n.op_type == "Concat" and len(n.input) == 4]
     shapes = static_shapes(model) if concats else {}
     for concat in concats:
