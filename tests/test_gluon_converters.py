@@ -58,11 +58,17 @@ def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
 
 
 def zoo_entry(builder: str) -> Entry:
-    """The ONNX zoo's file of Gluon's ``builder``, exported from it as the registry records."""
+    """The ONNX zoo's file of Gluon's ``builder``, exported from it (by MXNet) as the registry records."""
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
-    name = f"resnet{depth}-{version}-7"
+    registered = get_entry("onnx-zoo", f"resnet{depth}-{version}-7")
     return make_entry(
-        "onnx-zoo", name, gluon_style(builder).arch, builder, preprocess=GLUON, exported_from=get_entry("onnx-zoo", name).exported_from
+        "onnx-zoo",
+        registered.name,
+        gluon_style(builder).arch,
+        builder,
+        preprocess=GLUON,
+        exported_from=registered.exported_from,
+        naming=registered.naming,
     )
 
 
