@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import io
 import logging
+import os
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
     from onnxslim.core import shape_infer  # onnxruntime's symbolic shape inference, else onnx's
 
     # onnxslim reports progress through print() and its logger: not zoocheck's output
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), _one_optimisation_a_call():
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
         for _ in range(SLIM_ROUNDS):
             before = _structure(model)
@@ -142,6 +143,22 @@ def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
             if _structure(model) == before:
                 return model
     return model
+
+
+@contextlib.contextmanager
+def _one_optimisation_a_call():
+    """``onnxslim.slim`` optimises once a call (its ``ONNXSLIM_MAX_ITER``): the rounds are
+    ``_slim``'s, each followed by shape inference (without, slim would optimise again to find that
+    nothing changed)."""
+    previous = os.environ.get("ONNXSLIM_MAX_ITER")
+    os.environ["ONNXSLIM_MAX_ITER"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["ONNXSLIM_MAX_ITER"]
+        else:
+            os.environ["ONNXSLIM_MAX_ITER"] = previous
 
 
 def _structure(model) -> tuple:
