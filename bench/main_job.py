@@ -42,16 +42,15 @@ plus it (with other work sharing the machine, main before the changes below: 1.6
 
 from __future__ import annotations
 
-import argparse
 import pickle
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from whole_process import pairs_arguments, timed
 
 SOURCE, MODEL = "ppcls", "resnext101_vd_32x4d"
 
@@ -125,21 +124,8 @@ def prepare(folder: Path, seed: int) -> tuple[Path, Path, Path]:
     return checkpoint, entry_file, inputs
 
 
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv[:6])} ... failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="more zoocheck parity options")
-    args = parser.parse_args()
+    args = pairs_arguments(__doc__, default_pairs=5)
     with tempfile.TemporaryDirectory(prefix="zoocheck-bench-") as tmp:
         folder = Path(tmp)
         checkpoint, entry_file, inputs = prepare(folder, args.seed)

@@ -25,15 +25,13 @@ child process for the framework work (3 s of start-up before the model is built)
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from whole_process import pairs_arguments, timed
 
 SOURCE, MODEL = "timm", "vit_base_patch16_224.augreg2_in21k_ft_in1k"
 
@@ -77,21 +75,8 @@ def prepare(folder: Path, seed: int) -> tuple[Path, Path, str]:
     return checkpoint, inputs, entry.builder
 
 
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv[:6])} ... failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("extra", nargs="*", help="more zoocheck parity options")
-    args = parser.parse_args()
+    args = pairs_arguments(__doc__, default_pairs=3)
     with tempfile.TemporaryDirectory(prefix="zoocheck-bench-") as tmp:
         folder = Path(tmp)
         checkpoint, inputs, builder = prepare(folder, args.seed)
