@@ -157,6 +157,13 @@ def _versions() -> dict[str, str]:
     return {"zoocheck": __version__, "python": platform.python_version()}
 
 
+def source_frameworks(source: str) -> tuple[str, ...]:
+    """The modules every model of ``source`` imports (what a warm child or one started ahead imports)."""
+    from zoocheck.sources import get_source
+
+    return tuple(f.module for f in get_source(source).frameworks if f.needed == "always")
+
+
 @dataclass(frozen=True)
 class ModelJob:
     """Work on one entry's model in a child; everything the frameworks print goes to ``log``."""
@@ -168,10 +175,7 @@ class ModelJob:
 
     @property
     def frameworks(self) -> tuple[str, ...]:
-        """The modules every model of the entry's source imports (a warm child's preload)."""
-        from zoocheck.sources import get_source
-
-        return tuple(f.module for f in get_source(self.entry.source).frameworks if f.needed == "always")
+        return source_frameworks(self.entry.source)
 
 
 @dataclass(frozen=True)
