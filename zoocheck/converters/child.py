@@ -210,11 +210,13 @@ def _take_started_ahead(frameworks: Sequence[str] | None) -> tuple[_Fresh, socke
     return None
 
 
-def _import_all(modules: Sequence[str]) -> None:
+def import_modules(modules: Sequence[str]) -> None:
+    """Import ``modules`` ahead of the work that needs them; one that fails is imported again by
+    that work, which reports the error where it belongs."""
     import importlib
 
     for module in modules:
-        with contextlib.suppress(Exception):  # the job importing it again reports the error
+        with contextlib.suppress(Exception):
             importlib.import_module(module)
 
 
@@ -226,7 +228,7 @@ def _import_quietly(modules: Sequence[str]) -> None:
     try:
         for fd in saved:
             os.dup2(devnull, fd)
-        _import_all(modules)
+        import_modules(modules)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -327,7 +329,7 @@ def _serve_zygote(fd: int, group: list[str]) -> int:
     os.dup2(devnull, 1)  # what the imports print is nobody's business: each child has its own stdout
     os.dup2(devnull, 2)
     os.close(devnull)
-    _import_all([*group, "zoocheck.converters.pipeline"])
+    import_modules([*group, "zoocheck.converters.pipeline"])
     requests = socket.socket(fileno=fd)
     selector = selectors.DefaultSelector()
     selector.register(requests, selectors.EVENT_READ)

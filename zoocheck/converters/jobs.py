@@ -5,11 +5,13 @@ said in zoocheck's words (weights of another architecture lead with the model th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import numpy as np
 from zoocheck import __version__
 from zoocheck.capture import captured_output
 from zoocheck.converters.base import LayersUnavailable, started
+from zoocheck.converters.child import import_modules
 from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import code_digest, file_digest_or_none
@@ -198,6 +201,19 @@ class ConvertJob(ModelJob):
         with captured_output(self.log):
             self._run(channel)
 
+    def _import_graph_modules(self, outputs_probabilities: bool) -> Callable[[], None]:
+        """What finishing the graph imports (onnxslim for a canonical one: 0.4 s), begun beside the
+        framework's forward, which releases the GIL; returns the wait for it."""
+        from zoocheck.converters.graph import resolve_form
+
+        if self.output is None:
+            return lambda: None
+        modules = ["onnx", "zoocheck.converters.graph.canonical", "zoocheck.converters.graph.fingerprint", "zoocheck.converters.normalize"]
+        with contextlib.suppress(Exception):  # a form refused here is refused again, and said, at the check stage
+            if resolve_form(self.entry.arch, self.graph, outputs_probabilities=outputs_probabilities) == "canonical":
+                modules.append("onnxslim")
+        return started(lambda: import_modules(modules), "graph-imports")
+
     def _run(self, channel) -> None:
         from zoocheck.converters.graph import finish_graph, resolve_form
         from zoocheck.converters.normalize import attach_metadata, save_atomic
@@ -215,7 +231,9 @@ class ConvertJob(ModelJob):
                 progress.enter("parity")
                 # fp32's own error, beside the ONNX file's; it may run on while this one goes on
                 fp64_outputs = native.start_forward_fp64(self.inputs)
+                imported = self._import_graph_modules(native.outputs_probabilities)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
+                imported()  # before the export, which imports on its own
             if self.output is None:  # native forward only (parity against an existing ONNX file)
                 channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))
                 return
