@@ -69,8 +69,8 @@ def run(args) -> int:
     store = ResultsStore(args.results)
     positive_finite("--max-rel-err", args.max_rel_err)
     entries = resolve_entries(args.src, args.model)
-    # the framework's process imports while the rest of the options are checked, the weights
-    # hashed and the photographs decoded
+    # the framework's process imports while the rest of the options are checked and the
+    # photographs decoded
     with converter_started_ahead(entries[0].source):
         return _check(args, store, entries)
 
