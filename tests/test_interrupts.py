@@ -173,3 +173,51 @@ def test_a_second_process_writing_the_same_output_is_refused_while_the_first_con
     assert proc.returncode == 0, stderr  # the first writer finishes undisturbed
     assert out.exists() and _listing(tmp) == before
     assert sorted(p.name for p in out.parent.iterdir()) == [out.name, out.name + ".json"]
+
+
+def _parity_argv(results: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "parity",
+        "--src",
+        "ppcls",
+        "--model",
+        "ResNet18",
+        "--random-weights",
+        "--results",
+        str(results),
+    ]
+
+
+def test_a_parity_run_with_its_child_started_ahead_is_quiet_and_leaks_nothing(tmp_path):
+    """A user's run (no warm children): the framework's process starts importing before the options
+    are checked and the photographs decoded; what the imports print reaches no terminal."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "ZOOCHECK_PRELOAD": ""}
+    done = subprocess.run(_parity_argv(tmp_path / "results"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    terminal = done.stdout + done.stderr
+    for noise in ("Paddle2ONNX", "Polygraphy", "ccache", "UserWarning", "[INFO]"):
+        assert noise not in terminal
+    assert "PARITY PASS" in terminal and _listing(tmp) == []
+
+
+def test_an_interrupt_while_the_child_started_ahead_imports_leaves_nothing(tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp), "ZOOCHECK_PRELOAD": ""}
+    proc = subprocess.Popen(
+        _parity_argv(tmp_path / "results"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp.glob(f"{rundir.RUN_PREFIX}*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0], stderr
+    assert "Traceback" not in stderr + stdout and _listing(tmp) == []

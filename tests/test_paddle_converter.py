@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("paddle")
+paddle = pytest.importorskip("paddle")
 pytest.importorskip("paddle2onnx")
 ort = pytest.importorskip("onnxruntime")
 
@@ -309,6 +309,23 @@ def test_pipeline_turns_bad_weights_into_a_failure(tmp_path):
     assert not conversion.ok and conversion.failure.exception_type == "WeightsError"
     assert str(bad) in conversion.failure.message
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_network_to_be_loaded_is_built_without_random_draws(photos):
+    """A network whose parameters are all set next starts them as zeros (Paddle's random draws
+    skipped), computes what a randomly initialised one does once both are loaded, and leaves
+    Paddle's initialisation as it was for the networks built after it."""
+    from zoocheck.converters.paddle import build_model, load_state
+
+    e = entry("ResNet18")
+    zeros, drawn = build_model(e, set_next=True), build_model(e)
+    assert all(not p.numpy().any() for p in zeros.parameters() if p.name.endswith(".w_0"))
+    assert all(p.numpy().any() for p in drawn.parameters() if len(p.shape) == 4)
+    state = {k: np.asarray(v.numpy()) + np.float32(0.01) for k, v in build_model(e).state_dict().items()}
+    for network in (zeros, drawn):
+        load_state(network, state, origin="test", builder=e.builder)
+    batch = paddle.to_tensor(photos[:2])
+    assert np.array_equal(zeros(batch).numpy(), drawn(batch).numpy())
 
 
 def test_fp64_forward_in_its_thread_equals_the_in_place_one(tmp_path, photos):

@@ -101,3 +101,39 @@ def test_a_dead_zygote_takes_its_children_along_and_the_next_child_gets_a_new_on
     assert proc.wait() == -signal.SIGKILL
     [(parent, *_)], status = _run(WhereAmI("HOME"))
     assert status == 0 and parent != zygote._proc.pid and parent == child._zygotes[tuple(GROUP.split(","))]._proc.pid
+
+
+@dataclass(frozen=True)
+class Imported:
+    """Reports the child's parent and whether ``module`` was imported before the job ran."""
+
+    module: str
+
+    def run(self, channel) -> None:
+        channel.send((os.getppid(), self.module in sys.modules))
+
+
+def test_a_child_started_ahead_imports_quietly_and_runs_the_next_job_of_its_frameworks(monkeypatch, capfd):
+    monkeypatch.setenv(child.PRELOAD_ENV, "")
+    with child.started_ahead(("numpy",), ["this"]):  # `import this` prints the Zen of Python
+        assert len(child._ahead) == 1
+        [(parent, imported)], status = _run(Imported("this"), frameworks=("numpy",))
+        assert child._ahead == []
+        [(_, imported_again)], _ = _run(Imported("this"), frameworks=("numpy",))  # the next one starts afresh
+    assert status == 0 and parent == os.getpid() and imported and not imported_again
+    assert "Zen of Python" not in capfd.readouterr().out
+
+
+def test_a_child_started_ahead_is_left_to_its_own_frameworks_and_killed_when_none_took_it(monkeypatch):
+    monkeypatch.setenv(child.PRELOAD_ENV, "")
+    with child.started_ahead(("numpy",), ["numpy"]):
+        [(_, ahead, _)] = child._ahead
+        [(parent, *_)], status = _run(WhereAmI("HOME"), frameworks=("onnx",))
+        assert status == 0 and parent == os.getpid() and len(child._ahead) == 1
+    assert child._ahead == [] and ahead.wait() == -signal.SIGKILL
+
+
+def test_nothing_is_started_ahead_where_a_warm_child_serves_the_frameworks(monkeypatch):
+    monkeypatch.setenv(child.PRELOAD_ENV, GROUP)
+    with child.started_ahead(("numpy",), ["numpy"]):
+        assert child._ahead == []

@@ -10,6 +10,7 @@ unverified.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,9 +231,10 @@ def record_disowned_by_file(record) -> str | None:
     return None
 
 
-def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool) -> None:
+def check_replaceable(output: Path, expected: Callable[[], ModelIdentity], *, overwrite: bool) -> None:
     """An existing ``output`` is replaced only when it is the same model and weights (a re-run) or
-    with ``overwrite``: nothing is overwritten silently."""
+    with ``overwrite``: nothing is overwritten silently. ``expected`` gives the run's identity,
+    asked only when there is a file to compare it with (it hashes the weights file)."""
     output = Path(output)
     if overwrite or not output.exists() or output.is_dir():
         return
@@ -240,7 +242,7 @@ def check_replaceable(output: Path, expected: ModelIdentity, *, overwrite: bool)
         found, _ = read_identity(output, "--output")
     except BadInput:
         found = None
-    if found is not None and found.same_as(expected):
+    if found is not None and found.same_as(expected()):
         return
     what = found.describe() if found is not None else "a file zoocheck did not write"
     raise BadInput(f"{output}: already holds {what}; pass --overwrite to replace it, or choose another --output")

@@ -290,7 +290,7 @@ def evaluate_entry(
         from zoocheck.validate import check_writable_file
 
         check_writable_file(output)
-        check_replaceable(output, ModelIdentity.of_run(entry, weights, random_seed), overwrite=False)
+        check_replaceable(output, lambda: ModelIdentity.of_run(entry, weights, random_seed), overwrite=False)
         conversion = convert_entry(entry, store, weights=weights, random_seed=random_seed, output=output)
         if on_conversion:
             on_conversion(conversion)

@@ -224,7 +224,7 @@ def prepare_output(args, store, entry, weights, seed):
     check_writable_dir(store.directory, "the results folder")
     check_writable_file(output)
     try:
-        check_replaceable(output, ModelIdentity.of_run(entry, weights, seed), overwrite=args.overwrite)
+        check_replaceable(output, lambda: ModelIdentity.of_run(entry, weights, seed), overwrite=args.overwrite)
     except BadInput:
         check_weights_usable(entry, weights)  # unusable weights are the error to fix first
         raise

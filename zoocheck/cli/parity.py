@@ -61,6 +61,21 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from zoocheck.converters.pipeline import converter_started_ahead
+    from zoocheck.store import ResultsStore
+    from zoocheck.validate import positive_finite
+
+    use_execution_provider(args)
+    store = ResultsStore(args.results)
+    positive_finite("--max-rel-err", args.max_rel_err)
+    entries = resolve_entries(args.src, args.model)
+    # the framework's process imports while the rest of the options are checked and the
+    # photographs decoded
+    with converter_started_ahead(entries[0].source):
+        return _check(args, store, entries)
+
+
+def _check(args, store, entries) -> int:
     import dataclasses
 
     from zoocheck.checks.images import images_in
@@ -69,13 +84,8 @@ def run(args) -> int:
     from zoocheck.records import Tolerance
     from zoocheck.reports.lines import parity_line
     from zoocheck.reports.parity_report import print_parity, print_variant
-    from zoocheck.store import ResultsStore
-    from zoocheck.validate import check_writable_dir, positive_finite
+    from zoocheck.validate import check_writable_dir
 
-    use_execution_provider(args)
-    store = ResultsStore(args.results)
-    positive_finite("--max-rel-err", args.max_rel_err)
-    entries = resolve_entries(args.src, args.model)
     if len(entries) > 1 and (args.onnx or args.output):
         raise UsageError(f"--onnx and --output take one model; {len(entries)} matched {' '.join(args.model)}")
     if args.onnx and (args.output or args.opset is not None or args.overwrite):

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -22,6 +23,8 @@ from zoocheck.zoo_registry.types import Entry
 
 #: opsets torch.onnx's TorchScript exporter writes (torch.onnx._constants), for every torch-based source
 TORCH_OPSETS = (7, 20)
+
+T = TypeVar("T")
 
 
 class FrameworkUnavailable(RuntimeError):
@@ -164,6 +167,17 @@ class NativeModel(abc.ABC):
         and returns its result. Here: computed now."""
         result = self.forward_fp64(batch)
         return lambda: result
+
+
+def started(work: Callable[[], T], name: str) -> Callable[[], T]:
+    """``work()`` begun in a thread of its own (named ``name``) beside whatever the caller does next;
+    returns the function that waits for its result, raising what it raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+    result = pool.submit(work)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return result.result
 
 
 def allowed_cpus() -> list[int]:

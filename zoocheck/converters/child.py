@@ -99,10 +99,10 @@ def _spawn(argv: list[str], fd: int) -> subprocess.Popen:
 
 
 class _Fresh:
-    """A child that is a fresh interpreter."""
+    """A child that is a fresh interpreter; ``preload``: the modules it imports before it reads its job."""
 
-    def __init__(self, fd: int):
-        self._proc = _spawn([], fd)
+    def __init__(self, fd: int, preload: Sequence[str] = ()):
+        self._proc = _spawn(["--import", ",".join(preload)] if preload else [], fd)
 
     def kill(self) -> None:
         if self._proc.poll() is None:
@@ -121,12 +121,16 @@ class ChildProcess:
     def __init__(self, job: Job, frameworks: Sequence[str] | None = None):
         from zoocheck.extensions import registered_extensions
 
-        parent_sock, child_sock = socket.socketpair()
-        try:
-            group = _preload_group(frameworks)
-            self._process = _zygote(group).fork(child_sock.fileno()) if group else _Fresh(child_sock.fileno())
-        finally:
-            child_sock.close()
+        ahead = _take_started_ahead(frameworks)
+        if ahead is not None:
+            self._process, parent_sock = ahead
+        else:
+            parent_sock, child_sock = socket.socketpair()
+            try:
+                group = _preload_group(frameworks)
+                self._process = _zygote(group).fork(child_sock.fileno()) if group else _Fresh(child_sock.fileno())
+            finally:
+                child_sock.close()
         self.channel = Channel(parent_sock)
         self.send((list(sys.path), registered_extensions()))
         self.send(job)
@@ -158,6 +162,81 @@ class ChildProcess:
         if exc_type is not None:
             self.kill()
         self.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# a child started ahead of its job: its imports run while the caller gets the job ready
+
+_ahead: list[tuple[tuple[str, ...], _Fresh, socket.socket]] = []
+_ahead_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def started_ahead(frameworks: Sequence[str], imports: Sequence[str]) -> Iterator[None]:
+    """A fresh child started now, importing ``imports`` while this process gets its job ready (checks
+    options, hashes, decodes photographs): the first ``ChildProcess`` for the same ``frameworks``
+    inside the block takes it, any other starts as usual. Killed on the way out if none took it.
+    Nothing is started where a warm child serves these frameworks (``ZOOCHECK_PRELOAD``)."""
+    if _preload_group(frameworks) is not None:
+        yield
+        return
+    parent_sock, child_sock = socket.socketpair()
+    try:
+        process = _Fresh(child_sock.fileno(), preload=imports)
+    finally:
+        child_sock.close()
+    slot = (tuple(frameworks), process, parent_sock)
+    with _ahead_lock:
+        _ahead.append(slot)
+    try:
+        yield
+    finally:
+        with _ahead_lock:
+            untaken = any(waiting is slot for waiting in _ahead)
+            _ahead[:] = [waiting for waiting in _ahead if waiting is not slot]
+        if untaken:
+            process.kill()
+            process.wait()
+            parent_sock.close()
+
+
+def _take_started_ahead(frameworks: Sequence[str] | None) -> tuple[_Fresh, socket.socket] | None:
+    """The child started ahead for ``frameworks`` and its end of the channel, if one waits."""
+    with _ahead_lock:
+        for slot in _ahead:
+            if frameworks is not None and slot[0] == tuple(frameworks):
+                _ahead.remove(slot)
+                return slot[1], slot[2]
+    return None
+
+
+def import_modules(modules: Sequence[str]) -> None:
+    """Import ``modules`` ahead of the work that needs them; one that fails is imported again by
+    that work, which reports the error where it belongs."""
+    import importlib
+
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+
+def _import_quietly(modules: Sequence[str]) -> None:
+    """Import ``modules`` before any job, their output sent to /dev/null: what an import prints is no
+    job's business (a job captures its own output into its log), as in a warm child."""
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in saved:
+            os.dup2(devnull, fd)
+        import_modules(modules)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        for fd, original in saved.items():
+            os.dup2(original, fd)
+            os.close(original)
+        os.close(devnull)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,16 +324,12 @@ def _zygote(group: tuple[str, ...]) -> _Zygote:
 
 def _serve_zygote(fd: int, group: list[str]) -> int:
     """A zygote's life: import ``group``, then fork a child per request and report its exit status."""
-    import importlib
-
     detach_from_parent_signals()
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 1)  # what the imports print is nobody's business: each child has its own stdout
     os.dup2(devnull, 2)
     os.close(devnull)
-    for module in [*group, "zoocheck.converters.pipeline"]:
-        with contextlib.suppress(Exception):  # a child importing it again reports the error
-            importlib.import_module(module)
+    import_modules([*group, "zoocheck.converters.pipeline"])
     requests = socket.socket(fileno=fd)
     selector = selectors.DefaultSelector()
     selector.register(requests, selectors.EVENT_READ)
@@ -363,8 +438,9 @@ def detach_from_parent_signals() -> None:
         os._exit(1)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], preload: Sequence[str] = ()) -> int:
     detach_from_parent_signals()
+    _import_quietly(preload)
     channel = Channel(socket.socket(fileno=int(argv[0])))
     try:
         path, extensions = channel.recv()
@@ -383,6 +459,8 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "--zygote":
         sys.exit(_serve_zygote(int(sys.argv[3]), sys.argv[2].split(",")))
+    if sys.argv[1] == "--import":
+        _exit_after(lambda: main(sys.argv[3:], preload=sys.argv[2].split(",")))
     _exit_after(lambda: main(sys.argv[1:]))
 
 

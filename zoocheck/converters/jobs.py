@@ -5,11 +5,13 @@ said in zoocheck's words (weights of another architecture lead with the model th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import json
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from zoocheck import __version__
 from zoocheck.capture import captured_output
-from zoocheck.converters.base import LayersUnavailable
+from zoocheck.converters.base import LayersUnavailable, started
+from zoocheck.converters.child import import_modules
 from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import code_digest, file_digest_or_none
@@ -34,11 +37,13 @@ def describe(
     model,
     opset_requested: int,
     graph_facts: dict,
+    weights_sha256: str | None,
 ) -> OnnxMetadata:
     """The description written into the ONNX metadata and beside the file. Opset, IR version and
     shapes are read from ``model``, the finished file about to be written: what the exporter
     wrote is not always what was asked for (paddle2onnx raises the opset to what the model's
-    operators need). ``graph_facts``: its graph form and structure fingerprint (``graph/``)."""
+    operators need). ``graph_facts``: its graph form and structure fingerprint (``graph/``);
+    ``weights_sha256``: the weights file's (None for a folder)."""
     from zoocheck.converters.normalize import onnx_facts
 
     facts = onnx_facts(model)
@@ -50,7 +55,7 @@ def describe(
         arch=entry.arch.id,
         random_weights=weights is None,
         random_seed=random_seed if weights is None else None,
-        weights=None if weights is None else WeightsRef(str(weights), file_digest_or_none(weights)),
+        weights=None if weights is None else WeightsRef(str(weights), weights_sha256),
         published_weights_url=entry.weights.url if entry.weights else None,
         preprocess=entry.preprocess.to_dict(),
         input_size=entry.input_size,
@@ -107,6 +112,13 @@ def _job_failure(entry: Entry, weights: Path | None, stage: str, exc: BaseExcept
     return dataclasses.replace(failure, message=lead, detail="\n".join(filter(None, [failure.message, failure.detail])))
 
 
+#: Exports of more bytes than this free the framework's network at once: Paddle's layers are freed
+#: by the cycle collector only, a full collection of everything the frameworks imported (0.3-0.8 s).
+#: A smaller network stays until the child exits, holding less memory than the exporter's copies
+#: beside it a moment earlier.
+COLLECT_ABOVE = 512 * 2**20
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str  # one of records.STAGES
@@ -155,6 +167,13 @@ def _versions() -> dict[str, str]:
     return {"zoocheck": __version__, "python": platform.python_version()}
 
 
+def source_frameworks(source: str) -> tuple[str, ...]:
+    """The modules every model of ``source`` imports (what a warm child or one started ahead imports)."""
+    from zoocheck.sources import get_source
+
+    return tuple(f.module for f in get_source(source).frameworks if f.needed == "always")
+
+
 @dataclass(frozen=True)
 class ModelJob:
     """Work on one entry's model in a child; everything the frameworks print goes to ``log``."""
@@ -166,10 +185,7 @@ class ModelJob:
 
     @property
     def frameworks(self) -> tuple[str, ...]:
-        """The modules every model of the entry's source imports (a warm child's preload)."""
-        from zoocheck.sources import get_source
-
-        return tuple(f.module for f in get_source(self.entry.source).frameworks if f.needed == "always")
+        return source_frameworks(self.entry.source)
 
 
 @dataclass(frozen=True)
@@ -185,11 +201,29 @@ class ConvertJob(ModelJob):
         with captured_output(self.log):
             self._run(channel)
 
+    def _import_graph_modules(self, outputs_probabilities: bool) -> Callable[[], None]:
+        """What finishing the graph imports (onnxslim for a canonical one: 0.4 s), begun beside the
+        framework's forward, which releases the GIL; returns the wait for it."""
+        from zoocheck.converters.graph import resolve_form
+
+        if self.output is None:
+            return lambda: None
+        modules = ["onnx", "zoocheck.converters.graph.canonical", "zoocheck.converters.graph.fingerprint", "zoocheck.converters.normalize"]
+        with contextlib.suppress(Exception):  # a form refused here is refused again, and said, at the check stage
+            if resolve_form(self.entry.arch, self.graph, outputs_probabilities=outputs_probabilities) == "canonical":
+                modules.append("onnxslim")
+        return started(lambda: import_modules(modules), "graph-imports")
+
     def _run(self, channel) -> None:
         from zoocheck.converters.graph import finish_graph, resolve_form
         from zoocheck.converters.normalize import attach_metadata, save_atomic
 
         entry, versions, progress = self.entry, _versions(), Progress(channel)
+        # the weights' checksum for the metadata, read beside the framework's work (hashlib and file
+        # reads release the GIL): 0.12 s for a ResNeXt-101's weights
+        weights_sha256 = (
+            started(lambda: file_digest_or_none(self.weights), "weights-sha256") if self.weights and self.output else lambda: None
+        )
         try:
             native = _load(entry, self.weights, self.random_seed, progress, versions)
             native_outputs, fp64_outputs = None, lambda: None
@@ -197,7 +231,9 @@ class ConvertJob(ModelJob):
                 progress.enter("parity")
                 # fp32's own error, beside the ONNX file's; it may run on while this one goes on
                 fp64_outputs = native.start_forward_fp64(self.inputs)
+                imported = self._import_graph_modules(native.outputs_probabilities)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
+                imported()  # before the export, which imports on its own
             if self.output is None:  # native forward only (parity against an existing ONNX file)
                 channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))
                 return
@@ -212,12 +248,15 @@ class ConvertJob(ModelJob):
                 # the framework's copy of the weights is not needed any more: for the largest
                 # models (3.3 GB of weights) it is the difference between fitting and not
                 del native, fp64_outputs
-                gc.collect()
+                if sum(f.stat().st_size for f in Path(tmp).iterdir()) > COLLECT_ABOVE:
+                    gc.collect()
                 progress.enter("check")
                 versions["onnx"] = onnx.__version__
                 form = resolve_form(entry.arch, self.graph, outputs_probabilities=outputs_probabilities)
                 model, graph_facts = finish_graph(raw, entry.arch, form)
-                metadata = describe(entry, self.weights, self.random_seed, versions, outputs_probabilities, model, self.opset, graph_facts)
+                metadata = describe(
+                    entry, self.weights, self.random_seed, versions, outputs_probabilities, model, self.opset, graph_facts, weights_sha256()
+                )
                 attach_metadata(model, metadata.to_json())
                 save_atomic(model, self.output, metadata.to_json())
             # the description beside the file adds the written file's own checksum and size

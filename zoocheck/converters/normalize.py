@@ -182,6 +182,7 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
     Returns the paths written.
     """
     import hashlib
+    from concurrent.futures import ThreadPoolExecutor
 
     import onnx
 
@@ -202,9 +203,17 @@ def save_atomic(model, output: Path, metadata: dict) -> list[Path]:
             sha256, size = file_digest(staged_model), staged_model.stat().st_size
         else:
             data = model.SerializeToString()
-            onnx.checker.check_model(data, full_check=False)
-            staged_model.write_bytes(data)
-            sha256, size = hashlib.sha256(data).hexdigest(), len(data)
+
+            def write_and_hash() -> str:
+                staged_model.write_bytes(data)
+                return hashlib.sha256(data).hexdigest()
+
+            # beside the checker (file writes and hashlib release the GIL); the block waits for
+            # the thread even when the check fails, so nothing writes once the staging folder goes
+            with ThreadPoolExecutor(1, thread_name_prefix="onnx-write") as pool:
+                written = pool.submit(write_and_hash)
+                onnx.checker.check_model(data, full_check=False)
+            sha256, size = written.result(), len(data)
             del data
         described = {**metadata, "onnx_file": {"name": output.name, "sha256": sha256, "bytes": size}}
         (staging / (output.name + ".json")).write_text(json.dumps(described, indent=2, sort_keys=True) + "\n")

@@ -23,9 +23,9 @@ import numpy as np
 
 from zoocheck import rundir
 from zoocheck.capture import read_log
-from zoocheck.converters.child import ChildProcess, explain_exit
+from zoocheck.converters.child import ChildProcess, explain_exit, started_ahead
 from zoocheck.converters.graph.counts import parameter_counts
-from zoocheck.converters.jobs import ConvertJob, Failed, LayerOutputs, LayerOutputsJob, ModelJob, ServeJob, Stage
+from zoocheck.converters.jobs import ConvertJob, Failed, LayerOutputs, LayerOutputsJob, ModelJob, ServeJob, Stage, source_frameworks
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata
 from zoocheck.zoo_registry.types import Entry
 
@@ -139,6 +139,18 @@ def convert(
         job = ConvertJob(entry, weights, random_seed, log, output, opset, inputs, graph)
         replies, exitcode = _run_job(job, on_stage, isolate)
         return dataclasses.replace(_outcome(entry, weights, random_seed, replies, exitcode), log=read_log(log))
+
+
+@contextlib.contextmanager
+def converter_started_ahead(source: str) -> Iterator[None]:
+    """The process of the next conversion of ``source`` in the block started now: it imports the
+    source's frameworks and converter while the caller checks its options, hashes and decodes
+    (``child.started_ahead``), about a second of Paddle's imports off a parity run."""
+    from zoocheck.sources import get_source
+
+    frameworks = source_frameworks(source)
+    with started_ahead(frameworks, [*frameworks, get_source(source).converter_path()[0], "zoocheck.converters.jobs"]):
+        yield
 
 
 def native_layer_outputs(
@@ -266,5 +278,6 @@ __all__ = [
     "NativeProcessError",
     "NativeSession",
     "convert",
+    "converter_started_ahead",
     "native_layer_outputs",
 ]
