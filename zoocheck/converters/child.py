@@ -17,7 +17,12 @@ frameworks all lie in one group is then forked from a long-lived process (a "zyg
 that imported that group once, instead of importing it afresh (torch + torchvision + timm: 4-8 s
 of every child). The forked child gets the caller's environment, working directory, standard
 output and error, and stays isolated exactly as a fresh one: its own process, its own process
-group, killed with its parent.
+group, killed with its parent. A child started ahead (``started_ahead``) imports its frameworks
+while the parent still prepares the job, and the next ``ChildProcess`` for them takes it.
+
+Why one module of about 480 lines: the three ways a child starts (fresh, forked from a zygote,
+started ahead) end in the same entry point (``main``) and the zygote forks into it, while
+``ChildProcess`` picks among them; split apart, the pieces would import each other.
 """
 
 from __future__ import annotations
