@@ -149,6 +149,23 @@ def test_library_export_becomes_the_canonical_graph(tmp_path, library, kind):
     assert np.abs(got - expected).max() <= 1e-5 * np.ptp(expected)
 
 
+def test_weightless_shape_inference_gives_the_graph_onnxslims_own_rounds_give(tmp_path, monkeypatch):
+    """Above ``WEIGHTLESS_SHAPES_ABOVE`` of weights (a ViT-B's 330 MB) the canonical pass infers
+    shapes on a weightless copy: the same canonical file, byte for byte, as onnxslim's own rounds."""
+    import shutil
+
+    from zoocheck.converters.graph import canonical as canonical_pass
+    from zoocheck.converters.graph import finish_graph
+
+    arch, _, module = _network("timm", "deit3")  # a position embedding symbolic inference reads
+    _export(module, tmp_path / "export.onnx")
+    shutil.copy(tmp_path / "export.onnx", tmp_path / "weightless.onnx")
+    slimmed, _ = finish_graph(tmp_path / "export.onnx", arch, "canonical")
+    monkeypatch.setattr(canonical_pass, "WEIGHTLESS_SHAPES_ABOVE", 0)
+    weightless, _ = finish_graph(tmp_path / "weightless.onnx", arch, "canonical")
+    assert weightless.graph.SerializeToString() == slimmed.graph.SerializeToString()
+
+
 def test_layer_norm_below_opset_17_is_one_decomposition(tmp_path):
     """Below opset 17 (no LayerNormalization op) torch.onnx's decomposition is the template's
     (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div, Mul, Add), and computes timm's forward."""

@@ -110,38 +110,42 @@ PINNED_SLIM_PASSES = 4
 
 #: onnxslim's own bound on its optimise / infer-shapes rounds
 SLIM_ROUNDS = 10
+#: weights left in the graph (bytes) above which shape inference runs on a ``weightless_copy``: a
+#: transformer's Linear weights (convolution weights are lifted out before); below, onnxslim's own
+#: rounds are quicker (a ResNet-18's pass: 0.15 s, twice that through the weightless rounds)
+WEIGHTLESS_SHAPES_ABOVE = 64 << 20
 
 
 def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
     """onnxslim's optimisations, rounds of them and of shape inference until the graph stops
-    changing, as ``onnxslim.slim`` runs them, but with the shapes inferred on a ``weightless_copy``:
-    onnxslim infers them on the whole model, which for a ViT-B is its 330 MB of weights serialised
-    into onnx's C++ and back each round (20 s of a 30 s canonical pass)."""
+    changing. Above ``WEIGHTLESS_SHAPES_ABOVE`` of weights the rounds are run here, as
+    ``onnxslim.slim`` runs them, with the shapes inferred on a ``weightless_copy``: onnxslim infers
+    them on the whole model, which for a ViT-B is its 330 MB of weights serialised into onnx's C++
+    and back each round (20 s of a 30 s canonical pass)."""
     import onnxslim
     from onnxslim.core import shape_infer  # onnxruntime's symbolic shape inference, else onnx's
 
+    # no weight tying: it merges small initializers that compare equal, and the lifted stand-ins
+    # (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3, EfficientNet's
+    # squeeze-excitation) compare equal, so one would take the other's weights; no Conv + Mul
+    # fusion: it would read a lifted weight (and a layer scale stays a Mul)
+    options = {"skip_optimizations": ["weight_tying"], "skip_fusion_patterns": ["FusionConvMul", *skip_fusion_patterns]}
     # onnxslim reports progress through print() and its logger: not zoocheck's output
-    with contextlib.redirect_stdout(io.StringIO()), _one_optimisation_a_call():
+    with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
-        for _ in range(SLIM_ROUNDS):
-            before = _structure(model)
-            # no weight tying: it merges small initializers that compare equal, and the lifted
-            # stand-ins (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3,
-            # EfficientNet's squeeze-excitation) compare equal, so one would take the other's weights;
-            # no Conv + Mul fusion: it would read a lifted weight (and a layer scale stays a Mul)
-            model = onnxslim.slim(
-                model,
-                no_shape_infer=True,
-                skip_optimizations=["weight_tying"],
-                skip_fusion_patterns=["FusionConvMul", *skip_fusion_patterns],
-            )
-            inferred = shape_infer(weightless_copy(model)).graph
-            del model.graph.value_info[:]
-            model.graph.value_info.extend(inferred.value_info)
-            for output, typed in zip(model.graph.output, inferred.output):
-                output.type.CopyFrom(typed.type)
-            if _structure(model) == before:
-                return model
+        if sum(len(t.raw_data) + 4 * len(t.float_data) for t in model.graph.initializer) <= WEIGHTLESS_SHAPES_ABOVE:
+            return onnxslim.slim(model, **options)
+        with _one_optimisation_a_call():
+            for _ in range(SLIM_ROUNDS):
+                before = _structure(model)
+                model = onnxslim.slim(model, no_shape_infer=True, **options)
+                inferred = shape_infer(weightless_copy(model)).graph
+                del model.graph.value_info[:]
+                model.graph.value_info.extend(inferred.value_info)
+                for output, typed in zip(model.graph.output, inferred.output):
+                    output.type.CopyFrom(typed.type)
+                if _structure(model) == before:
+                    return model
     return model
 
 
