@@ -12,9 +12,9 @@ as a ``.safetensors`` file), then times, in alternating order per pair, two whol
 and prints each pair's ratio and their median (target: 1.3x). ``--pairs`` (default 3); the machine
 should be otherwise idle. Arguments after ``--`` go to the zoocheck command.
 
-``--pairs 2`` on this 2-core machine with other work on it (load 2.5-3, 2026-12-06): floor 19-20 s,
-zoocheck 43-45 s: 2.25x, the target not met (before shape inference ran on a weightless copy:
-3.9x, the canonical pass alone 35 s). What zoocheck does beyond the floor, from its progress lines
+``--pairs 2`` on this 2-core machine, idle (2026-12-06): floor 12-15 s, zoocheck 31-32 s: 2.33x,
+the target not met (with other work on the machine, before shape inference ran on a weightless
+copy: 3.9x, the canonical pass alone 35 s; after: 2.25x). What zoocheck does beyond the floor, from its progress lines
 on one run: the torch fp32 forward (the reference, 1.8 s for the 7 inputs) and the fp64 forward
 (the yardstick of fp32's own error, 4.1 s; it runs before the export, not beside it as Paddle's
 does), the canonical rewrite (LayerNormalization, Gelu and the fused QKV projection in one form,
