@@ -69,7 +69,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from whole_process import pairs_arguments, timed
+from whole_process import pairs_arguments, parity_command, timed
 
 SOURCE, MODEL = "ppcls", "resnext101_vd_32x4d"
 
@@ -151,22 +151,7 @@ def main() -> None:
 
         def zoocheck(run: int, *graph: str) -> list[str]:
             results = folder / f"results-{run}-{'-'.join(graph) or 'canonical'}"  # fresh: nothing reused
-            return [
-                sys.executable,
-                "-m",
-                "zoocheck",
-                "parity",
-                "--src",
-                SOURCE,
-                "--model",
-                MODEL,
-                "--weights",
-                str(checkpoint),
-                "--results",
-                str(results),
-                *graph,
-                *args.extra,
-            ]
+            return parity_command(SOURCE, MODEL, checkpoint, results, *graph, *args.extra)
 
         def floor(run: int) -> list[str]:
             work = folder / f"floor-{run}"

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from whole_process import pairs_arguments, timed
+from whole_process import pairs_arguments, parity_command, timed
 
 SOURCE, MODEL = "timm", "vit_base_patch16_224.augreg2_in21k_ft_in1k"
 
@@ -84,21 +84,7 @@ def main() -> None:
         for run in range(args.pairs):
             commands = {
                 "floor": [sys.executable, "-c", FLOOR, builder, str(checkpoint), str(inputs), str(folder / f"floor-{run}.onnx")],
-                "zoocheck": [
-                    sys.executable,
-                    "-m",
-                    "zoocheck",
-                    "parity",
-                    "--src",
-                    SOURCE,
-                    "--model",
-                    MODEL,
-                    "--weights",
-                    str(checkpoint),
-                    "--results",
-                    str(folder / f"results-{run}"),  # fresh: nothing reused
-                    *args.extra,
-                ],
+                "zoocheck": parity_command(SOURCE, MODEL, checkpoint, folder / f"results-{run}", *args.extra),
             }
             order = list(commands) if run % 2 == 0 else list(reversed(commands))  # alternate who goes first
             seconds = {name: timed(commands[name]) for name in order}

@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def pairs_arguments(doc: str, default_pairs: int) -> argparse.Namespace:
@@ -16,6 +17,26 @@ def pairs_arguments(doc: str, default_pairs: int) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("extra", nargs="*", help="more zoocheck parity options")
     return parser.parse_args()
+
+
+def parity_command(source: str, model: str, weights: Path, results: Path, *options: str) -> list[str]:
+    """``zoocheck parity`` of ``weights`` as a fresh interpreter runs it, into a ``results`` folder
+    of its own (nothing reused between runs)."""
+    return [
+        sys.executable,
+        "-m",
+        "zoocheck",
+        "parity",
+        "--src",
+        source,
+        "--model",
+        model,
+        "--weights",
+        str(weights),
+        "--results",
+        str(results),
+        *options,
+    ]
 
 
 def timed(argv: list[str]) -> float:
