@@ -221,3 +221,23 @@ def test_an_interrupt_while_the_child_started_ahead_imports_leaves_nothing(tmp_p
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "interrupted" in lines[0], stderr
     assert "Traceback" not in stderr + stdout and _listing(tmp) == []
+
+
+@pytest.mark.parametrize("signum, exception", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, rundir.Terminated)])
+def test_a_signal_right_after_the_run_directory_appears_still_removes_it(tmp_path, monkeypatch, signum, exception):
+    """The moment a run's directory exists, before its owner lock is taken: the cleanup is armed."""
+    opened = []
+
+    def open_then_signal(path, *args, **kwargs):
+        if str(path).endswith("owner.lock") and not opened:
+            opened.append(Path(path).parent)
+            os.kill(os.getpid(), signum)
+        return os_open(path, *args, **kwargs)
+
+    os_open = os.open
+    monkeypatch.setattr(rundir.os, "open", open_then_signal)
+    monkeypatch.setattr(rundir.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(rundir.RUN_DIR_ENV, raising=False)
+    with pytest.raises(exception), rundir.signals_as_exceptions(), rundir.run_directory():
+        pass
+    assert opened and list(tmp_path.iterdir()) == []

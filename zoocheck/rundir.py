@@ -15,6 +15,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -149,14 +150,20 @@ def run_directory() -> Iterator[Path]:
         return
     base = Path(tempfile.gettempdir())
     sweep_stale(base)
-    run = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
-    owner = os.open(run / _OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(owner, fcntl.LOCK_EX)
+    # named before it is made, so that the cleanup is armed before the directory exists: a Ctrl-C
+    # between its creation and the ``try`` would leave it behind (the pid keeps the name ours)
+    run = base / f"{RUN_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    while run.exists():
+        run = base / f"{RUN_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     saved_env = {k: os.environ.get(k) for k in ("TMPDIR", RUN_DIR_ENV)}
     saved_tempdir = tempfile.tempdir
-    os.environ["TMPDIR"] = os.environ[RUN_DIR_ENV] = str(run)
-    tempfile.tempdir = str(run)
+    owner = None
     try:
+        run.mkdir(mode=0o700)
+        owner = os.open(run / _OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(owner, fcntl.LOCK_EX)
+        os.environ["TMPDIR"] = os.environ[RUN_DIR_ENV] = str(run)
+        tempfile.tempdir = str(run)
         yield run
     finally:
         with _signals_ignored():  # a second Ctrl-C must not interrupt the cleanup
@@ -167,7 +174,8 @@ def run_directory() -> Iterator[Path]:
                     os.environ[key] = value
             tempfile.tempdir = saved_tempdir
             _remove_run(run)
-            os.close(owner)
+            if owner is not None:
+                os.close(owner)
 
 
 def _raise_terminated(signum, frame):
