@@ -33,11 +33,13 @@ from zoocheck.zoo_registry.sources.ppcls import PPCLS
 from zoocheck.zoo_registry.sources.torchvision import TORCHVISION_V1
 from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess
 
-# Converter children of the torch and PaddleClas sources are forked from one process per group and
-# test worker that imported the group once (``converters/child.py``, warm children): 4-8 s saved
-# per torch child, 1-2 s per Paddle one. MXNet children start fresh, and test_warm_children runs
-# both kinds side by side.
-os.environ.setdefault("ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim;paddle,paddle2onnx,onnx,onnxslim")
+# Converter children of the torch, PaddleClas, MXNet and ONNX-zoo sources are forked from one
+# process per group and test worker that imported the group once (``converters/child.py``, warm
+# children): 4-8 s saved per torch child, 3-5 s per MXNet one, 1-2 s per Paddle one.
+# test_warm_children runs fresh and warm children side by side.
+os.environ.setdefault(
+    "ZOOCHECK_PRELOAD", "torch,torchvision,timm,onnx,onnxslim;paddle,paddle2onnx,onnx,onnxslim;mxnet,onnx,onnxruntime,onnxslim"
+)
 
 # ---------------------------------------------------------------------------------------------
 # entries

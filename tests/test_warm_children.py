@@ -137,3 +137,13 @@ def test_nothing_is_started_ahead_where_a_warm_child_serves_the_frameworks(monke
     monkeypatch.setenv(child.PRELOAD_ENV, GROUP)
     with child.started_ahead(("numpy",), ["numpy"]):
         assert child._ahead == []
+
+
+def test_a_framework_with_an_importer_is_imported_ahead_through_it(monkeypatch):
+    """A plain ``import mxnet`` fails on numpy >= 1.24 (``numpy.bool``): ahead of its job, and in a
+    zygote, MXNet is imported through the shim its source declares."""
+    pytest.importorskip("zoocheck.converters.mxnet_compat").import_mxnet()
+    monkeypatch.setenv(child.PRELOAD_ENV, "")
+    with child.started_ahead(("mxnet",), ["mxnet"]):
+        [(parent, imported)], status = _run(Imported("mxnet"), frameworks=("mxnet",))
+    assert status == 0 and parent == os.getpid() and imported

@@ -216,13 +216,21 @@ def _take_started_ahead(frameworks: Sequence[str] | None) -> tuple[_Fresh, socke
 
 
 def import_modules(modules: Sequence[str]) -> None:
-    """Import ``modules`` ahead of the work that needs them; one that fails is imported again by
-    that work, which reports the error where it belongs."""
+    """Import ``modules`` ahead of the work that needs them, a framework through the importer its
+    source declares (MXNet's numpy shim: a plain ``import mxnet`` fails); one that fails is imported
+    again by that work, which reports the error where it belongs."""
     import importlib
 
+    from zoocheck.sources import all_sources
+
+    importers = {f.module: f.importer for source in all_sources() for f in source.frameworks if f.importer}
     for module in modules:
         with contextlib.suppress(Exception):
-            importlib.import_module(module)
+            if module in importers:
+                module_name, _, function = importers[module].partition(":")
+                getattr(importlib.import_module(module_name), function)()
+            else:
+                importlib.import_module(module)
 
 
 def _import_quietly(modules: Sequence[str]) -> None:
