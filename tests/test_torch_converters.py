@@ -16,7 +16,7 @@ torchvision = pytest.importorskip("torchvision")
 timm = pytest.importorskip("timm")
 
 import onnx  # noqa: E402
-from conftest import assert_not_degenerate, assert_same, inputs_for, random_checkpoint, run_onnx  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, at_size, inputs_for, random_checkpoint, run_onnx  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.checks.library_preprocess import timm_transform, torchvision_transform  # noqa: E402
@@ -184,6 +184,20 @@ def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
     bn = dict(conv.load(entry, path).module.named_modules())["layer1.0.bn1"]
     assert bn.running_var.min() > 0 and not torch.allclose(bn.running_var, torch.ones_like(bn.running_var))
     assert bn.running_mean.abs().max() > 0
+
+
+def test_fp64_forward_in_its_thread_equals_the_in_place_one():
+    """The float64 forward on the module's float64 twin, run beside the float32 forward, gives the
+    same bits as the module cast in place, and leaves the module in float32."""
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), 64)
+    native = converter_for("torchvision").load(entry, None, random_seed=5)
+    x = inputs_for(entry, n_random=1)[-3:]
+    waiting = native.start_forward_fp64(x)
+    fp32 = native.forward(x)
+    beside = waiting()
+    assert beside.dtype == np.float64 and np.array_equal(beside, native.forward_fp64(x))
+    assert all(p.dtype == torch.float32 for p in native.module.parameters())
+    assert np.array_equal(native.forward(x), fp32) and 0 < np.abs(beside - fp32).max() < 1e-3 * np.ptp(beside)
 
 
 # ---- errors --------------------------------------------------------------------------------

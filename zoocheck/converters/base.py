@@ -169,6 +169,12 @@ class NativeModel(abc.ABC):
         return lambda: result
 
 
+#: Weights (float32 bytes) up to which ``start_forward_fp64`` runs on a float64 twin of the model
+#: beside its other work; above, the twin's extra twice the weights is more than a machine may have
+#: spare, and the model is cast in place for the forward instead.
+FP64_TWIN_UP_TO = 512 * 2**20
+
+
 def started(work: Callable[[], T], name: str) -> Callable[[], T]:
     """``work()`` begun in a thread of its own (named ``name``) beside whatever the caller does next;
     returns the function that waits for its result, raising what it raised."""

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from zoocheck.converters.base import (
+    FP64_TWIN_UP_TO,
     Converter,
     NativeModel,
     WeightsError,
@@ -263,10 +264,10 @@ class PaddleDygraphModel(NativeModel):
         second core it costs no wall time (1.3-1.9 s of a ResNeXt-101's job done one after the
         other). The twin's parameters stop gradients: the thread never reads Paddle's global
         no-grad switch, which the other thread's ``no_grad`` blocks flip. Weights over
-        ``PROGRAM_ALONE_ABOVE`` (a twin would add twice their size): cast in place, now."""
+        ``FP64_TWIN_UP_TO``: cast in place, now."""
         import copy
 
-        if sum(int(np.prod(t.shape)) for t in self.network.state_dict().values()) * 4 > PROGRAM_ALONE_ABOVE:
+        if sum(int(np.prod(t.shape)) for t in self.network.state_dict().values()) * 4 > FP64_TWIN_UP_TO:
             return super().start_forward_fp64(batch)
 
         def forward() -> np.ndarray:

@@ -7,7 +7,7 @@ Imported only by the torch converters, so importing it may import torch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from zoocheck.converters.base import (
+    FP64_TWIN_UP_TO,
     CorruptWeightsError,
     NativeModel,
     PickledObjectError,
@@ -22,6 +23,7 @@ from zoocheck.converters.base import (
     check_weights_fit,
     hooked_layer_outputs,
     quote_names,
+    started,
 )
 from zoocheck.families.resnet.spec import STEM_CHANNELS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
@@ -251,10 +253,26 @@ class TorchModel(NativeModel):
         finally:
             self.module.float()
 
-    def _run(self, batch: np.ndarray, dtype) -> torch.Tensor:
+    def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
+        """The float64 forward on a float64 twin of the module, in a thread, beside the float32
+        forward and the export: torch's kernels release the GIL and the TorchScript export is
+        mostly one core's Python, so the second core computes it (a ViT-B/16's 4 s on 7 photos).
+        The twin is copied now, before ``export_onnx`` changes the module in place; torch's
+        no-grad switch is per thread. Weights over ``FP64_TWIN_UP_TO``: cast in place, now."""
+        import copy
+
+        if sum(t.numel() * 4 for t in self.module.state_dict().values()) > FP64_TWIN_UP_TO:
+            return super().start_forward_fp64(batch)
+        try:
+            twin = copy.deepcopy(self.module)
+        except Exception:  # a module holding something deepcopy cannot copy: the same forward, in place
+            return super().start_forward_fp64(batch)
+        return started(lambda: self._run(batch, torch.float64, twin.double()).numpy(), "torch-fp64")
+
+    def _run(self, batch: np.ndarray, dtype, module: nn.Module | None = None) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(dtype)
         with torch.no_grad():
-            out = self.module(x)
+            out = (self.module if module is None else module)(x)
         if isinstance(out, (tuple, list)):
             out = out[0]
         return out.to(dtype)
