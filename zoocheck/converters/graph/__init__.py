@@ -29,18 +29,25 @@ _ANY_OPSET, _ANY_INPUT_SIZE = 17, 224
 
 
 @cache
-def _refusal(arch: Architecture) -> str | None:
-    """Why ``arch`` has no canonical graph: its family has none, or the family's template refuses
-    this spec (a variant it does not draw yet); None where it has one."""
+def _probe(arch: Architecture) -> tuple[str | None, str | None]:
+    """(why ``arch`` has no canonical graph: its family has none, or the family's template refuses
+    this spec (a variant it does not draw yet), None where it has one; the structure fingerprint
+    of the template built to learn it). One build answers both: ``list --json`` asks both of
+    every architecture in the registry."""
+    from zoocheck.converters.graph.fingerprint import fingerprint
+
     family = family_of(arch)
     if family is None or not family.has_canonical_form:
         with_form = ", ".join(f.name for f in all_families() if f.has_canonical_form)
-        return f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only"
+        return f"{arch.id}: zoocheck has a canonical graph for the families {with_form} only", None
     try:
-        _build(family, arch, _ANY_OPSET, _ANY_INPUT_SIZE)
+        return None, fingerprint(_build(family, arch, _ANY_OPSET, _ANY_INPUT_SIZE))
     except NoCanonicalForm as exc:
-        return str(exc)
-    return None
+        return str(exc), None
+
+
+def _refusal(arch: Architecture) -> str | None:
+    return _probe(arch)[0]
 
 
 def _build(family: Family, arch: Architecture, opset: int, input_size: int | None):
@@ -99,8 +106,11 @@ def canonical_fingerprint(arch: Architecture, opset: int, input_size: int | None
     depends on the input size and none is given."""
     from zoocheck.converters.graph.fingerprint import fingerprint
 
-    if not has_canonical_form(arch):
+    refusal, probed = _probe(arch)
+    if refusal is not None:
         return None
+    if opset == _ANY_OPSET and (input_size == _ANY_INPUT_SIZE or not family_of(arch).sized_template):
+        return probed
     try:
         return fingerprint(template_for(arch, opset, input_size))
     except NoCanonicalForm:
