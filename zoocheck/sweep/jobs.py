@@ -3,7 +3,7 @@
 A job's key hashes everything its result depends on: the registry entry as data, the weights'
 identity (random seed, or the weights file's size, mtime and the entry's published checksum), the
 step's options, zoocheck's version, a digest of its code (``digests.code_digest``: an edit
-re-runs what it could change) and the versions of the source's framework packages. A re-run
+re-runs what it could change) and the versions of every framework package the source may use. A re-run
 skips a job whose key has a finished record; anything that changed gets a new key and runs again.
 The conversion's key also names its cached ONNX file, which parity and eval reuse.
 """
@@ -37,9 +37,9 @@ _COMMON_PACKAGES = ("numpy", "onnx", "onnxruntime")
 
 
 @cache
-def framework_versions(extra: str) -> dict[str, str]:
-    """Installed versions of the packages zoocheck's pip extra ``extra`` declares, read from
-    zoocheck's own package metadata (pyproject.toml is the one list), plus numpy/onnx/onnxruntime."""
+def framework_versions(extra: str | None) -> dict[str, str]:
+    """Installed versions of the packages zoocheck's pip extra ``extra`` declares (None: none), read
+    from zoocheck's own package metadata (pyproject.toml is the one list), plus numpy/onnx/onnxruntime."""
     wanted = list(_COMMON_PACKAGES)
     try:
         requirements = metadata.requires("zoocheck") or []
@@ -47,7 +47,7 @@ def framework_versions(extra: str) -> dict[str, str]:
         requirements = []
     for requirement in requirements:
         name, _, marker = requirement.partition(";")
-        if re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", marker):
+        if extra is not None and re.search(rf"extra\s*==\s*['\"]{re.escape(extra)}['\"]", marker):
             wanted.append(re.split(r"[<>=!~\[ ]", name.strip(), maxsplit=1)[0])
     versions = {}
     for name in dict.fromkeys(wanted):
@@ -55,6 +55,18 @@ def framework_versions(extra: str) -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+    return versions
+
+
+def source_versions(source: str) -> dict[str, str]:
+    """The installed versions of every package a job of ``source`` may run: each of its frameworks'
+    extras (the ONNX zoo's random-weights files are written by MXNet or torch, though its jobs run
+    in onnxruntime's pool), plus numpy/onnx/onnxruntime."""
+    from zoocheck.sources import get_source
+
+    versions = framework_versions(None)
+    for extra in get_source(source).extras:
+        versions = {**versions, **framework_versions(extra)}
     return versions
 
 
@@ -90,7 +102,7 @@ class Job:
         return f"{self.entry.key} {self.step}"
 
 
-def job_key(entry: Entry, step: str, framework: str, weights_id: dict, options: dict, conversion_key: str | None) -> str:
+def job_key(entry: Entry, step: str, weights_id: dict, options: dict, conversion_key: str | None) -> str:
     return json_digest(
         {
             "entry": dataclasses.asdict(entry),
@@ -100,7 +112,7 @@ def job_key(entry: Entry, step: str, framework: str, weights_id: dict, options: 
             "conversion": conversion_key,
             "zoocheck": __version__,
             "code": code_digest(),
-            "versions": framework_versions(framework),
+            "versions": source_versions(entry.source),
         }
     )
 
@@ -116,20 +128,20 @@ def plan(entries, steps, *, framework_of, weights_of, options: dict) -> list[Job
     for entry in entries:
         framework = framework_of(entry)
         weights, seed, weights_id, missing = _weights_of(entry, weights_of)
-        conversion_key = job_key(entry, "convert", framework, weights_id, options.get("convert", {}), None)
+        conversion_key = job_key(entry, "convert", weights_id, options.get("convert", {}), None)
         for step in (s for s in STEPS if s in steps):
             step_options = {**options.get(step, {}), "conversion_key": conversion_key, **({"missing_weights": missing} if missing else {})}
             key_options = options.get(step, {})
             if step == "compare":
                 compared_here = compare_partners(entry, selected)
-                partners = [_partner(key, framework_of, weights_of) for key in compared_here]
+                partners = [_partner(key, weights_of) for key in compared_here]
                 step_options["partners"] = [{k: p[k] for k in ("key", "weights", "missing_weights")} for p in partners]
                 step_options["compared_by_partner"] = [k for k in entry.same_weights_as if k not in compared_here]
                 key_options = {**key_options, "partners": partners}
             key = (
                 conversion_key
                 if step == "convert"
-                else job_key(entry, step, framework, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
+                else job_key(entry, step, weights_id, key_options, conversion_key if step in NEEDS_CONVERSION else None)
             )
             jobs.append(Job(entry, step, framework, weights, seed, step_options, key))
     return jobs
@@ -154,9 +166,9 @@ def compare_partners(entry: Entry, selected: set[str]) -> tuple[str, ...]:
     return tuple(k for k in entry.same_weights_as if k not in selected or entry.key < k)
 
 
-def _partner(key: str, framework_of, weights_of) -> dict:
+def _partner(key: str, weights_of) -> dict:
     """What a compare job needs of its partner entry, and what its result depends on: the
-    partner as data, its weights and their identity, its framework's versions."""
+    partner as data, its weights and their identity, its frameworks' versions."""
     from zoocheck.zoo_registry import get_entry
 
     try:
@@ -164,14 +176,13 @@ def _partner(key: str, framework_of, weights_of) -> dict:
     except LookupError as exc:  # its source's registry table is disabled
         return {"key": key, "weights": None, "missing_weights": f"{key}: {exc}", "entry": None, "weights_id": None, "versions": None}
     weights, _, weights_id, missing = _weights_of(other, weights_of)
-    framework = framework_of(other)
     return {
         "key": key,
         "weights": str(weights) if weights else None,
         "missing_weights": missing,
         "entry": dataclasses.asdict(other),
         "weights_id": weights_id,
-        "versions": framework_versions(framework),
+        "versions": source_versions(other.source),
     }
 
 
@@ -264,5 +275,6 @@ __all__ = [
     "job_key",
     "plan",
     "reproduce_command",
+    "source_versions",
     "weights_identity",
 ]
