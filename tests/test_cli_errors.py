@@ -65,6 +65,25 @@ def test_options_that_contradict_each_other_are_refused(argv, named, tmp_path, c
     assert not (tmp_path / "out").exists() and not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("command", ["convert", "parity"])
+def test_a_canonical_graph_the_opset_cannot_hold_is_refused_before_converting(command, tmp_path, capsys):
+    """ConvNeXt's canonical graph holds LayerNormalization, an opset-17 operator."""
+    argv = [command, "--src", "torchvision", "--model", "convnext_tiny", "--random-weights", "--results", str(tmp_path / "r")]
+    assert main([*argv, "--graph", "canonical", "--opset", "16"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "LayerNormalization" in err and "opset 16" in err and "--graph native" in err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.onnx"))
+
+
+def test_without_graph_the_form_is_the_one_the_opset_holds():
+    from zoocheck.converters.graph import resolve_form
+    from zoocheck.zoo_registry import get_entry
+
+    convnext, vit = get_entry("torchvision", "convnext_tiny").arch, get_entry("timm", "deit_tiny_patch16_224.fb_in1k").arch
+    assert resolve_form(convnext, None, opset=16) == "native" and resolve_form(convnext, None, opset=17) == "canonical"
+    assert resolve_form(vit, None, opset=16) == "canonical"  # LayerNorm in its one decomposition below 17
+
+
 def test_the_table_format_follows_the_output_suffix(tmp_path):
     html = tmp_path / "t.html"
     assert main(["table", "--src", "torchvision", "--arch", "resnet18", "--output", str(html), "--results", str(tmp_path / "r")]) == 0

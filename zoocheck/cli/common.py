@@ -280,12 +280,13 @@ def add_graph_arg(parser) -> None:
     )
 
 
-def check_graph_form(entry, requested: str | None) -> None:
-    """Refuse ``--graph canonical`` for an architecture without a canonical graph (UsageError),
-    before anything is converted."""
+def check_graph_form(entry, requested: str | None, opset: int | None) -> None:
+    """Refuse ``--graph canonical`` for an architecture without a canonical graph at ``opset`` (None:
+    the default one) (UsageError), before anything is converted."""
     from zoocheck.converters.graph import NoCanonicalForm, resolve_form
+    from zoocheck.converters.pipeline import DEFAULT_OPSET
 
     try:
-        resolve_form(entry.arch, requested)
+        resolve_form(entry.arch, requested, opset=DEFAULT_OPSET if opset is None else opset)
     except NoCanonicalForm as exc:
         raise UsageError(f"{entry.key}: no canonical graph ({exc}); use --graph native") from None

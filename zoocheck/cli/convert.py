@@ -44,7 +44,7 @@ def run(args) -> int:
     store = ResultsStore(args.results)
     entry, weights, seed = model_and_weights(args)
     output = prepare_output(args, store, entry, weights, seed)
-    check_graph_form(entry, args.graph)
+    check_graph_form(entry, args.graph, args.opset)
     with stage_status(f"converting {entry.key}", enabled=not args.json) as on_stage:
         conversion = convert_entry(
             entry, store, weights=weights, random_seed=seed, output=output, opset=args.opset, on_stage=on_stage, graph=args.graph

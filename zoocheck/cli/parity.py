@@ -105,7 +105,7 @@ def _check(args, store, entries) -> int:
     check_writable_dir(store.directory, "the results folder")
     runs = []
     for entry in entries:
-        check_graph_form(entry, args.graph)
+        check_graph_form(entry, args.graph, args.opset)
         recorded = None
         if args.onnx and not (args.weights or args.random_weights):
             recorded = weights_recorded_in(Path(args.onnx), entry)  # the weights the file says it holds

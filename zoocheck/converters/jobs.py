@@ -210,7 +210,7 @@ class ConvertJob(ModelJob):
             return lambda: None
         modules = ["onnx", "zoocheck.converters.graph.canonical", "zoocheck.converters.graph.fingerprint", "zoocheck.converters.normalize"]
         with contextlib.suppress(Exception):  # a form refused here is refused again, and said, at the check stage
-            if resolve_form(self.entry.arch, self.graph, outputs_probabilities=outputs_probabilities) == "canonical":
+            if resolve_form(self.entry.arch, self.graph, opset=self.opset, outputs_probabilities=outputs_probabilities) == "canonical":
                 modules.append("onnxslim")
         return started(lambda: import_modules(modules), "graph-imports")
 
@@ -252,7 +252,7 @@ class ConvertJob(ModelJob):
                     gc.collect()
                 progress.enter("check")
                 versions["onnx"] = onnx.__version__
-                form = resolve_form(entry.arch, self.graph, outputs_probabilities=outputs_probabilities)
+                form = resolve_form(entry.arch, self.graph, opset=self.opset, outputs_probabilities=outputs_probabilities)
                 model, graph_facts = finish_graph(raw, entry.arch, form)
                 metadata = describe(
                     entry, self.weights, self.random_seed, versions, outputs_probabilities, model, self.opset, graph_facts, weights_sha256()

@@ -46,8 +46,18 @@ def _probe(arch: Architecture) -> tuple[str | None, str | None]:
         return str(exc), None
 
 
-def _refusal(arch: Architecture) -> str | None:
-    return _probe(arch)[0]
+@cache
+def _refusal(arch: Architecture, opset: int = _ANY_OPSET) -> str | None:
+    """Why ``arch`` has no canonical graph at ``opset`` (a form may need an operator a lower opset
+    lacks: ConvNeXt's LayerNormalization); None where it has one."""
+    reason = _probe(arch)[0]
+    if reason is not None or opset == _ANY_OPSET:
+        return reason
+    try:
+        _build(family_of(arch), arch, opset, _ANY_INPUT_SIZE)
+    except NoCanonicalForm as exc:
+        return str(exc)
+    return None
 
 
 def _build(family: Family, arch: Architecture, opset: int, input_size: int | None):
@@ -55,25 +65,26 @@ def _build(family: Family, arch: Architecture, opset: int, input_size: int | Non
     return family.part("template")(arch.structure, arch.num_classes, opset=opset, graph_name=arch.id, **sized)
 
 
-def has_canonical_form(arch: Architecture) -> bool:
-    return _refusal(arch) is None
+def has_canonical_form(arch: Architecture, opset: int = _ANY_OPSET) -> bool:
+    return _refusal(arch, opset) is None
 
 
-def canonical_refusal(arch: Architecture) -> str | None:
-    """Why ``arch`` has no canonical graph, in one line; None where it has one."""
-    return _refusal(arch)
+def canonical_refusal(arch: Architecture, opset: int = _ANY_OPSET) -> str | None:
+    """Why ``arch`` has no canonical graph (at ``opset``), in one line; None where it has one."""
+    return _refusal(arch, opset)
 
 
-def _family_with_template(arch: Architecture) -> Family:
+def _family_with_template(arch: Architecture, opset: int = _ANY_OPSET) -> Family:
     """The family whose template is ``arch``'s canonical graph; NoCanonicalForm where none is."""
-    reason = _refusal(arch)
+    reason = _refusal(arch, opset)
     if reason is not None:
         raise NoCanonicalForm(reason)
     return family_of(arch)
 
 
-def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabilities: bool = False) -> GraphForm:
-    """``requested``, or canonical where the architecture has a canonical form and native elsewhere.
+def resolve_form(arch: Architecture, requested: str | None, *, opset: int = _ANY_OPSET, outputs_probabilities: bool = False) -> GraphForm:
+    """``requested``, or canonical where the architecture has a canonical form at ``opset`` and
+    native elsewhere.
 
     A graph that ends in softmax (some PaddleClas inference models) stays native: the canonical
     graph outputs logits, which such a file cannot give back. Raises NoCanonicalForm when
@@ -87,16 +98,16 @@ def resolve_form(arch: Architecture, requested: str | None, *, outputs_probabili
             raise NoCanonicalForm(f"{arch.id}: this model ends in softmax, the canonical graph outputs logits; use --graph native")
         return "native"
     if requested == "canonical":
-        _family_with_template(arch)
+        _family_with_template(arch, opset)
         return "canonical"
-    return "canonical" if has_canonical_form(arch) else "native"
+    return "canonical" if has_canonical_form(arch, opset) else "native"
 
 
 def template_for(arch: Architecture, opset: int, input_size: int | None = None):
     """The canonical template (initializers without data) of ``arch``, built by its family, for
     inputs of ``input_size`` pixels where its structure depends on the size (TF "same" padding:
     NoCanonicalForm where it is None)."""
-    return _build(_family_with_template(arch), arch, opset, input_size)
+    return _build(_family_with_template(arch, opset), arch, opset, input_size)
 
 
 @cache
