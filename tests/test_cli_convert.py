@@ -80,9 +80,9 @@ def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_
 
 
 def test_weights_of_another_architecture_lead_with_the_model_they_fit_and_keep_the_tensors_for_verbose(tmp_path, capsys):
-    from conftest import random_checkpoint
+    from conftest import at_size, random_checkpoint
 
-    resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
+    resnet34 = random_checkpoint(at_size(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), 64), tmp_path / "r34.pth", seed=0)
     argv = ["convert", *MODEL, "--weights", str(resnet34), "--output", str(tmp_path / "r18.onnx"), "--results", str(tmp_path / "results")]
     assert main(argv) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
@@ -110,15 +110,15 @@ def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint
     assert kinds == ["conversion", "parity"]
 
 
-def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverified(tmp_path, resnet18_checkpoint, capsys):
-    other = tmp_path / "other.onnx"
+def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverified(
+    tmp_path, resnet18_checkpoint, torchvision_resnet18_onnx, capsys
+):
+    other = torchvision_resnet18_onnx  # conftest's, shared: read only
     results = ["--results", str(tmp_path / "r")]
-    assert main(["convert", *MODEL, "--random-weights", "--seed", "1", "--output", str(other), *results]) == 0
-    capsys.readouterr()
     argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(other), *results, "--json"]
-    assert main(argv) == 2  # the file says it holds seed-1 random weights: refused before any work
+    assert main(argv) == 2  # the file says it holds seed-0 random weights: refused before any work
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "random weights (seed 1)" in err and resnet18_checkpoint.name in err
+    assert err.count("\n") == 0 and "random weights (seed 0)" in err and resnet18_checkpoint.name in err
     # The same file stripped of its metadata: only on request, and then the comparison fails
     model = onnx.load(str(other))
     del model.metadata_props[:]
