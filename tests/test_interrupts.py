@@ -155,6 +155,19 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
     assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == file_digest(out)
 
 
+def test_a_command_whose_output_another_run_holds_is_refused_in_one_line(tmp_path, capsys):
+    from zoocheck.cli import main
+
+    out = tmp_path / "out" / "ResNet18.onnx"
+    argv = ["convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out)]
+    with rundir.run_directory(), rundir.output_lock(out):
+        assert main([*argv, "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert "another zoocheck run is writing" in err and err.strip().count("\n") == 0
+    assert not out.exists()
+
+
+@pytest.mark.slow  # the same refusal: test_a_command_whose_output_another_run_holds_is_refused_in_one_line, and the lock's own test above
 def test_a_second_process_writing_the_same_output_is_refused_while_the_first_converts(tmp_path):
     proc, tmp, out, before = _start_conversion(tmp_path)
     _wait_for_export(tmp, proc)
