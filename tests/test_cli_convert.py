@@ -57,14 +57,6 @@ def test_convert_with_real_format_weights_writes_a_described_file(tmp_path, resn
     assert "RANDOM" not in capsys.readouterr().out
 
 
-def test_random_weights_say_so_everywhere(tmp_path, capsys):
-    out, results = tmp_path / "rand.onnx", tmp_path / "results"
-    assert main(["convert", *MODEL, "--random-weights", "--seed", "7", "--output", str(out), "--results", str(results)]) == 0
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
-    assert read_metadata(out)["random_weights"] is True and read_metadata(out)["random_seed"] == 7
-    assert store_records(results, "results.jsonl")[0]["random_weights"] is True
-
-
 def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_path, capsys):
     bad = tmp_path / "not_a_checkpoint.pth"
     bad.write_bytes(b"this is not a pickle")
@@ -138,9 +130,15 @@ def test_random_and_real_weights_default_paths_are_apart_and_nothing_is_overwrit
     assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results)]) == 0
     [real] = (results / "onnx" / "torchvision").glob("*.onnx")
     real_sha = file_digest(real)
+    capsys.readouterr()
     assert main(["convert", *MODEL, "--random-weights", "--seed", "2", "--results", str(results)]) == 0
     files = sorted(p.name for p in (results / "onnx" / "torchvision").glob("*.onnx"))
     assert files == sorted([real.name, real.name.replace(".onnx", ".random-seed2.onnx")])
+    # random weights say so everywhere: the terminal, the file's metadata, the stored record
+    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    random_file = real.with_name(real.name.replace(".onnx", ".random-seed2.onnx"))
+    assert read_metadata(random_file)["random_weights"] is True and read_metadata(random_file)["random_seed"] == 2
+    assert [r["random_weights"] for r in store_records(results, "results.jsonl")] == [False, True]
     assert file_digest(real) == real_sha and read_metadata(real)["random_weights"] is False
     capsys.readouterr()
     # the random conversion aimed at the real file is refused, naming what the file holds
