@@ -291,8 +291,8 @@ def test_published_discrepancies_are_findings():
 
 
 def test_known_disagreements_are_reported():
-    findings = {(f.quantity, f.reference.split(" ")[0]): f for f in audit_entry(get_entry("mmpretrain", "resnet34_8xb32_in1k"))}
-    resnet34 = findings[("params_m", "mmpretrain")]
+    findings = {(f.source, f.model, f.quantity, f.reference.split(" ")[0]): f for f in audit(list_entries())}
+    resnet34 = findings[("mmpretrain", "resnet34_8xb32_in1k", "params_m", "mmpretrain")]
     assert resnet34.status == "failed" and resnet34.published == 2.18 and resnet34.measured == pytest.approx(21.797672)
     # PaddleClas per-family pages: FLOPs are 2 x MACs; ResNet50 8.19 GFLOPs agrees after halving
     r50 = [f for f in audit_entry(get_entry("ppcls", "ResNet50")) if f.quantity == "macs_g"]
