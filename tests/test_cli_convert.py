@@ -57,14 +57,6 @@ def test_convert_with_real_format_weights_writes_a_described_file(tmp_path, resn
     assert "RANDOM" not in capsys.readouterr().out
 
 
-def test_random_weights_say_so_everywhere(tmp_path, capsys):
-    out, results = tmp_path / "rand.onnx", tmp_path / "results"
-    assert main(["convert", *MODEL, "--random-weights", "--seed", "7", "--output", str(out), "--results", str(results)]) == 0
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
-    assert read_metadata(out)["random_weights"] is True and read_metadata(out)["random_seed"] == 7
-    assert store_records(results, "results.jsonl")[0]["random_weights"] is True
-
-
 def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_path, capsys):
     bad = tmp_path / "not_a_checkpoint.pth"
     bad.write_bytes(b"this is not a pickle")
@@ -80,9 +72,9 @@ def test_unusable_weights_are_bad_input_with_a_failure_record_and_no_output(tmp_
 
 
 def test_weights_of_another_architecture_lead_with_the_model_they_fit_and_keep_the_tensors_for_verbose(tmp_path, capsys):
-    from conftest import random_checkpoint
+    from conftest import at_size, random_checkpoint
 
-    resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
+    resnet34 = random_checkpoint(at_size(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), 64), tmp_path / "r34.pth", seed=0)
     argv = ["convert", *MODEL, "--weights", str(resnet34), "--output", str(tmp_path / "r18.onnx"), "--results", str(tmp_path / "results")]
     assert main(argv) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
@@ -110,15 +102,15 @@ def test_parity_json_passes_on_real_format_weights(tmp_path, resnet18_checkpoint
     assert kinds == ["conversion", "parity"]
 
 
-def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverified(tmp_path, resnet18_checkpoint, capsys):
-    other = tmp_path / "other.onnx"
+def test_parity_refuses_an_onnx_file_of_other_weights_and_fails_it_when_unverified(
+    tmp_path, resnet18_checkpoint, torchvision_resnet18_onnx, capsys
+):
+    other = torchvision_resnet18_onnx  # conftest's, shared: read only
     results = ["--results", str(tmp_path / "r")]
-    assert main(["convert", *MODEL, "--random-weights", "--seed", "1", "--output", str(other), *results]) == 0
-    capsys.readouterr()
     argv = ["parity", *MODEL, "--weights", str(resnet18_checkpoint), "--onnx", str(other), *results, "--json"]
-    assert main(argv) == 2  # the file says it holds seed-1 random weights: refused before any work
+    assert main(argv) == 2  # the file says it holds seed-0 random weights: refused before any work
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "random weights (seed 1)" in err and resnet18_checkpoint.name in err
+    assert err.count("\n") == 0 and "random weights (seed 0)" in err and resnet18_checkpoint.name in err
     # The same file stripped of its metadata: only on request, and then the comparison fails
     model = onnx.load(str(other))
     del model.metadata_props[:]
@@ -138,9 +130,15 @@ def test_random_and_real_weights_default_paths_are_apart_and_nothing_is_overwrit
     assert main(["convert", *MODEL, "--weights", str(resnet18_checkpoint), "--results", str(results)]) == 0
     [real] = (results / "onnx" / "torchvision").glob("*.onnx")
     real_sha = file_digest(real)
+    capsys.readouterr()
     assert main(["convert", *MODEL, "--random-weights", "--seed", "2", "--results", str(results)]) == 0
     files = sorted(p.name for p in (results / "onnx" / "torchvision").glob("*.onnx"))
     assert files == sorted([real.name, real.name.replace(".onnx", ".random-seed2.onnx")])
+    # random weights say so everywhere: the terminal, the file's metadata, the stored record
+    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    random_file = real.with_name(real.name.replace(".onnx", ".random-seed2.onnx"))
+    assert read_metadata(random_file)["random_weights"] is True and read_metadata(random_file)["random_seed"] == 2
+    assert [r["random_weights"] for r in store_records(results, "results.jsonl")] == [False, True]
     assert file_digest(real) == real_sha and read_metadata(real)["random_weights"] is False
     capsys.readouterr()
     # the random conversion aimed at the real file is refused, naming what the file holds

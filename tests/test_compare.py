@@ -119,7 +119,7 @@ def test_cli_a_perturbed_tensor_in_one_checkpoint_is_different_and_named(tmp_pat
     from zoocheck.converters.weights import random_weights, write_weights
 
     a, b = get_entry("torchvision", TV18), get_entry("timm", "resnet18.tv_in1k")
-    common = random_weights(a.arch, seed=2)
+    common = random_weights(a.arch, seed=2, input_size=64)  # calibrated at 64 px: cheaper, as distinct
     path_a = write_weights(a, common, tmp_path / "a.pth")
     path_b = write_weights(b, common, tmp_path / "b.pth")
     state = torch.load(path_b, weights_only=True)
@@ -208,9 +208,9 @@ def _compare_error(capsys, *argv) -> tuple[int, str]:
 
 
 def test_cli_a_file_that_is_not_weights_as_side_b_is_bad_input(tmp_path, capsys):
-    from conftest import random_checkpoint
+    from conftest import at_size, random_checkpoint
 
-    weights_a = random_checkpoint(get_entry("torchvision", TV18), tmp_path / "r18.pth", seed=0)
+    weights_a = random_checkpoint(at_size(get_entry("torchvision", TV18), 64), tmp_path / "r18.pth", seed=0)
     not_weights = tmp_path / "notweights.txt"
     not_weights.write_text("not weights\n")
     code, err = _compare_error(
@@ -220,9 +220,9 @@ def test_cli_a_file_that_is_not_weights_as_side_b_is_bad_input(tmp_path, capsys)
 
 
 def test_cli_weights_of_another_architecture_are_bad_input_naming_the_model_they_fit(tmp_path, capsys):
-    from conftest import random_checkpoint
+    from conftest import at_size, random_checkpoint
 
-    resnet34 = random_checkpoint(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), tmp_path / "r34.pth", seed=0)
+    resnet34 = random_checkpoint(at_size(get_entry("torchvision", "resnet34.IMAGENET1K_V1"), 64), tmp_path / "r34.pth", seed=0)
     code, err = _compare_error(
         capsys, "torchvision:resnet18", "timm:resnet18.tv_in1k", "--weights", str(resnet34), str(resnet34), "--results", str(tmp_path)
     )

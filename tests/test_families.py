@@ -1,11 +1,12 @@
 """Architecture families: every registry entry keeps the architecture id and structure fingerprints
 recorded before the families became plug-ins (tests/data/resnet_fingerprints.json; regenerate
-with ZOOCHECK_REGENERATE_GOLDEN=1 only for a deliberate change of ids or canonical graphs)."""
+with ZOOCHECK_REGENERATE_GOLDEN=1 and -m slow only for a deliberate change of ids or canonical graphs)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -22,29 +23,51 @@ GOLDEN = Path(__file__).parent / "data" / "resnet_fingerprints.json"
 OPSETS = (7, 9, 11, 13, 17)
 
 
-def _recorded() -> dict:
+def _recorded(opsets_of=lambda arch_id: OPSETS) -> dict:
     entries = {e.key: e for e in list_entries()}
     fingerprints = {}
     for entry in entries.values():
         if entry.arch.id not in fingerprints:
-            fingerprints[entry.arch.id] = {str(opset): canonical_fingerprint(entry.arch, opset) for opset in OPSETS}
+            fingerprints[entry.arch.id] = {str(opset): canonical_fingerprint(entry.arch, opset) for opset in opsets_of(entry.arch.id)}
     return {"entries": {key: e.arch.id for key, e in sorted(entries.items())}, "fingerprints": dict(sorted(fingerprints.items()))}
 
 
-def test_every_recorded_entry_keeps_its_id_and_fingerprints():
-    now = _recorded()
-    if os.environ.get("ZOOCHECK_REGENERATE_GOLDEN"):
-        GOLDEN.write_text(json.dumps(now, indent=1) + "\n")
-    golden = json.loads(GOLDEN.read_text())
-    # entries added since (new families) are not compared; every recorded one must stay as it was
+def _assert_kept(now: dict, golden: dict) -> None:
+    """Every recorded entry's id and every fingerprint computed in ``now`` are the recorded ones
+    (entries added since, new families, are not compared)."""
     changed_ids = {key: (arch, now["entries"].get(key)) for key, arch in golden["entries"].items() if now["entries"].get(key) != arch}
     assert not changed_ids, f"entries whose architecture id changed (recorded, now): {changed_ids}"
     changed = {
         arch: (prints, now["fingerprints"].get(arch))
         for arch, prints in golden["fingerprints"].items()
-        if now["fingerprints"].get(arch) != prints
+        if now["fingerprints"].get(arch) != {opset: prints[opset] for opset in now["fingerprints"].get(arch, prints)}
     }
     assert not changed, f"architectures whose canonical structure fingerprints changed: {sorted(changed)}"
+
+
+def _form(arch_id: str) -> str:
+    """An architecture id without its depth and widths (runs of two or more digits): its form."""
+    return re.sub(r"\d\d+", "", arch_id)
+
+
+def test_every_recorded_entry_keeps_its_id_and_fingerprints():
+    """Every entry's id, every architecture's fingerprint at opset 17, and at every opset of
+    ``OPSETS`` for the shallowest architecture of each form (the opsets change the graph's form,
+    the same for every depth); every architecture at every opset: the slow test below."""
+    golden = json.loads(GOLDEN.read_text())
+    shallowest = {}
+    for arch_id in sorted(golden["fingerprints"], key=lambda a: (int(re.search(r"\d\d+", a).group()), a)):
+        shallowest.setdefault(_form(arch_id), arch_id)
+    every_opset = set(shallowest.values())
+    _assert_kept(_recorded(lambda arch_id: OPSETS if arch_id in every_opset else (17,)), golden)
+
+
+@pytest.mark.slow
+def test_every_recorded_architecture_keeps_its_fingerprints_at_every_opset():
+    now = _recorded()
+    if os.environ.get("ZOOCHECK_REGENERATE_GOLDEN"):
+        GOLDEN.write_text(json.dumps(now, indent=1) + "\n")
+    _assert_kept(now, json.loads(GOLDEN.read_text()))
 
 
 #: one architecture of each ResNet form the random-weights scheme treats differently

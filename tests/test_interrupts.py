@@ -60,7 +60,14 @@ def _wait_for_export(tmp: Path, proc, timeout: float = 120.0) -> None:
     pytest.fail("the conversion never reached its export step")
 
 
-@pytest.mark.parametrize(("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        # the same cleanup; SIGTERM's own exception and exit code: the in-process tests below
+        pytest.param(signal.SIGTERM, 143, "terminated", marks=pytest.mark.slow),
+    ],
+)
 def test_signal_mid_ppcls_conversion_leaves_nothing(tmp_path, signum, code, word):
     proc, tmp, out, before = _start_conversion(tmp_path)
     _wait_for_export(tmp, proc)
@@ -148,6 +155,19 @@ def test_a_ppcls_conversion_is_quiet_leaks_nothing_and_records_what_it_wrote(tmp
     assert record["onnx_sha256"] == described["onnx_file"]["sha256"] == file_digest(out)
 
 
+def test_a_command_whose_output_another_run_holds_is_refused_in_one_line(tmp_path, capsys):
+    from zoocheck.cli import main
+
+    out = tmp_path / "out" / "ResNet18.onnx"
+    argv = ["convert", "--src", "ppcls", "--model", "ResNet18", "--random-weights", "--output", str(out)]
+    with rundir.run_directory(), rundir.output_lock(out):
+        assert main([*argv, "--results", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert "another zoocheck run is writing" in err and err.strip().count("\n") == 0
+    assert not out.exists()
+
+
+@pytest.mark.slow  # the same refusal: test_a_command_whose_output_another_run_holds_is_refused_in_one_line, and the lock's own test above
 def test_a_second_process_writing_the_same_output_is_refused_while_the_first_converts(tmp_path):
     proc, tmp, out, before = _start_conversion(tmp_path)
     _wait_for_export(tmp, proc)
@@ -241,3 +261,21 @@ def test_a_signal_right_after_the_run_directory_appears_still_removes_it(tmp_pat
     with pytest.raises(exception), rundir.signals_as_exceptions(), rundir.run_directory():
         pass
     assert opened and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("signum", "code", "word"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_during_a_command_is_its_exit_code_and_one_line(tmp_path, monkeypatch, capsys, signum, code, word):
+    from zoocheck.cli import main
+
+    def signalled(_args):
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises here
+        return 0
+
+    monkeypatch.setattr("zoocheck.cli.table.run", signalled)
+    monkeypatch.setattr(rundir.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(rundir.RUN_DIR_ENV, raising=False)
+    assert main(["table", "--results", str(tmp_path / "results")]) == code
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"zoocheck: error: {word} ("), lines
+    assert [p for p in tmp_path.iterdir() if p.name != "results"] == []  # the run directory went with it

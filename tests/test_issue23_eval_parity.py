@@ -11,7 +11,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from conftest import random_checkpoint
+from conftest import at_size, random_checkpoint
 from imagenet_sets import build_layouts, synthetic_items
 
 from zoocheck.cli import main
@@ -88,7 +88,7 @@ def _input_size_file(path: Path, size: int) -> Path:
 
 
 def test_eval_refuses_weights_the_file_was_not_made_with(files, tmp_path, capfd):
-    other = random_checkpoint(get_entry("torchvision", "resnet18"), tmp_path / "other.pth", seed=1)
+    other = random_checkpoint(at_size(get_entry("torchvision", "resnet18"), 64), tmp_path / "other.pth", seed=1)
     common = [
         "eval",
         "--onnx",

