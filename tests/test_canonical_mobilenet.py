@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import assert_compare_identical, checked_layer_outputs, max_rel, run_model
+from conftest import assert_compare_identical, checked_layer_outputs, error_beyond_fp32_noise, max_rel, run_model
 from onnx import helper, numpy_helper
 
 from zoocheck.checks.images import random_inputs
@@ -81,11 +81,7 @@ def _canonical_file(tmp_path, source: str, name: str, batch: np.ndarray, opset: 
     outputs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": batch})[0]
     if conversion.native_outputs_fp64 is None:
         return entry, path, max_rel(conversion.native_outputs, outputs)
-    # onnxruntime's fp32 summation order is not the framework's: each is its own fp32 noise away
-    # from fp64, so the file's error counts beyond twice the framework's (a MobileNetV3-small at
-    # opset 18: torch 7.4e-6, onnxruntime 1.6e-5)
-    fp32_noise = max_rel(conversion.native_outputs_fp64, conversion.native_outputs)
-    return entry, path, max(0.0, max_rel(conversion.native_outputs_fp64, outputs) - 2 * fp32_noise)
+    return entry, path, error_beyond_fp32_noise(conversion, outputs)
 
 
 def _initializers(path) -> dict[str, np.ndarray]:
