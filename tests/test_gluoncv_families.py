@@ -109,29 +109,20 @@ def test_a_spec_field_gluoncv_does_not_build_is_refused(family, spec_module, fie
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow if n == "vgg11" else (), id=n) for n in SMALLEST])
-def test_parity_of_a_gluoncv_file(name, tmp_path, capsys):
-    """A file written by GluonCV's own code converts (mxnet.onnx) and onnxruntime matches MXNet."""
+def test_parity_of_a_gluoncv_file(name, tmp_path):
+    """A file written by GluonCV's own code converts (mxnet.onnx) and onnxruntime matches MXNet in
+    the parity check (``zoocheck parity``'s), on the photos at the model's test size."""
+    from conftest import at_size
+
+    from zoocheck.checks.parity import check_parity
+    from zoocheck.reports.lines import parity_line
+
     weights = tmp_path / f"{name}.params"
-    write_gluoncv_checkpoint(name, get_entry("gluoncv", name).input_size, weights)
-    rc = main(
-        [
-            "parity",
-            "--src",
-            "gluoncv",
-            "--model",
-            name,
-            "--weights",
-            str(weights),
-            "--results",
-            str(tmp_path / "results"),
-            "--output",
-            str(tmp_path / f"{name}.onnx"),
-            "--json",
-        ]
-    )
-    out = capsys.readouterr().out
-    assert rc == 0, out[-2000:]
-    assert '"status": "ok"' in out
+    write_gluoncv_checkpoint(name, SMALLEST[name], weights)
+    entry = at_size(get_entry("gluoncv", name), SMALLEST[name])
+    # in this process: the family's conversion, not the child process (test_gluon_converters isolates GluonCV's)
+    result, _ = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / f"{name}.onnx", isolate=False)
+    assert result.status == "ok" and not result.random_weights, parity_line(result)
 
 
 def test_parity_with_random_weights_in_mxnet(tmp_path, capsys):
