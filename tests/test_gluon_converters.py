@@ -130,7 +130,8 @@ def test_gluon_weights_that_do_not_fit_raise_weights_error(gluon_files, tmp_path
         converter.load(gluon_entry("resnet18_v1"), junk)
 
 
-@pytest.mark.parametrize("builder", ["resnet18_v1", "resnet18_v2"])
+# resnet18_v2 through mxnet.onnx in the default run: the zoo_file fixture, test_onnx_zoo_conversion_upgrades_and_normalises
+@pytest.mark.parametrize("builder", ["resnet18_v1", pytest.param("resnet18_v2", marks=pytest.mark.slow)])
 def test_gluon_conversion_parity_and_conventions(builder, tmp_path):
     """mxnet.onnx export at opset 17 with dynamic batch, through the isolated pipeline."""
     entry = gluon_entry(builder)
@@ -247,12 +248,14 @@ def test_gluoncv_v1_v2_files_load_through_the_gluon_converter(builder, tmp_path)
         gluoncv.GluonCVConverter().load(get_entry("gluoncv", "resnet34_v1" if builder.endswith("v1") else "resnet34_v2"), path)
 
 
+# the pipeline tests below run in this process: the isolated child is test_gluon_conversion_parity_and_conventions's,
+# the cross-source tests' and the crash tests'
 def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
     from zoocheck.zoo_registry import get_entry
 
     entry = at_size(get_entry("gluoncv", "resnet18_v1"), SMALL)
     weights = random_checkpoint(gluon_entry("resnet18_v1"), tmp_path / "resnet18_v1.params", SEED)
-    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
+    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[], isolate=False)
     assert result.status == "ok", parity_line(result)
     assert conversion.metadata.source == "gluoncv" and "mxnet" in conversion.metadata.versions
     assert_conventions(conversion.onnx_path)
@@ -262,7 +265,7 @@ def test_gluoncv_conversion_parity_and_conventions(tmp_path):
     entry = gluoncv_entry("resnet18_v1b")
     weights = tmp_path / "w.params"
     gluon_fixtures.write_gluoncv_checkpoint(entry, weights, SEED)
-    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[])
+    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[], isolate=False)
     assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
 
@@ -299,8 +302,12 @@ def test_onnx_zoo_native_forward_is_the_original_file_and_matches_gluon(zoo_file
 
 
 def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
+    """The pipeline (in this process: the cross-source tests run it isolated) upgrades the zoo's
+    file and writes zoocheck's conventions."""
     builder, path, _, _ = zoo_file
-    result, conversion = check_parity(zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[])
+    result, conversion = check_parity(
+        zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[], isolate=False
+    )
     assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
     assert onnx.load(str(conversion.onnx_path)).ir_version >= 8
@@ -308,7 +315,10 @@ def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
     assert sess.run(None, {"input": inputs(3)})[0].shape == (3, 1000)
 
 
+@pytest.mark.parametrize("zoo_file", ["resnet18_v1", pytest.param("resnet18_v2", marks=pytest.mark.slow)], indirect=True)
 def test_onnx_zoo_from_tar_and_directory(zoo_file, tmp_path):
+    """Finding the file in an archive or a folder does not depend on the network: resnet18_v1's
+    in the default run."""
     import tarfile
 
     builder, path, _, _ = zoo_file
