@@ -85,7 +85,8 @@ def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
 # -- training weights (.pdparams) through the whole pipeline ---------------------------------------
 
 PDPARAMS_CASES = [
-    pytest.param("ResNet18", id="ResNet18"),
+    # ResNet18's network through paddle2onnx: test_inference_model_convert; its .pdparams path is ResNet18_vd's
+    pytest.param("ResNet18", id="ResNet18", marks=pytest.mark.slow),
     pytest.param("ResNet18_vd", id="ResNet18_vd"),
     pytest.param(
         "ResNet18_vc", id="ResNet18_vc", marks=pytest.mark.slow
@@ -225,7 +226,8 @@ def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
         assert program_file.suffix == (".pdmodel" if legacy else ".json")
         assert ends_in_softmax(program_file) is softmax
 
-    conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos)
+    # in this process: test_pdparams_convert_matches_native_on_photos runs the pipeline's child
+    conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos, isolate=False)
     onnx_out = assert_onnx_matches(conversion, photos)
     assert conversion.outputs_probabilities is softmax
     assert conversion.metadata.output == ("probabilities" if softmax else "logits")
