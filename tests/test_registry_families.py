@@ -11,8 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import at_size
 
+from zoocheck.checks.parity import check_parity
 from zoocheck.cli import main
+from zoocheck.reports.lines import parity_line
 from zoocheck.zoo_registry import get_entry, list_entries, list_excluded
 from zoocheck.zoo_registry.sources._common import read_rows
 from zoocheck.zoo_registry.sources._families import FAMILIES, TABLE_FAMILIES
@@ -248,11 +251,6 @@ PARITY = [
 @pytest.mark.parametrize("source,model,size", PARITY)
 def test_parity_with_random_weights(tmp_path, source, model, size):
     """The entry converts and its ONNX file computes the library's forward on the photos."""
-    from conftest import at_size
-
-    from zoocheck.checks.parity import check_parity
-    from zoocheck.reports.lines import parity_line
-
     result, _ = check_parity(
         at_size(get_entry(source, model), size), weights=None, random_seed=0, output=tmp_path / "model.onnx", isolate=False
     )
