@@ -1,6 +1,7 @@
 """MXNet Gluon, GluonCV and ONNX-model-zoo sources: weights in their real on-disk formats go
 through the real loading path, the native forward is checked against an independent one, and the
-exported ONNX against the native forward. Random weights, resnet18-sized, few inputs."""
+exported ONNX against the native forward. Random weights, resnet18-sized, few inputs of 64
+pixels: these networks are fully convolutional, so no check here depends on the size."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import crash_converter  # noqa: E402
 import gluon_fixtures  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
-from conftest import assert_conventions, assert_not_degenerate, inputs_for, make_entry, random_checkpoint  # noqa: E402
+from conftest import assert_conventions, assert_not_degenerate, at_size, inputs_for, make_entry, random_checkpoint  # noqa: E402
 
 from zoocheck.checks.cross_source import cross_check_reference, cross_source_parity  # noqa: E402
 from zoocheck.checks.images import bundled_photos  # noqa: E402
@@ -36,6 +37,7 @@ from zoocheck.converters.torch_common import timm_network  # noqa: E402
 from zoocheck.reports.lines import parity_line  # noqa: E402
 
 SEED = 7
+SMALL = 64  # the input size of every entry here
 
 
 def rel_err(a, b) -> float:
@@ -43,25 +45,25 @@ def rel_err(a, b) -> float:
     return float(np.abs(a - b).max() / (a.max() - a.min()))
 
 
-def inputs(count=2, size=224, seed=3):
+def inputs(count=2, size=SMALL, seed=3):
     return np.random.default_rng(seed).standard_normal((count, 3, size, size), dtype=np.float32)
 
 
-def gluon_entry(builder: str, input_size: int = 224) -> Entry:
-    """An entry of MXNet Gluon / GluonCV name ``builder`` as the registry parses it."""
+def gluon_entry(builder: str) -> Entry:
+    """An entry of MXNet Gluon / GluonCV name ``builder`` as the registry parses it, at SMALL."""
     parsed = gluon_style(builder)
-    return make_entry("gluon", builder, parsed.arch, input_size=input_size, naming=parsed.naming)
+    return at_size(make_entry("gluon", builder, parsed.arch, naming=parsed.naming), SMALL)
 
 
-def gluoncv_entry(builder: str, input_size: int = 224) -> Entry:
-    return dataclasses.replace(gluon_entry(builder, input_size), source="gluoncv")
+def gluoncv_entry(builder: str) -> Entry:
+    return dataclasses.replace(gluon_entry(builder), source="gluoncv")
 
 
 def zoo_entry(builder: str) -> Entry:
     """The ONNX zoo's file of Gluon's ``builder``, exported from it (by MXNet) as the registry records."""
     depth, version = builder[len("resnet") : builder.index("_")], builder[-2:]
     registered = get_entry("onnx-zoo", f"resnet{depth}-{version}-7")
-    return make_entry(
+    entry = make_entry(
         "onnx-zoo",
         registered.name,
         gluon_style(builder).arch,
@@ -70,6 +72,7 @@ def zoo_entry(builder: str) -> Entry:
         exported_from=registered.exported_from,
         naming=registered.naming,
     )
+    return at_size(entry, SMALL)
 
 
 def onnx_io(path):
@@ -127,7 +130,8 @@ def test_gluon_weights_that_do_not_fit_raise_weights_error(gluon_files, tmp_path
         converter.load(gluon_entry("resnet18_v1"), junk)
 
 
-@pytest.mark.parametrize("builder", ["resnet18_v1", "resnet18_v2"])
+# resnet18_v2 through mxnet.onnx in the default run: the zoo_file fixture, test_onnx_zoo_conversion_upgrades_and_normalises
+@pytest.mark.parametrize("builder", ["resnet18_v1", pytest.param("resnet18_v2", marks=pytest.mark.slow)])
 def test_gluon_conversion_parity_and_conventions(builder, tmp_path):
     """mxnet.onnx export at opset 17 with dynamic batch, through the isolated pipeline."""
     entry = gluon_entry(builder)
@@ -163,7 +167,6 @@ def test_mxnet_onnx_opsets():
 # gluoncv
 
 GLUONCV_BUILDERS = ["resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "resnet50_v1s", "resnext50_32x4d"]
-SMALL = 64  # GluonCV/timm nets are fully convolutional: small inputs keep these tests fast
 
 
 @pytest.mark.parametrize("builder", GLUONCV_BUILDERS)
@@ -171,14 +174,14 @@ def test_gluoncv_checkpoint_from_gluoncv_code_matches_its_mxnet_forward(builder,
     """A checkpoint saved by GluonCV's own network code: every parameter is consumed, every timm
     parameter filled, and the timm forward equals GluonCV's MXNet forward."""
     path = tmp_path / f"{builder}.params"
-    e = gluoncv_entry(builder, SMALL)
+    e = gluoncv_entry(builder)
     net = gluon_fixtures.write_gluoncv_checkpoint(e, path, SEED)
     arrays = mxnet_params.read_mxnet_params(path)
     mapped = gluoncv.map_state(arrays, e.naming, path.name)
     expected = {k: tuple(v.shape) for k, v in timm_network(e.arch).state_dict().items() if not k.endswith("num_batches_tracked")}
     assert {k: tuple(v.shape) for k, v in mapped.items()} == expected
     native = gluoncv.GluonCVConverter().load(gluoncv_entry(builder), path)
-    x = inputs(2, SMALL)
+    x = inputs()
     assert rel_err(gluon_fixtures.mxnet_forward(net, x), native.forward(x)) < 1e-5
 
 
@@ -197,7 +200,7 @@ def test_mxnet_params_reader_and_writer_match_mxnet(tmp_path):
 
 
 def test_gluoncv_written_checkpoint_round_trips_and_mismatch_raises(tmp_path):
-    path = random_checkpoint(gluoncv_entry("resnet50_v1d", SMALL), tmp_path / "resnet50_v1d.params", SEED)
+    path = random_checkpoint(gluoncv_entry("resnet50_v1d"), tmp_path / "resnet50_v1d.params", SEED)
     names = set(mxnet_params.read_mxnet_params(path))
     assert {
         "conv1.0.weight",
@@ -221,7 +224,7 @@ def test_gluoncv_v1s_is_timm_network_s_with_gluoncv_stem_names(tmp_path):
     model = timm_network(gluoncv_entry("resnet50_v1s").arch)
     assert model.conv1[0].out_channels == 64 and model.conv1[6].out_channels == 128  # timm resnet50s
     path = tmp_path / "resnet50_v1s.params"
-    gluon_fixtures.write_gluoncv_checkpoint(gluoncv_entry("resnet50_v1s", SMALL), path, SEED)
+    gluon_fixtures.write_gluoncv_checkpoint(gluoncv_entry("resnet50_v1s"), path, SEED)
     with pytest.raises(WeightsError, match="do not fit"):  # v1c's 32-wide stem is not v1s's
         gluoncv.GluonCVConverter().load(gluoncv_entry("resnet50_v1c"), path)
 
@@ -234,23 +237,25 @@ def test_gluoncv_v1_v2_files_load_through_the_gluon_converter(builder, tmp_path)
     from zoocheck.zoo_registry import get_entry
 
     entry = get_entry("gluoncv", builder)
-    path = random_checkpoint(gluon_entry(builder, SMALL), tmp_path / f"{builder}.params", SEED)
+    path = random_checkpoint(gluon_entry(builder), tmp_path / f"{builder}.params", SEED)
     net = gluon.build(gluon_entry(builder).arch)
     net.load_parameters(str(path), ctx=mx.cpu())
     native = gluoncv.GluonCVConverter().load(entry, path)
     assert isinstance(native, gluon.GluonNative) and native.versions["mxnet"] == "1.9.1"
-    x = inputs(2, SMALL)
+    x = inputs()
     assert np.array_equal(native.forward(x), gluon_fixtures.mxnet_forward(net, x))
     with pytest.raises(WeightsError, match="do not fit"):
         gluoncv.GluonCVConverter().load(get_entry("gluoncv", "resnet34_v1" if builder.endswith("v1") else "resnet34_v2"), path)
 
 
+# the pipeline tests below run in this process: the isolated child is test_gluon_conversion_parity_and_conventions's,
+# the cross-source tests' and the crash tests'
 def test_gluoncv_v1_conversion_through_the_pipeline(tmp_path):
     from zoocheck.zoo_registry import get_entry
 
-    entry = get_entry("gluoncv", "resnet18_v1")
+    entry = at_size(get_entry("gluoncv", "resnet18_v1"), SMALL)
     weights = random_checkpoint(gluon_entry("resnet18_v1"), tmp_path / "resnet18_v1.params", SEED)
-    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[])
+    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18v1.onnx", images=[], isolate=False)
     assert result.status == "ok", parity_line(result)
     assert conversion.metadata.source == "gluoncv" and "mxnet" in conversion.metadata.versions
     assert_conventions(conversion.onnx_path)
@@ -260,7 +265,7 @@ def test_gluoncv_conversion_parity_and_conventions(tmp_path):
     entry = gluoncv_entry("resnet18_v1b")
     weights = tmp_path / "w.params"
     gluon_fixtures.write_gluoncv_checkpoint(entry, weights, SEED)
-    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[])
+    result, conversion = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / "r18b.onnx", images=[], isolate=False)
     assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
 
@@ -277,7 +282,7 @@ def zoo_file(request, tmp_path_factory):
     params = random_checkpoint(gluon_entry(builder), root / f"{builder}.params", SEED)
     net = gluon.build(gluon_entry(builder).arch)
     net.load_parameters(str(params))
-    path = onnx_zoo.write_zoo_like(net, root / f"{builder}.onnx")
+    path = onnx_zoo.write_zoo_like(net, root / f"{builder}.onnx", SMALL)
     return builder, path, params, net
 
 
@@ -297,8 +302,12 @@ def test_onnx_zoo_native_forward_is_the_original_file_and_matches_gluon(zoo_file
 
 
 def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
+    """The pipeline (in this process: the cross-source tests run it isolated) upgrades the zoo's
+    file and writes zoocheck's conventions."""
     builder, path, _, _ = zoo_file
-    result, conversion = check_parity(zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[])
+    result, conversion = check_parity(
+        zoo_entry(builder), weights=path, random_seed=None, output=tmp_path / "zoo.onnx", images=[], isolate=False
+    )
     assert result.status == "ok", parity_line(result)
     assert_conventions(conversion.onnx_path)
     assert onnx.load(str(conversion.onnx_path)).ir_version >= 8
@@ -306,7 +315,10 @@ def test_onnx_zoo_conversion_upgrades_and_normalises(zoo_file, tmp_path):
     assert sess.run(None, {"input": inputs(3)})[0].shape == (3, 1000)
 
 
+@pytest.mark.parametrize("zoo_file", ["resnet18_v1", pytest.param("resnet18_v2", marks=pytest.mark.slow)], indirect=True)
 def test_onnx_zoo_from_tar_and_directory(zoo_file, tmp_path):
+    """Finding the file in an archive or a folder does not depend on the network: resnet18_v1's
+    in the default run."""
     import tarfile
 
     builder, path, _, _ = zoo_file

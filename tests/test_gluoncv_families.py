@@ -16,10 +16,11 @@ import importlib
 import numpy as np
 import pytest
 
-from zoocheck.cli import main
+from zoocheck.checks.parity import check_parity
 from zoocheck.converters.base import FrameworkUnavailable, NoBuilder
 from zoocheck.converters.gluoncv import GluonCVConverter
 from zoocheck.converters.mxnet_compat import import_mxnet
+from zoocheck.reports.lines import parity_line
 from zoocheck.zoo_registry import get_entry, list_entries
 from zoocheck.zoo_registry.types import Architecture
 
@@ -29,6 +30,7 @@ except FrameworkUnavailable as exc:  # pragma: no cover - the project environmen
     pytest.skip(str(exc), allow_module_level=True)
 
 import gluoncv_family_fixtures as gcv  # noqa: E402
+from conftest import at_size  # noqa: E402
 
 FAMILIES = ("mobilenet_v2", "mobilenet_v3", "densenet", "vgg")
 #: the smallest model of each family, and the input size its test runs at (GluonCV's own DenseNet
@@ -109,38 +111,24 @@ def test_a_spec_field_gluoncv_does_not_build_is_refused(family, spec_module, fie
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow if n == "vgg11" else (), id=n) for n in SMALLEST])
-def test_parity_of_a_gluoncv_file(name, tmp_path, capsys):
-    """A file written by GluonCV's own code converts (mxnet.onnx) and onnxruntime matches MXNet."""
+def test_parity_of_a_gluoncv_file(name, tmp_path):
+    """A file written by GluonCV's own code converts (mxnet.onnx) and onnxruntime matches MXNet in
+    the parity check (``zoocheck parity``'s), on the photos at the model's test size."""
     weights = tmp_path / f"{name}.params"
-    write_gluoncv_checkpoint(name, get_entry("gluoncv", name).input_size, weights)
-    rc = main(
-        [
-            "parity",
-            "--src",
-            "gluoncv",
-            "--model",
-            name,
-            "--weights",
-            str(weights),
-            "--results",
-            str(tmp_path / "results"),
-            "--output",
-            str(tmp_path / f"{name}.onnx"),
-            "--json",
-        ]
-    )
-    out = capsys.readouterr().out
-    assert rc == 0, out[-2000:]
-    assert '"status": "ok"' in out
+    write_gluoncv_checkpoint(name, SMALLEST[name], weights)
+    entry = at_size(get_entry("gluoncv", name), SMALLEST[name])
+    # in this process: the family's conversion, not the child process (test_gluon_converters isolates GluonCV's)
+    result, _ = check_parity(entry, weights=weights, random_seed=None, output=tmp_path / f"{name}.onnx", isolate=False)
+    assert result.status == "ok" and not result.random_weights, parity_line(result)
 
 
-def test_parity_with_random_weights_in_mxnet(tmp_path, capsys):
-    """--random-weights draws the scheme in MXNet (batch norm measured then perturbed, classifier
-    spread): MobileNetV3's hardswish and SE gates through mxnet.onnx match onnxruntime."""
-    rc = main(["parity", "--src", "gluoncv", "--model", "mobilenetv3_small", "--random-weights", "--results", str(tmp_path), "--json"])
-    out = capsys.readouterr().out
-    assert rc == 0, out[-2000:]
-    assert '"status": "ok"' in out
+def test_parity_with_random_weights_in_mxnet(tmp_path):
+    """Random weights are the scheme drawn in MXNet (batch norm measured then perturbed, classifier
+    spread): MobileNetV3's hardswish and SE gates through mxnet.onnx match onnxruntime (at 64
+    pixels, in this process)."""
+    entry = at_size(get_entry("gluoncv", "mobilenetv3_small"), 64)
+    result, _ = check_parity(entry, weights=None, random_seed=0, output=tmp_path / "mobilenetv3_small.onnx", isolate=False)
+    assert result.status == "ok" and result.random_weights, parity_line(result)
 
 
 def test_random_weights_are_seeded_and_calibrated():

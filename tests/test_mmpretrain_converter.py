@@ -1,6 +1,7 @@
 """mmpretrain source: zoocheck's own torch implementation of mmpretrain's ResNet / ResNetV1c /
 ResNetV1d / ResNeXt ImageNet classifiers, proved against the real mmpretrain 1.2.0 (a test-only
-dependency) with the same checkpoint, and the written ONNX against zoocheck's forward."""
+dependency) with the same checkpoint, and the written ONNX against zoocheck's forward. The ResNets
+are fully convolutional: their entries take 64-pixel inputs, random weights calibrated at that size."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import assert_not_degenerate, assert_same, inputs_for, make_entry, random_checkpoint, run_onnx  # noqa: E402
+from conftest import assert_not_degenerate, assert_same, at_size, inputs_for, make_entry, random_checkpoint, run_onnx  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
 from zoocheck.converters import WeightsError, converter_for  # noqa: E402
@@ -23,7 +24,7 @@ from zoocheck.zoo_registry.types import Architecture, Entry  # noqa: E402
 
 
 def _entry(arch: Architecture) -> Entry:
-    return make_entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test")
+    return at_size(make_entry("mmpretrain", f"test_{arch.id}", arch, f"{arch.id}_test"), 64)
 
 
 R18 = Architecture(resnet(18))

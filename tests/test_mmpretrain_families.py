@@ -3,13 +3,12 @@
 dependency): the registry entry's own config built by ``mmpretrain.get_model``, its weights
 randomised (batch-norm statistics measured and perturbed, logits spread) and written by mmengine's
 ``save_checkpoint``; zoocheck's converter loads that file and computes what mmpretrain computes,
-and ``zoocheck parity`` passes on it end to end."""
+and zoocheck's parity check (``zoocheck parity``'s) passes on it end to end."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import json
 
 import pytest
 
@@ -18,7 +17,6 @@ torch = pytest.importorskip("torch")
 from conftest import assert_not_degenerate, assert_same, at_size, inputs_for, make_entry  # noqa: E402
 
 from zoocheck.checks.images import bundled_photos  # noqa: E402
-from zoocheck.cli import main  # noqa: E402
 from zoocheck.converters import converter_for  # noqa: E402
 from zoocheck.converters.base import NoBuilder  # noqa: E402
 from zoocheck.families.densenet.spec import DenseNetSpec  # noqa: E402
@@ -30,14 +28,15 @@ from zoocheck.zoo_registry import get_entry, list_entries  # noqa: E402
 from zoocheck.zoo_registry.types import Architecture, Entry  # noqa: E402
 
 FAMILIES = ("mobilenet_v2", "mobilenet_v3", "efficientnet", "efficientnet_v2", "densenet", "vgg")
-#: the smallest registry entry of each family (VGG's flattening classifier takes 224 pixels only)
+#: the smallest registry entry of each family and the input size its parity is checked at, as in
+#: CASES (VGG's flattening classifier takes 224 pixels only)
 SMALLEST = {
-    "mobilenet_v2": "mobilenet-v2_8xb32_in1k",
-    "mobilenet_v3": "mobilenet-v3-small-050_3rdparty_in1k",
-    "efficientnet": "efficientnet-b0_3rdparty_8xb32_in1k",
-    "efficientnet_v2": "efficientnetv2-b0_3rdparty_in1k",
-    "densenet": "densenet121_3rdparty_in1k",
-    "vgg": "vgg11_8xb32_in1k",
+    "mobilenet_v2": ("mobilenet-v2_8xb32_in1k", 96),
+    "mobilenet_v3": ("mobilenet-v3-small-050_3rdparty_in1k", 96),
+    "efficientnet": ("efficientnet-b0_3rdparty_8xb32_in1k", 97),
+    "efficientnet_v2": ("efficientnetv2-b0_3rdparty_in1k", 96),
+    "densenet": ("densenet121_3rdparty_in1k", 64),
+    "vgg": ("vgg11_8xb32_in1k", 224),
 }
 
 
@@ -182,17 +181,19 @@ def test_random_weights_are_seeded_and_tell_inputs_apart():
 
 
 @pytest.mark.parametrize("family", [f if f != "vgg" else pytest.param(f, marks=pytest.mark.slow) for f in FAMILIES])
-def test_parity_passes_on_a_checkpoint_mmpretrain_wrote(tmp_path, get_model, capsys, family):
-    """``zoocheck parity`` of the family's smallest entry on a checkpoint mmpretrain wrote: the ONNX
-    file computes what mmpretrain's own forward does (VGG-11's 133M parameters: slow)."""
-    entry = get_entry("mmpretrain", SMALLEST[family])
+def test_parity_passes_on_a_checkpoint_mmpretrain_wrote(tmp_path, get_model, family):
+    """The parity check (``zoocheck parity``'s) of the family's smallest entry, at its small size, on
+    a checkpoint mmpretrain wrote: the ONNX file computes what mmpretrain's own forward does
+    (VGG-11's 133M parameters: slow)."""
+    from zoocheck.checks.parity import check_parity
+    from zoocheck.reports.lines import parity_line
+
+    entry = at_size(get_entry("mmpretrain", SMALLEST[family][0]), SMALLEST[family][1])
     path = _their_checkpoint(get_model, entry, tmp_path / f"{entry.name}.pth", seed=5)
-    argv = ["parity", "--src", "mmpretrain", "--model", entry.name, "--weights", str(path), "--output", str(tmp_path / "out.onnx"),
-            "--results", str(tmp_path / "results"), "--json"]  # fmt: skip
-    assert main(argv) == 0, capsys.readouterr().err
-    report = json.loads(capsys.readouterr().out)
-    assert report["status"] == "ok" and report["random_weights"] is False
-    assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
+    # in this process: the family's conversion, not the child process (test_mmpretrain_converter isolates mmpretrain's)
+    result, _ = check_parity(entry, weights=path, random_seed=None, output=tmp_path / "out.onnx", isolate=False)
+    assert result.status == "ok" and not result.random_weights, parity_line(result)
+    assert all(c.max_rel_err < 1e-3 and c.top1_agree for c in result.comparisons)
 
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f != "efficientnet_v2"])
@@ -201,7 +202,7 @@ def test_canonical_weights_are_not_written_under_names_no_mmpretrain_network_loa
     # not mmpretrain's
     from zoocheck.converters.weights.formats import write_weights
 
-    entry = get_entry("mmpretrain", SMALLEST[family])
+    entry = get_entry("mmpretrain", SMALLEST[family][0])
     path = tmp_path / "random.pth"
     with pytest.raises(NoBuilder, match=f"no mmpretrain checkpoint writer .* for the {family} family"):
         write_weights(entry, {}, path)

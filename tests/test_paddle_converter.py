@@ -4,6 +4,7 @@ Weights are random (no network here) but always go through the real files: ``.pd
 ``paddle.save`` of a state dict, inference models written by ``paddle.jit.save`` (PIR ``.json`` and
 legacy ``.pdmodel``), folders and ``*_infer.tar``. PaddleClas's own architecture and preprocessing
 code comes from the paddleclas wheel setup.sh installs (``--no-deps``; see paddle_fixtures.py).
+The ResNets here are fully convolutional: they run on 64-pixel photos, calibrated at that size.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from zoocheck.zoo_registry.types import Architecture, Entry, Preprocess  # noqa:
 needs_paddleclas = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas not installed (./setup.sh installs it --no-deps)")
 
 
-def entry(builder: str, input_size: int = 224, num_classes: int = 1000) -> Entry:
+#: the input size of the tests' entries and photos (the 224- and 320-pixel crops: the preprocessing
+#: test and the slow Fix_ResNet50_vd_ssld test)
+SMALL = 64
+
+
+def entry(builder: str, input_size: int = SMALL, num_classes: int = 1000) -> Entry:
     """A ppcls entry for PaddleClas model ``builder``, its architecture and naming as the registry
     parses them; other input sizes resize straight to the size (PaddleClas's cv2 rounding)."""
     pre = None if input_size == 224 else dataclasses.replace(PPCLS, resize=input_size, crop=input_size)
@@ -53,7 +59,7 @@ def photos() -> np.ndarray:
     paths = bundled_photos()
     if len(paths) < 3:
         pytest.skip("scikit-image's bundled photographs are not installed")
-    return np.stack([preprocess_image(p, PPCLS) for p in paths[:3]])
+    return np.stack([preprocess_image(p, entry("ResNet18").preprocess) for p in paths[:3]])
 
 
 def relative_error(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -79,7 +85,8 @@ def assert_onnx_matches(conversion, inputs: np.ndarray) -> np.ndarray:
 # -- training weights (.pdparams) through the whole pipeline ---------------------------------------
 
 PDPARAMS_CASES = [
-    pytest.param("ResNet18", id="ResNet18"),
+    # ResNet18's network through paddle2onnx: test_inference_model_convert; its .pdparams path is ResNet18_vd's
+    pytest.param("ResNet18", id="ResNet18", marks=pytest.mark.slow),
     pytest.param("ResNet18_vd", id="ResNet18_vd"),
     pytest.param(
         "ResNet18_vc", id="ResNet18_vc", marks=pytest.mark.slow
@@ -219,7 +226,8 @@ def test_inference_model_convert(tmp_path, photos, layout, legacy, softmax):
         assert program_file.suffix == (".pdmodel" if legacy else ".json")
         assert ends_in_softmax(program_file) is softmax
 
-    conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos)
+    # in this process: test_pdparams_convert_matches_native_on_photos runs the pipeline's child
+    conversion = convert(e, output=tmp_path / "infer.onnx", weights=written, inputs=photos, isolate=False)
     onnx_out = assert_onnx_matches(conversion, photos)
     assert conversion.outputs_probabilities is softmax
     assert conversion.metadata.output == ("probabilities" if softmax else "logits")

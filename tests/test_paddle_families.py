@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("paddle")
 pytest.importorskip("paddle2onnx")
 
-from conftest import assert_not_degenerate, inputs_for, max_rel  # noqa: E402
+from conftest import assert_not_degenerate, at_size, inputs_for, max_rel  # noqa: E402
 from paddle_fixtures import import_paddleclas, paddleclas_root, perturbed_state  # noqa: E402
 
 from zoocheck.cli import main  # noqa: E402
@@ -91,31 +91,35 @@ def test_checkpoint_written_by_paddleclas_code_matches(tmp_path, name, size):
 
 
 # the smallest model of each family (EfficientNetB0: TF "same" padding, the conv's own asymmetric
-# pads in the export), and the ONNX ops its native graph must hold: paddle2onnx writes hardswish
-# and PaddleClas's 0.2-slope SE gate as ONNX's own HardSwish and HardSigmoid (opset 14 and up)
+# pads in the export), the input size it is checked at (as CASES: 64 pixels but VGG), and the ONNX
+# ops its native graph must hold: paddle2onnx writes hardswish and PaddleClas's 0.2-slope SE gate
+# as ONNX's own HardSwish and HardSigmoid (opset 14 and up)
 PARITY = [
-    pytest.param("MobileNetV3_small_x0_35", {"HardSwish", "HardSigmoid"}, id="MobileNetV3"),
-    pytest.param("MobileNetV2_x0_25", {"Clip"}, id="MobileNetV2"),
-    pytest.param("EfficientNetB0", {"Sigmoid"}, id="EfficientNet"),
-    pytest.param("EfficientNetB0_small", {"Sigmoid"}, id="EfficientNetB0_small", marks=pytest.mark.slow),
-    pytest.param("DenseNet121", {"Concat"}, id="DenseNet", marks=pytest.mark.slow),
-    pytest.param("VGG11", {"MaxPool"}, id="VGG", marks=pytest.mark.slow),
+    pytest.param("MobileNetV3_small_x0_35", 64, {"HardSwish", "HardSigmoid"}, id="MobileNetV3"),
+    pytest.param("MobileNetV2_x0_25", 64, {"Clip"}, id="MobileNetV2"),
+    pytest.param("EfficientNetB0", 64, {"Sigmoid"}, id="EfficientNet"),
+    pytest.param("EfficientNetB0_small", 64, {"Sigmoid"}, id="EfficientNetB0_small", marks=pytest.mark.slow),
+    pytest.param("DenseNet121", 64, {"Concat"}, id="DenseNet", marks=pytest.mark.slow),
+    pytest.param("VGG11", 224, {"MaxPool"}, id="VGG", marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize("name, ops", PARITY)
-def test_parity_passes_on_a_checkpoint_written_by_paddleclas(tmp_path, capsys, name, ops):
+@pytest.mark.parametrize("name, size, ops", PARITY)
+def test_parity_passes_on_a_checkpoint_written_by_paddleclas(tmp_path, name, size, ops):
+    """The parity check (``zoocheck parity``'s) on the photos at ``size`` pixels."""
     import onnx
+
+    from zoocheck.checks.parity import check_parity
+    from zoocheck.reports.lines import parity_line
 
     weights = tmp_path / f"{name}_pretrained.pdparams"
     paddleclas_checkpoint(name, weights)
-    code = main(["parity", "--src", "ppcls", "--model", name, "--weights", str(weights), "--results", str(tmp_path / "results"), "--json"])
-    out = capsys.readouterr().out
-    assert code == 0, out[-2000:]
-    report = json.loads(out)
-    assert report["status"] == "ok" and report["random_weights"] is False
-    assert all(c["max_rel_err"] < 1e-3 and c["top1_agree"] for c in report["comparisons"])
-    nodes = onnx.load(report["onnx_path"]).graph.node
+    result, _ = check_parity(
+        at_size(entry_of(name), size), weights=weights, random_seed=None, output=tmp_path / "model.onnx", isolate=False
+    )
+    assert result.status == "ok" and not result.random_weights, parity_line(result)
+    assert all(c.max_rel_err < 1e-3 and c.top1_agree for c in result.comparisons)
+    nodes = onnx.load(result.onnx_path).graph.node
     assert ops <= {n.op_type for n in nodes}
     gate_slopes = {round(a.f, 6) for n in nodes if n.op_type == "HardSigmoid" for a in n.attribute if a.name == "alpha"}
     assert gate_slopes <= {0.2}  # not the 1/6 of every other zoo's gate

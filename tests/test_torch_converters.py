@@ -29,6 +29,7 @@ from zoocheck.converters.weights_resolution import MissingWeightsError, resolve_
 from zoocheck.zoo_registry.names import timm_style  # noqa: E402
 
 SEED = 7
+SMALL = 64  # the input size of the convolutional networks converted here (calibrated at that size)
 
 
 def _library_model(entry, state):
@@ -64,8 +65,9 @@ CASES = [
 
 @pytest.mark.parametrize("source,name,file_name,wrapper,data_parallel", CASES)
 def test_checkpoint_converts_and_matches_native_and_library(tmp_path, source, name, file_name, wrapper, data_parallel):
-    entry = converter_for(source).resolve(name)
-    assert entry is not None
+    resolved = converter_for(source).resolve(name)
+    assert resolved is not None
+    entry = at_size(resolved, SMALL)
     weights = random_checkpoint(entry, tmp_path / file_name, SEED, wrapper=wrapper, data_parallel=data_parallel)
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / "out" / "model.onnx", weights=weights, inputs=x, isolate=source == "torchvision")
@@ -92,6 +94,7 @@ def test_any_library_classifier_converts_by_its_own_name(tmp_path, source, name)
     # a name the library knows gets its family's architecture, as the registry's rows do
     assert entry.builder == name and entry.arch == timm_style(name, source)
     assert entry.arch.family == "mobilenet_v3"
+    entry = at_size(entry, SMALL)
     x = inputs_for(entry)
     conversion = convert(entry, output=tmp_path / f"{name}.onnx", random_seed=SEED, inputs=x, isolate=False)
     assert conversion.ok, conversion.failure
@@ -172,7 +175,7 @@ def test_a_bit_network_file_is_no_bigger_than_its_weights(tmp_path):
 
 
 def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
-    entry = converter_for("torchvision").resolve("resnet18")
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
     conv = converter_for("torchvision")
     x = inputs_for(entry, n_random=1)[-2:]
     a, b = conv.load(entry, None, random_seed=3).forward(x), conv.load(entry, None, random_seed=3).forward(x)
@@ -189,7 +192,7 @@ def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
 def test_fp64_forward_in_its_thread_equals_the_in_place_one():
     """The float64 forward on the module's float64 twin, run beside the float32 forward, gives the
     same bits as the module cast in place, and leaves the module in float32."""
-    entry = at_size(converter_for("torchvision").resolve("resnet18"), 64)
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
     native = converter_for("torchvision").load(entry, None, random_seed=5)
     x = inputs_for(entry, n_random=1)[-3:]
     waiting = native.start_forward_fp64(x)
