@@ -282,10 +282,13 @@ def add_graph_arg(parser) -> None:
 
 def check_graph_form(entry, requested: str | None, opset: int | None) -> None:
     """Refuse ``--graph canonical`` for an architecture without a canonical graph at ``opset`` (None:
-    the default one) (UsageError), before anything is converted."""
+    the default one) (UsageError), before anything is converted; an opset outside the source
+    exporter's range first, as that (BadInput)."""
     from zoocheck.converters.graph import NoCanonicalForm, resolve_form
     from zoocheck.converters.pipeline import DEFAULT_OPSET
+    from zoocheck.validate import check_opset
 
+    check_opset(entry.source, opset)
     try:
         resolve_form(entry.arch, requested, opset=DEFAULT_OPSET if opset is None else opset)
     except NoCanonicalForm as exc:
