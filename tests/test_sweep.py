@@ -139,7 +139,7 @@ def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_pat
     store = ResultsStore(tmp_path)
     entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("export-abort"), toy("linear")]
     # the hang holds one worker for the timeout while the other four start in turn on the other
-    executor = LocalExecutor(workers=2, timeout_s=8, memory_limit_bytes=600 * 2**20)
+    executor = LocalExecutor(workers=2, timeout_s=12, memory_limit_bytes=600 * 2**20)
     result = run_sweep(toy_jobs(entries, steps=("convert",)), executor, store)
     by_model = {o.model: o for o in result.outcomes}
     assert by_model["toy-linear"].status == "ok"

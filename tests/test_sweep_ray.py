@@ -36,7 +36,7 @@ def ray_executor():
     # the Ray workers import the test converter's module: they need tests/ on their path
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved["PYTHONPATH"]) if p)
     register_source(crash_converter.SOURCE)
-    executor = RayExecutor(num_cpus=2, timeout_s=10)  # the hang waits for it; a toy job takes a second or two
+    executor = RayExecutor(num_cpus=2, timeout_s=15)  # the hang waits for it; a toy job takes a second or two, more on a loaded machine
     try:
         yield executor
     finally:
