@@ -19,11 +19,12 @@ run's median ratio to the floor plus that step, the figure the canonical target 
 Idle, on this 2-core machine (2026-12-06, evening; the same floor script took 12.3-13.2 s in the
 morning and 17-24 s now, so compare ratios of one run only): ``--pairs 3``: canonical 1.08x,
 native 0.98x the floor, the canonical step 0.84 s, canonical 1.03x the floor plus it; ``--pairs
-5``: canonical 1.17x, native 0.98x, the step 1.21 s, canonical 1.11x the floor plus it. Native is
-within its target (1.05x) in both; canonical against the floor plus the step (target 1.10x) is
-within it in one and 0.01x over in the other: single pairs still vary by 0.1x idle. Before the
-changes marked (new) below, idle that morning: canonical 1.16x, native 1.08x (1.11-1.15x the floor
-plus the step).
+5``: canonical 1.17x, native 0.98x, the step 1.21 s, canonical 1.11x the floor plus it. The next
+night (2026-12-07, idle, floor 23.6-28.8 s), ``--pairs 3``: canonical 1.14x, native 0.97x, the
+step 1.38 s, canonical 1.08x the floor plus it. Native is within its target (1.05x) every time;
+canonical against the floor plus the step (target 1.10x) is within it in two runs of three and
+0.01x over in the other: single pairs still vary by 0.1x idle. Before the changes marked (new)
+below, idle that morning: canonical 1.16x, native 1.08x (1.11-1.15x the floor plus the step).
 
 Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7 inputs):
 

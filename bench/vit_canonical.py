@@ -12,15 +12,19 @@ as a ``.safetensors`` file), then times, in alternating order per pair, two whol
 and prints each pair's ratio and their median (target: 1.3x). ``--pairs`` (default 3); the machine
 should be otherwise idle. Arguments after ``--`` go to the zoocheck command.
 
-``--pairs 2`` on this 2-core machine, idle (2026-12-06): floor 12-15 s, zoocheck 31-32 s: 2.33x,
-the target not met (with other work on the machine, before shape inference ran on a weightless
-copy: 3.9x, the canonical pass alone 35 s; after: 2.25x). What zoocheck does beyond the floor, from its progress lines
-on one run: the torch fp32 forward (the reference, 1.8 s for the 7 inputs) and the fp64 forward
-(the yardstick of fp32's own error, 4.1 s; it runs before the export, not beside it as Paddle's
-does), the canonical rewrite (LayerNormalization, Gelu and the fused QKV projection in one form,
-each attention region checked against onnxruntime before it is replaced: about 6 s with the
-checker, the write and the onnxruntime run), sha256 of the weights and the written file, and a
-child process for the framework work (3 s of start-up before the model is built).
+Idle, on this 2-core machine: ``--pairs 2`` (2026-12-06): floor 12-15 s, zoocheck 31-32 s: 2.33x;
+``--pairs 3`` (2026-12-07, a slower night: floor 18-19.5 s): zoocheck 34-36 s, 1.81x. The target
+is not met. What zoocheck does beyond the floor, timed stage by stage in one process (the
+job, 24-27 s with its imports): the torch fp32 forward (the reference, about 2 s for the 7
+inputs) and the fp64 forward (the yardstick of fp32's own error, 4-5 s), which now runs on a
+float64 twin in a thread beside the fp32 forward and the export: on two cores both slow down as
+much as it saves, about 1 s in all; the canonical pass, 6-8 s: onnxslim's four rounds (5 s: each
+imports the graph into its graph-surgeon form and exports it back, with the ViT's 330 MB of Linear
+weights; only the convolution weights are lifted out, and a ViT has one), then the rewrites
+(LayerNormalization, Gelu and the fused QKV projection in one form, each attention region checked
+against onnxruntime before it is replaced), the checker and the write; sha256 of the weights and
+of the written file; and a child process for the framework work (3 s of start-up, overlapped with
+the parent's own by starting it ahead).
 """
 
 from __future__ import annotations
