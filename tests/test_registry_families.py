@@ -16,7 +16,7 @@ from conftest import at_size
 from zoocheck.checks.parity import check_parity
 from zoocheck.cli import main
 from zoocheck.reports.lines import parity_line
-from zoocheck.zoo_registry import get_entry, list_entries, list_excluded
+from zoocheck.zoo_registry import get_entry, list_entries, list_excluded, select_entries
 from zoocheck.zoo_registry.sources._common import read_rows
 from zoocheck.zoo_registry.sources._families import FAMILIES, TABLE_FAMILIES
 
@@ -88,6 +88,25 @@ def test_list_arch_takes_a_family_name_or_an_id_pattern(capsys):
         assert listed == {(e.source, e.name) for e in list_entries() if e.arch.family == family} and len(listed) > 20
     assert main(["list", "--arch", "DenseNet12?", "--json"]) == 0  # a pattern is over the ids, not the family
     assert {e["arch"] for e in json.loads(capsys.readouterr().out)} == {"densenet121"}
+
+
+@pytest.mark.parametrize(
+    "table_family, sources",
+    [
+        ("deit", {"timm", "mmpretrain", "ppcls"}),
+        ("deit3", {"timm", "mmpretrain"}),
+        ("swin_v2", {"torchvision", "timm", "mmpretrain", "ppcls"}),
+    ],
+)
+def test_list_arch_takes_the_zoo_tables_family_name(capsys, table_family, sources):
+    """DeiT is a ViT and Swin V2 a Swin by the function computed (their ids), but the zoos' tables
+    file them apart, and so does ``--arch``."""
+    listed = select_entries(arch=table_family)
+    assert {e.source for e in listed} == sources and all(e.arch.family == TABLE_FAMILIES[table_family] for e in listed)
+    assert {e.key for e in listed} == {e.key for e in list_entries() if e.table_family == table_family}
+    assert main(["list", "--arch", table_family.upper()]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(listed)} models" in out and listed[0].name[:20] in out
 
 
 # --- preprocessing as the library defines it ---------------------------------------------------

@@ -50,7 +50,9 @@ def sources_help() -> str:
 
 def add_arch_arg(parser) -> None:
     parser.add_argument(
-        "--arch", help="only these architectures: an id pattern (fnmatch, e.g. 'resnet50*') or a family's name (e.g. 'swin', 'densenet')"
+        "--arch",
+        help="only these architectures: an id pattern (fnmatch, e.g. 'resnet50*') or a family's name (e.g. 'swin', 'densenet', "
+        "or a zoo table's: 'deit', 'deit3', 'swin_v2')",
     )
 
 

@@ -279,7 +279,8 @@ def build_rows(
     for key in sorted({*evals, *conversions, *parities} - seen):
         rows.append(row(key[0], key[1], arch_of.get(key) or "?", None))
     if arch:
-        rows = [r for r in rows if arch_matches(arch, r.arch, r.family)]
+        table_family = {(e.source, e.name): e.table_family for e in entries}
+        rows = [r for r in rows if arch_matches(arch, r.arch, r.family, table_family.get((r.source, r.model), ""))]
     if source:
         rows = [r for r in rows if r.source == source]
     order = {s: i for i, s in enumerate(source_names())}

@@ -96,13 +96,14 @@ def list_entries(source: str | None = None, arch: str | None = None) -> list[Ent
     return select_entries(source, arch=arch)
 
 
-def arch_matches(pattern: str | None, arch_id: str, family: str = "") -> bool:
+def arch_matches(pattern: str | None, arch_id: str, *families: str) -> bool:
     """``--arch`` of every command: an fnmatch pattern over the architecture id (``'resnet50*'``)
-    or a family's name (``swin``, ``mobilenet_v3``), case-insensitive; None selects everything."""
+    or one of ``families``' names (the architecture's family, ``swin``, ``mobilenet_v3``; the zoo
+    table's, ``deit``, ``swin_v2``), case-insensitive; None selects everything."""
     if not pattern:
         return True
     pattern = pattern.lower()
-    return fnmatch.fnmatch(arch_id, pattern) or pattern == family
+    return fnmatch.fnmatch(arch_id, pattern) or pattern in families
 
 
 def select_entries(
@@ -125,7 +126,7 @@ def select_entries(
     if isinstance(sources, str):
         sources = [sources]
     names = [canonical_source(s) for s in sources] if sources else list(source_names())
-    fits = lambda entry: arch_matches(arch, entry.arch.id, entry.arch.family)  # noqa: E731
+    fits = lambda entry: arch_matches(arch, entry.arch.id, entry.arch.family, entry.table_family)  # noqa: E731
     if models is None:
         return [e for s in names for e in _entries_of(s) if fits(e)]
     selected: list[Entry] = []

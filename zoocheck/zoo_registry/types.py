@@ -197,6 +197,9 @@ class Entry:
     # shared tables), one sentence each: `zoocheck audit` reports every one as a finding.
     discrepancies: tuple[str, ...] = ()
     notes: str = ""
+    # the family the zoo's published table files it under ('deit', 'deit3', 'swin_v2', 'vgg', ...),
+    # which ``--arch`` also takes: DeiT is a ViT and Swin V2 a Swin by the function computed
+    table_family: str = ""
 
     @property
     def key(self) -> str:

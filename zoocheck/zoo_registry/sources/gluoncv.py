@@ -91,6 +91,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     discrepancies=discrepancies(row),
                     notes=f"docs hashtag {row['variant']}"
                     + ("" if checksum.value.startswith(row["variant"]) else f", the default weights' sha1 {checksum.value[:8]}"),
+                    table_family=row["family"],
                 )
             )
     return tuple(entries)

@@ -181,6 +181,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     input_size=preprocess.crop,
                     discrepancies=discrepancies(row),
                     notes="; ".join(notes),
+                    table_family=family,
                 )
             )
     return tuple(entries)

@@ -159,6 +159,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     softmax_output=row["output"] == "probabilities",
                     discrepancies=discrepancies(row),
                     notes="; ".join(notes),
+                    table_family=row["family"],
                 )
             )
     return tuple(entries)

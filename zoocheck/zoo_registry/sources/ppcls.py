@@ -223,6 +223,7 @@ def _family_entries() -> tuple[Entry, ...]:
                     input_size=preprocess.crop,
                     discrepancies=discrepancies(row),
                     notes="; ".join(notes),
+                    table_family=row["family"],
                 )
             )
     return tuple(entries)

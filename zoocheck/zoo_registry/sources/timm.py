@@ -161,6 +161,7 @@ def _entries(file_name: str) -> tuple[Entry, ...]:
                 licence=first["license"] or None,
                 hub_id=first["hf_hub_id"] or None,
                 origin_url=first["origin_url"] or None,
+                table_family=first.get("family", ""),
             )
         )
     return tuple(entries)

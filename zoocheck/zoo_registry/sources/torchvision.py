@@ -91,6 +91,7 @@ def _entry(row: Row, arch: Architecture, reference: str) -> Entry:
         published=(published(row, reference), *extras_for(SOURCE, f"{builder}.{value}")),
         input_size=preprocess.crop,
         notes=f"weights enum {enum}" + (" (DEFAULT)" if is_default else ""),
+        table_family=row.get("family", ""),
     )
 
 
