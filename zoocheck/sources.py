@@ -40,6 +40,15 @@ class Framework:
     def install(self) -> str:
         return f"pip install 'zoocheck[{self.extra}]'" if self.extra else "pip install zoocheck"
 
+    def load(self):
+        """Import the framework (through its importer where it has one); the module."""
+        import importlib
+
+        if self.importer:
+            module_name, _, function = self.importer.partition(":")
+            return getattr(importlib.import_module(module_name), function)()
+        return importlib.import_module(self.module)
+
 
 @dataclass(frozen=True)
 class Source:

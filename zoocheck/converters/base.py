@@ -8,7 +8,6 @@ export (names, dynamic batch, metadata, checker, atomic write) is shared: ``norm
 from __future__ import annotations
 
 import abc
-import importlib
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -79,10 +78,7 @@ def import_framework(framework: Framework, source: str):
 
     Any exception counts: a framework whose native library is broken disables its sources only."""
     try:
-        if framework.importer:
-            module_name, _, function = framework.importer.partition(":")
-            return getattr(importlib.import_module(module_name), function)()
-        return importlib.import_module(framework.module)
+        return framework.load()
     except FrameworkUnavailable:
         raise
     except Exception as exc:

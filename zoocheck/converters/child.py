@@ -223,12 +223,11 @@ def import_modules(modules: Sequence[str]) -> None:
 
     from zoocheck.sources import all_sources
 
-    importers = {f.module: f.importer for source in all_sources() for f in source.frameworks if f.importer}
+    frameworks = {f.module: f for source in all_sources() for f in source.frameworks if f.importer}
     for module in modules:
         with contextlib.suppress(Exception):
-            if module in importers:
-                module_name, _, function = importers[module].partition(":")
-                getattr(importlib.import_module(module_name), function)()
+            if module in frameworks:
+                frameworks[module].load()
             else:
                 importlib.import_module(module)
 
