@@ -317,12 +317,19 @@ REPRESENTATIVE_MAX_PARAMS_M = 30.0
 
 
 def _params_m(entry) -> float:
-    """Millions of parameters: counted from the architecture when zoocheck can, else published."""
-    from zoocheck.converters.graph.counts import parameter_counts
+    """Millions of parameters: counted from the family's canonical parameter shapes when it
+    declares them (batch-norm statistics apart; no template built at collection, as the audit's
+    count builds one), else published."""
+    from zoocheck.converters.weights import parameter_shapes
+    from zoocheck.families.registry import family_of
 
-    counts = parameter_counts(entry.arch)
-    if counts is not None:
-        return counts[0] / 1e6
+    family = family_of(entry.arch)
+    if family is not None and family.parameters is not None:
+        try:
+            shapes = parameter_shapes(entry.arch)
+            return sum(math.prod(shape) for name, shape in shapes.items() if not name.endswith(("running_mean", "running_var"))) / 1e6
+        except ValueError:  # a member the family's parameters do not cover
+            pass
     published = [p.params_m for p in entry.published if p.params_m is not None]
     return min(published) if published else math.inf
 
