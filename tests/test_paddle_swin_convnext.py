@@ -1,4 +1,4 @@
-"""PaddleClas's Swin Transformer (V1) and ConvNeXt: zoocheck's networks (``families/swin/paddle.py``,
+"""PaddleClas's Swin Transformer (V1 and V2) and ConvNeXt: zoocheck's networks (``families/swin/paddle.py``,
 ``families/convnext/paddle.py``) hold PaddleClas's own state dict (the paddleclas wheel's
 networks, ``paddle_fixtures.py``) and compute what its code computes; a ``.pdparams`` written by
 PaddleClas's network loads by name; paddle2onnx's export of either is the canonical graph (the
@@ -38,8 +38,10 @@ pytestmark = pytest.mark.skipif(paddleclas_root() is None, reason="paddleclas no
 
 _BACKBONE = "paddleclas.ppcls.arch.backbone."
 SWIN_MODULE = _BACKBONE + "legendary_models.swin_transformer"
+SWIN_V2_MODULE = _BACKBONE + "model_zoo.swin_transformer_v2"
 CONVNEXT_MODULE = _BACKBONE + "model_zoo.convnext"
 SWIN_T, CONVNEXT_T = "SwinTransformer_tiny_patch4_window7_224", "ConvNeXt_tiny"
+SWIN_V2_T = "SwinTransformerV2_tiny_patch4_window8_256"
 CLASSES = 10
 
 
@@ -112,6 +114,40 @@ def test_swin_network_is_paddleclas_own(case):
         assert max_rel(_logits(_old_rule(theirs, spec), x), got) < 1e-5
 
 
+def test_swin_v2_network_holds_paddleclas_state_dict_and_computes_the_official_function():
+    """PaddleClas's V2 file, as the 2.6 wheel has it, builds but does not run (its block reads
+    names it never defines): its state dict is the one zoocheck's network holds, name for name and
+    shape for shape, but for the shifted blocks' mask, a zero placeholder of every block there and
+    the mask itself [windows, N, N] of the shifted blocks in the file the published weights come
+    from (PaddleClas 2.5). With the family's canonical weights in PaddleClas's layout, zoocheck's
+    network computes the family's numpy forward (timm's and torchvision's V2: test_canonical_swin.py),
+    with a pretrained window too."""
+    from zoocheck.converters.paddle import load_state
+    from zoocheck.converters.weights.layouts import to_layout
+    from zoocheck.families.swin import canonical
+    from zoocheck.families.swin.paddle import build_network
+    from zoocheck.families.swin.random import draw
+
+    spec = SwinSpec(dim=32, depths=(2, 2, 2), heads=(2, 4, 8), window=7, image_size=112, v2=True)
+    theirs = import_paddleclas(SWIN_V2_MODULE).SwinTransformerV2(
+        img_size=112, embed_dim=32, depths=[2, 2, 2], num_heads=[2, 4, 8], window_size=7, class_num=CLASSES
+    )
+    ours = build_network(Architecture(spec, CLASSES)).state_dict()
+    shapes = {k: tuple(v.shape) for k, v in theirs.state_dict().items() if not k.endswith("attn_mask")}
+    assert shapes == {k: tuple(v.shape) for k, v in ours.items() if not k.endswith("attn_mask")}
+    shifted = {f"layers.{s}.blocks.{i}.attn_mask" for s in range(3) for i in range(2) if spec.shift(s, i)}
+    assert {k for k in ours if k.endswith("attn_mask")} == shifted == {"layers.0.blocks.1.attn_mask", "layers.1.blocks.1.attn_mask"}
+    x = np.random.default_rng(0).standard_normal((2, 3, 112, 112))
+    for pretrained_window in ((), (4, 4, 4)):
+        arch = Architecture(dataclasses.replace(spec, pretrained_window=pretrained_window), CLASSES)
+        params = draw(arch, 0, 112)
+        network = build_network(arch).eval()
+        load_state(network, to_layout(params, arch, "paddle"), origin="canonical", builder="SwinTransformerV2")
+        expected = canonical.forward(arch, params, x)
+        assert np.isfinite(expected).all() and expected.std() > 1e-2
+        assert max_rel(expected, _logits(network, x)) < 1e-5, pretrained_window
+
+
 def test_convnext_network_is_paddleclas_own():
     """ConvNeXt-atto's sizes (PaddleClas's class takes any depths and widths) at 64 pixels: one
     state dict, PaddleClas's logits (its channels-first LayerNorm as a mean over axis 1)."""
@@ -167,6 +203,11 @@ def test_checkpoint_written_by_paddleclas_code_loads_and_matches(tmp_path, name,
         pytest.param(Architecture(ConvNeXtSpec("atto"), CLASSES), id="convnext_atto_64"),
         # 28, 14 and 7 tokens in 7-token windows: shifted, masked, then one unshifted window
         pytest.param(Architecture(SwinSpec(dim=32, depths=(2, 2, 2), heads=(2, 4, 8), window=7, image_size=112), CLASSES), id="swin_112"),
+        # V2 (paddle2onnx's p_norm for the cosine attention's F.normalize): 14 tokens shifted and
+        # masked, one patch merging, then one unshifted window
+        pytest.param(
+            Architecture(SwinSpec(dim=32, depths=(2, 2), heads=(2, 4), window=7, image_size=56, v2=True), CLASSES), id="swin_v2_56"
+        ),
     ],
 )
 def test_export_is_the_canonical_graph(tmp_path, arch):
@@ -181,7 +222,7 @@ def test_export_is_the_canonical_graph(tmp_path, arch):
     from zoocheck.converters.weights import random_weights
 
     size = 64 if arch.family == "convnext" else arch.structure.image_size
-    name = CONVNEXT_T if arch.family == "convnext" else SWIN_T
+    name = CONVNEXT_T if arch.family == "convnext" else SWIN_V2_T if arch.structure.v2 else SWIN_T
     entry = dataclasses.replace(get_entry("ppcls", name), arch=arch, input_size=size)
     native = PaddleDygraphModel(entry, canonical_network(entry, random_weights(arch, 0, size), origin="test"))
     native.export_onnx(tmp_path / "export.onnx", 17)
@@ -192,9 +233,8 @@ def test_export_is_the_canonical_graph(tmp_path, arch):
 
 
 def test_a_spec_field_the_paddleclas_file_does_not_build_is_refused():
-    """Swin V2 is another PaddleClas file (no network in zoocheck yet); a ConvNeXt-V2 GRN is none of
-    convnext.py's."""
-    for name, field, value in ((SWIN_T, "v2", True), (CONVNEXT_T, "grn", True)):
+    """PaddleClas's Swin files embed with 4x4 patches only; a ConvNeXt-V2 GRN is none of convnext.py's."""
+    for name, field, value in ((SWIN_V2_T, "patch", 2), (CONVNEXT_T, "grn", True)):
         entry = get_entry("ppcls", name)
         structure = dataclasses.replace(entry.arch.structure, **{field: value})
         with pytest.raises(NoBuilder, match=f"PaddleClas's .* builds no such network: {field}"):
@@ -202,7 +242,7 @@ def test_a_spec_field_the_paddleclas_file_does_not_build_is_refused():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, graph", [(CONVNEXT_T, "canonical"), (SWIN_T, "canonical"), (SWIN_T, "native")])
+@pytest.mark.parametrize("name, graph", [(CONVNEXT_T, "canonical"), (SWIN_T, "canonical"), (SWIN_T, "native"), (SWIN_V2_T, "canonical")])
 def test_parity_with_random_weights(tmp_path, capsys, name, graph):
     """``zoocheck parity --random-weights`` on the full-size entry, in the default canonical graph
     and natively."""
@@ -215,7 +255,14 @@ def test_parity_with_random_weights(tmp_path, capsys, name, graph):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("timm_name, name", [("convnext_tiny.fb_in1k", CONVNEXT_T), ("swin_tiny_patch4_window7_224.ms_in1k", SWIN_T)])
+@pytest.mark.parametrize(
+    "timm_name, name",
+    [
+        ("convnext_tiny.fb_in1k", CONVNEXT_T),
+        ("swin_tiny_patch4_window7_224.ms_in1k", SWIN_T),
+        ("swinv2_tiny_window8_256.ms_in1k", SWIN_V2_T),
+    ],
+)
 def test_timm_and_paddleclas_tiny_are_identical(tmp_path, timm_name, name):
     """One set of random weights as a timm state dict and a PaddleClas .pdparams, converted by
     torch.onnx and paddle2onnx to the canonical graph: ``identical`` (same fingerprint, weights,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.swin.canonical import relative_coords_table, relative_position_index, spec_of
+from zoocheck.families.swin.canonical import attention_mask, relative_coords_table, relative_position_index, spec_of
 from zoocheck.zoo_registry.types import Architecture
 
 _TOP = {
@@ -139,8 +139,9 @@ def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str
     return out
 
 
-#: canonical modules whose weights are Linear weights ([out, in] canonical, [in, out] in Paddle)
-_LINEAR = ("qkv", "proj", "fc1", "fc2", "reduction", "fc")
+#: the last parts of the canonical modules whose weights are Linear weights ([out, in] canonical,
+#: [in, out] in Paddle)
+_LINEAR = tuple(f".{m}" for m in ("qkv", "proj", "fc1", "fc2", "reduction", "fc", "cpb_mlp.0", "cpb_mlp.2"))
 
 
 def _paddle_module(module: str) -> str:
@@ -159,19 +160,25 @@ def _paddle_module(module: str) -> str:
 
 
 def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
-    """PaddleClas's names (V1's: ``layers.{s}``, the patch merging at the end of the stage before,
-    ``head``), each Linear weight transposed to Paddle's [in, out], and each window's position
-    index (a buffer of its checkpoints)."""
+    """PaddleClas's names (``layers.{s}``, the patch merging at the end of the stage before,
+    ``head``), each Linear weight transposed to Paddle's [in, out], and the buffers of its
+    checkpoints: each window's position index, V2's coordinates table and shifted blocks' mask."""
     spec = spec_of(arch)
-    if spec.v2:
-        raise ValueError(f"{spec.id}: PaddleClas's Swin V2 (model_zoo/swin_transformer_v2.py) has no layout in zoocheck yet")
     out = {}
     for name, value in params.items():
         module, leaf = name.rsplit(".", 1)
-        linear = leaf == "weight" and module.rsplit(".", 1)[-1] in _LINEAR
+        linear = leaf == "weight" and f".{module}".endswith(_LINEAR)
         out[f"{_paddle_module(module)}.{leaf}"] = value.T if linear else value
     if "patch_embed.weight" in params:  # parameters, not layer taps: the buffers
         for stage, depth in enumerate(spec.depths):
+            window = spec.stage_window(stage)
             for i in range(depth):
-                out[f"layers.{stage}.blocks.{i}.attn.relative_position_index"] = relative_position_index(spec.stage_window(stage))
+                block = f"layers.{stage}.blocks.{i}"
+                out[f"{block}.attn.relative_position_index"] = relative_position_index(window)
+                if spec.v2:
+                    table = relative_coords_table(window, spec.coords_window(stage))
+                    out[f"{block}.attn.relative_coords_table"] = table.reshape(1, 2 * window - 1, 2 * window - 1, 2)
+                    mask = attention_mask(spec.resolution(stage), window, spec.shift(stage, i))
+                    if mask is not None:
+                        out[f"{block}.attn_mask"] = mask.astype(np.float32)
     return out

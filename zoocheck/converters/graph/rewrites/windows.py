@@ -43,8 +43,9 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
 ROLL_END = 2**63 - 1
 #: the smallest norm F.normalize divides by (Swin V2's q and k, every zoo)
 NORMALIZE_EPS = 1e-12
-#: a window attention's region may also hold V2's q and k normalisation (F.normalize)
-_WINDOW_ATTENTION_OPS = ATTENTION_OPS | {"ReduceL2", "Clip", "Expand"}
+#: a window attention's region may also hold V2's q and k normalisation: torch's F.normalize,
+#: or paddle2onnx's p_norm (the root of the summed squares of the absolute values)
+_WINDOW_ATTENTION_OPS = ATTENTION_OPS | {"ReduceL2", "Clip", "Expand", "Abs", "Pow", "ReduceSum"}
 
 
 def _window_attention_constants(region: list, inits: dict) -> dict[str, np.ndarray] | None:
