@@ -6,12 +6,15 @@ computes; ``compare --random-weights`` of one id across zoos says identical. At 
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
-from conftest import max_rel
-from test_canonical_efficientnet import SEED, SIZE, _convert, check_numpy_forward
+from conftest import error_beyond_fp32_noise, max_rel
+from test_canonical_efficientnet import PARITY_TOL, SEED, SIZE, _convert, check_numpy_forward
 
 from zoocheck.cli import main
 from zoocheck.converters.graph import (
@@ -20,6 +23,8 @@ from zoocheck.converters.graph import (
     resolve_form,
     template_for,
 )
+from zoocheck.converters.graph.fingerprint import fingerprint
+from zoocheck.converters.pipeline import convert
 from zoocheck.converters.weights import random_weights, to_layout
 from zoocheck.converters.weights.random import calibration_batch
 from zoocheck.families.convnext.canonical import forward
@@ -79,15 +84,15 @@ def test_preprocessing_and_ids_across_zoos():
 
 
 def test_canonical_form_is_refused_where_not_drawn():
-    """timm's overlapping stems, head-norm-first and MLP heads stay native; below opset 17 (no
-    LayerNormalization) the template says so."""
+    """timm's overlapping stems, head-norm-first and MLP heads stay native; below opset 9 (no Erf
+    for GELU) the template says so."""
     ols = get_entry("timm", "convnext_nano_ols.d1h_in1k").arch
     assert resolve_form(ols, None) == "native"
     with pytest.raises(NoCanonicalForm, match="'overlap' stem"):
         template_for(ols, 17)
     tiny = get_entry("torchvision", "convnext_tiny.IMAGENET1K_V1").arch
-    with pytest.raises(NoCanonicalForm, match="opset 17"):
-        template_for(tiny, 13)
+    with pytest.raises(NoCanonicalForm, match="Erf .opset 9"):
+        template_for(tiny, 8)
     assert canonical_fingerprint(tiny, 17) == canonical_fingerprint(get_entry("mmpretrain", "convnext-tiny_32xb128_in1k").arch, 17)
 
 
@@ -159,6 +164,31 @@ def test_canonical_file(tmp_path, source, name):
     assert kernels == {(4, 4), (2, 2), (7, 7)}  # the pointwise layers are MatMuls
     assert sum(n.op_type == "Gemm" for n in model.graph.node) == 1  # the classifier only
     assert ("ReduceL2" in ops) == entry.arch.structure.grn
+
+
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("timm", "convnext_atto.d2_in1k"),
+        # counterparts: the timm case above (the decomposition), test_canonical_file (this export at 17)
+        pytest.param("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k", marks=pytest.mark.slow),
+    ],
+)
+def test_below_opset_17_every_layer_norm_is_the_decomposition(tmp_path, source, name):
+    """At opset 16 torch.onnx writes each LayerNorm as ReduceMean, Sub, Pow, ReduceMean, Add,
+    Sqrt, Div, Mul, Add, the form the template states there; timm's 1x1-convolution MLP after
+    such a LayerNorm is still computed channels last. The file is the template at 16 and computes
+    the framework's fp64 forward."""
+    entry = dataclasses.replace(get_entry(source, name), input_size=SIZE)
+    batch = calibration_batch(11, SIZE, 2)
+    conversion = convert(entry, output=tmp_path / "x.onnx", random_seed=SEED, inputs=batch, opset=16, isolate=False)
+    assert conversion.ok, conversion.failure
+    model = onnx.load(str(conversion.onnx_path))
+    ops = {n.op_type for n in model.graph.node}
+    assert "LayerNormalization" not in ops and {"ReduceMean", "Sqrt", "MatMul"} <= ops
+    assert fingerprint(model) == canonical_fingerprint(entry.arch, 16, SIZE) != canonical_fingerprint(entry.arch, 17, SIZE)
+    outputs = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": batch})[0]
+    assert error_beyond_fp32_noise(conversion, outputs) <= PARITY_TOL
 
 
 @pytest.mark.parametrize(

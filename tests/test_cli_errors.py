@@ -67,11 +67,11 @@ def test_options_that_contradict_each_other_are_refused(argv, named, tmp_path, c
 
 @pytest.mark.parametrize("command", ["convert", "parity"])
 def test_a_canonical_graph_the_opset_cannot_hold_is_refused_before_converting(command, tmp_path, capsys):
-    """ConvNeXt's canonical graph holds LayerNormalization, an opset-17 operator."""
-    argv = [command, "--src", "torchvision", "--model", "convnext_tiny", "--random-weights", "--results", str(tmp_path / "r")]
-    assert main([*argv, "--graph", "canonical", "--opset", "16"]) == 2
+    """A ViT's canonical graph is written from opset 13 (Split's sizes and Squeeze's axes inputs)."""
+    argv = [command, "--src", "timm", "--model", "deit_tiny_patch16_224.fb_in1k", "--random-weights", "--results", str(tmp_path / "r")]
+    assert main([*argv, "--graph", "canonical", "--opset", "12"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "LayerNormalization" in err and "opset 16" in err and "--graph native" in err
+    assert err.count("\n") == 0 and "opset 13" in err and "not 12" in err and "--graph native" in err
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.onnx"))
 
 
@@ -80,8 +80,10 @@ def test_without_graph_the_form_is_the_one_the_opset_holds():
     from zoocheck.zoo_registry import get_entry
 
     convnext, vit = get_entry("torchvision", "convnext_tiny").arch, get_entry("timm", "deit_tiny_patch16_224.fb_in1k").arch
-    assert resolve_form(convnext, None, opset=16) == "native" and resolve_form(convnext, None, opset=17) == "canonical"
-    assert resolve_form(vit, None, opset=16) == "canonical"  # LayerNorm in its one decomposition below 17
+    assert resolve_form(vit, None, opset=12) == "native" and resolve_form(vit, None, opset=13) == "canonical"
+    # LayerNorm in its one decomposition below 17
+    assert resolve_form(vit, None, opset=16) == resolve_form(convnext, None, opset=16) == "canonical"
+    assert resolve_form(convnext, None, opset=8) == "native"  # GELU's Erf
 
 
 def test_the_table_format_follows_the_output_suffix(tmp_path):

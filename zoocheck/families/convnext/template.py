@@ -4,10 +4,11 @@
 One form per operation, whatever the exporter wrote (``converters/graph/rewrites/channels_last.py``
 brings them to it):
 
-- LayerNorm over channels: ``<layer>.to_nhwc`` (Transpose 0, 2, 3, 1), ``<layer>``
-  (``LayerNormalization``, axis -1, the spec's epsilon), ``<layer>.to_nchw`` (Transpose 0, 3, 1,
-  2): torch.onnx's form of every zoo's channels-first LayerNorm. Opset 17 and later only (the
-  native op); below it ``NoCanonicalForm`` says so.
+- LayerNorm over channels: ``<layer>.to_nhwc`` (Transpose 0, 2, 3, 1), ``<layer>`` (the
+  LayerNorm over the last axis, the spec's epsilon: ``LayerNormalization`` from opset 17, below it
+  the decomposition ``Builder.layer_norm`` writes), ``<layer>.to_nchw`` (Transpose 0, 3, 1, 2):
+  torch.onnx's form of every zoo's channels-first LayerNorm. From opset 9 (GELU's ``Erf``); below
+  it ``NoCanonicalForm`` says so.
 - the block, channels last between its two transposes: ``stage{s}.{i}.dw`` (7x7 Conv, one group
   per channel), ``.to_nhwc``, ``.norm``, ``.fc1`` (MatMul by [C, 4C]) + ``.fc1.add`` (bias),
   GELU, V2's GRN, ``.fc2`` (MatMul by [4C, C]) + ``.fc2.add``, V1's ``.layer_scale`` (Mul by
@@ -32,7 +33,7 @@ import math
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import LAYER_NORM_OPSET, REDUCE_AXES_INPUTS_OPSET
+from zoocheck.converters.graph.rewrites.onnx_graph import REDUCE_AXES_INPUTS_OPSET
 from zoocheck.converters.graph.template import Builder, NoCanonicalForm
 from zoocheck.converters.normalize import INPUT_NAME, OUTPUT_NAME
 from zoocheck.families.convnext.canonical import (
@@ -42,6 +43,9 @@ from zoocheck.families.convnext.canonical import (
     blocks,
 )
 from zoocheck.families.convnext.spec import GRN_EPS, MLP_RATIO, ConvNeXtSpec
+
+#: the first opset with ``Erf`` (GELU)
+MIN_OPSET = 9
 
 
 class _ConvNeXtBuilder(Builder):
@@ -57,10 +61,10 @@ class _ConvNeXtBuilder(Builder):
         return self._node("Transpose", name, [x], perm=perm)
 
     def layer_norm(self, layer: str, x: str, channels: int, eps: float, *, channels_first: bool = True) -> str:
-        weight = self._param(f"{layer}.weight", (channels,))
-        bias = self._param(f"{layer}.bias", (channels,))
+        """The LayerNorm over the last axis (``Builder.layer_norm``), between transposes to NHWC and
+        back where ``x`` is NCHW."""
         y = self.transpose(f"{layer}.to_nhwc", x, [0, 2, 3, 1]) if channels_first else x
-        y = self._node("LayerNormalization", layer, [y, weight, bias], axis=-1, epsilon=eps)
+        y = super().layer_norm(layer, y, channels, eps)
         return self.transpose(f"{layer}.to_nchw", y, [0, 3, 1, 2]) if channels_first else y
 
     def dense(self, layer: str, x: str, cin: int, cout: int) -> str:
@@ -96,9 +100,9 @@ def build_template(spec: ConvNeXtSpec, num_classes: int, *, opset: int, graph_na
         units = blocks(spec)
     except ValueError as exc:
         raise NoCanonicalForm(str(exc)) from None
-    if opset < LAYER_NORM_OPSET:
+    if opset < MIN_OPSET:
         raise NoCanonicalForm(
-            f"{spec.id}: the canonical ConvNeXt graph needs LayerNormalization (opset {LAYER_NORM_OPSET} or later), not opset {opset}"
+            f"{spec.id}: the canonical ConvNeXt graph computes GELU with Erf (opset {MIN_OPSET} or later), not opset {opset}"
         )
     b = _ConvNeXtBuilder(opset)
     dims, eps = spec.dims, spec.norm_eps

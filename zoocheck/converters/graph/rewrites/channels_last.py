@@ -40,6 +40,29 @@ def _channel_vector(tensor) -> np.ndarray | None:
     return None
 
 
+def _layer_norm(node, producer: dict, inits: dict) -> tuple[str, str] | None:
+    """(the normalised input, the weight) of a LayerNorm ending in ``node``: ONNX's
+    ``LayerNormalization`` (opset 17 on), or below it the decomposition torch.onnx writes and the
+    template states (``converters/graph/template.py``), ``Add(Mul(Div(Sub(x, ReduceMean(x)), ..),
+    weight), bias)``; None for any other node."""
+    if node is None:
+        return None
+    if node.op_type == "LayerNormalization":
+        return node.input[0], node.input[1]
+    if node.op_type != "Add":
+        return None
+    scaled = next((producer[i] for i in node.input if i in producer and producer[i].op_type == "Mul"), None)
+    if scaled is None:
+        return None
+    weight = next((i for i in scaled.input if i in inits), None)
+    normalised = next((producer[i] for i in scaled.input if i in producer and producer[i].op_type == "Div"), None)
+    centred = producer.get(normalised.input[0]) if normalised is not None else None
+    mean = producer.get(centred.input[1]) if centred is not None and centred.op_type == "Sub" else None
+    if weight is None or mean is None or mean.op_type != "ReduceMean" or mean.input[0] != centred.input[0]:
+        return None
+    return centred.input[0], weight
+
+
 def _is_pointwise_conv(node, lifted: dict[str, np.ndarray], inits: dict) -> bool:
     if node.op_type != "Conv" or node.input[1] not in set(lifted) | set(inits):
         return False
@@ -74,12 +97,7 @@ def pointwise_convs_as_matmul(model, lifted: dict[str, np.ndarray]) -> None:
     for transpose in [n for n in graph.node if n.op_type == "Transpose" and list(attributes(n).get("perm", [])) == [0, 3, 1, 2]]:
         source = producer.get(transpose.input[0])
         users = consumers.get(transpose.output[0], [])
-        if (
-            source is None
-            or source.op_type != "LayerNormalization"
-            or not users
-            or not all(_is_pointwise_conv(u, lifted, inits) for u in users)
-        ):
+        if _layer_norm(source, producer, inits) is None or not users or not all(_is_pointwise_conv(u, lifted, inits) for u in users):
             continue
         inside = {transpose.output[0]}
         region = []
@@ -219,13 +237,13 @@ def pooled_norm_transpose_back(model) -> None:
     producer = producers_of(model.graph)
     candidates = []
     for node in model.graph.node:
-        norm = producer.get(node.input[0]) if node.op_type == "Reshape" else None
-        into = producer.get(norm.input[0]) if norm is not None and norm.op_type == "LayerNormalization" else None
+        norm = _layer_norm(producer.get(node.input[0]), producer, inits) if node.op_type == "Reshape" else None
+        into = producer.get(norm[0]) if norm is not None else None
         if into is None or into.op_type != "Transpose" or list(attributes(into).get("perm", [])) != [0, 2, 3, 1]:
             continue
-        if node.input[1] not in inits or norm.input[1] not in inits:
+        if node.input[1] not in inits or norm[1] not in inits:
             continue
-        target, channels = as_array(inits[node.input[1]]).tolist(), int(np.prod(inits[norm.input[1]].dims))
+        target, channels = as_array(inits[node.input[1]]).tolist(), int(np.prod(inits[norm[1]].dims))
         if len(target) == 4 and target[0] in (-1, 0) and target[1:] == [channels, 1, 1]:
             candidates.append((node, into))
     shapes = spatial_shapes(model) if candidates else {}
