@@ -84,6 +84,8 @@ def test_without_graph_the_form_is_the_one_the_opset_holds():
     # LayerNorm in its one decomposition below 17
     assert resolve_form(vit, None, opset=16) == resolve_form(convnext, None, opset=16) == "canonical"
     assert resolve_form(convnext, None, opset=8) == "native"  # GELU's Erf
+    swin = get_entry("torchvision", "swin_t").arch  # its attention in the ViT's form
+    assert resolve_form(swin, None, opset=12) == "native" and resolve_form(swin, None, opset=13) == "canonical"
 
 
 def test_the_table_format_follows_the_output_suffix(tmp_path):

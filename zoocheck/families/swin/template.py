@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.converters.graph.rewrites.onnx_graph import CLIP_INPUTS_OPSET, REDUCE_AXES_INPUTS_OPSET
+from zoocheck.converters.graph.rewrites.onnx_graph import CLIP_INPUTS_OPSET, REDUCE_AXES_INPUTS_OPSET, SPLIT_INPUTS_OPSET
 from zoocheck.converters.graph.rewrites.windows import NORMALIZE_EPS, ROLL_END
-from zoocheck.converters.graph.template import Builder
+from zoocheck.converters.graph.template import Builder, NoCanonicalForm
 from zoocheck.converters.normalize import INPUT_NAME
 from zoocheck.families.swin.spec import SwinSpec
 
@@ -139,7 +139,10 @@ def _mlp(b: Builder, p: str, x: str, c: int) -> str:
 
 
 def build_template(spec: SwinSpec, num_classes: int, *, opset: int, graph_name: str):
-    """The canonical ModelProto of ``spec``, initializers declared (name, dtype, shape) without data."""
+    """The canonical ModelProto of ``spec``, initializers declared (name, dtype, shape) without data;
+    NoCanonicalForm below opset 13 (the attention's Split sizes and Squeeze axes are inputs)."""
+    if opset < SPLIT_INPUTS_OPSET:
+        raise NoCanonicalForm(f"{spec.id}: the Swin canonical graph is written at opset {SPLIT_INPUTS_OPSET} or later, not {opset}")
     b = Builder(opset)
     x = b.conv("patch_embed", INPUT_NAME, 3, spec.dim, spec.patch, spec.patch, pads=(0, 0, 0, 0))
     x = b.layer_norm("patch_embed.norm", b.transpose("patch_embed.transpose", x, [0, 2, 3, 1]), spec.dim, spec.ln_eps)

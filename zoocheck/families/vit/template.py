@@ -25,20 +25,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoocheck.converters.graph.rewrites.onnx_graph import SPLIT_INPUTS_OPSET
 from zoocheck.converters.graph.template import Builder, NoCanonicalForm
 from zoocheck.converters.normalize import INPUT_NAME, OUTPUT_NAME
 from zoocheck.families.vit.canonical import token_count
 from zoocheck.families.vit.spec import ViTSpec
-
-MIN_OPSET = 13
 
 
 def build_template(spec: ViTSpec, num_classes: int, *, opset: int, graph_name: str):
     """The canonical ModelProto of ``spec``, initializers declared (name, dtype, shape) without data;
     NoCanonicalForm below opset 13 (Split's sizes and Squeeze's axes are inputs from 13 on; timm's
     and mmpretrain's attention exports from 14)."""
-    if opset < MIN_OPSET:
-        raise NoCanonicalForm(f"{spec.id}: the ViT canonical graph is written at opset {MIN_OPSET} or later, not {opset}")
+    if opset < SPLIT_INPUTS_OPSET:
+        raise NoCanonicalForm(f"{spec.id}: the ViT canonical graph is written at opset {SPLIT_INPUTS_OPSET} or later, not {opset}")
     b = Builder(opset)
     d, t, patches = spec.dim, token_count(spec), spec.grid**2
     x = b.conv("patch_embed", INPUT_NAME, 3, d, spec.patch, spec.patch, pads=(0, 0, 0, 0))

@@ -23,6 +23,8 @@ CLIP_INPUTS_OPSET = 11
 HARDSWISH_OPSET = 14
 #: ReduceMean / ReduceL2 take their axes as an input from opset 18, an attribute before
 REDUCE_AXES_INPUTS_OPSET = 18
+#: Split takes its sizes and Squeeze its axes as inputs from opset 13 (the attention's one form)
+SPLIT_INPUTS_OPSET = 13
 
 
 def attributes(node) -> dict:
