@@ -321,9 +321,6 @@ def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo_and_mmpr
         "convnext-large_in21k-pre-3rdparty_in1k-384px",
         "convnext-xlarge_in21k-pre-3rdparty_in1k-384px",
     )
-    # its Swin V2 MACs (and Swin's at 384 px) are below the canonical graph's conv+MatMul count,
-    # by 6% (Swin-B 384) to 50% (Swin V2-B w24 384): not explained yet, kept as findings
-    swin_macs = ("swin-base_3rdparty_in1k-384", "swin-base_in21k-pre-3rdparty_in1k-384", "swin-large_in21k-pre-3rdparty_in1k-384")
     others = sorted((f.model, f.quantity) for f in bad if not f.model.startswith(("efficientnet-", "efficientnetv2-", "swinv2-")))
     assert others == sorted(
         [
@@ -331,12 +328,19 @@ def test_every_torchvision_and_mmpretrain_number_agrees_except_the_typo_and_mmpr
             *((m, "macs_g") for m in mobilenets),
             *((m, "discrepancy") for m in swins for _ in range(2)),
             *((m, "discrepancy") for m in convnexts),
-            *((m, "macs_g") for m in swin_macs),
         ]
     )
+    # mmpretrain's Swin MACs (mmengine's counter) leave out the attention's products (q times k, the
+    # weights times v), which torchvision's (fvcore's) count: each agrees under its convention
+    swin_b_384 = [f for f in audit_entry(get_entry("mmpretrain", "swin-base_3rdparty_in1k-384")) if f.quantity == "macs_g"]
+    swin_t = [f for f in audit_entry(get_entry("torchvision", "swin_t.IMAGENET1K_V1")) if f.quantity == "macs_g"]
+    assert [(f.convention, f.status) for f in swin_b_384] == [("conv+fc MACs", "ok")]
+    assert [(f.convention, f.status) for f in swin_t] == [("conv+fc+attention MACs", "ok")]
+    # its Swin V2 MACs are 1.29-1.31 times below that count, about (256 / 224)^2: as if counted at
+    # 7/8 of the input size; kept as findings
     swin_v2 = [f for f in bad if f.model.startswith("swinv2-")]
     assert (
-        {f.quantity for f in swin_v2} == {"macs_g"} and len(swin_v2) == 10 and all(1.3 < f.measured / f.normalised < 1.65 for f in swin_v2)
+        {f.quantity for f in swin_v2} == {"macs_g"} and len(swin_v2) == 10 and all(1.28 < f.measured / f.normalised < 1.32 for f in swin_v2)
     )
     # mmpretrain's EfficientNet FLOPs (mmengine's counter) count the SiLU, batch-norm and SE
     # products too: 3-9% above the conv+fc MACs (torchvision's numbers for the same networks agree)
@@ -361,7 +365,7 @@ def test_audit_command(tmp_path, capsys):
     # the resnet34 typo is a finding about mmpretrain's table (exit 0), a failure only with --strict
     assert main(["audit", "--src", "mmpretrain", *results]) == 0
     out = capsys.readouterr().out
-    assert "resnet34_8xb32_in1k" in out and "64 disagree" in out  # and mmpretrain's MobileNet, EfficientNet(V2) and Swin MACs (above)
+    assert "resnet34_8xb32_in1k" in out and "61 disagree" in out  # and mmpretrain's MobileNet, EfficientNet(V2) and Swin V2 MACs (above)
     assert main(["audit", "--src", "mmpretrain", "--strict", *results]) == 1
     capsys.readouterr()
     assert main(["audit", "--src", "torchvision", "--json", *results]) == 0
@@ -424,3 +428,28 @@ def test_a_family_member_its_canonical_parts_refuse_is_not_measured_on_them(refu
         for cached in (architecture_counts, parameter_counts):
             cached.cache_clear()
     assert architecture_counts(arch, 224) is not None
+
+
+def test_the_products_of_two_computed_tensors_are_counted_apart():
+    """A MatMul by a weight is a layer's; one of two computed tensors (q times k^T, as attention
+    computes it) is counted in ``macs`` and apart in ``attention_macs``, since the zoos' counters
+    differ on it. The input's symbolic sizes are the size counted at: 224 tokens of 224 features."""
+    import numpy as np
+
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    size, dim = 224, 8
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["input", "w"], ["q"]),
+            helper.make_node("Transpose", ["q"], ["k"], perm=[0, 2, 1]),
+            helper.make_node("MatMul", ["q", "k"], ["logits"]),
+        ],
+        "attention",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, "T", "C"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "T", "T"])],
+        [numpy_helper.from_array(np.zeros((size, dim), np.float32), "w")],
+    )
+    counts = count_graph(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), size)
+    assert (counts.params, counts.macs, counts.attention_macs) == (size * dim, 2 * size * size * dim, size * size * dim)

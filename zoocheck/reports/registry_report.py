@@ -144,8 +144,24 @@ def print_audit(out, findings, *, show_all: bool) -> None:
 
     bad = [f for f in findings if f.status == "failed"]
     shown = findings if show_all else bad
-    table = Table(title="published vs measured (conv+fc counted on the ONNX graph)")
-    for col in ("status", "source", "model", "quantity", "published", "normalised", "measured", "diff", "input", "reference", "note"):
+    table = Table(
+        title="published vs measured on the ONNX graph (MACs: conv + fc, with the attention's products where the zoo counts them)"
+    )
+    columns = (
+        "status",
+        "source",
+        "model",
+        "quantity",
+        "published",
+        "normalised",
+        "measured",
+        "convention",
+        "diff",
+        "input",
+        "reference",
+        "note",
+    )
+    for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col in ("source", "model"))
     for f in shown:
         err = f.relative_error
@@ -157,6 +173,7 @@ def print_audit(out, findings, *, show_all: bool) -> None:
             f"{_fmt(f.published)} {f.published_unit}".strip(),
             _fmt(f.normalised),
             "" if f.measured is None else f"{f.measured:.4f}",
+            f.convention,
             "" if err is None else f"{err:+.1%}",
             str(f.input_size),
             f.reference,

@@ -17,7 +17,9 @@ What it counts:
   inference (where a shape is computed at run time, as timm's ``tf_`` "same" padding does, the
   computation is evaluated first). Batch norm, activations, pooling, element-wise Mul/Add and bias
   additions are left out (about 1%, and every tool counts them differently), as every zoo's
-  published number does.
+  published number does. The products of two computed tensors (a transformer's attention: q times
+  k, the weights times v) are also counted apart (``attention_macs``): fvcore, whose numbers
+  torchvision and timm publish, counts them, mmengine's counter (mmpretrain) does not.
 
 A graph whose batch norms an exporter folded into the convolutions (torch.onnx in eval mode, every
 canonical graph) holds what the zoos count less one value per folded channel (the convolution's
@@ -55,9 +57,10 @@ _TENSOR_DATA_FIELDS = ("raw_data", "float_data", "int32_data", "int64_data", "do
 class Counts:
     params: int  # trainable parameters (weights, biases, batch-norm scale and shift)
     bn_stats: int  # batch-norm running mean + variance values (counted by MXNet and paddle.flops)
-    macs: int | None  # conv + fc multiply-adds for one image at ``input_size``; None: unknown there
+    macs: int | None  # conv + fc (+ attention) multiply-adds for one image at ``input_size``; None: unknown there
     input_size: int
     macs_unknown: str = ""  # why ``macs`` is None (shapes not static, or the file's input fixed at another size)
+    attention_macs: int = 0  # the part of ``macs`` in products of two computed tensors (MatMul without a weight)
 
     @property
     def params_with_bn_stats(self) -> int:
@@ -83,15 +86,16 @@ def count_graph(model, input_size: int) -> Counts:
             elif node.op_type in PER_CHANNEL_OPS and prod(initializers[name]) > 1:
                 params.add(name)
     try:
-        macs, unknown = _macs(model, input_size), ""
+        (macs, attention), unknown = _macs(model, input_size, set(initializers)), ""
     except ValueError as exc:
-        macs, unknown = None, str(exc)
+        (macs, attention), unknown = (None, 0), str(exc)
     return Counts(
         params=sum(prod(initializers[n]) for n in params),
         bn_stats=sum(prod(initializers[n]) for n in stats),
         macs=macs,
         input_size=input_size,
         macs_unknown=unknown,
+        attention_macs=attention,
     )
 
 
@@ -110,7 +114,8 @@ def architecture_counts(arch: Architecture, input_size: int) -> Counts | None:
     except ValueError:  # the family has no canonical graph for this member of it
         return None
     params, bn_stats = parameters
-    return Counts(params=params, bn_stats=bn_stats, macs=count_graph(template, input_size).macs, input_size=input_size)
+    graph = count_graph(template, input_size)
+    return Counts(params=params, bn_stats=bn_stats, macs=graph.macs, input_size=input_size, attention_macs=graph.attention_macs)
 
 
 @cache
@@ -153,9 +158,10 @@ def _weight_tensors(graph) -> dict[str, tuple[int, ...]]:
     return tensors
 
 
-def _macs(model, input_size: int) -> int:
+def _macs(model, input_size: int, weights: set[str]) -> tuple[int, int]:
+    """(every MAC, those of MatMuls with no operand in ``weights``) for one image."""
     shapes = _static_shapes(model, input_size)
-    macs = 0
+    macs = attention = 0
     for node in model.graph.node:
         if node.op_type not in MAC_OPS:
             continue
@@ -169,12 +175,15 @@ def _macs(model, input_size: int) -> int:
                 trans_a = next((attr.i for attr in node.attribute if attr.name == "transA"), 0)
                 macs += prod(shapes[node.output[0]]) * (a[0] if trans_a else a[1])
             else:  # MatMul: [..., M, K] x [..., K, N] (a 1-D first operand is [K])
-                macs += prod(shapes[node.output[0]]) * shapes[node.input[0]][-1]
+                product = prod(shapes[node.output[0]]) * shapes[node.input[0]][-1]
+                macs += product
+                if not weights & set(node.input):
+                    attention += product
         except (KeyError, IndexError):
             raise ValueError(
                 f"{node.op_type} node {node.name!r}: shape inference gave no static shape for its operands at {input_size}x{input_size}"
             ) from None
-    return macs
+    return macs, attention
 
 
 def _static_shapes(model, input_size: int) -> dict[str, tuple[int, ...]]:
