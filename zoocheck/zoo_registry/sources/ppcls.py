@@ -157,10 +157,12 @@ FAMILIES_REF = (
 )
 TRANSFORMERS_REF = (
     "PaddleClas @d178931f docs/zh_CN/models/ImageNet1k/{page} (per-family table; its 'FLOPs' about 1 x MACs "
-    "for the transformers, the unit unstated)"
+    "for the transformers and ConvNeXt, the unit unstated)"
 )
-#: the families whose pages count FLOPs as multiply-adds (the CNN pages count about twice that)
-MAC_PAGES = ("vit", "deit")
+#: the families whose pages count FLOPs as multiply-adds, as the README list does (the shared
+#: tables' page / list ratio: 1.00 ViT, DeiT, ConvNeXt; 1.01-1.06 Swin; 0.99-1.00 Swin V2); the CNN
+#: pages count about twice that
+MAC_PAGES = ("vit", "deit", "swin", "swin_v2", "convnext")
 
 
 def _eval_config(row) -> Preprocess:
