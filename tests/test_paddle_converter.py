@@ -360,6 +360,25 @@ def test_paddle2onnx_failure_is_a_runtime_error_not_an_exit(tmp_path):
         export_program(program, params, tmp_path / "out.onnx", 17)
 
 
+def test_paddle2onnxs_constant_folding_does_not_import_torch():
+    """Polygraphy's folding inside paddle2onnx imports onnxruntime.tools, whose __init__ imports
+    torch: registered without it, in a fresh process, and its PyTorch helper is still there."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from zoocheck.converters.paddle_export import _onnxruntime_tools_without_torch\n"
+        "_onnxruntime_tools_without_torch()\n"
+        "import onnxruntime.tools\n"
+        "from onnxruntime.tools import symbolic_shape_infer\n"
+        "assert callable(onnxruntime.tools.infer_input_info) and onnxruntime.tools.have_torch\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
 def test_paddle2onnx_failure_beside_the_fp64_forward_is_the_models_failure(tmp_path, photos, monkeypatch):
     """The export fails while the float64 forward runs in its thread: one failure record at the
     export stage, and this process goes on."""

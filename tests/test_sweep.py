@@ -138,8 +138,9 @@ def test_parity_fail_is_a_numerical_failure_record(tmp_path):
 def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_path):
     store = ResultsStore(tmp_path)
     entries = [toy("segfault"), toy("hang"), toy("balloon"), toy("export-abort"), toy("linear")]
-    # the hang holds one worker for the timeout while the other four start in turn on the other
-    executor = LocalExecutor(workers=2, timeout_s=12, memory_limit_bytes=600 * 2**20)
+    # the hang holds one worker for the timeout while the other four start in turn on the other; a
+    # job's clock starts after its worker's start-up, and each of the others takes under 2 s loaded
+    executor = LocalExecutor(workers=2, timeout_s=5, memory_limit_bytes=600 * 2**20)
     result = run_sweep(toy_jobs(entries, steps=("convert",)), executor, store)
     by_model = {o.model: o for o in result.outcomes}
     assert by_model["toy-linear"].status == "ok"
@@ -195,7 +196,8 @@ def test_sigkill_of_the_driver_loses_no_finished_result(tmp_path):
     lines = store.results_path.read_text().splitlines()
     assert all(json.loads(line) for line in lines) and not store.skipped_lines
     assert len([r for r in store.results("sweep-job") if r.status == "ok"]) == 4
-    script.write_text(textwrap.dedent(_DRIVER.format(tests=str(TESTS), root=root, timeout=3, results=str(tmp_path / "r"))))
+    # the rerun runs the hang alone (toy-a and toy-b are done): a short timeout only ends it sooner
+    script.write_text(textwrap.dedent(_DRIVER.format(tests=str(TESTS), root=root, timeout=1, results=str(tmp_path / "r"))))
     subprocess.run([sys.executable, str(script)], cwd=root, check=True, timeout=240, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest = {(r.model, r.step): r for r in store.results("sweep-job")}
     assert latest[("toy-hang", "convert")].category == "timeout"

@@ -36,7 +36,9 @@ def ray_executor():
     # the Ray workers import the test converter's module: they need tests/ on their path
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved["PYTHONPATH"]) if p)
     register_source(crash_converter.SOURCE)
-    executor = RayExecutor(num_cpus=2, timeout_s=15)  # the hang waits for it; a toy job takes a second or two, more on a loaded machine
+    # the hang waits for the timeout; a toy job runs under a second, its worker's first imports a
+    # second or two more (the clock starts at submission), more on a loaded machine
+    executor = RayExecutor(num_cpus=2, timeout_s=8)
     try:
         yield executor
     finally:

@@ -107,8 +107,11 @@ def build_network(arch: Architecture, scheme: Scheme):
     import paddle
     from paddle import nn
 
+    from zoocheck.converters.paddle_layers import traced_as_is
+
     spec = resnet_spec(arch)
 
+    @traced_as_is
     class ConvBN(nn.Layer):
         """conv -> batch norm [-> relu], optionally after a 2x2 avg-pool (the vd shortcut)."""
 
@@ -140,6 +143,7 @@ def build_network(arch: Architecture, scheme: Scheme):
             parent = parent._sub_layers[part]
         return parent
 
+    @traced_as_is
     class Block(nn.Layer):
         def __init__(self, cin, mid, cout, stride, groups, project, vd_pool):
             super().__init__()
@@ -168,6 +172,7 @@ def build_network(arch: Architecture, scheme: Scheme):
             short = lookup(self, scheme.short)(x) if self._project else x
             return nn.functional.relu(paddle.add(y, short))
 
+    @traced_as_is
     class Net(nn.Layer):
         def __init__(self):
             super().__init__()

@@ -4,7 +4,9 @@ A worker imports its framework once, at start, and then runs entry after entry, 
 start-up (torch + timm ~2.5 s, paddle ~0.8 s, mxnet ~0.6 s here) is paid once per worker, not once
 per model. A worker that crashes, runs past the per-job timeout or over the memory limit is killed
 and its entry's jobs become failure records (timeout / out of memory / the stage it died in); the
-next entry gets a fresh worker. Workers only compute: their outcomes come back to the driver, which
+next entry gets a fresh worker. A job's clock starts once its worker has imported its framework
+(the start-up is measured apart, ``framework_start_s``); a worker whose start-up alone runs past the
+timeout is killed as its first job's timeout. Workers only compute: their outcomes come back to the driver, which
 is the results store's one writer.
 """
 
@@ -216,8 +218,8 @@ class LocalExecutor:
                 try:
                     while worker.conn.poll():
                         kind, payload = worker.conn.recv()
-                        if kind == "ready":
-                            worker.ready_s = payload
+                        if kind == "ready":  # the job's clock starts now: the start-up is not the job's
+                            worker.ready_s, worker.work_started = payload, time.perf_counter()
                             self.framework_start_s.append(payload)
                         elif kind == "stage":
                             worker.stage = payload

@@ -61,6 +61,18 @@ def _refusal(arch: Architecture, opset: int = _ANY_OPSET) -> str | None:
 
 
 def _build(family: Family, arch: Architecture, opset: int, input_size: int | None):
+    """A copy of ``arch``'s template, its own to fill in: each is built once (node by node in
+    Python, the audit's half) and copied after, so the probe's build serves the conversion and the
+    counts at 224 pixels too."""
+    import onnx
+
+    model = onnx.ModelProto()
+    model.CopyFrom(_built(family, arch, opset, input_size if family.sized_template else None))
+    return model
+
+
+@cache
+def _built(family: Family, arch: Architecture, opset: int, input_size: int | None):
     sized = {"input_size": input_size} if family.sized_template else {}
     return family.part("template")(arch.structure, arch.num_classes, opset=opset, graph_name=arch.id, **sized)
 

@@ -10,7 +10,7 @@ network): ``conv1_func`` (the 7x7/2 stem: conv, BN, ReLU), ``db_conv_<b>.conv<b>
 
 from __future__ import annotations
 
-from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields, traced_as_is
 from zoocheck.families.densenet.spec import DenseNetSpec
 
 SOURCE_FILE = "model_zoo/densenet.py"
@@ -23,6 +23,7 @@ def _pre_activation(cin: int, cout: int, kernel: int, eps: float) -> ConvBN:
     return ConvBN(cin, cout, kernel, act="relu", names=_NAMES, eps=eps, bn_first=True)
 
 
+@traced_as_is
 class DenseLayer(nn.Layer):
     def __init__(self, cin: int, spec: DenseNetSpec):
         super().__init__()
@@ -34,6 +35,7 @@ class DenseLayer(nn.Layer):
         return paddle.concat([x, self.bn_ac_func2(self.bn_ac_func1(x))], axis=1)
 
 
+@traced_as_is
 class DenseBlock(nn.Layer):
     """Dense layers named ``conv<block>_<layer>``, run in order."""
 
@@ -48,6 +50,7 @@ class DenseBlock(nn.Layer):
         return x
 
 
+@traced_as_is
 class Transition(nn.Layer):
     def __init__(self, cin: int, cout: int, eps: float):
         super().__init__()
@@ -57,6 +60,7 @@ class Transition(nn.Layer):
         return F.avg_pool2d(self.conv_ac_func(x), kernel_size=2, stride=2)
 
 
+@traced_as_is
 class DenseNet(nn.Layer):
     def __init__(self, spec: DenseNetSpec, num_classes: int):
         super().__init__()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 from zoocheck.converters.base import NoBuilder
-from zoocheck.converters.paddle_layers import ACTIVATIONS, F, nn, paddle
+from zoocheck.converters.paddle_layers import ACTIVATIONS, F, nn, paddle, traced_as_is
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.efficientnet.spec import BLOCKS, HEAD_CHANNELS, STEM_CHANNELS, EfficientNetSpec, same_padding
 from zoocheck.families.mobilenet_v3.spec import round_channels
@@ -31,6 +31,7 @@ SOURCE_FILE = "model_zoo/efficientnet.py"
 VARIANTS = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
 
 
+@traced_as_is
 class Conv(nn.Layer):
     """PaddleClas's ``Conv2ds``: the conv (``_conv``), padded as the network's padding says."""
 
@@ -59,6 +60,7 @@ class Conv(nn.Layer):
         return F.conv2d(x, conv.weight, conv.bias, stride=self._stride, padding=[top, bottom, left, right], groups=conv._groups)
 
 
+@traced_as_is
 class ConvBN(nn.Layer):
     """PaddleClas's ``ConvBNLayer``: ``_conv`` (a ``Conv``) then ``_bn``."""
 
@@ -74,6 +76,7 @@ class ConvBN(nn.Layer):
         return self._act(self._bn(self._conv(x)))
 
 
+@traced_as_is
 class Unit(nn.Layer):
     """The holder PaddleClas puts around each ``ConvBNLayer`` of a block (``_ecn``, ``_dcn``, ``_pcn``)."""
 
@@ -85,6 +88,7 @@ class Unit(nn.Layer):
         return self._conv(x)
 
 
+@traced_as_is
 class SqueezeExcitation(nn.Layer):
     def __init__(self, channels: int, squeezed: int):
         super().__init__()
@@ -96,6 +100,7 @@ class SqueezeExcitation(nn.Layer):
         return paddle.multiply(x, F.sigmoid(scale))
 
 
+@traced_as_is
 class MBConv(nn.Layer):
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, expansion: int, spec: EfficientNetSpec):
         super().__init__()
@@ -118,6 +123,7 @@ class MBConv(nn.Layer):
         return paddle.add(y, x) if self._skip else y
 
 
+@traced_as_is
 class Features(nn.Layer):
     """PaddleClas's ``ExtractFeatures`` (``_ef``): the stem and the blocks."""
 
@@ -142,6 +148,7 @@ class Features(nn.Layer):
         return x
 
 
+@traced_as_is
 class EfficientNet(nn.Layer):
     def __init__(self, spec: EfficientNetSpec, num_classes: int):
         super().__init__()

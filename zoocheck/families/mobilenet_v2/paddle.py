@@ -11,7 +11,7 @@ truncated (``int(c * scale)``) and an expansion conv in the first block too.
 
 from __future__ import annotations
 
-from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ConvBN, F, nn, paddle, require_fields, traced_as_is
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v2.spec import CHANNELS, MobileNetV2Spec, round_channels
 
@@ -23,6 +23,7 @@ STAGES = ((1, 1, 1), (6, 2, 2), (6, 3, 2), (6, 4, 2), (6, 3, 1), (6, 3, 2), (6, 
 _NAMES = ("_conv", "_batch_norm")
 
 
+@traced_as_is
 class InvertedResidual(nn.Layer):
     def __init__(self, cin: int, cout: int, expansion: int, stride: int, shortcut: bool, eps: float):
         super().__init__()
@@ -39,6 +40,7 @@ class InvertedResidual(nn.Layer):
         return paddle.add(x, y) if self._shortcut else y
 
 
+@traced_as_is
 class Stage(nn.Layer):
     def __init__(self, stage: int, cin: int, cout: int, expansion: int, repeats: int, stride: int, eps: float):
         super().__init__()
@@ -53,6 +55,7 @@ class Stage(nn.Layer):
         return x
 
 
+@traced_as_is
 class MobileNetV2(nn.Layer):
     def __init__(self, spec: MobileNetV2Spec, num_classes: int):
         super().__init__()

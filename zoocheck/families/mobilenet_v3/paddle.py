@@ -13,7 +13,7 @@ and gated by ``hardsigmoid(slope=0.2, offset=0.5)``, an expansion conv in every 
 from __future__ import annotations
 
 from zoocheck.converters.base import NoBuilder
-from zoocheck.converters.paddle_layers import ACTIVATIONS, ConvBN, F, eval_dropout, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import ACTIVATIONS, ConvBN, F, eval_dropout, nn, paddle, require_fields, traced_as_is
 from zoocheck.converters.paddle_random import RESIDUAL_BRANCH_END
 from zoocheck.families.mobilenet_v3.spec import BLOCKS, MobileNetV3Spec, round_channels
 
@@ -23,6 +23,7 @@ PADDLECLAS = {"depth": 1.0, "head": "conv", "padding": "symmetric", "head_bias":
               "classifier": "linear", "se_rounding": "floor", "expand_always": True}  # fmt: skip
 
 
+@traced_as_is
 class SqueezeExcitation(nn.Layer):
     def __init__(self, channels: int, gate_slope: float):
         super().__init__()
@@ -35,6 +36,7 @@ class SqueezeExcitation(nn.Layer):
         return paddle.multiply(x, F.hardsigmoid(scale, slope=self._gate_slope, offset=0.5))
 
 
+@traced_as_is
 class ResidualUnit(nn.Layer):
     def __init__(self, cin: int, mid: int, cout: int, kernel: int, stride: int, se: bool, act: str, spec: MobileNetV3Spec):
         super().__init__()
@@ -56,6 +58,7 @@ class ResidualUnit(nn.Layer):
         return paddle.add(x, y) if self._shortcut else y
 
 
+@traced_as_is
 class MobileNetV3(nn.Layer):
     def __init__(self, spec: MobileNetV3Spec, num_classes: int):
         super().__init__()

@@ -9,7 +9,7 @@ with ReLU and ``Dropout(0.5, mode="downscale_in_infer")`` (x0.5 at evaluation) a
 
 from __future__ import annotations
 
-from zoocheck.converters.paddle_layers import F, eval_dropout, nn, paddle, require_fields
+from zoocheck.converters.paddle_layers import F, eval_dropout, nn, paddle, require_fields, traced_as_is
 from zoocheck.families.vgg.spec import VGGSpec
 
 SOURCE_FILE = "legendary_models/vgg.py"
@@ -20,6 +20,7 @@ STAGE_CHANNELS = (64, 128, 256, 512, 512)
 FEATURE_SIDE = 7
 
 
+@traced_as_is
 class ConvBlock(nn.Layer):
     def __init__(self, cin: int, cout: int, convs: int):
         super().__init__()
@@ -32,6 +33,7 @@ class ConvBlock(nn.Layer):
         return F.max_pool2d(x, kernel_size=2, stride=2)
 
 
+@traced_as_is
 class VGG(nn.Layer):
     def __init__(self, spec: VGGSpec, num_classes: int):
         super().__init__()
