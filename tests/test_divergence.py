@@ -19,6 +19,11 @@ def resnet18(torchvision_resnet18_onnx):
     return torchvision_resnet18_onnx  # conftest's, shared: the tests alter copies only
 
 
+#: the inputs' side: the canonical file takes any (its H and W are symbolic), and where a node
+#: diverges does not depend on it
+SIDE = 64
+
+
 def _altered(path, tmp_path, pick):
     """A copy of ``path`` with one initializer (the ``pick``-th conv weight) scaled by 1.5."""
     model = onnx.load(str(path))
@@ -36,7 +41,7 @@ def _altered(path, tmp_path, pick):
 @pytest.mark.parametrize("pick", [0, 7])
 def test_an_altered_initializer_is_found_at_the_node_that_consumes_it(resnet18, tmp_path, pick):
     altered, node_name, weight_name = _altered(resnet18, tmp_path, pick)
-    batch = random_inputs(2, 224, seed=1)
+    batch = random_inputs(2, SIDE, seed=1)
     divergence = first_divergence(resnet18, altered, batch, tolerance=1e-4)
     assert divergence is not None
     assert divergence.node == node_name and divergence.op_type == "Conv"
@@ -51,7 +56,7 @@ def test_an_altered_initializer_is_found_at_the_node_that_consumes_it(resnet18, 
 
 
 def test_identical_files_have_no_divergence(resnet18):
-    assert first_divergence(resnet18, resnet18, random_inputs(1, 224), tolerance=1e-6) is None
+    assert first_divergence(resnet18, resnet18, random_inputs(1, SIDE), tolerance=1e-6) is None
 
 
 def test_files_without_common_names_cannot_be_compared(resnet18, tmp_path):
@@ -61,7 +66,7 @@ def test_files_without_common_names_cannot_be_compared(resnet18, tmp_path):
     other = tmp_path / "renamed.onnx"
     onnx.save(model, str(other))
     with pytest.raises(DivergenceUnavailable, match="share no tensor names"):
-        first_divergence(resnet18, other, random_inputs(1, 224), tolerance=1e-4)
+        first_divergence(resnet18, other, random_inputs(1, SIDE), tolerance=1e-4)
 
 
 def test_relative_error_is_judged_on_each_tensors_own_range():
@@ -248,10 +253,11 @@ def test_the_frameworks_layer_outputs_are_the_canonical_graphs_intermediates(sou
     from zoocheck.families.resnet.canonical import layer_outputs
 
     entry = dataclasses.replace(get_entry(source, model), input_size=64)
-    conversion = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical")
+    # in this process: the framework's outputs, not the child that computes them, are the subject
+    conversion = convert(entry, output=tmp_path / "canonical.onnx", random_seed=3, graph="canonical", isolate=False)
     assert conversion.ok, conversion.failure
     batch = random_inputs(2, 64, seed=1)
-    layers = native_layer_outputs(entry, None, 3, batch).layers
+    layers = native_layer_outputs(entry, None, 3, batch, isolate=False).layers
     assert layers is not None and list(layers) == [*layer_outputs(entry.arch), "logits"]
     graph_outputs = {n.output[0] for n in onnx.load(str(conversion.onnx_path)).graph.node}
     assert set(layers) <= graph_outputs
@@ -271,4 +277,4 @@ def test_a_file_without_the_canonical_names_cannot_be_compared_with_the_layers(r
     from zoocheck.checks.divergence import first_divergence_from_layers
 
     with pytest.raises(DivergenceUnavailable, match="none of the framework's layers"):
-        first_divergence_from_layers({"no.such.layer": np.zeros(1)}, resnet18, random_inputs(1, 224), tolerance=1e-4)
+        first_divergence_from_layers({"no.such.layer": np.zeros(1)}, resnet18, random_inputs(1, SIDE), tolerance=1e-4)

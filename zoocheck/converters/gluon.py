@@ -101,6 +101,54 @@ def _onnx_opset(opset: int):
         onnx.defs.onnx_opset_version = original
 
 
+@contextlib.contextmanager
+def _initializers_from_bytes():
+    """Make mxnet.onnx build each float32 initializer from the array's bytes.
+
+    Its translation of a weight (``convert_weights_and_inputs``, registered for op ``null``) passes
+    ``array.flatten().tolist()`` to ``onnx.helper.make_tensor``: a Python float per value, half
+    of a ResNet-18's export time and 24 bytes of memory per weight. The tensor built here is the
+    same message (the values in ``float_data``, which MXNet's files hold): packed repeated floats
+    are the values' little-endian bytes, parsed into the field. Other dtypes and graph inputs keep
+    MXNet's translation.
+    """
+    import onnx
+    from mxnet.onnx.mx2onnx._export_onnx import MXNetGraph
+
+    registry = MXNetGraph.registry_[MIN_MXNET_OPSET]
+    original = registry["null"]
+
+    def translate(node, **kwargs):
+        name = node["name"]
+        if kwargs["is_input"] is not False or kwargs["weights"][name].dtype != np.float32:
+            return original(node, **kwargs)
+        array = kwargs["weights"][name]
+        tensor = onnx.TensorProto(name=name, data_type=onnx.TensorProto.FLOAT, dims=array.shape)
+        values = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        tensor.MergeFromString(_FLOAT_DATA_TAG + _varint(len(values)) + values)
+        kwargs["initializer"].append(tensor)
+        return [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, array.shape)], (array.dtype,)
+
+    registry["null"] = translate
+    try:
+        yield
+    finally:
+        registry["null"] = original
+
+
+#: TensorProto's float_data (field 4), length-delimited: its packed encoding
+_FLOAT_DATA_TAG = bytes([4 << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
 def export_symbol(net, directory: Path, input_size: int, name: str = "model") -> tuple[Path, Path]:
     """Hybridize ``net`` and write its ``export`` pair into ``directory``."""
     mx = import_mxnet()
@@ -119,7 +167,7 @@ def mxnet_to_onnx(net, path: Path, opset: int, input_size: int, *, dynamic: bool
     shape = (1, 3, input_size, input_size)
     with tempfile.TemporaryDirectory(prefix="zoocheck-mxnet-") as tmp:
         symbol, params = export_symbol(net, Path(tmp), input_size)
-        with _onnx_opset(opset):
+        with _onnx_opset(opset), _initializers_from_bytes():
             mx_onnx.export_model(
                 str(symbol),
                 str(params),

@@ -33,6 +33,11 @@ class _TorchLibraryConverter(TorchConverter):
 
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
+        params = None
+        if state is None and has_canonical_weights(entry.arch):
+            # drawn before the network is built: an input size the family's weights cannot take
+            # (a VGG's classifier reads a 7x7 map) is refused before a VGG's 133M weights are initialised
+            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)
         module = self.build(entry)
         what = f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)"
         # a checkpoint of this architecture under another naming its family knows (e.g.
@@ -48,8 +53,7 @@ class _TorchLibraryConverter(TorchConverter):
             )
         elif state is not None:
             tc.load_strict(module, state, Path(weights), what)
-        elif has_canonical_weights(entry.arch):
-            params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)
+        elif params is not None:
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
             randomize(module, random_seed, entry.input_size)

@@ -72,6 +72,20 @@ def conv_outputs(arch: Architecture) -> dict[str, str]:
     return {f"stage{stage}.conv{k}": f"stage{stage}.{unit}{k}" for stage, k, _, _ in convs(spec)}
 
 
+def check_input_size(arch: Architecture, input_size: int) -> None:
+    """ValueError unless ``input_size``-pixel inputs end on the 7x7 map the classifier reads (each
+    stage's 2x2 pool halves the side, rounding down): before anything is drawn or computed."""
+    side = input_size // 2 ** len(STAGE_CHANNELS)
+    if side != FEATURE_SIDE:
+        raise _feature_map_refused(arch, side, side)
+
+
+def _feature_map_refused(arch: Architecture, height: int, width: int) -> ValueError:
+    return ValueError(
+        f"{arch.id}: the classifier reads a {FEATURE_SIDE}x{FEATURE_SIDE} feature map (224 to 255-pixel inputs), not {height}x{width}"
+    )
+
+
 def pool_2x2(x: np.ndarray, reduce=np.max) -> np.ndarray:
     """2x2, stride 2, floor mode, NHWC: ``reduce`` (np.max, np.mean) over each window."""
     n, h, w, c = x.shape
@@ -102,9 +116,7 @@ def forward(
         if k == spec.layers[stage - 1]:
             y = pool_2x2(y)
     if y.shape[1:3] != (FEATURE_SIDE, FEATURE_SIDE):
-        raise ValueError(
-            f"{arch.id}: the classifier reads a {FEATURE_SIDE}x{FEATURE_SIDE} feature map (224 to 255-pixel inputs), not {y.shape[1]}x{y.shape[2]}"
-        )
+        raise _feature_map_refused(arch, y.shape[1], y.shape[2])
     # flattened channel-major, as torch's flatten of an NCHW map
     y = y.transpose(0, 3, 1, 2).reshape(len(y), -1)
     for layer, _, _ in classifier(arch.num_classes)[:2]:
