@@ -349,3 +349,32 @@ def test_over_2gb_path_canonicalises_with_external_data(tmp_path, monkeypatch):
     assert (tmp_path / "big.onnx.data").is_file() and read_metadata(conversion.onnx_path)["graph"] == "canonical"
     assert max_rel(conversion.native_outputs, ort_run(conversion.onnx_path, batch)) <= PARITY_TOL
     assert fingerprint(onnx.load(str(conversion.onnx_path), load_external_data=False)) == canonical_fingerprint(entry.arch, 17)
+
+
+def test_a_graph_deeper_than_the_recursion_limit_is_matched():
+    """Matching walks ViT-H/14's chain of 1000 nodes (32 blocks) in producer order, not
+    recursively: it needs no more stack for a deeper graph (a sweep of torchvision's vit_h_14
+    failed its check stage with RecursionError). Run here under a recursion limit far below the
+    chain's depth."""
+    import sys
+
+    import onnx
+
+    from zoocheck.converters.graph import template_for
+    from zoocheck.converters.graph.canonical import match
+
+    entry = get_entry("torchvision", "vit_h_14.IMAGENET1K_SWAG_E2E_V1")
+    template = template_for(entry.arch, 17, entry.input_size)
+    exported = onnx.ModelProto()
+    exported.CopyFrom(template)
+    for node in exported.graph.node:  # the residual last, as torch.onnx writes ``x + input``: the chain is walked through every branch
+        if node.op_type == "Add":
+            node.input[:] = list(reversed(node.input))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(250)
+    try:
+        pairs = match(template, exported)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert len(pairs) == len(template.graph.node) == 1000
+    assert all(pairs[n.name].name == n.name for n in template.graph.node)

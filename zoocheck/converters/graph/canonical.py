@@ -254,7 +254,8 @@ def _initializer_digest(tensor) -> str:
 
 
 class _Digests:
-    """Structural digest of every node of a graph, computed on demand, memoised."""
+    """Structural digest of every node of a graph, computed on demand, memoised; in producer order
+    without recursion (a ViT-L's chain of nodes is deeper than Python's recursion limit)."""
 
     def __init__(self, model):
         graph = model.graph
@@ -263,12 +264,14 @@ class _Digests:
         self.graph_inputs = {i.name for i in graph.input}
         self._memo: dict[int, str] = {}
 
+    def _counted(self, node) -> list[str]:
+        """The input names that count; a Conv's bias does not (optional)."""
+        return [name for position, name in enumerate(node.input) if name and not (node.op_type == "Conv" and position == 2)]
+
     def inputs(self, node) -> list[tuple[str, object]]:
-        """(digest, producing node or None) per input; a Conv's bias does not count (optional)."""
+        """(digest, producing node or None) per input that counts."""
         result = []
-        for position, name in enumerate(node.input):
-            if not name or (node.op_type == "Conv" and position == 2):
-                continue
+        for name in self._counted(node):
             if name in self.initializers:
                 result.append((_initializer_digest(self.initializers[name]), None))
             elif name in self.graph_inputs:
@@ -279,14 +282,24 @@ class _Digests:
         return result
 
     def of(self, node) -> str:
-        key = id(node)
-        if key not in self._memo:
-            children = [d for d, _ in self.inputs(node)]
-            if node.op_type in _COMMUTATIVE:
+        stack = [node]
+        while stack:
+            current = stack[-1]
+            if id(current) in self._memo:
+                stack.pop()
+                continue
+            producers = (self.producer[n] for n in self._counted(current) if n not in self.initializers and n not in self.graph_inputs)
+            pending = [p for p in producers if id(p) not in self._memo]
+            if pending:  # their digests first: ``inputs`` then reads them from the memo
+                stack.extend(pending)
+                continue
+            stack.pop()
+            children = [d for d, _ in self.inputs(current)]
+            if current.op_type in _COMMUTATIVE:
                 children = sorted(children)
-            text = repr((node.op_type, node.domain or "", _semantic_attrs(node, self.initializers), children))
-            self._memo[key] = hashlib.sha256(text.encode()).hexdigest()
-        return self._memo[key]
+            text = repr((current.op_type, current.domain or "", _semantic_attrs(current, self.initializers), children))
+            self._memo[id(current)] = hashlib.sha256(text.encode()).hexdigest()
+        return self._memo[id(node)]
 
 
 def _pair_inputs(template: _Digests, t_node, exported: _Digests, e_node):
