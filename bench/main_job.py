@@ -16,15 +16,15 @@ work apart (``finish_graph`` canonical less native, on the floor's export) and p
 run's median ratio to the floor plus that step, the figure the canonical target is set against.
 ``--pairs`` (default 5); the machine should be otherwise idle. Arguments after ``--`` go to both zoocheck commands.
 
-Idle, on this 2-core machine (2026-12-06, evening; the same floor script took 12.3-13.2 s in the
-morning and 17-24 s now, so compare ratios of one run only): ``--pairs 3``: canonical 1.08x,
-native 0.98x the floor, the canonical step 0.84 s, canonical 1.03x the floor plus it; ``--pairs
-5``: canonical 1.17x, native 0.98x, the step 1.21 s, canonical 1.11x the floor plus it. The next
-night (2026-12-07, idle, floor 23.6-28.8 s), ``--pairs 3``: canonical 1.14x, native 0.97x, the
-step 1.38 s, canonical 1.08x the floor plus it. Native is within its target (1.05x) every time;
-canonical against the floor plus the step (target 1.10x) is within it in two runs of three and
-0.01x over in the other: single pairs still vary by 0.1x idle. Before the changes marked (new)
-below, idle that morning: canonical 1.16x, native 1.08x (1.11-1.15x the floor plus the step).
+Idle, on this 2-core machine (2026-12-07, early morning, floor 21-26 s), ``--pairs 3``: canonical
+1.05x, native 0.84x the floor; the canonical step 1.20 s, canonical 0.99x the floor plus it (targets:
+native 1.05x, canonical 1.10x the floor plus the step). The two nights before (floor 12-29 s, ratios
+of one run only compare): canonical 1.08-1.17x, native 0.97-0.98x, canonical 1.03-1.11x the floor
+plus the step. What changed since, both in the child's Paddle work: paddle2onnx's constant folding
+no longer imports torch (Polygraphy imports ``onnxruntime.tools``, whose ``__init__`` imports torch
+for a PyTorch helper: 3.7 s and 0.4 GB in a fresh process, which the floor, a user's script, still
+pays), and ``paddle.jit.save`` runs zoocheck's PaddleClas networks as they are instead of
+converting their source first (the floor builds the same network code, so it gains that too).
 
 Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7 inputs):
 
