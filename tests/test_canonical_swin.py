@@ -5,6 +5,8 @@ patch merging, V2's pretrained windows); ids across zoos; another input size ref
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import assert_forward_is_network, run_model
@@ -203,14 +205,14 @@ def test_other_input_sizes_are_refused():
 
 
 def test_ids_across_zoos():
-    """One id where the functions are one (the four zoos' Swin-T, their Swin V2 windows), another
-    where the pretrained windows differ."""
-    assert (
-        names.torchvision("swin_t")
-        == names.timm("swin_tiny_patch4_window7_224.ms_in1k")
-        == names.mmpretrain("swin-tiny_16xb64_in1k")
-        == names.paddleclas("SwinTransformer_tiny_patch4_window7_224")
-    )
+    """One id where the functions are one (three zoos' Swin-T, the four zoos' Swin V2 windows),
+    another where the pretrained windows differ or PaddleClas 2.6 shifts its single-window stage."""
+    assert names.torchvision("swin_t") == names.timm("swin_tiny_patch4_window7_224.ms_in1k") == names.mmpretrain("swin-tiny_16xb64_in1k")
+    paddleclas = names.paddleclas("SwinTransformer_tiny_patch4_window7_224")
+    assert paddleclas == dataclasses.replace(names.torchvision("swin_t"), shift_single_window=True)
+    assert paddleclas.id == "swin_tiny_w7_224_shift1window" and paddleclas.shift(3, 1) == 3 != names.timm(
+        "swin_tiny_patch4_window7_224"
+    ).shift(3, 1)
     assert names.timm("swin_base_patch4_window12_384").id == names.mmpretrain("swin-base_3rdparty_in1k-384").id == "swin_base_w12_384"
     assert (
         names.torchvision("swin_v2_t")

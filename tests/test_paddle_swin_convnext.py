@@ -6,9 +6,10 @@ template's fingerprint, timm's and torchvision's).
 
 PaddleClas 2.6 (the wheel) computes Swin with a shift and a mask in a stage whose map is one
 window (legendary_models/swin_transformer.py); its earlier model_zoo/swin_transformer.py and the
-official code the published weights come from attend over that window unshifted, as zoocheck's
-network does. Where no stage's map is one window the two files agree, and 2.6's own network with
-the old rule put back (``shift_size = 0`` in those blocks) is zoocheck's.
+official code the published weights come from attend over that window unshifted. PaddleClas's
+entries are 2.6's function (``SwinSpec.shift_single_window``); zoocheck's network computes either
+rule: 2.6's own network, and with the old rule put back (``shift_size = 0`` in those blocks) the
+official one.
 """
 
 from __future__ import annotations
@@ -90,28 +91,32 @@ SMALL_SWIN = {
 
 @pytest.mark.parametrize("case", list(SMALL_SWIN))
 def test_swin_network_is_paddleclas_own(case):
-    """One state dict under the same names in both networks (the position index buffers too);
-    PaddleClas's logits where no stage is a single window, and where one is, PaddleClas 2.6's
-    differ (its shifted single window) while its network with the old rule gives zoocheck's."""
+    """One state dict under the same names in both networks (the position index buffers too) and
+    PaddleClas's logits: with ``shift_single_window`` (its entries' spec) PaddleClas 2.6's own; where
+    a stage is one window, without it, 2.6's network with the old rule, and the two differ there."""
     import paddle
 
     from zoocheck.families.swin.paddle import build_network
 
     spec = SMALL_SWIN[case]
-    arch = Architecture(spec, CLASSES)
-    ours, theirs = build_network(arch).eval(), _theirs_swin(spec)
+    theirs = _theirs_swin(spec)
     state = _random_state(theirs, seed=5)
-    assert set(state) == set(ours.state_dict())
-    ours.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
     theirs.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
     x = np.random.default_rng(0).standard_normal((2, 3, spec.image_size, spec.image_size))
-    got, expected = _logits(ours, x), _logits(theirs, x)
+    expected = _logits(theirs, x)
     assert np.isfinite(expected).all() and expected.std() > 1e-2
+    logits = {}
+    for shifted in (True, False):
+        ours = build_network(Architecture(dataclasses.replace(spec, shift_single_window=shifted), CLASSES)).eval()
+        assert set(state) == set(ours.state_dict())
+        ours.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+        logits[shifted] = _logits(ours, x)
+    assert max_rel(expected, logits[True]) < 1e-5
     if case == "no_single_window":
-        assert max_rel(expected, got) < 1e-5
+        assert max_rel(logits[True], logits[False]) < 1e-5
     else:
-        assert max_rel(expected, got) > 1e-3
-        assert max_rel(_logits(_old_rule(theirs, spec), x), got) < 1e-5
+        assert max_rel(logits[True], logits[False]) > 1e-3
+        assert max_rel(_logits(_old_rule(theirs, spec), x), logits[False]) < 1e-5
 
 
 def test_swin_v2_network_holds_paddleclas_state_dict_and_computes_the_official_function():
@@ -184,14 +189,11 @@ def _paddleclas_checkpoint(name: str, path):
 @pytest.mark.parametrize("name, size", [(CONVNEXT_T, 64), pytest.param(SWIN_T, 224, marks=pytest.mark.slow)])
 def test_checkpoint_written_by_paddleclas_code_loads_and_matches(tmp_path, name, size):
     """The registry entry's own network (ConvNeXt-T, Swin-T) loads PaddleClas's file strictly, by
-    name, and gives PaddleClas's logits (Swin-T: its stage 4 is one window, so against 2.6's network
-    with the old rule)."""
+    name, and gives PaddleClas's logits (Swin-T: its stage 4 one window, shifted as 2.6 does)."""
     path = tmp_path / f"{name}_pretrained.pdparams"
     entry, theirs = _paddleclas_checkpoint(name, path)
     native = PaddleClasConverter().load(entry, path)
     x = np.random.default_rng(0).standard_normal((2, 3, size, size))
-    if name == SWIN_T:
-        theirs = _old_rule(theirs, entry.arch.structure)
     expected = _logits(theirs, x)
     assert np.isfinite(expected).all() and expected.std() > 1e-2
     assert max_rel(expected, native.forward(x.astype(np.float32))) < 1e-5
@@ -201,8 +203,11 @@ def test_checkpoint_written_by_paddleclas_code_loads_and_matches(tmp_path, name,
     "arch",
     [
         pytest.param(Architecture(ConvNeXtSpec("atto"), CLASSES), id="convnext_atto_64"),
-        # 28, 14 and 7 tokens in 7-token windows: shifted, masked, then one unshifted window
-        pytest.param(Architecture(SwinSpec(dim=32, depths=(2, 2, 2), heads=(2, 4, 8), window=7, image_size=112), CLASSES), id="swin_112"),
+        # 28, 14 and 7 tokens in 7-token windows: shifted and masked, the one window too (2.6's rule)
+        pytest.param(
+            Architecture(SwinSpec(dim=32, depths=(2, 2, 2), heads=(2, 4, 8), window=7, image_size=112, shift_single_window=True), CLASSES),
+            id="swin_112",
+        ),
         # V2 (paddle2onnx's p_norm for the cosine attention's F.normalize): 14 tokens shifted and
         # masked, one patch merging, then one unshifted window
         pytest.param(
@@ -259,7 +264,6 @@ def test_parity_with_random_weights(tmp_path, capsys, name, graph):
     "timm_name, name",
     [
         ("convnext_tiny.fb_in1k", CONVNEXT_T),
-        ("swin_tiny_patch4_window7_224.ms_in1k", SWIN_T),
         ("swinv2_tiny_window8_256.ms_in1k", SWIN_V2_T),
     ],
 )

@@ -73,7 +73,7 @@ _PADDLECLAS = re.compile(r"^SwinTransformer(V2)?_(tiny|small|base|large)_patch4_
 
 def paddleclas(name: str) -> SwinSpec:
     """``SwinTransformer_<size>_patch4_window<w>_<image>``
-    (ppcls/arch/backbone/legendary_models/swin_transformer.py) and
+    (ppcls/arch/backbone/legendary_models/swin_transformer.py: ``shift_single_window``) and
     ``SwinTransformerV2_<size>_patch4_window<w>_<image>`` (model_zoo/swin_transformer_v2.py, whose
     base-w24, large-w16 and large-w24 builders set the pretrained windows (12, 12, 12, 6))."""
     m = _PADDLECLAS.match(name)
@@ -81,6 +81,6 @@ def paddleclas(name: str) -> SwinSpec:
         raise ValueError(f"{name!r} is not a PaddleClas Swin name")
     size, window, image = m[2], int(m[3]), int(m[4])
     if not m[1]:
-        return sized(size, window, image)
+        return sized(size, window, image, shift_single_window=True)
     pretrained = _PRETRAINED_WINDOW if (size, window) in (("base", 24), ("large", 16), ("large", 24)) else ()
     return sized(size, window, image, v2=True, pretrained_window=pretrained)

@@ -11,8 +11,8 @@ V1 normalises the 4C vector first, V2 the 2C result). A block is windowed multi-
 self-attention and an MLP (two Linear layers, exact GELU between); odd blocks shift the windows
 by half a window (a cyclic shift of the map, and a mask that keeps the wrapped-around regions
 apart). A stage whose map is not larger than the window has one window of the map's size and no
-shift (what every zoo computes at these sizes). Then the final LayerNorm, the mean over tokens
-and the classifier.
+shift (what the official code, torchvision, timm and mmpretrain compute), unless
+``shift_single_window``. Then the final LayerNorm, the mean over tokens and the classifier.
 
 Fields, with who sets what:
 
@@ -33,6 +33,11 @@ Fields, with who sets what:
   larger window: timm ``pretrained_window_sizes``, mmpretrain ``pretrained_window_sizes``,
   PaddleClas ``pretrained_window_sizes``); empty: each stage's own window.
 - ``ln_eps``: the LayerNorms' epsilon (1e-5 in every zoo).
+- ``shift_single_window``: odd blocks shift (and mask) a stage that is one window too: PaddleClas
+  2.6's ``legendary_models/swin_transformer.py``, the file its Swin V1 entries' weights are
+  published under and the version zoocheck's set-up installs (its ``model_zoo`` file before 2.6
+  kept the official rule). The same weights, another function (2e-2 of the logit range at random
+  weights, stage 4 of every Swin at 224 and 384 being one window).
 
 Pure Python, imports nothing of zoocheck.
 """
@@ -62,6 +67,7 @@ class SwinSpec:
     v2: bool = False
     pretrained_window: tuple[int, ...] = ()
     ln_eps: float = DEFAULT_LN_EPS
+    shift_single_window: bool = False
 
     family = "swin"
 
@@ -92,9 +98,9 @@ class SwinSpec:
 
     def shift(self, stage: int, block: int) -> int:
         """The cyclic shift of ``block`` in ``stage``: half a window in odd blocks, none where the
-        window covers the map."""
+        window covers the map (but with ``shift_single_window``)."""
         window = self.stage_window(stage)
-        return window // 2 if block % 2 and window < self.resolution(stage) else 0
+        return window // 2 if block % 2 and (window < self.resolution(stage) or self.shift_single_window) else 0
 
     def coords_window(self, stage: int) -> int:
         """V2: the window size the position-bias MLP's coordinates are normalised by."""
@@ -111,7 +117,8 @@ class SwinSpec:
     @property
     def id(self) -> str:
         """``swin_tiny_w7_224`` (torchvision's swin_t, timm's swin_tiny_patch4_window7_224,
-        mmpretrain's swin-tiny, PaddleClas's SwinTransformer_tiny_patch4_window7_224),
+        mmpretrain's swin-tiny; PaddleClas's SwinTransformer_tiny_patch4_window7_224 is
+        ``swin_tiny_w7_224_shift1window``),
         ``swinv2_tiny_w8_256``, ``swinv2_base_w16_256_pw12-12-12-6`` (a 22k model fine-tuned to
         a larger window); an unnamed size spells its dimensions (``swin_d32l2-2h2-4_w7_56``), and
         every field that differs from its default is named."""
@@ -123,6 +130,8 @@ class SwinSpec:
             out += "_pw" + "-".join(map(str, self.pretrained_window))
         if self.ln_eps != DEFAULT_LN_EPS:
             out += "_lneps" + f"{self.ln_eps:.0e}".replace("e-0", "e-")
+        if self.shift_single_window:
+            out += "_shift1window"
         return out
 
 
