@@ -149,6 +149,26 @@ def test_library_export_becomes_the_canonical_graph(tmp_path, library, kind):
     assert np.abs(got - expected).max() <= 1e-5 * np.ptp(expected)
 
 
+def test_a_head_dimension_that_is_no_power_of_4_is_the_canonical_graph(tmp_path):
+    """ViT-H's 80-wide heads: 1 / sqrt(80) is no float32 round number, and torch.onnx's constants
+    for it round another way than the template's (sqrt(scale) on q and on k): the scale read from
+    the export is the template's (torchvision's vit_h_14 failed its canonical check on it). One
+    block of two 80-wide heads."""
+    pytest.importorskip("torchvision")
+    import torchvision
+
+    from zoocheck.converters.graph import finish_graph, template_for
+    from zoocheck.converters.graph.fingerprint import fingerprint
+    from zoocheck.converters.torch_common import torch_tensors
+
+    arch = Architecture(ViTSpec(patch=16, dim=160, depth=1, heads=2, mlp_dim=640, image_size=SIZE), CLASSES)
+    module = torchvision.models.VisionTransformer(SIZE, 16, 1, 2, 160, 640, num_classes=CLASSES).eval()
+    module.load_state_dict(torch_tensors(layouts.to_torchvision(_params(arch), arch)), strict=True)
+    _export(module, tmp_path / "export.onnx")
+    model, facts = finish_graph(tmp_path / "export.onnx", arch, "canonical")
+    assert facts["structure_fingerprint"] == fingerprint(template_for(arch, 17))
+
+
 def test_weightless_shape_inference_gives_the_graph_onnxslims_own_rounds_give(tmp_path, monkeypatch):
     """Above ``WEIGHTLESS_SHAPES_ABOVE`` of weights (a ViT-B's 330 MB) the canonical pass infers
     shapes on a weightless copy: the same canonical file, byte for byte, as onnxslim's own rounds."""

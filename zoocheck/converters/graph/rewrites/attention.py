@@ -53,6 +53,10 @@ _CANONICAL_ATTENTION = collections.Counter(
 )
 #: how far an exporter's self-attention may be from the one form, relative to its output's range
 ATTENTION_RTOL = 1e-5
+#: a scale read from an exporter's float32 constants (sqrt(scale) on q and on k, or 1 / sqrt(d) on
+#: the logits) within this of 1 / sqrt(head_dim) is that scale, which the template writes: a head
+#: dimension that is not a power of 4 (ViT-H's 80) rounds differently on each path
+SCALE_RTOL = 1e-6
 
 
 def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict, ops: frozenset = ATTENTION_OPS, layout: bool = True):
@@ -135,6 +139,8 @@ def attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim
             scale = scale * float(constant.reshape(())) if node.op_type == "Mul" else scale / float(constant.reshape(()))
     if not isinstance(head_dim, int) or dim % head_dim or b_proj is None:
         return None
+    if abs(scale - head_dim**-0.5) <= SCALE_RTOL * head_dim**-0.5:
+        scale = head_dim**-0.5  # the float32 constants an exporter wrote for 1 / sqrt(head_dim)
     return w_qkv, b_qkv, w_proj, b_proj, dim // head_dim, scale
 
 
