@@ -1,8 +1,8 @@
-"""PaddleClas's Swin Transformer (V1) in Paddle, with PaddleClas's own parameter names, so that a
-``SwinTransformer_*_pretrained.pdparams`` PaddleClas published loads by name.
+"""PaddleClas's Swin Transformer (V1 and V2) in Paddle, with PaddleClas's own parameter names, so
+that a ``SwinTransformer*_pretrained.pdparams`` PaddleClas published loads by name.
 
-ppcls/arch/backbone/model_zoo/swin_transformer.py (PaddleClas 2.3-2.5; 2.6 moved it to
-legendary_models/): ``patch_embed.proj`` (the 4x4/4 conv, then ``flatten(2).transpose``) and
+ppcls/arch/backbone/legendary_models/swin_transformer.py (PaddleClas 2.6; model_zoo/ before):
+``patch_embed.proj`` (the 4x4/4 conv, then ``flatten(2).transpose``) and
 ``patch_embed.norm``; stage s is ``layers.{s}``: ``blocks.{i}`` (``norm1``, the window attention
 ``attn`` with ``qkv``, ``proj``, the parameter ``relative_position_bias_table`` [(2w - 1)^2,
 heads] gathered by the buffer ``relative_position_index`` [w^2, w^2], q scaled by
@@ -12,10 +12,10 @@ channels concatenated in the order (0, 0), (1, 0), (0, 1), (1, 1), ``norm`` over
 ``reduction``, no bias); ``norm``, the mean over tokens, ``head``. A Paddle Linear's weight is
 [in, out].
 
-A stage whose map is not larger than the window attends over one window of the map without a
-shift, as that file (and the official code the weights were converted from) computes. PaddleClas
-2.6's legendary_models/swin_transformer.py dropped that rule: it rolls and masks that one window
-too, which is another function of the same weights (2e-2 of the logit range at random weights:
+A stage whose map is not larger than the window is one window of the map; whether odd blocks
+shift and mask it is the spec's ``shift_single_window``: PaddleClas 2.6's legendary file does (its
+entries' spec), its model_zoo file before 2.6 and the official code the weights were converted
+from do not, another function of the same weights (2e-2 of the logit range at random weights:
 tests/test_paddle_swin_convnext.py). The constants (the mask, the bias index) are the spec's,
 from ``canonical.py``, as the file computes them at construction.
 
@@ -40,7 +40,7 @@ from zoocheck.families.swin.spec import SwinSpec
 #: a slice "to the end", as torch.onnx writes it
 ROLL_END = 2**63 - 1
 
-SOURCE_FILES = {False: "model_zoo/swin_transformer.py", True: "model_zoo/swin_transformer_v2.py"}
+SOURCE_FILES = {False: "legendary_models/swin_transformer.py", True: "model_zoo/swin_transformer_v2.py"}
 #: what those files build; the other fields the builder implements
 PADDLECLAS = {"patch": 4}
 #: V2's bound on the logit scale, ``log(1 / 0.01)``
