@@ -27,7 +27,7 @@ from conftest import max_rel  # noqa: E402
 from paddle_fixtures import import_paddleclas, paddleclas_root, perturbed_state  # noqa: E402
 
 from zoocheck.cli import main  # noqa: E402
-from zoocheck.converters.base import NoBuilder  # noqa: E402
+from zoocheck.converters.base import NoBuilder, WeightsError  # noqa: E402
 from zoocheck.converters.paddle import PaddleClasConverter, build_model  # noqa: E402
 from zoocheck.families.convnext.spec import SIZES as CONVNEXT_SIZES  # noqa: E402
 from zoocheck.families.convnext.spec import ConvNeXtSpec  # noqa: E402
@@ -122,11 +122,12 @@ def test_swin_network_is_paddleclas_own(case):
 def test_swin_v2_network_holds_paddleclas_state_dict_and_computes_the_official_function():
     """PaddleClas's V2 file, as the 2.6 wheel has it, builds but does not run (its block reads
     names it never defines): its state dict is the one zoocheck's network holds, name for name and
-    shape for shape, but for the shifted blocks' mask, a zero placeholder of every block there and
-    the mask itself [windows, N, N] of the shifted blocks in the file the published weights come
-    from (PaddleClas 2.5). With the family's canonical weights in PaddleClas's layout, zoocheck's
-    network computes the family's numpy forward (timm's and torchvision's V2: test_canonical_swin.py),
-    with a pretrained window too."""
+    shape for shape, but for the blocks' mask, a zero placeholder of every block there (2.5's files,
+    those of the published weights, hold the mask itself [windows, N, N] in the shifted blocks),
+    which the network computes and a file's is read past: a state dict of 2.6's class loads. With
+    the family's canonical weights in PaddleClas's layout, zoocheck's network computes the family's
+    numpy forward (timm's and torchvision's V2: test_canonical_swin.py), with a pretrained window
+    too."""
     from zoocheck.converters.paddle import load_state
     from zoocheck.converters.weights.layouts import to_layout
     from zoocheck.families.swin import canonical
@@ -139,9 +140,20 @@ def test_swin_v2_network_holds_paddleclas_state_dict_and_computes_the_official_f
     )
     ours = build_network(Architecture(spec, CLASSES)).state_dict()
     shapes = {k: tuple(v.shape) for k, v in theirs.state_dict().items() if not k.endswith("attn_mask")}
-    assert shapes == {k: tuple(v.shape) for k, v in ours.items() if not k.endswith("attn_mask")}
-    shifted = {f"layers.{s}.blocks.{i}.attn_mask" for s in range(3) for i in range(2) if spec.shift(s, i)}
-    assert {k for k in ours if k.endswith("attn_mask")} == shifted == {"layers.0.blocks.1.attn_mask", "layers.1.blocks.1.attn_mask"}
+    assert shapes == {k: tuple(v.shape) for k, v in ours.items()}
+    assert {k for k in theirs.state_dict() if k.endswith("attn_mask")} == {
+        f"layers.{s}.blocks.{i}.attn_mask" for s in range(3) for i in range(2)
+    }
+    load_state(
+        build_network(Architecture(spec, CLASSES)), {k: v.numpy() for k, v in theirs.state_dict().items()}, origin="2.6", builder="b"
+    )
+    with pytest.raises(WeightsError, match="missing keys: layers.0.blocks.0.attn.logit_scale"):
+        load_state(
+            build_network(Architecture(spec, CLASSES)),
+            {k: v.numpy() for k, v in theirs.state_dict().items() if "logit_scale" not in k},
+            origin="2.6",
+            builder="b",
+        )
     x = np.random.default_rng(0).standard_normal((2, 3, 112, 112))
     for pretrained_window in ((), (4, 4, 4)):
         arch = Architecture(dataclasses.replace(spec, pretrained_window=pretrained_window), CLASSES)

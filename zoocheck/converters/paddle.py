@@ -158,14 +158,18 @@ def load_state(model, state: dict[str, np.ndarray], *, origin: str, builder: str
     """Set every parameter and batch-norm statistic of ``model`` from ``state``, by name.
 
     Strict: a missing, unexpected or differently shaped entry raises WeightsError naming
-    ``origin`` (the file), in one line.
+    ``origin`` (the file), in one line; but the buffers the network computes from its spec
+    (``recomputed_buffers`` of its class: Swin V2's mask, which PaddleClas's versions store in
+    different shapes) are read past.
     """
     expected = model.state_dict()
+    recomputed = getattr(model, "recomputed_buffers", ())
     check_weights_fit(
         {k: tuple(v.shape) for k, v in expected.items()},
         {k: tuple(v.shape) for k, v in state.items()},
         file_name=origin,
         what=f"PaddleClas {builder}",
+        optional=lambda name: name.rsplit(".", 1)[-1] in recomputed,
     )
     for key, tensor in expected.items():
         # integer buffers (Swin's relative position index) stay integers

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.swin.canonical import attention_mask, relative_coords_table, relative_position_index, spec_of
+from zoocheck.families.swin.canonical import relative_coords_table, relative_position_index, spec_of
 from zoocheck.zoo_registry.types import Architecture
 
 _TOP = {
@@ -162,7 +162,7 @@ def _paddle_module(module: str) -> str:
 def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     """PaddleClas's names (``layers.{s}``, the patch merging at the end of the stage before,
     ``head``), each Linear weight transposed to Paddle's [in, out], and the buffers of its
-    checkpoints: each window's position index, V2's coordinates table and shifted blocks' mask."""
+    checkpoints: each window's position index and V2's coordinates table."""
     spec = spec_of(arch)
     out = {}
     for name, value in params.items():
@@ -178,7 +178,4 @@ def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "
                 if spec.v2:
                     table = relative_coords_table(window, spec.coords_window(stage))
                     out[f"{block}.attn.relative_coords_table"] = table.reshape(1, 2 * window - 1, 2 * window - 1, 2)
-                    mask = attention_mask(spec.resolution(stage), window, spec.shift(stage, i))
-                    if mask is not None:
-                        out[f"{block}.attn_mask"] = mask.astype(np.float32)
     return out

@@ -25,8 +25,10 @@ run: its block reads names it never defines), the official V2 code in Paddle: po
 ``exp(min(logit_scale, log 100))``) with the q/k/v Linear's bias the parameters ``q_bias`` and
 ``v_bias`` around zeros, the position bias ``16 * sigmoid`` of the MLP ``cpb_mlp`` (Linear 2 ->
 512, ReLU, Linear 512 -> heads without bias) of the buffer ``relative_coords_table``, the shifted
-blocks' mask the block's buffer ``attn_mask`` [windows, N, N], and patch merging's ``reduction``
-before its ``norm`` over 2 C. Every buffer is in its checkpoints; the values are the spec's.
+blocks' mask the block's buffer ``attn_mask``, and patch merging's ``reduction`` before its ``norm``
+over 2 C. Its checkpoints hold the buffers, whose values are the spec's; the mask is read past
+(``SwinTransformer.recomputed_buffers``): 2.5's files hold it as [windows, N, N] in the shifted
+blocks, a state dict of 2.6's class as a zero [1, H, W, 1] placeholder in every block.
 """
 
 from __future__ import annotations
@@ -136,8 +138,7 @@ class SwinTransformerBlock(nn.Layer):
         self.norm2 = nn.LayerNorm(width, epsilon=spec.ln_eps)
         self.mlp = Mlp(width)
         mask = attention_mask(spec.resolution(stage), spec.stage_window(stage), spec.shift(stage, block))
-        # V2's checkpoints hold the mask (a buffer of the block), V1's do not
-        self.register_buffer("attn_mask", None if mask is None else paddle.to_tensor(mask.astype(np.float32)), persistable=spec.v2)
+        self.register_buffer("attn_mask", None if mask is None else paddle.to_tensor(mask.astype(np.float32)), persistable=False)
 
     def forward(self, x):
         if self.v2:
@@ -187,6 +188,9 @@ class PatchEmbed(nn.Layer):
 
 
 class SwinTransformer(nn.Layer):
+    #: buffers a checkpoint may hold, in any shape, that the network computes from its spec instead
+    recomputed_buffers = ("attn_mask",)
+
     def __init__(self, spec: SwinSpec, num_classes: int):
         super().__init__()
         self.patch_embed = PatchEmbed(spec)
