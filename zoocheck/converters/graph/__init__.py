@@ -48,8 +48,8 @@ def _probe(arch: Architecture) -> tuple[str | None, str | None]:
 
 @cache
 def _refusal(arch: Architecture, opset: int = _ANY_OPSET) -> str | None:
-    """Why ``arch`` has no canonical graph at ``opset`` (a form may need an operator a lower opset
-    lacks: ConvNeXt's LayerNormalization); None where it has one."""
+    """Why ``arch`` has no canonical graph at ``opset`` (a form may need what a lower opset lacks:
+    GELU's Erf, Split's sizes as an input); None where it has one."""
     reason = _probe(arch)[0]
     if reason is not None or opset == _ANY_OPSET:
         return reason

@@ -95,19 +95,19 @@ class WindowAttention(nn.Layer):
 
     def forward(self, x, mask):
         """``x``: the normalised map [B, H, W, C] -> the attention's output on it, windows put back;
-        ``mask`` the shifted windows' [windows, N, N] or None."""
+        ``mask`` the shifted windows' [1, windows, 1, N, N] (as the logits are viewed) or None."""
         w, side, heads = self.window, self.side, self.heads
         c, count, n = x.shape[-1], side // w, w * w
         if self.shift:
             x = _roll(x, self.shift)
         if count > 1:
             x = x.reshape((-1, count, w, count, w, c)).transpose((0, 1, 3, 2, 4, 5))
-        bias = None if not self.v2 else paddle.concat([self.q_bias, paddle.zeros_like(self.q_bias), self.v_bias])
-        qkv = nn.functional.linear(x.reshape((-1, n, c)), self.qkv.weight, bias if self.v2 else self.qkv.bias)
+        bias = paddle.concat([self.q_bias, paddle.zeros_like(self.q_bias), self.v_bias]) if self.v2 else self.qkv.bias
+        qkv = nn.functional.linear(x.reshape((-1, n, c)), self.qkv.weight, bias)
         q, k, v = paddle.unbind(qkv.reshape((-1, n, 3, heads, c // heads)).transpose((2, 0, 3, 1, 4)), axis=0)
         attn = self._logits(q, k) + self._position_bias(n)
         if mask is not None:
-            attn = (attn.reshape((-1, count**2, heads, n, n)) + mask.unsqueeze(1).unsqueeze(0)).reshape((-1, heads, n, n))
+            attn = (attn.reshape((-1, count**2, heads, n, n)) + mask).reshape((-1, heads, n, n))
         out = self.proj(paddle.matmul(nn.functional.softmax(attn, axis=-1), v).transpose((0, 2, 1, 3)).reshape((-1, n, c)))
         if count > 1:
             out = out.reshape((-1, count, count, w, w, c)).transpose((0, 1, 3, 2, 4, 5))
@@ -138,7 +138,10 @@ class SwinTransformerBlock(nn.Layer):
         self.norm2 = nn.LayerNorm(width, epsilon=spec.ln_eps)
         self.mlp = Mlp(width)
         mask = attention_mask(spec.resolution(stage), spec.stage_window(stage), spec.shift(stage, block))
-        self.register_buffer("attn_mask", None if mask is None else paddle.to_tensor(mask.astype(np.float32)), persistable=False)
+        # [1, windows, 1, N, N], as the logits are viewed
+        self.register_buffer(
+            "attn_mask", None if mask is None else paddle.to_tensor(mask[None, :, None].astype(np.float32)), persistable=False
+        )
 
     def forward(self, x):
         if self.v2:

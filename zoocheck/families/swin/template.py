@@ -5,7 +5,7 @@ section brings torchvision's and timm's exports to it).
 The map is NHWC after the patch embedding (Conv, ``patch_embed.transpose`` to [N, H, W, C],
 ``patch_embed.norm``). A block's window attention, on the map [N, H, W, C]:
 
-- the cyclic shift (odd blocks where the window is smaller than the map) as torch.onnx writes
+- the cyclic shift (odd blocks where the window is smaller than the map, ``SwinSpec.shift``) as torch.onnx writes
   ``torch.roll``: per axis (rows, then columns) ``Concat(Slice(x, s:), Slice(x, :s))`` (nodes
   ``<attn>.shift.{1,2}``), undone after the attention with ``Slice(x, -s:)`` first;
 - the window partition ``Reshape [-1, H/w, w, W/w, w, C]``, ``Transpose [0, 1, 3, 2, 4, 5]``,
