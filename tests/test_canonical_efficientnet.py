@@ -242,7 +242,7 @@ def test_small_convolutions_of_one_shape_keep_their_own_weights():
     """Two SE-sized 1x1 convolutions of one shape, their weights lifted out of the graph: simplify
     leaves each its own weight (onnxslim's weight tying took the stand-ins, alike without data,
     for one tensor)."""
-    from zoocheck.converters.graph.canonical import lift_conv_weights
+    from zoocheck.converters.graph.canonical import lift_weights
 
     rng = np.random.default_rng(3)
     weights = {"w1": rng.standard_normal((4, 4, 1, 1)).astype(np.float32), "w2": rng.standard_normal((4, 4, 1, 1)).astype(np.float32)}
@@ -250,6 +250,6 @@ def test_small_convolutions_of_one_shape_keep_their_own_weights():
         helper.make_node("Conv", ["input", "w1"], ["c1"], kernel_shape=[1, 1]),
         helper.make_node("Conv", ["c1", "w2"], ["logits"], kernel_shape=[1, 1]),
     ]
-    model, lifted = lift_conv_weights(_model(nodes, weights, 3))
+    model, lifted = lift_weights(_model(nodes, weights, 3))
     slim = simplify(model, lifted)
     assert [n.input[1] for n in slim.graph.node] == ["w1", "w2"] and set(lifted) == {"w1", "w2"}

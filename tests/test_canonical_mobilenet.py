@@ -21,7 +21,7 @@ from onnx import helper, numpy_helper
 
 from zoocheck.checks.images import random_inputs
 from zoocheck.converters.graph import canonical_fingerprint
-from zoocheck.converters.graph.canonical import GraphMismatch, lift_conv_weights, match, simplify
+from zoocheck.converters.graph.canonical import GraphMismatch, lift_weights, match, simplify
 from zoocheck.converters.graph.fingerprint import fingerprint
 from zoocheck.converters.graph.rewrites import activations, conformance, heads, onnx_graph, shapes
 from zoocheck.converters.normalize import read_metadata
@@ -255,7 +255,7 @@ def test_small_convolutions_of_one_shape_keep_their_own_weights():
         helper.make_node("Flatten", ["g"], ["f"], axis=1),
         helper.make_node("Gemm", ["f", "fc", "b"], ["logits"], transB=1),
     ]
-    model, lifted = lift_conv_weights(_graph(nodes, weights, 6))
+    model, lifted = lift_weights(_graph(nodes, weights, 6))
     simplified = simplify(model, lifted)
     assert [n.input[1] for n in simplified.graph.node if n.op_type == "Conv"] == ["w1", "w2"]
 

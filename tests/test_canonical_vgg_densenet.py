@@ -151,7 +151,7 @@ def test_a_classifier_of_convolutions_over_the_whole_map_becomes_flatten_and_gem
     model = _graph(nodes, weights, 5)
     x = rng.standard_normal((2, 4, 5, 5)).astype(np.float32)
     expected = run_model(model, x)
-    lifted = {"w1": weights["w1"].astype(np.float32)}  # as canonical.lift_conv_weights leaves it
+    lifted = {"w1": weights["w1"].astype(np.float32)}  # as canonical.lift_weights leaves it
     heads.drop_identity_pools(model)
     heads.dense_convs_as_gemm(model, lifted)
     assert [n.op_type for n in model.graph.node] == ["Flatten", "Gemm", "Relu", "Gemm", "Relu", "Gemm"]

@@ -142,15 +142,16 @@ def conv_bn_model(*, conv_bias: bool, second_reader: bool):
 
 @pytest.mark.parametrize("conv_bias", [False, True])
 def test_batch_norm_folds_into_the_lifted_conv_weight_with_the_same_values(conv_bias):
-    from zoocheck.converters.graph.canonical import LIFTED_LOCATION, lift_conv_weights
+    from zoocheck.converters.graph.canonical import lift_weights
+    from zoocheck.converters.graph.rewrites.onnx_graph import LIFTED_LOCATION
 
     model = conv_bn_model(conv_bias=conv_bias, second_reader=False)
     x = np.random.default_rng(4).standard_normal((2, 3, 6, 6), dtype=np.float32)
     before = run(model, x)
-    skeleton, lifted = lift_conv_weights(model)
+    skeleton, lifted = lift_weights(model)
     stand_in = next(t for t in skeleton.graph.initializer if t.name == "w")
     assert list(lifted) == ["w"] and lifted["w"].shape == (4, 3, 3, 3)
-    assert list(stand_in.dims) == [4, 3, 3, 3] and not stand_in.raw_data and stand_in.external_data[0].value == LIFTED_LOCATION
+    assert list(stand_in.dims) == [4, 3, 3, 3] and not stand_in.raw_data and stand_in.external_data[0].value == f"{LIFTED_LOCATION}/w"
     batch_norm.fold_batch_norms(skeleton, lifted)
     assert [n.op_type for n in skeleton.graph.node] == ["Conv"] and skeleton.graph.node[0].output[0] == "y"
     assert {t.name for t in skeleton.graph.initializer} == {"w", "y.folded_bias"}  # the batch norm's tensors are gone
@@ -159,6 +160,66 @@ def test_batch_norm_folds_into_the_lifted_conv_weight_with_the_same_values(conv_
     skeleton.graph.initializer[index].CopyFrom(numpy_helper.from_array(lifted["w"], "w"))
     after = run(skeleton, x)
     assert np.abs(after - before).max() <= 1e-5 * np.ptp(before)
+
+
+def linear_matrices_model():
+    """x [N, 4, 8] -> two Linear layers reading x (MatMul by [8, 8] + Add), added; and a constant
+    table [3, 8] times its own [8, 8] (a position-bias MLP: foldable) added to both."""
+    rng = np.random.default_rng(5)
+    arrays = {"w1": (8, 8), "w2": (8, 8), "b1": (8,), "b2": (8,), "table": (3, 8), "w_table": (8, 8)}
+    inits = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name) for name, shape in arrays.items()]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["m1"], name="linear1.matmul"),
+        helper.make_node("Add", ["m1", "b1"], ["y1"], name="linear1"),
+        helper.make_node("MatMul", ["x", "w2"], ["m2"], name="linear2.matmul"),
+        helper.make_node("Add", ["m2", "b2"], ["y2"], name="linear2"),
+        helper.make_node("MatMul", ["table", "w_table"], ["bias"], name="table.matmul"),
+        helper.make_node("ReduceSum", ["bias"], ["bias_sum"], name="bias_sum", keepdims=0),
+        helper.make_node("Add", ["y1", "y2"], ["sum"], name="sum"),
+        helper.make_node("Add", ["sum", "bias_sum"], ["y"], name="y"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4, 8])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_linear_matrices_are_lifted_and_stay_two_layers_through_onnxslim():
+    """The matrices the input reaches are lifted, the constant table's is not (onnxslim folds it:
+    it needs the values); two stand-ins of one shape read by one tensor stay two layers (onnxslim's
+    common-subexpression pass compares constants by their fields: stand-ins alike but for their
+    name would be merged), and the graph computes what it did with the lifted values put back."""
+    from zoocheck.converters.graph.canonical import _slim, lift_weights
+
+    model = linear_matrices_model()
+    x = np.random.default_rng(6).standard_normal((2, 4, 8), dtype=np.float32)
+    before = run(model, x)
+    skeleton, lifted = lift_weights(model)
+    assert sorted(lifted) == ["w1", "w2"]
+    slim = _slim(skeleton)
+    assert sorted(n.input[1] for n in slim.graph.node if n.op_type == "MatMul") == ["w1", "w2"]
+    for tensor in slim.graph.initializer:
+        if tensor.name in lifted:
+            tensor.CopyFrom(numpy_helper.from_array(lifted[tensor.name], tensor.name))
+    np.testing.assert_allclose(run(slim, x), before, rtol=1e-5, atol=1e-5)
+
+
+def test_a_lifted_head_matrix_becomes_the_gemm_head_with_the_same_values():
+    from zoocheck.converters.graph.canonical import lift_weights
+
+    model = paddle_like_head()
+    x = np.random.default_rng(4).standard_normal((2, 6, 4, 4), dtype=np.float32)
+    before = run(model, x)
+    model, lifted = lift_weights(model)
+    assert list(lifted) == ["linear_0.w_0"]
+    heads.flatten_head(model)
+    heads.gemm_head(model, lifted)
+    assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"] and not lifted
+    np.testing.assert_allclose(run(model, x), before, rtol=1e-6, atol=1e-6)
 
 
 def test_a_batch_norm_whose_conv_output_is_read_elsewhere_is_not_folded():
@@ -172,7 +233,7 @@ def test_paddle_head_becomes_flatten_and_gemm_with_the_same_values():
     x = np.random.default_rng(4).standard_normal((2, 6, 4, 4), dtype=np.float32)
     before = run(model, x)
     heads.flatten_head(model)
-    heads.gemm_head(model)
+    heads.gemm_head(model, {})
     assert [n.op_type for n in model.graph.node] == ["GlobalAveragePool", "Flatten", "Gemm"]
     gemm = model.graph.node[2]
     assert {a.name: helper.get_attribute_value(a) for a in gemm.attribute}["transB"] == 1

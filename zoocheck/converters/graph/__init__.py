@@ -162,14 +162,14 @@ def finish_graph(raw_export, arch: Architecture, form: GraphForm):
     ``{"graph": form, "structure_fingerprint": ...}``. The caller attaches the metadata."""
     import onnx
 
-    from zoocheck.converters.graph.canonical import canonicalize, lift_conv_weights
+    from zoocheck.converters.graph.canonical import canonicalize, lift_weights
     from zoocheck.converters.graph.fingerprint import fingerprint
     from zoocheck.converters.normalize import normalize_model
 
     model = onnx.load(str(raw_export))
     if form == "canonical":
-        # the conv weights move out to arrays and the loaded message, holding them once more, goes
-        model, lifted = lift_conv_weights(model)
+        # the weights move out to arrays and the loaded message, holding them once more, goes
+        model, lifted = lift_weights(model)
         normalize_model(model, {}, num_classes=arch.num_classes)
         model = canonicalize(model, lifted, template_for_export(model, arch))
     else:

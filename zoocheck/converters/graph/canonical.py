@@ -1,11 +1,13 @@
 """From a source exporter's graph to the canonical graph of its architecture.
 
-0. **Lift** the convolution weights out of the protobuf (``lift_conv_weights``): the graph keeps
-   data-less stand-ins (name, dtype, shape) and the values live in numpy arrays, one copy. Every
-   later step reads shapes only, except batch-norm folding and the fill. Why: protobuf keeps a
-   message's bytes until the whole message is freed, and onnxslim rebuilds the model several times
-   per pass; with the weights inside, the largest models (3.1 GiB of weights) needed six to eight
-   times their weights and did not fit in 24 GiB. With them outside, about two.
+0. **Lift** the convolution weights and Linear layers' matrices out of the protobuf
+   (``lift_weights``): the graph keeps data-less stand-ins (name, dtype, shape) and the values live
+   in numpy arrays, one copy. Every later step reads shapes only, except batch-norm folding, the
+   attention rewrites' checks and the fill, which read the arrays. Why: protobuf keeps a message's
+   bytes until the whole message is freed, and onnxslim rebuilds the model several times per pass;
+   with the weights inside, the largest models (3.1 GiB of weights) needed six to eight times their
+   weights and did not fit in 24 GiB (with them outside, about two), and each pass spent most of
+   its time copying them.
 1. **Simplify**: batch norm folded into the convolution it follows (``rewrites/batch_norm.py``,
    on the lifted arrays: onnxslim's folding would need the values inside the graph), then onnxslim
    (a maintained library: Identity / Dropout / dead nodes removed, shape computations on static
@@ -36,7 +38,7 @@ import os
 import numpy as np
 
 from zoocheck.converters.graph.rewrites import activations, attention, batch_norm, channels_last, heads, pads, shapes, tokens, windows
-from zoocheck.converters.graph.rewrites.onnx_graph import producers_of, weightless_copy
+from zoocheck.converters.graph.rewrites.onnx_graph import make_stand_in, producers_of, weightless_copy
 
 # Attributes that decide what a node computes, with the default ONNX gives each one; attributes
 # outside this table are compared as written.
@@ -68,47 +70,53 @@ class GraphMismatch(ValueError):
     """The exporter's graph does not have the structure of the architecture's canonical graph."""
 
 
-#: The external-data location of a lifted weight's stand-in: no file of that name is ever written,
-#: so a library that tried to read a lifted value would fail, not read something else.
-LIFTED_LOCATION = "zoocheck-lifted-weight"
+def lift_weights(model) -> tuple[object, dict[str, np.ndarray]]:
+    """``model``'s graph with its weights replaced by stand-ins without data (name, dtype, shape;
+    marked external: ``onnx_graph.make_stand_in``), and those weights as arrays by name: every
+    Conv's weight, and every Linear layer's matrix (an initializer read only as the right operand
+    of MatMuls whose left operand depends on the graph's input: no constant folding reads it, as
+    it would Swin V2's position-bias MLP on its constant table). onnxslim imports
+    and exports the whole graph each round, a ViT-B's 330 MB of matrices included (2.5 s of its
+    3 s there).
 
-
-def lift_conv_weights(model) -> tuple[object, dict[str, np.ndarray]]:
-    """``model``'s graph with every Conv weight initializer replaced by a stand-in without data
-    (name, dtype, shape; marked external), and those weights as arrays by name.
-
-    ``model`` is spent (its weights are cleared). Where the lifted weights were most of its bytes
-    (a convolutional network) the graph returned is a new, small message, so that dropping
-    ``model`` frees them (a cleared field's bytes stay in the message); otherwise (a transformer,
-    whose one convolution is its patch embedding) it is ``model`` itself: copying 330 MB of a
-    ViT-B's Linear weights to free 2 MB cost 1.5 s."""
+    ``model`` is spent (its weights are cleared); the graph returned is a new, small message where
+    the lifted weights were most of its bytes, so that dropping ``model`` frees them (a cleared
+    field's bytes stay in the message)."""
     import onnx
     from onnx import numpy_helper
 
     from zoocheck.converters.normalize import initializer_bytes
 
+    readers: dict[str, list] = collections.defaultdict(list)
+    # what depends on the input (nodes are in order; an old IR lists initializers as inputs too)
+    computed = {value.name for value in model.graph.input} - {t.name for t in model.graph.initializer}
+    for node in model.graph.node:
+        for position, name in enumerate(node.input):
+            readers[name].append((node, position))
+        if any(name in computed for name in node.input):
+            computed.update(node.output)
     conv_weights = {node.input[1] for node in model.graph.node if node.op_type == "Conv" and len(node.input) > 1}
+
+    def linear_matrix(tensor) -> bool:
+        read = readers.get(tensor.name, [])
+        return (
+            len(tensor.dims) == 2
+            and tensor.data_type == onnx.TensorProto.FLOAT
+            and bool(read)
+            and all(node.op_type == "MatMul" and position == 1 and node.input[0] in computed for node, position in read)
+        )
+
     weights = {}
     total = initializer_bytes(model)
     # by index: a reference left to any part of a message would keep all of its bytes alive
     for index in range(len(model.graph.initializer)):
-        if model.graph.initializer[index].name in conv_weights:
-            weights[model.graph.initializer[index].name] = numpy_helper.to_array(model.graph.initializer[index])
-            _make_stand_in(model.graph.initializer[index])
+        tensor = model.graph.initializer[index]
+        if tensor.name in conv_weights or linear_matrix(tensor):
+            weights[tensor.name] = numpy_helper.to_array(tensor)
+            make_stand_in(tensor)
     if sum(w.nbytes for w in weights.values()) * 2 < total:
         return model, weights
     return onnx.ModelProto.FromString(model.SerializeToString()), weights
-
-
-def _make_stand_in(tensor) -> None:
-    """Clear ``tensor``'s values and mark it as a lifted weight, in place (name, dtype, shape kept)."""
-    import onnx
-
-    for field in ("raw_data", "float_data"):
-        tensor.ClearField(field)
-    del tensor.external_data[:]
-    tensor.data_location = onnx.TensorProto.EXTERNAL
-    tensor.external_data.add(key="location", value=LIFTED_LOCATION)
 
 
 #: how many times onnxslim runs again on the pinned batch while shape arithmetic remains (one pass
@@ -133,11 +141,11 @@ def _slim(model, skip_fusion_patterns: tuple[str, ...] = ()):
     import onnxslim
     from onnxslim.core import shape_infer  # onnxruntime's symbolic shape inference, else onnx's
 
-    # no weight tying: it merges small initializers that compare equal, and the lifted stand-ins
-    # (no data) of two convolutions of one shape under 1000 values (a depthwise 3x3, EfficientNet's
-    # squeeze-excitation) compare equal, so one would take the other's weights; no Conv + Mul
-    # fusion: it would read a lifted weight (and a layer scale stays a Mul)
-    options = {"skip_optimizations": ["weight_tying"], "skip_fusion_patterns": ["FusionConvMul", *skip_fusion_patterns]}
+    # no weight tying: each layer keeps an initializer of its own, as in the template; no Conv + Mul
+    # fusion: it would read a lifted weight (and a layer scale stays a Mul); no MatMul + Add as a
+    # Gemm: it would read a lifted matrix, and Linear layers stay MatMul + Add (on the pinned batch
+    # of one too; ``heads.gemm_head`` makes the classifier a Gemm)
+    options = {"skip_optimizations": ["weight_tying"], "skip_fusion_patterns": ["FusionConvMul", "FusionGemm", *skip_fusion_patterns]}
     # onnxslim reports progress through print() and its logger: not zoocheck's output
     with contextlib.redirect_stdout(io.StringIO()):
         logging.getLogger("onnxslim").setLevel(logging.WARNING)
@@ -182,26 +190,26 @@ def _structure(model) -> tuple:
 
 
 def simplify(model, weights: dict[str, np.ndarray] | None = None):
-    """Batch norms folded (into ``weights``, the lifted Conv weights, where lifted), onnxslim, then
+    """Batch norms folded (into ``weights``, the lifted weights), onnxslim, then
     zoocheck's exact rewrites; returns a new ModelProto. Where shape arithmetic remains after
     onnxslim (an exporter's computed from the batch size), the batch is pinned to one and onnxslim
     runs again, up to ``PINNED_SLIM_PASSES`` times (``shapes.pin_batch``)."""
-    batch_norm.fold_batch_norms(model, weights if weights is not None else {})
+    weights = weights if weights is not None else {}
+    batch_norm.fold_batch_norms(model, weights)
     pads.static_pads(model)
 
     slim = _slim(model)
     tokens.class_tokens_as_pad(slim)
-    attention.attention_in_one_form(slim)
+    attention.attention_in_one_form(slim, weights)
     for _ in range(PINNED_SLIM_PASSES):
         if not any(node.op_type == "Shape" for node in slim.graph.node):
             break
         shapes.pin_batch(slim)
-        # Linear layers stay MatMul + Add on the batch of one (onnxslim would make them Gemms)
-        slim = _slim(slim, skip_fusion_patterns=("FusionGemm", "FusionGemmMul", "FusionGemmAdd"))
+        slim = _slim(slim, skip_fusion_patterns=("FusionGemmMul", "FusionGemmAdd"))
     shapes.drop_identity_slices(slim)
     shapes.default_slice_steps(slim)
     shapes.merge_reshape_chains(slim)
-    windows.window_attention_in_one_form(slim)
+    windows.window_attention_in_one_form(slim, weights)
     windows.patch_merging_as_reshape(slim)
     windows.map_tokens_in_place(slim)
     windows.spatial_mean_as_global_pool(slim)
@@ -214,19 +222,19 @@ def simplify(model, weights: dict[str, np.ndarray] | None = None):
     heads.drop_flattens_of_matrices(slim)
     shapes.flatten_concats(slim)
     heads.head_pool_as_global(slim)
-    heads.dense_convs_as_gemm(slim, weights if weights is not None else {})
-    heads.pointwise_classifier_as_gemm(slim, weights if weights is not None else {})
+    heads.dense_convs_as_gemm(slim, weights)
+    heads.pointwise_classifier_as_gemm(slim, weights)
     shapes.scalar_constants(slim)
     activations.hard_sigmoid_from_clip(slim)
     activations.hardswish_op(slim)
     heads.flatten_pooled_reshape(slim)
     batch_norm.batch_norm_to_affine(slim)
-    channels_last.pointwise_convs_as_matmul(slim, weights if weights is not None else {})
+    channels_last.pointwise_convs_as_matmul(slim, weights)
     channels_last.layer_scale_before_transpose(slim)
     channels_last.channels_last_constants(slim)
     channels_last.pooled_norm_transpose_back(slim)
     heads.flatten_head(slim)
-    heads.gemm_head(slim)
+    heads.gemm_head(slim, weights)
     return slim
 
 
@@ -349,7 +357,7 @@ def _weights(node, initializers: dict, lifted: dict[str, np.ndarray]) -> list:
 def canonicalize(exported_model, lifted: dict[str, np.ndarray], template):
     """``template`` (``template.build_template``, changed in place and returned) filled with the
     weights of ``exported_model``, a normalised export (input ``input``, output ``logits``) whose
-    Conv weights ``lift_conv_weights`` took out into ``lifted`` (emptied here as the template
+    weights ``lift_weights`` took out into ``lifted`` (emptied here as the template
     fills). Raises GraphMismatch when the export does not have the template's structure."""
     import onnx
     from onnx import numpy_helper

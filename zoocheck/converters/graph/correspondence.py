@@ -24,13 +24,13 @@ def canonical_tensors(model, arch: Architecture) -> dict[str, str]:
     import onnx
 
     from zoocheck.converters.graph import template_for_export
-    from zoocheck.converters.graph.canonical import lift_conv_weights, match, simplify
+    from zoocheck.converters.graph.canonical import lift_weights, match, simplify
 
     native_tensors = {out for node in model.graph.node for out in node.output}
     template = template_for_export(model, arch)
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    lifted_graph, lifted = lift_conv_weights(copy)
+    lifted_graph, lifted = lift_weights(copy)
     pairs = match(template, simplify(lifted_graph, lifted))
     found = {}
     for node in template.graph.node:

@@ -19,9 +19,11 @@ from zoocheck.converters.graph.rewrites.onnx_graph import (
     drop_dead_nodes,
     drop_unused_initializers,
     initializers_of,
+    lift_weight,
     opset_of,
     producers_of,
     static_shapes,
+    value_of,
 )
 
 #: the ops a self-attention region may hold besides its two projections: layout, the scaled
@@ -114,14 +116,14 @@ def _attention_region(graph, qkv, inits: dict, consumers: dict, producer: dict, 
     return start, sorted(region, key=lambda node: order[id(node)]), output, proj
 
 
-def attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim: int):
+def attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim: int, lifted: dict[str, np.ndarray]):
     """(q/k/v weight [dim, 3 dim], its bias or None, projection weight [dim, dim] as x @ W, its
-    bias, heads, scale) of an exporter's attention region."""
+    bias, heads, scale) of an exporter's attention region (matrices from ``lifted`` where lifted)."""
     consumers = {i: n for n in region for i in n.input}
-    w_qkv = as_array(inits[qkv.input[1]])
+    w_qkv = value_of(qkv.input[1], inits, lifted)
     after = consumers.get(qkv.output[0])
     b_qkv = next((as_array(inits[i]) for i in after.input if i in inits), None) if after is not None and after.op_type == "Add" else None
-    w_proj = as_array(inits[proj.input[1]])
+    w_proj = value_of(proj.input[1], inits, lifted)
     if proj.op_type == "Gemm":
         w_proj = w_proj.T if attributes(proj).get("transB", 0) else w_proj
         b_proj = as_array(inits[proj.input[2]]) if len(proj.input) > 2 else None
@@ -134,7 +136,7 @@ def attention_parameters(region: list, qkv, proj, inits: dict, shapes: dict, dim
     head_dim = shapes.get(products[0].input[0], [None])[-1] if products else None
     scale = 1.0
     for node in region:
-        constant = next((as_array(inits[i]) for i in node.input[1:] if i in inits and as_array(inits[i]).size == 1), None)
+        constant = next((as_array(inits[i]) for i in node.input[1:] if i in inits and np.prod(inits[i].dims) == 1), None)
         if constant is not None and node.op_type in ("Mul", "Div") and node is not proj:
             scale = scale * float(constant.reshape(())) if node.op_type == "Mul" else scale / float(constant.reshape(()))
     if not isinstance(head_dim, int) or dim % head_dim or b_proj is None:
@@ -222,17 +224,28 @@ def _run_region(nodes: list, initializers: list, x: str, output: str, value: np.
 
 
 def replace_if_same(
-    graph, inits: dict, region: list, nodes: list, arrays: dict[str, np.ndarray], x: str, output: str, shape: tuple, seed: int, opset: int
+    model,
+    inits: dict,
+    lifted: dict[str, np.ndarray],
+    region: list,
+    nodes: list,
+    arrays: dict[str, np.ndarray],
+    x: str,
+    output: str,
+    shape: tuple,
+    seed: int,
+    opset: int,
 ) -> bool:
     """``nodes`` (reading ``arrays``) put in the place of ``region`` when both compute the same
-    ``output`` from seeded random ``x`` of ``shape`` (within ``ATTENTION_RTOL`` of its range)."""
+    ``output`` from seeded random ``x`` of ``shape`` (within ``ATTENTION_RTOL`` of its range); both
+    run with the weights' values (``lifted``'s where lifted), and the new matrices are lifted."""
     from onnx import numpy_helper
 
-    new_inits = [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()]
+    graph = model.graph
     used = {i for n in region for i in n.input if i in inits}
     value = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    expected = _run_region(list(region), [inits[i] for i in used], x, output, value, opset)
-    got = _run_region(nodes, new_inits, x, output, value, opset)
+    expected = _run_region(list(region), [numpy_helper.from_array(value_of(i, inits, lifted), i) for i in used], x, output, value, opset)
+    got = _run_region(nodes, [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()], x, output, value, opset)
     if expected.shape != got.shape or np.abs(expected - got).max() > ATTENTION_RTOL * max(float(np.ptp(expected)), 1e-30):
         return False
     position = list(graph.node).index(region[0])
@@ -240,8 +253,12 @@ def replace_if_same(
         graph.node.remove(node)
     for offset, node in enumerate(nodes):
         graph.node.insert(position + offset, node)
-    graph.initializer.extend(new_inits)
-    inits.update({t.name: t for t in new_inits})
+    for name, array in arrays.items():
+        if np.ndim(array) == 2:  # the projections' matrices
+            lift_weight(model, name, np.asarray(array), lifted)
+        else:
+            graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+    inits.update({t.name: t for t in graph.initializer if t.name in arrays})
     return True
 
 
@@ -269,7 +286,7 @@ def attention_regions(model, inits: dict, **find) -> Iterator[tuple]:
             yield index, qkv, found, shapes, opset
 
 
-def attention_in_one_form(model) -> None:
+def attention_in_one_form(model, lifted: dict[str, np.ndarray]) -> None:
     """Every self-attention in the one form (``families/vit/template.py``: the fused q/k/v
     projection, ``reshape``, ``transpose``, ``split`` into q, k, v, each of q and k times
     sqrt(scale), ``softmax``, context, ``reshape``, projection), in place, whatever the exporter
@@ -280,14 +297,15 @@ def attention_in_one_form(model) -> None:
     are read from it (the product's operand width, the constants multiplying). The one form is
     put in its place only after both computed the same on seeded random tokens (within
     ``ATTENTION_RTOL`` of the output's range), so a region that is not this attention is left as
-    it is, and the match to the template then fails naming it."""
+    it is, and the match to the template then fails naming it. Weights are read from, and the new
+    matrices written to, ``lifted`` (``canonical.lift_weights``)."""
     graph = model.graph
     inits = initializers_of(model)
     for index, qkv, (x, region, output, proj), shapes, opset in attention_regions(model, inits):
         if collections.Counter(n.op_type for n in region) == _CANONICAL_ATTENTION:  # already the one form
             continue
         dim = int(inits[qkv.input[1]].dims[0])
-        found = attention_parameters(region, qkv, proj, inits, shapes, dim)
+        found = attention_parameters(region, qkv, proj, inits, shapes, dim, lifted)
         tokens = shapes.get(x, [None, None, None])
         if found is None or len(tokens) != 3 or not isinstance(tokens[1], int):
             continue
@@ -297,6 +315,6 @@ def attention_in_one_form(model) -> None:
         arrays = {**consts, f"{prefix}.qkv.weight": w_qkv, f"{prefix}.proj.weight": w_proj, f"{prefix}.proj.bias": b_proj}
         if b_qkv is not None:
             arrays[f"{prefix}.qkv.bias"] = b_qkv
-        replace_if_same(graph, inits, region, nodes, arrays, x, output, (1, tokens[1], dim), index, opset)
+        replace_if_same(model, inits, lifted, region, nodes, arrays, x, output, (1, tokens[1], dim), index, opset)
     drop_dead_nodes(graph)
-    drop_unused_initializers(model)
+    drop_unused_initializers(model, lifted)

@@ -1,7 +1,7 @@
 """Batch normalisation, in the canonical graph's two forms:
 
 - ``fold_batch_norms``: a batch norm after a convolution (whose output nothing else reads) folded
-  into its weights and bias, on the lifted weight arrays (``canonical.lift_conv_weights``; onnxslim
+  into its weights and bias, on the lifted weight arrays (``canonical.lift_weights``; onnxslim
   does the same fold but only with the weights inside the graph, at several times their memory);
 - ``batch_norm_to_affine``: a batch norm that is left after folding (v2's pre-activations) becomes
   ``Mul`` by scale then ``Add`` of shift, whatever epsilon/momentum the exporter wrote.

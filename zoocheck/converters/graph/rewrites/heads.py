@@ -86,9 +86,9 @@ def _is_flat_target(shape: np.ndarray) -> bool:
     return len(shape) == 2 and (shape[0] in (0, -1) or shape[1] == -1)
 
 
-def gemm_head(model) -> None:
+def gemm_head(model, lifted: dict[str, np.ndarray]) -> None:
     """MatMul(x, W) + Add(b) of a matrix x and Gemm(transB=0) become Gemm(x, W^T, b, transB=1), in
-    place."""
+    place (W read from ``lifted`` where lifted: the head's W^T goes back into the graph)."""
     import onnx
 
     graph = model.graph
@@ -102,7 +102,7 @@ def gemm_head(model) -> None:
             users = consumers.get(node.output[0], [])
             add = users[0] if len(users) == 1 and users[0].op_type == "Add" else None
             bias_name = next((n for n in add.input if n in inits), None) if add is not None else None
-            weight = as_array(inits[node.input[1]])
+            weight = lifted.pop(node.input[1]) if node.input[1] in lifted else as_array(inits[node.input[1]])
             if bias_name is None or len(inits[bias_name].dims) != 1:
                 # onnxslim removes an Add of zeros: a head whose bias is all zeros is a MatMul alone
                 add, bias_name = None, node.input[1] + ".zero_bias"

@@ -62,24 +62,67 @@ def as_array(tensor) -> np.ndarray:
     return numpy_helper.to_array(tensor)
 
 
+#: The external-data location of a lifted weight's stand-in, followed by the weight's name (no two
+#: stand-ins compare equal, where onnxslim compares constants by their fields): no file of that
+#: name is ever written, so a library that tried to read a lifted value would fail, not read
+#: something else.
+LIFTED_LOCATION = "zoocheck-lifted-weight"
+
+
+def make_stand_in(tensor) -> None:
+    """Clear ``tensor``'s values and mark it as a lifted weight (``canonical.lift_weights``), in
+    place: name, dtype and shape kept."""
+    import onnx
+
+    for field in ("raw_data", "float_data"):
+        tensor.ClearField(field)
+    del tensor.external_data[:]
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value=f"{LIFTED_LOCATION}/{tensor.name}")
+
+
+def value_of(name: str, inits: dict, lifted: dict[str, np.ndarray]) -> np.ndarray:
+    """An initializer's values, read from ``lifted`` where it is a lifted weight's stand-in."""
+    return lifted[name] if name in lifted else as_array(inits[name])
+
+
+def lift_weight(model, name: str, array: np.ndarray, lifted: dict[str, np.ndarray]) -> None:
+    """``array`` as the initializer ``name`` of ``model``, lifted: a stand-in in the graph, the
+    values in ``lifted``."""
+    import onnx
+
+    stand_in = onnx.TensorProto(name=name, data_type=onnx.TensorProto.FLOAT, dims=array.shape)
+    make_stand_in(stand_in)
+    _put_initializer(model, stand_in)
+    lifted[name] = np.ascontiguousarray(array, dtype=np.float32)
+
+
 def replace_initializer(model, name: str, array: np.ndarray) -> None:
     from onnx import numpy_helper
 
+    _put_initializer(model, numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+
+
+def _put_initializer(model, tensor) -> None:
+    """``tensor`` in place of ``model``'s initializer of its name, or added."""
     inits = model.graph.initializer
     for i, t in enumerate(inits):
-        if t.name == name:
-            inits[i].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+        if t.name == tensor.name:
+            inits[i].CopyFrom(tensor)
             return
-    inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32), name))
+    inits.append(tensor)
 
 
-def drop_unused_initializers(model) -> None:
+def drop_unused_initializers(model, lifted: dict[str, np.ndarray] | None = None) -> None:
+    """Initializers no node reads removed, and the ``lifted`` values of those that were stand-ins."""
     # deleted in place: extending a repeated field with the kept tensors would copy every one
     # (for a 3.3 GB model, gigabytes that the allocator keeps after they are freed)
     used = {name for node in model.graph.node for name in node.input}
     inits = model.graph.initializer
     for index in reversed(range(len(inits))):
         if inits[index].name not in used:
+            if lifted is not None:
+                lifted.pop(inits[index].name, None)
             del inits[index]
 
 

@@ -127,19 +127,20 @@ def _canonical_window_attention(
     return nodes + context, {**consts, **context_consts}
 
 
-def window_attention_in_one_form(model) -> None:
+def window_attention_in_one_form(model, lifted: dict[str, np.ndarray]) -> None:
     """Every Swin window attention in the template's form (``families/swin/template.py``), in
     place, as ``attention_in_one_form`` does a ViT's: the region between the windows' tokens and
     the output projection's bias (found by the weights: a MatMul by [C, 3 C], then one by [C, C])
     whose constants hold a relative position bias [1, heads, N, N]; the shift mask, V2's logit
     scale and q/k normalisation, heads and scale are read from it. The one form is put in its
-    place only after both computed the same on seeded random windows."""
+    place only after both computed the same on seeded random windows (the weights from ``lifted``
+    where lifted)."""
     graph = model.graph
     inits = initializers_of(model)
     for index, qkv, (x, region, output, proj), shapes, opset in attention_regions(model, inits, ops=_WINDOW_ATTENTION_OPS, layout=False):
         constants = _window_attention_constants(region, inits)
         dim = int(inits[qkv.input[1]].dims[0])
-        parameters = attention_parameters(region, qkv, proj, inits, shapes, dim)
+        parameters = attention_parameters(region, qkv, proj, inits, shapes, dim, lifted)
         tokens = shapes.get(x, [None, None, None])
         if constants is None or parameters is None or parameters[1] is None or len(tokens) != 3 or not isinstance(tokens[1], int):
             continue
@@ -155,9 +156,9 @@ def window_attention_in_one_form(model) -> None:
         }
         # a graph whose batch is pinned computes its own number of windows only
         windows = tokens[0] if isinstance(tokens[0], int) else 2 * (constants["mask"].shape[1] if "mask" in constants else 1)
-        replace_if_same(graph, inits, region, nodes, arrays, x, output, (windows, tokens[1], dim), index, opset)
+        replace_if_same(model, inits, lifted, region, nodes, arrays, x, output, (windows, tokens[1], dim), index, opset)
     drop_dead_nodes(graph)
-    drop_unused_initializers(model)
+    drop_unused_initializers(model, lifted)
 
 
 def patch_merging_as_reshape(model) -> None:
