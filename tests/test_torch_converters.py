@@ -190,14 +190,17 @@ def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
 
 
 def test_fp64_forward_in_its_thread_equals_the_in_place_one():
-    """The float64 forward on the module's float64 twin, run beside the float32 forward, gives the
-    same bits as the module cast in place, and leaves the module in float32."""
+    """The float64 forward on the module's float64 twin, run on one core in its thread beside the
+    float32 forward, gives the same bits as the module cast in place, and leaves the module in
+    float32 and this thread's torch thread count as it was."""
     entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
     native = converter_for("torchvision").load(entry, None, random_seed=5)
     x = inputs_for(entry, n_random=1)[-3:]
+    threads = torch.get_num_threads()
     waiting = native.start_forward_fp64(x)
     fp32 = native.forward(x)
     beside = waiting()
+    assert torch.get_num_threads() == threads
     assert beside.dtype == np.float64 and np.array_equal(beside, native.forward_fp64(x))
     assert all(p.dtype == torch.float32 for p in native.module.parameters())
     assert np.array_equal(native.forward(x), fp32) and 0 < np.abs(beside - fp32).max() < 1e-3 * np.ptp(beside)

@@ -229,10 +229,12 @@ class ConvertJob(ModelJob):
             native_outputs, fp64_outputs = None, lambda: None
             if self.inputs is not None:
                 progress.enter("parity")
-                # fp32's own error, beside the ONNX file's; it may run on while this one goes on
-                fp64_outputs = native.start_forward_fp64(self.inputs)
                 imported = self._import_graph_modules(native.outputs_probabilities)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
+                # fp32's own error, beside the ONNX file's: begun once the fp32 forward, which
+                # takes every core, is done, it runs beside the export, the graph's rewriting and
+                # the write, one core's work each, and is waited for last
+                fp64_outputs = native.start_forward_fp64(self.inputs)
                 imported()  # before the export, which imports on its own
             if self.output is None:  # native forward only (parity against an existing ONNX file)
                 channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))
@@ -244,10 +246,11 @@ class ConvertJob(ModelJob):
             with tempfile.TemporaryDirectory(prefix="zoocheck-export-") as tmp:
                 raw = Path(tmp) / "raw.onnx"
                 native.export_onnx(raw, self.opset)
-                native_fp64 = fp64_outputs()  # a float64 forward that fails: told at the export stage
                 # the framework's copy of the weights is not needed any more: for the largest
-                # models (3.3 GB of weights) it is the difference between fitting and not
-                del native, fp64_outputs
+                # models (3.3 GB of weights) it is the difference between fitting and not (their
+                # float64 forward is done by now: a twin is made only of weights up to
+                # FP64_TWIN_UP_TO)
+                del native
                 if sum(f.stat().st_size for f in Path(tmp).iterdir()) > COLLECT_ABOVE:
                     gc.collect()
                 progress.enter("check")
@@ -259,6 +262,10 @@ class ConvertJob(ModelJob):
                 )
                 attach_metadata(model, metadata.to_json())
                 save_atomic(model, self.output, metadata.to_json())
+                del model
+                if self.inputs is not None:
+                    progress.enter("parity")  # a float64 forward that fails is told at this stage
+                native_fp64 = fp64_outputs()
             # the description beside the file adds the written file's own checksum and size
             metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
             channel.send(Converted(self.output, metadata, native_outputs, native_fp64, outputs_probabilities, versions))

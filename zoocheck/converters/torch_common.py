@@ -254,9 +254,11 @@ class TorchModel(NativeModel):
             self.module.float()
 
     def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
-        """The float64 forward on a float64 twin of the module, in a thread, beside the float32
-        forward and the export: torch's kernels release the GIL and the TorchScript export is
-        mostly one core's Python, so the second core computes it (a ViT-B/16's 4 s on 7 photos).
+        """The float64 forward on a float64 twin of the module, in a thread on one core, beside
+        the export and the graph's rewriting: torch's kernels release the GIL and those are
+        mostly one core's Python, so the other core computes it (a ViT-B/16's 7 photos: 8 s on
+        one core). On one core because torch's threads would take the core the Python work runs
+        on (the thread count is per thread in torch's OpenMP builds, and put back after).
         The twin is copied now, before ``export_onnx`` changes the module in place; torch's
         no-grad switch is per thread. Weights over ``FP64_TWIN_UP_TO``: cast in place, now."""
         import copy
@@ -267,7 +269,16 @@ class TorchModel(NativeModel):
             twin = copy.deepcopy(self.module)
         except Exception:  # a module holding something deepcopy cannot copy: the same forward, in place
             return super().start_forward_fp64(batch)
-        return started(lambda: self._run(batch, torch.float64, twin.double()).numpy(), "torch-fp64")
+
+        def forward_on_one_core() -> np.ndarray:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return self._run(batch, torch.float64, twin.double()).numpy()
+            finally:
+                torch.set_num_threads(threads)
+
+        return started(forward_on_one_core, "torch-fp64")
 
     def _run(self, batch: np.ndarray, dtype, module: nn.Module | None = None) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(dtype)
