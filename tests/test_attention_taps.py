@@ -143,3 +143,17 @@ def test_swin_attention_branch_is_located(swin_files, tmp_path, library, v2):
         layers = _torch_layers(swin._BUILD[library](arch, params), arch, library, swin.SIZE, batch)
     attention = "stages.0.blocks.1.norm1" if v2 else "stages.0.blocks.1.attn.unshift.2"
     _assert_located(layers, path, batch, "stages.0.blocks.1.attn.proj", attention, tmp_path)
+
+
+@pytest.mark.parametrize("family, kind", [("vit", "vit"), ("vit", "deit3"), ("swin", False), ("swin", True)])
+def test_numpy_forward_taps_are_the_canonical_files_tensors(canonical_files, swin_files, family, kind):
+    """The numpy forward's ``taps`` are the family's ``layer_outputs``, the attention's included, and
+    the canonical file's tensors of those names."""
+    from zoocheck.families.registry import family_of
+
+    arch, params, path = canonical_files(kind) if family == "vit" else swin_files(kind)
+    batch = (vit._batch() if family == "vit" else swin._batch()).astype(np.float32)
+    taps = {}
+    family_of(arch).part("forward")(arch, params, batch, taps=taps)
+    assert list(taps) == list(layer_modules(arch))
+    assert first_divergence_from_layers(taps, path, batch, tolerance=TOLERANCE) is None

@@ -202,10 +202,10 @@ def hooked_layer_outputs(
 ) -> dict[str, np.ndarray]:
     """``NativeModel.layer_outputs`` for a framework with forward hooks: ``layers`` maps canonical
     graph tensors to module names, ``modules`` the network's modules by name, ``hook(module,
-    keep)`` makes the module hand each output (``first_output``) to ``keep`` as numpy and returns
-    the hook's remover.
-    Outputs of a forward that runs in chunks are concatenated. LayersUnavailable when nothing is
-    mapped or a module is missing."""
+    keep)`` makes the module hand each output to ``keep`` as numpy (torch's and Paddle's hooks: a
+    tuple's first element, ``first_output``) and returns the hook's remover. Outputs of a forward
+    that runs in chunks are concatenated. LayersUnavailable when nothing is mapped or a module is
+    missing."""
     from zoocheck.converters.normalize import OUTPUT_NAME
 
     if not layers:
