@@ -97,11 +97,10 @@ def attention_branch(spec: SwinSpec, stage: int, index: int) -> str:
 
 def layer_outputs(arch: Architecture) -> dict[str, str]:
     """Canonical graph tensor -> the canonical module whose output it is, in network order: each
-    block's attention branch (``attention_branch``, in the map's layout [B, H, W, C], which every
-    zoo's network hands over: V1's the whole window attention ``attn``, a module of its own or an
-    identity after it in every zoo, ``layouts.tap_modules``; V2's ``norm1``) and its MLP output
-    (``fc2``, before the residual addition (V1) or its norm (V2): a Linear module in every zoo's
-    network)."""
+    block's attention branch (``attention_branch``: the map [B, H, W, C] every zoo's network hands
+    over; V1's module is the whole window attention ``attn``, which no parameter names,
+    ``layouts.tap_modules``; V2's is ``norm1``) and its MLP output (``fc2``, before the residual
+    addition (V1) or its norm (V2): a Linear module in every zoo's network)."""
     s = spec_of(arch)
     taps = {}
     for stage, depth in enumerate(s.depths):

@@ -90,6 +90,7 @@ def tap_modules(arch: Architecture, framework: str) -> dict[str, str]:
     rename = _paddle_module if framework == "paddle" else lambda module: _module(module, framework)
     unit = "drop_path1" if framework == "timm" else "attn"
     blocks = [f"stages.{stage}.blocks.{i}" for stage, depth in enumerate(spec.depths) for i in range(depth)]
+    # the framework's block: where its norm1 is
     return {f"{b}.attn": f"{rename(f'{b}.norm1').removesuffix('.norm1')}.{unit}" for b in blocks}
 
 
