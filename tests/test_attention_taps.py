@@ -127,7 +127,9 @@ def swin_files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("library", ["timm", "torchvision", "mmpretrain", "paddle"])
-@pytest.mark.parametrize("v2", [False, True])
+# V2 in the slow run (its canonical file is 10 s of the default run's 30): its tap, norm1, is named
+# by its weight as the MLP's fc2 is
+@pytest.mark.parametrize("v2", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_swin_attention_branch_is_located(swin_files, tmp_path, library, v2):
     """The attention branch in the map's layout, un-shifted, as the block adds it: V1's window
     attention (torchvision's ShiftedWindowAttention, mmpretrain's ShiftWindowMSA, PaddleClas's
@@ -145,7 +147,9 @@ def test_swin_attention_branch_is_located(swin_files, tmp_path, library, v2):
     _assert_located(layers, path, batch, "stages.0.blocks.1.attn.proj", attention, tmp_path)
 
 
-@pytest.mark.parametrize("family, kind", [("vit", "vit"), ("vit", "deit3"), ("swin", False), ("swin", True)])
+@pytest.mark.parametrize(
+    "family, kind", [("vit", "vit"), ("vit", "deit3"), ("swin", False), pytest.param("swin", True, marks=pytest.mark.slow)]
+)
 def test_numpy_forward_taps_are_the_canonical_files_tensors(canonical_files, swin_files, family, kind):
     """The numpy forward's ``taps`` are the family's ``layer_outputs``, the attention's included, and
     the canonical file's tensors of those names."""
