@@ -126,10 +126,18 @@ def first_divergence_from_layers(
     if not names:
         raise DivergenceUnavailable(f"{test.name} computes none of the framework's layers by name; only canonical graphs name them")
     values = _run(test, names, batch)
-    divergence = _first_exceeding(graph, {n: layers[n] for n in names}, values, tolerance)
+    divergence = _first_exceeding(graph, {n: _as_map(layers[n], values[n].shape) for n in names}, values, tolerance)
     if divergence is None or not layer_of:
         return divergence
     return dataclasses.replace(divergence, layer=layer_of.get(divergence.output))
+
+
+def _as_map(layer: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A framework's tokens [N, H * W, C] as the map [N, H, W, C] of the graph's tensor (timm's Swin
+    blocks flatten the map around their MLP: the same values, row by row); any other layer as it is."""
+    if layer.ndim == 3 and len(shape) == 4 and layer.shape == (shape[0], shape[1] * shape[2], shape[3]):
+        return layer.reshape(shape)
+    return layer
 
 
 def _native_tensors(path: Path, arch: Architecture, layers: Mapping[str, np.ndarray]) -> dict[str, str]:

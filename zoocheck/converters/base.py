@@ -187,6 +187,12 @@ def allowed_cpus() -> list[int]:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
 
 
+def first_output(output):
+    """A hooked module's output as its layer's value: a tuple's first element (torch's
+    ``nn.MultiheadAttention`` returns its output and the attention weights)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
 def hooked_layer_outputs(
     layers: Mapping[str, str],
     modules: Mapping[str, object],
@@ -196,9 +202,10 @@ def hooked_layer_outputs(
 ) -> dict[str, np.ndarray]:
     """``NativeModel.layer_outputs`` for a framework with forward hooks: ``layers`` maps canonical
     graph tensors to module names, ``modules`` the network's modules by name, ``hook(module,
-    keep)`` makes the module hand each output to ``keep`` as numpy and returns the hook's remover.
-    Outputs of a forward that runs in chunks are concatenated. LayersUnavailable when nothing is
-    mapped or a module is missing."""
+    keep)`` makes the module hand each output to ``keep`` as numpy (torch's and Paddle's hooks: a
+    tuple's first element, ``first_output``) and returns the hook's remover. Outputs of a forward
+    that runs in chunks are concatenated. LayersUnavailable when nothing is mapped or a module is
+    missing."""
     from zoocheck.converters.normalize import OUTPUT_NAME
 
     if not layers:

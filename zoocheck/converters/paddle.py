@@ -49,6 +49,7 @@ from zoocheck.converters.base import (
     NativeModel,
     WeightsError,
     check_weights_fit,
+    first_output,
     hooked_layer_outputs,
     refuse_unbuilt,
     started,
@@ -221,7 +222,7 @@ class PaddleDygraphModel(NativeModel):
             return _chunked_forward(self.network, batch, dtype, self.entry.arch.num_classes)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Forward post-hooks on the batch norms (PaddleClas's names: the family's ``paddle`` layout);
+        """Forward post-hooks on the layers' modules (PaddleClas's names: the family's ``paddle`` layout);
         the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
         from zoocheck.converters.weights.layouts import layer_modules
 
@@ -229,7 +230,7 @@ class PaddleDygraphModel(NativeModel):
         layers = layer_modules(arch, "paddle", self.entry.naming)
 
         def hook(layer, keep):
-            return layer.register_forward_post_hook(lambda _layer, _inputs, output: keep(output.numpy())).remove
+            return layer.register_forward_post_hook(lambda _layer, _inputs, output: keep(first_output(output).numpy())).remove
 
         return hooked_layer_outputs(layers, dict(self.network.named_sublayers()), hook, self.forward, batch)
 

@@ -21,6 +21,7 @@ from zoocheck.converters.base import (
     PickledObjectError,
     WeightsError,
     check_weights_fit,
+    first_output,
     hooked_layer_outputs,
     quote_names,
     started,
@@ -237,7 +238,7 @@ class TorchModel(NativeModel):
         """Forward hooks on the ``layers`` modules."""
 
         def hook(module: nn.Module, keep):
-            return module.register_forward_hook(lambda _m, _args, output: keep(output.detach().numpy().copy())).remove
+            return module.register_forward_hook(lambda _m, _args, output: keep(first_output(output).detach().numpy().copy())).remove
 
         return hooked_layer_outputs(self.layers, dict(self.module.named_modules()), hook, self.forward, batch)
 

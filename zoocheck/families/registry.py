@@ -69,6 +69,11 @@ class Family:
     # 'module:function' (arch) -> {canonical graph tensor: canonical module whose output it is}, in
     # network order (a framework's per-layer outputs found in the canonical graph)
     layer_outputs: str | None = None
+    # 'module:function' (arch, framework) -> {canonical module of a ``layer_outputs`` tap: the
+    # framework's module whose output it is}, for the taps no parameter of their canonical module
+    # names there (a module of no parameters, one the network never calls); the others are named by
+    # renaming one of their module's parameters through the layout
+    tap_modules: str | None = None
     # (framework layout, 'module:function' (params, arch, naming) -> params under that framework's
     # names); a layout not listed is the canonical names themselves
     layouts: tuple[tuple[str, str], ...] = ()
@@ -189,11 +194,13 @@ def _spec_and_names(name: str, spec_class: str, networks: tuple[tuple[str, str],
     )
 
 
-def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[str, ...], *, sized_template: bool = False) -> Family:
+def _with_canonical_form(
+    family: Family, layer_outputs: str, frameworks: tuple[str, ...], *, sized_template: bool = False, tap_modules: bool = False
+) -> Family:
     """``family`` with its canonical form, from its package: ``canonical.py`` (``parameter_shapes``,
     ``forward``, ``layer_outputs``), ``template.py`` (``build_template``, taking ``input_size=``
     where ``sized_template``), ``random.py`` (``draw``) and ``layouts.py`` (``to_<framework>`` for
-    each of ``frameworks``)."""
+    each of ``frameworks``, and ``tap_modules`` where ``tap_modules``)."""
     package = f"{_F}{family.name}."
     return replace(
         family,
@@ -204,6 +211,7 @@ def _with_canonical_form(family: Family, layer_outputs: str, frameworks: tuple[s
         forward=package + "canonical:forward",
         layer_outputs=f"{package}canonical:{layer_outputs}",
         layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks),
+        tap_modules=f"{package}layouts:tap_modules" if tap_modules else None,
     )
 
 
@@ -224,8 +232,8 @@ _BUILTIN = (
     _with_canonical_form(_spec_and_names("efficientnet_v2", "EfficientNetV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("torchvision", "timm", "mmpretrain"), sized_template=True),
     _with_canonical_form(_spec_and_names("densenet", "DenseNetSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm")),
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "conv_outputs", ("torchvision", "timm", "gluoncv")),
-    _with_canonical_form(_spec_and_names("vit", "ViTSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
-    _with_canonical_form(_spec_and_names("swin", "SwinSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
+    _with_canonical_form(_spec_and_names("vit", "ViTSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle"), tap_modules=True),
+    _with_canonical_form(_spec_and_names("swin", "SwinSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle"), tap_modules=True),
     _with_canonical_form(_spec_and_names("convnext", "ConvNeXtSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
     _with_canonical_form(_spec_and_names("convnext_v2", "ConvNeXtV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("timm", "mmpretrain")),
 )  # fmt: skip

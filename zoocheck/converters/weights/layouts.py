@@ -41,7 +41,8 @@ def to_layout(params: dict[str, np.ndarray], arch: Architecture, framework: str,
 def layer_modules(arch: Architecture, framework: str | None = None, naming: str = "") -> dict[str, str]:
     """Canonical graph tensor -> the module of a framework's network whose output it is (the
     family's ``layer_outputs``), in network order, under ``framework``'s layout (None: the
-    canonical names). {} for an architecture whose family does not map its layers."""
+    canonical names), or the family's ``tap_modules`` where it names the tap's module itself.
+    {} for an architecture whose family does not map its layers."""
     family = family_of(arch)
     if family is None or family.layer_outputs is None:
         return {}
@@ -51,17 +52,20 @@ def layer_modules(arch: Architecture, framework: str | None = None, naming: str 
         return {}
     if framework is None or not taps:
         return taps
+    own = family.part("tap_modules")(arch, framework) if family.tap_modules else {}
+    renamed_taps = {tensor: module for tensor, module in taps.items() if module not in own}
     # a layout renames parameters one to one, in order: one parameter per module names it (a batch
     # norm's running variance, which tells the layout it is one; a convolution's weight)
     parameters = family.part("parameters")(arch)
     stand_ins = {
         f"{module}.running_var" if f"{module}.running_var" in parameters else f"{module}.weight": np.zeros(1, np.float32)
-        for module in taps.values()
+        for module in renamed_taps.values()
     }
     # a layout may append constants the framework's file holds besides (MXNet's un-learned input
     # batch norm's gamma and beta): the renames come first
-    renamed = list(to_layout(stand_ins, arch, framework, naming))[: len(taps)]
-    return {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(taps, renamed, strict=True)}
+    renamed = list(to_layout(stand_ins, arch, framework, naming))[: len(renamed_taps)]
+    modules = {tensor: name.rsplit(".", 1)[0] for tensor, name in zip(renamed_taps, renamed, strict=True)}
+    return {tensor: own[module] if module in own else modules[tensor] for tensor, module in taps.items()}
 
 
 def recognised_layout(shapes: dict[str, tuple[int, ...]], arch: Architecture) -> tuple[str, dict[str, str]] | None:

@@ -85,12 +85,30 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def attention_branch(spec: SwinSpec, stage: int, index: int) -> str:
+    """The canonical graph's tensor a block adds to its input first (``template.py``): V1 the
+    window attention's output, windows put back and the shift undone (the column Concat of the
+    un-shift, or without a shift the windows' reverse Reshape); V2 its post-norm ``norm1``."""
+    block = f"stages.{stage}.blocks.{index}"
+    if spec.v2:
+        return f"{block}.norm1"
+    return f"{block}.attn.unshift.2" if spec.shift(stage, index) else f"{block}.attn.unwindows"
+
+
 def layer_outputs(arch: Architecture) -> dict[str, str]:
     """Canonical graph tensor -> the canonical module whose output it is, in network order: each
-    block's MLP output (``fc2``, before the residual addition (V1) or its norm (V2): a Linear
-    module in every zoo's network)."""
+    block's attention branch (``attention_branch``: the map [B, H, W, C] every zoo's network hands
+    over; V1's module is the whole window attention ``attn``, which no parameter names,
+    ``layouts.tap_modules``; V2's is ``norm1``) and its MLP output (``fc2``, before the residual
+    addition (V1) or its norm (V2): a Linear module in every zoo's network)."""
     s = spec_of(arch)
-    return {f"stages.{st}.blocks.{i}.mlp.fc2": f"stages.{st}.blocks.{i}.mlp.fc2" for st, depth in enumerate(s.depths) for i in range(depth)}
+    taps = {}
+    for stage, depth in enumerate(s.depths):
+        for i in range(depth):
+            block = f"stages.{stage}.blocks.{i}"
+            taps[attention_branch(s, stage, i)] = f"{block}.norm1" if s.v2 else f"{block}.attn"
+            taps[f"{block}.mlp.fc2"] = f"{block}.mlp.fc2"
+    return taps
 
 
 # --- the window attention's constants (functions of the spec alone) ----------------------------
@@ -211,8 +229,8 @@ def forward(
     dtype=np.float64,
 ) -> np.ndarray:
     """Logits of canonical ``params`` on NCHW ``x`` in ``dtype``; ``features``, when given,
-    receives what the classifier reads and ``taps`` each block's MLP output by its
-    ``layer_outputs`` name."""
+    receives what the classifier reads and ``taps`` each block's attention branch and MLP output
+    by their ``layer_outputs`` names."""
     spec = spec_of(arch)
     if x.shape[-1] != spec.image_size or x.shape[-2] != spec.image_size:
         raise ValueError(
@@ -230,9 +248,12 @@ def forward(
             b = f"stages.{stage}.blocks.{i}"
             norm1, norm2 = ((w[f"{b}.{ln}.weight"], w[f"{b}.{ln}.bias"], spec.ln_eps) for ln in ("norm1", "norm2"))
             if spec.v2:
-                h = h + layer_norm(window_attention(spec, w, b, stage, i, h), *norm1)
+                branch = layer_norm(window_attention(spec, w, b, stage, i, h), *norm1)
             else:
-                h = h + window_attention(spec, w, b, stage, i, layer_norm(h, *norm1))
+                branch = window_attention(spec, w, b, stage, i, layer_norm(h, *norm1))
+            if taps is not None:
+                taps[attention_branch(spec, stage, i)] = branch
+            h = h + branch
             y = gelu((h if spec.v2 else layer_norm(h, *norm2)) @ w[f"{b}.mlp.fc1.weight"].T + w[f"{b}.mlp.fc1.bias"])
             out = y @ w[f"{b}.mlp.fc2.weight"].T + w[f"{b}.mlp.fc2.bias"]
             if taps is not None:

@@ -77,6 +77,23 @@ def _renamed(params: dict[str, np.ndarray], framework: str) -> dict[str, np.ndar
     return out
 
 
+def tap_modules(arch: Architecture, framework: str) -> dict[str, str]:
+    """V1's attention taps (``canonical.layer_outputs``: the canonical module ``attn``, the whole
+    window attention in the map's layout, which owns no parameter): torchvision's
+    ``ShiftedWindowAttention``, zoocheck's mmpretrain ``ShiftWindowMSA`` and PaddleClas
+    ``WindowAttention`` (each puts the windows back and undoes the shift); timm's ``WindowAttention``
+    returns windows, and its block does the rest inline: its ``drop_path1`` (an identity in
+    evaluation) is handed the result."""
+    spec = spec_of(arch)
+    if spec.v2:  # the tap is norm1, whose weight names it
+        return {}
+    rename = _paddle_module if framework == "paddle" else lambda module: _module(module, framework)
+    unit = "drop_path1" if framework == "timm" else "attn"
+    blocks = [f"stages.{stage}.blocks.{i}" for stage, depth in enumerate(spec.depths) for i in range(depth)]
+    # the framework's block: where its norm1 is
+    return {f"{b}.attn": f"{rename(f'{b}.norm1').removesuffix('.norm1')}.{unit}" for b in blocks}
+
+
 def to_timm(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     return _renamed(params, "timm")
 

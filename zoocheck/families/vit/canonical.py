@@ -70,9 +70,10 @@ def parameter_shapes(arch: Architecture) -> dict[str, tuple[int, ...]]:
 
 def layer_outputs(arch: Architecture) -> dict[str, str]:
     """Canonical graph tensor -> the canonical module whose output it is, in network order: each
-    block's MLP output (``fc2``, before the layer scale and the residual addition: a Linear
-    module in every zoo's network)."""
-    return {f"blocks.{i}.mlp.fc2": f"blocks.{i}.mlp.fc2" for i in range(spec_of(arch).depth)}
+    block's attention output (``attn.proj``) and MLP output (``mlp.fc2``), each before the layer
+    scale and the residual addition (Linear modules in every zoo's network; torchvision calls no
+    module for its attention's projection: ``layouts.tap_modules``)."""
+    return {f"blocks.{i}.{unit}": f"blocks.{i}.{unit}" for i in range(spec_of(arch).depth) for unit in ("attn.proj", "mlp.fc2")}
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -132,7 +133,7 @@ def forward(
 ) -> np.ndarray:
     """Logits of canonical ``params`` on NCHW ``x`` in ``dtype``; ``features``, when given,
     receives what each classifier reads (the class token's, then the distillation token's
-    features) and ``taps`` each block's MLP output by its ``layer_outputs`` name."""
+    features) and ``taps`` each block's attention and MLP outputs by their ``layer_outputs`` names."""
     spec = spec_of(arch)
     if x.shape[-1] != spec.image_size or x.shape[-2] != spec.image_size:
         raise ValueError(f"{spec.id} computes on {spec.image_size}-pixel inputs, not {x.shape[-2]}x{x.shape[-1]}")
@@ -141,6 +142,8 @@ def forward(
     for i in range(spec.depth):
         b = f"blocks.{i}"
         out = attention(spec, w, b, layer_norm(h, w[f"{b}.norm1.weight"], w[f"{b}.norm1.bias"], spec.ln_eps))
+        if taps is not None:
+            taps[f"{b}.attn.proj"] = out
         h = h + (out * w[f"{b}.ls1.weight"] if spec.layer_scale else out)
         norm = "norm2" if spec.ffn_norm == "own" else "norm1"
         y = gelu(

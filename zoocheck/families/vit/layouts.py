@@ -98,6 +98,15 @@ def to_paddle(params: dict[str, np.ndarray], arch: Architecture, naming: str = "
     }
 
 
+def tap_modules(arch: Architecture, framework: str) -> dict[str, str]:
+    """The ``layer_outputs`` taps no parameter names in ``framework``'s network: torchvision's
+    attention projection ``out_proj`` is read by ``F.multi_head_attention_forward``, never called,
+    so its output is the first of the ``nn.MultiheadAttention``'s (output, weights)."""
+    if framework != "torchvision":
+        return {}
+    return {f"blocks.{i}.attn.proj": f"{_BLOCKS[framework].format(i)}.self_attention" for i in range(spec_of(arch).depth)}
+
+
 def to_mmpretrain(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:
     out = _renamed(params, arch, "mmpretrain")
     spec = spec_of(arch)
