@@ -189,6 +189,31 @@ def test_random_weights_are_seeded_and_the_written_file_holds_them(tmp_path):
     assert bn.running_mean.abs().max() > 0
 
 
+def test_a_network_built_with_undrawn_parameters_is_the_same_network_once_loaded():
+    """Built inside ``undrawn_parameters`` no initialiser draws (torch's generator is where it was)
+    and the buffers are computed as ever (Swin's position index); loaded with another build's
+    weights, it computes what that build computes."""
+    import timm
+
+    from zoocheck.converters.torch_common import undrawn_parameters
+
+    def build():
+        return timm.create_model("swin_tiny_patch4_window7_224", pretrained=False, embed_dim=24, depths=(1, 1), num_heads=(1, 2)).eval()
+
+    torch.manual_seed(3)
+    drawn = build()
+    generator = torch.random.get_rng_state()
+    with undrawn_parameters():
+        undrawn = build()
+    assert torch.equal(torch.random.get_rng_state(), generator)
+    buffers = dict(drawn.named_buffers())
+    assert all(torch.equal(value, buffers[name]) for name, value in undrawn.named_buffers())
+    undrawn.load_state_dict(drawn.state_dict())
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 224, 224)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(undrawn(x), drawn(x))
+
+
 def test_fp64_forward_in_its_thread_equals_the_in_place_one():
     """The float64 forward on the module's float64 twin, run on one core in its thread beside the
     float32 forward, gives the same bits as the module cast in place, and leaves the module in

@@ -8,6 +8,7 @@ local file in the library's own format.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from zoocheck.converters.base import TORCH_OPSETS, NativeModel
@@ -38,7 +39,9 @@ class _TorchLibraryConverter(TorchConverter):
             # drawn before the network is built: an input size the family's weights cannot take
             # (a VGG's classifier reads a 7x7 map) is refused before a VGG's 133M weights are initialised
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, self.library)
-        module = self.build(entry)
+        # every parameter is loaded below but for the library's own random weights
+        with tc.undrawn_parameters() if state is not None or params is not None else contextlib.nullcontext():
+            module = self.build(entry)
         what = f"{self.library} {entry.builder} ({entry.arch.num_classes} classes)"
         # a checkpoint of this architecture under another naming its family knows (e.g.
         # EfficientNet-PyTorch's for a timm tf_efficientnet): renamed, never reshaped
