@@ -14,6 +14,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from conftest import error_beyond_fp32_noise, max_rel
+from onnx import numpy_helper
 from test_canonical_efficientnet import PARITY_TOL, SEED, SIZE, _convert, check_numpy_forward
 
 from zoocheck.cli import main
@@ -24,8 +25,9 @@ from zoocheck.converters.graph import (
     template_for,
 )
 from zoocheck.converters.graph.fingerprint import fingerprint
-from zoocheck.converters.pipeline import convert
-from zoocheck.converters.weights import random_weights, to_layout
+from zoocheck.converters.pipeline import convert, native_layer_outputs
+from zoocheck.converters.weights import layer_modules, random_weights, to_layout
+from zoocheck.converters.weights.layouts import channels_first_layers
 from zoocheck.converters.weights.random import calibration_batch
 from zoocheck.families.convnext.canonical import forward
 from zoocheck.zoo_registry import get_entry, list_entries
@@ -204,3 +206,64 @@ def test_compare_random_weights_says_identical(tmp_path, capsys, a, b):
     converter: the canonical files are identical (timm's 1x1-conv MLP vs mmpretrain's Linear)."""
     assert main(["compare", a, b, "--random-weights", "--results", str(tmp_path)]) == 0
     assert "COMPARE IDENTICAL" in capsys.readouterr().out
+
+
+#: timm's ConvNeXts whose MLP is 1x1 convolutions (``conv_mlp``), V1 and V2
+TIMM_CONV_MLP = [f"convnext{v}_{size}" for v in ("", "v2") for size in ("atto", "femto", "pico", "nano")]
+
+
+def test_only_timms_conv_mlp_taps_are_channels_first():
+    """timm's atto to nano (V1 and V2) hand every block's fc2 output channels first (a 1x1
+    convolution's NCHW); its tiny and up, torchvision's, mmpretrain's and PaddleClas's Linear
+    layers hand it channels last, the canonical tensor's layout."""
+    for name in TIMM_CONV_MLP:
+        entry = next(e for e in list_entries("timm") if e.builder == name)
+        assert channels_first_layers(entry.arch, "timm") == set(layer_modules(entry.arch)) != set(), name
+        assert not channels_first_layers(entry.arch, "mmpretrain")
+    linear = [
+        ("timm", "convnext_tiny.fb_in1k"),
+        ("timm", "convnextv2_tiny.fcmae_ft_in1k"),
+        ("torchvision", "convnext_tiny.IMAGENET1K_V1"),
+        ("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k"),
+        ("ppcls", "ConvNeXt_tiny"),
+    ]
+    for source, name in linear:
+        arch = get_entry(source, name).arch
+        assert layer_modules(arch) and not channels_first_layers(arch, {"ppcls": "paddle"}.get(source, source)), name
+
+
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("timm", "convnext_atto.d2_in1k"),
+        pytest.param("timm", "convnextv2_atto.fcmae_ft_in1k", marks=pytest.mark.slow),
+        pytest.param("timm", "convnext_tiny.fb_in1k", marks=pytest.mark.slow),
+        pytest.param("mmpretrain", "convnext-v2-atto_fcmae-pre_3rdparty_in1k", marks=pytest.mark.slow),
+        pytest.param("ppcls", "ConvNeXt_tiny", marks=pytest.mark.slow),
+    ],
+)
+def test_layer_taps_are_the_canonical_files_tensors(tmp_path, source, name):
+    """Each zoo's per-layer outputs (every block's fc2, timm's 1x1 convolutions' moved channels
+    last) are the canonical file's tensors of their names, in its layout, within 1e-4 of their
+    range; with one block's fc2 weight wrong in the file, the first divergence is that block's fc2."""
+    from zoocheck.checks.divergence import first_divergence_from_layers
+    from zoocheck.converters.onnx_runtime import intermediate_outputs
+
+    if source == "ppcls":
+        pytest.importorskip("paddle")
+    entry, model = _convert(tmp_path, source, name)
+    batch = calibration_batch(11, SIZE, 2)
+    layers = native_layer_outputs(entry, None, SEED, batch, isolate=False).layers
+    taps = list(layer_modules(entry.arch))
+    assert layers is not None and list(layers) == [*taps, "logits"]
+    path = tmp_path / f"{source}.onnx"
+    for tap, value in intermediate_outputs(path, taps, batch).items():
+        assert layers[tap].shape == value.shape and max_rel(value.reshape(len(batch), -1), layers[tap].reshape(len(batch), -1)) <= 1e-4, tap
+
+    wrong_block = "stage3.2"
+    weight = next(t for t in model.graph.initializer if t.name == f"{wrong_block}.fc2.weight")
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight) * np.float32(1.5), weight.name))
+    onnx.save(model, tmp_path / "wrong.onnx")
+    divergence = first_divergence_from_layers(layers, tmp_path / "wrong.onnx", batch, tolerance=1e-4, arch=entry.arch)
+    assert divergence is not None and divergence.output == f"{wrong_block}.fc2.add", divergence
+    assert divergence.nodes_compared == taps.index(divergence.output) and divergence.max_rel_err > 1e-2

@@ -21,7 +21,7 @@ LAYER_LOG = "WRONG_EXPORT_LAYER_LOG"
 
 class OneLayerWrongOnExport(TorchModel):
     def __init__(self, native: TorchModel, wrong_layer: str | None):
-        super().__init__(native.module, native.input_size, native.versions, layers=native.layers)
+        super().__init__(native.module, native.input_size, native.versions, layers=native.layers, channels_first=native.channels_first)
         self.wrong_layer = wrong_layer
 
     def layer_outputs(self, batch):

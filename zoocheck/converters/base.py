@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -199,13 +199,15 @@ def hooked_layer_outputs(
     hook: Callable[[object, Callable[[np.ndarray], None]], Callable[[], None]],
     forward: Callable[[np.ndarray], np.ndarray],
     batch: np.ndarray,
+    channels_first: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """``NativeModel.layer_outputs`` for a framework with forward hooks: ``layers`` maps canonical
     graph tensors to module names, ``modules`` the network's modules by name, ``hook(module,
     keep)`` makes the module hand each output to ``keep`` as numpy (torch's and Paddle's hooks: a
     tuple's first element, ``first_output``) and returns the hook's remover. Outputs of a forward
-    that runs in chunks are concatenated. LayersUnavailable when nothing is mapped or a module is
-    missing."""
+    that runs in chunks are concatenated; those of the ``channels_first`` tensors
+    (``weights.layouts.channels_first_layers``) get their channels moved last, the canonical
+    tensor's layout. LayersUnavailable when nothing is mapped or a module is missing."""
     from zoocheck.converters.normalize import OUTPUT_NAME
 
     if not layers:
@@ -222,7 +224,9 @@ def hooked_layer_outputs(
     finally:
         for remove in removers:
             remove()
-    return {**{t: np.concatenate(parts) for t, parts in seen.items() if parts}, OUTPUT_NAME: logits}
+    outputs = {t: np.concatenate(parts) for t, parts in seen.items() if parts}
+    outputs.update({t: np.moveaxis(outputs[t], 1, -1) for t in channels_first if t in outputs})
+    return {**outputs, OUTPUT_NAME: logits}
 
 
 def available_cpus() -> int:

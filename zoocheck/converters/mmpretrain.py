@@ -107,6 +107,7 @@ class MMPretrainConverter(TorchConverter):
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.torch_random import randomize
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
+        from zoocheck.converters.weights.layouts import channels_first_layers
 
         module = build(entry.arch)
         describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
@@ -119,7 +120,8 @@ class MMPretrainConverter(TorchConverter):
         else:
             randomize(module, random_seed, entry.input_size)
         layers = layer_modules(entry.arch, "mmpretrain") if laid_out else {}
-        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers)
+        channels_first = channels_first_layers(entry.arch, "mmpretrain")
+        return tc.TorchModel(module, entry.input_size, {"mmpretrain-compatible": "1.2.0"}, layers=layers, channels_first=channels_first)
 
 
 def _load_checkpoint(module, path: Path, describe: str) -> None:

@@ -224,7 +224,7 @@ class PaddleDygraphModel(NativeModel):
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Forward post-hooks on the layers' modules (PaddleClas's names: the family's ``paddle`` layout);
         the forward runs in chunks of FORWARD_CHUNK, each hook sees every chunk."""
-        from zoocheck.converters.weights.layouts import layer_modules
+        from zoocheck.converters.weights.layouts import channels_first_layers, layer_modules
 
         arch = self.entry.arch
         layers = layer_modules(arch, "paddle", self.entry.naming)
@@ -232,7 +232,8 @@ class PaddleDygraphModel(NativeModel):
         def hook(layer, keep):
             return layer.register_forward_post_hook(lambda _layer, _inputs, output: keep(first_output(output).numpy())).remove
 
-        return hooked_layer_outputs(layers, dict(self.network.named_sublayers()), hook, self.forward, batch)
+        modules = dict(self.network.named_sublayers())
+        return hooked_layer_outputs(layers, modules, hook, self.forward, batch, channels_first_layers(arch, "paddle"))
 
     def save_inference(self, prefix: Path, *, softmax: bool = False, legacy_format: bool = False) -> None:
         """``paddle.jit.save`` the network (input ``[None, 3, S, S]``) as ``prefix.json|.pdmodel`` + ``.pdiparams``."""

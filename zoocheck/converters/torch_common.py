@@ -7,7 +7,7 @@ Imported only by the torch converters, so importing it may import torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -249,13 +249,23 @@ class TorchModel(NativeModel):
     """A torch nn.Module classifier: numpy forward in eval mode, TorchScript-based ONNX export.
 
     ``layers``: canonical graph tensor -> the name of the submodule computing it
-    (``weights.layouts.layer_modules``), for ``layer_outputs``; empty where there is no mapping."""
+    (``weights.layouts.layer_modules``), for ``layer_outputs``; empty where there is no mapping.
+    ``channels_first``: those of its tensors the submodule hands over channels first
+    (``weights.layouts.channels_first_layers``)."""
 
-    def __init__(self, module: nn.Module, input_size: int, versions: dict[str, str], layers: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        module: nn.Module,
+        input_size: int,
+        versions: dict[str, str],
+        layers: Mapping[str, str] | None = None,
+        channels_first: Collection[str] = (),
+    ):
         self.module = module.eval()
         self.input_size = input_size
         self.versions = {"torch": torch.__version__.split("+")[0], **versions}
         self.layers = dict(layers or {})
+        self.channels_first = frozenset(channels_first)
 
     def layer_outputs(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """Forward hooks on the ``layers`` modules."""
@@ -263,7 +273,7 @@ class TorchModel(NativeModel):
         def hook(module: nn.Module, keep):
             return module.register_forward_hook(lambda _m, _args, output: keep(first_output(output).detach().numpy().copy())).remove
 
-        return hooked_layer_outputs(self.layers, dict(self.module.named_modules()), hook, self.forward, batch)
+        return hooked_layer_outputs(self.layers, dict(self.module.named_modules()), hook, self.forward, batch, self.channels_first)
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self._run(batch, torch.float32).numpy()

@@ -30,7 +30,7 @@ class _TorchLibraryConverter(TorchConverter):
         from zoocheck.converters import torch_common as tc
         from zoocheck.converters.torch_random import randomize
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
-        from zoocheck.converters.weights.layouts import recognised_layout
+        from zoocheck.converters.weights.layouts import channels_first_layers, recognised_layout
 
         self.prepare(weights, random_seed)
         state = tc.read_state_dict(Path(weights)) if weights is not None else None
@@ -60,8 +60,8 @@ class _TorchLibraryConverter(TorchConverter):
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=what)
         else:
             randomize(module, random_seed, entry.input_size)
-        layers = layer_modules(entry.arch, self.library)
-        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layers)
+        layers, channels_first = layer_modules(entry.arch, self.library), channels_first_layers(entry.arch, self.library)
+        return tc.TorchModel(module, entry.input_size, {self.library: self.library_version()}, layers=layers, channels_first=channels_first)
 
 
 class TorchvisionConverter(_TorchLibraryConverter):

@@ -74,6 +74,10 @@ class Family:
     # names there (a module of no parameters, one the network never calls); the others are named by
     # renaming one of their module's parameters through the layout
     tap_modules: str | None = None
+    # 'module:function' (arch, framework) -> the ``layer_outputs`` taps (canonical graph tensors)
+    # whose module in ``framework``'s network hands its output channels first [N, C, H, W] where
+    # the canonical tensor is channels last [N, H, W, C]; the hooks move the channels last
+    channels_first_taps: str | None = None
     # (framework layout, 'module:function' (params, arch, naming) -> params under that framework's
     # names); a layout not listed is the canonical names themselves
     layouts: tuple[tuple[str, str], ...] = ()
@@ -195,12 +199,18 @@ def _spec_and_names(name: str, spec_class: str, networks: tuple[tuple[str, str],
 
 
 def _with_canonical_form(
-    family: Family, layer_outputs: str, frameworks: tuple[str, ...], *, sized_template: bool = False, tap_modules: bool = False
+    family: Family,
+    layer_outputs: str,
+    frameworks: tuple[str, ...],
+    *,
+    sized_template: bool = False,
+    tap_modules: bool = False,
+    channels_first_taps: bool = False,
 ) -> Family:
     """``family`` with its canonical form, from its package: ``canonical.py`` (``parameter_shapes``,
     ``forward``, ``layer_outputs``), ``template.py`` (``build_template``, taking ``input_size=``
     where ``sized_template``), ``random.py`` (``draw``) and ``layouts.py`` (``to_<framework>`` for
-    each of ``frameworks``, and ``tap_modules`` where ``tap_modules``)."""
+    each of ``frameworks``, and ``tap_modules`` / ``channels_first_taps`` where asked)."""
     package = f"{_F}{family.name}."
     return replace(
         family,
@@ -212,6 +222,7 @@ def _with_canonical_form(
         layer_outputs=f"{package}canonical:{layer_outputs}",
         layouts=tuple((framework, f"{package}layouts:to_{framework}") for framework in frameworks),
         tap_modules=f"{package}layouts:tap_modules" if tap_modules else None,
+        channels_first_taps=f"{package}layouts:channels_first_taps" if channels_first_taps else None,
     )
 
 
@@ -234,8 +245,8 @@ _BUILTIN = (
     _with_canonical_form(_spec_and_names("vgg", "VGGSpec", (_GLUONCV, _PPCLS, _MMPRETRAIN)), "conv_outputs", ("torchvision", "timm", "gluoncv")),
     _with_canonical_form(_spec_and_names("vit", "ViTSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle"), tap_modules=True),
     _with_canonical_form(_spec_and_names("swin", "SwinSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle"), tap_modules=True),
-    _with_canonical_form(_spec_and_names("convnext", "ConvNeXtSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle")),
-    _with_canonical_form(_spec_and_names("convnext_v2", "ConvNeXtV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("timm", "mmpretrain")),
+    _with_canonical_form(_spec_and_names("convnext", "ConvNeXtSpec", (_PPCLS, _MMPRETRAIN)), "layer_outputs", ("torchvision", "timm", "mmpretrain", "paddle"), channels_first_taps=True),
+    _with_canonical_form(_spec_and_names("convnext_v2", "ConvNeXtV2Spec", (_MMPRETRAIN,)), "layer_outputs", ("timm", "mmpretrain"), channels_first_taps=True),
 )  # fmt: skip
 _BUILTIN_NAMES = frozenset(f.name for f in _BUILTIN)
 for _family in _BUILTIN:

@@ -68,6 +68,18 @@ def layer_modules(arch: Architecture, framework: str | None = None, naming: str 
     return {tensor: own[module] if module in own else modules[tensor] for tensor, module in taps.items()}
 
 
+def channels_first_layers(arch: Architecture, framework: str | None = None) -> frozenset[str]:
+    """The taps of ``layer_modules(arch, framework)`` whose module hands its output channels first
+    [N, C, H, W] where the canonical graph's tensor is channels last [N, H, W, C] (the family's
+    ``channels_first_taps``: timm's ConvNeXt ``conv_mlp`` 1x1 convolutions), which a transpose
+    cannot be told from by shape (H == C); none under the canonical names themselves."""
+    family = family_of(arch)
+    # no taps: a variant the family's canonical form does not draw
+    if framework is None or family is None or family.channels_first_taps is None or not layer_modules(arch):
+        return frozenset()
+    return frozenset(family.part("channels_first_taps")(arch, framework))
+
+
 def recognised_layout(shapes: dict[str, tuple[int, ...]], arch: Architecture) -> tuple[str, dict[str, str]] | None:
     """The layout of the family of ``arch`` whose parameters are exactly ``shapes`` (a
     checkpoint's names and shapes, BatchNorm step counters aside), with its map from each of its

@@ -18,14 +18,15 @@ canonical                  torchvision                 timm                     
 ``head.norm`` / ``fc``     ``classifier.0`` / ``.2``   ``head.norm`` / ``head.fc``  ``backbone.norm3`` / ``head.fc``
 =========================  ==========================  ===========================  ===============================
 
-timm's atto to nano (``conv_mlp``) hold ``fc1`` / ``fc2`` as 1x1 convolutions: [out, in, 1, 1].
+timm's atto to nano (``conv_mlp``) hold ``fc1`` / ``fc2`` as 1x1 convolutions: [out, in, 1, 1],
+whose outputs are channels first (``channels_first_taps``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from zoocheck.families.convnext.canonical import blocks
+from zoocheck.families.convnext.canonical import blocks, layer_outputs
 from zoocheck.zoo_registry.types import Architecture
 
 #: timm's sizes whose pointwise layers are 1x1 convolutions (``conv_mlp=True`` in convnext.py)
@@ -70,6 +71,15 @@ def _leaf_names(params: dict[str, np.ndarray], modules: dict[str, str], leaves: 
         else:
             out[name] = f"{modules[module]}.{leaf}"
     return out
+
+
+def channels_first_taps(arch: Architecture, framework: str) -> frozenset[str]:
+    """The ``layer_outputs`` taps (each block's ``fc2``, channels last in the canonical graph) that
+    ``framework``'s network hands over channels first: timm's ``conv_mlp`` 1x1 convolutions
+    (``TIMM_CONV_MLP``); every other zoo's ``fc2`` is a Linear on the channels-last map."""
+    if framework != "timm" or arch.structure.size not in TIMM_CONV_MLP:
+        return frozenset()
+    return frozenset(layer_outputs(arch))
 
 
 def to_torchvision(params: dict[str, np.ndarray], arch: Architecture, naming: str = "") -> dict[str, np.ndarray]:

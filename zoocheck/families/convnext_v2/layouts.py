@@ -3,6 +3,6 @@ spec's GRN and layer-scale fields."""
 
 from __future__ import annotations
 
-from zoocheck.families.convnext.layouts import to_mmpretrain, to_timm
+from zoocheck.families.convnext.layouts import channels_first_taps, to_mmpretrain, to_timm
 
-__all__ = ["to_mmpretrain", "to_timm"]
+__all__ = ["channels_first_taps", "to_mmpretrain", "to_timm"]
