@@ -158,9 +158,9 @@ class NativeModel(abc.ABC):
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
     def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray | None]:
-        """``forward_fp64(batch)`` started beside whatever this model does next (its export, the
-        graph's rewriting) where the framework allows it; returns the function that waits for and
-        returns its result. Here: computed now."""
+        """``forward_fp64(batch)`` started beside whatever this model does next (its float32
+        forward, its export, the graph's rewriting) where the framework allows it; returns the
+        function that waits for and returns its result. Here: computed now."""
         result = self.forward_fp64(batch)
         return lambda: result
 

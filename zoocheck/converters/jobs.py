@@ -229,12 +229,11 @@ class ConvertJob(ModelJob):
             native_outputs, fp64_outputs = None, lambda: None
             if self.inputs is not None:
                 progress.enter("parity")
+                # fp32's own error, beside the ONNX file's: on one core beside the fp32 forward,
+                # the export, the graph's rewriting and the write, and waited for last
+                fp64_outputs = native.start_forward_fp64(self.inputs)
                 imported = self._import_graph_modules(native.outputs_probabilities)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
-                # fp32's own error, beside the ONNX file's: begun once the fp32 forward, which
-                # takes every core, is done, it runs beside the export, the graph's rewriting and
-                # the write, one core's work each, and is waited for last
-                fp64_outputs = native.start_forward_fp64(self.inputs)
                 imported()  # before the export, which imports on its own
             if self.output is None:  # native forward only (parity against an existing ONNX file)
                 channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))

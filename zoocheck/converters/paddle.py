@@ -264,11 +264,11 @@ class PaddleDygraphModel(NativeModel):
             export_large(program, {p.name: p for p in self.network.parameters()}, path, opset)
 
     def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
-        """The float64 forward on a float64 twin of the network, in a thread, beside ``jit.save``,
-        paddle2onnx, the graph's rewriting and the write: Paddle runs a forward on one core and
-        its kernels, paddle2onnx's conversion and Polygraphy's folding release the GIL, so on an
-        otherwise idle second core it costs no wall time (1.3-1.9 s of a ResNeXt-101's job done
-        one after the other). The twin's parameters stop gradients: the thread never reads Paddle's global
+        """The float64 forward on a float64 twin of the network, in a thread, beside the float32
+        forward, ``jit.save``, paddle2onnx, the graph's rewriting and the write: Paddle runs a
+        forward on one core and its kernels, paddle2onnx's conversion and Polygraphy's folding
+        release the GIL, so on an otherwise idle second core it costs no wall time (1.3-1.9 s of a
+        ResNeXt-101's job done one after the other). The twin's parameters stop gradients: the thread never reads Paddle's global
         no-grad switch, which the other thread's ``no_grad`` blocks flip. Weights over
         ``FP64_TWIN_UP_TO``: cast in place, now."""
         import copy
@@ -277,7 +277,7 @@ class PaddleDygraphModel(NativeModel):
             return super().start_forward_fp64(batch)
 
         def forward() -> np.ndarray:
-            twin = copy.deepcopy(self.network)  # here, beside the export: 0.5 s for a ResNeXt-101
+            twin = copy.deepcopy(self.network)  # here, not before the float32 forward: 0.5 s for a ResNeXt-101
             twin.to(dtype="float64")
             for parameter in twin.parameters():
                 parameter.stop_gradient = True

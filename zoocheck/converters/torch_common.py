@@ -289,9 +289,9 @@ class TorchModel(NativeModel):
 
     def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
         """The float64 forward on a float64 twin of the module, in a thread on one core, beside
-        the export and the graph's rewriting: torch's kernels release the GIL and those are
-        mostly one core's Python, so the other core computes it (a ViT-B/16's 7 photos: 8 s on
-        one core). On one core because torch's threads would take the core the Python work runs
+        the float32 forward, the export and the graph's rewriting: torch's kernels release the
+        GIL and the export and the rewriting are mostly one core's Python (a ViT-B/16's 7 photos:
+        10 s on one core). On one core because more threads would take the cores the rest runs
         on (the thread count is per thread in torch's OpenMP builds, and put back after).
         The twin is copied now, before ``export_onnx`` changes the module in place; torch's
         no-grad switch is per thread. Weights over ``FP64_TWIN_UP_TO``: cast in place, now."""
