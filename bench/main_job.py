@@ -64,13 +64,12 @@ from __future__ import annotations
 
 import pickle
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from whole_process import pairs_arguments, parity_command, timed
+from whole_process import canonical_step_seconds, pairs_arguments, parity_command, timed
 
 SOURCE, MODEL = "ppcls", "resnext101_vd_32x4d"
 
@@ -104,26 +103,6 @@ span = reference.max(axis=1) - reference.min(axis=1)
 rel = float((np.abs(reference - test).max(axis=1) / span).max())
 assert rel < 1e-3 and (reference.argmax(1) == test.argmax(1)).all(), rel
 print(f"floor: max rel err {rel:.2g}")
-"""
-
-
-#: the canonical step's own work, timed apart on the floor's own export: making the file canonical
-#: (``finish_graph``, canonical) less normalising it alone (native), best of three
-CANONICAL_STEP = r"""
-import pickle, sys, time
-from pathlib import Path
-
-from zoocheck.converters.graph import finish_graph
-
-entry_file, onnx_file = sys.argv[1:3]
-arch = pickle.loads(Path(entry_file).read_bytes()).arch
-
-def seconds(form):
-    start = time.perf_counter()
-    finish_graph(onnx_file, arch, form)
-    return time.perf_counter() - start
-
-print(min(seconds("canonical") for _ in range(3)) - min(seconds("native") for _ in range(3)))
 """
 
 
@@ -173,13 +152,7 @@ def main() -> None:
                 f"({ratios['canonical'][-1]:.3f}x), native {seconds['native']:.1f} s ({ratios['native'][-1]:.3f}x)",
                 flush=True,
             )
-        step = subprocess.run(
-            [sys.executable, "-c", CANONICAL_STEP, str(entry_file), str(folder / "floor-0" / "model.onnx")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        canonical_step = float(step.stdout.split()[-1])
+        canonical_step = canonical_step_seconds(entry_file, folder / "floor-0" / "model.onnx")
         to_floor_and_step = [c * f / (f + canonical_step) for c, f in zip(ratios["canonical"], floors)]
         print(
             f"median: canonical {statistics.median(ratios['canonical']):.3f}x, native {statistics.median(ratios['native']):.3f}x the floor; "

@@ -9,33 +9,40 @@ as a ``.safetensors`` file), then times, in alternating order per pair, two whol
 - the floor: build the network with timm, load the file, ``torch.onnx.export`` (opset 17, the
   TorchScript exporter, as zoocheck uses it) and one onnxruntime run of the same 7 inputs,
 
-and prints each pair's ratio and their median (target: 1.3x). ``--pairs`` (default 3); the machine
-should be otherwise idle. Arguments after ``--`` go to the zoocheck command.
+and prints each pair's ratio and their median (target: 1.3x); then times apart, in warm processes,
+what parity computes beyond the floor (``PARITY_FORWARDS``: the torch fp32 forward of the 7 inputs,
+the reference, and the fp64 forward on a float64 copy, fp32's own error; and the canonical step,
+``finish_graph`` canonical less native on the floor's export) and prints the median ratio to the
+floor plus that work. ``--pairs`` (default 3); the machine should be otherwise idle. Arguments
+after ``--`` go to the zoocheck command.
 
-Idle, on this 2-core machine: ``--pairs 2`` (2026-12-06): floor 12-15 s, zoocheck 31-32 s: 2.33x;
-``--pairs 3`` (2026-12-07, a slower night: floor 18-19.5 s): zoocheck 34-36 s, 1.81x. The target
-is not met. What zoocheck does beyond the floor, timed stage by stage in one process (the
-job, 24-27 s with its imports): the torch fp32 forward (the reference, about 2 s for the 7
-inputs) and the fp64 forward (the yardstick of fp32's own error, 4-5 s), which now runs on a
-float64 twin in a thread beside the fp32 forward and the export: on two cores both slow down as
-much as it saves, about 1 s in all; the canonical pass, 6-8 s: onnxslim's four rounds (5 s: each
-imports the graph into its graph-surgeon form and exports it back, with the ViT's 330 MB of Linear
-weights; only the convolution weights are lifted out, and a ViT has one), then the rewrites
-(LayerNormalization, Gelu and the fused QKV projection in one form, each attention region checked
-against onnxruntime before it is replaced), the checker and the write; sha256 of the weights and
-of the written file; and a child process for the framework work (3 s of start-up, overlapped with
-the parent's own by starting it ahead).
+Idle, on this 2-core machine (2026-12-07, morning, floor 17-18 s), ``--pairs 3``: **1.64x** (1.57-1.81x);
+timed apart, the fp32 forward 2.9 s, the fp64 forward 6.5 s, the canonical step 2.9 s: **0.96x** the
+floor plus them. The target is not met, and cannot be here while parity computes the fp64 forward:
+that forward alone is a third of the floor, and the second core gives torch about 1.2x (fp32) to
+1.6x (fp64) over one, so running it beside the rest saves little (the same night before these
+changes: 1.81-1.93x). What changed, measured in one process: the Linear layers' matrices are lifted
+out of the graph like the convolution weights, so onnxslim's rounds handle 4 MB instead of 330
+(the canonical step, idle, about 3 s instead of 6); the float64 forward runs on one core in its
+thread beside the fp32 forward, the export, the canonical pass and the write, and is waited for
+last (before, on both cores, it held the export back 2 s); timm's network is built without drawing
+the initial values its checkpoint replaces (2 s of CPU a build). What zoocheck does beyond that
+work is its child process (started ahead, so its imports overlap the parent's) and writing the
+file twice (torch.onnx's export, then the canonical file: serialised once, checked while a thread
+writes and hashes it).
 """
 
 from __future__ import annotations
 
+import pickle
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from whole_process import pairs_arguments, parity_command, timed
+from whole_process import canonical_step_seconds, pairs_arguments, parity_command, timed
 
 SOURCE, MODEL = "timm", "vit_base_patch16_224.augreg2_in21k_ft_in1k"
 
@@ -64,8 +71,34 @@ assert logits.shape == (len(batch), 1000) and np.isfinite(logits).all()
 """
 
 
-def prepare(folder: Path, seed: int) -> tuple[Path, Path, str]:
-    """The checkpoint, the 7 inputs zoocheck's parity feeds, and timm's architecture name."""
+#: what parity computes beyond the floor's export and onnxruntime run, timed apart in one process:
+#: the torch float32 forward on the 7 inputs (the reference) and the float64 forward on a float64
+#: copy (fp32's own error), each alone on the machine's cores
+PARITY_FORWARDS = r"""
+import copy, sys, time
+
+import numpy as np
+import timm
+import torch
+from safetensors.torch import load_file
+
+builder, checkpoint, inputs_file = sys.argv[1:4]
+network = timm.create_model(builder, pretrained=False)
+network.load_state_dict(load_file(checkpoint))
+network.eval()
+batch = torch.from_numpy(np.load(inputs_file))
+with torch.no_grad():
+    start = time.perf_counter()
+    network(batch)
+    middle = time.perf_counter()
+    copy.deepcopy(network).double()(batch.double())
+print(middle - start, time.perf_counter() - middle)
+"""
+
+
+def prepare(folder: Path, seed: int) -> tuple[Path, Path, str, Path]:
+    """The checkpoint, the 7 inputs zoocheck's parity feeds, timm's architecture name, and the
+    pickled registry entry."""
     from zoocheck.capture import captured_text
     from zoocheck.checks.parity import model_inputs
     from zoocheck.converters.weights import random_weights, write_weights
@@ -76,15 +109,18 @@ def prepare(folder: Path, seed: int) -> tuple[Path, Path, str]:
     inputs = folder / "inputs.npy"
     with captured_text():  # libpng's colour-profile warnings
         np.save(inputs, model_inputs(entry, None).batch)
-    return checkpoint, inputs, entry.builder
+    entry_file = folder / "entry.pickle"
+    entry_file.write_bytes(pickle.dumps(entry))
+    return checkpoint, inputs, entry.builder, entry_file
 
 
 def main() -> None:
     args = pairs_arguments(__doc__, default_pairs=3)
     with tempfile.TemporaryDirectory(prefix="zoocheck-bench-") as tmp:
         folder = Path(tmp)
-        checkpoint, inputs, builder = prepare(folder, args.seed)
+        checkpoint, inputs, builder, entry_file = prepare(folder, args.seed)
         ratios: list[float] = []
+        floors: list[float] = []
         for run in range(args.pairs):
             commands = {
                 "floor": [sys.executable, "-c", FLOOR, builder, str(checkpoint), str(inputs), str(folder / f"floor-{run}.onnx")],
@@ -93,9 +129,19 @@ def main() -> None:
             order = list(commands) if run % 2 == 0 else list(reversed(commands))  # alternate who goes first
             seconds = {name: timed(commands[name]) for name in order}
             ratios.append(seconds["zoocheck"] / seconds["floor"])
+            floors.append(seconds["floor"])
             print(f"pair {run + 1}: floor {seconds['floor']:.1f} s, zoocheck {seconds['zoocheck']:.1f} s ({ratios[-1]:.3f}x)", flush=True)
+        forwards = subprocess.run(
+            [sys.executable, "-c", PARITY_FORWARDS, builder, str(checkpoint), str(inputs)], capture_output=True, text=True, check=True
+        )
+        fp32, fp64 = (float(seconds) for seconds in forwards.stdout.split()[-2:])
+        canonical_step = canonical_step_seconds(entry_file, folder / "floor-0.onnx")
+        extra = fp32 + fp64 + canonical_step
+        to_floor_and_extra = [r * f / (f + extra) for r, f in zip(ratios, floors)]
         print(
-            f"median: zoocheck parity (canonical) {statistics.median(ratios):.3f}x torch.onnx export plus one onnxruntime run (target 1.3x)"
+            f"median: zoocheck parity (canonical) {statistics.median(ratios):.3f}x torch.onnx export plus one onnxruntime run "
+            f"(target 1.3x); timed apart, parity's fp32 forward {fp32:.1f} s, its fp64 forward {fp64:.1f} s and the canonical "
+            f"step {canonical_step:.1f} s: {statistics.median(to_floor_and_extra):.3f}x the floor plus them"
         )
 
 

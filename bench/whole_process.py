@@ -1,4 +1,5 @@
-"""What the benches that time whole processes share: their command line and the timing of one."""
+"""What the benches that time whole processes share: their command line, the timing of one, and the
+canonical step's own work timed apart."""
 
 from __future__ import annotations
 
@@ -47,3 +48,31 @@ def timed(argv: list[str]) -> float:
     if done.returncode != 0:
         sys.exit(f"{' '.join(argv[:6])} ... failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return elapsed
+
+
+#: the canonical step's own work, timed apart on an export: making the file canonical
+#: (``finish_graph``, canonical) less normalising it alone (native), best of three
+_CANONICAL_STEP = r"""
+import pickle, sys, time
+from pathlib import Path
+
+from zoocheck.converters.graph import finish_graph
+
+entry_file, onnx_file = sys.argv[1:3]
+arch = pickle.loads(Path(entry_file).read_bytes()).arch
+
+def seconds(form):
+    start = time.perf_counter()
+    finish_graph(onnx_file, arch, form)
+    return time.perf_counter() - start
+
+print(min(seconds("canonical") for _ in range(3)) - min(seconds("native") for _ in range(3)))
+"""
+
+
+def canonical_step_seconds(entry_file: Path, onnx_file: Path) -> float:
+    """The canonical step's own seconds on ``onnx_file``, an export of the pickled entry's model."""
+    step = subprocess.run(
+        [sys.executable, "-c", _CANONICAL_STEP, str(entry_file), str(onnx_file)], capture_output=True, text=True, check=True
+    )
+    return float(step.stdout.split()[-1])
