@@ -23,7 +23,7 @@ that forward alone is a third of the floor, and the second core gives torch abou
 1.6x (fp64) over one, so running it beside the rest saves little (the same night before these
 changes: 1.81-1.93x). What changed, measured in one process: the Linear layers' matrices are lifted
 out of the graph like the convolution weights, so onnxslim's rounds handle 4 MB instead of 330
-(the canonical step, idle, about 3 s instead of 6); the float64 forward runs on one core in its
+(the canonical step 5.6-6.4 s before, 2.9-3.4 s after, timed beside other work; 2.9 s idle); the float64 forward runs on one core in its
 thread beside the fp32 forward, the export, the canonical pass and the write, and is waited for
 last (before, on both cores, it held the export back 2 s); timm's network is built without drawing
 the initial values its checkpoint replaces (2 s of CPU a build). What zoocheck does beyond that
