@@ -1,4 +1,4 @@
-"""A test-only converter that crashes, hangs or balloons for real inside the process that runs it,
+"""A test-only converter that crashes, hangs, balloons or hoards memory for a moment for real inside the process that runs it,
 or works (builder ``linear``: a numpy model whose ONNX export is a few operators), with no
 framework to import.
 
@@ -23,6 +23,7 @@ from zoocheck.converters.base import Converter, NativeModel
 from zoocheck.sources import Source
 
 ENTRIES = ()
+HOARD_BYTES = 256 * 2**20
 SOURCE = Source(name="crash-test", registry=__name__, converter=f"{__name__}:CrashConverter", frameworks=(), runtime="test")
 
 
@@ -41,6 +42,10 @@ class CrashConverter(Converter):
             while True:
                 hoard.append(np.ones(1 << 23))
                 time.sleep(0.01)
+        if entry.builder == "hoard":  # touches 256 MiB, lets it go, then loads like linear
+            hoard = np.ones(HOARD_BYTES // 8)
+            del hoard
+            return LinearModel(random_seed or 0)
         if entry.builder == "linear":
             return LinearModel(random_seed or 0)
         if entry.builder == "off":  # exports weights 10% off: a conversion that changes the function

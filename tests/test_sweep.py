@@ -21,11 +21,12 @@ import pytest
 
 from zoocheck.records import Failure, SweepJobRecord
 from zoocheck.reports.lines import parity_line
-from zoocheck.reports.sweep_report import job_message
+from zoocheck.reports.sweep_report import job_message, summary_rows
 from zoocheck.store import ResultsStore
 from zoocheck.sweep.driver import run_sweep, write_outcome
 from zoocheck.sweep.jobs import categorize, plan
 from zoocheck.sweep.local import LocalExecutor
+from zoocheck.sweep.memory import PeakMemory, rss_bytes
 from zoocheck.zoo_registry.types import Architecture, Entry, LibraryNetwork, Preprocess
 
 TESTS = Path(__file__).parent
@@ -150,6 +151,10 @@ def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_pat
     assert "SIGABRT" in by_model["toy-export-abort"].message and "stage export" in by_model["toy-export-abort"].message
     assert by_model["toy-hang"].failure.category == "timeout"
     assert by_model["toy-balloon"].failure.category == "out of memory"
+    # the kill states the resident memory the poll loop measured, in its message and its record
+    balloon = by_model["toy-balloon"]
+    assert balloon.peak_rss_bytes > 600 * 2**20
+    assert f"(resident {balloon.peak_rss_bytes / 2**30:.2f} GiB when measured)" in balloon.message
     assert "SIGSEGV" in by_model["toy-segfault"].message
     assert result.failed
     failures = {f.model: f for f in store.failures()}
@@ -158,6 +163,34 @@ def test_crash_hang_and_memory_become_failure_records_and_spare_the_rest(tmp_pat
     # a failed job is not cached: the next run tries it again
     retry = run_sweep(toy_jobs([toy("segfault"), toy("linear")], steps=("convert",)), LocalExecutor(), store)
     assert [o.model for o in retry.outcomes] == ["toy-segfault"]
+
+
+def test_each_job_records_the_peak_memory_of_its_own_work(tmp_path):
+    store = ResultsStore(tmp_path)
+    # one worker runs both in turn: the small job after the large must not inherit its peak
+    result = run_sweep(toy_jobs([toy("hoard"), toy("linear")], steps=("convert",)), LocalExecutor(workers=1), store)
+    peaks = {o.model: o.peak_rss_bytes for o in result.outcomes}
+    assert peaks["toy-hoard"] >= crash_converter.HOARD_BYTES
+    assert peaks["toy-linear"] < peaks["toy-hoard"] - 200 * 2**20
+    stored = {r.model: r.peak_rss_bytes for r in store.results("sweep-job")}
+    assert stored == peaks
+    rows = {row[0]: row for row in summary_rows(result)}
+    assert rows["crash-test/toy-hoard"][5] == f"{peaks['toy-hoard'] / 2**30:.2f}"
+
+
+def test_peak_memory_counts_a_child_process():
+    held = 300 * 2**20
+    child = f"import numpy, time; a = numpy.ones({held // 8}); time.sleep(0.5)"
+    with PeakMemory() as peak:
+        subprocess.run([sys.executable, "-c", child], check=True)
+    assert peak.bytes >= rss_bytes(os.getpid()) + held  # this process and its child together
+
+
+def test_a_sweep_job_record_written_before_peak_memory_still_loads():
+    old = {"kind": "sweep-job", "key": "k", "source": "s", "model": "m", "step": "convert", "status": "ok", "seconds": 1.0}
+    assert SweepJobRecord.from_json(old).peak_rss_bytes is None
+    measured = dataclasses.replace(SweepJobRecord.from_json(old), peak_rss_bytes=3 * 2**30)
+    assert SweepJobRecord.from_json(measured.to_json()).peak_rss_bytes == 3 * 2**30
 
 
 _DRIVER = """

@@ -25,3 +25,6 @@ class SweepJobRecord(Record):
     onnx_path: str | None = None
     time: str = field(default_factory=utc_now)
     random_weights: bool = False  # the job ran on seeded random weights
+    # the most resident memory the job's work took in its worker, its child processes counted
+    # (sweep/memory.py), or the worker's when it was killed over the memory limit; None: not measured
+    peak_rss_bytes: int | None = None

@@ -101,6 +101,7 @@ class FailureView:
     category: str
     random: bool  # the job that failed ran on random weights
     entry_link: str | None  # the entry on its architecture page, when the report has the entry
+    peak_rss_bytes: int | None = None  # the failed sweep job's measured peak memory
 
     @property
     def step(self) -> str:
@@ -213,6 +214,11 @@ def _failure_random(failure: Failure, jobs_by_key: dict[str, SweepJobRecord]) ->
     return job.random_weights if job is not None else "--random-weights" in failure.command
 
 
+def _failure_peak(failure: Failure, jobs_by_key: dict[str, SweepJobRecord]) -> int | None:
+    job = jobs_by_key.get(failure.job or "")
+    return job.peak_rss_bytes if job is not None else None
+
+
 def _accuracy_points(views: Sequence[EntryView]) -> tuple[tuple, tuple[float, float]]:
     points = []
     for v in views:
@@ -286,7 +292,7 @@ def gather(results_dir: str | Path | None, selection: Selection = Selection(), e
             continue
         category = f.category or categorize(f)
         failures[category if category in failures else OTHER_CATEGORY].append(
-            FailureView(f, category, _failure_random(f, jobs_by_key), link(f"{f.source}/{f.model}", ""))
+            FailureView(f, category, _failure_random(f, jobs_by_key), link(f"{f.source}/{f.model}", ""), _failure_peak(f, jobs_by_key))
         )
     failure_counts = [Count(c, c, sum(not f.random for f in fs), sum(f.random for f in fs)) for c, fs in failures.items() if fs]
 

@@ -78,13 +78,30 @@ def _pair_line(partner: str, record) -> str:
     return f"{record.verdict} with {partner}{where}"
 
 
-def summary_rows(result) -> list[tuple[str, str, str, str, str, str]]:
-    """(entry, step, status, category, seconds, message) per job: this run's, then the cached."""
+def gib(size: int | None) -> str:
+    """A byte count in GiB, or '-' where nothing was measured."""
+    return "-" if size is None else f"{size / 2**30:.2f}"
+
+
+def summary_rows(result) -> list[tuple[str, str, str, str, str, str, str]]:
+    """(entry, step, status, category, seconds, peak memory in GiB, message) per job: this run's,
+    then the cached (their peak from the run that did them)."""
     rows = [
-        (f"{o.source}/{o.model}", o.step, o.status, o.failure.category if o.failure else "", f"{o.seconds:.1f}", o.message)
+        (
+            f"{o.source}/{o.model}",
+            o.step,
+            o.status,
+            o.failure.category if o.failure else "",
+            f"{o.seconds:.1f}",
+            gib(o.peak_rss_bytes),
+            o.message,
+        )
         for o in result.outcomes
     ]
-    rows += [(f"{c.source}/{c.model}", c.step, f"{c.status} (cached)", c.category or "", "-", c.message) for c in result.cached]
+    rows += [
+        (f"{c.source}/{c.model}", c.step, f"{c.status} (cached)", c.category or "", "-", gib(c.peak_rss_bytes), c.message)
+        for c in result.cached
+    ]
     return rows
 
 
@@ -92,7 +109,7 @@ def print_summary(console, result) -> None:
     from rich.table import Table
 
     table = Table(title="sweep", title_justify="left")
-    for column in ("entry", "step", "status", "failure", "s", "message"):
+    for column in ("entry", "step", "status", "failure", "s", "peak GiB", "message"):
         table.add_column(column, overflow="fold")
     for row in summary_rows(result):
         table.add_row(*row)
@@ -108,4 +125,4 @@ def print_summary(console, result) -> None:
     )
 
 
-__all__ = ["ProgressPrinter", "job_message", "print_summary", "progress_line", "summary_rows"]
+__all__ = ["ProgressPrinter", "gib", "job_message", "print_summary", "progress_line", "summary_rows"]

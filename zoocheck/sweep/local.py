@@ -25,19 +25,10 @@ from pathlib import Path
 from zoocheck.converters.base import allowed_cpus
 from zoocheck.converters.child import detach_from_parent_signals, start_detached
 from zoocheck.extensions import Extensions, register_extensions, registered_extensions
+from zoocheck.sweep.memory import rss_bytes
 from zoocheck.sweep.work import EntryWork, JobOutcome
 
 _POLL_S = 0.25
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_bytes(pid: int) -> int:
-    """Resident memory of process ``pid`` (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def cpu_slice(slot: int, workers: int, allowed: list[int]) -> list[int]:
@@ -101,6 +92,7 @@ class _Worker:
     work_started: float = 0.0
     stage: str = "load"  # the stage its current job reported last: where a death happened
     killed_for: str | None = None  # 'timeout' or 'out of memory' when the driver killed it
+    killed_rss: int | None = None  # its resident memory when killed for going over the limit
 
     def stop(self) -> None:
         with contextlib.suppress(OSError, BrokenPipeError):
@@ -121,8 +113,9 @@ class Item:
     work: EntryWork
 
 
-def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutcome]:
-    """Failure outcomes for every job of ``item`` when its worker died or was killed."""
+def died(item: Item, reason: str, category: str, seconds: float, peak_rss_bytes: int | None = None) -> list[JobOutcome]:
+    """Failure outcomes for every job of ``item`` when its worker died or was killed
+    (``peak_rss_bytes``: the worker's resident memory measured when it was killed, if it was)."""
     from zoocheck.records import Failure
 
     outcomes = []
@@ -140,6 +133,7 @@ def died(item: Item, reason: str, category: str, seconds: float) -> list[JobOutc
                 failure=failure,
                 message=reason,
                 random_weights=job.weights is None,
+                peak_rss_bytes=peak_rss_bytes,
             )
         )
     return outcomes
@@ -198,10 +192,11 @@ class LocalExecutor:
             else:
                 idle.remove(worker)
             item = pending.pop(index)
-            worker.work, worker.item, worker.work_started, worker.killed_for, worker.stage = (
+            worker.work, worker.item, worker.work_started, worker.killed_for, worker.killed_rss, worker.stage = (
                 item.work,
                 item,
                 time.perf_counter(),
+                None,
                 None,
                 "load",
             )
@@ -235,14 +230,18 @@ class LocalExecutor:
                 continue
             if not worker.proc.is_alive():
                 busy.remove(worker)
-                on_done(died(worker.item, self._death_reason(worker), self._death_category(worker), now - worker.work_started))
+                on_done(
+                    died(
+                        worker.item, self._death_reason(worker), self._death_category(worker), now - worker.work_started, worker.killed_rss
+                    )
+                )
                 worker.conn.close()
                 continue
             if self.timeout_s is not None and now - worker.work_started > self.timeout_s:
                 worker.killed_for = "timeout"
                 self._kill(worker)
-            elif self.memory_limit_bytes is not None and rss_bytes(worker.proc.pid) > self.memory_limit_bytes:
-                worker.killed_for = "out of memory"
+            elif self.memory_limit_bytes is not None and (rss := rss_bytes(worker.proc.pid)) > self.memory_limit_bytes:
+                worker.killed_for, worker.killed_rss = "out of memory", rss
                 self._kill(worker)
 
     @staticmethod
@@ -265,10 +264,13 @@ class LocalExecutor:
         if worker.killed_for == "timeout":
             return f"{step} ran past the per-job timeout of {self.timeout_s:g} s; the worker was killed"
         if worker.killed_for == "out of memory":
-            return f"{step} went over the memory limit of {self.memory_limit_bytes / 2**30:.1f} GiB; the worker was killed"
+            return (
+                f"{step} went over the memory limit of {self.memory_limit_bytes / 2**30:.1f} GiB "
+                f"(resident {worker.killed_rss / 2**30:.2f} GiB when measured); the worker was killed"
+            )
         from zoocheck.converters.child import explain_exit
 
         return explain_exit(worker.proc.exitcode, "the worker", step)[1]
 
 
-__all__ = ["Item", "LocalExecutor", "cpu_slice", "died", "rss_bytes"]
+__all__ = ["Item", "LocalExecutor", "cpu_slice", "died"]

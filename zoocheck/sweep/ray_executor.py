@@ -39,9 +39,13 @@ def _run_item(work, extensions: Extensions = Extensions()) -> list[JobOutcome]:
 
 
 def _eval_shard(job, onnx_path, data, limit, start, end, predictions):
+    """(one shard's evaluation, the peak resident memory it took)."""
     from zoocheck.sweep.evalshards import evaluate_onnx
+    from zoocheck.sweep.memory import PeakMemory
 
-    return evaluate_onnx(job, onnx_path, data, predictions=predictions, limit=limit, start=start, end=end, threads=1)
+    with PeakMemory() as peak:
+        result = evaluate_onnx(job, onnx_path, data, predictions=predictions, limit=limit, start=start, end=end, threads=1)
+    return result, peak.bytes
 
 
 class RayExecutor:
@@ -218,7 +222,7 @@ class RayExecutor:
             if failures:
                 on_done(failures[0])
                 return
-            merged = merge_shards(job, work.data, limit, [parts[i] for i in range(len(ranges))], files, work.predictions)
+            merged = merge_shards(job, work.data, limit, [parts[i][0] for i in range(len(ranges))], files, work.predictions)
         finally:
             for f in files:
                 f.unlink(missing_ok=True)
@@ -234,6 +238,7 @@ class RayExecutor:
                     records=(merged,),
                     onnx_path=str(work.onnx_path),
                     random_weights=job.weights is None,
+                    peak_rss_bytes=max(peak for _, peak in parts.values()),  # the largest shard's: shards run apart
                 )
             ]
         )

@@ -39,6 +39,7 @@ class JobOutcome:
     onnx_path: str | None = None
     log: str = ""  # what the framework printed
     random_weights: bool = False  # the job ran on seeded random weights
+    peak_rss_bytes: int | None = None  # see SweepJobRecord.peak_rss_bytes
 
     def record(self) -> SweepJobRecord:
         """The job's marker in the results store."""
@@ -53,6 +54,7 @@ class JobOutcome:
             message=self.message,
             onnx_path=self.onnx_path,
             random_weights=self.random_weights,
+            peak_rss_bytes=self.peak_rss_bytes,
         )
 
 
@@ -113,10 +115,20 @@ def run_entry_captured(work: EntryWork, on_stage: Callable[[str], None] | None =
     return [o if o.log or not text else dataclasses.replace(o, log=text) for o in outcomes]
 
 
+def _measured(run: Callable[[], list[JobOutcome]]) -> list[JobOutcome]:
+    """``run()``'s outcomes, each with the peak resident memory the call took (``PeakMemory``)."""
+    from zoocheck.sweep.memory import PeakMemory
+
+    with PeakMemory() as peak:
+        outcomes = run()
+    return [dataclasses.replace(o, peak_rss_bytes=peak.bytes) for o in outcomes]
+
+
 def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) -> list[JobOutcome]:
     """Run ``work``'s jobs in order; never raises for a model's failure. ``on_stage`` hears each
     stage (load, build, parity, export, check, eval) as it starts, so that an executor whose
-    worker dies can say where."""
+    worker dies can say where. Each job records the peak memory of its own work; convert and
+    parity run as one call and share its peak."""
     by_step = {j.step: j for j in work.jobs}
     outcomes: list[JobOutcome] = []
     missing = work.jobs[0].options.get("missing_weights")
@@ -127,7 +139,7 @@ def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) ->
         return outcomes
     onnx_ready = work.onnx_path.is_file() and "convert" not in by_step
     if "convert" in by_step or "parity" in by_step:
-        outcomes += _convert_and_parity(work, by_step.get("convert"), by_step.get("parity"), onnx_ready, on_stage)
+        outcomes += _measured(lambda: _convert_and_parity(work, by_step.get("convert"), by_step.get("parity"), onnx_ready, on_stage))
         onnx_ready = work.onnx_path.is_file()
     if "eval" in by_step:
         job, began = by_step["eval"], time.perf_counter()
@@ -143,9 +155,9 @@ def run_entry(work: EntryWork, on_stage: Callable[[str], None] | None = None) ->
         else:
             if on_stage is not None:
                 on_stage("eval")
-            outcomes.append(_eval(work, job, began))
+            outcomes += _measured(lambda: [_eval(work, job, began)])
     if "compare" in by_step:
-        outcomes.append(_compare(work, by_step["compare"], time.perf_counter()))
+        outcomes += _measured(lambda: [_compare(work, by_step["compare"], time.perf_counter())])
     return outcomes
 
 
