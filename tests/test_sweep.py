@@ -186,6 +186,17 @@ def test_peak_memory_counts_a_child_process():
     assert peak.bytes >= rss_bytes(os.getpid()) + held  # this process and its child together
 
 
+def test_the_report_shows_a_failed_jobs_peak_memory(tmp_path):
+    from zoocheck.reports.site import write_report
+
+    store, entry = ResultsStore(tmp_path / "results"), toy("balloon")
+    store.add(Failure(entry.source, entry.name, "build", "ProcessKilled", "went over", category="out of memory", job="k", step="convert"))
+    store.add(SweepJobRecord("k", entry.source, entry.name, "convert", "failed", 2.0, category="out of memory", peak_rss_bytes=3 * 2**29))
+    write_report(store.directory, tmp_path / "site", entries=[entry])
+    section = (tmp_path / "site" / "failures.html").read_text().split('id="category-out-of-memory"')[1]
+    assert f"{entry.key}" in section and "peak memory 1.50 GiB" in section
+
+
 def test_a_sweep_job_record_written_before_peak_memory_still_loads():
     old = {"kind": "sweep-job", "key": "k", "source": "s", "model": "m", "step": "convert", "status": "ok", "seconds": 1.0}
     assert SweepJobRecord.from_json(old).peak_rss_bytes is None

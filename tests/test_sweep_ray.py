@@ -63,6 +63,7 @@ def test_ray_runs_the_same_jobs_as_local_and_the_driver_writes_the_store(ray_exe
     ray_result = run_sweep(toy_jobs(entries), ray_executor, ray_store)
     by_model = {o.model: o for o in ray_result.outcomes}
     assert by_model["toy-a"].status == by_model["toy-b"].status == "ok"
+    assert by_model["toy-a"].peak_rss_bytes > 0  # measured inside the Ray worker too
     assert by_model["toy-hang"].failure.category == "timeout"
     assert by_model["toy-segfault"].status == "failed" and "Ray worker died" in by_model["toy-segfault"].message
     local = run_sweep(toy_jobs([toy("linear", "toy-a"), toy("linear", "toy-b")]), LocalExecutor(), local_store)
@@ -96,6 +97,7 @@ def test_sharded_eval_is_identical_to_one_process(ray_executor, tmp_path):
     assert [(o.step, o.status) for o in result.outcomes] == [("convert", "ok"), ("eval", "ok")]
     single, sharded = local_store.results("eval")[-1], ray_store.results("eval")[-1]
     assert sharded.dataset["shards"] == 3 and single.images == sharded.images == 11
+    assert result.outcomes[1].peak_rss_bytes > 0  # the largest shard's
     assert (single.top1, single.top5, single.skipped) == (sharded.top1, sharded.top5, sharded.skipped)
     eval_job = next(j for j in jobs if j.step == "eval")
     assert job_message(eval_job, result.outcomes[1]) == eval_line(sharded)  # the merged record speaks for the job
