@@ -230,13 +230,16 @@ class ConvertJob(ModelJob):
             if self.inputs is not None:
                 progress.enter("parity")
                 # fp32's own error, beside the ONNX file's: on one core beside the fp32 forward,
-                # the export, the graph's rewriting and the write, and waited for last
-                fp64_outputs = native.start_forward_fp64(self.inputs)
+                # the export, the graph's rewriting and the write, and waited for last; with no
+                # export (parity against an existing ONNX file), after the fp32 forward on every core
+                if self.output is not None:
+                    fp64_outputs = native.start_forward_fp64(self.inputs)
                 imported = self._import_graph_modules(native.outputs_probabilities)
                 native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
                 imported()  # before the export, which imports on its own
             if self.output is None:  # native forward only (parity against an existing ONNX file)
-                channel.send(Converted(None, None, native_outputs, fp64_outputs(), native.outputs_probabilities, versions))
+                fp64 = native.forward_fp64(self.inputs) if self.inputs is not None else None
+                channel.send(Converted(None, None, native_outputs, fp64, native.outputs_probabilities, versions))
                 return
             progress.enter("export")
             import onnx
