@@ -24,6 +24,7 @@ network's own initialisation randomised by ``torch_random.randomize``.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -88,12 +89,14 @@ class MMPretrainConverter(TorchConverter):
         except ValueError as exc:
             raise WeightsError(f"{entry.key}: {exc}") from None
         if weights is not None:
-            module = build_classifier(entry.arch)
+            with tc.undrawn_parameters():  # every parameter is loaded next
+                module = build_classifier(entry.arch)
             _load_checkpoint(module, Path(weights), describe)
         else:
             from zoocheck.converters.weights import random_weights
 
-            module = build_classifier(entry.arch)
+            with tc.undrawn_parameters():
+                module = build_classifier(entry.arch)
             params = to_layout(random_weights(entry.arch, random_seed, entry.input_size), entry.arch, "mmpretrain")
             tc.load_canonical(module, params, origin=f"random weights (seed {random_seed})", what=describe)
         layers = layer_modules(entry.arch, "mmpretrain")
@@ -109,9 +112,11 @@ class MMPretrainConverter(TorchConverter):
         from zoocheck.converters.weights import has_canonical_weights, layer_modules, random_weights, to_layout
         from zoocheck.converters.weights.layouts import channels_first_layers
 
-        module = build(entry.arch)
-        describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
         laid_out = "mmpretrain" in dict(family_of(entry.arch).layouts)
+        loads_every_parameter = weights is not None or (has_canonical_weights(entry.arch) and laid_out)
+        with tc.undrawn_parameters() if loads_every_parameter else contextlib.nullcontext():
+            module = build(entry.arch)
+        describe = f"mmpretrain {type(module.backbone).__name__} {entry.arch.id} ({entry.arch.num_classes} classes)"
         if weights is not None:
             _load_checkpoint(module, Path(weights), describe)
         elif has_canonical_weights(entry.arch) and laid_out:
