@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -214,21 +215,41 @@ def test_a_network_built_with_undrawn_parameters_is_the_same_network_once_loaded
         assert torch.equal(undrawn(x), drawn(x))
 
 
-def test_fp64_forward_in_its_thread_equals_the_in_place_one():
-    """The float64 forward on the module's float64 twin, run on one core in its thread beside the
-    float32 forward, gives the same bits as the module cast in place, and leaves the module in
-    float32 and this thread's torch thread count as it was."""
+def test_both_forwards_run_in_a_forked_process_and_equal_the_ones_here():
+    """``start_forwards`` computes the float32 and float64 forwards in a process forked from this
+    one (one core), equal to the forwards here within the arithmetic's rounding, and leaves this
+    process's module in float32 and its torch thread count as they were."""
     entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
     native = converter_for("torchvision").load(entry, None, random_seed=5)
     x = inputs_for(entry, n_random=1)[-3:]
     threads = torch.get_num_threads()
-    waiting = native.start_forward_fp64(x)
-    fp32 = native.forward(x)
-    beside = waiting()
-    assert torch.get_num_threads() == threads
-    assert beside.dtype == np.float64 and np.array_equal(beside, native.forward_fp64(x))
-    assert all(p.dtype == torch.float32 for p in native.module.parameters())
-    assert np.array_equal(native.forward(x), fp32) and 0 < np.abs(beside - fp32).max() < 1e-3 * np.ptp(beside)
+    fp32, fp64 = native.start_forwards(x).result()
+    assert torch.get_num_threads() == threads and all(p.dtype == torch.float32 for p in native.module.parameters())
+    here32, here64 = native.forward(x), native.forward_fp64(x)
+    assert fp32.dtype == np.float32 and np.abs(fp32 - here32).max() <= 1e-5 * np.ptp(here32)
+    assert fp64.dtype == np.float64 and np.abs(fp64 - here64).max() <= 1e-12 * np.ptp(here64)
+    assert 0 < np.abs(fp64 - fp32).max() < 1e-3 * np.ptp(fp64)
+
+    native.forward = lambda batch: np.full((len(batch), 1), os.getpid(), np.float32)  # where it runs
+    assert native.start_forwards(x).result()[0][0, 0] != os.getpid()
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_the_file_is_told_once_written_before_the_forwards_are_waited_for(tmp_path, isolate):
+    """``on_written`` hears the finished file (loadable, its description beside it) before
+    ``convert`` returns the forwards: parity runs it in onnxruntime meanwhile."""
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
+    x = inputs_for(entry, n_random=1)[-2:]
+    told = []
+
+    def on_written(path):
+        told.append((path, read_metadata(path)["model"], path.with_name(path.name + ".json").exists()))
+
+    out = tmp_path / "r18.onnx"
+    conversion = convert(entry, output=out, random_seed=SEED, inputs=x, isolate=isolate, on_written=on_written)
+    assert conversion.ok and told == [(out, entry.name, True)]
+    assert conversion.native_outputs.shape == (2, 1000) and conversion.native_outputs_fp64.dtype == np.float64
+    assert_same(conversion.native_outputs, run_onnx(out, x), 1e-4)
 
 
 # ---- errors --------------------------------------------------------------------------------

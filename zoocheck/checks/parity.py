@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,6 +156,7 @@ def check_parity(
     """
     from zoocheck.capture import captured_text
     from zoocheck.converters import converter_for
+    from zoocheck.converters.base import started
     from zoocheck.converters.onnx_runtime import run_first_output, session
     from zoocheck.converters.pipeline import DEFAULT_OPSET, convert
     from zoocheck.errors import BadInput
@@ -178,6 +180,12 @@ def check_parity(
             f"{Path(path).parent}: none of the {len(images)} photographs decodes ({Path(path).name}: {reason}); give a folder of JPEG/PNG photographs"
         )
     names, batch = fed.names, fed.batch
+    # onnxruntime on a converted file as soon as it is written, beside the framework's forwards
+    ran_written: list[Callable[[], np.ndarray]] = []
+
+    def run_written(path: Path) -> None:
+        ran_written.append(started(lambda: run_first_output(session(path), batch), "onnxruntime"))
+
     conversion = convert(
         entry,
         output=None if onnx_path else output,
@@ -188,6 +196,7 @@ def check_parity(
         isolate=isolate,
         on_stage=on_stage,
         graph=graph,
+        on_written=run_written,
     )
     if decode_text:
         conversion = dataclasses.replace(conversion, log=decode_text + conversion.log)
@@ -210,9 +219,12 @@ def check_parity(
         published_weights=weights is not None and is_published_file(entry, weights),
     )
     if not conversion.ok:
+        for running in ran_written:  # nothing goes on running after the result
+            with contextlib.suppress(Exception):
+                running()
         return parity_result(reference=None, test=None, failure=conversion.failure, **common), conversion
     try:
-        test = run_first_output(session(test_path), batch)
+        test = ran_written[0]() if ran_written else run_first_output(session(test_path), batch)
     except Exception as exc:  # an ONNX file onnxruntime cannot run is a parity finding
         return parity_result(
             reference=None, test=None, failure=Failure.from_exception(entry.source, entry.name, "parity", exc), **common

@@ -11,6 +11,7 @@ import abc
 import math
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -157,16 +158,33 @@ class NativeModel(abc.ABC):
     def export_onnx(self, path: Path, opset: int) -> None:
         """Write a raw ONNX file with the source's own exporter (normalised afterwards)."""
 
+    def start_forwards(self, batch: np.ndarray) -> ForwardsBeside:
+        """The float32 ``forward`` and ``forward_fp64`` of ``batch``, started beside whatever this
+        model does next (its export, the graph's rewriting, the write) where the framework allows
+        it. Here: ``start_forward_fp64``, then the float32 forward now."""
+        fp64 = self.start_forward_fp64(batch)
+        fp32 = np.asarray(self.forward(batch), dtype=np.float32)
+        return ForwardsBeside(lambda: (fp32, fp64()))
+
     def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray | None]:
-        """``forward_fp64(batch)`` started beside whatever this model does next (its float32
-        forward, its export, the graph's rewriting) where the framework allows it; returns the
-        function that waits for and returns its result. Here: computed now."""
+        """``forward_fp64(batch)`` started beside whatever this model does next where the framework
+        allows it; returns the function that waits for and returns its result. Here: computed now."""
         result = self.forward_fp64(batch)
         return lambda: result
 
 
-#: Weights (float32 bytes) up to which ``start_forward_fp64`` runs on a float64 twin of the model
-#: beside its other work; above, the twin's extra twice the weights is more than a machine may have
+@dataclass(frozen=True)
+class ForwardsBeside:
+    """A batch's float32 and float64 forwards under way (``NativeModel.start_forwards``):
+    ``result()`` waits for both (the float64 one None where the framework has none); ``cancel()``
+    stops what still runs, for a job that failed before waiting."""
+
+    result: Callable[[], tuple[np.ndarray, np.ndarray | None]]
+    cancel: Callable[[], None] = lambda: None
+
+
+#: Weights (float32 bytes) up to which the float64 forward runs beside the model's other work on a
+#: float64 twin of it; above, the twin's extra twice the weights is more than a machine may have
 #: spare, and the model is cast in place for the forward instead.
 FP64_TWIN_UP_TO = 512 * 2**20
 

@@ -443,11 +443,16 @@ def detach_from_parent_signals() -> None:
     the parent is killed outright."""
     os.setpgrp()  # a no-op for a ChildProcess, started in its own group
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    die_with_parent()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # blocked by start_detached
     if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def die_with_parent() -> None:
+    """SIGKILL for this process when the thread that started it ends (Linux; elsewhere nothing)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def main(argv: list[str], preload: Sequence[str] = ()) -> int:

@@ -5,13 +5,11 @@ said in zoocheck's words (weights of another architecture lead with the model th
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gc
 import json
 import platform
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +17,7 @@ import numpy as np
 
 from zoocheck import __version__
 from zoocheck.capture import captured_output
-from zoocheck.converters.base import LayersUnavailable, started
-from zoocheck.converters.child import import_modules
+from zoocheck.converters.base import ForwardsBeside, LayersUnavailable, started
 from zoocheck.converters.graph import FINGERPRINT_KEY
 from zoocheck.converters.graph.counts import parameter_counts
 from zoocheck.digests import code_digest, file_digest_or_none
@@ -130,6 +127,14 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class Written:
+    """The ONNX file is in place; the job still waits for the framework's forwards (the parent
+    may run the file meanwhile)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class Converted:
     onnx_path: Path | None
     metadata: OnnxMetadata | None
@@ -201,19 +206,6 @@ class ConvertJob(ModelJob):
         with captured_output(self.log):
             self._run(channel)
 
-    def _import_graph_modules(self, outputs_probabilities: bool) -> Callable[[], None]:
-        """What finishing the graph imports (onnxslim for a canonical one: 0.4 s), begun beside the
-        framework's forward, which releases the GIL; returns the wait for it."""
-        from zoocheck.converters.graph import resolve_form
-
-        if self.output is None:
-            return lambda: None
-        modules = ["onnx", "zoocheck.converters.graph.canonical", "zoocheck.converters.graph.fingerprint", "zoocheck.converters.normalize"]
-        with contextlib.suppress(Exception):  # a form refused here is refused again, and said, at the check stage
-            if resolve_form(self.entry.arch, self.graph, opset=self.opset, outputs_probabilities=outputs_probabilities) == "canonical":
-                modules.append("onnxslim")
-        return started(lambda: import_modules(modules), "graph-imports")
-
     def _run(self, channel) -> None:
         from zoocheck.converters.graph import finish_graph, resolve_form
         from zoocheck.converters.normalize import attach_metadata, save_atomic
@@ -224,23 +216,22 @@ class ConvertJob(ModelJob):
         weights_sha256 = (
             started(lambda: file_digest_or_none(self.weights), "weights-sha256") if self.weights and self.output else lambda: None
         )
+        forwards = ForwardsBeside(lambda: (None, None))
         try:
             native = _load(entry, self.weights, self.random_seed, progress, versions)
-            native_outputs, fp64_outputs = None, lambda: None
-            if self.inputs is not None:
-                progress.enter("parity")
-                # fp32's own error, beside the ONNX file's: on one core beside the fp32 forward,
-                # the export, the graph's rewriting and the write, and waited for last; with no
-                # export (parity against an existing ONNX file), after the fp32 forward on every core
-                if self.output is not None:
-                    fp64_outputs = native.start_forward_fp64(self.inputs)
-                imported = self._import_graph_modules(native.outputs_probabilities)
-                native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
-                imported()  # before the export, which imports on its own
-            if self.output is None:  # native forward only (parity against an existing ONNX file)
-                fp64 = native.forward_fp64(self.inputs) if self.inputs is not None else None
+            if self.output is None:  # native forwards only (parity against an existing ONNX file)
+                native_outputs = fp64 = None
+                if self.inputs is not None:
+                    progress.enter("parity")
+                    native_outputs = np.asarray(native.forward(self.inputs), dtype=np.float32)
+                    fp64 = native.forward_fp64(self.inputs)  # after the float32 one, on every core
                 channel.send(Converted(None, None, native_outputs, fp64, native.outputs_probabilities, versions))
                 return
+            if self.inputs is not None:
+                # the reference and fp32's own error, beside the export, the graph's rewriting and
+                # the write, and waited for last
+                progress.enter("parity")
+                forwards = native.start_forwards(self.inputs)
             progress.enter("export")
             import onnx
 
@@ -250,8 +241,7 @@ class ConvertJob(ModelJob):
                 native.export_onnx(raw, self.opset)
                 # the framework's copy of the weights is not needed any more: for the largest
                 # models (3.3 GB of weights) it is the difference between fitting and not (their
-                # float64 forward is done by now: a twin is made only of weights up to
-                # FP64_TWIN_UP_TO)
+                # forwards are done by now: only weights up to FP64_TWIN_UP_TO run them beside)
                 del native
                 if sum(f.stat().st_size for f in Path(tmp).iterdir()) > COLLECT_ABOVE:
                     gc.collect()
@@ -266,13 +256,16 @@ class ConvertJob(ModelJob):
                 save_atomic(model, self.output, metadata.to_json())
                 del model
                 if self.inputs is not None:
-                    progress.enter("parity")  # a float64 forward that fails is told at this stage
-                native_fp64 = fp64_outputs()
+                    channel.send(Written(self.output))
+                    progress.enter("parity")  # a forward that failed is told at this stage
+                native_outputs, native_fp64 = forwards.result()
             # the description beside the file adds the written file's own checksum and size
             metadata = OnnxMetadata.from_json(json.loads(self.output.with_name(self.output.name + ".json").read_text()))
             channel.send(Converted(self.output, metadata, native_outputs, native_fp64, outputs_probabilities, versions))
         except BaseException as exc:  # everything becomes a failure record for this one model
             channel.send(Failed(_job_failure(entry, self.weights, progress.stage, exc, versions)))
+        finally:
+            forwards.cancel()  # those of a job that failed before waiting for them
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,17 @@ from zoocheck import rundir
 from zoocheck.capture import read_log
 from zoocheck.converters.child import ChildProcess, explain_exit, started_ahead
 from zoocheck.converters.graph.counts import parameter_counts
-from zoocheck.converters.jobs import ConvertJob, Failed, LayerOutputs, LayerOutputsJob, ModelJob, ServeJob, Stage, source_frameworks
+from zoocheck.converters.jobs import (
+    ConvertJob,
+    Failed,
+    LayerOutputs,
+    LayerOutputsJob,
+    ModelJob,
+    ServeJob,
+    Stage,
+    Written,
+    source_frameworks,
+)
 from zoocheck.records import ConversionRecord, Failure, OnnxMetadata
 from zoocheck.zoo_registry.types import Entry
 
@@ -122,6 +132,7 @@ def convert(
     isolate: bool = True,
     on_stage: Callable[[str], None] | None = None,
     graph: str | None = None,
+    on_written: Callable[[Path], None] | None = None,
 ) -> Conversion:
     """Convert ``entry`` to ``output``; with ``inputs``, also return the native forward on them.
     With ``output=None`` nothing is exported: only the native forward runs. ``graph``: 'canonical',
@@ -130,14 +141,16 @@ def convert(
     ``weights`` must already be resolved (``resolve_weights``); None means seeded random weights.
     Never raises for a model's failure: the Conversion carries a Failure instead. Raises
     OutputBusyError when another run is writing ``output``. Framework output is captured into
-    ``Conversion.log``; ``on_stage`` hears each stage as it starts. All temporary files live in
+    ``Conversion.log``; ``on_stage`` hears each stage as it starts, ``on_written`` the ONNX file's
+    path once it is in place while the native forwards on ``inputs`` may still run (parity runs
+    the file meanwhile; it must not raise). All temporary files live in
     the run directory (``zoocheck.rundir``); an interrupt kills the child and leaves nothing.
     ``isolate=False`` does the same work in this process (for callers that already isolate).
     """
     output = Path(output) if output is not None else None
     with _framework_log() as log, rundir.output_lock(output) if output is not None else contextlib.nullcontext():
         job = ConvertJob(entry, weights, random_seed, log, output, opset, inputs, graph)
-        replies, exitcode = _run_job(job, on_stage, isolate)
+        replies, exitcode = _run_job(job, on_stage, isolate, on_written)
         return dataclasses.replace(_outcome(entry, weights, random_seed, replies, exitcode), log=read_log(log))
 
 
@@ -169,9 +182,11 @@ def native_layer_outputs(
     return LayerOutputs(None, explain_exit(exitcode, "the framework's process", "computing its per-layer outputs")[1])
 
 
-def _run_job(job: ModelJob, on_stage: Callable[[str], None] | None, isolate: bool) -> tuple[_Replies, int]:
+def _run_job(
+    job: ModelJob, on_stage: Callable[[str], None] | None, isolate: bool, on_written: Callable[[Path], None] | None = None
+) -> tuple[_Replies, int]:
     """Run ``job`` in a child (``isolate=False``: in this process); its replies and exit status."""
-    replies = _Replies(on_stage)
+    replies = _Replies(on_stage, on_written)
     if not isolate:
         job.run(replies)
         return replies, 0
@@ -182,16 +197,20 @@ def _run_job(job: ModelJob, on_stage: Callable[[str], None] | None, isolate: boo
 
 
 class _Replies:
-    """What a job replies: the last stage (told to ``on_stage``) and the outcome."""
+    """What a job replies: the last stage (told to ``on_stage``), the file written (told to
+    ``on_written``) and the outcome."""
 
-    def __init__(self, on_stage: Callable[[str], None] | None):
-        self.on_stage, self.stage, self.outcome = on_stage, "load", None
+    def __init__(self, on_stage: Callable[[str], None] | None, on_written: Callable[[Path], None] | None = None):
+        self.on_stage, self.on_written, self.stage, self.outcome = on_stage, on_written, "load", None
 
     def send(self, reply) -> None:
         if isinstance(reply, Stage):
             self.stage = reply.name
             if self.on_stage is not None:
                 self.on_stage(reply.name)
+        elif isinstance(reply, Written):
+            if self.on_written is not None:
+                self.on_written(reply.path)
         else:
             self.outcome = reply
 

@@ -7,7 +7,8 @@ Imported only by the torch converters, so importing it may import torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import os
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from torch import nn
 from zoocheck.converters.base import (
     FP64_TWIN_UP_TO,
     CorruptWeightsError,
+    ForwardsBeside,
     NativeModel,
     PickledObjectError,
     WeightsError,
@@ -24,8 +26,8 @@ from zoocheck.converters.base import (
     first_output,
     hooked_layer_outputs,
     quote_names,
-    started,
 )
+from zoocheck.converters.forked import forked
 from zoocheck.families.resnet.spec import STEM_CHANNELS, resnet_spec
 from zoocheck.zoo_registry.types import Architecture, Entry
 
@@ -287,32 +289,22 @@ class TorchModel(NativeModel):
         finally:
             self.module.float()
 
-    def start_forward_fp64(self, batch: np.ndarray) -> Callable[[], np.ndarray]:
-        """The float64 forward on a float64 twin of the module, in a thread on one core, beside
-        the float32 forward, the export and the graph's rewriting: torch's kernels release the
-        GIL and the export and the rewriting are mostly one core's Python (a ViT-B/16's 7 photos:
-        10 s on one core). On one core because more threads would take the cores the rest runs
-        on (the thread count is per thread in torch's OpenMP builds, and put back after).
-        The twin is copied now, before ``export_onnx`` changes the module in place; torch's
-        no-grad switch is per thread. Weights over ``FP64_TWIN_UP_TO``: cast in place, now."""
-        import copy
+    def start_forwards(self, batch: np.ndarray) -> ForwardsBeside:
+        """Both forwards in a process forked from this one (``converters/forked.py``), on one core
+        while the export, the graph's rewriting and the write run on the other: in a thread they
+        waited for the interpreter lock those hold. The float64 one casts the fork's own copy of
+        the module; this one's stays as it is. Weights over ``FP64_TWIN_UP_TO`` (the cast's
+        extra twice the weights), or no ``os.fork``: both here, now."""
+        if not hasattr(os, "fork") or sum(t.numel() * 4 for t in self.module.state_dict().values()) > FP64_TWIN_UP_TO:
+            return super().start_forwards(batch)
 
-        if sum(t.numel() * 4 for t in self.module.state_dict().values()) > FP64_TWIN_UP_TO:
-            return super().start_forward_fp64(batch)
-        try:
-            twin = copy.deepcopy(self.module)
-        except Exception:  # a module holding something deepcopy cannot copy: the same forward, in place
-            return super().start_forward_fp64(batch)
-
-        def forward_on_one_core() -> np.ndarray:
-            threads = torch.get_num_threads()
+        def forwards_on_one_core() -> tuple[np.ndarray, np.ndarray]:
             torch.set_num_threads(1)
-            try:
-                return self._run(batch, torch.float64, twin.double()).numpy()
-            finally:
-                torch.set_num_threads(threads)
+            fp32 = self.forward(batch)
+            return fp32, self._run(batch, torch.float64, self.module.double()).numpy()
 
-        return started(forward_on_one_core, "torch-fp64")
+        running = forked(forwards_on_one_core, "the float32 and float64 forwards")
+        return ForwardsBeside(running.result, running.cancel)
 
     def _run(self, batch: np.ndarray, dtype, module: nn.Module | None = None) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(dtype)

@@ -1,0 +1,64 @@
+"""Work in a forked process (``converters/forked.py``): its result, what it raised, its death, and
+no process left behind."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from zoocheck.converters.forked import ForkedTraceback, forked
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_the_result_comes_from_another_process():
+    running = forked(lambda: (os.getpid(), [1.5] * 1000), "a list")
+    pid, values = running.result()
+    assert pid == running.pid != os.getpid() and values == [1.5] * 1000
+    assert _reaped(running.pid)
+    running.cancel()  # after the result: nothing to stop
+
+
+def test_what_it_raised_is_raised_here_with_its_traceback():
+    def fails():
+        raise ValueError("weights of another shape")
+
+    running = forked(fails, "a failing forward")
+    with pytest.raises(ValueError, match="weights of another shape") as raised:
+        running.result()
+    assert isinstance(raised.value.__cause__, ForkedTraceback) and "in fails" in str(raised.value.__cause__)
+    assert _reaped(running.pid)
+
+
+def test_an_exception_that_does_not_pickle_arrives_as_its_text():
+    class Local(Exception):  # a local class: pickle cannot find it by name
+        pass
+
+    def fails():
+        raise Local("a local error")
+
+    with pytest.raises(RuntimeError, match="Local: a local error"):
+        forked(fails, "an unpicklable failure").result()
+
+
+def test_a_killed_process_is_said_so():
+    running = forked(lambda: os.kill(os.getpid(), signal.SIGKILL), "the float64 forward")
+    with pytest.raises(RuntimeError, match="the process of the float64 forward was killed by SIGKILL during the float64 forward"):
+        running.result()
+    assert _reaped(running.pid)
+
+
+def test_cancel_stops_a_running_process_and_reaps_it():
+    running = forked(lambda: time.sleep(60), "a long sleep")
+    started = time.monotonic()
+    running.cancel()
+    assert _reaped(running.pid) and time.monotonic() - started < 5
+    with pytest.raises(OSError):
+        os.fstat(running.pipe)  # its pipe is closed
