@@ -16,7 +16,9 @@ work apart (``finish_graph`` canonical less native, on the floor's export) and p
 run's median ratio to the floor plus that step, the figure the canonical target is set against.
 ``--pairs`` (default 5); the machine should be otherwise idle. Arguments after ``--`` go to both zoocheck commands.
 
-Idle, on this 2-core machine (2026-12-07, early morning, floor 21-26 s), ``--pairs 3``: canonical
+Idle, on this 2-core machine (2026-12-07, 11:07, floor 19-21 s), ``--pairs 3``: canonical 1.003x, native
+0.886x the floor; the canonical step 0.88 s, canonical 0.959x the floor plus it. Earlier that day
+(2026-12-07, early morning, floor 21-26 s), ``--pairs 3``: canonical
 1.05x, native 0.84x the floor; the canonical step 1.20 s, canonical 0.99x the floor plus it (targets:
 native 1.05x, canonical 1.10x the floor plus the step). The two nights before (floor 12-29 s, ratios
 of one run only compare): canonical 1.08-1.17x, native 0.97-0.98x, canonical 1.03-1.11x the floor
@@ -39,8 +41,9 @@ Where zoocheck's time goes beyond the floor (one process, ResNeXt101_vd_32x4d, 7
 - the canonical graph (default), about 1.1-1.3 s (onnxslim 0.84 s of it): the export matched against
   the architecture's template and rewritten in the one form every source shares (``--graph
   native``: normalising only). The canonical run spent 0.4-0.6 s more than the step timed apart:
-  importing onnxslim, which a step timed in a warm process never shows; that import and zoocheck's
-  graph modules now run in a thread beside the fp32 forward (new);
+  importing onnxslim, which a step timed in a warm process never shows (imported where the step
+  needs it: a thread importing beside the forwards would make the fork of torch's forwards,
+  ``converters/forked.py``, unsafe, and for Paddle it saved less than this machine's noise);
 - writing the file, about 0.6 s: serialised once (``SerializeToString``, 0.45 s for 177 MB: most of
   what is left); ``onnx.checker`` reads those bytes while a thread writes and hashes them (new).
   paddle2onnx still writes its own file, read back once (0.2 s): ``paddle2onnx.export(save_file=None)``

@@ -16,20 +16,24 @@ the reference, and the fp64 forward on a float64 copy, fp32's own error; and the
 floor plus that work. ``--pairs`` (default 3); the machine should be otherwise idle. Arguments
 after ``--`` go to the zoocheck command.
 
-Idle, on this 2-core machine (2026-12-07, morning, floor 17-18 s), ``--pairs 3``: **1.64x** (1.57-1.81x);
-timed apart, the fp32 forward 2.9 s, the fp64 forward 6.5 s, the canonical step 2.9 s: **0.96x** the
-floor plus them. The target is not met, and cannot be here while parity computes the fp64 forward:
-that forward alone is a third of the floor, and the second core gives torch about 1.2x (fp32) to
-1.6x (fp64) over one, so running it beside the rest saves little (the same night before these
-changes: 1.81-1.93x). What changed, measured in one process: the Linear layers' matrices are lifted
-out of the graph like the convolution weights, so onnxslim's rounds handle 4 MB instead of 330
-(the canonical step 5.6-6.4 s before, 2.9-3.4 s after, timed beside other work; 2.9 s idle); the float64 forward runs on one core in its
-thread beside the fp32 forward, the export, the canonical pass and the write, and is waited for
-last (before, on both cores, it held the export back 2 s); timm's network is built without drawing
-the initial values its checkpoint replaces (2 s of CPU a build). What zoocheck does beyond that
-work is its child process (started ahead, so its imports overlap the parent's) and writing the
-file twice (torch.onnx's export, then the canonical file: serialised once, checked while a thread
-writes and hashes it).
+Idle, on this 2-core machine (2026-12-07, 10:47, floor 13-18 s), ``--pairs 4``: **1.43x** (1.27-1.54x);
+timed apart, the fp32 forward 2.4 s, the fp64 forward 5.6 s, the canonical step 1.8 s: 0.88x the
+floor plus them. The target is not met, and cannot be here while parity computes both torch
+forwards of the 7 inputs: sampled every 0.5 s, the run keeps both cores busy from the end of its
+imports (6 s) to its last 0.5 s, 35 core-seconds against the floor's 17, and those forwards alone
+are 13 of them on one core (fp32 4.3 s, fp64 8.8 s), about 6.5 s of wall on two cores, 0.45x of
+the floor. What changed that day: the forwards run in a process forked after the load, on one core
+beside the export, the canonical pass and the write, and the parent runs the file in onnxruntime as
+soon as it is written, beside the float64 forward's end (before: 1.64x, 1.57-1.81x, the forwards in
+the export's process, the float32 one ahead of the export and the float64 one in a thread that
+waited for the interpreter lock torch.onnx's passes and onnx's parser and checker hold: 14 s for
+its 10 s of work); the Linear layers' matrices are lifted out of the graph like the convolution
+weights, so onnxslim's rounds handle 4 MB instead of 330 (the canonical step 5.6-6.4 s before,
+2.9-3.4 s after, timed beside other work); timm's network is built without drawing the initial
+values its checkpoint replaces (2 s of CPU a build). What zoocheck does beyond that work is its
+child process (started ahead, so its imports overlap the parent's) and writing the file twice
+(torch.onnx's export, then the canonical file: serialised once, checked while a thread writes and
+hashes it).
 """
 
 from __future__ import annotations
