@@ -234,6 +234,22 @@ def test_both_forwards_run_in_a_forked_process_and_equal_the_ones_here():
     assert native.start_forwards(x).result()[0][0, 0] != os.getpid()
 
 
+def test_forwards_of_weights_too_large_for_a_float64_copy_run_here_in_place(monkeypatch):
+    """Over ``FP64_TWIN_UP_TO`` no process holds a second copy: both forwards run here, the module
+    cast to float64 and back, the same bits as each forward alone."""
+    from zoocheck.converters import torch_common
+
+    monkeypatch.setattr(torch_common, "FP64_TWIN_UP_TO", 0)
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
+    native = converter_for("torchvision").load(entry, None, random_seed=5)
+    x = inputs_for(entry, n_random=1)[-2:]
+    fp32, fp64 = native.start_forwards(x).result()
+    assert all(p.dtype == torch.float32 for p in native.module.parameters())
+    assert np.array_equal(fp32, native.forward(x)) and np.array_equal(fp64, native.forward_fp64(x))
+    native.forward = lambda batch: np.full((len(batch), 1), os.getpid(), np.float32)
+    assert native.start_forwards(x).result()[0][0, 0] == os.getpid()
+
+
 @pytest.mark.parametrize("isolate", [True, False])
 def test_the_file_is_told_once_written_before_the_forwards_are_waited_for(tmp_path, isolate):
     """``on_written`` hears the finished file (loadable, its description beside it) before
