@@ -69,7 +69,10 @@ def _their_checkpoint(get_model, entry: Entry, path, seed: int):
 def _their_forward(get_model, entry: Entry, path, x):
     from mmengine.runner import load_checkpoint
 
-    model = get_model(entry.name, pretrained=False).eval()
+    from zoocheck.converters.torch_common import undrawn_parameters
+
+    with undrawn_parameters():  # every parameter is loaded next: their initial draws are not needed
+        model = get_model(entry.name, pretrained=False).eval()
     load_checkpoint(model, str(path), map_location="cpu", strict=True)  # mmpretrain's own loader
     with torch.no_grad():
         return model(torch.from_numpy(x), mode="tensor").numpy()
