@@ -62,3 +62,14 @@ def test_cancel_stops_a_running_process_and_reaps_it():
     assert _reaped(running.pid) and time.monotonic() - started < 5
     with pytest.raises(OSError):
         os.fstat(running.pipe)  # its pipe is closed
+
+
+def test_no_process_to_be_had_raises_and_leaves_nothing_open(monkeypatch):
+    def no_fork():
+        raise BlockingIOError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError):
+        forked(lambda: 1, "nothing")
+    assert sorted(os.listdir("/proc/self/fd")) == before

@@ -250,6 +250,18 @@ def test_forwards_of_weights_too_large_for_a_float64_copy_run_here_in_place(monk
     assert native.start_forwards(x).result()[0][0, 0] == os.getpid()
 
 
+def test_forwards_run_here_where_no_process_can_be_forked(monkeypatch):
+    def no_fork():
+        raise BlockingIOError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    entry = at_size(converter_for("torchvision").resolve("resnet18"), SMALL)
+    native = converter_for("torchvision").load(entry, None, random_seed=5)
+    native.forward = lambda batch: np.full((len(batch), 1), os.getpid(), np.float32)
+    fp32, fp64 = native.start_forwards(inputs_for(entry, n_random=1)[-1:]).result()
+    assert fp32[0, 0] == os.getpid() and fp64.dtype == np.float64
+
+
 @pytest.mark.parametrize("isolate", [True, False])
 def test_the_file_is_told_once_written_before_the_forwards_are_waited_for(tmp_path, isolate):
     """``on_written`` hears the finished file (loadable, its description beside it) before

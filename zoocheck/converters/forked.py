@@ -66,10 +66,16 @@ class Forked(Generic[T]):
 def forked(work: Callable[[], T], what: str) -> Forked[T]:
     """``work()`` begun in a process forked from this one; ``what`` names it in an error. The forked
     process dies with this one, sends its result (or what it raised, with the traceback's text)
-    through a pipe, and ends without this process's exit handlers. Its result must pickle."""
+    through a pipe, and ends without this process's exit handlers. Its result must pickle. OSError
+    where no process can be forked, with nothing left open."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
     if pid == 0:
         try:
             os.close(read_end)

@@ -303,7 +303,10 @@ class TorchModel(NativeModel):
             fp32 = self.forward(batch)
             return fp32, self._run(batch, torch.float64, self.module.double()).numpy()
 
-        running = forked(forwards_on_one_core, "the float32 and float64 forwards")
+        try:
+            running = forked(forwards_on_one_core, "the float32 and float64 forwards")
+        except OSError:  # no process to be had (a limit on processes or memory): both here
+            return super().start_forwards(batch)
         return ForwardsBeside(running.result, running.cancel)
 
     def _run(self, batch: np.ndarray, dtype, module: nn.Module | None = None) -> torch.Tensor:
