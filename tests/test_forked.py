@@ -73,3 +73,16 @@ def test_no_process_to_be_had_raises_and_leaves_nothing_open(monkeypatch):
     with pytest.raises(OSError):
         forked(lambda: 1, "nothing")
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_an_interrupt_ends_it_without_this_process_handlers():
+    """A handler of this process (its cleanup) would run in the fork and keep it alive."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        running = forked(lambda: time.sleep(5), "a sleep")
+        time.sleep(0.2)
+        os.kill(running.pid, signal.SIGTERM)
+        with pytest.raises(RuntimeError, match="died with SIGTERM"):
+            running.result()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -65,7 +65,7 @@ class Forked(Generic[T]):
 
 def forked(work: Callable[[], T], what: str) -> Forked[T]:
     """``work()`` begun in a process forked from this one; ``what`` names it in an error. The forked
-    process dies with this one, sends its result (or what it raised, with the traceback's text)
+    process dies with this one and of an interrupt (none of this one's handlers), sends its result (or what it raised, with the traceback's text)
     through a pipe, and ends without this process's exit handlers. Its result must pickle. OSError
     where no process can be forked, with nothing left open."""
     read_end, write_end = os.pipe()
@@ -79,6 +79,8 @@ def forked(work: Callable[[], T], what: str) -> Forked[T]:
     if pid == 0:
         try:
             os.close(read_end)
+            for interrupt in (signal.SIGINT, signal.SIGTERM):  # not this process's handlers (its cleanup)
+                signal.signal(interrupt, signal.SIG_DFL)
             die_with_parent()
             if os.getppid() != parent:  # the parent died before that took effect
                 return
