@@ -86,3 +86,22 @@ def test_an_interrupt_ends_it_without_this_process_handlers():
             running.result()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_result_that_cannot_be_read_here_still_reaps_the_process():
+    """A class only the forked process has (made after the fork): unpickling it here fails."""
+
+    def local_object():
+        global Later
+
+        class Later:
+            pass
+
+        Later.__qualname__ = "Later"  # a module-level class there, by name; here there is none
+        return Later()
+
+    running = forked(local_object, "an object")
+    with pytest.raises(Exception):  # noqa: B017 - pickle's own error, whichever it is
+        running.result()
+    assert _reaped(running.pid)
+    running.cancel()  # nothing left to stop or close

@@ -39,12 +39,14 @@ class Forked(Generic[T]):
     _reaped: bool = False
 
     def result(self) -> T:
-        with os.fdopen(self.pipe, "rb") as pipe:
-            try:
-                ok, value, text = pickle.load(pipe)
-            except (EOFError, pickle.UnpicklingError):
-                ok = None
-        status = self._reap()
+        try:
+            with os.fdopen(self.pipe, "rb") as pipe:
+                try:
+                    ok, value, text = pickle.load(pipe)
+                except (EOFError, pickle.UnpicklingError):
+                    ok = None
+        finally:  # whatever reading raised, the process is reaped (and ``cancel`` has nothing to do)
+            status = self._reap()
         if ok is None:  # died before it replied: killed (the OOM killer) or crashed
             raise RuntimeError(explain_exit(status, f"the process of {self.what}", self.what)[1])
         if not ok:
@@ -65,9 +67,10 @@ class Forked(Generic[T]):
 
 def forked(work: Callable[[], T], what: str) -> Forked[T]:
     """``work()`` begun in a process forked from this one; ``what`` names it in an error. The forked
-    process dies with this one and of an interrupt (none of this one's handlers), sends its result (or what it raised, with the traceback's text)
-    through a pipe, and ends without this process's exit handlers. Its result must pickle. OSError
-    where no process can be forked, with nothing left open."""
+    process dies with this one, and of an interrupt (none of this one's handlers run there), sends
+    its result (or what it raised, with the traceback's text) through a pipe, and ends without
+    this process's exit handlers. Its result must pickle. OSError where no process can be forked,
+    with nothing left open."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
     try:
@@ -90,7 +93,7 @@ def forked(work: Callable[[], T], what: str) -> Forked[T]:
                 reply = (False, exc, "".join(traceback.format_exception(exc)))
             try:
                 data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # an exception that does not pickle: its type and text
+            except Exception:  # a result or exception that does not pickle: its type and text
                 data = pickle.dumps((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}"), reply[2]))
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)
